@@ -1,0 +1,109 @@
+"""The one validating decoder (and the encoder) for every frame on Lookout's wire.
+
+Pure functions over bytes: no sockets. A frame that fails any check raises
+`ProtocolError` with a stable code; the caller turns it into an `error` frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from backend_client import PROTOCOL_VERSION
+from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
+from backend_client.limits import MAX_FRAME_BYTES
+
+T = TypeVar("T")
+
+_encoder = msgspec.json.Encoder()
+
+
+class _Envelope(msgspec.Struct):
+    """Just enough of a frame to classify a failure and address the error reply."""
+
+    type: Any = None
+    v: Any = None
+    id: Any = None
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+
+
+def encode(msg: m.Msg) -> bytes:
+    """Encode one message as a JSON frame (UTF-8 bytes)."""
+    return _encoder.encode(msg)
+
+
+def encode_text(msg: m.Msg) -> str:
+    """Encode as `str`, so websockets sends a text frame."""
+    return _encoder.encode(msg).decode("utf-8")
+
+
+class Decoder(Generic[T]):
+    """Decodes frames into one union of messages, e.g. `Decoder(m.OfficerInbound)`."""
+
+    def __init__(self, union: Any, max_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(union)
+        self._known = {_tag_of(t) for t in _members(union)}
+        self._max_bytes = max_bytes
+
+    def decode(self, frame: bytes | str) -> T:
+        raw = frame.encode("utf-8") if isinstance(frame, str) else frame
+        if len(raw) > self._max_bytes:
+            raise ProtocolError(ErrorCode.TOO_LARGE, f"frame of {len(raw)} bytes is over the {self._max_bytes}-byte limit")
+        try:
+            msg: T = self._decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise self._classify(raw, exc) from None
+        if getattr(msg, "v", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            raise ProtocolError(ErrorCode.UNSUPPORTED_VERSION, f"protocol version {msg.v} is not supported; this relay speaks v{PROTOCOL_VERSION}")  # type: ignore[attr-defined]
+        return msg
+
+    def _classify(self, raw: bytes, exc: msgspec.DecodeError) -> ProtocolError:
+        try:
+            env = _envelope_decoder.decode(raw)
+        except msgspec.DecodeError:
+            return ProtocolError(ErrorCode.MALFORMED, "frame is not a JSON object")
+        if not isinstance(env.type, str):
+            return ProtocolError(ErrorCode.MALFORMED, "frame has no string `type` field")
+        if env.type not in self._known:
+            return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {env.type[:64]!r}")
+        text = str(exc)
+        code = ErrorCode.TOO_LARGE if "length" in text and "<=" in text else ErrorCode.MALFORMED
+        return ProtocolError(code, f"{env.type}: {text}")
+
+
+def request_id(frame: bytes | str) -> str | None:
+    """Best-effort `id` of a frame that failed to decode, for the error's `re`."""
+    try:
+        env = _envelope_decoder.decode(frame.encode() if isinstance(frame, str) else frame)
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    return env.id[:128] if isinstance(env.id, str) else None
+
+
+def error_frame(exc: ProtocolError, re: str | None = None) -> m.Error:
+    return m.Error(code=exc.code.value, message=exc.message, re=re)
+
+
+def _members(union: Any) -> tuple[Any, ...]:
+    args = getattr(union, "__args__", None)
+    return tuple(args) if args else (union,)
+
+
+def _tag_of(struct: Any) -> str:
+    info = msgspec.inspect.type_info(struct)
+    return str(info.tag)  # type: ignore[attr-defined]
+
+
+def message_types(union: Any) -> dict[str, type]:
+    """`type` tag -> struct class, for docs, tests and dispatch tables."""
+    return {_tag_of(t): t for t in _members(union)}
+
+
+officer_inbound: Decoder[m.Msg] = Decoder(m.OfficerInbound)
+officer_outbound: Decoder[m.Msg] = Decoder(m.OfficerOutbound)
+citizen_inbound: Decoder[m.Msg] = Decoder(m.CitizenInbound)
+citizen_outbound: Decoder[m.Msg] = Decoder(m.CitizenOutbound)

@@ -1,0 +1,26 @@
+"""Sizes and counts both ends of the wire enforce. Changing one is a protocol change."""
+
+#: Largest websocket frame either side accepts (bytes). Media travels in chunks below it.
+MAX_FRAME_BYTES = 1_048_576
+#: Largest raw payload in one media.chunk / media.data frame (before base64).
+MEDIA_CHUNK_BYTES = 524_288
+#: Largest single media file (bytes).
+MAX_MEDIA_BYTES = 50 * 1024 * 1024
+#: Most media files attached to one report.
+MAX_MEDIA_PER_REPORT = 8
+#: Largest decoded image, in pixels (width x height); guards against decompression bombs.
+MAX_IMAGE_PIXELS = 40_000_000
+#: Longest report text, chat message, alert description (characters).
+MAX_TEXT_CHARS = 8_000
+#: Longest short fields: headlines, names, categories, references (characters).
+MAX_SHORT_CHARS = 200
+#: Most vertices in an alert polygon.
+MAX_POLYGON_POINTS = 2_000
+#: Largest alert circle radius (metres).
+MAX_RADIUS_M = 50_000.0
+#: Most events replayed per subscribe batch before the relay sends `subscribed`.
+REPLAY_BATCH = 500
+#: Seconds a citizen's location fix is kept before it stops counting for targeting.
+LOCATION_TTL_S = 6 * 3600
+#: Seconds an officer session token lives before it must be refreshed.
+TOKEN_TTL_S = 15 * 60

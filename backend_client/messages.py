@@ -1,0 +1,658 @@
+"""Every message on Lookout's wire, defined once.
+
+A frame is one JSON object (a websocket text frame). Every frame carries `v` (the protocol
+version, 1) and `type`, which selects one of the structs below. Requests carry `id`, a
+correlation id chosen by the sender; the reply to a request carries `re` = that `id`.
+Officer events carry `seq`, the relay's event-log sequence number.
+
+Coordinates are WGS84 degrees. Single points are `lat`, `lon` fields; polygon rings are
+lists of `[lon, lat]` pairs (GeoJSON order), because the console's map produces GeoJSON.
+
+This module is pure data: no I/O. `codec` decodes and validates frames against it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from backend_client import PROTOCOL_VERSION
+from backend_client import limits as L
+
+# ---------------------------------------------------------------- constrained field types
+
+Text = Annotated[str, Meta(max_length=L.MAX_TEXT_CHARS)]
+Short = Annotated[str, Meta(max_length=L.MAX_SHORT_CHARS)]
+Ident = Annotated[str, Meta(min_length=1, max_length=128)]
+Sha256Hex = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
+Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
+Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
+NonNeg = Annotated[int, Meta(ge=0)]
+Chunk = Annotated[bytes, Meta(max_length=L.MEDIA_CHUNK_BYTES)]
+
+#: Categories a citizen can report under and subscribe to. The index is the bit in the
+#: relay's category bitmask, so append only; never reorder.
+CATEGORIES: tuple[str, ...] = (
+    "burglary",
+    "vehicle",
+    "drugs",
+    "missing_person",
+    "fly_tipping",
+    "antisocial",
+    "rural",
+    "horse",
+    "canal",
+    "school",
+    "cycle",
+    "business",
+    "violence",
+    "other",
+)
+Category = Literal[
+    "burglary",
+    "vehicle",
+    "drugs",
+    "missing_person",
+    "fly_tipping",
+    "antisocial",
+    "rural",
+    "horse",
+    "canal",
+    "school",
+    "cycle",
+    "business",
+    "violence",
+    "other",
+]
+
+ReportStatus = Literal["new", "claimed", "in_progress", "closed"]
+Role = Literal["dispatcher", "supervisor", "inspector", "analyst", "admin"]
+Priority = Literal["low", "normal", "high"]
+MediaMime = Literal["image/jpeg", "image/png", "image/webp", "video/mp4"]
+ChatStatus = Literal["sent", "delivered", "read"]
+Sender = Literal["citizen", "officer"]
+
+# CAP 1.2 enumerations (OASIS CAP 1.2, section 3.2)
+CapStatus = Literal["Actual", "Exercise", "System", "Test", "Draft"]
+CapMsgType = Literal["Alert", "Update", "Cancel"]
+CapCategory = Literal[
+    "Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport",
+    "Infra", "CBRNE", "Other",
+]
+CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
+CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
+CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+AlertState = Literal["pending_approval", "active", "cancelled", "expired", "rejected"]
+
+
+class Msg(msgspec.Struct, tag_field="type", kw_only=True):
+    """Base of every frame: the versioned envelope."""
+
+    v: int = PROTOCOL_VERSION
+
+
+# ---------------------------------------------------------------- shared shapes (not frames)
+
+
+class Polygon(msgspec.Struct, tag="polygon", tag_field="type", frozen=True):
+    """A closed or open ring of `[lon, lat]` pairs; the relay closes it. No holes."""
+
+    coordinates: Annotated[
+        list[tuple[Lon, Lat]], Meta(min_length=3, max_length=L.MAX_POLYGON_POINTS)
+    ]
+
+
+class Circle(msgspec.Struct, tag="circle", tag_field="type", frozen=True):
+    lat: Lat
+    lon: Lon
+    radius_m: Annotated[float, Meta(gt=0.0, le=L.MAX_RADIUS_M)]
+
+
+Area = Polygon | Circle
+
+
+class MediaDecl(msgspec.Struct, frozen=True):
+    """A media file a citizen announces with a report, before sending its bytes."""
+
+    sha256: Sha256Hex
+    mime: MediaMime
+    size: Annotated[int, Meta(gt=0, le=L.MAX_MEDIA_BYTES)]
+
+
+class MediaInfo(msgspec.Struct, frozen=True):
+    sha256: Sha256Hex
+    mime: MediaMime
+    size: int
+    stored: bool  # all bytes received and verified
+
+
+class Report(msgspec.Struct, frozen=True):
+    report_id: str
+    reporter: str  # the device's pseudonym, never its id
+    category: Category
+    text: Text
+    lat: Lat
+    lon: Lon
+    created_at: float  # unix seconds, relay clock
+    status: ReportStatus
+    priority: Priority
+    claimed_by: str | None
+    incident_ref: str | None
+    media: list[MediaInfo]
+
+
+class ChatMessage(msgspec.Struct, frozen=True):
+    message_id: str
+    report_id: str
+    sender: Sender
+    author: str  # officer username or citizen pseudonym
+    text: Text
+    sent_at: float
+    status: ChatStatus
+
+
+class AlertInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """What an officer fills in; modelled on CAP 1.2 `info` plus Lookout's targeting."""
+
+    categories: Annotated[list[Category], Meta(min_length=1)]
+    area: Area
+    area_desc: Short
+    headline: Short
+    description: Text = ""
+    instruction: Text = ""
+    event: Short = "Community alert"
+    cap_category: CapCategory = "Security"
+    urgency: CapUrgency = "Expected"
+    severity: CapSeverity = "Moderate"
+    certainty: CapCertainty = "Likely"
+    contact: Short = ""
+    incident_ref: Short | None = None
+    expires_at: float  # unix seconds
+    status: CapStatus = "Actual"
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    alert_id: str
+    sender: str  # officer username
+    sent_at: float
+    msg_type: CapMsgType
+    state: AlertState
+    info: AlertInfo
+    recipients: int
+    delivered: int
+    read: int
+    approved_by: str | None = None
+
+
+class CitizenAlert(msgspec.Struct, frozen=True, kw_only=True):
+    """The part of an alert a citizen's phone receives (no sender identity, no counts)."""
+
+    alert_id: str
+    msg_type: CapMsgType
+    headline: str
+    description: str
+    instruction: str
+    contact: str
+    incident_ref: str | None
+    category: CapCategory
+    severity: CapSeverity
+    urgency: CapUrgency
+    sent_at: float
+    expires_at: float
+    area_desc: str
+
+
+# ================================================================ both endpoints
+
+
+class Error(Msg, tag="error"):
+    """The relay could not apply a frame. `re` names the request when it had an `id`."""
+
+    code: str
+    message: str
+    re: str | None = None
+
+
+class Ping(Msg, tag="ping"):
+    id: Ident
+    t: float = 0.0
+
+
+class Pong(Msg, tag="pong"):
+    re: str
+    t: float = 0.0
+
+
+class Ack(Msg, tag="ack"):
+    """Generic success reply for requests that return nothing else."""
+
+    re: str
+
+
+# ================================================================ citizen endpoint /v1/citizen
+
+
+class DeviceRegister(Msg, tag="device.register"):
+    """First contact of a new device: the relay answers with credentials to keep."""
+
+    id: Ident
+    platform: Short = "unknown"
+
+
+class DeviceRegistered(Msg, tag="device.registered"):
+    re: str
+    device_id: str
+    secret: str  # store on the device; it proves the device on every later connection
+    pseudonym: str
+
+
+class DeviceAuth(Msg, tag="device.auth"):
+    id: Ident
+    device_id: Ident
+    secret: Ident
+
+
+class DeviceAuthed(Msg, tag="device.authed"):
+    re: str
+    pseudonym: str
+    categories: list[Category]
+
+
+class SetCategories(Msg, tag="device.categories"):
+    id: Ident
+    categories: list[Category]
+
+
+class LocationUpdate(Msg, tag="device.location"):
+    """Latest fix only; the relay forgets it after `LOCATION_TTL_S` and never shows officers."""
+
+    id: Ident
+    lat: Lat
+    lon: Lon
+    accuracy_m: Annotated[float, Meta(ge=0.0)] = 0.0
+
+
+class ReportSubmit(Msg, tag="report.submit"):
+    """A citizen's report. `client_ref` makes resubmission after a dropped link idempotent."""
+
+    id: Ident
+    client_ref: Ident
+    category: Category
+    text: Text
+    lat: Lat
+    lon: Lon
+    media: Annotated[list[MediaDecl], Meta(max_length=L.MAX_MEDIA_PER_REPORT)] = []
+
+
+class ReportAccepted(Msg, tag="report.accepted"):
+    """Sent only after the report is committed. `missing` lists media still to upload."""
+
+    re: str
+    report_id: str
+    missing: list[str]
+
+
+class MediaChunk(Msg, tag="media.chunk"):
+    """Bytes of an announced media file, base64 in JSON, sent in order from offset 0."""
+
+    id: Ident
+    report_id: Ident
+    sha256: Sha256Hex
+    offset: NonNeg
+    data: Chunk
+
+
+class MediaProgress(Msg, tag="media.progress"):
+    re: str
+    sha256: str
+    received: int
+    complete: bool  # true once all bytes arrived, hash and type verified, and stored
+
+
+class CitizenChatSend(Msg, tag="chat.send"):
+    id: Ident
+    report_id: Ident
+    text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT_CHARS)]
+    client_ref: Ident
+
+
+class ChatSent(Msg, tag="chat.sent"):
+    """The message is stored; `message` carries its relay id and status `sent`."""
+
+    re: str
+    message: ChatMessage
+
+
+class ChatDeliver(Msg, tag="chat.deliver"):
+    """An officer's chat message pushed to the citizen's device."""
+
+    message: ChatMessage
+
+
+class ChatReceipt(Msg, tag="chat.receipt"):
+    """Receiver says it has the messages (`delivered`) or showed them (`read`)."""
+
+    id: Ident
+    message_ids: Annotated[list[Ident], Meta(min_length=1, max_length=500)]
+    status: Literal["delivered", "read"]
+
+
+class ChatStatusUpdate(Msg, tag="chat.status"):
+    """Pushed to the citizen when an officer's device received / read their message."""
+
+    message_id: str
+    status: ChatStatus
+
+
+class AlertDeliver(Msg, tag="alert.deliver"):
+    alert: CitizenAlert
+
+
+class AlertAck(Msg, tag="alert.ack"):
+    id: Ident
+    alert_id: Ident
+    status: Literal["delivered", "read"]
+
+
+# ================================================================ officer endpoint /v1/officer
+# ---- session
+
+
+class Login(Msg, tag="auth.login"):
+    id: Ident
+    username: Short
+    password: Annotated[str, Meta(max_length=1024)]
+    totp: Annotated[str, Meta(pattern="^[0-9]{6,8}$")]
+
+
+class Resume(Msg, tag="auth.resume"):
+    """Re-authenticate a new connection with a still-valid token."""
+
+    id: Ident
+    token: Ident
+
+
+class Refresh(Msg, tag="auth.refresh"):
+    """Exchange the current (valid) session token for a fresh one."""
+
+    id: Ident
+
+
+class AuthOk(Msg, tag="auth.ok"):
+    re: str
+    token: str
+    expires_at: float
+    username: str
+    role: Role
+
+
+class Subscribe(Msg, tag="subscribe"):
+    """Replay every event with seq > `since`, in order, then stream live ones."""
+
+    id: Ident
+    since: NonNeg = 0
+
+
+class Subscribed(Msg, tag="subscribed"):
+    """Replay done: every event up to `head` has been sent before this frame."""
+
+    re: str
+    head: int
+
+
+# ---- officer requests (those that change state carry an idempotency key `idem`)
+
+
+class ReportClaim(Msg, tag="report.claim"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    force: bool = False  # supervisor takeover of someone else's claim
+
+
+class ReportSetStatus(Msg, tag="report.set_status"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    status: ReportStatus
+
+
+class ReportAssign(Msg, tag="report.assign"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    officer: Short
+
+
+class ReportSetPriority(Msg, tag="report.set_priority"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    priority: Priority
+
+
+class IncidentCreate(Msg, tag="incident.create"):
+    id: Ident
+    idem: Ident
+    title: Short
+
+
+class IncidentCreated(Msg, tag="incident.created"):
+    re: str
+    incident_ref: str
+
+
+class ReportLink(Msg, tag="report.link"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    incident_ref: Short
+
+
+class OfficerChatSend(Msg, tag="chat.reply"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT_CHARS)]
+
+
+class OfficerChatRead(Msg, tag="chat.mark_read"):
+    id: Ident
+    message_ids: Annotated[list[Ident], Meta(min_length=1, max_length=500)]
+
+
+class MediaGet(Msg, tag="media.get"):
+    id: Ident
+    sha256: Sha256Hex
+    offset: NonNeg = 0
+    length: Annotated[int, Meta(gt=0, le=L.MEDIA_CHUNK_BYTES)] = L.MEDIA_CHUNK_BYTES
+
+
+class MediaData(Msg, tag="media.data"):
+    re: str
+    sha256: str
+    mime: str
+    total: int
+    offset: int
+    data: bytes
+
+
+class AlertPreview(Msg, tag="alert.preview"):
+    id: Ident
+    area: Area
+    categories: Annotated[list[Category], Meta(min_length=1)]
+
+
+class AlertCount(Msg, tag="alert.count"):
+    """How many devices an alert would reach. Only a number: never positions."""
+
+    re: str
+    recipients: int
+    approval_required: bool
+
+
+class AlertSend(Msg, tag="alert.send"):
+    id: Ident
+    idem: Ident
+    info: AlertInfo
+
+
+class AlertAccepted(Msg, tag="alert.accepted"):
+    re: str
+    alert: Alert
+
+
+class AlertApprove(Msg, tag="alert.approve"):
+    id: Ident
+    idem: Ident
+    alert_id: Ident
+    approve: bool = True
+
+
+class AlertUpdate(Msg, tag="alert.update"):
+    """A CAP `Update`: new text/expiry for an active alert, re-sent to its recipients."""
+
+    id: Ident
+    idem: Ident
+    alert_id: Ident
+    info: AlertInfo
+
+
+class AlertCancel(Msg, tag="alert.cancel"):
+    id: Ident
+    idem: Ident
+    alert_id: Ident
+
+
+class AlertExport(Msg, tag="alert.export_cap"):
+    id: Ident
+    alert_id: Ident
+
+
+class AlertCap(Msg, tag="alert.cap"):
+    re: str
+    alert_id: str
+    xml: str
+
+
+# ---- officer events (pushed to every subscribed officer, ordered by seq)
+
+
+class ReportCreated(Msg, tag="report.created"):
+    seq: int
+    at: float
+    report: Report
+
+
+class ReportUpdated(Msg, tag="report.updated"):
+    """Status, claim, priority, incident link or media completeness changed."""
+
+    seq: int
+    at: float
+    report: Report
+    by: str | None  # officer who changed it, None for the relay itself (media arrived)
+
+
+class ChatPosted(Msg, tag="chat.posted"):
+    seq: int
+    at: float
+    message: ChatMessage
+
+
+class ChatStatusChanged(Msg, tag="chat.status_changed"):
+    seq: int
+    at: float
+    message_id: str
+    report_id: str
+    status: ChatStatus
+
+
+class AlertChanged(Msg, tag="alert.changed"):
+    """An alert was created, approved, updated, cancelled, expired, or its counts moved."""
+
+    seq: int
+    at: float
+    alert: Alert
+
+
+class IncidentOpened(Msg, tag="incident.opened"):
+    seq: int
+    at: float
+    incident_ref: str
+    title: str
+    by: str
+
+
+# ================================================================ unions per direction
+
+CitizenInbound = (
+    DeviceRegister
+    | DeviceAuth
+    | SetCategories
+    | LocationUpdate
+    | ReportSubmit
+    | MediaChunk
+    | CitizenChatSend
+    | ChatReceipt
+    | AlertAck
+    | Ping
+)
+CitizenOutbound = (
+    DeviceRegistered
+    | DeviceAuthed
+    | Ack
+    | ReportAccepted
+    | MediaProgress
+    | ChatSent
+    | ChatDeliver
+    | ChatStatusUpdate
+    | AlertDeliver
+    | Pong
+    | Error
+)
+OfficerInbound = (
+    Login
+    | Resume
+    | Refresh
+    | Subscribe
+    | ReportClaim
+    | ReportSetStatus
+    | ReportAssign
+    | ReportSetPriority
+    | IncidentCreate
+    | ReportLink
+    | OfficerChatSend
+    | OfficerChatRead
+    | MediaGet
+    | AlertPreview
+    | AlertSend
+    | AlertApprove
+    | AlertUpdate
+    | AlertCancel
+    | AlertExport
+    | Ping
+)
+OfficerEvent = (
+    ReportCreated | ReportUpdated | ChatPosted | ChatStatusChanged | AlertChanged | IncidentOpened
+)
+OfficerOutbound = (
+    AuthOk
+    | Subscribed
+    | Ack
+    | IncidentCreated
+    | MediaData
+    | AlertCount
+    | AlertAccepted
+    | AlertCap
+    | ChatSent
+    | Pong
+    | Error
+    | ReportCreated
+    | ReportUpdated
+    | ChatPosted
+    | ChatStatusChanged
+    | AlertChanged
+    | IncidentOpened
+)

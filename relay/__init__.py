@@ -1,0 +1,1 @@
+"""Relay backend: websockets over TLS, storage, targeting, media, accounts, audit. No Qt."""
