@@ -1,0 +1,392 @@
+"""The relay's media store: content-addressed files, resumable chunked uploads, verification.
+
+Everything a citizen uploads is untrusted until `finalize` has checked it: the SHA-256 the
+report declared, the size, the type by magic bytes (never by a file name), and for images
+the pixel count and a real decode, so the console never opens a decompression bomb or a
+file that only claims to be a photo. Paths are built only from a validated SHA-256, so no
+client-given string ever reaches the file system.
+
+Blocking by design (file I/O, hashing, decoding): the server calls these methods through
+`asyncio.to_thread`. Concurrent calls for the same hash are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import struct
+import threading
+from pathlib import Path
+from typing import Final
+
+from PIL import Image
+
+from backend_client import limits
+from backend_client.errors import ErrorCode, ProtocolError
+
+__all__ = ["SNIFF_BYTES", "MediaError", "MediaStore", "sniff_mime"]
+
+#: How many leading bytes `sniff_mime` needs to see to decide (more is harmless).
+SNIFF_BYTES: Final = 4096
+
+# Pillow's own decompression-bomb guard, tightened to the wire limit: headers claiming more
+# than twice this raise DecompressionBombError inside Image.open, which `finalize` catches.
+# Our explicit width x height check below enforces the limit itself.
+Image.MAX_IMAGE_PIXELS = limits.MAX_IMAGE_PIXELS
+
+_SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
+_READ_BLOCK: Final = 1024 * 1024
+_LOCK_STRIPES: Final = 64
+
+# ISO BMFF brands of the MP4 family (ISO/IEC 14496-12/14, Apple M4V, MPEG-DASH).
+_MP4_BRANDS: Final = frozenset(
+    {
+        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9",
+        b"mp41", b"mp42", b"mp71", b"avc1", b"avc3", b"hvc1", b"hev1", b"av01",
+        b"M4V ", b"M4VH", b"M4VP", b"f4v ", b"mmp4", b"dash", b"msdh", b"msix", b"cmfc",
+    }
+)  # fmt: skip
+# Major brands that use the same container but are not MP4 video (HEIF/AVIF stills,
+# QuickTime, 3GPP): they must not pass as video/mp4 even if they list an MP4 brand.
+_NOT_MP4_BRANDS: Final = frozenset(
+    {
+        b"mif1", b"mif2", b"msf1", b"miaf", b"heic", b"heix", b"heim", b"heis", b"hevc",
+        b"hevx", b"avif", b"avis", b"qt  ", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"crx ",
+    }
+)  # fmt: skip
+_MAX_FTYP_BYTES: Final = 4096
+
+_PIL_FORMAT: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+_MIMES: Final = frozenset({*_PIL_FORMAT, "video/mp4"})
+
+# A full decode of a 40-megapixel image needs ~160 MB; cap how many run at once.
+_DECODE_SLOTS: Final = threading.BoundedSemaphore(2)
+
+
+class MediaError(ProtocolError):
+    """A media upload was refused; `code` says why (the relay sends it as an `error`)."""
+
+
+def sniff_mime(head: bytes) -> str | None:
+    """The media type the leading bytes prove, or None. Never looks at a file name."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if _is_mp4_ftyp(head):
+        return "video/mp4"
+    return None
+
+
+def _is_mp4_ftyp(head: bytes) -> bool:
+    """True if `head` opens with an ftyp box naming an MP4-family brand."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return False
+    (box_size,) = struct.unpack(">I", head[:4])
+    if box_size < 16 or box_size > _MAX_FTYP_BYTES or (box_size - 16) % 4:
+        return False
+    major = head[8:12]
+    if major in _NOT_MP4_BRANDS:
+        return False
+    if major in _MP4_BRANDS:
+        return True
+    body = head[16 : min(box_size, len(head))]
+    compatible = {body[i : i + 4] for i in range(0, len(body) - 3, 4)}
+    return not compatible.isdisjoint(_MP4_BRANDS)
+
+
+class MediaStore:
+    """Verified media under `root/ab/cd/<sha256>`, uploads in progress under `root/partial/`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._partial_dir = root / "partial"
+        self._partial_dir.mkdir(parents=True, exist_ok=True)
+        self._locks = tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
+
+    # ------------------------------------------------------------------ lookups
+
+    def path(self, sha: str) -> Path:
+        """Where the verified file for `sha` lives (whether or not it exists yet)."""
+        sha = _checked_sha(sha)
+        return self.root / sha[:2] / sha[2:4] / sha
+
+    def has(self, sha: str) -> bool:
+        """True once `sha` is stored and verified."""
+        return self.path(sha).is_file()
+
+    def size(self, sha: str) -> int:
+        """Size in bytes of stored media; NOT_FOUND if it is not stored."""
+        try:
+            return self.path(sha).stat().st_size
+        except FileNotFoundError:
+            raise _not_found(sha) from None
+
+    def received(self, sha: str) -> int:
+        """Bytes of the partial upload so far (0 if none). Does not count stored media."""
+        try:
+            return self._partial(sha).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def read(self, sha: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of stored media from `offset` (fewer at the end of the file).
+
+        The caller bounds `length` (e.g. to limits.MEDIA_CHUNK_BYTES); this reads what it asks.
+        """
+        if offset < 0 or length < 0:
+            raise MediaError(ErrorCode.INVALID, "Offset and length must not be negative.")
+        try:
+            with self.path(sha).open("rb") as f:
+                total = os.fstat(f.fileno()).st_size
+                if offset > total:
+                    raise MediaError(
+                        ErrorCode.INVALID,
+                        f"Offset {offset} is past the end of the file ({total} bytes).",
+                    )
+                f.seek(offset)
+                return f.read(length)
+        except FileNotFoundError:
+            raise _not_found(sha) from None
+
+    # ------------------------------------------------------------------ upload
+
+    def write_chunk(self, sha: str, declared_size: int, offset: int, data: bytes) -> int:
+        """Append `data` at `offset` to the partial upload; returns the bytes received so far.
+
+        Chunks must arrive in order: `offset` must equal what was received. A chunk sent
+        again (its bytes already covered) is accepted without writing, so a client that
+        lost an acknowledgement can simply resend. Media already stored returns its size.
+        """
+        sha = _checked_sha(sha)
+        _check_declared_size(declared_size)
+        if offset < 0:
+            raise MediaError(ErrorCode.INVALID, "Chunk offset must not be negative.")
+        with self._lock(sha):
+            if self.has(sha):
+                return self.size(sha)
+            received = self.received(sha)
+            end = offset + len(data)
+            if end <= received:
+                return received  # a resend of bytes we already have
+            if offset > received:
+                raise MediaError(
+                    ErrorCode.INVALID,
+                    f"Chunk at offset {offset} is out of order: expected offset {received}. "
+                    f"Resume the upload from byte {received}.",
+                )
+            if end > declared_size:
+                raise MediaError(
+                    ErrorCode.MEDIA_TOO_LARGE,
+                    f"The upload is longer than the declared {declared_size} bytes.",
+                )
+            with self._partial(sha).open("ab") as f:
+                f.write(data[received - offset :])
+            return end
+
+    def discard(self, sha: str) -> None:
+        """Drop the partial upload for `sha`, if any (abandoned or refused uploads)."""
+        sha = _checked_sha(sha)
+        with self._lock(sha):
+            self._partial(sha).unlink(missing_ok=True)
+
+    def finalize(self, sha: str, declared_mime: str, declared_size: int) -> None:
+        """Verify the complete upload and move it into the store.
+
+        On a verification failure the partial is deleted (the client must upload again)
+        and MediaError says why. If fewer bytes than declared have arrived, MediaError
+        INVALID is raised and the partial is kept so the upload can resume. Media already
+        stored under this hash is a no-op, once its size and type match the declaration.
+        """
+        sha = _checked_sha(sha)
+        _check_declared_size(declared_size)
+        if declared_mime not in _MIMES:
+            raise MediaError(
+                ErrorCode.MEDIA_TYPE_MISMATCH,
+                f"Media type {declared_mime!r} is not accepted: send JPEG, PNG, WebP or MP4.",
+            )
+        with self._lock(sha):
+            dest = self.path(sha)
+            partial = self._partial(sha)
+            if dest.is_file():
+                partial.unlink(missing_ok=True)
+                _check_existing(dest, declared_mime, declared_size)
+                return
+            received = self.received(sha)
+            if received < declared_size:
+                raise MediaError(
+                    ErrorCode.INVALID,
+                    f"Upload incomplete: {received} of {declared_size} bytes received. "
+                    f"Resume from byte {received}.",
+                )
+            try:
+                _verify(partial, sha, declared_mime, declared_size)
+                with partial.open("rb") as f:
+                    os.fsync(f.fileno())
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(partial, dest)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            _fsync_dir(dest.parent)
+            _fsync_dir(self._partial_dir)
+
+    # ------------------------------------------------------------------ internals
+
+    def _partial(self, sha: str) -> Path:
+        return self._partial_dir / f"{_checked_sha(sha)}.part"
+
+    def _lock(self, sha: str) -> threading.Lock:
+        return self._locks[int(sha[:4], 16) % _LOCK_STRIPES]
+
+
+def _checked_sha(sha: object) -> str:
+    """`sha` if it is 64 lowercase hex digits; anything else never reaches a path."""
+    if not isinstance(sha, str) or _SHA256_RE.fullmatch(sha) is None:
+        raise MediaError(ErrorCode.INVALID, "Media hash must be 64 lowercase hex digits.")
+    return sha
+
+
+def _check_declared_size(declared_size: int) -> None:
+    if declared_size <= 0:
+        raise MediaError(ErrorCode.INVALID, "Declared media size must be positive.")
+    if declared_size > limits.MAX_MEDIA_BYTES:
+        raise MediaError(
+            ErrorCode.MEDIA_TOO_LARGE,
+            f"Media files may be at most {limits.MAX_MEDIA_BYTES} bytes.",
+        )
+
+
+def _not_found(sha: str) -> MediaError:
+    return MediaError(ErrorCode.NOT_FOUND, f"No stored media with hash {sha}.")
+
+
+def _check_existing(dest: Path, declared_mime: str, declared_size: int) -> None:
+    """Same hash means same bytes; still refuse a declaration that misdescribes them."""
+    if dest.stat().st_size != declared_size:
+        raise MediaError(
+            ErrorCode.MEDIA_HASH_MISMATCH,
+            f"Declared size {declared_size} does not match the media with this hash.",
+        )
+    with dest.open("rb") as f:
+        actual = sniff_mime(f.read(SNIFF_BYTES))
+    if actual != declared_mime:
+        raise _type_mismatch(declared_mime, actual)
+
+
+def _verify(partial: Path, sha: str, declared_mime: str, declared_size: int) -> None:
+    """Raise MediaError unless the partial file is exactly what was declared."""
+    digest = hashlib.sha256()
+    size = 0
+    with partial.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+        f.seek(0)
+        while block := f.read(_READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+    if size > declared_size:
+        raise MediaError(
+            ErrorCode.MEDIA_TOO_LARGE,
+            f"Received {size} bytes but {declared_size} were declared.",
+        )
+    if size != declared_size:
+        raise MediaError(
+            ErrorCode.MEDIA_CORRUPT,
+            f"Received {size} bytes but {declared_size} were declared. Upload it again.",
+        )
+    if digest.hexdigest() != sha:
+        raise MediaError(
+            ErrorCode.MEDIA_HASH_MISMATCH,
+            "The bytes received do not match the declared SHA-256. Upload the file again.",
+        )
+    actual = sniff_mime(head)
+    if actual != declared_mime:
+        raise _type_mismatch(declared_mime, actual)
+    if declared_mime == "video/mp4":
+        _verify_mp4(partial, size)
+    else:
+        _verify_image(partial, _PIL_FORMAT[declared_mime])
+
+
+def _type_mismatch(declared_mime: str, actual: str | None) -> MediaError:
+    found = actual or "not a supported image or video"
+    return MediaError(
+        ErrorCode.MEDIA_TYPE_MISMATCH,
+        f"Declared as {declared_mime} but the content is {found}.",
+    )
+
+
+def _verify_image(path: Path, pil_format: str) -> None:
+    """Pixel count from the header, then a structural check and a real decode."""
+    too_many = MediaError(
+        ErrorCode.IMAGE_TOO_MANY_PIXELS,
+        f"The image has more than {limits.MAX_IMAGE_PIXELS} pixels; send a smaller one.",
+    )
+    corrupt = MediaError(
+        ErrorCode.MEDIA_CORRUPT, "The image is damaged or incomplete and cannot be shown."
+    )
+    try:
+        with Image.open(path, formats=[pil_format]) as im:
+            width, height = im.size
+            if width * height > limits.MAX_IMAGE_PIXELS:
+                raise too_many
+            im.verify()  # checksums and structure (PNG); cheap, no pixel buffer
+        # verify() does not decode JPEG or WebP and leaves the image unusable: decode anew.
+        with _DECODE_SLOTS, Image.open(path, formats=[pil_format]) as im:
+            if pil_format == "JPEG":
+                # DCT scaling: every entropy-coded byte is still read, at 1/64 the memory.
+                im.draft(im.mode, (max(1, width // 8), max(1, height // 8)))
+            im.load()
+    except MediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many from None
+    except Exception:  # any failure to parse untrusted bytes means the file is bad
+        raise corrupt from None
+
+
+def _verify_mp4(path: Path, size: int) -> None:
+    """Top-level ISO BMFF boxes must tile the file exactly: ftyp first, a moov somewhere.
+
+    This is a sanity check of the container, not a decode; the console plays the video.
+    """
+    corrupt = MediaError(
+        ErrorCode.MEDIA_CORRUPT, "The video file is damaged or incomplete; send it again."
+    )
+    seen: list[bytes] = []
+    pos = 0
+    with path.open("rb") as f:
+        while pos < size:
+            header = f.read(8)
+            if len(header) < 8:
+                raise corrupt
+            box_size, box_type = struct.unpack(">I4s", header)
+            if not all(0x20 <= c <= 0x7E for c in box_type):
+                raise corrupt
+            header_len = 8
+            if box_size == 1:
+                large = f.read(8)
+                if len(large) < 8:
+                    raise corrupt
+                (box_size,) = struct.unpack(">Q", large)
+                header_len = 16
+            elif box_size == 0:
+                box_size = size - pos  # "extends to the end of the file"
+            if box_size < header_len or pos + box_size > size:
+                raise corrupt
+            seen.append(box_type)
+            pos += box_size
+            f.seek(pos)
+    if not seen or seen[0] != b"ftyp" or b"moov" not in seen or seen.count(b"ftyp") > 1:
+        raise corrupt
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
