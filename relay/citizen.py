@@ -1,0 +1,217 @@
+"""The `/v1/citizen` endpoint: pseudonymous devices, locations, reports, media, chat, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from backend_client import codec
+from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
+from backend_client.limits import LOCATION_TTL_S
+from relay import alerts, reports, targeting
+from relay.db import models as db
+from relay.db.uow import Tx
+
+if TYPE_CHECKING:
+    from relay.server import Relay
+
+log = logging.getLogger(__name__)
+
+_PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _categories(mask: int) -> list[str]:
+    return [c for i, c in enumerate(m.CATEGORIES) if mask >> i & 1]
+
+
+class CitizenConnection:
+    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
+        self.relay = relay
+        self.ws = ws
+        self.device_key: int | None = None
+        self.pseudonym = ""
+        self.mask = 0
+        self.declared: dict[tuple[str, str], tuple[str, int]] = {}
+        self.handlers: dict[type[Any], Callable[[Any], Awaitable[m.Msg | None]]] = {
+            m.DeviceRegister: self.register,
+            m.DeviceAuth: self.auth,
+            m.SetCategories: self.set_categories,
+            m.LocationUpdate: self.location,
+            m.ReportSubmit: self.submit,
+            m.MediaChunk: self.chunk,
+            m.CitizenChatSend: self.chat,
+            m.ChatReceipt: self.receipt,
+            m.AlertAck: self.alert_ack,
+            m.Ping: self.ping,
+        }
+
+    async def run(self) -> None:
+        try:
+            async for frame in self.ws:
+                reply = await self.handle(frame)
+                if reply is not None:
+                    await self.ws.send(codec.encode_text(reply))
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.device_key is not None:
+                self.relay.hub.detach_citizen(self.device_key, self.ws)
+
+    async def handle(self, frame: str | bytes) -> m.Msg | None:
+        self.relay.metrics.frames_in.labels("citizen").inc()
+        rid: str | None = None
+        try:
+            msg = codec.citizen_inbound.decode(frame)
+            rid = getattr(msg, "id", None)
+            if self.device_key is None and not isinstance(msg, m.DeviceRegister | m.DeviceAuth | m.Ping):
+                raise ProtocolError(ErrorCode.UNAUTHENTICATED, "register or authenticate the device first")
+            return await self.handlers[type(msg)](msg)
+        except ProtocolError as exc:
+            if rid is None:
+                rid = codec.request_id(frame)
+            self.relay.metrics.errors.labels("citizen", exc.code.value).inc()
+            return codec.error_frame(exc, rid)
+        except Exception:
+            log.exception("citizen request failed")
+            self.relay.metrics.errors.labels("citizen", "internal").inc()
+            return m.Error(code=ErrorCode.INTERNAL.value, message="the relay failed to apply this request; it was not applied", re=rid)
+
+    async def ping(self, msg: m.Ping) -> m.Msg:
+        return m.Pong(re=msg.id, t=msg.t)
+
+    async def register(self, msg: m.DeviceRegister) -> m.Msg:
+        secret = secrets.token_urlsafe(24)
+        public_id = "D" + secrets.token_hex(8)
+        pseudonym = "Citizen-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(5))
+
+        def job(tx: Tx) -> int:
+            d = db.Device(public_id=public_id, secret_hash=_digest(secret), pseudonym=pseudonym, platform=msg.platform, category_mask=0, created_at=tx.now)
+            tx.s.add(d)
+            tx.s.flush()
+            return d.id
+
+        key = await self.relay.db.write(job)
+        self._attach(key, pseudonym, 0)
+        return m.DeviceRegistered(re=msg.id, device_id=public_id, secret=secret, pseudonym=pseudonym)
+
+    async def auth(self, msg: m.DeviceAuth) -> m.Msg | None:
+        def q(s: Any) -> tuple[int, str, str, int] | None:
+            d = s.scalar(select(db.Device).where(db.Device.public_id == msg.device_id))
+            return None if d is None else (d.id, d.secret_hash, d.pseudonym, d.category_mask)
+
+        found = await self.relay.db.read(q)
+        if found is None or not secrets.compare_digest(found[1], _digest(msg.secret)):
+            raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown device or wrong secret: register again")
+        key, _, pseudonym, mask = found
+        self._attach(key, pseudonym, mask)
+        await self.ws.send(codec.encode_text(m.DeviceAuthed(re=msg.id, pseudonym=pseudonym, categories=_categories(mask))))  # type: ignore[arg-type]
+        await self._push_held()
+        return None
+
+    def _attach(self, key: int, pseudonym: str, mask: int) -> None:
+        self.device_key, self.pseudonym, self.mask = key, pseudonym, mask
+        stale = self.relay.hub.attach_citizen(key, self.ws)
+        if stale is not None:
+            self.relay.spawn(stale.close(1000, "replaced by a newer connection"))
+
+    async def _push_held(self) -> None:
+        key = self.device_key
+        assert key is not None
+        for alert in await self.relay.db.read(alerts.held_for(key, time.time())):
+            from relay import wire
+
+            await self.ws.send(codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert))))
+        for chat in await self.relay.db.read(reports.undelivered_chat(key)):
+            await self.ws.send(codec.encode_text(m.ChatDeliver(message=chat)))
+
+    async def set_categories(self, msg: m.SetCategories) -> m.Msg:
+        key = self.device_key
+        mask = targeting.category_mask(msg.categories)
+
+        def job(tx: Tx) -> None:
+            d = tx.s.get(db.Device, key)
+            if d is not None:
+                d.category_mask = mask
+
+        await self.relay.db.write(job)
+        self.mask = mask
+        self.relay.index.set_mask(int(key), mask)  # type: ignore[arg-type]
+        return m.Ack(re=msg.id)
+
+    async def location(self, msg: m.LocationUpdate) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        expires = time.time() + LOCATION_TTL_S
+
+        def job(tx: Tx) -> None:
+            d = tx.s.get(db.Device, key)
+            if d is not None:
+                d.lat, d.lon, d.fix_expires_at = msg.lat, msg.lon, expires
+
+        await self.relay.db.write(job)
+        self.relay.index.upsert(key, msg.lat, msg.lon, self.mask, expires)
+        return m.Ack(re=msg.id)
+
+    async def submit(self, msg: m.ReportSubmit) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        for decl in msg.media:
+            self.declared[(msg.client_ref, decl.sha256)] = (decl.mime, decl.size)
+        reply = await self.relay.db.write(reports.submit_report(key, msg, self.relay.media.has))
+        self.relay.metrics.reports.inc()
+        return reply
+
+    async def chunk(self, msg: m.MediaChunk) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        cache_key = (msg.report_id, msg.sha256)
+        decl = self.declared.get(cache_key)
+        if decl is None:
+            decl = await self.relay.db.read(reports.media_declared(key, msg.report_id, msg.sha256))
+            if decl is None:
+                raise ProtocolError(ErrorCode.NOT_FOUND, "that file was not announced with that report")
+            self.declared[cache_key] = decl
+        mime, size = decl
+        store = self.relay.media
+        if store.has(msg.sha256):
+            return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
+        received = await asyncio.to_thread(store.write_chunk, msg.sha256, size, msg.offset, msg.data)
+        if received < size:
+            return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=received, complete=False)
+        await asyncio.to_thread(store.finalize, msg.sha256, mime, size)
+        await self.relay.db.write(reports.media_stored(msg.sha256))
+        return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
+
+    async def chat(self, msg: m.CitizenChatSend) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        message = await self.relay.db.write(reports.citizen_chat(key, self.pseudonym, msg))
+        if self.relay.hub.officers_live and message.status == "sent":
+            self.relay.spawn(self.relay.mark_delivered_to_officers([message.message_id]))
+        return m.ChatSent(re=msg.id, message=message)
+
+    async def receipt(self, msg: m.ChatReceipt) -> m.Msg:
+        await self.relay.db.write(reports.chat_receipts(msg.message_ids, msg.status, by_device=self.device_key, actor=None))
+        return m.Ack(re=msg.id)
+
+    async def alert_ack(self, msg: m.AlertAck) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        moved = await self.relay.db.write(alerts.acknowledge(key, msg.alert_id, msg.status))
+        if moved is not None:
+            self.relay.alert_counts_dirty.add(moved)
+        return m.Ack(re=msg.id)

@@ -1,0 +1,160 @@
+"""`lookout-relay`: serve, manage officers, verify the audit log, export alerts as CAP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from relay import admin
+from relay.config import RelayConfig
+
+
+def _data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, required=True, help="where the relay keeps its database, media and certificates")
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lookout-relay", description="Lookout relay backend.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the relay")
+    _data_dir(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--cert", type=Path, help="a real server certificate (PEM); default: make a local CA")
+    serve.add_argument("--key", type=Path, help="its private key (PEM)")
+    serve.add_argument("--hostname", action="append", help="name or address the certificate must cover (repeatable)")
+    serve.add_argument("--approval-threshold", type=int, default=500, help="recipients above which a supervisor must approve an alert")
+
+    officer = sub.add_parser("officer", help="manage officer accounts")
+    osub = officer.add_subparsers(dest="action", required=True)
+    add = osub.add_parser("add", help="create an account; password from a prompt or standard input")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["dispatcher", "supervisor", "inspector", "analyst", "admin"])
+    _data_dir(add)
+    lst = osub.add_parser("list", help="list accounts")
+    _data_dir(lst)
+    dis = osub.add_parser("disable", help="disable an account and end its sessions")
+    dis.add_argument("name")
+    _data_dir(dis)
+
+    aud = sub.add_parser("audit", help="the hash-chained audit log")
+    asub = aud.add_subparsers(dest="action", required=True)
+    ver = asub.add_parser("verify", help="check every record and link of the chain")
+    _data_dir(ver)
+
+    alert = sub.add_parser("alert", help="alerts")
+    alsub = alert.add_subparsers(dest="action", required=True)
+    exp = alsub.add_parser("export-cap", help="print an alert as CAP 1.2 XML")
+    exp.add_argument("alert_id")
+    _data_dir(exp)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(args)
+    engine = admin.open_engine(args.data_dir, args.database_url)
+    try:
+        if args.command == "officer":
+            return _officer(args, engine)
+        if args.command == "audit":
+            verdict = admin.verify_audit(engine)
+            if verdict.ok:
+                print(f"audit log intact: {verdict.checked} records verified")
+                return 0
+            print(f"AUDIT LOG TAMPERED at record {verdict.first_bad_seq}: {verdict.reason}", file=sys.stderr)
+            return 1
+        if args.command == "alert":
+            try:
+                print(admin.export_cap(engine, args.alert_id))
+            except Exception as exc:  # ProtocolError(NOT_FOUND) or a broken record
+                print(f"cannot export alert {args.alert_id}: {exc}", file=sys.stderr)
+                return 1
+            return 0
+    finally:
+        engine.dispose()
+    return 2
+
+
+def _officer(args: argparse.Namespace, engine: object) -> int:
+    from sqlalchemy import Engine
+
+    assert isinstance(engine, Engine)
+    if args.action == "add":
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {args.name}: ")
+            if getpass.getpass("Again: ") != password:
+                print("passwords differ; nothing created", file=sys.stderr)
+                return 1
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        try:
+            new = admin.add_officer(engine, args.name, args.role, password)
+        except ValueError as exc:
+            print(f"cannot add officer: {exc}", file=sys.stderr)
+            return 1
+        print(f"officer {new.username} ({new.role}) created.")
+        print("Enrol this in the officer's authenticator app (shown once):")
+        print(new.otpauth_uri)
+        return 0
+    if args.action == "list":
+        for name, role, disabled in admin.list_officers(engine):
+            print(f"{name}\t{role}\t{'disabled' if disabled else 'active'}")
+        return 0
+    try:
+        admin.disable_officer(engine, args.name)
+    except ValueError as exc:
+        print(f"cannot disable: {exc}", file=sys.stderr)
+        return 1
+    print(f"officer {args.name} disabled; their sessions are ended")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from relay.server import Relay
+
+    hostnames = tuple(args.hostname) if args.hostname else ("localhost", "127.0.0.1", "::1")
+    if args.host not in hostnames and args.host not in ("0.0.0.0", "::"):
+        hostnames = (*hostnames, args.host)
+    config = RelayConfig(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        cert=args.cert,
+        key=args.key,
+        hostnames=hostnames,
+        approval_threshold=args.approval_threshold,
+    )
+
+    async def run() -> None:
+        relay = Relay(config)
+        await relay.start()
+        print(f"Lookout relay listening on {relay.url}", flush=True)
+        print(f"  officers: {relay.url}/v1/officer   citizens: {relay.url}/v1/citizen", flush=True)
+        if relay.ca_path is not None:
+            print(f"  CA certificate: {relay.ca_path}", flush=True)
+        print(f"  certificate SHA-256 fingerprint: {relay.fingerprint}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("stopping relay", flush=True)
+        await relay.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

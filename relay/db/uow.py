@@ -1,0 +1,217 @@
+"""The relay's unit of work: one writer thread, group commit, events and audit in-transaction.
+
+Every state change is a job `fn(tx) -> result` queued to a single writer thread. The thread
+takes every job waiting, runs each inside its own SAVEPOINT (a job that raises is undone
+alone), commits the batch once, and only then resolves the callers and runs post-commit
+actions in order. So a reply or an event never goes out before its data is durable
+(persist before acknowledge), seq numbers are gap-free and broadcast in order, and one
+fsync serves many concurrent requests (that is how ingest reaches thousands per second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend_client import codec
+from backend_client import messages as m
+from relay import audit
+from relay.db import models as db
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+MAX_BATCH = 1000
+
+
+@dataclass
+class _Job:
+    fn: Callable[[Tx], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class Tx:
+    """What a job sees: the session, the transaction's clock, and ways to emit effects."""
+
+    s: Session
+    now: float
+    _db: Database
+    events: list[tuple[int, bytes]] = field(default_factory=list)
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    def emit(self, cls: type[m.Msg], **fields: Any) -> m.Msg:
+        """Append an officer event (seq assigned here) to the log, broadcast after commit."""
+        seq = self._db._next_seq
+        self._db._next_seq += 1
+        event = cls(seq=seq, at=self.now, **fields)  # type: ignore[call-arg]
+        frame = codec.encode(event)
+        self.s.add(db.Event(seq=seq, at=self.now, frame=frame.decode("utf-8")))
+        self.events.append((seq, frame))
+        return event
+
+    def audit(self, actor: str, action: str, subject: str, **detail: object) -> None:
+        """Append one record to the hash-chained audit log, in this transaction."""
+        seq, prev = self._db._audit_head
+        seq += 1
+        detail_text = audit.canonical_detail(detail)
+        digest = audit.record_hash(prev, seq, self.now, actor, action, subject, detail_text)
+        self.s.add(
+            db.AuditLog(
+                seq=seq,
+                at=self.now,
+                actor=actor,
+                action=action,
+                subject=subject,
+                detail=detail_text,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        self._db._audit_head = (seq, digest)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the event loop once this job's data is committed."""
+        self.after.append(fn)
+
+
+class Database:
+    def __init__(
+        self,
+        engine: Engine,
+        on_events: Callable[[list[tuple[int, bytes]]], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self.on_events = on_events
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-read")
+        with self.sessions() as s:
+            self._next_seq = int(s.scalar(select(func.max(db.Event.seq))) or 0) + 1
+            last = s.execute(
+                select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
+            ).first()
+            self._audit_head: tuple[int, str] = (
+                (int(last[0]), str(last[1])) if last else (0, audit.GENESIS_HASH)
+            )
+        self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
+        self._thread.start()
+        self.batches = 0
+        self.jobs = 0
+
+    @property
+    def head_seq(self) -> int:
+        return self._next_seq - 1
+
+    async def write(self, fn: Callable[[Tx], R]) -> R:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
+        self._queue.put(_Job(fn, fut, loop))
+        return await fut
+
+    async def read(self, fn: Callable[[Session], R]) -> R:
+        """Run a read-only query on a reader thread (WAL lets reads run beside the writer)."""
+
+        def run() -> R:
+            with self.sessions() as s:
+                return fn(s)
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    def read_sync(self, fn: Callable[[Session], R]) -> R:
+        with self.sessions() as s:
+            return fn(s)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, bool, Any, Tx | None]] = []
+        seq_before, audit_before = self._next_seq, self._audit_head
+        now = time.time()
+        try:
+            with self.sessions() as s, s.begin():
+                for job in batch:
+                    tx = Tx(s=s, now=now, _db=self)
+                    seq0, audit0 = self._next_seq, self._audit_head
+                    try:
+                        with s.begin_nested():
+                            result = job.fn(tx)
+                        outcomes.append((job, True, result, tx))
+                    except Exception as exc:  # the job alone is undone
+                        self._next_seq, self._audit_head = seq0, audit0
+                        if not _expected(exc):
+                            log.exception("write job failed")
+                        outcomes.append((job, False, exc, None))
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            log.exception("batch commit failed")
+            self._next_seq, self._audit_head = seq_before, audit_before
+            for job in batch:
+                _resolve(job, False, exc)
+            return
+        self.batches += 1
+        self.jobs += len(batch)
+        events: list[tuple[int, bytes]] = []
+        for _job, ok, _res, tx in outcomes:
+            if ok and tx is not None:
+                events.extend(tx.events)
+        if events and self.on_events is not None and batch:
+            batch[0].loop.call_soon_threadsafe(self.on_events, events)
+        for job, ok, res, tx in outcomes:
+            if ok and tx is not None:
+                for fn in tx.after:
+                    job.loop.call_soon_threadsafe(fn)
+            _resolve(job, ok, res)
+
+
+def _expected(exc: Exception) -> bool:
+    from backend_client.errors import ProtocolError
+
+    return isinstance(exc, ProtocolError)
+
+
+def _resolve(job: _Job, ok: bool, value: Any) -> None:
+    def set_result() -> None:
+        if job.future.done():
+            return
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+    job.loop.call_soon_threadsafe(set_result)

@@ -1,0 +1,59 @@
+"""Who is connected, and how events reach them (one encode, `websockets.broadcast`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import websockets
+from websockets.asyncio.server import ServerConnection
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.officers_live: set[ServerConnection] = set()
+        #: officers replaying the log: live events wait here until the replay has caught up
+        self.replaying: dict[ServerConnection, list[tuple[int, str]]] = {}
+        self.citizens: dict[int, ServerConnection] = {}  # device key -> its connection
+        self.officer_connections = 0
+
+    def publish(self, events: Iterable[tuple[int, bytes]]) -> None:
+        """Called after commit, in seq order: push each event to every subscribed officer."""
+        for seq, frame in events:
+            text = frame.decode("utf-8")
+            for buf in self.replaying.values():
+                buf.append((seq, text))
+            if self.officers_live:
+                websockets.broadcast(self.officers_live, text)
+
+    def begin_replay(self, ws: ServerConnection) -> None:
+        self.officers_live.discard(ws)
+        self.replaying[ws] = []
+
+    def take_buffer(self, ws: ServerConnection) -> list[tuple[int, str]]:
+        buf = self.replaying.get(ws, [])
+        self.replaying[ws] = []
+        return buf
+
+    def go_live(self, ws: ServerConnection) -> None:
+        self.replaying.pop(ws, None)
+        self.officers_live.add(ws)
+
+    def drop_officer(self, ws: ServerConnection) -> None:
+        self.officers_live.discard(ws)
+        self.replaying.pop(ws, None)
+
+    def attach_citizen(self, key: int, ws: ServerConnection) -> ServerConnection | None:
+        """Register a device's connection; returns the one it replaces (a stale link)."""
+        old = self.citizens.get(key)
+        self.citizens[key] = ws
+        return old if old is not ws else None
+
+    def detach_citizen(self, key: int, ws: ServerConnection) -> None:
+        if self.citizens.get(key) is ws:
+            del self.citizens[key]
+
+    def send_to_devices(self, keys: Iterable[int], text: str) -> int:
+        conns = [c for k in keys if (c := self.citizens.get(int(k))) is not None]
+        if conns:
+            websockets.broadcast(conns, text)
+        return len(conns)

@@ -1,0 +1,440 @@
+"""The `/v1/officer` endpoint: login, resume, the event stream and every officer request.
+
+Roles are checked here, per message, by the relay; the console's buttons are a courtesy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import delete, select
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from backend_client import codec
+from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
+from backend_client.limits import REPLAY_BATCH
+from relay import accounts, alerts, reports, targeting
+from relay.db import models as db
+from relay.db.uow import Tx
+from relay.reports import Actor
+
+if TYPE_CHECKING:
+    from relay.server import Relay
+
+log = logging.getLogger(__name__)
+
+ALL = frozenset(("dispatcher", "supervisor", "inspector", "analyst", "admin"))
+WORK = frozenset(("dispatcher", "supervisor", "inspector", "admin"))
+APPROVE = frozenset(("supervisor", "admin"))
+
+#: message type -> roles allowed to send it (after authentication)
+PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
+    m.Ping: ALL,
+    m.Refresh: ALL,
+    m.Subscribe: ALL,
+    m.MediaGet: ALL,
+    m.AlertExport: ALL,
+    m.ReportClaim: WORK,
+    m.ReportSetStatus: WORK,
+    m.ReportAssign: WORK,
+    m.ReportSetPriority: WORK,
+    m.IncidentCreate: WORK,
+    m.ReportLink: WORK,
+    m.OfficerChatSend: WORK,
+    m.OfficerChatRead: WORK,
+    m.AlertPreview: WORK,
+    m.AlertSend: WORK,
+    m.AlertUpdate: WORK,
+    m.AlertCancel: WORK,
+    m.AlertApprove: APPROVE,
+}
+#: how often a live session's token is re-checked against the database (disabled accounts)
+RECHECK_S = 30.0
+
+
+class OfficerConnection:
+    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
+        self.relay = relay
+        self.ws = ws
+        self.actor: Actor | None = None
+        self.token_digest: str | None = None
+        self.expires_at = 0.0
+        self.checked_at = 0.0
+        self.handlers: dict[type[Any], Callable[[Any], Awaitable[m.Msg | None]]] = {
+            m.Login: self.login,
+            m.Resume: self.resume,
+            m.Refresh: self.refresh,
+            m.Ping: self.ping,
+            m.Subscribe: self.subscribe,
+            m.ReportClaim: self.idempotent(reports.claim),
+            m.ReportSetStatus: self.idempotent(reports.set_status),
+            m.ReportAssign: self.idempotent(reports.assign),
+            m.ReportSetPriority: self.idempotent(reports.set_priority),
+            m.IncidentCreate: self.idempotent(reports.create_incident),
+            m.ReportLink: self.idempotent(reports.link),
+            m.OfficerChatSend: self.chat_reply,
+            m.OfficerChatRead: self.chat_read,
+            m.MediaGet: self.media_get,
+            m.AlertPreview: self.alert_preview,
+            m.AlertSend: self.alert_send,
+            m.AlertApprove: self.alert_approve,
+            m.AlertUpdate: self.alert_update,
+            m.AlertCancel: self.alert_cancel,
+            m.AlertExport: self.alert_export,
+        }
+
+    async def run(self) -> None:
+        self.relay.hub.officer_connections += 1
+        try:
+            async for frame in self.ws:
+                reply = await self.handle(frame)
+                if reply is not None:
+                    await self.ws.send(codec.encode_text(reply))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.relay.hub.officer_connections -= 1
+            self.relay.hub.drop_officer(self.ws)
+
+    async def handle(self, frame: str | bytes) -> m.Msg | None:
+        self.relay.metrics.frames_in.labels("officer").inc()
+        rid: str | None = None
+        try:
+            msg = codec.officer_inbound.decode(frame)
+            rid = getattr(msg, "id", None)
+            await self.authorise(msg)
+            return await self.handlers[type(msg)](msg)
+        except ProtocolError as exc:
+            if rid is None:
+                rid = codec.request_id(frame)
+            self.relay.metrics.errors.labels("officer", exc.code.value).inc()
+            return codec.error_frame(exc, rid)
+        except Exception:
+            log.exception("officer request failed")
+            self.relay.metrics.errors.labels("officer", "internal").inc()
+            return m.Error(code=ErrorCode.INTERNAL.value, message="the relay failed to apply this request; it was not applied", re=rid)
+
+    async def authorise(self, msg: m.Msg) -> None:
+        if isinstance(msg, m.Login | m.Resume):
+            return
+        if self.actor is None:
+            raise ProtocolError(ErrorCode.UNAUTHENTICATED, "log in first (auth.login or auth.resume)")
+        now = time.time()
+        if now >= self.expires_at:
+            raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session has expired: log in again")
+        if now - self.checked_at > RECHECK_S:
+            await self.recheck()
+        if self.actor.role not in PERMISSIONS[type(msg)]:
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"role {self.actor.role} may not send {type(msg).__name__}"
+            )
+
+    async def recheck(self) -> None:
+        digest = self.token_digest
+
+        def q(s: Any) -> bool:
+            row = s.execute(
+                select(db.OfficerSession.expires_at, db.Officer.disabled)
+                .join(db.Officer, db.Officer.id == db.OfficerSession.officer_id)
+                .where(db.OfficerSession.token_hash == digest)
+            ).first()
+            return row is not None and not row[1] and row[0] > time.time()
+
+        if not await self.relay.db.read(q):
+            self.actor = None
+            raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session is no longer valid: log in again")
+        self.checked_at = time.time()
+
+    # ------------------------------------------------------------ session
+
+    async def login(self, msg: m.Login) -> m.Msg:
+        ttl = self.relay.config.token_ttl_s
+
+        def job(tx: Tx) -> tuple[Actor, str, float]:
+            o = tx.s.scalar(select(db.Officer).where(db.Officer.username == msg.username))
+            ok = (
+                o is not None
+                and accounts.check_password(msg.password, o.password_hash)
+                and accounts.check_totp(o.totp_secret, msg.totp)
+            )
+            if o is None or not ok:
+                raise _LoginFailed(ErrorCode.BAD_CREDENTIALS, "wrong user name, password or code")
+            if o.disabled:
+                raise _LoginFailed(ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator")
+            token = accounts.new_token()
+            expires = tx.now + ttl
+            tx.s.add(db.OfficerSession(token_hash=accounts.token_digest(token), officer_id=o.id, expires_at=expires))
+            tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.expires_at < tx.now))
+            tx.audit(o.username, "login", o.username)
+            return Actor(o.id, o.username, o.role), token, expires
+
+        try:
+            actor, token, expires = await self.relay.db.write(job)
+        except _LoginFailed as exc:
+            # the failed attempt is audited: commit it, then answer with the error
+            action = "login.refused" if exc.code is ErrorCode.ACCOUNT_DISABLED else "login.failed"
+            await self.relay.db.write(_audit_only(msg.username[:200], action))
+            raise ProtocolError(exc.code, exc.message) from None
+        return self._authed(msg.id, actor, token, expires)
+
+    async def resume(self, msg: m.Resume) -> m.Msg:
+        digest = accounts.token_digest(msg.token)
+
+        def q(s: Any) -> tuple[Actor, float] | None:
+            row = s.execute(
+                select(db.Officer, db.OfficerSession.expires_at)
+                .join(db.OfficerSession, db.OfficerSession.officer_id == db.Officer.id)
+                .where(db.OfficerSession.token_hash == digest)
+            ).first()
+            if row is None:
+                return None
+            o, exp = row
+            if o.disabled:
+                return None
+            return Actor(o.id, o.username, o.role), float(exp)
+
+        found = await self.relay.db.read(q)
+        if found is None:
+            raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown session token: log in again")
+        actor, expires = found
+        if expires <= time.time():
+            raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session has expired: log in again")
+        return self._authed(msg.id, actor, msg.token, expires)
+
+    async def refresh(self, msg: m.Refresh) -> m.Msg:
+        assert self.actor is not None
+        actor, old = self.actor, self.token_digest
+        ttl = self.relay.config.token_ttl_s
+
+        def job(tx: Tx) -> tuple[str, float]:
+            tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.token_hash == old))
+            token = accounts.new_token()
+            expires = tx.now + ttl
+            tx.s.add(db.OfficerSession(token_hash=accounts.token_digest(token), officer_id=actor.officer_id, expires_at=expires))
+            return token, expires
+
+        token, expires = await self.relay.db.write(job)
+        return self._authed(msg.id, actor, token, expires)
+
+    def _authed(self, rid: str, actor: Actor, token: str, expires: float) -> m.AuthOk:
+        self.actor = actor
+        self.token_digest = accounts.token_digest(token)
+        self.expires_at = expires
+        self.checked_at = time.time()
+        return m.AuthOk(re=rid, token=token, expires_at=expires, username=actor.username, role=actor.role)  # type: ignore[arg-type]
+
+    async def ping(self, msg: m.Ping) -> m.Msg:
+        return m.Pong(re=msg.id, t=msg.t)
+
+    # ------------------------------------------------------------ event stream
+
+    async def subscribe(self, msg: m.Subscribe) -> m.Msg | None:
+        hub, ws = self.relay.hub, self.ws
+        hub.begin_replay(ws)
+        last = msg.since
+        try:
+            while True:
+                after = last
+
+                def q(s: Any, after: int = after) -> list[tuple[int, str]]:
+                    rows = s.execute(
+                        select(db.Event.seq, db.Event.frame).where(db.Event.seq > after).order_by(db.Event.seq).limit(REPLAY_BATCH)
+                    ).all()
+                    return [(int(a), str(b)) for a, b in rows]
+
+                rows = await self.relay.db.read(q)
+                if not rows:
+                    break
+                for seq, text in rows:
+                    await ws.send(text)
+                    last = seq
+            last = await self._flush(last)
+            await ws.send(codec.encode_text(m.Subscribed(re=msg.id, head=last)))
+            await self._flush(last)
+            hub.go_live(ws)
+        except BaseException:
+            hub.drop_officer(ws)
+            raise
+        return None
+
+    async def _flush(self, last: int) -> int:
+        while True:
+            buf = self.relay.hub.take_buffer(self.ws)
+            if not buf:
+                return last
+            for seq, text in buf:
+                if seq > last:
+                    await self.ws.send(text)
+                    last = seq
+
+    # ------------------------------------------------------------ requests
+
+    def idempotent(self, make_job: Callable[[Actor, Any], Callable[[Tx], m.Msg]]) -> Callable[[Any], Awaitable[m.Msg]]:
+        async def handler(msg: Any) -> m.Msg:
+            assert self.actor is not None
+            return await self.relay.db.write(_once(self.actor, msg, make_job(self.actor, msg)))
+
+        return handler
+
+    async def chat_reply(self, msg: m.OfficerChatSend) -> m.Msg:
+        assert self.actor is not None
+        inner = reports.officer_chat(self.actor, msg)
+        relay = self.relay
+
+        def make(actor: Actor, msg: m.OfficerChatSend) -> Callable[[Tx], m.Msg]:
+            def job(tx: Tx) -> m.Msg:
+                device_key, message = inner(tx)
+                frame = codec.encode_text(m.ChatDeliver(message=message))
+                tx.after_commit(lambda: relay.hub.send_to_devices([device_key], frame) and None)
+                return m.ChatSent(re=msg.id, message=message)
+
+            return job
+
+        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+
+    async def chat_read(self, msg: m.OfficerChatRead) -> m.Msg:
+        moved = await self.relay.db.write(reports.chat_receipts(msg.message_ids, "read", by_device=None, actor=self.actor))
+        self.relay.tell_citizens_chat_status(moved)
+        return m.Ack(re=msg.id)
+
+    async def media_get(self, msg: m.MediaGet) -> m.Msg:
+        store = self.relay.media
+        if not store.has(msg.sha256):
+            raise ProtocolError(ErrorCode.NOT_FOUND, "no stored media with that hash")
+        assert self.actor is not None
+        if msg.offset == 0:
+            await self.relay.db.write(_audit_only(self.actor.username, "media.view", msg.sha256))
+        total = store.size(msg.sha256)
+        if msg.offset > total:
+            raise ProtocolError(ErrorCode.INVALID, f"offset {msg.offset} is past the end ({total} bytes)")
+        data = await asyncio.to_thread(store.read, msg.sha256, msg.offset, msg.length)
+        mime = await self.relay.db.read(_mime_of(msg.sha256))
+        return m.MediaData(re=msg.id, sha256=msg.sha256, mime=mime, total=total, offset=msg.offset, data=data)
+
+    async def alert_preview(self, msg: m.AlertPreview) -> m.Msg:
+        keys = self._select(msg.area, msg.categories)
+        return m.AlertCount(re=msg.id, recipients=len(keys), approval_required=len(keys) > self.relay.config.approval_threshold)
+
+    def _select(self, area: m.Area, categories: list[str]) -> Any:
+        try:
+            targeting.validate_area(area)
+        except targeting.GeometryError as exc:
+            raise ProtocolError(ErrorCode.INVALID_GEOMETRY, str(exc)) from None
+        mask = targeting.category_mask(categories)
+        return self.relay.index.select(area, mask, time.time())
+
+    async def alert_send(self, msg: m.AlertSend) -> m.Msg:
+        assert self.actor is not None
+        keys = self._select(msg.info.area, list(msg.info.categories))
+        relay, threshold = self.relay, self.relay.config.approval_threshold
+
+        def make(actor: Actor, msg: m.AlertSend) -> Callable[[Tx], m.Msg]:
+            inner = alerts.create(actor, msg, keys, threshold)
+
+            def job(tx: Tx) -> m.Msg:
+                alert = inner(tx)
+                if alert.state == "active":
+                    tx.after_commit(lambda: relay.deliver_alert(alert, keys))
+                return m.AlertAccepted(re=msg.id, alert=alert)
+
+            return job
+
+        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+
+    async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
+        assert self.actor is not None
+        relay = self.relay
+        keys = await self.relay.db.read(alerts.recipients_of(msg.alert_id))
+
+        def make(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], m.Msg]:
+            inner = alerts.approve(actor, msg)
+
+            def job(tx: Tx) -> m.Msg:
+                alert = inner(tx)
+                if alert.state == "active":
+                    tx.after_commit(lambda: relay.deliver_alert(alert, keys))
+                return m.AlertAccepted(re=msg.id, alert=alert)
+
+            return job
+
+        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+
+    async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
+        assert self.actor is not None
+        relay = self.relay
+        keys = self._select(msg.info.area, list(msg.info.categories))
+
+        def make(actor: Actor, msg: m.AlertUpdate) -> Callable[[Tx], m.Msg]:
+            inner = alerts.revise(actor, msg, keys)
+
+            def job(tx: Tx) -> m.Msg:
+                alert = inner(tx)
+                alert_id = alert.alert_id
+                tx.after_commit(lambda: relay.spawn(relay.redeliver(alert_id)))
+                return m.AlertAccepted(re=msg.id, alert=alert)
+
+            return job
+
+        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+
+    async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
+        assert self.actor is not None
+        relay = self.relay
+
+        def make(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], m.Msg]:
+            inner = alerts.cancel(actor, msg)
+
+            def job(tx: Tx) -> m.Msg:
+                alert, got = inner(tx)
+                tx.after_commit(lambda: relay.deliver_alert(alert, got))
+                return m.AlertAccepted(re=msg.id, alert=alert)
+
+            return job
+
+        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+
+    async def alert_export(self, msg: m.AlertExport) -> m.Msg:
+        assert self.actor is not None
+        xml = await self.relay.export_cap(msg.alert_id)
+        await self.relay.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
+        return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
+
+
+class _LoginFailed(ProtocolError):
+    pass
+
+
+def _audit_only(actor: str, action: str, subject: str = "") -> Callable[[Tx], None]:
+    def job(tx: Tx) -> None:
+        tx.audit(actor, action, subject or actor)
+
+    return job
+
+
+def _mime_of(sha: str) -> Callable[[Any], str]:
+    def q(s: Any) -> str:
+        return str(s.scalar(select(db.ReportMedia.mime).where(db.ReportMedia.sha256 == sha).limit(1)) or "application/octet-stream")
+
+    return q
+
+
+def _once(actor: Actor, msg: Any, job: Callable[[Tx], m.Msg]) -> Callable[[Tx], m.Msg]:
+    """Apply `job` once per (officer, idempotency key); a repeat gets the first reply again."""
+
+    def run(tx: Tx) -> m.Msg:
+        row = tx.s.get(db.Idempotency, (actor.officer_id, msg.idem))
+        if row is not None:
+            first = codec.officer_outbound.decode(row.reply)
+            return msgspec.structs.replace(first, re=msg.id)  # type: ignore[type-var]
+        reply = job(tx)
+        tx.s.add(db.Idempotency(officer_id=actor.officer_id, key=msg.idem, reply=codec.encode_text(reply), at=tx.now))
+        return reply
+
+    return run

@@ -1,0 +1,372 @@
+"""Reports, incidents and chat: the write jobs behind citizen and officer requests.
+
+Each public function here runs inside the writer thread as a job (`fn(tx)`): it checks
+first, then writes, emits officer events and audit records in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
+from relay import wire
+from relay.db import models as db
+from relay.db.uow import Tx
+
+SUPERVISING = {"supervisor", "admin"}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """An authenticated officer, as every officer job sees them."""
+
+    officer_id: int
+    username: str
+    role: str
+
+
+def new_public_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(5).upper()}"
+
+
+def report_by_public_id(s: Session, report_id: str) -> db.Report:
+    r = s.scalar(select(db.Report).where(db.Report.public_id == report_id))
+    if r is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, f"no report {report_id!r}")
+    return r
+
+
+# ---------------------------------------------------------------- citizen side
+
+
+def submit_report(
+    device_key: int, msg: m.ReportSubmit, stored: Callable[[str], bool]
+) -> Callable[[Tx], m.ReportAccepted]:
+    def job(tx: Tx) -> m.ReportAccepted:
+        s = tx.s
+        existing = s.scalar(
+            select(db.Report).where(
+                db.Report.device_id == device_key, db.Report.client_ref == msg.client_ref
+            )
+        )
+        if existing is not None:  # a resubmission after a lost acknowledgement
+            missing = [
+                x.sha256
+                for x in s.scalars(
+                    select(db.ReportMedia).where(
+                        db.ReportMedia.report_id == existing.id, db.ReportMedia.stored.is_(False)
+                    )
+                )
+            ]
+            return m.ReportAccepted(re=msg.id, report_id=existing.public_id, missing=missing)
+        r = db.Report(
+            public_id=new_public_id("R"),
+            device_id=device_key,
+            client_ref=msg.client_ref,
+            category=msg.category,
+            text=msg.text,
+            lat=msg.lat,
+            lon=msg.lon,
+            created_at=tx.now,
+            status="new",
+            priority="high" if msg.category in ("missing_person", "violence") else "normal",
+        )
+        s.add(r)
+        s.flush()
+        missing: list[str] = []
+        seen: set[str] = set()
+        for decl in msg.media:
+            if decl.sha256 in seen:
+                continue
+            seen.add(decl.sha256)
+            have = stored(decl.sha256)
+            s.add(
+                db.ReportMedia(
+                    report_id=r.id, sha256=decl.sha256, mime=decl.mime, size=decl.size, stored=have
+                )
+            )
+            if not have:
+                missing.append(decl.sha256)
+        s.flush()
+        tx.emit(m.ReportCreated, report=wire.report_msg(s, r))
+        return m.ReportAccepted(re=msg.id, report_id=r.public_id, missing=missing)
+
+    return job
+
+
+def media_declared(device_key: int, report_id: str, sha256: str) -> Callable[[Session], tuple[str, int] | None]:
+    """(mime, size) of a file this device announced with this report, else None."""
+
+    def query(s: Session) -> tuple[str, int] | None:
+        row = s.execute(
+            select(db.ReportMedia.mime, db.ReportMedia.size)
+            .join(db.Report, db.Report.id == db.ReportMedia.report_id)
+            .where(
+                db.Report.public_id == report_id,
+                db.Report.device_id == device_key,
+                db.ReportMedia.sha256 == sha256,
+            )
+        ).first()
+        return (str(row[0]), int(row[1])) if row else None
+
+    return query
+
+
+def media_stored(sha256: str) -> Callable[[Tx], None]:
+    def job(tx: Tx) -> None:
+        s = tx.s
+        rows = list(
+            s.scalars(
+                select(db.ReportMedia).where(
+                    db.ReportMedia.sha256 == sha256, db.ReportMedia.stored.is_(False)
+                )
+            )
+        )
+        for row in rows:
+            row.stored = True
+        s.flush()
+        for report_pk in sorted({row.report_id for row in rows}):
+            r = s.get(db.Report, report_pk)
+            if r is not None:
+                tx.emit(m.ReportUpdated, report=wire.report_msg(s, r), by=None)
+
+    return job
+
+
+def citizen_chat(device_key: int, pseudonym: str, msg: m.CitizenChatSend) -> Callable[[Tx], m.ChatMessage]:
+    def job(tx: Tx) -> m.ChatMessage:
+        s = tx.s
+        r = report_by_public_id(s, msg.report_id)
+        if r.device_id != device_key:
+            raise ProtocolError(ErrorCode.FORBIDDEN, "you can only chat about your own reports")
+        old = s.scalar(
+            select(db.ChatMessage).where(
+                db.ChatMessage.report_id == r.id,
+                db.ChatMessage.sender == "citizen",
+                db.ChatMessage.client_ref == msg.client_ref,
+            )
+        )
+        if old is not None:
+            return wire.chat_msg(old, r.public_id)
+        c = db.ChatMessage(
+            public_id=new_public_id("M"),
+            report_id=r.id,
+            sender="citizen",
+            author=pseudonym,
+            text=msg.text,
+            sent_at=tx.now,
+            status="sent",
+            client_ref=msg.client_ref,
+        )
+        s.add(c)
+        s.flush()
+        out = wire.chat_msg(c, r.public_id)
+        tx.emit(m.ChatPosted, message=out)
+        return out
+
+    return job
+
+
+def chat_receipts(
+    ids: list[str], status: str, *, by_device: int | None, actor: Actor | None
+) -> Callable[[Tx], list[tuple[int, m.ChatMessage]]]:
+    """Move messages to delivered/read. A device acknowledges officer messages on its own
+    reports; an officer acknowledges citizen messages. Returns (device key, message) moved."""
+    rank = {"sent": 0, "delivered": 1, "read": 2}
+
+    def job(tx: Tx) -> list[tuple[int, m.ChatMessage]]:
+        s = tx.s
+        moved: list[tuple[int, m.ChatMessage]] = []
+        rows = s.execute(
+            select(db.ChatMessage, db.Report)
+            .join(db.Report, db.Report.id == db.ChatMessage.report_id)
+            .where(db.ChatMessage.public_id.in_(ids))
+        ).all()
+        for c, r in rows:
+            if by_device is not None and (r.device_id != by_device or c.sender != "officer"):
+                continue
+            if by_device is None and c.sender != "citizen":
+                continue
+            if rank[status] <= rank.get(c.status, 0):
+                continue
+            c.status = status
+            out = wire.chat_msg(c, r.public_id)
+            tx.emit(
+                m.ChatStatusChanged, message_id=c.public_id, report_id=r.public_id, status=status
+            )
+            if actor is not None:
+                tx.audit(actor.username, "chat.read", c.public_id)
+            moved.append((r.device_id, out))
+        return moved
+
+    return job
+
+
+def undelivered_chat(device_key: int) -> Callable[[Session], list[m.ChatMessage]]:
+    def query(s: Session) -> list[m.ChatMessage]:
+        rows = s.execute(
+            select(db.ChatMessage, db.Report.public_id)
+            .join(db.Report, db.Report.id == db.ChatMessage.report_id)
+            .where(
+                db.Report.device_id == device_key,
+                db.ChatMessage.sender == "officer",
+                db.ChatMessage.status == "sent",
+            )
+            .order_by(db.ChatMessage.id)
+        ).all()
+        return [wire.chat_msg(c, rid) for c, rid in rows]
+
+    return query
+
+
+# ---------------------------------------------------------------- officer side
+
+_MOVES = {
+    "new": {"claimed"},
+    "claimed": {"in_progress", "closed", "new"},
+    "in_progress": {"closed", "claimed"},
+    "closed": {"claimed"},
+}
+
+
+def claim(actor: Actor, msg: m.ReportClaim) -> Callable[[Tx], m.Ack]:
+    def job(tx: Tx) -> m.Ack:
+        r = report_by_public_id(tx.s, msg.report_id)
+        if r.claimed_by not in (None, actor.username) and r.status != "closed":
+            if not (msg.force and actor.role in SUPERVISING):
+                raise ProtocolError(
+                    ErrorCode.CONFLICT, f"report {r.public_id} is already claimed by {r.claimed_by}"
+                )
+        r.claimed_by = actor.username
+        if r.status in ("new", "closed"):
+            r.status = "claimed"
+        _changed(tx, r, actor, "report.claim", force=msg.force)
+        return m.Ack(re=msg.id)
+
+    return job
+
+
+def set_status(actor: Actor, msg: m.ReportSetStatus) -> Callable[[Tx], m.Ack]:
+    def job(tx: Tx) -> m.Ack:
+        r = report_by_public_id(tx.s, msg.report_id)
+        if msg.status == r.status:
+            return m.Ack(re=msg.id)
+        if msg.status not in _MOVES[r.status]:
+            raise ProtocolError(
+                ErrorCode.CONFLICT, f"a {r.status} report cannot move to {msg.status}"
+            )
+        holds = r.claimed_by == actor.username or actor.role in SUPERVISING
+        if msg.status in ("in_progress", "closed", "new") and not holds:
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"claim report {r.public_id} first (it is held by {r.claimed_by or 'nobody'})",
+            )
+        if msg.status == "claimed":
+            r.claimed_by = actor.username
+        if msg.status == "new":
+            r.claimed_by = None
+        r.status = msg.status
+        _changed(tx, r, actor, "report.status", status=msg.status)
+        return m.Ack(re=msg.id)
+
+    return job
+
+
+def assign(actor: Actor, msg: m.ReportAssign) -> Callable[[Tx], m.Ack]:
+    def job(tx: Tx) -> m.Ack:
+        r = report_by_public_id(tx.s, msg.report_id)
+        target = tx.s.scalar(select(db.Officer).where(db.Officer.username == msg.officer))
+        if target is None or target.disabled:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no active officer {msg.officer!r}")
+        if r.claimed_by not in (None, actor.username) and actor.role not in SUPERVISING:
+            raise ProtocolError(ErrorCode.CONFLICT, f"report is held by {r.claimed_by}")
+        r.claimed_by = target.username
+        if r.status in ("new", "closed"):
+            r.status = "claimed"
+        _changed(tx, r, actor, "report.assign", officer=target.username)
+        return m.Ack(re=msg.id)
+
+    return job
+
+
+def set_priority(actor: Actor, msg: m.ReportSetPriority) -> Callable[[Tx], m.Ack]:
+    def job(tx: Tx) -> m.Ack:
+        r = report_by_public_id(tx.s, msg.report_id)
+        r.priority = msg.priority
+        _changed(tx, r, actor, "report.priority", priority=msg.priority)
+        return m.Ack(re=msg.id)
+
+    return job
+
+
+def create_incident(actor: Actor, msg: m.IncidentCreate) -> Callable[[Tx], m.IncidentCreated]:
+    def job(tx: Tx) -> m.IncidentCreated:
+        s = tx.s
+        year = time.gmtime(tx.now).tm_year
+        name = f"incident-{year}"
+        counter = s.get(db.Counter, name)
+        if counter is None:
+            counter = db.Counter(name=name, value=0)
+            s.add(counter)
+        counter.value += 1
+        ref = f"INC-{year}-{counter.value:05d}"
+        s.add(db.Incident(ref=ref, title=msg.title, created_by=actor.username, created_at=tx.now))
+        tx.emit(m.IncidentOpened, incident_ref=ref, title=msg.title, by=actor.username)
+        tx.audit(actor.username, "incident.create", ref, title=msg.title)
+        return m.IncidentCreated(re=msg.id, incident_ref=ref)
+
+    return job
+
+
+def link(actor: Actor, msg: m.ReportLink) -> Callable[[Tx], m.Ack]:
+    def job(tx: Tx) -> m.Ack:
+        r = report_by_public_id(tx.s, msg.report_id)
+        if tx.s.scalar(select(db.Incident.id).where(db.Incident.ref == msg.incident_ref)) is None:
+            raise ProtocolError(ErrorCode.NOT_FOUND, f"no incident {msg.incident_ref!r}")
+        r.incident_ref = msg.incident_ref
+        _changed(tx, r, actor, "report.link", incident=msg.incident_ref)
+        return m.Ack(re=msg.id)
+
+    return job
+
+
+def officer_chat(actor: Actor, msg: m.OfficerChatSend) -> Callable[[Tx], tuple[int, m.ChatMessage]]:
+    def job(tx: Tx) -> tuple[int, m.ChatMessage]:
+        s = tx.s
+        r = report_by_public_id(s, msg.report_id)
+        c = db.ChatMessage(
+            public_id=new_public_id("M"),
+            report_id=r.id,
+            sender="officer",
+            author=actor.username,
+            text=msg.text,
+            sent_at=tx.now,
+            status="sent",
+        )
+        s.add(c)
+        s.flush()
+        out = wire.chat_msg(c, r.public_id)
+        tx.emit(m.ChatPosted, message=out)
+        tx.audit(actor.username, "chat.reply", r.public_id, message=c.public_id)
+        return r.device_id, out
+
+    return job
+
+
+def _changed(tx: Tx, r: db.Report, actor: Actor, action: str, **detail: object) -> None:
+    tx.s.flush()
+    tx.emit(m.ReportUpdated, report=wire.report_msg(tx.s, r), by=actor.username)
+    tx.audit(actor.username, action, r.public_id, **detail)
+
+
+def mark_chat_delivered_to_officers(ids: list[str]) -> Callable[[Tx], list[tuple[int, m.ChatMessage]]]:
+    return chat_receipts(ids, "delivered", by_device=None, actor=None)
+
+

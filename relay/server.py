@@ -1,0 +1,253 @@
+"""The relay process: TLS websockets on one port, `/v1/officer`, `/v1/citizen`, `/healthz`,
+`/metrics`; storage, the device index and the background chores that tie them together."""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import time
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import select
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from backend_client import codec
+from backend_client import messages as m
+from backend_client.limits import MAX_FRAME_BYTES
+from relay import alerts, cap, reports, tls, wire
+from relay.citizen import CitizenConnection
+from relay.config import RelayConfig
+from relay.db import models as db
+from relay.db.engine import make_engine, migrate, sqlite_url
+from relay.db.uow import Database
+from relay.hub import Hub
+from relay.media import MediaStore
+from relay.metrics import Metrics
+from relay.officer import OfficerConnection
+from relay.targeting import DeviceIndex
+
+log = logging.getLogger(__name__)
+OFFICER_PATH = "/v1/officer"
+CITIZEN_PATH = "/v1/citizen"
+
+
+class Relay:
+    """One relay. `async with Relay(config) as relay:` serves until the block ends."""
+
+    def __init__(self, config: RelayConfig) -> None:
+        self.config = config
+        self.hub = Hub()
+        self.metrics = Metrics()
+        self.index = DeviceIndex()
+        self.alert_counts_dirty: set[int] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._server: Server | None = None
+        self.tls_files: tls.TlsFiles | None = None
+        self.port = config.port
+        data = config.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        self.media = MediaStore(data / "media")
+        url = config.database_url or sqlite_url(data)
+        engine = make_engine(url)
+        migrate(engine)
+        self.db = Database(engine, on_events=self._published)
+        self._load_devices()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        cfg = self.config
+        if cfg.cert and cfg.key:
+            cert, key = cfg.cert, cfg.key
+            self.fingerprint = tls.fingerprint_of_file(cert)
+            self.ca_path: Path | None = None
+        else:
+            self.tls_files = tls.ensure_certificates(cfg.data_dir, cfg.hostnames)
+            cert, key = self.tls_files.server_cert, self.tls_files.server_key
+            self.fingerprint = self.tls_files.fingerprint
+            self.ca_path = self.tls_files.ca_cert
+        self._server = await serve(
+            self._route,
+            cfg.host,
+            cfg.port,
+            ssl=tls.server_ssl_context(cert, key),
+            compression=None,
+            max_size=MAX_FRAME_BYTES,
+            max_queue=64,
+            ping_interval=cfg.keepalive_s,
+            ping_timeout=cfg.keepalive_s,
+            close_timeout=5,
+            process_request=self._http,
+        )
+        sock = next(iter(self._server.sockets))
+        self.port = int(sock.getsockname()[1])
+        self.spawn(self._chores())
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.db.close)
+
+    async def __aenter__(self) -> Relay:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        host = self.config.host
+        host = "localhost" if host in ("0.0.0.0", "::", "") else host
+        host = f"[{host}]" if ":" in host else host
+        return f"wss://{host}:{self.port}"
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ------------------------------------------------------------ routing
+
+    async def _route(self, ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request else ""
+        if path == OFFICER_PATH:
+            self.metrics.officers.inc()
+            try:
+                await OfficerConnection(self, ws).run()
+            finally:
+                self.metrics.officers.dec()
+        elif path == CITIZEN_PATH:
+            self.metrics.citizens.inc()
+            try:
+                await CitizenConnection(self, ws).run()
+            finally:
+                self.metrics.citizens.dec()
+        else:  # unreachable: _http refuses other paths before the upgrade
+            await ws.close(1008, "unknown endpoint")
+
+    def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            return conn.respond(http.HTTPStatus.OK, "ok\n")
+        if path == "/metrics":
+            self.metrics.event_head.set(self.db.head_seq)
+            self.metrics.db_batches.set(self.db.batches)
+            self.metrics.db_jobs.set(self.db.jobs)
+            self.metrics.devices_located.set(len(self.index))
+            body = self.metrics.render()
+            headers = Headers([("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+            return Response(200, "OK", headers, body)
+        if path not in (OFFICER_PATH, CITIZEN_PATH):
+            return conn.respond(http.HTTPStatus.NOT_FOUND, "no such endpoint: use /v1/officer, /v1/citizen, /healthz or /metrics\n")
+        if "upgrade" not in request.headers.get("Connection", "").lower():
+            return conn.respond(http.HTTPStatus.UPGRADE_REQUIRED, "this endpoint speaks websocket only\n")
+        return None
+
+    # ------------------------------------------------------------ fan-out
+
+    def _published(self, events: list[tuple[int, bytes]]) -> None:
+        self.hub.publish(events)
+
+    def deliver_alert(self, alert: m.Alert, keys: Iterable[int] | np.ndarray) -> None:
+        """Push one alert frame to every connected recipient: one encode, one broadcast."""
+        frame = codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert)))
+        sent = self.hub.send_to_devices(np.asarray(keys, dtype=np.int64).tolist(), frame)
+        self.metrics.alerts_delivered.inc(sent)
+
+    async def redeliver(self, alert_id: str) -> None:
+        alert, _refs = await self.db.read(alerts.load(alert_id))
+        keys = await self.db.read(alerts.recipients_of(alert_id))
+        self.deliver_alert(alert, keys)
+
+    async def mark_delivered_to_officers(self, ids: list[str]) -> None:
+        moved = await self.db.write(reports.mark_chat_delivered_to_officers(ids))
+        self.tell_citizens_chat_status(moved)
+
+    def tell_citizens_chat_status(self, moved: list[tuple[int, m.ChatMessage]]) -> None:
+        for device_key, msg in moved:
+            frame = codec.encode_text(m.ChatStatusUpdate(message_id=msg.message_id, status=msg.status))
+            self.hub.send_to_devices([device_key], frame)
+
+    async def export_cap(self, alert_id: str) -> str:
+        alert, refs = await self.db.read(alerts.load(alert_id))
+        return cap.alert_to_cap(alert, sender=self.cap_sender, references=refs)
+
+    @property
+    def cap_sender(self) -> str:
+        return f"lookout@{self.config.hostnames[0] if self.config.hostnames else 'localhost'}"
+
+    # ------------------------------------------------------------ chores
+
+    async def _chores(self) -> None:
+        """Throttled alert counts, alert expiry and location expiry."""
+        last_expiry = 0.0
+        while True:
+            await asyncio.sleep(self.config.counts_interval_s)
+            try:
+                if self.alert_counts_dirty:
+                    dirty = sorted(self.alert_counts_dirty)
+                    self.alert_counts_dirty.clear()
+                    await self.db.write(alerts.emit_counts(dirty))
+                now = time.time()
+                if now - last_expiry >= 5.0:
+                    last_expiry = now
+                    await self.db.write(alerts.expire_due())
+                    for key in await self.db.write(_forget_expired_fixes()):
+                        self.index.remove(key)
+            except Exception:
+                log.exception("relay chores failed; retrying")
+
+    def _load_devices(self) -> None:
+        now = time.time()
+
+        def q(s: Any) -> list[tuple[int, float, float, int, float]]:
+            rows = s.execute(
+                select(db.Device.id, db.Device.lat, db.Device.lon, db.Device.category_mask, db.Device.fix_expires_at).where(
+                    db.Device.fix_expires_at > now
+                )
+            ).all()
+            return [(int(a), float(b), float(c), int(d), float(e)) for a, b, c, d, e in rows]
+
+        rows = self.db.read_sync(q)
+        if rows:
+            arr = list(zip(*rows, strict=True))
+            self.index.bulk_load(
+                np.array(arr[0], dtype=np.int64),
+                np.array(arr[1], dtype=np.float64),
+                np.array(arr[2], dtype=np.float64),
+                np.array(arr[3], dtype=np.uint64),
+                np.array(arr[4], dtype=np.float64),
+            )
+
+
+def _forget_expired_fixes() -> Any:
+    """Privacy: a device's position is kept only until its fix expires."""
+    from sqlalchemy import update
+
+    def job(tx: Any) -> list[int]:
+        keys = list(
+            tx.s.scalars(select(db.Device.id).where(db.Device.fix_expires_at <= tx.now))
+        )
+        if keys:
+            tx.s.execute(
+                update(db.Device)
+                .where(db.Device.id.in_(keys))
+                .values(lat=None, lon=None, fix_expires_at=None)
+            )
+        return keys
+
+    return job

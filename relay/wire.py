@@ -1,0 +1,90 @@
+"""Turn stored rows into wire messages (the only place that knows both shapes)."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend_client import messages as m
+from relay.db import models as db
+
+
+def report_msg(s: Session, r: db.Report) -> m.Report:
+    pseudonym = s.scalar(select(db.Device.pseudonym).where(db.Device.id == r.device_id)) or "?"
+    media = [
+        m.MediaInfo(sha256=x.sha256, mime=x.mime, size=x.size, stored=x.stored)  # type: ignore[arg-type]
+        for x in s.scalars(
+            select(db.ReportMedia).where(db.ReportMedia.report_id == r.id).order_by(db.ReportMedia.id)
+        )
+    ]
+    return m.Report(
+        report_id=r.public_id,
+        reporter=pseudonym,
+        category=r.category,  # type: ignore[arg-type]
+        text=r.text,
+        lat=r.lat,
+        lon=r.lon,
+        created_at=r.created_at,
+        status=r.status,  # type: ignore[arg-type]
+        priority=r.priority,  # type: ignore[arg-type]
+        claimed_by=r.claimed_by,
+        incident_ref=r.incident_ref,
+        media=media,
+    )
+
+
+def chat_msg(c: db.ChatMessage, report_public_id: str) -> m.ChatMessage:
+    return m.ChatMessage(
+        message_id=c.public_id,
+        report_id=report_public_id,
+        sender=c.sender,  # type: ignore[arg-type]
+        author=c.author,
+        text=c.text,
+        sent_at=c.sent_at,
+        status=c.status,  # type: ignore[arg-type]
+    )
+
+
+def alert_info(a: db.Alert) -> m.AlertInfo:
+    return msgspec.json.decode(a.info_json, type=m.AlertInfo)
+
+
+def alert_msg(a: db.Alert) -> m.Alert:
+    return m.Alert(
+        alert_id=a.public_id,
+        sender=a.sender,
+        sent_at=a.sent_at,
+        msg_type=a.msg_type,  # type: ignore[arg-type]
+        state=a.state,  # type: ignore[arg-type]
+        info=alert_info(a),
+        recipients=a.recipients,
+        delivered=a.delivered,
+        read=a.read,
+        approved_by=a.approved_by,
+    )
+
+
+def citizen_alert(a: m.Alert) -> m.CitizenAlert:
+    i = a.info
+    return m.CitizenAlert(
+        alert_id=a.alert_id,
+        msg_type=a.msg_type,
+        headline=i.headline,
+        description=i.description,
+        instruction=i.instruction,
+        contact=i.contact,
+        incident_ref=i.incident_ref,
+        category=i.cap_category,
+        severity=i.severity,
+        urgency=i.urgency,
+        sent_at=a.sent_at,
+        expires_at=i.expires_at,
+        area_desc=i.area_desc,
+    )
+
+
+def alert_references(a: db.Alert) -> list[tuple[str, str]]:
+    return [(str(x[0]), str(x[1])) for x in json.loads(a.references_json or "[]")]

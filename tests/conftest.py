@@ -1,0 +1,70 @@
+"""Fixtures: a real relay on TLS loopback with officer accounts, and peers to talk to it."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class RunningRelay:
+    relay: object  # relay.server.Relay
+    data_dir: Path
+    ssl: ssl.SSLContext
+    totp: dict[str, str]  # username -> TOTP secret
+
+    @property
+    def officer_url(self) -> str:
+        return f"{self.relay.url}/v1/officer"  # type: ignore[attr-defined]
+
+    @property
+    def citizen_url(self) -> str:
+        return f"{self.relay.url}/v1/citizen"  # type: ignore[attr-defined]
+
+
+def _accounts(engine: object) -> dict[str, str]:
+    from relay import admin
+
+    out = {}
+    for name, role in [
+        ("dana", "dispatcher"),
+        ("dev", "dispatcher"),
+        ("sam", "supervisor"),
+        ("sue", "supervisor"),
+        ("ann", "analyst"),
+    ]:
+        out[name] = admin.add_officer(engine, name, role, PASSWORD).totp_secret  # type: ignore[arg-type]
+    return out
+
+
+async def start_relay(data_dir: Path, **config: object) -> RunningRelay:
+    from relay import admin, tls
+    from relay.config import RelayConfig
+    from relay.server import Relay
+
+    engine = admin.open_engine(data_dir)
+    totp = _accounts(engine) if not admin.list_officers(engine) else {}
+    engine.dispose()
+    relay = Relay(RelayConfig(data_dir=data_dir, port=0, **config))  # type: ignore[arg-type]
+    await relay.start()
+    assert relay.ca_path is not None
+    return RunningRelay(relay, data_dir, tls.client_ssl_context(relay.ca_path), totp)
+
+
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[RunningRelay]:
+    running = await start_relay(tmp_path / "relay", counts_interval_s=0.1)
+    try:
+        yield running
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]

@@ -1,0 +1,74 @@
+"""A thin websocket peer that speaks the contract, for tests that drive the relay directly.
+
+It is the real codec over a real TLS websocket; it only adds "wait for the frame I want".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from backend_client import codec
+from backend_client import messages as m
+
+_ids = itertools.count(1)
+
+
+def next_id() -> str:
+    return f"t{next(_ids)}"
+
+
+class Peer:
+    def __init__(self, ws: ClientConnection, decoder: codec.Decoder[m.Msg]) -> None:
+        self.ws = ws
+        self.decoder = decoder
+        self.seen: list[m.Msg] = []  # every frame received, in order
+        self.backlog: list[m.Msg] = []  # received but not yet matched by wait_for
+
+    @classmethod
+    async def open(cls, url: str, ca: ssl.SSLContext, officer: bool) -> Peer:
+        ws = await connect(url, ssl=ca, compression=None, max_size=2**20, open_timeout=10)
+        return cls(ws, codec.officer_outbound if officer else codec.citizen_outbound)
+
+    async def send(self, msg: m.Msg) -> None:
+        await self.ws.send(codec.encode_text(msg))
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
+
+    async def recv(self, timeout: float = 10.0) -> m.Msg:
+        frame = await asyncio.wait_for(self.ws.recv(), timeout)
+        msg = self.decoder.decode(frame)
+        self.seen.append(msg)
+        self.backlog.append(msg)
+        return msg
+
+    async def wait_for(self, pred: Callable[[m.Msg], bool], timeout: float = 10.0) -> m.Msg:
+        """The first unmatched frame (already received or still to come) that matches."""
+        for i, msg in enumerate(self.backlog):
+            if pred(msg):
+                del self.backlog[i]
+                return msg
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching frame within {timeout}s; saw {self.seen[-5:]}")
+            msg = await self.recv(remaining)
+            if pred(msg):
+                self.backlog.pop()
+                return msg
+
+    async def request(self, msg: Any, timeout: float = 10.0) -> m.Msg:
+        await self.send(msg)
+        rid = msg.id
+        return await self.wait_for(lambda r: getattr(r, "re", None) == rid, timeout)
+
+    async def close(self) -> None:
+        await self.ws.close()
