@@ -71,7 +71,12 @@ class Decoder(Generic[T]):
         if env.type not in self._known:
             return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {env.type[:64]!r}")
         text = str(exc)
-        code = ErrorCode.TOO_LARGE if "length" in text and "<=" in text else ErrorCode.MALFORMED
+        if "$.area" in text or "$.info.area" in text:
+            code = ErrorCode.INVALID_GEOMETRY
+        elif "length" in text and "<=" in text:
+            code = ErrorCode.TOO_LARGE
+        else:
+            code = ErrorCode.MALFORMED
         return ProtocolError(code, f"{env.type}: {text}")
 
 
