@@ -130,7 +130,8 @@ def revise(actor: Actor, msg: m.AlertUpdate, keys: np.ndarray) -> Callable[[Tx],
 
 
 def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
-    """CAP Cancel. Returns the devices that had received it, to be told it is cancelled."""
+    """CAP Cancel. Returns every recipient; those connected now are told it is cancelled
+    (a device offline at this moment never shows a cancelled alert it had not received)."""
 
     def job(tx: Tx) -> tuple[m.Alert, list[int]]:
         s = tx.s
@@ -143,11 +144,7 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
         a.msg_type = "Cancel"
         a.sent_at = tx.now
         got = list(
-            s.scalars(
-                select(db.AlertRecipient.device_id).where(
-                    db.AlertRecipient.alert_id == a.id, db.AlertRecipient.status != "pending"
-                )
-            )
+            s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
         )
         out = wire.alert_msg(a)
         tx.emit(m.AlertChanged, alert=out)
