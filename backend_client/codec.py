@@ -52,13 +52,20 @@ class Decoder(Generic[T]):
     def decode(self, frame: bytes | str) -> T:
         raw = frame.encode("utf-8") if isinstance(frame, str) else frame
         if len(raw) > self._max_bytes:
-            raise ProtocolError(ErrorCode.TOO_LARGE, f"frame of {len(raw)} bytes is over the {self._max_bytes}-byte limit")
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE,
+                f"frame of {len(raw)} bytes is over the {self._max_bytes}-byte limit",
+            )
         try:
             msg: T = self._decoder.decode(raw)
         except msgspec.DecodeError as exc:
             raise self._classify(raw, exc) from None
-        if getattr(msg, "v", PROTOCOL_VERSION) != PROTOCOL_VERSION:
-            raise ProtocolError(ErrorCode.UNSUPPORTED_VERSION, f"protocol version {msg.v} is not supported; this relay speaks v{PROTOCOL_VERSION}")  # type: ignore[attr-defined]
+        version = getattr(msg, "v", PROTOCOL_VERSION)
+        if version != PROTOCOL_VERSION:
+            raise ProtocolError(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"protocol version {version} is not supported; this relay speaks v{PROTOCOL_VERSION}",
+            )
         return msg
 
     def _classify(self, raw: bytes, exc: msgspec.DecodeError) -> ProtocolError:

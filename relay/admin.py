@@ -78,7 +78,9 @@ def disable_officer(engine: Engine, username: str) -> None:
 
 def verify_audit(engine: Engine) -> audit.Verdict:
     with Session(engine) as s:
-        rows = s.execute(select(db.AuditLog).order_by(db.AuditLog.seq).execution_options(yield_per=1000)).scalars()
+        rows = s.execute(
+            select(db.AuditLog).order_by(db.AuditLog.seq).execution_options(yield_per=1000)
+        ).scalars()
         return audit.verify_chain(rows)
 
 
@@ -92,7 +94,9 @@ def _audit(s: Session, actor: str, action: str, subject: str, **detail: object) 
     """Append to the chain from outside the relay's writer (offline admin commands).
 
     SQLite serialises writers, so reading the head inside this transaction is safe."""
-    last = s.execute(select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)).first()
+    last = s.execute(
+        select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
+    ).first()
     seq, prev = (int(last[0]), str(last[1])) if last else (0, audit.GENESIS_HASH)
     now = time.time()
     detail_text = audit.canonical_detail(detail)

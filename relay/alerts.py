@@ -80,7 +80,9 @@ def approve(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], m.Alert]:
     def job(tx: Tx) -> m.Alert:
         a = _alert_row(tx.s, msg.alert_id)
         if a.state != "pending_approval":
-            raise ProtocolError(ErrorCode.CONFLICT, f"alert {a.public_id} is {a.state}, not pending")
+            raise ProtocolError(
+                ErrorCode.CONFLICT, f"alert {a.public_id} is {a.state}, not pending"
+            )
         if a.sender == actor.username:
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, "two-person rule: another supervisor must approve your alert"
@@ -107,16 +109,24 @@ def revise(actor: Actor, msg: m.AlertUpdate, keys: np.ndarray) -> Callable[[Tx],
         s = tx.s
         a = _alert_row(s, msg.alert_id)
         if a.state != "active":
-            raise ProtocolError(ErrorCode.CONFLICT, f"only an active alert can be updated ({a.state})")
+            raise ProtocolError(
+                ErrorCode.CONFLICT, f"only an active alert can be updated ({a.state})"
+            )
         refs = wire.alert_references(a) + [(a.public_id, _iso(a.sent_at))]
         a.references_json = json.dumps(refs)
         a.info_json = json.dumps(_info_dict(msg.info))
         a.expires_at = msg.info.expires_at
         a.msg_type = "Update"
         a.sent_at = tx.now
-        old = set(s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id)))
+        old = set(
+            s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
+        )
         new = np.array([k for k in keys.tolist() if k not in old], dtype=np.int64)
-        s.execute(update(db.AlertRecipient).where(db.AlertRecipient.alert_id == a.id).values(status="pending"))
+        s.execute(
+            update(db.AlertRecipient)
+            .where(db.AlertRecipient.alert_id == a.id)
+            .values(status="pending")
+        )
         _add_recipients(s, a.id, new)
         a.recipients = len(old) + len(new)
         a.delivered = 0
@@ -228,7 +238,9 @@ def held_for(device_key: int, now: float) -> Callable[[Session], list[m.Alert]]:
 def recipients_of(alert_id: str) -> Callable[[Session], list[int]]:
     def query(s: Session) -> list[int]:
         a = _alert_row(s, alert_id)
-        return list(s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id)))
+        return list(
+            s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
+        )
 
     return query
 

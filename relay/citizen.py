@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from websockets.asyncio.server import ServerConnection
@@ -34,8 +34,8 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _categories(mask: int) -> list[str]:
-    return [c for i, c in enumerate(m.CATEGORIES) if mask >> i & 1]
+def _categories(mask: int) -> list[m.Category]:
+    return [cast(m.Category, c) for i, c in enumerate(m.CATEGORIES) if mask >> i & 1]
 
 
 class CitizenConnection:
@@ -77,8 +77,12 @@ class CitizenConnection:
         try:
             msg = codec.citizen_inbound.decode(frame)
             rid = getattr(msg, "id", None)
-            if self.device_key is None and not isinstance(msg, m.DeviceRegister | m.DeviceAuth | m.Ping):
-                raise ProtocolError(ErrorCode.UNAUTHENTICATED, "register or authenticate the device first")
+            if self.device_key is None and not isinstance(
+                msg, m.DeviceRegister | m.DeviceAuth | m.Ping
+            ):
+                raise ProtocolError(
+                    ErrorCode.UNAUTHENTICATED, "register or authenticate the device first"
+                )
             return await self.handlers[type(msg)](msg)
         except ProtocolError as exc:
             if rid is None:
@@ -88,7 +92,11 @@ class CitizenConnection:
         except Exception:
             log.exception("citizen request failed")
             self.relay.metrics.errors.labels("citizen", "internal").inc()
-            return m.Error(code=ErrorCode.INTERNAL.value, message="the relay failed to apply this request; it was not applied", re=rid)
+            return m.Error(
+                code=ErrorCode.INTERNAL.value,
+                message="the relay failed to apply this request; it was not applied",
+                re=rid,
+            )
 
     async def ping(self, msg: m.Ping) -> m.Msg:
         return m.Pong(re=msg.id, t=msg.t)
@@ -99,14 +107,23 @@ class CitizenConnection:
         pseudonym = "Citizen-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(5))
 
         def job(tx: Tx) -> int:
-            d = db.Device(public_id=public_id, secret_hash=_digest(secret), pseudonym=pseudonym, platform=msg.platform, category_mask=0, created_at=tx.now)
+            d = db.Device(
+                public_id=public_id,
+                secret_hash=_digest(secret),
+                pseudonym=pseudonym,
+                platform=msg.platform,
+                category_mask=0,
+                created_at=tx.now,
+            )
             tx.s.add(d)
             tx.s.flush()
             return d.id
 
         key = await self.relay.db.write(job)
         self._attach(key, pseudonym, 0)
-        return m.DeviceRegistered(re=msg.id, device_id=public_id, secret=secret, pseudonym=pseudonym)
+        return m.DeviceRegistered(
+            re=msg.id, device_id=public_id, secret=secret, pseudonym=pseudonym
+        )
 
     async def auth(self, msg: m.DeviceAuth) -> m.Msg | None:
         def q(s: Any) -> tuple[int, str, str, int] | None:
@@ -115,10 +132,16 @@ class CitizenConnection:
 
         found = await self.relay.db.read(q)
         if found is None or not secrets.compare_digest(found[1], _digest(msg.secret)):
-            raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown device or wrong secret: register again")
+            raise ProtocolError(
+                ErrorCode.BAD_CREDENTIALS, "unknown device or wrong secret: register again"
+            )
         key, _, pseudonym, mask = found
         self._attach(key, pseudonym, mask)
-        await self.ws.send(codec.encode_text(m.DeviceAuthed(re=msg.id, pseudonym=pseudonym, categories=_categories(mask))))  # type: ignore[arg-type]
+        await self.ws.send(
+            codec.encode_text(
+                m.DeviceAuthed(re=msg.id, pseudonym=pseudonym, categories=_categories(mask))
+            )
+        )
         await self._push_held()
         return None
 
@@ -183,13 +206,17 @@ class CitizenConnection:
         if decl is None:
             decl = await self.relay.db.read(reports.media_declared(key, msg.report_id, msg.sha256))
             if decl is None:
-                raise ProtocolError(ErrorCode.NOT_FOUND, "that file was not announced with that report")
+                raise ProtocolError(
+                    ErrorCode.NOT_FOUND, "that file was not announced with that report"
+                )
             self.declared[cache_key] = decl
         mime, size = decl
         store = self.relay.media
         if store.has(msg.sha256):
             return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
-        received = await asyncio.to_thread(store.write_chunk, msg.sha256, size, msg.offset, msg.data)
+        received = await asyncio.to_thread(
+            store.write_chunk, msg.sha256, size, msg.offset, msg.data
+        )
         if received < size:
             return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=received, complete=False)
         await asyncio.to_thread(store.finalize, msg.sha256, mime, size)
@@ -205,7 +232,11 @@ class CitizenConnection:
         return m.ChatSent(re=msg.id, message=message)
 
     async def receipt(self, msg: m.ChatReceipt) -> m.Msg:
-        await self.relay.db.write(reports.chat_receipts(msg.message_ids, msg.status, by_device=self.device_key, actor=None))
+        await self.relay.db.write(
+            reports.chat_receipts(
+                msg.message_ids, msg.status, by_device=self.device_key, actor=None
+            )
+        )
         return m.Ack(re=msg.id)
 
     async def alert_ack(self, msg: m.AlertAck) -> m.Msg:

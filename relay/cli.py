@@ -15,7 +15,12 @@ from relay.config import RelayConfig
 
 
 def _data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, required=True, help="where the relay keeps its database, media and certificates")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="where the relay keeps its database, media and certificates",
+    )
     p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
 
 
@@ -27,16 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--cert", type=Path, help="a real server certificate (PEM); default: make a local CA")
+    serve.add_argument(
+        "--cert", type=Path, help="a real server certificate (PEM); default: make a local CA"
+    )
     serve.add_argument("--key", type=Path, help="its private key (PEM)")
-    serve.add_argument("--hostname", action="append", help="name or address the certificate must cover (repeatable)")
-    serve.add_argument("--approval-threshold", type=int, default=500, help="recipients above which a supervisor must approve an alert")
+    serve.add_argument(
+        "--hostname",
+        action="append",
+        help="name or address the certificate must cover (repeatable)",
+    )
+    serve.add_argument(
+        "--approval-threshold",
+        type=int,
+        default=500,
+        help="recipients above which a supervisor must approve an alert",
+    )
 
     officer = sub.add_parser("officer", help="manage officer accounts")
     osub = officer.add_subparsers(dest="action", required=True)
     add = osub.add_parser("add", help="create an account; password from a prompt or standard input")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["dispatcher", "supervisor", "inspector", "analyst", "admin"])
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=["dispatcher", "supervisor", "inspector", "analyst", "admin"],
+    )
     _data_dir(add)
     lst = osub.add_parser("list", help="list accounts")
     _data_dir(lst)
@@ -59,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "serve":
         return _serve(args)
     engine = admin.open_engine(args.data_dir, args.database_url)
@@ -71,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             if verdict.ok:
                 print(f"audit log intact: {verdict.checked} records verified")
                 return 0
-            print(f"AUDIT LOG TAMPERED at record {verdict.first_bad_seq}: {verdict.reason}", file=sys.stderr)
+            print(
+                f"AUDIT LOG TAMPERED at record {verdict.first_bad_seq}: {verdict.reason}",
+                file=sys.stderr,
+            )
             return 1
         if args.command == "alert":
             try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from sqlalchemy import delete, select
@@ -119,13 +119,19 @@ class OfficerConnection:
         except Exception:
             log.exception("officer request failed")
             self.relay.metrics.errors.labels("officer", "internal").inc()
-            return m.Error(code=ErrorCode.INTERNAL.value, message="the relay failed to apply this request; it was not applied", re=rid)
+            return m.Error(
+                code=ErrorCode.INTERNAL.value,
+                message="the relay failed to apply this request; it was not applied",
+                re=rid,
+            )
 
     async def authorise(self, msg: m.Msg) -> None:
         if isinstance(msg, m.Login | m.Resume):
             return
         if self.actor is None:
-            raise ProtocolError(ErrorCode.UNAUTHENTICATED, "log in first (auth.login or auth.resume)")
+            raise ProtocolError(
+                ErrorCode.UNAUTHENTICATED, "log in first (auth.login or auth.resume)"
+            )
         now = time.time()
         if now >= self.expires_at:
             raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session has expired: log in again")
@@ -149,7 +155,9 @@ class OfficerConnection:
 
         if not await self.relay.db.read(q):
             self.actor = None
-            raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session is no longer valid: log in again")
+            raise ProtocolError(
+                ErrorCode.TOKEN_EXPIRED, "your session is no longer valid: log in again"
+            )
         self.checked_at = time.time()
 
     # ------------------------------------------------------------ session
@@ -167,10 +175,16 @@ class OfficerConnection:
             if o is None or not ok:
                 raise _LoginFailed(ErrorCode.BAD_CREDENTIALS, "wrong user name, password or code")
             if o.disabled:
-                raise _LoginFailed(ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator")
+                raise _LoginFailed(
+                    ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator"
+                )
             token = accounts.new_token()
             expires = tx.now + ttl
-            tx.s.add(db.OfficerSession(token_hash=accounts.token_digest(token), officer_id=o.id, expires_at=expires))
+            tx.s.add(
+                db.OfficerSession(
+                    token_hash=accounts.token_digest(token), officer_id=o.id, expires_at=expires
+                )
+            )
             tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.expires_at < tx.now))
             tx.audit(o.username, "login", o.username)
             return Actor(o.id, o.username, o.role), token, expires
@@ -217,7 +231,13 @@ class OfficerConnection:
             tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.token_hash == old))
             token = accounts.new_token()
             expires = tx.now + ttl
-            tx.s.add(db.OfficerSession(token_hash=accounts.token_digest(token), officer_id=actor.officer_id, expires_at=expires))
+            tx.s.add(
+                db.OfficerSession(
+                    token_hash=accounts.token_digest(token),
+                    officer_id=actor.officer_id,
+                    expires_at=expires,
+                )
+            )
             return token, expires
 
         token, expires = await self.relay.db.write(job)
@@ -228,7 +248,13 @@ class OfficerConnection:
         self.token_digest = accounts.token_digest(token)
         self.expires_at = expires
         self.checked_at = time.time()
-        return m.AuthOk(re=rid, token=token, expires_at=expires, username=actor.username, role=actor.role)  # type: ignore[arg-type]
+        return m.AuthOk(
+            re=rid,
+            token=token,
+            expires_at=expires,
+            username=actor.username,
+            role=cast(m.Role, actor.role),
+        )
 
     async def ping(self, msg: m.Ping) -> m.Msg:
         return m.Pong(re=msg.id, t=msg.t)
@@ -245,7 +271,10 @@ class OfficerConnection:
 
                 def q(s: Any, after: int = after) -> list[tuple[int, str]]:
                     rows = s.execute(
-                        select(db.Event.seq, db.Event.frame).where(db.Event.seq > after).order_by(db.Event.seq).limit(REPLAY_BATCH)
+                        select(db.Event.seq, db.Event.frame)
+                        .where(db.Event.seq > after)
+                        .order_by(db.Event.seq)
+                        .limit(REPLAY_BATCH)
                     ).all()
                     return [(int(a), str(b)) for a, b in rows]
 
@@ -276,7 +305,9 @@ class OfficerConnection:
 
     # ------------------------------------------------------------ requests
 
-    def idempotent(self, make_job: Callable[[Actor, Any], Callable[[Tx], m.Msg]]) -> Callable[[Any], Awaitable[m.Msg]]:
+    def idempotent(
+        self, make_job: Callable[[Actor, Any], Callable[[Tx], m.Msg]]
+    ) -> Callable[[Any], Awaitable[m.Msg]]:
         async def handler(msg: Any) -> m.Msg:
             assert self.actor is not None
             return await self.relay.db.write(_once(self.actor, msg, make_job(self.actor, msg)))
@@ -292,7 +323,7 @@ class OfficerConnection:
             def job(tx: Tx) -> m.Msg:
                 device_key, message = inner(tx)
                 frame = codec.encode_text(m.ChatDeliver(message=message))
-                tx.after_commit(lambda: relay.hub.send_to_devices([device_key], frame) and None)
+                tx.after_commit(lambda: relay.hub.send_to_devices([device_key], frame))
                 return m.ChatSent(re=msg.id, message=message)
 
             return job
@@ -300,7 +331,9 @@ class OfficerConnection:
         return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
 
     async def chat_read(self, msg: m.OfficerChatRead) -> m.Msg:
-        moved = await self.relay.db.write(reports.chat_receipts(msg.message_ids, "read", by_device=None, actor=self.actor))
+        moved = await self.relay.db.write(
+            reports.chat_receipts(msg.message_ids, "read", by_device=None, actor=self.actor)
+        )
         self.relay.tell_citizens_chat_status(moved)
         return m.Ack(re=msg.id)
 
@@ -313,16 +346,24 @@ class OfficerConnection:
             await self.relay.db.write(_audit_only(self.actor.username, "media.view", msg.sha256))
         total = store.size(msg.sha256)
         if msg.offset > total:
-            raise ProtocolError(ErrorCode.INVALID, f"offset {msg.offset} is past the end ({total} bytes)")
+            raise ProtocolError(
+                ErrorCode.INVALID, f"offset {msg.offset} is past the end ({total} bytes)"
+            )
         data = await asyncio.to_thread(store.read, msg.sha256, msg.offset, msg.length)
         mime = await self.relay.db.read(_mime_of(msg.sha256))
-        return m.MediaData(re=msg.id, sha256=msg.sha256, mime=mime, total=total, offset=msg.offset, data=data)
+        return m.MediaData(
+            re=msg.id, sha256=msg.sha256, mime=mime, total=total, offset=msg.offset, data=data
+        )
 
     async def alert_preview(self, msg: m.AlertPreview) -> m.Msg:
         keys = self._select(msg.area, msg.categories)
-        return m.AlertCount(re=msg.id, recipients=len(keys), approval_required=len(keys) > self.relay.config.approval_threshold)
+        return m.AlertCount(
+            re=msg.id,
+            recipients=len(keys),
+            approval_required=len(keys) > self.relay.config.approval_threshold,
+        )
 
-    def _select(self, area: m.Area, categories: list[str]) -> Any:
+    def _select(self, area: m.Area, categories: Sequence[str]) -> Any:
         try:
             targeting.validate_area(area)
         except targeting.GeometryError as exc:
@@ -403,7 +444,9 @@ class OfficerConnection:
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:
         assert self.actor is not None
         xml = await self.relay.export_cap(msg.alert_id)
-        await self.relay.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
+        await self.relay.db.write(
+            _audit_only(self.actor.username, "alert.export_cap", msg.alert_id)
+        )
         return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
 
 
@@ -420,7 +463,10 @@ def _audit_only(actor: str, action: str, subject: str = "") -> Callable[[Tx], No
 
 def _mime_of(sha: str) -> Callable[[Any], str]:
     def q(s: Any) -> str:
-        return str(s.scalar(select(db.ReportMedia.mime).where(db.ReportMedia.sha256 == sha).limit(1)) or "application/octet-stream")
+        return str(
+            s.scalar(select(db.ReportMedia.mime).where(db.ReportMedia.sha256 == sha).limit(1))
+            or "application/octet-stream"
+        )
 
     return q
 
@@ -432,9 +478,13 @@ def _once(actor: Actor, msg: Any, job: Callable[[Tx], m.Msg]) -> Callable[[Tx], 
         row = tx.s.get(db.Idempotency, (actor.officer_id, msg.idem))
         if row is not None:
             first = codec.officer_outbound.decode(row.reply)
-            return msgspec.structs.replace(first, re=msg.id)  # type: ignore[type-var]
+            return msgspec.structs.replace(first, re=msg.id)
         reply = job(tx)
-        tx.s.add(db.Idempotency(officer_id=actor.officer_id, key=msg.idem, reply=codec.encode_text(reply), at=tx.now))
+        tx.s.add(
+            db.Idempotency(
+                officer_id=actor.officer_id, key=msg.idem, reply=codec.encode_text(reply), at=tx.now
+            )
+        )
         return reply
 
     return run

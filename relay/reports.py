@@ -57,7 +57,7 @@ def submit_report(
             )
         )
         if existing is not None:  # a resubmission after a lost acknowledgement
-            missing = [
+            pending = [
                 x.sha256
                 for x in s.scalars(
                     select(db.ReportMedia).where(
@@ -65,7 +65,7 @@ def submit_report(
                     )
                 )
             ]
-            return m.ReportAccepted(re=msg.id, report_id=existing.public_id, missing=missing)
+            return m.ReportAccepted(re=msg.id, report_id=existing.public_id, missing=pending)
         r = db.Report(
             public_id=new_public_id("R"),
             device_id=device_key,
@@ -101,7 +101,9 @@ def submit_report(
     return job
 
 
-def media_declared(device_key: int, report_id: str, sha256: str) -> Callable[[Session], tuple[str, int] | None]:
+def media_declared(
+    device_key: int, report_id: str, sha256: str
+) -> Callable[[Session], tuple[str, int] | None]:
     """(mime, size) of a file this device announced with this report, else None."""
 
     def query(s: Session) -> tuple[str, int] | None:
@@ -140,7 +142,9 @@ def media_stored(sha256: str) -> Callable[[Tx], None]:
     return job
 
 
-def citizen_chat(device_key: int, pseudonym: str, msg: m.CitizenChatSend) -> Callable[[Tx], m.ChatMessage]:
+def citizen_chat(
+    device_key: int, pseudonym: str, msg: m.CitizenChatSend
+) -> Callable[[Tx], m.ChatMessage]:
     def job(tx: Tx) -> m.ChatMessage:
         s = tx.s
         r = report_by_public_id(s, msg.report_id)
@@ -239,11 +243,11 @@ _MOVES = {
 def claim(actor: Actor, msg: m.ReportClaim) -> Callable[[Tx], m.Ack]:
     def job(tx: Tx) -> m.Ack:
         r = report_by_public_id(tx.s, msg.report_id)
-        if r.claimed_by not in (None, actor.username) and r.status != "closed":
-            if not (msg.force and actor.role in SUPERVISING):
-                raise ProtocolError(
-                    ErrorCode.CONFLICT, f"report {r.public_id} is already claimed by {r.claimed_by}"
-                )
+        held_by_other = r.claimed_by not in (None, actor.username) and r.status != "closed"
+        if held_by_other and not (msg.force and actor.role in SUPERVISING):
+            raise ProtocolError(
+                ErrorCode.CONFLICT, f"report {r.public_id} is already claimed by {r.claimed_by}"
+            )
         r.claimed_by = actor.username
         if r.status in ("new", "closed"):
             r.status = "claimed"
@@ -366,7 +370,7 @@ def _changed(tx: Tx, r: db.Report, actor: Actor, action: str, **detail: object) 
     tx.audit(actor.username, action, r.public_id, **detail)
 
 
-def mark_chat_delivered_to_officers(ids: list[str]) -> Callable[[Tx], list[tuple[int, m.ChatMessage]]]:
+def mark_chat_delivered_to_officers(
+    ids: list[str],
+) -> Callable[[Tx], list[tuple[int, m.ChatMessage]]]:
     return chat_receipts(ids, "delivered", by_device=None, actor=None)
-
-

@@ -149,12 +149,19 @@ class Relay:
             self.metrics.db_jobs.set(self.db.jobs)
             self.metrics.devices_located.set(len(self.index))
             body = self.metrics.render()
-            headers = Headers([("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+            headers = Headers(
+                [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))]
+            )
             return Response(200, "OK", headers, body)
         if path not in (OFFICER_PATH, CITIZEN_PATH):
-            return conn.respond(http.HTTPStatus.NOT_FOUND, "no such endpoint: use /v1/officer, /v1/citizen, /healthz or /metrics\n")
+            return conn.respond(
+                http.HTTPStatus.NOT_FOUND,
+                "no such endpoint: use /v1/officer, /v1/citizen, /healthz or /metrics\n",
+            )
         if "upgrade" not in request.headers.get("Connection", "").lower():
-            return conn.respond(http.HTTPStatus.UPGRADE_REQUIRED, "this endpoint speaks websocket only\n")
+            return conn.respond(
+                http.HTTPStatus.UPGRADE_REQUIRED, "this endpoint speaks websocket only\n"
+            )
         return None
 
     # ------------------------------------------------------------ fan-out
@@ -179,7 +186,9 @@ class Relay:
 
     def tell_citizens_chat_status(self, moved: list[tuple[int, m.ChatMessage]]) -> None:
         for device_key, msg in moved:
-            frame = codec.encode_text(m.ChatStatusUpdate(message_id=msg.message_id, status=msg.status))
+            frame = codec.encode_text(
+                m.ChatStatusUpdate(message_id=msg.message_id, status=msg.status)
+            )
             self.hub.send_to_devices([device_key], frame)
 
     async def export_cap(self, alert_id: str) -> str:
@@ -216,9 +225,13 @@ class Relay:
 
         def q(s: Any) -> list[tuple[int, float, float, int, float]]:
             rows = s.execute(
-                select(db.Device.id, db.Device.lat, db.Device.lon, db.Device.category_mask, db.Device.fix_expires_at).where(
-                    db.Device.fix_expires_at > now
-                )
+                select(
+                    db.Device.id,
+                    db.Device.lat,
+                    db.Device.lon,
+                    db.Device.category_mask,
+                    db.Device.fix_expires_at,
+                ).where(db.Device.fix_expires_at > now)
             ).all()
             return [(int(a), float(b), float(c), int(d), float(e)) for a, b, c, d, e in rows]
 
@@ -239,9 +252,7 @@ def _forget_expired_fixes() -> Any:
     from sqlalchemy import update
 
     def job(tx: Any) -> list[int]:
-        keys = list(
-            tx.s.scalars(select(db.Device.id).where(db.Device.fix_expires_at <= tx.now))
-        )
+        keys = list(tx.s.scalars(select(db.Device.id).where(db.Device.fix_expires_at <= tx.now)))
         if keys:
             tx.s.execute(
                 update(db.Device)

@@ -17,7 +17,9 @@ def report_msg(s: Session, r: db.Report) -> m.Report:
     media = [
         m.MediaInfo(sha256=x.sha256, mime=x.mime, size=x.size, stored=x.stored)  # type: ignore[arg-type]
         for x in s.scalars(
-            select(db.ReportMedia).where(db.ReportMedia.report_id == r.id).order_by(db.ReportMedia.id)
+            select(db.ReportMedia)
+            .where(db.ReportMedia.report_id == r.id)
+            .order_by(db.ReportMedia.id)
         )
     ]
     return m.Report(

@@ -48,7 +48,7 @@ class Tx:
     now: float
     _db: Database
     events: list[tuple[int, bytes]] = field(default_factory=list)
-    after: list[Callable[[], None]] = field(default_factory=list)
+    after: list[Callable[[], object]] = field(default_factory=list)
 
     def emit(self, cls: type[m.Msg], **fields: Any) -> m.Msg:
         """Append an officer event (seq assigned here) to the log, broadcast after commit."""
@@ -80,7 +80,7 @@ class Tx:
         )
         self._db._audit_head = (seq, digest)
 
-    def after_commit(self, fn: Callable[[], None]) -> None:
+    def after_commit(self, fn: Callable[[], object]) -> None:
         """Run `fn` on the event loop once this job's data is committed."""
         self.after.append(fn)
 
@@ -187,14 +187,14 @@ class Database:
         self.batches += 1
         self.jobs += len(batch)
         events: list[tuple[int, bytes]] = []
-        for _job, ok, _res, tx in outcomes:
-            if ok and tx is not None:
-                events.extend(tx.events)
+        for _job, ok, _res, done in outcomes:
+            if ok and done is not None:
+                events.extend(done.events)
         if events and self.on_events is not None and batch:
             batch[0].loop.call_soon_threadsafe(self.on_events, events)
-        for job, ok, res, tx in outcomes:
-            if ok and tx is not None:
-                for fn in tx.after:
+        for job, ok, res, done in outcomes:
+            if ok and done is not None:
+                for fn in done.after:
                     job.loop.call_soon_threadsafe(fn)
             _resolve(job, ok, res)
 

@@ -81,7 +81,9 @@ async def test_messages_before_auth_are_refused(relay):
     off = await Peer.open(relay.officer_url, relay.ssl, officer=True)
     err = await off.request(m.Subscribe(id=next_id(), since=0))
     assert isinstance(err, m.Error) and err.code == "unauthenticated"
-    bad = await off.request(m.Login(id=next_id(), username="dana", password="wrong password", totp="123456"))
+    bad = await off.request(
+        m.Login(id=next_id(), username="dana", password="wrong password", totp="123456")
+    )
     assert isinstance(bad, m.Error) and bad.code == "bad_credentials"
     bad = await cit.request(m.DeviceAuth(id=next_id(), device_id="Dnope", secret="nope"))
     assert isinstance(bad, m.Error) and bad.code == "bad_credentials"
@@ -91,7 +93,9 @@ async def test_wrong_role_is_forbidden_by_the_relay(relay):
     cit, _ = await device(relay)
     acc = await report(cit)
     analyst = await officer(relay, name="ann")
-    err = await analyst.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id))
+    err = await analyst.request(
+        m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id)
+    )
     assert isinstance(err, m.Error) and err.code == "forbidden"
     dispatcher = await officer(relay, name="dana")
     err = await dispatcher.request(m.AlertApprove(id=next_id(), idem=next_id(), alert_id="A-1"))
@@ -123,7 +127,14 @@ async def test_hostile_text_is_stored_literally_and_over_long_text_refused(relay
     ev = await off.wait_for(lambda e: isinstance(e, m.ReportCreated))
     assert ev.report.text == hostile and ev.report.report_id == acc.report_id
     err = await cit.request(
-        m.ReportSubmit(id=next_id(), client_ref="big", category="other", text="A" * 100_000, lat=PRESTON[0], lon=PRESTON[1])
+        m.ReportSubmit(
+            id=next_id(),
+            client_ref="big",
+            category="other",
+            text="A" * 100_000,
+            lat=PRESTON[0],
+            lon=PRESTON[1],
+        )
     )
     assert isinstance(err, m.Error) and err.code == "too_large"
 
@@ -145,7 +156,9 @@ async def test_invalid_geometry_gets_a_clear_error(relay):
 
 def _png_header_claiming(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
@@ -173,7 +186,9 @@ async def test_bad_media_is_refused_and_the_report_survives(relay, payload, decl
     sha = hashlib.sha256(payload).hexdigest()
     acc = await report(cit, media=[m.MediaDecl(sha256=sha, mime=declared, size=len(payload))])
     assert acc.missing == [sha]
-    err = await cit.request(m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=0, data=payload))
+    err = await cit.request(
+        m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=0, data=payload)
+    )
     assert isinstance(err, m.Error) and err.code == code, err
     await _still_serving(cit)
     created = await off.wait_for(lambda e: isinstance(e, m.ReportCreated))
@@ -186,7 +201,9 @@ async def test_media_whose_bytes_do_not_match_the_hash_is_refused(relay):
     good = _jpeg()
     claimed = hashlib.sha256(b"something else").hexdigest()
     acc = await report(cit, media=[m.MediaDecl(sha256=claimed, mime="image/jpeg", size=len(good))])
-    err = await cit.request(m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=claimed, offset=0, data=good))
+    err = await cit.request(
+        m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=claimed, offset=0, data=good)
+    )
     assert isinstance(err, m.Error) and err.code == "media_hash_mismatch"
 
 
@@ -197,11 +214,19 @@ async def test_good_media_in_chunks_is_stored_and_fetchable(relay):
     sha = hashlib.sha256(photo).hexdigest()
     acc = await report(cit, media=[m.MediaDecl(sha256=sha, mime="image/jpeg", size=len(photo))])
     half = len(photo) // 2
-    p1 = await cit.request(m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=0, data=photo[:half]))
+    p1 = await cit.request(
+        m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=0, data=photo[:half])
+    )
     assert isinstance(p1, m.MediaProgress) and not p1.complete and p1.received == half
-    again = await cit.request(m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=0, data=photo[:half]))
+    again = await cit.request(
+        m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=0, data=photo[:half])
+    )
     assert isinstance(again, m.MediaProgress) and again.received == half  # a resend is harmless
-    p2 = await cit.request(m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=half, data=photo[half:]))
+    p2 = await cit.request(
+        m.MediaChunk(
+            id=next_id(), report_id=acc.report_id, sha256=sha, offset=half, data=photo[half:]
+        )
+    )
     assert isinstance(p2, m.MediaProgress) and p2.complete
     upd = await off.wait_for(lambda e: isinstance(e, m.ReportUpdated) and e.report.media[0].stored)
     assert upd.report.media[0].sha256 == sha

@@ -21,13 +21,20 @@ from tests.support.peer import Peer, next_id
 
 def _area(d: float = 0.01) -> m.Polygon:
     lat, lon = PRESTON
-    return m.Polygon(coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)])
+    return m.Polygon(
+        coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)]
+    )
 
 
 def _info(**kw: object) -> m.AlertInfo:
     fields: dict[str, object] = dict(
-        categories=["burglary"], area=_area(), area_desc="Preston centre", headline="Burglaries tonight",
-        expires_at=time.time() + 3600, contact="Call 101", incident_ref=None,
+        categories=["burglary"],
+        area=_area(),
+        area_desc="Preston centre",
+        headline="Burglaries tonight",
+        expires_at=time.time() + 3600,
+        contact="Call 101",
+        incident_ref=None,
     )
     fields.update(kw)
     return m.AlertInfo(**fields)  # type: ignore[arg-type]
@@ -66,7 +73,9 @@ async def test_resume_while_events_are_being_written_loses_and_doubles_nothing(r
     off = await officer(relay, subscribe=None)
     await off.send(m.Subscribe(id=next_id(), since=0))
     await task
-    await off.wait_for(lambda e: isinstance(e, m.ReportCreated) and e.report.text == "burst 59", timeout=20)
+    await off.wait_for(
+        lambda e: isinstance(e, m.ReportCreated) and e.report.text == "burst 59", timeout=20
+    )
     seqs = [e.seq for e in off.seen if hasattr(e, "seq")]
     assert seqs == list(range(1, len(seqs) + 1))
 
@@ -86,23 +95,44 @@ async def test_idempotency_key_applies_an_action_once(relay):
 async def test_two_dispatchers_never_work_the_same_report_unknowingly(relay):
     cit, _ = await device(relay)
     acc = await report(cit)
-    dana, dev, sam = await officer(relay, "dana"), await officer(relay, "dev"), await officer(relay, "sam")
-    assert isinstance(await dana.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id)), m.Ack)
+    dana, dev, sam = (
+        await officer(relay, "dana"),
+        await officer(relay, "dev"),
+        await officer(relay, "sam"),
+    )
+    assert isinstance(
+        await dana.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id)),
+        m.Ack,
+    )
     err = await dev.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id))
     assert isinstance(err, m.Error) and err.code == "conflict" and "dana" in err.message
-    err = await dev.request(m.ReportSetStatus(id=next_id(), idem=next_id(), report_id=acc.report_id, status="closed"))
+    err = await dev.request(
+        m.ReportSetStatus(id=next_id(), idem=next_id(), report_id=acc.report_id, status="closed")
+    )
     assert isinstance(err, m.Error) and err.code == "conflict"
-    ok = await dana.request(m.ReportSetStatus(id=next_id(), idem=next_id(), report_id=acc.report_id, status="in_progress"))
+    ok = await dana.request(
+        m.ReportSetStatus(
+            id=next_id(), idem=next_id(), report_id=acc.report_id, status="in_progress"
+        )
+    )
     assert isinstance(ok, m.Ack)
-    took = await sam.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id, force=True))
+    took = await sam.request(
+        m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id, force=True)
+    )
     assert isinstance(took, m.Ack)
     upd = await dev.wait_for(lambda e: isinstance(e, m.ReportUpdated) and e.by == "sam")
     assert upd.report.claimed_by == "sam"
     inc = await sam.request(m.IncidentCreate(id=next_id(), idem=next_id(), title="Op Nightjar"))
     assert isinstance(inc, m.IncidentCreated) and inc.incident_ref.startswith("INC-")
-    linked = await sam.request(m.ReportLink(id=next_id(), idem=next_id(), report_id=acc.report_id, incident_ref=inc.incident_ref))
+    linked = await sam.request(
+        m.ReportLink(
+            id=next_id(), idem=next_id(), report_id=acc.report_id, incident_ref=inc.incident_ref
+        )
+    )
     assert isinstance(linked, m.Ack)
-    upd = await dana.wait_for(lambda e: isinstance(e, m.ReportUpdated) and e.report.incident_ref == inc.incident_ref)
+    upd = await dana.wait_for(
+        lambda e: isinstance(e, m.ReportUpdated) and e.report.incident_ref == inc.incident_ref
+    )
     assert upd.report.report_id == acc.report_id
 
 
@@ -111,22 +141,36 @@ async def test_large_alert_needs_another_supervisor(tmp_path):
     try:
         devices = [await device(running) for _ in range(2)]
         dana, sam = await officer(running, "dana"), await officer(running, "sam")
-        count = await dana.request(m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"]))
+        count = await dana.request(
+            m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"])
+        )
         assert isinstance(count, m.AlertCount) and count.recipients == 2 and count.approval_required
         acc = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
         assert isinstance(acc, m.AlertAccepted) and acc.alert.state == "pending_approval"
         pong = await devices[0][0].request(m.Ping(id=next_id()))
-        assert isinstance(pong, m.Pong) and not any(isinstance(x, m.AlertDeliver) for x in devices[0][0].seen)
-        ok = await sam.request(m.AlertApprove(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id))
-        assert isinstance(ok, m.AlertAccepted) and ok.alert.state == "active" and ok.alert.approved_by == "sam"
+        assert isinstance(pong, m.Pong) and not any(
+            isinstance(x, m.AlertDeliver) for x in devices[0][0].seen
+        )
+        ok = await sam.request(
+            m.AlertApprove(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id)
+        )
+        assert (
+            isinstance(ok, m.AlertAccepted)
+            and ok.alert.state == "active"
+            and ok.alert.approved_by == "sam"
+        )
         for p, _ in devices:
             got = await p.wait_for(lambda x: isinstance(x, m.AlertDeliver))
             assert got.alert.alert_id == acc.alert.alert_id
         # a supervisor's own large alert still cannot be approved by themselves
-        own = await sam.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info(headline="own")))
+        own = await sam.request(
+            m.AlertSend(id=next_id(), idem=next_id(), info=_info(headline="own"))
+        )
         assert isinstance(own, m.AlertAccepted)
         if own.alert.state == "pending_approval":
-            err = await sam.request(m.AlertApprove(id=next_id(), idem=next_id(), alert_id=own.alert.alert_id))
+            err = await sam.request(
+                m.AlertApprove(id=next_id(), idem=next_id(), alert_id=own.alert.alert_id)
+            )
             assert isinstance(err, m.Error) and err.code == "forbidden"
     finally:
         await running.relay.stop()
@@ -153,19 +197,36 @@ async def test_update_and_cancel_reach_devices_and_export_valid_cap(relay):
     acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
     first = await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver))
     await cit.request(m.AlertAck(id=next_id(), alert_id=first.alert.alert_id, status="read"))
-    upd = await off.request(m.AlertUpdate(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id, info=_info(headline="Suspect arrested")))
+    upd = await off.request(
+        m.AlertUpdate(
+            id=next_id(),
+            idem=next_id(),
+            alert_id=acc.alert.alert_id,
+            info=_info(headline="Suspect arrested"),
+        )
+    )
     assert isinstance(upd, m.AlertAccepted) and upd.alert.msg_type == "Update"
-    got = await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver) and x.alert.msg_type == "Update")
+    got = await cit.wait_for(
+        lambda x: isinstance(x, m.AlertDeliver) and x.alert.msg_type == "Update"
+    )
     assert got.alert.headline == "Suspect arrested"
     capx = await off.request(m.AlertExport(id=next_id(), alert_id=acc.alert.alert_id))
     assert isinstance(capx, m.AlertCap) and cap.validate_cap(capx.xml) == []
     assert "<references>" in capx.xml
-    can = await off.request(m.AlertCancel(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id))
+    can = await off.request(
+        m.AlertCancel(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id)
+    )
     assert isinstance(can, m.AlertAccepted) and can.alert.state == "cancelled"
-    got = await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver) and x.alert.msg_type == "Cancel")
+    got = await cit.wait_for(
+        lambda x: isinstance(x, m.AlertDeliver) and x.alert.msg_type == "Cancel"
+    )
     assert got.alert.alert_id == acc.alert.alert_id
     capx = await off.request(m.AlertExport(id=next_id(), alert_id=acc.alert.alert_id))
-    assert isinstance(capx, m.AlertCap) and cap.validate_cap(capx.xml) == [] and "<msgType>Cancel</msgType>" in capx.xml
+    assert (
+        isinstance(capx, m.AlertCap)
+        and cap.validate_cap(capx.xml) == []
+        and "<msgType>Cancel</msgType>" in capx.xml
+    )
 
 
 async def test_audit_chain_records_actions_and_detects_tampering(relay):
@@ -173,12 +234,22 @@ async def test_audit_chain_records_actions_and_detects_tampering(relay):
     cit, _ = await device(relay)
     acc = await report(cit)
     await off.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id))
-    await off.request(m.OfficerChatSend(id=next_id(), idem=next_id(), report_id=acc.report_id, text="hello"))
+    await off.request(
+        m.OfficerChatSend(id=next_id(), idem=next_id(), report_id=acc.report_id, text="hello")
+    )
     engine = admin.open_engine(relay.data_dir)
     try:
         verdict = admin.verify_audit(engine)
         assert verdict.ok and verdict.checked >= 8  # officer.add x5, login, claim, chat
-        cli = [sys.executable, "-m", "relay.cli", "audit", "verify", "--data-dir", str(relay.data_dir)]
+        cli = [
+            sys.executable,
+            "-m",
+            "relay.cli",
+            "audit",
+            "verify",
+            "--data-dir",
+            str(relay.data_dir),
+        ]
         assert subprocess.run(cli, capture_output=True, timeout=60).returncode == 0
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_log SET actor='mallory' WHERE action='report.claim'"))
@@ -221,10 +292,14 @@ async def test_data_survives_a_relay_restart(tmp_path):
         ev = [e for e in off.seen if isinstance(e, m.ReportCreated)]
         assert [e.report.report_id for e in ev] == [acc.report_id]
         again = await Peer.open(second.citizen_url, second.ssl, officer=False)
-        ok = await again.request(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
+        ok = await again.request(
+            m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret)
+        )
         assert isinstance(ok, m.DeviceAuthed) and ok.categories == ["burglary"]
         # the device's fix survived too: it is still targetable
-        count = await off.request(m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"]))
+        count = await off.request(
+            m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"])
+        )
         assert isinstance(count, m.AlertCount) and count.recipients == 1
     finally:
         await second.relay.stop()

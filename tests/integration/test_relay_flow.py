@@ -29,18 +29,30 @@ async def test_report_reaches_officer_and_chat_round_trips(relay):
     upd = await off.wait_for(lambda e: isinstance(e, m.ReportUpdated))
     assert upd.report.claimed_by == "dana" and upd.report.status == "claimed"
 
-    sent = await off.request(m.OfficerChatSend(id=next_id(), idem=next_id(), report_id=acc.report_id, text="Are you safe?"))
+    sent = await off.request(
+        m.OfficerChatSend(
+            id=next_id(), idem=next_id(), report_id=acc.report_id, text="Are you safe?"
+        )
+    )
     assert isinstance(sent, m.ChatSent)
     got = await cit.wait_for(lambda x: isinstance(x, m.ChatDeliver))
     assert got.message.text == "Are you safe?"
-    ack = await cit.request(m.ChatReceipt(id=next_id(), message_ids=[got.message.message_id], status="read"))
+    ack = await cit.request(
+        m.ChatReceipt(id=next_id(), message_ids=[got.message.message_id], status="read")
+    )
     assert isinstance(ack, m.Ack)
     st = await off.wait_for(lambda e: isinstance(e, m.ChatStatusChanged))
     assert st.status == "read" and st.message_id == sent.message.message_id
 
-    reply = await cit.request(m.CitizenChatSend(id=next_id(), report_id=acc.report_id, text="Yes, inside", client_ref="c1"))
+    reply = await cit.request(
+        m.CitizenChatSend(
+            id=next_id(), report_id=acc.report_id, text="Yes, inside", client_ref="c1"
+        )
+    )
     assert isinstance(reply, m.ChatSent)
-    posted = await off.wait_for(lambda e: isinstance(e, m.ChatPosted) and e.message.sender == "citizen")
+    posted = await off.wait_for(
+        lambda e: isinstance(e, m.ChatPosted) and e.message.sender == "citizen"
+    )
     assert posted.message.text == "Yes, inside"
     # the citizen hears that an officer's console received it
     st2 = await cit.wait_for(lambda x: isinstance(x, m.ChatStatusUpdate))
@@ -58,11 +70,21 @@ async def test_alert_targets_only_devices_inside_and_subscribed(relay):
     count = await off.request(m.AlertPreview(id=next_id(), area=area, categories=["burglary"]))
     assert isinstance(count, m.AlertCount) and count.recipients == 1
     info = m.AlertInfo(
-        categories=["burglary"], area=area, area_desc="Preston centre", headline="Burglaries tonight",
-        description="Lock doors", contact="101", incident_ref=None, expires_at=time.time() + 3600,
+        categories=["burglary"],
+        area=area,
+        area_desc="Preston centre",
+        headline="Burglaries tonight",
+        description="Lock doors",
+        contact="101",
+        incident_ref=None,
+        expires_at=time.time() + 3600,
     )
     acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=info))
-    assert isinstance(acc, m.AlertAccepted) and acc.alert.state == "active" and acc.alert.recipients == 1
+    assert (
+        isinstance(acc, m.AlertAccepted)
+        and acc.alert.state == "active"
+        and acc.alert.recipients == 1
+    )
     got = await inside.wait_for(lambda x: isinstance(x, m.AlertDeliver))
     assert got.alert.headline == "Burglaries tonight"
     await inside.request(m.AlertAck(id=next_id(), alert_id=acc.alert.alert_id, status="read"))

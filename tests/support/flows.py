@@ -15,7 +15,9 @@ PRESTON = (53.7590, -2.6990)
 async def officer(r: RunningRelay, name: str = "dana", subscribe: int | None = 0) -> Peer:
     p = await Peer.open(r.officer_url, r.ssl, officer=True)
     ok = await p.request(
-        m.Login(id=next_id(), username=name, password=PASSWORD, totp=accounts.totp_now(r.totp[name]))
+        m.Login(
+            id=next_id(), username=name, password=PASSWORD, totp=accounts.totp_now(r.totp[name])
+        )
     )
     assert isinstance(ok, m.AuthOk), ok
     if subscribe is not None:
@@ -33,14 +35,21 @@ async def device(
     p = await Peer.open(r.citizen_url, r.ssl, officer=False)
     reg = await p.request(m.DeviceRegister(id=next_id(), platform="test"))
     assert isinstance(reg, m.DeviceRegistered), reg
-    assert isinstance(await p.request(m.SetCategories(id=next_id(), categories=list(categories))), m.Ack)  # type: ignore[arg-type]
+    assert isinstance(
+        await p.request(m.SetCategories(id=next_id(), categories=list(categories))), m.Ack
+    )  # type: ignore[arg-type]
     assert isinstance(await p.request(m.LocationUpdate(id=next_id(), lat=lat, lon=lon)), m.Ack)
     return p, reg
 
 
 async def report(p: Peer, text: str = "Two men trying door handles", **kw: Any) -> m.ReportAccepted:
     fields: dict[str, Any] = dict(
-        id=next_id(), client_ref=next_id(), category="burglary", text=text, lat=PRESTON[0], lon=PRESTON[1]
+        id=next_id(),
+        client_ref=next_id(),
+        category="burglary",
+        text=text,
+        lat=PRESTON[0],
+        lon=PRESTON[1],
     )
     fields.update(kw)
     acc = await p.request(m.ReportSubmit(**fields))
