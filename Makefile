@@ -1,0 +1,147 @@
+# Lookout developer entry points. Works on a fresh Debian 12 machine: `make test` or
+# `make run` installs the Debian runtime libraries Qt needs (when root; otherwise it prints
+# the sudo command) and builds .venv from pyproject.toml. Nothing is re-done when nothing
+# changed. Why each package is needed: docs/dependencies.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Written after a successful install; older than pyproject.toml means "install again".
+STAMP := $(VENV)/.lookout-installed
+# Chromium (QtWebEngine) refuses to run as root with its sandbox on; offscreen is Qt's
+# headless platform, where WebEngine falls back to software rendering.
+HEADLESS := QT_QPA_PLATFORM=offscreen QTWEBENGINE_DISABLE_SANDBOX=1
+PYTEST_ARGS ?=
+RUN_ARGS ?= --demo
+
+# Debian 12 packages holding the shared libraries that PySide6's wheels link against
+# but do not bundle (QtCore/Gui/Widgets/Network, QtWebEngine + QtWebEngineProcess,
+# QtMultimedia + its FFmpeg plugin, the offscreen, xcb and wayland platform plugins, the
+# OpenSSL TLS plugin), plus one font. Found from the NEEDED entries of those files
+# mapped with `dpkg -S`, and proved in a bare debootstrap chroot: see
+# docs/dependencies.md. apt pulls in their own dependencies.
+SYSDEPS_QT := libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 libxkbcommon0 \
+	libegl1 libgl1 libgssapi-krb5-2 libbrotli1 libssl3 fonts-dejavu-core
+SYSDEPS_WEBENGINE := libnss3 libnspr4 libasound2 libexpat1 libdrm2 libgbm1 libudev1 \
+	libx11-6 libxcb1 libxcomposite1 libxdamage1 libxext6 libxfixes3 libxrandr2 libxtst6 \
+	libxkbfile1 libxcb-dri3-0
+SYSDEPS_MULTIMEDIA := libpulse0
+SYSDEPS_XCB := libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-glx0 libxcb-icccm4 \
+	libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 \
+	libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1
+SYSDEPS_WAYLAND := libwayland-client0 libwayland-cursor0 libwayland-egl1
+SYSDEPS := $(SYSDEPS_QT) $(SYSDEPS_WEBENGINE) $(SYSDEPS_MULTIMEDIA) $(SYSDEPS_XCB) \
+	$(SYSDEPS_WAYLAND)
+
+.PHONY: help sysdeps venv test lint format run bench clean distclean
+
+help:
+	@cat <<'EOF'
+	make run        start the console in demo mode (embedded relay, simulated citizens)
+	make test       ruff, ruff format --check, mypy, pytest (headless)
+	make lint       ruff check, ruff format --check, mypy
+	make format     ruff format and ruff check --fix
+	make bench      run every bench/*.py with default arguments
+	make venv       create/refresh .venv from pyproject.toml (only when it changed)
+	make sysdeps    check/install the Debian libraries Qt needs at run time
+	make clean      remove caches and build output; make distclean also removes .venv
+	EOF
+
+# Checks with one dpkg-query call (fast when all is there). As root: apt-get update and
+# install only the missing ones. Otherwise: print the exact command and fail.
+sysdeps:
+	@if ! command -v dpkg-query >/dev/null; then
+	  echo "sysdeps: not a Debian system; install the equivalents of the packages in" \
+	       "docs/dependencies.md yourself." >&2
+	  exit 0
+	fi
+	want="$(SYSDEPS)"
+	# Debian's own python3 ships venv's pip bootstrap separately (python3-venv).
+	if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then want="$$want python3-venv"; fi
+	installed="$$(dpkg-query -W -f='$${Package} $${db:Status-Status}\n' $$want 2>/dev/null \
+	  | awk '$$2 == "installed" { print $$1 }' || true)"
+	missing=""
+	for p in $$want; do
+	  grep -qxF "$$p" <<<"$$installed" || missing="$$missing $$p"
+	done
+	missing="$${missing# }"
+	if [ -z "$$missing" ]; then exit 0; fi
+	if [ "$$(id -u)" != 0 ]; then
+	  echo "sysdeps: missing Debian packages. Install them with:" >&2
+	  echo "  sudo apt-get install -y --no-install-recommends $$missing" >&2
+	  exit 1
+	fi
+	echo "sysdeps: installing $$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $$missing
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then
+	  if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then $(MAKE) sysdeps; fi
+	  echo "venv: creating $(VENV) with $$(command -v $(PYTHON))"
+	  $(PYTHON) -m venv $(VENV)
+	fi
+	pip_flags="--disable-pip-version-check"
+	if [ -n "$${CI:-}" ]; then pip_flags="$$pip_flags --progress-bar off"; fi
+	$(BIN)/python -m pip install $$pip_flags --upgrade pip
+	$(BIN)/python -m pip install $$pip_flags -e '.[test]'
+	touch $@
+
+# Runs every check even after one fails, so one run shows everything to fix.
+test: sysdeps venv
+	@failed=""
+	echo "== ruff check";          $(BIN)/ruff check . || failed="$$failed ruff-check"
+	echo "== ruff format --check"; $(BIN)/ruff format --check . || failed="$$failed ruff-format"
+	echo "== mypy";                $(BIN)/mypy || failed="$$failed mypy"
+	echo "== pytest"
+	$(HEADLESS) $(BIN)/python -m pytest $(PYTEST_ARGS) || failed="$$failed pytest"
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
+	echo "all checks passed"
+
+lint: venv
+	@failed=""
+	$(BIN)/ruff check . || failed="$$failed ruff-check"
+	$(BIN)/ruff format --check . || failed="$$failed ruff-format"
+	$(BIN)/mypy || failed="$$failed mypy"
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
+
+format: venv
+	@$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# With no display, prove the console starts anyway: offscreen, a screenshot, then quit.
+run: sysdeps venv
+	@if [ "$$(id -u)" = 0 ]; then export QTWEBENGINE_DISABLE_SANDBOX=1; fi
+	if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then
+	  exec $(BIN)/lookout $(RUN_ARGS)
+	fi
+	echo "run: no DISPLAY or WAYLAND_DISPLAY, so the console cannot open a window here."
+	echo "run: running it offscreen for 20 s instead; screenshot in out.png."
+	$(HEADLESS) $(BIN)/lookout $(RUN_ARGS) --screenshot out.png --quit-after 20
+	echo "run: wrote out.png"
+
+# bench/_*.py are shared helpers, not benchmarks. Runs all, fails at the end if any did.
+bench: sysdeps venv
+	@failed=""
+	shopt -s nullglob
+	for f in bench/[!_]*.py; do
+	  echo "== $$f"
+	  $(HEADLESS) $(BIN)/python "$$f" || failed="$$failed $$f"
+	done
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
+
+clean:
+	@rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis out.png
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	@rm -rf $(VENV)
