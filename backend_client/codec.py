@@ -60,6 +60,8 @@ class Decoder(Generic[T]):
             msg: T = self._decoder.decode(raw)
         except msgspec.DecodeError as exc:
             raise self._classify(raw, exc) from None
+        except UnicodeDecodeError:
+            raise ProtocolError(ErrorCode.MALFORMED, "frame is not valid UTF-8") from None
         version = getattr(msg, "v", PROTOCOL_VERSION)
         if version != PROTOCOL_VERSION:
             raise ProtocolError(

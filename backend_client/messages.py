@@ -78,8 +78,18 @@ Sender = Literal["citizen", "officer"]
 CapStatus = Literal["Actual", "Exercise", "System", "Test", "Draft"]
 CapMsgType = Literal["Alert", "Update", "Cancel"]
 CapCategory = Literal[
-    "Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport",
-    "Infra", "CBRNE", "Other",
+    "Geo",
+    "Met",
+    "Safety",
+    "Security",
+    "Rescue",
+    "Fire",
+    "Health",
+    "Env",
+    "Transport",
+    "Infra",
+    "CBRNE",
+    "Other",
 ]
 CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
 CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]

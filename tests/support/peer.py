@@ -19,6 +19,16 @@ from backend_client import messages as m
 _ids = itertools.count(1)
 
 
+async def wait_until(cond: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> None:
+    """Wait for a condition the test cannot be notified of (a clock passing a deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        await asyncio.sleep(poll)
+
+
 def next_id() -> str:
     return f"t{next(_ids)}"
 

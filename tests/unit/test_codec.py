@@ -302,11 +302,6 @@ def test_officer_frames_with_bad_values() -> None:
     assert raises(codec.officer_inbound, no_categories).code is ErrorCode.MALFORMED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codec.Decoder.decode leaks UnicodeDecodeError for invalid UTF-8 inside a JSON "
-    "string (msgspec raises it, codec only catches DecodeError); remove this mark once fixed",
-)
 def test_invalid_utf8_inside_a_string_is_malformed() -> None:
     err = raises(codec.citizen_inbound, b'{"type": "ping", "v": 1, "id": "\xff"}')
     assert err.code is ErrorCode.MALFORMED
