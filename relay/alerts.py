@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
@@ -175,6 +175,9 @@ def acknowledge(device_key: int, alert_id: str, status: str) -> Callable[[Tx], i
         rec = s.get(db.AlertRecipient, (a.id, device_key))
         if rec is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, "this alert was not sent to this device")
+        if a.state == "cancelled":  # the device has seen the Cancel: stop holding it
+            rec.cancel_seen = True
+            return None
         if rec.status == "read" or rec.status == status:
             return None
         if rec.status == "pending":
@@ -216,18 +219,19 @@ def expire_due() -> Callable[[Tx], int]:
 
 
 def held_for(device_key: int, now: float) -> Callable[[Session], list[m.Alert]]:
-    """Active, unexpired alerts this device was chosen for and has not yet received."""
+    """Unexpired alerts this device was chosen for and has not yet received, and the Cancel
+    of any alert it had received but has not yet seen cancelled."""
 
     def query(s: Session) -> list[m.Alert]:
+        R = db.AlertRecipient
+        unseen = and_(R.status == "pending", db.Alert.state == "active")
+        cancel_unseen = and_(
+            R.status != "pending", db.Alert.state == "cancelled", R.cancel_seen.is_(False)
+        )
         rows = s.scalars(
             select(db.Alert)
-            .join(db.AlertRecipient, db.AlertRecipient.alert_id == db.Alert.id)
-            .where(
-                db.AlertRecipient.device_id == device_key,
-                db.AlertRecipient.status == "pending",
-                db.Alert.state == "active",
-                db.Alert.expires_at > now,
-            )
+            .join(R, R.alert_id == db.Alert.id)
+            .where(R.device_id == device_key, db.Alert.expires_at > now, or_(unseen, cancel_unseen))
             .order_by(db.Alert.id)
         )
         return [wire.alert_msg(a) for a in rows]

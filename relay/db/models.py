@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -129,6 +130,8 @@ class AlertRecipient(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|delivered|read
+    #: the device acknowledged the Cancel of an alert it had received (so stop re-sending it)
+    cancel_seen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     __table_args__ = (Index("ix_alert_recipients_device_status", "device_id", "status"),)
 
 

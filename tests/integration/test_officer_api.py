@@ -303,3 +303,33 @@ async def test_data_survives_a_relay_restart(tmp_path):
         assert isinstance(count, m.AlertCount) and count.recipients == 1
     finally:
         await second.relay.stop()
+
+
+async def test_a_device_offline_at_cancel_hears_of_it_when_it_returns(relay):
+    off = await officer(relay)
+    cit, reg = await device(relay)
+    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+    got = await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver))
+    await cit.request(m.AlertAck(id=next_id(), alert_id=got.alert.alert_id, status="delivered"))
+    await cit.close()
+    can = await off.request(
+        m.AlertCancel(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id)
+    )
+    assert isinstance(can, m.AlertAccepted)
+
+    async def reconnect() -> Peer:
+        p = await Peer.open(relay.citizen_url, relay.ssl, officer=False)
+        ok = await p.request(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
+        assert isinstance(ok, m.DeviceAuthed)
+        return p
+
+    again = await reconnect()
+    cancel = await again.wait_for(lambda x: isinstance(x, m.AlertDeliver))
+    assert cancel.alert.msg_type == "Cancel" and cancel.alert.alert_id == acc.alert.alert_id
+    await again.request(
+        m.AlertAck(id=next_id(), alert_id=cancel.alert.alert_id, status="delivered")
+    )
+    await again.close()
+    third = await reconnect()  # acknowledged: not sent again
+    assert isinstance(await third.request(m.Ping(id=next_id())), m.Pong)
+    assert not any(isinstance(x, m.AlertDeliver) for x in third.seen)
