@@ -1,0 +1,480 @@
+"""`RelayClient`: the console's link to the relay. The only module here that touches a socket.
+
+It connects over TLS (a CA file, or a pinned SHA-256 certificate fingerprint), logs in with
+password and TOTP, keeps its token fresh, subscribes with the last sequence number it saw
+(so every missed event arrives once, in order), sends officer actions through a durable
+outbox, and reconnects with capped, fully jittered exponential backoff. States and their
+transitions live in `state`; what is retryable lives in `policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from backend_client import codec
+from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
+from backend_client.limits import MAX_FRAME_BYTES
+from backend_client.outbox import Outbox, OutboxEntry
+from backend_client.policy import Backoff, CertificateChanged, classify
+from backend_client.state import ConnectionStatus, State, Trigger, next_state
+
+log = logging.getLogger(__name__)
+
+#: errors after which an outbox action is kept and retried later (the relay may recover)
+_TRANSIENT = {ErrorCode.INTERNAL.value, ErrorCode.RATE_LIMITED.value}
+OFFICER_PATH = "/v1/officer"
+
+
+class NotLive(Exception):
+    """A request needs a live link; actions that must not be lost go through `submit`."""
+
+
+class SessionExpired(Exception):
+    pass
+
+
+class EventSink(Protocol):
+    """Where events are made durable before the console sees them (the local cache)."""
+
+    def apply_many(self, events: list[m.Msg]) -> None: ...
+
+    def last_seq(self) -> int: ...
+
+
+@dataclass
+class Credentials:
+    username: str
+    password: str
+    #: returns the current TOTP code, or None when a person must type one (then a lapsed
+    #: session ends in FATAL 'log in again' instead of a silent re-login)
+    totp: Callable[[], str | None]
+
+
+@dataclass
+class ClientConfig:
+    url: str  # wss://host:port (the client adds /v1/officer)
+    ca_file: Path | None = None
+    pin_sha256: str | None = None  # "AB:CD:..." of the relay certificate (trust on first use)
+    open_timeout: float = 10.0
+    request_timeout: float = 15.0
+    #: websocket keepalive: a ping every `keepalive` s, dead if no pong within `keepalive` s
+    #: more, so a black-holed link is noticed within about 2 x keepalive (10 s by default)
+    keepalive: float = 4.0
+    rtt_interval: float = 5.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    refresh_margin: float = 60.0  # refresh the token this many seconds before it expires
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+def ssl_context(config: ClientConfig) -> ssl.SSLContext:
+    if config.pin_sha256:
+        # The pin is the trust decision: the chain is not checked, the fingerprint is,
+        # before a single credential is sent.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+async def fetch_fingerprint(url: str, timeout: float = 10.0) -> str:
+    """The SHA-256 fingerprint the relay presents, for the console to show on first contact."""
+    host, port = _host_port(url)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ctx), timeout)
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        return certificate_fingerprint(der)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "localhost", parts.port or 443
+
+
+class RelayClient:
+    """One officer's connection. `await start()`, then read `events()`, `request()`, `submit()`."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        credentials: Credentials,
+        outbox: Outbox,
+        sink: EventSink | None = None,
+    ) -> None:
+        self.config = config
+        self.credentials = credentials
+        self.outbox = outbox
+        self.sink = sink
+        self._status = ConnectionStatus(State.OFFLINE, time.time(), queued=outbox.count_pending())
+        self._status_listeners: list[Callable[[ConnectionStatus], None]] = []
+        self._outbox_listeners: list[Callable[[OutboxEntry, m.Msg | None], None]] = []
+        self._subscribers: list[asyncio.Queue[m.Msg]] = []
+        self._pending: dict[str, asyncio.Future[m.Msg]] = {}
+        self._ids = itertools.count(1)
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._outbox_kick = asyncio.Event()
+        self._live = asyncio.Event()
+        self._inbound: asyncio.Queue[m.Msg] = asyncio.Queue()
+        self._last_seq = sink.last_seq() if sink is not None else 0
+        self._backoff = Backoff(config.backoff_base, config.backoff_cap)
+        self.token: str | None = None
+        self.token_expires_at = 0.0
+        self.username = credentials.username
+        self.role: str | None = None
+        self.connect_attempts = 0
+
+    # ------------------------------------------------------------ observation
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return self._status
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def on_status(self, fn: Callable[[ConnectionStatus], None]) -> None:
+        self._status_listeners.append(fn)
+
+    def on_outbox(self, fn: Callable[[OutboxEntry, m.Msg | None], None]) -> None:
+        """Called when an action is queued (reply None), confirmed, or refused (an Error)."""
+        self._outbox_listeners.append(fn)
+
+    async def events(self) -> AsyncIterator[m.Msg]:
+        """Every officer event, once, in seq order, after the sink made it durable."""
+        q: asyncio.Queue[m.Msg] = asyncio.Queue()
+        self._subscribers.append(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._subscribers.remove(q)
+
+    def subscribe_queue(self) -> asyncio.Queue[m.Msg]:
+        """A queue fed with every event (for code that prefers polling to iteration)."""
+        q: asyncio.Queue[m.Msg] = asyncio.Queue()
+        self._subscribers.append(q)
+        return q
+
+    def _set(self, trigger: Trigger, **changes: Any) -> None:
+        new = next_state(self._status.state, trigger)
+        self._status = replace(self._status, state=new, since=time.time(), **changes)
+        for fn in list(self._status_listeners):
+            try:
+                fn(self._status)
+            except Exception:
+                log.exception("status listener failed")
+
+    def _update(self, **changes: Any) -> None:
+        self._status = replace(self._status, **changes)
+        for fn in list(self._status_listeners):
+            try:
+                fn(self._status)
+            except Exception:
+                log.exception("status listener failed")
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._task is not None and not self._task.done():
+            return
+        self._stop.clear()
+        self._set(Trigger.START, attempt=0, reason="", next_attempt_at=None)
+        self._task = asyncio.create_task(self._run(), name="relay-client")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+        if self._status.state is not State.OFFLINE:
+            self._set(Trigger.STOP, next_attempt_at=None)
+
+    async def wait_live(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._live.wait(), timeout)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._session()
+                if self._stop.is_set():
+                    return
+                raise ConnectionError("the relay closed the connection")
+            except asyncio.CancelledError:
+                raise
+            except SessionExpired as exc:
+                self._fail_pending()
+                self._set(Trigger.FATAL_ERROR, reason=str(exc), next_attempt_at=None)
+                return
+            except BaseException as exc:  # noqa: BLE001 - classify decides
+                self._fail_pending()
+                self._live.clear()
+                verdict = classify(exc)
+                if not verdict.retry:
+                    log.warning("relay link failed for good: %s", verdict.reason)
+                    self._set(Trigger.FATAL_ERROR, reason=verdict.reason, next_attempt_at=None)
+                    return
+                delay = self._backoff.next_delay()
+                self._set(
+                    Trigger.LINK_FAILED,
+                    reason=verdict.reason,
+                    next_attempt_at=time.time() + delay,
+                    attempt=self._backoff.attempt,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    return
+                self._set(Trigger.RETRY, next_attempt_at=None)
+
+    async def _session(self) -> None:
+        cfg = self.config
+        self.connect_attempts += 1
+        ws = await connect(
+            cfg.url.rstrip("/") + OFFICER_PATH,
+            ssl=ssl_context(cfg),
+            compression=None,
+            max_size=MAX_FRAME_BYTES,
+            open_timeout=cfg.open_timeout,
+            ping_interval=cfg.keepalive,
+            ping_timeout=cfg.keepalive,
+            close_timeout=2,
+            proxy=None,
+        )
+        self._ws = ws
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            if cfg.pin_sha256:
+                der = ws.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+                got = certificate_fingerprint(der)
+                if got != cfg.pin_sha256.upper():
+                    raise CertificateChanged(cfg.pin_sha256.upper(), got)
+            self._set(Trigger.CONNECTED)
+            reader = asyncio.create_task(self._reader(ws), name="relay-reader")
+            processor = asyncio.create_task(self._processor(), name="relay-events")
+            tasks += [reader, processor]
+            await self._authenticate()
+            sub = await self.request(m.Subscribe(id="", since=self._last_seq), live_only=False)
+            assert isinstance(sub, m.Subscribed)
+            await self._inbound.join()  # replayed events are durable before we say live
+            self._backoff.reset()
+            self._set(Trigger.SUBSCRIBED, attempt=0, reason="", next_attempt_at=None)
+            self._live.set()
+            tasks += [
+                asyncio.create_task(self._drain_outbox(), name="relay-outbox"),
+                asyncio.create_task(self._keep_token(), name="relay-token"),
+                asyncio.create_task(self._measure_rtt(), name="relay-rtt"),
+            ]
+            self._outbox_kick.set()
+            done, _ = await asyncio.wait([reader, *tasks[2:]], return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            self._live.clear()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+            self._ws = None
+            await ws.close()
+
+    # ------------------------------------------------------------ authentication
+
+    async def _authenticate(self) -> None:
+        if self.token and time.time() < self.token_expires_at - 5:
+            try:
+                ok = await self.request(m.Resume(id="", token=self.token), live_only=False)
+                self._took(ok)
+                return
+            except ProtocolError as exc:
+                if exc.code not in (ErrorCode.TOKEN_EXPIRED, ErrorCode.BAD_CREDENTIALS):
+                    raise
+        code = self.credentials.totp()
+        if code is None:
+            raise SessionExpired("Your session has expired. Log in again with a new code.")
+        ok = await self.request(
+            m.Login(
+                id="",
+                username=self.credentials.username,
+                password=self.credentials.password,
+                totp=code,
+            ),
+            live_only=False,
+        )
+        self._took(ok)
+
+    def _took(self, ok: m.Msg) -> None:
+        assert isinstance(ok, m.AuthOk)
+        self.token, self.token_expires_at = ok.token, ok.expires_at
+        self.username, self.role = ok.username, ok.role
+
+    async def _keep_token(self) -> None:
+        while True:
+            wait = self.token_expires_at - self.config.refresh_margin - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._took(await self.request(m.Refresh(id="")))
+
+    async def _measure_rtt(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await self.request(m.Ping(id="", t=time.time()), timeout=self.config.keepalive * 2)
+            self._update(rtt_ms=(time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(self.config.rtt_interval)
+
+    # ------------------------------------------------------------ frames in
+
+    async def _reader(self, ws: ClientConnection) -> None:
+        try:
+            await self._read_frames(ws)
+        finally:
+            self._fail_pending()
+
+    async def _read_frames(self, ws: ClientConnection) -> None:
+        async for frame in ws:
+            try:
+                msg = codec.officer_outbound.decode(frame)
+            except ProtocolError:
+                log.warning("dropped an undecodable frame from the relay")
+                continue
+            re = getattr(msg, "re", None)
+            if re is not None:
+                fut = self._pending.pop(re, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
+                continue
+            if hasattr(msg, "seq"):
+                self._inbound.put_nowait(msg)
+        raise ConnectionError("the relay closed the connection")
+
+    async def _processor(self) -> None:
+        """Make events durable in the sink, in order, then hand them to the console."""
+        while True:
+            first = await self._inbound.get()
+            batch = [first]
+            while not self._inbound.empty():
+                batch.append(self._inbound.get_nowait())
+            fresh = [e for e in batch if e.seq > self._last_seq]  # type: ignore[attr-defined]
+            try:
+                if fresh and self.sink is not None:
+                    await asyncio.to_thread(self.sink.apply_many, fresh)
+                for e in fresh:
+                    seq = e.seq  # type: ignore[attr-defined]
+                    if seq <= self._last_seq:
+                        continue
+                    self._last_seq = seq
+                    for q in self._subscribers:
+                        q.put_nowait(e)
+            finally:
+                for _ in batch:
+                    self._inbound.task_done()
+
+    def _fail_pending(self) -> None:
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("the link to the relay was lost"))
+        self._pending.clear()
+
+    # ------------------------------------------------------------ requests
+
+    async def request(
+        self, msg: Any, timeout: float | None = None, live_only: bool = True
+    ) -> m.Msg:
+        """Send a request and wait for its reply; an `error` reply raises ProtocolError."""
+        ws = self._ws
+        if ws is None or (live_only and not self._live.is_set()):
+            raise NotLive("not connected to the relay")
+        rid = f"c{next(self._ids)}"
+        msg = msgspec.structs.replace(msg, id=rid)
+        fut: asyncio.Future[m.Msg] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        try:
+            await ws.send(codec.encode_text(msg))
+            reply = await asyncio.wait_for(fut, timeout or self.config.request_timeout)
+        finally:
+            self._pending.pop(rid, None)
+        if isinstance(reply, m.Error):
+            raise ProtocolError(
+                ErrorCode(reply.code)
+                if reply.code in ErrorCode._value2member_map_
+                else ErrorCode.INTERNAL,
+                reply.message,
+            )
+        return reply
+
+    def submit(self, action: Any) -> OutboxEntry:
+        """Queue an officer action durably; it is sent now if live, else after reconnecting."""
+        entry = self.outbox.add(action)
+        self._update(queued=self.outbox.count_pending())
+        self._notify_outbox(entry, None)
+        self._outbox_kick.set()
+        return entry
+
+    def _notify_outbox(self, entry: OutboxEntry, reply: m.Msg | None) -> None:
+        for fn in list(self._outbox_listeners):
+            try:
+                fn(entry, reply)
+            except Exception:
+                log.exception("outbox listener failed")
+
+    async def _drain_outbox(self) -> None:
+        while True:
+            await self._outbox_kick.wait()
+            self._outbox_kick.clear()
+            for entry in await asyncio.to_thread(self.outbox.pending):
+                await asyncio.to_thread(self.outbox.attempted, entry.entry_id)
+                try:
+                    reply = await self.request(entry.message)
+                except ProtocolError as exc:
+                    if exc.code.value in _TRANSIENT:
+                        raise ConnectionError(
+                            f"the relay could not apply an action: {exc.message}"
+                        ) from exc
+                    err = m.Error(code=exc.code.value, message=exc.message)
+                    await asyncio.to_thread(
+                        self.outbox.fail, entry.entry_id, f"{exc.code.value}: {exc.message}"
+                    )
+                    self._update(queued=await asyncio.to_thread(self.outbox.count_pending))
+                    self._notify_outbox(entry, err)
+                    continue
+                await asyncio.to_thread(self.outbox.complete, entry.entry_id, reply)
+                self._update(queued=await asyncio.to_thread(self.outbox.count_pending))
+                self._notify_outbox(entry, reply)

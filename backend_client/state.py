@@ -1,0 +1,70 @@
+"""The client's connection states and every legal transition, in one table (as h11 does).
+
+The console shows `ConnectionStatus`; nothing else decides what state the link is in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class State(Enum):
+    OFFLINE = "offline"  # not started, or stopped on purpose
+    CONNECTING = "connecting"  # TCP + TLS + websocket handshake (and certificate check)
+    AUTHENTICATING = "authenticating"  # auth.resume / auth.login, then subscribe
+    LIVE = "live"  # subscribed: events flow, the outbox drains
+    BACKING_OFF = "backing_off"  # waiting before the next attempt (see next_attempt_at)
+    FATAL = "fatal"  # retrying cannot help (bad credentials, changed certificate)
+
+
+class Trigger(Enum):
+    START = "start"
+    CONNECTED = "connected"
+    SUBSCRIBED = "subscribed"
+    LINK_FAILED = "link_failed"  # retryable: refused, reset, timeout, dead link
+    FATAL_ERROR = "fatal_error"  # not retryable
+    RETRY = "retry"  # the backoff delay has passed
+    STOP = "stop"
+
+
+T, S = Trigger, State
+TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    (S.OFFLINE, T.START): S.CONNECTING,
+    (S.FATAL, T.START): S.CONNECTING,  # the user fixed the problem (new password, trust)
+    (S.CONNECTING, T.CONNECTED): S.AUTHENTICATING,
+    (S.CONNECTING, T.LINK_FAILED): S.BACKING_OFF,
+    (S.CONNECTING, T.FATAL_ERROR): S.FATAL,
+    (S.AUTHENTICATING, T.SUBSCRIBED): S.LIVE,
+    (S.AUTHENTICATING, T.LINK_FAILED): S.BACKING_OFF,
+    (S.AUTHENTICATING, T.FATAL_ERROR): S.FATAL,
+    (S.LIVE, T.LINK_FAILED): S.BACKING_OFF,
+    (S.LIVE, T.FATAL_ERROR): S.FATAL,
+    (S.BACKING_OFF, T.RETRY): S.CONNECTING,
+}
+for _s in State:
+    TRANSITIONS[(_s, T.STOP)] = S.OFFLINE
+
+
+class IllegalTransition(RuntimeError):
+    pass
+
+
+def next_state(current: State, trigger: Trigger) -> State:
+    try:
+        return TRANSITIONS[(current, trigger)]
+    except KeyError:
+        raise IllegalTransition(f"{trigger.value} is not possible while {current.value}") from None
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    """What the console shows in its status bar."""
+
+    state: State
+    since: float  # when this state began (time.time())
+    next_attempt_at: float | None = None  # BACKING_OFF: when the next attempt starts
+    attempt: int = 0  # consecutive failed attempts
+    reason: str = ""  # the last failure, in the user's words
+    queued: int = 0  # outbox actions not yet confirmed by the relay
+    rtt_ms: float | None = None  # last application-level round trip

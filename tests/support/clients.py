@@ -1,0 +1,19 @@
+"""Build a real `RelayClient` against a test relay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from relay import accounts
+from tests.conftest import PASSWORD, RunningRelay
+
+
+def make_client(r: RunningRelay, home: Path, name: str = "dana", **config: Any) -> RelayClient:
+    secret = r.totp[name]
+    config.setdefault("ca_file", r.relay.ca_path)  # type: ignore[attr-defined]
+    cfg = ClientConfig(url=r.relay.url, **config)  # type: ignore[attr-defined]
+    creds = Credentials(name, PASSWORD, lambda: accounts.totp_now(secret))
+    return RelayClient(cfg, creds, Outbox(home / f"{name}-outbox.sqlite"))
