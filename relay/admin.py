@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from relay import accounts, alerts, audit, cap
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, sqlite_url
+from relay.db.uow import AUDIT_LOCK, lock_audit_head
 
 
 def open_engine(data_dir: Path, database_url: str | None = None) -> Engine:
@@ -93,11 +94,11 @@ def export_cap(engine: Engine, alert_id: str, sender: str = "lookout@localhost")
 def _audit(s: Session, actor: str, action: str, subject: str, **detail: object) -> None:
     """Append to the chain from outside the relay's writer (offline admin commands).
 
-    SQLite serialises writers, so reading the head inside this transaction is safe."""
-    last = s.execute(
-        select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (int(last[0]), str(last[1])) if last else (0, audit.GENESIS_HASH)
+    It takes the same lock as the relay's writer before reading the chain's head."""
+    if s.get(db.Counter, AUDIT_LOCK) is None:
+        s.add(db.Counter(name=AUDIT_LOCK, value=0))
+        s.flush()
+    seq, prev = lock_audit_head(s)
     now = time.time()
     detail_text = audit.canonical_detail(detail)
     s.add(

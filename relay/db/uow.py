@@ -31,6 +31,18 @@ from relay.db import models as db
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 MAX_BATCH = 1000
+#: the row every audit writer locks first, so the relay and `lookout-relay officer ...`
+#: (another process) never take the same audit seq (PostgreSQL; SQLite has one writer anyway)
+AUDIT_LOCK = "audit-lock"
+
+
+def lock_audit_head(s: Session) -> tuple[int, str]:
+    """Take the audit lock and read the chain's head inside the caller's transaction."""
+    s.execute(select(db.Counter).where(db.Counter.name == AUDIT_LOCK).with_for_update())
+    last = s.execute(
+        select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, audit.GENESIS_HASH)
 
 
 @dataclass
@@ -96,14 +108,11 @@ class Database:
         self.on_events = on_events
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-read")
-        with self.sessions() as s:
+        with self.sessions() as s, s.begin():
             self._next_seq = int(s.scalar(select(func.max(db.Event.seq))) or 0) + 1
-            last = s.execute(
-                select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
-            ).first()
-            self._audit_head: tuple[int, str] = (
-                (int(last[0]), str(last[1])) if last else (0, audit.GENESIS_HASH)
-            )
+            if s.get(db.Counter, AUDIT_LOCK) is None:
+                s.add(db.Counter(name=AUDIT_LOCK, value=0))
+        self._audit_head: tuple[int, str] = (0, audit.GENESIS_HASH)
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
         self.batches = 0
@@ -162,10 +171,12 @@ class Database:
 
     def _run_batch(self, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, bool, Any, Tx | None]] = []
-        seq_before, audit_before = self._next_seq, self._audit_head
+        seq_before = self._next_seq
         now = time.time()
         try:
             with self.sessions() as s, s.begin():
+                # another process (an admin command) may have appended to the audit chain
+                self._audit_head = lock_audit_head(s)
                 for job in batch:
                     tx = Tx(s=s, now=now, _db=self)
                     seq0, audit0 = self._next_seq, self._audit_head
@@ -180,7 +191,7 @@ class Database:
                         outcomes.append((job, False, exc, None))
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             log.exception("batch commit failed")
-            self._next_seq, self._audit_head = seq_before, audit_before
+            self._next_seq = seq_before
             for job in batch:
                 _resolve(job, False, exc)
             return

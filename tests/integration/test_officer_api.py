@@ -333,3 +333,21 @@ async def test_a_device_offline_at_cancel_hears_of_it_when_it_returns(relay):
     third = await reconnect()  # acknowledged: not sent again
     assert isinstance(await third.request(m.Ping(id=next_id())), m.Pong)
     assert not any(isinstance(x, m.AlertDeliver) for x in third.seen)
+
+
+async def test_an_officer_added_beside_the_running_relay_breaks_nothing(relay):
+    off = await officer(relay)
+    cit, _ = await device(relay)
+    acc = await report(cit)
+    engine = admin.open_engine(relay.data_dir)
+    try:
+        admin.add_officer(engine, "zoe", "dispatcher", "another long password")
+    finally:
+        engine.dispose()
+    ok = await off.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=acc.report_id))
+    assert isinstance(ok, m.Ack), ok
+    engine = admin.open_engine(relay.data_dir)
+    try:
+        assert admin.verify_audit(engine).ok
+    finally:
+        engine.dispose()
