@@ -1,0 +1,162 @@
+"""`lookout`: the composition root. Builds the loop, wires services to widgets, and shuts
+down in reverse order. Feature logic lives in the feature folders, not here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault(
+    "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
+)
+if os.geteuid() == 0:  # Chromium refuses to run as root with its sandbox on
+    os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+
+log = logging.getLogger("lookout")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="lookout", description="Lookout control-room console.")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="start an embedded relay with simulated citizens and log in by itself",
+    )
+    p.add_argument("--devices", type=int, default=60, help="simulated citizens in demo mode")
+    p.add_argument("--scenario", default="mixed", help="pilot scenario the demo citizens follow")
+    p.add_argument("--screenshot", type=Path, help="write a PNG of the main window, then quit")
+    p.add_argument(
+        "--quit-after",
+        type=float,
+        default=None,
+        help="seconds of traffic before the screenshot / quitting",
+    )
+    p.add_argument(
+        "--theme",
+        choices=["dark", "light"],
+        default=None,
+        help="colour theme (default: the saved one, else dark)",
+    )
+    p.add_argument("--relay", help="relay address, e.g. wss://relay.example:8765")
+    p.add_argument("--user", help="user name to prefill in the login dialog")
+    p.add_argument("--data-dir", type=Path, help="where the console keeps its cache and outbox")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("websockets", "alembic", "relay.db", "simulator"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a headless render still works
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.setApplicationName("Lookout")
+    QApplication.setOrganizationName("Lookout")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)  # run() decides when to stop, after a clean shutdown
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    code = 0
+    with loop:
+        try:
+            code = loop.run_until_complete(run(args, app))
+        finally:
+            pass
+    return code
+
+
+async def run(args: argparse.Namespace, app: Any) -> int:
+    from backend_client.client import ClientConfig, Credentials, RelayClient
+    from backend_client.outbox import Outbox
+    from console.main_window import MainWindow
+    from console.session import ConsoleSession
+    from console.settings import ConsoleSettings
+    from console.theme import apply_theme
+
+    demo = None
+    if args.demo:
+        from console.demo import EmbeddedRelay
+        from relay.accounts import totp_now
+
+        demo = EmbeddedRelay(devices=args.devices, scenario=args.scenario)
+        info = demo.start()
+        secret = info.totp_secret
+        config = ClientConfig(url=info.url, pin_sha256=info.fingerprint)
+        creds = Credentials(info.username, info.password, lambda: totp_now(secret))
+        home = args.data_dir or Path(tempfile.mkdtemp(prefix="lookout-console-"))
+    else:
+        from console.login.dialog import LoginDialog
+
+        dialog = LoginDialog(relay=args.relay, user=args.user)
+        result = await dialog.ask()
+        if result is None:
+            return 1
+        config, creds = result.config, result.credentials
+        home = args.data_dir or result.data_dir
+    home.mkdir(parents=True, exist_ok=True)
+    settings = ConsoleSettings(creds.username)
+    apply_theme(app, args.theme or settings.theme())
+    cache = _open_cache(home, creds)
+    client = RelayClient(config, creds, Outbox(home / "outbox.sqlite"), sink=cache)
+    session = ConsoleSession(client, cache)
+    window = MainWindow(session, settings)
+    session.load_cached()
+    window.show()
+    done = asyncio.Event()
+    window.closed.connect(done.set)
+    await session.start()
+    try:
+        if args.quit_after is not None or args.screenshot is not None:
+            await _wait_for_traffic(session, args.quit_after or 10.0)
+            if args.screenshot is not None:
+                await window.settle()
+                window.grab().save(str(args.screenshot))
+                print(f"screenshot written to {args.screenshot}", flush=True)
+        else:
+            await done.wait()
+    finally:
+        window.save_layout()
+        window.close()
+        await session.stop()
+        if cache is not None:
+            cache.close()
+        if demo is not None:
+            await asyncio.to_thread(demo.stop)
+    return 0
+
+
+async def _wait_for_traffic(session: Any, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        await asyncio.sleep(min(0.25, end - loop.time()))
+
+
+def _open_cache(home: Path, creds: Any) -> Any:
+    try:
+        from backend_client.cache import LocalCache, NoKeyAvailable, cache_key
+    except ImportError:  # the cache module is optional during development
+        return None
+    try:
+        key = cache_key(
+            account=creds.username, passphrase=creds.password, salt_path=home / "cache.salt"
+        )
+    except NoKeyAvailable as exc:
+        log.warning("no local cache: %s", exc)
+        return None
+    return LocalCache(home / "cache.sqlite", key)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

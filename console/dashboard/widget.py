@@ -1,0 +1,17 @@
+"""Placeholder until this feature lands: keeps the main window composable."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from console.session import ConsoleSession
+
+
+class DashboardWidget(QWidget):
+    pass_ = None
+
+    def __init__(self, session: ConsoleSession) -> None:
+        super().__init__()
+        self.session = session
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("DashboardWidget"))

@@ -1,0 +1,133 @@
+"""The main window only composes feature widgets and wires their signals together."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
+
+from backend_client import messages as m
+from console.alerts.widget import AlertsWidget
+from console.chat.widget import ChatWidget
+from console.dashboard.widget import DashboardWidget
+from console.detail.widget import ReportDetailWidget
+from console.feed.widget import FeedWidget
+from console.map.widget import MapWidget
+from console.session import ConsoleSession
+from console.settings import ConsoleSettings
+from console.status.bar import StatusBar
+from console.theme import apply_theme
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, session: ConsoleSession, settings: ConsoleSettings) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings
+        self.setWindowTitle(f"Lookout — {session.username}")
+        self.resize(1600, 960)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
+
+        self.map = MapWidget(session, settings)
+        self.feed = FeedWidget(session)
+        self.detail = ReportDetailWidget(session)
+        self.chat = ChatWidget(session)
+        self.alerts = AlertsWidget(session)
+        self.dashboard = DashboardWidget(session)
+        self.status = StatusBar(session)
+        self.setCentralWidget(self.map)
+        self.setStatusBar(self.status)
+
+        left = self._dock("Feed", self.feed, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        chat = self._dock("Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
+        alerts = self._dock("Alerts", self.alerts, Qt.DockWidgetArea.BottomDockWidgetArea)
+        dash = self._dock("Dashboard", self.dashboard, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(alerts, dash)
+        alerts.raise_()
+        self.resizeDocks([left, right], [560, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([alerts], [230], Qt.Orientation.Vertical)
+        self._docks = [left, right, chat, alerts, dash]
+
+        self.feed.report_selected.connect(self._select)
+        self.map.report_selected.connect(self._select)
+        self.detail.show_on_map.connect(self.map.focus_report)
+        self.detail.open_chat.connect(self._open_chat)
+        self.map.area_drawn.connect(self.alerts.compose)
+        self.alerts.show_area.connect(self.map.show_alert_area)
+        self._menus()
+        self._restore()
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _menus(self) -> None:
+        view = self.menuBar().addMenu("&View")
+        for dock in self._docks:
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        theme = QAction("&Light theme", self, checkable=True)
+        theme.setChecked(self.settings.theme() == "light")
+        theme.toggled.connect(self._toggle_theme)
+        view.addAction(theme)
+        session = self.menuBar().addMenu("&Session")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        session.addAction(quit_action)
+
+    def _toggle_theme(self, light: bool) -> None:
+        name = "light" if light else "dark"
+        self.settings.set("theme", name)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, name)
+
+    def _select(self, report_id: str) -> None:
+        self.feed.select_report(report_id)
+        self.map.select_report(report_id)
+        self.detail.show_report(report_id)
+        self.chat.open_conversation(report_id)
+
+    def _open_chat(self, report_id: str) -> None:
+        self.chat.open_conversation(report_id)
+        self.chat.setFocus()
+
+    def _restore(self) -> None:
+        geometry, state = self.settings.layout()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        self.settings.save_layout(self.saveGeometry(), self.saveState())
+
+    async def settle(self) -> None:
+        """Wait until the views have drawn what they hold (for screenshots and tests)."""
+        await self.map.settle()
+        await asyncio.sleep(0.3)
+        QApplication.processEvents()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self.save_layout()
+        self.closed.emit()
+        super().closeEvent(event)
+
+
+__all__ = ["MainWindow", "m"]

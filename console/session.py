@@ -1,0 +1,218 @@
+"""The one bridge between `RelayClient` (asyncio, no Qt) and the console's widgets.
+
+It owns the asyncio tasks that read the client's event stream and turns each event into
+a Qt signal named for what happened. Widgets never touch the client or a coroutine: they
+connect to these signals, call `submit()` for actions (durable, via the outbox), and call
+`run()` for a request whose answer comes back through a callback on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from backend_client import messages as m
+from backend_client.client import RelayClient
+from backend_client.errors import ProtocolError
+from backend_client.outbox import OutboxEntry
+from backend_client.state import ConnectionStatus
+
+log = logging.getLogger(__name__)
+
+
+class ConsoleSession(QObject):
+    report_changed = Signal(object, bool)  # m.Report, True when newly created
+    chat_posted = Signal(object)  # m.ChatMessage
+    chat_status_changed = Signal(str, str, str)  # message_id, report_id, status
+    alert_changed = Signal(object)  # m.Alert
+    incident_opened = Signal(str, str)  # incident_ref, title
+    connection_state_changed = Signal(object)  # ConnectionStatus
+    outbox_changed = Signal(object, object)  # OutboxEntry, reply (None = queued; m.Error = refused)
+    request_failed = Signal(str)  # a message for the user
+
+    def __init__(self, client: RelayClient, cache: Any | None = None) -> None:
+        super().__init__()
+        self.client = client
+        self.cache = cache
+        self.reports: dict[str, m.Report] = {}
+        self.chats: dict[str, list[m.ChatMessage]] = {}
+        self.alerts: dict[str, m.Alert] = {}
+        self._media: dict[str, tuple[str, bytes]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        client.on_status(self.connection_state_changed.emit)
+        client.on_outbox(self.outbox_changed.emit)
+
+    @property
+    def username(self) -> str:
+        return self.client.username
+
+    @property
+    def role(self) -> str:
+        return self.client.role or "?"
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return self.client.status
+
+    # ------------------------------------------------------------ lifecycle
+
+    def load_cached(self) -> None:
+        """Show what the local cache holds before (or without) a live link."""
+        if self.cache is None:
+            return
+        for report in reversed(self.cache.reports(include_closed=True)):
+            self._report(report, created=True)
+            for msg in self.cache.chat(report.report_id):
+                self._chat(msg)
+        for alert in self.cache.alerts():
+            self.alerts[alert.alert_id] = alert
+            self.alert_changed.emit(alert)
+
+    async def start(self) -> None:
+        queue = self.client.subscribe_queue()
+        self._spawn(self._pump(queue))
+        await self.client.start()
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.stop()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _pump(self, queue: asyncio.Queue[m.Msg]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                self.dispatch(event)
+            except Exception:
+                log.exception("a console view failed on %s", type(event).__name__)
+
+    def dispatch(self, event: m.Msg) -> None:
+        """Turn one officer event into the matching signal (public for tests and replay)."""
+        if isinstance(event, m.ReportCreated):
+            self._report(event.report, created=True)
+        elif isinstance(event, m.ReportUpdated):
+            self._report(event.report, created=event.report.report_id not in self.reports)
+        elif isinstance(event, m.ChatPosted):
+            self._chat(event.message)
+        elif isinstance(event, m.ChatStatusChanged):
+            for i, msg in enumerate(self.chats.get(event.report_id, [])):
+                if msg.message_id == event.message_id:
+                    self.chats[event.report_id][i] = _with_status(msg, event.status)
+            self.chat_status_changed.emit(event.message_id, event.report_id, event.status)
+        elif isinstance(event, m.AlertChanged):
+            self.alerts[event.alert.alert_id] = event.alert
+            self.alert_changed.emit(event.alert)
+        elif isinstance(event, m.IncidentOpened):
+            self.incident_opened.emit(event.incident_ref, event.title)
+
+    def _report(self, report: m.Report, created: bool) -> None:
+        self.reports[report.report_id] = report
+        self.report_changed.emit(report, created)
+
+    def _chat(self, msg: m.ChatMessage) -> None:
+        thread = self.chats.setdefault(msg.report_id, [])
+        if any(x.message_id == msg.message_id for x in thread):
+            return
+        thread.append(msg)
+        self.chat_posted.emit(msg)
+
+    # ------------------------------------------------------------ actions and requests
+
+    def submit(self, action: Any) -> OutboxEntry:
+        """An officer action: written to the outbox, then sent (now, or after reconnecting)."""
+        return self.client.submit(action)
+
+    def run(
+        self,
+        request: Any,
+        on_reply: Callable[[m.Msg], None],
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        """Send a request now; `on_reply` or `on_error` is called on the GUI thread."""
+
+        async def go() -> None:
+            try:
+                reply = await self.client.request(request)
+            except ProtocolError as exc:
+                (on_error or self.request_failed.emit)(exc.message)
+                return
+            except Exception as exc:  # not live, timeout, link lost
+                (on_error or self.request_failed.emit)(_plain(exc))
+                return
+            on_reply(reply)
+
+        self._spawn(go())
+
+    def fetch_media(
+        self,
+        sha256: str,
+        on_done: Callable[[str, bytes], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        """Fetch a report's media file (in pieces), verify its SHA-256, keep it cached."""
+        if sha256 in self._media:
+            mime, data = self._media[sha256]
+            on_done(mime, data)
+            return
+        if self.cache is not None:
+            hit = self.cache.get_media(sha256)
+            if hit is not None:
+                self._media[sha256] = hit
+                on_done(*hit)
+                return
+
+        async def go() -> None:
+            parts: list[bytes] = []
+            offset, total, mime = 0, None, "application/octet-stream"
+            try:
+                while total is None or offset < total:
+                    reply = await self.client.request(
+                        m.MediaGet(id="", sha256=sha256, offset=offset)
+                    )
+                    assert isinstance(reply, m.MediaData)
+                    total, mime = reply.total, reply.mime
+                    parts.append(reply.data)
+                    offset += len(reply.data)
+                    if not reply.data:
+                        break
+            except Exception as exc:
+                on_error(_plain(exc))
+                return
+            data = b"".join(parts)
+            if hashlib.sha256(data).hexdigest() != sha256:
+                on_error("The file received does not match its fingerprint; it was not shown.")
+                return
+            self._media[sha256] = (mime, data)
+            if self.cache is not None:
+                await asyncio.to_thread(self.cache.put_media, sha256, mime, data)
+            on_done(mime, data)
+
+        self._spawn(go())
+
+
+def _with_status(msg: m.ChatMessage, status: str) -> m.ChatMessage:
+    import msgspec
+
+    return msgspec.structs.replace(msg, status=status)  # type: ignore[arg-type]
+
+
+def _plain(exc: BaseException) -> str:
+    from backend_client.client import NotLive
+
+    if isinstance(exc, NotLive):
+        return "Not connected to the relay right now; try again when the status bar shows Live."
+    if isinstance(exc, TimeoutError):
+        return "The relay did not answer in time; try again."
+    return f"The request failed: {exc}"
