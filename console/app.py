@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 async def run(args: argparse.Namespace, app: Any) -> int:
     from backend_client.client import ClientConfig, Credentials, RelayClient
     from backend_client.outbox import Outbox
+    from backend_client.state import State
     from console.main_window import MainWindow
     from console.session import ConsoleSession
     from console.settings import ConsoleSettings
@@ -95,27 +96,41 @@ async def run(args: argparse.Namespace, app: Any) -> int:
         config = ClientConfig(url=info.url, pin_sha256=info.fingerprint)
         creds = Credentials(info.username, info.password, lambda: totp_now(secret))
         home = args.data_dir or Path(tempfile.mkdtemp(prefix="lookout-console-"))
+        home.mkdir(parents=True, exist_ok=True)
+        cache = _open_cache(home, creds)
+        client = RelayClient(config, creds, Outbox(home / "outbox.sqlite"), sink=cache)
+        session = ConsoleSession(client, cache)
+        await session.start()
     else:
         from console.login.dialog import LoginDialog
 
+        apply_theme(app, args.theme or "dark")
         dialog = LoginDialog(relay=args.relay, user=args.user)
-        result = await dialog.ask()
-        if result is None:
-            return 1
-        config, creds = result.config, result.credentials
-        home = args.data_dir or result.data_dir
-    home.mkdir(parents=True, exist_ok=True)
+        while True:
+            result = await dialog.ask()
+            if result is None:
+                return 1
+            config, creds = result.config, result.credentials
+            home = args.data_dir or result.data_dir
+            home.mkdir(parents=True, exist_ok=True)
+            cache = _open_cache(home, creds)
+            client = RelayClient(config, creds, Outbox(home / "outbox.sqlite"), sink=cache)
+            session = ConsoleSession(client, cache)
+            await session.start()
+            state = await _first_outcome(client)
+            if state is not State.FATAL:
+                break  # live, or the relay is unreachable: work from the cache until it returns
+            dialog.error.setText(client.status.reason)
+            await session.stop()
+            if cache is not None:
+                cache.close()
     settings = ConsoleSettings(creds.username)
     apply_theme(app, args.theme or settings.theme())
-    cache = _open_cache(home, creds)
-    client = RelayClient(config, creds, Outbox(home / "outbox.sqlite"), sink=cache)
-    session = ConsoleSession(client, cache)
     window = MainWindow(session, settings)
     session.load_cached()
     window.show()
     done = asyncio.Event()
     window.closed.connect(done.set)
-    await session.start()
     try:
         if args.quit_after is not None or args.screenshot is not None:
             await _wait_for_traffic(session, args.quit_after or 10.0)
@@ -134,6 +149,19 @@ async def run(args: argparse.Namespace, app: Any) -> int:
         if demo is not None:
             await asyncio.to_thread(demo.stop)
     return 0
+
+
+async def _first_outcome(client: Any, timeout: float = 20.0) -> Any:
+    """Wait until the first connection attempt went live, failed for good, or is backing off."""
+    from backend_client.state import State
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if client.status.state in (State.LIVE, State.FATAL, State.BACKING_OFF):
+            break
+        await asyncio.sleep(0.05)
+    return client.status.state
 
 
 async def _wait_for_traffic(session: Any, seconds: float) -> None:

@@ -1,0 +1,36 @@
+"""Trust on first use: a new relay asks, a pinned one passes, a changed one is refused."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+from console.login.dialog import LoginDialog, TrustStore, check_trust
+
+
+def _store(tmp_path) -> TrustStore:
+    return TrustStore(QSettings(str(tmp_path / "trust.ini"), QSettings.Format.IniFormat))
+
+
+def test_trust_on_first_use_then_pinned_then_changed(tmp_path):
+    store = _store(tmp_path)
+    url = "wss://relay.example:8765"
+    assert check_trust(store, url, "AA:BB") == "new"
+    store.pin(url, "AA:BB")
+    assert check_trust(store, url, "aa:bb") == "pinned"
+    assert check_trust(store, url, "CC:DD") == "changed"
+    assert check_trust(store, "wss://other:1", "AA:BB") == "new"
+    # pins persist across instances (a restart of the console)
+    assert check_trust(_store(tmp_path), url, "AA:BB") == "pinned"
+
+
+def test_dialog_refuses_plain_websocket_and_missing_fields(qtbot, tmp_path):
+    dialog = LoginDialog(relay="ws://insecure:1", user="dana", trust=_store(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog._submit()
+    assert "wss://" in dialog.error.text()
+    dialog.relay.setText("wss://relay:1")
+    dialog.password.setText("pw")
+    dialog.totp.setText("")
+    dialog._submit()
+    assert "6-digit code" in dialog.error.text()
+    assert dialog.password.echoMode() == dialog.password.EchoMode.Password
