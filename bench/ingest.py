@@ -1,0 +1,446 @@
+"""Benchmark report ingest: reports committed durably before acknowledgement, per second.
+
+    python bench/ingest.py --reports 20000                 # the target run
+    python bench/ingest.py --reports 2000 --connections 20  # quick check
+
+A relay runs in this process (temporary data dir, SQLite in WAL mode with
+synchronous=FULL as relay/db/engine.py sets it, TLS on loopback). The client load runs in
+`--procs` separate processes: `--connections` citizen devices in all, each registered over
+the wire, then each submitting its share of `--reports` reports with up to `--inflight`
+`report.submit` requests outstanding (pipelined; replies matched by `re`). The relay
+acknowledges a report only after its group commit (relay/db/uow.py) is durable.
+
+`reports_per_s` = acknowledged reports / (last acknowledgement - first submit), over
+all connections. `p99_ack_ms` is measured per request in the client, from just before the
+frame is sent to the `report.accepted` reply. After the run the relay is stopped and the
+reports table is read back with SQLAlchemy: `lost` counts report ids that were
+acknowledged but are not in the database (must be 0). With more than one core the clients
+are pinned away from the first core, so the relay has a core to itself (`--no-pin` to
+switch that off). `--profile DIR` samples the relay process with py-spy (collapsed stacks
+per thread in DIR/relay.pyspy.txt; py-spy from PATH, $PY_SPY or the venv) and prints the
+hottest relay functions; without py-spy it cProfiles the writer thread instead.
+Progress goes to stderr; the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import itertools
+import json
+import multiprocessing as mp
+import os
+import pstats
+import resource
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend_client import codec  # noqa: E402
+from backend_client import messages as m  # noqa: E402
+
+PRESTON = (53.7590, -2.6990)
+HARD_DEADLINE_S = 290.0
+TEXTS = (
+    "Two men trying car door handles on Fishergate, one in a grey hoodie.",
+    "Back gate forced at the end of the terrace, shed door open.",
+    "Lads on bikes going through front gardens near the park.",
+    "Van parked with engine running, two people carrying boxes out of a house.",
+)
+
+
+def log(*parts: object) -> None:
+    print(f"[ingest {time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    if soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(q / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+# ====================================================================== client process
+
+
+def child_main(
+    conn: Connection,
+    url: str,
+    ca_path: str,
+    shares: list[int],
+    inflight: int,
+    cpus: list[int] | None,
+) -> None:
+    raise_nofile()
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        asyncio.run(asyncio.wait_for(_child(conn, url, ca_path, shares, inflight), HARD_DEADLINE_S))
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            conn.send(("error", repr(exc)))
+
+
+async def _child(
+    conn: Connection, url: str, ca_path: str, shares: list[int], inflight: int
+) -> None:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_path)
+    ids = itertools.count(1)
+    pid = os.getpid()
+
+    async def open_device() -> ClientConnection:
+        ws = await connect(url, ssl=ctx, compression=None, max_size=2**20, open_timeout=30)
+        rid = f"g{next(ids)}"
+        await ws.send(codec.encode_text(m.DeviceRegister(id=rid, platform="bench")))
+        async with asyncio.timeout(30):
+            while True:
+                reply = codec.citizen_outbound.decode(await ws.recv())
+                if getattr(reply, "re", None) == rid:
+                    break
+        if not isinstance(reply, m.DeviceRegistered):
+            raise RuntimeError(f"register refused: {reply}")
+        return ws
+
+    sockets = await asyncio.gather(*(open_device() for _ in shares))
+    conn.send(("ready", len(sockets)))
+    loop = asyncio.get_running_loop()
+    go: asyncio.Future[Any] = loop.create_future()
+
+    def on_command() -> None:
+        if not go.done():
+            go.set_result(conn.recv())
+
+    loop.add_reader(conn.fileno(), on_command)
+    await go
+    loop.remove_reader(conn.fileno())
+
+    acked: list[str] = []
+    latencies: list[float] = []
+    errors: list[str] = []
+    first_send = time.time()
+
+    async def pump(ci: int, ws: ClientConnection, n: int) -> None:
+        sent_at: dict[str, float] = {}
+        window = asyncio.Semaphore(inflight)
+        done = asyncio.Event()
+        remaining = n
+
+        async def receive() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                frame = await ws.recv()
+                t = time.perf_counter()
+                reply = codec.citizen_outbound.decode(frame)
+                rid = getattr(reply, "re", None)
+                t0 = sent_at.pop(rid, None) if rid is not None else None
+                if t0 is None:
+                    continue  # not a reply to a submit (nothing else is expected)
+                if isinstance(reply, m.ReportAccepted):
+                    acked.append(reply.report_id)
+                    latencies.append((t - t0) * 1000)
+                else:
+                    errors.append(repr(reply)[:200])
+                remaining -= 1
+                window.release()
+            done.set()
+
+        rx = asyncio.create_task(receive())
+        for k in range(n):
+            await window.acquire()
+            if rx.done():
+                break
+            rid = f"s{ci}-{k}"
+            msg = m.ReportSubmit(
+                id=rid,
+                client_ref=f"{pid}-{ci}-{k}",
+                category="burglary",
+                text=TEXTS[k % len(TEXTS)],
+                lat=PRESTON[0] + (k % 97) * 1e-4,
+                lon=PRESTON[1] - (k % 89) * 1e-4,
+            )
+            sent_at[rid] = time.perf_counter()
+            await ws.send(codec.encode_text(msg))
+        await rx
+
+    await asyncio.gather(
+        *(pump(i, ws, n) for i, (ws, n) in enumerate(zip(sockets, shares, strict=True)))
+    )
+    last_ack = time.time()
+    conn.send(("done", first_send, last_ack, acked, latencies, errors[:5], len(errors)))
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+# ====================================================================== relay process
+
+
+async def recv_from(conn: Connection, timeout: float) -> Any:
+    if not await asyncio.to_thread(conn.poll, timeout):
+        raise TimeoutError(f"no word from a client process within {timeout}s")
+    msg = conn.recv()
+    if msg[0] == "error":
+        raise RuntimeError(f"client process failed: {msg[1]}")
+    return msg
+
+
+def py_spy() -> str | None:
+    exe = (
+        os.environ.get("PY_SPY")
+        or shutil.which("py-spy")
+        or str(Path(sys.executable).parent / "py-spy")
+    )
+    return exe if Path(exe).exists() else None
+
+
+def start_py_spy(out: Path) -> subprocess.Popen[bytes] | None:
+    exe = py_spy()
+    if exe is None:
+        return None
+    cmd = [
+        exe,
+        "record",
+        "--pid",
+        str(os.getpid()),
+        "--threads",
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def summarize_py_spy(path: Path, top: int = 25) -> None:
+    """Per-thread share of samples, then the relay functions with the most inclusive time."""
+    import collections
+    import re
+
+    incl: collections.Counter[str] = collections.Counter()
+    self_: collections.Counter[str] = collections.Counter()
+    threads: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        total += n
+        thread = re.sub(r"\(\d+\)", "", frames[0])
+        threads[thread] += n
+        seen: set[str] = set()
+        for f in frames[1:]:
+            if f not in seen:
+                seen.add(f)
+                incl[f"{thread} | {f}"] += n
+        self_[f"{thread} | {frames[-1]}"] += n
+    if not total:
+        return
+    log(f"py-spy: {total} samples of busy threads")
+    for t, n in threads.most_common():
+        log(f"  {n / total:6.1%}  {t}")
+    log("hottest relay/ and uow lines (inclusive):")
+    for f, n in [x for x in incl.most_common() if "relay/" in x[0]][:top]:
+        log(f"  {n / total:6.1%}  {f}")
+    log("hottest leaf frames (self):")
+    for f, n in self_.most_common(12):
+        log(f"  {n / total:6.1%}  {f}")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from relay.config import RelayConfig
+    from relay.db import models as db
+    from relay.db.engine import make_engine, sqlite_url
+    from relay.server import Relay
+
+    raise_nofile()
+    tmp = tempfile.TemporaryDirectory(prefix="lookout-ingest-")
+    data_dir = Path(tmp.name) / "relay"
+    relay = Relay(RelayConfig(data_dir=data_dir, port=0))
+    profiler: cProfile.Profile | None = None
+    if args.profile and py_spy() is None:
+        # cProfile the writer thread (where the group commit runs): wrap its target.
+        profiler = cProfile.Profile()
+        writer = relay.db._thread
+        relay.db._queue.put(None)  # stop the writer the relay started; start a profiled one
+        writer.join(5)
+        inner = relay.db._run
+
+        def profiled() -> None:
+            assert profiler is not None
+            profiler.runcall(inner)
+
+        relay.db._thread = threading.Thread(target=profiled, name="relay-writer", daemon=True)
+        relay.db._thread.start()
+    # Writer-thread CPU per batch: the group-commit thread is where ingest spends its time,
+    # and its CPU time is robust to other load on the machine (wall time is not).
+    writer_cpu = [0.0, 0.0]  # thread CPU seconds, wall seconds inside _run_batch
+    inner_batch = relay.db._run_batch
+
+    def timed_batch(batch: Any) -> None:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        inner_batch(batch)
+        writer_cpu[0] += time.thread_time() - c0
+        writer_cpu[1] += time.perf_counter() - t0
+
+    relay.db._run_batch = timed_batch  # type: ignore[method-assign]
+    await relay.start()
+    assert relay.ca_path is not None
+
+    cpus = sorted(os.sched_getaffinity(0))
+    client_cpus = cpus[1:] if args.pin and len(cpus) >= 2 else None
+    log(f"relay at {relay.url}; clients on cpus {client_cpus or cpus}")
+
+    k = args.connections
+    per_conn = [args.reports // k + (1 if i < args.reports % k else 0) for i in range(k)]
+    groups = [per_conn[i :: args.procs] for i in range(args.procs)]
+    ctx_mp = mp.get_context("spawn")
+    procs: list[tuple[mp.process.BaseProcess, Connection]] = []
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        for g in groups:
+            a, b = ctx_mp.Pipe()
+            p = ctx_mp.Process(
+                target=child_main,
+                args=(
+                    b,
+                    f"{relay.url}/v1/citizen",
+                    str(relay.ca_path),
+                    g,
+                    args.inflight,
+                    client_cpus,
+                ),
+                daemon=True,
+            )
+            p.start()
+            b.close()
+            procs.append((p, a))
+        for _, c in procs:
+            await recv_from(c, 60)
+        log(
+            f"{k} devices registered over {len(procs)} processes; submitting {args.reports} reports"
+        )
+        if args.profile:
+            Path(args.profile).mkdir(parents=True, exist_ok=True)
+            spy = start_py_spy(Path(args.profile) / "relay.pyspy.txt")
+            await asyncio.sleep(1.0)
+        batches0, jobs0 = relay.db.batches, relay.db.jobs
+        writer_cpu[:] = [0.0, 0.0]
+        cpu0 = time.process_time()
+        for _, c in procs:
+            c.send("go")
+        results = [await recv_from(c, HARD_DEADLINE_S) for _, c in procs]
+        batches, jobs = relay.db.batches - batches0, relay.db.jobs - jobs0
+        relay_cpu = time.process_time() - cpu0
+    finally:
+        if spy is not None:
+            spy.send_signal(2)
+            try:
+                spy.wait(20)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+        for proc, _ in procs:
+            await asyncio.to_thread(proc.join, 20)
+            if proc.is_alive():
+                proc.terminate()
+        await asyncio.wait_for(relay.stop(), 60)
+
+    if spy is not None and args.profile:
+        summarize_py_spy(Path(args.profile) / "relay.pyspy.txt")
+    if profiler is not None and args.profile:
+        out = Path(args.profile) / "writer.pstats"
+        profiler.dump_stats(str(out))
+        log(f"writer thread profile: {out}")
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(25)
+
+    first = min(r[1] for r in results)
+    last = max(r[2] for r in results)
+    acked = [rid for r in results for rid in r[3]]
+    lat = [x for r in results for x in r[4]]
+    n_err = sum(r[6] for r in results)
+    if n_err:
+        log(f"{n_err} submits refused, e.g. {[e for r in results for e in r[5]][:3]}")
+
+    engine = make_engine(sqlite_url(data_dir))
+    with Session(engine) as s:
+        stored = set(s.scalars(select(db.Report.public_id)))
+    engine.dispose()
+    lost = len(set(acked) - stored)
+    tmp.cleanup()
+    elapsed = last - first
+    return {
+        "reports": len(acked),
+        "reports_per_s": round(len(acked) / elapsed, 1) if elapsed > 0 else None,
+        "p99_ack_ms": round(pct(lat, 99), 2) if lat else None,
+        "lost": lost,
+        "connections": k,
+        "p50_ack_ms": round(pct(lat, 50), 2) if lat else None,
+        "requested": args.reports,
+        "refused": n_err,
+        "seconds": round(elapsed, 2),
+        "inflight": args.inflight,
+        "client_processes": len(procs),
+        "commit_batches": batches,
+        "jobs_per_batch": round(jobs / batches, 1) if batches else None,
+        "writer_cpu_ms_per_report": round(writer_cpu[0] * 1000 / max(1, jobs), 3),
+        "writer_wall_ms_per_report": round(writer_cpu[1] * 1000 / max(1, jobs), 3),
+        "relay_cpu_ms_per_report": round(relay_cpu * 1000 / max(1, jobs), 3),
+        "relay_pinned_apart": client_cpus is not None,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reports", type=int, default=20000)
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--inflight", type=int, default=4, help="outstanding submits per connection")
+    ap.add_argument("--procs", type=int, default=1, help="client processes")
+    ap.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="don't keep the clients off the relay's core",
+    )
+    ap.add_argument("--profile", metavar="DIR", help="write py-spy and cProfile output here")
+    args = ap.parse_args()
+    if min(args.reports, args.connections, args.inflight, args.procs) < 1:
+        ap.error("--reports, --connections, --inflight and --procs must be positive")
+    if args.procs > args.connections:
+        ap.error("--procs must not exceed --connections")
+    result = asyncio.run(asyncio.wait_for(run(args), HARD_DEADLINE_S))
+    result["target_met"] = bool(
+        result["lost"] == 0
+        and result["reports"] == args.reports
+        and (result["reports_per_s"] or 0) >= 2000
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
