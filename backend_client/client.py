@@ -23,14 +23,13 @@ from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
 from backend_client.outbox import Outbox, OutboxEntry
-from backend_client.policy import Backoff, CertificateChanged, classify
+from backend_client.policy import Backoff, CertificateChanged, LinkLost, classify
 from backend_client.state import ConnectionStatus, State, Trigger, next_state
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,8 @@ log = logging.getLogger(__name__)
 #: errors after which an outbox action is kept and retried later (the relay may recover)
 _TRANSIENT = {ErrorCode.INTERNAL.value, ErrorCode.RATE_LIMITED.value}
 OFFICER_PATH = "/v1/officer"
+#: seconds to wait for the closing handshake; on a dead link it only delays noticing
+CLOSE_TIMEOUT = 1.0
 
 
 class NotLive(Exception):
@@ -73,7 +74,8 @@ class ClientConfig:
     open_timeout: float = 10.0
     request_timeout: float = 15.0
     #: websocket keepalive: a ping every `keepalive` s, dead if no pong within `keepalive` s
-    #: more, so a black-holed link is noticed within about 2 x keepalive (10 s by default)
+    #: more; the closing handshake then gets CLOSE_TIMEOUT s, so a black-holed link is
+    #: noticed within 2 x keepalive + CLOSE_TIMEOUT (9 s by default)
     keepalive: float = 4.0
     rtt_interval: float = 5.0
     backoff_base: float = 0.5
@@ -274,7 +276,7 @@ class RelayClient:
             open_timeout=cfg.open_timeout,
             ping_interval=cfg.keepalive,
             ping_timeout=cfg.keepalive,
-            close_timeout=2,
+            close_timeout=CLOSE_TIMEOUT,
             proxy=None,
         )
         self._ws = ws
@@ -303,7 +305,9 @@ class RelayClient:
             ]
             self._outbox_kick.set()
             done, _ = await asyncio.wait([reader, *tasks[2:]], return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
+            # a dead link fails the reader and every pending request at once: report the
+            # reader's cause ("link lost"), not a request's echo of it
+            for t in sorted(done, key=lambda t: t is not reader):
                 if t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
         finally:
@@ -356,7 +360,11 @@ class RelayClient:
     async def _measure_rtt(self) -> None:
         while True:
             t0 = time.perf_counter()
-            await self.request(m.Ping(id="", t=time.time()), timeout=self.config.keepalive * 2)
+            limit = self.config.keepalive * 2
+            try:
+                await self.request(m.Ping(id="", t=time.time()), timeout=limit)
+            except TimeoutError:
+                raise LinkLost(f"no answer to a ping for {limit:g} s") from None
             self._update(rtt_ms=(time.perf_counter() - t0) * 1000)
             await asyncio.sleep(self.config.rtt_interval)
 

@@ -28,6 +28,10 @@ class CertificateChanged(Exception):
         self.got = got
 
 
+class LinkLost(Exception):
+    """An open link stopped answering (a black hole): only a timeout can tell."""
+
+
 FATAL_CODES = {
     ErrorCode.BAD_CREDENTIALS,
     ErrorCode.ACCOUNT_DISABLED,
@@ -62,6 +66,8 @@ def classify(exc: BaseException) -> Verdict:
         if status in (404, 426):
             return Verdict(False, f"That address is not a Lookout relay (HTTP {status}).")
         return Verdict(True, f"The relay answered HTTP {status}; retrying.")
+    if isinstance(exc, LinkLost):
+        return Verdict(True, f"The link to the relay was lost ({exc}); reconnecting.")
     if isinstance(exc, ConnectionRefusedError):
         return Verdict(True, "The relay refused the connection (is it running?); retrying.")
     if isinstance(exc, TimeoutError):
