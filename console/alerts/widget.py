@@ -1,21 +1,295 @@
-"""Placeholder until this feature lands: keeps the main window composable."""
+"""The alerts dock: every alert with its delivered/read progress, and the actions on it.
+
+Rows change only through the session's `alert_changed` signal (and the relay's reply to an
+action), so counts climb live. Buttons are enabled by the same rules the relay applies, but
+the relay decides: a refusal arrives through `outbox_changed` and is shown in plain words.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import time
+from pathlib import Path
 
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import Shiboken
+
+from backend_client import messages as m
+from backend_client.outbox import OutboxEntry
+from console.alerts.composer import AlertComposer
+from console.alerts.model import STATE_LABELS, can_approve, can_cancel, can_update
+from console.alerts.table import COLUMNS, HEADLINE, AlertDelegate, AlertTableModel
 from console.session import ConsoleSession
+
+#: what the relay's error codes mean for an alert action, in a dispatcher's words
+_REFUSALS = {
+    "forbidden": "You are not allowed to do that: approving needs a supervisor other than "
+    "the sender, and some actions need a supervisor.",
+    "conflict": "The alert has changed in the meantime (it may already be approved, "
+    "cancelled or expired); check its state and try again if needed.",
+    "not_found": "The relay does not know this alert any more.",
+    "invalid_geometry": "The relay cannot use the drawn area (it may cross itself or be too "
+    "large); draw it again.",
+    "invalid": "The relay refused a value in the alert (often an expiry time that has "
+    "passed); open it again and check the fields.",
+    "needs_approval": "This alert needs a supervisor's approval first.",
+    "token_expired": "Your session has expired; log in again and retry.",
+}
+_ACTIONS = {
+    "alert.send": "Sending the alert",
+    "alert.approve": "The approval",
+    "alert.update": "The update",
+    "alert.cancel": "Cancelling the alert",
+}
+
+
+def refusal_text(entry_type: str, error: m.Error) -> str:
+    what = _ACTIONS.get(entry_type, "The action")
+    why = _REFUSALS.get(error.code, error.message)
+    return f"{what} was refused. {why}"
 
 
 class AlertsWidget(QWidget):
-    show_area = Signal(object)
+    show_area = Signal(object)  # m.Alert whose area the map should show
 
     def __init__(self, session: ConsoleSession) -> None:
         super().__init__()
         self.session = session
-        lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("AlertsWidget"))
+        self.composer: AlertComposer | None = None
+        self.model = AlertTableModel()
 
-    def compose(self, area: object) -> None:
-        pass
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        bar = QHBoxLayout()
+        self.approve_button = QPushButton("Approve")
+        self.reject_button = QPushButton("Reject")
+        self.update_button = QPushButton("Update…")
+        self.cancel_button = QPushButton("Cancel alert…")
+        self.export_button = QPushButton("Export CAP…")
+        self.area_button = QPushButton("Show area")
+        self.approve_button.setToolTip(
+            "Two-person rule: a supervisor other than the sender approves large alerts"
+        )
+        for b in (
+            self.approve_button,
+            self.reject_button,
+            self.update_button,
+            self.cancel_button,
+            self.export_button,
+            self.area_button,
+        ):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        self.hint = QLabel("Draw an area on the map to compose an alert.")
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.hint.setStyleSheet("color: palette(placeholder-text);")
+        bar.addWidget(self.hint)
+        lay.addLayout(bar)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setItemDelegate(AlertDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(HEADLINE, QHeaderView.ResizeMode.Stretch)
+        for col, width in enumerate((150, 0, 60, 150, 150, 90, 90, 160)):
+            if width:
+                self.table.setColumnWidth(col, width)
+        self.table.doubleClicked.connect(lambda _i: self.show_selected_area())
+        lay.addWidget(self.table, 1)
+
+        self.message = QLabel()
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+        lay.addWidget(self.message)
+
+        self.approve_button.clicked.connect(lambda: self.approve_selected(True))
+        self.reject_button.clicked.connect(lambda: self.approve_selected(False))
+        self.update_button.clicked.connect(self.update_selected)
+        self.cancel_button.clicked.connect(lambda: self.cancel_selected())
+        self.export_button.clicked.connect(lambda: self.export_selected())
+        self.area_button.clicked.connect(self.show_selected_area)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+
+        for alert in session.alerts.values():
+            self.model.upsert(alert)
+        session.alert_changed.connect(self._alert_changed)
+        session.outbox_changed.connect(self._outbox_changed)
+        self._clock = QTimer(self)  # expiry and "today" move on without events
+        self._clock.setInterval(30_000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+        self._update_buttons()
+
+    # ------------------------------------------------------------ events
+
+    def _alert_changed(self, alert: m.Alert) -> None:
+        self.model.upsert(alert)
+        self._update_buttons()
+
+    def _outbox_changed(self, entry: OutboxEntry, reply: m.Msg | None) -> None:
+        if not entry.type.startswith("alert."):
+            return
+        if isinstance(reply, m.Error):
+            self.notify(refusal_text(entry.type, reply), error=True)
+        elif isinstance(reply, m.AlertAccepted):
+            self.model.upsert(reply.alert)
+            self._update_buttons()
+            if entry.type == "alert.send":
+                if reply.alert.state == "pending_approval":
+                    self.notify(
+                        f"Alert queued for approval: it reaches {reply.alert.recipients} "
+                        "phones, so a supervisor other than you must approve it."
+                    )
+                else:
+                    self.notify(f"Alert sent to {reply.alert.recipients} phones.")
+        elif reply is None and entry.type == "alert.send":
+            self.notify("Alert queued; it goes out as soon as the relay accepts it.")
+
+    def _tick(self) -> None:
+        self.model.refresh()
+        self._update_buttons()
+
+    def notify(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #e5534b;" if error else "")
+        self.message.setText(text)
+        self.message.setVisible(True)
+
+    # ------------------------------------------------------------ selection
+
+    def selected(self) -> m.Alert | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.book.at(rows[0].row())
+
+    def select_alert(self, alert_id: str) -> None:
+        row = self.model.book.index(alert_id)
+        self.table.selectionModel().select(
+            self.model.index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+
+    def _update_buttons(self) -> None:
+        alert, now = self.selected(), time.time()
+        approvable = alert is not None and can_approve(
+            alert, self.session.role, self.session.username
+        )
+        self.approve_button.setEnabled(approvable)
+        self.reject_button.setEnabled(approvable)
+        self.update_button.setEnabled(alert is not None and can_update(alert, now))
+        self.cancel_button.setEnabled(alert is not None and can_cancel(alert, now))
+        self.export_button.setEnabled(alert is not None)
+        self.area_button.setEnabled(alert is not None)
+
+    # ------------------------------------------------------------ actions
+
+    def compose(self, area: object) -> AlertComposer | None:
+        """Open the composer for an area drawn on the map (an m.Polygon or m.Circle)."""
+        if not isinstance(area, m.Polygon | m.Circle):
+            return None
+        return self._open_composer(AlertComposer(self.session, area, self))
+
+    def update_selected(self) -> AlertComposer | None:
+        alert = self.selected()
+        if alert is None:
+            return None
+        return self._open_composer(
+            AlertComposer(self.session, alert.info.area, self, editing=alert)
+        )
+
+    def _open_composer(self, composer: AlertComposer) -> AlertComposer:
+        if self.composer is not None and Shiboken.isValid(self.composer):
+            self.composer.close()
+        composer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.composer = composer
+        composer.open()  # window-modal, not a nested event loop
+        return composer
+
+    def approve_selected(self, approve: bool = True) -> OutboxEntry | None:
+        alert = self.selected()
+        if alert is None:
+            return None
+        return self.session.submit(
+            m.AlertApprove(id="", idem="", alert_id=alert.alert_id, approve=approve)
+        )
+
+    def cancel_selected(self, confirm: bool = True) -> OutboxEntry | None:
+        alert = self.selected()
+        if alert is None:
+            return None
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Cancel alert",
+                f"Cancel the alert “{alert.info.headline}”?\n\n"
+                f"It is {STATE_LABELS.get(alert.state, alert.state).lower()} and reaches "
+                f"{alert.recipients} phones; they will be told it is withdrawn.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        return self.session.submit(m.AlertCancel(id="", idem="", alert_id=alert.alert_id))
+
+    def export_selected(self, path: Path | None = None) -> None:
+        """Fetch the alert as CAP 1.2 XML, then save it (to `path`, or where the user says)."""
+        alert = self.selected()
+        if alert is None:
+            return
+
+        def on_reply(reply: m.Msg) -> None:
+            if Shiboken.isValid(self):
+                self.save_cap(reply, path)
+
+        def on_error(message: str) -> None:
+            if Shiboken.isValid(self):
+                self.notify(f"Could not export the alert: {message}", error=True)
+
+        self.session.run(m.AlertExport(id="", alert_id=alert.alert_id), on_reply, on_error)
+
+    def save_cap(self, reply: m.Msg, path: Path | None = None) -> Path | None:
+        if not isinstance(reply, m.AlertCap):
+            self.notify("The relay did not send the alert's CAP document.", error=True)
+            return None
+        if path is None:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Save CAP 1.2 alert", f"{reply.alert_id}.cap.xml", "CAP XML (*.xml)"
+            )
+            if not name:
+                return None
+            path = Path(name)
+        try:
+            path.write_text(reply.xml, encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not save {path}: {exc.strerror or exc}", error=True)
+            return None
+        self.notify(f"Saved the CAP document to {path}.")
+        return path
+
+    def show_selected_area(self) -> None:
+        alert = self.selected()
+        if alert is not None:
+            self.show_area.emit(alert)
+
+
+__all__ = ["COLUMNS", "AlertsWidget", "refusal_text"]

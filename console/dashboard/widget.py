@@ -1,17 +1,216 @@
-"""Placeholder until this feature lands: keeps the main window composable."""
+"""The dashboard: reports per 5 minutes by category, time to first response, and alert
+delivery curves.
+
+Session signals only feed `DashboardStats` (cheap, no drawing) and mark the view dirty; a
+QTimer redraws at most every `interval_ms` and only when something changed and the view is
+visible, so a burst of 500 messages a second costs one redraw, not 500. Every label is
+plain text built from category names, counts and times: never a citizen's words.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import time
 
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QShowEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from backend_client import messages as m
+from console.dashboard.stats import DashboardStats, response_labels
 from console.session import ConsoleSession
+from console.theme import CATEGORY_COLOURS, current
+
+#: redraw at least this often while visible, so the time axis moves on in a quiet period
+IDLE_REDRAW_S = 60.0
+_CURVE_COLOURS = ("#2f81f7", "#e5534b", "#57ab5a", "#d29922", "#b083f0")
+
+
+def _legend_brush(base: str) -> QColor:
+    colour = QColor(base)
+    colour.setAlpha(200)
+    return colour
+
+
+def _plain(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 class DashboardWidget(QWidget):
-    pass_ = None
-
-    def __init__(self, session: ConsoleSession) -> None:
+    def __init__(
+        self,
+        session: ConsoleSession,
+        interval_ms: int = 2000,
+        stats: DashboardStats | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
+        self.stats = stats or DashboardStats()
+        self.redraws = 0
+        self._drawn_version = -1
+        self._last_redraw = 0.0
+        self._bins_total = 0
+
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("DashboardWidget"))
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.summary = _plain()
+        lay.addWidget(self.summary)
+        plots = QHBoxLayout()
+        lay.addLayout(plots, 1)
+        colours = current()
+
+        self.reports_plot = pg.PlotWidget(
+            background=colours["base"], axisItems={"bottom": pg.DateAxisItem()}
+        )
+        self.reports_plot.setTitle(
+            "Reports per 5 minutes, last 2 hours", color=colours["text"], size="9pt"
+        )
+        self.reports_plot.setLabel("left", "reports")
+        self.reports_plot.setMouseEnabled(x=False, y=False)
+        self._reports_legend = self.reports_plot.addLegend(
+            offset=(5, 5), labelTextSize="8pt", brush=_legend_brush(colours["base"])
+        )
+
+        self.response_plot = pg.PlotWidget(background=colours["base"])
+        self.response_plot.setTitle(
+            "Time to first response (minutes)", color=colours["text"], size="9pt"
+        )
+        self.response_plot.setLabel("left", "reports")
+        self.response_plot.setMouseEnabled(x=False, y=False)
+        labels = response_labels()
+        self.response_plot.getAxis("bottom").setTicks([list(enumerate(labels))])
+
+        self.delivery_plot = pg.PlotWidget(background=colours["base"])
+        self.delivery_plot.setTitle(
+            "Alert delivery (solid) and read (dashed)", color=colours["text"], size="9pt"
+        )
+        self.delivery_plot.setLabel("bottom", "minutes since sent")
+        self.delivery_plot.setLabel("left", "phones")
+        self.delivery_plot.addLegend(
+            offset=(5, 5), labelTextSize="8pt", brush=_legend_brush(colours["base"])
+        )
+        for plot in (self.reports_plot, self.response_plot, self.delivery_plot):
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setPen(colours["border"])
+                plot.getAxis(axis).setTextPen(colours["muted"])
+            plot.showGrid(x=False, y=True, alpha=0.2)
+            plot.hideButtons()
+            plots.addWidget(plot, 1)
+
+        for report in session.reports.values():
+            self.stats.observe_report(report, time.time())
+        for thread in session.chats.values():
+            for msg in thread:
+                self._chat(msg)
+        for alert in session.alerts.values():
+            self.stats.alert_progress(alert, time.time())
+        session.report_changed.connect(self._report)
+        session.chat_posted.connect(self._chat)
+        session.alert_changed.connect(self._alert)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    # ------------------------------------------------------------ events: ingest only
+
+    def _report(self, report: m.Report, _created: bool) -> None:
+        self.stats.observe_report(report, time.time())
+
+    def _chat(self, msg: m.ChatMessage) -> None:
+        if msg.sender == "officer":
+            self.stats.officer_action(msg.report_id, msg.sent_at)
+
+    def _alert(self, alert: m.Alert) -> None:
+        self.stats.alert_progress(alert, time.time())
+
+    @property
+    def dirty(self) -> bool:
+        return self.stats.version != self._drawn_version
+
+    # ------------------------------------------------------------ drawing, throttled
+
+    def _tick(self) -> None:
+        if not self.isVisible():
+            return  # drawn when shown again (showEvent)
+        if self.dirty or time.time() - self._last_redraw >= IDLE_REDRAW_S:
+            self.redraw()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if self.dirty or self.redraws == 0:
+            QTimer.singleShot(0, self._tick)
+
+    def redraw(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.stats.prune(now)
+        self._drawn_version = self.stats.version
+        self._last_redraw = time.time()
+        self.redraws += 1
+        self._draw_reports(now)
+        self._draw_responses(now)
+        self._draw_delivery(now)
+
+    def _draw_reports(self, now: float) -> None:
+        bins = self.stats.report_bins(now)
+        plot = self.reports_plot
+        plot.clear()
+        self._reports_legend.clear()
+        width = self.stats.bin_s
+        xs = [s + width / 2 for s in bins.starts]
+        bottom = [0] * len(xs)
+        for cat, counts in bins.counts.items():
+            if not any(counts):
+                continue
+            colour = CATEGORY_COLOURS.get(cat, "#adbac7")
+            bar = pg.BarGraphItem(
+                x=xs, height=counts, y0=bottom, width=width * 0.85, brush=colour, pen=None
+            )
+            plot.addItem(bar)
+            self._reports_legend.addItem(bar, cat.replace("_", " "))
+            bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+        plot.setXRange(bins.starts[0], bins.starts[-1] + width, padding=0.01)
+        plot.setYRange(0, max([*bottom, 1]) * 1.1, padding=0)
+        self._bins_total = bins.total()
+
+    def _draw_responses(self, now: float) -> None:
+        hist = self.stats.response_histogram(now)
+        plot = self.response_plot
+        plot.clear()
+        plot.addItem(
+            pg.BarGraphItem(
+                x=list(range(len(hist))), height=hist, width=0.8, brush="#2f81f7", pen=None
+            )
+        )
+        plot.setXRange(-0.6, len(hist) - 0.4, padding=0)
+        plot.setYRange(0, max([*hist, 1]) * 1.1, padding=0)
+        median = self.stats.median_response(now)
+        waiting = self.stats.awaiting_response(now)
+        n = sum(hist)
+        first = (
+            f"median first response {median / 60:.1f} min (n={n})"
+            if median is not None
+            else "no first responses yet"
+        )
+        self.summary.setText(
+            f"Last 2 hours: {self._bins_total} reports · {first} · "
+            f"{waiting} awaiting a first response"
+        )
+
+    def _draw_delivery(self, now: float) -> None:
+        plot = self.delivery_plot
+        plot.clear()
+        for i, curve in enumerate(self.stats.delivery_curves(now)):
+            colour = _CURVE_COLOURS[i % len(_CURVE_COLOURS)]
+            label = f"{curve.alert_id} ({', '.join(c.replace('_', ' ') for c in curve.categories)})"
+            # carry the last point to now, so a curve that stopped climbing reads as flat
+            xs = [*curve.minutes]
+            if curve.state in ("active", "pending_approval"):
+                xs.append(max(xs[-1], (now - curve.sent_at) / 60.0))
+            d = [*curve.delivered, curve.delivered[-1]][: len(xs)]
+            r = [*curve.read, curve.read[-1]][: len(xs)]
+            plot.plot(xs, d, pen=pg.mkPen(colour, width=2), name=label)
+            plot.plot(xs, r, pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine))

@@ -1,0 +1,441 @@
+"""The alert composer: a dialog opened from an area drawn on the map (or an alert to update).
+
+It fills CAP 1.2 fields from a template, shows live how many phones the alert would reach
+(`alert.preview` answers with a number only, debounced while categories are ticked), checks
+what it can before sending, and hands the result to the session's durable outbox. Whether
+the alert needs a supervisor's approval is decided by the relay; the dialog only says so.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+
+import msgspec
+from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import Shiboken
+
+from backend_client import limits as L
+from backend_client import messages as m
+from backend_client.outbox import OutboxEntry
+from console.alerts.area import describe_area, distinct_points
+from console.alerts.templates import (
+    CAP_CATEGORIES,
+    CAP_CERTAINTIES,
+    CAP_SEVERITIES,
+    CAP_URGENCIES,
+    AlertTemplate,
+    TemplateError,
+    load_templates,
+)
+from console.session import ConsoleSession
+
+DEFAULT_CONTACT = "Call 101, quote the incident number"
+DEFAULT_EVENT = "Community alert"
+DEFAULT_EXPIRY_HOURS = 24
+CAP_STATUSES = ("Actual", "Exercise", "Test")
+#: an alert must stay current at least this long after it is sent
+MIN_LIFETIME_S = 60
+_PLACEHOLDER = re.compile(r"\[(Describe|Add|Insert)[^\]]*\]")
+
+
+def category_label(category: str) -> str:
+    return category.replace("_", " ").capitalize()
+
+
+def _plain(label: QLabel) -> QLabel:
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class AlertComposer(QDialog):
+    """`AlertComposer(session, area)` for a new alert; `editing=alert` for a CAP Update."""
+
+    sent = Signal(object)  # OutboxEntry of the queued alert.send / alert.update
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        area: m.Area,
+        parent: QWidget | None = None,
+        *,
+        editing: m.Alert | None = None,
+        templates: Sequence[AlertTemplate] | None = None,
+        debounce_ms: int = 300,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.area: m.Area = editing.info.area if editing is not None else area
+        self.editing = editing
+        self.last_count: m.AlertCount | None = None
+        self._generation = 0
+        template_error = ""
+        if templates is None:
+            try:
+                templates = load_templates()
+            except TemplateError as exc:
+                templates, template_error = [], str(exc)
+        self.templates = list(templates)
+        self.setWindowTitle("Update alert" if editing else "New alert")
+        self.setMinimumWidth(820)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(debounce_ms)
+        self._debounce.timeout.connect(self.request_count)
+
+        self._build(template_error)
+        if editing is not None:
+            self._prefill(editing)
+        else:
+            self._set_expiry_hours(DEFAULT_EXPIRY_HOURS)
+        self.headline.setFocus()
+        self._schedule_count()
+
+    # ------------------------------------------------------------ layout
+
+    def _build(self, template_error: str) -> None:
+        root = QVBoxLayout(self)
+
+        top = QHBoxLayout()
+        top.addWidget(_plain(QLabel("Template")))
+        self.template = QComboBox()
+        self.template.addItem("(none: start blank)", None)
+        for t in self.templates:
+            self.template.addItem(t.name, t.key)
+        self.template.currentIndexChanged.connect(self._template_chosen)
+        top.addWidget(self.template, 1)
+        root.addLayout(top)
+        if template_error:
+            root.addWidget(_plain(QLabel(f"Templates are unavailable: {template_error}")))
+
+        body = QHBoxLayout()
+        root.addLayout(body, 1)
+        form = QFormLayout()
+        body.addLayout(form, 3)
+
+        self.headline = QLineEdit()
+        self.headline.setMaxLength(L.MAX_SHORT_CHARS)
+        self.headline.setPlaceholderText("What is happening, in a few words (required)")
+        self.headline_count = _plain(QLabel())
+        self.headline.textChanged.connect(self._headline_changed)
+        row = QHBoxLayout()
+        row.addWidget(self.headline, 1)
+        row.addWidget(self.headline_count)
+        form.addRow("Headline", row)
+
+        self.event = QLineEdit(DEFAULT_EVENT)
+        self.event.setMaxLength(L.MAX_SHORT_CHARS)
+        form.addRow("Event", self.event)
+        self.description = QPlainTextEdit()
+        self.description.setPlaceholderText("What happened and where (no names of victims)")
+        self.description.setTabChangesFocus(True)
+        form.addRow("Description", self.description)
+        self.instruction = QPlainTextEdit()
+        self.instruction.setPlaceholderText("What people should do")
+        self.instruction.setTabChangesFocus(True)
+        form.addRow("Instruction", self.instruction)
+        self.contact = QLineEdit(DEFAULT_CONTACT)
+        self.contact.setMaxLength(L.MAX_SHORT_CHARS)
+        form.addRow("Contact", self.contact)
+        self.incident_ref = QLineEdit()
+        self.incident_ref.setMaxLength(L.MAX_SHORT_CHARS)
+        self.incident_ref.setPlaceholderText("e.g. INC-2026-000017 (optional)")
+        form.addRow("Incident", self.incident_ref)
+        self.expiry = QDateTimeEdit()
+        self.expiry.setCalendarPopup(True)
+        self.expiry.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        form.addRow("Expires", self.expiry)
+        self.area_desc = QLineEdit(describe_area(self.area))
+        self.area_desc.setMaxLength(L.MAX_SHORT_CHARS)
+        form.addRow("Area", self.area_desc)
+
+        cap = QGridLayout()
+        self.cap_category = self._combo(CAP_CATEGORIES, "Security")
+        self.urgency = self._combo(CAP_URGENCIES, "Expected")
+        self.severity = self._combo(CAP_SEVERITIES, "Moderate")
+        self.certainty = self._combo(CAP_CERTAINTIES, "Likely")
+        self.cap_status = self._combo(CAP_STATUSES, "Actual")
+        for col, (name, combo) in enumerate(
+            [
+                ("Category", self.cap_category),
+                ("Urgency", self.urgency),
+                ("Severity", self.severity),
+                ("Certainty", self.certainty),
+                ("Status", self.cap_status),
+            ]
+        ):
+            cap.addWidget(_plain(QLabel(name)), 0, col)
+            cap.addWidget(combo, 1, col)
+        form.addRow("CAP", cap)
+
+        side = QVBoxLayout()
+        body.addLayout(side, 2)
+        side.addWidget(_plain(QLabel("Send to phones that asked for")))
+        self.categories = QListWidget()
+        self.categories.setStyleSheet(  # the dark palette hides unchecked indicators
+            "QListWidget::indicator { width: 12px; height: 12px; border: 1px solid #768390;"
+            " border-radius: 2px; }"
+            " QListWidget::indicator:checked { background: #2f81f7; border-color: #2f81f7; }"
+        )
+        for cat in m.CATEGORIES:
+            item = QListWidgetItem(category_label(cat))
+            item.setData(Qt.ItemDataRole.UserRole, cat)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.categories.addItem(item)
+        self.categories.itemChanged.connect(lambda _item: self._schedule_count())
+        side.addWidget(self.categories, 1)
+        self.reach = _plain(QLabel())
+        font = self.reach.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.reach.setFont(font)
+        self.reach.setWordWrap(True)
+        side.addWidget(self.reach)
+        self.approval = _plain(QLabel("A supervisor must approve (two-person rule)"))
+        self.approval.setStyleSheet("color: #d29922;")
+        self.approval.setWordWrap(True)
+        self.approval.setVisible(False)
+        side.addWidget(self.approval)
+
+        self.problems = _plain(QLabel())
+        self.problems.setWordWrap(True)
+        self.problems.setStyleSheet("color: #e5534b;")
+        self.problems.setVisible(False)
+        root.addWidget(self.problems)
+
+        buttons = QDialogButtonBox()
+        self.send_button = QPushButton("Send update" if self.editing else "Send alert")
+        self.send_button.setDefault(True)
+        buttons.addButton(self.send_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.send_button.clicked.connect(self.send)
+        buttons.rejected.connect(self.reject)
+        root.addWidget(buttons)
+        self._headline_changed(self.headline.text())
+
+    @staticmethod
+    def _combo(choices: Sequence[str], default: str) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(list(choices))
+        combo.setCurrentText(default)
+        return combo
+
+    # ------------------------------------------------------------ filling in
+
+    def _headline_changed(self, text: str) -> None:
+        self.headline_count.setText(f"{len(text)}/{L.MAX_SHORT_CHARS}")
+
+    def _set_expiry_hours(self, hours: float) -> None:
+        self.expiry.setDateTime(QDateTime.currentDateTime().addSecs(int(hours * 3600)))
+
+    def _template_chosen(self, index: int) -> None:
+        key = self.template.itemData(index)
+        for t in self.templates:
+            if t.key == key:
+                self.apply_template(t)
+
+    def apply_template(self, t: AlertTemplate) -> None:
+        """Fill the wording, CAP codes, categories and expiry; keep area, contact, incident."""
+        self.headline.setText(t.headline)
+        self.event.setText(t.event)
+        self.description.setPlainText(t.description)
+        self.instruction.setPlainText(t.instruction)
+        self.cap_category.setCurrentText(t.cap_category)
+        self.urgency.setCurrentText(t.urgency)
+        self.severity.setCurrentText(t.severity)
+        self.certainty.setCurrentText(t.certainty)
+        self.set_categories(t.categories)
+        self._set_expiry_hours(t.expiry_hours)
+
+    def _prefill(self, alert: m.Alert) -> None:
+        info = alert.info
+        self.headline.setText(info.headline)
+        self.event.setText(info.event)
+        self.description.setPlainText(info.description)
+        self.instruction.setPlainText(info.instruction)
+        self.contact.setText(info.contact)
+        self.incident_ref.setText(info.incident_ref or "")
+        self.area_desc.setText(info.area_desc)
+        self.cap_category.setCurrentText(info.cap_category)
+        self.urgency.setCurrentText(info.urgency)
+        self.severity.setCurrentText(info.severity)
+        self.certainty.setCurrentText(info.certainty)
+        self.cap_status.setCurrentText(info.status)
+        self.expiry.setDateTime(QDateTime.fromMSecsSinceEpoch(int(info.expires_at * 1000)))
+        self.set_categories(info.categories)
+
+    def set_categories(self, categories: Sequence[str]) -> None:
+        wanted = set(categories)
+        self.categories.blockSignals(True)
+        try:
+            for i in range(self.categories.count()):
+                item = self.categories.item(i)
+                on = item.data(Qt.ItemDataRole.UserRole) in wanted
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        finally:
+            self.categories.blockSignals(False)
+        self._schedule_count()
+
+    def checked_categories(self) -> list[str]:
+        out = []
+        for i in range(self.categories.count()):
+            item = self.categories.item(i)
+            if item.checkState() == Qt.CheckState.Checked:
+                out.append(str(item.data(Qt.ItemDataRole.UserRole)))
+        return out
+
+    def expires_at(self) -> float:
+        return self.expiry.dateTime().toMSecsSinceEpoch() / 1000.0
+
+    # ------------------------------------------------------------ live recipient count
+
+    def _schedule_count(self) -> None:
+        self._generation += 1  # an answer to an older question is now stale
+        self.last_count = None
+        self.approval.setVisible(False)
+        if isinstance(self.area, m.Polygon) and distinct_points(self.area) < 3:
+            self._debounce.stop()
+            self.show_count_error("the area needs at least 3 distinct points")
+            return
+        if not self.checked_categories():
+            self._debounce.stop()
+            self.reach.setText("Tick at least one category to see how many phones it reaches.")
+            return
+        self.reach.setText("Counting phones…")
+        self._debounce.start()
+
+    def request_count(self) -> None:
+        """Ask the relay how many phones the alert would reach (a number, never positions)."""
+        cats = self.checked_categories()
+        if not cats:
+            return
+        gen = self._generation
+
+        def on_reply(reply: m.Msg) -> None:
+            if Shiboken.isValid(self) and gen == self._generation:
+                self.show_count(reply)
+
+        def on_error(message: str) -> None:
+            if Shiboken.isValid(self) and gen == self._generation:
+                self.show_count_error(message)
+
+        preview = m.AlertPreview(id="", area=self.area, categories=cats)  # type: ignore[arg-type]
+        self.session.run(preview, on_reply, on_error)
+
+    def show_count(self, reply: m.Msg) -> None:
+        if not isinstance(reply, m.AlertCount):
+            self.show_count_error(f"unexpected answer {type(reply).__name__}")
+            return
+        self.last_count = reply
+        n = reply.recipients
+        self.reach.setText(f"Reaches {n} phone{'' if n == 1 else 's'}")
+        self.approval.setVisible(reply.approval_required)
+
+    def show_count_error(self, message: str) -> None:
+        self.last_count = None
+        self.approval.setVisible(False)
+        low = message.lower()
+        if any(w in low for w in ("geometry", "intersect", "points", "radius", "ring")):
+            self.reach.setText(
+                f"This area cannot be used: {message}. Close this window and draw the area again."
+            )
+        else:
+            self.reach.setText(f"Could not count the phones it reaches: {message}")
+
+    # ------------------------------------------------------------ sending
+
+    def validate(self, now: float | None = None) -> list[str]:
+        """What stops this alert being sent, in the dispatcher's words (empty when fine)."""
+        now = time.time() if now is None else now
+        problems = []
+        if not self.headline.text().strip():
+            problems.append("Write a headline.")
+        if not self.checked_categories():
+            problems.append("Tick at least one category of phones to send to.")
+        if self.expires_at() <= now + MIN_LIFETIME_S:
+            problems.append("The expiry time has passed or is too close; set it in the future.")
+        for name, widget in (("description", self.description), ("instruction", self.instruction)):
+            text = widget.toPlainText()
+            if _PLACEHOLDER.search(text):
+                problems.append(f"Replace the text in square brackets in the {name}.")
+            if len(text) > L.MAX_TEXT_CHARS:
+                problems.append(
+                    f"The {name} is {len(text)} characters; shorten it to {L.MAX_TEXT_CHARS}."
+                )
+        return problems
+
+    def info(self) -> m.AlertInfo:
+        ref = self.incident_ref.text().strip()
+        return m.AlertInfo(
+            categories=self.checked_categories(),  # type: ignore[arg-type]
+            area=self.area,
+            area_desc=self.area_desc.text().strip() or describe_area(self.area),
+            headline=self.headline.text().strip(),
+            description=self.description.toPlainText().strip(),
+            instruction=self.instruction.toPlainText().strip(),
+            event=self.event.text().strip() or DEFAULT_EVENT,
+            cap_category=self.cap_category.currentText(),  # type: ignore[arg-type]
+            urgency=self.urgency.currentText(),  # type: ignore[arg-type]
+            severity=self.severity.currentText(),  # type: ignore[arg-type]
+            certainty=self.certainty.currentText(),  # type: ignore[arg-type]
+            contact=self.contact.text().strip(),
+            incident_ref=ref or None,
+            expires_at=self.expires_at(),
+            status=self.cap_status.currentText(),  # type: ignore[arg-type]
+        )
+
+    def send(self) -> OutboxEntry | None:
+        """Validate, then queue alert.send (or alert.update) in the outbox and close."""
+        problems = self.validate()
+        info: m.AlertInfo | None = None
+        if not problems:
+            info = self.info()
+            try:  # the wire's own limits, so the relay is not the first to say no
+                msgspec.convert(msgspec.to_builtins(info), m.AlertInfo)
+            except msgspec.ValidationError as exc:
+                problems.append(f"The alert cannot be sent as written: {exc}.")
+        if problems or info is None:
+            self.problems.setText("\n".join(problems))
+            self.problems.setVisible(True)
+            return None
+        action: m.AlertSend | m.AlertUpdate
+        if self.editing is not None:
+            action = m.AlertUpdate(id="", idem="", alert_id=self.editing.alert_id, info=info)
+        else:
+            action = m.AlertSend(id="", idem="", info=info)
+        try:
+            entry = self.session.submit(action)
+        except Exception as exc:  # the outbox is on disk: a full or read-only disk
+            self.problems.setText(f"The alert could not be queued: {exc}")
+            self.problems.setVisible(True)
+            return None
+        self.problems.setVisible(False)
+        self._debounce.stop()
+        self.sent.emit(entry)
+        self.accept()
+        return entry
+
+    def done(self, result: int) -> None:
+        self._debounce.stop()
+        self._generation += 1
+        super().done(result)

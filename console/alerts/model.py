@@ -1,0 +1,139 @@
+"""The alerts the console knows about, as plain data (no Qt), and the rules for acting on them.
+
+`AlertBook` keeps alerts in a stable order (newest first by when they were first seen, so a
+row does not jump when its counts climb) and says where an `alert.changed` landed, which is
+all a Qt table needs to emit the right signals. The permission helpers mirror the relay's
+rules only to grey out buttons: the relay decides, per message.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass
+
+from backend_client import messages as m
+
+STATE_LABELS = {
+    "pending_approval": "Awaiting approval",
+    "active": "Active",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+    "rejected": "Rejected",
+}
+APPROVER_ROLES = frozenset({"supervisor", "admin"})
+
+
+def fraction(part: int, whole: int) -> float:
+    """Share of `whole` reached, clamped to 0..1 (0 when nobody was targeted)."""
+    if whole <= 0:
+        return 0.0
+    return min(1.0, max(0.0, part / whole))
+
+
+def shown_state(alert: m.Alert, now: float) -> str:
+    """The relay marks expiry lazily; an active alert past `expires_at` is shown expired."""
+    if alert.state == "active" and alert.info.expires_at <= now:
+        return "expired"
+    return alert.state
+
+
+def can_approve(alert: m.Alert, role: str, username: str) -> bool:
+    """Two-person rule: a supervisor or admin, not the sender, on a pending alert."""
+    return alert.state == "pending_approval" and role in APPROVER_ROLES and alert.sender != username
+
+
+def can_update(alert: m.Alert, now: float) -> bool:
+    return shown_state(alert, now) == "active"
+
+
+def can_cancel(alert: m.Alert, now: float) -> bool:
+    return shown_state(alert, now) in ("active", "pending_approval")
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    alert_id: str
+    headline: str
+    state: str  # as shown (see shown_state)
+    state_label: str
+    msg_type: str
+    sender: str
+    approved_by: str | None
+    sent_at: float
+    expires_at: float
+    recipients: int
+    delivered: int
+    read: int
+    delivered_fraction: float
+    read_fraction: float
+
+    @staticmethod
+    def of(alert: m.Alert, now: float) -> AlertRow:
+        state = shown_state(alert, now)
+        return AlertRow(
+            alert_id=alert.alert_id,
+            headline=alert.info.headline,
+            state=state,
+            state_label=STATE_LABELS.get(state, state),
+            msg_type=alert.msg_type,
+            sender=alert.sender,
+            approved_by=alert.approved_by,
+            sent_at=alert.sent_at,
+            expires_at=alert.info.expires_at,
+            recipients=alert.recipients,
+            delivered=alert.delivered,
+            read=alert.read,
+            delivered_fraction=fraction(alert.delivered, alert.recipients),
+            read_fraction=fraction(alert.read, alert.recipients),
+        )
+
+
+class AlertBook:
+    """Alerts by id, ordered newest first by the time each was first seen."""
+
+    def __init__(self) -> None:
+        self._alerts: dict[str, m.Alert] = {}
+        self._keys: list[tuple[float, str]] = []  # (-first sent_at, alert_id), sorted
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, alert_id: object) -> bool:
+        return alert_id in self._alerts
+
+    def place(self, alert: m.Alert) -> tuple[int, bool]:
+        """Where `upsert` would put the alert, and whether that row would be new."""
+        if alert.alert_id in self._alerts:
+            return self.index(alert.alert_id), False
+        return bisect.bisect_left(self._keys, (-alert.sent_at, alert.alert_id)), True
+
+    def upsert(self, alert: m.Alert) -> tuple[int, bool]:
+        """Store the alert; returns its row and whether the row is new."""
+        if alert.alert_id in self._alerts:
+            self._alerts[alert.alert_id] = alert
+            return self.index(alert.alert_id), False
+        key = (-alert.sent_at, alert.alert_id)
+        row = bisect.bisect_left(self._keys, key)
+        self._keys.insert(row, key)
+        self._alerts[alert.alert_id] = alert
+        return row, True
+
+    def index(self, alert_id: str) -> int:
+        for i, (_, aid) in enumerate(self._keys):
+            if aid == alert_id:
+                return i
+        raise KeyError(alert_id)
+
+    def at(self, row: int) -> m.Alert:
+        return self._alerts[self._keys[row][1]]
+
+    def get(self, alert_id: str) -> m.Alert | None:
+        return self._alerts.get(alert_id)
+
+    def row(self, row: int, now: float | None = None) -> AlertRow:
+        return AlertRow.of(self.at(row), time.time() if now is None else now)
+
+    def rows(self, now: float | None = None) -> list[AlertRow]:
+        t = time.time() if now is None else now
+        return [AlertRow.of(self._alerts[aid], t) for _, aid in self._keys]

@@ -1,0 +1,206 @@
+"""The dashboard's numbers, from events, with no Qt: cheap to ingest, cheap to read.
+
+Ingesting is O(1) per event (reports are counted into fixed 5-minute bins as they arrive) so
+it keeps up with the feed at any rate; reading the series costs only the bins on screen, so
+the widget can redraw on a slow timer. Only categories, counts and times are kept: never a
+report's text or position.
+
+"First response" is the time from a report's creation to the first thing an officer did
+about it: the first `report.updated` with `by` set (claim, status, priority, link) or the
+first officer chat message on it. `ingest()` takes wire events and is exact; `observe_report`
+serves callers that only see the report itself (it infers an officer action from a change
+in status, claim, priority or incident and times it when it is observed).
+"""
+
+from __future__ import annotations
+
+import bisect
+import statistics
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from backend_client import messages as m
+
+BIN_S = 300.0
+WINDOW_S = 7200.0
+#: how long a report waits for its first response before the dashboard forgets it
+KEEP_S = 24 * 3600.0
+#: first-response histogram bin edges, in minutes (the last bin is open-ended)
+RESPONSE_EDGES_MIN = (0.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+
+
+def response_labels(edges: tuple[float, ...] = RESPONSE_EDGES_MIN) -> list[str]:
+    out = [f"{a:g}–{b:g}" for a, b in zip(edges, edges[1:], strict=False)]
+    return [*out, f"{edges[-1]:g}+"]
+
+
+@dataclass(frozen=True)
+class ReportBins:
+    starts: list[float]  # unix seconds at the start of each bin, oldest first
+    counts: dict[str, list[int]]  # category -> count per bin (only categories seen)
+
+    def total(self) -> int:
+        return sum(sum(c) for c in self.counts.values())
+
+
+@dataclass
+class DeliveryCurve:
+    alert_id: str
+    categories: tuple[str, ...]
+    sent_at: float
+    state: str
+    recipients: int = 0
+    minutes: list[float] = field(default_factory=list)  # since sent_at
+    delivered: list[int] = field(default_factory=list)
+    read: list[int] = field(default_factory=list)
+
+
+_OFFICER_FIELDS = ("status", "claimed_by", "priority", "incident_ref")
+
+
+class DashboardStats:
+    def __init__(self, window_s: float = WINDOW_S, bin_s: float = BIN_S) -> None:
+        self.window_s = window_s
+        self.bin_s = bin_s
+        #: bumped on every change that alters a series (the widget redraws only then)
+        self.version = 0
+        self._bins: dict[int, Counter[str]] = {}
+        self._created: dict[str, float] = {}  # reports still awaiting a first response
+        self._answered: set[str] = set()
+        self._snapshot: dict[str, tuple[object, ...]] = {}
+        self._responses: deque[tuple[float, float]] = deque()  # (responded at, seconds)
+        self._curves: dict[str, DeliveryCurve] = {}
+
+    # ------------------------------------------------------------ ingest
+
+    def ingest(self, event: m.Msg) -> None:
+        """One officer event from the wire (others are ignored)."""
+        if isinstance(event, m.ReportCreated):
+            self.report_seen(event.report.report_id, event.report.category, event.report.created_at)
+            self._snapshot[event.report.report_id] = _officer_fields(event.report)
+        elif isinstance(event, m.ReportUpdated):
+            r = event.report
+            self.report_seen(r.report_id, r.category, r.created_at)
+            self._snapshot[r.report_id] = _officer_fields(r)
+            if event.by is not None:
+                self.officer_action(r.report_id, event.at)
+        elif isinstance(event, m.ChatPosted):
+            if event.message.sender == "officer":
+                self.officer_action(event.message.report_id, event.message.sent_at)
+        elif isinstance(event, m.AlertChanged):
+            self.alert_progress(event.alert, event.at)
+
+    def observe_report(self, report: m.Report, at: float) -> None:
+        """A report as the console saw it, at `at` (see the module docstring)."""
+        fields = _officer_fields(report)
+        before = self._snapshot.get(report.report_id)
+        self._snapshot[report.report_id] = fields
+        new = self.report_seen(report.report_id, report.category, report.created_at)
+        if new and (report.status != "new" or report.claimed_by is not None):
+            # first seen already handled (from the cache, or replayed): when is unknown
+            self._created.pop(report.report_id, None)
+            self._answered.add(report.report_id)
+        elif not new and before is not None and before != fields:
+            self.officer_action(report.report_id, at)
+
+    def report_seen(self, report_id: str, category: str, created_at: float) -> bool:
+        """Count a report once, in the bin of its creation; True if it was new."""
+        if report_id in self._created or report_id in self._answered:
+            return False
+        key = int(created_at // self.bin_s)
+        self._bins.setdefault(key, Counter())[category] += 1
+        self._created[report_id] = created_at
+        self.version += 1
+        return True
+
+    def officer_action(self, report_id: str, at: float) -> None:
+        """Record the first officer action on a report (later ones change nothing)."""
+        created = self._created.pop(report_id, None)
+        if created is None:
+            return  # already answered, or never seen
+        self._answered.add(report_id)
+        self._responses.append((at, max(0.0, at - created)))
+        self.version += 1
+
+    def alert_progress(self, alert: m.Alert, at: float) -> None:
+        curve = self._curves.get(alert.alert_id)
+        if curve is None or (curve.sent_at != alert.sent_at and alert.msg_type == "Update"):
+            # a new alert, or an update (counts restart from zero for the new content)
+            curve = DeliveryCurve(
+                alert.alert_id, tuple(alert.info.categories), alert.sent_at, alert.state
+            )
+            curve.minutes.append(0.0)
+            curve.delivered.append(0)
+            curve.read.append(0)
+            self._curves[alert.alert_id] = curve
+        curve.state = alert.state
+        curve.recipients = alert.recipients
+        point = (alert.delivered, alert.read)
+        if (curve.delivered[-1], curve.read[-1]) != point:
+            curve.minutes.append(max(0.0, (at - curve.sent_at) / 60.0))
+            curve.delivered.append(alert.delivered)
+            curve.read.append(alert.read)
+        self.version += 1
+
+    def prune(self, now: float) -> None:
+        """Forget what no series can show any more."""
+        oldest_bin = int((now - self.window_s) // self.bin_s) - 1
+        for key in [k for k in self._bins if k < oldest_bin]:
+            del self._bins[key]
+        while self._responses and self._responses[0][0] < now - self.window_s:
+            self._responses.popleft()
+        for rid in [r for r, t in self._created.items() if t < now - KEEP_S]:
+            del self._created[rid]
+            self._snapshot.pop(rid, None)
+        # answered ids are kept only to refuse a second count; drop their snapshots
+        for rid in [r for r in self._snapshot if r in self._answered]:
+            del self._snapshot[rid]
+
+    # ------------------------------------------------------------ series
+
+    def report_bins(self, now: float) -> ReportBins:
+        """Reports per bin and category over the window, the current (partial) bin last."""
+        last = int(now // self.bin_s)
+        n = max(1, round(self.window_s / self.bin_s))
+        keys = range(last - n + 1, last + 1)
+        cats = sorted({c for k in keys for c in self._bins.get(k, ())}, key=_category_order)
+        counts = {c: [self._bins.get(k, Counter())[c] for k in keys] for c in cats}
+        return ReportBins([k * self.bin_s for k in keys], counts)
+
+    def response_times(self, now: float) -> list[float]:
+        """Seconds to first response, for responses within the window."""
+        return [s for at, s in self._responses if at >= now - self.window_s]
+
+    def median_response(self, now: float) -> float | None:
+        times = self.response_times(now)
+        return statistics.median(times) if times else None
+
+    def response_histogram(
+        self, now: float, edges_min: tuple[float, ...] = RESPONSE_EDGES_MIN
+    ) -> list[int]:
+        out = [0] * len(edges_min)
+        for s in self.response_times(now):
+            out[max(0, bisect.bisect_right(edges_min, s / 60.0) - 1)] += 1
+        return out
+
+    def awaiting_response(self, now: float) -> int:
+        """Reports created within the window that no officer has acted on yet."""
+        return sum(1 for t in self._created.values() if t >= now - self.window_s)
+
+    def delivery_curves(self, now: float, limit: int = 5) -> list[DeliveryCurve]:
+        """The `limit` most recently sent alerts still worth watching (sent within the
+        window, or still active or awaiting approval), newest first."""
+        live = [
+            c
+            for c in self._curves.values()
+            if c.sent_at >= now - self.window_s or c.state in ("active", "pending_approval")
+        ]
+        return sorted(live, key=lambda c: c.sent_at, reverse=True)[:limit]
+
+
+def _officer_fields(r: m.Report) -> tuple[object, ...]:
+    return tuple(getattr(r, f) for f in _OFFICER_FIELDS)
+
+
+def _category_order(category: str) -> int:
+    return m.CATEGORIES.index(category) if category in m.CATEGORIES else len(m.CATEGORIES)

@@ -1,0 +1,216 @@
+"""Dashboard: the aggregator on its own (5-minute bins, first-response times, delivery
+curves), then the widget redrawing on its timer, never per event."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend_client import messages as m
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.dashboard.stats import DashboardStats, response_labels
+from console.dashboard.widget import DashboardWidget
+from console.session import ConsoleSession
+
+pytestmark = pytest.mark.gui
+
+T0 = 1_767_262_200.0  # a multiple of 300 s: bins start on it
+
+
+def report(rid: str, created_at: float, category: str = "burglary", **kw: Any) -> m.Report:
+    fields: dict[str, Any] = dict(
+        report_id=rid,
+        reporter="Kestrel-1",
+        category=category,
+        text="Two men trying door handles",
+        lat=53.759,
+        lon=-2.699,
+        created_at=created_at,
+        status="new",
+        priority="normal",
+        claimed_by=None,
+        incident_ref=None,
+        media=[],
+    )
+    fields.update(kw)
+    return m.Report(**fields)
+
+
+def chat(rid: str, sender: str, at: float, mid: str = "m1") -> m.ChatMessage:
+    return m.ChatMessage(
+        message_id=mid,
+        report_id=rid,
+        sender=sender,  # type: ignore[arg-type]
+        author="dana" if sender == "officer" else "Kestrel-1",
+        text="hello",
+        sent_at=at,
+        status="sent",
+    )
+
+
+def alert(sent_at: float, delivered: int = 0, read: int = 0, **kw: Any) -> m.Alert:
+    fields: dict[str, Any] = dict(
+        alert_id="alr_1",
+        sender="dana",
+        sent_at=sent_at,
+        msg_type="Alert",
+        state="active",
+        info=m.AlertInfo(
+            categories=["burglary", "vehicle"],
+            area=m.Circle(lat=53.759, lon=-2.699, radius_m=800),
+            area_desc="Elm Road",
+            headline="Burglaries",
+            expires_at=sent_at + 3600,
+        ),
+        recipients=50,
+        delivered=delivered,
+        read=read,
+    )
+    fields.update(kw)
+    return m.Alert(**fields)
+
+
+# ------------------------------------------------------------------ the aggregator
+
+
+def test_reports_are_binned_per_five_minutes_by_category():
+    s = DashboardStats()
+    now = T0 + 7200 + 100  # inside the bin starting at T0 + 7200
+    s.ingest(m.ReportCreated(seq=1, at=T0, report=report("old", T0 - 10)))  # out of window
+    s.ingest(m.ReportCreated(seq=2, at=T0, report=report("a", T0 + 301)))
+    s.ingest(m.ReportCreated(seq=3, at=T0, report=report("b", T0 + 599, "vehicle")))
+    s.ingest(m.ReportCreated(seq=4, at=T0, report=report("c", T0 + 600)))
+    s.ingest(m.ReportCreated(seq=5, at=T0, report=report("d", now - 1, "drugs")))
+    # the same report again (an update, a replay) is not counted twice
+    s.ingest(m.ReportUpdated(seq=6, at=T0, report=report("a", T0 + 301), by=None))
+    bins = s.report_bins(now)
+    assert len(bins.starts) == 24
+    assert bins.starts[-1] == T0 + 7200 and bins.starts[0] == T0 + 300
+    assert list(bins.counts) == ["burglary", "vehicle", "drugs"]  # wire order, seen only
+    assert bins.counts["burglary"][:3] == [1, 1, 0]
+    assert bins.counts["vehicle"][:2] == [1, 0]
+    assert bins.counts["drugs"][-1] == 1
+    assert bins.total() == 4
+
+
+def test_first_response_is_the_first_officer_action():
+    s = DashboardStats()
+    s.ingest(m.ReportCreated(seq=1, at=T0, report=report("r1", T0)))
+    s.ingest(m.ReportCreated(seq=2, at=T0, report=report("r2", T0 + 10)))
+    s.ingest(m.ReportCreated(seq=3, at=T0, report=report("r3", T0 + 20)))
+    # media arriving (by=None) and the citizen's own chat are not responses
+    s.ingest(m.ReportUpdated(seq=4, at=T0 + 30, report=report("r1", T0), by=None))
+    s.ingest(m.ChatPosted(seq=5, at=T0 + 40, message=chat("r1", "citizen", T0 + 40)))
+    s.ingest(
+        m.ReportUpdated(
+            seq=6,
+            at=T0 + 120,
+            report=report("r1", T0, status="claimed", claimed_by="dana"),
+            by="dana",
+        )
+    )
+    s.ingest(m.ChatPosted(seq=7, at=T0 + 200, message=chat("r1", "officer", T0 + 200)))  # later
+    s.ingest(m.ChatPosted(seq=8, at=T0 + 610, message=chat("r2", "officer", T0 + 610, "m2")))
+    now = T0 + 700
+    assert sorted(s.response_times(now)) == [120.0, 600.0]
+    assert s.median_response(now) == 360.0
+    hist = s.response_histogram(now)
+    assert len(hist) == len(response_labels()) and response_labels()[0] == "0–2"
+    assert hist[1] == 1  # 2 min falls in 2–5
+    assert hist[3] == 1  # 10 min falls in 10–15
+    assert s.awaiting_response(now) == 1  # r3
+    # responses drop out of the window with time
+    assert s.response_times(T0 + 120 + 7201) == [600.0]
+
+
+def test_observed_reports_infer_the_first_action_from_a_change():
+    s = DashboardStats()
+    s.observe_report(report("r1", T0), at=T0 + 1)
+    s.observe_report(report("r1", T0, media=[]), at=T0 + 50)  # nothing an officer changed
+    assert s.response_times(T0 + 60) == []
+    s.observe_report(report("r1", T0, status="claimed", claimed_by="sam"), at=T0 + 90)
+    assert s.response_times(T0 + 100) == [90.0]
+    # first seen already handled (from the cache): unknown, neither timed nor awaiting
+    s.observe_report(report("r2", T0, status="closed"), at=T0 + 5000)
+    assert s.awaiting_response(T0 + 5000) == 0
+    assert s.response_times(T0 + 5000) == [90.0]
+
+
+def test_delivery_curves_follow_alert_changed():
+    s = DashboardStats()
+    for at, d, r in [(T0, 0, 0), (T0 + 30, 20, 0), (T0 + 31, 20, 0), (T0 + 90, 45, 12)]:
+        s.ingest(m.AlertChanged(seq=1, at=at, alert=alert(T0, d, r)))
+    [curve] = s.delivery_curves(T0 + 100)
+    assert curve.categories == ("burglary", "vehicle")
+    assert curve.minutes == [0.0, 0.5, 1.5]  # the repeat at T0 + 31 added nothing
+    assert curve.delivered == [0, 20, 45]
+    assert curve.read == [0, 0, 12]
+    assert curve.recipients == 50
+    # an update restarts the curve from its new send time
+    s.ingest(m.AlertChanged(seq=9, at=T0 + 200, alert=alert(T0 + 200, msg_type="Update")))
+    [curve] = s.delivery_curves(T0 + 210)
+    assert curve.sent_at == T0 + 200 and curve.delivered == [0]
+    # old, finished alerts leave the chart; only the newest few are kept
+    for i in range(8):
+        s.alert_progress(alert(T0 + 300 + i, alert_id=f"a{i}"), T0 + 300 + i)
+    assert [c.alert_id for c in s.delivery_curves(T0 + 400, limit=3)] == ["a7", "a6", "a5"]
+    s.alert_progress(alert(T0 + 200, msg_type="Cancel", state="cancelled"), T0 + 300)
+    ids = [c.alert_id for c in s.delivery_curves(T0 + 200 + 7300, limit=10)]
+    assert "alr_1" not in ids and "a7" in ids  # a7 is still active
+
+
+# ------------------------------------------------------------------ the widget
+
+
+@pytest.fixture
+def session(tmp_path: Path):
+    client = RelayClient(
+        ClientConfig(url="wss://127.0.0.1:1"),
+        Credentials("t", "t", lambda: None),
+        Outbox(tmp_path / "o.sqlite"),
+    )
+    yield ConsoleSession(client)
+    client.outbox.close()
+
+
+def test_widget_redraws_on_its_timer_not_per_event(qtbot, session):
+    w = DashboardWidget(session, interval_ms=150)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.redraws == 1, timeout=2000)  # first paint when shown
+    qtbot.wait(400)
+    assert w.redraws == 1  # nothing changed: the timer ticks but does not redraw
+
+    now = time.time()
+    for i in range(300):
+        session.dispatch(
+            m.ReportCreated(
+                seq=i, at=now, report=report(f"r{i}", now - i, ("burglary", "drugs")[i % 2])
+            )
+        )
+    session.dispatch(m.ChatPosted(seq=400, at=now, message=chat("r1", "officer", now + 30)))
+    session.dispatch(m.AlertChanged(seq=401, at=now, alert=alert(now - 60, 10, 2)))
+    assert w.redraws == 1  # 302 events, no drawing yet
+    assert w.dirty
+    qtbot.waitUntil(lambda: w.redraws == 2, timeout=2000)
+    qtbot.wait(400)
+    assert w.redraws == 2  # one redraw for the whole burst
+    assert w.summary.text().startswith("Last 2 hours: 300 reports")
+    assert "(n=1)" in w.summary.text() and "299 awaiting" in w.summary.text()
+    assert len(w.delivery_plot.listDataItems()) == 2  # delivered and read for alr_1
+    assert len(w.reports_plot.getPlotItem().items) == 2  # two categories stacked
+
+
+def test_hidden_dashboard_does_not_draw(qtbot, session):
+    w = DashboardWidget(session, interval_ms=50)
+    qtbot.addWidget(w)
+    session.dispatch(m.ReportCreated(seq=1, at=time.time(), report=report("r", time.time())))
+    qtbot.wait(300)
+    assert w.redraws == 0 and w.dirty  # a hidden tab costs nothing
+    w.show()
+    qtbot.waitUntil(lambda: w.redraws == 1, timeout=2000)
+    assert not w.dirty
