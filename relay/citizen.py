@@ -192,7 +192,9 @@ class CitizenConnection:
     async def submit(self, msg: m.ReportSubmit) -> m.Msg:
         key = self.device_key
         assert key is not None
-        reply = await self.relay.db.write(reports.submit_report(key, msg, self.relay.media.has))
+        reply = await self.relay.db.write(
+            reports.submit_report(key, self.pseudonym, msg, self.relay.media.has)
+        )
         for decl in msg.media:  # the chunks that follow name the report, not client_ref
             self.declared[(reply.report_id, decl.sha256)] = (decl.mime, decl.size)
         self.relay.metrics.reports.inc()

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend_client import codec
@@ -31,6 +31,7 @@ from relay.db import models as db
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 MAX_BATCH = 1000
+_EVENTS = cast(Table, db.Event.__table__)
 #: the row every audit writer locks first, so the relay and `lookout-relay officer ...`
 #: (another process) never take the same audit seq (PostgreSQL; SQLite has one writer anyway)
 AUDIT_LOCK = "audit-lock"
@@ -68,8 +69,7 @@ class Tx:
         self._db._next_seq += 1
         event = cls(seq=seq, at=self.now, **fields)  # type: ignore[call-arg]
         frame = codec.encode(event)
-        self.s.add(db.Event(seq=seq, at=self.now, frame=frame.decode("utf-8")))
-        self.events.append((seq, frame))
+        self.events.append((seq, frame))  # inserted with the batch's others in one statement
         return event
 
     def audit(self, actor: str, action: str, subject: str, **detail: object) -> None:
@@ -170,25 +170,14 @@ class Database:
                 return
 
     def _run_batch(self, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, bool, Any, Tx | None]] = []
         seq_before = self._next_seq
         now = time.time()
         try:
-            with self.sessions() as s, s.begin():
-                # another process (an admin command) may have appended to the audit chain
-                self._audit_head = lock_audit_head(s)
-                for job in batch:
-                    tx = Tx(s=s, now=now, _db=self)
-                    seq0, audit0 = self._next_seq, self._audit_head
-                    try:
-                        with s.begin_nested():
-                            result = job.fn(tx)
-                        outcomes.append((job, True, result, tx))
-                    except Exception as exc:  # the job alone is undone
-                        self._next_seq, self._audit_head = seq0, audit0
-                        if not _expected(exc):
-                            log.exception("write job failed")
-                        outcomes.append((job, False, exc, None))
+            try:  # the common case: every job succeeds, no savepoints needed
+                outcomes = self._attempt(batch, now, isolate=False)
+            except _JobFailed:  # undo the batch, then run each job in its own savepoint
+                self._next_seq = seq_before
+                outcomes = self._attempt(batch, now, isolate=True)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             log.exception("batch commit failed")
             self._next_seq = seq_before
@@ -208,6 +197,45 @@ class Database:
                 for fn in done.after:
                     job.loop.call_soon_threadsafe(fn)
             _resolve(job, ok, res)
+
+    def _attempt(
+        self, batch: list[_Job], now: float, isolate: bool
+    ) -> list[tuple[_Job, bool, Any, Tx | None]]:
+        outcomes: list[tuple[_Job, bool, Any, Tx | None]] = []
+        with self.sessions() as s, s.begin():
+            # another process (an admin command) may have appended to the audit chain
+            self._audit_head = lock_audit_head(s)
+            for job in batch:
+                tx = Tx(s=s, now=now, _db=self)
+                if not isolate:
+                    try:
+                        outcomes.append((job, True, job.fn(tx), tx))
+                    except Exception as exc:
+                        raise _JobFailed from exc
+                    continue
+                seq0, audit0 = self._next_seq, self._audit_head
+                try:
+                    with s.begin_nested():
+                        result = job.fn(tx)
+                    outcomes.append((job, True, result, tx))
+                except Exception as exc:  # the job alone is undone
+                    self._next_seq, self._audit_head = seq0, audit0
+                    if not _expected(exc):
+                        log.exception("write job failed")
+                    outcomes.append((job, False, exc, None))
+            rows = [
+                {"seq": seq, "at": now, "frame": frame.decode("utf-8")}
+                for _job, ok, _res, tx in outcomes
+                if ok and tx is not None
+                for seq, frame in tx.events
+            ]
+            if rows:
+                s.connection().execute(insert(_EVENTS), rows)
+        return outcomes
+
+
+class _JobFailed(Exception):
+    """A job raised in a batch run without savepoints: re-run the batch isolating jobs."""
 
 
 def _expected(exc: Exception) -> bool:
