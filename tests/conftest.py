@@ -55,7 +55,8 @@ async def start_relay(data_dir: Path, **config: object) -> RunningRelay:
     engine = admin.open_engine(data_dir)
     totp = _accounts(engine) if not admin.list_officers(engine) else {}
     engine.dispose()
-    relay = Relay(RelayConfig(data_dir=data_dir, port=0, **config))  # type: ignore[arg-type]
+    config.setdefault("port", 0)
+    relay = Relay(RelayConfig(data_dir=data_dir, **config))  # type: ignore[arg-type]
     await relay.start()
     assert relay.ca_path is not None
     return RunningRelay(relay, data_dir, tls.client_ssl_context(relay.ca_path), totp)

@@ -14,6 +14,7 @@ from tests.conftest import PASSWORD, RunningRelay
 def make_client(r: RunningRelay, home: Path, name: str = "dana", **config: Any) -> RelayClient:
     secret = r.totp[name]
     config.setdefault("ca_file", r.relay.ca_path)  # type: ignore[attr-defined]
-    cfg = ClientConfig(url=r.relay.url, **config)  # type: ignore[attr-defined]
+    config.setdefault("url", r.relay.url)  # type: ignore[attr-defined]
+    cfg = ClientConfig(**config)
     creds = Credentials(name, PASSWORD, lambda: accounts.totp_now(secret))
     return RelayClient(cfg, creds, Outbox(home / f"{name}-outbox.sqlite"))
