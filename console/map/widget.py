@@ -1,31 +1,324 @@
-"""Placeholder until the map lands."""
+"""The live map: report markers, drawn alert areas, a heat map and the tile source.
+
+The page is built and loaded once (see page.py). After that every change goes through
+the QWebChannel bridge: report changes are coalesced for `FLUSH_MS` and sent as one JSON
+batch, so a burst of reports is one call into the page, never a re-render. The page's
+profile has a request guard that records every URL and lets nothing out except the tile
+server the officer configured.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWebChannel import QWebChannel
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
+from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QVBoxLayout, QWidget
+
+from backend_client import messages as m
+from console.map import geo
+from console.map.bridge import MapBridge
+from console.map.dialog import TileSourceDialog
+from console.map.guard import RequestGuard
+from console.map.page import build_page
+from console.map.tiles import SCHEME, MBTilesHandler, TileSource, parse_tile_source
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
+
+log = logging.getLogger(__name__)
 
 
 class MapWidget(QWidget):
     report_selected = Signal(str)
-    area_drawn = Signal(object)
+    area_drawn = Signal(object)  # m.Polygon | m.Circle
+    page_settled = Signal()  # the page holds everything sent to it so far
 
-    def __init__(self, session: ConsoleSession, settings: ConsoleSettings) -> None:
+    FLUSH_MS = 100
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        settings: ConsoleSettings,
+        *,
+        cache_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
-        QVBoxLayout(self).addWidget(QLabel("Map"))
+        self.settings = settings
+        #: how many times the page has been loaded (stays 1: updates never reload it)
+        self.load_count = 0
+        self.loaded = False
+        self.ready = False
+        self._seq = 0
+        self._applied = 0
+        self._reports: dict[str, dict[str, Any]] = {}
+        self._alerts: dict[str, dict[str, Any]] = {}
+        self._hidden_alerts: set[str] = set()
+        self._pinned_alerts: set[str] = set()
+        self._commands: list[dict[str, Any]] = []
+        self._tiles: TileSource = parse_tile_source("")
+
+        self._toolbar = self._build_toolbar()
+        self.view = QWebEngineView(self)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        # created after the view, so it is destroyed after the page that uses it
+        self.profile = QWebEngineProfile(self)
+        self.guard = RequestGuard(self.profile)
+        self.profile.setUrlRequestInterceptor(self.guard)
+        self.tile_handler = MBTilesHandler(self.profile)
+        self.profile.installUrlSchemeHandler(SCHEME, self.tile_handler)
+        page = QWebEnginePage(self.profile, self.view)
+        web = page.settings()
+        # file: pages may not load other schemes by default; the guard decides instead
+        web.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True)
+        web.setAttribute(QWebEngineSettings.WebAttribute.PluginsEnabled, False)
+        self.bridge = MapBridge(self)
+        self.channel = QWebChannel(page)
+        self.channel.registerObject("bridge", self.bridge)
+        page.setWebChannel(self.channel)
+        page.loadStarted.connect(self._load_started)
+        page.loadFinished.connect(self._load_finished)
+        page.renderProcessTerminated.connect(self._render_process_gone)
+        self.view.setPage(page)
+        self.page = page
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._toolbar)
+        layout.addWidget(self.view, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.FLUSH_MS)
+        self._timer.timeout.connect(self.flush)
+
+        self.bridge.page_ready.connect(self._page_ready)
+        self.bridge.batch_applied.connect(self._batch_applied)
+        self.bridge.report_clicked.connect(self.report_selected)
+        self.bridge.area_geojson.connect(self._area_from_page)
+        self.bridge.page_error.connect(self._page_error)
+        session.report_changed.connect(self._report_changed)
+        session.alert_changed.connect(self._alert_changed)
+
+        for report in session.reports.values():
+            self._reports[report.report_id] = geo.report_payload(report)
+        for alert in session.alerts.values():
+            if geo.alert_visible(alert):
+                self._alerts[alert.alert_id] = geo.alert_payload(alert)
+        self._use_tiles(settings.tile_source())
+        self.page_url = QUrl.fromLocalFile(str(build_page(cache_dir)))
+        page.load(self.page_url)
+
+    # ------------------------------------------------------------ public interface
+
+    @property
+    def requests(self) -> list[str]:
+        """Every URL the page has requested (the guard's record)."""
+        return list(self.guard.requests)
 
     def select_report(self, report_id: str) -> None:
-        pass
+        self._command({"op": "select", "id": report_id})
 
     def focus_report(self, report_id: str) -> None:
-        pass
+        self._command({"op": "focus", "id": report_id})
 
-    def show_alert_area(self, alert: object) -> None:
-        pass
+    def show_alert_area(self, alert: m.Alert) -> None:
+        self._pinned_alerts.add(alert.alert_id)
+        self._hidden_alerts.discard(alert.alert_id)
+        self._alerts[alert.alert_id] = geo.alert_payload(alert)
+        self._command({"op": "fitAlert", "id": alert.alert_id})
 
-    async def settle(self) -> None:
-        pass
+    def draw(self, kind: str) -> None:
+        """Start drawing an alert area in the page: "polygon" or "circle"."""
+        self._command({"op": "draw", "kind": kind})
+
+    def set_heat_map(self, on: bool) -> None:
+        if self._heat.isChecked() != on:
+            self._heat.setChecked(on)  # toggled -> back here
+            return
+        self._command({"op": "heat", "on": on})
+
+    def set_tile_source(self, value: str) -> None:
+        self.settings.set_tile_source(value)
+        self._use_tiles(value)
+
+    @property
+    def batches_sent(self) -> int:
+        """Calls into the page since it loaded (one per coalescing window, not per event)."""
+        return self._seq
+
+    @property
+    def settled(self) -> bool:
+        return (
+            self.ready
+            and not self._reports
+            and not self._alerts
+            and not self._hidden_alerts
+            and not self._commands
+            and self._applied >= self._seq
+        )
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the page has loaded and drawn everything sent to it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.settled:
+            if self.ready and (self._reports or self._alerts or self._hidden_alerts):
+                self.flush()
+            if loop.time() > deadline:
+                log.warning("the map page did not settle within %.0f s", timeout)
+                return
+            await asyncio.sleep(0.05)
+
+    def run_js(self, script: str, callback: Any = None) -> None:
+        """Run a script in the page (for tests and the bench); `callback` gets its value."""
+        if callback is None:
+            self.page.runJavaScript(script, 0)
+        else:
+            self.page.runJavaScript(script, 0, callback)
+
+    # ------------------------------------------------------------ batching
+
+    def _report_changed(self, report: m.Report, created: bool) -> None:
+        self._reports[report.report_id] = geo.report_payload(report)
+        self._schedule()
+
+    def _alert_changed(self, alert: m.Alert) -> None:
+        if geo.alert_visible(alert) or alert.alert_id in self._pinned_alerts:
+            self._hidden_alerts.discard(alert.alert_id)
+            self._alerts[alert.alert_id] = geo.alert_payload(alert)
+        else:
+            self._alerts.pop(alert.alert_id, None)
+            self._hidden_alerts.add(alert.alert_id)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def flush(self) -> None:
+        """Send what has changed since the last batch, as one call into the page."""
+        self._timer.stop()
+        if not self.ready:
+            return  # sent when the page says it is ready
+        if self._reports or self._alerts or self._hidden_alerts:
+            self._seq += 1
+            batch = {
+                "seq": self._seq,
+                "reports": list(self._reports.values()),
+                "alerts": list(self._alerts.values()),
+                "hideAlerts": sorted(self._hidden_alerts),
+            }
+            self._reports, self._alerts, self._hidden_alerts = {}, {}, set()
+            self.bridge.batch.emit(json.dumps(batch, separators=(",", ":")))
+        commands, self._commands = self._commands, []
+        for command in commands:
+            self.bridge.command.emit(json.dumps(command))
+
+    def _command(self, command: dict[str, Any]) -> None:
+        self._commands.append(command)
+        self.flush()  # pending data first, so the command finds its marker
+
+    # ------------------------------------------------------------ page events
+
+    def _load_started(self) -> None:
+        self.load_count += 1
+        self.loaded = False
+        self.ready = False
+
+    def _load_finished(self, ok: bool) -> None:
+        self.loaded = ok
+        if not ok:
+            self._say("The map page could not be loaded; restart the console.")
+
+    def _page_ready(self) -> None:
+        self.ready = True
+        if self.load_count > 1:  # a reloaded page starts empty: send everything again
+            for report in self.session.reports.values():
+                self._reports.setdefault(report.report_id, geo.report_payload(report))
+            self._seq = self._applied = 0
+        self._commands.insert(0, {"op": "tiles", "spec": self._tiles.page_spec()})
+        if self._heat.isChecked():
+            self._commands.append({"op": "heat", "on": True})
+        self.flush()
+
+    def _batch_applied(self, seq: int) -> None:
+        self._applied = max(self._applied, seq)
+        if self.settled:
+            self.page_settled.emit()
+
+    def _render_process_gone(self, status: Any, code: int) -> None:
+        log.warning("the map page's renderer stopped (%s, %s); reloading it", status, code)
+        self.ready = False
+        self.page.load(self.page_url)
+
+    def _page_error(self, message: str) -> None:
+        log.warning("map page: %s", message)
+
+    def _area_from_page(self, text: str) -> None:
+        try:
+            area = geo.area_from_geojson(json.loads(text))
+        except (ValueError, geo.AreaError) as exc:
+            self._say(str(exc) if isinstance(exc, geo.AreaError) else "The area was unreadable.")
+            return
+        self._say("")
+        self.area_drawn.emit(area)
+
+    # ------------------------------------------------------------ toolbar and tiles
+
+    def _build_toolbar(self) -> QToolBar:
+        bar = QToolBar("Map", self)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        polygon = QAction("Draw area", self)
+        polygon.setToolTip("Draw a polygon for an alert: click the corners, click the first to end")
+        polygon.triggered.connect(lambda: self.draw("polygon"))
+        circle = QAction("Draw circle", self)
+        circle.setToolTip("Draw a circle for an alert: press at the centre and drag")
+        circle.triggered.connect(lambda: self.draw("circle"))
+        self._heat = QAction("Heat map", self, checkable=True)
+        self._heat.setToolTip("Show where open reports concentrate")
+        self._heat.toggled.connect(lambda on: self._command({"op": "heat", "on": on}))
+        tiles = QAction("Background…", self)
+        tiles.setToolTip("Choose the map background: none, a tile server or a tile pack")
+        tiles.triggered.connect(self._choose_tiles)
+        for action in (polygon, circle, self._heat):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addAction(tiles)
+        self._message = QLabel()
+        self._message.setTextFormat(Qt.TextFormat.PlainText)
+        self._message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._message.setStyleSheet("color: #d29922; padding-right: 8px;")
+        bar.addWidget(self._message)
+        return bar
+
+    def _say(self, text: str) -> None:
+        self._message.setText(text)
+
+    def _choose_tiles(self) -> None:
+        dialog = TileSourceDialog(self.settings.tile_source(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.set_tile_source(dialog.value()))
+        dialog.open()
+
+    def _use_tiles(self, value: str) -> None:
+        source = parse_tile_source(value)
+        self._tiles = source
+        self.guard.allow_tile_host(source.host)
+        self.tile_handler.open(source.path if source.kind == "mbtiles" else None)
+        self._say(source.problem)
+        if self.ready:
+            self._command({"op": "tiles", "spec": source.page_spec()})
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
+        self.tile_handler.close()
+        super().closeEvent(event)

@@ -1,0 +1,123 @@
+"""What crosses the bridge to the map page, and what comes back from it.
+
+Reports and alerts go to the page as small JSON-ready dicts; an area drawn in the page
+comes back as GeoJSON and leaves here only as a validated `m.Polygon` or `m.Circle`, so a
+broken shape never reaches the alert composer. Plain Python: no Qt.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+import shapely
+
+from backend_client import limits as L
+from backend_client import messages as m
+
+#: popups show a preview; the full text is in the report pane
+POPUP_TEXT_CHARS = 280
+
+
+class AreaError(ValueError):
+    """A drawn area the relay would refuse; the message is for the dispatcher."""
+
+
+def report_payload(report: m.Report) -> dict[str, Any]:
+    text = report.text
+    if len(text) > POPUP_TEXT_CHARS:
+        text = text[: POPUP_TEXT_CHARS - 1] + "…"
+    return {
+        "id": report.report_id,
+        "lat": report.lat,
+        "lon": report.lon,
+        "cat": report.category,
+        "status": report.status,
+        "prio": report.priority,
+        "text": text,
+        "who": report.reporter,
+        "t": report.created_at,
+        "inc": report.incident_ref or "",
+    }
+
+
+def alert_label(alert: m.Alert) -> str:
+    return f"delivered {alert.delivered} / read {alert.read} of {alert.recipients}"
+
+
+def alert_payload(alert: m.Alert) -> dict[str, Any]:
+    area = alert.info.area
+    shape: dict[str, Any]
+    if isinstance(area, m.Circle):
+        shape = {"kind": "circle", "lat": area.lat, "lon": area.lon, "r": area.radius_m}
+    else:
+        shape = {"kind": "polygon", "ring": [[lat, lon] for lon, lat in area.coordinates]}
+    return {
+        "id": alert.alert_id,
+        "state": alert.state,
+        "headline": alert.info.headline,
+        "label": alert_label(alert),
+        **shape,
+    }
+
+
+def alert_visible(alert: m.Alert) -> bool:
+    """Only alerts still reaching people stay on the map unless asked for."""
+    return alert.state in ("active", "pending_approval")
+
+
+def area_from_geojson(feature: Any) -> m.Polygon | m.Circle:
+    """A Leaflet.draw GeoJSON feature -> the wire shape, or `AreaError` saying why not.
+
+    Polygons arrive as a GeoJSON Polygon (outer ring, closed). Circles arrive as a Point
+    with `properties.radius` in metres (Leaflet's `L.Circle.getRadius()`).
+    """
+    if not isinstance(feature, dict):
+        raise AreaError("The map sent an area the console could not read; draw it again.")
+    geometry = feature.get("geometry") or {}
+    kind = geometry.get("type")
+    try:
+        if kind == "Polygon":
+            return _polygon(geometry.get("coordinates"))
+        if kind == "Point":
+            radius = (feature.get("properties") or {}).get("radius")
+            return _circle(geometry.get("coordinates"), radius)
+    except (TypeError, ValueError, IndexError, msgspec.ValidationError) as exc:
+        if isinstance(exc, AreaError):
+            raise
+        raise AreaError(f"That area cannot be used for an alert ({exc}); draw it again.") from exc
+    raise AreaError("Only polygons and circles can be used for an alert.")
+
+
+def _polygon(coordinates: Any) -> m.Polygon:
+    ring = [(float(p[0]), float(p[1])) for p in coordinates[0]]
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring.pop()  # the relay closes the ring itself
+    if len(ring) < 3:
+        raise AreaError("A polygon needs at least three corners; draw it again.")
+    if len(ring) > L.MAX_POLYGON_POINTS:
+        raise AreaError(
+            f"That polygon has {len(ring)} corners; at most {L.MAX_POLYGON_POINTS} are allowed."
+        )
+    if not all(math.isfinite(v) for p in ring for v in p):
+        raise AreaError("The map sent a corner with no position; draw it again.")
+    shape = shapely.Polygon(ring)
+    if not shape.is_valid or shape.area == 0:
+        raise AreaError("The polygon's edges cross each other; draw it again without crossing.")
+    return msgspec.convert({"type": "polygon", "coordinates": ring}, m.Polygon)
+
+
+def _circle(coordinates: Any, radius: Any) -> m.Circle:
+    lon, lat = float(coordinates[0]), float(coordinates[1])
+    radius_m = float(radius)
+    if not math.isfinite(radius_m) or radius_m <= 0:
+        raise AreaError("The circle has no radius; draw it again.")
+    if radius_m > L.MAX_RADIUS_M:
+        raise AreaError(
+            f"The circle's radius is {radius_m / 1000:.1f} km; "
+            f"at most {L.MAX_RADIUS_M / 1000:.0f} km is allowed."
+        )
+    return msgspec.convert(
+        {"type": "circle", "lat": lat, "lon": lon, "radius_m": radius_m}, m.Circle
+    )

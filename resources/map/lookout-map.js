@@ -1,0 +1,501 @@
+/*
+ * Lookout's map page logic. folium creates the Leaflet map; LookoutMap.init() takes it
+ * from there. Python talks to this page only through the QWebChannel object `bridge`:
+ * it sends batches of report and alert changes (never a new page) and commands (select,
+ * focus, draw, heat map, tiles); this page answers with clicks, drawn areas and
+ * "batch N applied".
+ *
+ * Citizen text is only ever put on the page with textContent: popups and labels are DOM
+ * nodes built here, never HTML strings.
+ */
+"use strict";
+
+window.LookoutMap = (function () {
+  const AGE_FADE_S = 48 * 3600; // a report fades over two days
+  const MIN_OPACITY = 0.45;
+
+  let map = null;
+  let cfg = {};
+  let bridge = null;
+  let canvas = null;
+  let cluster = null;
+  let drawnLayer = null;
+  let alertLayer = null;
+  let tileLayer = null;
+  let heatLayer = null;
+  let drawer = null;
+  let selectedId = null;
+  const markers = new Map(); // report id -> L.CircleMarker (marker.report holds the data)
+  const alerts = new Map(); // alert id -> {layer, label}
+  const addQueue = []; // {layers, seq} waiting for the cluster group
+  let adding = false;
+  let receivedSeq = 0;
+  let appliedSeq = 0;
+  let heatDirty = false;
+  const afterAdd = []; // commands waiting for markers still being clustered
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  function words(s) {
+    return String(s || "").replace(/_/g, " ");
+  }
+
+  // ------------------------------------------------------------ marker styling
+
+  function ageOpacity(r) {
+    const age = Date.now() / 1000 - (r.t || 0);
+    const fade = Math.min(Math.max(age / AGE_FADE_S, 0), 1);
+    const base = r.status === "closed" ? 0.5 : 1;
+    return Math.max(MIN_OPACITY, base * (1 - fade * (1 - MIN_OPACITY)));
+  }
+
+  function styleFor(r) {
+    const selected = r.id === selectedId;
+    const opacity = ageOpacity(r);
+    return {
+      renderer: canvas,
+      radius: (r.prio === "high" ? 9 : r.prio === "low" ? 5 : 7) + (selected ? 4 : 0),
+      fillColor: cfg.categoryColours[r.cat] || cfg.categoryColours.other || "#adbac7",
+      fillOpacity: r.status === "closed" ? opacity * 0.5 : opacity * 0.9,
+      color: selected ? "#ffffff" : cfg.statusColours[r.status] || "#768390",
+      opacity: selected ? 1 : opacity,
+      weight: selected ? 4 : r.status === "new" ? 3 : 2,
+      dashArray: r.status === "closed" ? "2 3" : null,
+    };
+  }
+
+  function ageText(t) {
+    const s = Math.max(0, Date.now() / 1000 - t);
+    if (s < 90) return "just now";
+    if (s < 5400) return Math.round(s / 60) + " min ago";
+    if (s < 129600) return Math.round(s / 3600) + " h ago";
+    return Math.round(s / 86400) + " days ago";
+  }
+
+  function popupFor(marker) {
+    const r = marker.report;
+    const root = el("div", "lk-popup");
+    const head = el("div", "lk-popup-head");
+    const swatch = el("span", "lk-swatch");
+    swatch.style.background = cfg.categoryColours[r.cat] || "#adbac7";
+    head.appendChild(swatch);
+    head.appendChild(el("span", "lk-popup-cat", words(r.cat)));
+    head.appendChild(el("span", "lk-popup-status", words(r.status)));
+    root.appendChild(head);
+    root.appendChild(el("div", "lk-popup-text", r.text));
+    const meta = [r.who, ageText(r.t)];
+    if (r.prio === "high") meta.push("high priority");
+    if (r.inc) meta.push("incident " + r.inc);
+    root.appendChild(el("div", "lk-popup-meta", meta.join(" · ")));
+    return root;
+  }
+
+  function makeMarker(r) {
+    const marker = L.circleMarker([r.lat, r.lon], styleFor(r));
+    marker.report = r;
+    marker.bindPopup(popupFor, { maxWidth: 320, autoPanPadding: [20, 20] });
+    marker.on("click", function () {
+      select(r.id, false);
+      if (bridge) bridge.reportClicked(marker.report.id);
+    });
+    return marker;
+  }
+
+  // Neutral discs (category colours belong to the reports), sized by count.
+  function clusterIcon(group) {
+    const n = group.getChildCount();
+    const size = n < 10 ? 30 : n < 100 ? 36 : n < 1000 ? 42 : 50;
+    const node = el("div", "lk-cluster", n < 10000 ? n : Math.round(n / 1000) + "k");
+    node.style.width = node.style.height = node.style.lineHeight = size + "px";
+    return L.divIcon({ html: node.outerHTML, className: "lk-cluster-icon", iconSize: [size, size] });
+  }
+
+  // ------------------------------------------------------------ batches from Python
+
+  function apply(batch) {
+    receivedSeq = Math.max(receivedSeq, batch.seq || 0);
+    const fresh = [];
+    for (const r of batch.reports || []) {
+      const marker = markers.get(r.id);
+      if (!marker) {
+        const m = makeMarker(r);
+        markers.set(r.id, m);
+        fresh.push(m);
+        continue;
+      }
+      const moved = marker.report.lat !== r.lat || marker.report.lon !== r.lon;
+      marker.report = r;
+      marker.setStyle(styleFor(r));
+      if (moved) {
+        const inCluster = cluster.hasLayer(marker);
+        if (inCluster) cluster.removeLayer(marker);
+        marker.setLatLng([r.lat, r.lon]);
+        if (inCluster) cluster.addLayer(marker);
+      }
+      if (marker.isPopupOpen()) marker.setPopupContent(popupFor);
+    }
+    for (const a of batch.alerts || []) showAlert(a, false);
+    for (const id of batch.hideAlerts || []) hideAlert(id);
+    if (batch.reports && batch.reports.length) heatDirty = true;
+    addQueue.push({ layers: fresh, seq: batch.seq || 0 });
+    pump();
+  }
+
+  function pump() {
+    if (adding) return;
+    const job = addQueue.shift();
+    if (!job) {
+      finish();
+      return;
+    }
+    if (!job.layers.length) {
+      appliedSeq = Math.max(appliedSeq, job.seq);
+      pump();
+      return;
+    }
+    adding = true;
+    cluster.options.chunkProgress = function (done, total) {
+      if (done < total) return;
+      adding = false;
+      appliedSeq = Math.max(appliedSeq, job.seq);
+      setTimeout(pump, 0);
+    };
+    cluster.addLayers(job.layers, true);
+  }
+
+  function finish() {
+    if (heatDirty && heatLayer) {
+      heatLayer.setLatLngs(heatPoints());
+    }
+    heatDirty = false;
+    while (afterAdd.length && !adding && !addQueue.length) afterAdd.shift()();
+    if (bridge) bridge.applied(appliedSeq);
+  }
+
+  // ------------------------------------------------------------ selection
+
+  function select(id, pan) {
+    const previous = selectedId ? markers.get(selectedId) : null;
+    selectedId = id;
+    if (previous) previous.setStyle(styleFor(previous.report));
+    const marker = markers.get(id);
+    if (!marker) return false;
+    marker.setStyle(styleFor(marker.report));
+    if (marker.bringToFront && map.hasLayer(marker)) marker.bringToFront();
+    if (pan) map.panTo(marker.getLatLng(), { animate: true });
+    return true;
+  }
+
+  // Zoom until the marker stands on its own (markercluster's zoomToShowLayer only
+  // knows icon markers, not canvas circles), then open its popup.
+  function focus(id) {
+    if (!select(id, false)) return false;
+    const marker = markers.get(id);
+    const latlng = marker.getLatLng();
+    const open = function () {
+      marker.bringToFront();
+      marker.openPopup();
+    };
+    let zoom = map.getZoom();
+    const parent = marker.__parent;
+    if (parent && parent._zoom !== undefined && parent._childCount > 1) {
+      zoom = Math.max(zoom, parent._zoom + 1);
+    }
+    zoom = Math.min(zoom, map.getMaxZoom());
+    if (marker._map) {
+      map.setView(latlng, zoom);
+      open();
+      return true;
+    }
+    marker.once("add", open);
+    map.once("moveend", function () {
+      const visible = cluster.getVisibleParent(marker);
+      if (visible && visible !== marker && visible.spiderfy) visible.spiderfy();
+    });
+    map.setView(latlng, zoom, { animate: false });
+    return true;
+  }
+
+  // ------------------------------------------------------------ drawn areas
+
+  function startDraw(kind) {
+    if (drawer) drawer.disable();
+    const shape = { color: cfg.highlight, weight: 2, fillOpacity: 0.12 };
+    drawer =
+      kind === "circle"
+        ? new L.Draw.Circle(map, { shapeOptions: shape, showRadius: true, metric: true })
+        : new L.Draw.Polygon(map, { shapeOptions: shape, allowIntersection: false, showArea: false });
+    drawer.enable();
+  }
+
+  function cancelDraw() {
+    if (drawer) drawer.disable();
+    drawer = null;
+  }
+
+  function featureOf(layer, type) {
+    if (type === "circle" || layer instanceof L.Circle) {
+      const c = layer.getLatLng();
+      return {
+        type: "Feature",
+        properties: { radius: layer.getRadius() },
+        geometry: { type: "Point", coordinates: [c.lng, c.lat] },
+      };
+    }
+    return layer.toGeoJSON();
+  }
+
+  // What the draw tools call when a shape is finished; tests call it directly.
+  function areaDrawn(feature) {
+    if (bridge) bridge.areaDrawn(JSON.stringify(feature));
+  }
+
+  function onDrawCreated(e) {
+    drawer = null;
+    drawnLayer.clearLayers();
+    drawnLayer.addLayer(e.layer);
+    areaDrawn(featureOf(e.layer, e.layerType));
+  }
+
+  // ------------------------------------------------------------ alert areas
+
+  function alertLayerOf(a) {
+    const style = {
+      color: a.state === "active" ? "#f0883e" : "#d29922",
+      weight: 2,
+      dashArray: a.state === "active" ? null : "6 4",
+      fillOpacity: 0.08,
+      interactive: true,
+    };
+    if (a.kind === "circle") return L.circle([a.lat, a.lon], Object.assign({ radius: a.r }, style));
+    return L.polygon(a.ring, style);
+  }
+
+  function alertLabel(a) {
+    const root = el("div", "lk-alert-label");
+    root.appendChild(el("div", "lk-alert-headline", a.headline));
+    root.appendChild(el("div", "lk-alert-counts", a.label));
+    return root;
+  }
+
+  function showAlert(a, fit) {
+    const old = alerts.get(a.id);
+    if (old && old.key === JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state])) {
+      old.label.querySelector(".lk-alert-counts").textContent = a.label;
+      old.label.querySelector(".lk-alert-headline").textContent = a.headline;
+    } else {
+      if (old) alertLayer.removeLayer(old.layer);
+      const layer = alertLayerOf(a);
+      const label = alertLabel(a);
+      layer.bindTooltip(label, { permanent: true, direction: "center", className: "lk-alert-tip" });
+      alertLayer.addLayer(layer);
+      alerts.set(a.id, {
+        layer: layer,
+        label: label,
+        key: JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state]),
+      });
+    }
+    if (fit) map.fitBounds(alerts.get(a.id).layer.getBounds(), { padding: [40, 40], maxZoom: 17 });
+  }
+
+  function hideAlert(id) {
+    const old = alerts.get(id);
+    if (!old) return;
+    alertLayer.removeLayer(old.layer);
+    alerts.delete(id);
+  }
+
+  // ------------------------------------------------------------ heat map
+
+  function heatPoints() {
+    const out = [];
+    for (const m of markers.values()) {
+      if (m.report.status !== "closed") out.push([m.report.lat, m.report.lon, 0.6]);
+    }
+    return out;
+  }
+
+  function setHeat(on) {
+    if (on && !heatLayer) {
+      heatLayer = L.heatLayer(heatPoints(), { radius: 22, blur: 18, minOpacity: 0.25 });
+      heatLayer.addTo(map);
+    } else if (!on && heatLayer) {
+      map.removeLayer(heatLayer);
+      heatLayer = null;
+    }
+  }
+
+  // ------------------------------------------------------------ tiles
+
+  // A neutral offline background: a light grid that moves with the map. No requests.
+  const NeutralGrid = L.GridLayer.extend({
+    createTile: function () {
+      const tile = document.createElement("canvas");
+      const size = this.getTileSize();
+      tile.width = size.x;
+      tile.height = size.y;
+      const ctx = tile.getContext("2d");
+      ctx.strokeStyle = cfg.grid;
+      ctx.globalAlpha = 0.55;
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      for (let i = 0; i <= size.x; i += size.x / 4) {
+        ctx.moveTo(i + 0.5, 0);
+        ctx.lineTo(i + 0.5, size.y);
+        ctx.moveTo(0, i + 0.5);
+        ctx.lineTo(size.x, i + 0.5);
+      }
+      ctx.stroke();
+      return tile;
+    },
+  });
+
+  function setTiles(spec) {
+    if (tileLayer) map.removeLayer(tileLayer);
+    tileLayer = null;
+    if (spec && (spec.kind === "xyz" || spec.kind === "mbtiles") && spec.url) {
+      tileLayer = L.tileLayer(spec.url, { maxZoom: 19, maxNativeZoom: 19, subdomains: "abc" });
+      tileLayer.addTo(map);
+    }
+  }
+
+  // ------------------------------------------------------------ commands from Python
+
+  function command(c) {
+    if ((c.op === "select" || c.op === "focus") && (adding || addQueue.length)) {
+      afterAdd.push(function () {
+        command(c);
+      });
+      return true;
+    }
+    switch (c.op) {
+      case "select":
+        return select(c.id, true);
+      case "focus":
+        return focus(c.id);
+      case "draw":
+        return startDraw(c.kind);
+      case "cancelDraw":
+        return cancelDraw();
+      case "heat":
+        return setHeat(!!c.on);
+      case "tiles":
+        return setTiles(c.spec);
+      case "fitAlert":
+        if (alerts.has(c.id)) map.fitBounds(alerts.get(c.id).layer.getBounds(), { padding: [40, 40] });
+        return true;
+      case "clearDrawn":
+        return drawnLayer.clearLayers();
+    }
+    return false;
+  }
+
+  function guarded(fn) {
+    return function (json) {
+      try {
+        fn(JSON.parse(json));
+      } catch (err) {
+        if (bridge) bridge.error(String((err && err.stack) || err));
+      }
+    };
+  }
+
+  function styleSheet() {
+    const css = `
+      .leaflet-container { background: ${cfg.background}; font: 13px/1.4 system-ui, sans-serif; }
+      .leaflet-popup-content-wrapper, .leaflet-popup-tip { background: ${cfg.panel}; color: ${cfg.text}; }
+      .lk-popup { min-width: 200px; }
+      .lk-popup-head { display: flex; align-items: center; gap: 6px; font-weight: 600; text-transform: capitalize; }
+      .lk-swatch { width: 10px; height: 10px; border-radius: 50%; display: inline-block; }
+      .lk-popup-status { margin-left: auto; color: ${cfg.muted}; font-weight: 500; }
+      .lk-popup-text { margin: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+      .lk-popup-meta { color: ${cfg.muted}; font-size: 12px; }
+      .lk-cluster-icon { background: none; border: none; }
+      .lk-cluster { border-radius: 50%; text-align: center; font-weight: 600; font-size: 12px;
+        color: ${cfg.text}; background: ${cfg.panel}e6; border: 2px solid ${cfg.highlight};
+        box-shadow: 0 0 0 4px ${cfg.highlight}33; }
+      .lk-alert-tip { background: rgba(20, 24, 28, 0.85); color: #f0f3f6; border: 1px solid #f0883e; box-shadow: none; }
+      .lk-alert-headline { font-weight: 600; max-width: 240px; white-space: normal; }
+      .lk-alert-counts { font-variant-numeric: tabular-nums; }
+      .leaflet-control-scale-line { background: ${cfg.panel}cc; color: ${cfg.text}; border-color: ${cfg.muted}; }
+      .leaflet-bar a { background: ${cfg.panel}; color: ${cfg.text}; border-color: ${cfg.grid}; }
+    `;
+    const node = document.createElement("style");
+    node.textContent = css;
+    document.head.appendChild(node);
+  }
+
+  function init(leafletMap, config) {
+    map = leafletMap;
+    cfg = config;
+    styleSheet();
+    // no base tile layer tells Leaflet the zoom range, and clustering needs it
+    map.setMinZoom(3);
+    map.setMaxZoom(19);
+    canvas = L.canvas({ padding: 0.5 });
+    new NeutralGrid({ zIndex: 0 }).addTo(map);
+    alertLayer = L.featureGroup().addTo(map);
+    drawnLayer = L.featureGroup().addTo(map);
+    cluster = L.markerClusterGroup({
+      chunkedLoading: true,
+      chunkInterval: 100,
+      chunkDelay: 10,
+      animateAddingMarkers: false,
+      spiderfyOnMaxZoom: true,
+      showCoverageOnHover: false,
+      maxClusterRadius: 60,
+      iconCreateFunction: clusterIcon,
+    }).addTo(map);
+    map.on(L.Draw.Event.CREATED, onDrawCreated);
+    setInterval(function () {
+      for (const m of markers.values()) m.setStyle(styleFor(m.report));
+    }, 60000);
+    new QWebChannel(qt.webChannelTransport, function (channel) {
+      bridge = channel.objects.bridge;
+      bridge.batch.connect(guarded(apply));
+      bridge.command.connect(guarded(command));
+      bridge.ready();
+    });
+  }
+
+  function stats() {
+    return {
+      markers: markers.size,
+      clustered: cluster ? cluster.getLayers().length : 0,
+      applied: appliedSeq,
+      received: receivedSeq,
+      alerts: alerts.size,
+      heat: !!heatLayer,
+      tiles: tileLayer ? tileLayer._url : "",
+      selected: selectedId,
+    };
+  }
+
+  return {
+    init: init,
+    apply: apply,
+    command: command,
+    select: select,
+    focus: focus,
+    startDraw: startDraw,
+    areaDrawn: areaDrawn,
+    featureOf: featureOf,
+    setHeat: setHeat,
+    setTiles: setTiles,
+    stats: stats,
+    markerFor: function (id) {
+      return markers.get(id) || null;
+    },
+    alertLabelText: function (id) {
+      return alerts.has(id) ? alerts.get(id).label.textContent : null;
+    },
+    map: function () {
+      return map;
+    },
+  };
+})();

@@ -1,0 +1,358 @@
+"""The map widget on its real page in QtWebEngine (headless), driven through a real session.
+
+Events go in through `ConsoleSession.dispatch`, the path the relay's events take; the page
+is queried with `runJavaScript`. Nothing is faked: a RelayClient that is never started
+stands behind the session.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from backend_client import messages as m
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.map import geo
+from console.map.tiles import parse_tile_source
+from console.map.widget import MapWidget
+from console.session import ConsoleSession
+from console.settings import ConsoleSettings
+from console.theme import STATUS_COLOURS
+
+pytestmark = pytest.mark.gui
+
+HOSTILE = "<img src=x onerror=window.__pwned=1>"
+PRESTON = (53.7590, -2.6990)
+
+
+def report(i: int, **changes: Any) -> m.Report:
+    fields: dict[str, Any] = {
+        "report_id": f"r{i}",
+        "reporter": f"walker-{i % 7}",
+        "category": ("burglary", "vehicle", "drugs", "antisocial")[i % 4],
+        "text": f"report number {i}",
+        "lat": PRESTON[0] + (i % 30) * 0.0007,
+        "lon": PRESTON[1] + (i // 30) * 0.0007,
+        "created_at": time.time() - i * 60,
+        "status": "new",
+        "priority": "normal",
+        "claimed_by": None,
+        "incident_ref": None,
+        "media": [],
+    }
+    fields.update(changes)
+    return m.Report(**fields)
+
+
+def created(r: m.Report, seq: int = 1) -> m.ReportCreated:
+    return m.ReportCreated(seq=seq, at=time.time(), report=r)
+
+
+def alert(delivered: int, read: int, recipients: int = 40, state: str = "active") -> m.Alert:
+    info = m.AlertInfo(
+        categories=["burglary"],
+        area=m.Circle(lat=PRESTON[0], lon=PRESTON[1], radius_m=400.0),
+        area_desc="Fishergate",
+        headline="Burglaries around Fishergate",
+        expires_at=time.time() + 3600,
+    )
+    return m.Alert(
+        alert_id="a1",
+        sender="dana",
+        sent_at=time.time(),
+        msg_type="Alert",
+        state=state,  # type: ignore[arg-type]
+        info=info,
+        recipients=recipients,
+        delivered=delivered,
+        read=read,
+    )
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> ConsoleSession:
+    client = RelayClient(
+        ClientConfig(url="wss://127.0.0.1:1"),
+        Credentials("t", "t", lambda: None),
+        Outbox(tmp_path / "o.sqlite"),
+    )
+    return ConsoleSession(client)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ConsoleSettings:
+    return ConsoleSettings("tester", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def widget(
+    qtbot: Any, session: ConsoleSession, settings: ConsoleSettings, tmp_path: Path
+) -> Iterator[MapWidget]:
+    w = MapWidget(session, settings, cache_dir=tmp_path / "cache")
+    w.resize(1000, 700)
+    w.show()
+    qtbot.waitUntil(lambda: w.ready and w.loaded, timeout=30_000)
+    yield w
+    # delete it now, page before profile, not in whatever order the interpreter exits in
+    w.close()
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def js(qtbot: Any, w: MapWidget, script: str) -> Any:
+    box: list[Any] = []
+    w.run_js(script, box.append)
+    qtbot.waitUntil(lambda: bool(box), timeout=10_000)
+    return box[0]
+
+
+def stats(qtbot: Any, w: MapWidget) -> dict[str, Any]:
+    return json.loads(js(qtbot, w, "JSON.stringify(LookoutMap.stats())"))
+
+
+def remote(urls: list[str]) -> list[str]:
+    return [u for u in urls if not u.startswith(("file:", "qrc:", "data:", "blob:"))]
+
+
+def test_page_loads_with_no_network_request(qtbot: Any, widget: MapWidget) -> None:
+    assert widget.loaded and widget.load_count == 1
+    urls = widget.requests
+    assert any(u.endswith("/index.html") for u in urls)
+    assert any(u.endswith("/leaflet.js") for u in urls)  # the guard does see requests
+    assert "qrc:///qtwebchannel/qwebchannel.js" in urls
+    assert remote(urls) == []
+    assert list(widget.guard.blocked) == []
+    # every library the page uses is really there
+    loaded = js(
+        qtbot,
+        widget,
+        "[typeof L, typeof L.markerClusterGroup, typeof L.Draw.Polygon, typeof L.heatLayer]"
+        ".join(',')",
+    )
+    assert loaded == "object,function,function,function"
+
+
+def test_reports_become_clustered_markers_in_one_batch(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    for i in range(300):
+        session.dispatch(created(report(i), seq=i + 1))
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["clustered"] == 300, timeout=20_000)
+    assert stats(qtbot, widget)["applied"] == 1  # 300 signals, one call into the page
+
+    session.dispatch(
+        m.ReportUpdated(seq=301, at=time.time(), report=report(7, status="claimed"), by="dana")
+    )
+    colour = "LookoutMap.markerFor('r7').options.color"
+    qtbot.waitUntil(lambda: js(qtbot, widget, colour) == STATUS_COLOURS["claimed"])
+    assert stats(qtbot, widget)["markers"] == 300
+    assert widget.load_count == 1  # updated in place, never re-rendered
+
+
+def test_drawn_polygon_and_circle_reach_python(qtbot: Any, widget: MapWidget) -> None:
+    ring = [[-2.70, 53.758], [-2.69, 53.758], [-2.69, 53.762], [-2.70, 53.762]]
+    latlngs = json.dumps([[lat, lon] for lon, lat in ring])
+    # the event Leaflet.draw fires when a shape is finished, so our handler does the rest
+    polygon = (
+        "LookoutMap.map().fire(L.Draw.Event.CREATED, "
+        f"{{layer: L.polygon({latlngs}), layerType: 'polygon'}})"
+    )
+    with qtbot.waitSignal(widget.area_drawn, timeout=10_000) as got:
+        widget.run_js(polygon)
+    area = got.args[0]
+    assert isinstance(area, m.Polygon)
+    assert [list(p) for p in area.coordinates] == ring
+
+    circle = (
+        "LookoutMap.map().fire(L.Draw.Event.CREATED, "
+        "{layer: L.circle([53.7601, -2.7012], {radius: 750}), layerType: 'circle'})"
+    )
+    with qtbot.waitSignal(widget.area_drawn, timeout=10_000) as got:
+        widget.run_js(circle)
+    assert got.args[0] == m.Circle(lat=53.7601, lon=-2.7012, radius_m=750.0)
+
+    # the function the handler calls, with a shape the relay would refuse: no signal
+    bowtie = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[-2.70, 53.75], [-2.69, 53.76], [-2.69, 53.75], [-2.70, 53.76]]],
+        },
+    }
+    with qtbot.assertNotEmitted(widget.area_drawn, wait=500):
+        widget.run_js(f"LookoutMap.areaDrawn({json.dumps(bowtie)})")
+    assert "cross" in widget._message.text()
+
+
+def test_hostile_report_text_shows_literally_in_popup(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    session.dispatch(created(report(1, text=HOSTILE)))
+    widget.focus_report("r1")
+    popup = "(document.querySelector('.leaflet-popup-content') || {}).textContent || ''"
+    qtbot.waitUntil(lambda: HOSTILE in js(qtbot, widget, popup), timeout=15_000)
+    assert js(qtbot, widget, "typeof window.__pwned") == "undefined"
+    assert js(qtbot, widget, "document.querySelectorAll('.leaflet-popup-content img').length") == 0
+    assert not [u for u in widget.requests if u.endswith("/x")]  # no <img src=x> was made
+
+
+def test_clicking_a_marker_selects_its_report(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    session.dispatch(created(report(5, lat=53.7700, lon=-2.6800)))
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["clustered"] == 1, timeout=15_000)
+    js(qtbot, widget, "LookoutMap.map().setView([53.77, -2.68], 17, {animate: false}); 1")
+    where = (
+        "JSON.stringify(LookoutMap.map().latLngToContainerPoint("
+        "LookoutMap.markerFor('r5').getLatLng()))"
+    )
+    qtbot.waitUntil(lambda: js(qtbot, widget, "LookoutMap.map().getZoom()") == 17)
+    point = json.loads(js(qtbot, widget, where))
+    target = widget.view.focusProxy()
+    with qtbot.waitSignal(widget.report_selected, timeout=10_000) as got:
+        QTest.mouseClick(
+            target,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+            QPoint(round(point["x"]), round(point["y"])),
+        )
+    assert got.args == ["r5"]
+    assert stats(qtbot, widget)["selected"] == "r5"
+
+
+def test_selecting_from_python_highlights_without_echo(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    session.dispatch(created(report(2)))
+    with qtbot.assertNotEmitted(widget.report_selected, wait=300):
+        widget.select_report("r2")
+        qtbot.waitUntil(lambda: stats(qtbot, widget)["selected"] == "r2", timeout=10_000)
+    assert js(qtbot, widget, "LookoutMap.markerFor('r2').options.color") == "#ffffff"
+
+
+def test_alert_area_label_follows_delivery_counts(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    session.dispatch(m.AlertChanged(seq=1, at=time.time(), alert=alert(3, 1)))
+    label = "LookoutMap.alertLabelText('a1')"
+    qtbot.waitUntil(lambda: "delivered 3 / read 1 of 40" in (js(qtbot, widget, label) or ""))
+    session.dispatch(m.AlertChanged(seq=2, at=time.time(), alert=alert(25, 9)))
+    qtbot.waitUntil(lambda: "delivered 25 / read 9 of 40" in (js(qtbot, widget, label) or ""))
+    assert stats(qtbot, widget)["alerts"] == 1
+    session.dispatch(m.AlertChanged(seq=3, at=time.time(), alert=alert(25, 9, state="expired")))
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["alerts"] == 0)
+    widget.show_alert_area(alert(25, 9, state="expired"))  # asked for: shown anyway
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["alerts"] == 1)
+
+
+def test_heat_map_toggles(qtbot: Any, widget: MapWidget, session: ConsoleSession) -> None:
+    for i in range(20):
+        session.dispatch(created(report(i)))
+    widget.set_heat_map(True)
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["heat"] is True)
+    widget.set_heat_map(False)
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["heat"] is False)
+
+
+def _mbtiles(path: Path, z: int, x: int, y: int, png: bytes) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+        db.execute(
+            "CREATE TABLE tiles (zoom_level INT, tile_column INT, tile_row INT, tile_data BLOB)"
+        )
+        db.execute("INSERT INTO metadata VALUES ('format', 'png')")
+        db.execute("INSERT INTO tiles VALUES (?, ?, ?, ?)", (z, x, (1 << z) - 1 - y, png))
+
+
+def test_mbtiles_pack_is_served_locally_with_tms_rows_flipped(
+    qtbot: Any, widget: MapWidget, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QBuffer, QIODevice
+    from PySide6.QtGui import QImage
+
+    image = QImage(256, 256, QImage.Format.Format_RGB32)
+    image.fill(0x3366AA)
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    png = bytes(buf.data().data())
+    # the XYZ tile holding Preston at zoom 14 (the page opens there)
+    z = 14
+    x = int((PRESTON[1] + 180) / 360 * (1 << z))
+    lat = math.radians(PRESTON[0])
+    y = int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * (1 << z))
+    pack = tmp_path / "preston.mbtiles"
+    _mbtiles(pack, z, x, y, png)
+
+    widget.set_tile_source(str(pack))
+    assert widget.tile_handler.tile(z, x, y) == png
+    assert widget.tile_handler.tile(z, x, (1 << z) - 1 - y) is None
+    qtbot.waitUntil(
+        lambda: any(u.startswith(f"lookout-tiles://pack/{z}/{x}/{y}") for u in widget.requests),
+        timeout=15_000,
+    )
+    assert remote([u for u in widget.requests if not u.startswith("lookout-tiles:")]) == []
+    assert widget.settings.tile_source() == str(pack)
+
+
+def test_guard_lets_out_only_the_configured_tile_host(widget: MapWidget) -> None:
+    guard = widget.guard
+    assert not guard.allowed("https", "tile.openstreetmap.org")
+    widget.set_tile_source("https://{s}.tiles.example.org/{z}/{x}/{y}.png")
+    assert guard.allowed("https", "b.tiles.example.org")
+    assert not guard.allowed("https", "tiles.example.org.evil.net")
+    assert not guard.allowed("http", "example.com")
+    assert guard.allowed("file", "")
+    widget.set_tile_source("")
+    assert not guard.allowed("https", "b.tiles.example.org")
+
+
+def test_tile_source_text_is_checked() -> None:
+    assert parse_tile_source("").kind == "none"
+    assert parse_tile_source("https://t.example/{z}/{x}/{y}.png").kind == "xyz"
+    assert "{z}" in parse_tile_source("https://t.example/tiles.png").problem
+    assert "not found" in parse_tile_source("/nowhere/area.mbtiles").problem
+
+
+@pytest.mark.parametrize(
+    ("feature", "words"),
+    [
+        (
+            {
+                "geometry": {"type": "Point", "coordinates": [-2.7, 53.7]},
+                "properties": {"radius": 9e5},
+            },
+            "km",
+        ),
+        (
+            {"geometry": {"type": "Point", "coordinates": [-2.7, 53.7]}, "properties": {}},
+            "draw it again",
+        ),
+        (
+            {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}},
+            "three corners",
+        ),
+        (
+            {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 95], [2, 0]]]}},
+            "cannot be used",
+        ),
+        (
+            {"geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}},
+            "polygons and circles",
+        ),
+    ],
+)
+def test_unusable_areas_are_refused_with_a_reason(feature: dict[str, Any], words: str) -> None:
+    with pytest.raises(geo.AreaError, match=words):
+        geo.area_from_geojson(feature)
