@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class ConsoleSession(QObject):
+    event_received = Signal(object)  # every officer event as it came off the wire (seq, at, by)
     report_changed = Signal(object, bool)  # m.Report, True when newly created
     chat_posted = Signal(object)  # m.ChatMessage
     chat_status_changed = Signal(str, str, str)  # message_id, report_id, status
@@ -100,6 +101,7 @@ class ConsoleSession(QObject):
 
     def dispatch(self, event: m.Msg) -> None:
         """Turn one officer event into the matching signal (public for tests and replay)."""
+        self.event_received.emit(event)
         if isinstance(event, m.ReportCreated):
             self._report(event.report, created=True)
         elif isinstance(event, m.ReportUpdated):

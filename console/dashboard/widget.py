@@ -106,9 +106,8 @@ class DashboardWidget(QWidget):
                 self._chat(msg)
         for alert in session.alerts.values():
             self.stats.alert_progress(alert, time.time())
-        session.report_changed.connect(self._report)
-        session.chat_posted.connect(self._chat)
-        session.alert_changed.connect(self._alert)
+        # live events carry who acted and when (exact first-response times, also on replay)
+        session.event_received.connect(self.stats.ingest)
 
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -117,15 +116,9 @@ class DashboardWidget(QWidget):
 
     # ------------------------------------------------------------ events: ingest only
 
-    def _report(self, report: m.Report, _created: bool) -> None:
-        self.stats.observe_report(report, time.time())
-
     def _chat(self, msg: m.ChatMessage) -> None:
         if msg.sender == "officer":
             self.stats.officer_action(msg.report_id, msg.sent_at)
-
-    def _alert(self, alert: m.Alert) -> None:
-        self.stats.alert_progress(alert, time.time())
 
     @property
     def dirty(self) -> bool:
