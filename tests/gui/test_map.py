@@ -356,3 +356,19 @@ def test_tile_source_text_is_checked() -> None:
 def test_unusable_areas_are_refused_with_a_reason(feature: dict[str, Any], words: str) -> None:
     with pytest.raises(geo.AreaError, match=words):
         geo.area_from_geojson(feature)
+
+
+def test_tile_dialog_refuses_an_unusable_source(qtbot: Any) -> None:
+    from console.map.dialog import TileSourceDialog
+
+    dialog = TileSourceDialog("https://t.example/{z}/{x}/{y}.png")
+    qtbot.addWidget(dialog)
+    assert dialog.xyz.isChecked() and dialog.value() == "https://t.example/{z}/{x}/{y}.png"
+    dialog.url.setText("https://t.example/tiles.png")
+    with qtbot.assertNotEmitted(dialog.accepted):
+        dialog._accept()
+    assert "{z}" in dialog.problem.text()
+    dialog.none.setChecked(True)
+    with qtbot.waitSignal(dialog.accepted, timeout=1_000):
+        dialog._accept()
+    assert dialog.value() == ""
