@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    import console.map.tiles  # noqa: F401 - its URL scheme must be registered before the app
+
     QApplication.setApplicationName("Lookout")
     QApplication.setOrganizationName("Lookout")
     app = QApplication.instance() or QApplication(sys.argv[:1])
