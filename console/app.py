@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a headless render still works
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
     import qasync
     from PySide6.QtWidgets import QApplication
 
@@ -151,6 +153,25 @@ async def run(args: argparse.Namespace, app: Any) -> int:
         if demo is not None:
             await asyncio.to_thread(demo.stop)
     return 0
+
+
+def _offscreen_screen(width: int = 1600, height: int = 1000) -> Path:
+    """Qt's offscreen screen is 800x600 by default: too small to judge a control-room layout."""
+    import json
+
+    path = Path(tempfile.gettempdir()) / f"lookout-offscreen-{width}x{height}.json"
+    screen = {
+        "name": "Offscreen",
+        "x": 0,
+        "y": 0,
+        "width": width,
+        "height": height,
+        "logicalDpi": 96,
+        "logicalBaseDpi": 96,
+        "dpr": 1,
+    }
+    path.write_text(json.dumps({"synchronousWindowSystemEvents": False, "screens": [screen]}))
+    return path
 
 
 async def _first_outcome(client: Any, timeout: float = 20.0) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from backend_client import messages as m
@@ -52,9 +52,9 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
         self.tabifyDockWidget(alerts, dash)
         alerts.raise_()
-        self.resizeDocks([left, right], [560, 420], Qt.Orientation.Horizontal)
-        self.resizeDocks([alerts], [230], Qt.Orientation.Vertical)
         self._docks = [left, right, chat, alerts, dash]
+        for dock, width in ((left, 420), (right, 340), (chat, 340)):
+            dock.setMinimumWidth(width)  # readable panes even on a first, unsaved layout
 
         self.feed.report_selected.connect(self._select)
         self.map.report_selected.connect(self._select)
@@ -112,8 +112,24 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            self._default_sizes_pending = True
+
+    _default_sizes_pending = False
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if self._default_sizes_pending:  # dock sizes only stick once the window is laid out
+            self._default_sizes_pending = False
+            QTimer.singleShot(0, self._default_sizes)
+
+    def _default_sizes(self) -> None:
+        left, right, _chat, alerts, _dash = self._docks
+        width = max(self.width(), 1200)
+        self.resizeDocks(
+            [left, right], [int(width * 0.36), int(width * 0.24)], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks([alerts], [int(self.height() * 0.22)], Qt.Orientation.Vertical)
 
     def save_layout(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState())
