@@ -1,20 +1,533 @@
-"""Placeholder until this feature lands: keeps the main window composable."""
+"""Chat with reporters: conversations with unread counts, one pane per conversation.
+
+Citizen text is untrusted: every label showing it is fixed to `Qt.PlainText`, and the
+conversation list's delegate paints plain strings. Replies go through the outbox
+(`session.submit`), so one written while offline shows as queued and is sent on
+reconnecting; the relay's confirmation replaces the queued bubble with the real message.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import time
+from datetime import datetime
 
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QShowEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backend_client import messages as m
+from backend_client.limits import MAX_TEXT_CHARS
+from backend_client.outbox import OutboxEntry
+from console.chat.model import ChatEntry, ChatModel
 from console.session import ConsoleSession
+from console.theme import current as theme_colours
+
+UNREAD_ROLE = Qt.ItemDataRole.UserRole + 1
+REPORT_ROLE = Qt.ItemDataRole.UserRole + 2
+READ_BLUE = "#2f81f7"
+_READ_BATCH = 500  # OfficerChatRead takes at most this many ids
+
+
+def plain_label(text: str = "", *, selectable: bool = True) -> QLabel:
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # never let QLabel guess rich text
+    label.setWordWrap(True)
+    if selectable:
+        label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+    label.setText(text)
+    return label
+
+
+def clock(ts: float, now: float | None = None) -> str:
+    when = datetime.fromtimestamp(ts)
+    today = datetime.fromtimestamp(time.time() if now is None else now).date()
+    return when.strftime("%H:%M") if when.date() == today else when.strftime("%d %b %H:%M")
+
+
+def mark_text(entry: ChatEntry) -> str:
+    """The delivery mark an officer reply carries (citizen messages carry none)."""
+    if entry.sender != "officer":
+        return ""
+    return {
+        "queued": "◷ queued",
+        "sent": "✓",
+        "delivered": "✓✓",
+        "read": "✓✓ read",
+    }.get(entry.status, f"⚠ refused: {entry.error}" if entry.status == "refused" else "")
+
+
+# ---------------------------------------------------------------------- message pane
+
+
+class Bubble(QFrame):
+    def __init__(self, entry: ChatEntry) -> None:
+        super().__init__()
+        self.entry = entry
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName("bubble")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 5, 8, 5)
+        lay.setSpacing(2)
+        self.meta_label = plain_label(selectable=False)
+        small = QFont(self.meta_label.font())
+        small.setPointSizeF(small.pointSizeF() * 0.85)
+        self.meta_label.setFont(small)
+        self.text_label = plain_label()
+        self.text_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.text_label.setMinimumWidth(60)
+        self.mark_label = plain_label(selectable=False)
+        self.mark_label.setFont(small)
+        self.mark_label.setAlignment(Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(self.meta_label)
+        lay.addWidget(self.text_label)
+        lay.addWidget(self.mark_label)
+        self.update_entry(entry)
+
+    def update_entry(self, entry: ChatEntry) -> None:
+        self.entry = entry
+        who = entry.author if entry.sender == "officer" else f"{entry.author} (reporter)"
+        self.meta_label.setText(f"{who} · {clock(entry.at)}")
+        if self.text_label.text() != entry.text:
+            self.text_label.setText(entry.text)
+        self.mark_label.setText(mark_text(entry))
+        self.mark_label.setVisible(entry.sender == "officer")
+        c = theme_colours()
+        colour = {"read": READ_BLUE, "refused": "#e5534b", "queued": c["muted"]}.get(
+            entry.status, c["muted"]
+        )
+        self.mark_label.setStyleSheet(f"color: {colour};")
+        bg = c["alt"] if entry.sender == "citizen" else c["button"]
+        border = "#e5534b" if entry.status == "refused" else c["border"]
+        self.setStyleSheet(
+            f"QFrame#bubble {{ background: {bg}; border: 1px solid {border}; border-radius: 8px; }}"
+        )
+
+
+class MessagePane(QScrollArea):
+    """The messages of one conversation, oldest at the top, kept in the model's order."""
+
+    def __init__(self, report_id: str) -> None:
+        super().__init__()
+        self.report_id = report_id
+        self.bubbles: dict[str, Bubble] = {}
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        self._lay = QVBoxLayout(inner)
+        self._lay.setContentsMargins(6, 6, 6, 6)
+        self._lay.addStretch(1)
+        self.empty_label = plain_label(
+            "No messages yet. Write to the reporter below.", selectable=False
+        )
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._lay.addWidget(self.empty_label)
+        self.setWidget(inner)
+        self._rows: list[QWidget] = []
+
+    def sync(self, entries: list[ChatEntry]) -> None:
+        keys = {e.key for e in entries}
+        for key in [k for k in self.bubbles if k not in keys]:
+            row = self.bubbles.pop(key).parentWidget()  # a queued reply, now confirmed
+            self._lay.removeWidget(row)
+            row.hide()
+            row.deleteLater()
+        at_bottom = self._at_bottom()
+        added = False
+        for e in entries:
+            bubble = self.bubbles.get(e.key)
+            if bubble is None:
+                self.bubbles[e.key] = bubble = Bubble(e)
+                added = True
+            elif bubble.entry != e:
+                bubble.update_entry(e)
+        rows = [self._row(self.bubbles[e.key]) for e in entries]
+        if rows != self._rows:
+            for row in rows:
+                self._lay.removeWidget(row)
+            for i, row in enumerate(rows):
+                self._lay.insertWidget(1 + i, row)  # after the top stretch
+            self._rows = rows
+        self.empty_label.setVisible(not entries)
+        if added and at_bottom:
+            self.scroll_to_bottom()
+
+    def scroll_to_bottom(self) -> None:
+        self.widget().adjustSize()
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _at_bottom(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 8
+
+    @staticmethod
+    def _row(bubble: Bubble) -> QWidget:
+        row = bubble.parentWidget()
+        if row is not None and row.property("chat_row"):
+            return row
+        row = QWidget()
+        row.setProperty("chat_row", True)
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        mine = bubble.entry.sender == "officer"
+        if mine:
+            lay.addStretch(1)
+        lay.addWidget(bubble, 4)
+        if not mine:
+            lay.addStretch(1)
+        return row
+
+
+# ---------------------------------------------------------------------- conversation list
+
+
+class UnreadDelegate(QStyledItemDelegate):
+    """Paints the item's plain text, plus a round unread badge on the right."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        unread = int(index.data(UNREAD_ROLE) or 0)
+        opt = QStyleOptionViewItem(option)
+        if unread:
+            opt.rect = option.rect.adjusted(0, 0, -34, 0)
+            opt.font.setBold(True)
+        super().paint(painter, opt, index)
+        if not unread:
+            return
+        text = str(unread) if unread < 100 else "99+"
+        r = option.rect
+        badge = QRect(r.right() - 30, r.center().y() - 10, 26, 20)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#e5534b"))
+        painter.drawRoundedRect(badge, 10, 10)
+        painter.setPen(QColor("#ffffff"))
+        f = QFont(option.font)
+        f.setBold(True)
+        painter.setFont(f)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def sizeHint(  # noqa: N802 - Qt naming
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width() + 34, max(size.height(), 40))
+
+
+# ---------------------------------------------------------------------- compose
+
+
+class ComposeEdit(QPlainTextEdit):
+    """Enter sends; Shift+Enter starts a new line."""
+
+    send_requested = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt naming
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.send_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+# ---------------------------------------------------------------------- the widget
 
 
 class ChatWidget(QWidget):
-    pass_ = None
-
     def __init__(self, session: ConsoleSession) -> None:
         super().__init__()
         self.session = session
+        self.model = ChatModel()
+        self.current: str | None = None
+        self.panes: dict[str, MessagePane] = {}
+
+        self.list = QListWidget()
+        self.list.setItemDelegate(UnreadDelegate(self.list))
+        self.list.setUniformItemSizes(True)
+        self.list.setMinimumHeight(60)
+        self.list.currentItemChanged.connect(self._list_selected)
+
+        self.title = plain_label("No conversation open")
+        bold = QFont(self.title.font())
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.stack = QStackedWidget()
+        self.placeholder = plain_label(
+            "Pick a conversation, or select a report to chat with its reporter.",
+            selectable=False,
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack.addWidget(self.placeholder)
+
+        self.compose = ComposeEdit()
+        self.compose.setPlaceholderText("Reply… (Enter sends, Shift+Enter new line)")
+        self.compose.setFixedHeight(64)
+        self.compose.send_requested.connect(self.send)
+        self.compose.textChanged.connect(self._count)
+        self.send_button = QPushButton("Send")
+        self.send_button.setAutoDefault(False)
+        self.send_button.clicked.connect(self.send)
+        self.notice = plain_label(selectable=False)
+        self.notice.setVisible(False)
+        self.counter = QLabel("")
+        self.counter.setTextFormat(Qt.TextFormat.PlainText)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(6, 4, 6, 4)
+        rl.addWidget(self.title)
+        rl.addWidget(self.stack, 1)
+        rl.addWidget(self.notice)
+        row = QHBoxLayout()
+        row.addWidget(self.compose, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.counter)
+        row.addLayout(buttons)
+        rl.addLayout(row)
+
+        # the chat dock is usually tall and narrow: conversations above, messages below
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.list)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 4)
+        split.setSizes([110, 400])
+        split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("ChatWidget"))
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+        self._set_compose_enabled(False)
+
+        for thread in session.chats.values():
+            self.model.add_messages(thread)
+        for report_id in list(session.chats):
+            self.model.set_title(report_id, self._title_for(report_id))
+        self._load_queued()
+        session.chat_posted.connect(self._on_posted)
+        session.chat_status_changed.connect(self._on_status)
+        session.outbox_changed.connect(self._on_outbox)
+        session.report_changed.connect(self._on_report)
+        self._refresh_list()
+
+    # ------------------------------------------------------------------ public
 
     def open_conversation(self, report_id: str) -> None:
-        pass
+        if not self.model.has(report_id):
+            self.model.conversation(report_id)
+        self.model.set_title(report_id, self._title_for(report_id))
+        self.current = report_id
+        pane = self._pane(report_id)
+        pane.sync(self.model.messages(report_id))
+        self.stack.setCurrentWidget(pane)
+        pane.scroll_to_bottom()
+        self.title.setText(self.model.conversation(report_id).title)
+        self._set_compose_enabled(True)
+        self.notice.setVisible(False)
+        self._mark_read()
+        self._refresh_list()
+
+    def send(self) -> None:
+        """Queue the compose box's text as a reply (through the outbox)."""
+        if self.current is None:
+            return
+        text = self.compose.toPlainText().strip()
+        if not text:
+            return
+        if len(text) > MAX_TEXT_CHARS:
+            self._notice(f"The reply is {len(text):,} characters; the limit is {MAX_TEXT_CHARS:,}.")
+            return
+        try:
+            self.session.submit(
+                m.OfficerChatSend(id="", idem="", report_id=self.current, text=text)
+            )
+        except Exception as exc:  # the outbox could not write: keep the text, say why
+            self._notice(f"The reply was not queued ({exc}); your text is kept, try again.")
+            return
+        self.compose.clear()
+        self.notice.setVisible(False)
+
+    def setFocus(self) -> None:  # noqa: N802 - Qt naming; main window focuses the chat
+        self.compose.setFocus()
+
+    # ------------------------------------------------------------------ session events
+
+    def _on_posted(self, msg: m.ChatMessage) -> None:
+        if not self.model.has(msg.report_id):
+            self.model.set_title(msg.report_id, self._title_for(msg.report_id))
+        if self.model.add_message(msg):
+            self._changed(msg.report_id)
+            if msg.report_id == self.current and msg.sender == "citizen":
+                self._mark_read()
+
+    def _on_status(self, message_id: str, report_id: str, status: str) -> None:
+        if self.model.set_status(message_id, report_id, status):
+            self._changed(report_id)
+
+    def _on_outbox(self, entry: OutboxEntry, reply: object) -> None:
+        action = entry.message
+        if not isinstance(action, m.OfficerChatSend):
+            return
+        if reply is None:
+            changed = self.model.queue(
+                entry.idem, action.report_id, action.text, self.session.username, entry.created_at
+            )
+            if changed:
+                if not self.model.conversation(action.report_id).title:
+                    self.model.set_title(action.report_id, self._title_for(action.report_id))
+                self._changed(action.report_id)
+        elif isinstance(reply, m.ChatSent):
+            self.model.confirm(entry.idem, reply.message)
+            self._changed(reply.message.report_id)
+        elif isinstance(reply, m.Error):
+            report_id = self.model.refuse(entry.idem, reply.message)
+            if report_id is not None:
+                self._changed(report_id)
+
+    def _on_report(self, report: m.Report, _created: bool) -> None:
+        if self.model.has(report.report_id):
+            title = self._title_for(report.report_id)
+            if title != self.model.conversation(report.report_id).title:
+                self.model.set_title(report.report_id, title)
+                if report.report_id == self.current:
+                    self.title.setText(title)
+                self._refresh_list()
+
+    # ------------------------------------------------------------------ internals
+
+    def _load_queued(self) -> None:
+        """Replies left in the outbox (offline, or the console closed) show as queued."""
+        try:
+            pending = self.session.client.outbox.pending()
+        except Exception:  # a broken outbox is the status bar's news, not the chat's
+            return
+        for entry in pending:
+            self._on_outbox(entry, None)
+
+    def _changed(self, report_id: str) -> None:
+        pane = self.panes.get(report_id)
+        if pane is not None:
+            pane.sync(self.model.messages(report_id))
+        self._refresh_list()
+
+    def _mark_read(self) -> None:
+        """Tell the relay the officer has seen the open conversation's citizen messages."""
+        report_id = self.current
+        if report_id is None or not self.isVisible():
+            return
+        ids = self.model.mark_read_locally(report_id)
+        for start in range(0, len(ids), _READ_BATCH):
+            batch = ids[start : start + _READ_BATCH]
+
+            def failed(reason: str, batch: list[str] = batch) -> None:
+                self.model.unmark_read(report_id, batch)
+                self._refresh_list()
+                if report_id == self.current:
+                    self._notice(f"Could not mark messages as read: {reason}")
+
+            self.session.run(
+                m.OfficerChatRead(id="", message_ids=batch), lambda _reply: None, failed
+            )
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if self.current is not None and self.model.unread(self.current):
+            self._mark_read()
+            self._refresh_list()
+
+    def _pane(self, report_id: str) -> MessagePane:
+        pane = self.panes.get(report_id)
+        if pane is None:
+            pane = self.panes[report_id] = MessagePane(report_id)
+            self.stack.addWidget(pane)
+        return pane
+
+    def _refresh_list(self) -> None:
+        self.list.blockSignals(True)
+        try:
+            self.list.clear()
+            for conv in self.model.conversations():
+                last = conv.last()
+                snippet = " ".join(last.text.split())[:80] if last else "No messages yet"
+                item = QListWidgetItem(f"{conv.title or conv.report_id}\n{snippet}")
+                item.setData(UNREAD_ROLE, conv.unread)
+                item.setData(REPORT_ROLE, conv.report_id)
+                self.list.addItem(item)
+                if conv.report_id == self.current:
+                    self.list.setCurrentItem(item)
+        finally:
+            self.list.blockSignals(False)
+
+    def _list_selected(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
+        if item is not None:
+            report_id = item.data(REPORT_ROLE)
+            if report_id and report_id != self.current:
+                # not from inside the list's own signal: opening rebuilds the list
+                QTimer.singleShot(0, lambda: self.open_conversation(str(report_id)))
+
+    def _title_for(self, report_id: str) -> str:
+        report = self.session.reports.get(report_id)
+        if report is None:
+            return f"Report {report_id[:8]}"
+        category = report.category.replace("_", " ").capitalize()
+        return f"{category} · {report.reporter}"
+
+    def _set_compose_enabled(self, on: bool) -> None:
+        self.compose.setEnabled(on)
+        self.send_button.setEnabled(on)
+
+    def _notice(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color: #e5534b;")
+        self.notice.setVisible(True)
+
+    def _count(self) -> None:
+        n = len(self.compose.toPlainText())
+        self.counter.setText(f"{n:,}/{MAX_TEXT_CHARS:,}" if n > MAX_TEXT_CHARS * 0.8 else "")
+
+    def unread_count(self, report_id: str) -> int:
+        return self.model.unread(report_id)
+
+    def list_rows(self) -> list[tuple[str, str, int]]:
+        """(report_id, text, unread) per conversation row, in display order."""
+        out = []
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            out.append((str(item.data(REPORT_ROLE)), item.text(), int(item.data(UNREAD_ROLE))))
+        return out

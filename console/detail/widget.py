@@ -1,11 +1,155 @@
-"""Placeholder until this feature lands: keeps the main window composable."""
+"""The selected report in full: its text, facts, media previews, and links to map and chat.
+
+Everything a citizen wrote is shown as plain text (labels fixed to `Qt.PlainText`, the
+report body in a read-only plain-text editor); media files are shown only after the
+checks in `media` pass, decoded off the GUI thread.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import weakref
+from collections.abc import Callable
 
+import shiboken6
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontDatabase, QTextOption
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backend_client import messages as m
+from console.detail.format import (
+    STATUS_WORDS,
+    absolute_time,
+    coordinates,
+    human_size,
+    relative_time,
+    words,
+)
+from console.detail.image_view import ImagePreview
+from console.detail.labels import plain_label
+from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
+from console.detail.video_view import VideoPreview
 from console.session import ConsoleSession
+from console.theme import PRIORITY_COLOURS, STATUS_COLOURS
+
+_RELATIVE_REFRESH_MS = 30_000
+
+
+class MediaItem(QFrame):
+    """One media file: what it is (type, size, SHA-256) and, once checked, its preview."""
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        info: m.MediaInfo,
+        media_dir: Callable[[], PrivateMediaDir],
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.info = info
+        self._media_dir = media_dir
+        self.preview: ImagePreview | VideoPreview | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        self.type_label = plain_label(f"{human_type(info.mime)} · {human_size(info.size)}")
+        bold = QFont(self.type_label.font())
+        bold.setBold(True)
+        self.type_label.setFont(bold)
+        # a read-only line: the 64-digit hash stays whole (selectable, copyable) and scrolls
+        self.sha_label = QLineEdit(info.sha256)
+        self.sha_label.setReadOnly(True)
+        self.sha_label.setFrame(False)
+        self.sha_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.sha_label.setCursorPosition(0)
+        self.sha_label.setToolTip("SHA-256 of the file, as verified on receipt")
+        caption = plain_label("SHA-256", selectable=False)
+        caption.setWordWrap(False)
+        caption.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        sha_row = QHBoxLayout()
+        sha_row.addWidget(caption)
+        sha_row.addWidget(self.sha_label, 1)
+        self.status_label = plain_label("", selectable=False)
+        self.status_label.setVisible(False)
+        lay.addWidget(self.type_label)
+        lay.addLayout(sha_row)
+        lay.addWidget(self.status_label)
+
+        self.load_button: QPushButton | None = None
+        if not info.stored:
+            self._set_status(
+                "Still arriving from the citizen; the preview appears once every byte is "
+                "received and verified."
+            )
+        elif info.mime in IMAGE_MIMES:
+            self.preview = ImagePreview()
+            self.preview.setMinimumHeight(220)
+            lay.addWidget(self.preview)
+            self._fetch()
+        elif info.mime in VIDEO_MIMES:
+            self.load_button = QPushButton("Load video")
+            self.load_button.setAutoDefault(False)
+            self.load_button.setToolTip("Fetch the video from the relay (the view is audited)")
+            self.load_button.clicked.connect(self._load_video)
+            lay.addWidget(self.load_button, 0, Qt.AlignmentFlag.AlignLeft)
+        else:
+            self._set_status("No preview for this type of file.")
+
+    def _set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.setVisible(bool(text))
+
+    def _load_video(self) -> None:
+        if self.load_button is not None:
+            self.load_button.setVisible(False)
+        video = VideoPreview(self._media_dir())
+        self.preview = video
+        self.layout().addWidget(video)
+        if video.available:
+            self._fetch()
+
+    def _fetch(self) -> None:
+        self._set_status("Fetching from the relay…")
+
+        def done(_mime: str, data: bytes) -> None:
+            if shiboken6.isValid(self):
+                self._show(data)
+
+        def failed(reason: str) -> None:
+            if shiboken6.isValid(self):
+                self._set_status("")
+                if self.preview is not None:
+                    self.preview.show_error(f"Could not fetch the file: {reason}")
+
+        try:
+            self.session.fetch_media(self.info.sha256, done, failed)
+        except Exception as exc:  # e.g. the local cache refused a damaged copy
+            failed(str(exc) or type(exc).__name__)
+
+    def _show(self, data: bytes) -> None:
+        # The type checked is the one the report declared, against the bytes themselves.
+        self._set_status("")
+        if isinstance(self.preview, ImagePreview):
+            self.preview.show_bytes(self.info.mime, data)
+        elif isinstance(self.preview, VideoPreview):
+            self.preview.show_bytes(self.info.sha256, self.info.mime, data)
+
+    def release(self) -> None:
+        if isinstance(self.preview, VideoPreview):
+            self.preview.stop()
 
 
 class ReportDetailWidget(QWidget):
@@ -15,8 +159,214 @@ class ReportDetailWidget(QWidget):
     def __init__(self, session: ConsoleSession) -> None:
         super().__init__()
         self.session = session
-        lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("ReportDetailWidget"))
+        self.report_id: str | None = None
+        self.report: m.Report | None = None
+        self.media_items: dict[str, MediaItem] = {}
+        self._media_dirs: list[PrivateMediaDir] = []  # at most one, made on first video
+        weakref.finalize(self, _cleanup, self._media_dirs)
+
+        self._pages = QStackedWidget()
+        self.placeholder = plain_label(
+            "Select a report in the feed or on the map.", selectable=False
+        )
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._pages.addWidget(self.placeholder)
+        self._pages.addWidget(self._build_content())
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._pages)
+
+        self._clock = QTimer(self)
+        self._clock.setInterval(_RELATIVE_REFRESH_MS)
+        self._clock.timeout.connect(self._refresh_time)
+        session.report_changed.connect(self._on_report_changed)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_content(self) -> QWidget:
+        content = QWidget()
+        lay = QVBoxLayout(content)
+        lay.setContentsMargins(8, 8, 8, 8)
+
+        self.category_label = plain_label()
+        big = QFont(self.category_label.font())
+        big.setPointSizeF(big.pointSizeF() * 1.3)
+        big.setBold(True)
+        self.category_label.setFont(big)
+        self.status_chip = plain_label(selectable=False)
+        self.priority_chip = plain_label(selectable=False)
+        for chip in (self.status_chip, self.priority_chip):
+            chip.setWordWrap(False)
+            chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        title = QHBoxLayout()
+        title.addWidget(self.category_label, 1)
+        title.addWidget(self.status_chip)
+        title.addWidget(self.priority_chip)
+        lay.addLayout(title)
+
+        self.text_view = QPlainTextEdit()
+        self.text_view.setReadOnly(True)
+        self.text_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.text_view.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.text_view.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.text_view.document().documentLayout().documentSizeChanged.connect(self._fit_text)
+        lay.addWidget(self.text_view)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.fields: dict[str, QLabel] = {}
+        for key, caption in (
+            ("status", "Status"),
+            ("claimed_by", "Claimed by"),
+            ("priority", "Priority"),
+            ("time", "Reported"),
+            ("reporter", "Reporter"),
+            ("location", "Location"),
+            ("incident", "Incident"),
+            ("report_id", "Report ID"),
+        ):
+            label = plain_label(mono=key in ("report_id", "location"))
+            self.fields[key] = label
+            caption_label = plain_label(caption, selectable=False)
+            caption_label.setWordWrap(False)
+            caption_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            form.addRow(caption_label, label)
+        lay.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.map_button = QPushButton("Show on map")
+        self.chat_button = QPushButton("Chat")
+        for b in (self.map_button, self.chat_button):
+            b.setAutoDefault(False)
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.map_button.clicked.connect(self._emit_map)
+        self.chat_button.clicked.connect(self._emit_chat)
+        lay.addLayout(buttons)
+
+        self.media_title = plain_label(selectable=False)
+        self.media_title.setFont(self.category_label.font())
+        lay.addWidget(self.media_title)
+        self._media_box = QVBoxLayout()
+        lay.addLayout(self._media_box)
+        lay.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        return scroll
+
+    # ------------------------------------------------------------------ public
 
     def show_report(self, report_id: str) -> None:
-        pass
+        self.report_id = report_id
+        report = self.session.reports.get(report_id)
+        if report is None:
+            self._clear_media()
+            self.report = None
+            self.placeholder.setText("That report is not known to this console yet.")
+            self._pages.setCurrentIndex(0)
+            self._clock.stop()
+            return
+        self._fill(report)
+        self._pages.setCurrentIndex(1)
+        self._clock.start()
+
+    # ------------------------------------------------------------------ updates
+
+    def _on_report_changed(self, report: m.Report, _created: bool) -> None:
+        if report.report_id == self.report_id:
+            self._fill(report)
+            self._pages.setCurrentIndex(1)
+            self._clock.start()
+
+    def _fill(self, r: m.Report) -> None:
+        self.report = r
+        self.category_label.setText(words(r.category))
+        status = STATUS_WORDS.get(r.status, r.status)
+        self.status_chip.setText(f" {status} ")
+        self.status_chip.setStyleSheet(_chip(STATUS_COLOURS.get(r.status, "#768390")))
+        self.priority_chip.setText(f" {words(r.priority)} priority ")
+        self.priority_chip.setStyleSheet(_chip(PRIORITY_COLOURS.get(r.priority, "#768390")))
+        if self.text_view.toPlainText() != r.text:
+            self.text_view.setPlainText(r.text)
+        self.fields["status"].setText(status)
+        self.fields["claimed_by"].setText(r.claimed_by or "Nobody yet")
+        self.fields["priority"].setText(words(r.priority))
+        self.fields["reporter"].setText(r.reporter)
+        self.fields["location"].setText(coordinates(r.lat, r.lon))
+        self.fields["incident"].setText(r.incident_ref or "Not linked to an incident")
+        self.fields["report_id"].setText(r.report_id)
+        self._refresh_time()
+        self._sync_media(r.media)
+
+    def _fit_text(self, *_: object) -> None:
+        """As tall as the text, between 2 and 12 lines (longer text scrolls inside)."""
+        # QPlainTextEdit's document size is counted in lines, not pixels
+        lines = int(self.text_view.document().documentLayout().documentSize().height())
+        lines = max(2, min(12, lines))
+        margins = self.text_view.contentsMargins()
+        extra = margins.top() + margins.bottom() + 2 * self.text_view.document().documentMargin()
+        line = self.text_view.fontMetrics().lineSpacing()
+        self.text_view.setFixedHeight(int(lines * line + extra + 4))
+
+    def _refresh_time(self) -> None:
+        if self.report is not None:
+            ts = self.report.created_at
+            self.fields["time"].setText(f"{absolute_time(ts)} ({relative_time(ts)})")
+
+    def _sync_media(self, media: list[m.MediaInfo]) -> None:
+        """Keep previews already decoded; rebuild only files that are new or changed."""
+        wanted = {info.sha256: info for info in media}
+        for sha, item in list(self.media_items.items()):
+            if sha not in wanted or wanted[sha] != item.info:
+                self._drop(sha)
+        for info in media:
+            if info.sha256 not in self.media_items:
+                item = MediaItem(self.session, info, self._private_dir)
+                self.media_items[info.sha256] = item
+        # lay out in the report's order
+        for info in media:
+            self._media_box.addWidget(self.media_items[info.sha256])
+        count = len(media)
+        self.media_title.setText(
+            f"Media ({count} file{'s' if count != 1 else ''})" if count else "No media attached"
+        )
+
+    def _drop(self, sha: str) -> None:
+        item = self.media_items.pop(sha)
+        item.release()
+        self._media_box.removeWidget(item)
+        item.setParent(None)
+        item.deleteLater()
+
+    def _clear_media(self) -> None:
+        for sha in list(self.media_items):
+            self._drop(sha)
+
+    def _private_dir(self) -> PrivateMediaDir:
+        if not self._media_dirs:
+            self._media_dirs.append(PrivateMediaDir())
+        return self._media_dirs[0]
+
+    def _emit_map(self) -> None:
+        if self.report_id is not None:
+            self.show_on_map.emit(self.report_id)
+
+    def _emit_chat(self) -> None:
+        if self.report_id is not None:
+            self.open_chat.emit(self.report_id)
+
+
+def _cleanup(dirs: list[PrivateMediaDir]) -> None:
+    for d in dirs:
+        d.cleanup()
+
+
+def _chip(colour: str) -> str:
+    return f"background: {colour}; color: #111; border-radius: 3px; padding: 1px 4px;"

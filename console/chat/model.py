@@ -1,0 +1,229 @@
+"""Conversations per report, as the chat pane shows them (pure: no Qt, no I/O).
+
+What it decides:
+- a message appears once per `message_id`, in time order within its conversation;
+- receipts only move forward (sent -> delivered -> read); a late or replayed lower status
+  never takes a mark away;
+- an officer reply still in the outbox is a "queued" entry keyed by its idempotency key;
+  when the relay confirms it, the real message takes its place (never both), and when the
+  relay refuses it, it stays visible as "refused" with the reason;
+- unread = citizen messages not yet read (by any officer, or marked here and waiting for
+  the relay to agree);
+- conversations are ordered by their latest activity, newest first.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from backend_client import messages as m
+
+RANK = {"queued": 0, "refused": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+@dataclass(frozen=True)
+class ChatEntry:
+    key: str  # message_id, or "queued:<idem>" while the relay has not confirmed it
+    report_id: str
+    sender: str  # citizen | officer
+    author: str
+    text: str
+    at: float
+    status: str  # queued | refused | sent | delivered | read
+    idem: str | None = None
+    error: str | None = None
+    order: int = 0  # arrival order, to break ties between equal times
+
+    @property
+    def message_id(self) -> str | None:
+        return None if self.key.startswith("queued:") else self.key
+
+
+@dataclass
+class Conversation:
+    report_id: str
+    title: str = ""
+    entries: list[ChatEntry] = field(default_factory=list)
+    marked_read: set[str] = field(default_factory=set)  # asked the relay; not confirmed yet
+
+    @property
+    def last_at(self) -> float:
+        return max((e.at for e in self.entries), default=0.0)
+
+    def unread_ids(self) -> list[str]:
+        return [
+            e.key
+            for e in self.entries
+            if e.sender == "citizen" and e.status != "read" and e.key not in self.marked_read
+        ]
+
+    @property
+    def unread(self) -> int:
+        return len(self.unread_ids())
+
+    def last(self) -> ChatEntry | None:
+        return self.entries[-1] if self.entries else None
+
+
+class ChatModel:
+    def __init__(self) -> None:
+        self._conversations: dict[str, Conversation] = {}
+        self._order = itertools.count()
+        self._idem_report: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ reading
+
+    def conversation(self, report_id: str) -> Conversation:
+        conv = self._conversations.get(report_id)
+        if conv is None:
+            conv = self._conversations[report_id] = Conversation(report_id)
+        return conv
+
+    def has(self, report_id: str) -> bool:
+        return report_id in self._conversations
+
+    def conversations(self) -> list[Conversation]:
+        """Newest activity first; empty conversations (just opened) by when they were opened."""
+        return sorted(
+            self._conversations.values(),
+            key=lambda c: (c.last_at, c.report_id),
+            reverse=True,
+        )
+
+    def messages(self, report_id: str) -> list[ChatEntry]:
+        conv = self._conversations.get(report_id)
+        return list(conv.entries) if conv else []
+
+    def unread(self, report_id: str) -> int:
+        conv = self._conversations.get(report_id)
+        return conv.unread if conv else 0
+
+    def total_unread(self) -> int:
+        return sum(c.unread for c in self._conversations.values())
+
+    def find(self, key: str) -> ChatEntry | None:
+        for conv in self._conversations.values():
+            for e in conv.entries:
+                if e.key == key:
+                    return e
+        return None
+
+    # ------------------------------------------------------------------ changes
+
+    def set_title(self, report_id: str, title: str) -> None:
+        self.conversation(report_id).title = title
+
+    def add_message(self, msg: m.ChatMessage) -> bool:
+        """A message the relay knows (posted or confirmed). True if anything changed."""
+        conv = self.conversation(msg.report_id)
+        for i, e in enumerate(conv.entries):
+            if e.key == msg.message_id:
+                status = _forward(e.status, msg.status)
+                if status == e.status:
+                    return False
+                conv.entries[i] = replace(e, status=status)
+                return True
+        if msg.sender == "officer":
+            # Our own reply may be posted back before the outbox hears it was confirmed:
+            # it replaces the oldest queued reply by the same officer with the same text
+            # (so it is never shown twice).
+            for e in conv.entries:
+                if e.status == "queued" and e.text == msg.text and e.author == msg.author:
+                    conv.entries.remove(e)
+                    break
+        entry = ChatEntry(
+            key=msg.message_id,
+            report_id=msg.report_id,
+            sender=msg.sender,
+            author=msg.author,
+            text=msg.text,
+            at=msg.sent_at,
+            status=msg.status,
+            order=next(self._order),
+        )
+        self._insert(conv, entry)
+        return True
+
+    def add_messages(self, msgs: Iterable[m.ChatMessage]) -> None:
+        for msg in msgs:
+            self.add_message(msg)
+
+    def queue(self, idem: str, report_id: str, text: str, author: str, at: float) -> bool:
+        """An officer reply written to the outbox, not yet confirmed by the relay."""
+        key = f"queued:{idem}"
+        conv = self.conversation(report_id)
+        if any(e.key == key for e in conv.entries):
+            return False
+        self._idem_report[idem] = report_id
+        entry = ChatEntry(
+            key=key,
+            report_id=report_id,
+            sender="officer",
+            author=author,
+            text=text,
+            at=at,
+            status="queued",
+            idem=idem,
+            order=next(self._order),
+        )
+        self._insert(conv, entry)
+        return True
+
+    def confirm(self, idem: str, msg: m.ChatMessage) -> None:
+        """The relay accepted a queued reply: the real message replaces the queued one."""
+        conv = self.conversation(msg.report_id)
+        conv.entries = [e for e in conv.entries if e.key != f"queued:{idem}"]
+        self._idem_report.pop(idem, None)
+        self.add_message(msg)
+
+    def refuse(self, idem: str, reason: str) -> str | None:
+        """The relay refused a queued reply; it stays, marked refused. Returns its report."""
+        report_id = self._idem_report.pop(idem, None)
+        if report_id is None:
+            return None
+        conv = self.conversation(report_id)
+        for i, e in enumerate(conv.entries):
+            if e.key == f"queued:{idem}":
+                conv.entries[i] = replace(e, status="refused", error=reason)
+        return report_id
+
+    def set_status(self, message_id: str, report_id: str, status: str) -> bool:
+        """A receipt. Moves forward only; True if the mark changed."""
+        conv = self._conversations.get(report_id)
+        if conv is None:
+            return False
+        for i, e in enumerate(conv.entries):
+            if e.key == message_id:
+                new = _forward(e.status, status)
+                if new == e.status:
+                    return False
+                conv.entries[i] = replace(e, status=new)
+                if new == "read":
+                    conv.marked_read.discard(message_id)
+                return True
+        return False
+
+    def mark_read_locally(self, report_id: str) -> list[str]:
+        """Citizen messages to tell the relay about; they stop counting as unread now."""
+        conv = self.conversation(report_id)
+        ids = conv.unread_ids()
+        conv.marked_read.update(ids)
+        return ids
+
+    def unmark_read(self, report_id: str, ids: Iterable[str]) -> None:
+        """The relay was not told after all (offline, refused): count them as unread again."""
+        self.conversation(report_id).marked_read.difference_update(ids)
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _insert(conv: Conversation, entry: ChatEntry) -> None:
+        conv.entries.append(entry)
+        conv.entries.sort(key=lambda e: (e.at, e.order))
+
+
+def _forward(current: str, new: str) -> str:
+    """The later of two statuses; a queued or refused entry is replaced, not upgraded."""
+    return new if RANK.get(new, 0) > RANK.get(current, 0) else current

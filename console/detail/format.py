@@ -1,0 +1,57 @@
+"""How the detail pane words times, sizes and places (pure, no Qt)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+STATUS_WORDS = {
+    "new": "New",
+    "claimed": "Claimed",
+    "in_progress": "In progress",
+    "closed": "Closed",
+}
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            return f"{value:.1f} {unit}"
+    return f"{n} B"  # pragma: no cover - the loop always returns
+
+
+def absolute_time(ts: float) -> str:
+    """Local wall-clock time with the zone, as a control-room log would write it."""
+    return datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def relative_time(ts: float, now: float | None = None) -> str:
+    delta = (time.time() if now is None else now) - ts
+    if delta < -60:
+        return "in the future (clock skew)"
+    delta = max(0.0, delta)
+    if delta < 45:
+        return "just now"
+    minutes = round(delta / 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = delta / 3600
+    if hours < 24:
+        return f"{hours:.0f} h ago" if hours >= 10 else f"{hours:.1f} h ago".replace(".0 ", " ")
+    days = delta / 86400
+    return f"{days:.0f} day{'s' if round(days) != 1 else ''} ago"
+
+
+def coordinates(lat: float, lon: float) -> str:
+    ns = "N" if lat >= 0 else "S"
+    ew = "E" if lon >= 0 else "W"
+    return f"{abs(lat):.5f}° {ns}, {abs(lon):.5f}° {ew}  ({lat:.5f}, {lon:.5f})"
+
+
+def words(value: str) -> str:
+    """A machine word ('missing_person') as an officer reads it ('Missing person')."""
+    return value.replace("_", " ").capitalize()

@@ -1,0 +1,27 @@
+"""Labels that can never be tricked into rendering citizen text as HTML."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QLabel, QSizePolicy
+
+
+def plain_label(text: str = "", *, selectable: bool = True, mono: bool = False) -> QLabel:
+    """A QLabel fixed to plain text (QLabel otherwise guesses rich text from content)."""
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    label.setOpenExternalLinks(False)
+    if selectable:
+        label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+    if mono:
+        label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    # a long unbroken string must not widen the whole pane
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(40)
+    label.setText(text)
+    return label

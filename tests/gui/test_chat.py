@@ -1,0 +1,363 @@
+"""Chat: the pure conversation model alone, then the widget over a real ConsoleSession."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel
+
+from backend_client import messages as m
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.chat.model import ChatModel
+from console.chat.widget import ChatWidget, mark_text
+from console.session import ConsoleSession
+
+pytestmark = pytest.mark.gui
+
+T0 = 1_700_000_000.0
+HOSTILE = "<img src=x onerror=alert(1)> <b>bold</b> \u202eevil"
+
+
+def msg(
+    mid: str,
+    text: str = "hello",
+    *,
+    report: str = "r-1",
+    sender: str = "citizen",
+    author: str = "quiet-heron-42",
+    at: float = T0,
+    status: str = "sent",
+) -> m.ChatMessage:
+    return m.ChatMessage(
+        message_id=mid,
+        report_id=report,
+        sender=sender,  # type: ignore[arg-type]
+        author=author,
+        text=text,
+        sent_at=at,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
+# ---------------------------------------------------------------------- the pure model
+
+
+def test_messages_are_in_time_order_and_conversations_newest_first() -> None:
+    model = ChatModel()
+    model.add_message(msg("b", at=T0 + 20))
+    model.add_message(msg("a", at=T0 + 10))
+    model.add_message(msg("x", report="r-2", at=T0 + 15))
+    model.add_message(msg("a", at=T0 + 10))  # replayed: once only
+    assert [e.key for e in model.messages("r-1")] == ["a", "b"]
+    assert [c.report_id for c in model.conversations()] == ["r-1", "r-2"]
+    model.add_message(msg("y", report="r-2", at=T0 + 30))
+    assert [c.report_id for c in model.conversations()] == ["r-2", "r-1"]
+
+
+def test_unread_counts_citizen_messages_not_yet_read() -> None:
+    model = ChatModel()
+    model.add_message(msg("c1", at=T0 + 1))
+    model.add_message(msg("c2", at=T0 + 2, status="delivered"))
+    model.add_message(msg("c3", at=T0 + 3, status="read"))
+    model.add_message(msg("o1", at=T0 + 4, sender="officer", author="dana"))
+    assert model.unread("r-1") == 2
+    assert model.unread("nobody") == 0
+
+    ids = model.mark_read_locally("r-1")
+    assert ids == ["c1", "c2"]
+    assert model.unread("r-1") == 0
+    model.unmark_read("r-1", ["c2"])  # the relay was not told about c2
+    assert model.unread("r-1") == 1
+    assert model.set_status("c2", "r-1", "read")
+    assert model.unread("r-1") == 0
+    assert model.total_unread() == 0
+
+
+def test_receipts_move_forward_only() -> None:
+    model = ChatModel()
+    model.add_message(msg("o1", sender="officer", author="dana"))
+    assert model.set_status("o1", "r-1", "read")
+    assert not model.set_status("o1", "r-1", "delivered")
+    assert not model.set_status("o1", "r-1", "sent")
+    assert not model.add_message(msg("o1", sender="officer", author="dana", status="delivered"))
+    assert model.messages("r-1")[0].status == "read"
+    assert not model.set_status("unknown", "r-1", "read")
+    assert not model.set_status("o1", "r-unknown", "read")
+
+
+def test_a_queued_reply_is_replaced_by_the_confirmed_message() -> None:
+    model = ChatModel()
+    model.add_message(msg("c1", at=T0))
+    model.queue("idem-1", "r-1", "On our way", "dana", T0 + 5)
+    assert [(e.key, e.status) for e in model.messages("r-1")] == [
+        ("c1", "sent"),
+        ("queued:idem-1", "queued"),
+    ]
+    model.confirm("idem-1", msg("o1", "On our way", sender="officer", author="dana", at=T0 + 6))
+    assert [(e.key, e.status) for e in model.messages("r-1")] == [("c1", "sent"), ("o1", "sent")]
+    # the relay's own chat.posted for the same reply changes nothing
+    assert not model.add_message(
+        msg("o1", "On our way", sender="officer", author="dana", at=T0 + 6)
+    )
+    assert len(model.messages("r-1")) == 2
+
+
+def test_a_posted_echo_before_confirmation_is_not_shown_twice() -> None:
+    model = ChatModel()
+    model.queue("idem-1", "r-1", "On our way", "dana", T0)
+    model.queue("idem-2", "r-1", "On our way", "sam", T0)  # another officer, same words
+    model.add_message(msg("o1", "On our way", sender="officer", author="dana", at=T0 + 1))
+    assert [e.key for e in model.messages("r-1")] == ["queued:idem-2", "o1"]
+    model.confirm("idem-1", msg("o1", "On our way", sender="officer", author="dana", at=T0 + 1))
+    assert [e.key for e in model.messages("r-1")] == ["queued:idem-2", "o1"]
+
+
+def test_a_refused_reply_stays_with_its_reason() -> None:
+    model = ChatModel()
+    model.queue("idem-1", "r-1", "hi", "dana", T0)
+    assert model.refuse("idem-1", "the report is closed") == "r-1"
+    (entry,) = model.messages("r-1")
+    assert entry.status == "refused"
+    assert mark_text(entry) == "⚠ refused: the report is closed"
+    assert model.refuse("idem-unknown", "x") is None
+
+
+def test_marks() -> None:
+    model = ChatModel()
+    model.add_message(msg("o1", sender="officer", author="dana"))
+    model.add_message(msg("c1"))
+    officer, citizen = model.messages("r-1")
+    assert mark_text(officer) == "✓"
+    assert mark_text(citizen) == ""
+    model.set_status("o1", "r-1", "delivered")
+    assert mark_text(model.messages("r-1")[0]) == "✓✓"
+    model.set_status("o1", "r-1", "read")
+    assert mark_text(model.messages("r-1")[0]) == "✓✓ read"
+
+
+# ---------------------------------------------------------------------- the widget
+
+
+@pytest.fixture
+def session(qapp: object, tmp_path: Path) -> Iterator[ConsoleSession]:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    client = RelayClient(
+        ClientConfig(url="wss://127.0.0.1:1"), Credentials("t", "t", lambda: None), outbox
+    )
+    session = ConsoleSession(client)
+    session.dispatch(
+        m.ReportCreated(
+            seq=1,
+            at=T0,
+            report=m.Report(
+                report_id="r-1",
+                reporter="quiet-heron-42",
+                category="missing_person",
+                text="x",
+                lat=51.5,
+                lon=-0.12,
+                created_at=T0,
+                status="new",
+                priority="high",
+                claimed_by=None,
+                incident_ref=None,
+                media=[],
+            ),
+        )
+    )
+    yield session
+    outbox.close()
+
+
+def posted(message: m.ChatMessage, seq: int = 10) -> m.ChatPosted:
+    return m.ChatPosted(seq=seq, at=message.sent_at, message=message)
+
+
+def make_chat(qtbot: object, session: ConsoleSession, show: bool = False) -> ChatWidget:
+    w = ChatWidget(session)
+    qtbot.addWidget(w)  # type: ignore[attr-defined]
+    w.resize(700, 500)
+    if show:
+        w.show()
+    return w
+
+
+def test_enter_queues_a_reply_in_the_outbox_and_shows_it_queued(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    w = make_chat(qtbot, session)
+    w.open_conversation("r-1")
+    assert w.title.text() == "Missing person · quiet-heron-42"
+
+    qtbot.keyClicks(w.compose, "Stay where you are")  # type: ignore[attr-defined]
+    qtbot.keyClick(w.compose, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # type: ignore[attr-defined]
+    qtbot.keyClicks(w.compose, "we are coming")  # type: ignore[attr-defined]
+    assert session.client.outbox.pending() == []  # Shift+Enter is a new line, not a send
+    qtbot.keyClick(w.compose, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+
+    (entry,) = session.client.outbox.pending()
+    assert isinstance(entry.message, m.OfficerChatSend)
+    assert entry.message.report_id == "r-1"
+    assert entry.message.text == "Stay where you are\nwe are coming"
+    assert w.compose.toPlainText() == ""
+
+    pane = w.panes["r-1"]
+    bubble = pane.bubbles[f"queued:{entry.idem}"]
+    assert bubble.text_label.text() == "Stay where you are\nwe are coming"
+    assert bubble.mark_label.text() == "◷ queued"
+
+    # the relay confirms: the real message replaces the queued bubble
+    real = msg("o-1", entry.message.text, sender="officer", author="t", at=time.time())
+    session.outbox_changed.emit(entry, m.ChatSent(re="x", message=real))
+    assert list(pane.bubbles) == ["o-1"]
+    assert pane.bubbles["o-1"].mark_label.text() == "✓"
+    # ...and its echo as an event does not add a second bubble
+    session.dispatch(posted(real))
+    assert list(pane.bubbles) == ["o-1"]
+
+
+def test_a_refused_reply_shows_the_reason(qtbot: object, session: ConsoleSession) -> None:
+    w = make_chat(qtbot, session)
+    w.open_conversation("r-1")
+    entry = session.submit(m.OfficerChatSend(id="", idem="", report_id="r-1", text="hello"))
+    session.outbox_changed.emit(entry, m.Error(code="forbidden", message="the report is closed"))
+    bubble = w.panes["r-1"].bubbles[f"queued:{entry.idem}"]
+    assert bubble.mark_label.text() == "⚠ refused: the report is closed"
+
+
+def test_replies_left_in_the_outbox_show_queued_on_start(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    entry = session.submit(m.OfficerChatSend(id="", idem="", report_id="r-1", text="still here"))
+    w = make_chat(qtbot, session)
+    w.open_conversation("r-1")
+    assert w.panes["r-1"].bubbles[f"queued:{entry.idem}"].mark_label.text() == "◷ queued"
+
+
+def test_a_citizen_message_bumps_unread(qtbot: object, session: ConsoleSession) -> None:
+    w = make_chat(qtbot, session, show=True)
+    session.dispatch(posted(msg("c-1", "Is anyone coming?", at=T0 + 1)))
+    session.dispatch(posted(msg("c-2", "Please hurry", at=T0 + 2), seq=11))
+    assert w.unread_count("r-1") == 2
+    ((report_id, text, unread),) = w.list_rows()
+    assert (report_id, unread) == ("r-1", 2)
+    assert text == "Missing person · quiet-heron-42\nPlease hurry"
+    # an officer's message does not count
+    session.dispatch(posted(msg("o-1", "Yes", sender="officer", author="t", at=T0 + 3), seq=12))
+    assert w.unread_count("r-1") == 2
+
+
+def test_status_changes_update_marks_forward_only(qtbot: object, session: ConsoleSession) -> None:
+    w = make_chat(qtbot, session)
+    session.dispatch(posted(msg("o-1", "On our way", sender="officer", author="t")))
+    w.open_conversation("r-1")
+    bubble = w.panes["r-1"].bubbles["o-1"]
+    assert bubble.mark_label.text() == "✓"
+    session.dispatch(
+        m.ChatStatusChanged(seq=11, at=T0, message_id="o-1", report_id="r-1", status="delivered")
+    )
+    assert bubble.mark_label.text() == "✓✓"
+    session.dispatch(
+        m.ChatStatusChanged(seq=12, at=T0, message_id="o-1", report_id="r-1", status="read")
+    )
+    assert bubble.mark_label.text() == "✓✓ read"
+    assert "#2f81f7" in bubble.mark_label.styleSheet()
+    session.dispatch(
+        m.ChatStatusChanged(seq=13, at=T0, message_id="o-1", report_id="r-1", status="delivered")
+    )
+    assert bubble.mark_label.text() == "✓✓ read"
+
+
+def test_hostile_text_shows_literally(qtbot: object, session: ConsoleSession) -> None:
+    w = make_chat(qtbot, session)
+    session.dispatch(posted(msg("c-1", HOSTILE, author=HOSTILE)))
+    w.open_conversation("r-1")
+    bubble = w.panes["r-1"].bubbles["c-1"]
+    assert bubble.text_label.text() == HOSTILE
+    assert bubble.meta_label.text().startswith(HOSTILE + " (reporter) · ")
+    for label in w.findChildren(QLabel):
+        assert label.textFormat() == Qt.TextFormat.PlainText, label.text()[:40]
+    assert w.list_rows()[0][1].endswith(HOSTILE)
+
+
+def test_opening_a_conversation_marks_citizen_messages_read(
+    qtbot: object, session: ConsoleSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[object] = []
+    monkeypatch.setattr(
+        session, "run", lambda request, on_reply, on_error=None: sent.append(request)
+    )
+    session.dispatch(posted(msg("c-1", at=T0 + 1)))
+    session.dispatch(posted(msg("c-2", at=T0 + 2, status="read"), seq=11))
+    session.dispatch(posted(msg("o-1", sender="officer", author="t", at=T0 + 3), seq=12))
+    w = make_chat(qtbot, session, show=True)
+    assert w.unread_count("r-1") == 1
+    w.open_conversation("r-1")
+    assert len(sent) == 1
+    assert isinstance(sent[0], m.OfficerChatRead)
+    assert sent[0].message_ids == ["c-1"]
+    assert w.unread_count("r-1") == 0
+    # a new citizen message in the open, visible conversation is read at once
+    session.dispatch(posted(msg("c-3", at=T0 + 4), seq=13))
+    assert [r.message_ids for r in sent] == [["c-1"], ["c-3"]]  # type: ignore[attr-defined]
+
+
+async def test_marking_read_offline_keeps_them_unread(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    session.dispatch(posted(msg("c-1", at=T0 + 1)))
+    w = make_chat(qtbot, session, show=True)
+    w.open_conversation("r-1")
+    assert w.unread_count("r-1") == 0  # optimistic
+    for _ in range(100):  # the real request fails: the client never started
+        await asyncio.sleep(0.01)
+        QApplication.processEvents()
+        if w.unread_count("r-1"):
+            break
+    assert w.unread_count("r-1") == 1
+    assert w.notice.isVisibleTo(w)
+    assert "Not connected" in w.notice.text()
+
+
+def test_a_hidden_chat_does_not_mark_read(
+    qtbot: object, session: ConsoleSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[object] = []
+    monkeypatch.setattr(
+        session, "run", lambda request, on_reply, on_error=None: sent.append(request)
+    )
+    session.dispatch(posted(msg("c-1")))
+    w = make_chat(qtbot, session)
+    w.open_conversation("r-1")
+    assert sent == [] and w.unread_count("r-1") == 1
+    w.show()
+    assert len(sent) == 1 and w.unread_count("r-1") == 0
+
+
+def test_picking_a_conversation_in_the_list_opens_it(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    w = make_chat(qtbot, session)
+    session.dispatch(posted(msg("c-1", report="r-1", at=T0 + 1)))
+    session.dispatch(posted(msg("c-9", report="r-9", at=T0 + 2), seq=11))
+    rows = w.list_rows()
+    assert [r[0] for r in rows] == ["r-9", "r-1"]
+    assert rows[0][1].startswith("Report r-9")
+    w.list.setCurrentRow(1)
+    qtbot.waitUntil(lambda: w.current == "r-1")  # type: ignore[attr-defined]
+    assert w.stack.currentWidget() is w.panes["r-1"]
+    assert w.compose.isEnabled()
+
+
+def test_empty_text_is_not_sent(qtbot: object, session: ConsoleSession) -> None:
+    w = make_chat(qtbot, session)
+    w.open_conversation("r-1")
+    qtbot.keyClicks(w.compose, "   ")  # type: ignore[attr-defined]
+    qtbot.keyClick(w.compose, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    assert session.client.outbox.pending() == []
