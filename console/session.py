@@ -169,7 +169,11 @@ class ConsoleSession(QObject):
             on_done(mime, data)
             return
         if self.cache is not None:
-            hit = self.cache.get_media(sha256)
+            try:
+                hit = self.cache.get_media(sha256)
+            except Exception:  # a damaged or unreadable copy: fetch it again from the relay
+                log.warning("cached media %s unreadable; fetching it again", sha256[:12])
+                hit = None
             if hit is not None:
                 self._media[sha256] = hit
                 on_done(*hit)
