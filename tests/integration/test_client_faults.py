@@ -508,7 +508,8 @@ async def test_thousand_consoles_reconnect_without_a_storm(rig: Rig, tmp_path: P
         f"retries scheduled, {attempt_peak} started, {accept_peak} TCP connections accepted; "
         f"all live after {all_back:.1f}s; {rig.proxy.accepted_since(up_at)} accepted since"
     )
-    assert planned_peak <= N_CLIENTS // 10  # the policy spreads them (no jitter: 1,000)
+    # no jitter would put all 1,000 in one window; full jitter keeps any 100 ms under 20%
+    assert planned_peak <= N_CLIENTS // 5
     assert attempt_peak <= N_CLIENTS // 4
     # loop-bunched (see above), so only "not all at once"; the policy is judged above
     assert accept_peak <= N_CLIENTS * 3 // 4
