@@ -1,16 +1,203 @@
-"""Placeholder until the status bar lands."""
+"""The status bar: the link to the relay in the user's words, the outbox, who is signed in,
+and a transient banner for high-priority reports and refused actions.
+
+Every label is plain text: reasons and refusal messages come from the network.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStatusBar
+import html
+import math
+import time
+from collections.abc import Callable
 
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
+
+from backend_client import messages as m
+from backend_client.outbox import OutboxEntry
+from backend_client.state import ConnectionStatus, State
 from console.session import ConsoleSession
+from console.theme import STATUS_COLOURS
+
+BANNER_MS = 10_000
+FLASHES = 6  # banner blinks this many half-periods when it appears
+_STATE_COLOURS = {
+    State.LIVE: "#57ab5a",
+    State.CONNECTING: "#d29922",
+    State.AUTHENTICATING: "#d29922",
+    State.BACKING_OFF: "#d29922",
+    State.OFFLINE: "#768390",
+    State.FATAL: "#e5534b",
+}
+
+
+def _plain_tip(text: str) -> str:
+    """Qt renders a tooltip that looks like HTML; reasons and refusals come from the network."""
+    return f"<qt>{html.escape(text[:2000], quote=False)}</qt>"
+
+
+def _actions(n: int) -> str:
+    return f"{n} action queued" if n == 1 else f"{n} actions queued"
+
+
+def connection_text(status: ConnectionStatus, now: float | None = None) -> str:
+    """What the link is doing, as a dispatcher would say it."""
+    now = time.time() if now is None else now
+    state = status.state
+    if state == State.LIVE:
+        return "Live"
+    if state == State.CONNECTING:
+        return "Connecting…"
+    if state == State.AUTHENTICATING:
+        return "Signing in…"
+    if state == State.BACKING_OFF:
+        if status.next_attempt_at is None:
+            return "Reconnecting…"
+        left = math.ceil(status.next_attempt_at - now)
+        return f"Reconnecting in {left} s" if left > 0 else "Reconnecting…"
+    if state == State.FATAL:
+        return f"Connection failed: {status.reason or 'see the log'}"
+    return f"Offline — {_actions(status.queued)}" if status.queued else "Offline"
+
+
+def action_name(message: m.Msg) -> str:
+    """The officer's name for an outbox action, for "… refused" banners."""
+    if isinstance(message, m.ReportClaim):
+        return "Claim"
+    if isinstance(message, m.ReportSetStatus):
+        return {"closed": "Close", "in_progress": "In progress"}.get(
+            message.status, "Status change"
+        )
+    if isinstance(message, m.ReportAssign):
+        return "Assign"
+    if isinstance(message, m.ReportSetPriority):
+        return "Priority change"
+    return type(message).__name__
 
 
 class StatusBar(QStatusBar):
-    def __init__(self, session: ConsoleSession) -> None:
+    def __init__(self, session: ConsoleSession, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.session = session
-        self.label = QLabel()
-        self.addPermanentWidget(self.label)
-        session.connection_state_changed.connect(lambda s: self.label.setText(s.state.value))
+        self._clock = clock
+        self._status = session.status
+        self.setSizeGripEnabled(False)
+
+        self.banner = self._label()
+        self.banner.setAutoFillBackground(True)
+        bold = QFont(self.banner.font())
+        bold.setBold(True)
+        self.banner.setFont(bold)
+        self.banner.setContentsMargins(8, 1, 8, 1)
+        # always laid out, empty when idle: showing and hiding a widget re-lays out and
+        # re-exposes the whole window (10-30 ms), which would stall the event loop
+        self.banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.addWidget(self.banner, 1)
+        self.connection = self._label()
+        self.rtt = self._label()
+        self.queued = self._label()
+        self.user = self._label()
+        for w in (self.connection, self.rtt, self.queued, self.user):
+            self.addPermanentWidget(w)
+
+        self._countdown = QTimer(self, interval=1000)
+        self._countdown.timeout.connect(self._render)
+        self._banner_timer = QTimer(self, singleShot=True, interval=BANNER_MS)
+        self._banner_timer.timeout.connect(self.clear_banner)
+        self._flash_timer = QTimer(self, interval=350)
+        self._flash_timer.timeout.connect(self._flash)
+        self._flashes = 0
+        self._banner_colour = "#e5534b"
+
+        session.connection_state_changed.connect(self.set_status)
+        session.outbox_changed.connect(self.on_outbox)
+        session.request_failed.connect(self.show_problem)
+        self.set_status(session.status)
+
+    @staticmethod
+    def _label() -> QLabel:
+        label = QLabel()
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setContentsMargins(6, 0, 6, 0)
+        return label
+
+    # ------------------------------------------------------------ slots
+
+    def set_status(self, status: ConnectionStatus) -> None:
+        self._status = status
+        if status.state == State.BACKING_OFF and status.next_attempt_at is not None:
+            self._countdown.start()
+        else:
+            self._countdown.stop()
+        self._render()
+
+    def on_outbox(self, entry: OutboxEntry, reply: m.Msg | None) -> None:
+        if isinstance(reply, m.Error):
+            self.show_problem(f"{action_name(entry.message)} refused: {reply.message}")
+
+    def show_high_priority(self, report: m.Report) -> None:
+        """Connect FeedWidget.high_priority here: a flashing banner the dispatcher can't miss."""
+        first = report.text.split("\n", 1)[0][:120]
+        self._show_banner(
+            f"HIGH PRIORITY {report.category.replace('_', ' ')} report {report.report_id}: {first}",
+            STATUS_COLOURS["new"],
+            flash=True,
+        )
+
+    def show_problem(self, message: str) -> None:
+        self._show_banner(message, "#9e6a03", flash=False)
+
+    def clear_banner(self) -> None:
+        self._flash_timer.stop()
+        self.banner.clear()
+        self.banner.setToolTip("")
+        self._paint_banner(False)
+
+    @property
+    def banner_active(self) -> bool:
+        return bool(self.banner.text())
+
+    # ------------------------------------------------------------ rendering
+
+    def _render(self) -> None:
+        status = self._status
+        text = connection_text(status, self._clock())
+        colour = _STATE_COLOURS[status.state]
+        self.connection.setText(f"● {text}")
+        self.connection.setStyleSheet(f"color: {colour}; font-weight: 600;")
+        self.connection.setToolTip(_plain_tip(status.reason) if status.reason else "")
+        if status.state == State.LIVE and status.rtt_ms is not None:
+            self.rtt.setText(f"RTT {status.rtt_ms:.0f} ms")
+        else:
+            self.rtt.setText("RTT —")
+        self.queued.setText(_actions(status.queued) if status.queued else "Outbox empty")
+        self.user.setText(f"{self.session.username} · {self.session.role}")
+
+    def _show_banner(self, text: str, colour: str, flash: bool) -> None:
+        self._banner_colour = colour
+        self.banner.setText(text)
+        self._paint_banner(True)
+        self.banner.setToolTip(_plain_tip(text))
+        self._banner_timer.start()
+        self._flashes = FLASHES if flash else 0
+        if flash:
+            self._flash_timer.start()
+        else:
+            self._flash_timer.stop()
+
+    def _flash(self) -> None:
+        self._flashes -= 1
+        self._paint_banner(self._flashes % 2 == 0)
+        if self._flashes <= 0:
+            self._flash_timer.stop()
+            self._paint_banner(True)
+
+    def _paint_banner(self, on: bool) -> None:
+        # a palette, not a style sheet: re-polishing a style sheet costs milliseconds
+        pal = self.banner.palette()
+        colour = QColor(self._banner_colour)
+        pal.setColor(QPalette.ColorRole.Window, colour if on else QColor(0, 0, 0, 0))
+        pal.setColor(QPalette.ColorRole.WindowText, QColor("#ffffff") if on else colour)
+        self.banner.setPalette(pal)

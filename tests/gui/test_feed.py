@@ -1,0 +1,376 @@
+"""The feed: the pure model on its own, then the widget over a real (never-started) session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QHeaderView
+
+from backend_client import messages as m
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.feed.model import COL, FeedFilter, FeedModel, age_text
+from console.feed.widget import FeedWidget
+from console.session import ConsoleSession
+
+pytestmark = pytest.mark.gui
+
+T0 = 1_700_000_000.0
+
+
+def report(n: int, **changes: object) -> m.Report:
+    fields: dict[str, object] = dict(
+        report_id=f"R-{n:04d}",
+        reporter=f"citizen-{n % 7}",
+        category="burglary",
+        text=f"report number {n}\nsecond line",
+        lat=53.76,
+        lon=-2.70,
+        created_at=T0 + n,
+        status="new",
+        priority="normal",
+        claimed_by=None,
+        incident_ref=None,
+        media=[],
+    )
+    fields.update(changes)
+    return m.Report(**fields)  # type: ignore[arg-type]
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def ids(model: FeedModel) -> list[str]:
+    return [
+        model.data(model.index(r, 0), Qt.ItemDataRole.UserRole + 1) for r in range(model.rowCount())
+    ]
+
+
+def cell(model: FeedModel, row: int, col: str) -> str:
+    return model.data(model.index(row, COL[col]), Qt.ItemDataRole.DisplayRole)
+
+
+# ---------------------------------------------------------------- the model alone
+
+
+def test_newest_on_top_and_inserts_are_row_zero_inserts(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 100))
+    inserted: list[tuple[int, int]] = []
+    resets: list[int] = []
+    model.rowsInserted.connect(lambda _p, a, b: inserted.append((a, b)))
+    model.modelReset.connect(lambda: resets.append(1))
+    model.upsert_many([(report(i), True) for i in range(1, 4)])
+    model.upsert_many([(report(i), True) for i in range(4, 6)])
+    assert ids(model) == ["R-0005", "R-0004", "R-0003", "R-0002", "R-0001"]
+    assert inserted == [(0, 2), (0, 1)]  # one block at the top per batch, no reset
+    assert resets == []
+
+
+def test_out_of_order_arrival_lands_in_time_order(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 100))
+    model.upsert_many([(report(i), True) for i in (1, 5, 9)])
+    model.upsert(report(3), created=True)
+    model.upsert(report(7), created=True)
+    assert ids(model) == ["R-0009", "R-0007", "R-0005", "R-0003", "R-0001"]
+
+
+def test_update_changes_the_row_in_place(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 100))
+    model.upsert_many([(report(i), True) for i in range(1, 4)])
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _r=None: changed.append((a.row(), b.row())))
+    model.upsert(report(2, status="claimed", claimed_by="dev", priority="high"))
+    assert model.rowCount() == 3
+    assert ids(model) == ["R-0003", "R-0002", "R-0001"]
+    assert cell(model, 1, "status") == "Claimed · dev"
+    assert cell(model, 1, "priority") == "HIGH"
+    assert changed == [(1, 1)]
+
+
+def test_created_and_changed_in_one_batch_is_one_row(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 100))
+    model.upsert_many([(report(1), True), (report(1, status="claimed", claimed_by="dev"), False)])
+    model.upsert_many([(report(2), True), (report(2, status="closed"), False), (report(3), True)])
+    assert ids(model) == ["R-0003", "R-0001"]
+    assert cell(model, 1, "status") == "Claimed · dev"
+    assert model.rowCount() == 2 and model.total() == 3
+
+
+def test_closed_reports_leave_the_working_list_unless_shown(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 100))
+    model.upsert_many([(report(i), True) for i in range(1, 4)])
+    model.upsert(report(2, status="closed"))
+    assert ids(model) == ["R-0003", "R-0001"]
+    assert model.row_of("R-0002") is None
+    model.set_filter(FeedFilter(show_closed=True))
+    assert ids(model) == ["R-0003", "R-0002", "R-0001"]
+    model.set_filter(FeedFilter())
+    model.upsert(report(2, status="in_progress", claimed_by="dev"))  # reopened
+    assert ids(model) == ["R-0003", "R-0002", "R-0001"]
+
+
+def test_filters_by_status_category_window_and_text(qapp: object) -> None:
+    clock = Clock(T0 + 3600 * 3)
+    model = FeedModel(clock=clock)
+    model.upsert_many(
+        [
+            (report(1, created_at=T0, category="drugs", text="Dealing behind the SHOP"), True),
+            (report(2, created_at=T0 + 3600 * 3 - 60, category="vehicle", status="claimed"), True),
+            (report(3, created_at=T0 + 3600 * 3 - 30, reporter="Owl-42"), True),
+        ]
+    )
+    model.set_filter(FeedFilter(statuses=frozenset({"claimed"})))
+    assert ids(model) == ["R-0002"]
+    model.set_filter(FeedFilter(categories=frozenset({"drugs", "burglary"})))
+    assert ids(model) == ["R-0003", "R-0001"]
+    model.set_filter(FeedFilter(window_s=15 * 60))
+    assert ids(model) == ["R-0003", "R-0002"]
+    model.set_filter(FeedFilter(text="shop"))
+    assert ids(model) == ["R-0001"]
+    model.set_filter(FeedFilter(text="owl-4"))  # reporter pseudonym
+    assert ids(model) == ["R-0003"]
+    model.set_filter(FeedFilter(text="r-0002"))  # report id
+    assert ids(model) == ["R-0002"]
+    model.upsert(report(4, created_at=T0 + 3600 * 3, text="nothing"), created=True)
+    assert ids(model) == ["R-0002"]  # a new report that fails the filter stays hidden
+
+
+def test_age_is_relative_and_refreshes_only_the_age_column(qapp: object) -> None:
+    clock = Clock(T0 + 1 + 200)
+    model = FeedModel(clock=clock)
+    model.upsert(report(1), created=True)
+    assert cell(model, 0, "age") == "3 min"
+    changed: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _r=None: changed.append((a.column(), b.column())))
+    clock.now += 2 * 3600
+    model.refresh_ages()
+    assert cell(model, 0, "age") == "2 h"
+    assert changed == [(COL["age"], COL["age"])]
+    assert [age_text(s) for s in (3, 42, 61, 7200, 3 * 86400)] == [
+        "now",
+        "42 s",
+        "1 min",
+        "2 h",
+        "3 d",
+    ]
+
+
+def test_time_window_drops_rows_that_age_out(qapp: object) -> None:
+    clock = Clock(T0 + 10)
+    model = FeedModel(clock=clock)
+    model.upsert_many([(report(i), True) for i in range(1, 6)])
+    model.set_filter(FeedFilter(window_s=900))
+    assert model.rowCount() == 5
+    clock.now = T0 + 3 + 900  # reports 1 and 2 are now older than 15 min
+    model.refresh_ages()
+    assert ids(model) == ["R-0005", "R-0004", "R-0003"]
+
+
+def test_unread_is_bold_until_read(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 10))
+    model.upsert(report(1), created=True)
+    font = model.data(model.index(0, COL["text"]), Qt.ItemDataRole.FontRole)
+    assert font is not None and font.bold()
+    model.mark_read("R-0001")
+    assert model.data(model.index(0, COL["text"]), Qt.ItemDataRole.FontRole) is None
+
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "<b>bold</b> and <a href='https://evil.example'>link</a>",
+    "abc\u202edcba.exe",
+    "A" * 100_000,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_is_data(qapp: object, text: str) -> None:
+    model = FeedModel(clock=Clock(T0 + 10))
+    model.upsert(report(1, text=text, reporter="<i>x</i>"), created=True)
+    shown = cell(model, 0, "text")
+    assert shown == text[:199] + "…" if len(text) > 200 else shown == text
+    assert cell(model, 0, "reporter") == "<i>x</i>"
+    tip = model.data(model.index(0, COL["text"]), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("<qt>")
+    assert "<img" not in tip and "<b>" not in tip and "<a " not in tip
+    if "<" in text:
+        assert "&lt;" in tip
+    assert len(tip) < 12_000  # a 100 kB report does not become a 100 kB tooltip
+
+
+# ---------------------------------------------------------------- the widget over a session
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[ConsoleSession]:
+    outbox = Outbox(tmp_path / "o.sqlite")
+    client = RelayClient(
+        ClientConfig(url="wss://127.0.0.1:1"), Credentials("dana", "t", lambda: None), outbox
+    )
+    yield ConsoleSession(client)
+    outbox.close()
+
+
+@pytest.fixture
+def feed(qtbot, session: ConsoleSession) -> FeedWidget:  # type: ignore[no-untyped-def]
+    widget = FeedWidget(session)
+    qtbot.addWidget(widget)
+    widget.resize(900, 500)
+    widget.show()
+    return widget
+
+
+_seq = iter(range(1, 1_000_000))
+
+
+def arrive(session: ConsoleSession, feed: FeedWidget, *reports: m.Report) -> None:
+    for r in reports:
+        session.dispatch(m.ReportCreated(seq=next(_seq), at=r.created_at, report=r))
+    feed.flush_pending()
+
+
+def change(session: ConsoleSession, feed: FeedWidget, r: m.Report) -> None:
+    session.dispatch(m.ReportUpdated(seq=next(_seq), at=r.created_at, report=r, by="dev"))
+    feed.flush_pending()
+
+
+def pending(session: ConsoleSession) -> list[m.Msg]:
+    return [e.message for e in session.client.outbox.pending()]
+
+
+def now_report(n: int, **changes: object) -> m.Report:
+    import time
+
+    return report(n, created_at=time.time() - 100 + n, **changes)
+
+
+def test_widget_uses_fixed_row_heights(feed: FeedWidget) -> None:
+    vh = feed.table.verticalHeader()
+    assert vh.sectionResizeMode(0) == QHeaderView.ResizeMode.Fixed
+    assert vh.defaultSectionSize() == 24
+
+
+def test_keyboard_triage_submits_actions(qtbot, session: ConsoleSession, feed: FeedWidget) -> None:  # type: ignore[no-untyped-def]
+    arrive(session, feed, now_report(1), now_report(2), now_report(3))
+    feed.table.setFocus()
+    feed.table.setCurrentIndex(feed.model.index(0, COL["text"]))
+    with qtbot.waitSignal(feed.report_selected) as sig:
+        qtbot.keyClick(feed.table, Qt.Key.Key_J)
+    assert sig.args == ["R-0002"]
+    assert feed.current_report().report_id == "R-0002"  # type: ignore[union-attr]
+    qtbot.keyClick(feed.table, Qt.Key.Key_C)
+    qtbot.keyClick(feed.table, Qt.Key.Key_P)
+    qtbot.keyClick(feed.table, Qt.Key.Key_H)
+    qtbot.keyClick(feed.table, Qt.Key.Key_X)
+    sent = pending(session)
+    assert [type(x) for x in sent] == [
+        m.ReportClaim,
+        m.ReportSetStatus,
+        m.ReportSetPriority,
+        m.ReportSetStatus,
+    ]
+    assert all(x.report_id == "R-0002" for x in sent)
+    assert [getattr(x, "status", None) for x in sent] == [None, "in_progress", None, "closed"]
+    assert sent[2].priority == "high"  # type: ignore[attr-defined]
+    qtbot.keyClick(feed.table, Qt.Key.Key_K)
+    with qtbot.waitSignal(feed.report_selected) as sig:
+        qtbot.keyClick(feed.table, Qt.Key.Key_Return)
+    assert sig.args == ["R-0003"]
+
+
+def test_assign_goes_through_the_outbox(session: ConsoleSession, feed: FeedWidget) -> None:
+    arrive(session, feed, now_report(1))
+    feed.select_report("R-0001")
+    feed.assign("dev")
+    (action,) = pending(session)
+    assert isinstance(action, m.ReportAssign) and action.officer == "dev"
+
+
+def test_claimed_by_someone_else_shows_who_and_is_not_claimed(
+    qtbot,
+    session: ConsoleSession,
+    feed: FeedWidget,  # type: ignore[no-untyped-def]
+) -> None:
+    arrive(session, feed, now_report(1, status="claimed", claimed_by="dev"))
+    assert cell(feed.model, 0, "status") == "Claimed · dev"
+    feed.select_report("R-0001")
+    qtbot.keyClick(feed.table, Qt.Key.Key_C)
+    assert pending(session) == []
+    assert "claimed by dev" in feed.note.text()
+
+
+def test_selecting_clears_unread_and_survives_refilter(
+    qtbot,
+    session: ConsoleSession,
+    feed: FeedWidget,  # type: ignore[no-untyped-def]
+) -> None:
+    arrive(session, feed, *(now_report(i) for i in range(1, 6)))
+    model = feed.model
+    assert model.is_unread(model.storage_of_row(2))
+    with qtbot.waitSignal(feed.report_selected):
+        feed.table.setCurrentIndex(model.index(2, COL["text"]))
+    assert feed.current_report().report_id == "R-0003"  # type: ignore[union-attr]
+    assert not model.is_unread(model.storage_of_row(2))
+    feed.search.setText("report number")
+    qtbot.waitUntil(lambda: model.feed_filter.text == "report number")  # debounced
+    assert feed.current_report().report_id == "R-0003"  # type: ignore[union-attr]
+    arrive(session, feed, now_report(6))  # a new row on top keeps the selection
+    assert feed.current_report().report_id == "R-0003"  # type: ignore[union-attr]
+
+
+def test_select_report_shows_a_report_the_filter_hides(
+    session: ConsoleSession, feed: FeedWidget
+) -> None:
+    arrive(session, feed, now_report(1, status="closed"), now_report(2))
+    assert feed.model.row_of("R-0001") is None
+    feed.select_report("R-0001")
+    assert feed.current_report().report_id == "R-0001"  # type: ignore[union-attr]
+    assert feed.show_closed.isChecked()
+    assert "Filters cleared" in feed.note.text()
+    feed.select_report("R-9999")
+    assert "not in the feed" in feed.note.text()
+
+
+def test_high_priority_report_raises_a_notification(
+    qtbot,
+    session: ConsoleSession,
+    feed: FeedWidget,  # type: ignore[no-untyped-def]
+) -> None:
+    with qtbot.waitSignal(feed.high_priority) as sig:
+        arrive(session, feed, now_report(1, priority="high"))
+    assert sig.args[0].report_id == "R-0001"
+    with qtbot.assertNotEmitted(feed.high_priority):
+        arrive(session, feed, now_report(2))
+        arrive(session, feed, report(3, priority="high"))  # replayed from long ago
+
+
+def test_reports_are_batched_until_the_flush(
+    qtbot, session: ConsoleSession, feed: FeedWidget
+) -> None:  # type: ignore[no-untyped-def]
+    for i in range(1, 4):
+        session.dispatch(m.ReportCreated(seq=next(_seq), at=T0, report=now_report(i)))
+    assert feed.model.rowCount() == 0
+    qtbot.waitUntil(lambda: feed.model.rowCount() == 3, timeout=1000)
+
+
+def test_hostile_text_keeps_row_height_in_the_widget(
+    qtbot,
+    session: ConsoleSession,
+    feed: FeedWidget,  # type: ignore[no-untyped-def]
+) -> None:
+    arrive(session, feed, *(now_report(i, text=t) for i, t in enumerate(HOSTILE, 1)))
+    qtbot.wait(50)  # let it paint
+    heights = {feed.table.rowHeight(r) for r in range(feed.model.rowCount())}
+    assert heights == {24}
+    rows = {cell(feed.model, r, "text") for r in range(feed.model.rowCount())}
+    assert "<img src=x onerror=alert(1)>" in rows
+    feed.table.viewport().grab()  # paints every visible cell through the delegate: no crash
+    assert feed.model.index(0, 0) != QModelIndex()
