@@ -5,8 +5,9 @@ the model for seven roles per cell through Python, and shaping text in software 
 20-200 us a string, so a repaint of the visible rows took ~10 ms; the event loop must
 stay under 5 ms of delay while reports stream in. Each row is rendered once into a
 pixmap keyed by what it shows (texts, column widths, selected/unread/closed); when new
-reports push rows down, the old rows are blitted, and only the new ones are drawn, at
-most `MISS_BUDGET_S` of them per repaint (the rest follow on the next turn of the loop).
+reports push rows down, the old rows are blitted, and only the new ones are drawn. While
+reports stream in (`under_pressure`), new rows get at most `MISS_BUDGET_S` per repaint and
+the rest follow `DEFER_MS` later, newest (top) first.
 
 Text is drawn with `drawText`, which never interprets HTML: citizen text shows literally.
 """
@@ -29,7 +30,6 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap, QStati
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
 from console.feed.model import COLUMNS, FeedModel
-from console.theme import current
 
 _PAD = 6
 _SHAPED_LIMIT = 4000  # shaped cell texts kept
@@ -62,6 +62,8 @@ class FeedDelegate(QStyledItemDelegate):
         self._selected_rows: set[int] = set()
         self._columns: tuple[tuple[int, int], ...] = ()  # (x, width) per column
         self._deferred: list[QRect] = []
+        self._pal: dict[str, QColor] = {}
+        self._pressure_until = 0.0  # monotonic time: rows arrive fast, draw progressively
         self.budget_s = MISS_BUDGET_S  # per repaint, for rows not drawn before
         view.setAlternatingRowColors(False)  # drawn here: Qt's per-cell fill would erase rows
         view.viewport().installEventFilter(self)
@@ -76,6 +78,14 @@ class FeedDelegate(QStyledItemDelegate):
                 if selection is not None and selection.hasSelection()
                 else set()
             )
+            pal = self._view.palette()
+            self._pal = {
+                "highlight": pal.highlight().color(),
+                "alt": pal.alternateBase().color(),
+                "text": pal.text().color(),
+                "highlight_text": pal.highlightedText().color(),
+                "muted": pal.placeholderText().color(),
+            }
             header = self._view.horizontalHeader()
             self._columns = tuple(
                 (header.sectionViewportPosition(c), header.sectionSize(c))
@@ -104,7 +114,7 @@ class FeedDelegate(QStyledItemDelegate):
         self._done.add(row)
         model = self._model
         idx = model.storage_of_row(row)
-        report = model._reports[idx]
+        report = model.stored(idx)
         texts = tuple(model.cell_text(idx, col) for col in COLUMNS)
         selected = row in self._selected_rows
         flags = (
@@ -117,15 +127,15 @@ class FeedDelegate(QStyledItemDelegate):
         x0 = columns[0][0]
         width = columns[-1][0] + columns[-1][1] - x0
         y, h = cell.y(), cell.height()
-        theme = current()
+        pal = self._pal
         if selected:
-            painter.fillRect(x0, y, width, h, self._colour(theme["highlight"]))
+            painter.fillRect(x0, y, width, h, pal["highlight"])
         elif row % 2:
-            painter.fillRect(x0, y, width, h, self._colour(theme["alt"]))
-        key = (texts, columns, h, flags, theme["base"])
+            painter.fillRect(x0, y, width, h, pal["alt"])
+        key = (texts, columns, h, flags, pal["text"].rgba(), pal["highlight_text"].rgba())
         pixmap = self._rows.get(key)
         if pixmap is None:
-            if self._spent > self.budget_s:
+            if self._spent > self.budget_s and time.monotonic() < self._pressure_until:
                 self._defer(QRect(x0, y, width, h))
                 return
             started = time.perf_counter()
@@ -137,9 +147,13 @@ class FeedDelegate(QStyledItemDelegate):
             self._rows[key] = pixmap
         painter.drawPixmap(x0, y, pixmap)
 
+    def under_pressure(self, seconds: float = 0.5) -> None:
+        """Reports are streaming in: for a while, draw new rows within the budget."""
+        self._pressure_until = time.monotonic() + seconds
+
     def _defer(self, rect: QRect) -> None:
         if not self._deferred:
-            QTimer.singleShot(DEFER_MS, self._draw_deferred)
+            QTimer.singleShot(DEFER_MS, self, self._draw_deferred)  # dies with the view
         self._deferred.append(rect)
 
     def _draw_deferred(self) -> None:
@@ -200,15 +214,15 @@ class FeedDelegate(QStyledItemDelegate):
         rect: QRect,
     ) -> None:
         model = self._model
-        theme = current()
+        pal = self._pal
         col = COLUMNS[c]
-        report = model._reports[idx]
+        report = model.stored(idx)
         selected, unread, closed = (
             bool(flags & _SELECTED),
             bool(flags & _UNREAD),
             bool(flags & _CLOSED),
         )
-        fg = theme["highlight_text"] if selected else theme["muted" if closed else "text"]
+        fg = pal["highlight_text"] if selected else pal["muted" if closed else "text"]
         bold = unread and col in ("text", "reporter", "category")
         font, fm = self._font(option.font, bold)  # type: ignore[attr-defined]
         painter.setFont(font)
@@ -217,26 +231,26 @@ class FeedDelegate(QStyledItemDelegate):
         if col == "priority":
             if unread:
                 painter.fillRect(x, y + 2, 3, h - 4, self._colour("#e5534b"))
-            colour = model.chip_colour(idx, col) or theme["muted"]
+            colour = model.chip_colour(idx, col) or pal["muted"].name()
             if report.priority == "high":
                 self._chip(painter, rect, fm, text, colour, solid=True)
             else:
-                painter.setPen(self._colour(fg if selected else colour))
+                painter.setPen(fg if selected else self._colour(colour))
                 self._text(painter, QRect(x + _PAD + 2, y, w - _PAD - 4, h), text, fm)
         elif col == "status":
-            colour = model.chip_colour(idx, col) or theme["muted"]
+            colour = model.chip_colour(idx, col) or pal["muted"].name()
             label, _, who = text.partition(" · ")
             chip_w = self._chip(painter, rect, fm, label, colour, solid=False, selected=selected)
             if who:
-                painter.setPen(self._colour(fg))
+                painter.setPen(fg)
                 left = _PAD + chip_w + 6
                 self._text(painter, QRect(x + left, y, w - left - _PAD, h), who, fm)
         elif col == "category":
-            colour = model.chip_colour(idx, col) or theme["muted"]
+            colour = model.chip_colour(idx, col) or pal["muted"].name()
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(self._colour(colour))
             painter.drawEllipse(x + _PAD, y + h // 2 - 3, 7, 7)
-            painter.setPen(self._colour(fg))
+            painter.setPen(fg)
             self._text(painter, QRect(x + _PAD + 13, y, w - 2 * _PAD - 13, h), text, fm)
         else:
             if (
@@ -244,8 +258,8 @@ class FeedDelegate(QStyledItemDelegate):
                 and not selected
                 and not (unread and col == "reporter")
             ):
-                fg = theme["muted"]
-            painter.setPen(self._colour(fg))
+                fg = pal["muted"]
+            painter.setPen(fg)
             align = _RIGHT if col in ("age", "media") else _LEFT
             self._text(painter, QRect(x + _PAD, y, w - 2 * _PAD, h), text, fm, align)
 

@@ -260,13 +260,7 @@ class FeedModel(QAbstractTableModel):
         self._cat_ok = np.ones(len(m.CATEGORIES), dtype=np.bool_)
         self._bold = QFont()
         self._bold.setBold(True)
-        self._colours = {
-            k: QColor(v)
-            for k, v in {
-                **PRIORITY_COLOURS,
-                **{"s_" + s: c for s, c in STATUS_COLOURS.items()},
-            }.items()
-        }
+        self._colours = {k: QColor(v) for k, v in PRIORITY_COLOURS.items()}
         self._compile_filter()
 
     # ------------------------------------------------------------ Qt model interface
@@ -347,6 +341,10 @@ class FeedModel(QAbstractTableModel):
 
     def storage_of_row(self, row: int) -> int:
         return self._storage(row)
+
+    def stored(self, idx: int) -> m.Report:
+        """The report at a storage index (the delegate's fast path; see `storage_of_row`)."""
+        return self._reports[idx]
 
     def is_unread(self, idx: int) -> bool:
         return bool(self._c.unread[idx])

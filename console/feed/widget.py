@@ -46,8 +46,9 @@ FLUSH_MS = 40  # at most this long between a report arriving and the feed showin
 SEARCH_DEBOUNCE_MS = 250
 AGE_REFRESH_MS = 10_000
 ROW_HEIGHT = 24
+STREAMING_GAP_S = 0.2  # batches closer than this: draw new rows progressively (delegate)
 ALERT_RECENT_S = 600  # a high-priority report older than this (replayed, cached) is not news
-_WIDTHS = {"priority": 54, "age": 44, "category": 86, "status": 108, "reporter": 84, "media": 54}
+_WIDTHS = {"priority": 54, "age": 50, "category": 86, "status": 104, "reporter": 84, "media": 54}
 
 
 class FeedWidget(QWidget):
@@ -61,6 +62,7 @@ class FeedWidget(QWidget):
         self._pending: list[tuple[m.Report, bool]] = []
         self._quiet = False  # selecting on request: do not echo report_selected
         self._restore_id: str | None = None
+        self._last_flush = 0.0
 
         self._build_filter_bar()
         self._build_actions()
@@ -349,6 +351,10 @@ class FeedWidget(QWidget):
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        tick = time.monotonic()
+        if tick - self._last_flush < STREAMING_GAP_S:  # a stream, not a trickle
+            self._delegate.under_pressure()
+        self._last_flush = tick
         bar = self.table.verticalScrollBar()
         anchor = None
         if bar.value() > 0:  # reading further down: keep the rows under the eye still

@@ -374,3 +374,43 @@ def test_hostile_text_keeps_row_height_in_the_widget(
     assert "<img src=x onerror=alert(1)>" in rows
     feed.table.viewport().grab()  # paints every visible cell through the delegate: no crash
     assert feed.model.index(0, 0) != QModelIndex()
+
+
+def test_rows_beyond_the_drawing_budget_are_drawn_on_later_turns(
+    qtbot,
+    session: ConsoleSession,
+    feed: FeedWidget,  # type: ignore[no-untyped-def]
+) -> None:
+    arrive(session, feed, *(now_report(i) for i in range(1, 41)))
+    delegate = feed._delegate
+    delegate.clear_cache()
+    delegate.budget_s = 0.0  # one new row per repaint, the rest deferred
+    delegate.under_pressure(10.0)
+    feed.table.viewport().repaint()
+    assert len(delegate._rows) == 1 and delegate._deferred
+    visible = feed.table.viewport().height() // feed.table.rowHeight(0)
+    qtbot.waitUntil(lambda: len(delegate._rows) >= visible and not delegate._deferred)
+
+
+def test_selected_and_hostile_rows_paint(qtbot, session: ConsoleSession, feed: FeedWidget) -> None:  # type: ignore[no-untyped-def]
+    arrive(session, feed, now_report(1, text="abc\u202edcba.exe", priority="high"), now_report(2))
+    feed.select_report("R-0001")
+    qtbot.waitUntil(lambda: not feed._delegate._deferred)
+    image = feed.table.viewport().grab().toImage()
+    row = feed.table.rowViewportPosition(feed.model.row_of("R-0001"))  # type: ignore[arg-type]
+    x0 = feed.table.columnViewportPosition(COL["text"])
+    width = feed.table.columnWidth(COL["text"])
+    background = image.pixelColor(x0 + width - 2, row + 1)
+    inked = sum(
+        image.pixelColor(x, y) != background
+        for x in range(x0, x0 + width)
+        for y in range(row, row + feed.table.rowHeight(0))
+    )
+    assert inked > 20  # the selected row's report text is drawn, not covered by the selection
+
+
+def test_a_trickle_of_reports_is_drawn_at_once(session: ConsoleSession, feed: FeedWidget) -> None:
+    arrive(session, feed, *(now_report(i) for i in range(1, 30)))  # one batch, not a stream
+    feed._delegate.budget_s = 0.0
+    feed.table.viewport().repaint()
+    assert not feed._delegate._deferred
