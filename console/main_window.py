@@ -53,7 +53,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(alerts, dash)
         alerts.raise_()
         self._docks = [left, right, chat, alerts, dash]
-        for dock, width in ((left, 420), (right, 340), (chat, 340)):
+        for dock, width in ((left, 560), (right, 340), (chat, 340)):
             dock.setMinimumWidth(width)  # readable panes even on a first, unsaved layout
 
         self.feed.report_selected.connect(self._select)
@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.detail.open_chat.connect(self._open_chat)
         self.map.area_drawn.connect(self.alerts.compose)
         self.alerts.show_area.connect(self.map.show_alert_area)
+        self.feed.high_priority.connect(self.status.show_high_priority)
         self._menus()
         self._restore()
 
@@ -127,7 +128,7 @@ class MainWindow(QMainWindow):
         left, right, _chat, alerts, _dash = self._docks
         width = max(self.width(), 1200)
         self.resizeDocks(
-            [left, right], [int(width * 0.36), int(width * 0.24)], Qt.Orientation.Horizontal
+            [left, right], [int(width * 0.40), int(width * 0.24)], Qt.Orientation.Horizontal
         )
         self.resizeDocks([alerts], [int(self.height() * 0.22)], Qt.Orientation.Vertical)
 
