@@ -1,0 +1,144 @@
+"""The whole console against a real relay over TLS: a dispatcher's shift in one test.
+
+Log in, a citizen's report arrives in the feed and on the map, reply in chat and see it
+delivered, draw an area, see the recipient count, send, see delivered counts rise; then
+the link drops: the status bar says so, an action waits in the outbox, and drains once the
+link is back. The asyncio loop is qasync's, so Qt (and the map's QtWebEngine page) and the
+client run together exactly as in `lookout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import qasync
+from PySide6.QtCore import QSettings
+
+from backend_client import messages as m
+from backend_client.state import State
+from console.main_window import MainWindow
+from console.session import ConsoleSession
+from console.settings import ConsoleSettings
+from tests.conftest import start_relay
+from tests.support.clients import make_client
+from tests.support.fault_proxy import FaultProxy
+from tests.support.flows import PRESTON, device, report
+from tests.support.peer import next_id, wait_until
+
+pytestmark = pytest.mark.gui
+
+
+def test_a_dispatchers_shift_end_to_end(qapp, tmp_path: Path) -> None:
+    """Run on qasync's loop, as `lookout` does, so Qt (and the map page) and asyncio interleave."""
+    qapp.setQuitOnLastWindowClosed(False)  # closing a window is not quitting
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(asyncio.wait_for(_shift(tmp_path), timeout=180))
+    finally:
+        asyncio.set_event_loop(None)
+
+
+def _box(d: float = 0.02) -> m.Polygon:
+    lat, lon = PRESTON
+    return m.Polygon(
+        coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)]
+    )
+
+
+async def _shift(tmp_path: Path) -> None:
+    relay = await start_relay(tmp_path / "relay", counts_interval_s=0.1)
+    proxy = FaultProxy("127.0.0.1", relay.relay.port)  # type: ignore[attr-defined]
+    await proxy.start()
+    session = ConsoleSession(make_client(relay, tmp_path, "dana", url=proxy.url, backoff_cap=1.0))
+    settings = ConsoleSettings(
+        "dana", QSettings(str(tmp_path / "console.ini"), QSettings.Format.IniFormat)
+    )
+    window = MainWindow(session, settings)
+    window.show()
+    phone = None
+    try:
+        await session.start()
+        await wait_until(lambda: session.status.state is State.LIVE, timeout=20)
+        assert "Live" in window.status.connection.text()
+
+        # a citizen reports; it reaches the feed, the map and the session
+        phone, _ = await device(relay, categories=("burglary",))
+        acc = await report(phone, text="Someone climbing into the back of no. 12 <b>now</b>")
+        await wait_until(lambda: acc.report_id in session.reports, timeout=10)
+        await wait_until(lambda: window.feed.model.rowCount() >= 1, timeout=10)
+        await window.map.settle()
+
+        # reply in chat: queued, then sent, then delivered when the phone acknowledges
+        window._select(acc.report_id)
+        window.chat.compose.setPlainText("Police are on the way. Stay inside.")
+        window.chat.send()
+        push = await phone.wait_for(lambda x: isinstance(x, m.ChatDeliver))
+        assert isinstance(push, m.ChatDeliver) and push.message.text.startswith("Police")
+        await phone.request(
+            m.ChatReceipt(id=next_id(), message_ids=[push.message.message_id], status="delivered")
+        )
+        thread = lambda: session.chats.get(acc.report_id, [])  # noqa: E731
+        await wait_until(
+            lambda: any(
+                x.message_id == push.message.message_id and x.status == "delivered"
+                for x in thread()
+            ),
+            timeout=10,
+        )
+
+        # draw an area, see the count, send, see delivered climb
+        window.map.area_drawn.emit(_box())
+        composer = window.alerts.composer
+        assert composer is not None
+        composer.template.setCurrentIndex(composer.template.findText("Burglary warning"))
+        composer.request_count()
+        await wait_until(lambda: composer.last_count is not None, timeout=10)
+        assert composer.reach.text() == "Reaches 1 phone"
+        assert composer.send() is not None
+        alert_push = await phone.wait_for(lambda x: isinstance(x, m.AlertDeliver))
+        assert isinstance(alert_push, m.AlertDeliver)
+        await phone.request(
+            m.AlertAck(id=next_id(), alert_id=alert_push.alert.alert_id, status="delivered")
+        )
+        await wait_until(
+            lambda: (
+                session.alerts.get(alert_push.alert.alert_id) is not None
+                and session.alerts[alert_push.alert.alert_id].delivered == 1
+            ),
+            timeout=10,
+        )
+        assert window.alerts.model.book.at(0).delivered == 1
+
+        # the link drops: the state changes, an action waits in the outbox, then drains
+        proxy.refuse()
+        proxy.reset_all()
+        await wait_until(lambda: session.status.state is State.BACKING_OFF, timeout=15)
+        assert (
+            "Reconnecting" in window.status.connection.text()
+            or "Offline" in window.status.connection.text()
+        )
+        window.feed.select_report(acc.report_id)
+        window.feed.claim()
+        assert session.client.outbox.count_pending() == 1
+        await wait_until(lambda: "1" in window.status.queued.text(), timeout=5)
+        proxy.heal()
+        await wait_until(lambda: session.status.state is State.LIVE, timeout=20)
+        await wait_until(lambda: session.client.outbox.count_pending() == 0, timeout=10)
+        await wait_until(lambda: session.reports[acc.report_id].claimed_by == "dana", timeout=10)
+        await wait_until(
+            lambda: (
+                (r := window.feed.model.report(acc.report_id)) is not None
+                and r.claimed_by == "dana"
+            ),
+            timeout=5,
+        )
+    finally:
+        window.close()
+        await session.stop()
+        await proxy.close()
+        await relay.relay.stop()  # type: ignore[attr-defined]
+        if phone is not None:
+            await phone.close()
