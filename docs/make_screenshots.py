@@ -1,0 +1,161 @@
+"""Make the screenshots in docs/images/ from the real console on a demo relay.
+
+    QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py
+
+It runs what `lookout --demo` runs (an embedded relay, simulated citizens), then drives the
+main window the way a dispatcher would and grabs it at each step of the guide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+
+OUT = Path(__file__).resolve().parent / "images"
+PRESTON = (53.7590, -2.6990)
+
+
+async def shoot(app: object) -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from backend_client import messages as m
+    from backend_client.client import ClientConfig, Credentials, RelayClient
+    from backend_client.outbox import Outbox
+    from backend_client.state import State
+    from console.demo import EmbeddedRelay
+    from console.main_window import MainWindow
+    from console.session import ConsoleSession
+    from console.settings import ConsoleSettings
+    from console.theme import apply_theme
+    from relay.accounts import totp_now
+
+    assert isinstance(app, QApplication)
+    OUT.mkdir(exist_ok=True)
+    demo = EmbeddedRelay(devices=80, report_rate_per_min=3.0)
+    info = demo.start()
+    home = Path(tempfile.mkdtemp(prefix="lookout-shots-"))
+    client = RelayClient(
+        ClientConfig(url=info.url, pin_sha256=info.fingerprint),
+        Credentials(info.username, info.password, lambda: totp_now(info.totp_secret)),
+        Outbox(home / "outbox.sqlite"),
+    )
+    session = ConsoleSession(client)
+    settings = ConsoleSettings("shots", QSettings(str(home / "c.ini"), QSettings.Format.IniFormat))
+    apply_theme(app, "dark")
+    window = MainWindow(session, settings)
+    window.show()
+    await session.start()
+
+    async def until(cond: object, timeout: float = 60.0) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not cond():  # type: ignore[operator]
+            if loop.time() > end:
+                raise TimeoutError("the demo did not get there in time")
+            await asyncio.sleep(0.2)
+
+    async def grab(name: str) -> None:
+        await window.settle()
+        window.grab().save(str(OUT / name))
+        print(f"wrote docs/images/{name}", flush=True)
+
+    try:
+        await until(lambda: session.status.state is State.LIVE)
+        await until(lambda: len(session.reports) >= 30)
+        await asyncio.sleep(3)
+        await grab("workspace.png")
+
+        with_photo = [
+            r
+            for r in session.reports.values()
+            if any(x.stored and x.mime == "image/jpeg" for x in r.media)
+        ]
+        chosen = (with_photo or list(session.reports.values()))[-1]
+        window._select(chosen.report_id)
+        window.chat.compose.setPlainText("Thanks for the report. Are you somewhere safe?")
+        window.chat.send()
+        await asyncio.sleep(4)
+        await grab("report-and-chat.png")
+
+        lat, lon = PRESTON
+        d = 0.012
+        area = m.Polygon(
+            coordinates=[
+                (lon - d, lat - d),
+                (lon + d, lat - d * 0.6),
+                (lon + d * 0.8, lat + d),
+                (lon - d * 0.7, lat + d * 0.9),
+            ]
+        )
+        window.map.area_drawn.emit(area)
+        composer = window.alerts.composer
+        assert composer is not None
+        composer.template.setCurrentIndex(max(0, composer.template.findText("Burglary warning")))
+        composer.request_count()
+        await until(lambda: composer.last_count is not None)
+        await asyncio.sleep(0.5)
+        composer.grab().save(str(OUT / "alert-composer.png"))
+        print("wrote docs/images/alert-composer.png", flush=True)
+        composer.send()
+        await until(lambda: len(session.alerts) > 0, timeout=30)
+        pending = [a for a in session.alerts.values() if a.state == "pending_approval"]
+        if pending:  # the two-person rule: the demo's supervisor approves from their console
+            sup = RelayClient(
+                ClientConfig(url=info.url, pin_sha256=info.fingerprint),
+                Credentials(
+                    "supervisor", info.password, lambda: totp_now(info.supervisor_totp_secret)
+                ),
+                Outbox(home / "sup-outbox.sqlite"),
+            )
+            await sup.start()
+            await sup.wait_live(30)
+            sup.submit(m.AlertApprove(id="", idem="", alert_id=pending[0].alert_id))
+            await until(lambda: any(a.delivered > 0 for a in session.alerts.values()), timeout=30)
+            await sup.stop()
+        await until(lambda: any(a.delivered > 0 for a in session.alerts.values()), timeout=30)
+        await asyncio.sleep(4)
+        await grab("alert-progress.png")
+
+        window.dashboard.parentWidget().raise_()
+        await asyncio.sleep(3)
+        window.dashboard.redraw()
+        await grab("dashboard.png")
+
+        apply_theme(app, "light")
+        await asyncio.sleep(1)
+        await grab("workspace-light.png")
+    finally:
+        window.close()
+        await session.stop()
+        await asyncio.to_thread(demo.stop)
+
+
+def main() -> None:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        from console.app import _offscreen_screen
+
+        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    import console.map.tiles  # noqa: F401 - registers the tiles URL scheme before the app
+
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        loop.run_until_complete(shoot(app))
+
+
+if __name__ == "__main__":
+    main()
