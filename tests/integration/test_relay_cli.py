@@ -82,7 +82,7 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
         assert "listening on wss://127.0.0.1:" in text and "SHA-256 fingerprint" in text
         fingerprint = text.split("fingerprint: ")[1].split()[0]
         assert len(fingerprint.split(":")) == 32
-        url = text.split("listening on ")[1].split()[0]
+        url = text.split("Lookout relay listening on ")[1].split()[0]
         assert (data / "tls" / "ca.pem").exists()
         import asyncio
 
