@@ -38,6 +38,7 @@ def test_a_dispatchers_shift_end_to_end(qapp, tmp_path: Path) -> None:
     try:
         loop.run_until_complete(asyncio.wait_for(_shift(tmp_path), timeout=180))
     finally:
+        loop.close()  # stops qasync's executor threads (QThreads must not outlive the test)
         asyncio.set_event_loop(None)
 
 
