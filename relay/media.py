@@ -24,11 +24,9 @@ from PIL import Image
 
 from backend_client import limits
 from backend_client.errors import ErrorCode, ProtocolError
+from backend_client.media_types import SNIFF_BYTES, sniff_mime
 
 __all__ = ["SNIFF_BYTES", "MediaError", "MediaStore", "sniff_mime"]
-
-#: How many leading bytes `sniff_mime` needs to see to decide (more is harmless).
-SNIFF_BYTES: Final = 4096
 
 # Pillow's own decompression-bomb guard, tightened to the wire limit: headers claiming more
 # than twice this raise DecompressionBombError inside Image.open, which `finalize` catches.
@@ -39,24 +37,6 @@ _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _READ_BLOCK: Final = 1024 * 1024
 _LOCK_STRIPES: Final = 64
 
-# ISO BMFF brands of the MP4 family (ISO/IEC 14496-12/14, Apple M4V, MPEG-DASH).
-_MP4_BRANDS: Final = frozenset(
-    {
-        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9",
-        b"mp41", b"mp42", b"mp71", b"avc1", b"avc3", b"hvc1", b"hev1", b"av01",
-        b"M4V ", b"M4VH", b"M4VP", b"f4v ", b"mmp4", b"dash", b"msdh", b"msix", b"cmfc",
-    }
-)  # fmt: skip
-# Major brands that use the same container but are not MP4 video (HEIF/AVIF stills,
-# QuickTime, 3GPP): they must not pass as video/mp4 even if they list an MP4 brand.
-_NOT_MP4_BRANDS: Final = frozenset(
-    {
-        b"mif1", b"mif2", b"msf1", b"miaf", b"heic", b"heix", b"heim", b"heis", b"hevc",
-        b"hevx", b"avif", b"avis", b"qt  ", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"crx ",
-    }
-)  # fmt: skip
-_MAX_FTYP_BYTES: Final = 4096
-
 _PIL_FORMAT: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 _MIMES: Final = frozenset({*_PIL_FORMAT, "video/mp4"})
 
@@ -66,36 +46,6 @@ _DECODE_SLOTS: Final = threading.BoundedSemaphore(2)
 
 class MediaError(ProtocolError):
     """A media upload was refused; `code` says why (the relay sends it as an `error`)."""
-
-
-def sniff_mime(head: bytes) -> str | None:
-    """The media type the leading bytes prove, or None. Never looks at a file name."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if _is_mp4_ftyp(head):
-        return "video/mp4"
-    return None
-
-
-def _is_mp4_ftyp(head: bytes) -> bool:
-    """True if `head` opens with an ftyp box naming an MP4-family brand."""
-    if len(head) < 16 or head[4:8] != b"ftyp":
-        return False
-    (box_size,) = struct.unpack(">I", head[:4])
-    if box_size < 16 or box_size > _MAX_FTYP_BYTES or (box_size - 16) % 4:
-        return False
-    major = head[8:12]
-    if major in _NOT_MP4_BRANDS:
-        return False
-    if major in _MP4_BRANDS:
-        return True
-    body = head[16 : min(box_size, len(head))]
-    compatible = {body[i : i + 4] for i in range(0, len(body) - 3, 4)}
-    return not compatible.isdisjoint(_MP4_BRANDS)
 
 
 class MediaStore:

@@ -3,8 +3,8 @@
 Citizen files are hostile until proven otherwise: the type comes from the leading bytes
 (never from the declared type or a file name), the size is bounded before anything is
 read, and an image's pixel count is read from its header before a single pixel is
-decoded (decompression bombs). The console does not import the relay, so this is the
-console's own small sniffing code. Everything here is pure and thread-safe apart from
+decoded (decompression bombs). The type test is the contract's own
+(`backend_client.media_types`), the same one the relay applies to uploads. Everything here is pure and thread-safe apart from
 `QImage` construction, which Qt allows off the GUI thread; nothing here touches a widget.
 """
 
@@ -22,48 +22,16 @@ from PIL import Image, UnidentifiedImageError
 from PySide6.QtGui import QImage
 
 from backend_client.limits import MAX_IMAGE_PIXELS, MAX_MEDIA_BYTES
+from backend_client.media_types import SNIFF_BYTES, sniff_mime
 
 IMAGE_MIMES: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
 VIDEO_MIMES: Final = frozenset({"video/mp4"})
 
-_MP4_BRANDS: Final = frozenset(
-    {
-        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9",
-        b"mp41", b"mp42", b"mp71", b"avc1", b"avc3", b"hvc1", b"hev1", b"av01",
-        b"M4V ", b"M4VH", b"M4VP", b"f4v ", b"mmp4", b"dash", b"msdh", b"msix", b"cmfc",
-    }
-)  # fmt: skip
-_MAX_FTYP_BYTES: Final = 4096
 _PIL_FORMATS: Final = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
 
 class MediaRejected(Exception):
     """A file the console refuses to show; the message is for the officer."""
-
-
-def sniff_mime(head: bytes) -> str | None:
-    """The media type the leading bytes prove, or None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if _is_mp4(head):
-        return "video/mp4"
-    return None
-
-
-def _is_mp4(head: bytes) -> bool:
-    if len(head) < 16 or head[4:8] != b"ftyp":
-        return False
-    (box_size,) = struct.unpack(">I", head[:4])
-    if box_size < 16 or box_size > _MAX_FTYP_BYTES or (box_size - 16) % 4:
-        return False
-    if head[8:12] in _MP4_BRANDS:
-        return True
-    body = head[16 : min(box_size, len(head))]
-    return any(body[i : i + 4] in _MP4_BRANDS for i in range(0, len(body) - 3, 4))
 
 
 def human_type(mime: str) -> str:
@@ -83,7 +51,7 @@ def check_bytes(declared: str, data: bytes) -> str:
         raise MediaRejected(
             f"The file is {len(data):,} bytes, more than the {MAX_MEDIA_BYTES:,} allowed; not shown."
         )
-    actual = sniff_mime(data[:_MAX_FTYP_BYTES])
+    actual = sniff_mime(data[:SNIFF_BYTES])
     if actual is None:
         raise MediaRejected(
             f"The file is declared as {human_type(declared)} but its content is not a "
