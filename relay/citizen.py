@@ -7,12 +7,10 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from backend_client import codec
 from backend_client import messages as m
@@ -21,6 +19,7 @@ from backend_client.limits import LOCATION_TTL_S
 from relay import alerts, reports, targeting
 from relay.db import models as db
 from relay.db.uow import Tx
+from relay.endpoint import Endpoint
 
 if TYPE_CHECKING:
     from relay.server import Relay
@@ -38,15 +37,17 @@ def _categories(mask: int) -> list[m.Category]:
     return [cast(m.Category, c) for i, c in enumerate(m.CATEGORIES) if mask >> i & 1]
 
 
-class CitizenConnection:
+class CitizenConnection(Endpoint):
+    name = "citizen"
+    decoder = codec.citizen_inbound
+
     def __init__(self, relay: Relay, ws: ServerConnection) -> None:
-        self.relay = relay
-        self.ws = ws
+        super().__init__(relay, ws)
         self.device_key: int | None = None
         self.pseudonym = ""
         self.mask = 0
         self.declared: dict[tuple[str, str], tuple[str, int]] = {}
-        self.handlers: dict[type[Any], Callable[[Any], Awaitable[m.Msg | None]]] = {
+        self.handlers |= {
             m.DeviceRegister: self.register,
             m.DeviceAuth: self.auth,
             m.SetCategories: self.set_categories,
@@ -56,50 +57,19 @@ class CitizenConnection:
             m.CitizenChatSend: self.chat,
             m.ChatReceipt: self.receipt,
             m.AlertAck: self.alert_ack,
-            m.Ping: self.ping,
         }
 
-    async def run(self) -> None:
-        try:
-            async for frame in self.ws:
-                reply = await self.handle(frame)
-                if reply is not None:
-                    await self.ws.send(codec.encode_text(reply))
-        except ConnectionClosed:
-            pass
-        finally:
-            if self.device_key is not None:
-                self.relay.hub.detach_citizen(self.device_key, self.ws)
+    def closed(self) -> None:
+        if self.device_key is not None:
+            self.relay.hub.detach_citizen(self.device_key, self.ws)
 
-    async def handle(self, frame: str | bytes) -> m.Msg | None:
-        self.relay.metrics.frames_in.labels("citizen").inc()
-        rid: str | None = None
-        try:
-            msg = codec.citizen_inbound.decode(frame)
-            rid = getattr(msg, "id", None)
-            if self.device_key is None and not isinstance(
-                msg, m.DeviceRegister | m.DeviceAuth | m.Ping
-            ):
-                raise ProtocolError(
-                    ErrorCode.UNAUTHENTICATED, "register or authenticate the device first"
-                )
-            return await self.handlers[type(msg)](msg)
-        except ProtocolError as exc:
-            if rid is None:
-                rid = codec.request_id(frame)
-            self.relay.metrics.errors.labels("citizen", exc.code.value).inc()
-            return codec.error_frame(exc, rid)
-        except Exception:
-            log.exception("citizen request failed")
-            self.relay.metrics.errors.labels("citizen", "internal").inc()
-            return m.Error(
-                code=ErrorCode.INTERNAL.value,
-                message="the relay failed to apply this request; it was not applied",
-                re=rid,
+    async def authorise(self, msg: m.Msg) -> None:
+        if self.device_key is None and not isinstance(
+            msg, m.DeviceRegister | m.DeviceAuth | m.Ping
+        ):
+            raise ProtocolError(
+                ErrorCode.UNAUTHENTICATED, "register or authenticate the device first"
             )
-
-    async def ping(self, msg: m.Ping) -> m.Msg:
-        return m.Pong(re=msg.id, t=msg.t)
 
     async def register(self, msg: m.DeviceRegister) -> m.Msg:
         secret = secrets.token_urlsafe(24)

@@ -14,7 +14,6 @@ class Hub:
         #: officers replaying the log: live events wait here until the replay has caught up
         self.replaying: dict[ServerConnection, list[tuple[int, str]]] = {}
         self.citizens: dict[int, ServerConnection] = {}  # device key -> its connection
-        self.officer_connections = 0
 
     def publish(self, events: Iterable[tuple[int, bytes]]) -> None:
         """Called after commit, in seq order: push each event to every subscribed officer."""

@@ -9,12 +9,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 from sqlalchemy import delete, select
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from backend_client import codec
 from backend_client import messages as m
@@ -23,12 +22,14 @@ from backend_client.limits import REPLAY_BATCH
 from relay import accounts, alerts, reports, targeting
 from relay.db import models as db
 from relay.db.uow import Tx
+from relay.endpoint import Endpoint
 from relay.reports import Actor
 
 if TYPE_CHECKING:
     from relay.server import Relay
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ALL = frozenset(("dispatcher", "supervisor", "inspector", "analyst", "admin"))
 WORK = frozenset(("dispatcher", "supervisor", "inspector", "admin"))
@@ -59,19 +60,20 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
 RECHECK_S = 30.0
 
 
-class OfficerConnection:
+class OfficerConnection(Endpoint):
+    name = "officer"
+    decoder = codec.officer_inbound
+
     def __init__(self, relay: Relay, ws: ServerConnection) -> None:
-        self.relay = relay
-        self.ws = ws
+        super().__init__(relay, ws)
         self.actor: Actor | None = None
         self.token_digest: str | None = None
         self.expires_at = 0.0
         self.checked_at = 0.0
-        self.handlers: dict[type[Any], Callable[[Any], Awaitable[m.Msg | None]]] = {
+        self.handlers |= {
             m.Login: self.login,
             m.Resume: self.resume,
             m.Refresh: self.refresh,
-            m.Ping: self.ping,
             m.Subscribe: self.subscribe,
             m.ReportClaim: self.idempotent(reports.claim),
             m.ReportSetStatus: self.idempotent(reports.set_status),
@@ -90,40 +92,8 @@ class OfficerConnection:
             m.AlertExport: self.alert_export,
         }
 
-    async def run(self) -> None:
-        self.relay.hub.officer_connections += 1
-        try:
-            async for frame in self.ws:
-                reply = await self.handle(frame)
-                if reply is not None:
-                    await self.ws.send(codec.encode_text(reply))
-        except ConnectionClosed:
-            pass
-        finally:
-            self.relay.hub.officer_connections -= 1
-            self.relay.hub.drop_officer(self.ws)
-
-    async def handle(self, frame: str | bytes) -> m.Msg | None:
-        self.relay.metrics.frames_in.labels("officer").inc()
-        rid: str | None = None
-        try:
-            msg = codec.officer_inbound.decode(frame)
-            rid = getattr(msg, "id", None)
-            await self.authorise(msg)
-            return await self.handlers[type(msg)](msg)
-        except ProtocolError as exc:
-            if rid is None:
-                rid = codec.request_id(frame)
-            self.relay.metrics.errors.labels("officer", exc.code.value).inc()
-            return codec.error_frame(exc, rid)
-        except Exception:
-            log.exception("officer request failed")
-            self.relay.metrics.errors.labels("officer", "internal").inc()
-            return m.Error(
-                code=ErrorCode.INTERNAL.value,
-                message="the relay failed to apply this request; it was not applied",
-                re=rid,
-            )
+    def closed(self) -> None:
+        self.relay.hub.drop_officer(self.ws)
 
     async def authorise(self, msg: m.Msg) -> None:
         if isinstance(msg, m.Login | m.Resume):
@@ -256,9 +226,6 @@ class OfficerConnection:
             role=cast(m.Role, actor.role),
         )
 
-    async def ping(self, msg: m.Ping) -> m.Msg:
-        return m.Pong(re=msg.id, t=msg.t)
-
     # ------------------------------------------------------------ event stream
 
     async def subscribe(self, msg: m.Subscribe) -> m.Msg | None:
@@ -310,25 +277,29 @@ class OfficerConnection:
     ) -> Callable[[Any], Awaitable[m.Msg]]:
         async def handler(msg: Any) -> m.Msg:
             assert self.actor is not None
-            return await self.relay.db.write(_once(self.actor, msg, make_job(self.actor, msg)))
+            return await self._once(msg, make_job(self.actor, msg), lambda _tx, reply: reply)
 
         return handler
 
+    async def _once(
+        self, msg: Any, inner: Callable[[Tx], T], answer: Callable[[Tx, T], m.Msg]
+    ) -> m.Msg:
+        """Apply `inner` once per idempotency key, then build the reply (and post-commit
+        effects) from its result, in the same transaction."""
+        assert self.actor is not None
+        return await self.relay.db.write(_once(self.actor, msg, lambda tx: answer(tx, inner(tx))))
+
     async def chat_reply(self, msg: m.OfficerChatSend) -> m.Msg:
         assert self.actor is not None
-        inner = reports.officer_chat(self.actor, msg)
-        relay = self.relay
+        hub = self.relay.hub
 
-        def make(actor: Actor, msg: m.OfficerChatSend) -> Callable[[Tx], m.Msg]:
-            def job(tx: Tx) -> m.Msg:
-                device_key, message = inner(tx)
-                frame = codec.encode_text(m.ChatDeliver(message=message))
-                tx.after_commit(lambda: relay.hub.send_to_devices([device_key], frame))
-                return m.ChatSent(re=msg.id, message=message)
+        def answer(tx: Tx, sent: tuple[int, m.ChatMessage]) -> m.Msg:
+            device_key, message = sent
+            frame = codec.encode_text(m.ChatDeliver(message=message))
+            tx.after_commit(lambda: hub.send_to_devices([device_key], frame))
+            return m.ChatSent(re=msg.id, message=message)
 
-            return job
-
-        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+        return await self._once(msg, reports.officer_chat(self.actor, msg), answer)
 
     async def chat_read(self, msg: m.OfficerChatRead) -> m.Msg:
         moved = await self.relay.db.write(
@@ -371,75 +342,50 @@ class OfficerConnection:
         mask = targeting.category_mask(categories)
         return self.relay.index.select(area, mask, time.time())
 
+    def _accepted(self, msg: Any, deliver_to: Any = None) -> Callable[[Tx, m.Alert], m.Msg]:
+        """The reply to an alert action; an active alert goes to `deliver_to` after commit."""
+        relay = self.relay
+
+        def answer(tx: Tx, alert: m.Alert) -> m.Msg:
+            if deliver_to is not None and alert.state == "active":
+                tx.after_commit(lambda: relay.deliver_alert(alert, deliver_to))
+            return m.AlertAccepted(re=msg.id, alert=alert)
+
+        return answer
+
     async def alert_send(self, msg: m.AlertSend) -> m.Msg:
         assert self.actor is not None
         keys = self._select(msg.info.area, list(msg.info.categories))
-        relay, threshold = self.relay, self.relay.config.approval_threshold
-
-        def make(actor: Actor, msg: m.AlertSend) -> Callable[[Tx], m.Msg]:
-            inner = alerts.create(actor, msg, keys, threshold)
-
-            def job(tx: Tx) -> m.Msg:
-                alert = inner(tx)
-                if alert.state == "active":
-                    tx.after_commit(lambda: relay.deliver_alert(alert, keys))
-                return m.AlertAccepted(re=msg.id, alert=alert)
-
-            return job
-
-        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+        job = alerts.create(self.actor, msg, keys, self.relay.config.approval_threshold)
+        return await self._once(msg, job, self._accepted(msg, deliver_to=keys))
 
     async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
         assert self.actor is not None
-        relay = self.relay
         keys = await self.relay.db.read(alerts.recipients_of(msg.alert_id))
-
-        def make(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], m.Msg]:
-            inner = alerts.approve(actor, msg)
-
-            def job(tx: Tx) -> m.Msg:
-                alert = inner(tx)
-                if alert.state == "active":
-                    tx.after_commit(lambda: relay.deliver_alert(alert, keys))
-                return m.AlertAccepted(re=msg.id, alert=alert)
-
-            return job
-
-        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+        return await self._once(msg, alerts.approve(self.actor, msg), self._accepted(msg, keys))
 
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
         assert self.actor is not None
         relay = self.relay
         keys = self._select(msg.info.area, list(msg.info.categories))
 
-        def make(actor: Actor, msg: m.AlertUpdate) -> Callable[[Tx], m.Msg]:
-            inner = alerts.revise(actor, msg, keys)
+        def answer(tx: Tx, alert: m.Alert) -> m.Msg:
+            alert_id = alert.alert_id  # old and new recipients: read back after commit
+            tx.after_commit(lambda: relay.spawn(relay.redeliver(alert_id)))
+            return m.AlertAccepted(re=msg.id, alert=alert)
 
-            def job(tx: Tx) -> m.Msg:
-                alert = inner(tx)
-                alert_id = alert.alert_id
-                tx.after_commit(lambda: relay.spawn(relay.redeliver(alert_id)))
-                return m.AlertAccepted(re=msg.id, alert=alert)
-
-            return job
-
-        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+        return await self._once(msg, alerts.revise(self.actor, msg, keys), answer)
 
     async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
         assert self.actor is not None
         relay = self.relay
 
-        def make(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], m.Msg]:
-            inner = alerts.cancel(actor, msg)
+        def answer(tx: Tx, cancelled: tuple[m.Alert, list[int]]) -> m.Msg:
+            alert, recipients = cancelled
+            tx.after_commit(lambda: relay.deliver_alert(alert, recipients))
+            return m.AlertAccepted(re=msg.id, alert=alert)
 
-            def job(tx: Tx) -> m.Msg:
-                alert, got = inner(tx)
-                tx.after_commit(lambda: relay.deliver_alert(alert, got))
-                return m.AlertAccepted(re=msg.id, alert=alert)
-
-            return job
-
-        return await self.relay.db.write(_once(self.actor, msg, make(self.actor, msg)))
+        return await self._once(msg, alerts.cancel(self.actor, msg), answer)
 
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:
         assert self.actor is not None
