@@ -177,7 +177,8 @@ class FeedWidget(QWidget):
         table.setTextElideMode(Qt.TextElideMode.ElideRight)
         table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)
         vh = table.verticalHeader()
-        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # never ResizeToContents
+        # fixed heights: rows sized to their content stall for a minute on 1M rows
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vh.setDefaultSectionSize(ROW_HEIGHT)
         vh.setMinimumSectionSize(ROW_HEIGHT)
         vh.hide()
