@@ -15,6 +15,10 @@ DARK = {
     "highlight": "#2f81f7",
     "highlight_text": "#ffffff",
     "border": "#30363d",
+    # text colours for states, readable on "window" and "base"
+    "success": "#57ab5a",
+    "warning": "#d29922",
+    "danger": "#e5534b",
 }
 LIGHT = {
     "window": "#f3f4f6",
@@ -26,6 +30,9 @@ LIGHT = {
     "highlight": "#0969da",
     "highlight_text": "#ffffff",
     "border": "#d0d7de",
+    "success": "#1a7f37",
+    "warning": "#9a6700",
+    "danger": "#cf222e",
 }
 #: status and priority colours shared by the feed, the map and the dashboard
 STATUS_COLOURS = {
@@ -60,6 +67,9 @@ def current() -> dict[str, str]:
 
 
 def apply_theme(app: QApplication, name: str) -> None:
+    """Switch the whole console, live: the palette change reaches every widget as a
+    `QEvent.PaletteChange`, and widgets that draw with `current()` colours (style sheets,
+    plots, the map page) restyle themselves in `changeEvent`."""
     global _current
     _current = name if name in ("dark", "light") else "dark"
     c = current()

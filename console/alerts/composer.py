@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 import msgspec
-from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
+from PySide6.QtCore import QDateTime, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
@@ -47,6 +47,7 @@ from console.alerts.templates import (
     load_templates,
 )
 from console.session import ConsoleSession
+from console.theme import current
 
 DEFAULT_CONTACT = "Call 101, quote the incident number"
 DEFAULT_EVENT = "Community alert"
@@ -191,11 +192,6 @@ class AlertComposer(QDialog):
         body.addLayout(side, 2)
         side.addWidget(_plain(QLabel("Send to phones that asked for")))
         self.categories = QListWidget()
-        self.categories.setStyleSheet(  # the dark palette hides unchecked indicators
-            "QListWidget::indicator { width: 12px; height: 12px; border: 1px solid #768390;"
-            " border-radius: 2px; }"
-            " QListWidget::indicator:checked { background: #2f81f7; border-color: #2f81f7; }"
-        )
         for cat in m.CATEGORIES:
             item = QListWidgetItem(category_label(cat))
             item.setData(Qt.ItemDataRole.UserRole, cat)
@@ -212,14 +208,12 @@ class AlertComposer(QDialog):
         self.reach.setWordWrap(True)
         side.addWidget(self.reach)
         self.approval = _plain(QLabel("A supervisor must approve (two-person rule)"))
-        self.approval.setStyleSheet("color: #d29922;")
         self.approval.setWordWrap(True)
         self.approval.setVisible(False)
         side.addWidget(self.approval)
 
         self.problems = _plain(QLabel())
         self.problems.setWordWrap(True)
-        self.problems.setStyleSheet("color: #e5534b;")
         self.problems.setVisible(False)
         root.addWidget(self.problems)
 
@@ -232,6 +226,33 @@ class AlertComposer(QDialog):
         buttons.rejected.connect(self.reject)
         root.addWidget(buttons)
         self._headline_changed(self.headline.text())
+        self._restyle()
+
+    # ------------------------------------------------------------ theme
+
+    def _restyle(self) -> None:
+        """Colours from the current theme; re-set only when they change (a style sheet
+        re-polishes its widget)."""
+        c = current()
+        sheets = {
+            # the dark palette hides unchecked indicators
+            self.categories: (
+                f"QListWidget::indicator {{ width: 12px; height: 12px;"
+                f" border: 1px solid {c['muted']}; border-radius: 2px; }}"
+                f" QListWidget::indicator:checked {{ background: {c['highlight']};"
+                f" border-color: {c['highlight']}; }}"
+            ),
+            self.approval: f"color: {c['warning']};",
+            self.problems: f"color: {c['danger']};",
+        }
+        for widget, sheet in sheets.items():
+            if widget.styleSheet() != sheet:
+                widget.setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "send_button"):
+            self._restyle()  # the theme was switched
+        super().changeEvent(event)
 
     @staticmethod
     def _combo(choices: Sequence[str], default: str) -> QComboBox:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -31,6 +31,7 @@ from console.alerts.composer import AlertComposer
 from console.alerts.model import STATE_LABELS, can_approve, can_cancel, can_update
 from console.alerts.table import COLUMNS, HEADLINE, AlertDelegate, AlertTableModel
 from console.session import ConsoleSession
+from console.theme import current
 
 #: what the relay's error codes mean for an alert action, in a dispatcher's words
 _REFUSALS = {
@@ -119,6 +120,7 @@ class AlertsWidget(QWidget):
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setWordWrap(True)
         self.message.setVisible(False)
+        self._message_error = False
         lay.addWidget(self.message)
 
         self.approve_button.clicked.connect(lambda: self.approve_selected(True))
@@ -169,9 +171,20 @@ class AlertsWidget(QWidget):
         self._update_buttons()
 
     def notify(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color: #e5534b;" if error else "")
+        self._message_error = error
+        self._restyle()
         self.message.setText(text)
         self.message.setVisible(True)
+
+    def _restyle(self) -> None:
+        sheet = f"color: {current()['danger']};" if self._message_error else ""
+        if self.message.styleSheet() != sheet:
+            self.message.setStyleSheet(sheet)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_message_error"):
+            self._restyle()  # the theme was switched
+        super().changeEvent(event)
 
     # ------------------------------------------------------------ selection
 

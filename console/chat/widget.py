@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 
 from PySide6.QtCore import (
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -48,7 +49,6 @@ from console.theme import current as theme_colours
 
 UNREAD_ROLE = Qt.ItemDataRole.UserRole + 1
 REPORT_ROLE = Qt.ItemDataRole.UserRole + 2
-READ_BLUE = "#2f81f7"
 _READ_BATCH = 500  # OfficerChatRead takes at most this many ids
 
 
@@ -118,16 +118,31 @@ class Bubble(QFrame):
             self.text_label.setText(entry.text)
         self.mark_label.setText(mark_text(entry))
         self.mark_label.setVisible(entry.sender == "officer")
+        self._restyle()
+
+    def _restyle(self) -> None:
+        """Colours from the current theme; only re-set when they change, because a new
+        style sheet re-polishes the bubble (and sends it another PaletteChange)."""
+        entry = self.entry
         c = theme_colours()
-        colour = {"read": READ_BLUE, "refused": "#e5534b", "queued": c["muted"]}.get(
-            entry.status, c["muted"]
-        )
-        self.mark_label.setStyleSheet(f"color: {colour};")
+        colour = {"read": c["highlight"], "refused": c["danger"]}.get(entry.status, c["muted"])
+        _set_sheet(self.mark_label, f"color: {colour};")
         bg = c["alt"] if entry.sender == "citizen" else c["button"]
-        border = "#e5534b" if entry.status == "refused" else c["border"]
-        self.setStyleSheet(
-            f"QFrame#bubble {{ background: {bg}; border: 1px solid {border}; border-radius: 8px; }}"
+        border = c["danger"] if entry.status == "refused" else c["border"]
+        _set_sheet(
+            self,
+            f"QFrame#bubble {{ background: {bg}; border: 1px solid {border}; border-radius: 8px; }}",
         )
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange:
+            self._restyle()  # the theme was switched
+        super().changeEvent(event)
+
+
+def _set_sheet(widget: QWidget, sheet: str) -> None:
+    if widget.styleSheet() != sheet:
+        widget.setStyleSheet(sheet)
 
 
 class MessagePane(QScrollArea):
@@ -305,6 +320,7 @@ class ChatWidget(QWidget):
         self.send_button.clicked.connect(self.send)
         self.notice = plain_label(selectable=False)
         self.notice.setVisible(False)
+        self._restyle()
         self.counter = QLabel("")
         self.counter.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -514,8 +530,15 @@ class ChatWidget(QWidget):
 
     def _notice(self, text: str) -> None:
         self.notice.setText(text)
-        self.notice.setStyleSheet("color: #e5534b;")
         self.notice.setVisible(True)
+
+    def _restyle(self) -> None:
+        _set_sheet(self.notice, f"color: {theme_colours()['danger']};")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "notice"):
+            self._restyle()  # the theme was switched
+        super().changeEvent(event)
 
     def _count(self) -> None:
         n = len(self.compose.toPlainText())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -23,6 +23,8 @@ from console.theme import CATEGORY_COLOURS, current
 
 #: redraw at least this often while visible, so the time axis moves on in a quiet period
 IDLE_REDRAW_S = 60.0
+#: delivery curves shorter than this many minutes are drawn in seconds
+SECONDS_BELOW_MIN = 2.0
 _CURVE_COLOURS = ("#2f81f7", "#e5534b", "#57ab5a", "#d29922", "#b083f0")
 
 
@@ -59,45 +61,35 @@ class DashboardWidget(QWidget):
         lay.addWidget(self.summary)
         plots = QHBoxLayout()
         lay.addLayout(plots, 1)
-        colours = current()
+        self._colours: dict[str, str] = {}
 
-        self.reports_plot = pg.PlotWidget(
-            background=colours["base"], axisItems={"bottom": pg.DateAxisItem()}
-        )
-        self.reports_plot.setTitle(
-            "Reports per 5 minutes, last 2 hours", color=colours["text"], size="9pt"
-        )
+        self.reports_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
         self.reports_plot.setLabel("left", "reports")
         self.reports_plot.setMouseEnabled(x=False, y=False)
-        self._reports_legend = self.reports_plot.addLegend(
-            offset=(5, 5), labelTextSize="8pt", brush=_legend_brush(colours["base"])
-        )
+        self._reports_legend = self.reports_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
 
-        self.response_plot = pg.PlotWidget(background=colours["base"])
-        self.response_plot.setTitle(
-            "Time to first response (minutes)", color=colours["text"], size="9pt"
-        )
+        self.response_plot = pg.PlotWidget()
         self.response_plot.setLabel("left", "reports")
         self.response_plot.setMouseEnabled(x=False, y=False)
         labels = response_labels()
         self.response_plot.getAxis("bottom").setTicks([list(enumerate(labels))])
 
-        self.delivery_plot = pg.PlotWidget(background=colours["base"])
-        self.delivery_plot.setTitle(
-            "Alert delivery (solid) and read (dashed)", color=colours["text"], size="9pt"
-        )
-        self.delivery_plot.setLabel("bottom", "minutes since sent")
+        self.delivery_plot = pg.PlotWidget()
         self.delivery_plot.setLabel("left", "phones")
-        self.delivery_plot.addLegend(
-            offset=(5, 5), labelTextSize="8pt", brush=_legend_brush(colours["base"])
-        )
-        for plot in (self.reports_plot, self.response_plot, self.delivery_plot):
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setPen(colours["border"])
-                plot.getAxis(axis).setTextPen(colours["muted"])
+        # we pick minutes or seconds ourselves: pyqtgraph would say "(x0.001)"
+        self.delivery_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.delivery_plot.setLabel("bottom", "minutes since sent")
+        self._delivery_legend = self.delivery_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self._titles = {
+            self.reports_plot: "Reports per 5 minutes, last 2 hours",
+            self.response_plot: "Time to first response (minutes)",
+            self.delivery_plot: "Alert delivery (solid) and read (dashed)",
+        }
+        for plot in self._titles:
             plot.showGrid(x=False, y=True, alpha=0.2)
             plot.hideButtons()
             plots.addWidget(plot, 1)
+        self._restyle()
 
         for report in session.reports.values():
             self.stats.observe_report(report, time.time())
@@ -113,6 +105,31 @@ class DashboardWidget(QWidget):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+
+    # ------------------------------------------------------------ theme
+
+    def _restyle(self) -> None:
+        """Plot colours from the current theme (pyqtgraph ignores the Qt palette)."""
+        colours = current()
+        if colours == self._colours:
+            return
+        self._colours = colours
+        for plot, title in self._titles.items():
+            plot.setBackground(colours["base"])
+            plot.setTitle(title, color=colours["text"], size="9pt")
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setPen(colours["border"])
+                plot.getAxis(axis).setTextPen(colours["muted"])
+        for legend in (self._reports_legend, self._delivery_legend):
+            legend.setBrush(_legend_brush(colours["base"]))
+            legend.setLabelTextColor(colours["text"])
+            for _sample, label in legend.items:
+                label.setText(label.text)  # setLabelTextColor only takes effect on new text
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_titles"):
+            self._restyle()  # the theme was switched
+        super().changeEvent(event)
 
     # ------------------------------------------------------------ events: ingest only
 
@@ -196,14 +213,24 @@ class DashboardWidget(QWidget):
     def _draw_delivery(self, now: float) -> None:
         plot = self.delivery_plot
         plot.clear()
-        for i, curve in enumerate(self.stats.delivery_curves(now)):
-            colour = _CURVE_COLOURS[i % len(_CURVE_COLOURS)]
-            label = f"{curve.alert_id} ({', '.join(c.replace('_', ' ') for c in curve.categories)})"
+        curves = []
+        for curve in self.stats.delivery_curves(now):
             # carry the last point to now, so a curve that stopped climbing reads as flat
             xs = [*curve.minutes]
             if curve.state in ("active", "pending_approval"):
                 xs.append(max(xs[-1], (now - curve.sent_at) / 60.0))
+            curves.append((curve, xs))
+        span = max((xs[-1] for _, xs in curves), default=0.0)
+        seconds = span < SECONDS_BELOW_MIN
+        axis_label = "seconds since sent" if seconds else "minutes since sent"
+        if plot.getAxis("bottom").labelText != axis_label:
+            plot.setLabel("bottom", axis_label)
+        scale = 60.0 if seconds else 1.0
+        for i, (curve, xs) in enumerate(curves):
+            colour = _CURVE_COLOURS[i % len(_CURVE_COLOURS)]
+            label = f"{curve.alert_id} ({', '.join(c.replace('_', ' ') for c in curve.categories)})"
             d = [*curve.delivered, curve.delivered[-1]][: len(xs)]
             r = [*curve.read, curve.read[-1]][: len(xs)]
+            xs = [x * scale for x in xs]
             plot.plot(xs, d, pen=pg.mkPen(colour, width=2), name=label)
             plot.plot(xs, r, pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine))

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
@@ -27,10 +27,11 @@ from console.map import geo
 from console.map.bridge import MapBridge
 from console.map.dialog import TileSourceDialog
 from console.map.guard import RequestGuard
-from console.map.page import build_page
+from console.map.page import build_page, page_config
 from console.map.tiles import SCHEME, MBTilesHandler, TileSource, parse_tile_source
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
+from console.theme import current
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ class MapWidget(QWidget):
             if geo.alert_visible(alert):
                 self._alerts[alert.alert_id] = geo.alert_payload(alert)
         self._use_tiles(settings.tile_source())
+        #: the theme baked into the page file, and the one the console shows now
+        self._page_theme = self._theme = page_config()
         self.page_url = QUrl.fromLocalFile(str(build_page(cache_dir)))
+        self._restyle()
         page.load(self.page_url)
 
     # ------------------------------------------------------------ public interface
@@ -246,6 +250,8 @@ class MapWidget(QWidget):
                 self._reports.setdefault(report.report_id, geo.report_payload(report))
             self._seq = self._applied = 0
         self._commands.insert(0, {"op": "tiles", "spec": self._tiles.page_spec()})
+        if self._theme != self._page_theme:  # switched while the page was loading
+            self._commands.insert(0, {"op": "theme", "cfg": self._theme})
         if self._heat.isChecked():
             self._commands.append({"op": "heat", "on": True})
         self.flush()
@@ -297,9 +303,27 @@ class MapWidget(QWidget):
         self._message.setTextFormat(Qt.TextFormat.PlainText)
         self._message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self._message.setStyleSheet("color: #d29922; padding-right: 8px;")
         bar.addWidget(self._message)
         return bar
+
+    # ------------------------------------------------------------ theme
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_theme"):
+            self._restyle()  # the theme was switched
+        super().changeEvent(event)
+
+    def _restyle(self) -> None:
+        """Follow a theme switch: the page rewrites its style sheet, it is not reloaded."""
+        sheet = f"color: {current()['warning']}; padding-right: 8px;"
+        if self._message.styleSheet() != sheet:
+            self._message.setStyleSheet(sheet)
+        cfg = page_config()
+        if cfg == self._theme:
+            return
+        self._theme = cfg
+        if self.ready:
+            self._command({"op": "theme", "cfg": cfg})
 
     def _say(self, text: str) -> None:
         self._message.setText(text)

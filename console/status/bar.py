@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
@@ -19,17 +19,18 @@ from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from backend_client.state import ConnectionStatus, State
 from console.session import ConsoleSession
-from console.theme import STATUS_COLOURS
+from console.theme import STATUS_COLOURS, current
 
 BANNER_MS = 10_000
 FLASHES = 6  # banner blinks this many half-periods when it appears
+#: the theme colour (a key of `theme.current()`) the link's state is written in
 _STATE_COLOURS = {
-    State.LIVE: "#57ab5a",
-    State.CONNECTING: "#d29922",
-    State.AUTHENTICATING: "#d29922",
-    State.BACKING_OFF: "#d29922",
-    State.OFFLINE: "#768390",
-    State.FATAL: "#e5534b",
+    State.LIVE: "success",
+    State.CONNECTING: "warning",
+    State.AUTHENTICATING: "warning",
+    State.BACKING_OFF: "warning",
+    State.OFFLINE: "muted",
+    State.FATAL: "danger",
 }
 
 
@@ -164,9 +165,11 @@ class StatusBar(QStatusBar):
     def _render(self) -> None:
         status = self._status
         text = connection_text(status, self._clock())
-        colour = _STATE_COLOURS[status.state]
+        colour = current()[_STATE_COLOURS[status.state]]
         self.connection.setText(f"● {text}")
-        self.connection.setStyleSheet(f"color: {colour}; font-weight: 600;")
+        sheet = f"color: {colour}; font-weight: 600;"
+        if self.connection.styleSheet() != sheet:  # a new sheet re-polishes: only on change
+            self.connection.setStyleSheet(sheet)
         self.connection.setToolTip(_plain_tip(status.reason) if status.reason else "")
         if status.state == State.LIVE and status.rtt_ms is not None:
             self.rtt.setText(f"RTT {status.rtt_ms:.0f} ms")
@@ -174,6 +177,11 @@ class StatusBar(QStatusBar):
             self.rtt.setText("RTT —")
         self.queued.setText(_actions(status.queued) if status.queued else "Outbox empty")
         self.user.setText(f"{self.session.username} · {self.session.role}")
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_flash_timer"):
+            self._render()  # the theme was switched
+        super().changeEvent(event)
 
     def _show_banner(self, text: str, colour: str, flash: bool) -> None:
         self._banner_colour = colour

@@ -24,6 +24,8 @@ window.LookoutMap = (function () {
   let tileLayer = null;
   let heatLayer = null;
   let drawer = null;
+  let grid = null;
+  let themeStyle = null; // the <style> element built from cfg's colours
   let selectedId = null;
   const markers = new Map(); // report id -> L.CircleMarker (marker.report holds the data)
   const alerts = new Map(); // alert id -> {layer, label}
@@ -386,6 +388,8 @@ window.LookoutMap = (function () {
         return setHeat(!!c.on);
       case "tiles":
         return setTiles(c.spec);
+      case "theme":
+        return setTheme(c.cfg);
       case "fitAlert":
         if (alerts.has(c.id)) map.fitBounds(alerts.get(c.id).layer.getBounds(), { padding: [40, 40] });
         return true;
@@ -406,7 +410,7 @@ window.LookoutMap = (function () {
   }
 
   function styleSheet() {
-    const css = `
+    return `
       .leaflet-container { background: ${cfg.background}; font: 13px/1.4 system-ui, sans-serif; }
       .leaflet-popup-content-wrapper, .leaflet-popup-tip { background: ${cfg.panel}; color: ${cfg.text}; }
       .lk-popup { min-width: 200px; }
@@ -425,20 +429,30 @@ window.LookoutMap = (function () {
       .leaflet-control-scale-line { background: ${cfg.panel}cc; color: ${cfg.text}; border-color: ${cfg.muted}; }
       .leaflet-bar a { background: ${cfg.panel}; color: ${cfg.text}; border-color: ${cfg.grid}; }
     `;
-    const node = document.createElement("style");
-    node.textContent = css;
-    document.head.appendChild(node);
+  }
+
+  // The console's theme was switched: new colours for the page's style sheet and the
+  // grid, in place (markers keep their category and status colours).
+  function setTheme(config) {
+    cfg = Object.assign({}, cfg, config);
+    if (!themeStyle) {
+      themeStyle = document.createElement("style");
+      themeStyle.id = "lookout-theme";
+      document.head.appendChild(themeStyle);
+    }
+    themeStyle.textContent = styleSheet();
+    if (grid) grid.redraw();
+    return true;
   }
 
   function init(leafletMap, config) {
     map = leafletMap;
-    cfg = config;
-    styleSheet();
+    setTheme(config);
     // no base tile layer tells Leaflet the zoom range, and clustering needs it
     map.setMinZoom(3);
     map.setMaxZoom(19);
     canvas = L.canvas({ padding: 0.5 });
-    new NeutralGrid({ zIndex: 0 }).addTo(map);
+    grid = new NeutralGrid({ zIndex: 0 }).addTo(map);
     alertLayer = L.featureGroup().addTo(map);
     drawnLayer = L.featureGroup().addTo(map);
     cluster = L.markerClusterGroup({
@@ -487,6 +501,7 @@ window.LookoutMap = (function () {
     featureOf: featureOf,
     setHeat: setHeat,
     setTiles: setTiles,
+    setTheme: setTheme,
     stats: stats,
     markerFor: function (id) {
       return markers.get(id) || null;
@@ -499,3 +514,5 @@ window.LookoutMap = (function () {
     },
   };
 })();
+
+window.lookoutSetTheme = window.LookoutMap.setTheme;
