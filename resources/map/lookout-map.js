@@ -100,7 +100,8 @@ window.LookoutMap = (function () {
   function makeMarker(r) {
     const marker = L.circleMarker([r.lat, r.lon], styleFor(r));
     marker.report = r;
-    marker.bindPopup(popupFor, { maxWidth: 320, autoPanPadding: [20, 20] });
+    // popupFor returns a DOM node whose citizen text is set with textContent, never HTML
+    marker.bindPopup(popupFor /* DOM node, textContent only */, { maxWidth: 320, autoPanPadding: [20, 20] });
     marker.on("click", function () {
       select(r.id, false);
       if (bridge) bridge.reportClicked(marker.report.id);
