@@ -125,8 +125,13 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._default_sizes)
 
     def _default_sizes(self) -> None:
-        left, right, _chat, alerts, _dash = self._docks
+        left, right, chat, alerts, _dash = self._docks
         width = max(self.width(), 1200)
+        self.resizeDocks(
+            [right, chat],
+            [int(self.height() * 0.5), int(self.height() * 0.3)],
+            Qt.Orientation.Vertical,
+        )
         self.resizeDocks(
             [left, right], [int(width * 0.40), int(width * 0.24)], Qt.Orientation.Horizontal
         )
