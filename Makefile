@@ -102,8 +102,12 @@ test: sysdeps venv
 	echo "== ruff check";          $(BIN)/ruff check . || failed="$$failed ruff-check"
 	echo "== ruff format --check"; $(BIN)/ruff format --check . || failed="$$failed ruff-format"
 	echo "== mypy";                $(BIN)/mypy || failed="$$failed mypy"
-	echo "== pytest"
-	$(HEADLESS) $(BIN)/python -m pytest $(PYTEST_ARGS) || failed="$$failed pytest"
+	# Two processes: Qt's QApplication (and QtWebEngine) lives only in the GUI run, so the
+	# relay and client suites never process stray Qt events left by a widget test.
+	echo "== pytest: unit and integration"
+	$(HEADLESS) $(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS) || failed="$$failed pytest"
+	echo "== pytest: gui"
+	$(HEADLESS) $(BIN)/python -m pytest tests/gui $(PYTEST_ARGS) || failed="$$failed pytest-gui"
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
 	echo "all checks passed"
 
