@@ -7,7 +7,6 @@ import asyncio
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 
 from sqlalchemy import text
@@ -15,29 +14,8 @@ from sqlalchemy import text
 from backend_client import messages as m
 from relay import admin, cap
 from tests.conftest import start_relay
-from tests.support.flows import PRESTON, device, officer, report
+from tests.support.flows import alert_info, device, officer, report, square
 from tests.support.peer import Peer, next_id
-
-
-def _area(d: float = 0.01) -> m.Polygon:
-    lat, lon = PRESTON
-    return m.Polygon(
-        coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)]
-    )
-
-
-def _info(**kw: object) -> m.AlertInfo:
-    fields: dict[str, object] = dict(
-        categories=["burglary"],
-        area=_area(),
-        area_desc="Preston centre",
-        headline="Burglaries tonight",
-        expires_at=time.time() + 3600,
-        contact="Call 101",
-        incident_ref=None,
-    )
-    fields.update(kw)
-    return m.AlertInfo(**fields)  # type: ignore[arg-type]
 
 
 async def test_resume_gets_every_missed_event_once_in_order(relay):
@@ -142,10 +120,10 @@ async def test_large_alert_needs_another_supervisor(tmp_path):
         devices = [await device(running) for _ in range(2)]
         dana, sam = await officer(running, "dana"), await officer(running, "sam")
         count = await dana.request(
-            m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"])
+            m.AlertPreview(id=next_id(), area=square(), categories=["burglary"])
         )
         assert isinstance(count, m.AlertCount) and count.recipients == 2 and count.approval_required
-        acc = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+        acc = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
         assert isinstance(acc, m.AlertAccepted) and acc.alert.state == "pending_approval"
         pong = await devices[0][0].request(m.Ping(id=next_id()))
         assert isinstance(pong, m.Pong) and not any(
@@ -164,7 +142,7 @@ async def test_large_alert_needs_another_supervisor(tmp_path):
             assert got.alert.alert_id == acc.alert.alert_id
         # a supervisor's own large alert still cannot be approved by themselves
         own = await sam.request(
-            m.AlertSend(id=next_id(), idem=next_id(), info=_info(headline="own"))
+            m.AlertSend(id=next_id(), idem=next_id(), info=alert_info(headline="own"))
         )
         assert isinstance(own, m.AlertAccepted)
         if own.alert.state == "pending_approval":
@@ -180,7 +158,7 @@ async def test_alert_is_held_for_an_offline_device_until_it_reconnects(relay):
     off = await officer(relay)
     cit, reg = await device(relay)
     await cit.close()
-    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
     assert isinstance(acc, m.AlertAccepted) and acc.alert.recipients == 1
     again = await Peer.open(relay.citizen_url, relay.ssl, officer=False)
     await again.send(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
@@ -194,7 +172,7 @@ async def test_alert_is_held_for_an_offline_device_until_it_reconnects(relay):
 async def test_update_and_cancel_reach_devices_and_export_valid_cap(relay):
     off = await officer(relay)
     cit, _ = await device(relay)
-    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
     first = await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver))
     await cit.request(m.AlertAck(id=next_id(), alert_id=first.alert.alert_id, status="read"))
     upd = await off.request(
@@ -202,7 +180,7 @@ async def test_update_and_cancel_reach_devices_and_export_valid_cap(relay):
             id=next_id(),
             idem=next_id(),
             alert_id=acc.alert.alert_id,
-            info=_info(headline="Suspect arrested"),
+            info=alert_info(headline="Suspect arrested"),
         )
     )
     assert isinstance(upd, m.AlertAccepted) and upd.alert.msg_type == "Update"
@@ -298,7 +276,7 @@ async def test_data_survives_a_relay_restart(tmp_path):
         assert isinstance(ok, m.DeviceAuthed) and ok.categories == ["burglary"]
         # the device's fix survived too: it is still targetable
         count = await off.request(
-            m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"])
+            m.AlertPreview(id=next_id(), area=square(), categories=["burglary"])
         )
         assert isinstance(count, m.AlertCount) and count.recipients == 1
     finally:
@@ -308,7 +286,7 @@ async def test_data_survives_a_relay_restart(tmp_path):
 async def test_a_device_offline_at_cancel_hears_of_it_when_it_returns(relay):
     off = await officer(relay)
     cit, reg = await device(relay)
-    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
     got = await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver))
     await cit.request(m.AlertAck(id=next_id(), alert_id=got.alert.alert_id, status="delivered"))
     await cit.close()

@@ -38,7 +38,7 @@ from relay.db.engine import alembic_config, make_engine, migrate
 from relay.db.uow import AUDIT_LOCK, Database
 from tests.conftest import PASSWORD, RunningRelay
 from tests.support import postgres
-from tests.support.flows import PRESTON, device, officer, report
+from tests.support.flows import PRESTON, alert_info, device, officer, report, square
 from tests.support.peer import Peer, next_id
 
 pytest.importorskip("psycopg", reason="PostgreSQL runs need the psycopg[binary] driver (v3)")
@@ -105,28 +105,6 @@ async def pg_relay(tmp_path: Path, pg_url: str) -> AsyncIterator[RunningRelay]:
         yield running
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
-
-
-def _area(d: float = 0.01) -> m.Polygon:
-    lat, lon = PRESTON
-    return m.Polygon(
-        coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)]
-    )
-
-
-def _info(**kw: object) -> m.AlertInfo:
-    fields: dict[str, object] = dict(
-        categories=["burglary"],
-        area=_area(),
-        area_desc="Preston centre",
-        headline="Burglaries tonight",
-        description="Lock doors",
-        expires_at=time.time() + 3600,
-        contact="Call 101",
-        incident_ref=None,
-    )
-    fields.update(kw)
-    return m.AlertInfo(**fields)  # type: ignore[arg-type]
 
 
 def _jpeg() -> bytes:
@@ -319,9 +297,9 @@ async def test_pg_alert_preview_send_deliver_ack_and_counts(pg_relay: RunningRel
     also, _ = await device(pg_relay, categories=("other", "burglary"))
     wrong_cat, _ = await device(pg_relay, categories=("canal",))
     outside, _ = await device(pg_relay, lat=PRESTON[0] + 0.2, categories=("burglary",))
-    count = await off.request(m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"]))
+    count = await off.request(m.AlertPreview(id=next_id(), area=square(), categories=["burglary"]))
     assert isinstance(count, m.AlertCount) and count.recipients == 2
-    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
     assert isinstance(acc, m.AlertAccepted), acc
     assert acc.alert.state == "active" and acc.alert.recipients == 2
     alert_id = acc.alert.alert_id
@@ -421,7 +399,7 @@ async def test_pg_audit_chain_verifies_and_detects_tampering(
     await off.request(
         m.OfficerChatSend(id=next_id(), idem=next_id(), report_id=acc.report_id, text="hello")
     )
-    await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=_info()))
+    await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
     engine = admin.open_engine(pg_relay.data_dir, pg_url)
     try:
         assert engine.dialect.name == "postgresql"
@@ -486,7 +464,7 @@ async def test_pg_relay_restart_keeps_data(tmp_path: Path, pg_url: str) -> None:
         )
         assert isinstance(ok, m.DeviceAuthed) and ok.categories == ["burglary"]
         count = await off.request(
-            m.AlertPreview(id=next_id(), area=_area(), categories=["burglary"])
+            m.AlertPreview(id=next_id(), area=square(), categories=["burglary"])
         )
         assert isinstance(count, m.AlertCount) and count.recipients == 1
         # new events continue the sequence, and the incident counter continues too

@@ -55,3 +55,29 @@ async def report(p: Peer, text: str = "Two men trying door handles", **kw: Any) 
     acc = await p.request(m.ReportSubmit(**fields))
     assert isinstance(acc, m.ReportAccepted), acc
     return acc
+
+
+def square(d: float = 0.01, centre: tuple[float, float] = PRESTON) -> m.Polygon:
+    """A square of 2d degrees around `centre` (lat, lon), as the map would draw it."""
+    lat, lon = centre
+    return m.Polygon(
+        coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)]
+    )
+
+
+def alert_info(**kw: Any) -> m.AlertInfo:
+    """A burglary alert for Preston centre, valid for an hour; override any field."""
+    import time
+
+    fields: dict[str, Any] = dict(
+        categories=["burglary"],
+        area=square(),
+        area_desc="Preston centre",
+        headline="Burglaries tonight",
+        description="Lock doors",
+        expires_at=time.time() + 3600,
+        contact="Call 101",
+        incident_ref=None,
+    )
+    fields.update(kw)
+    return m.AlertInfo(**fields)
