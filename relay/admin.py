@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from relay import accounts, alerts, audit, cap
+from relay import accounts, alerts, audit
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, sqlite_url
 from relay.db.uow import AUDIT_LOCK, lock_audit_head
@@ -88,7 +88,7 @@ def verify_audit(engine: Engine) -> audit.Verdict:
 def export_cap(engine: Engine, alert_id: str, sender: str = "lookout@localhost") -> str:
     with Session(engine) as s:
         alert, refs = alerts.load(alert_id)(s)
-    return cap.alert_to_cap(alert, sender=sender, references=refs)
+    return alerts.to_cap(alert, refs, sender)
 
 
 def _audit(s: Session, actor: str, action: str, subject: str, **detail: object) -> None:

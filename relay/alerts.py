@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
-from relay import wire
+from relay import cap, wire
 from relay.db import models as db
 from relay.db.uow import Tx
 from relay.reports import SUPERVISING, Actor, new_public_id
@@ -112,8 +112,7 @@ def revise(actor: Actor, msg: m.AlertUpdate, keys: np.ndarray) -> Callable[[Tx],
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"only an active alert can be updated ({a.state})"
             )
-        refs = wire.alert_references(a) + [(a.public_id, _iso(a.sent_at))]
-        a.references_json = json.dumps(refs)
+        a.references_json = json.dumps(_referencing_previous(a))
         a.info_json = json.dumps(_info_dict(msg.info))
         a.expires_at = msg.info.expires_at
         a.msg_type = "Update"
@@ -148,8 +147,7 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
         a = _alert_row(s, msg.alert_id)
         if a.state not in ("active", "pending_approval"):
             raise ProtocolError(ErrorCode.CONFLICT, f"alert {a.public_id} is already {a.state}")
-        refs = wire.alert_references(a) + [(a.public_id, _iso(a.sent_at))]
-        a.references_json = json.dumps(refs)
+        a.references_json = json.dumps(_referencing_previous(a))
         a.state = "cancelled"
         a.msg_type = "Cancel"
         a.sent_at = tx.now
@@ -272,7 +270,23 @@ def _info_dict(info: m.AlertInfo) -> object:
     return msgspec.to_builtins(info)
 
 
-def _iso(t: float) -> str:
-    import datetime as dt
+def cap_identifier(alert_id: str, references: Sequence[tuple[str, str]]) -> str:
+    """The CAP identifier of an alert's current message: the first message is the alert id;
+    each Update or Cancel gets its own (`A-….1`, `A-….2`) so receivers that de-duplicate on
+    sender + identifier keep it, and it references the messages before it."""
+    return alert_id if not references else f"{alert_id}.{len(references)}"
 
-    return dt.datetime.fromtimestamp(int(t), dt.UTC).isoformat()
+
+def to_cap(alert: m.Alert, references: Sequence[tuple[str, str]], sender: str) -> str:
+    return cap.alert_to_cap(
+        alert,
+        sender=sender,
+        references=references,
+        identifier=cap_identifier(alert.alert_id, references),
+    )
+
+
+def _referencing_previous(a: db.Alert) -> list[tuple[str, str]]:
+    """References for the next message: every earlier one plus the current one."""
+    refs = wire.alert_references(a)
+    return [*refs, (cap_identifier(a.public_id, refs), cap.cap_datetime(a.sent_at))]

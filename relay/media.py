@@ -143,6 +143,26 @@ class MediaStore:
         with self._lock(sha):
             self._partial(sha).unlink(missing_ok=True)
 
+    def sweep_partials(self, older_than_s: float, now: float | None = None) -> int:
+        """Delete partial uploads untouched for `older_than_s` (a phone that never came back);
+        returns how many. A device that returns later simply uploads again from 0."""
+        import time
+
+        cutoff = (time.time() if now is None else now) - older_than_s
+        removed = 0
+        for part in self._partial_dir.glob("*.part"):
+            sha = part.stem
+            if not _SHA256_RE.fullmatch(sha):
+                continue
+            with self._lock(sha):
+                try:
+                    if part.stat().st_mtime < cutoff:
+                        part.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
+
     def finalize(self, sha: str, declared_mime: str, declared_size: int) -> None:
         """Verify the complete upload and move it into the store.
 

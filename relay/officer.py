@@ -57,7 +57,7 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.AlertApprove: APPROVE,
 }
 #: how often a live session's token is re-checked against the database (disabled accounts)
-RECHECK_S = 30.0
+RECHECK_S = 5.0
 
 
 class OfficerConnection(Endpoint):
@@ -94,6 +94,20 @@ class OfficerConnection(Endpoint):
 
     def closed(self) -> None:
         self.relay.hub.drop_officer(self.ws)
+        self.relay.officer_sessions.discard(self)
+
+    async def still_valid(self) -> bool:
+        """Checked by the relay every few seconds for every authenticated connection, so a
+        disabled account or a lapsed token stops receiving events even if it sends nothing."""
+        if self.actor is None:
+            return True
+        if time.time() >= self.expires_at:
+            return False
+        try:
+            await self.recheck()
+        except ProtocolError:
+            return False
+        return True
 
     async def authorise(self, msg: m.Msg) -> None:
         if isinstance(msg, m.Login | m.Resume):
@@ -218,6 +232,7 @@ class OfficerConnection(Endpoint):
         self.token_digest = accounts.token_digest(token)
         self.expires_at = expires
         self.checked_at = time.time()
+        self.relay.officer_sessions.add(self)
         return m.AuthOk(
             re=rid,
             token=token,

@@ -21,7 +21,7 @@ from websockets.http11 import Request, Response
 from backend_client import codec
 from backend_client import messages as m
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, cap, reports, tls, wire
+from relay import alerts, reports, tls, wire
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.db import models as db
@@ -30,11 +30,14 @@ from relay.db.uow import Database
 from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
-from relay.officer import OfficerConnection
+from relay.officer import RECHECK_S, OfficerConnection
 from relay.targeting import DeviceIndex
 
 log = logging.getLogger(__name__)
 OFFICER_PATH = "/v1/officer"
+#: an upload untouched this long is abandoned: its partial file is deleted
+PARTIAL_UPLOAD_TTL_S = 24 * 3600.0
+PARTIAL_SWEEP_EVERY_S = 3600.0
 CITIZEN_PATH = "/v1/citizen"
 
 
@@ -47,6 +50,7 @@ class Relay:
         self.metrics = Metrics()
         self.index = DeviceIndex()
         self.alert_counts_dirty: set[int] = set()
+        self.officer_sessions: set[OfficerConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
         self.tls_files: tls.TlsFiles | None = None
@@ -193,7 +197,7 @@ class Relay:
 
     async def export_cap(self, alert_id: str) -> str:
         alert, refs = await self.db.read(alerts.load(alert_id))
-        return cap.alert_to_cap(alert, sender=self.cap_sender, references=refs)
+        return alerts.to_cap(alert, refs, self.cap_sender)
 
     @property
     def cap_sender(self) -> str:
@@ -204,6 +208,8 @@ class Relay:
     async def _chores(self) -> None:
         """Throttled alert counts, alert expiry and location expiry."""
         last_expiry = 0.0
+        last_sweep = time.time()
+        last_session_check = time.time()
         while True:
             await asyncio.sleep(self.config.counts_interval_s)
             try:
@@ -217,8 +223,21 @@ class Relay:
                     await self.db.write(alerts.expire_due())
                     for key in await self.db.write(_forget_expired_fixes()):
                         self.index.remove(key)
+                if now - last_session_check >= RECHECK_S:
+                    last_session_check = now
+                    await self._end_lapsed_sessions()
+                if now - last_sweep >= PARTIAL_SWEEP_EVERY_S:
+                    last_sweep = now
+                    await asyncio.to_thread(self.media.sweep_partials, PARTIAL_UPLOAD_TTL_S)
             except Exception:
                 log.exception("relay chores failed; retrying")
+
+    async def _end_lapsed_sessions(self) -> None:
+        for conn in list(self.officer_sessions):
+            if not await conn.still_valid():
+                self.officer_sessions.discard(conn)
+                self.hub.drop_officer(conn.ws)
+                self.spawn(conn.ws.close(1008, "session ended: log in again"))
 
     def _load_devices(self) -> None:
         now = time.time()

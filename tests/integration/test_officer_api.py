@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
 from sqlalchemy import text
 
 from backend_client import messages as m
@@ -190,7 +191,8 @@ async def test_update_and_cancel_reach_devices_and_export_valid_cap(relay):
     assert got.alert.headline == "Suspect arrested"
     capx = await off.request(m.AlertExport(id=next_id(), alert_id=acc.alert.alert_id))
     assert isinstance(capx, m.AlertCap) and cap.validate_cap(capx.xml) == []
-    assert "<references>" in capx.xml
+    aid = acc.alert.alert_id  # each CAP message has its own identifier and names the earlier
+    assert f"<identifier>{aid}.1</identifier>" in capx.xml and f",{aid}," in capx.xml
     can = await off.request(
         m.AlertCancel(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id)
     )
@@ -205,6 +207,7 @@ async def test_update_and_cancel_reach_devices_and_export_valid_cap(relay):
         and cap.validate_cap(capx.xml) == []
         and "<msgType>Cancel</msgType>" in capx.xml
     )
+    assert f"<identifier>{aid}.2</identifier>" in capx.xml and f",{aid}.1," in capx.xml
 
 
 async def test_audit_chain_records_actions_and_detects_tampering(relay):
@@ -329,3 +332,21 @@ async def test_an_officer_added_beside_the_running_relay_breaks_nothing(relay):
         assert admin.verify_audit(engine).ok
     finally:
         engine.dispose()
+
+
+async def test_a_disabled_officer_stops_receiving_events_without_sending_anything(relay):
+    from websockets.exceptions import ConnectionClosed
+
+    off = await officer(relay, name="dev")
+    engine = admin.open_engine(relay.data_dir)
+    try:
+        admin.disable_officer(engine, "dev")
+    finally:
+        engine.dispose()
+    with pytest.raises(ConnectionClosed) as closed:
+        await off.wait_for(lambda _e: False, timeout=15)  # only events would arrive: none may
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    again = await Peer.open(relay.officer_url, relay.ssl, officer=True)
+    token = [x for x in off.seen if isinstance(x, m.AuthOk)][0].token
+    err = await again.request(m.Resume(id=next_id(), token=token))
+    assert isinstance(err, m.Error) and err.code == "bad_credentials"

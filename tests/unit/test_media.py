@@ -6,6 +6,7 @@ import hashlib
 import io
 import random
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -347,3 +348,16 @@ def test_discard_drops_the_partial(store: MediaStore) -> None:
     store.write_chunk(digest, len(data), 0, data[:100])
     store.discard(digest)
     assert store.received(digest) == 0
+
+
+def test_abandoned_partial_uploads_are_swept(tmp_path: Path) -> None:
+    import os
+
+    store = MediaStore(tmp_path / "media")
+    old, fresh = "a" * 64, "b" * 64
+    store.write_chunk(old, 100, 0, b"x" * 10)
+    store.write_chunk(fresh, 100, 0, b"y" * 10)
+    past = time.time() - 2 * 86400
+    os.utime(store.root / "partial" / f"{old}.part", (past, past))
+    assert store.sweep_partials(86400) == 1
+    assert store.received(old) == 0 and store.received(fresh) == 10
