@@ -46,7 +46,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--relay", help="relay address, e.g. wss://relay.example:8765")
     p.add_argument("--user", help="user name to prefill in the login dialog")
     p.add_argument("--data-dir", type=Path, help="where the console keeps its cache and outbox")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--forget-relay", metavar="URL", help="forget the pinned certificate of a relay, then exit"
+    )
+    args = p.parse_args(argv)
+    if not args.demo and (args.devices != 60 or args.scenario != "mixed"):
+        p.error("--devices and --scenario only apply with --demo")
+    if args.devices < 1:
+        p.error("--devices must be at least 1")
+    if args.demo:
+        from simulator.scenarios import ScenarioError, load
+
+        try:
+            load(args.scenario)
+        except ScenarioError as exc:
+            p.error(str(exc))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +73,17 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a headless render still works
+    if not (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        print(
+            "lookout: no display (DISPLAY and WAYLAND_DISPLAY are unset). Run it on a desktop, "
+            "or headless with --screenshot out.png --quit-after 20 (or QT_QPA_PLATFORM=offscreen).",
+            file=sys.stderr,
+        )
+        return 2
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
     import qasync

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from backend_client import messages as m
 from relay import accounts, alerts, audit
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, sqlite_url
@@ -75,6 +76,24 @@ def disable_officer(engine: Engine, username: str) -> None:
         o.disabled = True
         s.execute(delete(db.OfficerSession).where(db.OfficerSession.officer_id == o.id))
         _audit(s, "admin", "officer.disable", username)
+
+
+def current_code(engine: Engine, username: str) -> str:
+    """The officer's current TOTP code, for rehearsals and machines without an authenticator
+    app. Whoever can run this can read the database anyway; it is audited."""
+    with Session(engine) as s, s.begin():
+        o = s.scalar(select(db.Officer).where(db.Officer.username == username))
+        if o is None:
+            raise ValueError(f"no officer {username!r}")
+        _audit(s, "admin", "officer.code", username)
+        return accounts.totp_now(o.totp_secret)
+
+
+def list_alerts(engine: Engine) -> list[m.Alert]:
+    from relay import wire
+
+    with Session(engine) as s:
+        return [wire.alert_msg(a) for a in s.scalars(select(db.Alert).order_by(db.Alert.id.desc()))]
 
 
 def verify_audit(engine: Engine) -> audit.Verdict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import signal
@@ -30,8 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the relay")
     _data_dir(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765)")
     serve.add_argument(
         "--cert", type=Path, help="a real server certificate (PEM); default: make a local CA"
     )
@@ -58,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["dispatcher", "supervisor", "inspector", "analyst", "admin"],
     )
     _data_dir(add)
+    add.add_argument(
+        "--init",
+        action="store_true",
+        help="create the relay database if DIR has none yet (otherwise a typo in --data-dir "
+        "is refused instead of silently creating a second database)",
+    )
+    code = osub.add_parser(
+        "code",
+        help="print an officer's current 6-digit code (rehearsals and development machines "
+        "without an authenticator app)",
+    )
+    code.add_argument("name")
+    _data_dir(code)
     lst = osub.add_parser("list", help="list accounts")
     _data_dir(lst)
     dis = osub.add_parser("disable", help="disable an account and end its sessions")
@@ -74,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = alsub.add_parser("export-cap", help="print an alert as CAP 1.2 XML")
     exp.add_argument("alert_id")
     _data_dir(exp)
+    als = alsub.add_parser("list", help="list alerts, newest first (ids for export-cap)")
+    _data_dir(als)
     return parser
 
 
@@ -82,9 +102,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("alembic", "websockets"):  # a line per phone connecting is not news
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "serve":
         return _serve(args)
-    engine = admin.open_engine(args.data_dir, args.database_url)
+    fresh = args.command == "officer" and args.action == "add" and args.init
+    if args.database_url is None and not fresh and not (args.data_dir / "relay.sqlite").exists():
+        print(
+            f"no relay data in {args.data_dir}: check --data-dir (start the relay there with "
+            f"`lookout-relay serve --data-dir {args.data_dir}`, or add --init to `officer add` "
+            "to create it)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        engine = admin.open_engine(args.data_dir, args.database_url)
+    except OSError as exc:
+        print(f"cannot open relay data in {args.data_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "officer":
             return _officer(args, engine)
@@ -98,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        if args.command == "alert" and args.action == "list":
+            for a in admin.list_alerts(engine):
+                print(
+                    f"{a.alert_id}\t{a.state}\t{a.msg_type}\t{a.recipients} reached\t"
+                    f"{a.delivered} delivered\t{a.read} read\t{a.info.headline}"
+                )
+            return 0
         if args.command == "alert":
             try:
                 print(admin.export_cap(engine, args.alert_id))
@@ -122,14 +164,24 @@ def _officer(args: argparse.Namespace, engine: object) -> int:
                 return 1
         else:
             password = sys.stdin.readline().rstrip("\n")
+            if not password:
+                print("no password given on standard input; nothing created", file=sys.stderr)
+                return 1
         try:
             new = admin.add_officer(engine, args.name, args.role, password)
         except ValueError as exc:
             print(f"cannot add officer: {exc}", file=sys.stderr)
             return 1
-        print(f"officer {new.username} ({new.role}) created.")
+        print(f"officer {new.username} ({new.role}) created in {engine.url.render_as_string()}.")
         print("Enrol this in the officer's authenticator app (shown once):")
         print(new.otpauth_uri)
+        return 0
+    if args.action == "code":
+        try:
+            print(admin.current_code(engine, args.name))
+        except ValueError as exc:
+            print(f"no code: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.action == "list":
         for name, role, disabled in admin.list_officers(engine):
@@ -144,8 +196,25 @@ def _officer(args: argparse.Namespace, engine: object) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535)")
+    return port
+
+
 def _serve(args: argparse.Namespace) -> int:
     from relay.server import Relay
+
+    if (args.cert is None) != (args.key is None):
+        print(
+            "give --cert and --key together (or neither, to use the relay's own CA)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.data_dir.exists() and not args.data_dir.is_dir():
+        print(f"--data-dir {args.data_dir} is a file, not a directory", file=sys.stderr)
+        return 2
 
     hostnames = tuple(args.hostname) if args.hostname else ("localhost", "127.0.0.1", "::1")
     if args.host not in hostnames and args.host not in ("0.0.0.0", "::"):
@@ -177,7 +246,21 @@ def _serve(args: argparse.Namespace) -> int:
         print("stopping relay", flush=True)
         await relay.stop()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"port {args.port} on {args.host} is already in use (another relay?): "
+                "stop it or choose --port",
+                file=sys.stderr,
+            )
+        else:
+            print(f"the relay could not start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # an unreadable certificate or key
+        print(f"the relay could not start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

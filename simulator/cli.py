@@ -100,6 +100,13 @@ async def _run(args: argparse.Namespace) -> Summary:
         # Windows has no add_signal_handler: there Ctrl-C raises KeyboardInterrupt instead.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    ends = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"
+    print(
+        f"lookout-sim: {args.devices} devices, scenario {args.scenario}, against {args.relay} "
+        f"{ends}; a status line every 30 s, a JSON summary at the end",
+        file=sys.stderr,
+        flush=True,
+    )
     return await run_scenario(
         args.relay,
         args.ca,
@@ -111,6 +118,7 @@ async def _run(args: argparse.Namespace) -> Summary:
         media_probability=args.media_probability,
         seed=args.seed,
         scenario_dir=args.scenario_dir,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
 
 

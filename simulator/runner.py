@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,12 +65,15 @@ async def run_scenario(
     read_delay_s: tuple[float, float] = (0.5, 4.0),
     seed: int | None = None,
     scenario_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    progress_every_s: float = 30.0,
 ) -> Summary:
     """Run `devices` citizens of `scenario` against the relay at `url` (its base wss:// URL
     or the full `/v1/citizen` URL) until `duration` seconds pass or `stop` is set.
 
     `report_rate_per_min` and `media_probability` override the scenario's values (a demo
-    or a test wants reports now, not in five minutes). Raises ScenarioError for a bad name.
+    or a test wants reports now, not in five minutes). `progress`, if given, receives a
+    one-line status every `progress_every_s` seconds. Raises ScenarioError for a bad name.
     """
     scen = scenarios.load(scenario, scenario_dir)
     stop = stop or asyncio.Event()
@@ -85,6 +89,10 @@ async def run_scenario(
     timer = loop.call_later(duration, stop.set) if duration is not None else None
     runs: list[asyncio.Task[None]] = []
     reporters: list[asyncio.Task[None]] = []
+    if progress is not None:
+        reporters.append(
+            asyncio.create_task(_progress(progress, progress_every_s, stats, stop, started))
+        )
     try:
         for i in range(devices):
             if stop.is_set():
@@ -183,3 +191,19 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await stop.wait()
+
+
+async def _progress(
+    say: Callable[[str], None], every: float, stats: Stats, stop: asyncio.Event, started: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        await _wait(stop, every)
+        if stop.is_set():
+            return
+        say(
+            f"{loop.time() - started:5.0f} s: {stats.connected}/{stats.devices} connected, "
+            f"{stats.reports_accepted} reports accepted ({stats.media_uploaded} media), "
+            f"{stats.alerts_received} alerts and {stats.chats_received} chat messages received, "
+            f"{stats.errors} errors"
+        )

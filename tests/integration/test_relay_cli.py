@@ -22,16 +22,10 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 def test_officer_add_list_disable(tmp_path: Path) -> None:
     data = str(tmp_path / "r")
-    added = run(
-        "officer",
-        "add",
-        "olive",
-        "--role",
-        "supervisor",
-        "--data-dir",
-        data,
-        stdin="a long password\n",
-    )
+    args = ("officer", "add", "olive", "--role", "supervisor", "--data-dir", data)
+    refused = run(*args, stdin="a long password\n")
+    assert refused.returncode == 2 and "no relay data" in refused.stderr  # a mistyped --data-dir
+    added = run(*args, "--init", stdin="a long password\n")
     assert added.returncode == 0, added.stderr
     assert "otpauth://totp/Lookout:olive?" in added.stdout and "secret=" in added.stdout
     again = run(
@@ -50,6 +44,10 @@ def test_officer_add_list_disable(tmp_path: Path) -> None:
         "supervisor",
         "disabled",
     ]
+    code = run("officer", "code", "olive", "--data-dir", data)
+    assert code.returncode == 0 and code.stdout.strip().isdigit() and len(code.stdout.strip()) == 6
+    empty = run("officer", "add", "pat", "--role", "dispatcher", "--data-dir", data, stdin="")
+    assert empty.returncode == 1 and "no password given" in empty.stderr
     assert run("audit", "verify", "--data-dir", data).returncode == 0
 
 
@@ -63,6 +61,7 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
         "dispatcher",
         "--data-dir",
         str(data),
+        "--init",
         stdin=PASSWORD + "\n",
     )
     secret = added.stdout.split("secret=")[1].split("&")[0]
@@ -137,5 +136,24 @@ async def test_export_cap_from_the_command_line(relay) -> None:
     done = run("alert", "export-cap", acc.alert.alert_id, "--data-dir", str(relay.data_dir))
     assert done.returncode == 0, done.stderr
     assert cap.validate_cap(done.stdout) == [] and "Test &lt;alert&gt; &amp; co" in done.stdout
+    listed = run("alert", "list", "--data-dir", str(relay.data_dir))
+    assert listed.returncode == 0 and listed.stdout.startswith(acc.alert.alert_id + "\tactive")
     missing = run("alert", "export-cap", "A-NOPE", "--data-dir", str(relay.data_dir))
     assert missing.returncode == 1 and "cannot export" in missing.stderr
+
+
+def test_serve_explains_operator_mistakes(tmp_path: Path) -> None:
+    import socket
+
+    data = str(tmp_path / "r")
+    only_cert = run("serve", "--data-dir", data, "--cert", str(tmp_path / "c.pem"))
+    assert only_cert.returncode == 2 and "--cert and --key together" in only_cert.stderr
+    bad_port = run("serve", "--data-dir", data, "--port", "99999")
+    assert bad_port.returncode == 2 and "not a TCP port" in bad_port.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        in_use = run("serve", "--data-dir", data, "--port", str(port))
+    assert in_use.returncode == 1 and "already in use" in in_use.stderr
+    assert "Traceback" not in in_use.stderr
