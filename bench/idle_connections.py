@@ -1,0 +1,541 @@
+"""Benchmark idle citizen connections: how much memory one relay process needs to hold them.
+
+    python bench/idle_connections.py --connections 10000   # the target run (2-3 minutes)
+    python bench/idle_connections.py --connections 500 --idle 5 --no-bare  # quick check
+
+The relay runs in a child process of its own (temporary data dir, its own TLS CA, loopback
+only), so its resident set is measured alone: VmRSS from /proc/PID/status once it has
+started and before any client connects (`rss_baseline_mb`), and again after every citizen
+connection has registered (`device.register`), set its categories and a location, and then
+sat idle for `--idle` seconds with the relay's keepalive pings flowing (`rss_mb`). The
+relay's garbage collector is run just before each reading, so garbage is not counted.
+
+The devices are real TLS websocket clients (`compression=None`) spread over `--procs`
+child processes, each opening its share with `--batch` handshakes in flight at a time.
+Every process involved raises RLIMIT_NOFILE. After the idle reading each client pings the
+relay on every connection: `held` counts the connections that are still open and answer.
+`pinged` counts the relay's connections that have answered at least one of its keepalive
+pings during the run.
+
+Unless `--no-bare`, the same run then repeats the exercise against a bare websockets TLS
+server in another child process (same certificate, same `serve()` options, a handler that
+answers each request with a minimal reply): `bare_*` figures are the floor that
+websockets + asyncio's TLS + OpenSSL set, so the relay's own share per connection is the
+difference. `--tracemalloc` traces Python allocations in the server child from the
+baseline on and prints the biggest sources at the end (tracing costs memory of its own,
+so the RSS of such a run is not the figure to quote); what tracemalloc cannot see (the
+native side: OpenSSL) is RSS growth minus traced growth.
+
+Experiments (patches applied in the server child only, never to relay/ itself; report them
+as experiments): `--ssl-read-buffer KB` sets asyncio's `SSLProtocol.max_size` (the read
+buffer every TLS connection allocates, 256 KiB in CPython 3.11), `--no-tls` serves plain
+ws:// (to size what TLS costs), and `--max-queue` / `--write-limit` override those
+`serve()` arguments. (CPython already sets OpenSSL's SSL_MODE_RELEASE_BUFFERS on every
+context, so OpenSSL's record buffers are not kept while a connection is idle.)
+
+Progress goes to stderr; the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import gc
+import itertools
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import ssl
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backend_client import codec  # noqa: E402
+from backend_client import messages as m  # noqa: E402
+
+PRESTON = (53.7590, -2.6990)  # lat, lon
+HARD_DEADLINE_S = 290.0  # the whole run, including set-up and tear-down
+TARGET_MB = 250.0  # for TARGET_CONNECTIONS held
+TARGET_CONNECTIONS = 10_000
+KEEPALIVE_S = 20.0  # RelayConfig.keepalive_s default; the bare server uses the same
+
+_ids = itertools.count(1)
+
+
+def log(*parts: object) -> None:
+    print(f"[idle {time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
+
+
+def raise_nofile() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    if soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS, VmHWM, RssAnon, RssFile of `pid` in MB, from /proc/PID/status."""
+    out: dict[str, float] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                out[key] = int(rest.split()[0]) / 1024.0  # kB -> MB
+    return out
+
+
+# ====================================================================== server child
+
+
+def _apply_experiments(opts: dict[str, Any]) -> list[str]:
+    """Patch this (server) process for a measured experiment; never relay/ on disk."""
+    applied: list[str] = []
+    if opts.get("ssl_read_buffer_kb"):
+        import asyncio.sslproto
+
+        asyncio.sslproto.SSLProtocol.max_size = int(opts["ssl_read_buffer_kb"] * 1024)
+        applied.append(f"SSLProtocol.max_size={asyncio.sslproto.SSLProtocol.max_size}")
+    if opts.get("no_tls"):
+        from relay import tls
+
+        tls.server_ssl_context = lambda cert, key: None  # type: ignore[assignment,return-value]
+        applied.append("no TLS (plain ws://)")
+    extra = {k: opts[k] for k in ("max_queue", "write_limit") if opts.get(k) is not None}
+    if extra:
+        import relay.server
+
+        relay.server.serve = functools.partial(relay.server.serve, **extra)  # type: ignore[assignment]
+        applied.append(", ".join(f"{k}={v}" for k, v in extra.items()))
+    return applied
+
+
+def server_main(conn: Connection, kind: str, data_dir: str, opts: dict[str, Any]) -> None:
+    raise_nofile()
+    try:
+        asyncio.run(_server(conn, kind, Path(data_dir), opts))
+    except Exception as exc:  # tell the parent, never hang it
+        with contextlib.suppress(Exception):
+            conn.send(("error", repr(exc)))
+
+
+async def _bare_server(data_dir: Path) -> tuple[Any, dict[Any, None], str, str]:
+    """A bare websockets TLS server with the relay's serve() options and certificate."""
+    from websockets.exceptions import ConnectionClosed
+
+    import relay.server
+    from backend_client.limits import MAX_FRAME_BYTES
+    from relay import tls
+
+    files = tls.ensure_certificates(data_dir)
+    held: dict[Any, None] = {}
+
+    async def handler(ws: Any) -> None:
+        held[ws] = None
+        with contextlib.suppress(ConnectionClosed):
+            await serve_one(ws)
+
+    async def serve_one(ws: Any) -> None:
+        try:
+            async for frame in ws:  # ends quietly when the client goes away
+                msg = codec.citizen_inbound.decode(frame)
+                if isinstance(msg, m.DeviceRegister):
+                    reply: Any = m.DeviceRegistered(
+                        re=msg.id, device_id="D0", secret="s", pseudonym="Citizen-BARE0"
+                    )
+                else:
+                    reply = m.Ack(re=msg.id)
+                await ws.send(codec.encode_text(reply))
+        finally:
+            held.pop(ws, None)
+
+    # relay.server.serve, so the --max-queue/--write-limit experiments apply here too
+    server = await relay.server.serve(
+        handler,
+        "127.0.0.1",
+        0,
+        ssl=tls.server_ssl_context(files.server_cert, files.server_key),
+        compression=None,
+        max_size=MAX_FRAME_BYTES,
+        max_queue=64,
+        ping_interval=KEEPALIVE_S,
+        ping_timeout=KEEPALIVE_S,
+        close_timeout=5,
+    )
+    port = next(iter(server.sockets)).getsockname()[1]
+    return server, held, f"wss://localhost:{port}", str(files.ca_cert)
+
+
+async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, Any]) -> None:
+    applied = _apply_experiments(opts)
+    relay: Any = None
+    if kind == "relay":
+        from relay.config import RelayConfig
+        from relay.server import Relay
+
+        relay = Relay(RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S))
+        await relay.start()
+        server, url, ca = None, relay.url, str(relay.ca_path)
+
+        def connections() -> list[Any]:
+            return list(relay.hub.citizens.values())
+    else:
+        server, held, url, ca = await _bare_server(data_dir)
+
+        def connections() -> list[Any]:
+            return list(held)
+
+    gc.collect()
+    conn.send(("ready", url, ca, os.getpid(), applied))
+
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[Any] = asyncio.Queue()
+    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+    while True:
+        cmd = await commands.get()
+        if cmd == "settle":
+            gc.collect()
+            conns = connections()
+            pinged = sum(1 for ws in conns if ws.latency > 0)
+            conn.send(("settled", len(conns), pinged))
+        elif cmd == "tracemalloc_start":
+            import tracemalloc
+
+            tracemalloc.start(1)
+            conn.send(("tracing",))
+        elif cmd == "tracemalloc_report":
+            import tracemalloc
+
+            gc.collect()
+            snap = tracemalloc.take_snapshot()
+            stats = snap.statistics("lineno")
+            total = sum(s.size for s in stats)
+            top = [
+                (str(s.traceback[0]), round(s.size / 1024 / 1024, 2), s.count) for s in stats[:15]
+            ]
+            tracemalloc.stop()
+            conn.send(("tracemalloc", round(total / 1024 / 1024, 2), top))
+        elif cmd == "stop":
+            loop.remove_reader(conn.fileno())
+            if relay is not None:
+                await asyncio.wait_for(relay.stop(), 60)
+            else:
+                server.close()
+                await asyncio.wait_for(server.wait_closed(), 30)
+            conn.send(("stopped",))
+            return
+
+
+# ====================================================================== client child
+
+
+async def _request(ws: Any, msg: Any, timeout: float = 60.0) -> m.Msg:
+    await ws.send(codec.encode_text(msg))
+    async with asyncio.timeout(timeout):
+        while True:
+            reply = codec.citizen_outbound.decode(await ws.recv())
+            if getattr(reply, "re", None) == msg.id:
+                return reply
+
+
+def client_main(
+    conn: Connection, url: str, ca_path: str, n: int, seed: int, batch: int, deadline: float
+) -> None:
+    raise_nofile()
+    try:
+        asyncio.run(asyncio.wait_for(_client(conn, url, ca_path, n, seed, batch), deadline))
+    except Exception as exc:  # tell the parent, never hang it
+        with contextlib.suppress(Exception):
+            conn.send(("error", repr(exc)))
+
+
+async def _client(conn: Connection, url: str, ca_path: str, n: int, seed: int, batch: int) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.protocol import State
+
+    plain = url.startswith("ws://")  # the --no-tls experiment
+    ctx = None if plain else ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_path)
+    rng = random.Random(seed)
+    lat0, lon0 = PRESTON
+    conns: list[Any] = []
+    failures: list[str] = []
+    sem = asyncio.Semaphore(batch)
+
+    async def one() -> None:
+        async with sem:
+            try:
+                ws = await connect(
+                    url,
+                    ssl=ctx,
+                    compression=None,
+                    max_size=2**20,
+                    open_timeout=60,
+                    ping_interval=None,  # the relay pings us; pongs go out without recv()
+                    close_timeout=2,
+                    proxy=None,
+                )
+            except Exception as exc:
+                failures.append(f"connect: {exc!r}")
+                return
+            try:
+                reg = await _request(ws, m.DeviceRegister(id=f"r{next(_ids)}", platform="bench"))
+                assert isinstance(reg, m.DeviceRegistered), reg
+                cats = await _request(
+                    ws, m.SetCategories(id=f"c{next(_ids)}", categories=["burglary", "vehicle"])
+                )
+                assert isinstance(cats, m.Ack), cats
+                lat = lat0 + rng.uniform(-0.05, 0.05)
+                lon = lon0 + rng.uniform(-0.08, 0.08)
+                loc = await _request(ws, m.LocationUpdate(id=f"l{next(_ids)}", lat=lat, lon=lon))
+                assert isinstance(loc, m.Ack), loc
+            except Exception as exc:
+                failures.append(f"register: {exc!r}")
+                ws.transport.abort()
+                return
+            conns.append(ws)
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    gc.collect()
+    conn.send(("ready", len(conns), failures[:3], len(failures)))
+
+    async def alive(ws: Any) -> bool:
+        if ws.state is not State.OPEN:
+            return False
+        try:
+            waiter = await ws.ping()
+            await asyncio.wait_for(waiter, 20)
+            return True
+        except Exception:
+            return False
+
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[Any] = asyncio.Queue()
+    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+    while True:
+        cmd = await commands.get()
+        if cmd == "check":
+            is_open = sum(1 for ws in conns if ws.state is State.OPEN)
+            answered = 0
+            for i in range(0, len(conns), 500):  # bounded bursts of pings
+                answered += sum(await asyncio.gather(*(alive(ws) for ws in conns[i : i + 500])))
+            conn.send(("checked", is_open, answered))
+        elif cmd == "close":
+            loop.remove_reader(conn.fileno())
+            for ws in conns:  # abort: no close handshakes to wait for
+                ws.transport.abort()
+            await asyncio.sleep(0.2)
+            conn.send(("closed",))
+            return
+
+
+# ====================================================================== parent process
+
+
+class Child:
+    def __init__(self, proc: mp.process.BaseProcess, conn: Connection) -> None:
+        self.proc, self.conn = proc, conn
+
+    async def expect(self, kind: str, timeout: float) -> Any:
+        if not await asyncio.to_thread(self.conn.poll, max(0.01, timeout)):
+            raise TimeoutError(f"child {self.proc.pid}: no {kind!r} within {timeout:.0f}s")
+        msg = self.conn.recv()
+        if msg[0] == "error":
+            raise RuntimeError(f"child {self.proc.pid} failed: {msg[1]}")
+        if msg[0] != kind:
+            raise RuntimeError(f"child {self.proc.pid}: expected {kind!r}, got {msg!r}")
+        return msg
+
+    async def ask(self, cmd: str, kind: str, timeout: float) -> Any:
+        self.conn.send(cmd)
+        return await self.expect(kind, timeout)
+
+    async def finish(self, cmd: str, kind: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ask(cmd, kind, 30)
+        await asyncio.to_thread(self.proc.join, 10)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            await asyncio.to_thread(self.proc.join, 5)
+
+
+def start_child(target: Any, *args: Any) -> Child:
+    ctx_mp = mp.get_context("spawn")
+    parent_end, child_end = ctx_mp.Pipe()
+    proc = ctx_mp.Process(target=target, args=(child_end, *args), daemon=True)
+    proc.start()
+    child_end.close()
+    return Child(proc, parent_end)
+
+
+async def measure(
+    kind: str, data_dir: Path, args: argparse.Namespace, opts: dict[str, Any], end: float
+) -> dict[str, Any]:
+    """One server child, its baseline RSS, `args.connections` idle clients, its RSS again."""
+    loop = asyncio.get_running_loop()
+    server = start_child(server_main, kind, str(data_dir), opts)
+    clients: list[Child] = []
+    try:
+        _, url, ca, pid, applied = await server.expect("ready", 60)
+        if opts.get("no_tls"):
+            url = "ws://" + url.removeprefix("wss://")
+        if applied:
+            log(f"{kind}: EXPERIMENT, patched in the server child: {'; '.join(applied)}")
+        await server.ask("settle", "settled", 30)
+        await asyncio.sleep(1.0)
+        base = proc_status(pid)
+        log(f"{kind} at {url} (pid {pid}): baseline RSS {base['VmRSS']:.1f} MB")
+        if args.tracemalloc:
+            await server.ask("tracemalloc_start", "tracing", 30)
+
+        t0 = time.perf_counter()
+        shares = [
+            args.connections // args.procs + (1 if i < args.connections % args.procs else 0)
+            for i in range(args.procs)
+        ]
+        for i, n in enumerate(shares):
+            budget = max(10.0, end - loop.time())
+            clients.append(
+                start_child(client_main, f"{url}/v1/citizen", ca, n, 1000 + i, args.batch, budget)
+            )
+        connected = 0
+        for c in clients:
+            msg = await c.expect("ready", end - loop.time())
+            connected += msg[1]
+            if msg[3]:
+                log(f"{kind}: client {c.proc.pid}: {msg[3]} devices failed, e.g. {msg[2]}")
+        setup_s = time.perf_counter() - t0
+        log(
+            f"{kind}: {connected}/{args.connections} connected and set up in {setup_s:.1f}s; "
+            f"RSS {proc_status(pid)['VmRSS']:.1f} MB; idle {args.idle:.0f}s"
+        )
+
+        idle_end = loop.time() + args.idle
+        while (left := idle_end - loop.time()) > 0:
+            await asyncio.sleep(min(10.0, left))
+            log(f"{kind}: idle, RSS {proc_status(pid)['VmRSS']:.1f} MB")
+        _, server_held, pinged = await server.ask("settle", "settled", 60)
+        await asyncio.sleep(0.5)
+        after = proc_status(pid)
+
+        is_open = answered = 0
+        for c in clients:
+            _, o, a = await c.ask("check", "checked", max(10.0, end - loop.time()))
+            is_open += o
+            answered += a
+        log(
+            f"{kind}: RSS {after['VmRSS']:.1f} MB (peak {after['VmHWM']:.1f}); server holds "
+            f"{server_held}, {pinged} answered its keepalive pings; clients: {is_open} open, "
+            f"{answered} answered a ping"
+        )
+        out: dict[str, Any] = {
+            "connections": args.connections,
+            "connected": connected,
+            "held": answered,
+            "server_held": server_held,
+            "pinged": pinged,
+            "rss_mb": round(after["VmRSS"], 1),
+            "rss_baseline_mb": round(base["VmRSS"], 1),
+            "rss_per_connection_kb": round(
+                (after["VmRSS"] - base["VmRSS"]) * 1024 / max(1, server_held), 2
+            ),
+            "rss_peak_mb": round(after["VmHWM"], 1),
+            "rss_anon_mb": round(after["RssAnon"], 1),
+            "setup_s": round(setup_s, 1),
+            "experiments": applied,
+        }
+        if args.tracemalloc:
+            _, traced, top = await server.ask("tracemalloc_report", "tracemalloc", 120)
+            growth = after["VmRSS"] - base["VmRSS"]
+            log(
+                f"{kind}: tracemalloc: Python allocations grew {traced:.1f} MB of the "
+                f"{growth:.1f} MB RSS growth; the rest ({growth - traced:.1f} MB) is native "
+                "(OpenSSL, allocator overhead)"
+            )
+            for where, mb, count in top:
+                log(f"    {mb:8.2f} MB {count:8d} blocks  {where}")
+            out["traced_mb"] = traced
+        return out
+    finally:
+        for c in clients:
+            await c.finish("close", "closed")
+        await server.finish("stop", "stopped")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    nofile = raise_nofile()
+    log(f"RLIMIT_NOFILE={nofile}, pid {os.getpid()}, {os.cpu_count()} cpus")
+    if nofile < args.connections // args.procs + 100 or nofile < args.connections + 100:
+        log(f"warning: RLIMIT_NOFILE {nofile} may be too low for {args.connections} connections")
+    opts = {
+        "ssl_read_buffer_kb": args.ssl_read_buffer,
+        "no_tls": args.no_tls,
+        "max_queue": args.max_queue,
+        "write_limit": args.write_limit,
+    }
+    loop = asyncio.get_running_loop()
+    end = loop.time() + HARD_DEADLINE_S - 15  # leave time to tear down
+    with tempfile.TemporaryDirectory(prefix="lookout-idle-") as tmp:
+        result = await measure("relay", Path(tmp) / "relay", args, opts, end)
+        if args.bare:
+            bare = await measure("bare", Path(tmp) / "bare", args, opts, end)
+            for k in (
+                "held",
+                "rss_mb",
+                "rss_baseline_mb",
+                "rss_per_connection_kb",
+                "setup_s",
+                "traced_mb",
+            ):
+                if k in bare:
+                    result[f"bare_{k}"] = bare[k]
+            result["relay_own_per_connection_kb"] = round(
+                result["rss_per_connection_kb"] - bare["rss_per_connection_kb"], 2
+            )
+    result["idle_s"] = args.idle
+    result["processes"] = args.procs
+    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--connections", type=int, default=10_000)
+    ap.add_argument("--procs", type=int, default=2, help="client processes (2-4)")
+    ap.add_argument(
+        "--batch", type=int, default=200, help="connection handshakes in flight per process"
+    )
+    ap.add_argument("--idle", type=float, default=30.0, help="seconds to sit idle")
+    ap.add_argument(
+        "--no-bare", dest="bare", action="store_false", help="skip the bare websockets baseline"
+    )
+    ap.add_argument("--tracemalloc", action="store_true", help="trace the server's allocations")
+    ap.add_argument("--ssl-read-buffer", type=float, metavar="KB", help="experiment")
+    ap.add_argument("--no-tls", action="store_true", help="experiment: plain ws://")
+    ap.add_argument("--max-queue", type=int, help="experiment")
+    ap.add_argument("--write-limit", type=int, help="experiment")
+    args = ap.parse_args()
+    if args.connections < 1 or not 1 <= args.procs <= 16 or args.idle < 0:
+        ap.error("--connections and --procs must be positive, --idle not negative")
+    result = asyncio.run(asyncio.wait_for(run(args), HARD_DEADLINE_S))
+    result["target_met"] = bool(
+        args.connections >= TARGET_CONNECTIONS
+        and result["held"] == args.connections
+        and result["rss_mb"] <= TARGET_MB
+        and not result["experiments"]
+        and not args.tracemalloc
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
