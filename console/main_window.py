@@ -133,9 +133,10 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Vertical,
         )
         self.resizeDocks(
-            [left, right], [int(width * 0.40), int(width * 0.24)], Qt.Orientation.Horizontal
+            [left, right], [int(width * 0.43), int(width * 0.23)], Qt.Orientation.Horizontal
         )
-        self.resizeDocks([alerts], [int(self.height() * 0.22)], Qt.Orientation.Vertical)
+        # the bottom dock is mostly an empty alert list: short, so feed and map get the room
+        self.resizeDocks([alerts], [160], Qt.Orientation.Vertical)
 
     def save_layout(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState())

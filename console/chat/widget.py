@@ -298,16 +298,23 @@ class ChatWidget(QWidget):
         self.list.setMinimumHeight(60)
         self.list.currentItemChanged.connect(self._list_selected)
 
-        self.title = plain_label("No conversation open")
+        self.title = plain_label("")
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
+        self.title.setVisible(False)  # names the open conversation; none is open yet
         self.stack = QStackedWidget()
-        self.placeholder = plain_label(
-            "Pick a conversation, or select a report to chat with its reporter.",
-            selectable=False,
-        )
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder = QWidget()
+        empty_title = plain_label("No conversation open", selectable=False)
+        empty_title.setFont(bold)
+        self.empty_hint = plain_label(selectable=False)
+        self.empty_hint.setEnabled(False)  # drawn in the theme's muted text colour
+        empty = QVBoxLayout(self.placeholder)
+        empty.addStretch(1)
+        for label in (empty_title, self.empty_hint):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            empty.addWidget(label)
+        empty.addStretch(1)
         self.stack.addWidget(self.placeholder)
 
         self.compose = ComposeEdit()
@@ -330,13 +337,16 @@ class ChatWidget(QWidget):
         rl.addWidget(self.title)
         rl.addWidget(self.stack, 1)
         rl.addWidget(self.notice)
-        row = QHBoxLayout()
+        # the reply box exists only with a conversation open (see `_set_compose_enabled`)
+        self.compose_row = QWidget()
+        row = QHBoxLayout(self.compose_row)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.compose, 1)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.counter)
         row.addLayout(buttons)
-        rl.addLayout(row)
+        rl.addWidget(self.compose_row)
 
         # the chat dock is usually tall and narrow: conversations above, messages below
         split = QSplitter(Qt.Orientation.Vertical)
@@ -374,6 +384,7 @@ class ChatWidget(QWidget):
         self.stack.setCurrentWidget(pane)
         pane.scroll_to_bottom()
         self.title.setText(self.model.conversation(report_id).title)
+        self.title.setVisible(True)
         self._set_compose_enabled(True)
         self.notice.setVisible(False)
         self._mark_read()
@@ -495,10 +506,19 @@ class ChatWidget(QWidget):
         return pane
 
     def _refresh_list(self) -> None:
+        # an empty list is only a dark box: hidden until there is a conversation to pick
+        conversations = self.model.conversations()
+        has_any = bool(conversations)
+        self.list.setVisible(has_any)
+        self.empty_hint.setText(
+            "Pick a conversation above, or select a report to chat with its reporter."
+            if has_any
+            else "Select a report in the feed or on the map to chat with its reporter."
+        )
         self.list.blockSignals(True)
         try:
             self.list.clear()
-            for conv in self.model.conversations():
+            for conv in conversations:
                 last = conv.last()
                 snippet = " ".join(last.text.split())[:80] if last else "No messages yet"
                 item = QListWidgetItem(f"{conv.title or conv.report_id}\n{snippet}")
@@ -525,8 +545,10 @@ class ChatWidget(QWidget):
         return f"{category} · {report.reporter}"
 
     def _set_compose_enabled(self, on: bool) -> None:
+        """No reply box without a conversation: hidden, and disabled so no key reaches it."""
         self.compose.setEnabled(on)
         self.send_button.setEnabled(on)
+        self.compose_row.setVisible(on)
 
     def _notice(self, text: str) -> None:
         self.notice.setText(text)

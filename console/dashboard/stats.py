@@ -29,6 +29,24 @@ KEEP_S = 24 * 3600.0
 RESPONSE_EDGES_MIN = (0.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 
 
+#: a median of fewer first responses than this says nothing yet, so none is shown
+MIN_MEDIAN_SAMPLES = 3
+
+
+def duration_text(seconds: float) -> str:
+    """A short duration as a dispatcher reads it: "40 s" under a minute, else "2.5 min"."""
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def median_text(median_s: float | None, samples: int) -> str:
+    """The summary's median first response: "—" until there are enough samples."""
+    if median_s is None or samples < MIN_MEDIAN_SAMPLES:
+        return "—"
+    return duration_text(median_s)
+
+
 def response_labels(edges: tuple[float, ...] = RESPONSE_EDGES_MIN) -> list[str]:
     out = [f"{a:g}–{b:g}" for a, b in zip(edges, edges[1:], strict=False)]
     return [*out, f"{edges[-1]:g}+"]

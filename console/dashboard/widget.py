@@ -14,10 +14,10 @@ import time
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from backend_client import messages as m
-from console.dashboard.stats import DashboardStats, response_labels
+from console.dashboard.stats import DashboardStats, median_text, response_labels
 from console.session import ConsoleSession
 from console.theme import CATEGORY_COLOURS, current
 
@@ -25,6 +25,7 @@ from console.theme import CATEGORY_COLOURS, current
 IDLE_REDRAW_S = 60.0
 #: delivery curves shorter than this many minutes are drawn in seconds
 SECONDS_BELOW_MIN = 2.0
+_TITLE_ROW_PX = 18
 _CURVE_COLOURS = ("#2f81f7", "#e5534b", "#57ab5a", "#d29922", "#b083f0")
 
 
@@ -38,6 +39,41 @@ def _plain(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+class CountAxis(pg.AxisItem):
+    """An axis of counts: ticks on whole numbers only (never 0.2, 0.4 … for one report)."""
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:  # noqa: N802, N803 - pyqtgraph naming
+        levels = super().tickSpacing(minVal, maxVal, size)
+        whole = [(s, o) for s, o in levels if s >= 1 and float(s).is_integer()]
+        return whole or [(1.0, 0.0)]
+
+
+#: legend rows beside a chart before it takes another column (the charts are short)
+_LEGEND_ROWS = 3
+
+
+def _side_legend(plot: pg.PlotWidget) -> pg.LegendItem:
+    """A legend beside the plot area, not over it: in the plot item's own layout, right of
+    the data. Registered as the plot's legend, so curves given a `name` join it."""
+    item = plot.getPlotItem()
+    legend = pg.LegendItem(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=4)
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # no stretching
+    item.layout.addItem(legend, 2, 3)
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft)
+    item.legend = legend
+    return legend
+
+
+def _count_top(highest: int) -> float:
+    """The top of a count axis: headroom enough that the highest tick keeps its label
+    (pyqtgraph drops a label that would cross the plot's edge, as "1" did on a short chart)."""
+    return max(highest, 1) * 1.3
+
+
+def _fit_legend(legend: pg.LegendItem) -> None:
+    legend.setColumnCount(max(1, -(-len(legend.items) // _LEGEND_ROWS)))
 
 
 class DashboardWidget(QWidget):
@@ -63,23 +99,25 @@ class DashboardWidget(QWidget):
         lay.addLayout(plots, 1)
         self._colours: dict[str, str] = {}
 
-        self.reports_plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.reports_plot = pg.PlotWidget(
+            axisItems={"bottom": pg.DateAxisItem(), "left": CountAxis("left")}
+        )
         self.reports_plot.setLabel("left", "reports")
         self.reports_plot.setMouseEnabled(x=False, y=False)
-        self._reports_legend = self.reports_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self._reports_legend = _side_legend(self.reports_plot)
 
-        self.response_plot = pg.PlotWidget()
+        self.response_plot = pg.PlotWidget(axisItems={"left": CountAxis("left")})
         self.response_plot.setLabel("left", "reports")
         self.response_plot.setMouseEnabled(x=False, y=False)
         labels = response_labels()
         self.response_plot.getAxis("bottom").setTicks([list(enumerate(labels))])
 
-        self.delivery_plot = pg.PlotWidget()
+        self.delivery_plot = pg.PlotWidget(axisItems={"left": CountAxis("left")})
         self.delivery_plot.setLabel("left", "phones")
         # we pick minutes or seconds ourselves: pyqtgraph would say "(x0.001)"
         self.delivery_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.delivery_plot.setLabel("bottom", "minutes since sent")
-        self._delivery_legend = self.delivery_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self._delivery_legend = _side_legend(self.delivery_plot)
         self._titles = {
             self.reports_plot: "Reports per 5 minutes, last 2 hours",
             self.response_plot: "Time to first response (minutes)",
@@ -117,6 +155,8 @@ class DashboardWidget(QWidget):
         for plot, title in self._titles.items():
             plot.setBackground(colours["base"])
             plot.setTitle(title, color=colours["text"], size="9pt")
+            # the title row is 30 px by default: a lot of a chart in a short dock
+            plot.getPlotItem().layout.setRowFixedHeight(0, _TITLE_ROW_PX)
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setPen(colours["border"])
                 plot.getAxis(axis).setTextPen(colours["muted"])
@@ -182,8 +222,9 @@ class DashboardWidget(QWidget):
             plot.addItem(bar)
             self._reports_legend.addItem(bar, cat.replace("_", " "))
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+        _fit_legend(self._reports_legend)
         plot.setXRange(bins.starts[0], bins.starts[-1] + width, padding=0.01)
-        plot.setYRange(0, max([*bottom, 1]) * 1.1, padding=0)
+        plot.setYRange(0, _count_top(max(bottom, default=0)), padding=0)
         self._bins_total = bins.total()
 
     def _draw_responses(self, now: float) -> None:
@@ -196,12 +237,12 @@ class DashboardWidget(QWidget):
             )
         )
         plot.setXRange(-0.6, len(hist) - 0.4, padding=0)
-        plot.setYRange(0, max([*hist, 1]) * 1.1, padding=0)
+        plot.setYRange(0, _count_top(max(hist, default=0)), padding=0)
         median = self.stats.median_response(now)
         waiting = self.stats.awaiting_response(now)
         n = sum(hist)
         first = (
-            f"median first response {median / 60:.1f} min (n={n})"
+            f"median first response {median_text(median, n)} (n={n})"
             if median is not None
             else "no first responses yet"
         )
@@ -234,3 +275,4 @@ class DashboardWidget(QWidget):
             xs = [x * scale for x in xs]
             plot.plot(xs, d, pen=pg.mkPen(colour, width=2), name=label)
             plot.plot(xs, r, pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine))
+        _fit_legend(self._delivery_legend)

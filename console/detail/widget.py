@@ -11,19 +11,20 @@ import weakref
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QFontDatabase, QTextOption
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent, QTextOption
 from PySide6.QtWidgets import (
+    QApplication,
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +46,41 @@ from console.session import ConsoleSession
 from console.theme import PRIORITY_COLOURS, STATUS_COLOURS
 
 _RELATIVE_REFRESH_MS = 30_000
+_PREVIEW_LOADING_H = 160  # room kept for a photo while it is fetched and decoded
+_PREVIEW_MIN_H, _PREVIEW_MAX_H = 120, 480
+
+
+class HashField(QPlainTextEdit):
+    """A file's SHA-256, whole: wrapped at any digit to the pane's width, read-only,
+    selectable, and as tall as its lines (a 64-digit hash never hides behind an edge)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.setReadOnly(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setToolTip(f"SHA-256 of the file, as verified on receipt:\n{digest}")
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def text(self) -> str:
+        return self.toPlainText()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)  # re-wraps the digits to the new width
+        self._fit()
+
+    def _fit(self, *_: object) -> None:
+        # QPlainTextEdit's document size is counted in lines, not pixels
+        lines = max(1, int(self.document().documentLayout().documentSize().height()))
+        margins = self.contentsMargins()
+        extra = margins.top() + margins.bottom() + 2 * self.document().documentMargin()
+        self.setFixedHeight(int(lines * self.fontMetrics().lineSpacing() + extra + 2))
 
 
 class MediaItem(QFrame):
@@ -69,23 +105,22 @@ class MediaItem(QFrame):
         bold = QFont(self.type_label.font())
         bold.setBold(True)
         self.type_label.setFont(bold)
-        # a read-only line: the 64-digit hash stays whole (selectable, copyable) and scrolls
-        self.sha_label = QLineEdit(info.sha256)
-        self.sha_label.setReadOnly(True)
-        self.sha_label.setFrame(False)
-        self.sha_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.sha_label.setCursorPosition(0)
-        self.sha_label.setToolTip("SHA-256 of the file, as verified on receipt")
+        self.sha_label = HashField(info.sha256)
         caption = plain_label("SHA-256", selectable=False)
         caption.setWordWrap(False)
         caption.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.copy_button = QToolButton(text="Copy")
+        self.copy_button.setToolTip("Copy the whole SHA-256 to the clipboard")
+        self.copy_button.clicked.connect(self._copy_hash)
         sha_row = QHBoxLayout()
         sha_row.addWidget(caption)
-        sha_row.addWidget(self.sha_label, 1)
+        sha_row.addStretch(1)
+        sha_row.addWidget(self.copy_button)
         self.status_label = plain_label("", selectable=False)
         self.status_label.setVisible(False)
         lay.addWidget(self.type_label)
         lay.addLayout(sha_row)
+        lay.addWidget(self.sha_label)
         lay.addWidget(self.status_label)
 
         self.load_button: QPushButton | None = None
@@ -96,7 +131,8 @@ class MediaItem(QFrame):
             )
         elif info.mime in IMAGE_MIMES:
             self.preview = ImagePreview()
-            self.preview.setMinimumHeight(220)
+            self.preview.setMinimumHeight(_PREVIEW_LOADING_H)
+            self.preview.finished.connect(lambda _ok: self._fit_preview())
             lay.addWidget(self.preview)
             self._fetch()
         elif info.mime in VIDEO_MIMES:
@@ -107,6 +143,34 @@ class MediaItem(QFrame):
             lay.addWidget(self.load_button, 0, Qt.AlignmentFlag.AlignLeft)
         else:
             self._set_status("No preview for this type of file.")
+
+    def _copy_hash(self) -> None:
+        QApplication.clipboard().setText(self.info.sha256)
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(1500, self, lambda: self.copy_button.setText("Copy"))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit_preview()
+
+    def _fit_preview(self) -> None:
+        """A shown photo fills the pane's width at its own aspect ratio (never taller
+        than `_PREVIEW_MAX_H`, never blown up past its own pixels)."""
+        preview = self.preview
+        if not isinstance(preview, ImagePreview) or preview.image_size is None:
+            return
+        if preview.state != "shown":
+            return
+        w, h = preview.image_size
+        width = preview.width()
+        if w <= 0 or h <= 0 or width <= 0:
+            return
+        height = max(_PREVIEW_MIN_H, min(_PREVIEW_MAX_H, h, round(width * h / w)))
+        frame = 2 * preview.view.frameWidth()
+        if preview.view.height() != height + frame:
+            preview.setMinimumHeight(0)
+            preview.view.setMinimumHeight(0)
+            preview.view.setFixedHeight(height + frame)
 
     def _set_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -213,6 +277,7 @@ class ReportDetailWidget(QWidget):
             | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
         self.text_view.document().documentLayout().documentSizeChanged.connect(self._fit_text)
+        self.text_view.installEventFilter(self)  # a narrower pane wraps to more lines
         lay.addWidget(self.text_view)
 
         form = QFormLayout()
@@ -304,6 +369,12 @@ class ReportDetailWidget(QWidget):
         self.fields["report_id"].setText(r.report_id)
         self._refresh_time()
         self._sync_media(r.media)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        if watched is self.text_view and event.type() == QEvent.Type.Resize:
+            # after the editor has re-wrapped to its new width (it does so on this event)
+            QTimer.singleShot(0, self, self._fit_text)
+        return super().eventFilter(watched, event)
 
     def _fit_text(self, *_: object) -> None:
         """As tall as the text, between 2 and 12 lines (longer text scrolls inside)."""

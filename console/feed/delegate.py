@@ -31,7 +31,8 @@ from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QTableV
 
 from console.feed.model import COLUMNS, FeedModel
 
-_PAD = 6
+CELL_PAD = 6  # a cell's inner margin, left and right (the widget sizes columns with it)
+_PAD = CELL_PAD
 _SHAPED_LIMIT = 4000  # shaped cell texts kept
 _CACHE_LIMIT = 600  # row pixmaps kept (about 20 screens of rows, ~30 MB at most)
 _SELECTED, _UNREAD, _CLOSED = 1, 2, 4
@@ -231,11 +232,11 @@ class FeedDelegate(QStyledItemDelegate):
         if col == "priority":
             if unread:
                 painter.fillRect(x, y + 2, 3, h - 4, self._colour("#e5534b"))
-            colour = model.chip_colour(idx, col) or pal["muted"].name()
             if report.priority == "high":
+                colour = model.chip_colour(idx, col) or pal["muted"].name()
                 self._chip(painter, rect, fm, text, colour, solid=True)
-            else:
-                painter.setPen(fg if selected else self._colour(colour))
+            elif text:  # "low", muted; normal priority is blank
+                painter.setPen(fg if selected else pal["muted"])
                 self._text(painter, QRect(x + _PAD + 2, y, w - _PAD - 4, h), text, fm)
         elif col == "status":
             colour = model.chip_colour(idx, col) or pal["muted"].name()
@@ -269,7 +270,7 @@ class FeedDelegate(QStyledItemDelegate):
         """Plain text, elided to `rect`, vertically centred.
 
         Shaped text is cached (`QStaticText`, plain-text format): most cells repeat a few
-        words (category, status, "norm", "3 min"), so a new row costs the shaping of its
+        words (category, status, "low", "3 min"), so a new row costs the shaping of its
         report text and reporter only."""
         width = rect.width()
         if width <= 0 or not text:

@@ -37,7 +37,8 @@ STATUS_LABELS = {
     "in_progress": "In progress",
     "closed": "Closed",
 }
-PRIORITY_LABELS = {"high": "HIGH", "normal": "norm", "low": "low"}
+#: normal is the usual case and says nothing: its cell stays blank so HIGH stands out
+PRIORITY_LABELS = {"high": "HIGH", "normal": "", "low": "low"}
 COLUMNS: tuple[str, ...] = ("priority", "age", "category", "status", "reporter", "text", "media")
 HEADERS = {
     "priority": "Pri",
@@ -46,8 +47,9 @@ HEADERS = {
     "status": "Status",
     "reporter": "Reporter",
     "text": "Report",
-    "media": "Media",
+    "media": "",  # a narrow column: the widget gives its header a file icon instead
 }
+HEADER_TIPS = {"priority": "Priority (blank: normal)", "media": "Media files attached"}
 COL = {name: i for i, name in enumerate(COLUMNS)}
 #: the time-window choices a dispatcher picks from; None = all time
 TIME_WINDOWS: dict[str, float | None] = {
@@ -70,8 +72,26 @@ TOOLTIP_CHARS = 2000
 SEARCH_CHARS = 8000  # the wire's MAX_TEXT_CHARS; longer (hostile) text is searched this far
 
 
+#: the feed's narrow Category column; the others read well capitalised as they are
+_CATEGORY_SHORT = {"missing_person": "Missing", "fly_tipping": "Fly-tipping", "antisocial": "ASB"}
+#: every citizen pseudonym starts with this; the feed shows only the part after it
+PSEUDONYM_PREFIX = "Citizen-"
+
+
 def category_label(category: str) -> str:
     return category.replace("_", " ")
+
+
+def category_short(category: str) -> str:
+    """The feed cell's label: short enough that no category is ever cut ("ASB")."""
+    return _CATEGORY_SHORT.get(category) or category_label(category).capitalize()
+
+
+def reporter_short(pseudonym: str) -> str:
+    """The part of a pseudonym that tells reporters apart ("Citizen-CZ8RM" -> "CZ8RM")."""
+    if pseudonym.startswith(PSEUDONYM_PREFIX) and len(pseudonym) > len(PSEUDONYM_PREFIX):
+        return pseudonym[len(PSEUDONYM_PREFIX) :]
+    return pseudonym
 
 
 def age_text(seconds: float) -> str:
@@ -261,6 +281,8 @@ class FeedModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._colours = {k: QColor(v) for k, v in PRIORITY_COLOURS.items()}
+        #: column name -> header icon (a QIcon the widget supplies; this model makes none)
+        self.header_icons: dict[str, object] = {}
         self._compile_filter()
 
     # ------------------------------------------------------------ Qt model interface
@@ -274,8 +296,14 @@ class FeedModel(QAbstractTableModel):
     def headerData(  # noqa: N802
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[COLUMNS[section]]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(COLUMNS[section])
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.header_icons.get(COLUMNS[section])
         return None
 
     def data(
@@ -295,6 +323,10 @@ class FeedModel(QAbstractTableModel):
                 return plain_tooltip(f"{STATUS_LABELS[r.status]} — claimed by {r.claimed_by}")
             if col == "age":
                 return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
+            if col == "reporter":
+                return plain_tooltip(r.reporter)  # the cell shows only its suffix
+            if col == "category":
+                return category_label(r.category).capitalize()
             return None
         if role == Qt.ItemDataRole.FontRole:
             return self._bold if self._c.unread[idx] else None
@@ -322,9 +354,9 @@ class FeedModel(QAbstractTableModel):
             label = STATUS_LABELS[r.status]
             return f"{label} · {r.claimed_by}" if r.claimed_by and r.status != "new" else label
         if col == "category":
-            return category_label(r.category)
+            return category_short(r.category)
         if col == "reporter":
-            return r.reporter
+            return reporter_short(r.reporter)
         if col == "media":
             return str(len(r.media)) if r.media else ""
         return ""

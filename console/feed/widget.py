@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QStyle,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -30,14 +31,16 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
-from console.feed.delegate import FeedDelegate
+from console.feed.delegate import CELL_PAD, FeedDelegate
 from console.feed.model import (
     COL,
+    PRIORITY_LABELS,
     STATUS_LABELS,
     TIME_WINDOWS,
     FeedFilter,
     FeedModel,
     category_label,
+    category_short,
 )
 from console.session import ConsoleSession
 from console.theme import current
@@ -48,7 +51,32 @@ AGE_REFRESH_MS = 10_000
 ROW_HEIGHT = 24
 STREAMING_GAP_S = 0.2  # batches closer than this: draw new rows progressively (delegate)
 ALERT_RECENT_S = 600  # a high-priority report older than this (replayed, cached) is not news
-_WIDTHS = {"priority": 54, "age": 50, "category": 86, "status": 104, "reporter": 84, "media": 54}
+MEDIA_ICON = 16  # the Media column's header is this icon, not a word
+
+
+def column_widths(font: QFont, header: QFontMetrics) -> dict[str, int]:
+    """Widths that fit every value a column can show, in this font, and its header.
+
+    Why measured: the narrow columns must never cut a category or the HIGH badge, and
+    every pixel they do not need goes to the report text."""
+    bold = QFont(font)
+    bold.setBold(True)  # unread rows are bold
+    fm, fm_bold = QFontMetrics(font), QFontMetrics(bold)
+    pad = 2 * CELL_PAD + 4
+
+    def fit(title: str, content: int) -> int:
+        return max(content + pad, header.horizontalAdvance(title) + 2 * CELL_PAD + 8)
+
+    categories = max(fm_bold.horizontalAdvance(category_short(c)) for c in m.CATEGORIES)
+    return {
+        "priority": fit("Pri", fm.horizontalAdvance(PRIORITY_LABELS["high"]) + 10),
+        "age": fit("Age", max(fm.horizontalAdvance(t) for t in ("59 min", "23 h", "59 s"))),
+        "category": fit("Category", categories + 13),  # 13: the colour dot
+        # the longest chip; a claimant's name after it is elided (the tooltip has it)
+        "status": fm.horizontalAdvance(STATUS_LABELS["in_progress"]) + 10 + pad,
+        "reporter": fit("Reporter", fm_bold.horizontalAdvance("W8WMW")),
+        "media": max(fm.horizontalAdvance("99") + pad, MEDIA_ICON + 2 * CELL_PAD + 8),
+    }
 
 
 class FeedWidget(QWidget):
@@ -186,7 +214,11 @@ class FeedWidget(QWidget):
         hh.setHighlightSections(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for name, width in _WIDTHS.items():
+        self.model.header_icons["media"] = table.style().standardIcon(
+            QStyle.StandardPixmap.SP_FileIcon
+        )
+        hh.setIconSize(QSize(MEDIA_ICON, MEDIA_ICON))
+        for name, width in column_widths(table.font(), hh.fontMetrics()).items():
             table.setColumnWidth(COL[name], width)
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(COL["text"], QHeaderView.ResizeMode.Stretch)

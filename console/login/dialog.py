@@ -60,6 +60,9 @@ def check_trust(store: TrustStore, url: str, presented: str) -> str:
     return "pinned" if pinned.upper() == presented.upper() else "changed"
 
 
+MIN_WIDTH = 440
+
+
 class LoginDialog(QDialog):
     def __init__(
         self,
@@ -94,6 +97,9 @@ class LoginDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign in")
         buttons.accepted.connect(self._submit)
         buttons.rejected.connect(self.reject)
+        # wide enough for a full relay address and the code field's hint
+        self.setMinimumWidth(MIN_WIDTH)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.error)
@@ -101,6 +107,13 @@ class LoginDialog(QDialog):
         self._future: asyncio.Future[LoginResult | None] | None = None
         self.finished.connect(self._finished)
         (self.password if self.user.text() else self.user).setFocus()
+
+    def failed(self, reason: str) -> None:
+        """The relay refused the sign-in: say why, and ask for a fresh code (each code
+        works once, so the one just used is cleared)."""
+        self.error.setText(reason)
+        self.totp.clear()
+        self.totp.setFocus()
 
     async def ask(self) -> LoginResult | None:
         self._future = asyncio.get_running_loop().create_future()

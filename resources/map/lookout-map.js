@@ -279,6 +279,9 @@ window.LookoutMap = (function () {
     return L.polygon(a.ring, style);
   }
 
+  // An alert's label is a small badge sitting on the area's top edge, outside it, so it
+  // never covers the markers inside: the counts always show, the headline is cut to one
+  // line until the pointer is over the badge.
   function alertLabel(a) {
     const root = el("div", "lk-alert-label");
     root.appendChild(el("div", "lk-alert-headline", a.headline));
@@ -286,19 +289,48 @@ window.LookoutMap = (function () {
     return root;
   }
 
+  // The middle of the area's top edge (of its bounding box), worked out from the shape
+  // itself, so it needs no map projection.
+  function topEdge(a) {
+    if (a.kind === "circle") return [a.lat + a.r / 111320, a.lon];
+    let north = -90;
+    let west = 180;
+    let east = -180;
+    for (const [lat, lon] of a.ring) {
+      north = Math.max(north, lat);
+      west = Math.min(west, lon);
+      east = Math.max(east, lon);
+    }
+    return [north, (west + east) / 2];
+  }
+
+  function alertBadge(a, label) {
+    label.classList.toggle("lk-alert-pending", a.state !== "active");
+    const icon = L.divIcon({ className: "lk-alert-badge", html: label, iconSize: null });
+    // the tooltip pane: above the markers, as the old permanent tooltip was
+    return L.marker(topEdge(a), { icon: icon, interactive: false, keyboard: false, pane: "tooltipPane" });
+  }
+
   function showAlert(a, fit) {
     const old = alerts.get(a.id);
     if (old && old.key === JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state])) {
       old.label.querySelector(".lk-alert-counts").textContent = a.label;
       old.label.querySelector(".lk-alert-headline").textContent = a.headline;
+      old.label.title = a.headline;
     } else {
-      if (old) alertLayer.removeLayer(old.layer);
+      if (old) {
+        alertLayer.removeLayer(old.layer);
+        alertLayer.removeLayer(old.badge);
+      }
       const layer = alertLayerOf(a);
       const label = alertLabel(a);
-      layer.bindTooltip(label, { permanent: true, direction: "center", className: "lk-alert-tip" });
+      label.title = a.headline;
+      const badge = alertBadge(a, label);
       alertLayer.addLayer(layer);
+      alertLayer.addLayer(badge);
       alerts.set(a.id, {
         layer: layer,
+        badge: badge,
         label: label,
         key: JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state]),
       });
@@ -310,6 +342,7 @@ window.LookoutMap = (function () {
     const old = alerts.get(id);
     if (!old) return;
     alertLayer.removeLayer(old.layer);
+    alertLayer.removeLayer(old.badge);
     alerts.delete(id);
   }
 
@@ -424,9 +457,16 @@ window.LookoutMap = (function () {
       .lk-cluster { border-radius: 50%; text-align: center; font-weight: 600; font-size: 12px;
         color: ${cfg.text}; background: ${cfg.panel}e6; border: 2px solid ${cfg.highlight};
         box-shadow: 0 0 0 4px ${cfg.highlight}33; }
-      .lk-alert-tip { background: rgba(20, 24, 28, 0.85); color: #f0f3f6; border: 1px solid #f0883e; box-shadow: none; }
-      .lk-alert-headline { font-weight: 600; max-width: 240px; white-space: normal; }
-      .lk-alert-counts { font-variant-numeric: tabular-nums; }
+      .lk-alert-badge { background: none; border: none; }
+      .lk-alert-label { position: absolute; left: 0; bottom: 3px; transform: translateX(-50%);
+        width: max-content; max-width: 220px; padding: 2px 7px; border-radius: 4px;
+        background: ${cfg.panel}e6; color: ${cfg.text}; border: 1px solid #f0883e;
+        font-size: 12px; line-height: 1.3; pointer-events: auto; }
+      .lk-alert-label.lk-alert-pending { border-color: #d29922; border-style: dashed; }
+      .lk-alert-headline { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+      .lk-alert-label:hover { max-width: 320px; z-index: 1; }
+      .lk-alert-label:hover .lk-alert-headline { white-space: normal; overflow-wrap: anywhere; }
+      .lk-alert-counts { font-variant-numeric: tabular-nums; white-space: nowrap; }
       .leaflet-control-scale-line { background: ${cfg.panel}cc; color: ${cfg.text}; border-color: ${cfg.muted}; }
       .leaflet-bar a { background: ${cfg.panel}; color: ${cfg.text}; border-color: ${cfg.grid}; }
     `;

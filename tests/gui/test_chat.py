@@ -361,3 +361,28 @@ def test_empty_text_is_not_sent(qtbot: object, session: ConsoleSession) -> None:
     qtbot.keyClicks(w.compose, "   ")  # type: ignore[attr-defined]
     qtbot.keyClick(w.compose, Qt.Key.Key_Return)  # type: ignore[attr-defined]
     assert session.client.outbox.pending() == []
+
+
+def test_no_conversation_open_is_a_tidy_empty_state(
+    qtbot: object, session: ConsoleSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "run", lambda request, on_reply, on_error=None: None)
+    w = make_chat(qtbot, session, show=True)
+    assert not w.list.isVisibleTo(w)  # no empty dark list box
+    assert not w.compose.isEnabled() and not w.send_button.isEnabled()
+    assert not w.compose_row.isVisibleTo(w)
+    assert not w.title.isVisibleTo(w)
+    assert w.stack.currentWidget() is w.placeholder
+    assert "Select a report" in w.empty_hint.text()
+    w.send()  # nothing open: nothing sent
+    assert session.client.outbox.pending() == []
+
+    session.dispatch(posted(msg("c-1")))
+    assert w.list.isVisibleTo(w)
+    assert "Pick a conversation above" in w.empty_hint.text()
+    assert not w.compose_row.isVisibleTo(w)  # still none open
+
+    w.open_conversation("r-1")
+    assert w.compose_row.isVisibleTo(w) and w.compose.isEnabled()
+    assert w.send_button.isEnabled()
+    assert w.title.isVisibleTo(w) and w.title.text()

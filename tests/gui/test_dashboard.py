@@ -201,6 +201,7 @@ def test_widget_redraws_on_its_timer_not_per_event(qtbot, session):
     assert w.redraws == 2  # one redraw for the whole burst
     assert w.summary.text().startswith("Last 2 hours: 300 reports")
     assert "(n=1)" in w.summary.text() and "299 awaiting" in w.summary.text()
+    assert "median first response — (n=1)" in w.summary.text()  # one sample: no median
     assert len(w.delivery_plot.listDataItems()) == 2  # delivered and read for alr_1
     assert len(w.reports_plot.getPlotItem().items) == 2  # two categories stacked
 
@@ -214,3 +215,44 @@ def test_hidden_dashboard_does_not_draw(qtbot, session):
     w.show()
     qtbot.waitUntil(lambda: w.redraws == 1, timeout=2000)
     assert not w.dirty
+
+
+def test_median_needs_a_few_samples_and_reads_in_seconds_under_a_minute():
+    from console.dashboard.stats import duration_text, median_text
+
+    assert median_text(None, 0) == "—"
+    assert median_text(12.0, 1) == "—"  # one or two responses are not a median
+    assert median_text(12.0, 3) == "12 s"
+    assert median_text(150.0, 5) == "2.5 min"
+    assert duration_text(59.0) == "59 s" and duration_text(60.0) == "1.0 min"
+
+
+def test_count_axes_tick_whole_numbers_only(qtbot, session):
+    w = DashboardWidget(session, interval_ms=60_000)
+    qtbot.addWidget(w)
+    axis = w.response_plot.getAxis("left")
+    [(spacing, values)] = axis.tickValues(0, 1.3, 60)
+    assert spacing == 1.0 and values == [0.0, 1.0]
+    for plot in (w.reports_plot, w.response_plot, w.delivery_plot):
+        levels = plot.getAxis("left").tickSpacing(0, 4, 200)
+        assert all(float(s).is_integer() and s >= 1 for s, _ in levels)
+
+
+def test_legends_sit_beside_the_plots_not_over_them(qtbot, session):
+    w = DashboardWidget(session, interval_ms=60_000)
+    qtbot.addWidget(w)
+    w.resize(1500, 200)
+    w.show()
+    now = time.time()
+    for i, cat in enumerate(("burglary", "vehicle", "drugs", "missing_person")):
+        session.dispatch(m.ReportCreated(seq=i, at=now, report=report(f"r{i}", now, cat)))
+    w.redraw(now)
+    qtbot.wait(50)
+    for plot in (w.reports_plot, w.delivery_plot):
+        item = plot.getPlotItem()
+        legend = item.legend
+        assert legend.parentItem() is not item.vb  # not floating inside the data area
+        box = legend.mapRectToScene(legend.boundingRect())
+        data = item.vb.mapRectToScene(item.vb.boundingRect())
+        assert box.left() >= data.right() - 1  # to the right of the data, outside it
+    assert len(w.reports_plot.getPlotItem().legend.items) == 4

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt, QThreadPool
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
 from backend_client import messages as m
 from backend_client.client import ClientConfig, Credentials, RelayClient
@@ -339,6 +339,37 @@ async def test_the_pane_previews_a_stored_image(
     )
     assert w.media_items[info.sha256].preview is preview
     assert preview.state == "shown"
+
+
+async def test_a_photo_fills_the_pane_width_and_the_hash_is_whole(
+    qtbot: object, session: ConsoleSession, shelf: MediaShelf
+) -> None:
+    info = shelf.put("image/jpeg", jpeg_bytes((1200, 900)))
+    session.dispatch(created(report(media=[info])))
+    w = make_detail(qtbot, session)
+    w.resize(340, 700)  # the right dock's default width
+    w.show()
+    w.show_report("r-1")
+    item = w.media_items[info.sha256]
+    preview = item.preview
+    assert isinstance(preview, ImagePreview)
+    await _until(lambda: preview.state == "shown")
+    await _until(lambda: preview.view.height() < 400)
+    # 4:3 at the pane's width: the photo is as wide as the pane, not a strip in a box
+    viewport = preview.view.viewport()
+    assert viewport.height() == pytest.approx(viewport.width() * 3 / 4, abs=3)
+    assert preview.view.scale_factor() * 1200 == pytest.approx(viewport.width(), abs=6)
+
+    # the hash wraps inside the pane instead of running past its edge
+    sha = item.sha_label
+    assert sha.text() == info.sha256
+    assert sha.width() <= item.width()
+    lines = sha.document().documentLayout().documentSize().height()
+    assert lines >= 2 and sha.height() >= lines * sha.fontMetrics().lineSpacing()
+    assert info.sha256 in sha.toolTip()
+    QApplication.clipboard().clear()
+    item.copy_button.click()
+    assert QApplication.clipboard().text() == info.sha256
 
 
 async def test_a_hostile_file_fails_only_its_own_pane(

@@ -414,3 +414,41 @@ def test_a_trickle_of_reports_is_drawn_at_once(session: ConsoleSession, feed: Fe
     feed._delegate.budget_s = 0.0
     feed.table.viewport().repaint()
     assert not feed._delegate._deferred
+
+
+def test_cells_show_the_useful_part_of_priority_reporter_and_category(qapp: object) -> None:
+    model = FeedModel(clock=Clock(T0 + 10))
+    model.upsert_many(
+        [
+            (report(1, reporter="Citizen-CZ8RM", category="missing_person"), True),
+            (report(2, priority="high", category="fly_tipping"), True),
+            (report(3, priority="low", category="antisocial"), True),
+        ]
+    )
+    assert [cell(model, r, "priority") for r in range(3)] == ["low", "HIGH", ""]  # normal: blank
+    assert [cell(model, r, "category") for r in range(3)] == ["ASB", "Fly-tipping", "Missing"]
+    assert cell(model, 2, "reporter") == "CZ8RM"
+    assert cell(model, 1, "reporter") == "citizen-2"  # not a "Citizen-" pseudonym: whole
+    tip = model.data(model.index(2, COL["reporter"]), Qt.ItemDataRole.ToolTipRole)
+    assert "Citizen-CZ8RM" in tip
+    model.set_filter(FeedFilter(text="citizen-cz8"))  # the full pseudonym is still searched
+    assert ids(model) == ["R-0001"]
+
+
+def test_narrow_columns_fit_their_longest_value_and_the_text_takes_the_rest(
+    session: ConsoleSession, feed: FeedWidget
+) -> None:
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from console.feed.model import category_short
+
+    bold = QFont(feed.table.font())
+    bold.setBold(True)
+    longest = max(QFontMetrics(bold).horizontalAdvance(category_short(c)) for c in m.CATEGORIES)
+    assert feed.table.columnWidth(COL["category"]) >= longest + 13 + 12  # dot and padding
+    hh = feed.table.horizontalHeader()
+    assert hh.sectionResizeMode(COL["text"]) == QHeaderView.ResizeMode.Stretch
+    others = sum(feed.table.columnWidth(c) for c in range(len(COL)) if c != COL["text"])
+    assert others < 440  # at the feed's minimum width (560) the text still gets ~100 px
+    feed.resize(700, 500)
+    assert feed.table.columnWidth(COL["text"]) >= feed.table.viewport().width() - others - 1

@@ -34,3 +34,28 @@ def test_dialog_refuses_plain_websocket_and_missing_fields(qtbot, tmp_path):
     dialog._submit()
     assert "6-digit code" in dialog.error.text()
     assert dialog.password.echoMode() == dialog.password.EchoMode.Password
+
+
+def test_dialog_is_wide_enough_for_a_relay_address(qtbot, tmp_path):
+    dialog = LoginDialog(relay="wss://relay.example.org:8765", user="dana", trust=_store(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.width() >= 440
+    fm = dialog.relay.fontMetrics()
+    assert dialog.relay.width() > fm.horizontalAdvance(dialog.relay.text())
+    assert dialog.totp.width() > fm.horizontalAdvance(dialog.totp.placeholderText())
+
+
+def test_a_failed_sign_in_says_why_and_asks_for_a_new_code(qtbot, tmp_path):
+    dialog = LoginDialog(relay="wss://relay:1", user="dana", trust=_store(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.password.setText("pw")
+    dialog.totp.setText("123456")
+    dialog.password.setFocus()
+    dialog.failed("The code was wrong or already used. Enter the next code.")
+    assert dialog.error.text().startswith("The code was wrong")
+    assert dialog.totp.text() == ""
+    assert dialog.password.text() == "pw"  # only the one-time code is cleared
+    qtbot.waitUntil(dialog.totp.hasFocus)

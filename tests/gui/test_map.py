@@ -256,6 +256,30 @@ def test_alert_area_label_follows_delivery_counts(
     qtbot.waitUntil(lambda: stats(qtbot, widget)["alerts"] == 1)
 
 
+def test_alert_label_sits_on_the_area_top_edge_not_over_it(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    session.dispatch(m.AlertChanged(seq=1, at=time.time(), alert=alert(3, 1)))
+    label = "LookoutMap.alertLabelText('a1')"
+    qtbot.waitUntil(lambda: "delivered 3 / read 1 of 40" in (js(qtbot, widget, label) or ""))
+    where = """JSON.stringify((function () {
+        const map = LookoutMap.map();
+        const box = map.getContainer().getBoundingClientRect();
+        const tag = document.querySelector('.lk-alert-label').getBoundingClientRect();
+        let area = null;
+        map.eachLayer(function (l) { if (l instanceof L.Circle) area = l; });
+        const b = area.getBounds();
+        const y = (ll) => map.latLngToContainerPoint(ll).y + box.top;
+        const x = (ll) => map.latLngToContainerPoint(ll).x + box.left;
+        return {bottom: tag.bottom, top: tag.top, left: tag.left, right: tag.right,
+                edge: y([b.getNorth(), b.getCenter().lng]), centre: x(b.getCenter())};
+    })())"""
+    place = json.loads(js(qtbot, widget, where))
+    assert place["bottom"] > place["top"]  # drawn
+    assert place["bottom"] <= place["edge"] + 1  # above the area, not covering its markers
+    assert place["left"] < place["centre"] < place["right"]  # centred on the edge
+
+
 def test_heat_map_toggles(qtbot: Any, widget: MapWidget, session: ConsoleSession) -> None:
     for i in range(20):
         session.dispatch(created(report(i)))
