@@ -66,6 +66,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.forget_relay:
+        from console.login.dialog import TrustStore
+
+        if TrustStore().forget(args.forget_relay):
+            print(
+                f"forgot the certificate pinned for {args.forget_relay}; you will be asked to confirm the new one"
+            )
+        else:
+            print(f"no certificate was pinned for {args.forget_relay}")
+        return 0
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -150,7 +160,7 @@ async def run(args: argparse.Namespace, app: Any) -> int:
             state = await _first_outcome(client)
             if state is not State.FATAL:
                 break  # live, or the relay is unreachable: work from the cache until it returns
-            dialog.error.setText(client.status.reason)
+            dialog.failed(client.status.reason)
             await session.stop()
             if cache is not None:
                 cache.close()

@@ -43,6 +43,14 @@ class TrustStore:
         value = self._s.value(f"relays/{_key(url)}")
         return str(value) if value else None
 
+    def forget(self, url: str) -> bool:
+        """Drop a pinned fingerprint (a rebuilt development relay); True if there was one."""
+        key = f"relays/{_key(url)}"
+        had = self._s.contains(key)
+        self._s.remove(key)
+        self._s.sync()
+        return had
+
     def pin(self, url: str, fingerprint: str) -> None:
         self._s.setValue(f"relays/{_key(url)}", fingerprint)
         self._s.sync()

@@ -21,6 +21,9 @@ def test_trust_on_first_use_then_pinned_then_changed(tmp_path):
     assert check_trust(store, "wss://other:1", "AA:BB") == "new"
     # pins persist across instances (a restart of the console)
     assert check_trust(_store(tmp_path), url, "AA:BB") == "pinned"
+    # a rebuilt development relay: forget the pin, and the next contact asks again
+    assert store.forget(url) and not store.forget(url)
+    assert check_trust(_store(tmp_path), url, "CC:DD") == "new"
 
 
 def test_dialog_refuses_plain_websocket_and_missing_fields(qtbot, tmp_path):
