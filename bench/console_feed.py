@@ -299,6 +299,7 @@ def main() -> int:
     app.processEvents()
     del reports
     gc.collect()  # the set-up's garbage, not the feed's: a running console has long settled
+    gc.freeze()  # as console/app.py does once the cache is loaded: the held reports are old
     log(f"feed loaded in {time.perf_counter() - t0:.1f} s ({feed.model.rowCount():,} rows shown)")
 
     budget = feed._delegate.budget_s
