@@ -66,6 +66,7 @@ class AlertsWidget(QWidget):
 
     def __init__(self, session: ConsoleSession) -> None:
         super().__init__()
+        self._awaiting: dict[str, m.Alert] = {}  # my alerts waiting for a supervisor
         self.session = session
         self.composer: AlertComposer | None = None
         self.model = AlertTableModel()
@@ -144,8 +145,16 @@ class AlertsWidget(QWidget):
     # ------------------------------------------------------------ events
 
     def _alert_changed(self, alert: m.Alert) -> None:
+        previous = self._awaiting.get(alert.alert_id)
         self.model.upsert(alert)
         self._update_buttons()
+        if previous is not None and alert.state != "pending_approval":
+            del self._awaiting[alert.alert_id]  # the note about waiting is out of date now
+            verdict = {"active": "approved and sent", "rejected": "rejected"}.get(
+                alert.state, alert.state
+            )
+            who = f" by {alert.approved_by}" if alert.approved_by else ""
+            self.notify(f"Alert “{alert.info.headline}” {verdict}{who}.")
 
     def _outbox_changed(self, entry: OutboxEntry, reply: m.Msg | None) -> None:
         if not entry.type.startswith("alert."):
@@ -157,6 +166,7 @@ class AlertsWidget(QWidget):
             self._update_buttons()
             if entry.type == "alert.send":
                 if reply.alert.state == "pending_approval":
+                    self._awaiting[reply.alert.alert_id] = reply.alert
                     self.notify(
                         f"Alert queued for approval: it reaches {reply.alert.recipients} "
                         "phones, so a supervisor other than you must approve it."

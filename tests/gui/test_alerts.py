@@ -438,3 +438,18 @@ def test_compose_update_and_show_area(qtbot, session):
     upd = w.update_selected()
     assert upd is not None and upd.editing == a
     upd.reject()
+
+
+def test_the_waiting_note_gives_way_to_the_approval(qtbot, session) -> None:
+    """'Queued for approval' must not linger once a supervisor has decided."""
+    from backend_client.outbox import OutboxEntry
+
+    widget = AlertsWidget(session)
+    qtbot.addWidget(widget)
+    waiting = alert("A-1", state="pending_approval", recipients=63)
+    entry = OutboxEntry(1, "k", "alert.send", m.Ping(id="x"), time.time(), "done", 1, None)
+    session.outbox_changed.emit(entry, m.AlertAccepted(re="c1", alert=waiting))
+    assert "supervisor other than you" in widget.message.text()
+    session.dispatch(changed(2, alert("A-1", state="active", recipients=63, approved_by="sam")))
+    assert "approved and sent by sam" in widget.message.text()
+    assert "supervisor other than you" not in widget.message.text()
