@@ -22,7 +22,7 @@ PRESTON = (53.7590, -2.6990)
 
 
 async def shoot(app: object) -> None:
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from backend_client import messages as m
@@ -123,11 +123,14 @@ async def shoot(app: object) -> None:
         await asyncio.sleep(4)
         await grab("alert-progress.png")
 
-        window.dashboard.parentWidget().raise_()
+        dash_dock = window.dashboard.parentWidget()
+        dash_dock.raise_()
+        window.resizeDocks([dash_dock], [320], Qt.Orientation.Vertical)  # a taller look
         await asyncio.sleep(3)
         window.dashboard.redraw()
         await grab("dashboard.png")
 
+        window.resizeDocks([dash_dock], [160], Qt.Orientation.Vertical)
         apply_theme(app, "light")
         await asyncio.sleep(1)
         await grab("workspace-light.png")
