@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from backend_client.outbox import Outbox
 from console.chat.model import ChatModel
 from console.chat.widget import ChatWidget, mark_text
 from console.session import ConsoleSession
+from tests.support.peer import wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -315,11 +315,10 @@ async def test_marking_read_offline_keeps_them_unread(
     w = make_chat(qtbot, session, show=True)
     w.open_conversation("r-1")
     assert w.unread_count("r-1") == 0  # optimistic
-    for _ in range(100):  # the real request fails: the client never started
-        await asyncio.sleep(0.01)
-        QApplication.processEvents()
-        if w.unread_count("r-1"):
-            break
+    # the real request fails (the client never started) and the message is unread again
+    await wait_until(
+        lambda: w.unread_count("r-1") == 1, 1.0, poll=0.01, tick=QApplication.processEvents
+    )
     assert w.unread_count("r-1") == 1
     assert w.notice.isVisibleTo(w)
     assert "Not connected" in w.notice.text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import os
@@ -394,12 +393,9 @@ async def test_a_hostile_file_fails_only_its_own_pane(
 async def _until(cond: object, seconds: float = 5.0) -> None:
     from PySide6.QtWidgets import QApplication
 
-    end = time.monotonic() + seconds
-    while not cond():  # type: ignore[operator]
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        QApplication.processEvents()
-        await asyncio.sleep(0.01)
+    from tests.support.peer import wait_until
+
+    await wait_until(cond, seconds, poll=0.01, tick=QApplication.processEvents)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- video

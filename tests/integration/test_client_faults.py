@@ -38,7 +38,7 @@ from relay.server import Relay
 from tests.conftest import PASSWORD, RunningRelay, start_relay
 from tests.support.fault_proxy import FaultProxy, peak_in_window
 from tests.support.flows import device, report
-from tests.support.peer import Peer, wait_until
+from tests.support.peer import Peer, wait_until, wait_until_async
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -404,12 +404,10 @@ async def test_action_applied_but_reply_lost_is_not_applied_twice(rig: Rig, tmp_
         async def applied() -> int:
             return sum(chat_texts(await event_log(rig.r)).values())
 
-        got = 0
-        deadline = time.monotonic() + 15
-        while got == 0 and time.monotonic() < deadline:  # polling the relay's database
-            got = await applied()
-            await asyncio.sleep(0.05)
-        assert got >= 1, "the first action never reached the relay"
+        async def reached() -> bool:  # polling the relay's database: nothing notifies us
+            return await applied() >= 1
+
+        await wait_until_async(reached, timeout=15)
     finally:
         await kill(proc)
     rig.proxy.reset_all()

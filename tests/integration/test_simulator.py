@@ -18,16 +18,15 @@ from simulator.device import Behaviour, SimDevice, Stats, client_ssl_context
 from simulator.runner import Summary, run_scenario
 from tests.conftest import RunningRelay
 from tests.support.flows import officer
-from tests.support.peer import next_id
+from tests.support.peer import next_id, wait_until, wait_until_async
 
 
 async def until(cond: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
     """Wait for in-process state the simulator changes (no frame to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.02)
+    try:
+        await wait_until(cond, timeout)
+    except TimeoutError:
+        raise TimeoutError(f"{what} not met within {timeout}s") from None
 
 
 def start(
@@ -84,14 +83,13 @@ async def test_alert_into_the_area_is_read_and_officer_sees_counts_climb(
     scen = scenarios.load("burglary")
     stop, task = start(relay, 3, "burglary", report_rate_per_min=0.0, read_delay_s=(0.05, 0.3))
     area = m.Circle(lat=scen.lat, lon=scen.lon, radius_m=scen.radius_m + 100)
-    deadline = time.monotonic() + 20
-    while True:  # the devices connect and send their location in the background
+
+    async def all_three_located() -> bool:  # they connect and send locations in the background
         count = await off.request(m.AlertPreview(id=next_id(), area=area, categories=["burglary"]))
         assert isinstance(count, m.AlertCount), count
-        if count.recipients == 3 or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    assert count.recipients == 3
+        return count.recipients == 3
+
+    await wait_until_async(all_three_located, timeout=20)
     info = m.AlertInfo(
         categories=["burglary"], area=area, area_desc="UCLan campus", headline="Burglaries at student flats",
         description="Lock doors and windows", contact="101", incident_ref="LC-20171121-0042",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -19,11 +19,31 @@ from backend_client import messages as m
 _ids = itertools.count(1)
 
 
-async def wait_until(cond: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> None:
-    """Wait for a condition the test cannot be notified of (a clock passing a deadline)."""
+async def wait_until(
+    cond: Callable[[], bool],
+    timeout: float = 10.0,
+    poll: float = 0.02,
+    tick: Callable[[], object] | None = None,
+) -> None:
+    """Wait for a condition the test cannot be notified of (a clock passing a deadline, a
+    widget's state); `tick` runs between looks (e.g. QApplication.processEvents)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not cond():
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        if tick is not None:
+            tick()
+        await asyncio.sleep(poll)
+
+
+async def wait_until_async(
+    cond: Callable[[], Awaitable[bool]], timeout: float = 10.0, poll: float = 0.05
+) -> None:
+    """`wait_until` for a condition that must itself await (e.g. a database query)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await cond():
         if loop.time() > deadline:
             raise TimeoutError(f"condition not met within {timeout}s")
         await asyncio.sleep(poll)
