@@ -43,7 +43,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import resource
 import ssl
 import statistics
 import sys
@@ -59,29 +58,18 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, pct, raise_nofile  # noqa: E402
+
 from backend_client import codec  # noqa: E402
 from backend_client import messages as m  # noqa: E402
 
-PRESTON = (53.7590, -2.6990)  # lat, lon
+log = make_log("fanout")
+
 FENCE = (0.020, 0.032)  # half-height (deg lat), half-width (deg lon): about 4.4 km x 4.2 km
 PASSWORD = "bench password 1"
 OFFICER = "bench"
-HARD_DEADLINE_S = 290.0  # the whole run, including set-up and tear-down
 
 _ids = itertools.count(1)
-
-
-def log(*parts: object) -> None:
-    print(f"[fanout {time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
-
-
-def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1_048_576
-    if soft < want:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def fence_ring() -> list[tuple[float, float]]:
@@ -93,13 +81,6 @@ def fence_ring() -> list[tuple[float, float]]:
         (lon0 + dlon, lat0 + dlat),
         (lon0 - dlon, lat0 + dlat),
     ]
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
 
 
 # ====================================================================== child process
@@ -114,15 +95,6 @@ class _Deliver(msgspec.Struct):
 
 
 _deliver_decoder = msgspec.json.Decoder(_Deliver)
-
-
-async def _request(ws: ClientConnection, msg: Any, timeout: float = 30.0) -> m.Msg:
-    await ws.send(codec.encode_text(msg))
-    async with asyncio.timeout(timeout):
-        while True:
-            reply = codec.citizen_outbound.decode(await ws.recv())
-            if getattr(reply, "re", None) == msg.id:
-                return reply
 
 
 def child_main(
@@ -189,15 +161,19 @@ async def _child(conn: Connection, url: str, ca_path: str, n: int, seed: int, ba
                 failures.append(f"connect: {exc!r}")
                 return
             try:
-                reg = await _request(ws, m.DeviceRegister(id=f"r{next(_ids)}", platform="bench"))
+                reg = await citizen_request(
+                    ws, m.DeviceRegister(id=f"r{next(_ids)}", platform="bench")
+                )
                 assert isinstance(reg, m.DeviceRegistered), reg
-                cats = await _request(
+                cats = await citizen_request(
                     ws, m.SetCategories(id=f"c{next(_ids)}", categories=["burglary"])
                 )
                 assert isinstance(cats, m.Ack), cats
                 lat = lat0 + rng.uniform(-0.9, 0.9) * dlat
                 lon = lon0 + rng.uniform(-0.9, 0.9) * dlon
-                loc = await _request(ws, m.LocationUpdate(id=f"l{next(_ids)}", lat=lat, lon=lon))
+                loc = await citizen_request(
+                    ws, m.LocationUpdate(id=f"l{next(_ids)}", lat=lat, lon=lon)
+                )
                 assert isinstance(loc, m.Ack), loc
             except Exception as exc:
                 failures.append(f"register: {exc!r}")

@@ -48,7 +48,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import resource
 import ssl
 import sys
 import tempfile
@@ -59,29 +58,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, raise_nofile  # noqa: E402
+
 from backend_client import codec  # noqa: E402
 from backend_client import messages as m  # noqa: E402
 
-PRESTON = (53.7590, -2.6990)  # lat, lon
-HARD_DEADLINE_S = 290.0  # the whole run, including set-up and tear-down
+log = make_log("idle_connections")
+
 TARGET_MB = 250.0  # for TARGET_CONNECTIONS held
 TARGET_CONNECTIONS = 10_000
 KEEPALIVE_S = 20.0  # RelayConfig.keepalive_s default; the bare server uses the same
 
 _ids = itertools.count(1)
-
-
-def log(*parts: object) -> None:
-    print(f"[idle {time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
-
-
-def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1_048_576
-    if soft < want:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def proc_status(pid: int) -> dict[str, float]:
@@ -239,15 +227,6 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
 # ====================================================================== client child
 
 
-async def _request(ws: Any, msg: Any, timeout: float = 60.0) -> m.Msg:
-    await ws.send(codec.encode_text(msg))
-    async with asyncio.timeout(timeout):
-        while True:
-            reply = codec.citizen_outbound.decode(await ws.recv())
-            if getattr(reply, "re", None) == msg.id:
-                return reply
-
-
 def client_main(
     conn: Connection, url: str, ca_path: str, n: int, seed: int, batch: int, deadline: float
 ) -> None:
@@ -288,15 +267,21 @@ async def _client(conn: Connection, url: str, ca_path: str, n: int, seed: int, b
                 failures.append(f"connect: {exc!r}")
                 return
             try:
-                reg = await _request(ws, m.DeviceRegister(id=f"r{next(_ids)}", platform="bench"))
+                reg = await citizen_request(
+                    ws, m.DeviceRegister(id=f"r{next(_ids)}", platform="bench"), timeout=60
+                )
                 assert isinstance(reg, m.DeviceRegistered), reg
-                cats = await _request(
-                    ws, m.SetCategories(id=f"c{next(_ids)}", categories=["burglary", "vehicle"])
+                cats = await citizen_request(
+                    ws,
+                    m.SetCategories(id=f"c{next(_ids)}", categories=["burglary", "vehicle"]),
+                    timeout=60,
                 )
                 assert isinstance(cats, m.Ack), cats
                 lat = lat0 + rng.uniform(-0.05, 0.05)
                 lon = lon0 + rng.uniform(-0.08, 0.08)
-                loc = await _request(ws, m.LocationUpdate(id=f"l{next(_ids)}", lat=lat, lon=lon))
+                loc = await citizen_request(
+                    ws, m.LocationUpdate(id=f"l{next(_ids)}", lat=lat, lon=lon), timeout=60
+                )
                 assert isinstance(loc, m.Ack), loc
             except Exception as exc:
                 failures.append(f"register: {exc!r}")

@@ -33,7 +33,6 @@ import json
 import multiprocessing as mp
 import os
 import pstats
-import resource
 import shutil
 import ssl
 import subprocess
@@ -49,35 +48,19 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import HARD_DEADLINE_S, PRESTON, make_log, pct, raise_nofile  # noqa: E402
+
 from backend_client import codec  # noqa: E402
 from backend_client import messages as m  # noqa: E402
 
-PRESTON = (53.7590, -2.6990)
-HARD_DEADLINE_S = 290.0
+log = make_log("ingest")
+
 TEXTS = (
     "Two men trying car door handles on Fishergate, one in a grey hoodie.",
     "Back gate forced at the end of the terrace, shed door open.",
     "Lads on bikes going through front gardens near the park.",
     "Van parked with engine running, two people carrying boxes out of a house.",
 )
-
-
-def log(*parts: object) -> None:
-    print(f"[ingest {time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
-
-
-def raise_nofile() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 1_048_576
-    if soft < want:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
 
 
 # ====================================================================== client process
