@@ -16,14 +16,13 @@ import pytest
 from PySide6.QtCore import QDateTime, Qt
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from console.alerts.composer import DEFAULT_CONTACT, AlertComposer
 from console.alerts.model import AlertBook, can_approve, fraction
 from console.alerts.table import DELIVERED, READ, STATE
 from console.alerts.templates import TemplateError, load_templates
 from console.alerts.widget import AlertsWidget
 from console.session import ConsoleSession
+from tests.support.console import offline_client
 
 pytestmark = pytest.mark.gui
 
@@ -45,11 +44,7 @@ class Runs:
 
 @pytest.fixture
 def session(tmp_path: Path):
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"),
-        Credentials("t", "t", lambda: None),
-        Outbox(tmp_path / "o.sqlite"),
-    )
+    client = offline_client(tmp_path)
     s = ConsoleSession(client)
     s.run = Runs()  # type: ignore[method-assign]
     yield s

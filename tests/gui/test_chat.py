@@ -11,11 +11,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from console.chat.model import ChatModel
 from console.chat.widget import ChatWidget, mark_text
 from console.session import ConsoleSession
+from tests.support.console import offline_session
 from tests.support.peer import wait_until
 
 pytestmark = pytest.mark.gui
@@ -146,11 +145,8 @@ def test_marks() -> None:
 
 @pytest.fixture
 def session(qapp: object, tmp_path: Path) -> Iterator[ConsoleSession]:
-    outbox = Outbox(tmp_path / "o.sqlite")
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"), Credentials("t", "t", lambda: None), outbox
-    )
-    session = ConsoleSession(client)
+    session = offline_session(tmp_path)
+    outbox = session.client.outbox
     session.dispatch(
         m.ReportCreated(
             seq=1,

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from console.dashboard.stats import DashboardStats, response_labels
 from console.dashboard.widget import DashboardWidget
-from console.session import ConsoleSession
+from tests.support.console import offline_session
 
 pytestmark = pytest.mark.gui
 
@@ -168,13 +166,9 @@ def test_delivery_curves_follow_alert_changed():
 
 @pytest.fixture
 def session(tmp_path: Path):
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"),
-        Credentials("t", "t", lambda: None),
-        Outbox(tmp_path / "o.sqlite"),
-    )
-    yield ConsoleSession(client)
-    client.outbox.close()
+    session = offline_session(tmp_path)
+    yield session
+    session.client.outbox.close()
 
 
 def test_widget_redraws_on_its_timer_not_per_event(qtbot, session):

@@ -18,14 +18,13 @@ from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtWidgets import QApplication, QLabel
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from console.detail import media, video_view
 from console.detail.image_view import ImagePreview
 from console.detail.media import MediaRejected, PrivateMediaDir, sniff_mime
 from console.detail.video_view import VideoPreview
 from console.detail.widget import ReportDetailWidget
 from console.session import ConsoleSession
+from tests.support.console import offline_session
 
 pytestmark = pytest.mark.gui
 
@@ -61,13 +60,10 @@ def shelf() -> MediaShelf:
 
 @pytest.fixture
 def session(qapp: object, tmp_path: Path, shelf: MediaShelf) -> Iterator[ConsoleSession]:
-    outbox = Outbox(tmp_path / "o.sqlite")
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"), Credentials("t", "t", lambda: None), outbox
-    )
-    yield ConsoleSession(client, cache=shelf)
+    session = offline_session(tmp_path, cache=shelf)
+    yield session
     QThreadPool.globalInstance().waitForDone(5000)
-    outbox.close()
+    session.client.outbox.close()
 
 
 def report(**changes: object) -> m.Report:

@@ -10,11 +10,10 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QHeaderView
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from console.feed.model import COL, FeedFilter, FeedModel, age_text
 from console.feed.widget import FeedWidget
 from console.session import ConsoleSession
+from tests.support.console import offline_session
 
 pytestmark = pytest.mark.gui
 
@@ -211,12 +210,9 @@ def test_hostile_text_is_data(qapp: object, text: str) -> None:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    outbox = Outbox(tmp_path / "o.sqlite")
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"), Credentials("dana", "t", lambda: None), outbox
-    )
-    yield ConsoleSession(client)
-    outbox.close()
+    session = offline_session(tmp_path, "dana")
+    yield session
+    session.client.outbox.close()
 
 
 @pytest.fixture

@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from console.map import geo
 from console.map.tiles import parse_tile_source
 from console.map.widget import MapWidget
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
 from console.theme import STATUS_COLOURS
+from tests.support.console import close_map, js, offline_session, shown_map
 
 pytestmark = pytest.mark.gui
 
@@ -81,12 +80,7 @@ def alert(delivered: int, read: int, recipients: int = 40, state: str = "active"
 
 @pytest.fixture
 def session(tmp_path: Path) -> ConsoleSession:
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"),
-        Credentials("t", "t", lambda: None),
-        Outbox(tmp_path / "o.sqlite"),
-    )
-    return ConsoleSession(client)
+    return offline_session(tmp_path)
 
 
 @pytest.fixture
@@ -98,22 +92,9 @@ def settings(tmp_path: Path) -> ConsoleSettings:
 def widget(
     qtbot: Any, session: ConsoleSession, settings: ConsoleSettings, tmp_path: Path
 ) -> Iterator[MapWidget]:
-    w = MapWidget(session, settings, cache_dir=tmp_path / "cache")
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitUntil(lambda: w.ready and w.loaded, timeout=30_000)
+    w = shown_map(qtbot, session, settings, tmp_path / "cache", (1000, 700))
     yield w
-    # delete it now, page before profile, not in whatever order the interpreter exits in
-    w.close()
-    w.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-
-
-def js(qtbot: Any, w: MapWidget, script: str) -> Any:
-    box: list[Any] = []
-    w.run_js(script, box.append)
-    qtbot.waitUntil(lambda: bool(box), timeout=10_000)
-    return box[0]
+    close_map(w)
 
 
 def stats(qtbot: Any, w: MapWidget) -> dict[str, Any]:

@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import Qt
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox, OutboxEntry
+from backend_client.outbox import OutboxEntry
 from backend_client.state import ConnectionStatus, State
 from console.session import ConsoleSession
 from console.status.bar import StatusBar, connection_text
+from tests.support.console import offline_session
 
 pytestmark = pytest.mark.gui
 
@@ -30,13 +30,10 @@ class Clock:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    outbox = Outbox(tmp_path / "o.sqlite")
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"), Credentials("dana", "t", lambda: None), outbox
-    )
-    client.role = "dispatcher"
-    yield ConsoleSession(client)
-    outbox.close()
+    session = offline_session(tmp_path, "dana")
+    session.client.role = "dispatcher"
+    yield session
+    session.client.outbox.close()
 
 
 @pytest.fixture

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QSettings
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.outbox import Outbox
 from backend_client.state import ConnectionStatus, State
 from console import theme
 from console.chat.widget import ChatWidget
@@ -31,6 +29,7 @@ from console.map.widget import MapWidget
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
 from console.status.bar import StatusBar
+from tests.support.console import close_map, js, offline_session, shown_map
 
 pytestmark = pytest.mark.gui
 
@@ -82,12 +81,7 @@ def switch(app: QApplication, name: str) -> None:
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    client = RelayClient(
-        ClientConfig(url="wss://127.0.0.1:1"),
-        Credentials("t", "t", lambda: None),
-        Outbox(tmp_path / "o.sqlite"),
-    )
-    session = ConsoleSession(client)
+    session = offline_session(tmp_path)
     now = time.time()
     session.dispatch(
         m.ReportCreated(
@@ -110,7 +104,7 @@ def session(tmp_path: Path) -> Iterator[ConsoleSession]:
         )
     )
     yield session
-    client.outbox.close()
+    session.client.outbox.close()
 
 
 def chat(mid: str, sender: str, text: str, at: float) -> m.ChatPosted:
@@ -283,21 +277,9 @@ def map_widget(
     settings = ConsoleSettings(
         "tester", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     )
-    w = MapWidget(session, settings, cache_dir=tmp_path / "cache")
-    w.resize(800, 600)
-    w.show()
-    qtbot.waitUntil(lambda: w.ready and w.loaded, timeout=30_000)
+    w = shown_map(qtbot, session, settings, tmp_path / "cache", (800, 600))
     yield w
-    w.close()
-    w.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-
-
-def js(qtbot: Any, w: MapWidget, script: str) -> Any:
-    box: list[Any] = []
-    w.run_js(script, box.append)
-    qtbot.waitUntil(lambda: bool(box), timeout=10_000)
-    return box[0]
+    close_map(w)
 
 
 def rgb(hex_colour: str) -> str:

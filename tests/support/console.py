@@ -1,0 +1,56 @@
+"""A real `ConsoleSession` for widget tests: the real client, never started (no relay).
+
+Widgets are driven through `session.dispatch(event)`, the same path live events take, and
+actions land in the client's real outbox, where the test can read them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.session import ConsoleSession
+
+
+def offline_client(tmp_path: Path, username: str = "t") -> RelayClient:
+    return RelayClient(
+        ClientConfig(url="wss://127.0.0.1:1"),
+        Credentials(username, "t", lambda: None),
+        Outbox(tmp_path / "o.sqlite"),
+    )
+
+
+def offline_session(tmp_path: Path, username: str = "t", cache: Any = None) -> ConsoleSession:
+    return ConsoleSession(offline_client(tmp_path, username), cache=cache)
+
+
+def shown_map(
+    qtbot: Any, session: ConsoleSession, settings: Any, cache_dir: Path, size: tuple[int, int]
+) -> Any:
+    """The real map page, shown and loaded (the QtWebEngine part of a widget test)."""
+    from console.map.widget import MapWidget
+
+    w = MapWidget(session, settings, cache_dir=cache_dir)
+    w.resize(*size)
+    w.show()
+    qtbot.waitUntil(lambda: w.ready and w.loaded, timeout=30_000)
+    return w
+
+
+def close_map(w: Any) -> None:
+    """Delete it now, page before profile, not in whatever order the interpreter exits in."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    w.close()
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def js(qtbot: Any, w: Any, script: str) -> Any:
+    """Run JavaScript in the map page and wait for its result."""
+    box: list[Any] = []
+    w.run_js(script, box.append)
+    qtbot.waitUntil(lambda: bool(box), timeout=10_000)
+    return box[0]
