@@ -286,6 +286,21 @@ class Officer:
         return await self.reply_to(msg.id, timeout)
 
 
+def round_info(area: m.Polygon, r: int) -> m.AlertInfo:
+    """The alert of round `r`: the relay's send and the baseline carry frames of one shape."""
+    return m.AlertInfo(
+        categories=["burglary"],
+        area=area,
+        area_desc="Preston centre (benchmark fence)",
+        headline=f"Burglaries reported nearby (round {r + 1})",
+        description="Several homes broken into this evening. Lock doors and windows.",
+        instruction="Report anything suspicious through the app; call 999 in an emergency.",
+        contact="Preston neighbourhood team, 101",
+        incident_ref="INC-BENCH",
+        expires_at=time.time() + 3600,
+    )
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from relay import accounts, admin, tls
     from relay.config import RelayConfig
@@ -399,17 +414,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 gc.collect()
                 await asyncio.sleep(0.3)
                 if kind == "relay":
-                    info = m.AlertInfo(
-                        categories=["burglary"],
-                        area=area,
-                        area_desc="Preston centre (benchmark fence)",
-                        headline=f"Burglaries reported nearby (round {r + 1})",
-                        description="Several homes broken into this evening. Lock doors and windows.",
-                        instruction="Report anything suspicious through the app; call 999 in an emergency.",
-                        contact="Preston neighbourhood team, 101",
-                        incident_ref="INC-BENCH",
-                        expires_at=time.time() + 3600,
-                    )
+                    info = round_info(area, r)
                     msg = m.AlertSend(
                         id=officer.next_id(), idem=f"bench-{os.getpid()}-{r}", info=info
                     )
@@ -437,17 +442,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             sent_at=time.time(),
                             msg_type="Alert",
                             state="active",
-                            info=m.AlertInfo(
-                                categories=["burglary"],
-                                area=area,
-                                area_desc="Preston centre (benchmark fence)",
-                                headline=f"Burglaries reported nearby (round {r + 1})",
-                                description="Several homes broken into this evening. Lock doors and windows.",
-                                instruction="Report anything suspicious through the app; call 999 in an emergency.",
-                                contact="Preston neighbourhood team, 101",
-                                incident_ref="INC-BENCH",
-                                expires_at=time.time() + 3600,
-                            ),
+                            info=round_info(area, r),
                             recipients=0,
                             delivered=0,
                             read=0,
