@@ -13,7 +13,7 @@ This module is pure data: no I/O. `codec` decodes and validates frames against i
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -32,24 +32,6 @@ Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 NonNeg = Annotated[int, Meta(ge=0)]
 Chunk = Annotated[bytes, Meta(max_length=L.MEDIA_CHUNK_BYTES)]
 
-#: Categories a citizen can report under and subscribe to. The index is the bit in the
-#: relay's category bitmask, so append only; never reorder.
-CATEGORIES: tuple[str, ...] = (
-    "burglary",
-    "vehicle",
-    "drugs",
-    "missing_person",
-    "fly_tipping",
-    "antisocial",
-    "rural",
-    "horse",
-    "canal",
-    "school",
-    "cycle",
-    "business",
-    "violence",
-    "other",
-)
 Category = Literal[
     "burglary",
     "vehicle",
@@ -66,6 +48,9 @@ Category = Literal[
     "violence",
     "other",
 ]
+#: Categories a citizen can report under and subscribe to. The index is the bit in the
+#: relay's category bitmask, so append only; never reorder. Labels live in `rules`.
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 ReportStatus = Literal["new", "claimed", "in_progress", "closed"]
 Role = Literal["dispatcher", "supervisor", "inspector", "analyst", "admin"]

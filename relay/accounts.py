@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor import InvalidToken
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
-ROLES = ("dispatcher", "supervisor", "inspector", "analyst", "admin")
+from backend_client import rules
+
+ROLES = rules.ROLES
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 TOTP_DIGITS, TOTP_STEP = 6, 30
 

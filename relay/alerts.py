@@ -16,11 +16,12 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
+from backend_client import rules
 from backend_client.errors import ErrorCode, ProtocolError
 from relay import cap, wire
 from relay.db import models as db
 from relay.db.uow import Tx
-from relay.reports import SUPERVISING, Actor, new_public_id
+from relay.reports import Actor, new_public_id
 
 
 def _alert_row(s: Session, alert_id: str) -> db.Alert:
@@ -43,7 +44,7 @@ def create(
     def job(tx: Tx) -> m.Alert:
         _check_expiry(msg.info, tx.now)
         s = tx.s
-        needs_approval = len(keys) > threshold and actor.role not in SUPERVISING
+        needs_approval = len(keys) > threshold and not rules.supervises(actor.role)
         a = db.Alert(
             public_id=new_public_id("A"),
             sender=actor.username,

@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from backend_client import rules
 from relay import admin
 from relay.config import RelayConfig
 
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--role",
         required=True,
-        choices=["dispatcher", "supervisor", "inspector", "analyst", "admin"],
+        choices=rules.ROLES,
     )
     _data_dir(add)
     add.add_argument(

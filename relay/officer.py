@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy import delete, select
 from websockets.asyncio.server import ServerConnection
 
-from backend_client import codec
+from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
@@ -31,31 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ALL = frozenset(("dispatcher", "supervisor", "inspector", "analyst", "admin"))
-WORK = frozenset(("dispatcher", "supervisor", "inspector", "admin"))
-APPROVE = frozenset(("supervisor", "admin"))
-
-#: message type -> roles allowed to send it (after authentication)
-PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
-    m.Ping: ALL,
-    m.Refresh: ALL,
-    m.Subscribe: ALL,
-    m.MediaGet: ALL,
-    m.AlertExport: ALL,
-    m.ReportClaim: WORK,
-    m.ReportSetStatus: WORK,
-    m.ReportAssign: WORK,
-    m.ReportSetPriority: WORK,
-    m.IncidentCreate: WORK,
-    m.ReportLink: WORK,
-    m.OfficerChatSend: WORK,
-    m.OfficerChatRead: WORK,
-    m.AlertPreview: WORK,
-    m.AlertSend: WORK,
-    m.AlertUpdate: WORK,
-    m.AlertCancel: WORK,
-    m.AlertApprove: APPROVE,
-}
 #: how often a live session's token is re-checked against the database (disabled accounts)
 RECHECK_S = 5.0
 
@@ -121,7 +96,7 @@ class OfficerConnection(Endpoint):
             raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session has expired: log in again")
         if now - self.checked_at > RECHECK_S:
             await self.recheck()
-        if self.actor.role not in PERMISSIONS[type(msg)]:
+        if not rules.may_send(self.actor.role, type(msg)):
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, f"role {self.actor.role} may not send {type(msg).__name__}"
             )

@@ -16,12 +16,11 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
+from backend_client import rules
 from backend_client.errors import ErrorCode, ProtocolError
 from relay import wire
 from relay.db import models as db
 from relay.db.uow import Tx
-
-SUPERVISING = {"supervisor", "admin"}
 
 
 @dataclass(frozen=True)
@@ -71,9 +70,7 @@ def submit_report(
             pending = list(conn.execute(_PENDING_MEDIA, {"r": existing[0]}).scalars())
             return m.ReportAccepted(re=msg.id, report_id=existing[1], missing=pending)
         public_id = new_public_id("R")
-        priority: m.Priority = (
-            "high" if msg.category in ("missing_person", "violence") else "normal"
-        )
+        priority = rules.initial_priority(msg.category)
         pk = conn.execute(
             _INSERT_REPORT,
             {
@@ -264,25 +261,16 @@ def undelivered_chat(device_key: int) -> Callable[[Session], list[m.ChatMessage]
 
 # ---------------------------------------------------------------- officer side
 
-_MOVES = {
-    "new": {"claimed"},
-    "claimed": {"in_progress", "closed", "new"},
-    "in_progress": {"closed", "claimed"},
-    "closed": {"claimed"},
-}
-
 
 def claim(actor: Actor, msg: m.ReportClaim) -> Callable[[Tx], m.Ack]:
     def job(tx: Tx) -> m.Ack:
         r = report_by_public_id(tx.s, msg.report_id)
-        held_by_other = r.claimed_by not in (None, actor.username) and r.status != "closed"
-        if held_by_other and not (msg.force and actor.role in SUPERVISING):
+        if not rules.may_claim(r.status, r.claimed_by, actor.username, actor.role, msg.force):
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"report {r.public_id} is already claimed by {r.claimed_by}"
             )
         r.claimed_by = actor.username
-        if r.status in ("new", "closed"):
-            r.status = "claimed"
+        r.status = rules.status_after_claim(r.status)
         _changed(tx, r, actor, "report.claim", force=msg.force)
         return m.Ack(re=msg.id)
 
@@ -294,12 +282,13 @@ def set_status(actor: Actor, msg: m.ReportSetStatus) -> Callable[[Tx], m.Ack]:
         r = report_by_public_id(tx.s, msg.report_id)
         if msg.status == r.status:
             return m.Ack(re=msg.id)
-        if msg.status not in _MOVES[r.status]:
+        if not rules.can_move(r.status, msg.status):
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"a {r.status} report cannot move to {msg.status}"
             )
-        holds = r.claimed_by == actor.username or actor.role in SUPERVISING
-        if msg.status in ("in_progress", "closed", "new") and not holds:
+        if not rules.may_move(
+            r.status, msg.status, claimed_by=r.claimed_by, username=actor.username, role=actor.role
+        ):
             raise ProtocolError(
                 ErrorCode.CONFLICT,
                 f"claim report {r.public_id} first (it is held by {r.claimed_by or 'nobody'})",
@@ -321,11 +310,10 @@ def assign(actor: Actor, msg: m.ReportAssign) -> Callable[[Tx], m.Ack]:
         target = tx.s.scalar(select(db.Officer).where(db.Officer.username == msg.officer))
         if target is None or target.disabled:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"no active officer {msg.officer!r}")
-        if r.claimed_by not in (None, actor.username) and actor.role not in SUPERVISING:
+        if r.claimed_by not in (None, actor.username) and not rules.supervises(actor.role):
             raise ProtocolError(ErrorCode.CONFLICT, f"report is held by {r.claimed_by}")
         r.claimed_by = target.username
-        if r.status in ("new", "closed"):
-            r.status = "claimed"
+        r.status = rules.status_after_claim(r.status)
         _changed(tx, r, actor, "report.assign", officer=target.username)
         return m.Ack(re=msg.id)
 
