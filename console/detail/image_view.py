@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.detail.labels import plain_label
+from console.common.labels import plain_label
+from console.common.ops import run_off_thread
 from console.detail.media import MediaRejected, decode_image
-from console.detail.ops import run_off_thread
 
 _MIN_SCALE, _MAX_SCALE = 0.02, 32.0
 

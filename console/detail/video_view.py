@@ -14,9 +14,9 @@ from typing import Any
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from console.detail.labels import plain_label
+from console.common.labels import plain_label
+from console.common.ops import run_off_thread
 from console.detail.media import MediaRejected, PrivateMediaDir, check_video
-from console.detail.ops import run_off_thread
 
 
 def load_multimedia() -> tuple[ModuleType, ModuleType]:

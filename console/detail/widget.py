@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
+from console.common.labels import plain_label
 from console.detail.format import (
     STATUS_WORDS,
     absolute_time,
@@ -39,7 +40,6 @@ from console.detail.format import (
     words,
 )
 from console.detail.image_view import ImagePreview
-from console.detail.labels import plain_label
 from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
 from console.detail.video_view import VideoPreview
 from console.session import ConsoleSession

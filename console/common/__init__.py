@@ -1,0 +1,1 @@
+"""What every feature folder shares: plain-text labels, off-thread work."""
