@@ -44,8 +44,8 @@ SYSDEPS := $(SYSDEPS_QT) $(SYSDEPS_WEBENGINE) $(SYSDEPS_MULTIMEDIA) $(SYSDEPS_XC
 help:
 	@cat <<'EOF'
 	make run        start the console in demo mode (embedded relay, simulated citizens)
-	make test       ruff, ruff format --check, mypy, pytest (headless)
-	make lint       ruff check, ruff format --check, mypy
+	make test       ruff, ruff format --check, mypy, lint-imports, pytest (headless)
+	make lint       ruff check, ruff format --check, mypy, lint-imports
 	make format     ruff format and ruff check --fix
 	make bench      run every bench/*.py with default arguments
 	make venv       create/refresh .venv from pyproject.toml (only when it changed)
@@ -102,6 +102,10 @@ test: sysdeps venv
 	echo "== ruff check";          $(BIN)/ruff check . || failed="$$failed ruff-check"
 	echo "== ruff format --check"; $(BIN)/ruff format --check . || failed="$$failed ruff-format"
 	echo "== mypy";                $(BIN)/mypy || failed="$$failed mypy"
+	echo "== lint-imports";        $(BIN)/lint-imports --no-cache || failed="$$failed lint-imports"
+	# asyncio's debug mode: a coroutine never awaited, a callback on the wrong thread or a
+	# slow callback is reported instead of passing silently.
+	export PYTHONASYNCIODEBUG=1
 	# Two processes: Qt's QApplication (and QtWebEngine) lives only in the GUI run, so the
 	# relay and client suites never process stray Qt events left by a widget test.
 	echo "== pytest: unit and integration"
@@ -116,6 +120,7 @@ lint: venv
 	$(BIN)/ruff check . || failed="$$failed ruff-check"
 	$(BIN)/ruff format --check . || failed="$$failed ruff-format"
 	$(BIN)/mypy || failed="$$failed mypy"
+	$(BIN)/lint-imports --no-cache || failed="$$failed lint-imports"
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
 
 format: venv
