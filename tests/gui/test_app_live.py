@@ -5,11 +5,17 @@ delivered, draw an area, see the recipient count, send, see delivered counts ris
 the link drops: the status bar says so, an action waits in the outbox, and drains once the
 link is back. The asyncio loop is qasync's, so Qt (and the map's QtWebEngine page) and the
 client run together exactly as in `lookout`.
+
+Then the `lookout` command itself, as a user runs it: `--demo` with a screenshot in a child
+process (its own QApplication, config and temp directories), and its argument errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +149,111 @@ async def _shift(tmp_path: Path) -> None:
         await relay.relay.stop()  # type: ignore[attr-defined]
         if phone is not None:
             await phone.close()
+
+
+# ---------------------------------------------------------------- the `lookout` command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _lookout(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`lookout ARGS` in a child whose settings, temp files and keyring live under tmp_path."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+    }
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "demo.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_lookout_demo_renders_the_workspace_and_cleans_up(tmp_path: Path) -> None:
+    from PIL import Image
+
+    shot = tmp_path / "out.png"
+    done = _lookout(
+        tmp_path, "--demo", "--devices", "5", "--screenshot", str(shot), "--quit-after", "4"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"screenshot written to {shot}" in done.stdout
+    with Image.open(shot) as image:
+        assert image.size == (1600, 960)  # the main window, on the 1600x1000 offscreen screen
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 100, "the screenshot is (nearly) blank"
+    tmp = tmp_path / "tmp"
+    assert not list(tmp.glob("lookout-demo-*")), "the embedded relay's data was left behind"
+    homes = list(tmp.glob("lookout-console-*"))
+    assert len(homes) == 1 and (homes[0] / "outbox.sqlite").exists()
+    settings = (tmp_path / "config" / "Lookout" / "console.conf").read_text()
+    assert "demo\\window\\geometry" in settings  # signed in as the demo dispatcher, layout saved
+
+
+def test_lookout_forget_relay(tmp_path: Path) -> None:
+    assert _lookout(tmp_path, "--forget-relay", "wss://x:1").stdout == (
+        "no certificate was pinned for wss://x:1\n"
+    )
+    pin = "from console.login.dialog import TrustStore; TrustStore().pin('wss://x:1', 'AB:CD')"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", pin], env=env, check=True, timeout=60)
+    done = _lookout(tmp_path, "--forget-relay", "wss://x:1")
+    assert done.returncode == 0
+    assert done.stdout == (
+        "forgot the certificate pinned for wss://x:1; you will be asked to confirm the new one\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--demo", "--scenario", "nonsense"], "lookout: error: No scenario called 'nonsense'"),
+        (["--demo", "--devices", "0"], "lookout: error: --devices must be at least 1"),
+        (["--devices", "5"], "lookout: error: --devices and --scenario only apply with --demo"),
+        (["--scenario", "burglary"], "lookout: error: --devices and --scenario only apply"),
+        (["--theme", "pink"], "lookout: error: argument --theme: invalid choice: 'pink'"),
+    ],
+)
+def test_lookout_refuses_bad_arguments(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from demo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+def test_lookout_help_lists_the_demo_and_console_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from demo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lookout [-h] [--demo] [--devices DEVICES] [--scenario SCENARIO]")
+    for option in ("--screenshot", "--quit-after", "--theme", "--relay", "--user", "--data-dir"):
+        assert option in out
+
+
+def test_the_console_alone_knows_no_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    from console.app import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--demo"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --demo" in capsys.readouterr().err
