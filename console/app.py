@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
     from backend_client.client import RelayClient
     from backend_client.state import State
+    from console.compose import OpenedSession
     from console.login.dialog import LoginResult
-    from console.session import OpenedSession
 
 os.environ.setdefault(
     "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
@@ -145,7 +145,7 @@ async def run(
     args: argparse.Namespace, app: QApplication, source: SessionSource | None = None
 ) -> int:
     """Sign in (through `source`, else the login dialog), then the workspace until done."""
-    from console.session import open_session
+    from console.compose import open_session
     from console.theme import apply_theme
 
     if source is None:
@@ -166,8 +166,8 @@ async def run(
 async def _log_in(args: argparse.Namespace) -> OpenedSession | None:
     """Ask until a sign-in is not refused for good; None when the officer gives up."""
     from backend_client.state import State
+    from console.compose import open_session
     from console.login.dialog import LoginDialog
-    from console.session import open_session
 
     dialog = LoginDialog(relay=args.relay, user=args.user)
     while True:

@@ -12,20 +12,15 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from backend_client import messages as m
-from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.client import RelayClient
 from backend_client.errors import ProtocolError
-from backend_client.outbox import Outbox, OutboxEntry
+from backend_client.outbox import OutboxEntry
 from backend_client.state import ConnectionStatus
-
-if TYPE_CHECKING:
-    from backend_client.cache import LocalCache
 
 log = logging.getLogger(__name__)
 
@@ -227,57 +222,3 @@ def _plain(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "The relay did not answer in time; try again."
     return f"The request failed: {exc}"
-
-
-# ---------------------------------------------------------------- opening one
-
-
-@dataclass(frozen=True)
-class OpenedSession:
-    """A session and what was opened for it; `close()` undoes it in reverse order."""
-
-    session: ConsoleSession
-    cache: LocalCache | None
-
-    async def close(self) -> None:
-        await self.session.stop()
-        self.session.client.outbox.close()
-        if self.cache is not None:
-            self.cache.close()
-
-
-def open_session(
-    config: ClientConfig, credentials: Credentials, home: Path, *, local_cache: bool = True
-) -> OpenedSession:
-    """The one place a console session is built, for the app, the demo, tests and scripts.
-
-    The local cache (when it can be unlocked) is also the client's event sink, so a restart
-    resumes after the last event it stored; the outbox lives beside it in `home`. The
-    session is not started: a caller may show its window first, and a widget test never
-    starts one. `local_cache=False` is for sessions whose history must not outlive them.
-    """
-    home.mkdir(parents=True, exist_ok=True)
-    cache = open_cache(home, credentials) if local_cache else None
-    # LocalCache takes the officer events the client hands a sink; EventSink says any Msg
-    outbox = Outbox(home / "outbox.sqlite")
-    client = RelayClient(config, credentials, outbox, sink=cache)  # type: ignore[arg-type]
-    return OpenedSession(ConsoleSession(client, cache), cache)
-
-
-def open_cache(home: Path, credentials: Credentials) -> LocalCache | None:
-    """The officer's local cache in `home`, or None (logged) when no key can unlock it: the
-    console then works from the live link alone, which is better than not starting."""
-    # imported here: the cache pulls in SQLAlchemy, Alembic and the keyring, which a widget
-    # test's offline session never needs
-    from backend_client.cache import LocalCache, NoKeyAvailable, cache_key
-
-    try:
-        key = cache_key(
-            account=credentials.username,
-            passphrase=credentials.password,
-            salt_path=home / "cache.salt",
-        )
-    except NoKeyAvailable as exc:
-        log.warning("no local cache: %s", exc)
-        return None
-    return LocalCache(home / "cache.sqlite", key)

@@ -29,8 +29,8 @@ async def shoot(app: object) -> None:
     from backend_client.client import RelayClient
     from backend_client.outbox import Outbox
     from backend_client.state import State
+    from console.compose import open_session
     from console.main_window import MainWindow
-    from console.session import open_session
     from console.settings import ConsoleSettings
     from console.theme import apply_theme
     from demo.embedded import DEMO_SUPERVISOR, EmbeddedRelay

@@ -12,7 +12,8 @@ from typing import Any
 
 from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.outbox import Outbox
-from console.session import ConsoleSession, open_session
+from console.compose import open_session
+from console.session import ConsoleSession
 
 #: nothing listens there, and an offline session's client is never started anyway
 OFFLINE_RELAY = ClientConfig(url="wss://127.0.0.1:1")
