@@ -1,17 +1,34 @@
-"""`lookout`: the composition root. Builds the loop, wires services to widgets, and shuts
-down in reverse order. Feature logic lives in the feature folders, not here."""
+"""The console's composition root: builds the loop, opens the session, wires it to the main
+window, and shuts down in reverse order. Feature logic lives in the feature folders.
+
+The console knows nothing of the relay or the simulator. A program above it (the `demo`
+package, whose `main` is the `lookout` command) passes an `Extension` to `main`: it adds
+its own arguments, checks them, and may hand back a `SessionSource`, a relay and an officer
+that need no login dialog. Everything after that (the session, the window, the screenshot,
+the shutdown) runs through this one root, whichever way the session was found; without an
+extension `main` is the plain console, signing in through the login dialog.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import json
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from backend_client.client import RelayClient
+    from backend_client.state import State
+    from console.compose import OpenedSession
+    from console.login.dialog import LoginResult
 
 os.environ.setdefault(
     "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
@@ -19,18 +36,38 @@ os.environ.setdefault(
 if os.geteuid() == 0:  # Chromium refuses to run as root with its sandbox on
     os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
-log = logging.getLogger("lookout")
+
+class SessionSource(Protocol):
+    """Where to sign in, found without the login dialog (e.g. an embedded relay)."""
+
+    async def open(self) -> LoginResult:
+        """Ready the relay and say how to reach it, as the officer and where files live."""
+        ...
+
+    async def close(self) -> None:
+        """Called once the session is closed, whatever happened after `open` returned."""
+        ...
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+class Extension(Protocol):
+    """What a program above the console adds to the command line."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def session_source(
+        self, parser: argparse.ArgumentParser, args: argparse.Namespace
+    ) -> SessionSource | None:
+        """Check the added arguments (`parser.error` on bad ones); a source when they ask
+        for one, else None for the login dialog. Must not start anything yet."""
+        ...
+
+
+def parse_args(
+    argv: list[str] | None, extension: Extension | None = None
+) -> tuple[argparse.Namespace, SessionSource | None]:
     p = argparse.ArgumentParser(prog="lookout", description="Lookout control-room console.")
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="start an embedded relay with simulated citizens and log in by itself",
-    )
-    p.add_argument("--devices", type=int, default=60, help="simulated citizens in demo mode")
-    p.add_argument("--scenario", default="mixed", help="pilot scenario the demo citizens follow")
+    if extension is not None:
+        extension.add_arguments(p)
     p.add_argument("--screenshot", type=Path, help="write a PNG of the main window, then quit")
     p.add_argument(
         "--quit-after",
@@ -51,22 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--forget-relay", metavar="URL", help="forget the pinned certificate of a relay, then exit"
     )
     args = p.parse_args(argv)
-    if not args.demo and (args.devices != 60 or args.scenario != "mixed"):
-        p.error("--devices and --scenario only apply with --demo")
-    if args.devices < 1:
-        p.error("--devices must be at least 1")
-    if args.demo:
-        from simulator.scenarios import ScenarioError, load
-
-        try:
-            load(args.scenario)
-        except ScenarioError as exc:
-            p.error(str(exc))
-    return args
+    source = extension.session_source(p, args) if extension is not None else None
+    return args, source
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, extension: Extension | None = None) -> int:
+    args, source = parse_args(argv, extension)
     if args.forget_relay:
         from console.login.dialog import TrustStore
 
@@ -80,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("websockets", "alembic", "relay.db", "simulator"):
+    for noisy in ("websockets", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a headless render still works
@@ -97,88 +124,87 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
-    import qasync
+    import qasync  # type: ignore[import-untyped]
     from PySide6.QtWidgets import QApplication
 
     import console.map.tiles  # noqa: F401 - its URL scheme must be registered before the app
 
     QApplication.setApplicationName("Lookout")
     QApplication.setOrganizationName("Lookout")
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # run() decides when to stop, after a clean shutdown
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    code = 0
     with loop:
-        try:
-            code = loop.run_until_complete(run(args, app))
-        finally:
-            pass
+        code: int = loop.run_until_complete(run(args, app, source))
     return code
 
 
-async def run(args: argparse.Namespace, app: Any) -> int:
-    from backend_client.client import ClientConfig, Credentials, RelayClient
-    from backend_client.outbox import Outbox
+async def run(
+    args: argparse.Namespace, app: QApplication, source: SessionSource | None = None
+) -> int:
+    """Sign in (through `source`, else the login dialog), then the workspace until done."""
+    from console.compose import open_session
+    from console.theme import apply_theme
+
+    if source is None:
+        apply_theme(app, args.theme or "dark")
+        opened = await _log_in(args)
+        if opened is None:
+            return 1  # the officer closed the login dialog
+        return await _workspace(args, app, opened)
+    login = await source.open()
+    try:
+        opened = open_session(login.config, login.credentials, args.data_dir or login.data_dir)
+        await opened.session.start()
+        return await _workspace(args, app, opened)
+    finally:
+        await source.close()
+
+
+async def _log_in(args: argparse.Namespace) -> OpenedSession | None:
+    """Ask until a sign-in is not refused for good; None when the officer gives up."""
     from backend_client.state import State
+    from console.compose import open_session
+    from console.login.dialog import LoginDialog
+
+    dialog = LoginDialog(relay=args.relay, user=args.user)
+    while True:
+        result = await dialog.ask()
+        if result is None:
+            return None
+        opened = open_session(result.config, result.credentials, args.data_dir or result.data_dir)
+        await opened.session.start()
+        if await _first_outcome(opened.session.client) is not State.FATAL:
+            return opened  # live, or the relay is unreachable: work from the cache until it returns
+        dialog.failed(opened.session.status.reason)
+        await opened.close()
+
+
+async def _workspace(args: argparse.Namespace, app: QApplication, opened: OpenedSession) -> int:
+    """The main window over an open session, until it is closed or the screenshot is taken;
+    the session is closed on the way out."""
     from console.main_window import MainWindow
-    from console.session import ConsoleSession
     from console.settings import ConsoleSettings
     from console.theme import apply_theme
 
-    demo = None
-    if args.demo:
-        from console.demo import EmbeddedRelay
-        from relay.accounts import totp_now
-
-        demo = EmbeddedRelay(devices=args.devices, scenario=args.scenario)
-        info = demo.start()
-        secret = info.totp_secret
-        config = ClientConfig(url=info.url, pin_sha256=info.fingerprint)
-        creds = Credentials(info.username, info.password, lambda: totp_now(secret))
-        home = args.data_dir or Path(tempfile.mkdtemp(prefix="lookout-console-"))
-        home.mkdir(parents=True, exist_ok=True)
-        cache = _open_cache(home, creds)
-        client = RelayClient(config, creds, Outbox(home / "outbox.sqlite"), sink=cache)
-        session = ConsoleSession(client, cache)
-        await session.start()
-    else:
-        from console.login.dialog import LoginDialog
-
-        apply_theme(app, args.theme or "dark")
-        dialog = LoginDialog(relay=args.relay, user=args.user)
-        while True:
-            result = await dialog.ask()
-            if result is None:
-                return 1
-            config, creds = result.config, result.credentials
-            home = args.data_dir or result.data_dir
-            home.mkdir(parents=True, exist_ok=True)
-            cache = _open_cache(home, creds)
-            client = RelayClient(config, creds, Outbox(home / "outbox.sqlite"), sink=cache)
-            session = ConsoleSession(client, cache)
-            await session.start()
-            state = await _first_outcome(client)
-            if state is not State.FATAL:
-                break  # live, or the relay is unreachable: work from the cache until it returns
-            dialog.failed(client.status.reason)
-            await session.stop()
-            if cache is not None:
-                cache.close()
-    settings = ConsoleSettings(creds.username)
-    apply_theme(app, args.theme or settings.theme())
-    window = MainWindow(session, settings)
-    session.load_cached()
-    # what the cache held is long-lived: keep the collector from rescanning it (at 1M reports
-    # a full collection otherwise pauses the GUI for 100-400 ms)
-    gc.collect()
-    gc.freeze()
-    window.show()
-    done = asyncio.Event()
-    window.closed.connect(done.set)
+    session = opened.session
+    window: MainWindow | None = None
     try:
+        settings = ConsoleSettings(session.client.credentials.username)
+        apply_theme(app, args.theme or settings.theme())
+        window = MainWindow(session, settings)
+        session.load_cached()
+        # what the cache held is long-lived: keep the collector from rescanning it (at 1M
+        # reports a full collection otherwise pauses the GUI for 100-400 ms)
+        gc.collect()
+        gc.freeze()
+        window.show()
+        done = asyncio.Event()
+        window.closed.connect(done.set)
         if args.quit_after is not None or args.screenshot is not None:
-            await _wait_for_traffic(session, args.quit_after or 10.0)
+            await _wait_for_traffic(args.quit_after or 10.0)
             if args.screenshot is not None:
                 await window.settle()
                 window.grab().save(str(args.screenshot))
@@ -186,20 +212,15 @@ async def run(args: argparse.Namespace, app: Any) -> int:
         else:
             await done.wait()
     finally:
-        window.save_layout()
-        window.close()
-        await session.stop()
-        if cache is not None:
-            cache.close()
-        if demo is not None:
-            await asyncio.to_thread(demo.stop)
+        if window is not None:
+            window.save_layout()
+            window.close()
+        await opened.close()
     return 0
 
 
 def _offscreen_screen(width: int = 1600, height: int = 1000) -> Path:
     """Qt's offscreen screen is 800x600 by default: too small to judge a control-room layout."""
-    import json
-
     path = Path(tempfile.gettempdir()) / f"lookout-offscreen-{width}x{height}.json"
     screen = {
         "name": "Offscreen",
@@ -215,7 +236,7 @@ def _offscreen_screen(width: int = 1600, height: int = 1000) -> Path:
     return path
 
 
-async def _first_outcome(client: Any, timeout: float = 20.0) -> Any:
+async def _first_outcome(client: RelayClient, timeout: float = 20.0) -> State:
     """Wait until the first connection attempt went live, failed for good, or is backing off."""
     from backend_client.state import State
 
@@ -228,26 +249,11 @@ async def _first_outcome(client: Any, timeout: float = 20.0) -> Any:
     return client.status.state
 
 
-async def _wait_for_traffic(session: Any, seconds: float) -> None:
+async def _wait_for_traffic(seconds: float) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
     while loop.time() < end:
         await asyncio.sleep(min(0.25, end - loop.time()))
-
-
-def _open_cache(home: Path, creds: Any) -> Any:
-    try:
-        from backend_client.cache import LocalCache, NoKeyAvailable, cache_key
-    except ImportError:  # the cache module is optional during development
-        return None
-    try:
-        key = cache_key(
-            account=creds.username, passphrase=creds.password, salt_path=home / "cache.salt"
-        )
-    except NoKeyAvailable as exc:
-        log.warning("no local cache: %s", exc)
-        return None
-    return LocalCache(home / "cache.sqlite", key)
 
 
 if __name__ == "__main__":

@@ -26,27 +26,22 @@ async def shoot(app: object) -> None:
     from PySide6.QtWidgets import QApplication
 
     from backend_client import messages as m
-    from backend_client.client import ClientConfig, Credentials, RelayClient
+    from backend_client.client import RelayClient
     from backend_client.outbox import Outbox
     from backend_client.state import State
-    from console.demo import EmbeddedRelay
+    from console.compose import open_session
     from console.main_window import MainWindow
-    from console.session import ConsoleSession
     from console.settings import ConsoleSettings
     from console.theme import apply_theme
-    from relay.accounts import totp_now
+    from demo.embedded import DEMO_SUPERVISOR, EmbeddedRelay
 
     assert isinstance(app, QApplication)
     OUT.mkdir(exist_ok=True)
     demo = EmbeddedRelay(devices=80, report_rate_per_min=3.0)
     info = demo.start()
     home = Path(tempfile.mkdtemp(prefix="lookout-shots-"))
-    client = RelayClient(
-        ClientConfig(url=info.url, pin_sha256=info.fingerprint),
-        Credentials(info.username, info.password, lambda: totp_now(info.totp_secret)),
-        Outbox(home / "outbox.sqlite"),
-    )
-    session = ConsoleSession(client)
+    opened = open_session(info.client_config(), info.credentials(), home, local_cache=False)
+    session = opened.session
     settings = ConsoleSettings("shots", QSettings(str(home / "c.ini"), QSettings.Format.IniFormat))
     apply_theme(app, "dark")
     window = MainWindow(session, settings)
@@ -108,10 +103,8 @@ async def shoot(app: object) -> None:
         pending = [a for a in session.alerts.values() if a.state == "pending_approval"]
         if pending:  # the two-person rule: the demo's supervisor approves from their console
             sup = RelayClient(
-                ClientConfig(url=info.url, pin_sha256=info.fingerprint),
-                Credentials(
-                    "supervisor", info.password, lambda: totp_now(info.supervisor_totp_secret)
-                ),
+                info.client_config(),
+                info.credentials(DEMO_SUPERVISOR),
                 Outbox(home / "sup-outbox.sqlite"),
             )
             await sup.start()
@@ -136,7 +129,7 @@ async def shoot(app: object) -> None:
         await grab("workspace-light.png")
     finally:
         window.close()
-        await session.stop()
+        await opened.close()
         await asyncio.to_thread(demo.stop)
 
 

@@ -5,12 +5,24 @@ delivered, draw an area, see the recipient count, send, see delivered counts ris
 the link drops: the status bar says so, an action waits in the outbox, and drains once the
 link is back. The asyncio loop is qasync's, so Qt (and the map's QtWebEngine page) and the
 client run together exactly as in `lookout`.
+
+Then the `lookout` command itself, as a user runs it, each in a child process (its own
+QApplication, config and temp directories): `--demo` with a screenshot; signing in through
+the login dialog, refused once; `--forget-relay`; and the argument errors. This file is
+also that child's script for the login (`python test_app_live.py login DIR`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+if __name__ == "__main__":  # the child: the repository is its import root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pytest
 import qasync
@@ -143,3 +155,212 @@ async def _shift(tmp_path: Path) -> None:
         await relay.relay.stop()  # type: ignore[attr-defined]
         if phone is not None:
             await phone.close()
+
+
+# ---------------------------------------------------------------- the `lookout` command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _child_env(tmp_path: Path) -> dict[str, str]:
+    """Settings, data and temp files of a child under tmp_path, never the user's own."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+    }
+
+
+def _lookout(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`lookout ARGS`, as the installed command runs it, in a child of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "demo.cli", *args],
+        cwd=ROOT,
+        env=_child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_lookout_demo_renders_the_workspace_and_cleans_up(tmp_path: Path) -> None:
+    from PIL import Image
+
+    shot = tmp_path / "out.png"
+    done = _lookout(
+        tmp_path, "--demo", "--devices", "5", "--screenshot", str(shot), "--quit-after", "4"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"screenshot written to {shot}" in done.stdout
+    with Image.open(shot) as image:
+        # the whole main window (1600x960), on the 1600x1000 offscreen screen, not Qt's 800x600
+        assert image.width >= 1500 and image.height >= 900, image.size
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 100, "the screenshot is (nearly) blank"
+    tmp = tmp_path / "tmp"
+    assert not list(tmp.glob("lookout-demo-*")), "the embedded relay's data was left behind"
+    homes = list(tmp.glob("lookout-console-*"))
+    assert len(homes) == 1 and (homes[0] / "outbox.sqlite").exists()
+    settings = (tmp_path / "config" / "Lookout" / "console.conf").read_text()
+    assert "demo\\window\\geometry" in settings  # signed in as the demo dispatcher, layout saved
+
+
+@pytest.mark.slow
+def test_lookout_signs_in_through_the_dialog_after_a_refusal(tmp_path: Path) -> None:
+    child = subprocess.run(
+        [sys.executable, __file__, "login", str(tmp_path)],
+        cwd=ROOT,
+        env=_child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    seen = json.loads(child.stdout.strip().splitlines()[-1])
+    assert seen["refused"] and seen["refused"] != "Contacting the relay…"
+    assert seen["code_cleared"] is True  # each code works once: the dialog asks for a new one
+    assert seen["run"] == 0
+    assert seen["title"] == "Lookout — dana"
+    assert (tmp_path / "home" / "outbox.sqlite").exists()
+
+
+async def _sign_in_refused_once(tmp_path: Path) -> dict[str, object]:
+    """Run the console's own `run` without a session source, and be the officer at its
+    login dialog: a wrong code first, then the right one."""
+    from PySide6.QtWidgets import QApplication
+
+    from backend_client.client import fetch_fingerprint
+    from console import app as console_app
+    from console.login.dialog import LoginDialog, TrustStore
+    from relay.accounts import totp_now
+    from tests.conftest import PASSWORD
+
+    relay = await start_relay(tmp_path / "relay")
+    url = relay.relay.url  # type: ignore[attr-defined]
+    TrustStore().pin(url, await fetch_fingerprint(url))  # confirmed before, as on a 2nd day
+    argv = ["--relay", url, "--user", "dana", "--data-dir", str(tmp_path / "home")]
+    args, source = console_app.parse_args([*argv, "--quit-after", "1"])
+    assert source is None
+    app = QApplication.instance()
+    run = asyncio.ensure_future(console_app.run(args, app))  # type: ignore[arg-type]
+    seen: dict[str, object] = {}
+    try:
+
+        def dialog() -> LoginDialog | None:
+            shown = [w for w in app.topLevelWidgets() if isinstance(w, LoginDialog)]  # type: ignore[union-attr]
+            return shown[0] if shown and shown[0].isVisible() else None
+
+        await wait_until(lambda: dialog() is not None, timeout=20)
+        first = dialog()
+        assert first is not None
+        first.password.setText(PASSWORD)
+        first.totp.setText("000000")
+        first._submit()
+        await wait_until(
+            lambda: first.isVisible() and first.error.text() not in ("", "Contacting the relay…"),
+            timeout=30,
+        )
+        seen["refused"] = first.error.text()
+        seen["code_cleared"] = first.totp.text() == ""
+        first.totp.setText(totp_now(relay.totp["dana"]))
+        first._submit()
+
+        def workspace() -> str | None:
+            titles = [w.windowTitle() for w in app.topLevelWidgets() if w.isVisible()]  # type: ignore[union-attr]
+            return next((t for t in titles if t.startswith("Lookout — ") and "sign" not in t), None)
+
+        await wait_until(lambda: workspace() is not None, timeout=30)
+        seen["title"] = workspace()
+        seen["run"] = await asyncio.wait_for(run, 60)
+    finally:
+        run.cancel()
+        await relay.relay.stop()  # type: ignore[attr-defined]
+    return seen
+
+
+def _login_child(tmp_path: Path) -> int:
+    from console.app import _offscreen_screen
+
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
+    from PySide6.QtWidgets import QApplication
+
+    import console.map.tiles  # noqa: F401 - its URL scheme must be registered before the app
+
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        seen = loop.run_until_complete(_sign_in_refused_once(tmp_path))
+    print(json.dumps(seen))
+    return 0
+
+
+def test_lookout_forget_relay(tmp_path: Path) -> None:
+    assert _lookout(tmp_path, "--forget-relay", "wss://x:1").stdout == (
+        "no certificate was pinned for wss://x:1\n"
+    )
+    pin = "from console.login.dialog import TrustStore; TrustStore().pin('wss://x:1', 'AB:CD')"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", pin], env=env, check=True, timeout=60)
+    done = _lookout(tmp_path, "--forget-relay", "wss://x:1")
+    assert done.returncode == 0
+    assert done.stdout == (
+        "forgot the certificate pinned for wss://x:1; you will be asked to confirm the new one\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--demo", "--scenario", "nonsense"], "lookout: error: No scenario called 'nonsense'"),
+        (["--demo", "--devices", "0"], "lookout: error: --devices must be at least 1"),
+        (["--devices", "5"], "lookout: error: --devices and --scenario only apply with --demo"),
+        (["--scenario", "burglary"], "lookout: error: --devices and --scenario only apply"),
+        (["--theme", "pink"], "lookout: error: argument --theme: invalid choice: 'pink'"),
+    ],
+)
+def test_lookout_refuses_bad_arguments(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from demo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+def test_lookout_help_lists_the_demo_and_console_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from demo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lookout [-h] [--demo] [--devices DEVICES] [--scenario SCENARIO]")
+    for option in ("--screenshot", "--quit-after", "--theme", "--relay", "--user", "--data-dir"):
+        assert option in out
+
+
+def test_the_console_alone_knows_no_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    from console.app import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--demo"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --demo" in capsys.readouterr().err
+
+
+if __name__ == "__main__":
+    assert sys.argv[1] == "login", sys.argv
+    raise SystemExit(_login_child(Path(sys.argv[2])))

@@ -1,5 +1,8 @@
 """Only console/ may use Qt: nothing in backend_client, relay or simulator imports PySide6,
-qasync or pyqtgraph (DESIGN.md, "The parts").
+qasync or pyqtgraph (DESIGN.md, "The parts"). And the layers above: console/ never imports
+relay, simulator or demo (only the demo package composes all three), and nothing below the
+demo imports it (the source scan below; the console's modules import Qt, so the child's
+import check does not apply to them).
 
 Two independent checks, because each sees what the other cannot:
 
@@ -184,12 +187,15 @@ def run_child(
     return report
 
 
-def _forbidden_name(name: str | None) -> bool:
-    return name is not None and name.partition(".")[0] in FORBIDDEN
+def _forbidden_name(name: str | None, forbidden: frozenset[str] = FORBIDDEN) -> bool:
+    return name is not None and name.partition(".")[0] in forbidden
 
 
-def scan_source(directory: Path) -> list[tuple[str, int, str]]:
-    """Every import of a forbidden package in ``directory``'s Python files: (file, line, name)."""
+def scan_source(
+    directory: Path, forbidden: frozenset[str] = FORBIDDEN
+) -> list[tuple[str, int, str]]:
+    """Every import of a ``forbidden`` package in ``directory``'s Python files: (file, line,
+    name). Relative imports stay inside their own package, so they never count."""
     found: list[tuple[str, int, str]] = []
     for path in sorted(directory.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -206,7 +212,7 @@ def scan_source(directory: Path) -> list[tuple[str, int, str]]:
                 if callee in {"__import__", "import_module"} and isinstance(first, ast.Constant):
                     names = [str(first.value)]
             line = getattr(node, "lineno", 0)
-            found += [(str(path), line, n) for n in names if n and _forbidden_name(n)]
+            found += [(str(path), line, n) for n in names if n and _forbidden_name(n, forbidden)]
     return found
 
 
@@ -280,6 +286,54 @@ def test_qt_free_packages_have_no_qt_import_in_source() -> None:
     for package in QT_FREE_PACKAGES:
         assert list((ROOT / package).rglob("*.py")), f"{package} has no source to scan"
         assert scan_source(ROOT / package) == []
+
+
+# --- the layers above the contract: console below demo --------------------------------
+
+ABOVE_THE_CONSOLE = frozenset({"relay", "simulator", "demo"})
+
+LEAKY_CONSOLE = {
+    "__init__.py": "",
+    "clean.py": "from backend_client import messages\nfrom . import sibling\n",
+    "sibling.py": "import relayed\nimport simulators.x\nimport demography\n",
+    "direct.py": "import relay.server\n",
+    "lazy.py": "def run():\n    from simulator.scenarios import load\n    return load\n",
+    "dynamic.py": "import importlib\nimportlib.import_module('relay.accounts')\n",
+    "entry.py": "from demo import cli\n",
+}
+
+
+def make_leaky_console(tmp_path: Path) -> Path:
+    for relative, text in LEAKY_CONSOLE.items():
+        path = tmp_path / "leaky_console" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return tmp_path / "leaky_console"
+
+
+def test_ast_scan_catches_a_console_reaching_up(tmp_path: Path) -> None:
+    package = make_leaky_console(tmp_path)
+    found = {
+        (Path(file).name, line, name)
+        for file, line, name in scan_source(package, ABOVE_THE_CONSOLE)
+    }
+    assert found == {
+        ("direct.py", 1, "relay.server"),
+        ("lazy.py", 2, "simulator.scenarios"),
+        ("dynamic.py", 2, "relay.accounts"),
+        ("entry.py", 1, "demo"),
+    }  # and no look-alike names (relayed, simulators, demography) or relative imports
+
+
+def test_console_imports_no_relay_simulator_or_demo() -> None:
+    assert list((ROOT / "console").rglob("*.py")), "console has no source to scan"
+    assert scan_source(ROOT / "console", ABOVE_THE_CONSOLE) == []
+
+
+def test_nothing_below_the_demo_imports_it() -> None:
+    assert list((ROOT / "demo").rglob("*.py")), "the demo package is missing"
+    for package in QT_FREE_PACKAGES:
+        assert scan_source(ROOT / package, frozenset({"demo"})) == []
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`lookout --demo`: an embedded relay and simulated citizens, on a thread of their own.
+"""An embedded relay and simulated citizens, on a thread of their own.
 
 The relay and the simulator run on their own asyncio loop in a background thread so the
 GUI loop only carries the console's own traffic, exactly as with a remote relay.
@@ -14,7 +14,13 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from backend_client.client import ClientConfig, Credentials
+from relay import admin
+from relay.accounts import totp_now
+from relay.config import RelayConfig
+from relay.server import Relay
+from simulator.runner import run_scenario
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,21 @@ class DemoRelay:
     totp_secret: str
     supervisor_totp_secret: str
     data_dir: Path
+
+    def client_config(self) -> ClientConfig:
+        """Pinned to the certificate the relay just made: nothing for anyone to confirm."""
+        return ClientConfig(url=self.url, pin_sha256=self.fingerprint)
+
+    def credentials(self, username: str = DEMO_USER) -> Credentials:
+        """The demo dispatcher's sign-in (or the supervisor's, for the two-person rule); a
+        code is worked out at each login, so the demo signs in by itself, again after a
+        lapsed session too."""
+        secrets_by_user = {
+            DEMO_USER: self.totp_secret,
+            DEMO_SUPERVISOR: self.supervisor_totp_secret,
+        }
+        secret = secrets_by_user[username]
+        return Credentials(username, self.password, lambda: totp_now(secret))
 
 
 class EmbeddedRelay:
@@ -55,7 +76,7 @@ class EmbeddedRelay:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self.info: DemoRelay | None = None
-        self.relay: Any = None
+        self.relay: Relay | None = None
 
     def start(self, timeout: float = 60.0) -> DemoRelay:
         self._thread = threading.Thread(target=self._main, name="lookout-demo", daemon=True)
@@ -85,11 +106,6 @@ class EmbeddedRelay:
             self._ready.set()
 
     async def _serve(self) -> None:
-        from relay import admin
-        from relay.config import RelayConfig
-        from relay.server import Relay
-        from simulator.runner import run_scenario
-
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         password = secrets.token_urlsafe(12)

@@ -1,0 +1,73 @@
+"""Opening a console session: the one place its parts are built and closed.
+
+The app (after the login dialog, or from a session source such as the demo's embedded
+relay), widget tests and the screenshot script all open sessions here, so the cache, the
+outbox, the client and the `ConsoleSession` are wired the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.session import ConsoleSession
+
+if TYPE_CHECKING:
+    from backend_client.cache import LocalCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A session and what was opened for it; `close()` undoes it in reverse order."""
+
+    session: ConsoleSession
+    cache: LocalCache | None
+
+    async def close(self) -> None:
+        await self.session.stop()
+        self.session.client.outbox.close()
+        if self.cache is not None:
+            self.cache.close()
+
+
+def open_session(
+    config: ClientConfig, credentials: Credentials, home: Path, *, local_cache: bool = True
+) -> OpenedSession:
+    """Build, not start, a session whose files live in `home`.
+
+    The local cache (when it can be unlocked) is also the client's event sink, so a restart
+    resumes after the last event it stored; the outbox lives beside it. The session is not
+    started: a caller may show its window first, and a widget test never starts one.
+    `local_cache=False` is for sessions whose history must not outlive them.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    cache = open_cache(home, credentials) if local_cache else None
+    outbox = Outbox(home / "outbox.sqlite")
+    # LocalCache takes the officer events the client hands a sink; EventSink says any Msg
+    client = RelayClient(config, credentials, outbox, sink=cache)  # type: ignore[arg-type]
+    return OpenedSession(ConsoleSession(client, cache), cache)
+
+
+def open_cache(home: Path, credentials: Credentials) -> LocalCache | None:
+    """The officer's local cache in `home`, or None (logged) when no key can unlock it: the
+    console then works from the live link alone, which is better than not starting."""
+    # imported here: the cache pulls in SQLAlchemy, Alembic and the keyring, which a widget
+    # test's offline session never needs
+    from backend_client.cache import LocalCache, NoKeyAvailable, cache_key
+
+    try:
+        key = cache_key(
+            account=credentials.username,
+            passphrase=credentials.password,
+            salt_path=home / "cache.salt",
+        )
+    except NoKeyAvailable as exc:
+        log.warning("no local cache: %s", exc)
+        return None
+    return LocalCache(home / "cache.sqlite", key)

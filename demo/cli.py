@@ -1,0 +1,101 @@
+"""`lookout`: the console, with `--demo` for an embedded relay and simulated citizens.
+
+The console may not import the relay or the simulator, so it has no `--demo` of its own.
+It takes an `Extension` instead (see `console.app`), and this module is that extension:
+it adds `--demo`, `--devices` and `--scenario`, checks them (the scenario against the
+simulator's scenario files, so a typo fails before any window opens), and for `--demo`
+gives the console a session source that starts the embedded relay and signs in as its demo
+dispatcher. The rest of `lookout` (its other options and messages, the session, the window,
+the screenshot, the shutdown) is the console's own composition root, unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console import app as console_app
+
+if TYPE_CHECKING:
+    from console.login.dialog import LoginResult
+    from demo.embedded import EmbeddedRelay
+
+DEFAULT_DEVICES = 60
+DEFAULT_SCENARIO = "mixed"
+
+
+class DemoExtension:
+    """Adds the demo's options to `lookout`."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="start an embedded relay with simulated citizens and log in by itself",
+        )
+        parser.add_argument(
+            "--devices", type=int, default=DEFAULT_DEVICES, help="simulated citizens in demo mode"
+        )
+        parser.add_argument(
+            "--scenario", default=DEFAULT_SCENARIO, help="pilot scenario the demo citizens follow"
+        )
+
+    def session_source(
+        self, parser: argparse.ArgumentParser, args: argparse.Namespace
+    ) -> DemoSource | None:
+        if not args.demo and (args.devices != DEFAULT_DEVICES or args.scenario != DEFAULT_SCENARIO):
+            parser.error("--devices and --scenario only apply with --demo")
+        if args.devices < 1:
+            parser.error("--devices must be at least 1")
+        if not args.demo:
+            return None
+        from simulator.scenarios import ScenarioError, load
+
+        try:
+            load(args.scenario)
+        except ScenarioError as exc:
+            parser.error(str(exc))
+        return DemoSource(args.devices, args.scenario, args.data_dir)
+
+
+class DemoSource:
+    """The embedded relay as the console's session source: started on `open`, stopped on
+    `close`, off the GUI thread both times (starting it takes a few seconds)."""
+
+    def __init__(self, devices: int, scenario: str, data_dir: Path | None) -> None:
+        self.devices = devices
+        self.scenario = scenario
+        self.data_dir = data_dir
+        self.embedded: EmbeddedRelay | None = None
+
+    async def open(self) -> LoginResult:
+        from console.login.dialog import LoginResult
+        from demo.embedded import EmbeddedRelay
+
+        for noisy in ("relay.db", "simulator"):  # the console's own log stays readable
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self.embedded = EmbeddedRelay(devices=self.devices, scenario=self.scenario)
+        try:
+            info = await asyncio.to_thread(self.embedded.start)
+        except BaseException:
+            await self.close()  # its thread and data directory, whatever got started
+            raise
+        # a fresh console home each run: its cache would only hold a relay that is gone
+        home = self.data_dir or Path(tempfile.mkdtemp(prefix="lookout-console-"))
+        return LoginResult(info.client_config(), info.credentials(), home)
+
+    async def close(self) -> None:
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return console_app.main(argv, DemoExtension())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
