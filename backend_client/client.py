@@ -3,8 +3,10 @@
 It connects over TLS (a CA file, or a pinned SHA-256 certificate fingerprint), logs in with
 password and TOTP, keeps its token fresh, subscribes with the last sequence number it saw
 (so every missed event arrives once, in order), sends officer actions through a durable
-outbox, and reconnects with capped, fully jittered exponential backoff. States and their
-transitions live in `state`; what is retryable lives in `policy`.
+outbox, and reconnects with capped, fully jittered exponential backoff. This module does
+only the I/O: what a frame means, which reply answers which request, which events are
+new and what the login sequence sends next are `protocol.OfficerProtocol`'s; states and
+their transitions live in `state`; what is retryable lives in `policy`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import logging
 import ssl
 import time
@@ -21,15 +22,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
-from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
 from backend_client.outbox import Outbox, OutboxEntry
 from backend_client.policy import Backoff, CertificateChanged, LinkLost, classify
+from backend_client.protocol import (
+    Event,
+    Garbled,
+    Incoming,
+    OfficerProtocol,
+    Rejected,
+    Reply,
+    login_instead,
+    should_resume,
+)
 from backend_client.state import ConnectionStatus, State, Trigger, next_state
 
 log = logging.getLogger(__name__)
@@ -141,15 +150,14 @@ class RelayClient:
         self._status_listeners: list[Callable[[ConnectionStatus], None]] = []
         self._outbox_listeners: list[Callable[[OutboxEntry, m.Msg | None], None]] = []
         self._subscribers: list[asyncio.Queue[m.Msg]] = []
-        self._pending: dict[str, asyncio.Future[m.Msg]] = {}
-        self._ids = itertools.count(1)
+        #: rid -> the future its caller awaits; which reply is whose is the protocol's call
+        self._waiters: dict[str, asyncio.Future[Reply | Rejected]] = {}
+        self._proto = OfficerProtocol(last_seq=sink.last_seq() if sink is not None else 0)
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._outbox_kick = asyncio.Event()
         self._live = asyncio.Event()
-        self._inbound: asyncio.Queue[m.Msg] = asyncio.Queue()
-        self._last_seq = sink.last_seq() if sink is not None else 0
         self._backoff = Backoff(config.backoff_base, config.backoff_cap)
         self.token: str | None = None
         self.token_expires_at = 0.0
@@ -165,7 +173,8 @@ class RelayClient:
 
     @property
     def last_seq(self) -> int:
-        return self._last_seq
+        """The highest seq made durable and handed to the console: the next resume point."""
+        return self._proto.last_seq
 
     def on_status(self, fn: Callable[[ConnectionStatus], None]) -> None:
         self._status_listeners.append(fn)
@@ -280,6 +289,9 @@ class RelayClient:
             proxy=None,
         )
         self._ws = ws
+        self._proto.connection_made()
+        # per socket: events read but not yet durable when it drops are replayed on the next
+        inbound: asyncio.Queue[Event] = asyncio.Queue()
         tasks: list[asyncio.Task[Any]] = []
         try:
             if cfg.pin_sha256:
@@ -288,13 +300,13 @@ class RelayClient:
                 if got != cfg.pin_sha256.upper():
                     raise CertificateChanged(cfg.pin_sha256.upper(), got)
             self._set(Trigger.CONNECTED)
-            reader = asyncio.create_task(self._reader(ws), name="relay-reader")
-            processor = asyncio.create_task(self._processor(), name="relay-events")
+            reader = asyncio.create_task(self._reader(ws, inbound), name="relay-reader")
+            processor = asyncio.create_task(self._processor(inbound), name="relay-events")
             tasks += [reader, processor]
-            await self._authenticate()
-            sub = await self.request(m.Subscribe(id="", since=self._last_seq), live_only=False)
+            await self._authenticate(ws)
+            sub = await self._exchange(ws, self._proto.subscribe())
             assert isinstance(sub, m.Subscribed)
-            await self._inbound.join()  # replayed events are durable before we say live
+            await inbound.join()  # replayed events are durable before we say live
             self._backoff.reset()
             self._set(Trigger.SUBSCRIBED, attempt=0, reason="", next_attempt_at=None)
             self._live.set()
@@ -318,32 +330,27 @@ class RelayClient:
                 with contextlib.suppress(BaseException):
                     await t
             self._ws = None
+            self._proto.connection_lost()
+            self._fail_pending()
             await ws.close()
 
     # ------------------------------------------------------------ authentication
 
-    async def _authenticate(self) -> None:
-        if self.token and time.time() < self.token_expires_at - 5:
+    async def _authenticate(self, ws: ClientConnection) -> None:
+        if self.token and should_resume(self.token, self.token_expires_at, time.time()):
             try:
-                ok = await self.request(m.Resume(id="", token=self.token), live_only=False)
-                self._took(ok)
+                self._took(await self._exchange(ws, self._proto.resume(self.token)))
                 return
             except ProtocolError as exc:
-                if exc.code not in (ErrorCode.TOKEN_EXPIRED, ErrorCode.BAD_CREDENTIALS):
+                if not login_instead(exc):
                     raise
         code = self.credentials.totp()
         if code is None:
             raise SessionExpired("Your session has expired. Log in again with a new code.")
-        ok = await self.request(
-            m.Login(
-                id="",
-                username=self.credentials.username,
-                password=self.credentials.password,
-                totp=code,
-            ),
-            live_only=False,
+        creds = self.credentials
+        self._took(
+            await self._exchange(ws, self._proto.login(creds.username, creds.password, code))
         )
-        self._took(ok)
 
     def _took(self, ok: m.Msg) -> None:
         assert isinstance(ok, m.AuthOk)
@@ -370,56 +377,50 @@ class RelayClient:
 
     # ------------------------------------------------------------ frames in
 
-    async def _reader(self, ws: ClientConnection) -> None:
+    async def _reader(self, ws: ClientConnection, inbound: asyncio.Queue[Event]) -> None:
         try:
-            await self._read_frames(ws)
+            async for frame in ws:
+                for item in self._proto.receive(frame):
+                    self._dispatch(item, inbound)
+            raise ConnectionError("the relay closed the connection")
         finally:
             self._fail_pending()
 
-    async def _read_frames(self, ws: ClientConnection) -> None:
-        async for frame in ws:
-            try:
-                msg = codec.officer_outbound.decode(frame)
-            except ProtocolError:
-                log.warning("dropped an undecodable frame from the relay")
-                continue
-            re = getattr(msg, "re", None)
-            if re is not None:
-                fut = self._pending.pop(re, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-                continue
-            if hasattr(msg, "seq"):
-                self._inbound.put_nowait(msg)
-        raise ConnectionError("the relay closed the connection")
+    def _dispatch(self, item: Incoming, inbound: asyncio.Queue[Event]) -> None:
+        if isinstance(item, Reply | Rejected):
+            fut = self._waiters.pop(item.rid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(item)
+        elif isinstance(item, Event):
+            inbound.put_nowait(item)  # new (the protocol dropped repeats), in seq order
+        elif isinstance(item, Garbled):
+            log.warning("dropped an undecodable frame from the relay (%s)", item.error.code.value)
+        else:
+            log.debug("ignored a frame from the relay: %s", item)
 
-    async def _processor(self) -> None:
+    async def _processor(self, inbound: asyncio.Queue[Event]) -> None:
         """Make events durable in the sink, in order, then hand them to the console."""
         while True:
-            first = await self._inbound.get()
-            batch = [first]
-            while not self._inbound.empty():
-                batch.append(self._inbound.get_nowait())
-            fresh = [e for e in batch if e.seq > self._last_seq]  # type: ignore[attr-defined]
+            batch = [await inbound.get()]
+            while not inbound.empty():
+                batch.append(inbound.get_nowait())
             try:
-                if fresh and self.sink is not None:
-                    await asyncio.to_thread(self.sink.apply_many, fresh)
-                for e in fresh:
-                    seq = e.seq  # type: ignore[attr-defined]
-                    if seq <= self._last_seq:
-                        continue
-                    self._last_seq = seq
+                if self.sink is not None:
+                    await asyncio.to_thread(self.sink.apply_many, [e.msg for e in batch])
+                for e in batch:
+                    self._proto.confirm(e.seq)
                     for q in self._subscribers:
-                        q.put_nowait(e)
+                        q.put_nowait(e.msg)
             finally:
                 for _ in batch:
-                    self._inbound.task_done()
+                    inbound.task_done()
 
     def _fail_pending(self) -> None:
-        for fut in self._pending.values():
+        """Wake every waiter at once (the reader saw the link die): no answer can come now."""
+        for fut in self._waiters.values():
             if not fut.done():
                 fut.set_exception(ConnectionError("the link to the relay was lost"))
-        self._pending.clear()
+        self._waiters.clear()
 
     # ------------------------------------------------------------ requests
 
@@ -430,23 +431,24 @@ class RelayClient:
         ws = self._ws
         if ws is None or (live_only and not self._live.is_set()):
             raise NotLive("not connected to the relay")
-        rid = f"c{next(self._ids)}"
-        msg = msgspec.structs.replace(msg, id=rid)
-        fut: asyncio.Future[m.Msg] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = fut
+        return await self._exchange(ws, self._proto.send_request(msg), timeout)
+
+    async def _exchange(
+        self, ws: ClientConnection, request: tuple[str, str], timeout: float | None = None
+    ) -> m.Msg:
+        """Send a request the protocol framed and wait for the answer it matches to it."""
+        rid, text = request
+        fut: asyncio.Future[Reply | Rejected] = asyncio.get_running_loop().create_future()
+        self._waiters[rid] = fut
         try:
-            await ws.send(codec.encode_text(msg))
-            reply = await asyncio.wait_for(fut, timeout or self.config.request_timeout)
+            await ws.send(text)
+            answer = await asyncio.wait_for(fut, timeout or self.config.request_timeout)
         finally:
-            self._pending.pop(rid, None)
-        if isinstance(reply, m.Error):
-            raise ProtocolError(
-                ErrorCode(reply.code)
-                if reply.code in ErrorCode._value2member_map_
-                else ErrorCode.INTERNAL,
-                reply.message,
-            )
-        return reply
+            self._waiters.pop(rid, None)
+            self._proto.forget(rid)
+        if isinstance(answer, Rejected):
+            raise answer.exception()
+        return answer.msg
 
     def submit(self, action: Any) -> OutboxEntry:
         """Queue an officer action durably; it is sent now if live, else after reconnecting."""

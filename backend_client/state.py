@@ -1,6 +1,10 @@
-"""The client's connection states and every legal transition, in one table (as h11 does).
+"""The client's connection states and every legal transition, in tables (as h11 does).
 
-The console shows `ConnectionStatus`; nothing else decides what state the link is in.
+Two machines, each one short table: `State` is what the console shows and spans
+reconnects (`RelayClient` drives it); `Phase` is where one socket is in the officer's
+login, subscribe, live sequence (`protocol.OfficerProtocol` drives it) and ends with
+that socket. The console shows `ConnectionStatus`; nothing else decides what state the
+link is in, and no other module decides what may be sent before the link is live.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ for _s in State:
 
 
 class IllegalTransition(RuntimeError):
-    pass
+    """A bug in the caller (e.g. subscribing before logging in), never a network event."""
 
 
 def next_state(current: State, trigger: Trigger) -> State:
@@ -55,6 +59,44 @@ def next_state(current: State, trigger: Trigger) -> State:
         return TRANSITIONS[(current, trigger)]
     except KeyError:
         raise IllegalTransition(f"{trigger.value} is not possible while {current.value}") from None
+
+
+class Phase(Enum):
+    """One officer connection's place in the sequence of docs/protocol.md section 5."""
+
+    CLOSED = "closed"  # no socket
+    AUTHENTICATING = "authenticating"  # socket open: auth.resume or auth.login next
+    AUTHENTICATED = "authenticated"  # auth.ok arrived: subscribe next
+    REPLAYING = "replaying"  # subscribe sent: missed events arrive, then `subscribed`
+    LIVE = "live"  # `subscribed` arrived: live events and any request
+
+
+class Step(Enum):
+    OPEN = "open"  # the socket is up
+    AUTH = "auth"  # auth.resume or auth.login sent (a refused resume may be followed by a login)
+    AUTH_OK = "auth_ok"  # auth.ok answered it
+    SUBSCRIBE = "subscribe"  # subscribe sent
+    SUBSCRIBED = "subscribed"  # `subscribed` answered it: the replay is complete
+    CLOSE = "close"  # the socket is gone, whatever the phase
+
+
+P, St = Phase, Step
+PHASES: dict[tuple[Phase, Step], Phase] = {
+    (P.CLOSED, St.OPEN): P.AUTHENTICATING,
+    (P.AUTHENTICATING, St.AUTH): P.AUTHENTICATING,
+    (P.AUTHENTICATING, St.AUTH_OK): P.AUTHENTICATED,
+    (P.AUTHENTICATED, St.SUBSCRIBE): P.REPLAYING,
+    (P.REPLAYING, St.SUBSCRIBED): P.LIVE,
+}
+for _p in Phase:
+    PHASES[(_p, St.CLOSE)] = P.CLOSED
+
+
+def next_phase(current: Phase, step: Step) -> Phase:
+    try:
+        return PHASES[(current, step)]
+    except KeyError:
+        raise IllegalTransition(f"{step.value} is not possible while {current.value}") from None
 
 
 @dataclass(frozen=True)

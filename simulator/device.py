@@ -2,8 +2,9 @@
 
 It registers once and keeps its credentials, so after a dropped link it comes back with
 `device.auth` (after a backoff with jitter) and the relay pushes whatever it held: alerts
-and chat. One reader task owns the socket's inbound side: replies go to the request that
-waits for them (matched by `re`), pushes (chat, alerts) are answered like a person would:
+and chat. One reader task owns the socket's inbound side and hands each frame to
+`backend_client.protocol.CitizenProtocol`, which assigns request ids and says which
+request a reply answers; pushes (chat, alerts) are answered like a person would:
 "delivered" at once, "read" after a short human delay, sometimes a chat reply.
 
 Only this module touches the simulator's sockets; the runner decides what to report.
@@ -22,10 +23,10 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode
 from backend_client.limits import MAX_FRAME_BYTES, MEDIA_CHUNK_BYTES
+from backend_client.protocol import CitizenProtocol, Garbled, Push, Rejected, Reply, Unmatched
 from simulator.media import GeneratedMedia
 
 __all__ = ["Behaviour", "DeviceError", "DeviceGone", "SimDevice", "Stats", "client_ssl_context"]
@@ -112,7 +113,9 @@ class SimDevice:
         self.pseudonym: str | None = None
         self.ready = asyncio.Event()  # set while connected and authenticated
         self._ws: ClientConnection | None = None
-        self._pending: dict[str, asyncio.Future[m.Msg]] = {}
+        self._proto = CitizenProtocol()
+        #: rid -> the future its caller awaits; which reply is whose is the protocol's call
+        self._waiters: dict[str, asyncio.Future[Reply | Rejected]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reports: dict[str, _Report] = {}
         self._chats_seen: set[str] = set()
@@ -182,19 +185,18 @@ class SimDevice:
                 self._ws = None
                 reader.cancel()
                 await asyncio.gather(reader, return_exceptions=True)
+                self._proto.connection_lost()
                 self._fail_pending()
 
     async def _hello(self) -> None:
         b = self.behaviour
         if self.device_id is None or self.secret is None:
-            reg = await self.request(
-                m.DeviceRegister(id=_next_id(), platform=b.platform), wait_ready=False
-            )
+            reg = await self.request(m.DeviceRegister(id="", platform=b.platform), wait_ready=False)
             assert isinstance(reg, m.DeviceRegistered)
             self.device_id, self.secret, self.pseudonym = reg.device_id, reg.secret, reg.pseudonym
         else:
             authed = await self.request(
-                m.DeviceAuth(id=_next_id(), device_id=self.device_id, secret=self.secret),
+                m.DeviceAuth(id="", device_id=self.device_id, secret=self.secret),
                 wait_ready=False,
             )
             assert isinstance(authed, m.DeviceAuthed)
@@ -202,11 +204,9 @@ class SimDevice:
         if not self._counted:
             self._counted = True
             self.stats.connected += 1
+        await self.request(m.SetCategories(id="", categories=list(b.categories)), wait_ready=False)
         await self.request(
-            m.SetCategories(id=_next_id(), categories=list(b.categories)), wait_ready=False
-        )
-        await self.request(
-            m.LocationUpdate(id=_next_id(), lat=b.lat, lon=b.lon, accuracy_m=15.0), wait_ready=False
+            m.LocationUpdate(id="", lat=b.lat, lon=b.lon, accuracy_m=15.0), wait_ready=False
         )
 
     async def drop(self) -> None:
@@ -217,27 +217,31 @@ class SimDevice:
     # ------------------------------------------------------------ requests
 
     async def request(self, msg: Any, *, wait_ready: bool = True) -> m.Msg:
-        """Send `msg` and wait for its reply; DeviceGone on a dropped link, DeviceError on `error`."""
+        """Send `msg` and wait for its reply; DeviceGone on a dropped link, DeviceError on `error`.
+
+        The protocol gives `msg` its id (any id it carried is replaced).
+        """
         if wait_ready:
             await self.wait_ready()
         ws = self._ws
         if ws is None:
             raise DeviceGone("not connected")
-        rid: str = msg.id
-        fut: asyncio.Future[m.Msg] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = fut
+        rid, text = self._proto.send_request(msg)
+        fut: asyncio.Future[Reply | Rejected] = asyncio.get_running_loop().create_future()
+        self._waiters[rid] = fut
         try:
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
             async with asyncio.timeout(self.behaviour.request_timeout_s):
-                await ws.send(codec.encode_text(msg))
-                reply = await fut
+                await ws.send(text)
+                answer = await fut
         except ConnectionClosed as exc:
             raise DeviceGone(str(exc)) from None
         finally:
-            self._pending.pop(rid, None)
-        if isinstance(reply, m.Error):
-            raise DeviceError(reply)
-        return reply
+            self._waiters.pop(rid, None)
+            self._proto.forget(rid)
+        if isinstance(answer, Rejected):
+            raise DeviceError(answer.error)
+        return answer.msg
 
     async def wait_ready(self) -> None:
         """Until connected and authenticated; DeviceGone if the device is stopping instead."""
@@ -256,10 +260,10 @@ class SimDevice:
             raise DeviceGone("the device is stopping")
 
     def _fail_pending(self) -> None:
-        for fut in self._pending.values():
+        for fut in self._waiters.values():
             if not fut.done():
                 fut.set_exception(DeviceGone("connection lost"))
-        self._pending.clear()
+        self._waiters.clear()
 
     # ------------------------------------------------------------ reports and media
 
@@ -287,7 +291,7 @@ class SimDevice:
             try:
                 acc = await self.request(
                     m.ReportSubmit(
-                        id=_next_id(), client_ref=client_ref, category=category, text=text,
+                        id="", client_ref=client_ref, category=category, text=text,
                         lat=lat, lon=lon, media=decls,
                     )
                 )  # fmt: skip
@@ -311,7 +315,7 @@ class SimDevice:
             chunk = item.data[offset : offset + MEDIA_CHUNK_BYTES]
             reply = await self.request(
                 m.MediaChunk(
-                    id=_next_id(),
+                    id="",
                     report_id=report_id,
                     sha256=item.sha256,
                     offset=offset,
@@ -330,9 +334,7 @@ class SimDevice:
 
     async def chat(self, report_id: str, text: str) -> m.ChatMessage:
         sent = await self.request(
-            m.CitizenChatSend(
-                id=_next_id(), report_id=report_id, text=text, client_ref=f"c{_next_id()}"
-            )
+            m.CitizenChatSend(id="", report_id=report_id, text=text, client_ref=f"c{_next_id()}")
         )
         assert isinstance(sent, m.ChatSent)
         return sent.message
@@ -341,24 +343,20 @@ class SimDevice:
 
     async def _read(self, ws: ClientConnection) -> None:
         async for frame in ws:
-            try:
-                msg = codec.citizen_outbound.decode(frame)
-            except Exception as exc:  # a relay we do not understand: count it, keep going
-                self.stats.error(getattr(getattr(exc, "code", None), "value", "undecodable"))
-                continue
-            re = getattr(msg, "re", None)
-            if re is not None:
-                fut = self._pending.get(re)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-                elif isinstance(msg, m.Error):
-                    self.stats.error(msg.code)
-            elif isinstance(msg, m.ChatDeliver):
-                self._spawn(self._on_chat(msg.message))
-            elif isinstance(msg, m.AlertDeliver):
-                self._spawn(self._on_alert(msg.alert))
-            elif isinstance(msg, m.Error):
-                self.stats.error(msg.code)
+            for item in self._proto.receive(frame):
+                if isinstance(item, Reply | Rejected):
+                    fut = self._waiters.pop(item.rid, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(item)
+                elif isinstance(item, Push):
+                    if isinstance(item.msg, m.ChatDeliver):
+                        self._spawn(self._on_chat(item.msg.message))
+                    elif isinstance(item.msg, m.AlertDeliver):
+                        self._spawn(self._on_alert(item.msg.alert))
+                elif isinstance(item, Garbled):  # a relay we do not understand: count it
+                    self.stats.error(item.error.code.value)
+                elif isinstance(item, Unmatched) and isinstance(item.msg, m.Error):
+                    self.stats.error(item.msg.code)  # a late or unaddressed refusal
 
     async def _on_chat(self, message: m.ChatMessage) -> None:
         new = message.message_id not in self._chats_seen
@@ -366,19 +364,17 @@ class SimDevice:
         if new:
             self.stats.chats_received += 1
         await self._quietly(
-            m.ChatReceipt(id=_next_id(), message_ids=[message.message_id], status="delivered")
+            m.ChatReceipt(id="", message_ids=[message.message_id], status="delivered")
         )
         await asyncio.sleep(self.rng.uniform(*self.behaviour.read_delay_s))
-        await self._quietly(
-            m.ChatReceipt(id=_next_id(), message_ids=[message.message_id], status="read")
-        )
+        await self._quietly(m.ChatReceipt(id="", message_ids=[message.message_id], status="read"))
         report = self._reports.get(message.report_id)
         if new and report and report.replies and self.rng.random() < report.reply_probability:
             await asyncio.sleep(self.rng.uniform(*self.behaviour.reply_delay_s))
             text = self.rng.choice(list(report.replies))
             await self._quietly(
                 m.CitizenChatSend(
-                    id=_next_id(),
+                    id="",
                     report_id=message.report_id,
                     text=text,
                     client_ref=f"r-{message.message_id}",
@@ -390,9 +386,9 @@ class SimDevice:
         if alert.alert_id not in self._alerts_seen:
             self._alerts_seen.add(alert.alert_id)
             self.stats.alerts_received += 1
-        await self._quietly(m.AlertAck(id=_next_id(), alert_id=alert.alert_id, status="delivered"))
+        await self._quietly(m.AlertAck(id="", alert_id=alert.alert_id, status="delivered"))
         await asyncio.sleep(self.rng.uniform(*self.behaviour.read_delay_s))
-        await self._quietly(m.AlertAck(id=_next_id(), alert_id=alert.alert_id, status="read"))
+        await self._quietly(m.AlertAck(id="", alert_id=alert.alert_id, status="read"))
 
     async def _quietly(self, msg: Any) -> None:
         """A best-effort request from a push handler: failures are counted, not raised.

@@ -1,6 +1,9 @@
 """A thin websocket peer that speaks the contract, for tests that drive the relay directly.
 
-It is the real codec over a real TLS websocket; it only adds "wait for the frame I want".
+It is the real codec over a real TLS websocket, with `backend_client.protocol`'s shared
+request matching (`ClientProtocol`, so ids and "which reply is mine" are decided where
+the console decides them); it only adds "wait for the frame I want". It does not filter
+events by seq: a test must see exactly what the relay sent, repeats included.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from backend_client import codec
 from backend_client import messages as m
+from backend_client.protocol import ClientProtocol, Garbled, Rejected, Reply
 
 _ids = itertools.count(1)
 
@@ -57,8 +61,12 @@ class Peer:
     def __init__(self, ws: ClientConnection, decoder: codec.Decoder[m.Msg]) -> None:
         self.ws = ws
         self.decoder = decoder
+        self.protocol = ClientProtocol(decoder, prefix="p")
         self.seen: list[m.Msg] = []  # every frame received, in order
         self.backlog: list[m.Msg] = []  # received but not yet matched by wait_for
+        self._answers: dict[
+            str, m.Msg
+        ] = {}  # rid -> its reply (or error), until `request` takes it
 
     @classmethod
     async def open(cls, url: str, ca: ssl.SSLContext, officer: bool) -> Peer:
@@ -66,6 +74,7 @@ class Peer:
         return cls(ws, codec.officer_outbound if officer else codec.citizen_outbound)
 
     async def send(self, msg: m.Msg) -> None:
+        """Send `msg` exactly as built (its own id, no reply awaited); see `request`."""
         await self.ws.send(codec.encode_text(msg))
 
     async def send_raw(self, frame: str | bytes) -> None:
@@ -73,7 +82,12 @@ class Peer:
 
     async def recv(self, timeout: float = 10.0) -> m.Msg:
         frame = await asyncio.wait_for(self.ws.recv(), timeout)
-        msg = self.decoder.decode(frame)
+        (item,) = self.protocol.receive(frame)  # no seq filter here: always one item
+        if isinstance(item, Garbled):
+            raise item.error
+        msg = item.error if isinstance(item, Rejected) else item.msg
+        if isinstance(item, Reply | Rejected):
+            self._answers[item.rid] = msg
         self.seen.append(msg)
         self.backlog.append(msg)
         return msg
@@ -96,9 +110,14 @@ class Peer:
                 return msg
 
     async def request(self, msg: Any, timeout: float = 10.0) -> m.Msg:
-        await self.send(msg)
-        rid = msg.id
-        return await self.wait_for(lambda r: getattr(r, "re", None) == rid, timeout)
+        """Send `msg` under a fresh id and return its reply, or the `error` refusing it."""
+        rid, text = self.protocol.send_request(msg)
+        await self.ws.send(text)
+        try:
+            return await self.wait_for(lambda r: self._answers.get(rid) is r, timeout)
+        finally:
+            self._answers.pop(rid, None)
+            self.protocol.forget(rid)
 
     async def close(self) -> None:
         await self.ws.close()
