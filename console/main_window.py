@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
 
     def _open_chat(self, report_id: str) -> None:
         self.chat.open_conversation(report_id)
-        self.chat.setFocus()
+        self.chat.focus_reply()
 
     def _restore(self) -> None:
         geometry, state = self.settings.layout()

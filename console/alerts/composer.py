@@ -143,9 +143,9 @@ class AlertComposer(QDialog):
         row.addWidget(self.headline_count)
         form.addRow("Headline", row)
 
-        self.event = QLineEdit(DEFAULT_EVENT)
-        self.event.setMaxLength(L.MAX_SHORT_CHARS)
-        form.addRow("Event", self.event)
+        self.event_edit = QLineEdit(DEFAULT_EVENT)
+        self.event_edit.setMaxLength(L.MAX_SHORT_CHARS)
+        form.addRow("Event", self.event_edit)
         self.description = QPlainTextEdit()
         self.description.setPlaceholderText("What happened and where (no names of victims)")
         self.description.setTabChangesFocus(True)
@@ -278,7 +278,7 @@ class AlertComposer(QDialog):
     def apply_template(self, t: AlertTemplate) -> None:
         """Fill the wording, CAP codes, categories and expiry; keep area, contact, incident."""
         self.headline.setText(t.headline)
-        self.event.setText(t.event)
+        self.event_edit.setText(t.event)
         self.description.setPlainText(t.description)
         self.instruction.setPlainText(t.instruction)
         self.cap_category.setCurrentText(t.cap_category)
@@ -291,7 +291,7 @@ class AlertComposer(QDialog):
     def _prefill(self, alert: m.Alert) -> None:
         info = alert.info
         self.headline.setText(info.headline)
-        self.event.setText(info.event)
+        self.event_edit.setText(info.event)
         self.description.setPlainText(info.description)
         self.instruction.setPlainText(info.instruction)
         self.contact.setText(info.contact)
@@ -414,7 +414,7 @@ class AlertComposer(QDialog):
             headline=self.headline.text().strip(),
             description=self.description.toPlainText().strip(),
             instruction=self.instruction.toPlainText().strip(),
-            event=self.event.text().strip() or DEFAULT_EVENT,
+            event=self.event_edit.text().strip() or DEFAULT_EVENT,
             cap_category=self.cap_category.currentText(),  # type: ignore[arg-type]
             urgency=self.urgency.currentText(),  # type: ignore[arg-type]
             severity=self.severity.currentText(),  # type: ignore[arg-type]

@@ -2,8 +2,8 @@
 
 `AlertBook` keeps alerts in a stable order (newest first by when they were first seen, so a
 row does not jump when its counts climb) and says where an `alert.changed` landed, which is
-all a Qt table needs to emit the right signals. The permission helpers mirror the relay's
-rules only to grey out buttons: the relay decides, per message.
+all a Qt table needs to emit the right signals. The permission helpers read the relay's own
+rules (`backend_client.rules`) only to grey out buttons: the relay decides, per message.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from backend_client import messages as m
+from backend_client import rules
 
 STATE_LABELS = {
     "pending_approval": "Awaiting approval",
@@ -21,7 +22,6 @@ STATE_LABELS = {
     "expired": "Expired",
     "rejected": "Rejected",
 }
-APPROVER_ROLES = frozenset({"supervisor", "admin"})
 
 
 def fraction(part: int, whole: int) -> float:
@@ -39,8 +39,8 @@ def shown_state(alert: m.Alert, now: float) -> str:
 
 
 def can_approve(alert: m.Alert, role: str, username: str) -> bool:
-    """Two-person rule: a supervisor or admin, not the sender, on a pending alert."""
-    return alert.state == "pending_approval" and role in APPROVER_ROLES and alert.sender != username
+    """Two-person rule: a supervising role, not the sender, on a pending alert."""
+    return alert.state == "pending_approval" and rules.may_approve(role, username, alert.sender)
 
 
 def can_update(alert: m.Alert, now: float) -> bool:

@@ -155,7 +155,7 @@ class MessagePane(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        inner = QWidget()
+        self._inner = inner = QWidget()
         self._lay = QVBoxLayout(inner)
         self._lay.setContentsMargins(6, 6, 6, 6)
         self._lay.addStretch(1)
@@ -171,6 +171,8 @@ class MessagePane(QScrollArea):
         keys = {e.key for e in entries}
         for key in [k for k in self.bubbles if k not in keys]:
             row = self.bubbles.pop(key).parentWidget()  # a queued reply, now confirmed
+            if row is None:
+                continue
             self._lay.removeWidget(row)
             row.hide()
             row.deleteLater()
@@ -195,7 +197,7 @@ class MessagePane(QScrollArea):
             self.scroll_to_bottom()
 
     def scroll_to_bottom(self) -> None:
-        self.widget().adjustSize()
+        self._inner.adjustSize()
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
@@ -410,7 +412,8 @@ class ChatWidget(QWidget):
         self.compose.clear()
         self.notice.setVisible(False)
 
-    def setFocus(self) -> None:  # noqa: N802 - Qt naming; main window focuses the chat
+    def focus_reply(self) -> None:
+        """Put the cursor in the reply box (the detail pane's "Chat" button asks for it)."""
         self.compose.setFocus()
 
     # ------------------------------------------------------------------ session events

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 
-import pyqtgraph as pg
+# pyqtgraph ships no type information; `unused-ignore` keeps this line right if pyproject
+# one day lists it under ignore_missing_imports instead
+import pyqtgraph as pg  # type: ignore[import-untyped, unused-ignore]
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
@@ -41,7 +43,7 @@ def _plain(text: str = "") -> QLabel:
     return label
 
 
-class CountAxis(pg.AxisItem):
+class CountAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped, so Any
     """An axis of counts: ticks on whole numbers only (never 0.2, 0.4 … for one report)."""
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:  # noqa: N802, N803 - pyqtgraph naming

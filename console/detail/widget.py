@@ -99,7 +99,7 @@ class MediaItem(QFrame):
         self.preview: ImagePreview | VideoPreview | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
 
-        lay = QVBoxLayout(self)
+        self._lay = lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.type_label = plain_label(f"{human_type(info.mime)} · {human_size(info.size)}")
         bold = QFont(self.type_label.font())
@@ -109,7 +109,8 @@ class MediaItem(QFrame):
         caption = plain_label("SHA-256", selectable=False)
         caption.setWordWrap(False)
         caption.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.copy_button = QToolButton(text="Copy")
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy the whole SHA-256 to the clipboard")
         self.copy_button.clicked.connect(self._copy_hash)
         sha_row = QHBoxLayout()
@@ -181,7 +182,7 @@ class MediaItem(QFrame):
             self.load_button.setVisible(False)
         video = VideoPreview(self._media_dir())
         self.preview = video
-        self.layout().addWidget(video)
+        self._lay.addWidget(video)
         if video.available:
             self._fetch()
 
