@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMessageBox,
     QPushButton,
     QTableView,
@@ -30,6 +29,7 @@ from backend_client.outbox import OutboxEntry
 from console.alerts.composer import AlertComposer
 from console.alerts.model import STATE_LABELS, can_approve, can_cancel, can_update
 from console.alerts.table import COLUMNS, HEADLINE, AlertDelegate, AlertTableModel
+from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current
 
@@ -93,8 +93,12 @@ class AlertsWidget(QWidget):
         ):
             bar.addWidget(b)
         bar.addStretch(1)
-        self.hint = QLabel("Draw an area on the map to compose an alert.")
-        self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.hint = plain_label(
+            "Draw an area on the map to compose an alert.",
+            selectable=False,
+            wrap=False,
+            shrink=False,
+        )
         self.hint.setStyleSheet("color: palette(placeholder-text);")
         bar.addWidget(self.hint)
         lay.addLayout(bar)
@@ -117,9 +121,7 @@ class AlertsWidget(QWidget):
         self.table.doubleClicked.connect(lambda _i: self.show_selected_area())
         lay.addWidget(self.table, 1)
 
-        self.message = QLabel()
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setWordWrap(True)
+        self.message = plain_label(selectable=False, shrink=False)
         self.message.setVisible(False)
         self._message_error = False
         lay.addWidget(self.message)

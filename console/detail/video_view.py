@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from console.common.labels import plain_label
 from console.common.ops import run_off_thread
@@ -69,8 +69,7 @@ class VideoPreview(QWidget):
         self.play_button.setEnabled(False)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
-        self.time_label = QLabel("0:00 / 0:00")
-        self.time_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.time_label = plain_label("0:00 / 0:00", selectable=False, wrap=False, shrink=False)
         self._controls = QWidget()
         controls = QHBoxLayout(self._controls)
         controls.setContentsMargins(0, 0, 0, 0)

@@ -30,8 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
+from backend_client import rules
 from console.common.labels import plain_label
-from console.detail.format import (
+from console.detail.image_view import ImagePreview
+from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
+from console.detail.model import (
     STATUS_WORDS,
     absolute_time,
     coordinates,
@@ -39,8 +42,6 @@ from console.detail.format import (
     relative_time,
     words,
 )
-from console.detail.image_view import ImagePreview
-from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
 from console.detail.video_view import VideoPreview
 from console.session import ConsoleSession
 from console.theme import PRIORITY_COLOURS, STATUS_COLOURS
@@ -353,7 +354,7 @@ class ReportDetailWidget(QWidget):
 
     def _fill(self, r: m.Report) -> None:
         self.report = r
-        self.category_label.setText(words(r.category))
+        self.category_label.setText(rules.category_label(r.category))
         status = STATUS_WORDS.get(r.status, r.status)
         self.status_chip.setText(f" {status} ")
         self.status_chip.setStyleSheet(_chip(STATUS_COLOURS.get(r.status, "#768390")))

@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from backend_client import messages as m
-from console.chat.model import ChatModel
-from console.chat.widget import ChatWidget, mark_text
+from console.chat.model import ChatModel, mark_text
+from console.chat.widget import ChatWidget
 from console.session import ConsoleSession
 from tests.support.console import offline_session
 from tests.support.peer import wait_until

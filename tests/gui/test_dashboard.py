@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from backend_client import messages as m
-from console.dashboard.stats import DashboardStats, response_labels
+from console.dashboard.model import DashboardStats, response_labels
 from console.dashboard.widget import DashboardWidget
 from tests.support.console import offline_session
 
@@ -212,7 +212,7 @@ def test_hidden_dashboard_does_not_draw(qtbot, session):
 
 
 def test_median_needs_a_few_samples_and_reads_in_seconds_under_a_minute():
-    from console.dashboard.stats import duration_text, median_text
+    from console.dashboard.model import duration_text, median_text
 
     assert median_text(None, 0) == "—"
     assert median_text(12.0, 1) == "—"  # one or two responses are not a median

@@ -20,7 +20,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from backend_client import messages as m
-from console.map import geo
+from console.map import model as geo
 from console.map.tiles import parse_tile_source
 from console.map.widget import MapWidget
 from console.session import ConsoleSession

@@ -53,5 +53,6 @@ def coordinates(lat: float, lon: float) -> str:
 
 
 def words(value: str) -> str:
-    """A machine word ('missing_person') as an officer reads it ('Missing person')."""
+    """A machine word ('in_progress') as an officer reads it ('In progress'). Categories
+    have their own labels (`backend_client.rules.category_label`)."""
     return value.replace("_", " ").capitalize()
