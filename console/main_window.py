@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
-from backend_client import messages as m
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
@@ -151,6 +150,3 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.closed.emit()
         super().closeEvent(event)
-
-
-__all__ = ["MainWindow", "m"]

@@ -46,6 +46,12 @@ def relative_time(ts: float, now: float | None = None) -> str:
     return f"{days:.0f} day{'s' if round(days) != 1 else ''} ago"
 
 
+def play_clock(ms: int) -> str:
+    """A player position or length: "m:ss" (minutes keep counting past an hour)."""
+    s = max(0, ms) // 1000
+    return f"{s // 60}:{s % 60:02d}"
+
+
 def coordinates(lat: float, lon: float) -> str:
     ns = "N" if lat >= 0 else "S"
     ew = "E" if lon >= 0 else "W"

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QW
 from console.common.labels import plain_label
 from console.common.ops import run_off_thread
 from console.detail.media import MediaRejected, PrivateMediaDir, check_video
+from console.detail.model import play_clock
 
 
 def load_multimedia() -> tuple[ModuleType, ModuleType]:
@@ -24,11 +25,6 @@ def load_multimedia() -> tuple[ModuleType, ModuleType]:
     from PySide6 import QtMultimedia, QtMultimediaWidgets
 
     return QtMultimedia, QtMultimediaWidgets
-
-
-def _clock(ms: int) -> str:
-    s = max(0, ms) // 1000
-    return f"{s // 60}:{s % 60:02d}"
 
 
 class VideoPreview(QWidget):
@@ -176,7 +172,7 @@ class VideoPreview(QWidget):
     def _position(self, ms: int) -> None:
         if not self._scrubbing:
             self.slider.setValue(ms)
-        self.time_label.setText(f"{_clock(ms)} / {_clock(self.player.duration())}")
+        self.time_label.setText(f"{play_clock(ms)} / {play_clock(self.player.duration())}")
 
     def _play_state(self, state: Any) -> None:
         self.play_button.setText("Pause" if state == self._playing_state else "Play")
@@ -185,7 +181,7 @@ class VideoPreview(QWidget):
         self._scrubbing = True
 
     def _scrub_move(self, ms: int) -> None:
-        self.time_label.setText(f"{_clock(ms)} / {_clock(self.player.duration())}")
+        self.time_label.setText(f"{play_clock(ms)} / {play_clock(self.player.duration())}")
 
     def _scrub_end(self) -> None:
         self._scrubbing = False

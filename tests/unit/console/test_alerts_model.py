@@ -12,7 +12,15 @@ import pytest
 
 from backend_client import messages as m
 from backend_client import rules
-from console.alerts.model import AlertBook, can_approve, can_cancel, can_update, fraction
+from console.alerts.model import (
+    AlertBook,
+    can_approve,
+    can_cancel,
+    can_update,
+    fraction,
+    refusal_text,
+    when,
+)
 from console.alerts.templates import TemplateError, load_templates
 
 SQUARE = m.Polygon(
@@ -142,3 +150,21 @@ def test_update_and_cancel_follow_the_shown_state() -> None:
     assert can_update(live, now) and can_cancel(live, now)
     assert not can_update(gone, now) and not can_cancel(gone, now)
     assert not can_update(waiting, now) and can_cancel(waiting, now)
+
+
+def test_a_refusal_says_what_was_refused_and_why_in_plain_words() -> None:
+    error = m.Error(code="forbidden", message="role dispatcher may not approve")
+    text = refusal_text("alert.approve", error)
+    assert text.startswith("The approval was refused. You are not allowed to do that")
+    # an unknown code falls back to the relay's own message
+    odd = m.Error(code="teapot", message="the relay is a teapot")
+    assert refusal_text("alert.frobnicate", odd) == (
+        "The action was refused. the relay is a teapot"
+    )
+
+
+def test_times_in_the_list_show_the_day_only_when_not_today() -> None:
+    now = time.mktime((2026, 3, 14, 15, 0, 0, 0, 0, -1))
+    assert when(now - 3600, now) == "14:00"
+    assert when(now - 2 * 86400, now) == "12 Mar 15:00"
+    assert when(now - 10 * 86400, now) == "4 Mar 15:00"  # no leading zero on the day

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from console.detail.model import STATUS_WORDS, coordinates, human_size, relative_time, words
+from console.detail.model import (
+    STATUS_WORDS,
+    coordinates,
+    human_size,
+    play_clock,
+    relative_time,
+    words,
+)
 
 NOW = 1_700_000_000.0
 
@@ -49,3 +56,10 @@ def test_coordinates_give_hemispheres_and_the_raw_numbers() -> None:
 def test_machine_words_read_as_words() -> None:
     assert words("in_progress") == "In progress" == STATUS_WORDS["in_progress"]
     assert words("high") == "High"
+
+
+def test_player_positions_read_as_minutes_and_seconds() -> None:
+    assert play_clock(0) == "0:00"
+    assert play_clock(-5) == "0:00"  # before the player knows its position
+    assert play_clock(61_999) == "1:01"
+    assert play_clock(3_725_000) == "62:05"
