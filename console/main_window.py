@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
-from backend_client import messages as m
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
@@ -107,7 +106,7 @@ class MainWindow(QMainWindow):
 
     def _open_chat(self, report_id: str) -> None:
         self.chat.open_conversation(report_id)
-        self.chat.setFocus()
+        self.chat.focus_reply()
 
     def _restore(self) -> None:
         geometry, state = self.settings.layout()
@@ -151,6 +150,3 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.closed.emit()
         super().closeEvent(event)
-
-
-__all__ = ["MainWindow", "m"]

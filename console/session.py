@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -85,7 +85,7 @@ class ConsoleSession(QObject):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.stop()
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -211,7 +211,7 @@ class ConsoleSession(QObject):
 def _with_status(msg: m.ChatMessage, status: str) -> m.ChatMessage:
     import msgspec
 
-    return msgspec.structs.replace(msg, status=status)  # type: ignore[arg-type]
+    return msgspec.structs.replace(msg, status=status)
 
 
 def _plain(exc: BaseException) -> str:

@@ -35,6 +35,7 @@ from shiboken6 import Shiboken
 
 from backend_client import limits as L
 from backend_client import messages as m
+from backend_client import rules
 from backend_client.outbox import OutboxEntry
 from console.alerts.area import describe_area, distinct_points
 from console.alerts.templates import (
@@ -46,6 +47,7 @@ from console.alerts.templates import (
     TemplateError,
     load_templates,
 )
+from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current
 
@@ -58,13 +60,9 @@ MIN_LIFETIME_S = 60
 _PLACEHOLDER = re.compile(r"\[(Describe|Add|Insert)[^\]]*\]")
 
 
-def category_label(category: str) -> str:
-    return category.replace("_", " ").capitalize()
-
-
-def _plain(label: QLabel) -> QLabel:
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    return label
+def _caption(text: str = "") -> QLabel:
+    """A plain-text label that keeps its text's width and is not selectable."""
+    return plain_label(text, selectable=False, wrap=False, shrink=False)
 
 
 class AlertComposer(QDialog):
@@ -117,7 +115,7 @@ class AlertComposer(QDialog):
         root = QVBoxLayout(self)
 
         top = QHBoxLayout()
-        top.addWidget(_plain(QLabel("Template")))
+        top.addWidget(_caption("Template"))
         self.template = QComboBox()
         self.template.addItem("(none: start blank)", None)
         for t in self.templates:
@@ -126,7 +124,7 @@ class AlertComposer(QDialog):
         top.addWidget(self.template, 1)
         root.addLayout(top)
         if template_error:
-            root.addWidget(_plain(QLabel(f"Templates are unavailable: {template_error}")))
+            root.addWidget(_caption(f"Templates are unavailable: {template_error}"))
 
         body = QHBoxLayout()
         root.addLayout(body, 1)
@@ -136,16 +134,16 @@ class AlertComposer(QDialog):
         self.headline = QLineEdit()
         self.headline.setMaxLength(L.MAX_SHORT_CHARS)
         self.headline.setPlaceholderText("What is happening, in a few words (required)")
-        self.headline_count = _plain(QLabel())
+        self.headline_count = _caption()
         self.headline.textChanged.connect(self._headline_changed)
         row = QHBoxLayout()
         row.addWidget(self.headline, 1)
         row.addWidget(self.headline_count)
         form.addRow("Headline", row)
 
-        self.event = QLineEdit(DEFAULT_EVENT)
-        self.event.setMaxLength(L.MAX_SHORT_CHARS)
-        form.addRow("Event", self.event)
+        self.event_edit = QLineEdit(DEFAULT_EVENT)
+        self.event_edit.setMaxLength(L.MAX_SHORT_CHARS)
+        form.addRow("Event", self.event_edit)
         self.description = QPlainTextEdit()
         self.description.setPlaceholderText("What happened and where (no names of victims)")
         self.description.setTabChangesFocus(True)
@@ -184,36 +182,35 @@ class AlertComposer(QDialog):
                 ("Status", self.cap_status),
             ]
         ):
-            cap.addWidget(_plain(QLabel(name)), 0, col)
+            cap.addWidget(_caption(name), 0, col)
             cap.addWidget(combo, 1, col)
         form.addRow("CAP", cap)
 
         side = QVBoxLayout()
         body.addLayout(side, 2)
-        side.addWidget(_plain(QLabel("Send to phones that asked for")))
+        side.addWidget(_caption("Send to phones that asked for"))
         self.categories = QListWidget()
-        for cat in m.CATEGORIES:
-            item = QListWidgetItem(category_label(cat))
+        for cat in rules.CATEGORIES:
+            item = QListWidgetItem(rules.category_label(cat))
             item.setData(Qt.ItemDataRole.UserRole, cat)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             self.categories.addItem(item)
         self.categories.itemChanged.connect(lambda _item: self._schedule_count())
         side.addWidget(self.categories, 1)
-        self.reach = _plain(QLabel())
+        self.reach = plain_label(selectable=False, shrink=False)
         font = self.reach.font()
         font.setPointSizeF(font.pointSizeF() * 1.3)
         font.setBold(True)
         self.reach.setFont(font)
-        self.reach.setWordWrap(True)
         side.addWidget(self.reach)
-        self.approval = _plain(QLabel("A supervisor must approve (two-person rule)"))
-        self.approval.setWordWrap(True)
+        self.approval = plain_label(
+            "A supervisor must approve (two-person rule)", selectable=False, shrink=False
+        )
         self.approval.setVisible(False)
         side.addWidget(self.approval)
 
-        self.problems = _plain(QLabel())
-        self.problems.setWordWrap(True)
+        self.problems = plain_label(selectable=False, shrink=False)
         self.problems.setVisible(False)
         root.addWidget(self.problems)
 
@@ -278,7 +275,7 @@ class AlertComposer(QDialog):
     def apply_template(self, t: AlertTemplate) -> None:
         """Fill the wording, CAP codes, categories and expiry; keep area, contact, incident."""
         self.headline.setText(t.headline)
-        self.event.setText(t.event)
+        self.event_edit.setText(t.event)
         self.description.setPlainText(t.description)
         self.instruction.setPlainText(t.instruction)
         self.cap_category.setCurrentText(t.cap_category)
@@ -291,7 +288,7 @@ class AlertComposer(QDialog):
     def _prefill(self, alert: m.Alert) -> None:
         info = alert.info
         self.headline.setText(info.headline)
-        self.event.setText(info.event)
+        self.event_edit.setText(info.event)
         self.description.setPlainText(info.description)
         self.instruction.setPlainText(info.instruction)
         self.contact.setText(info.contact)
@@ -414,7 +411,7 @@ class AlertComposer(QDialog):
             headline=self.headline.text().strip(),
             description=self.description.toPlainText().strip(),
             instruction=self.instruction.toPlainText().strip(),
-            event=self.event.text().strip() or DEFAULT_EVENT,
+            event=self.event_edit.text().strip() or DEFAULT_EVENT,
             cap_category=self.cap_category.currentText(),  # type: ignore[arg-type]
             urgency=self.urgency.currentText(),  # type: ignore[arg-type]
             severity=self.severity.currentText(),  # type: ignore[arg-type]

@@ -2,8 +2,9 @@
 
 `AlertBook` keeps alerts in a stable order (newest first by when they were first seen, so a
 row does not jump when its counts climb) and says where an `alert.changed` landed, which is
-all a Qt table needs to emit the right signals. The permission helpers mirror the relay's
-rules only to grey out buttons: the relay decides, per message.
+all a Qt table needs to emit the right signals. The permission helpers read the relay's own
+rules (`backend_client.rules`) only to grey out buttons: the relay decides, per message.
+A refusal from the relay is put in the dispatcher's words here too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from backend_client import messages as m
+from backend_client import rules
 
 STATE_LABELS = {
     "pending_approval": "Awaiting approval",
@@ -21,7 +23,42 @@ STATE_LABELS = {
     "expired": "Expired",
     "rejected": "Rejected",
 }
-APPROVER_ROLES = frozenset({"supervisor", "admin"})
+
+
+#: what the relay's error codes mean for an alert action, in a dispatcher's words
+_REFUSALS = {
+    "forbidden": "You are not allowed to do that: approving needs a supervisor other than "
+    "the sender, and some actions need a supervisor.",
+    "conflict": "The alert has changed in the meantime (it may already be approved, "
+    "cancelled or expired); check its state and try again if needed.",
+    "not_found": "The relay does not know this alert any more.",
+    "invalid_geometry": "The relay cannot use the drawn area (it may cross itself or be too "
+    "large); draw it again.",
+    "invalid": "The relay refused a value in the alert (often an expiry time that has "
+    "passed); open it again and check the fields.",
+    "needs_approval": "This alert needs a supervisor's approval first.",
+    "token_expired": "Your session has expired; log in again and retry.",
+}
+_ACTIONS = {
+    "alert.send": "Sending the alert",
+    "alert.approve": "The approval",
+    "alert.update": "The update",
+    "alert.cancel": "Cancelling the alert",
+}
+
+
+def refusal_text(entry_type: str, error: m.Error) -> str:
+    what = _ACTIONS.get(entry_type, "The action")
+    why = _REFUSALS.get(error.code, error.message)
+    return f"{what} was refused. {why}"
+
+
+def when(ts: float, now: float) -> str:
+    """Clock time today, else day and time (local time)."""
+    t, today = time.localtime(ts), time.localtime(now)
+    if t[:3] == today[:3]:
+        return time.strftime("%H:%M", t)
+    return time.strftime("%d %b %H:%M", t).lstrip("0")
 
 
 def fraction(part: int, whole: int) -> float:
@@ -39,8 +76,8 @@ def shown_state(alert: m.Alert, now: float) -> str:
 
 
 def can_approve(alert: m.Alert, role: str, username: str) -> bool:
-    """Two-person rule: a supervisor or admin, not the sender, on a pending alert."""
-    return alert.state == "pending_approval" and role in APPROVER_ROLES and alert.sender != username
+    """Two-person rule: a supervising role, not the sender, on a pending alert."""
+    return alert.state == "pending_approval" and rules.may_approve(role, username, alert.sender)
 
 
 def can_update(alert: m.Alert, now: float) -> bool:

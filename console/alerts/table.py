@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
-from console.alerts.model import AlertBook, AlertRow
+from console.alerts.model import AlertBook, AlertRow, when
 
 STATE_COLOURS = {
     "pending_approval": "#d29922",
@@ -38,14 +38,6 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-def when(ts: float, now: float) -> str:
-    """Clock time today, else day and time (local time)."""
-    t, today = time.localtime(ts), time.localtime(now)
-    if t[:3] == today[:3]:
-        return time.strftime("%H:%M", t)
-    return time.strftime("%d %b %H:%M", t).lstrip("0")
 
 
 class AlertTableModel(QAbstractTableModel):

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMessageBox,
     QPushButton,
     QTableView,
@@ -28,37 +27,17 @@ from shiboken6 import Shiboken
 from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from console.alerts.composer import AlertComposer
-from console.alerts.model import STATE_LABELS, can_approve, can_cancel, can_update
+from console.alerts.model import (
+    STATE_LABELS,
+    can_approve,
+    can_cancel,
+    can_update,
+    refusal_text,
+)
 from console.alerts.table import COLUMNS, HEADLINE, AlertDelegate, AlertTableModel
+from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current
-
-#: what the relay's error codes mean for an alert action, in a dispatcher's words
-_REFUSALS = {
-    "forbidden": "You are not allowed to do that: approving needs a supervisor other than "
-    "the sender, and some actions need a supervisor.",
-    "conflict": "The alert has changed in the meantime (it may already be approved, "
-    "cancelled or expired); check its state and try again if needed.",
-    "not_found": "The relay does not know this alert any more.",
-    "invalid_geometry": "The relay cannot use the drawn area (it may cross itself or be too "
-    "large); draw it again.",
-    "invalid": "The relay refused a value in the alert (often an expiry time that has "
-    "passed); open it again and check the fields.",
-    "needs_approval": "This alert needs a supervisor's approval first.",
-    "token_expired": "Your session has expired; log in again and retry.",
-}
-_ACTIONS = {
-    "alert.send": "Sending the alert",
-    "alert.approve": "The approval",
-    "alert.update": "The update",
-    "alert.cancel": "Cancelling the alert",
-}
-
-
-def refusal_text(entry_type: str, error: m.Error) -> str:
-    what = _ACTIONS.get(entry_type, "The action")
-    why = _REFUSALS.get(error.code, error.message)
-    return f"{what} was refused. {why}"
 
 
 class AlertsWidget(QWidget):
@@ -93,8 +72,12 @@ class AlertsWidget(QWidget):
         ):
             bar.addWidget(b)
         bar.addStretch(1)
-        self.hint = QLabel("Draw an area on the map to compose an alert.")
-        self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.hint = plain_label(
+            "Draw an area on the map to compose an alert.",
+            selectable=False,
+            wrap=False,
+            shrink=False,
+        )
         self.hint.setStyleSheet("color: palette(placeholder-text);")
         bar.addWidget(self.hint)
         lay.addLayout(bar)
@@ -117,9 +100,7 @@ class AlertsWidget(QWidget):
         self.table.doubleClicked.connect(lambda _i: self.show_selected_area())
         lay.addWidget(self.table, 1)
 
-        self.message = QLabel()
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setWordWrap(True)
+        self.message = plain_label(selectable=False, shrink=False)
         self.message.setVisible(False)
         self._message_error = False
         lay.addWidget(self.message)
@@ -315,4 +296,4 @@ class AlertsWidget(QWidget):
             self.show_area.emit(alert)
 
 
-__all__ = ["COLUMNS", "AlertsWidget", "refusal_text"]
+__all__ = ["COLUMNS", "AlertsWidget"]

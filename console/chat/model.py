@@ -9,16 +9,20 @@ What it decides:
   relay refuses it, it stays visible as "refused" with the reason;
 - unread = citizen messages not yet read (by any officer, or marked here and waiting for
   the relay to agree);
-- conversations are ordered by their latest activity, newest first.
+- conversations are ordered by their latest activity, newest first;
+- how a reply's mark, a message's time and a conversation's title read.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from backend_client import messages as m
+from backend_client import rules
 
 RANK = {"queued": 0, "refused": 0, "sent": 1, "delivered": 2, "read": 3}
 
@@ -227,3 +231,45 @@ class ChatModel:
 def _forward(current: str, new: str) -> str:
     """The later of two statuses; a queued or refused entry is replaced, not upgraded."""
     return new if RANK.get(new, 0) > RANK.get(current, 0) else current
+
+
+# ---------------------------------------------------------------------- how it reads
+
+
+def clock(ts: float, now: float | None = None) -> str:
+    """A message's time: "14:05" today, "03 Jan 14:05" on any other day."""
+    when = datetime.fromtimestamp(ts)
+    today = datetime.fromtimestamp(time.time() if now is None else now).date()
+    return when.strftime("%H:%M") if when.date() == today else when.strftime("%d %b %H:%M")
+
+
+def mark_text(entry: ChatEntry) -> str:
+    """The delivery mark an officer reply carries (citizen messages carry none)."""
+    if entry.sender != "officer":
+        return ""
+    return {
+        "queued": "◷ queued",
+        "sent": "✓",
+        "delivered": "✓✓",
+        "read": "✓✓ read",
+    }.get(entry.status, f"⚠ refused: {entry.error}" if entry.status == "refused" else "")
+
+
+def meta_text(entry: ChatEntry, now: float | None = None) -> str:
+    """Who wrote a message and when; a citizen is marked as the reporter."""
+    who = entry.author if entry.sender == "officer" else f"{entry.author} (reporter)"
+    return f"{who} · {clock(entry.at, now)}"
+
+
+def conversation_title(report_id: str, report: m.Report | None) -> str:
+    """A conversation is named for its report's category (the shared label) and reporter."""
+    if report is None:
+        return f"Report {report_id[:8]}"
+    return f"{rules.category_label(report.category)} · {report.reporter}"
+
+
+def list_text(conv: Conversation) -> str:
+    """A conversation's row in the list: its title, then its last message on one line."""
+    last = conv.last()
+    snippet = " ".join(last.text.split())[:80] if last else "No messages yet"
+    return f"{conv.title or conv.report_id}\n{snippet}"

@@ -8,9 +8,6 @@ reconnecting; the relay's confirmation replaces the queued bubble with the real 
 
 from __future__ import annotations
 
-import time
-from datetime import datetime
-
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
@@ -25,13 +22,11 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QStyledItemDelegate,
@@ -43,44 +38,21 @@ from PySide6.QtWidgets import (
 from backend_client import messages as m
 from backend_client.limits import MAX_TEXT_CHARS
 from backend_client.outbox import OutboxEntry
-from console.chat.model import ChatEntry, ChatModel
+from console.chat.model import (
+    ChatEntry,
+    ChatModel,
+    conversation_title,
+    list_text,
+    mark_text,
+    meta_text,
+)
+from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current as theme_colours
 
 UNREAD_ROLE = Qt.ItemDataRole.UserRole + 1
 REPORT_ROLE = Qt.ItemDataRole.UserRole + 2
 _READ_BATCH = 500  # OfficerChatRead takes at most this many ids
-
-
-def plain_label(text: str = "", *, selectable: bool = True) -> QLabel:
-    label = QLabel()
-    label.setTextFormat(Qt.TextFormat.PlainText)  # never let QLabel guess rich text
-    label.setWordWrap(True)
-    if selectable:
-        label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-    label.setText(text)
-    return label
-
-
-def clock(ts: float, now: float | None = None) -> str:
-    when = datetime.fromtimestamp(ts)
-    today = datetime.fromtimestamp(time.time() if now is None else now).date()
-    return when.strftime("%H:%M") if when.date() == today else when.strftime("%d %b %H:%M")
-
-
-def mark_text(entry: ChatEntry) -> str:
-    """The delivery mark an officer reply carries (citizen messages carry none)."""
-    if entry.sender != "officer":
-        return ""
-    return {
-        "queued": "◷ queued",
-        "sent": "✓",
-        "delivered": "✓✓",
-        "read": "✓✓ read",
-    }.get(entry.status, f"⚠ refused: {entry.error}" if entry.status == "refused" else "")
 
 
 # ---------------------------------------------------------------------- message pane
@@ -95,14 +67,13 @@ class Bubble(QFrame):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 5, 8, 5)
         lay.setSpacing(2)
-        self.meta_label = plain_label(selectable=False)
+        self.meta_label = plain_label(selectable=False, shrink=False)
         small = QFont(self.meta_label.font())
         small.setPointSizeF(small.pointSizeF() * 0.85)
         self.meta_label.setFont(small)
-        self.text_label = plain_label()
-        self.text_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.text_label = plain_label()  # shrinks: a long word must not widen the bubble
         self.text_label.setMinimumWidth(60)
-        self.mark_label = plain_label(selectable=False)
+        self.mark_label = plain_label(selectable=False, shrink=False)
         self.mark_label.setFont(small)
         self.mark_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         lay.addWidget(self.meta_label)
@@ -112,8 +83,7 @@ class Bubble(QFrame):
 
     def update_entry(self, entry: ChatEntry) -> None:
         self.entry = entry
-        who = entry.author if entry.sender == "officer" else f"{entry.author} (reporter)"
-        self.meta_label.setText(f"{who} · {clock(entry.at)}")
+        self.meta_label.setText(meta_text(entry))
         if self.text_label.text() != entry.text:
             self.text_label.setText(entry.text)
         self.mark_label.setText(mark_text(entry))
@@ -155,12 +125,12 @@ class MessagePane(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        inner = QWidget()
+        self._inner = inner = QWidget()
         self._lay = QVBoxLayout(inner)
         self._lay.setContentsMargins(6, 6, 6, 6)
         self._lay.addStretch(1)
         self.empty_label = plain_label(
-            "No messages yet. Write to the reporter below.", selectable=False
+            "No messages yet. Write to the reporter below.", selectable=False, shrink=False
         )
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._lay.addWidget(self.empty_label)
@@ -171,6 +141,8 @@ class MessagePane(QScrollArea):
         keys = {e.key for e in entries}
         for key in [k for k in self.bubbles if k not in keys]:
             row = self.bubbles.pop(key).parentWidget()  # a queued reply, now confirmed
+            if row is None:
+                continue
             self._lay.removeWidget(row)
             row.hide()
             row.deleteLater()
@@ -195,7 +167,7 @@ class MessagePane(QScrollArea):
             self.scroll_to_bottom()
 
     def scroll_to_bottom(self) -> None:
-        self.widget().adjustSize()
+        self._inner.adjustSize()
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
@@ -298,16 +270,16 @@ class ChatWidget(QWidget):
         self.list.setMinimumHeight(60)
         self.list.currentItemChanged.connect(self._list_selected)
 
-        self.title = plain_label("")
+        self.title = plain_label("", shrink=False)
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
         self.title.setVisible(False)  # names the open conversation; none is open yet
         self.stack = QStackedWidget()
         self.placeholder = QWidget()
-        empty_title = plain_label("No conversation open", selectable=False)
+        empty_title = plain_label("No conversation open", selectable=False, shrink=False)
         empty_title.setFont(bold)
-        self.empty_hint = plain_label(selectable=False)
+        self.empty_hint = plain_label(selectable=False, shrink=False)
         self.empty_hint.setEnabled(False)  # drawn in the theme's muted text colour
         empty = QVBoxLayout(self.placeholder)
         empty.addStretch(1)
@@ -325,11 +297,10 @@ class ChatWidget(QWidget):
         self.send_button = QPushButton("Send")
         self.send_button.setAutoDefault(False)
         self.send_button.clicked.connect(self.send)
-        self.notice = plain_label(selectable=False)
+        self.notice = plain_label(selectable=False, shrink=False)
         self.notice.setVisible(False)
         self._restyle()
-        self.counter = QLabel("")
-        self.counter.setTextFormat(Qt.TextFormat.PlainText)
+        self.counter = plain_label(selectable=False, wrap=False, shrink=False)
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -410,7 +381,8 @@ class ChatWidget(QWidget):
         self.compose.clear()
         self.notice.setVisible(False)
 
-    def setFocus(self) -> None:  # noqa: N802 - Qt naming; main window focuses the chat
+    def focus_reply(self) -> None:
+        """Put the cursor in the reply box (the detail pane's "Chat" button asks for it)."""
         self.compose.setFocus()
 
     # ------------------------------------------------------------------ session events
@@ -519,9 +491,7 @@ class ChatWidget(QWidget):
         try:
             self.list.clear()
             for conv in conversations:
-                last = conv.last()
-                snippet = " ".join(last.text.split())[:80] if last else "No messages yet"
-                item = QListWidgetItem(f"{conv.title or conv.report_id}\n{snippet}")
+                item = QListWidgetItem(list_text(conv))
                 item.setData(UNREAD_ROLE, conv.unread)
                 item.setData(REPORT_ROLE, conv.report_id)
                 self.list.addItem(item)
@@ -538,11 +508,7 @@ class ChatWidget(QWidget):
                 QTimer.singleShot(0, lambda: self.open_conversation(str(report_id)))
 
     def _title_for(self, report_id: str) -> str:
-        report = self.session.reports.get(report_id)
-        if report is None:
-            return f"Report {report_id[:8]}"
-        category = report.category.replace("_", " ").capitalize()
-        return f"{category} · {report.reporter}"
+        return conversation_title(report_id, self.session.reports.get(report_id))
 
     def _set_compose_enabled(self, on: bool) -> None:
         """No reply box without a conversation: hidden, and disabled so no key reaches it."""

@@ -7,11 +7,23 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 
-def plain_label(text: str = "", *, selectable: bool = True, mono: bool = False) -> QLabel:
-    """A QLabel fixed to plain text (QLabel otherwise guesses rich text from content)."""
+def plain_label(
+    text: str = "",
+    *,
+    selectable: bool = True,
+    mono: bool = False,
+    wrap: bool = True,
+    shrink: bool = True,
+) -> QLabel:
+    """A QLabel fixed to plain text (QLabel otherwise guesses rich text from content).
+
+    `shrink` lets the label be narrower than its text (a pane's width wins over a long
+    string); without it the label asks for its text's width, as a caption beside a field
+    should.
+    """
     label = QLabel()
     label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
+    label.setWordWrap(wrap)
     label.setOpenExternalLinks(False)
     if selectable:
         label.setTextInteractionFlags(
@@ -20,8 +32,9 @@ def plain_label(text: str = "", *, selectable: bool = True, mono: bool = False) 
         )
     if mono:
         label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-    # a long unbroken string must not widen the whole pane
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    label.setMinimumWidth(40)
+    if shrink:
+        # a long unbroken string must not widen the whole pane
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        label.setMinimumWidth(40)
     label.setText(text)
     return label

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import time
 
-import pyqtgraph as pg
+# pyqtgraph ships no type information; `unused-ignore` keeps this line right if pyproject
+# one day lists it under ignore_missing_imports instead
+import pyqtgraph as pg  # type: ignore[import-untyped, unused-ignore]
 from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QColor, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from backend_client import messages as m
-from console.dashboard.stats import DashboardStats, median_text, response_labels
+from backend_client import rules
+from console.common.labels import plain_label
+from console.dashboard.model import (
+    DashboardStats,
+    count_top,
+    curve_label,
+    median_text,
+    response_labels,
+)
 from console.session import ConsoleSession
 from console.theme import CATEGORY_COLOURS, current
 
@@ -35,13 +45,7 @@ def _legend_brush(base: str) -> QColor:
     return colour
 
 
-def _plain(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    return label
-
-
-class CountAxis(pg.AxisItem):
+class CountAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped, so Any
     """An axis of counts: ticks on whole numbers only (never 0.2, 0.4 … for one report)."""
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:  # noqa: N802, N803 - pyqtgraph naming
@@ -66,12 +70,6 @@ def _side_legend(plot: pg.PlotWidget) -> pg.LegendItem:
     return legend
 
 
-def _count_top(highest: int) -> float:
-    """The top of a count axis: headroom enough that the highest tick keeps its label
-    (pyqtgraph drops a label that would cross the plot's edge, as "1" did on a short chart)."""
-    return max(highest, 1) * 1.3
-
-
 def _fit_legend(legend: pg.LegendItem) -> None:
     legend.setColumnCount(max(1, -(-len(legend.items) // _LEGEND_ROWS)))
 
@@ -93,7 +91,7 @@ class DashboardWidget(QWidget):
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        self.summary = _plain()
+        self.summary = plain_label(selectable=False, wrap=False, shrink=False)
         lay.addWidget(self.summary)
         plots = QHBoxLayout()
         lay.addLayout(plots, 1)
@@ -220,11 +218,11 @@ class DashboardWidget(QWidget):
                 x=xs, height=counts, y0=bottom, width=width * 0.85, brush=colour, pen=None
             )
             plot.addItem(bar)
-            self._reports_legend.addItem(bar, cat.replace("_", " "))
+            self._reports_legend.addItem(bar, rules.category_label(cat))
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
         _fit_legend(self._reports_legend)
         plot.setXRange(bins.starts[0], bins.starts[-1] + width, padding=0.01)
-        plot.setYRange(0, _count_top(max(bottom, default=0)), padding=0)
+        plot.setYRange(0, count_top(max(bottom, default=0)), padding=0)
         self._bins_total = bins.total()
 
     def _draw_responses(self, now: float) -> None:
@@ -237,7 +235,7 @@ class DashboardWidget(QWidget):
             )
         )
         plot.setXRange(-0.6, len(hist) - 0.4, padding=0)
-        plot.setYRange(0, _count_top(max(hist, default=0)), padding=0)
+        plot.setYRange(0, count_top(max(hist, default=0)), padding=0)
         median = self.stats.median_response(now)
         waiting = self.stats.awaiting_response(now)
         n = sum(hist)
@@ -269,7 +267,7 @@ class DashboardWidget(QWidget):
         scale = 60.0 if seconds else 1.0
         for i, (curve, xs) in enumerate(curves):
             colour = _CURVE_COLOURS[i % len(_CURVE_COLOURS)]
-            label = f"{curve.alert_id} ({', '.join(c.replace('_', ' ') for c in curve.categories)})"
+            label = curve_label(curve.alert_id, curve.categories)
             d = [*curve.delivered, curve.delivered[-1]][: len(xs)]
             r = [*curve.read, curve.read[-1]][: len(xs)]
             xs = [x * scale for x in xs]

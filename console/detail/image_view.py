@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsView,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QStackedLayout,
     QVBoxLayout,
@@ -105,8 +104,7 @@ class ImagePreview(QWidget):
         zoom_out, zoom_in = QPushButton("−"), QPushButton("+")
         zoom_out.setToolTip("Zoom out (or scroll the wheel)")
         zoom_in.setToolTip("Zoom in (or scroll the wheel)")
-        self.zoom_label = QLabel("")
-        self.zoom_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.zoom_label = plain_label(selectable=False, wrap=False, shrink=False)
         self.fit_button.clicked.connect(self.view.fit)
         self.actual_button.clicked.connect(self.view.actual_size)
         zoom_out.clicked.connect(lambda: self.view.zoom_by(1 / 1.25))

@@ -12,11 +12,12 @@ from types import ModuleType
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from console.common.labels import plain_label
 from console.common.ops import run_off_thread
 from console.detail.media import MediaRejected, PrivateMediaDir, check_video
+from console.detail.model import play_clock
 
 
 def load_multimedia() -> tuple[ModuleType, ModuleType]:
@@ -24,11 +25,6 @@ def load_multimedia() -> tuple[ModuleType, ModuleType]:
     from PySide6 import QtMultimedia, QtMultimediaWidgets
 
     return QtMultimedia, QtMultimediaWidgets
-
-
-def _clock(ms: int) -> str:
-    s = max(0, ms) // 1000
-    return f"{s // 60}:{s % 60:02d}"
 
 
 class VideoPreview(QWidget):
@@ -69,8 +65,7 @@ class VideoPreview(QWidget):
         self.play_button.setEnabled(False)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
-        self.time_label = QLabel("0:00 / 0:00")
-        self.time_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.time_label = plain_label("0:00 / 0:00", selectable=False, wrap=False, shrink=False)
         self._controls = QWidget()
         controls = QHBoxLayout(self._controls)
         controls.setContentsMargins(0, 0, 0, 0)
@@ -177,7 +172,7 @@ class VideoPreview(QWidget):
     def _position(self, ms: int) -> None:
         if not self._scrubbing:
             self.slider.setValue(ms)
-        self.time_label.setText(f"{_clock(ms)} / {_clock(self.player.duration())}")
+        self.time_label.setText(f"{play_clock(ms)} / {play_clock(self.player.duration())}")
 
     def _play_state(self, state: Any) -> None:
         self.play_button.setText("Pause" if state == self._playing_state else "Play")
@@ -186,7 +181,7 @@ class VideoPreview(QWidget):
         self._scrubbing = True
 
     def _scrub_move(self, ms: int) -> None:
-        self.time_label.setText(f"{_clock(ms)} / {_clock(self.player.duration())}")
+        self.time_label.setText(f"{play_clock(ms)} / {play_clock(self.player.duration())}")
 
     def _scrub_end(self) -> None:
         self._scrubbing = False

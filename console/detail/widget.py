@@ -30,8 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
+from backend_client import rules
 from console.common.labels import plain_label
-from console.detail.format import (
+from console.detail.image_view import ImagePreview
+from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
+from console.detail.model import (
     STATUS_WORDS,
     absolute_time,
     coordinates,
@@ -39,8 +42,6 @@ from console.detail.format import (
     relative_time,
     words,
 )
-from console.detail.image_view import ImagePreview
-from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
 from console.detail.video_view import VideoPreview
 from console.session import ConsoleSession
 from console.theme import PRIORITY_COLOURS, STATUS_COLOURS
@@ -99,7 +100,7 @@ class MediaItem(QFrame):
         self.preview: ImagePreview | VideoPreview | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
 
-        lay = QVBoxLayout(self)
+        self._lay = lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         self.type_label = plain_label(f"{human_type(info.mime)} · {human_size(info.size)}")
         bold = QFont(self.type_label.font())
@@ -109,7 +110,8 @@ class MediaItem(QFrame):
         caption = plain_label("SHA-256", selectable=False)
         caption.setWordWrap(False)
         caption.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.copy_button = QToolButton(text="Copy")
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy the whole SHA-256 to the clipboard")
         self.copy_button.clicked.connect(self._copy_hash)
         sha_row = QHBoxLayout()
@@ -181,7 +183,7 @@ class MediaItem(QFrame):
             self.load_button.setVisible(False)
         video = VideoPreview(self._media_dir())
         self.preview = video
-        self.layout().addWidget(video)
+        self._lay.addWidget(video)
         if video.available:
             self._fetch()
 
@@ -352,7 +354,7 @@ class ReportDetailWidget(QWidget):
 
     def _fill(self, r: m.Report) -> None:
         self.report = r
-        self.category_label.setText(words(r.category))
+        self.category_label.setText(rules.category_label(r.category))
         status = STATUS_WORDS.get(r.status, r.status)
         self.status_chip.setText(f" {status} ")
         self.status_chip.setStyleSheet(_chip(STATUS_COLOURS.get(r.status, "#768390")))

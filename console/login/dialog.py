@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QVBoxLayout,
@@ -24,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client.client import ClientConfig, Credentials, fetch_fingerprint
+from console.common.labels import plain_label
+from console.login.model import check_trust, relay_key
 
 
 @dataclass
@@ -40,32 +41,20 @@ class TrustStore:
         self._s = store or QSettings("Lookout", "trust")
 
     def pinned(self, url: str) -> str | None:
-        value = self._s.value(f"relays/{_key(url)}")
+        value = self._s.value(f"relays/{relay_key(url)}")
         return str(value) if value else None
 
     def forget(self, url: str) -> bool:
         """Drop a pinned fingerprint (a rebuilt development relay); True if there was one."""
-        key = f"relays/{_key(url)}"
+        key = f"relays/{relay_key(url)}"
         had = self._s.contains(key)
         self._s.remove(key)
         self._s.sync()
         return had
 
     def pin(self, url: str, fingerprint: str) -> None:
-        self._s.setValue(f"relays/{_key(url)}", fingerprint)
+        self._s.setValue(f"relays/{relay_key(url)}", fingerprint)
         self._s.sync()
-
-
-def _key(url: str) -> str:
-    return url.strip().rstrip("/").replace("/", "|")
-
-
-def check_trust(store: TrustStore, url: str, presented: str) -> str:
-    """'pinned' (matches), 'new' (first contact: ask), or 'changed' (refuse)."""
-    pinned = store.pinned(url)
-    if pinned is None:
-        return "new"
-    return "pinned" if pinned.upper() == presented.upper() else "changed"
 
 
 MIN_WIDTH = 440
@@ -90,9 +79,7 @@ class LoginDialog(QDialog):
         self.totp = QLineEdit()
         self.totp.setPlaceholderText("6-digit code from your authenticator")
         self.totp.setMaxLength(8)
-        self.error = QLabel()
-        self.error.setTextFormat(Qt.TextFormat.PlainText)
-        self.error.setWordWrap(True)
+        self.error = plain_label(selectable=False, shrink=False)
         self.error.setStyleSheet("color: #e5534b")
         form = QFormLayout()
         form.addRow("Relay", self.relay)

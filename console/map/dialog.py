@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -17,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.common.labels import plain_label
 from console.map.tiles import parse_tile_source
 
 
@@ -36,15 +35,13 @@ class TileSourceDialog(QDialog):
         self.file.setPlaceholderText("/path/to/area.mbtiles")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        note = QLabel(
+        note = plain_label(
             "Use your force's own tile server or a licensed pack. Public OpenStreetMap "
-            "tiles must not be bulk-downloaded."
+            "tiles must not be bulk-downloaded.",
+            selectable=False,
+            shrink=False,
         )
-        note.setTextFormat(Qt.TextFormat.PlainText)
-        note.setWordWrap(True)
-        self.problem = QLabel()
-        self.problem.setTextFormat(Qt.TextFormat.PlainText)
-        self.problem.setWordWrap(True)
+        self.problem = plain_label(selectable=False, shrink=False)
         self.problem.setStyleSheet("color: #e5534b;")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

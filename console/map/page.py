@@ -25,7 +25,7 @@ from typing import Any
 
 import folium
 import folium.plugins
-from branca.element import CssLink, JavascriptLink, MacroElement
+from branca.element import CssLink, Figure, JavascriptLink, MacroElement
 from jinja2 import Template
 
 from console import theme
@@ -77,7 +77,8 @@ class _Init(MacroElement):
     )
 
     def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__()
+        # branca ships py.typed but leaves MacroElement.__init__ unannotated
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "LookoutInit"
         self.config = json.dumps(config)
 
@@ -110,6 +111,7 @@ def render() -> tuple[str, dict[str, str]]:
     fmap.default_css = [p for p in folium.Map.default_css if p[0] == "leaflet_css"]
     fmap._id = "lookout"  # a stable name, so the same page is the same bytes
     figure = fmap.get_root()
+    assert isinstance(figure, Figure)  # a folium.Map always sits in a Figure
     files: dict[str, str] = {}
     swaps: dict[str, str] = {}
     for name, url in _libraries():

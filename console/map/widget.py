@@ -20,13 +20,20 @@ from PySide6.QtGui import QAction
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
 
 from backend_client import messages as m
-from console.map import geo
+from console.common.labels import plain_label
 from console.map.bridge import MapBridge
 from console.map.dialog import TileSourceDialog
 from console.map.guard import RequestGuard
+from console.map.model import (
+    AreaError,
+    alert_payload,
+    alert_visible,
+    area_from_geojson,
+    report_payload,
+)
 from console.map.page import build_page, page_config
 from console.map.tiles import SCHEME, MBTilesHandler, TileSource, parse_tile_source
 from console.session import ConsoleSession
@@ -110,10 +117,10 @@ class MapWidget(QWidget):
         session.alert_changed.connect(self._alert_changed)
 
         for report in session.reports.values():
-            self._reports[report.report_id] = geo.report_payload(report)
+            self._reports[report.report_id] = report_payload(report)
         for alert in session.alerts.values():
-            if geo.alert_visible(alert):
-                self._alerts[alert.alert_id] = geo.alert_payload(alert)
+            if alert_visible(alert):
+                self._alerts[alert.alert_id] = alert_payload(alert)
         self._use_tiles(settings.tile_source())
         #: the theme baked into the page file, and the one the console shows now
         self._page_theme = self._theme = page_config()
@@ -137,7 +144,7 @@ class MapWidget(QWidget):
     def show_alert_area(self, alert: m.Alert) -> None:
         self._pinned_alerts.add(alert.alert_id)
         self._hidden_alerts.discard(alert.alert_id)
-        self._alerts[alert.alert_id] = geo.alert_payload(alert)
+        self._alerts[alert.alert_id] = alert_payload(alert)
         self._command({"op": "fitAlert", "id": alert.alert_id})
 
     def draw(self, kind: str) -> None:
@@ -192,13 +199,13 @@ class MapWidget(QWidget):
     # ------------------------------------------------------------ batching
 
     def _report_changed(self, report: m.Report, created: bool) -> None:
-        self._reports[report.report_id] = geo.report_payload(report)
+        self._reports[report.report_id] = report_payload(report)
         self._schedule()
 
     def _alert_changed(self, alert: m.Alert) -> None:
-        if geo.alert_visible(alert) or alert.alert_id in self._pinned_alerts:
+        if alert_visible(alert) or alert.alert_id in self._pinned_alerts:
             self._hidden_alerts.discard(alert.alert_id)
-            self._alerts[alert.alert_id] = geo.alert_payload(alert)
+            self._alerts[alert.alert_id] = alert_payload(alert)
         else:
             self._alerts.pop(alert.alert_id, None)
             self._hidden_alerts.add(alert.alert_id)
@@ -247,7 +254,7 @@ class MapWidget(QWidget):
         self.ready = True
         if self.load_count > 1:  # a reloaded page starts empty: send everything again
             for report in self.session.reports.values():
-                self._reports.setdefault(report.report_id, geo.report_payload(report))
+                self._reports.setdefault(report.report_id, report_payload(report))
             self._seq = self._applied = 0
         self._commands.insert(0, {"op": "tiles", "spec": self._tiles.page_spec()})
         if self._theme != self._page_theme:  # switched while the page was loading
@@ -271,9 +278,9 @@ class MapWidget(QWidget):
 
     def _area_from_page(self, text: str) -> None:
         try:
-            area = geo.area_from_geojson(json.loads(text))
-        except (ValueError, geo.AreaError) as exc:
-            self._say(str(exc) if isinstance(exc, geo.AreaError) else "The area was unreadable.")
+            area = area_from_geojson(json.loads(text))
+        except (ValueError, AreaError) as exc:
+            self._say(str(exc) if isinstance(exc, AreaError) else "The area was unreadable.")
             return
         self._say("")
         self.area_drawn.emit(area)
@@ -299,8 +306,7 @@ class MapWidget(QWidget):
             bar.addAction(action)
         bar.addSeparator()
         bar.addAction(tiles)
-        self._message = QLabel()
-        self._message.setTextFormat(Qt.TextFormat.PlainText)
+        self._message = plain_label(selectable=False, wrap=False, shrink=False)
         self._message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar.addWidget(self._message)

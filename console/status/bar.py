@@ -6,19 +6,26 @@ Every label is plain text: reasons and refusal messages come from the network.
 
 from __future__ import annotations
 
-import html
-import math
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 
 from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from backend_client.state import ConnectionStatus, State
+from console.common.labels import plain_label
 from console.session import ConsoleSession
+from console.status.model import (
+    connection_text,
+    high_priority_text,
+    plain_tip,
+    queued_text,
+    refusal_text,
+    rtt_text,
+)
 from console.theme import STATUS_COLOURS, current
 
 BANNER_MS = 10_000
@@ -32,50 +39,6 @@ _STATE_COLOURS = {
     State.OFFLINE: "muted",
     State.FATAL: "danger",
 }
-
-
-def _plain_tip(text: str) -> str:
-    """Qt renders a tooltip that looks like HTML; reasons and refusals come from the network."""
-    return f"<qt>{html.escape(text[:2000], quote=False)}</qt>"
-
-
-def _actions(n: int) -> str:
-    return f"{n} action queued" if n == 1 else f"{n} actions queued"
-
-
-def connection_text(status: ConnectionStatus, now: float | None = None) -> str:
-    """What the link is doing, as a dispatcher would say it."""
-    now = time.time() if now is None else now
-    state = status.state
-    if state == State.LIVE:
-        return "Live"
-    if state == State.CONNECTING:
-        return "Connecting…"
-    if state == State.AUTHENTICATING:
-        return "Signing in…"
-    if state == State.BACKING_OFF:
-        if status.next_attempt_at is None:
-            return "Reconnecting…"
-        left = math.ceil(status.next_attempt_at - now)
-        return f"Reconnecting in {left} s" if left > 0 else "Reconnecting…"
-    if state == State.FATAL:
-        return f"Connection failed: {status.reason or 'see the log'}"
-    return f"Offline — {_actions(status.queued)}" if status.queued else "Offline"
-
-
-def action_name(message: m.Msg) -> str:
-    """The officer's name for an outbox action, for "… refused" banners."""
-    if isinstance(message, m.ReportClaim):
-        return "Claim"
-    if isinstance(message, m.ReportSetStatus):
-        return {"closed": "Close", "in_progress": "In progress"}.get(
-            message.status, "Status change"
-        )
-    if isinstance(message, m.ReportAssign):
-        return "Assign"
-    if isinstance(message, m.ReportSetPriority):
-        return "Priority change"
-    return type(message).__name__
 
 
 class StatusBar(QStatusBar):
@@ -119,8 +82,7 @@ class StatusBar(QStatusBar):
 
     @staticmethod
     def _label() -> QLabel:
-        label = QLabel()
-        label.setTextFormat(Qt.TextFormat.PlainText)
+        label = plain_label(selectable=False, wrap=False, shrink=False)
         label.setContentsMargins(6, 0, 6, 0)
         return label
 
@@ -136,16 +98,11 @@ class StatusBar(QStatusBar):
 
     def on_outbox(self, entry: OutboxEntry, reply: m.Msg | None) -> None:
         if isinstance(reply, m.Error):
-            self.show_problem(f"{action_name(entry.message)} refused: {reply.message}")
+            self.show_problem(refusal_text(entry.message, reply.message))
 
     def show_high_priority(self, report: m.Report) -> None:
         """Connect FeedWidget.high_priority here: a flashing banner the dispatcher can't miss."""
-        first = report.text.split("\n", 1)[0][:120]
-        self._show_banner(
-            f"HIGH PRIORITY {report.category.replace('_', ' ')} report {report.report_id}: {first}",
-            STATUS_COLOURS["new"],
-            flash=True,
-        )
+        self._show_banner(high_priority_text(report), STATUS_COLOURS["new"], flash=True)
 
     def show_problem(self, message: str) -> None:
         self._show_banner(message, "#9e6a03", flash=False)
@@ -170,12 +127,9 @@ class StatusBar(QStatusBar):
         sheet = f"color: {colour}; font-weight: 600;"
         if self.connection.styleSheet() != sheet:  # a new sheet re-polishes: only on change
             self.connection.setStyleSheet(sheet)
-        self.connection.setToolTip(_plain_tip(status.reason) if status.reason else "")
-        if status.state == State.LIVE and status.rtt_ms is not None:
-            self.rtt.setText(f"RTT {status.rtt_ms:.0f} ms")
-        else:
-            self.rtt.setText("RTT —")
-        self.queued.setText(_actions(status.queued) if status.queued else "Outbox empty")
+        self.connection.setToolTip(plain_tip(status.reason) if status.reason else "")
+        self.rtt.setText(rtt_text(status))
+        self.queued.setText(queued_text(status.queued))
         self.user.setText(f"{self.session.username} · {self.session.role}")
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
@@ -187,7 +141,7 @@ class StatusBar(QStatusBar):
         self._banner_colour = colour
         self.banner.setText(text)
         self._paint_banner(True)
-        self.banner.setToolTip(_plain_tip(text))
+        self.banner.setToolTip(plain_tip(text))
         self._banner_timer.start()
         self._flashes = FLASHES if flash else 0
         if flash:

@@ -17,9 +17,8 @@ from PySide6.QtCore import QDateTime, Qt
 
 from backend_client import messages as m
 from console.alerts.composer import DEFAULT_CONTACT, AlertComposer
-from console.alerts.model import AlertBook, can_approve, fraction
+from console.alerts.model import can_approve
 from console.alerts.table import DELIVERED, READ, STATE
-from console.alerts.templates import TemplateError, load_templates
 from console.alerts.widget import AlertsWidget
 from console.session import ConsoleSession
 from tests.support.console import offline_client
@@ -90,65 +89,6 @@ def alert(alert_id: str = "alr_1", **kw: Any) -> m.Alert:
 
 def changed(seq: int, a: m.Alert) -> m.AlertChanged:
     return m.AlertChanged(seq=seq, at=time.time(), alert=a)
-
-
-# ------------------------------------------------------------------ templates
-
-
-def test_shipped_templates_load_and_are_usable():
-    templates = load_templates()
-    assert len(templates) >= 8
-    names = {t.name for t in templates}
-    assert {"Burglary warning", "Missing person appeal", "Fly tipping notice"} <= names
-    for t in templates:
-        assert t.headline and len(t.headline) <= 200
-        assert t.categories and set(t.categories) <= set(m.CATEGORIES)
-        assert 0 < t.expiry_hours <= 720
-        # every template makes a valid AlertInfo on the wire
-        import msgspec
-
-        msgspec.convert(
-            msgspec.to_builtins(
-                info(
-                    headline=t.headline,
-                    description=t.description,
-                    instruction=t.instruction,
-                    event=t.event,
-                    cap_category=t.cap_category,
-                    urgency=t.urgency,
-                    severity=t.severity,
-                    certainty=t.certainty,
-                    categories=list(t.categories),
-                )
-            ),
-            m.AlertInfo,
-        )
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ('name = "x"\nheadline = "h"', "missing field"),
-        ("name = ", "not valid TOML"),
-        ('urgency = "Soon"', "urgency is 'Soon'; it must be one of Immediate"),
-        ('categories = ["burglary", "ufo"]', "unknown category ufo"),
-        ("expiry_hours = 0", "expiry_hours is 0"),
-        ('colour = "red"', "unknown field(s) colour"),
-    ],
-)
-def test_a_bad_template_is_a_clear_error_naming_file_and_field(tmp_path, text, words):
-    good = (Path(__file__).parents[2] / "resources/templates/burglary_warning.toml").read_text()
-    key = text.split("=")[0].strip()
-    if "missing field" in words or "TOML" in words:
-        body = text
-    else:  # replace one field of a good template
-        lines = [ln for ln in good.splitlines() if not ln.startswith(f"{key} =")]
-        body = "\n".join(lines) + "\n" + text + "\n"
-    (tmp_path / "broken.toml").write_text(body)
-    with pytest.raises(TemplateError) as err:
-        load_templates(tmp_path)
-    assert "broken.toml" in str(err.value)
-    assert words in str(err.value)
 
 
 # ------------------------------------------------------------------ composer
@@ -294,22 +234,6 @@ def test_update_prefills_and_queues_alert_update(qtbot, session):
 
 
 # ------------------------------------------------------------------ the list
-
-
-def test_model_progress_and_order():
-    book = AlertBook()
-    now = time.time()
-    book.upsert(alert("old", sent_at=now - 600))
-    book.upsert(alert("new", sent_at=now - 10, recipients=40, delivered=10, read=4))
-    assert [r.alert_id for r in book.rows()] == ["new", "old"]
-    row = book.rows()[0]
-    assert row.delivered_fraction == 0.25 and row.read_fraction == 0.1
-    assert fraction(5, 0) == 0.0 and fraction(7, 5) == 1.0
-    # counts climbing do not move the row
-    assert book.upsert(alert("old", sent_at=now, delivered=3)) == (1, False)
-    # past its expiry, an active alert is shown as expired
-    book.upsert(alert("gone", sent_at=now - 900, info=info(expires_at=now - 1)))
-    assert book.rows()[2].state == "expired"
 
 
 def test_list_shows_progress_climbing_from_alert_changed(qtbot, session):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from console.login.dialog import LoginDialog, TrustStore, check_trust
+from console.login.dialog import LoginDialog, TrustStore
+from console.login.model import check_trust
 
 
 def _store(tmp_path) -> TrustStore:

@@ -20,7 +20,6 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from backend_client import messages as m
-from console.map import geo
 from console.map.tiles import parse_tile_source
 from console.map.widget import MapWidget
 from console.session import ConsoleSession
@@ -328,39 +327,6 @@ def test_tile_source_text_is_checked() -> None:
     assert parse_tile_source("https://t.example/{z}/{x}/{y}.png").kind == "xyz"
     assert "{z}" in parse_tile_source("https://t.example/tiles.png").problem
     assert "not found" in parse_tile_source("/nowhere/area.mbtiles").problem
-
-
-@pytest.mark.parametrize(
-    ("feature", "words"),
-    [
-        (
-            {
-                "geometry": {"type": "Point", "coordinates": [-2.7, 53.7]},
-                "properties": {"radius": 9e5},
-            },
-            "km",
-        ),
-        (
-            {"geometry": {"type": "Point", "coordinates": [-2.7, 53.7]}, "properties": {}},
-            "draw it again",
-        ),
-        (
-            {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}},
-            "three corners",
-        ),
-        (
-            {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 95], [2, 0]]]}},
-            "cannot be used",
-        ),
-        (
-            {"geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}},
-            "polygons and circles",
-        ),
-    ],
-)
-def test_unusable_areas_are_refused_with_a_reason(feature: dict[str, Any], words: str) -> None:
-    with pytest.raises(geo.AreaError, match=words):
-        geo.area_from_geojson(feature)
 
 
 def test_tile_dialog_refuses_an_unusable_source(qtbot: Any) -> None:

@@ -12,7 +12,8 @@ from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from backend_client.state import ConnectionStatus, State
 from console.session import ConsoleSession
-from console.status.bar import StatusBar, connection_text
+from console.status.bar import StatusBar
+from console.status.model import connection_text
 from tests.support.console import offline_session
 
 pytestmark = pytest.mark.gui
@@ -129,7 +130,7 @@ def test_request_failed_and_high_priority_banners(session: ConsoleSession, bar: 
         incident_ref=None, media=[],
     )  # fmt: skip
     bar.show_high_priority(report)
-    assert bar.banner.text() == "HIGH PRIORITY missing person report R-7: Child missing"
+    assert bar.banner.text() == "HIGH PRIORITY Missing person report R-7: Child missing"
     assert bar._flash_timer.isActive()
     bar.clear_banner()
     assert not bar.banner_active

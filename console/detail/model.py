@@ -46,6 +46,12 @@ def relative_time(ts: float, now: float | None = None) -> str:
     return f"{days:.0f} day{'s' if round(days) != 1 else ''} ago"
 
 
+def play_clock(ms: int) -> str:
+    """A player position or length: "m:ss" (minutes keep counting past an hour)."""
+    s = max(0, ms) // 1000
+    return f"{s // 60}:{s % 60:02d}"
+
+
 def coordinates(lat: float, lon: float) -> str:
     ns = "N" if lat >= 0 else "S"
     ew = "E" if lon >= 0 else "W"
@@ -53,5 +59,6 @@ def coordinates(lat: float, lon: float) -> str:
 
 
 def words(value: str) -> str:
-    """A machine word ('missing_person') as an officer reads it ('Missing person')."""
+    """A machine word ('in_progress') as an officer reads it ('In progress'). Categories
+    have their own labels (`backend_client.rules.category_label`)."""
     return value.replace("_", " ").capitalize()

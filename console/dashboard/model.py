@@ -17,9 +17,11 @@ from __future__ import annotations
 import bisect
 import statistics
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from backend_client import messages as m
+from backend_client import rules
 
 BIN_S = 300.0
 WINDOW_S = 7200.0
@@ -50,6 +52,18 @@ def median_text(median_s: float | None, samples: int) -> str:
 def response_labels(edges: tuple[float, ...] = RESPONSE_EDGES_MIN) -> list[str]:
     out = [f"{a:g}–{b:g}" for a, b in zip(edges, edges[1:], strict=False)]
     return [*out, f"{edges[-1]:g}+"]
+
+
+def count_top(highest: int) -> float:
+    """The top of a count axis: headroom enough that the highest tick keeps its label
+    (pyqtgraph drops a label that would cross the plot's edge, as "1" did on a short chart)."""
+    return max(highest, 1) * 1.3
+
+
+def curve_label(alert_id: str, categories: Iterable[str]) -> str:
+    """A delivery curve's legend entry: the alert and who it was sent to, in the labels
+    every other screen uses for those categories."""
+    return f"{alert_id} ({', '.join(rules.category_label(c) for c in categories)})"
 
 
 @dataclass(frozen=True)
@@ -221,4 +235,5 @@ def _officer_fields(r: m.Report) -> tuple[object, ...]:
 
 
 def _category_order(category: str) -> int:
-    return m.CATEGORIES.index(category) if category in m.CATEGORIES else len(m.CATEGORIES)
+    cats: tuple[str, ...] = rules.CATEGORIES
+    return cats.index(category) if category in cats else len(cats)

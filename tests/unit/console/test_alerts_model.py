@@ -1,0 +1,170 @@
+"""The alerts feature's Qt-free parts: the book of alerts, the two-person rule as the
+console reads it from the shared rules, and the shipped templates."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from backend_client import messages as m
+from backend_client import rules
+from console.alerts.model import (
+    AlertBook,
+    can_approve,
+    can_cancel,
+    can_update,
+    fraction,
+    refusal_text,
+    when,
+)
+from console.alerts.templates import TemplateError, load_templates
+
+SQUARE = m.Polygon(
+    coordinates=[(-2.70, 53.75), (-2.69, 53.75), (-2.69, 53.76), (-2.70, 53.76), (-2.70, 53.75)]
+)
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def info(**kw: Any) -> m.AlertInfo:
+    fields: dict[str, Any] = dict(
+        categories=["burglary"],
+        area=SQUARE,
+        area_desc="Elm Road",
+        headline="Burglaries on Elm Road",
+        expires_at=time.time() + 3600,
+    )
+    fields.update(kw)
+    return m.AlertInfo(**fields)
+
+
+def alert(alert_id: str = "alr_1", **kw: Any) -> m.Alert:
+    fields: dict[str, Any] = dict(
+        alert_id=alert_id,
+        sender="dana",
+        sent_at=time.time() - 60,
+        msg_type="Alert",
+        state="active",
+        info=info(),
+        recipients=100,
+        delivered=0,
+        read=0,
+    )
+    fields.update(kw)
+    return m.Alert(**fields)
+
+
+# ------------------------------------------------------------------ templates
+
+
+def test_shipped_templates_load_and_are_usable() -> None:
+    templates = load_templates()
+    assert len(templates) >= 8
+    names = {t.name for t in templates}
+    assert {"Burglary warning", "Missing person appeal", "Fly tipping notice"} <= names
+    for t in templates:
+        assert t.headline and len(t.headline) <= 200
+        assert t.categories and set(t.categories) <= set(m.CATEGORIES)
+        assert 0 < t.expiry_hours <= 720
+        # every template makes a valid AlertInfo on the wire
+        msgspec.convert(
+            msgspec.to_builtins(
+                info(
+                    headline=t.headline,
+                    description=t.description,
+                    instruction=t.instruction,
+                    event=t.event,
+                    cap_category=t.cap_category,
+                    urgency=t.urgency,
+                    severity=t.severity,
+                    certainty=t.certainty,
+                    categories=list(t.categories),
+                )
+            ),
+            m.AlertInfo,
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('name = "x"\nheadline = "h"', "missing field"),
+        ("name = ", "not valid TOML"),
+        ('urgency = "Soon"', "urgency is 'Soon'; it must be one of Immediate"),
+        ('categories = ["burglary", "ufo"]', "unknown category ufo"),
+        ("expiry_hours = 0", "expiry_hours is 0"),
+        ('colour = "red"', "unknown field(s) colour"),
+    ],
+)
+def test_a_bad_template_is_a_clear_error_naming_file_and_field(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    good = (ROOT / "resources/templates/burglary_warning.toml").read_text()
+    key = text.split("=")[0].strip()
+    if "missing field" in words or "TOML" in words:
+        body = text
+    else:  # replace one field of a good template
+        lines = [ln for ln in good.splitlines() if not ln.startswith(f"{key} =")]
+        body = "\n".join(lines) + "\n" + text + "\n"
+    (tmp_path / "broken.toml").write_text(body)
+    with pytest.raises(TemplateError) as err:
+        load_templates(tmp_path)
+    assert "broken.toml" in str(err.value)
+    assert words in str(err.value)
+
+
+# ------------------------------------------------------------------ the book and the rules
+
+
+def test_model_progress_and_order() -> None:
+    book = AlertBook()
+    now = time.time()
+    book.upsert(alert("old", sent_at=now - 600))
+    book.upsert(alert("new", sent_at=now - 10, recipients=40, delivered=10, read=4))
+    assert [r.alert_id for r in book.rows()] == ["new", "old"]
+    row = book.rows()[0]
+    assert row.delivered_fraction == 0.25 and row.read_fraction == 0.1
+    assert fraction(5, 0) == 0.0 and fraction(7, 5) == 1.0
+    # counts climbing do not move the row
+    assert book.upsert(alert("old", sent_at=now, delivered=3)) == (1, False)
+    # past its expiry, an active alert is shown as expired
+    book.upsert(alert("gone", sent_at=now - 900, info=info(expires_at=now - 1)))
+    assert book.rows()[2].state == "expired"
+
+
+@pytest.mark.parametrize("role", rules.ROLES)
+def test_approval_follows_the_shared_two_person_rule(role: str) -> None:
+    pending = alert(state="pending_approval", sender="dana")
+    assert can_approve(pending, role, "sam") == rules.supervises(role)
+    assert can_approve(pending, role, "dana") is False  # never the sender, whatever the role
+    assert can_approve(alert(state="active"), role, "sam") is False
+
+
+def test_update_and_cancel_follow_the_shown_state() -> None:
+    now = time.time()
+    live, gone = alert(), alert(info=info(expires_at=now - 1))
+    waiting = alert(state="pending_approval")
+    assert can_update(live, now) and can_cancel(live, now)
+    assert not can_update(gone, now) and not can_cancel(gone, now)
+    assert not can_update(waiting, now) and can_cancel(waiting, now)
+
+
+def test_a_refusal_says_what_was_refused_and_why_in_plain_words() -> None:
+    error = m.Error(code="forbidden", message="role dispatcher may not approve")
+    text = refusal_text("alert.approve", error)
+    assert text.startswith("The approval was refused. You are not allowed to do that")
+    # an unknown code falls back to the relay's own message
+    odd = m.Error(code="teapot", message="the relay is a teapot")
+    assert refusal_text("alert.frobnicate", odd) == (
+        "The action was refused. the relay is a teapot"
+    )
+
+
+def test_times_in_the_list_show_the_day_only_when_not_today() -> None:
+    now = time.mktime((2026, 3, 14, 15, 0, 0, 0, 0, -1))
+    assert when(now - 3600, now) == "14:00"
+    assert when(now - 2 * 86400, now) == "12 Mar 15:00"
+    assert when(now - 10 * 86400, now) == "4 Mar 15:00"  # no leading zero on the day
