@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
+from backend_client import rules
 from console.feed.delegate import CELL_PAD, FeedDelegate
 from console.feed.model import (
     COL,
@@ -39,8 +40,6 @@ from console.feed.model import (
     TIME_WINDOWS,
     FeedFilter,
     FeedModel,
-    category_label,
-    category_short,
 )
 from console.session import ConsoleSession
 from console.theme import current
@@ -67,7 +66,7 @@ def column_widths(font: QFont, header: QFontMetrics) -> dict[str, int]:
     def fit(title: str, content: int) -> int:
         return max(content + pad, header.horizontalAdvance(title) + 2 * CELL_PAD + 8)
 
-    categories = max(fm_bold.horizontalAdvance(category_short(c)) for c in m.CATEGORIES)
+    categories = max(fm_bold.horizontalAdvance(rules.category_label(c)) for c in m.CATEGORIES)
     return {
         "priority": fit("Pri", fm.horizontalAdvance(PRIORITY_LABELS["high"]) + 10),
         "age": fit("Age", max(fm.horizontalAdvance(t) for t in ("59 min", "23 h", "59 s"))),
@@ -131,7 +130,7 @@ class FeedWidget(QWidget):
         self.category_combo = QComboBox()
         self.category_combo.addItem("All categories", None)
         for cat in m.CATEGORIES:
-            self.category_combo.addItem(category_label(cat), cat)
+            self.category_combo.addItem(rules.category_label(cat), cat)
         self.category_combo.currentIndexChanged.connect(self._apply_filter)
         self.status_buttons: dict[str, QToolButton] = {}
         self._filter_row = QHBoxLayout()
