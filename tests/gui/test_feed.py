@@ -395,3 +395,52 @@ def test_narrow_columns_fit_their_longest_value_and_the_text_takes_the_rest(
     assert feed.table.columnWidth(COL["text"]) >= 50
     feed.resize(700, 500)
     assert feed.table.columnWidth(COL["text"]) >= feed.table.viewport().width() - others - 1
+
+
+def test_a_theme_switch_restyles_the_scroll_bars_and_forgets_drawn_rows(
+    qtbot,  # type: ignore[no-untyped-def]
+    qapp,
+    session: ConsoleSession,
+    feed: FeedWidget,
+) -> None:
+    from console.theme import DARK, apply_theme, current
+
+    arrive(session, feed, *(now_report(i) for i in range(1, 6)))
+    feed.table.viewport().repaint()
+    assert feed._delegate._rows
+    was_dark = current() is DARK
+    before = current()["base"]
+    try:
+        apply_theme(qapp, "light" if was_dark else "dark")
+        after = current()["base"]
+        assert after != before
+        qtbot.waitUntil(lambda: after in feed.table.verticalScrollBar().styleSheet())
+        assert not feed._delegate._rows  # rows drawn in the old colours are gone
+    finally:
+        apply_theme(qapp, "dark" if was_dark else "light")
+
+
+@pytest.mark.parametrize(("role", "may_take"), [("dispatcher", False), ("supervisor", True)])
+def test_buttons_follow_the_rules_for_a_report_someone_else_holds(
+    qtbot,  # type: ignore[no-untyped-def]
+    session: ConsoleSession,
+    feed: FeedWidget,
+    role: str,
+    may_take: bool,
+) -> None:
+    session.client.role = role
+    arrive(session, feed, now_report(1, status="claimed", claimed_by="dev"), now_report(2))
+    feed.select_report("R-0001")
+    a = feed.actions_by_name
+    assert a["claim"].toolTip() == "Claimed by dev (C)"
+    assert [a[n].isEnabled() for n in ("claim", "progress", "close")] == [may_take] * 3
+    assert a["assign"].isEnabled() and feed.priority_button.isEnabled()
+    qtbot.keyClick(feed.table, Qt.Key.Key_C)
+    sent = pending(session)
+    if may_take:
+        assert [(type(x), x.force) for x in sent] == [(m.ReportClaim, True)]  # type: ignore[attr-defined]
+    else:
+        assert sent == [] and "claimed by dev" in feed.note.text()
+    feed.select_report("R-0002")  # a new report: claim it, then work it
+    assert [a[n].isEnabled() for n in ("claim", "progress", "close")] == [True] * 3
+    assert a["claim"].toolTip() == "Claim (C)"

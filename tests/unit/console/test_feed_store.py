@@ -88,7 +88,7 @@ def status_cell(store: FeedStore, row: int) -> str:
 
 def test_the_store_imports_no_qt() -> None:
     code = (
-        "import sys, console.feed.store, console.feed.cells; "
+        "import sys, console.feed.store, console.feed.cells, console.feed.triage; "
         "leaked = sorted(n for n in sys.modules if n.split('.')[0] in "
         "('PySide6', 'shiboken6', 'qasync', 'pyqtgraph')); "
         "assert not leaked, leaked"
