@@ -45,7 +45,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
 from backend_client import messages as m  # noqa: E402
 from backend_client.client import ClientConfig, Credentials, RelayClient  # noqa: E402
 from backend_client.outbox import Outbox  # noqa: E402
-from console.feed.model import FeedFilter  # noqa: E402
+from console.feed.store import FeedFilter  # noqa: E402
 from console.feed.widget import FeedWidget  # noqa: E402
 from console.session import ConsoleSession  # noqa: E402
 from console.status.bar import StatusBar  # noqa: E402

@@ -29,7 +29,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap, QStaticText
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
-from console.feed.model import COLUMNS, FeedModel
+from console.feed.cells import COLUMNS, cell_text
+from console.feed.model import FeedModel
 
 CELL_PAD = 6  # a cell's inner margin, left and right (the widget sizes columns with it)
 _PAD = CELL_PAD
@@ -52,6 +53,7 @@ class FeedDelegate(QStyledItemDelegate):
     def __init__(self, model: FeedModel, view: QTableView) -> None:
         super().__init__(view)
         self._model = model
+        self._store = model.store
         self._view = view
         self._colours: dict[str, QColor] = {}
         self._fonts: dict[tuple[str, bool], tuple[QFont, QFontMetrics]] = {}
@@ -113,17 +115,18 @@ class FeedDelegate(QStyledItemDelegate):
         if row in self._done and row not in self._selected_rows:
             return  # a selected row is redrawn per cell: styles fill selected cells first
         self._done.add(row)
-        model = self._model
-        idx = model.storage_of_row(row)
-        report = model.stored(idx)
-        texts = tuple(model.cell_text(idx, col) for col in COLUMNS)
+        store = self._store
+        idx = store.storage_of_row(row)
+        report = store.stored(idx)
+        now = store.now
+        texts = tuple(cell_text(report, col, now) for col in COLUMNS)
         selected = row in self._selected_rows
         flags = (
             (_SELECTED if selected else 0)
-            | (_UNREAD if model.is_unread(idx) else 0)
+            | (_UNREAD if store.is_unread(idx) else 0)
             | (_CLOSED if report.status == "closed" else 0)
         )
-        cell: QRect = option.rect  # type: ignore[attr-defined]
+        cell: QRect = option.rect
         columns = self._columns
         x0 = columns[0][0]
         width = columns[-1][0] + columns[-1][1] - x0
@@ -217,7 +220,7 @@ class FeedDelegate(QStyledItemDelegate):
         model = self._model
         pal = self._pal
         col = COLUMNS[c]
-        report = model.stored(idx)
+        report = self._store.stored(idx)
         selected, unread, closed = (
             bool(flags & _SELECTED),
             bool(flags & _UNREAD),
@@ -225,7 +228,7 @@ class FeedDelegate(QStyledItemDelegate):
         )
         fg = pal["highlight_text"] if selected else pal["muted" if closed else "text"]
         bold = unread and col in ("text", "reporter", "category")
-        font, fm = self._font(option.font, bold)  # type: ignore[attr-defined]
+        font, fm = self._font(option.font, bold)
         painter.setFont(font)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
@@ -284,7 +287,7 @@ class FeedDelegate(QStyledItemDelegate):
             shown = fm.elidedText(shown, Qt.TextElideMode.ElideRight, width)
             static = QStaticText(shown)
             static.setTextFormat(Qt.TextFormat.PlainText)
-            advance = fm.horizontalAdvance(shown) if align != _LEFT else 0
+            advance: float = fm.horizontalAdvance(shown) if align != _LEFT else 0
             if len(self._shaped) >= _SHAPED_LIMIT:
                 self._shaped.clear()
             hit = self._shaped[key] = (static, advance)

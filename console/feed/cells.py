@@ -1,0 +1,98 @@
+"""What each feed cell says, as plain functions of a report: no Qt, so it is tested alone.
+
+Citizen text is data: every string here is shown as plain text. The tooltip is the one
+place Qt guesses rich text, so `plain_tooltip` escapes and wraps it to render literally.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from backend_client import messages as m
+from backend_client import rules
+
+COLUMNS: tuple[str, ...] = ("priority", "age", "category", "status", "reporter", "text", "media")
+COL = {name: i for i, name in enumerate(COLUMNS)}
+HEADERS = {
+    "priority": "Pri",
+    "age": "Age",
+    "category": "Category",
+    "status": "Status",
+    "reporter": "Reporter",
+    "text": "Report",
+    "media": "",  # a narrow column: the table gives its header a file icon instead
+}
+HEADER_TIPS = {"priority": "Priority (blank: normal)", "media": "Media files attached"}
+STATUS_LABELS = {
+    "new": "New",
+    "claimed": "Claimed",
+    "in_progress": "In progress",
+    "closed": "Closed",
+}
+#: normal is the usual case and says nothing: its cell stays blank so HIGH stands out
+PRIORITY_LABELS = {"high": "HIGH", "normal": "", "low": "low"}
+#: every citizen pseudonym starts with this; the feed shows only the part after it
+PSEUDONYM_PREFIX = "Citizen-"
+TEXT_CELL_CHARS = 200  # a cell shows the first line, cut here (the view elides further)
+TOOLTIP_CHARS = 2000
+_FIRST_LINE = re.compile(r"[^\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
+
+
+def reporter_short(pseudonym: str) -> str:
+    """The part of a pseudonym that tells reporters apart ("Citizen-CZ8RM" -> "CZ8RM")."""
+    if pseudonym.startswith(PSEUDONYM_PREFIX) and len(pseudonym) > len(PSEUDONYM_PREFIX):
+        return pseudonym[len(PSEUDONYM_PREFIX) :]
+    return pseudonym
+
+
+def age_text(seconds: float) -> str:
+    """How long ago, the way a dispatcher says it: "now", "40 s", "3 min", "2 h", "4 d"."""
+    s = int(max(0.0, seconds))
+    if s < 10:
+        return "now"
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+def first_line(text: str) -> str:
+    line = _FIRST_LINE.match(text)
+    out = line.group(0) if line else ""
+    if len(out) > TEXT_CELL_CHARS:
+        return out[: TEXT_CELL_CHARS - 1] + "…"
+    if not out and text:
+        return "…"
+    return out
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip that shows `text` literally: Qt renders tooltips that look like HTML."""
+    if len(text) > TOOLTIP_CHARS:
+        text = text[:TOOLTIP_CHARS] + "…"
+    body = html.escape(text, quote=False).replace("\n", "<br>")
+    return f"<qt><p style='white-space:pre-wrap'>{body}</p></qt>"
+
+
+def cell_text(r: m.Report, col: str, now: float) -> str:
+    """The text a column shows for a report, `now` being the feed's clock (for the age)."""
+    if col == "text":
+        return first_line(r.text)
+    if col == "age":
+        return age_text(now - r.created_at)
+    if col == "priority":
+        return PRIORITY_LABELS[r.priority]
+    if col == "status":
+        label = STATUS_LABELS[r.status]
+        return f"{label} · {r.claimed_by}" if r.claimed_by and r.status != "new" else label
+    if col == "category":
+        return rules.category_label(r.category)
+    if col == "reporter":
+        return reporter_short(r.reporter)
+    if col == "media":
+        return str(len(r.media)) if r.media else ""
+    return ""
