@@ -108,14 +108,15 @@ def status_after_claim(status: str) -> str:
 
 #: the order is the bit in the relay's category bitmask: append only, never reorder
 CATEGORIES: tuple[m.Category, ...] = get_args(m.Category)
-#: one display label per category, used by every screen (feed, filter, composer, detail)
+#: one display label per category, used by every screen (feed, filter, composer, detail);
+#: none longer than "Missing person", so the feed's Category column never crowds the text
 CATEGORY_LABELS: dict[str, str] = {
     "burglary": "Burglary",
     "vehicle": "Vehicle crime",
     "drugs": "Drugs",
     "missing_person": "Missing person",
     "fly_tipping": "Fly-tipping",
-    "antisocial": "Anti-social behaviour",
+    "antisocial": "Anti-social",
     "rural": "Rural crime",
     "horse": "Horse watch",
     "canal": "Canal",

@@ -74,7 +74,7 @@ def test_one_label_per_category_and_the_bit_order_is_the_contracts() -> None:
     assert set(rules.CATEGORY_LABELS) == set(m.CATEGORIES)
     labels = list(rules.CATEGORY_LABELS.values())
     assert len(set(labels)) == len(labels)
-    assert rules.category_label("antisocial") == "Anti-social behaviour"
+    assert rules.category_label("antisocial") == "Anti-social"
     assert rules.category_label("unknown_thing") == "unknown_thing"
     assert rules.initial_priority("missing_person") == "high"
     assert rules.initial_priority("burglary") == "normal"

@@ -175,6 +175,6 @@ def test_count_axes_leave_headroom_for_the_top_label() -> None:
 
 def test_curve_legends_use_the_shared_category_labels() -> None:
     assert curve_label("alr_1", ("antisocial", "fly_tipping")) == (
-        "alr_1 (Anti-social behaviour, Fly-tipping)"
+        "alr_1 (Anti-social, Fly-tipping)"
     )
     assert curve_label("alr_2", ["missing_person"]) == "alr_2 (Missing person)"

@@ -71,5 +71,5 @@ def test_the_high_priority_banner_uses_the_shared_category_label() -> None:
         incident_ref=None, media=[],
     )  # fmt: skip
     assert high_priority_text(report) == (
-        "HIGH PRIORITY Anti-social behaviour report R-7: Fight outside"
+        "HIGH PRIORITY Anti-social report R-7: Fight outside"
     )
