@@ -20,7 +20,7 @@ Each round measures, on the same connections:
     (approval threshold set above the device count, so it goes out at once). Latency runs
     from just before the request leaves the officer to arrival at each device, so it
     includes targeting, the commit of the alert and its recipient rows, and the send.
-    `relay.deliver_alert` is wrapped to time the send itself (`send_cost_ms`).
+    `relay.delivery.deliver_alert` is wrapped to time the send itself (`send_cost_ms`).
 (b) the baseline: in the relay process, `websockets.broadcast(list(hub.citizens.values()),
     frame)` of the same frame (same length; only the alert_id differs), latency measured
     from just before that call (`baseline_send_cost_ms` is the call's duration).
@@ -322,7 +322,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sends: dict[
         str, tuple[float, float, float, str]
     ] = {}  # alert_id -> (wall, cost s, cpu s, frame)
-    original = relay.deliver_alert
+    original = relay.delivery.deliver_alert
 
     def timed_deliver(alert: m.Alert, keys: Any) -> None:
         wall = time.time()
@@ -336,7 +336,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         frame = codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert)))
         sends[alert.alert_id] = (wall, cost, cpu, frame)
 
-    relay.deliver_alert = timed_deliver  # type: ignore[method-assign]
+    relay.delivery.deliver_alert = timed_deliver  # type: ignore[method-assign]
 
     # The relay gets a core of its own; the clients share the others (without this, the
     # clients' TLS work preempts the relay mid-broadcast and the send timings are noise).

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy import select
 from websockets.asyncio.server import ServerConnection
@@ -16,13 +16,11 @@ from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import LOCATION_TTL_S
-from relay import alerts, reports, targeting
+from relay import alerts, reports, targeting, wire
+from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
 from relay.endpoint import Endpoint
-
-if TYPE_CHECKING:
-    from relay.server import Relay
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +39,8 @@ class CitizenConnection(Endpoint):
     name = "citizen"
     decoder = codec.citizen_inbound
 
-    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
-        super().__init__(relay, ws)
+    def __init__(self, ctx: RelayContext, ws: ServerConnection) -> None:
+        super().__init__(ctx, ws)
         self.device_key: int | None = None
         self.pseudonym = ""
         self.mask = 0
@@ -61,7 +59,7 @@ class CitizenConnection(Endpoint):
 
     def closed(self) -> None:
         if self.device_key is not None:
-            self.relay.hub.detach_citizen(self.device_key, self.ws)
+            self.ctx.hub.detach_citizen(self.device_key, self.ws)
 
     async def authorise(self, msg: m.Msg) -> None:
         if self.device_key is None and not isinstance(
@@ -89,7 +87,7 @@ class CitizenConnection(Endpoint):
             tx.s.flush()
             return d.id
 
-        key = await self.relay.db.write(job)
+        key = await self.ctx.db.write(job)
         self._attach(key, pseudonym, 0)
         return m.DeviceRegistered(
             re=msg.id, device_id=public_id, secret=secret, pseudonym=pseudonym
@@ -100,7 +98,7 @@ class CitizenConnection(Endpoint):
             d = s.scalar(select(db.Device).where(db.Device.public_id == msg.device_id))
             return None if d is None else (d.id, d.secret_hash, d.pseudonym, d.category_mask)
 
-        found = await self.relay.db.read(q)
+        found = await self.ctx.db.read(q)
         if found is None or not secrets.compare_digest(found[1], _digest(msg.secret)):
             raise ProtocolError(
                 ErrorCode.BAD_CREDENTIALS, "unknown device or wrong secret: register again"
@@ -117,18 +115,16 @@ class CitizenConnection(Endpoint):
 
     def _attach(self, key: int, pseudonym: str, mask: int) -> None:
         self.device_key, self.pseudonym, self.mask = key, pseudonym, mask
-        stale = self.relay.hub.attach_citizen(key, self.ws)
+        stale = self.ctx.hub.attach_citizen(key, self.ws)
         if stale is not None:
-            self.relay.spawn(stale.close(1000, "replaced by a newer connection"))
+            self.ctx.spawn(stale.close(1000, "replaced by a newer connection"))
 
     async def _push_held(self) -> None:
         key = self.device_key
         assert key is not None
-        for alert in await self.relay.db.read(alerts.held_for(key, time.time())):
-            from relay import wire
-
+        for alert in await self.ctx.db.read(alerts.held_for(key, time.time())):
             await self.ws.send(codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert))))
-        for chat in await self.relay.db.read(reports.undelivered_chat(key)):
+        for chat in await self.ctx.db.read(reports.undelivered_chat(key)):
             await self.ws.send(codec.encode_text(m.ChatDeliver(message=chat)))
 
     async def set_categories(self, msg: m.SetCategories) -> m.Msg:
@@ -140,9 +136,9 @@ class CitizenConnection(Endpoint):
             if d is not None:
                 d.category_mask = mask
 
-        await self.relay.db.write(job)
+        await self.ctx.db.write(job)
         self.mask = mask
-        self.relay.index.set_mask(int(key), mask)  # type: ignore[arg-type]
+        self.ctx.index.set_mask(int(key), mask)  # type: ignore[arg-type]
         return m.Ack(re=msg.id)
 
     async def location(self, msg: m.LocationUpdate) -> m.Msg:
@@ -155,19 +151,19 @@ class CitizenConnection(Endpoint):
             if d is not None:
                 d.lat, d.lon, d.fix_expires_at = msg.lat, msg.lon, expires
 
-        await self.relay.db.write(job)
-        self.relay.index.upsert(key, msg.lat, msg.lon, self.mask, expires)
+        await self.ctx.db.write(job)
+        self.ctx.index.upsert(key, msg.lat, msg.lon, self.mask, expires)
         return m.Ack(re=msg.id)
 
     async def submit(self, msg: m.ReportSubmit) -> m.Msg:
         key = self.device_key
         assert key is not None
-        reply = await self.relay.db.write(
-            reports.submit_report(key, self.pseudonym, msg, self.relay.media.has)
+        reply = await self.ctx.db.write(
+            reports.submit_report(key, self.pseudonym, msg, self.ctx.media.has)
         )
         for decl in msg.media:  # the chunks that follow name the report, not client_ref
             self.declared[(reply.report_id, decl.sha256)] = (decl.mime, decl.size)
-        self.relay.metrics.reports.inc()
+        self.ctx.metrics.reports.inc()
         return reply
 
     async def chunk(self, msg: m.MediaChunk) -> m.Msg:
@@ -176,14 +172,14 @@ class CitizenConnection(Endpoint):
         cache_key = (msg.report_id, msg.sha256)
         decl = self.declared.get(cache_key)
         if decl is None:
-            decl = await self.relay.db.read(reports.media_declared(key, msg.report_id, msg.sha256))
+            decl = await self.ctx.db.read(reports.media_declared(key, msg.report_id, msg.sha256))
             if decl is None:
                 raise ProtocolError(
                     ErrorCode.NOT_FOUND, "that file was not announced with that report"
                 )
             self.declared[cache_key] = decl
         mime, size = decl
-        store = self.relay.media
+        store = self.ctx.media
         if store.has(msg.sha256):
             return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
         received = await asyncio.to_thread(
@@ -192,19 +188,19 @@ class CitizenConnection(Endpoint):
         if received < size:
             return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=received, complete=False)
         await asyncio.to_thread(store.finalize, msg.sha256, mime, size)
-        await self.relay.db.write(reports.media_stored(msg.sha256))
+        await self.ctx.db.write(reports.media_stored(msg.sha256))
         return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
 
     async def chat(self, msg: m.CitizenChatSend) -> m.Msg:
         key = self.device_key
         assert key is not None
-        message = await self.relay.db.write(reports.citizen_chat(key, self.pseudonym, msg))
-        if self.relay.hub.officers_live and message.status == "sent":
-            self.relay.spawn(self.relay.mark_delivered_to_officers([message.message_id]))
+        message = await self.ctx.db.write(reports.citizen_chat(key, self.pseudonym, msg))
+        if self.ctx.hub.officers_live and message.status == "sent":
+            self.ctx.spawn(self.ctx.delivery.mark_delivered_to_officers([message.message_id]))
         return m.ChatSent(re=msg.id, message=message)
 
     async def receipt(self, msg: m.ChatReceipt) -> m.Msg:
-        await self.relay.db.write(
+        await self.ctx.db.write(
             reports.chat_receipts(
                 msg.message_ids, msg.status, by_device=self.device_key, actor=None
             )
@@ -214,7 +210,7 @@ class CitizenConnection(Endpoint):
     async def alert_ack(self, msg: m.AlertAck) -> m.Msg:
         key = self.device_key
         assert key is not None
-        moved = await self.relay.db.write(alerts.acknowledge(key, msg.alert_id, msg.status))
+        moved = await self.ctx.db.write(alerts.acknowledge(key, msg.alert_id, msg.status))
         if moved is not None:
-            self.relay.alert_counts_dirty.add(moved)
+            self.ctx.delivery.counts_changed(moved)
         return m.Ack(re=msg.id)

@@ -1,9 +1,13 @@
-"""Everything an operator can set on a relay, in one place."""
+"""Everything an operator (or a test) can set on a relay, in one place."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+#: the two websocket endpoints; the server routes on them and tests dial them
+OFFICER_PATH = "/v1/officer"
+CITIZEN_PATH = "/v1/citizen"
 
 
 @dataclass
@@ -19,3 +23,15 @@ class RelayConfig:
     token_ttl_s: float = 15 * 60
     keepalive_s: float = 20.0  # ping interval; a peer silent this long again is dropped
     counts_interval_s: float = 0.5  # how often alert delivered/read counts are pushed
+    #: how often a live session's token is re-checked against the database (disabled
+    #: accounts), both on its next request and by the chores for a silent session
+    recheck_s: float = 5.0
+    expiry_every_s: float = 5.0  # how often due alerts and lapsed location fixes expire
+    #: an upload untouched this long is abandoned: its partial file is deleted
+    partial_upload_ttl_s: float = 24 * 3600.0
+    partial_sweep_every_s: float = 3600.0
+
+    @property
+    def cap_sender(self) -> str:
+        """The CAP `sender` of this relay's alerts: named after its first host name."""
+        return f"lookout@{self.hostnames[0] if self.hostnames else 'localhost'}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -17,9 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
-
-if TYPE_CHECKING:
-    from relay.server import Relay
+from relay.context import RelayContext
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +28,8 @@ class Endpoint:
     name = "?"  # the metrics label: "officer" or "citizen"
     decoder: codec.Decoder[m.Msg]
 
-    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
-        self.relay = relay
+    def __init__(self, ctx: RelayContext, ws: ServerConnection) -> None:
+        self.ctx = ctx
         self.ws = ws
         self.handlers: dict[type[Any], Handler] = {m.Ping: self.ping}
 
@@ -53,7 +51,7 @@ class Endpoint:
         """Raise ProtocolError if this connection may not send `msg` now."""
 
     async def handle(self, frame: str | bytes) -> m.Msg | None:
-        metrics = self.relay.metrics
+        metrics = self.ctx.metrics
         metrics.frames_in.labels(self.name).inc()
         rid: str | None = None
         try:

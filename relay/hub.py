@@ -1,15 +1,34 @@
-"""Who is connected, and how events reach them (one encode, `websockets.broadcast`)."""
+"""Who is connected, and how events reach them (one encode, `websockets.broadcast`).
+
+The endpoints register and drop their connections here; the server's chores read the
+authenticated officer sessions from here. Hub knows sessions only by the `OfficerSession`
+protocol, so it imports no endpoint module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 import websockets
 from websockets.asyncio.server import ServerConnection
 
 
+class OfficerSession(Protocol):
+    """An authenticated officer connection whose token can be re-checked."""
+
+    @property
+    def ws(self) -> ServerConnection: ...
+
+    async def still_valid(self) -> bool:
+        """False once the token lapsed or the account was disabled."""
+        ...
+
+
 class Hub:
     def __init__(self) -> None:
+        #: authenticated officer connections, re-checked by the chores even when silent
+        self._sessions: set[OfficerSession] = set()
         self.officers_live: set[ServerConnection] = set()
         #: officers replaying the log: live events wait here until the replay has caught up
         self.replaying: dict[ServerConnection, list[tuple[int, str]]] = {}
@@ -40,6 +59,16 @@ class Hub:
     def drop_officer(self, ws: ServerConnection) -> None:
         self.officers_live.discard(ws)
         self.replaying.pop(ws, None)
+
+    def add_session(self, session: OfficerSession) -> None:
+        self._sessions.add(session)
+
+    def discard_session(self, session: OfficerSession) -> None:
+        self._sessions.discard(session)
+
+    def sessions(self) -> list[OfficerSession]:
+        """A snapshot: the caller may discard sessions while it walks the list."""
+        return list(self._sessions)
 
     def attach_citizen(self, key: int, ws: ServerConnection) -> ServerConnection | None:
         """Register a device's connection; returns the one it replaces (a stale link)."""

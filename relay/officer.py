@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 from sqlalchemy import delete, select
@@ -20,27 +20,22 @@ from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
 from relay import accounts, alerts, reports, targeting
+from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
 from relay.endpoint import Endpoint
 from relay.reports import Actor
 
-if TYPE_CHECKING:
-    from relay.server import Relay
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: how often a live session's token is re-checked against the database (disabled accounts)
-RECHECK_S = 5.0
 
 
 class OfficerConnection(Endpoint):
     name = "officer"
     decoder = codec.officer_inbound
 
-    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
-        super().__init__(relay, ws)
+    def __init__(self, ctx: RelayContext, ws: ServerConnection) -> None:
+        super().__init__(ctx, ws)
         self.actor: Actor | None = None
         self.token_digest: str | None = None
         self.expires_at = 0.0
@@ -68,11 +63,11 @@ class OfficerConnection(Endpoint):
         }
 
     def closed(self) -> None:
-        self.relay.hub.drop_officer(self.ws)
-        self.relay.officer_sessions.discard(self)
+        self.ctx.hub.drop_officer(self.ws)
+        self.ctx.hub.discard_session(self)
 
     async def still_valid(self) -> bool:
-        """Checked by the relay every few seconds for every authenticated connection, so a
+        """Checked by the server's chores every few seconds for every authenticated connection, so a
         disabled account or a lapsed token stops receiving events even if it sends nothing."""
         if self.actor is None:
             return True
@@ -94,7 +89,7 @@ class OfficerConnection(Endpoint):
         now = time.time()
         if now >= self.expires_at:
             raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session has expired: log in again")
-        if now - self.checked_at > RECHECK_S:
+        if now - self.checked_at > self.ctx.config.recheck_s:
             await self.recheck()
         if not rules.may_send(self.actor.role, type(msg)):
             raise ProtocolError(
@@ -112,7 +107,7 @@ class OfficerConnection(Endpoint):
             ).first()
             return row is not None and not row[1] and row[0] > time.time()
 
-        if not await self.relay.db.read(q):
+        if not await self.ctx.db.read(q):
             self.actor = None
             raise ProtocolError(
                 ErrorCode.TOKEN_EXPIRED, "your session is no longer valid: log in again"
@@ -122,7 +117,7 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ session
 
     async def login(self, msg: m.Login) -> m.Msg:
-        ttl = self.relay.config.token_ttl_s
+        ttl = self.ctx.config.token_ttl_s
 
         def job(tx: Tx) -> tuple[Actor, str, float]:
             o = tx.s.scalar(select(db.Officer).where(db.Officer.username == msg.username))
@@ -149,11 +144,11 @@ class OfficerConnection(Endpoint):
             return Actor(o.id, o.username, o.role), token, expires
 
         try:
-            actor, token, expires = await self.relay.db.write(job)
+            actor, token, expires = await self.ctx.db.write(job)
         except _LoginFailed as exc:
             # the failed attempt is audited: commit it, then answer with the error
             action = "login.refused" if exc.code is ErrorCode.ACCOUNT_DISABLED else "login.failed"
-            await self.relay.db.write(_audit_only(msg.username[:200], action))
+            await self.ctx.db.write(_audit_only(msg.username[:200], action))
             raise ProtocolError(exc.code, exc.message) from None
         return self._authed(msg.id, actor, token, expires)
 
@@ -173,7 +168,7 @@ class OfficerConnection(Endpoint):
                 return None
             return Actor(o.id, o.username, o.role), float(exp)
 
-        found = await self.relay.db.read(q)
+        found = await self.ctx.db.read(q)
         if found is None:
             raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown session token: log in again")
         actor, expires = found
@@ -184,7 +179,7 @@ class OfficerConnection(Endpoint):
     async def refresh(self, msg: m.Refresh) -> m.Msg:
         assert self.actor is not None
         actor, old = self.actor, self.token_digest
-        ttl = self.relay.config.token_ttl_s
+        ttl = self.ctx.config.token_ttl_s
 
         def job(tx: Tx) -> tuple[str, float]:
             tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.token_hash == old))
@@ -199,7 +194,7 @@ class OfficerConnection(Endpoint):
             )
             return token, expires
 
-        token, expires = await self.relay.db.write(job)
+        token, expires = await self.ctx.db.write(job)
         return self._authed(msg.id, actor, token, expires)
 
     def _authed(self, rid: str, actor: Actor, token: str, expires: float) -> m.AuthOk:
@@ -207,7 +202,7 @@ class OfficerConnection(Endpoint):
         self.token_digest = accounts.token_digest(token)
         self.expires_at = expires
         self.checked_at = time.time()
-        self.relay.officer_sessions.add(self)
+        self.ctx.hub.add_session(self)
         return m.AuthOk(
             re=rid,
             token=token,
@@ -219,7 +214,7 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ event stream
 
     async def subscribe(self, msg: m.Subscribe) -> m.Msg | None:
-        hub, ws = self.relay.hub, self.ws
+        hub, ws = self.ctx.hub, self.ws
         hub.begin_replay(ws)
         last = msg.since
         try:
@@ -235,7 +230,7 @@ class OfficerConnection(Endpoint):
                     ).all()
                     return [(int(a), str(b)) for a, b in rows]
 
-                rows = await self.relay.db.read(q)
+                rows = await self.ctx.db.read(q)
                 if not rows:
                     break
                 for seq, text in rows:
@@ -252,7 +247,7 @@ class OfficerConnection(Endpoint):
 
     async def _flush(self, last: int) -> int:
         while True:
-            buf = self.relay.hub.take_buffer(self.ws)
+            buf = self.ctx.hub.take_buffer(self.ws)
             if not buf:
                 return last
             for seq, text in buf:
@@ -277,11 +272,11 @@ class OfficerConnection(Endpoint):
         """Apply `inner` once per idempotency key, then build the reply (and post-commit
         effects) from its result, in the same transaction."""
         assert self.actor is not None
-        return await self.relay.db.write(_once(self.actor, msg, lambda tx: answer(tx, inner(tx))))
+        return await self.ctx.db.write(_once(self.actor, msg, lambda tx: answer(tx, inner(tx))))
 
     async def chat_reply(self, msg: m.OfficerChatSend) -> m.Msg:
         assert self.actor is not None
-        hub = self.relay.hub
+        hub = self.ctx.hub
 
         def answer(tx: Tx, sent: tuple[int, m.ChatMessage]) -> m.Msg:
             device_key, message = sent
@@ -292,26 +287,26 @@ class OfficerConnection(Endpoint):
         return await self._once(msg, reports.officer_chat(self.actor, msg), answer)
 
     async def chat_read(self, msg: m.OfficerChatRead) -> m.Msg:
-        moved = await self.relay.db.write(
+        moved = await self.ctx.db.write(
             reports.chat_receipts(msg.message_ids, "read", by_device=None, actor=self.actor)
         )
-        self.relay.tell_citizens_chat_status(moved)
+        self.ctx.delivery.tell_citizens_chat_status(moved)
         return m.Ack(re=msg.id)
 
     async def media_get(self, msg: m.MediaGet) -> m.Msg:
-        store = self.relay.media
+        store = self.ctx.media
         if not store.has(msg.sha256):
             raise ProtocolError(ErrorCode.NOT_FOUND, "no stored media with that hash")
         assert self.actor is not None
         if msg.offset == 0:
-            await self.relay.db.write(_audit_only(self.actor.username, "media.view", msg.sha256))
+            await self.ctx.db.write(_audit_only(self.actor.username, "media.view", msg.sha256))
         total = store.size(msg.sha256)
         if msg.offset > total:
             raise ProtocolError(
                 ErrorCode.INVALID, f"offset {msg.offset} is past the end ({total} bytes)"
             )
         data = await asyncio.to_thread(store.read, msg.sha256, msg.offset, msg.length)
-        mime = await self.relay.db.read(_mime_of(msg.sha256))
+        mime = await self.ctx.db.read(_mime_of(msg.sha256))
         return m.MediaData(
             re=msg.id, sha256=msg.sha256, mime=mime, total=total, offset=msg.offset, data=data
         )
@@ -321,7 +316,7 @@ class OfficerConnection(Endpoint):
         return m.AlertCount(
             re=msg.id,
             recipients=len(keys),
-            approval_required=len(keys) > self.relay.config.approval_threshold,
+            approval_required=len(keys) > self.ctx.config.approval_threshold,
         )
 
     def _select(self, area: m.Area, categories: Sequence[str]) -> Any:
@@ -330,15 +325,15 @@ class OfficerConnection(Endpoint):
         except targeting.GeometryError as exc:
             raise ProtocolError(ErrorCode.INVALID_GEOMETRY, str(exc)) from None
         mask = targeting.category_mask(categories)
-        return self.relay.index.select(area, mask, time.time())
+        return self.ctx.index.select(area, mask, time.time())
 
     def _accepted(self, msg: Any, deliver_to: Any = None) -> Callable[[Tx, m.Alert], m.Msg]:
         """The reply to an alert action; an active alert goes to `deliver_to` after commit."""
-        relay = self.relay
+        delivery = self.ctx.delivery
 
         def answer(tx: Tx, alert: m.Alert) -> m.Msg:
             if deliver_to is not None and alert.state == "active":
-                tx.after_commit(lambda: relay.deliver_alert(alert, deliver_to))
+                tx.after_commit(lambda: delivery.deliver_alert(alert, deliver_to))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return answer
@@ -346,43 +341,42 @@ class OfficerConnection(Endpoint):
     async def alert_send(self, msg: m.AlertSend) -> m.Msg:
         assert self.actor is not None
         keys = self._select(msg.info.area, list(msg.info.categories))
-        job = alerts.create(self.actor, msg, keys, self.relay.config.approval_threshold)
+        job = alerts.create(self.actor, msg, keys, self.ctx.config.approval_threshold)
         return await self._once(msg, job, self._accepted(msg, deliver_to=keys))
 
     async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
         assert self.actor is not None
-        keys = await self.relay.db.read(alerts.recipients_of(msg.alert_id))
+        keys = await self.ctx.db.read(alerts.recipients_of(msg.alert_id))
         return await self._once(msg, alerts.approve(self.actor, msg), self._accepted(msg, keys))
 
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
         assert self.actor is not None
-        relay = self.relay
+        spawn, delivery = self.ctx.spawn, self.ctx.delivery
         keys = self._select(msg.info.area, list(msg.info.categories))
 
         def answer(tx: Tx, alert: m.Alert) -> m.Msg:
             alert_id = alert.alert_id  # old and new recipients: read back after commit
-            tx.after_commit(lambda: relay.spawn(relay.redeliver(alert_id)))
+            tx.after_commit(lambda: spawn(delivery.redeliver(alert_id)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(msg, alerts.revise(self.actor, msg, keys), answer)
 
     async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
         assert self.actor is not None
-        relay = self.relay
+        delivery = self.ctx.delivery
 
         def answer(tx: Tx, cancelled: tuple[m.Alert, list[int]]) -> m.Msg:
             alert, recipients = cancelled
-            tx.after_commit(lambda: relay.deliver_alert(alert, recipients))
+            tx.after_commit(lambda: delivery.deliver_alert(alert, recipients))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(msg, alerts.cancel(self.actor, msg), answer)
 
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:
         assert self.actor is not None
-        xml = await self.relay.export_cap(msg.alert_id)
-        await self.relay.db.write(
-            _audit_only(self.actor.username, "alert.export_cap", msg.alert_id)
-        )
+        alert, refs = await self.ctx.db.read(alerts.load(msg.alert_id))
+        xml = alerts.to_cap(alert, refs, self.ctx.config.cap_sender)
+        await self.ctx.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
         return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
 
 

@@ -1,5 +1,9 @@
 """The relay process: TLS websockets on one port, `/v1/officer`, `/v1/citizen`, `/healthz`,
-`/metrics`; storage, the device index and the background chores that tie them together."""
+`/metrics`; storage, the device index and the background chores that tie them together.
+
+`Relay` is the composition root: it builds the services once, hands the endpoints a
+`RelayContext` of them (never itself), and runs the chores.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import asyncio
 import http
 import logging
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +22,19 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from backend_client import codec
-from backend_client import messages as m
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, reports, tls, wire
+from relay import alerts, tls
 from relay.citizen import CitizenConnection
-from relay.config import RelayConfig
+from relay.config import CITIZEN_PATH, OFFICER_PATH, RelayConfig
+from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, sqlite_url
 from relay.db.uow import Database
+from relay.delivery import Delivery
 from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
-from relay.officer import RECHECK_S, OfficerConnection
+from relay.officer import OfficerConnection
 from relay.targeting import DeviceIndex
 
 log = logging.getLogger(__name__)
@@ -48,13 +52,6 @@ def _small_tls_buffers() -> None:
         asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
-OFFICER_PATH = "/v1/officer"
-#: an upload untouched this long is abandoned: its partial file is deleted
-PARTIAL_UPLOAD_TTL_S = 24 * 3600.0
-PARTIAL_SWEEP_EVERY_S = 3600.0
-CITIZEN_PATH = "/v1/citizen"
-
-
 class Relay:
     """One relay. `async with Relay(config) as relay:` serves until the block ends."""
 
@@ -63,8 +60,6 @@ class Relay:
         self.hub = Hub()
         self.metrics = Metrics()
         self.index = DeviceIndex()
-        self.alert_counts_dirty: set[int] = set()
-        self.officer_sessions: set[OfficerConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
         self.tls_files: tls.TlsFiles | None = None
@@ -75,7 +70,18 @@ class Relay:
         url = config.database_url or sqlite_url(data)
         engine = make_engine(url)
         migrate(engine)
-        self.db = Database(engine, on_events=self._published)
+        self.db = Database(engine, on_events=self.hub.publish)
+        self.delivery = Delivery(self.db, self.hub, self.metrics)
+        self.ctx = RelayContext(
+            config=config,
+            db=self.db,
+            hub=self.hub,
+            index=self.index,
+            media=self.media,
+            metrics=self.metrics,
+            spawn=self.spawn,
+            delivery=self.delivery,
+        )
         self._load_devices()
 
     # ------------------------------------------------------------ lifecycle
@@ -146,13 +152,13 @@ class Relay:
         if path == OFFICER_PATH:
             self.metrics.officers.inc()
             try:
-                await OfficerConnection(self, ws).run()
+                await OfficerConnection(self.ctx, ws).run()
             finally:
                 self.metrics.officers.dec()
         elif path == CITIZEN_PATH:
             self.metrics.citizens.inc()
             try:
-                await CitizenConnection(self, ws).run()
+                await CitizenConnection(self.ctx, ws).run()
             finally:
                 self.metrics.citizens.dec()
         else:  # unreachable: _http refuses other paths before the upgrade
@@ -183,74 +189,39 @@ class Relay:
             )
         return None
 
-    # ------------------------------------------------------------ fan-out
-
-    def _published(self, events: list[tuple[int, bytes]]) -> None:
-        self.hub.publish(events)
-
-    def deliver_alert(self, alert: m.Alert, keys: Iterable[int] | np.ndarray) -> None:
-        """Push one alert frame to every connected recipient: one encode, one broadcast."""
-        frame = codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert)))
-        sent = self.hub.send_to_devices(np.asarray(keys, dtype=np.int64).tolist(), frame)
-        self.metrics.alerts_delivered.inc(sent)
-
-    async def redeliver(self, alert_id: str) -> None:
-        alert, _refs = await self.db.read(alerts.load(alert_id))
-        keys = await self.db.read(alerts.recipients_of(alert_id))
-        self.deliver_alert(alert, keys)
-
-    async def mark_delivered_to_officers(self, ids: list[str]) -> None:
-        moved = await self.db.write(reports.mark_chat_delivered_to_officers(ids))
-        self.tell_citizens_chat_status(moved)
-
-    def tell_citizens_chat_status(self, moved: list[tuple[int, m.ChatMessage]]) -> None:
-        for device_key, msg in moved:
-            frame = codec.encode_text(
-                m.ChatStatusUpdate(message_id=msg.message_id, status=msg.status)
-            )
-            self.hub.send_to_devices([device_key], frame)
-
-    async def export_cap(self, alert_id: str) -> str:
-        alert, refs = await self.db.read(alerts.load(alert_id))
-        return alerts.to_cap(alert, refs, self.cap_sender)
-
-    @property
-    def cap_sender(self) -> str:
-        return f"lookout@{self.config.hostnames[0] if self.config.hostnames else 'localhost'}"
-
     # ------------------------------------------------------------ chores
 
     async def _chores(self) -> None:
-        """Throttled alert counts, alert expiry and location expiry."""
+        """Throttled alert counts, alert and location expiry, lapsed sessions, old uploads."""
+        cfg = self.config
         last_expiry = 0.0
         last_sweep = time.time()
         last_session_check = time.time()
         while True:
-            await asyncio.sleep(self.config.counts_interval_s)
+            await asyncio.sleep(cfg.counts_interval_s)
             try:
-                if self.alert_counts_dirty:
-                    dirty = sorted(self.alert_counts_dirty)
-                    self.alert_counts_dirty.clear()
+                dirty = self.delivery.take_dirty()
+                if dirty:
                     await self.db.write(alerts.emit_counts(dirty))
                 now = time.time()
-                if now - last_expiry >= 5.0:
+                if now - last_expiry >= cfg.expiry_every_s:
                     last_expiry = now
                     await self.db.write(alerts.expire_due())
                     for key in await self.db.write(_forget_expired_fixes()):
                         self.index.remove(key)
-                if now - last_session_check >= RECHECK_S:
+                if now - last_session_check >= cfg.recheck_s:
                     last_session_check = now
                     await self._end_lapsed_sessions()
-                if now - last_sweep >= PARTIAL_SWEEP_EVERY_S:
+                if now - last_sweep >= cfg.partial_sweep_every_s:
                     last_sweep = now
-                    await asyncio.to_thread(self.media.sweep_partials, PARTIAL_UPLOAD_TTL_S)
+                    await asyncio.to_thread(self.media.sweep_partials, cfg.partial_upload_ttl_s)
             except Exception:
                 log.exception("relay chores failed; retrying")
 
     async def _end_lapsed_sessions(self) -> None:
-        for conn in list(self.officer_sessions):
+        for conn in self.hub.sessions():
             if not await conn.still_valid():
-                self.officer_sessions.discard(conn)
+                self.hub.discard_session(conn)
                 self.hub.drop_officer(conn.ws)
                 self.spawn(conn.ws.close(1008, "session ended: log in again"))
 

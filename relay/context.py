@@ -1,0 +1,36 @@
+"""What a connection may use: the relay's services, and nothing of the relay itself.
+
+`Relay` (the composition root, relay/server.py) builds one and hands it to every
+endpoint; a unit test builds one over a temporary database and drives an endpoint with raw
+frames, no server and no socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from relay.config import RelayConfig
+from relay.db.uow import Database
+from relay.delivery import Delivery
+from relay.hub import Hub
+from relay.media import MediaStore
+from relay.metrics import Metrics
+from relay.targeting import DeviceIndex
+
+#: run a coroutine in the background, owned (and cancelled at shutdown) by the relay
+Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
+
+
+@dataclass(frozen=True)
+class RelayContext:
+    config: RelayConfig
+    db: Database
+    hub: Hub
+    index: DeviceIndex
+    media: MediaStore
+    metrics: Metrics
+    spawn: Spawn
+    delivery: Delivery
