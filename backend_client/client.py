@@ -253,7 +253,7 @@ class RelayClient:
                 self._fail_pending()
                 self._set(Trigger.FATAL_ERROR, reason=str(exc), next_attempt_at=None)
                 return
-            except BaseException as exc:  # noqa: BLE001 - classify decides
+            except BaseException as exc:
                 self._fail_pending()
                 self._live.clear()
                 verdict = classify(exc)

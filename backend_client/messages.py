@@ -18,19 +18,18 @@ from typing import Annotated, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from backend_client import PROTOCOL_VERSION
-from backend_client import limits as L
+from backend_client import PROTOCOL_VERSION, limits
 
 # ---------------------------------------------------------------- constrained field types
 
-Text = Annotated[str, Meta(max_length=L.MAX_TEXT_CHARS)]
-Short = Annotated[str, Meta(max_length=L.MAX_SHORT_CHARS)]
+Text = Annotated[str, Meta(max_length=limits.MAX_TEXT_CHARS)]
+Short = Annotated[str, Meta(max_length=limits.MAX_SHORT_CHARS)]
 Ident = Annotated[str, Meta(min_length=1, max_length=128)]
 Sha256Hex = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 NonNeg = Annotated[int, Meta(ge=0)]
-Chunk = Annotated[bytes, Meta(max_length=L.MEDIA_CHUNK_BYTES)]
+Chunk = Annotated[bytes, Meta(max_length=limits.MEDIA_CHUNK_BYTES)]
 
 Category = Literal[
     "burglary",
@@ -95,14 +94,14 @@ class Polygon(msgspec.Struct, tag="polygon", tag_field="type", frozen=True):
     """A closed or open ring of `[lon, lat]` pairs; the relay closes it. No holes."""
 
     coordinates: Annotated[
-        list[tuple[Lon, Lat]], Meta(min_length=3, max_length=L.MAX_POLYGON_POINTS)
+        list[tuple[Lon, Lat]], Meta(min_length=3, max_length=limits.MAX_POLYGON_POINTS)
     ]
 
 
 class Circle(msgspec.Struct, tag="circle", tag_field="type", frozen=True):
     lat: Lat
     lon: Lon
-    radius_m: Annotated[float, Meta(gt=0.0, le=L.MAX_RADIUS_M)]
+    radius_m: Annotated[float, Meta(gt=0.0, le=limits.MAX_RADIUS_M)]
 
 
 Area = Polygon | Circle
@@ -113,7 +112,7 @@ class MediaDecl(msgspec.Struct, frozen=True):
 
     sha256: Sha256Hex
     mime: MediaMime
-    size: Annotated[int, Meta(gt=0, le=L.MAX_MEDIA_BYTES)]
+    size: Annotated[int, Meta(gt=0, le=limits.MAX_MEDIA_BYTES)]
 
 
 class MediaInfo(msgspec.Struct, frozen=True):
@@ -278,7 +277,7 @@ class ReportSubmit(Msg, tag="report.submit"):
     text: Text
     lat: Lat
     lon: Lon
-    media: Annotated[list[MediaDecl], Meta(max_length=L.MAX_MEDIA_PER_REPORT)] = []
+    media: Annotated[list[MediaDecl], Meta(max_length=limits.MAX_MEDIA_PER_REPORT)] = []
 
 
 class ReportAccepted(Msg, tag="report.accepted"):
@@ -309,7 +308,7 @@ class MediaProgress(Msg, tag="media.progress"):
 class CitizenChatSend(Msg, tag="chat.send"):
     id: Ident
     report_id: Ident
-    text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT_CHARS)]
+    text: Annotated[str, Meta(min_length=1, max_length=limits.MAX_TEXT_CHARS)]
     client_ref: Ident
 
 
@@ -450,7 +449,7 @@ class OfficerChatSend(Msg, tag="chat.reply"):
     id: Ident
     idem: Ident
     report_id: Ident
-    text: Annotated[str, Meta(min_length=1, max_length=L.MAX_TEXT_CHARS)]
+    text: Annotated[str, Meta(min_length=1, max_length=limits.MAX_TEXT_CHARS)]
 
 
 class OfficerChatRead(Msg, tag="chat.mark_read"):
@@ -462,7 +461,7 @@ class MediaGet(Msg, tag="media.get"):
     id: Ident
     sha256: Sha256Hex
     offset: NonNeg = 0
-    length: Annotated[int, Meta(gt=0, le=L.MEDIA_CHUNK_BYTES)] = L.MEDIA_CHUNK_BYTES
+    length: Annotated[int, Meta(gt=0, le=limits.MEDIA_CHUNK_BYTES)] = limits.MEDIA_CHUNK_BYTES
 
 
 class MediaData(Msg, tag="media.data"):

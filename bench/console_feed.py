@@ -39,17 +39,17 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_LOGGING_RULES", "qt.qpa.*=false")  # offscreen size-hint chatter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import qasync  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow  # noqa: E402
+import qasync
+from PySide6.QtWidgets import QApplication, QMainWindow
 
-from backend_client import messages as m  # noqa: E402
-from backend_client.client import ClientConfig, Credentials, RelayClient  # noqa: E402
-from backend_client.outbox import Outbox  # noqa: E402
-from console.feed.store import FeedFilter  # noqa: E402
-from console.feed.widget import FeedWidget  # noqa: E402
-from console.session import ConsoleSession  # noqa: E402
-from console.status.bar import StatusBar  # noqa: E402
-from console.theme import apply_theme  # noqa: E402
+from backend_client import messages as m
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
+from console.feed.store import FeedFilter
+from console.feed.widget import FeedWidget
+from console.session import ConsoleSession
+from console.status.bar import StatusBar
+from console.theme import apply_theme
 
 WORDS = [
     "van",

@@ -30,13 +30,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from websockets.asyncio.client import connect  # noqa: E402
+from websockets.asyncio.client import connect
 
-from backend_client import codec  # noqa: E402
-from backend_client import messages as m  # noqa: E402
-from backend_client.cache import LocalCache  # noqa: E402
-from backend_client.client import ClientConfig, Credentials, RelayClient  # noqa: E402
-from backend_client.outbox import Outbox  # noqa: E402
+from backend_client import codec
+from backend_client import messages as m
+from backend_client.cache import LocalCache
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.outbox import Outbox
 
 PRESTON = (53.7590, -2.6990)
 PASSWORD = "benchmark password"

@@ -58,10 +58,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, raise_nofile  # noqa: E402
+from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, raise_nofile
 
-from backend_client import codec  # noqa: E402
-from backend_client import messages as m  # noqa: E402
+from backend_client import codec
+from backend_client import messages as m
 
 log = make_log("idle_connections")
 

@@ -28,7 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from console.map.widget import MapWidget  # noqa: E402  (registers the tile scheme first)
+from console.map.widget import MapWidget
 
 
 def wait_until(app: Any, predicate: Callable[[], bool], timeout: float) -> None:

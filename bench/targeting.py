@@ -26,8 +26,8 @@ from shapely.geometry import Point
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backend_client import messages  # noqa: E402
-from relay.targeting import DeviceIndex, category_mask  # noqa: E402
+from backend_client import messages
+from relay.targeting import DeviceIndex, category_mask
 
 PRESTON = (53.7590, -2.6990)  # lat, lon
 BOX_KM = 15.0

@@ -222,15 +222,17 @@ def held_for(device_key: int, now: float) -> Callable[[Session], list[m.Alert]]:
     of any alert it had received but has not yet seen cancelled."""
 
     def query(s: Session) -> list[m.Alert]:
-        R = db.AlertRecipient
-        unseen = and_(R.status == "pending", db.Alert.state == "active")
+        rcpt = db.AlertRecipient
+        unseen = and_(rcpt.status == "pending", db.Alert.state == "active")
         cancel_unseen = and_(
-            R.status != "pending", db.Alert.state == "cancelled", R.cancel_seen.is_(False)
+            rcpt.status != "pending", db.Alert.state == "cancelled", rcpt.cancel_seen.is_(False)
         )
         rows = s.scalars(
             select(db.Alert)
-            .join(R, R.alert_id == db.Alert.id)
-            .where(R.device_id == device_key, db.Alert.expires_at > now, or_(unseen, cancel_unseen))
+            .join(rcpt, rcpt.alert_id == db.Alert.id)
+            .where(
+                rcpt.device_id == device_key, db.Alert.expires_at > now, or_(unseen, cancel_unseen)
+            )
             .order_by(db.Alert.id)
         )
         return [wire.alert_msg(a) for a in rows]

@@ -42,8 +42,7 @@ import numpy.typing as npt
 import shapely
 from shapely.validation import explain_validity
 
-from backend_client import limits as L
-from backend_client import messages
+from backend_client import limits, messages
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -133,10 +132,10 @@ _VALIDITY = re.compile(r"^(?P<reason>[^\[]*)(\[(?P<x>\S+) (?P<y>\S+)\])?")
 
 
 def _polygon_from(area: messages.Polygon) -> shapely.Polygon:
-    if len(area.coordinates) > L.MAX_POLYGON_POINTS:
+    if len(area.coordinates) > limits.MAX_POLYGON_POINTS:
         raise GeometryError(
             f"The polygon has {len(area.coordinates)} corners; at most "
-            f"{L.MAX_POLYGON_POINTS} are allowed. Simplify the shape."
+            f"{limits.MAX_POLYGON_POINTS} are allowed. Simplify the shape."
         )
     try:
         ring = np.asarray(area.coordinates, dtype=np.float64)
@@ -197,11 +196,11 @@ def _check_circle(area: messages.Circle) -> None:
             "and latitude within -90..90); redraw it."
         )
     radius = area.radius_m
-    if not math.isfinite(radius) or radius <= 0.0 or radius > L.MAX_RADIUS_M:
+    if not math.isfinite(radius) or radius <= 0.0 or radius > limits.MAX_RADIUS_M:
         shown = f"{radius:g} m" if math.isfinite(radius) else "not a number"
         raise GeometryError(
             f"The circle's radius is out of range ({shown}); it must be more than 0 m "
-            f"and at most {L.MAX_RADIUS_M:g} m."
+            f"and at most {limits.MAX_RADIUS_M:g} m."
         )
 
 

@@ -33,9 +33,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import Shiboken
 
-from backend_client import limits as L
+from backend_client import limits, rules
 from backend_client import messages as m
-from backend_client import rules
 from backend_client.outbox import OutboxEntry
 from console.alerts.area import describe_area, distinct_points
 from console.alerts.templates import (
@@ -132,7 +131,7 @@ class AlertComposer(QDialog):
         body.addLayout(form, 3)
 
         self.headline = QLineEdit()
-        self.headline.setMaxLength(L.MAX_SHORT_CHARS)
+        self.headline.setMaxLength(limits.MAX_SHORT_CHARS)
         self.headline.setPlaceholderText("What is happening, in a few words (required)")
         self.headline_count = _caption()
         self.headline.textChanged.connect(self._headline_changed)
@@ -142,7 +141,7 @@ class AlertComposer(QDialog):
         form.addRow("Headline", row)
 
         self.event_edit = QLineEdit(DEFAULT_EVENT)
-        self.event_edit.setMaxLength(L.MAX_SHORT_CHARS)
+        self.event_edit.setMaxLength(limits.MAX_SHORT_CHARS)
         form.addRow("Event", self.event_edit)
         self.description = QPlainTextEdit()
         self.description.setPlaceholderText("What happened and where (no names of victims)")
@@ -153,10 +152,10 @@ class AlertComposer(QDialog):
         self.instruction.setTabChangesFocus(True)
         form.addRow("Instruction", self.instruction)
         self.contact = QLineEdit(DEFAULT_CONTACT)
-        self.contact.setMaxLength(L.MAX_SHORT_CHARS)
+        self.contact.setMaxLength(limits.MAX_SHORT_CHARS)
         form.addRow("Contact", self.contact)
         self.incident_ref = QLineEdit()
-        self.incident_ref.setMaxLength(L.MAX_SHORT_CHARS)
+        self.incident_ref.setMaxLength(limits.MAX_SHORT_CHARS)
         self.incident_ref.setPlaceholderText("e.g. INC-2026-000017 (optional)")
         form.addRow("Incident", self.incident_ref)
         self.expiry = QDateTimeEdit()
@@ -164,7 +163,7 @@ class AlertComposer(QDialog):
         self.expiry.setDisplayFormat("ddd d MMM yyyy HH:mm")
         form.addRow("Expires", self.expiry)
         self.area_desc = QLineEdit(describe_area(self.area))
-        self.area_desc.setMaxLength(L.MAX_SHORT_CHARS)
+        self.area_desc.setMaxLength(limits.MAX_SHORT_CHARS)
         form.addRow("Area", self.area_desc)
 
         cap = QGridLayout()
@@ -261,7 +260,7 @@ class AlertComposer(QDialog):
     # ------------------------------------------------------------ filling in
 
     def _headline_changed(self, text: str) -> None:
-        self.headline_count.setText(f"{len(text)}/{L.MAX_SHORT_CHARS}")
+        self.headline_count.setText(f"{len(text)}/{limits.MAX_SHORT_CHARS}")
 
     def _set_expiry_hours(self, hours: float) -> None:
         self.expiry.setDateTime(QDateTime.currentDateTime().addSecs(int(hours * 3600)))
@@ -396,9 +395,9 @@ class AlertComposer(QDialog):
             text = widget.toPlainText()
             if _PLACEHOLDER.search(text):
                 problems.append(f"Replace the text in square brackets in the {name}.")
-            if len(text) > L.MAX_TEXT_CHARS:
+            if len(text) > limits.MAX_TEXT_CHARS:
                 problems.append(
-                    f"The {name} is {len(text)} characters; shorten it to {L.MAX_TEXT_CHARS}."
+                    f"The {name} is {len(text)} characters; shorten it to {limits.MAX_TEXT_CHARS}."
                 )
         return problems
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from backend_client import limits as L
+from backend_client import limits
 from backend_client import messages as m
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "resources" / "templates"
@@ -47,11 +47,11 @@ class AlertTemplate:
 
 
 _TEXT_FIELDS = {
-    "name": L.MAX_SHORT_CHARS,
-    "headline": L.MAX_SHORT_CHARS,
-    "event": L.MAX_SHORT_CHARS,
-    "description": L.MAX_TEXT_CHARS,
-    "instruction": L.MAX_TEXT_CHARS,
+    "name": limits.MAX_SHORT_CHARS,
+    "headline": limits.MAX_SHORT_CHARS,
+    "event": limits.MAX_SHORT_CHARS,
+    "description": limits.MAX_TEXT_CHARS,
+    "instruction": limits.MAX_TEXT_CHARS,
 }
 _CHOICES = {
     "cap_category": CAP_CATEGORIES,

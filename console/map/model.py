@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import shapely
 
-from backend_client import limits as L
+from backend_client import limits
 from backend_client import messages as m
 
 #: popups show a preview; the full text is in the report pane
@@ -71,7 +71,7 @@ def area_from_geojson(feature: Any) -> m.Polygon | m.Circle:
     """A Leaflet.draw GeoJSON feature -> the wire shape, or `AreaError` saying why not.
 
     Polygons arrive as a GeoJSON Polygon (outer ring, closed). Circles arrive as a Point
-    with `properties.radius` in metres (Leaflet's `L.Circle.getRadius()`).
+    with `properties.radius` in metres (Leaflet's `limits.Circle.getRadius()`).
     """
     if not isinstance(feature, dict):
         raise AreaError("The map sent an area the console could not read; draw it again.")
@@ -96,9 +96,9 @@ def _polygon(coordinates: Any) -> m.Polygon:
         ring.pop()  # the relay closes the ring itself
     if len(ring) < 3:
         raise AreaError("A polygon needs at least three corners; draw it again.")
-    if len(ring) > L.MAX_POLYGON_POINTS:
+    if len(ring) > limits.MAX_POLYGON_POINTS:
         raise AreaError(
-            f"That polygon has {len(ring)} corners; at most {L.MAX_POLYGON_POINTS} are allowed."
+            f"That polygon has {len(ring)} corners; at most {limits.MAX_POLYGON_POINTS} are allowed."
         )
     if not all(math.isfinite(v) for p in ring for v in p):
         raise AreaError("The map sent a corner with no position; draw it again.")
@@ -113,10 +113,10 @@ def _circle(coordinates: Any, radius: Any) -> m.Circle:
     radius_m = float(radius)
     if not math.isfinite(radius_m) or radius_m <= 0:
         raise AreaError("The circle has no radius; draw it again.")
-    if radius_m > L.MAX_RADIUS_M:
+    if radius_m > limits.MAX_RADIUS_M:
         raise AreaError(
             f"The circle's radius is {radius_m / 1000:.1f} km; "
-            f"at most {L.MAX_RADIUS_M / 1000:.0f} km is allowed."
+            f"at most {limits.MAX_RADIUS_M / 1000:.0f} km is allowed."
         )
     return msgspec.convert(
         {"type": "circle", "lat": lat, "lon": lon, "radius_m": radius_m}, m.Circle

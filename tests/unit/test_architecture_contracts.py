@@ -42,7 +42,7 @@ def _tree(root: Path, leaks: dict[str, str]) -> None:
     """Empty packages shaped like Lookout's, then the planted `module: import line` leaks."""
     modules = [f"backend_client.{m}" for m in CONTRACT_MODULES]
     modules += [f"console.{f}.widget" for f in FEATURES] + ["console.app"]
-    modules += ["relay.server", "simulator.device", "demo.cli"]
+    modules += ["relay.server", "relay.hub", "simulator.device", "demo.cli"]
     for name in modules:
         parts = name.split(".")
         for i in range(1, len(parts)):
@@ -105,6 +105,11 @@ def test_each_contract_catches_its_leak(
     _tree(tmp_path, {module: line})
     verdicts = _verdicts(tmp_path)
     assert verdicts[_name(contract)] == "BROKEN", verdicts
+
+
+def test_a_cycle_inside_the_relay_is_caught(tmp_path: Path) -> None:
+    _tree(tmp_path, {"relay.server": "import relay.hub\n", "relay.hub": "import relay.server\n"})
+    assert _verdicts(tmp_path)[_name("No import cycle")] == "BROKEN"
 
 
 def test_the_demo_may_compose_everything(tmp_path: Path) -> None:

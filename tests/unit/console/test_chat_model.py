@@ -154,9 +154,7 @@ def report(category: str = "missing_person") -> m.Report:
 
 def test_a_conversation_is_titled_with_the_shared_category_label() -> None:
     assert conversation_title("r-1", report()) == "Missing person · quiet-heron-42"
-    assert conversation_title("r-1", report("antisocial")) == (
-        "Anti-social · quiet-heron-42"
-    )
+    assert conversation_title("r-1", report("antisocial")) == ("Anti-social · quiet-heron-42")
     assert conversation_title("r-1", report("fly_tipping")).startswith("Fly-tipping · ")
     # a report the console has not seen yet is named by its id
     assert conversation_title("r-1234567890", None) == "Report r-123456"

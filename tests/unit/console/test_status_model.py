@@ -70,6 +70,4 @@ def test_the_high_priority_banner_uses_the_shared_category_label() -> None:
         lat=0.0, lon=0.0, created_at=NOW, status="new", priority="high", claimed_by=None,
         incident_ref=None, media=[],
     )  # fmt: skip
-    assert high_priority_text(report) == (
-        "HIGH PRIORITY Anti-social report R-7: Fight outside"
-    )
+    assert high_priority_text(report) == ("HIGH PRIORITY Anti-social report R-7: Fight outside")
