@@ -22,12 +22,12 @@ from console.alerts.table import DELIVERED, READ, STATE
 from console.alerts.widget import AlertsWidget
 from console.session import ConsoleSession
 from tests.support.console import offline_client
+from tests.support.samples import ELM_ROAD as SQUARE
+from tests.support.samples import elm_road_alert as alert
+from tests.support.samples import elm_road_info as info
 
 pytestmark = pytest.mark.gui
 
-SQUARE = m.Polygon(
-    coordinates=[(-2.70, 53.75), (-2.69, 53.75), (-2.69, 53.76), (-2.70, 53.76), (-2.70, 53.75)]
-)
 CIRCLE = m.Circle(lat=53.759, lon=-2.699, radius_m=1500)
 
 
@@ -57,34 +57,6 @@ def pending(session: ConsoleSession) -> list[m.Msg]:
 def login(session: ConsoleSession, username: str, role: str) -> None:
     session.client.username = username
     session.client.role = role
-
-
-def info(**kw: Any) -> m.AlertInfo:
-    fields: dict[str, Any] = dict(
-        categories=["burglary"],
-        area=SQUARE,
-        area_desc="Elm Road",
-        headline="Burglaries on Elm Road",
-        expires_at=time.time() + 3600,
-    )
-    fields.update(kw)
-    return m.AlertInfo(**fields)
-
-
-def alert(alert_id: str = "alr_1", **kw: Any) -> m.Alert:
-    fields: dict[str, Any] = dict(
-        alert_id=alert_id,
-        sender="dana",
-        sent_at=time.time() - 60,
-        msg_type="Alert",
-        state="active",
-        info=info(),
-        recipients=100,
-        delivered=0,
-        read=0,
-    )
-    fields.update(kw)
-    return m.Alert(**fields)
 
 
 def changed(seq: int, a: m.Alert) -> m.AlertChanged:

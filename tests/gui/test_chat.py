@@ -15,32 +15,12 @@ from console.chat.widget import ChatWidget
 from console.session import ConsoleSession
 from tests.support.console import offline_session
 from tests.support.peer import wait_until
+from tests.support.samples import T0
+from tests.support.samples import chat_message as msg
 
 pytestmark = pytest.mark.gui
 
-T0 = 1_700_000_000.0
 HOSTILE = "<img src=x onerror=alert(1)> <b>bold</b> \u202eevil"
-
-
-def msg(
-    mid: str,
-    text: str = "hello",
-    *,
-    report: str = "r-1",
-    sender: str = "citizen",
-    author: str = "quiet-heron-42",
-    at: float = T0,
-    status: str = "sent",
-) -> m.ChatMessage:
-    return m.ChatMessage(
-        message_id=mid,
-        report_id=report,
-        sender=sender,  # type: ignore[arg-type]
-        author=author,
-        text=text,
-        sent_at=at,
-        status=status,  # type: ignore[arg-type]
-    )
 
 
 # ---------------------------------------------------------------------- the widget

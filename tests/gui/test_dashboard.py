@@ -5,70 +5,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from backend_client import messages as m
 from console.dashboard.widget import DashboardWidget
 from tests.support.console import offline_session
+from tests.support.samples import timed_alert as alert
+from tests.support.samples import timed_chat as chat
+from tests.support.samples import timed_report as report
 
 pytestmark = pytest.mark.gui
-
-T0 = 1_767_262_200.0  # a multiple of 300 s: bins start on it
-
-
-def report(rid: str, created_at: float, category: str = "burglary", **kw: Any) -> m.Report:
-    fields: dict[str, Any] = dict(
-        report_id=rid,
-        reporter="Kestrel-1",
-        category=category,
-        text="Two men trying door handles",
-        lat=53.759,
-        lon=-2.699,
-        created_at=created_at,
-        status="new",
-        priority="normal",
-        claimed_by=None,
-        incident_ref=None,
-        media=[],
-    )
-    fields.update(kw)
-    return m.Report(**fields)
-
-
-def chat(rid: str, sender: str, at: float, mid: str = "m1") -> m.ChatMessage:
-    return m.ChatMessage(
-        message_id=mid,
-        report_id=rid,
-        sender=sender,  # type: ignore[arg-type]
-        author="dana" if sender == "officer" else "Kestrel-1",
-        text="hello",
-        sent_at=at,
-        status="sent",
-    )
-
-
-def alert(sent_at: float, delivered: int = 0, read: int = 0, **kw: Any) -> m.Alert:
-    fields: dict[str, Any] = dict(
-        alert_id="alr_1",
-        sender="dana",
-        sent_at=sent_at,
-        msg_type="Alert",
-        state="active",
-        info=m.AlertInfo(
-            categories=["burglary", "vehicle"],
-            area=m.Circle(lat=53.759, lon=-2.699, radius_m=800),
-            area_desc="Elm Road",
-            headline="Burglaries",
-            expires_at=sent_at + 3600,
-        ),
-        recipients=50,
-        delivered=delivered,
-        read=read,
-    )
-    fields.update(kw)
-    return m.Alert(**fields)
 
 
 # ------------------------------------------------------------------ the widget

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -22,39 +21,10 @@ from console.alerts.model import (
     when,
 )
 from console.alerts.templates import TemplateError, load_templates
+from tests.support.samples import elm_road_alert as alert
+from tests.support.samples import elm_road_info as info
 
-SQUARE = m.Polygon(
-    coordinates=[(-2.70, 53.75), (-2.69, 53.75), (-2.69, 53.76), (-2.70, 53.76), (-2.70, 53.75)]
-)
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def info(**kw: Any) -> m.AlertInfo:
-    fields: dict[str, Any] = dict(
-        categories=["burglary"],
-        area=SQUARE,
-        area_desc="Elm Road",
-        headline="Burglaries on Elm Road",
-        expires_at=time.time() + 3600,
-    )
-    fields.update(kw)
-    return m.AlertInfo(**fields)
-
-
-def alert(alert_id: str = "alr_1", **kw: Any) -> m.Alert:
-    fields: dict[str, Any] = dict(
-        alert_id=alert_id,
-        sender="dana",
-        sent_at=time.time() - 60,
-        msg_type="Alert",
-        state="active",
-        info=info(),
-        recipients=100,
-        delivered=0,
-        read=0,
-    )
-    fields.update(kw)
-    return m.Alert(**fields)
 
 
 # ------------------------------------------------------------------ templates

@@ -11,30 +11,8 @@ from console.chat.model import (
     mark_text,
     meta_text,
 )
-
-T0 = 1_700_000_000.0
-
-
-def msg(
-    mid: str,
-    text: str = "hello",
-    *,
-    report: str = "r-1",
-    sender: str = "citizen",
-    author: str = "quiet-heron-42",
-    at: float = T0,
-    status: str = "sent",
-) -> m.ChatMessage:
-    return m.ChatMessage(
-        message_id=mid,
-        report_id=report,
-        sender=sender,  # type: ignore[arg-type]
-        author=author,
-        text=text,
-        sent_at=at,
-        status=status,  # type: ignore[arg-type]
-    )
-
+from tests.support.samples import T0
+from tests.support.samples import chat_message as msg
 
 # ---------------------------------------------------------------------- the pure model
 

@@ -13,39 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from backend_client import messages as m
 from console.feed.cells import age_text, cell_text
 from console.feed.store import SEARCH_CHARS, FeedFilter, FeedStore
+from tests.support.samples import T0, Clock
+from tests.support.samples import numbered_report as report
 
 ROOT = Path(__file__).resolve().parents[3]
-T0 = 1_700_000_000.0
-
-
-def report(n: int, **changes: object) -> m.Report:
-    fields: dict[str, object] = dict(
-        report_id=f"R-{n:04d}",
-        reporter=f"citizen-{n % 7}",
-        category="burglary",
-        text=f"report number {n}\nsecond line",
-        lat=53.76,
-        lon=-2.70,
-        created_at=T0 + n,
-        status="new",
-        priority="normal",
-        claimed_by=None,
-        incident_ref=None,
-        media=[],
-    )
-    fields.update(changes)
-    return m.Report(**fields)  # type: ignore[arg-type]
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Recorder:
