@@ -92,7 +92,7 @@ class Event:
     """An ordered officer event (it has a `seq`) that this connection had not seen yet."""
 
     seq: int
-    msg: m.Msg
+    msg: m.OfficerEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +185,12 @@ class ClientProtocol:
             return [Reply(re, request, msg)]
         if isinstance(msg, m.Error):
             return [Unmatched(msg, "an error about a frame whose id the relay could not read")]
-        seq = getattr(msg, "seq", None)
-        if isinstance(seq, int):
-            return self._event(seq, msg)
+        if isinstance(msg, m.OfficerEvent):
+            return self._event(msg)
         return [Push(msg)]
 
-    def _event(self, seq: int, msg: m.Msg) -> list[Incoming]:
-        return [Event(seq, msg)]
+    def _event(self, msg: m.OfficerEvent) -> list[Incoming]:
+        return [Event(msg.seq, msg)]
 
 
 class CitizenProtocol(ClientProtocol):
@@ -296,5 +295,5 @@ class OfficerProtocol(ClientProtocol):
                     self.phase = next_phase(self.phase, Step.SUBSCRIBED)
         return items
 
-    def _event(self, seq: int, msg: m.Msg) -> list[Incoming]:
-        return [Event(seq, msg)] if self.seq.admit(seq) else []
+    def _event(self, msg: m.OfficerEvent) -> list[Incoming]:
+        return [Event(msg.seq, msg)] if self.seq.admit(msg.seq) else []

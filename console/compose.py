@@ -49,8 +49,7 @@ def open_session(
     home.mkdir(parents=True, exist_ok=True)
     cache = open_cache(home, credentials) if local_cache else None
     outbox = Outbox(home / "outbox.sqlite")
-    # LocalCache takes the officer events the client hands a sink; EventSink says any Msg
-    client = RelayClient(config, credentials, outbox, sink=cache)  # type: ignore[arg-type]
+    client = RelayClient(config, credentials, outbox, sink=cache)
     return OpenedSession(ConsoleSession(client, cache), cache)
 
 
