@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from backend_client import PROTOCOL_VERSION, limits
+from backend_client import CITIZEN_PATH, OFFICER_PATH, PROTOCOL_VERSION, limits
 from backend_client import messages as m
 from backend_client.codec import message_types
 from backend_client.errors import ErrorCode
@@ -26,8 +26,8 @@ SCHEMA_REF = "#/components/schemas/{name}"
 
 #: (channel id, address, who connects, relay receives, relay sends)
 CHANNELS: tuple[tuple[str, str, str, Any, Any], ...] = (
-    ("officer", "/v1/officer", "officer consoles", m.OfficerInbound, m.OfficerOutbound),
-    ("citizen", "/v1/citizen", "citizen devices", m.CitizenInbound, m.CitizenOutbound),
+    ("officer", OFFICER_PATH, "officer consoles", m.OfficerInbound, m.OfficerOutbound),
+    ("citizen", CITIZEN_PATH, "citizen devices", m.CitizenInbound, m.CitizenOutbound),
 )
 
 

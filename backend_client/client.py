@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from backend_client import OFFICER_PATH
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 #: errors after which an outbox action is kept and retried later (the relay may recover)
 _TRANSIENT = {ErrorCode.INTERNAL.value, ErrorCode.RATE_LIMITED.value}
-OFFICER_PATH = "/v1/officer"
 #: seconds to wait for the closing handshake; on a dead link it only delays noticing
 CLOSE_TIMEOUT = 1.0
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from websockets.asyncio.client import connect
 
-from backend_client import codec
+from backend_client import CITIZEN_PATH, codec
 from backend_client import messages as m
 from backend_client.cache import LocalCache
 from backend_client.client import ClientConfig, Credentials, RelayClient
@@ -66,7 +66,7 @@ def _relay_main(data_dir: str, conn: Any) -> None:
 
 
 async def _device(url: str, ctx: ssl.SSLContext) -> Any:
-    ws = await connect(url + "/v1/citizen", ssl=ctx, compression=None, proxy=None)
+    ws = await connect(url + CITIZEN_PATH, ssl=ctx, compression=None, proxy=None)
     await ws.send(codec.encode_text(m.DeviceRegister(id="r", platform="bench")))
     reply = codec.citizen_outbound.decode(await ws.recv())
     assert isinstance(reply, m.DeviceRegistered), reply

@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-#: the two websocket endpoints; the server routes on them and tests dial them
-OFFICER_PATH = "/v1/officer"
-CITIZEN_PATH = "/v1/citizen"
-
 
 @dataclass
 class RelayConfig:

@@ -22,10 +22,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.limits import MAX_FRAME_BYTES
 from relay import alerts, tls
 from relay.citizen import CitizenConnection
-from relay.config import CITIZEN_PATH, OFFICER_PATH, RelayConfig
+from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, sqlite_url

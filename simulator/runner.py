@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from backend_client import CITIZEN_PATH
 from simulator import media, scenarios
 from simulator.device import (
     Behaviour,
@@ -77,9 +78,7 @@ async def run_scenario(
     """
     scen = scenarios.load(scenario, scenario_dir)
     stop = stop or asyncio.Event()
-    citizen_url = (
-        url if url.rstrip("/").endswith("/v1/citizen") else url.rstrip("/") + "/v1/citizen"
-    )
+    citizen_url = url if url.rstrip("/").endswith(CITIZEN_PATH) else url.rstrip("/") + CITIZEN_PATH
     ctx = client_ssl_context(str(ca_file))
     rng = random.Random(seed)
     stats = Stats(devices=devices)

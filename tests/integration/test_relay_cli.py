@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from backend_client import OFFICER_PATH
 from backend_client import messages as m
 from relay import accounts, cap
 from tests.conftest import PASSWORD
@@ -89,7 +90,7 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
 
         async def login() -> m.Msg:
             p = await Peer.open(
-                url + "/v1/officer", tls.client_ssl_context(data / "tls" / "ca.pem"), officer=True
+                url + OFFICER_PATH, tls.client_ssl_context(data / "tls" / "ca.pem"), officer=True
             )
             try:
                 return await p.request(
