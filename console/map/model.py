@@ -71,7 +71,7 @@ def area_from_geojson(feature: Any) -> m.Polygon | m.Circle:
     """A Leaflet.draw GeoJSON feature -> the wire shape, or `AreaError` saying why not.
 
     Polygons arrive as a GeoJSON Polygon (outer ring, closed). Circles arrive as a Point
-    with `properties.radius` in metres (Leaflet's `limits.Circle.getRadius()`).
+    with `properties.radius` in metres (Leaflet's `L.Circle.getRadius()`).
     """
     if not isinstance(feature, dict):
         raise AreaError("The map sent an area the console could not read; draw it again.")
