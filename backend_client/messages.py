@@ -207,6 +207,8 @@ class Error(Msg, tag="error"):
     code: str
     message: str
     re: str | None = None
+    #: with `rate_limited`: seconds to wait before trying again
+    retry_after_s: float | None = None
 
 
 class Ping(Msg, tag="ping"):
@@ -480,11 +482,16 @@ class AlertPreview(Msg, tag="alert.preview"):
 
 
 class AlertCount(Msg, tag="alert.count"):
-    """How many devices an alert would reach. Only a number: never positions."""
+    """How many devices an alert would reach. Only a number: never positions.
+
+    A count below the relay's minimum (`fewer_than`, default 5) is not given: then
+    `fewer_than` is that minimum and `recipients` is 0, so no series of previews can tell
+    one phone from none. `approval_required` is exactly what `alert.send` would do."""
 
     re: str
     recipients: int
     approval_required: bool
+    fewer_than: int | None = None
 
 
 class AlertSend(Msg, tag="alert.send"):

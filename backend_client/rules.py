@@ -60,22 +60,55 @@ def may_approve(role: str, username: str, sender: str) -> bool:
     return supervises(role) and username != sender
 
 
+def needs_approval(recipients: int, threshold: int) -> bool:
+    """An alert reaching more than `threshold` phones needs a second officer's approval,
+    whatever its sender's role: no role approves its own large alert."""
+    return recipients > threshold
+
+
+def update_needs_approval(changes_reach_or_content: bool, recipients: int, threshold: int) -> bool:
+    """An update goes back for approval when it changes what the alert says or whom it
+    reaches and the alert (old recipients and new) is above the threshold. An update
+    that only moves the expiry does not."""
+    return changes_reach_or_content and needs_approval(recipients, threshold)
+
+
 # ---------------------------------------------------------------- report status
 
 STATUSES: tuple[m.ReportStatus, ...] = get_args(m.ReportStatus)
-#: status -> statuses an officer may move it to with report.set_status
-MOVES: dict[str, frozenset[str]] = {
-    "new": frozenset({"claimed"}),
-    "claimed": frozenset({"in_progress", "closed", "new"}),
-    "in_progress": frozenset({"closed", "claimed"}),
-    "closed": frozenset({"claimed"}),
+
+#: Every move `report.set_status` may make, and who may make it (docs/protocol.md shows
+#: the same table). "anyone" is any working role; "holder" is the officer holding the
+#: report's claim, or a supervising role forcing it. A report someone holds (claimed or in
+#: progress) is changed by its holder only, by every path: set_status, claim (without
+#: `force`) and assign. A closed report's claim has lapsed, so anyone may reopen it.
+#:
+#: | from        | to          | who    | why                                        |
+#: |-------------|-------------|--------|--------------------------------------------|
+#: | new         | claimed     | anyone | take an unheld report                      |
+#: | claimed     | in_progress | holder | start work                                 |
+#: | claimed     | closed      | holder | finish without working it                  |
+#: | claimed     | new         | holder | release the claim                          |
+#: | in_progress | closed      | holder | finish                                     |
+#: | in_progress | claimed     | holder | pause work, keep the claim                 |
+#: | closed      | claimed     | anyone | reopen (the reopener holds it)             |
+MOVE_TABLE: dict[tuple[str, str], str] = {
+    ("new", "claimed"): "anyone",
+    ("claimed", "in_progress"): "holder",
+    ("claimed", "closed"): "holder",
+    ("claimed", "new"): "holder",
+    ("in_progress", "closed"): "holder",
+    ("in_progress", "claimed"): "holder",
+    ("closed", "claimed"): "anyone",
 }
-#: moves only the report's holder (or a supervisor) may make
-HOLDER_MOVES: frozenset[str] = frozenset({"in_progress", "closed", "new"})
+#: status -> statuses it may move to (read from MOVE_TABLE)
+MOVES: dict[str, frozenset[str]] = {
+    s: frozenset(t for (f, t) in MOVE_TABLE if f == s) for s in get_args(m.ReportStatus)
+}
 
 
 def can_move(current: str, target: str) -> bool:
-    return target in MOVES.get(current, frozenset())
+    return (current, target) in MOVE_TABLE
 
 
 def may_move(
@@ -84,9 +117,12 @@ def may_move(
     """Would the relay accept this officer's set_status? (Staying put is always fine.)"""
     if current == target:
         return True
-    if not can_move(current, target):
+    who = MOVE_TABLE.get((current, target))
+    if who is None:
         return False
-    return target not in HOLDER_MOVES or claimed_by == username or supervises(role)
+    if held_by_other(current, claimed_by, username) and not supervises(role):
+        return False  # whatever the move, someone else's claim is theirs to change
+    return who == "anyone" or claimed_by == username or supervises(role)
 
 
 def held_by_other(status: str, claimed_by: str | None, username: str) -> bool:
@@ -96,6 +132,11 @@ def held_by_other(status: str, claimed_by: str | None, username: str) -> bool:
 
 def may_claim(status: str, claimed_by: str | None, username: str, role: str, force: bool) -> bool:
     return not held_by_other(status, claimed_by, username) or (force and supervises(role))
+
+
+def may_assign(status: str, claimed_by: str | None, username: str, role: str) -> bool:
+    """Assigning moves the claim: only its holder, or a supervising role, may hand it on."""
+    return not held_by_other(status, claimed_by, username) or supervises(role)
 
 
 def status_after_claim(status: str) -> str:

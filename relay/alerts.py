@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
@@ -44,7 +44,7 @@ def create(
     def job(tx: Tx) -> m.Alert:
         _check_expiry(msg.info, tx.now)
         s = tx.s
-        needs_approval = len(keys) > threshold and not rules.supervises(actor.role)
+        needs_approval = rules.needs_approval(len(keys), threshold)
         a = db.Alert(
             public_id=new_public_id("A"),
             sender=actor.username,
@@ -77,66 +77,175 @@ def create(
     return job
 
 
-def approve(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], m.Alert]:
-    def job(tx: Tx) -> m.Alert:
-        a = _alert_row(tx.s, msg.alert_id)
+def approve(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], _Approved]:
+    """Approve or reject a pending alert, or a pending update of an active one.
+
+    Returns the alert as the approver's reply shows it, and what to deliver after commit:
+    `("alert", alert)` for a new alert now active, `("update", original id)` for an update
+    now applied to its original (re-sent to its old and new recipients), or None."""
+
+    def job(tx: Tx) -> _Approved:
+        s = tx.s
+        a = _alert_row(s, msg.alert_id)
         if a.state != "pending_approval":
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"alert {a.public_id} is {a.state}, not pending"
             )
-        if a.sender == actor.username:
+        if not rules.may_approve(actor.role, actor.username, a.sender):
             raise ProtocolError(
                 ErrorCode.FORBIDDEN, "two-person rule: another supervisor must approve your alert"
             )
+        original = _update_of(a)
         if msg.approve:
             _check_expiry(wire.alert_info(a), tx.now)
-        a.state = "active" if msg.approve else "rejected"
+        if original is None:
+            a.state = "active" if msg.approve else "rejected"
+            a.approved_by = actor.username
+            if msg.approve:
+                a.sent_at = tx.now
+            out = wire.alert_msg(a)
+            tx.emit(m.AlertChanged, alert=out)
+            action = "alert.approve" if msg.approve else "alert.reject"
+            tx.audit(actor.username, action, a.public_id)
+            return out, ("alert", out) if msg.approve else None
+        target = _alert_row(s, original)
+        if msg.approve and target.state != "active":
+            raise ProtocolError(
+                ErrorCode.CONFLICT, f"alert {target.public_id} is {target.state}: not updated"
+            )
+        keys = np.array(
+            list(
+                s.scalars(
+                    select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id)
+                )
+            ),
+            dtype=np.int64,
+        )
+        s.execute(delete(db.AlertRecipient).where(db.AlertRecipient.alert_id == a.id))
         a.approved_by = actor.username
-        if msg.approve:
-            a.sent_at = tx.now
-        out = wire.alert_msg(a)
-        tx.emit(m.AlertChanged, alert=out)
-        tx.audit(actor.username, "alert.approve" if msg.approve else "alert.reject", a.public_id)
-        return out
+        if not msg.approve:
+            a.state = "rejected"
+            tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
+            tx.audit(actor.username, "alert.reject", a.public_id, update_of=target.public_id)
+            return wire.alert_msg(a), None
+        a.state = "expired"  # the proposal is spent: its content now lives in `target`
+        tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
+        _apply_update(tx, target, wire.alert_info(a), keys, approved_by=actor.username)
+        out = wire.alert_msg(target)
+        tx.audit(actor.username, "alert.approve", target.public_id, update=a.public_id)
+        return out, ("update", target.public_id)
 
     return job
 
 
-def revise(actor: Actor, msg: m.AlertUpdate, keys: np.ndarray) -> Callable[[Tx], m.Alert]:
-    """A CAP Update: new content, recipients = old ones plus any now in the (new) area."""
+#: what an approval leaves to do after commit (see `approve`)
+_Approved = tuple[m.Alert, tuple[str, object] | None]
 
-    def job(tx: Tx) -> m.Alert:
+
+def revise(
+    actor: Actor, msg: m.AlertUpdate, keys: np.ndarray, threshold: int
+) -> Callable[[Tx], tuple[m.Alert, bool]]:
+    """A CAP Update: new content, recipients = old ones plus any now in the (new) area.
+
+    An update that changes the alert's reach or content while the alert (old recipients
+    and new) is above `threshold` is not applied: it is stored as a proposal awaiting a
+    second officer's approval (a pending alert whose `msg_type` is `Update`), and the
+    alert stays active, unchanged, until then. Returns the alert in the reply and whether
+    it was applied (so it must be re-sent)."""
+
+    def job(tx: Tx) -> tuple[m.Alert, bool]:
         _check_expiry(msg.info, tx.now)
         s = tx.s
         a = _alert_row(s, msg.alert_id)
-        if a.state != "active":
+        if a.state != "active" or _update_of(a) is not None:
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"only an active alert can be updated ({a.state})"
             )
-        a.references_json = json.dumps(_referencing_previous(a))
-        a.info_json = json.dumps(_info_dict(msg.info))
-        a.expires_at = msg.info.expires_at
-        a.msg_type = "Update"
-        a.sent_at = tx.now
         old = set(
             s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
         )
-        new = np.array([k for k in keys.tolist() if k not in old], dtype=np.int64)
-        s.execute(
-            update(db.AlertRecipient)
-            .where(db.AlertRecipient.alert_id == a.id)
-            .values(status="pending")
+        union = len(old) + sum(1 for k in keys.tolist() if k not in old)
+        changed = _reach_or_content(_info_dict(wire.alert_info(a))) != _reach_or_content(
+            _info_dict(msg.info)
         )
-        _add_recipients(s, a.id, new)
-        a.recipients = len(old) + len(new)
-        a.delivered = 0
-        a.read = 0
-        out = wire.alert_msg(a)
+        if not rules.update_needs_approval(changed, union, threshold):
+            _apply_update(tx, a, msg.info, keys, approved_by=a.approved_by)
+            out = wire.alert_msg(a)
+            tx.audit(actor.username, "alert.update", a.public_id, recipients=a.recipients)
+            return out, True
+        p = db.Alert(
+            public_id=new_public_id("A"),
+            sender=actor.username,
+            sent_at=tx.now,
+            msg_type="Update",
+            state="pending_approval",
+            info_json=json.dumps(_info_dict(msg.info)),
+            expires_at=msg.info.expires_at,
+            recipients=union,
+            delivered=0,
+            read=0,
+            approved_by=None,
+            references_json=json.dumps([[_UPDATE_OF, a.public_id]]),
+        )
+        s.add(p)
+        s.flush()
+        _add_recipients(s, p.id, np.array(sorted(set(keys.tolist()) | old), dtype=np.int64))
+        out = wire.alert_msg(p)
         tx.emit(m.AlertChanged, alert=out)
-        tx.audit(actor.username, "alert.update", a.public_id, recipients=a.recipients)
-        return out
+        tx.audit(
+            actor.username,
+            "alert.update",
+            a.public_id,
+            recipients=union,
+            state=p.state,
+            proposal=p.public_id,
+            headline=msg.info.headline,
+        )
+        return out, False
 
     return job
+
+
+#: the marker in a pending update's references naming the alert it would update
+_UPDATE_OF = "update-of"
+
+
+def _update_of(a: db.Alert) -> str | None:
+    """The alert a pending update proposal would change, or None for an ordinary alert."""
+    refs = wire.alert_references(a)
+    if len(refs) == 1 and refs[0][0] == _UPDATE_OF:
+        return refs[0][1]
+    return None
+
+
+def _reach_or_content(info: object) -> object:
+    """Everything in an alert's info but its expiry: a change here needs approval."""
+    assert isinstance(info, dict)
+    return {k: v for k, v in info.items() if k != "expires_at"}
+
+
+def _apply_update(
+    tx: Tx, a: db.Alert, info: m.AlertInfo, keys: np.ndarray, approved_by: str | None
+) -> None:
+    s = tx.s
+    a.references_json = json.dumps(_referencing_previous(a))
+    a.info_json = json.dumps(_info_dict(info))
+    a.expires_at = info.expires_at
+    a.msg_type = "Update"
+    a.sent_at = tx.now
+    a.approved_by = approved_by
+    old = set(
+        s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
+    )
+    new = np.array([k for k in keys.tolist() if k not in old], dtype=np.int64)
+    s.execute(
+        update(db.AlertRecipient).where(db.AlertRecipient.alert_id == a.id).values(status="pending")
+    )
+    _add_recipients(s, a.id, new)
+    a.recipients = len(old) + len(new)
+    a.delivered = 0
+    a.read = 0
+    tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
 
 
 def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
@@ -148,6 +257,13 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
         a = _alert_row(s, msg.alert_id)
         if a.state not in ("active", "pending_approval"):
             raise ProtocolError(ErrorCode.CONFLICT, f"alert {a.public_id} is already {a.state}")
+        if _update_of(a) is not None:  # withdrawing a pending update: nobody to tell
+            a.state = "cancelled"
+            s.execute(delete(db.AlertRecipient).where(db.AlertRecipient.alert_id == a.id))
+            out = wire.alert_msg(a)
+            tx.emit(m.AlertChanged, alert=out)
+            tx.audit(actor.username, "alert.cancel", a.public_id)
+            return out, []
         a.references_json = json.dumps(_referencing_previous(a))
         a.state = "cancelled"
         a.msg_type = "Cancel"
@@ -158,9 +274,24 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
         out = wire.alert_msg(a)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(actor.username, "alert.cancel", a.public_id)
+        for p in _pending_updates_of(s, a.public_id):  # nothing left for them to update
+            p.state = "cancelled"
+            s.execute(delete(db.AlertRecipient).where(db.AlertRecipient.alert_id == p.id))
+            tx.emit(m.AlertChanged, alert=wire.alert_msg(p))
         return out, got
 
     return job
+
+
+def _pending_updates_of(s: Session, alert_id: str) -> list[db.Alert]:
+    marker = json.dumps([[_UPDATE_OF, alert_id]])
+    return list(
+        s.scalars(
+            select(db.Alert).where(
+                db.Alert.state == "pending_approval", db.Alert.references_json == marker
+            )
+        )
+    )
 
 
 def acknowledge(device_key: int, alert_id: str, status: str) -> Callable[[Tx], int | None]:
@@ -253,6 +384,11 @@ def recipients_of(alert_id: str) -> Callable[[Session], list[int]]:
 def load(alert_id: str) -> Callable[[Session], tuple[m.Alert, list[tuple[str, str]]]]:
     def query(s: Session) -> tuple[m.Alert, list[tuple[str, str]]]:
         a = _alert_row(s, alert_id)
+        if _update_of(a) is not None:
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"{a.public_id} is a proposed update, not a CAP message: export the alert",
+            )
         return wire.alert_msg(a), wire.alert_references(a)
 
     return query
@@ -293,3 +429,44 @@ def _referencing_previous(a: db.Alert) -> list[tuple[str, str]]:
     """References for the next message: every earlier one plus the current one."""
     refs = wire.alert_references(a)
     return [*refs, (cap_identifier(a.public_id, refs), cap.cap_datetime(a.sent_at))]
+
+
+class PreviewLimiter:
+    """Previews (and sends, which reveal a count too) per officer: a token bucket, so an
+    honest dispatcher redrawing an area never notices and a bisection script is slowed to
+    a crawl. In memory, per relay process: a restart refills every bucket."""
+
+    def __init__(self, burst: int, rate_per_s: float) -> None:
+        self.burst = float(max(burst, 1))
+        self.rate = max(rate_per_s, 1e-9)
+        self._buckets: dict[str, tuple[float, float]] = {}  # officer -> (tokens, at)
+
+    def take(self, officer: str, now: float) -> float | None:
+        """Spend one token; None if granted, else the seconds until one is available."""
+        tokens, at = self._buckets.get(officer, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens < 1.0:
+            self._buckets[officer] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        self._buckets[officer] = (tokens - 1.0, now)
+        return None
+
+
+def preview_audit(
+    actor: Actor, area: m.Area, categories: Sequence[str], shown: str
+) -> Callable[[Tx], None]:
+    """Audit a preview with the officer's own drawing and the count they were shown (never
+    a device position)."""
+    import msgspec
+
+    def job(tx: Tx) -> None:
+        tx.audit(
+            actor.username,
+            "alert.preview",
+            actor.username,
+            area=msgspec.to_builtins(area),
+            categories=list(categories),
+            count=shown,
+        )
+
+    return job

@@ -26,6 +26,16 @@ class RelayConfig:
     #: an upload untouched this long is abandoned: its partial file is deleted
     partial_upload_ttl_s: float = 24 * 3600.0
     partial_sweep_every_s: float = 3600.0
+    # -- alerts: two-person rule and no location oracle (issue 8, deliverables 3 and 5) --
+    #: a preview reaching fewer phones than this answers "fewer than k", never the number
+    preview_min_count: int = 5
+    #: the smallest area an alert may be previewed or sent to, m^2 (about one street: a
+    #: 100 m square, or a circle of radius 56.5 m)
+    min_area_m2: float = 10_000.0
+    #: previews (and sends, which also reveal a count) per officer: a burst of this many,
+    #: refilled at `preview_rate_per_s`; over it the answer is `rate_limited`
+    preview_burst: int = 30
+    preview_rate_per_s: float = 0.5
 
     @property
     def cap_sender(self) -> str:

@@ -33,6 +33,12 @@ class Metrics:
         )
         self.db_batches = Gauge("lookout_db_batches", "Write batches committed", registry=r)
         self.db_jobs = Gauge("lookout_db_jobs", "Write jobs committed", registry=r)
+        # -- alerts: no location oracle (issue 8, deliverable 5) --
+        self.previews_limited = Counter(
+            "lookout_alert_previews_limited",
+            "Alert previews and sends refused as over the per-officer limit",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -312,16 +313,52 @@ class OfficerConnection(Endpoint):
         )
 
     async def alert_preview(self, msg: m.AlertPreview) -> m.Msg:
+        assert self.actor is not None
+        limited = self._count_limited(msg.id)
+        if limited is not None:
+            return limited
         keys = self._select(msg.area, msg.categories)
+        cfg = self.ctx.config
+        n = len(keys)
+        low = n < cfg.preview_min_count
+        await self.ctx.db.write(
+            alerts.preview_audit(
+                self.actor,
+                msg.area,
+                msg.categories,
+                f"<{cfg.preview_min_count}" if low else str(n),
+            )
+        )
         return m.AlertCount(
             re=msg.id,
-            recipients=len(keys),
-            approval_required=len(keys) > self.ctx.config.approval_threshold,
+            recipients=0 if low else n,
+            approval_required=rules.needs_approval(n, cfg.approval_threshold),
+            fewer_than=cfg.preview_min_count if low else None,
+        )
+
+    def _count_limited(self, rid: str) -> m.Error | None:
+        """Previews and sends share one bucket per officer: both reveal a count."""
+        assert self.actor is not None
+        limiter = _preview_limiters.get(self.ctx.hub)
+        if limiter is None:
+            cfg = self.ctx.config
+            limiter = alerts.PreviewLimiter(cfg.preview_burst, cfg.preview_rate_per_s)
+            _preview_limiters[self.ctx.hub] = limiter
+        wait = limiter.take(self.actor.username, time.monotonic())
+        if wait is None:
+            return None
+        self.ctx.metrics.previews_limited.inc()
+        return m.Error(
+            code=ErrorCode.RATE_LIMITED.value,
+            message=f"too many previews and sends: try again in {wait:.0f} s",
+            re=rid,
+            retry_after_s=round(wait, 3),
         )
 
     def _select(self, area: m.Area, categories: Sequence[str]) -> Any:
         try:
             targeting.validate_area(area)
+            targeting.check_min_size(area, self.ctx.config.min_area_m2)
         except targeting.GeometryError as exc:
             raise ProtocolError(ErrorCode.INVALID_GEOMETRY, str(exc)) from None
         mask = targeting.category_mask(categories)
@@ -340,26 +377,43 @@ class OfficerConnection(Endpoint):
 
     async def alert_send(self, msg: m.AlertSend) -> m.Msg:
         assert self.actor is not None
+        limited = self._count_limited(msg.id)
+        if limited is not None:
+            return limited
         keys = self._select(msg.info.area, list(msg.info.categories))
         job = alerts.create(self.actor, msg, keys, self.ctx.config.approval_threshold)
         return await self._once(msg, job, self._accepted(msg, deliver_to=keys))
 
     async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
         assert self.actor is not None
+        spawn, delivery = self.ctx.spawn, self.ctx.delivery
         keys = await self.ctx.db.read(alerts.recipients_of(msg.alert_id))
-        return await self._once(msg, alerts.approve(self.actor, msg), self._accepted(msg, keys))
+
+        def answer(tx: Tx, approved: Any) -> m.Msg:
+            alert, then = approved
+            if then is not None and then[0] == "alert":
+                tx.after_commit(lambda: delivery.deliver_alert(then[1], keys))
+            elif then is not None:
+                original = str(then[1])  # old and new recipients: read back after commit
+                tx.after_commit(lambda: spawn(delivery.redeliver(original)))
+            return m.AlertAccepted(re=msg.id, alert=alert)
+
+        return await self._once(msg, alerts.approve(self.actor, msg), answer)
 
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
         assert self.actor is not None
         spawn, delivery = self.ctx.spawn, self.ctx.delivery
         keys = self._select(msg.info.area, list(msg.info.categories))
 
-        def answer(tx: Tx, alert: m.Alert) -> m.Msg:
+        def answer(tx: Tx, revised: tuple[m.Alert, bool]) -> m.Msg:
+            alert, applied = revised
             alert_id = alert.alert_id  # old and new recipients: read back after commit
-            tx.after_commit(lambda: spawn(delivery.redeliver(alert_id)))
+            if applied:
+                tx.after_commit(lambda: spawn(delivery.redeliver(alert_id)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
-        return await self._once(msg, alerts.revise(self.actor, msg, keys), answer)
+        job = alerts.revise(self.actor, msg, keys, self.ctx.config.approval_threshold)
+        return await self._once(msg, job, answer)
 
     async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
         assert self.actor is not None
@@ -367,7 +421,8 @@ class OfficerConnection(Endpoint):
 
         def answer(tx: Tx, cancelled: tuple[m.Alert, list[int]]) -> m.Msg:
             alert, recipients = cancelled
-            tx.after_commit(lambda: delivery.deliver_alert(alert, recipients))
+            if recipients:
+                tx.after_commit(lambda: delivery.deliver_alert(alert, recipients))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(msg, alerts.cancel(self.actor, msg), answer)
@@ -378,6 +433,12 @@ class OfficerConnection(Endpoint):
         xml = alerts.to_cap(alert, refs, self.ctx.config.cap_sender)
         await self.ctx.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
         return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
+
+
+#: one preview limiter per relay (keyed by its hub), shared by every officer connection
+_preview_limiters: weakref.WeakKeyDictionary[Any, alerts.PreviewLimiter] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class _LoginFailed(ProtocolError):

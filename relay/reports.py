@@ -289,6 +289,12 @@ def set_status(actor: Actor, msg: m.ReportSetStatus) -> Callable[[Tx], m.Ack]:
         if not rules.may_move(
             r.status, msg.status, claimed_by=r.claimed_by, username=actor.username, role=actor.role
         ):
+            if rules.held_by_other(r.status, r.claimed_by, actor.username):
+                raise ProtocolError(
+                    ErrorCode.CONFLICT,
+                    f"report {r.public_id} is held by {r.claimed_by}: only they, or a "
+                    "supervisor, may change it",
+                )
             raise ProtocolError(
                 ErrorCode.CONFLICT,
                 f"claim report {r.public_id} first (it is held by {r.claimed_by or 'nobody'})",
@@ -310,8 +316,12 @@ def assign(actor: Actor, msg: m.ReportAssign) -> Callable[[Tx], m.Ack]:
         target = tx.s.scalar(select(db.Officer).where(db.Officer.username == msg.officer))
         if target is None or target.disabled:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"no active officer {msg.officer!r}")
-        if r.claimed_by not in (None, actor.username) and not rules.supervises(actor.role):
-            raise ProtocolError(ErrorCode.CONFLICT, f"report is held by {r.claimed_by}")
+        if not rules.may_assign(r.status, r.claimed_by, actor.username, actor.role):
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"report {r.public_id} is held by {r.claimed_by}: only they, or a "
+                "supervisor, may assign it",
+            )
         r.claimed_by = target.username
         r.status = rules.status_after_claim(r.status)
         _changed(tx, r, actor, "report.assign", officer=target.username)

@@ -16,7 +16,10 @@ Rules the relay can rely on:
   is inside (the polygon test is `covers`, not `contains`), so a dispatcher who draws
   along a street reaches the houses on the line.
 - Polygon coordinates are `[lon, lat]` pairs treated as a plane in degrees (as the map
-  draws them); the ring is closed automatically. Circles use great-circle distance on a
+  draws them); the ring is closed automatically. A polygon whose corners span more than
+  180 degrees of longitude crosses the antimeridian and is refused (in that plane it
+  would cover the rest of the world). A circle is measured on the sphere, so one that
+  crosses longitude 180 is selected correctly on both sides and is accepted. Circles use great-circle distance on a
   sphere of radius `EARTH_RADIUS_M`.
 - A device is selected when `device_mask & mask != 0` (subscribed to any of the alert's
   categories) and `expires_at > now` (its fix has not expired).
@@ -48,7 +51,9 @@ __all__ = [
     "EARTH_RADIUS_M",
     "DeviceIndex",
     "GeometryError",
+    "area_m2",
     "category_mask",
+    "check_min_size",
     "validate_area",
 ]
 
@@ -152,6 +157,12 @@ def _polygon_from(area: messages.Polygon) -> shapely.Polygon:
             "The polygon has a corner off the map (longitude must be within -180..180 "
             "and latitude within -90..90); redraw it."
         )
+    if float(ring[:, 0].max() - ring[:, 0].min()) > 180.0:
+        raise GeometryError(
+            "The polygon crosses the antimeridian (longitude 180): its corners span more "
+            "than 180 degrees of longitude, so it would cover the rest of the world "
+            "instead. Draw one alert on each side of the 180th meridian."
+        )
     distinct = len(np.unique(ring, axis=0)) if len(ring) else 0
     if distinct < 3:
         raise GeometryError(
@@ -212,6 +223,32 @@ def validate_area(area: messages.Area) -> None:
         _check_circle(area)
     else:
         raise GeometryError("The alert area must be a polygon or a circle.")
+
+
+def area_m2(area: messages.Area) -> float:
+    """The ground an area covers, in square metres: a spherical cap for a circle; for a
+    polygon its degree plane scaled to metres at its mean latitude (street to city sized
+    areas, where that is within a fraction of a percent)."""
+    if isinstance(area, messages.Circle):
+        return 2.0 * math.pi * EARTH_RADIUS_M**2 * (1.0 - math.cos(area.radius_m / EARTH_RADIUS_M))
+    polygon = _polygon_from(area)
+    lat0 = math.radians(polygon.centroid.y)
+    metres_per_deg = math.radians(1.0) * EARTH_RADIUS_M
+    return float(polygon.area) * metres_per_deg**2 * math.cos(lat0)
+
+
+def check_min_size(area: messages.Area, min_area_m2: float) -> None:
+    """Refuse an area smaller than `min_area_m2`: a tiny area's count would tell where a
+    phone is, so the relay never targets (or counts) less than about one street."""
+    size = area_m2(area)
+    if size < min_area_m2:
+        side = math.sqrt(min_area_m2)
+        radius = math.sqrt(min_area_m2 / math.pi)
+        raise GeometryError(
+            f"The area is too small ({size:,.0f} m²): alerts and counts cover at least "
+            f"{min_area_m2:,.0f} m² (about one street, e.g. a {side:.0f} m square or a "
+            f"circle of radius {radius:.0f} m). Draw a larger area."
+        )
 
 
 def _prepare(area: messages.Area) -> _PreparedPolygon | _PreparedCircle:

@@ -91,6 +91,8 @@ async def start_pg_relay(data_dir: Path, url: str, **config: object) -> RunningR
                 totp[name] = admin.add_officer(engine, name, role, PASSWORD).totp_secret
     finally:
         engine.dispose()
+    config.setdefault("preview_min_count", 1)  # exact small counts, as tests/conftest.py
+    config.setdefault("preview_burst", 1_000_000)
     relay = Relay(RelayConfig(data_dir=data_dir, port=0, database_url=url, **config))  # type: ignore[arg-type]
     await relay.start()
     assert relay.ca_path is not None
