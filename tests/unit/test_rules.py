@@ -78,3 +78,28 @@ def test_one_label_per_category_and_the_bit_order_is_the_contracts() -> None:
     assert rules.category_label("unknown_thing") == "unknown_thing"
     assert rules.initial_priority("missing_person") == "high"
     assert rules.initial_priority("burglary") == "normal"
+
+
+def test_the_two_person_rule_has_no_exceptions() -> None:
+    assert rules.needs_approval(501, 500) and not rules.needs_approval(500, 500)
+    assert rules.update_needs_approval(True, 501, 500)
+    assert not rules.update_needs_approval(False, 501, 500), "an expiry-only update"
+    assert not rules.update_needs_approval(True, 3, 500)
+
+
+def test_a_held_report_is_changed_by_its_holder_or_a_supervisor_only() -> None:
+    dev = {"claimed_by": "dana", "username": "dev", "role": "dispatcher"}
+    assert not rules.may_move("in_progress", "claimed", **dev)  # type: ignore[arg-type]
+    assert not rules.may_move("claimed", "new", **dev)  # type: ignore[arg-type]
+    assert rules.may_move(
+        "in_progress", "claimed", claimed_by="dana", username="sam", role="supervisor"
+    )
+    assert rules.may_move(
+        "in_progress", "claimed", claimed_by="dana", username="dana", role="dispatcher"
+    )
+    assert rules.may_move("new", "claimed", claimed_by=None, username="dev", role="dispatcher")
+    assert not rules.may_assign("in_progress", "dana", "dev", "dispatcher")
+    assert rules.may_assign("in_progress", "dana", "sam", "supervisor")
+    assert rules.may_assign("closed", "dana", "dev", "dispatcher")  # reopens it
+    assert set(rules.MOVES["closed"]) == {"claimed"}
+    assert all(who in ("anyone", "holder") for who in rules.MOVE_TABLE.values())

@@ -446,3 +446,37 @@ def test_many_points_through_the_raster_match_per_point_covers() -> None:
     }
     assert len(want) > 1000
     assert keys_of(index, polygon) == want
+
+
+# ------------------------------------------------------------------ issue 8: antimeridian, size
+
+
+def test_a_polygon_across_the_antimeridian_is_refused() -> None:
+    across = messages.Polygon(
+        coordinates=[(179.5, -1.0), (-179.5, -1.0), (-179.5, 1.0), (179.5, 1.0)]
+    )
+    with pytest.raises(GeometryError, match="antimeridian"):
+        validate_area(across)
+    with pytest.raises(GeometryError, match="antimeridian"):
+        DeviceIndex().select(across, ALL, NOW)
+    validate_area(
+        messages.Polygon(coordinates=[(179.0, -1.0), (179.9, -1.0), (179.9, 1.0), (179.0, 1.0)])
+    )
+
+
+def test_areas_below_the_minimum_size_are_refused() -> None:
+    from relay.targeting import area_m2, check_min_size
+
+    tiny = messages.Circle(lat=53.75, lon=-2.7, radius_m=0.5)
+    with pytest.raises(GeometryError, match="too small"):
+        check_min_size(tiny, 10_000.0)
+    street = messages.Circle(lat=53.75, lon=-2.7, radius_m=57.0)
+    check_min_size(street, 10_000.0)
+    d = 0.0009  # about 100 m north-south, 59 m east-west at 53.75 N
+    box = messages.Polygon(
+        coordinates=[(-2.7, 53.75), (-2.7 + d, 53.75), (-2.7 + d, 53.75 + d), (-2.7, 53.75 + d)]
+    )
+    assert 5_000.0 < area_m2(box) < 7_000.0
+    with pytest.raises(GeometryError, match="too small"):
+        check_min_size(box, 10_000.0)
+    assert area_m2(street) == pytest.approx(math.pi * 57.0**2, rel=1e-6)
