@@ -37,6 +37,7 @@ from backend_client import limits, rules
 from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from console.alerts.area import describe_area, distinct_points
+from console.alerts.model import reach_text
 from console.alerts.templates import (
     CAP_CATEGORIES,
     CAP_CERTAINTIES,
@@ -364,15 +365,17 @@ class AlertComposer(QDialog):
             self.show_count_error(f"unexpected answer {type(reply).__name__}")
             return
         self.last_count = reply
-        n = reply.recipients
-        self.reach.setText(f"Reaches {n} phone{'' if n == 1 else 's'}")
+        self.reach.setText(reach_text(reply))
         self.approval.setVisible(reply.approval_required)
 
     def show_count_error(self, message: str) -> None:
         self.last_count = None
         self.approval.setVisible(False)
         low = message.lower()
-        if any(w in low for w in ("geometry", "intersect", "points", "radius", "ring")):
+        if any(
+            w in low
+            for w in ("geometry", "intersect", "points", "radius", "ring", "small", "antimeridian")
+        ):
             self.reach.setText(
                 f"This area cannot be used: {message}. Close this window and draw the area again."
             )

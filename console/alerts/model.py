@@ -53,6 +53,15 @@ def refusal_text(entry_type: str, error: m.Error) -> str:
     return f"{what} was refused. {why}"
 
 
+def reach_text(count: m.AlertCount) -> str:
+    """What the composer says a preview reaches. A small count is never given by the relay
+    (a count of one would locate a phone): it says "fewer than k"."""
+    if count.fewer_than is not None:
+        return f"Reaches fewer than {count.fewer_than} phones"
+    n = count.recipients
+    return f"Reaches {n} phone{'' if n == 1 else 's'}"
+
+
 def when(ts: float, now: float) -> str:
     """Clock time today, else day and time (local time)."""
     t, today = time.localtime(ts), time.localtime(now)

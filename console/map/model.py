@@ -102,6 +102,12 @@ def _polygon(coordinates: Any) -> m.Polygon:
         )
     if not all(math.isfinite(v) for p in ring for v in p):
         raise AreaError("The map sent a corner with no position; draw it again.")
+    lons = [p[0] for p in ring]
+    if max(lons) - min(lons) > 180.0:
+        raise AreaError(
+            "That polygon crosses the antimeridian (longitude 180), so it would cover the "
+            "rest of the world instead; draw one area on each side of it."
+        )
     shape = shapely.Polygon(ring)
     if not shape.is_valid or shape.area == 0:
         raise AreaError("The polygon's edges cross each other; draw it again without crossing.")

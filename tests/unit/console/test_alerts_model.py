@@ -138,3 +138,14 @@ def test_times_in_the_list_show_the_day_only_when_not_today() -> None:
     assert when(now - 3600, now) == "14:00"
     assert when(now - 2 * 86400, now) == "12 Mar 15:00"
     assert when(now - 10 * 86400, now) == "4 Mar 15:00"  # no leading zero on the day
+
+
+def test_a_small_count_is_shown_as_fewer_than_k() -> None:
+    from console.alerts.model import reach_text
+
+    low = m.AlertCount(re="p1", recipients=0, approval_required=False, fewer_than=5)
+    assert reach_text(low) == "Reaches fewer than 5 phones"
+    one = m.AlertCount(re="p2", recipients=1, approval_required=False)
+    assert reach_text(one) == "Reaches 1 phone"
+    many = m.AlertCount(re="p3", recipients=312, approval_required=True)
+    assert reach_text(many) == "Reaches 312 phones"

@@ -134,3 +134,9 @@ def test_drawn_shapes_become_wire_areas() -> None:
 def test_unusable_areas_are_refused_with_a_reason(feature: dict[str, Any], words: str) -> None:
     with pytest.raises(AreaError, match=words):
         area_from_geojson(feature)
+
+
+def test_a_polygon_across_the_antimeridian_is_refused_with_a_clear_message() -> None:
+    ring = [[179.5, -1.0], [-179.5, -1.0], [-179.5, 1.0], [179.5, 1.0], [179.5, -1.0]]
+    with pytest.raises(AreaError, match="antimeridian"):
+        area_from_geojson({"geometry": {"type": "Polygon", "coordinates": [ring]}})
