@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.map.area_drawn.connect(self.alerts.compose)
         self.alerts.show_area.connect(self.map.show_alert_area)
         self.feed.high_priority.connect(self.status.show_high_priority)
+        self.alerts.approval_waiting.connect(self.status.show_notice)
         self._menus()
         self._restore()
 

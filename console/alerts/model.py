@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from backend_client import messages as m
 from backend_client import rules
+from console.alerts.area import describe_area
 
 STATE_LABELS = {
     "pending_approval": "Awaiting approval",
@@ -87,6 +88,38 @@ def shown_state(alert: m.Alert, now: float) -> str:
 def can_approve(alert: m.Alert, role: str, username: str) -> bool:
     """Two-person rule: a supervising role, not the sender, on a pending alert."""
     return alert.state == "pending_approval" and rules.may_approve(role, username, alert.sender)
+
+
+def review_lines(alert: m.Alert, now: float) -> list[tuple[str, str]]:
+    """What an approver reads before Approve is offered: the whole message, who it reaches,
+    until when, and where (the area itself is put on the map beside it)."""
+    info = alert.info
+    n = alert.recipients
+    return [
+        ("Headline", info.headline),
+        ("Description", info.description or "(none)"),
+        ("Instruction", info.instruction or "(none)"),
+        ("Categories", ", ".join(rules.category_label(c) for c in info.categories)),
+        ("Area", f"{info.area_desc}: {describe_area(info.area)}"),
+        ("Reaches", f"{n} phone{'' if n == 1 else 's'}"),
+        ("Expires", when(info.expires_at, now)),
+        ("Sent by", alert.sender),
+    ]
+
+
+def ready_to_approve(
+    alert: m.Alert, role: str, username: str, reviewed: frozenset[str] | set[str]
+) -> bool:
+    """Approve is offered only once the approver has had the alert's text and area in front
+    of them (`reviewed`: alert ids shown in the review panel and on the map)."""
+    return can_approve(alert, role, username) and alert.alert_id in reviewed
+
+
+def approval_waiting_text(alert: m.Alert) -> str:
+    return (
+        f"Approval waiting: “{alert.info.headline}” from {alert.sender} reaches "
+        f"{alert.recipients} phones. Open Alerts to review it."
+    )
 
 
 def can_update(alert: m.Alert, now: float) -> bool:

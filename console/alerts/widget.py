@@ -14,8 +14,11 @@ from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
+    QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QMessageBox,
     QPushButton,
     QTableView,
@@ -29,10 +32,13 @@ from backend_client.outbox import OutboxEntry
 from console.alerts.composer import AlertComposer
 from console.alerts.model import (
     STATE_LABELS,
+    approval_waiting_text,
     can_approve,
     can_cancel,
     can_update,
+    ready_to_approve,
     refusal_text,
+    review_lines,
 )
 from console.alerts.table import COLUMNS, HEADLINE, AlertDelegate, AlertTableModel
 from console.common.labels import plain_label
@@ -40,12 +46,62 @@ from console.session import ConsoleSession
 from console.theme import current
 
 
+class ReviewPanel(QGroupBox):
+    """The pending alert an approver is about to judge, in full and as plain text."""
+
+    def __init__(self) -> None:
+        super().__init__("Review before approving")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(8, 4, 8, 4)
+        grid.setColumnStretch(1, 1)
+        self.values: dict[str, QLabel] = {}
+        for row, (caption, _value) in enumerate(review_lines(_PLACEHOLDER, 0.0)):
+            grid.addWidget(plain_label(caption, selectable=False, wrap=False), row, 0)
+            value = plain_label()
+            grid.addWidget(value, row, 1)
+            self.values[caption] = value
+        self.alert_id: str | None = None
+
+    def show_alert(self, alert: m.Alert, now: float) -> None:
+        self.alert_id = alert.alert_id
+        for caption, value in review_lines(alert, now):
+            self.values[caption].setText(value)
+        self.setVisible(True)
+
+    def text(self, caption: str) -> str:
+        return self.values[caption].text()
+
+
+_PLACEHOLDER = m.Alert(
+    alert_id="",
+    sender="",
+    sent_at=0.0,
+    msg_type="Alert",
+    state="pending_approval",
+    info=m.AlertInfo(
+        categories=["other"],
+        area=m.Circle(lat=0.0, lon=0.0, radius_m=1.0),
+        area_desc="",
+        headline="",
+        expires_at=0.0,
+    ),
+    recipients=0,
+    delivered=0,
+    read=0,
+)
+
+
 class AlertsWidget(QWidget):
     show_area = Signal(object)  # m.Alert whose area the map should show
+    approval_waiting = Signal(str)  # a supervisor's notice: an alert this officer may approve
 
     def __init__(self, session: ConsoleSession) -> None:
         super().__init__()
         self._awaiting: dict[str, m.Alert] = {}  # my alerts waiting for a supervisor
+        #: pending alerts this officer has had in front of them (text and area): only those
+        #: may be approved from here
+        self._reviewed: set[str] = set()
+        self._announced: set[str] = set()  # pending alerts already announced to me
         self.session = session
         self.composer: AlertComposer | None = None
         self.model = AlertTableModel()
@@ -99,6 +155,9 @@ class AlertsWidget(QWidget):
                 self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(lambda _i: self.show_selected_area())
         lay.addWidget(self.table, 1)
+        self.review = ReviewPanel()
+        self.review.setVisible(False)
+        lay.addWidget(self.review)
 
         self.message = plain_label(selectable=False, shrink=False)
         self.message.setVisible(False)
@@ -129,6 +188,12 @@ class AlertsWidget(QWidget):
         previous = self._awaiting.get(alert.alert_id)
         self.model.upsert(alert)
         self._update_buttons()
+        if (
+            can_approve(alert, self.session.role, self.session.username)
+            and alert.alert_id not in self._announced
+        ):
+            self._announced.add(alert.alert_id)
+            self.approval_waiting.emit(approval_waiting_text(alert))
         if previous is not None and alert.state != "pending_approval":
             del self._awaiting[alert.alert_id]  # the note about waiting is out of date now
             verdict = {"active": "approved and sent", "rejected": "rejected"}.get(
@@ -195,9 +260,17 @@ class AlertsWidget(QWidget):
 
     def _update_buttons(self) -> None:
         alert, now = self.selected(), time.time()
-        approvable = alert is not None and can_approve(
-            alert, self.session.role, self.session.username
-        )
+        role, me = self.session.role, self.session.username
+        if alert is not None and can_approve(alert, role, me):
+            if alert.alert_id not in self._reviewed:
+                self._reviewed.add(alert.alert_id)
+                self.show_area.emit(alert)  # the area on the map, beside its text
+            if self.review.alert_id != alert.alert_id or self.review.isHidden():
+                self.review.show_alert(alert, now)
+        else:
+            self.review.setVisible(False)
+            self.review.alert_id = None
+        approvable = alert is not None and ready_to_approve(alert, role, me, self._reviewed)
         self.approve_button.setEnabled(approvable)
         self.reject_button.setEnabled(approvable)
         self.update_button.setEnabled(alert is not None and can_update(alert, now))

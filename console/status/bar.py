@@ -104,6 +104,13 @@ class StatusBar(QStatusBar):
         """Connect FeedWidget.high_priority here: a flashing banner the dispatcher can't miss."""
         self._show_banner(high_priority_text(report), STATUS_COLOURS["new"], flash=True)
 
+    def show_notice(self, message: str) -> None:
+        """Something waits for this officer (an alert to approve): shown, not flashed, and
+        never over a flashing high-priority report (the Alerts table still says it)."""
+        if self._flash_timer.isActive():
+            return
+        self._show_banner(message, "#1f6feb", flash=False)
+
     def show_problem(self, message: str) -> None:
         self._show_banner(message, "#9e6a03", flash=False)
 

@@ -344,3 +344,48 @@ def test_the_waiting_note_gives_way_to_the_approval(qtbot, session) -> None:
     session.dispatch(changed(2, alert("A-1", state="active", recipients=63, approved_by="sam")))
     assert "approved and sent by sam" in widget.message.text()
     assert "supervisor other than you" not in widget.message.text()
+
+
+def test_the_approver_reviews_text_and_area_before_approve_is_offered(qtbot, session):
+    w = AlertsWidget(session)
+    qtbot.addWidget(w)
+    shown: list[m.Alert] = []
+    waiting: list[str] = []
+    w.show_area.connect(shown.append)
+    w.approval_waiting.connect(waiting.append)
+    login(session, "sam", "supervisor")
+    pending_alert = alert(
+        state="pending_approval",
+        sender="dana",
+        recipients=300,
+        info=info(description="<b>Two</b> break-ins", instruction="Lock doors"),
+    )
+    session.dispatch(changed(1, pending_alert))
+    assert waiting and "Burglaries on Elm Road" in waiting[0] and "dana" in waiting[0]
+    session.dispatch(changed(2, pending_alert))
+    assert len(waiting) == 1  # announced once
+    assert w.review.isHidden() and not w.approve_button.isEnabled()
+    w.select_alert("alr_1")
+    assert [a.alert_id for a in shown] == ["alr_1"]  # its area went to the map
+    assert w.review.isVisibleTo(w)
+    assert w.review.text("Description") == "<b>Two</b> break-ins"  # plain text, as sent
+    assert w.review.values["Description"].textFormat() == Qt.TextFormat.PlainText
+    assert w.review.text("Instruction") == "Lock doors"
+    assert w.review.text("Categories") == "Burglary"
+    assert w.review.text("Reaches") == "300 phones"
+    assert w.approve_button.isEnabled()
+    login(session, "dev", "dispatcher")  # not an approver: no panel, no button
+    w._update_buttons()
+    assert w.review.isHidden() and not w.approve_button.isEnabled()
+
+
+def test_an_approver_is_told_once_and_a_dispatcher_never(qtbot, session):
+    w = AlertsWidget(session)
+    qtbot.addWidget(w)
+    waiting: list[str] = []
+    w.approval_waiting.connect(waiting.append)
+    login(session, "dev", "dispatcher")
+    session.dispatch(changed(1, alert(state="pending_approval", sender="dana")))
+    login(session, "dana", "supervisor")  # the sender
+    session.dispatch(changed(2, alert(state="pending_approval", sender="dana")))
+    assert waiting == []

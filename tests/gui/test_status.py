@@ -134,3 +134,17 @@ def test_request_failed_and_high_priority_banners(session: ConsoleSession, bar: 
     assert bar._flash_timer.isActive()
     bar.clear_banner()
     assert not bar.banner_active
+
+
+def test_an_approval_notice_shows_but_never_hides_a_high_priority_report(bar: StatusBar) -> None:
+    bar.show_notice("Approval waiting: “Burglaries” from dana reaches 300 phones.")
+    assert bar.banner.text().startswith("Approval waiting")
+    assert not bar._flash_timer.isActive()
+    report = m.Report(
+        report_id="R-8", reporter="owl", category="violence", text="Fight", lat=0.0, lon=0.0,
+        created_at=NOW, status="new", priority="high", claimed_by=None, incident_ref=None,
+        media=[],
+    )  # fmt: skip
+    bar.show_high_priority(report)
+    bar.show_notice("Approval waiting: another")
+    assert bar.banner.text().startswith("HIGH PRIORITY")

@@ -149,3 +149,19 @@ def test_a_small_count_is_shown_as_fewer_than_k() -> None:
     assert reach_text(one) == "Reaches 1 phone"
     many = m.AlertCount(re="p3", recipients=312, approval_required=True)
     assert reach_text(many) == "Reaches 312 phones"
+
+
+def test_review_lines_and_readiness() -> None:
+    from console.alerts.model import approval_waiting_text, ready_to_approve, review_lines
+
+    a = alert(state="pending_approval", sender="dana", recipients=1)
+    lines = dict(review_lines(a, time.time()))
+    assert lines["Headline"] == "Burglaries on Elm Road"
+    assert lines["Description"] == "(none)"
+    assert lines["Reaches"] == "1 phone"
+    assert lines["Area"].startswith("Elm Road: Polygon")
+    assert lines["Sent by"] == "dana"
+    assert not ready_to_approve(a, "supervisor", "sam", set())
+    assert ready_to_approve(a, "supervisor", "sam", {a.alert_id})
+    assert not ready_to_approve(a, "supervisor", "dana", {a.alert_id})
+    assert "dana" in approval_waiting_text(a)
