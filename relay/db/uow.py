@@ -6,11 +6,16 @@ alone), commits the batch once, and only then resolves the callers and runs post
 actions in order. So a reply or an event never goes out before its data is durable
 (persist before acknowledge), seq numbers are gap-free and broadcast in order, and one
 fsync serves many concurrent requests (that is how ingest reaches thousands per second).
+
+A storage failure (disk full, read-only database, I/O error) undoes the batch and answers
+each caller UNAVAILABLE, a code clients retry; `problem` says why (for /healthz) until a
+later batch commits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import queue
 import threading
@@ -21,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend_client import codec
 from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
 from relay import audit
 from relay.db import models as db
 
@@ -113,10 +120,13 @@ class Database:
             if s.get(db.Counter, AUDIT_LOCK) is None:
                 s.add(db.Counter(name=AUDIT_LOCK, value=0))
         self._audit_head: tuple[int, str] = (0, audit.GENESIS_HASH)
+        self._storage_failed = False  # set by the batch running now (writer thread only)
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
         self.batches = 0
         self.jobs = 0
+        #: why the last write failed for lack of storage; None once a batch commits
+        self.problem: str | None = None
 
     @property
     def head_seq(self) -> int:
@@ -172,18 +182,28 @@ class Database:
     def _run_batch(self, batch: list[_Job]) -> None:
         seq_before = self._next_seq
         now = time.time()
+        self._storage_failed = False
         try:
             try:  # the common case: every job succeeds, no savepoints needed
                 outcomes = self._attempt(batch, now, isolate=False)
-            except _JobFailed:  # undo the batch, then run each job in its own savepoint
+            except _JobFailed as failed:  # undo the batch, then run each job in its own savepoint
+                cause = failed.__cause__
+                if isinstance(cause, Exception) and _storage_failure(cause):
+                    raise cause from None  # the disk, not the job: every job fails alike
                 self._next_seq = seq_before
                 outcomes = self._attempt(batch, now, isolate=True)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            log.exception("batch commit failed")
             self._next_seq = seq_before
+            failure: Exception = exc
+            if _storage_failure(exc):
+                failure = self._unavailable(exc)
+            else:
+                log.exception("batch commit failed")
             for job in batch:
-                _resolve(job, False, exc)
+                _resolve(job, False, failure)
             return
+        if not self._storage_failed:
+            self.problem = None
         self.batches += 1
         self.jobs += len(batch)
         events: list[tuple[int, bytes]] = []
@@ -197,6 +217,16 @@ class Database:
                 for fn in done.after:
                     job.loop.call_soon_threadsafe(fn)
             _resolve(job, ok, res)
+
+    def _unavailable(self, exc: BaseException) -> ProtocolError:
+        """Remember a storage failure (one log line, no traceback) and say it to callers."""
+        self._storage_failed = True
+        self.problem = f"database storage: {getattr(exc, 'orig', None) or exc}"
+        log.warning("write not applied: %s", self.problem)
+        return ProtocolError(
+            ErrorCode.UNAVAILABLE,
+            "the relay cannot store data right now; nothing was applied: retry later",
+        )
 
     def _attempt(
         self, batch: list[_Job], now: float, isolate: bool
@@ -220,9 +250,12 @@ class Database:
                     outcomes.append((job, True, result, tx))
                 except Exception as exc:  # the job alone is undone
                     self._next_seq, self._audit_head = seq0, audit0
-                    if not _expected(exc):
+                    failure: Exception = exc
+                    if _storage_failure(exc):
+                        failure = self._unavailable(exc)
+                    elif not _expected(exc):
                         log.exception("write job failed")
-                    outcomes.append((job, False, exc, None))
+                    outcomes.append((job, False, failure, None))
             rows = [
                 {"seq": seq, "at": now, "frame": frame.decode("utf-8")}
                 for _job, ok, _res, tx in outcomes
@@ -234,13 +267,24 @@ class Database:
         return outcomes
 
 
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+
+
+def _storage_failure(exc: BaseException | None) -> bool:
+    """The database could not write (full, read-only, I/O error, gone): not the job's fault.
+
+    OperationalError is the DBAPI's class for exactly that (SQLite: SQLITE_FULL,
+    SQLITE_READONLY, SQLITE_IOERR, locked; PostgreSQL: disk full, connection lost)."""
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS
+
+
 class _JobFailed(Exception):
     """A job raised in a batch run without savepoints: re-run the batch isolating jobs."""
 
 
 def _expected(exc: Exception) -> bool:
-    from backend_client.errors import ProtocolError
-
     return isinstance(exc, ProtocolError)
 
 
