@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, func, insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend_client import codec
@@ -268,16 +268,36 @@ class Database:
 
 
 _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+_SQLITE_STORAGE = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_NOMEM",
+)
 
 
 def _storage_failure(exc: BaseException | None) -> bool:
     """The database could not write (full, read-only, I/O error, gone): not the job's fault.
 
-    OperationalError is the DBAPI's class for exactly that (SQLite: SQLITE_FULL,
-    SQLITE_READONLY, SQLITE_IOERR, locked; PostgreSQL: disk full, connection lost)."""
-    if isinstance(exc, OperationalError):
-        return True
-    return isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS
+    Told by the driver's own code, never by message text: SQLite's error names (FULL,
+    READONLY, IOERR, CANTOPEN, BUSY, LOCKED, NOMEM), PostgreSQL's SQLSTATE classes 08
+    (connection), 53 (insufficient resources: disk full), 57 (operator intervention) and
+    58 (system error). A bad statement ("no such table") is a bug, not a full disk."""
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return name.startswith(_SQLITE_STORAGE)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str):
+        return state[:2] in ("08", "53", "57", "58")
+    return isinstance(exc, OperationalError)
 
 
 class _JobFailed(Exception):
