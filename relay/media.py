@@ -269,12 +269,17 @@ class MediaStore:
         return True
 
     def probe(self) -> bool:
-        """Try one small synced write: clears `problem` once storage works again."""
-        with self._storage():
-            probe = self._partial_dir / ".probe"
-            _write_synced(probe)
-            probe.unlink()
-        return self.problem is None
+        """Try one small synced write: clears `problem` once storage works again (True)."""
+        probe = self._partial_dir / ".probe"
+        try:
+            with self._storage():
+                _write_synced(probe, bytes(64 * 1024))  # a block's worth: space, not an inode
+        except MediaError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+        return True
 
     # ------------------------------------------------------------------ internals
 
@@ -294,8 +299,10 @@ class MediaStore:
         except OSError as exc:
             if exc.errno not in _STORAGE_ERRNOS:
                 raise
-            self.problem = f"media storage: {exc.strerror or exc}"
-            log.warning("media write failed: %s", self.problem)
+            problem = f"media storage: {exc.strerror or exc}"
+            if problem != self.problem:  # one line when it starts, not one per retry
+                log.warning("media write failed: %s", problem)
+            self.problem = problem
             raise MediaError(
                 ErrorCode.UNAVAILABLE,
                 "The relay cannot store media right now; nothing was lost: retry later.",
@@ -320,8 +327,10 @@ def _checked_owner(owner: object) -> str:
     return owner
 
 
-def _write_synced(path: Path) -> None:
+def _write_synced(path: Path, data: bytes = b"") -> None:
     with path.open("wb") as f:
+        f.write(data)
+        f.flush()
         os.fsync(f.fileno())
     _fsync_dir(path.parent)
 

@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from backend_client import CITIZEN_PATH, OFFICER_PATH
+from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
 from relay import alerts, checkpoints, reports, tls
 from relay.citizen import CitizenConnection
@@ -224,6 +226,7 @@ class Relay:
         last_sweep = time.time()
         last_session_check = time.time()
         last_checkpoint = last_wal = time.time()
+        storage_failure = ""  # the last one logged, so a full disk logs once, not per loop
         while True:
             await asyncio.sleep(cfg.counts_interval_s)
             try:
@@ -251,8 +254,18 @@ class Relay:
                 if now - last_sweep >= cfg.partial_sweep_every_s:
                     last_sweep = now
                     await asyncio.to_thread(self.media.sweep_partials, cfg.partial_upload_ttl_s)
+            except ProtocolError as exc:  # UNAVAILABLE: the writer logged it once already
+                if exc.code is not ErrorCode.UNAVAILABLE:
+                    log.warning("relay chores: %s", exc.message)
+            except (OSError, OperationalError) as exc:  # the WAL or checkpoint file: a full disk
+                reason = f"relay chores: storage failed: {exc}"
+                if reason != storage_failure:
+                    log.warning("%s", reason)
+                storage_failure = reason
             except Exception:
                 log.exception("relay chores failed; retrying")
+            else:
+                storage_failure = ""
 
     def _checkpoint_sync(self) -> bool:
         """Sign the audit chain's committed head, if it moved since the last checkpoint."""

@@ -221,8 +221,10 @@ class Database:
     def _unavailable(self, exc: BaseException) -> ProtocolError:
         """Remember a storage failure (one log line, no traceback) and say it to callers."""
         self._storage_failed = True
-        self.problem = f"database storage: {getattr(exc, 'orig', None) or exc}"
-        log.warning("write not applied: %s", self.problem)
+        problem = f"database storage: {getattr(exc, 'orig', None) or exc}"
+        if problem != self.problem:  # one line when it starts, not one per request
+            log.warning("writes not applied: %s", problem)
+        self.problem = problem
         return ProtocolError(
             ErrorCode.UNAVAILABLE,
             "the relay cannot store data right now; nothing was applied: retry later",

@@ -100,7 +100,8 @@ async def test_no_metrics_listener_unless_configured(relay):
 # ---------------------------------------------------------------- full disk
 
 
-async def test_a_full_disk_answers_unavailable_and_healthz_until_space_returns(tmp_path):
+async def test_a_full_disk_answers_unavailable_and_healthz_until_space_returns(tmp_path, caplog):
+    caplog.set_level(logging.WARNING)
     with _tmpfs(tmp_path / "small", "6m") as mnt:
         r = await start_relay(mnt / "relay", counts_interval_s=0.05, expiry_every_s=0.1)
         try:
@@ -151,6 +152,10 @@ async def test_a_full_disk_answers_unavailable_and_healthz_until_space_returns(t
                 lambda e: isinstance(e, m.ReportCreated) and e.report.report_id == again.report_id
             )
             assert created.report.text == "after the disk was freed"
+            tracebacks = [r for r in caplog.records if r.exc_info]
+            assert tracebacks == [], "a full disk is one log line, never a traceback"
+            full = [r for r in caplog.records if "full" in r.getMessage()]
+            assert 1 <= len(full) <= 3, [r.getMessage() for r in full]
         finally:
             with contextlib.suppress(FileNotFoundError):
                 (mnt / "filler").unlink()
