@@ -27,7 +27,7 @@ from backend_client import messages as m
 from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.support.flows import device, officer, report
-from tests.support.peer import next_id, wait_until, wait_until_async
+from tests.support.peer import next_id, wait_until
 
 
 def _get(url: str, ctx: ssl.SSLContext | None = None) -> tuple[int, str, str]:
@@ -103,7 +103,9 @@ async def test_no_metrics_listener_unless_configured(relay):
 async def test_a_full_disk_answers_unavailable_and_healthz_until_space_returns(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     with _tmpfs(tmp_path / "small", "6m") as mnt:
-        r = await start_relay(mnt / "relay", counts_interval_s=0.05, expiry_every_s=0.1)
+        # no expiry writes in between: a tiny chore write that happens to fit would count
+        # as "a later write succeeded" and turn /healthz ok before the test looks
+        r = await start_relay(mnt / "relay", counts_interval_s=0.05, expiry_every_s=3600)
         try:
             off = await officer(r)
             cit, _ = await device(r)
@@ -141,13 +143,12 @@ async def test_a_full_disk_answers_unavailable_and_healthz_until_space_returns(t
             )
             assert isinstance(err, m.Error) and err.code == "unavailable", err
             assert r.relay.media.problem is not None  # type: ignore[attr-defined]
+            status, _, body = await asyncio.to_thread(_https, r, "/healthz")
+            assert status == 503 and "media" in body, body
             (mnt / "filler").unlink()
-
-            async def healthy() -> bool:
-                return (await asyncio.to_thread(_https, r, "/healthz"))[0] == 200
-
-            await wait_until_async(healthy)
+            await wait_until(lambda: r.relay.media.problem is None)  # type: ignore[attr-defined]
             again = await report(cit, text="after the disk was freed")
+            assert (await asyncio.to_thread(_https, r, "/healthz"))[0] == 200
             created = await off.wait_for(
                 lambda e: isinstance(e, m.ReportCreated) and e.report.report_id == again.report_id
             )
