@@ -45,7 +45,11 @@ from backend_client.state import ConnectionStatus, State, Trigger, next_state
 log = logging.getLogger(__name__)
 
 #: errors after which an outbox action is kept and retried later (the relay may recover)
-_TRANSIENT = {ErrorCode.INTERNAL.value, ErrorCode.RATE_LIMITED.value}
+_TRANSIENT = {
+    ErrorCode.INTERNAL.value,
+    ErrorCode.RATE_LIMITED.value,
+    ErrorCode.UNAVAILABLE.value,  # the relay's disk is full or read-only: it will come back
+}
 #: seconds to wait for the closing handshake; on a dead link it only delays noticing
 CLOSE_TIMEOUT = 1.0
 

@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     MEDIA_CORRUPT = "media_corrupt"
     NEEDS_APPROVAL = "needs_approval"
     RATE_LIMITED = "rate_limited"
+    #: the relay's storage failed (disk full, read-only): not applied, retry later
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"  # relay bug; the request was not applied
 
 

@@ -199,3 +199,48 @@ def _record_problem(record: AuditRecord, expected_seq: int, prev: str) -> str | 
     if computed != record.hash:
         return f"record {seq} does not match its hash: it was edited"
     return None
+
+
+def verify_through(records: Iterable[AuditRecord], anchor: tuple[int, str]) -> Verdict:
+    """Check a chain read in seq order that must still pass through `anchor`.
+
+    `anchor` is `(seq, hash)` from a signed checkpoint: records may have been appended
+    since (they are checked link by link as usual), but the chain must reach `seq` and
+    its record there must carry `hash`. So records deleted from the end, or a tail
+    rewritten with recomputed hashes, at or before the checkpoint, fail.
+    """
+    anchor_seq, anchor_hash = anchor
+    found: list[str] = []
+
+    def tap() -> Iterable[AuditRecord]:
+        for record in records:
+            if record.seq == anchor_seq:
+                found.append(record.hash)
+            yield record
+
+    verdict = verify_chain(tap())
+    if not verdict.ok:
+        return verdict
+    last = verdict.checked
+    if last < anchor_seq:
+        return Verdict(
+            False,
+            last,
+            last + 1,
+            f"chain ends at seq {last} but the signed checkpoint covers seq {anchor_seq}: "
+            "records were deleted from the end",
+        )
+    if found != [anchor_hash]:
+        return Verdict(
+            False,
+            anchor_seq - 1,
+            anchor_seq,
+            f"record {anchor_seq} does not match the signed checkpoint: the chain was "
+            "rewritten at or before it",
+        )
+    return Verdict(
+        True,
+        last,
+        None,
+        f"{last} records verified, through the signed checkpoint at seq {anchor_seq}",
+    )

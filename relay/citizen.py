@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -44,7 +45,7 @@ class CitizenConnection(Endpoint):
         self.device_key: int | None = None
         self.pseudonym = ""
         self.mask = 0
-        self.declared: dict[tuple[str, str], tuple[str, int]] = {}
+        self.declared: dict[tuple[str, str], reports.DeclaredMedia] = {}
         self.handlers |= {
             m.DeviceRegister: self.register,
             m.DeviceAuth: self.auth,
@@ -158,15 +159,13 @@ class CitizenConnection(Endpoint):
     async def submit(self, msg: m.ReportSubmit) -> m.Msg:
         key = self.device_key
         assert key is not None
-        reply = await self.ctx.db.write(
-            reports.submit_report(key, self.pseudonym, msg, self.ctx.media.has)
-        )
-        for decl in msg.media:  # the chunks that follow name the report, not client_ref
-            self.declared[(reply.report_id, decl.sha256)] = (decl.mime, decl.size)
+        reply = await self.ctx.db.write(reports.submit_report(key, self.pseudonym, msg))
         self.ctx.metrics.reports.inc()
         return reply
 
     async def chunk(self, msg: m.MediaChunk) -> m.Msg:
+        """One chunk of this device's own upload for one of its reports (never a shortcut
+        through bytes someone else sent: see relay/media.py)."""
         key = self.device_key
         assert key is not None
         cache_key = (msg.report_id, msg.sha256)
@@ -178,17 +177,19 @@ class CitizenConnection(Endpoint):
                     ErrorCode.NOT_FOUND, "that file was not announced with that report"
                 )
             self.declared[cache_key] = decl
-        mime, size = decl
-        store = self.ctx.media
-        if store.has(msg.sha256):
+        size = decl.size
+        if decl.stored:  # this report's upload is complete: a resend after a lost reply
             return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
+        store, owner = self.ctx.media, str(decl.report_key)
         received = await asyncio.to_thread(
-            store.write_chunk, msg.sha256, size, msg.offset, msg.data
+            store.write_chunk, msg.sha256, size, msg.offset, msg.data, owner
         )
         if received < size:
             return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=received, complete=False)
-        await asyncio.to_thread(store.finalize, msg.sha256, mime, size)
-        await self.ctx.db.write(reports.media_stored(msg.sha256))
+        await asyncio.to_thread(store.finalize, msg.sha256, decl.mime, size, owner)
+        await self.ctx.db.write(reports.media_stored(decl.report_key, msg.sha256))
+        await asyncio.to_thread(store.clear_receipt, msg.sha256, owner)
+        self.declared[cache_key] = dataclasses.replace(decl, stored=True)
         return m.MediaProgress(re=msg.id, sha256=msg.sha256, received=size, complete=True)
 
     async def chat(self, msg: m.CitizenChatSend) -> m.Msg:

@@ -7,13 +7,22 @@ import asyncio
 import errno
 import getpass
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
 from backend_client import rules
-from relay import admin
+from relay import admin, audit, checkpoints
 from relay.config import RelayConfig
+from relay.db import models as db
+
+#: the metrics listener's port for `serve` (loopback unless --metrics-host says otherwise)
+DEFAULT_METRICS_PORT = 9465
 
 
 def _data_dir(p: argparse.ArgumentParser) -> None:
@@ -53,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=500,
         help="recipients above which a supervisor must approve an alert",
     )
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the plain-HTTP /metrics listener (default 127.0.0.1: loopback only)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=DEFAULT_METRICS_PORT,
+        help=f"port of the /metrics listener (default {DEFAULT_METRICS_PORT})",
+    )
+    serve.add_argument("--no-metrics", action="store_true", help="no /metrics listener at all")
 
     officer = sub.add_parser("officer", help="manage officer accounts")
     osub = officer.add_subparsers(dest="action", required=True)
@@ -85,8 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     aud = sub.add_parser("audit", help="the hash-chained audit log")
     asub = aud.add_subparsers(dest="action", required=True)
-    ver = asub.add_parser("verify", help="check every record and link of the chain")
+    ver = asub.add_parser(
+        "verify",
+        help="check every record and link of the chain, and that it still reaches the "
+        "latest signed checkpoint",
+    )
     _data_dir(ver)
+    ver.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="a checkpoint file shipped off the machine (default: the data directory's "
+        "audit-checkpoints/checkpoints.jsonl); its last line is the anchor",
+    )
 
     alert = sub.add_parser("alert", help="alerts")
     alsub = alert.add_subparsers(dest="action", required=True)
@@ -125,15 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "officer":
             return _officer(args, engine)
         if args.command == "audit":
-            verdict = admin.verify_audit(engine)
-            if verdict.ok:
-                print(f"audit log intact: {verdict.checked} records verified")
-                return 0
-            print(
-                f"AUDIT LOG TAMPERED at record {verdict.first_bad_seq}: {verdict.reason}",
-                file=sys.stderr,
-            )
-            return 1
+            return _audit_verify(args, engine)
         if args.command == "alert" and args.action == "list":
             for a in admin.list_alerts(engine):
                 print(
@@ -197,6 +220,59 @@ def _officer(args: argparse.Namespace, engine: object) -> int:
     return 0
 
 
+def _audit_verify(args: argparse.Namespace, engine: Engine) -> int:
+    """The chain, anchored at the latest signed checkpoint when there is one."""
+    path = args.checkpoint or args.data_dir / checkpoints.CHECKPOINT_FILE
+    try:
+        cp = checkpoints.latest(path)
+        if cp is not None:
+            checkpoints.check_signature(cp, checkpoints.trusted_key(args.data_dir))
+    except checkpoints.CheckpointError as exc:
+        print(f"AUDIT CHECKPOINT INVALID ({path}): {exc}", file=sys.stderr)
+        return 1
+    if cp is None and args.checkpoint is not None:
+        print(f"no checkpoint in {args.checkpoint}: nothing to verify against", file=sys.stderr)
+        return 2
+    with Session(engine) as s:
+        rows = s.execute(
+            select(db.AuditLog).order_by(db.AuditLog.seq).execution_options(yield_per=1000)
+        ).scalars()
+        if cp is None:
+            verdict = audit.verify_chain(rows)
+        else:
+            verdict = audit.verify_through(rows, (cp.seq, cp.head))
+    if not verdict.ok:
+        print(
+            f"AUDIT LOG TAMPERED at record {verdict.first_bad_seq}: {verdict.reason}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"audit log intact: {verdict.reason}")
+    if cp is None:
+        print(
+            "  no signed checkpoint yet: records removed from the end could not be checked",
+            file=sys.stderr,
+        )
+    else:
+        print(f"  checkpoint: seq {cp.seq}, signed by key {cp.key}")
+    return 0
+
+
+def _unwritable(data_dir: Path) -> str | None:
+    """Why the relay cannot write in `data_dir`, or None: asked once, before anything starts."""
+    probe = data_dir / f".write-probe-{os.getpid()}"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with probe.open("wb") as f:
+            f.write(b"x")
+            f.flush()
+            os.fsync(f.fileno())
+        probe.unlink()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def _port(text: str) -> int:
     port = int(text)
     if not 0 <= port <= 65535:
@@ -216,6 +292,14 @@ def _serve(args: argparse.Namespace) -> int:
     if args.data_dir.exists() and not args.data_dir.is_dir():
         print(f"--data-dir {args.data_dir} is a file, not a directory", file=sys.stderr)
         return 2
+    problem = _unwritable(args.data_dir)
+    if problem is not None:
+        print(
+            f"cannot write to the data directory {args.data_dir}: {problem} (the relay keeps "
+            "its database, media, keys and audit checkpoints there)",
+            file=sys.stderr,
+        )
+        return 2
 
     hostnames = tuple(args.hostname) if args.hostname else ("localhost", "127.0.0.1", "::1")
     if args.host not in hostnames and args.host not in ("0.0.0.0", "::"):
@@ -229,6 +313,8 @@ def _serve(args: argparse.Namespace) -> int:
         key=args.key,
         hostnames=hostnames,
         approval_threshold=args.approval_threshold,
+        metrics_host=args.metrics_host,
+        metrics_port=None if args.no_metrics else args.metrics_port,
     )
 
     async def run() -> None:
@@ -239,6 +325,11 @@ def _serve(args: argparse.Namespace) -> int:
         if relay.ca_path is not None:
             print(f"  CA certificate: {relay.ca_path}", flush=True)
         print(f"  certificate SHA-256 fingerprint: {relay.fingerprint}", flush=True)
+        if relay.metrics_port is not None:
+            print(
+                f"  metrics: http://{config.metrics_host}:{relay.metrics_port}/metrics",
+                flush=True,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -252,14 +343,21 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(
-                f"port {args.port} on {args.host} is already in use (another relay?): "
-                "stop it or choose --port",
+                f"port {args.port} on {args.host} (or metrics port {args.metrics_port} on "
+                f"{args.metrics_host}) is already in use (another relay?): stop it or choose "
+                "--port / --metrics-port",
                 file=sys.stderr,
             )
         else:
             print(f"the relay could not start: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # an unreadable certificate or key
+        print(f"the relay could not start: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:  # the database cannot be opened or written
+        print(f"the relay could not open its database: {exc.orig}", file=sys.stderr)
+        return 1
+    except checkpoints.CheckpointError as exc:
         print(f"the relay could not start: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -37,6 +37,19 @@ class RelayConfig:
     preview_burst: int = 30
     preview_rate_per_s: float = 0.5
 
+    # --- operations, audit checkpoints, privacy at rest (issue 8, items 7-10) ---
+    #: the Prometheus `/metrics` listener, plain HTTP on its own port and never on the
+    #: phones' port: loopback unless an operator says otherwise. None = no listener (the
+    #: embedded and test default); 0 picks a free port. `lookout-relay serve` uses 9465.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    #: how often the audit chain's head is signed into data_dir/audit-checkpoints/ when it
+    #: has moved (and always on shutdown)
+    checkpoint_every_s: float = 60.0
+    #: the SQLite WAL is emptied (wal_checkpoint TRUNCATE) after expiry forgets a location
+    #: fix, and at least this often, so superseded fixes do not linger in it
+    wal_checkpoint_every_s: float = 60.0
+
     @property
     def cap_sender(self) -> str:
         """The CAP `sender` of this relay's alerts: named after its first host name."""

@@ -6,17 +6,32 @@ the pixel count and a real decode, so the console never opens a decompression bo
 file that only claims to be a photo. Paths are built only from a validated SHA-256, so no
 client-given string ever reaches the file system.
 
+Owned uploads (`owner=`, the relay passes the report's key): each report's media is sent
+by its own device, even when the store already holds the same bytes, so a device that only
+knows a hash can neither learn that the file exists nor attach it. Each owner has its own
+partial file, and a verified upload takes the same path (verify, fsync, rename) whether or
+not the hash is stored already, so the answer and its timing do not depend on it. A receipt
+written before the rename and cleared once the database records it lets the relay finish
+the job at start-up if it crashed in between (`receipts`).
+
+Storage failures (disk full, read-only file system, I/O errors) raise MediaError
+UNAVAILABLE, a retryable code, and leave `problem` set until a later write succeeds.
+
 Blocking by design (file I/O, hashing, decoding): the server calls these methods through
 `asyncio.to_thread`. Concurrent calls for the same hash are serialised by a lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import logging
 import os
 import re
 import struct
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -33,7 +48,13 @@ __all__ = ["SNIFF_BYTES", "MediaError", "MediaStore", "sniff_mime"]
 # Our explicit width x height check below enforces the limit itself.
 Image.MAX_IMAGE_PIXELS = limits.MAX_IMAGE_PIXELS
 
+log = logging.getLogger(__name__)
 _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
+_OWNER_RE: Final = re.compile(r"[0-9]{1,20}")
+#: errors that mean the storage, not the upload, is at fault: retry later
+_STORAGE_ERRNOS: Final = frozenset(
+    {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO, errno.EACCES, errno.EPERM}
+)
 _READ_BLOCK: Final = 1024 * 1024
 _LOCK_STRIPES: Final = 64
 
@@ -54,8 +75,12 @@ class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._partial_dir = root / "partial"
+        self._receipt_dir = root / "receipts"
         self._partial_dir.mkdir(parents=True, exist_ok=True)
+        self._receipt_dir.mkdir(parents=True, exist_ok=True)
         self._locks = tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
+        #: why the last write failed for lack of storage; None once a write succeeds
+        self.problem: str | None = None
 
     # ------------------------------------------------------------------ lookups
 
@@ -75,10 +100,10 @@ class MediaStore:
         except FileNotFoundError:
             raise _not_found(sha) from None
 
-    def received(self, sha: str) -> int:
+    def received(self, sha: str, owner: str | None = None) -> int:
         """Bytes of the partial upload so far (0 if none). Does not count stored media."""
         try:
-            return self._partial(sha).stat().st_size
+            return self._partial(sha, owner).stat().st_size
         except FileNotFoundError:
             return 0
 
@@ -104,21 +129,24 @@ class MediaStore:
 
     # ------------------------------------------------------------------ upload
 
-    def write_chunk(self, sha: str, declared_size: int, offset: int, data: bytes) -> int:
+    def write_chunk(
+        self, sha: str, declared_size: int, offset: int, data: bytes, owner: str | None = None
+    ) -> int:
         """Append `data` at `offset` to the partial upload; returns the bytes received so far.
 
         Chunks must arrive in order: `offset` must equal what was received. A chunk sent
         again (its bytes already covered) is accepted without writing, so a client that
-        lost an acknowledgement can simply resend. Media already stored returns its size.
+        lost an acknowledgement can simply resend. Without an `owner`, media already
+        stored returns its size; an owner's upload always needs its bytes.
         """
         sha = _checked_sha(sha)
         _check_declared_size(declared_size)
         if offset < 0:
             raise MediaError(ErrorCode.INVALID, "Chunk offset must not be negative.")
-        with self._lock(sha):
-            if self.has(sha):
+        with self._lock(sha), self._storage():
+            if owner is None and self.has(sha):
                 return self.size(sha)
-            received = self.received(sha)
+            received = self.received(sha, owner)
             end = offset + len(data)
             if end <= received:
                 return received  # a resend of bytes we already have
@@ -133,15 +161,15 @@ class MediaStore:
                     ErrorCode.MEDIA_TOO_LARGE,
                     f"The upload is longer than the declared {declared_size} bytes.",
                 )
-            with self._partial(sha).open("ab") as f:
+            with self._partial(sha, owner).open("ab") as f:
                 f.write(data[received - offset :])
             return end
 
-    def discard(self, sha: str) -> None:
+    def discard(self, sha: str, owner: str | None = None) -> None:
         """Drop the partial upload for `sha`, if any (abandoned or refused uploads)."""
         sha = _checked_sha(sha)
         with self._lock(sha):
-            self._partial(sha).unlink(missing_ok=True)
+            self._partial(sha, owner).unlink(missing_ok=True)
 
     def sweep_partials(self, older_than_s: float, now: float | None = None) -> int:
         """Delete partial uploads untouched for `older_than_s` (a phone that never came back);
@@ -151,7 +179,7 @@ class MediaStore:
         cutoff = (time.time() if now is None else now) - older_than_s
         removed = 0
         for part in self._partial_dir.glob("*.part"):
-            sha = part.stem
+            sha = part.name.split(".", 1)[0]  # <sha>.part or <sha>.<owner>.part
             if not _SHA256_RE.fullmatch(sha):
                 continue
             with self._lock(sha):
@@ -163,29 +191,36 @@ class MediaStore:
                     continue
         return removed
 
-    def finalize(self, sha: str, declared_mime: str, declared_size: int) -> None:
+    def finalize(
+        self, sha: str, declared_mime: str, declared_size: int, owner: str | None = None
+    ) -> None:
         """Verify the complete upload and move it into the store.
 
         On a verification failure the partial is deleted (the client must upload again)
         and MediaError says why. If fewer bytes than declared have arrived, MediaError
-        INVALID is raised and the partial is kept so the upload can resume. Media already
-        stored under this hash is a no-op, once its size and type match the declaration.
+        INVALID is raised and the partial is kept so the upload can resume. Without an
+        `owner`, media already stored under this hash is a no-op, once its size and type
+        match the declaration. An owner's upload is always verified and moved in (the
+        same bytes replace the same bytes), after a receipt for it is written: the caller
+        clears it with `clear_receipt` once the database knows the file is stored.
         """
         sha = _checked_sha(sha)
+        if owner is not None:
+            owner = _checked_owner(owner)
         _check_declared_size(declared_size)
         if declared_mime not in _MIMES:
             raise MediaError(
                 ErrorCode.MEDIA_TYPE_MISMATCH,
                 f"Media type {declared_mime!r} is not accepted: send JPEG, PNG, WebP or MP4.",
             )
-        with self._lock(sha):
+        with self._lock(sha), self._storage():
             dest = self.path(sha)
-            partial = self._partial(sha)
-            if dest.is_file():
+            partial = self._partial(sha, owner)
+            if owner is None and dest.is_file():
                 partial.unlink(missing_ok=True)
                 _check_existing(dest, declared_mime, declared_size)
                 return
-            received = self.received(sha)
+            received = self.received(sha, owner)
             if received < declared_size:
                 raise MediaError(
                     ErrorCode.INVALID,
@@ -196,6 +231,8 @@ class MediaStore:
                 _verify(partial, sha, declared_mime, declared_size)
                 with partial.open("rb") as f:
                     os.fsync(f.fileno())
+                if owner is not None:
+                    _write_synced(self._receipt(sha, owner))
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(partial, dest)
             except BaseException:
@@ -204,10 +241,73 @@ class MediaStore:
             _fsync_dir(dest.parent)
             _fsync_dir(self._partial_dir)
 
+    # ------------------------------------------------------------------ receipts
+
+    def receipts(self) -> list[tuple[str, str]]:
+        """(owner, sha) of every upload moved into the store that the database may not
+        have recorded yet (the relay stopped between the two): finish them at start-up."""
+        found = []
+        for path in self._receipt_dir.iterdir():
+            sha, _, owner = path.name.partition(".")
+            if _SHA256_RE.fullmatch(sha) and _OWNER_RE.fullmatch(owner):
+                found.append((owner, sha))
+        return sorted(found)
+
+    def clear_receipt(self, sha: str, owner: str) -> None:
+        """The database now records this upload as stored."""
+        self._receipt(_checked_sha(sha), _checked_owner(owner)).unlink(missing_ok=True)
+
+    def verifies(self, sha: str, declared_mime: str, declared_size: int) -> bool:
+        """True if the stored file for `sha` is intact and exactly what was declared."""
+        dest = self.path(sha)
+        if not dest.is_file():
+            return False
+        try:
+            _verify(dest, sha, declared_mime, declared_size)
+        except MediaError:
+            return False
+        return True
+
+    def probe(self) -> bool:
+        """Try one small synced write: clears `problem` once storage works again (True)."""
+        probe = self._partial_dir / ".probe"
+        try:
+            with self._storage():
+                _write_synced(probe, bytes(64 * 1024))  # a block's worth: space, not an inode
+        except MediaError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+        return True
+
     # ------------------------------------------------------------------ internals
 
-    def _partial(self, sha: str) -> Path:
-        return self._partial_dir / f"{_checked_sha(sha)}.part"
+    def _partial(self, sha: str, owner: str | None = None) -> Path:
+        if owner is None:
+            return self._partial_dir / f"{_checked_sha(sha)}.part"
+        return self._partial_dir / f"{_checked_sha(sha)}.{_checked_owner(owner)}.part"
+
+    def _receipt(self, sha: str, owner: str) -> Path:
+        return self._receipt_dir / f"{sha}.{owner}"
+
+    @contextlib.contextmanager
+    def _storage(self) -> Iterator[None]:
+        """Turn a full or read-only disk into UNAVAILABLE and remember it until a write works."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRNOS:
+                raise
+            problem = f"media storage: {exc.strerror or exc}"
+            if problem != self.problem:  # one line when it starts, not one per retry
+                log.warning("media write failed: %s", problem)
+            self.problem = problem
+            raise MediaError(
+                ErrorCode.UNAVAILABLE,
+                "The relay cannot store media right now; nothing was lost: retry later.",
+            ) from None
+        self.problem = None
 
     def _lock(self, sha: str) -> threading.Lock:
         return self._locks[int(sha[:4], 16) % _LOCK_STRIPES]
@@ -218,6 +318,21 @@ def _checked_sha(sha: object) -> str:
     if not isinstance(sha, str) or _SHA256_RE.fullmatch(sha) is None:
         raise MediaError(ErrorCode.INVALID, "Media hash must be 64 lowercase hex digits.")
     return sha
+
+
+def _checked_owner(owner: object) -> str:
+    """An upload owner (a report key) if it is decimal digits; never a path otherwise."""
+    if not isinstance(owner, str) or _OWNER_RE.fullmatch(owner) is None:
+        raise MediaError(ErrorCode.INVALID, "Upload owner must be decimal digits.")
+    return owner
+
+
+def _write_synced(path: Path, data: bytes = b"") -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_dir(path.parent)
 
 
 def _check_declared_size(declared_size: int) -> None:

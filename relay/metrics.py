@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 
 class Metrics:
@@ -42,3 +52,45 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+# --- the metrics listener (issue 8, operations) ---------------------------------------
+
+_REQUEST_LIMIT = 16 * 1024  # a scrape's request head; anything longer is dropped
+_REQUEST_DEADLINE_S = 5.0
+
+
+async def serve_metrics(host: str, port: int, render: Callable[[], bytes]) -> asyncio.Server:
+    """A minimal plain-HTTP server answering `GET /metrics` and nothing else.
+
+    Its own port, loopback by default: metrics say how many phones are connected and how
+    busy the relay is, which is nobody's business on the internet-facing port. Plain
+    HTTP is fine on loopback; an operator exposing it puts it behind their own proxy."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_DEADLINE_S)
+            parts = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+            if (
+                len(parts) >= 2
+                and parts[0] in ("GET", "HEAD")
+                and parts[1].split("?")[0] == ("/metrics")
+            ):
+                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, render()
+            else:
+                status, ctype, body = "404 Not Found", "text/plain", b"only GET /metrics here\n"
+            payload = b"" if parts and parts[0] == "HEAD" else body
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode("latin-1")
+                + payload
+            )
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, OSError):
+            pass  # a half request or a dropped scraper: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    return await asyncio.start_server(handle, host, port, limit=_REQUEST_LIMIT)

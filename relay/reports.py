@@ -58,10 +58,14 @@ _INSERT_REPORT = insert(_R)
 
 
 def submit_report(
-    device_key: int, pseudonym: str, msg: m.ReportSubmit, stored: Callable[[str], bool]
+    device_key: int, pseudonym: str, msg: m.ReportSubmit
 ) -> Callable[[Tx], m.ReportAccepted]:
     """Store a citizen's report. Hot path (thousands per second): Core statements, and the
-    officer event is built from what is in hand instead of being read back."""
+    officer event is built from what is in hand instead of being read back.
+
+    Every declared file starts not stored and is `missing` until this report's device has
+    uploaded it, whatever the media store already holds: asking whether a hash is stored
+    would tell a device that knows only a hash that someone else's photo exists."""
 
     def job(tx: Tx) -> m.ReportAccepted:
         conn = tx.s.connection()  # Core on prepared statements: no ORM work per report
@@ -94,7 +98,7 @@ def submit_report(
         for decl in msg.media:
             if decl.sha256 not in seen:
                 seen.add(decl.sha256)
-                media.append(m.MediaInfo(decl.sha256, decl.mime, decl.size, stored(decl.sha256)))
+                media.append(m.MediaInfo(decl.sha256, decl.mime, decl.size, False))
         if media:
             conn.execute(
                 insert(_RM),
@@ -130,14 +134,29 @@ def submit_report(
     return job
 
 
+@dataclass(frozen=True)
+class DeclaredMedia:
+    """A file a device announced with one of its reports, and whether it has arrived."""
+
+    mime: str
+    size: int
+    report_key: int  # the report's primary key: names the device's own upload
+    stored: bool
+
+
 def media_declared(
     device_key: int, report_id: str, sha256: str
-) -> Callable[[Session], tuple[str, int] | None]:
-    """(mime, size) of a file this device announced with this report, else None."""
+) -> Callable[[Session], DeclaredMedia | None]:
+    """The file this device announced with this report, else None."""
 
-    def query(s: Session) -> tuple[str, int] | None:
+    def query(s: Session) -> DeclaredMedia | None:
         row = s.execute(
-            select(db.ReportMedia.mime, db.ReportMedia.size)
+            select(
+                db.ReportMedia.mime,
+                db.ReportMedia.size,
+                db.ReportMedia.report_id,
+                db.ReportMedia.stored,
+            )
             .join(db.Report, db.Report.id == db.ReportMedia.report_id)
             .where(
                 db.Report.public_id == report_id,
@@ -145,28 +164,50 @@ def media_declared(
                 db.ReportMedia.sha256 == sha256,
             )
         ).first()
+        return DeclaredMedia(str(row[0]), int(row[1]), int(row[2]), bool(row[3])) if row else None
+
+    return query
+
+
+def pending_media(report_key: int, sha256: str) -> Callable[[Session], tuple[str, int] | None]:
+    """(mime, size) of a declared file of this report not yet recorded as stored."""
+
+    def query(s: Session) -> tuple[str, int] | None:
+        row = s.execute(
+            select(db.ReportMedia.mime, db.ReportMedia.size).where(
+                db.ReportMedia.report_id == report_key,
+                db.ReportMedia.sha256 == sha256,
+                db.ReportMedia.stored.is_(False),
+            )
+        ).first()
         return (str(row[0]), int(row[1])) if row else None
 
     return query
 
 
-def media_stored(sha256: str) -> Callable[[Tx], None]:
-    def job(tx: Tx) -> None:
+def media_stored(report_key: int, sha256: str) -> Callable[[Tx], bool]:
+    """This report's own upload of `sha256` is verified and stored: mark it, tell officers.
+
+    Only that report: another report declaring the same hash waits for its own device's
+    upload. Idempotent (a resend or the start-up reconciliation); True if it changed."""
+
+    def job(tx: Tx) -> bool:
         s = tx.s
-        rows = list(
-            s.scalars(
-                select(db.ReportMedia).where(
-                    db.ReportMedia.sha256 == sha256, db.ReportMedia.stored.is_(False)
-                )
+        row = s.scalar(
+            select(db.ReportMedia).where(
+                db.ReportMedia.report_id == report_key,
+                db.ReportMedia.sha256 == sha256,
+                db.ReportMedia.stored.is_(False),
             )
         )
-        for row in rows:
-            row.stored = True
+        if row is None:
+            return False
+        row.stored = True
         s.flush()
-        for report_pk in sorted({row.report_id for row in rows}):
-            r = s.get(db.Report, report_pk)
-            if r is not None:
-                tx.emit(m.ReportUpdated, report=wire.report_msg(s, r), by=None)
+        r = s.get(db.Report, report_key)
+        if r is not None:
+            tx.emit(m.ReportUpdated, report=wire.report_msg(s, r), by=None)
+        return True
 
     return job
 

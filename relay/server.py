@@ -1,5 +1,6 @@
-"""The relay process: TLS websockets on one port, `/v1/officer`, `/v1/citizen`, `/healthz`,
-`/metrics`; storage, the device index and the background chores that tie them together.
+"""The relay process: TLS websockets on one port, `/v1/officer`, `/v1/citizen`, `/healthz`;
+`/metrics` on a separate (loopback) listener; storage, the device index and the background
+chores that tie them together.
 
 `Relay` is the composition root: it builds the services once, hands the endpoints a
 `RelayContext` of them (never itself), and runs the chores.
@@ -16,25 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from backend_client import CITIZEN_PATH, OFFICER_PATH
+from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, tls
+from relay import alerts, checkpoints, reports, tls
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
-from relay.db.engine import make_engine, migrate, sqlite_url
+from relay.db.engine import checkpoint_wal, make_engine, migrate, sqlite_url
 from relay.db.uow import Database
 from relay.delivery import Delivery
 from relay.hub import Hub
 from relay.media import MediaStore
-from relay.metrics import Metrics
+from relay.metrics import Metrics, serve_metrics
 from relay.officer import OfficerConnection
 from relay.targeting import DeviceIndex
 
@@ -63,11 +64,17 @@ class Relay:
         self.index = DeviceIndex()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: Server | None = None
+        self._metrics_server: asyncio.Server | None = None
+        self.metrics_port: int | None = None
         self.tls_files: tls.TlsFiles | None = None
         self.port = config.port
         data = config.data_dir
         data.mkdir(parents=True, exist_ok=True)
         self.media = MediaStore(data / "media")
+        self.signing_key = checkpoints.relay_key(data)
+        self.checkpoint_file = data / checkpoints.CHECKPOINT_FILE
+        last = checkpoints.latest(self.checkpoint_file)
+        self._checkpointed = (last.seq, last.head) if last else (0, "")
         url = config.database_url or sqlite_url(data)
         engine = make_engine(url)
         migrate(engine)
@@ -114,17 +121,34 @@ class Relay:
         )
         sock = next(iter(self._server.sockets))
         self.port = int(sock.getsockname()[1])
+        if cfg.metrics_port is not None:
+            self._metrics_server = await serve_metrics(
+                cfg.metrics_host, cfg.metrics_port, self._render_metrics
+            )
+            msock = next(iter(self._metrics_server.sockets))
+            self.metrics_port = int(msock.getsockname()[1])
+        await self._reconcile_media()
         self.spawn(self._chores())
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            await self._metrics_server.wait_closed()
         for t in list(self._tasks):
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self.db.close)
+        # every queued write is committed now: sign the final head (the engine reopens)
+        try:
+            await asyncio.to_thread(self._checkpoint_sync)
+        except Exception:
+            log.exception("could not write the final audit checkpoint")
+        finally:
+            self.db.engine.dispose()
 
     async def __aenter__(self) -> Relay:
         await self.start()
@@ -168,21 +192,16 @@ class Relay:
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
+            problem = self.db.problem or self.media.problem
+            if problem is not None:  # storage failed: a load balancer should look elsewhere
+                return conn.respond(
+                    http.HTTPStatus.SERVICE_UNAVAILABLE, f"unavailable: {problem}\n"
+                )
             return conn.respond(http.HTTPStatus.OK, "ok\n")
-        if path == "/metrics":
-            self.metrics.event_head.set(self.db.head_seq)
-            self.metrics.db_batches.set(self.db.batches)
-            self.metrics.db_jobs.set(self.db.jobs)
-            self.metrics.devices_located.set(len(self.index))
-            body = self.metrics.render()
-            headers = Headers(
-                [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))]
-            )
-            return Response(200, "OK", headers, body)
         if path not in (OFFICER_PATH, CITIZEN_PATH):
             return conn.respond(
                 http.HTTPStatus.NOT_FOUND,
-                "no such endpoint: use /v1/officer, /v1/citizen, /healthz or /metrics\n",
+                "no such endpoint: use /v1/officer, /v1/citizen or /healthz\n",
             )
         if "upgrade" not in request.headers.get("Connection", "").lower():
             return conn.respond(
@@ -190,14 +209,24 @@ class Relay:
             )
         return None
 
+    def _render_metrics(self) -> bytes:
+        self.metrics.event_head.set(self.db.head_seq)
+        self.metrics.db_batches.set(self.db.batches)
+        self.metrics.db_jobs.set(self.db.jobs)
+        self.metrics.devices_located.set(len(self.index))
+        return self.metrics.render()
+
     # ------------------------------------------------------------ chores
 
     async def _chores(self) -> None:
-        """Throttled alert counts, alert and location expiry, lapsed sessions, old uploads."""
+        """Throttled alert counts, alert and location expiry, lapsed sessions, old uploads,
+        audit checkpoints, the WAL emptied of superseded fixes, storage health."""
         cfg = self.config
         last_expiry = 0.0
         last_sweep = time.time()
         last_session_check = time.time()
+        last_checkpoint = last_wal = time.time()
+        storage_failure = ""  # the last one logged, so a full disk logs once, not per loop
         while True:
             await asyncio.sleep(cfg.counts_interval_s)
             try:
@@ -208,16 +237,55 @@ class Relay:
                 if now - last_expiry >= cfg.expiry_every_s:
                     last_expiry = now
                     await self.db.write(alerts.expire_due())
-                    for key in await self.db.write(_forget_expired_fixes()):
+                    forgotten = await self.db.write(_forget_expired_fixes())
+                    for key in forgotten:
                         self.index.remove(key)
+                    if forgotten or now - last_wal >= cfg.wal_checkpoint_every_s:
+                        last_wal = now
+                        await asyncio.to_thread(checkpoint_wal, self.db.engine)
+                if now - last_checkpoint >= cfg.checkpoint_every_s:
+                    last_checkpoint = now
+                    await asyncio.to_thread(self._checkpoint_sync)
+                if self.media.problem is not None:
+                    await asyncio.to_thread(self.media.probe)
                 if now - last_session_check >= cfg.recheck_s:
                     last_session_check = now
                     await self._end_lapsed_sessions()
                 if now - last_sweep >= cfg.partial_sweep_every_s:
                     last_sweep = now
                     await asyncio.to_thread(self.media.sweep_partials, cfg.partial_upload_ttl_s)
+            except ProtocolError as exc:  # UNAVAILABLE: the writer logged it once already
+                if exc.code is not ErrorCode.UNAVAILABLE:
+                    log.warning("relay chores: %s", exc.message)
+            except (OSError, OperationalError) as exc:  # the WAL or checkpoint file: a full disk
+                reason = f"relay chores: storage failed: {exc}"
+                if reason != storage_failure:
+                    log.warning("%s", reason)
+                storage_failure = reason
             except Exception:
                 log.exception("relay chores failed; retrying")
+            else:
+                storage_failure = ""
+
+    def _checkpoint_sync(self) -> bool:
+        """Sign the audit chain's committed head, if it moved since the last checkpoint."""
+        head = self.db.read_sync(_audit_head)
+        if head[0] == 0 or head == self._checkpointed:
+            return False
+        cp = checkpoints.sign(self.signing_key, head[0], head[1], time.time())
+        checkpoints.append(self.checkpoint_file, cp)
+        self._checkpointed = head
+        return True
+
+    async def _reconcile_media(self) -> None:
+        """Finish uploads the store holds but the database may not record (a crash between
+        the two): a receipt names the report whose own device sent the bytes."""
+        for owner, sha in await asyncio.to_thread(self.media.receipts):
+            pending = await self.db.read(reports.pending_media(int(owner), sha))
+            if pending is not None and await asyncio.to_thread(self.media.verifies, sha, *pending):
+                await self.db.write(reports.media_stored(int(owner), sha))
+                log.info("recorded a media upload finished before the last stop")
+            await asyncio.to_thread(self.media.clear_receipt, sha, owner)
 
     async def _end_lapsed_sessions(self) -> None:
         for conn in self.hub.sessions():
@@ -251,6 +319,13 @@ class Relay:
                 np.array(arr[3], dtype=np.uint64),
                 np.array(arr[4], dtype=np.float64),
             )
+
+
+def _audit_head(s: Any) -> tuple[int, str]:
+    last = s.execute(
+        select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, "")
 
 
 def _forget_expired_fixes() -> Any:

@@ -1,4 +1,10 @@
-"""Open the relay database: WAL and foreign keys on SQLite, migrations to head on start."""
+"""Open the relay database: WAL and foreign keys on SQLite, migrations to head on start.
+
+Privacy at rest: `hide_parameters` keeps bound values (coordinates, texts) out of every
+exception and log line, and SQLite's `secure_delete` zeroes deleted or overwritten
+content, so a superseded location fix does not linger in free pages; `checkpoint_wal`
+then empties the WAL file, where old page images would otherwise stay.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ def sqlite_url(data_dir: Path) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, synchronous=FULL (durable commits) and FKs."""
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
@@ -33,6 +39,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
             # pysqlite's own BEGIN handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
             dbapi_conn.isolation_level = None
@@ -42,6 +49,23 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def checkpoint_wal(engine: Engine) -> bool:
+    """Copy the WAL into the database file and truncate it to zero bytes (SQLite only).
+
+    Blocking (the server calls it from a thread). True if the WAL was emptied; False if a
+    reader still needed an old page (the next call finishes the job) or not SQLite."""
+    if engine.dialect.name != "sqlite":
+        return False
+    raw = engine.raw_connection()
+    try:  # autocommit connection (isolation_level None): the pragma runs outside a transaction
+        cur = raw.cursor()
+        busy, _log_pages, _done = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cur.close()
+        return int(busy) == 0
+    finally:
+        raw.close()
 
 
 def alembic_config(url: str) -> Config:

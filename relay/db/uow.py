@@ -6,11 +6,16 @@ alone), commits the batch once, and only then resolves the callers and runs post
 actions in order. So a reply or an event never goes out before its data is durable
 (persist before acknowledge), seq numbers are gap-free and broadcast in order, and one
 fsync serves many concurrent requests (that is how ingest reaches thousands per second).
+
+A storage failure (disk full, read-only database, I/O error) undoes the batch and answers
+each caller UNAVAILABLE, a code clients retry; `problem` says why (for /healthz) until a
+later batch commits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import queue
 import threading
@@ -21,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend_client import codec
 from backend_client import messages as m
+from backend_client.errors import ErrorCode, ProtocolError
 from relay import audit
 from relay.db import models as db
 
@@ -113,10 +120,13 @@ class Database:
             if s.get(db.Counter, AUDIT_LOCK) is None:
                 s.add(db.Counter(name=AUDIT_LOCK, value=0))
         self._audit_head: tuple[int, str] = (0, audit.GENESIS_HASH)
+        self._storage_failed = False  # set by the batch running now (writer thread only)
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
         self.batches = 0
         self.jobs = 0
+        #: why the last write failed for lack of storage; None once a batch commits
+        self.problem: str | None = None
 
     @property
     def head_seq(self) -> int:
@@ -172,18 +182,28 @@ class Database:
     def _run_batch(self, batch: list[_Job]) -> None:
         seq_before = self._next_seq
         now = time.time()
+        self._storage_failed = False
         try:
             try:  # the common case: every job succeeds, no savepoints needed
                 outcomes = self._attempt(batch, now, isolate=False)
-            except _JobFailed:  # undo the batch, then run each job in its own savepoint
+            except _JobFailed as failed:  # undo the batch, then run each job in its own savepoint
+                cause = failed.__cause__
+                if isinstance(cause, Exception) and _storage_failure(cause):
+                    raise cause from None  # the disk, not the job: every job fails alike
                 self._next_seq = seq_before
                 outcomes = self._attempt(batch, now, isolate=True)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            log.exception("batch commit failed")
             self._next_seq = seq_before
+            failure: Exception = exc
+            if _storage_failure(exc):
+                failure = self._unavailable(exc)
+            else:
+                log.exception("batch commit failed")
             for job in batch:
-                _resolve(job, False, exc)
+                _resolve(job, False, failure)
             return
+        if not self._storage_failed:
+            self.problem = None
         self.batches += 1
         self.jobs += len(batch)
         events: list[tuple[int, bytes]] = []
@@ -197,6 +217,18 @@ class Database:
                 for fn in done.after:
                     job.loop.call_soon_threadsafe(fn)
             _resolve(job, ok, res)
+
+    def _unavailable(self, exc: BaseException) -> ProtocolError:
+        """Remember a storage failure (one log line, no traceback) and say it to callers."""
+        self._storage_failed = True
+        problem = f"database storage: {getattr(exc, 'orig', None) or exc}"
+        if problem != self.problem:  # one line when it starts, not one per request
+            log.warning("writes not applied: %s", problem)
+        self.problem = problem
+        return ProtocolError(
+            ErrorCode.UNAVAILABLE,
+            "the relay cannot store data right now; nothing was applied: retry later",
+        )
 
     def _attempt(
         self, batch: list[_Job], now: float, isolate: bool
@@ -220,9 +252,12 @@ class Database:
                     outcomes.append((job, True, result, tx))
                 except Exception as exc:  # the job alone is undone
                     self._next_seq, self._audit_head = seq0, audit0
-                    if not _expected(exc):
+                    failure: Exception = exc
+                    if _storage_failure(exc):
+                        failure = self._unavailable(exc)
+                    elif not _expected(exc):
                         log.exception("write job failed")
-                    outcomes.append((job, False, exc, None))
+                    outcomes.append((job, False, failure, None))
             rows = [
                 {"seq": seq, "at": now, "frame": frame.decode("utf-8")}
                 for _job, ok, _res, tx in outcomes
@@ -234,13 +269,44 @@ class Database:
         return outcomes
 
 
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+_SQLITE_STORAGE = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_NOMEM",
+)
+
+
+def _storage_failure(exc: BaseException | None) -> bool:
+    """The database could not write (full, read-only, I/O error, gone): not the job's fault.
+
+    Told by the driver's own code, never by message text: SQLite's error names (FULL,
+    READONLY, IOERR, CANTOPEN, BUSY, LOCKED, NOMEM), PostgreSQL's SQLSTATE classes 08
+    (connection), 53 (insufficient resources: disk full), 57 (operator intervention) and
+    58 (system error). A bad statement ("no such table") is a bug, not a full disk."""
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return name.startswith(_SQLITE_STORAGE)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str):
+        return state[:2] in ("08", "53", "57", "58")
+    return isinstance(exc, OperationalError)
+
+
 class _JobFailed(Exception):
     """A job raised in a batch run without savepoints: re-run the batch isolating jobs."""
 
 
 def _expected(exc: Exception) -> bool:
-    from backend_client.errors import ProtocolError
-
     return isinstance(exc, ProtocolError)
 
 

@@ -4,10 +4,8 @@ held alerts, the audit chain, health and metrics, and restarts."""
 from __future__ import annotations
 
 import asyncio
-import ssl
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 from sqlalchemy import text
@@ -240,24 +238,6 @@ async def test_audit_chain_records_actions_and_detects_tampering(relay):
         assert done.returncode == 1 and "TAMPERED" in done.stderr
     finally:
         engine.dispose()
-
-
-async def test_healthz_and_metrics_on_the_same_port(relay):
-    ctx: ssl.SSLContext = relay.ssl
-    base = relay.relay.url.replace("wss://", "https://")
-
-    def get(path: str) -> tuple[int, str, str]:
-        with urllib.request.urlopen(base + path, context=ctx, timeout=10) as resp:
-            return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
-
-    status, _, body = await asyncio.to_thread(get, "/healthz")
-    assert status == 200 and body.strip() == "ok"
-    cit, _ = await device(relay)
-    await report(cit)
-    status, ctype, body = await asyncio.to_thread(get, "/metrics")
-    assert status == 200 and "text/plain" in ctype
-    assert "lookout_reports_submitted_total 1.0" in body
-    assert "lookout_citizen_connections 1.0" in body
 
 
 async def test_data_survives_a_relay_restart(tmp_path):

@@ -158,3 +158,82 @@ def test_serve_explains_operator_mistakes(tmp_path: Path) -> None:
         in_use = run("serve", "--data-dir", data, "--port", str(port))
     assert in_use.returncode == 1 and "already in use" in in_use.stderr
     assert "Traceback" not in in_use.stderr
+
+
+async def test_audit_verify_against_signed_checkpoints_catches_tail_deletion_and_rewrite(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import json
+    import shutil
+
+    from sqlalchemy import text
+
+    from relay import admin, audit, checkpoints
+    from tests.conftest import start_relay
+    from tests.support.flows import officer
+    from tests.support.peer import wait_until
+
+    data = tmp_path / "r"
+    r = await start_relay(data, counts_interval_s=0.05, checkpoint_every_s=0.1)
+    file = data / checkpoints.CHECKPOINT_FILE
+    try:
+        await wait_until(lambda: file.exists())  # the interval checkpoint, while serving
+        await officer(r)  # a login: one more audit record after it
+    finally:
+        await r.relay.stop()  # type: ignore[attr-defined]
+    last = checkpoints.latest(file)
+    engine = admin.open_engine(data)
+    try:
+        with engine.begin() as conn:
+            head = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar_one()
+        assert last is not None and last.seq == head, "shutdown signs the final head"
+        assert len(file.read_text().splitlines()) >= 2
+        mode = (data / checkpoints.KEY_FILE).stat().st_mode & 0o777
+        assert mode == 0o600
+        ok = await asyncio.to_thread(run, "audit", "verify", "--data-dir", str(data))
+        assert ok.returncode == 0 and f"checkpoint at seq {head}" in ok.stdout, ok
+        shipped = tmp_path / "shipped.jsonl"
+        shutil.copy(file, shipped)
+
+        with engine.begin() as conn:  # rewrite the last record, recomputing its hash
+            row = conn.execute(
+                text(
+                    "SELECT seq, at, actor, action, subject, detail, prev_hash FROM audit_log "
+                    "WHERE seq = :s"
+                ),
+                {"s": head},
+            ).one()
+            forged = audit.record_hash(row[6], row[0], row[1], "mallory", row[3], row[4], row[5])
+            conn.execute(
+                text("UPDATE audit_log SET actor='mallory', hash=:h WHERE seq=:s"),
+                {"h": forged, "s": head},
+            )
+        assert admin.verify_audit(engine).ok  # the bare chain cannot tell
+        bad = await asyncio.to_thread(run, "audit", "verify", "--data-dir", str(data))
+        assert bad.returncode == 1 and "TAMPERED" in bad.stderr and "rewritten" in bad.stderr
+
+        with engine.begin() as conn:  # now cut the tail off instead
+            conn.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": head})
+        assert admin.verify_audit(engine).ok
+        cut = await asyncio.to_thread(run, "audit", "verify", "--data-dir", str(data))
+        assert cut.returncode == 1 and "deleted from the end" in cut.stderr, cut
+
+        file.write_text("")  # the forger empties the local file too: the shipped copy holds
+        local = await asyncio.to_thread(run, "audit", "verify", "--data-dir", str(data))
+        assert local.returncode == 0 and "no signed checkpoint" in local.stderr
+        remote = await asyncio.to_thread(
+            run, "audit", "verify", "--data-dir", str(data), "--checkpoint", str(shipped)
+        )
+        assert remote.returncode == 1 and "deleted from the end" in remote.stderr, remote
+
+        entry = json.loads(shipped.read_text().splitlines()[-1])
+        entry["seq"] -= 1  # a forged checkpoint does not carry the relay's signature
+        forged_file = tmp_path / "forged.jsonl"
+        forged_file.write_text(json.dumps(entry) + "\n")
+        sig = await asyncio.to_thread(
+            run, "audit", "verify", "--data-dir", str(data), "--checkpoint", str(forged_file)
+        )
+        assert sig.returncode == 1 and "CHECKPOINT INVALID" in sig.stderr, sig
+    finally:
+        engine.dispose()

@@ -318,3 +318,76 @@ def _different(field: str, value: Any) -> Any:
     if field == "detail":
         return canonical_detail({"different": True})
     return value + "x"
+
+
+# ---------------------------------------------------------------- anchored at a checkpoint
+
+
+def test_verify_through_accepts_a_chain_that_grew_past_its_checkpoint() -> None:
+    from relay.audit import verify_through
+
+    chain = build_chain(10)
+    verdict = verify_through(chain, (7, chain[6].hash))
+    assert verdict.ok and verdict.checked == 10 and "seq 7" in verdict.reason
+
+
+def test_verify_through_catches_records_deleted_from_the_end() -> None:
+    from relay.audit import verify_through
+
+    chain = build_chain(10)
+    assert verify_chain(chain[:6]).ok  # the bare chain cannot tell
+    verdict = verify_through(chain[:6], (7, chain[6].hash))
+    assert not verdict.ok and verdict.first_bad_seq == 7
+    assert "deleted from the end" in verdict.reason
+
+
+def test_verify_through_catches_a_rewritten_tail() -> None:
+    from relay.audit import verify_through
+
+    chain = build_chain(10)
+    forged = chain[:5]
+    prev = forged[-1].hash
+    for rec in chain[5:]:  # the forger recomputes every hash from record 6 on
+        rec = seal(prev, rec.seq, rec.at, "mallory", rec.action, rec.subject, rec.detail)
+        forged.append(rec)
+        prev = rec.hash
+    assert verify_chain(forged).ok  # the bare chain cannot tell
+    verdict = verify_through(forged, (7, chain[6].hash))
+    assert not verdict.ok and verdict.first_bad_seq == 7 and "rewritten" in verdict.reason
+
+
+def test_verify_through_still_reports_a_broken_link() -> None:
+    from relay.audit import verify_through
+
+    chain = build_chain(5)
+    del chain[2]
+    verdict = verify_through(chain, (5, "f" * 64))
+    assert not verdict.ok and verdict.first_bad_seq == 3
+
+
+def test_checkpoints_are_signed_and_tampering_with_them_is_caught(tmp_path: Any) -> None:
+    import json
+    import stat
+
+    from relay import checkpoints as cps
+
+    key = cps.relay_key(tmp_path)
+    path = tmp_path / cps.KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert cps.relay_key(tmp_path).public_key() == key.public_key()  # made once, then reused
+    file = tmp_path / cps.CHECKPOINT_FILE
+    assert cps.latest(file) is None
+    cps.append(file, cps.sign(key, 3, "a" * 64, 1_795_000_000.5))
+    cps.append(file, cps.sign(key, 9, "b" * 64, 1_795_000_060.5))
+    last = cps.latest(file)
+    assert last is not None and (last.seq, last.head) == (9, "b" * 64)
+    cps.check_signature(last, key.public_key())
+    data = json.loads(last.to_line())
+    data["seq"] = 12
+    with pytest.raises(cps.CheckpointError, match="does not verify"):
+        cps.check_signature(cps.parse(json.dumps(data), "x"), key.public_key())
+    other = cps.relay_key(tmp_path / "other")
+    with pytest.raises(cps.CheckpointError, match="not by this relay's key"):
+        cps.check_signature(last, other.public_key())
+    with pytest.raises(cps.CheckpointError, match="not a checkpoint"):
+        cps.parse("{not json", "x")

@@ -361,3 +361,71 @@ def test_abandoned_partial_uploads_are_swept(tmp_path: Path) -> None:
     os.utime(store.root / "partial" / f"{old}.part", (past, past))
     assert store.sweep_partials(86400) == 1
     assert store.received(old) == 0 and store.received(fresh) == 10
+
+
+# ---------------------------------------------------------------- owned uploads
+
+
+def test_an_owned_upload_needs_its_bytes_even_when_the_hash_is_stored(store: MediaStore) -> None:
+    data = noisy_image("PNG")
+    digest = upload(store, data, "image/png")
+    assert store.write_chunk(digest, len(data), 0, data[:100], owner="7") == 100
+    with pytest.raises(MediaError) as info:
+        store.finalize(digest, "image/png", len(data), owner="7")
+    assert info.value.code is ErrorCode.INVALID  # incomplete: 100 of len(data)
+    forged = bytearray(data)
+    forged[-1] ^= 0xFF
+    store.discard(digest, owner="7")
+    store.write_chunk(digest, len(data), 0, bytes(forged), owner="7")
+    with pytest.raises(MediaError) as info:
+        store.finalize(digest, "image/png", len(data), owner="7")
+    assert info.value.code is ErrorCode.MEDIA_HASH_MISMATCH
+    assert store.path(digest).read_bytes() == data, "the stored copy is untouched"
+    assert store.received(digest, owner="7") == 0 and store.receipts() == []
+
+
+def test_owners_have_separate_partials_and_a_receipt_until_recorded(store: MediaStore) -> None:
+    data = noisy_image("JPEG")
+    digest = sha(data)
+    store.write_chunk(digest, len(data), 0, data[:50], owner="1")
+    assert store.received(digest, owner="2") == 0, "another owner sees nothing of it"
+    assert store.write_chunk(digest, len(data), 0, data, owner="2") == len(data)
+    store.finalize(digest, "image/jpeg", len(data), owner="2")
+    assert store.has(digest) and store.receipts() == [("2", digest)]
+    assert store.verifies(digest, "image/jpeg", len(data))
+    assert not store.verifies(digest, "image/jpeg", len(data) + 1)
+    store.clear_receipt(digest, "2")
+    assert store.receipts() == [] and store.received(digest, owner="1") == 50
+    with pytest.raises(MediaError) as info:
+        store.write_chunk(digest, len(data), 0, data, owner="../x")
+    assert info.value.code is ErrorCode.INVALID
+
+
+def test_a_full_file_system_is_unavailable_until_a_write_succeeds(tmp_path: Path) -> None:
+    import contextlib
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        store = MediaStore(mnt / "media")
+        filler = mnt / "filler"
+        with filler.open("wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        data = noisy_image("PNG")
+        with pytest.raises(MediaError) as info:
+            store.write_chunk(sha(data), len(data), 0, data, owner="3")
+        assert info.value.code is ErrorCode.UNAVAILABLE
+        assert store.problem is not None and "space" in store.problem
+        assert not store.probe() and store.problem is not None
+        filler.unlink()
+        assert store.probe() and store.problem is None
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
