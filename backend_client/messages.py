@@ -207,6 +207,8 @@ class Error(Msg, tag="error"):
     code: str
     message: str
     re: str | None = None
+    #: `rate_limited` only: seconds to wait before sending that request again
+    retry_after_s: float | None = None
 
 
 class Ping(Msg, tag="ping"):

@@ -33,6 +33,14 @@ class Metrics:
         )
         self.db_batches = Gauge("lookout_db_batches", "Write batches committed", registry=r)
         self.db_jobs = Gauge("lookout_db_jobs", "Write jobs committed", registry=r)
+        # ---- abuse limits (issue 8, deliverable 1)
+        #: limit: messages, bytes, reports, registrations, connections, auth_deadline, flood
+        self.rate_limited = Counter(
+            "lookout_rate_limited",
+            "Frames, requests and connections refused (or closed) by a limit",
+            ["endpoint", "limit"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -36,7 +36,7 @@ from relay import admin, tls
 from relay.db import models as db
 from relay.db.engine import alembic_config, make_engine, migrate
 from relay.db.uow import AUDIT_LOCK, Database
-from tests.conftest import PASSWORD, RunningRelay
+from tests.conftest import PASSWORD, TEST_LIMITS, RunningRelay
 from tests.support import postgres
 from tests.support.flows import PRESTON, alert_info, device, officer, report, square
 from tests.support.peer import Peer, next_id
@@ -91,6 +91,7 @@ async def start_pg_relay(data_dir: Path, url: str, **config: object) -> RunningR
                 totp[name] = admin.add_officer(engine, name, role, PASSWORD).totp_secret
     finally:
         engine.dispose()
+    config = {**TEST_LIMITS, **config}
     relay = Relay(RelayConfig(data_dir=data_dir, port=0, database_url=url, **config))  # type: ignore[arg-type]
     await relay.start()
     assert relay.ca_path is not None
