@@ -29,6 +29,7 @@ class _Envelope(msgspec.Struct):
 
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
+_TOO_DEEP = "frame nests arrays or objects too deeply"
 
 
 def encode(msg: m.Msg) -> bytes:
@@ -62,6 +63,8 @@ class Decoder(Generic[T]):
             raise self._classify(raw, exc) from None
         except UnicodeDecodeError:
             raise ProtocolError(ErrorCode.MALFORMED, "frame is not valid UTF-8") from None
+        except RecursionError:  # msgspec's own depth limit: hostile input, not a relay bug
+            raise ProtocolError(ErrorCode.MALFORMED, _TOO_DEEP) from None
         version = getattr(msg, "v", PROTOCOL_VERSION)
         if version != PROTOCOL_VERSION:
             raise ProtocolError(
@@ -75,6 +78,8 @@ class Decoder(Generic[T]):
             env = _envelope_decoder.decode(raw)
         except msgspec.DecodeError:
             return ProtocolError(ErrorCode.MALFORMED, "frame is not a JSON object")
+        except RecursionError:
+            return ProtocolError(ErrorCode.MALFORMED, _TOO_DEEP)
         if not isinstance(env.type, str):
             return ProtocolError(ErrorCode.MALFORMED, "frame has no string `type` field")
         if env.type not in self._known:
@@ -93,13 +98,20 @@ def request_id(frame: bytes | str) -> str | None:
     """Best-effort `id` of a frame that failed to decode, for the error's `re`."""
     try:
         env = _envelope_decoder.decode(frame.encode() if isinstance(frame, str) else frame)
-    except (msgspec.DecodeError, UnicodeError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         return None
     return env.id[:128] if isinstance(env.id, str) else None
 
 
 def error_frame(exc: ProtocolError, re: str | None = None) -> m.Error:
-    return m.Error(code=exc.code.value, message=exc.message, re=re)
+    """The `error` reply for `exc`; a `rate_limited` one carries its `retry_after_s`."""
+    retry = getattr(exc, "retry_after_s", None)
+    return m.Error(
+        code=exc.code.value,
+        message=exc.message,
+        re=re,
+        retry_after_s=float(retry) if retry is not None else None,
+    )
 
 
 def _members(union: Any) -> tuple[Any, ...]:

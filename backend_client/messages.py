@@ -207,7 +207,7 @@ class Error(Msg, tag="error"):
     code: str
     message: str
     re: str | None = None
-    #: with `rate_limited`: seconds to wait before trying again
+    #: `rate_limited` only: seconds to wait before sending that request again
     retry_after_s: float | None = None
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import BENCH_LIMITS
 from websockets.asyncio.client import connect
 
 from backend_client import CITIZEN_PATH, codec
@@ -56,7 +57,7 @@ def _relay_main(data_dir: str, conn: Any) -> None:
         engine = admin.open_engine(Path(data_dir))
         secret = admin.add_officer(engine, "bench", "dispatcher", PASSWORD).totp_secret
         engine.dispose()
-        relay = Relay(RelayConfig(data_dir=Path(data_dir), port=0))
+        relay = Relay(RelayConfig(data_dir=Path(data_dir), port=0, **BENCH_LIMITS))
         await relay.start()
         conn.send((relay.url, str(relay.ca_path), secret))
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # wait for "stop"

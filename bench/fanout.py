@@ -58,7 +58,15 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, pct, raise_nofile
+from _common import (
+    BENCH_LIMITS,
+    HARD_DEADLINE_S,
+    PRESTON,
+    citizen_request,
+    make_log,
+    pct,
+    raise_nofile,
+)
 
 from backend_client import codec
 from backend_client import messages as m
@@ -313,7 +321,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = admin.open_engine(data_dir)
     totp_secret = admin.add_officer(engine, OFFICER, "dispatcher", PASSWORD).totp_secret
     engine.dispose()
-    relay = Relay(RelayConfig(data_dir=data_dir, port=0, approval_threshold=10**9))
+    relay = Relay(RelayConfig(data_dir=data_dir, port=0, approval_threshold=10**9, **BENCH_LIMITS))
     await relay.start()
     assert relay.ca_path is not None
     log(f"relay at {relay.url}")

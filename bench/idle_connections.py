@@ -58,7 +58,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, raise_nofile
+from _common import BENCH_LIMITS, HARD_DEADLINE_S, PRESTON, citizen_request, make_log, raise_nofile
 
 from backend_client import codec
 from backend_client import messages as m
@@ -171,7 +171,9 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         from relay.config import RelayConfig
         from relay.server import Relay
 
-        relay = Relay(RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S))
+        relay = Relay(
+            RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S, **BENCH_LIMITS)
+        )
         await relay.start()
         server, url, ca = None, relay.url, str(relay.ca_path)
 

@@ -48,7 +48,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import HARD_DEADLINE_S, PRESTON, make_log, pct, raise_nofile
+from _common import BENCH_LIMITS, HARD_DEADLINE_S, PRESTON, make_log, pct, raise_nofile
 
 from backend_client import codec
 from backend_client import messages as m
@@ -263,7 +263,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     raise_nofile()
     tmp = tempfile.TemporaryDirectory(prefix="lookout-ingest-")
     data_dir = Path(tmp.name) / "relay"
-    relay = Relay(RelayConfig(data_dir=data_dir, port=0))
+    relay = Relay(RelayConfig(data_dir=data_dir, port=0, **BENCH_LIMITS))
     profiler: cProfile.Profile | None = None
     if args.profile and py_spy() is None:
         # cProfile the writer thread (where the group commit runs): wrap its target.

@@ -8,9 +8,11 @@ import hashlib
 import logging
 import secrets
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from websockets.asyncio.server import ServerConnection
 
 from backend_client import codec
@@ -21,9 +23,12 @@ from relay import alerts, reports, targeting, wire
 from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
-from relay.endpoint import Endpoint
+from relay.endpoint import Endpoint, RateLimited
+from relay.ratelimit import Rate
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 _PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -71,6 +76,7 @@ class CitizenConnection(Endpoint):
             )
 
     async def register(self, msg: m.DeviceRegister) -> m.Msg:
+        self._check_registrations()
         secret = secrets.token_urlsafe(24)
         public_id = "D" + secrets.token_hex(8)
         pseudonym = "Citizen-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(5))
@@ -159,9 +165,42 @@ class CitizenConnection(Endpoint):
     async def submit(self, msg: m.ReportSubmit) -> m.Msg:
         key = self.device_key
         assert key is not None
-        reply = await self.ctx.db.write(reports.submit_report(key, self.pseudonym, msg))
+        new_report = await self._check_reports(key, msg.client_ref)
+        try:
+            reply = await self.ctx.db.write(
+                new_report.watch(reports.submit_report(key, self.pseudonym, msg))
+            )
+        finally:
+            new_report.settle()
         self.ctx.metrics.reports.inc()
         return reply
+
+    # ------------------------------------------------------------ limits
+
+    def _check_registrations(self) -> None:
+        """Registrations per remote address (an allowlisted address is not counted)."""
+        if self.address is None:
+            return
+        rate = Rate.per_hour(self.ctx.config.registrations_per_address_per_hour)
+        wait = self.ctx.limits.registrations.take(self.address, rate)
+        if wait:
+            self.ctx.metrics.rate_limited.labels(self.name, "registrations").inc()
+            raise RateLimited("too many devices registered from this address", wait)
+
+    async def _check_reports(self, key: int, client_ref: str) -> _NewReport:
+        """New reports per device per hour. A resubmission (same client_ref) must still get
+        its original answer and must not count: a report past the limit is refused only if
+        the relay has never seen its client_ref, and a counted one that turns out to be a
+        resubmission gives its token back (`_NewReport.settle`)."""
+        rate = Rate.per_hour(self.ctx.config.reports_per_device_per_hour)
+        table = self.ctx.limits.reports
+        wait = table.take(key, rate)
+        if not wait:
+            return _NewReport(lambda: table.give(key, rate))
+        if await self.ctx.db.read(_submitted_before(key, client_ref)):
+            return _NewReport(None)
+        self.ctx.metrics.rate_limited.labels(self.name, "reports").inc()
+        raise RateLimited("too many reports from this device: try again later", wait)
 
     async def chunk(self, msg: m.MediaChunk) -> m.Msg:
         """One chunk of this device's own upload for one of its reports (never a shortcut
@@ -215,3 +254,38 @@ class CitizenConnection(Endpoint):
         if moved is not None:
             self.ctx.delivery.counts_changed(moved)
         return m.Ack(re=msg.id)
+
+
+class _NewReport:
+    """Watches a submit job: did it store a new report, or answer a resubmission? Only a
+    new one emits `report.created`, so the job's event count tells, in its transaction."""
+
+    def __init__(self, refund: Callable[[], None] | None) -> None:
+        self._refund = refund
+        self._new = False
+
+    def watch(self, job: Callable[[Tx], R]) -> Callable[[Tx], R]:
+        def watched(tx: Tx) -> R:
+            before = len(tx.events)
+            out = job(tx)
+            self._new = len(tx.events) > before
+            return out
+
+        return watched
+
+    def settle(self) -> None:
+        """Give the token back unless a new report was stored (resubmitted, or failed)."""
+        if self._refund is not None and not self._new:
+            self._refund()
+
+
+def _submitted_before(key: int, client_ref: str) -> Callable[[Session], bool]:
+    def q(s: Session) -> bool:
+        found = s.scalar(
+            select(db.Report.id).where(
+                db.Report.device_id == key, db.Report.client_ref == client_ref
+            )
+        )
+        return found is not None
+
+    return q

@@ -50,6 +50,39 @@ class RelayConfig:
     #: fix, and at least this often, so superseded fixes do not linger in it
     wal_checkpoint_every_s: float = 60.0
 
+    # ---- abuse limits (issue 8, deliverable 1: limits on every input). Each answers
+    # `rate_limited` with a retry time and counts in lookout_rate_limited_total; a value of
+    # 0 switches that limit off. docs/security.md says why each default is what it is.
+    #: frames per connection: a token bucket (sustained per second, burst) per endpoint.
+    #: A phone sends a few requests a minute; a console flushing its outbox, hundreds at once
+    citizen_messages_per_s: float = 10.0
+    citizen_message_burst: float = 60.0
+    officer_messages_per_s: float = 100.0
+    officer_message_burst: float = 1000.0
+    #: inbound bytes per connection (media chunks count by their size): 2 MiB/s, 8 MiB at once
+    inbound_bytes_per_s: float = 2 * 1024 * 1024
+    inbound_byte_burst: float = 8 * 1024 * 1024
+    #: a connection that keeps sending this many frames in a row over its limit is closed
+    #: (1008): refusing a flood frame by frame still costs the relay a reply each
+    refusals_before_close: int = 200
+    #: new reports per device per hour (resubmitting a client_ref does not count)
+    reports_per_device_per_hour: float = 30.0
+    #: device registrations per remote address (IPv6: per /64) per hour
+    registrations_per_address_per_hour: float = 20.0
+    #: open websocket connections per remote address; more are refused at the upgrade with
+    #: HTTP 429 and Retry-After
+    connections_per_address: int = 32
+    #: addresses and CIDRs exempt from the per-address limits (carrier NAT, a load balancer
+    #: that does not pass the client address). Loopback is NOT exempt unless listed
+    address_allowlist: tuple[str, ...] = ()
+    #: seconds a new socket has to authenticate (device.register/auth, auth.login/resume)
+    #: before it is closed with 1008
+    auth_deadline_s: float = 10.0
+    #: most keys a shared limit table holds (devices, addresses): bounded memory
+    rate_limit_max_keys: int = 100_000
+    #: repeated bad frames on one connection log at most one line per this many seconds
+    bad_frame_log_every_s: float = 60.0
+
     @property
     def cap_sender(self) -> str:
         """The CAP `sender` of this relay's alerts: named after its first host name."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relay.config import RelayConfig
@@ -18,6 +18,7 @@ from relay.delivery import Delivery
 from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
+from relay.ratelimit import SharedLimits
 from relay.targeting import DeviceIndex
 
 #: run a coroutine in the background, owned (and cancelled at shutdown) by the relay
@@ -34,3 +35,5 @@ class RelayContext:
     metrics: Metrics
     spawn: Spawn
     delivery: Delivery
+    #: per-device and per-address limit tables, shared by every connection
+    limits: SharedLimits = field(default_factory=SharedLimits)

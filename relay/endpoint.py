@@ -3,11 +3,20 @@
 Every frame gets exactly one outcome: the handler's reply, nothing (the handler answered
 itself), or one `error` frame with a stable code. A handler bug becomes `internal` for that
 request only; the connection and everything already stored are untouched.
+
+Before a frame is even decoded it pays for itself: one token from the connection's
+message bucket and its length from the byte bucket (so media chunks count by size). A
+frame over either limit is answered `rate_limited` with a retry time and not looked at
+further; a peer that keeps sending regardless is closed. A new socket that has not signed
+in within `auth_deadline_s` is closed. Bad frames and handler failures log at most one
+line per connection per `bad_frame_log_every_s`, so a flood cannot fill the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,10 +27,23 @@ from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from relay.context import RelayContext
+from relay.ratelimit import LogThrottle, Rate, TokenBucket, address_key, retry_after
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[m.Msg | None]]
+#: a connection is signed in once one of these succeeded (either endpoint)
+SIGN_IN: tuple[type[m.Msg], ...] = (m.Login, m.Resume, m.DeviceRegister, m.DeviceAuth)
+#: close code for a peer over a limit or past its deadline (policy violation)
+POLICY_CLOSE = 1008
+
+
+class RateLimited(ProtocolError):
+    """`rate_limited`, with the seconds after which the same request would be accepted."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message)
+        self.retry_after_s = retry_after(retry_after_s)
 
 
 class Endpoint:
@@ -32,17 +54,53 @@ class Endpoint:
         self.ctx = ctx
         self.ws = ws
         self.handlers: dict[type[Any], Handler] = {m.Ping: self.ping}
+        cfg = ctx.config
+        #: the key this peer's per-address limits count under; None: allowlisted or unknown
+        self.address = address_key(getattr(ws, "remote_address", None), cfg.address_allowlist)
+        self.signed_in = False
+        now = time.monotonic()
+        self._messages_rate = self._message_rate()
+        self._bytes_rate = Rate(cfg.inbound_bytes_per_s, cfg.inbound_byte_burst)
+        self._messages = TokenBucket.full(self._messages_rate, now)
+        self._bytes = TokenBucket.full(self._bytes_rate, now)
+        self._refused_in_row = 0
+        self._close_reason: str | None = None
+        self._log_throttle = LogThrottle(cfg.bad_frame_log_every_s)
+
+    def _message_rate(self) -> Rate:
+        cfg = self.ctx.config
+        if self.name == "officer":
+            return Rate(cfg.officer_messages_per_s, cfg.officer_message_burst)
+        return Rate(cfg.citizen_messages_per_s, cfg.citizen_message_burst)
 
     async def run(self) -> None:
+        deadline = self.ctx.config.auth_deadline_s
+        timer = (
+            asyncio.get_running_loop().call_later(deadline, self._auth_deadline_passed)
+            if deadline > 0
+            else None
+        )
         try:
             async for frame in self.ws:
                 reply = await self.handle(frame)
                 if reply is not None:
                     await self.ws.send(codec.encode_text(reply))
+                if self._close_reason is not None:
+                    await self.ws.close(POLICY_CLOSE, self._close_reason)
+                    break
         except ConnectionClosed:
             pass
         finally:
+            if timer is not None:
+                timer.cancel()
             self.closed()
+
+    def _auth_deadline_passed(self) -> None:
+        if self.signed_in:
+            return
+        self.ctx.metrics.rate_limited.labels(self.name, "auth_deadline").inc()
+        reason = f"not authenticated within {self.ctx.config.auth_deadline_s:g} s"
+        self.ctx.spawn(self.ws.close(POLICY_CLOSE, reason))
 
     def closed(self) -> None:
         """The connection ended (cleanly or not)."""
@@ -55,17 +113,24 @@ class Endpoint:
         metrics.frames_in.labels(self.name).inc()
         rid: str | None = None
         try:
+            self._pay_for(frame)
             msg = self.decoder.decode(frame)
             rid = getattr(msg, "id", None)
             await self.authorise(msg)
-            return await self.handlers[type(msg)](msg)
+            reply = await self.handlers[type(msg)](msg)
+            if isinstance(msg, SIGN_IN):
+                self.signed_in = True
+            return reply
         except ProtocolError as exc:
             if rid is None:
                 rid = codec.request_id(frame)
             metrics.errors.labels(self.name, exc.code.value).inc()
+            self._note_refusal(exc)
             return codec.error_frame(exc, rid)
         except Exception:
-            log.exception("%s request failed", self.name)
+            held = self._log_throttle.due()
+            if held is not None:
+                log.exception("%s request failed%s", self.name, _held(held))
             metrics.errors.labels(self.name, "internal").inc()
             return m.Error(
                 code=ErrorCode.INTERNAL.value,
@@ -73,5 +138,57 @@ class Endpoint:
                 re=rid,
             )
 
+    def _pay_for(self, frame: str | bytes) -> None:
+        """Charge the frame to this connection's buckets, or raise RateLimited."""
+        now = time.monotonic()
+        wait = self._messages.take(self._messages_rate, now)
+        if wait:
+            self._limited("messages")
+            raise RateLimited("too many messages on this connection: slow down", wait)
+        wait = self._bytes.take(self._bytes_rate, now, len(frame))
+        if wait:
+            self._messages.give(self._messages_rate, now)
+            self._limited("bytes")
+            raise RateLimited("too many bytes on this connection: slow down", wait)
+        self._refused_in_row = 0
+
+    def _limited(self, limit: str) -> None:
+        self.ctx.metrics.rate_limited.labels(self.name, limit).inc()
+        self._refused_in_row += 1
+        most = self.ctx.config.refusals_before_close
+        if most > 0 and self._refused_in_row >= most:
+            self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
+            self._close_reason = "too many frames over the rate limit"
+
+    def _note_refusal(self, exc: ProtocolError) -> None:
+        """One log line per connection per interval for frames a client should not send."""
+        if exc.code not in _LOGGED:
+            return
+        held = self._log_throttle.due()
+        if held is not None:
+            log.warning(
+                "%s %s: %s frame refused%s",
+                self.name,
+                self.address or "-",
+                exc.code.value,
+                _held(held),
+            )
+
     async def ping(self, msg: m.Ping) -> m.Msg:
         return m.Pong(re=msg.id, t=msg.t)
+
+
+#: codes that mean a broken or hostile client (the others are ordinary answers)
+_LOGGED = frozenset(
+    {
+        ErrorCode.MALFORMED,
+        ErrorCode.UNKNOWN_TYPE,
+        ErrorCode.UNSUPPORTED_VERSION,
+        ErrorCode.TOO_LARGE,
+        ErrorCode.RATE_LIMITED,
+    }
+)
+
+
+def _held(n: int) -> str:
+    return f" ({n} more since the last line)" if n else ""

@@ -49,6 +49,14 @@ class Metrics:
             "Alert previews and sends refused as over the per-officer limit",
             registry=r,
         )
+        # ---- abuse limits (issue 8, deliverable 1)
+        #: limit: messages, bytes, reports, registrations, connections, auth_deadline, flood
+        self.rate_limited = Counter(
+            "lookout_rate_limited",
+            "Frames, requests and connections refused (or closed) by a limit",
+            ["endpoint", "limit"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,6 +37,7 @@ from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics, serve_metrics
 from relay.officer import OfficerConnection
+from relay.ratelimit import AddressCounts, KeyedBuckets, SharedLimits, address_key, parse_allowlist
 from relay.targeting import DeviceIndex
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,11 @@ log = logging.getLogger(__name__)
 #: buffer costs only more read calls on bulk transfers (bench/idle_connections.py: 2,989 MB
 #: -> 647 MB). A private attribute, hence the test that fails if it disappears.
 TLS_READ_BUFFER = 16 * 1024
+
+
+#: the Retry-After of a 429 for too many connections from one address: about the time an
+#: unauthenticated socket may hold a slot (auth_deadline_s)
+CONNECTION_RETRY_AFTER_S = 10
 
 
 def _small_tls_buffers() -> None:
@@ -80,6 +86,8 @@ class Relay:
         migrate(engine)
         self.db = Database(engine, on_events=self.hub.publish)
         self.delivery = Delivery(self.db, self.hub, self.metrics)
+        self._open_by_address = AddressCounts()
+        parse_allowlist(config.address_allowlist)  # a bad entry fails here, not per socket
         self.ctx = RelayContext(
             config=config,
             db=self.db,
@@ -89,6 +97,10 @@ class Relay:
             metrics=self.metrics,
             spawn=self.spawn,
             delivery=self.delivery,
+            limits=SharedLimits(
+                reports=KeyedBuckets(config.rate_limit_max_keys),
+                registrations=KeyedBuckets(config.rate_limit_max_keys),
+            ),
         )
         self._load_devices()
 
@@ -207,6 +219,24 @@ class Relay:
             return conn.respond(
                 http.HTTPStatus.UPGRADE_REQUIRED, "this endpoint speaks websocket only\n"
             )
+        return self._admit(conn)
+
+    def _admit(self, conn: ServerConnection) -> Response | None:
+        """Concurrent connections per address, counted from the upgrade until the socket is
+        gone (handshake failures included); over the limit: 429 before any websocket."""
+        cfg = self.config
+        key = address_key(conn.remote_address, cfg.address_allowlist)
+        if key is None:
+            return None
+        if not self._open_by_address.acquire(key, cfg.connections_per_address):
+            self.metrics.rate_limited.labels("http", "connections").inc()
+            response = conn.respond(
+                http.HTTPStatus.TOO_MANY_REQUESTS,
+                "too many connections from this address; close one or try again later\n",
+            )
+            response.headers["Retry-After"] = str(CONNECTION_RETRY_AFTER_S)
+            return response
+        conn.connection_lost_waiter.add_done_callback(lambda _: self._open_by_address.release(key))
         return None
 
     def _render_metrics(self) -> bytes:

@@ -14,6 +14,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 PASSWORD = "correct horse battery"
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+#: Every test client is on loopback: exempt it from the per-address limits, as an operator
+#: would a carrier NAT, and let one test device file more than a phone would.
+#: tests/integration/test_abuse.py sets its own small limits instead.
+TEST_LIMITS: dict[str, object] = {
+    "address_allowlist": LOOPBACK,
+    "reports_per_device_per_hour": 100_000.0,
+    "citizen_message_burst": 10_000.0,  # some tests fire 60 reports from one device at once
+}
 
 
 @dataclass
@@ -61,6 +70,8 @@ async def start_relay(data_dir: Path, **config: object) -> RunningRelay:
     # defaults (fewer than 5, a burst of 30) and passes them explicitly.
     config.setdefault("preview_min_count", 1)
     config.setdefault("preview_burst", 1_000_000)
+    for name, value in TEST_LIMITS.items():
+        config.setdefault(name, value)
     relay = Relay(RelayConfig(data_dir=data_dir, **config))  # type: ignore[arg-type]
     await relay.start()
     assert relay.ca_path is not None

@@ -35,7 +35,7 @@ from relay import accounts
 from relay.config import RelayConfig
 from relay.db import models as db
 from relay.server import Relay
-from tests.conftest import PASSWORD, RunningRelay, start_relay
+from tests.conftest import PASSWORD, TEST_LIMITS, RunningRelay, start_relay
 from tests.support.fault_proxy import FaultProxy, peak_in_window
 from tests.support.flows import device, report
 from tests.support.peer import Peer, wait_until, wait_until_async
@@ -70,7 +70,9 @@ class Rig:
 
     def new_relay(self, port: int) -> Relay:
         """A relay on the same data directory and port, built (database opened), not serving."""
-        return Relay(RelayConfig(data_dir=self.r.data_dir, port=port, counts_interval_s=0.1))
+        return Relay(
+            RelayConfig(data_dir=self.r.data_dir, port=port, counts_interval_s=0.1, **TEST_LIMITS)  # type: ignore[arg-type]
+        )
 
     async def start_relay(self, port: int, relay: Relay | None = None) -> None:
         """The relay comes back on the same data directory and the same port."""

@@ -36,7 +36,7 @@ from relay import admin, tls
 from relay.db import models as db
 from relay.db.engine import alembic_config, make_engine, migrate
 from relay.db.uow import AUDIT_LOCK, Database
-from tests.conftest import PASSWORD, RunningRelay
+from tests.conftest import PASSWORD, TEST_LIMITS, RunningRelay
 from tests.support import postgres
 from tests.support.flows import PRESTON, alert_info, device, officer, report, square
 from tests.support.peer import Peer, next_id
@@ -93,6 +93,7 @@ async def start_pg_relay(data_dir: Path, url: str, **config: object) -> RunningR
         engine.dispose()
     config.setdefault("preview_min_count", 1)  # exact small counts, as tests/conftest.py
     config.setdefault("preview_burst", 1_000_000)
+    config = {**TEST_LIMITS, **config}
     relay = Relay(RelayConfig(data_dir=data_dir, port=0, database_url=url, **config))  # type: ignore[arg-type]
     await relay.start()
     assert relay.ca_path is not None

@@ -1,0 +1,344 @@
+"""Benchmark abuse: an honest phone's report latency alone and during each flood.
+
+    python bench/abuse.py                 # the target run (about a minute)
+    python bench/abuse.py --seconds 3     # quick check
+
+A relay runs in this process (temporary data dir, its own TLS CA, loopback only) with the
+default limits of relay/config.py, except nothing: loopback is not exempt, so every flood
+meets the limits an internet address would. The honest phone is `--phones` registered
+devices taking turns (one device alone would meet its own reports-per-hour limit), on
+their own connections in this process, submitting one report at a time at `--rate`
+reports/s; its latency runs from just before the frame is sent to `report.accepted`.
+
+Each flood runs in a child process (an attacker has its own CPU) for `--seconds`, while
+the honest phone is measured:
+
+- `reports`: one device submits as fast as its socket allows (16 in flight); a connection
+  the relay closes for ignoring `rate_limited` is opened again and re-authenticated.
+- `connections`: one address opens sockets as fast as it can (20 handshakes at a time) and
+  holds every one it gets, never authenticating.
+- `logins`: 16 sockets send `auth.login` with a wrong password for a real officer, one
+  outstanding each. Login throttling is not on this branch, so `limit` is null there.
+
+`ratio` = the p99 during the flood / the baseline p99 (target <= 2). `accepted_per_s` is
+what the flood got through (reports stored, sockets upgraded, logins answered), beside the
+configured limit. Progress goes to stderr; the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import multiprocessing as mp
+import os
+import ssl
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import HARD_DEADLINE_S, PRESTON, citizen_request, make_log, pct, raise_nofile
+
+from backend_client import CITIZEN_PATH, OFFICER_PATH, codec
+from backend_client import messages as m
+
+log = make_log("abuse")
+OFFICER = "bench"
+PASSWORD = "bench password 1"
+LOGIN_SOCKETS = 16
+_ids = itertools.count(1)
+
+
+def _rid() -> str:
+    return f"b{next(_ids)}"
+
+
+async def _open(url: str, ctx: ssl.SSLContext) -> ClientConnection:
+    return await connect(url, ssl=ctx, compression=None, max_size=2**20, open_timeout=30)
+
+
+async def _register(url: str, ctx: ssl.SSLContext) -> tuple[ClientConnection, m.DeviceRegistered]:
+    ws = await _open(url, ctx)
+    reg = await citizen_request(ws, m.DeviceRegister(id=_rid(), platform="bench"))
+    if not isinstance(reg, m.DeviceRegistered):
+        raise RuntimeError(f"register refused: {reg}")
+    return ws, reg
+
+
+def _report(ref: str) -> m.ReportSubmit:
+    return m.ReportSubmit(
+        id=_rid(),
+        client_ref=ref,
+        category="burglary",
+        text="Two men trying car door handles on Fishergate.",
+        lat=PRESTON[0],
+        lon=PRESTON[1],
+    )
+
+
+# ====================================================================== flood processes
+
+
+def flood_main(conn: Connection, kind: str, base: str, ca: str, seconds: float) -> None:
+    raise_nofile()
+    try:
+        out = asyncio.run(asyncio.wait_for(_flood(conn, kind, base, ca, seconds), seconds + 120))
+        conn.send(("done", out))
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            conn.send(("error", repr(exc)))
+
+
+async def _flood(conn: Connection, kind: str, base: str, ca: str, seconds: float) -> dict[str, Any]:
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    flood = {"reports": _report_flood, "connections": _connection_flood, "logins": _login_flood}
+    return await flood[kind](conn, base, ctx, seconds)
+
+
+async def _report_flood(
+    conn: Connection, base: str, ctx: ssl.SSLContext, seconds: float
+) -> dict[str, Any]:
+    url = base + CITIZEN_PATH
+    ws, reg = await _register(url, ctx)
+    conn.send(("ready",))
+    counts = {"sent": 0, "accepted": 0, "rate_limited": 0, "closed_by_relay": 0}
+    refs = itertools.count()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        window = asyncio.Semaphore(16)
+
+        async def receive(sock: ClientConnection, window: asyncio.Semaphore = window) -> None:
+            while True:
+                reply = codec.citizen_outbound.decode(await sock.recv())
+                if isinstance(reply, m.ReportAccepted):
+                    counts["accepted"] += 1
+                elif isinstance(reply, m.Error) and reply.code == "rate_limited":
+                    counts["rate_limited"] += 1
+                window.release()
+
+        rx = asyncio.create_task(receive(ws))
+        try:
+            while time.monotonic() < deadline and not rx.done():
+                try:  # a socket the relay closed answers nothing more: look again
+                    await asyncio.wait_for(window.acquire(), 0.5)
+                except TimeoutError:
+                    continue
+                await ws.send(codec.encode_text(_report(f"flood-{next(refs)}")))
+                counts["sent"] += 1
+        except ConnectionClosed:
+            pass
+        rx.cancel()
+        with contextlib.suppress(BaseException):
+            await rx
+        if time.monotonic() < deadline:  # closed for flooding: come back as the same device
+            counts["closed_by_relay"] += 1
+            ws = await _open(url, ctx)
+            auth = m.DeviceAuth(id=_rid(), device_id=reg.device_id, secret=reg.secret)
+            await citizen_request(ws, auth)
+    await ws.close()
+    return counts
+
+
+async def _connection_flood(
+    conn: Connection, base: str, ctx: ssl.SSLContext, seconds: float
+) -> dict[str, Any]:
+    url = base + CITIZEN_PATH
+    conn.send(("ready",))
+    counts = {"attempts": 0, "accepted": 0, "refused_429": 0, "failed": 0}
+    held: list[ClientConnection] = []
+    deadline = time.monotonic() + seconds
+
+    async def one() -> None:
+        counts["attempts"] += 1
+        try:
+            held.append(await connect(url, ssl=ctx, compression=None, open_timeout=10))
+            counts["accepted"] += 1
+        except InvalidStatus as exc:
+            key = "refused_429" if exc.response.status_code == 429 else "failed"
+            counts[key] += 1
+        except Exception:
+            counts["failed"] += 1
+
+    while time.monotonic() < deadline and counts["attempts"] < 20_000:
+        await asyncio.gather(*(one() for _ in range(20)))
+    counts["closed_by_relay"] = sum(1 for ws in held if ws.close_code is not None)
+    await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
+    return counts
+
+
+async def _login_flood(
+    conn: Connection, base: str, ctx: ssl.SSLContext, seconds: float
+) -> dict[str, Any]:
+    sockets = [await _open(base + OFFICER_PATH, ctx) for _ in range(LOGIN_SOCKETS)]
+    conn.send(("ready",))
+    counts = {"attempts": 0, "refused": 0, "rate_limited": 0}
+    deadline = time.monotonic() + seconds
+
+    async def guess(ws: ClientConnection) -> None:
+        while time.monotonic() < deadline:
+            rid = _rid()
+            login = m.Login(id=rid, username=OFFICER, password="wrong guess", totp="000000")
+            await ws.send(codec.encode_text(login))
+            counts["attempts"] += 1
+            while True:
+                reply = codec.officer_outbound.decode(await ws.recv())
+                if getattr(reply, "re", None) == rid:
+                    break
+            code = getattr(reply, "code", "")
+            counts["rate_limited" if code == "rate_limited" else "refused"] += 1
+
+    await asyncio.gather(*(guess(ws) for ws in sockets), return_exceptions=True)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return counts
+
+
+# ====================================================================== the honest phone
+
+
+class Phone:
+    """`n` devices taking turns, one report at a time."""
+
+    def __init__(self, devices: list[ClientConnection]) -> None:
+        self.devices = devices
+        self.refs = itertools.count()
+        self.turn = itertools.cycle(range(len(devices)))
+        self.errors: list[str] = []
+
+    async def measure(self, seconds: float, rate: float) -> list[float]:
+        lat: list[float] = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        k = 0
+        while loop.time() - start < seconds:
+            due = start + k / rate
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            k += 1
+            ws = self.devices[next(self.turn)]
+            t0 = time.perf_counter()
+            reply = await citizen_request(ws, _report(f"honest-{next(self.refs)}"), timeout=30)
+            if isinstance(reply, m.ReportAccepted):
+                lat.append((time.perf_counter() - t0) * 1000)
+            else:
+                self.errors.append(repr(reply)[:200])
+        return lat
+
+
+def _summary(lat: list[float]) -> dict[str, Any]:
+    return {
+        "reports": len(lat),
+        "p50_ms": round(pct(lat, 50), 2) if lat else None,
+        "p99_ms": round(pct(lat, 99), 2) if lat else None,
+    }
+
+
+async def _recv_from(conn: Connection, timeout: float) -> Any:
+    if not await asyncio.to_thread(conn.poll, timeout):
+        raise TimeoutError(f"no word from the flood process within {timeout}s")
+    msg = conn.recv()
+    if msg[0] == "error":
+        raise RuntimeError(f"flood process failed: {msg[1]}")
+    return msg
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from relay import admin
+    from relay.config import RelayConfig
+    from relay.server import Relay
+
+    raise_nofile()
+    tmp = tempfile.TemporaryDirectory(prefix="lookout-abuse-")
+    data_dir = Path(tmp.name) / "relay"
+    engine = admin.open_engine(data_dir)
+    admin.add_officer(engine, OFFICER, "dispatcher", PASSWORD)
+    engine.dispose()
+    cfg = RelayConfig(data_dir=data_dir, port=0)
+    relay = Relay(cfg)
+    await relay.start()
+    assert relay.ca_path is not None
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(relay.ca_path))
+    log(f"relay at {relay.url}; {args.phones} honest devices, {args.rate} reports/s")
+    limits = {
+        "reports": {
+            "per_device_per_hour": cfg.reports_per_device_per_hour,
+            "messages_per_s": cfg.citizen_messages_per_s,
+            "message_burst": cfg.citizen_message_burst,
+        },
+        "connections": {"per_address": cfg.connections_per_address},
+        "logins": None,  # login throttling is the sign-in engineer's (not on this branch)
+    }
+    out: dict[str, Any] = {}
+    try:
+        devices = [(await _register(relay.url + CITIZEN_PATH, ctx))[0] for _ in range(args.phones)]
+        phone = Phone(devices)
+        await phone.measure(1.0, args.rate)  # warm-up, not counted
+        baseline = _summary(await phone.measure(args.seconds, args.rate))
+        log(f"baseline: {baseline}")
+        out["baseline"] = baseline
+        for kind in ("reports", "connections", "logins"):
+            a, b = mp.get_context("spawn").Pipe()
+            proc = mp.get_context("spawn").Process(
+                target=flood_main,
+                args=(b, kind, relay.url, str(relay.ca_path), args.seconds + 1.0),
+                daemon=True,
+            )
+            proc.start()
+            b.close()
+            try:
+                await _recv_from(a, 60)
+                lat = await phone.measure(args.seconds, args.rate)
+                (_, counts) = await _recv_from(a, args.seconds + 120)
+            finally:
+                await asyncio.to_thread(proc.join, 20)
+                if proc.is_alive():
+                    proc.terminate()
+            during = _summary(lat)
+            ok = counts.get("accepted", counts.get("attempts", 0))
+            during |= {
+                "ratio_p99": round(during["p99_ms"] / baseline["p99_ms"], 2)
+                if during["p99_ms"] and baseline["p99_ms"]
+                else None,
+                "flood": counts,
+                "accepted_per_s": round(ok / (args.seconds + 1.0), 1),
+                "limit": limits[kind],
+            }
+            log(f"{kind} flood: {during}")
+            out[f"{kind}_flood"] = during
+        out["honest_errors"] = phone.errors[:5]
+        for ws in devices:
+            await ws.close()
+    finally:
+        await asyncio.wait_for(relay.stop(), 60)
+        tmp.cleanup()
+    ratios = [out[f"{k}_flood"]["ratio_p99"] for k in ("reports", "connections", "logins")]
+    out["worst_ratio"] = max((r for r in ratios if r is not None), default=None)
+    out["target_met"] = all(r is not None and r <= 2.0 for r in ratios)
+    out["seconds_per_phase"] = args.seconds
+    out["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    ap.add_argument("--rate", type=float, default=8.0, help="honest reports per second")
+    ap.add_argument("--phones", type=int, default=12, help="honest devices taking turns")
+    args = ap.parse_args()
+    if args.seconds <= 0 or args.rate <= 0 or not 1 <= args.phones <= 16:
+        ap.error("--seconds and --rate must be positive, --phones 1..16")
+    result = asyncio.run(asyncio.wait_for(run(args), HARD_DEADLINE_S))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,349 @@
+"""Floods against the real relay over TLS: each is limited, answered `rate_limited` with a
+retry time, honest clients carry on, and nothing stored is lost.
+
+Each relay here is started with small limits and without the loopback allowlist the other
+tests use (tests/conftest.py TEST_LIMITS), so the limits apply to 127.0.0.1 as they would
+to any address on the internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from backend_client import messages as m
+from tests.conftest import LOOPBACK, RunningRelay, start_relay
+from tests.support.flows import PRESTON, device, officer, report
+from tests.support.peer import Peer, next_id, wait_until
+
+Start = Callable[..., Awaitable[RunningRelay]]
+
+
+@pytest.fixture
+async def limited(tmp_path: Path) -> AsyncIterator[Start]:
+    """`await limited(**config)`: a relay with those limits, loopback not exempt."""
+    started: list[RunningRelay] = []
+
+    async def start(**config: Any) -> RunningRelay:
+        config = {"address_allowlist": (), "counts_interval_s": 0.1} | config
+        running = await start_relay(tmp_path / f"relay{len(started)}", **config)
+        started.append(running)
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def wait_seconds(seconds: float) -> None:
+    """Let a bucket refill: wait on the clock the relay's limits use."""
+    until = time.monotonic() + seconds
+    await wait_until(lambda: time.monotonic() >= until, timeout=seconds + 5)
+
+
+async def pings(p: Peer, n: int) -> list[m.Msg]:
+    """Send `n` pings back to back (no waiting), then collect the reply to each."""
+    ids = [next_id() for _ in range(n)]
+    for rid in ids:
+        await p.send(m.Ping(id=rid))
+    return [await p.wait_for(lambda x, r=rid: getattr(x, "re", None) == r) for rid in ids]
+
+
+def rate_limited(msg: m.Msg) -> bool:
+    return isinstance(msg, m.Error) and msg.code == "rate_limited"
+
+
+async def raw_citizen(r: RunningRelay) -> Peer:
+    return await Peer.open(r.citizen_url, r.ssl, officer=False)
+
+
+# ---------------------------------------------------------------- messages per connection
+
+
+async def test_a_ping_flood_is_limited_per_connection(limited: Start) -> None:
+    r = await limited(citizen_messages_per_s=2.0, citizen_message_burst=10, refusals_before_close=0)
+    flooder, _ = await device(r)  # register, categories, location: 3 of the 10
+    honest, _ = await device(r)
+    replies = await pings(flooder, 60)
+    pongs = [x for x in replies if isinstance(x, m.Pong)]
+    refused = [x for x in replies if rate_limited(x)]
+    assert len(pongs) + len(refused) == 60
+    assert 5 <= len(pongs) <= 12, len(pongs)  # the burst left, plus what refilled meanwhile
+    assert all(isinstance(x, m.Error) and (x.retry_after_s or 0) > 0 for x in refused)
+    # another connection is not affected, and the flooder is served again after waiting
+    assert isinstance(await honest.request(m.Ping(id=next_id())), m.Pong)
+    last = refused[-1]
+    assert isinstance(last, m.Error) and last.retry_after_s is not None
+    await wait_seconds(last.retry_after_s)
+    assert isinstance(await flooder.request(m.Ping(id=next_id())), m.Pong)
+
+
+async def test_a_flood_that_ignores_rate_limited_is_closed(limited: Start) -> None:
+    r = await limited(citizen_messages_per_s=1.0, citizen_message_burst=5, refusals_before_close=10)
+    flooder, _ = await device(r)
+    honest, _ = await device(r)
+    with pytest.raises(ConnectionClosed) as info:
+        for _ in range(200):
+            await flooder.send(m.Ping(id=next_id()))
+        while True:
+            await flooder.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    assert "rate limit" in info.value.rcvd.reason
+    assert isinstance(await honest.request(m.Ping(id=next_id())), m.Pong)
+
+
+def _noise_png(side: int) -> bytes:
+    """A PNG that does not compress (random pixels), so its size is about side² × 3."""
+    import random
+
+    rnd = random.Random(8)
+    img = Image.frombytes("RGB", (side, side), rnd.randbytes(side * side * 3))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+async def test_media_chunks_count_by_bytes_and_the_upload_completes(limited: Start) -> None:
+    r = await limited(inbound_bytes_per_s=50_000, inbound_byte_burst=250_000)
+    cit, _ = await device(r)
+    photo = _noise_png(300)  # about 270 KB: two chunks of 150 KB, 200 KB each as base64
+    sha = hashlib.sha256(photo).hexdigest()
+    decl = m.MediaDecl(sha256=sha, mime="image/png", size=len(photo))
+    acc = await report(cit, media=[decl])
+    half = 150_000
+    parts = [(0, photo[:half]), (half, photo[half:])]
+    first, second = (
+        m.MediaChunk(id=next_id(), report_id=acc.report_id, sha256=sha, offset=o, data=d)
+        for o, d in parts
+    )
+    got = await cit.request(first)
+    assert isinstance(got, m.MediaProgress) and not got.complete
+    await cit.send(second)  # sent at once: over the byte budget
+    refused = await cit.wait_for(lambda x: getattr(x, "re", None) == second.id)
+    assert rate_limited(refused), refused
+    assert isinstance(refused, m.Error) and refused.retry_after_s is not None
+    await wait_seconds(refused.retry_after_s)
+    done = await cit.request(second)  # the same chunk again, after the wait
+    assert isinstance(done, m.MediaProgress) and done.complete
+    assert r.relay.media.has(sha)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- reports per device
+
+
+async def test_a_report_flood_from_one_device_is_limited_and_resubmissions_still_answer(
+    limited: Start,
+) -> None:
+    r = await limited(reports_per_device_per_hour=3)
+    off = await officer(r)
+    cit, reg = await device(r)
+    a = await report(cit, client_ref="ref-a", text="A")
+    again = await report(cit, client_ref="ref-a", text="A")  # a lost ack: does not count
+    assert again.report_id == a.report_id
+    b = await report(cit, client_ref="ref-b", text="B")
+    c = await report(cit, client_ref="ref-c", text="C")
+    flood = [
+        await cit.request(
+            m.ReportSubmit(
+                id=next_id(),
+                client_ref=f"fake-{i}",
+                category="violence",
+                text="fake",
+                lat=PRESTON[0],
+                lon=PRESTON[1],
+            )
+        )
+        for i in range(20)
+    ]
+    assert all(rate_limited(x) for x in flood), flood[:3]
+    first = flood[0]
+    assert isinstance(first, m.Error) and first.retry_after_s is not None
+    assert 1000 <= first.retry_after_s <= 1201  # one report more in 20 minutes at 3 an hour
+    # past the limit a resubmission still gets its original answer
+    assert (await report(cit, client_ref="ref-b", text="B")).report_id == b.report_id
+    # the limit is the device's, not the connection's
+    await cit.close()
+    back = await raw_citizen(r)
+    authed = await back.request(
+        m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret)
+    )
+    assert isinstance(authed, m.DeviceAuthed)
+    assert rate_limited(
+        await back.request(
+            m.ReportSubmit(
+                id=next_id(),
+                client_ref="after-reconnect",
+                category="other",
+                text="x",
+                lat=PRESTON[0],
+                lon=PRESTON[1],
+            )
+        )
+    )
+    # another device files normally; consoles saw the four real reports, no fake one
+    other, _ = await device(r)
+    d = await report(other, client_ref="ref-d", text="D")
+    created: list[str] = []
+    while len(created) < 4:
+        ev = await off.wait_for(lambda e: isinstance(e, m.ReportCreated))
+        assert isinstance(ev, m.ReportCreated)
+        created.append(ev.report.report_id)
+    assert created == [a.report_id, b.report_id, c.report_id, d.report_id]
+    # and everything stored is still there for a console replaying from the start
+    fresh = await officer(r, name="dev", subscribe=None)
+    await fresh.send(m.Subscribe(id=next_id(), since=0))
+    await fresh.wait_for(lambda e: isinstance(e, m.Subscribed))
+    replayed = [e.report.report_id for e in fresh.seen if isinstance(e, m.ReportCreated)]
+    assert replayed == created
+
+
+# ---------------------------------------------------------------- registrations per address
+
+
+async def test_registrations_per_address_are_limited(limited: Start) -> None:
+    r = await limited(registrations_per_address_per_hour=3)
+    known, _ = await device(r)
+    p = await raw_citizen(r)
+    mine = []
+    for _ in range(2):  # 3 an hour from this address: `known` took the first
+        reg = await p.request(m.DeviceRegister(id=next_id(), platform="x"))
+        assert isinstance(reg, m.DeviceRegistered)
+        mine.append(reg)
+    refused = [await p.request(m.DeviceRegister(id=next_id(), platform="x")) for _ in range(20)]
+    assert all(rate_limited(x) for x in refused)
+    assert isinstance(refused[0], m.Error) and (refused[0].retry_after_s or 0) > 1000
+    other = await raw_citizen(r)  # a new socket from the same address is no way round
+    assert rate_limited(await other.request(m.DeviceRegister(id=next_id(), platform="x")))
+    # a device that already exists still signs in and works
+    authed = await other.request(
+        m.DeviceAuth(id=next_id(), device_id=mine[0].device_id, secret=mine[0].secret)
+    )
+    assert isinstance(authed, m.DeviceAuthed)
+    assert isinstance(await known.request(m.Ping(id=next_id())), m.Pong)
+
+
+async def test_an_allowlisted_address_is_not_limited_per_address(limited: Start) -> None:
+    r = await limited(registrations_per_address_per_hour=3, address_allowlist=LOOPBACK)
+    p = await raw_citizen(r)
+    for _ in range(10):
+        assert isinstance(
+            await p.request(m.DeviceRegister(id=next_id(), platform="nat")), m.DeviceRegistered
+        )
+
+
+# ---------------------------------------------------------------- connections per address
+
+
+async def _connect(r: RunningRelay, path: str = "/v1/citizen") -> Any:
+    return await connect(
+        f"{r.relay.url}{path}",  # type: ignore[attr-defined]
+        ssl=r.ssl,
+        compression=None,
+        open_timeout=10,
+    )
+
+
+async def test_a_connection_flood_from_one_address_is_refused_at_the_upgrade(
+    limited: Start,
+) -> None:
+    r = await limited(connections_per_address=4)
+    honest, _ = await device(r)  # one of the four
+    held = [await _connect(r) for _ in range(3)]
+    for path in ("/v1/citizen", "/v1/officer"):
+        with pytest.raises(InvalidStatus) as info:
+            await _connect(r, path)
+        assert info.value.response.status_code == 429
+        assert int(info.value.response.headers["Retry-After"]) > 0
+    assert isinstance(await honest.request(m.Ping(id=next_id())), m.Pong)
+    await held.pop().close()  # a slot frees when a socket closes
+
+    async def admitted() -> bool:
+        try:
+            held.append(await _connect(r))
+        except InvalidStatus:
+            return False
+        return True
+
+    for _ in range(50):
+        if await admitted():
+            break
+        await wait_seconds(0.1)
+    else:
+        pytest.fail("no connection admitted after one closed")
+    for ws in held:
+        await ws.close()
+
+
+async def test_allowlisted_address_may_hold_more_connections(limited: Start) -> None:
+    r = await limited(connections_per_address=4, address_allowlist=("127.0.0.1/32", "::1"))
+    held = [await _connect(r) for _ in range(12)]
+    for ws in held:
+        await ws.close()
+
+
+# ---------------------------------------------------------------- authentication deadline
+
+
+async def test_a_socket_that_never_authenticates_is_closed(limited: Start) -> None:
+    r = await limited(auth_deadline_s=0.5)
+    signed_in, _ = await device(r)
+    idle_officer = await Peer.open(r.officer_url, r.ssl, officer=True)
+    idle_citizen = await raw_citizen(r)
+    pinging = await raw_citizen(r)  # pings keep no socket open: only signing in does
+    assert isinstance(await pinging.request(m.Ping(id=next_id())), m.Pong)
+    for p in (idle_officer, idle_citizen, pinging):
+        with pytest.raises(ConnectionClosed) as info:
+            await p.recv(timeout=5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+        assert "authenticated" in info.value.rcvd.reason
+    # well past the deadline, the signed-in device is still connected
+    assert isinstance(await signed_in.request(m.Ping(id=next_id())), m.Pong)
+    off = await officer(r)
+    await wait_seconds(0.6)
+    assert isinstance(await off.request(m.Ping(id=next_id())), m.Pong)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+DEEP = ("[" * 100_000, '{"type":"ping","id":"deep","t":' + "[" * 100_000)
+
+
+async def test_deep_nesting_is_malformed_without_a_traceback(
+    relay: RunningRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    for url, officer_side in ((relay.citizen_url, False), (relay.officer_url, True)):
+        p = await Peer.open(url, relay.ssl, officer=officer_side)  # before any login
+        for frame in DEEP:
+            await p.send_raw(frame)
+            err = await p.wait_for(lambda x: isinstance(x, m.Error))
+            assert isinstance(err, m.Error) and err.code == "malformed", err
+        alive = await p.request(m.Ping(id=next_id()))  # the connection still answers
+        assert isinstance(alive, m.Pong) or getattr(alive, "code", "") == "unauthenticated"
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_repeated_bad_frames_log_one_line_per_connection(
+    relay: RunningRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    p = await raw_citizen(relay)
+    for frame in [*DEEP, "{not json", '{"type":"launch","id":"x"}'] * 10:
+        await p.send_raw(frame)
+        await p.wait_for(lambda x: isinstance(x, m.Error))
+    lines = [r for r in caplog.records if r.name.startswith("relay")]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert not lines[0].exc_info
