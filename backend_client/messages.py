@@ -207,6 +207,8 @@ class Error(Msg, tag="error"):
     code: str
     message: str
     re: str | None = None
+    #: with `rate_limited`: seconds to wait before trying again
+    retry_after_s: float | None = None
 
 
 class Ping(Msg, tag="ping"):
@@ -370,6 +372,12 @@ class Resume(Msg, tag="auth.resume"):
 
 class Refresh(Msg, tag="auth.refresh"):
     """Exchange the current (valid) session token for a fresh one."""
+
+    id: Ident
+
+
+class Logout(Msg, tag="auth.logout"):
+    """Revoke this connection's session token (sign-out, quit): it resumes nowhere after."""
 
     id: Ident
 
@@ -610,6 +618,7 @@ OfficerInbound = (
     Login
     | Resume
     | Refresh
+    | Logout
     | Subscribe
     | ReportClaim
     | ReportSetStatus

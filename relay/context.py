@@ -18,6 +18,7 @@ from relay.delivery import Delivery
 from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
+from relay.signin import SignIn
 from relay.targeting import DeviceIndex
 
 #: run a coroutine in the background, owned (and cancelled at shutdown) by the relay
@@ -34,3 +35,4 @@ class RelayContext:
     metrics: Metrics
     spawn: Spawn
     delivery: Delivery
+    signin: SignIn  # login limits, password hashing, token bindings (relay/signin.py)

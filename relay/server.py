@@ -29,13 +29,15 @@ from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
-from relay.db.engine import make_engine, migrate, sqlite_url
+from relay.db.engine import make_engine, migrate, private_dir, sqlite_url
 from relay.db.uow import Database
 from relay.delivery import Delivery
 from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
 from relay.officer import OfficerConnection
+from relay.secret_box import SecretBox, key_path, seal_plain_secrets
+from relay.signin import SignIn
 from relay.targeting import DeviceIndex
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,13 @@ class Relay:
         self.tls_files: tls.TlsFiles | None = None
         self.port = config.port
         data = config.data_dir
-        data.mkdir(parents=True, exist_ok=True)
+        private_dir(data)
         self.media = MediaStore(data / "media")
         url = config.database_url or sqlite_url(data)
         engine = make_engine(url)
         migrate(engine)
+        box = SecretBox.load_or_create(key_path(data, config.secrets_key))
+        seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self.hub.publish)
         self.delivery = Delivery(self.db, self.hub, self.metrics)
         self.ctx = RelayContext(
@@ -82,6 +86,7 @@ class Relay:
             metrics=self.metrics,
             spawn=self.spawn,
             delivery=self.delivery,
+            signin=SignIn.for_config(config, box),
         )
         self._load_devices()
 
@@ -184,6 +189,14 @@ class Relay:
                 http.HTTPStatus.NOT_FOUND,
                 "no such endpoint: use /v1/officer, /v1/citizen, /healthz or /metrics\n",
             )
+        origin = request.headers.get("Origin")
+        if (
+            path == OFFICER_PATH
+            and origin is not None
+            and origin not in self.config.officer_origins
+        ):
+            # a web page (any Origin, "null" too) must never drive an officer's session
+            return conn.respond(http.HTTPStatus.FORBIDDEN, "this Origin may not use /v1/officer\n")
         if "upgrade" not in request.headers.get("Connection", "").lower():
             return conn.respond(
                 http.HTTPStatus.UPGRADE_REQUIRED, "this endpoint speaks websocket only\n"
