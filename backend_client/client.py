@@ -52,6 +52,8 @@ _TRANSIENT = {
 }
 #: seconds to wait for the closing handshake; on a dead link it only delays noticing
 CLOSE_TIMEOUT = 1.0
+#: seconds `stop()` waits for the relay to confirm a logout
+LOGOUT_TIMEOUT = 2.0
 
 
 class NotLive(Exception):
@@ -229,7 +231,14 @@ class RelayClient:
         self._set(Trigger.START, attempt=0, reason="", next_attempt_at=None)
         self._task = asyncio.create_task(self._run(), name="relay-client")
 
-    async def stop(self) -> None:
+    async def stop(self, logout: bool = True) -> None:
+        """Stop for good; a live session is logged out first (its token is revoked, so a
+        closed console leaves nothing that resumes). Best effort: a dead link only delays
+        this by LOGOUT_TIMEOUT, and the token then lapses on its own."""
+        if logout and self._live.is_set():
+            with contextlib.suppress(Exception):
+                await self.request(m.Logout(id=""), timeout=LOGOUT_TIMEOUT)
+            self.token, self.token_expires_at = None, 0.0
         self._stop.set()
         if self._ws is not None:
             await self._ws.close()
@@ -362,11 +371,20 @@ class RelayClient:
         self.username, self.role = ok.username, ok.role
 
     async def _keep_token(self) -> None:
+        """Refresh ahead of expiry. A session also ends a shift after its login (the
+        relay's absolute lifetime): then a refresh no longer extends the token, and once
+        it lapses the reconnect logs in again (password + code; a person is asked)."""
         while True:
             wait = self.token_expires_at - self.config.refresh_margin - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
+            before = self.token_expires_at
             self._took(await self.request(m.Refresh(id="")))
+            if self.token_expires_at <= before:  # the end of the shift: nothing to extend
+                await asyncio.sleep(max(0.0, self.token_expires_at - time.time()))
+                raise ProtocolError(
+                    ErrorCode.TOKEN_EXPIRED, "Your session reached the end of its shift."
+                )
 
     async def _measure_rtt(self) -> None:
         while True:

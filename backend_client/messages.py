@@ -376,6 +376,12 @@ class Refresh(Msg, tag="auth.refresh"):
     id: Ident
 
 
+class Logout(Msg, tag="auth.logout"):
+    """Revoke this connection's session token (sign-out, quit): it resumes nowhere after."""
+
+    id: Ident
+
+
 class AuthOk(Msg, tag="auth.ok"):
     re: str
     token: str
@@ -617,6 +623,7 @@ OfficerInbound = (
     Login
     | Resume
     | Refresh
+    | Logout
     | Subscribe
     | ReportClaim
     | ReportSetStatus

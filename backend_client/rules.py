@@ -27,6 +27,7 @@ _ANY: frozenset[str] = frozenset(ROLES)
 PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.Ping: _ANY,
     m.Refresh: _ANY,
+    m.Logout: _ANY,
     m.Subscribe: _ANY,
     m.MediaGet: _ANY,
     m.AlertExport: _ANY,

@@ -1,4 +1,9 @@
-"""Officer credentials: scrypt password hashes, TOTP (RFC 6238) and session tokens."""
+"""Officer credentials: scrypt password hashes, TOTP (RFC 6238) and session tokens.
+
+Every comparison of a secret is constant-time, and `check_password` of an unknown user
+runs against `DUMMY_HASH` (same parameters as a real one), so a login for a user name
+that does not exist costs what a wrong password costs and names cannot be enumerated.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +47,12 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, bytes.fromhex(digest))
 
 
+#: a real scrypt hash of a random password nobody knows: unknown users are checked against it
+DUMMY_HASH = hash_password(secrets.token_urlsafe(24))
+#: checked instead of a real secret for an unknown user (so every path costs the same)
+DUMMY_TOTP_SECRET = base64.b32encode(b"lookout-dummy-totp!!").decode("ascii")
+
+
 def new_totp_secret() -> str:
     return base64.b32encode(os.urandom(20)).decode("ascii")
 
@@ -56,17 +67,38 @@ def totp_now(secret_b32: str, at: float | None = None) -> str:
     return _totp(secret_b32).generate(int(at if at is not None else time.time())).decode()
 
 
-def check_totp(secret_b32: str, code: str, at: float | None = None) -> bool:
-    """Accept the current code and one step either side (clock drift)."""
-    t = int(at if at is not None else time.time())
+def time_step(at: float | None = None) -> int:
+    """The RFC 6238 counter (30 s steps since the epoch) at `at`."""
+    return int(at if at is not None else time.time()) // TOTP_STEP
+
+
+def totp_at_step(secret_b32: str, step: int) -> str:
+    """The code for one time step (tests and `officer code` pick an unused step)."""
+    return _totp(secret_b32).generate(step * TOTP_STEP).decode()
+
+
+def match_totp(
+    secret_b32: str, code: str, after_step: int | None = None, at: float | None = None
+) -> int | None:
+    """The time step `code` belongs to (current one, or one either side for clock drift),
+    or None. A step at or before `after_step` (the officer's last accepted one) never
+    matches: a code works once, and so does every older code."""
+    now = time_step(at)
     totp = _totp(secret_b32)
-    for drift in (0, -TOTP_STEP, TOTP_STEP):
+    found = None
+    for step in (now - 1, now, now + 1):  # every candidate is checked: constant work
         try:
-            totp.verify(code.encode(), t + drift)
-            return True
+            totp.verify(code.encode(), step * TOTP_STEP)
         except InvalidToken:
             continue
-    return False
+        if found is None and (after_step is None or step > after_step):
+            found = step
+    return found
+
+
+def check_totp(secret_b32: str, code: str, at: float | None = None) -> bool:
+    """Accept the current code and one step either side (clock drift); not single-use."""
+    return match_totp(secret_b32, code, None, at) is not None
 
 
 def otpauth_uri(secret_b32: str, username: str, issuer: str = "Lookout") -> str:

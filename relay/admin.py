@@ -7,6 +7,7 @@ running (SQLite WAL) or stopped.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,15 +17,33 @@ from sqlalchemy.orm import Session
 from backend_client import messages as m
 from relay import accounts, alerts, audit
 from relay.db import models as db
-from relay.db.engine import make_engine, migrate, sqlite_url
+from relay.db.engine import make_engine, migrate, private_dir, sqlite_url
 from relay.db.uow import AUDIT_LOCK, lock_audit_head
+from relay.secret_box import SecretBox, key_path, seal_plain_secrets
+
+#: the secrets key of each engine `open_engine` opened (TOTP secrets are sealed with it)
+_BOXES: weakref.WeakKeyDictionary[Engine, SecretBox] = weakref.WeakKeyDictionary()
 
 
-def open_engine(data_dir: Path, database_url: str | None = None) -> Engine:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def open_engine(
+    data_dir: Path, database_url: str | None = None, secrets_key: Path | None = None
+) -> Engine:
+    """The relay's database, migrated, with its secrets key (data_dir/secrets.key unless
+    `secrets_key` names the cluster's shared one) loaded for the officer commands."""
+    private_dir(data_dir)
     engine = make_engine(database_url or sqlite_url(data_dir))
     migrate(engine)
+    box = SecretBox.load_or_create(key_path(data_dir, secrets_key))
+    seal_plain_secrets(engine, box)
+    _BOXES[engine] = box
     return engine
+
+
+def _box(engine: Engine) -> SecretBox:
+    box = _BOXES.get(engine)
+    if box is None:
+        raise ValueError("open the database with admin.open_engine (it loads the secrets key)")
+    return box
 
 
 @dataclass(frozen=True)
@@ -51,7 +70,7 @@ def add_officer(engine: Engine, username: str, role: str, password: str) -> NewO
                 username=username,
                 role=role,
                 password_hash=accounts.hash_password(password),
-                totp_secret=secret,
+                totp_secret=_box(engine).seal(secret, username),
                 disabled=False,
                 created_at=time.time(),
             )
@@ -79,14 +98,22 @@ def disable_officer(engine: Engine, username: str) -> None:
 
 
 def current_code(engine: Engine, username: str) -> str:
-    """The officer's current TOTP code, for rehearsals and machines without an authenticator
-    app. Whoever can run this can read the database anyway; it is audited."""
+    """A code the relay will accept now, for rehearsals and machines without an
+    authenticator app: the current step's, or the next step's if the current one was
+    used already (codes are single-use). Whoever can run this holds the database and its
+    key anyway; it is audited."""
     with Session(engine) as s, s.begin():
         o = s.scalar(select(db.Officer).where(db.Officer.username == username))
         if o is None:
             raise ValueError(f"no officer {username!r}")
         _audit(s, "admin", "officer.code", username)
-        return accounts.totp_now(o.totp_secret)
+        secret = _box(engine).open(o.totp_secret, o.username)
+        step = accounts.time_step()
+        if o.totp_last_step is not None and o.totp_last_step >= step:
+            step = o.totp_last_step + 1
+        if step > accounts.time_step() + 1:
+            raise ValueError("every code of this minute was used: wait 30 s and ask again")
+        return accounts.totp_at_step(secret, step)
 
 
 def list_alerts(engine: Engine) -> list[m.Alert]:

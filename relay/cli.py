@@ -33,6 +33,12 @@ def _data_dir(p: argparse.ArgumentParser) -> None:
         help="where the relay keeps its database, media and certificates",
     )
     p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
+    p.add_argument(
+        "--secrets-key",
+        type=Path,
+        help="the key file that seals TOTP secrets (default: DIR/secrets.key; every relay of "
+        "a cluster and the officer commands must use the same one)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        engine = admin.open_engine(args.data_dir, args.database_url)
+        engine = admin.open_engine(args.data_dir, args.database_url, args.secrets_key)
     except OSError as exc:
         print(f"cannot open relay data in {args.data_dir}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -315,6 +321,7 @@ def _serve(args: argparse.Namespace) -> int:
         approval_threshold=args.approval_threshold,
         metrics_host=args.metrics_host,
         metrics_port=None if args.no_metrics else args.metrics_port,
+        secrets_key=args.secrets_key,
     )
 
     async def run() -> None:

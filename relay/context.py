@@ -19,6 +19,7 @@ from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
 from relay.ratelimit import SharedLimits
+from relay.signin import SignIn
 from relay.targeting import DeviceIndex
 
 #: run a coroutine in the background, owned (and cancelled at shutdown) by the relay
@@ -35,5 +36,6 @@ class RelayContext:
     metrics: Metrics
     spawn: Spawn
     delivery: Delivery
+    signin: SignIn  # login limits, password hashing, token bindings (relay/signin.py)
     #: per-device and per-address limit tables, shared by every connection
     limits: SharedLimits = field(default_factory=SharedLimits)

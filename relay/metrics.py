@@ -57,6 +57,13 @@ class Metrics:
             ["endpoint", "limit"],
             registry=r,
         )
+        # ---- officer sign-in (issue 8, deliverable 2)
+        self.logins = Counter(
+            "lookout_officer_logins", "Officer login attempts by outcome", ["outcome"], registry=r
+        )
+        self.login_lockouts = Counter(
+            "lookout_officer_login_lockouts", "Login lockouts started", ["scope"], registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -20,7 +21,8 @@ from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
-from relay import accounts, alerts, reports, targeting
+from relay import accounts, alerts, reports, signin, targeting
+from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
@@ -29,6 +31,8 @@ from relay.reports import Actor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: how long a connection holding a token has to answer a ping before a resume takes over
+_PROBE_S = 2.0
 
 
 class OfficerConnection(Endpoint):
@@ -45,6 +49,7 @@ class OfficerConnection(Endpoint):
             m.Login: self.login,
             m.Resume: self.resume,
             m.Refresh: self.refresh,
+            m.Logout: self.logout,
             m.Subscribe: self.subscribe,
             m.ReportClaim: self.idempotent(reports.claim),
             m.ReportSetStatus: self.idempotent(reports.set_status),
@@ -64,6 +69,7 @@ class OfficerConnection(Endpoint):
         }
 
     def closed(self) -> None:
+        self._release()
         self.ctx.hub.drop_officer(self.ws)
         self.ctx.hub.discard_session(self)
 
@@ -118,79 +124,115 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ session
 
     async def login(self, msg: m.Login) -> m.Msg:
-        ttl = self.ctx.config.token_ttl_s
-
-        def job(tx: Tx) -> tuple[Actor, str, float]:
-            o = tx.s.scalar(select(db.Officer).where(db.Officer.username == msg.username))
-            ok = (
-                o is not None
-                and accounts.check_password(msg.password, o.password_hash)
-                and accounts.check_totp(o.totp_secret, msg.totp)
-            )
-            if o is None or not ok:
-                raise _LoginFailed(ErrorCode.BAD_CREDENTIALS, "wrong user name, password or code")
-            if o.disabled:
-                raise _LoginFailed(
-                    ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator"
-                )
-            token = accounts.new_token()
-            expires = tx.now + ttl
-            tx.s.add(
-                db.OfficerSession(
-                    token_hash=accounts.token_digest(token), officer_id=o.id, expires_at=expires
-                )
-            )
-            tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.expires_at < tx.now))
-            tx.audit(o.username, "login", o.username)
-            return Actor(o.id, o.username, o.role), token, expires
-
+        """Password + TOTP. Limits first (a refused attempt costs no hash), then the officer
+        read, then scrypt on a worker thread (never the writer), then one write job that
+        takes the TOTP step atomically. Unknown users take every step too, against a dummy
+        hash and secret, and every failure is the same `bad_credentials`."""
+        si, metrics, name = self.ctx.signin, self.ctx.metrics, msg.username
+        addr = self._address()
+        wait = si.limiter.retry_after(name, addr)
+        if wait > 0:
+            return self._rate_limited(msg.id, wait, "too many failed logins")
+        row = await self.ctx.db.read(_officer_row(name))
         try:
-            actor, token, expires = await self.ctx.db.write(job)
-        except _LoginFailed as exc:
-            # the failed attempt is audited: commit it, then answer with the error
-            action = "login.refused" if exc.code is ErrorCode.ACCOUNT_DISABLED else "login.failed"
-            await self.ctx.db.write(_audit_only(msg.username[:200], action))
-            raise ProtocolError(exc.code, exc.message) from None
-        return self._authed(msg.id, actor, token, expires)
+            pw_ok = await si.passwords.check(msg.password, row.password_hash if row else None)
+        except signin.Busy:
+            return self._rate_limited(msg.id, 1.0, "the relay is busy checking other logins")
+        secret = si.box.open(row.totp_secret, row.username) if row else accounts.DUMMY_TOTP_SECRET
+        step = accounts.match_totp(secret, msg.totp)
+        outcome, granted = await self.ctx.db.write(
+            _login_job(name, row.id if row else None, pw_ok, step, self.ctx.config)
+        )
+        metrics.logins.labels(outcome).inc()
+        if granted is not None:
+            si.limiter.succeeded(name, addr)
+            actor, token, expires = granted
+            return self._authed(msg.id, actor, token, expires)
+        if outcome == "disabled":
+            raise ProtocolError(
+                ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator"
+            )
+        locks = si.limiter.failed(name, addr)
+        if locks:
+            for lock in locks:
+                metrics.login_lockouts.labels(lock.scope).inc()
+            await self.ctx.db.write(_audit_lockouts(locks))
+        raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "wrong user name, password or code")
+
+    def _rate_limited(self, rid: str, wait: float, why: str) -> m.Error:
+        self.ctx.metrics.logins.labels("rate_limited").inc()
+        self.ctx.metrics.errors.labels(self.name, ErrorCode.RATE_LIMITED.value).inc()
+        secs = max(0.1, round(wait, 1))
+        return m.Error(
+            code=ErrorCode.RATE_LIMITED.value,
+            message=f"{why}: try again in {secs:g} s",
+            re=rid,
+            retry_after_s=secs,
+        )
+
+    def _address(self) -> str:
+        remote = getattr(self.ws, "remote_address", None)
+        return str(remote[0]) if remote else "?"
 
     async def resume(self, msg: m.Resume) -> m.Msg:
         digest = accounts.token_digest(msg.token)
-
-        def q(s: Any) -> tuple[Actor, float] | None:
-            row = s.execute(
-                select(db.Officer, db.OfficerSession.expires_at)
-                .join(db.OfficerSession, db.OfficerSession.officer_id == db.Officer.id)
-                .where(db.OfficerSession.token_hash == digest)
-            ).first()
-            if row is None:
-                return None
-            o, exp = row
-            if o.disabled:
-                return None
-            return Actor(o.id, o.username, o.role), float(exp)
-
-        found = await self.ctx.db.read(q)
+        found = await self.ctx.db.read(_session_of(digest))
         if found is None:
             raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "unknown session token: log in again")
         actor, expires = found
         if expires <= time.time():
             raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "your session has expired: log in again")
+        await self._claim_token(digest, actor)
         return self._authed(msg.id, actor, msg.token, expires)
+
+    async def _claim_token(self, digest: str, actor: Actor) -> None:
+        """A token works on one open connection at a time. If another connection holds it
+        and still answers a ping, this use is refused (and audited); if it does not
+        answer (the owner's old link died and the relay has not noticed yet), it is
+        closed and this connection takes over, so an honest reconnect is never stuck."""
+        holder = self.ctx.signin.bound.get(digest)
+        if holder is None or holder is self or not isinstance(holder, OfficerConnection):
+            return
+        if await _answers_ping(holder.ws, _PROBE_S):
+            await self.ctx.db.write(
+                _audit_only(
+                    actor.username, "session.second_use", actor.username, at=self._address()
+                )
+            )
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                "this session is already in use on another open connection: close that one "
+                "(or log in with password and code on this one)",
+            )
+        holder._release()
+        self.ctx.spawn(holder.ws.close(1008, "session taken over by a new connection"))
 
     async def refresh(self, msg: m.Refresh) -> m.Msg:
         assert self.actor is not None
         actor, old = self.actor, self.token_digest
-        ttl = self.ctx.config.token_ttl_s
+        cfg = self.ctx.config
 
         def job(tx: Tx) -> tuple[str, float]:
-            tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.token_hash == old))
+            row = tx.s.get(db.OfficerSession, old)
+            if row is None:
+                raise ProtocolError(
+                    ErrorCode.TOKEN_EXPIRED, "your session is no longer valid: log in again"
+                )
+            end = row.started_at + cfg.session_lifetime_s
+            if end <= tx.now:
+                raise ProtocolError(
+                    ErrorCode.TOKEN_EXPIRED,
+                    "your shift's session has ended: log in again with password and code",
+                )
+            tx.s.delete(row)
             token = accounts.new_token()
-            expires = tx.now + ttl
+            expires = min(tx.now + cfg.token_ttl_s, end)
             tx.s.add(
                 db.OfficerSession(
                     token_hash=accounts.token_digest(token),
                     officer_id=actor.officer_id,
                     expires_at=expires,
+                    started_at=row.started_at,
                 )
             )
             return token, expires
@@ -198,9 +240,34 @@ class OfficerConnection(Endpoint):
         token, expires = await self.ctx.db.write(job)
         return self._authed(msg.id, actor, token, expires)
 
+    async def logout(self, msg: m.Logout) -> m.Msg:
+        """Revoke this connection's token: it resumes nowhere from now on."""
+        assert self.actor is not None
+        actor, digest = self.actor, self.token_digest
+
+        def job(tx: Tx) -> None:
+            tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.token_hash == digest))
+            tx.audit(actor.username, "logout", actor.username)
+
+        await self.ctx.db.write(job)
+        self._release()
+        self.actor = None
+        self.ctx.hub.drop_officer(self.ws)
+        self.ctx.hub.discard_session(self)
+        return m.Ack(re=msg.id)
+
+    def _release(self) -> None:
+        """Unbind this connection's token (it closed, logged out or was taken over)."""
+        bound = self.ctx.signin.bound
+        if self.token_digest is not None and bound.get(self.token_digest) is self:
+            del bound[self.token_digest]
+        self.token_digest = None
+
     def _authed(self, rid: str, actor: Actor, token: str, expires: float) -> m.AuthOk:
+        self._release()
         self.actor = actor
         self.token_digest = accounts.token_digest(token)
+        self.ctx.signin.bound[self.token_digest] = self
         self.expires_at = expires
         self.checked_at = time.time()
         self.ctx.hub.add_session(self)
@@ -441,15 +508,105 @@ _preview_limiters: weakref.WeakKeyDictionary[Any, alerts.PreviewLimiter] = (
 )
 
 
-class _LoginFailed(ProtocolError):
-    pass
-
-
-def _audit_only(actor: str, action: str, subject: str = "") -> Callable[[Tx], None]:
+def _audit_only(
+    actor: str, action: str, subject: str = "", **detail: object
+) -> Callable[[Tx], None]:
     def job(tx: Tx) -> None:
-        tx.audit(actor, action, subject or actor)
+        tx.audit(actor, action, subject or actor, **detail)
 
     return job
+
+
+@dataclass(frozen=True)
+class _OfficerRow:
+    id: int
+    username: str
+    password_hash: str
+    totp_secret: str
+
+
+def _officer_row(username: str) -> Callable[[Any], _OfficerRow | None]:
+    def q(s: Any) -> _OfficerRow | None:
+        o = s.scalar(select(db.Officer).where(db.Officer.username == username))
+        return None if o is None else _OfficerRow(o.id, o.username, o.password_hash, o.totp_secret)
+
+    return q
+
+
+_Granted = tuple[Actor, str, float]
+
+
+def _login_job(
+    username: str, officer_id: int | None, pw_ok: bool, step: int | None, cfg: RelayConfig
+) -> Callable[[Tx], tuple[str, _Granted | None]]:
+    """The write half of a login: the TOTP step is taken here, in the writer, so two
+    logins racing with one code cannot both win. Every outcome is one audited write."""
+    audit_name = username[:200]
+
+    def job(tx: Tx) -> tuple[str, _Granted | None]:
+        o = tx.s.get(db.Officer, officer_id) if officer_id is not None else None
+        if o is None or not pw_ok or step is None:
+            tx.audit(audit_name, "login.failed", audit_name)
+            return "failed", None
+        if o.totp_last_step is not None and step <= o.totp_last_step:
+            tx.audit(audit_name, "login.replayed", audit_name, step=step)
+            return "replayed", None
+        if o.disabled:
+            tx.audit(audit_name, "login.refused", audit_name)
+            return "disabled", None
+        o.totp_last_step = step
+        token = accounts.new_token()
+        expires = tx.now + min(cfg.token_ttl_s, cfg.session_lifetime_s)
+        tx.s.add(
+            db.OfficerSession(
+                token_hash=accounts.token_digest(token),
+                officer_id=o.id,
+                expires_at=expires,
+                started_at=tx.now,
+            )
+        )
+        tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.expires_at < tx.now))
+        tx.audit(o.username, "login", o.username)
+        return "ok", (Actor(o.id, o.username, o.role), token, expires)
+
+    return job
+
+
+def _audit_lockouts(locks: list[signin.Lockout]) -> Callable[[Tx], None]:
+    def job(tx: Tx) -> None:
+        for lock in locks:
+            name = lock.username[:200]
+            tx.audit(
+                name, "login.locked", name, scope=lock.scope, at=lock.address, seconds=lock.seconds
+            )
+
+    return job
+
+
+def _session_of(digest: str) -> Callable[[Any], tuple[Actor, float] | None]:
+    def q(s: Any) -> tuple[Actor, float] | None:
+        row = s.execute(
+            select(db.Officer, db.OfficerSession.expires_at)
+            .join(db.OfficerSession, db.OfficerSession.officer_id == db.Officer.id)
+            .where(db.OfficerSession.token_hash == digest)
+        ).first()
+        if row is None:
+            return None
+        o, exp = row
+        if o.disabled:
+            return None
+        return Actor(o.id, o.username, o.role), float(exp)
+
+    return q
+
+
+async def _answers_ping(ws: ServerConnection, timeout: float) -> bool:
+    try:
+        pong = await ws.ping()
+        await asyncio.wait_for(pong, timeout)
+    except Exception:  # closed, closing or silent: not a live holder
+        return False
+    return True
 
 
 def _mime_of(sha: str) -> Callable[[Any], str]:

@@ -30,7 +30,7 @@ from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
-from relay.db.engine import checkpoint_wal, make_engine, migrate, sqlite_url
+from relay.db.engine import checkpoint_wal, make_engine, migrate, private_dir, sqlite_url
 from relay.db.uow import Database
 from relay.delivery import Delivery
 from relay.hub import Hub
@@ -38,6 +38,8 @@ from relay.media import MediaStore
 from relay.metrics import Metrics, serve_metrics
 from relay.officer import OfficerConnection
 from relay.ratelimit import AddressCounts, KeyedBuckets, SharedLimits, address_key, parse_allowlist
+from relay.secret_box import SecretBox, key_path, seal_plain_secrets
+from relay.signin import SignIn
 from relay.targeting import DeviceIndex
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ class Relay:
         self.tls_files: tls.TlsFiles | None = None
         self.port = config.port
         data = config.data_dir
-        data.mkdir(parents=True, exist_ok=True)
+        private_dir(data)
         self.media = MediaStore(data / "media")
         self.signing_key = checkpoints.relay_key(data)
         self.checkpoint_file = data / checkpoints.CHECKPOINT_FILE
@@ -84,6 +86,8 @@ class Relay:
         url = config.database_url or sqlite_url(data)
         engine = make_engine(url)
         migrate(engine)
+        box = SecretBox.load_or_create(key_path(data, config.secrets_key))
+        seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self.hub.publish)
         self.delivery = Delivery(self.db, self.hub, self.metrics)
         self._open_by_address = AddressCounts()
@@ -101,6 +105,7 @@ class Relay:
                 reports=KeyedBuckets(config.rate_limit_max_keys),
                 registrations=KeyedBuckets(config.rate_limit_max_keys),
             ),
+            signin=SignIn.for_config(config, box),
         )
         self._load_devices()
 
@@ -215,6 +220,14 @@ class Relay:
                 http.HTTPStatus.NOT_FOUND,
                 "no such endpoint: use /v1/officer, /v1/citizen or /healthz\n",
             )
+        origin = request.headers.get("Origin")
+        if (
+            path == OFFICER_PATH
+            and origin is not None
+            and origin not in self.config.officer_origins
+        ):
+            # a web page (any Origin, "null" too) must never drive an officer's session
+            return conn.respond(http.HTTPStatus.FORBIDDEN, "this Origin may not use /v1/officer\n")
         if "upgrade" not in request.headers.get("Connection", "").lower():
             return conn.respond(
                 http.HTTPStatus.UPGRADE_REQUIRED, "this endpoint speaks websocket only\n"

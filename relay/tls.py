@@ -104,6 +104,8 @@ def ensure_certificates(
         _write_private(key_path, _key_pem(server[1]))
         _write_public(cert_path, server[0].public_bytes(serialization.Encoding.PEM))
 
+    for path in (ca_cert_path, ca_key_path, cert_path, key_path):  # files an older relay left 0644
+        os.chmod(path, 0o600)
     fingerprint = certificate_fingerprint(server[0].public_bytes(serialization.Encoding.DER))
     return TlsFiles(ca_cert_path, cert_path, key_path, fingerprint)
 
@@ -305,7 +307,8 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    _write_atomic(path, data, 0o644)
+    """Certificates too are the relay user's only: an operator copies the CA to consoles."""
+    _write_atomic(path, data, 0o600)
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:

@@ -4,10 +4,15 @@ Privacy at rest: `hide_parameters` keeps bound values (coordinates, texts) out o
 exception and log line, and SQLite's `secure_delete` zeroes deleted or overwritten
 content, so a superseded location fix does not linger in free pages; `checkpoint_wal`
 then empties the WAL file, where old page images would otherwise stay.
+
+Files are the relay user's alone, whatever the umask: the data directory is 0700 and the
+SQLite file is created 0600 before SQLite opens it (its -wal and -shm files take the
+database file's mode), and tightened if an older relay left it readable.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +28,40 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'relay.sqlite').resolve()}"
 
 
+def private_dir(path: Path) -> None:
+    """Make `path` (and parents) if needed; the directory itself is 0700."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if absent; make it 0600 if it exists."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        os.chmod(path, 0o600)
+
+
+def _private_sqlite(url: str) -> None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return  # SQLite will say so
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chmod(side, 0o600)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, synchronous=FULL (durable commits) and FKs."""
     is_sqlite = make_url(url).get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite:
+        _private_sqlite(url)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
     if is_sqlite:

@@ -31,9 +31,12 @@ class Officer(Base):
     username: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(400))
-    totp_secret: Mapped[str] = mapped_column(String(200))  # base32
+    #: sealed with the relay's secrets key (relay/secret_box.py), never plain base32
+    totp_secret: Mapped[str] = mapped_column(String(200))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    #: the newest TOTP time step accepted: a code of this step or an older one is refused
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class OfficerSession(Base):
@@ -41,6 +44,9 @@ class OfficerSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
     expires_at: Mapped[float] = mapped_column(Float)
+    #: when the password + TOTP login that began this session happened; refreshes keep it,
+    #: and no token of the session outlives started_at + session_lifetime_s
+    started_at: Mapped[float] = mapped_column(Float, server_default="0")
 
 
 class Device(Base):

@@ -239,8 +239,8 @@ async def _sign_in_refused_once(tmp_path: Path) -> dict[str, object]:
     from backend_client.client import fetch_fingerprint
     from console import app as console_app
     from console.login.dialog import LoginDialog, TrustStore
-    from relay.accounts import totp_now
     from tests.conftest import PASSWORD
+    from tests.support.totp import fresh_code
 
     relay = await start_relay(tmp_path / "relay")
     url = relay.relay.url  # type: ignore[attr-defined]
@@ -269,7 +269,7 @@ async def _sign_in_refused_once(tmp_path: Path) -> dict[str, object]:
         )
         seen["refused"] = first.error.text()
         seen["code_cleared"] = first.totp.text() == ""
-        first.totp.setText(totp_now(relay.totp["dana"]))
+        first.totp.setText(fresh_code(relay.totp["dana"]))
         first._submit()
 
         def workspace() -> str | None:

@@ -39,6 +39,7 @@ from tests.conftest import PASSWORD, TEST_LIMITS, RunningRelay, start_relay
 from tests.support.fault_proxy import FaultProxy, peak_in_window
 from tests.support.flows import device, report
 from tests.support.peer import Peer, wait_until, wait_until_async
+from tests.support.totp import coder, fresh_code
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ class Rig:
         secret = self.r.totp[name]
         config.setdefault("ca_file", self.r.relay.ca_path)  # type: ignore[attr-defined]
         cfg = ClientConfig(url=self.proxy.url, **config)
-        creds = Credentials(name, PASSWORD, lambda: accounts.totp_now(secret))
+        creds = Credentials(name, PASSWORD, coder(secret))
         c = RelayClient(cfg, creds, Outbox(home / f"{name}-outbox.sqlite"))
         self.clients.append(c)
         return c
@@ -314,7 +315,7 @@ async def spawn_console(
         "outbox": str(outbox),
         "username": name,
         "password": PASSWORD,
-        "totp_secret": rig.r.totp[name],
+        "totp_code": fresh_code(rig.r.totp[name]),
         "report_id": report_id,
         "texts": texts,
         "wait_live": wait_live,
@@ -451,7 +452,7 @@ async def test_thousand_consoles_reconnect_without_a_storm(rig: Rig, tmp_path: P
         secret = rig.r.totp[name]
         c = RelayClient(
             ClientConfig(url=rig.proxy.url, ca_file=rig.r.relay.ca_path, **cfg),  # type: ignore[attr-defined,arg-type]
-            Credentials(name, PASSWORD, lambda: accounts.totp_now(secret)),
+            Credentials(name, PASSWORD, coder(secret)),
             shared,
         )
         last = [c.status.state]
@@ -472,16 +473,17 @@ async def test_thousand_consoles_reconnect_without_a_storm(rig: Rig, tmp_path: P
         return sum(1 for c in clients if c.status.state is State.LIVE)
 
     try:
-        # Five real logins (scrypt); the other consoles resume with those sessions' tokens,
-        # as a console does after any reconnect.
+        # Five real logins (scrypt, single-use codes); the other consoles resume sessions
+        # of their own (a token is bound to one connection), as if they had logged in
+        # earlier, as a console does after any reconnect.
         seeds = [make(n) for n in names]
         for c in seeds:
             await c.start()
         await wait_until(lambda: live() == len(seeds), timeout=30)
-        for i in range(N_CLIENTS - len(seeds)):
-            seed = seeds[i % len(seeds)]
+        minted = await mint_sessions(rig.r, names, N_CLIENTS - len(seeds))
+        for i, (token, expires) in enumerate(minted):
             c = make(names[i % len(names)])
-            c.token, c.token_expires_at = seed.token, seed.token_expires_at
+            c.token, c.token_expires_at = token, expires
         for start in range(len(seeds), N_CLIENTS, 100):
             for c in clients[start : start + 100]:
                 await c.start()
@@ -514,6 +516,32 @@ async def test_thousand_consoles_reconnect_without_a_storm(rig: Rig, tmp_path: P
     # loop-bunched (see above), so only "not all at once"; the policy is judged above
     assert accept_peak <= N_CLIENTS * 3 // 4
     assert all_back <= 60
+
+
+async def mint_sessions(r: RunningRelay, names: list[str], n: int) -> list[tuple[str, float]]:
+    """`n` sessions, round-robin over `names`, written as a login would write them."""
+    from sqlalchemy import select
+
+    from relay.db import models as db
+
+    def job(tx: Any) -> list[tuple[str, float]]:
+        ids = dict(tx.s.execute(select(db.Officer.username, db.Officer.id)).all())
+        out = []
+        for i in range(n):
+            token, expires = accounts.new_token(), tx.now + 900
+            tx.s.add(
+                db.OfficerSession(
+                    token_hash=accounts.token_digest(token),
+                    officer_id=ids[names[i % len(names)]],
+                    expires_at=expires,
+                    started_at=tx.now,
+                )
+            )
+            out.append((token, expires))
+        return out
+
+    result: list[tuple[str, float]] = await r.relay.db.write(job)  # type: ignore[attr-defined]
+    return result
 
 
 # ---------------------------------------------------------------- e. black hole detection

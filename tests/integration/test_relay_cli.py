@@ -9,10 +9,11 @@ from pathlib import Path
 
 from backend_client import OFFICER_PATH
 from backend_client import messages as m
-from relay import accounts, cap
+from relay import cap
 from tests.conftest import PASSWORD
 from tests.support.flows import PRESTON, device
 from tests.support.peer import Peer, next_id
+from tests.support.totp import fresh_code
 
 CLI = [sys.executable, "-m", "relay.cli"]
 
@@ -98,7 +99,7 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
                         id=next_id(),
                         username="olive",
                         password=PASSWORD,
-                        totp=accounts.totp_now(secret),
+                        totp=fresh_code(secret),
                     )
                 )
             finally:

@@ -7,8 +7,8 @@ from typing import Any
 
 from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.outbox import Outbox
-from relay import accounts
 from tests.conftest import PASSWORD, RunningRelay
+from tests.support.totp import coder
 
 
 def make_client(r: RunningRelay, home: Path, name: str = "dana", **config: Any) -> RelayClient:
@@ -16,5 +16,5 @@ def make_client(r: RunningRelay, home: Path, name: str = "dana", **config: Any) 
     config.setdefault("ca_file", r.relay.ca_path)  # type: ignore[attr-defined]
     config.setdefault("url", r.relay.url)  # type: ignore[attr-defined]
     cfg = ClientConfig(**config)
-    creds = Credentials(name, PASSWORD, lambda: accounts.totp_now(secret))
+    creds = Credentials(name, PASSWORD, coder(secret))
     return RelayClient(cfg, creds, Outbox(home / f"{name}-outbox.sqlite"))

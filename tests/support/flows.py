@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from backend_client import messages as m
-from relay import accounts
 from tests.conftest import PASSWORD, RunningRelay
 from tests.support.peer import Peer, next_id
+from tests.support.totp import fresh_code
 
 PRESTON = (53.7590, -2.6990)
 
@@ -15,9 +15,7 @@ PRESTON = (53.7590, -2.6990)
 async def officer(r: RunningRelay, name: str = "dana", subscribe: int | None = 0) -> Peer:
     p = await Peer.open(r.officer_url, r.ssl, officer=True)
     ok = await p.request(
-        m.Login(
-            id=next_id(), username=name, password=PASSWORD, totp=accounts.totp_now(r.totp[name])
-        )
+        m.Login(id=next_id(), username=name, password=PASSWORD, totp=fresh_code(r.totp[name]))
     )
     assert isinstance(ok, m.AuthOk), ok
     if subscribe is not None:

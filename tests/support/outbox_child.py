@@ -18,14 +18,13 @@ from pathlib import Path
 from backend_client import messages as m
 from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.outbox import Outbox
-from relay import accounts
 
 
 async def main(cfg: dict[str, object]) -> None:
-    secret = str(cfg["totp_secret"])
+    code = str(cfg["totp_code"])  # single-use: the parent picks one no other login took
     client = RelayClient(
         ClientConfig(url=str(cfg["url"]), ca_file=Path(str(cfg["ca_file"])), backoff_cap=1.0),
-        Credentials(str(cfg["username"]), str(cfg["password"]), lambda: accounts.totp_now(secret)),
+        Credentials(str(cfg["username"]), str(cfg["password"]), lambda: code),
         Outbox(Path(str(cfg["outbox"]))),
     )
     await client.start()

@@ -19,7 +19,7 @@ import pytest
 
 from backend_client import codec
 from backend_client import messages as m
-from relay import accounts, admin
+from relay import admin
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -29,8 +29,11 @@ from relay.hub import Hub
 from relay.media import MediaStore
 from relay.metrics import Metrics
 from relay.officer import OfficerConnection
+from relay.secret_box import SecretBox, key_path
+from relay.signin import SignIn
 from relay.targeting import DeviceIndex
 from tests.conftest import PASSWORD
+from tests.support.totp import fresh_code
 
 PRESTON = (53.7590, -2.6990)
 
@@ -75,8 +78,10 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         tasks.add(task)
         return task
 
+    config = RelayConfig(data_dir=tmp_path)
+    box = SecretBox.load_or_create(key_path(tmp_path))
     ctx = RelayContext(
-        config=RelayConfig(data_dir=tmp_path),
+        config=config,
         db=database,
         hub=hub,
         index=DeviceIndex(),
@@ -84,6 +89,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         metrics=metrics,
         spawn=spawn,
         delivery=Delivery(database, hub, metrics),
+        signin=SignIn.for_config(config, box),
     )
     try:
         yield Harness(ctx, totp)
@@ -106,7 +112,7 @@ async def login(h: Harness, name: str) -> OfficerConnection:
             id="L1",
             username=name,
             password=PASSWORD,
-            totp=accounts.totp_now(h.totp[name]),
+            totp=fresh_code(h.totp[name]),
         )
     )
     assert isinstance(reply, m.AuthOk), reply
