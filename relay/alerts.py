@@ -249,8 +249,10 @@ def _apply_update(
 
 
 def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
-    """CAP Cancel. Returns every recipient; those connected now are told it is cancelled
-    (a device offline at this moment never shows a cancelled alert it had not received)."""
+    """CAP Cancel. Returns the recipients to tell now; those offline are told when they next
+    authenticate (`held_for`), whether or not they had acknowledged the alert: a phone
+    that was sent it but whose acknowledgement was lost must not keep showing it. An alert
+    still awaiting approval reached nobody, so nobody is told."""
 
     def job(tx: Tx) -> tuple[m.Alert, list[int]]:
         s = tx.s
@@ -264,13 +266,24 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
             tx.emit(m.AlertChanged, alert=out)
             tx.audit(actor.username, "alert.cancel", a.public_id)
             return out, []
+        was_sent = a.state == "active"
         a.references_json = json.dumps(_referencing_previous(a))
         a.state = "cancelled"
         a.msg_type = "Cancel"
         a.sent_at = tx.now
-        got = list(
-            s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
-        )
+        if was_sent:
+            got = list(
+                s.scalars(
+                    select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id)
+                )
+            )
+        else:  # never went out: no phone holds it
+            s.execute(
+                update(db.AlertRecipient)
+                .where(db.AlertRecipient.alert_id == a.id)
+                .values(cancel_seen=True)
+            )
+            got = []
         out = wire.alert_msg(a)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(actor.username, "alert.cancel", a.public_id)
@@ -349,15 +362,14 @@ def expire_due() -> Callable[[Tx], int]:
 
 
 def held_for(device_key: int, now: float) -> Callable[[Session], list[m.Alert]]:
-    """Unexpired alerts this device was chosen for and has not yet received, and the Cancel
-    of any alert it had received but has not yet seen cancelled."""
+    """Unexpired alerts this device was chosen for and has not acknowledged (in their current
+    version: an Update replaces what it missed), and the Cancel of any alert sent to it whose
+    Cancel it has not acknowledged."""
 
     def query(s: Session) -> list[m.Alert]:
         rcpt = db.AlertRecipient
         unseen = and_(rcpt.status == "pending", db.Alert.state == "active")
-        cancel_unseen = and_(
-            rcpt.status != "pending", db.Alert.state == "cancelled", rcpt.cancel_seen.is_(False)
-        )
+        cancel_unseen = and_(db.Alert.state == "cancelled", rcpt.cancel_seen.is_(False))
         rows = s.scalars(
             select(db.Alert)
             .join(rcpt, rcpt.alert_id == db.Alert.id)

@@ -43,6 +43,13 @@ class Delivery:
         moved = await self._db.write(reports.mark_chat_delivered_to_officers(ids))
         self.tell_citizens_chat_status(moved)
 
+    async def mark_awaiting_delivered_to_officers(self) -> None:
+        """A console has just caught up (its replay included them): every citizen message
+        that waited for one is now delivered, and its sender is told."""
+        ids = await self._db.read(reports.citizen_chat_awaiting_officers())
+        if ids:
+            await self.mark_delivered_to_officers(ids)
+
     def tell_citizens_chat_status(self, moved: list[tuple[int, m.ChatMessage]]) -> None:
         for device_key, msg in moved:
             frame = codec.encode_text(

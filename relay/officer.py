@@ -308,6 +308,8 @@ class OfficerConnection(Endpoint):
             await ws.send(codec.encode_text(m.Subscribed(re=msg.id, head=last)))
             await self._flush(last)
             hub.go_live(ws)
+            # the replay carried citizen messages sent while no console was live
+            self.ctx.spawn(self.ctx.delivery.mark_awaiting_delivered_to_officers())
         except BaseException:
             hub.drop_officer(ws)
             raise

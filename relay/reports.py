@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend_client import messages as m
 from backend_client import rules
 from backend_client.errors import ErrorCode, ProtocolError
+from backend_client.limits import REPLAY_BATCH
 from relay import wire
 from relay.db import models as db
 from relay.db.uow import Tx
@@ -439,6 +440,21 @@ def _changed(tx: Tx, r: db.Report, actor: Actor, action: str, **detail: object) 
     tx.s.flush()
     tx.emit(m.ReportUpdated, report=wire.report_msg(tx.s, r), by=actor.username)
     tx.audit(actor.username, action, r.public_id, **detail)
+
+
+def citizen_chat_awaiting_officers() -> Callable[[Session], list[str]]:
+    """Citizen messages no console has received yet (sent while none was live)."""
+
+    def query(s: Session) -> list[str]:
+        return list(
+            s.scalars(
+                select(db.ChatMessage.public_id)
+                .where(db.ChatMessage.sender == "citizen", db.ChatMessage.status == "sent")
+                .limit(REPLAY_BATCH)  # the rest on the next console's catch-up
+            )
+        )
+
+    return query
 
 
 def mark_chat_delivered_to_officers(
