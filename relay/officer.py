@@ -388,7 +388,11 @@ class OfficerConnection(Endpoint):
             return limited
         keys = self._select(msg.area, msg.categories)
         cfg = self.ctx.config
-        n = len(keys)
+        # the count shown is on the ~100 m grid (no edge-sliding places a phone); whether
+        # send would wait for approval is decided on the exact recipients, as send does
+        n = self.ctx.index.coarse_count(
+            msg.area, targeting.category_mask(msg.categories), time.time()
+        )
         low = n < cfg.preview_min_count
         await self.ctx.db.write(
             alerts.preview_audit(
@@ -401,7 +405,7 @@ class OfficerConnection(Endpoint):
         return m.AlertCount(
             re=msg.id,
             recipients=0 if low else n,
-            approval_required=rules.needs_approval(n, cfg.approval_threshold),
+            approval_required=rules.needs_approval(len(keys), cfg.approval_threshold),
             fewer_than=cfg.preview_min_count if low else None,
         )
 

@@ -336,6 +336,22 @@ def _haversine_m(lat0: float, lon0: float, lats: F64Array, lons: F64Array) -> F6
 # ------------------------------------------------------------------------------- index
 
 
+#: the grid previews count on: cells about 100 m high, and as wide at every latitude
+COARSE_CELL_M = 100.0
+CELL_LAT_DEG = COARSE_CELL_M / (math.pi * EARTH_RADIUS_M / 180.0)
+_MIN_COS = 0.05  # near the poles cells stop widening (about 2 km of longitude)
+
+
+def snap(lats: F64Array, lons: F64Array) -> tuple[F64Array, F64Array]:
+    """Each position moved to the centre of its grid cell: rows of `CELL_LAT_DEG`, each
+    row cut into cells as wide (in metres) as they are high at that row's latitude."""
+    row_lat = (np.floor(lats / CELL_LAT_DEG) + 0.5) * CELL_LAT_DEG
+    row_lat = np.clip(row_lat, -90.0, 90.0)
+    cell_lon = CELL_LAT_DEG / np.maximum(np.cos(np.radians(row_lat)), _MIN_COS)
+    col_lon = (np.floor((lons + 180.0) / cell_lon) + 0.5) * cell_lon - 180.0
+    return row_lat, np.clip(col_lon, -180.0, 180.0)
+
+
 class DeviceIndex:
     """Latest position, category mask and fix expiry of every located device.
 
@@ -506,6 +522,30 @@ class DeviceIndex:
     def count(self, area: messages.Area, mask: int, now: float) -> int:
         """How many devices `select` would return; the number shown before sending."""
         return len(self.select(area, mask, now))
+
+    def coarse_count(self, area: messages.Area, mask: int, now: float) -> int:
+        """How many devices `select` would return if each stood at the centre of its
+        ~100 m grid cell (`snap`): the number a preview shows. A phone's count then only
+        changes when its cell's centre crosses the area's edge, so no series of previews,
+        however many other phones the areas hold, places it more finely than its cell."""
+        _check_mask(mask)
+        prepared = _prepare(area)
+        if mask == 0 or self._n == 0:
+            return 0
+        pad_lat = 2 * CELL_LAT_DEG  # a phone whose cell centre is inside may stand outside
+        if isinstance(prepared, _PreparedPolygon):
+            min_lon, min_lat, max_lon, max_lat = prepared.bounds
+            widest = max(abs(min_lat), abs(max_lat)) + pad_lat
+            pad_lon = pad_lat / max(math.cos(math.radians(min(widest, 89.0))), _MIN_COS)
+            padded = (min_lon - pad_lon, min_lat - pad_lat, max_lon + pad_lon, max_lat + pad_lat)
+            rows = self._candidates(padded, None, mask, now)
+            lats, lons = snap(self._lat[rows], self._lon[rows])
+            return int(np.count_nonzero(_covers_xy(prepared, lons, lats)))
+        low, high = prepared.lat_band
+        rows = self._candidates(None, (low - pad_lat, high + pad_lat), mask, now)
+        lats, lons = snap(self._lat[rows], self._lon[rows])
+        distance = _haversine_m(prepared.lat, prepared.lon, lats, lons)
+        return int(np.count_nonzero(distance <= prepared.radius_m))
 
     def _candidates(
         self,

@@ -480,3 +480,73 @@ def test_areas_below_the_minimum_size_are_refused() -> None:
     with pytest.raises(GeometryError, match="too small"):
         check_min_size(box, 10_000.0)
     assert area_m2(street) == pytest.approx(math.pi * 57.0**2, rel=1e-6)
+
+
+# ------------------------------------------------------------------ the preview's grid
+
+
+def _rect(west: float, south: float, east: float, north: float) -> messages.Polygon:
+    return messages.Polygon(
+        coordinates=[(west, south), (east, south), (east, north), (west, north)]
+    )
+
+
+def test_snap_moves_a_position_to_its_cell_centre_and_no_further_than_the_cell() -> None:
+    rng = np.random.default_rng(3)
+    lats = rng.uniform(-80, 80, 2000)
+    lons = rng.uniform(-179.9, 179.9, 2000)
+    slat, slon = targeting.snap(lats, lons)
+    again = targeting.snap(slat, slon)
+    assert np.allclose(again[0], slat) and np.allclose(again[1], slon)  # centres stay put
+    for lat, lon, a, b in zip(lats[:200], lons[:200], slat[:200], slon[:200], strict=True):
+        assert haversine_m(lat, lon, a, b) <= targeting.COARSE_CELL_M * 0.75
+
+
+def test_previews_over_a_crowd_cannot_tell_two_spots_of_one_cell_apart() -> None:
+    """The crowd attack: areas that also hold a crowd far away (so counts are never
+    coarsened to "fewer than k"), an edge slid across the target metre by metre. With
+    exact counts the flip pins the phone; on the grid, two phones ~40 m apart in one cell
+    give the same answer to every probe."""
+    lat, lon = targeting.snap(np.array([PRESTON_LAT]), np.array([PRESTON_LON]))
+    centre_lat, centre_lon = float(lat[0]), float(lon[0])
+    spots = [(centre_lat - 0.0002, centre_lon - 0.0003), (centre_lat + 0.0002, centre_lon + 0.0003)]
+    assert 30 < haversine_m(*spots[0], *spots[1]) < 100
+    mask = category_mask(["burglary"])
+    indexes = []
+    for spot in spots:
+        idx = DeviceIndex()
+        for k in range(10):  # the crowd, 2 km east
+            idx.upsert(100 + k, PRESTON_LAT + k * 0.0001, PRESTON_LON + 0.03, mask, 1e12)
+        idx.upsert(1, spot[0], spot[1], mask, 1e12)
+        indexes.append(idx)
+    exact_differs = False
+    for step in range(-400, 401, 2):  # the west edge swept 0.004 degrees either side, ~2 m steps
+        west = centre_lon + step * 0.00001
+        area = _rect(west, PRESTON_LAT - 0.01, PRESTON_LON + 0.04, PRESTON_LAT + 0.01)
+        coarse = {idx.coarse_count(area, mask, 0.0) for idx in indexes}
+        assert len(coarse) == 1, (step, coarse)
+        exact_differs |= len({len(idx.select(area, mask, 0.0)) for idx in indexes}) > 1
+    assert exact_differs  # the exact count would have told them apart
+    for step in range(-400, 401, 2):  # the south edge, the same
+        south = centre_lat + step * 0.00001
+        area = _rect(PRESTON_LON - 0.01, south, PRESTON_LON + 0.04, PRESTON_LAT + 0.02)
+        assert len({idx.coarse_count(area, mask, 0.0) for idx in indexes}) == 1
+
+
+def test_the_coarse_count_of_a_neighbourhood_is_the_exact_one() -> None:
+    idx = DeviceIndex()
+    mask = category_mask(["burglary"])
+    rng = np.random.default_rng(5)
+    for k in range(200):  # phones well inside a 2 km square
+        idx.upsert(
+            k,
+            PRESTON_LAT + rng.uniform(-0.005, 0.005),
+            PRESTON_LON + rng.uniform(-0.008, 0.008),
+            mask,
+            1e12,
+        )
+    area = _rect(PRESTON_LON - 0.02, PRESTON_LAT - 0.01, PRESTON_LON + 0.02, PRESTON_LAT + 0.01)
+    circle = messages.Circle(lat=PRESTON_LAT, lon=PRESTON_LON, radius_m=2500.0)
+    assert idx.coarse_count(area, mask, 0.0) == len(idx.select(area, mask, 0.0)) == 200
+    assert idx.coarse_count(circle, mask, 0.0) == 200
+    assert idx.coarse_count(area, category_mask(["drugs"]), 0.0) == 0
