@@ -149,16 +149,20 @@ async def run(
     from console.theme import apply_theme
 
     if source is None:
-        apply_theme(app, args.theme or "dark")
-        opened = await _log_in(args)
-        if opened is None:
-            return 1  # the officer closed the login dialog
-        return await _workspace(args, app, opened)
+        while True:  # Sign out closes the session (logging out) and asks again
+            apply_theme(app, args.theme or "dark")
+            opened = await _log_in(args)
+            if opened is None:
+                return 1  # the officer closed the login dialog
+            code = await _workspace(args, app, opened)
+            if code != SIGNED_OUT:
+                return code
     login = await source.open()
     try:
         opened = open_session(login.config, login.credentials, args.data_dir or login.data_dir)
         await opened.session.start()
-        return await _workspace(args, app, opened)
+        code = await _workspace(args, app, opened)
+        return 0 if code == SIGNED_OUT else code  # a session source has no login to go back to
     finally:
         await source.close()
 
@@ -182,9 +186,14 @@ async def _log_in(args: argparse.Namespace) -> OpenedSession | None:
         await opened.close()
 
 
+#: what `_workspace` returns when the officer signed out rather than quit
+SIGNED_OUT = -1
+
+
 async def _workspace(args: argparse.Namespace, app: QApplication, opened: OpenedSession) -> int:
     """The main window over an open session, until it is closed or the screenshot is taken;
-    the session is closed on the way out."""
+    the session is closed on the way out (which logs out on the relay). Returns 0, or
+    `SIGNED_OUT`."""
     from console.main_window import MainWindow
     from console.settings import ConsoleSettings
     from console.theme import apply_theme
@@ -216,7 +225,7 @@ async def _workspace(args: argparse.Namespace, app: QApplication, opened: Opened
             window.save_layout()
             window.close()
         await opened.close()
-    return 0
+    return SIGNED_OUT if window is not None and window.signed_out else 0
 
 
 def _offscreen_screen(width: int = 1600, height: int = 1000) -> Path:

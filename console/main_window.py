@@ -27,6 +27,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.session = session
         self.settings = settings
+        #: the officer chose Session > Sign out (not Quit): the app asks for a login again
+        self.signed_out = False
         self.setWindowTitle(f"Lookout — {session.username}")
         self.resize(1600, 960)
         self.setDockOptions(
@@ -87,10 +89,18 @@ class MainWindow(QMainWindow):
         theme.toggled.connect(self._toggle_theme)
         view.addAction(theme)
         session = self.menuBar().addMenu("&Session")
+        sign_out = QAction("Sign &out", self)
+        sign_out.setToolTip("End this session on the relay and return to the login dialog")
+        sign_out.triggered.connect(self.sign_out)
+        session.addAction(sign_out)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         session.addAction(quit_action)
+
+    def sign_out(self) -> None:
+        self.signed_out = True
+        self.close()
 
     def _toggle_theme(self, light: bool) -> None:
         name = "light" if light else "dark"

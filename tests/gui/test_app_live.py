@@ -37,7 +37,7 @@ from tests.conftest import start_relay
 from tests.support.clients import make_client
 from tests.support.fault_proxy import FaultProxy
 from tests.support.flows import PRESTON, device, report
-from tests.support.peer import next_id, wait_until
+from tests.support.peer import Peer, next_id, wait_until
 
 pytestmark = pytest.mark.gui
 
@@ -148,6 +148,20 @@ async def _shift(tmp_path: Path) -> None:
             ),
             timeout=5,
         )
+
+        # Session > Sign out: the window closes as signed out, and closing the session
+        # logs out on the relay: the token resumes nowhere afterwards
+        token = session.client.token
+        assert token is not None
+        closed: list[bool] = []
+        window.closed.connect(lambda: closed.append(True))
+        window.sign_out()
+        assert window.signed_out and closed == [True]
+        await session.stop()
+        peer = await Peer.open(relay.officer_url, relay.ssl, officer=True)
+        refused = await peer.request(m.Resume(id=next_id(), token=token))
+        await peer.close()
+        assert isinstance(refused, m.Error) and refused.code == "bad_credentials", refused
     finally:
         window.close()
         await session.stop()
@@ -364,3 +378,34 @@ def test_the_console_alone_knows_no_demo(capsys: pytest.CaptureFixture[str]) -> 
 if __name__ == "__main__":
     assert sys.argv[1] == "login", sys.argv
     raise SystemExit(_login_child(Path(sys.argv[2])))
+
+
+def test_sign_out_returns_to_the_login_dialog_and_quit_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`run`'s loop: a workspace left by Sign out asks for a login again; one left by Quit
+    ends the program; closing the login dialog ends it with 1."""
+    from console import app as console_app
+
+    logins: list[str] = []
+    outcomes = [console_app.SIGNED_OUT, 0]
+
+    async def log_in(_args: object) -> object:
+        logins.append("asked")
+        return object()
+
+    async def workspace(_args: object, _app: object, _opened: object) -> int:
+        return outcomes.pop(0)
+
+    monkeypatch.setattr(console_app, "_log_in", log_in)
+    monkeypatch.setattr(console_app, "_workspace", workspace)
+    monkeypatch.setattr("console.theme.apply_theme", lambda *_a: None)
+    args = console_app.parse_args([])[0]
+    assert asyncio.run(console_app.run(args, object())) == 0  # type: ignore[arg-type]
+    assert logins == ["asked", "asked"]
+
+    async def gives_up(_args: object) -> None:
+        return None
+
+    monkeypatch.setattr(console_app, "_log_in", gives_up)
+    assert asyncio.run(console_app.run(args, object())) == 1  # type: ignore[arg-type]

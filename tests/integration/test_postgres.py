@@ -347,7 +347,7 @@ async def test_pg_resume_since_gets_every_missed_event_once_in_order(
     await off.close()
     for i in range(25):  # events happen while the officer is away
         await report(cit, text=f"while away {i}")
-    back = await officer(pg_relay, subscribe=None)
+    back = await officer(pg_relay, "dev", subscribe=None)  # codes are single-use: another officer
     await back.send(m.Subscribe(id=next_id(), since=first.seq))
     sub = await back.wait_for(lambda e: isinstance(e, m.Subscribed))
     seqs = [e.seq for e in back.seen if hasattr(e, "seq")]
@@ -364,7 +364,7 @@ async def test_pg_resume_since_gets_every_missed_event_once_in_order(
             await report(cit, text=f"burst {i}")
 
     task = asyncio.create_task(writer())
-    fresh = await officer(pg_relay, subscribe=None)
+    fresh = await officer(pg_relay, "sam", subscribe=None)
     await fresh.send(m.Subscribe(id=next_id(), since=0))
     await task
     await fresh.wait_for(

@@ -25,6 +25,10 @@ def fresh_code(secret: str) -> str:
     left = (now + 1) * accounts.TOTP_STEP - t
     first = now - 1 if left > _MARGIN_S else now
     step = max(first, _last.get(secret, first - 1) + 1)
+    if step > now + 1 and left <= _MARGIN_S + 1:
+        # near a step's end only two steps are offered: the next one opens in a moment
+        time.sleep(left + 0.05)
+        return fresh_code(secret)
     if step > now + 1:
         raise RuntimeError(
             "this test logs one officer in more than three times in 30 s: codes are "
