@@ -64,6 +64,10 @@ class Endpoint:
         self._messages = TokenBucket.full(self._messages_rate, now)
         self._bytes = TokenBucket.full(self._bytes_rate, now)
         self._refused_in_row = 0
+        #: refusals in the current window: a flooder that waits for each answer gets a
+        #: frame through on every refill, so it is never refused many times in a row
+        self._window_start = now
+        self._refused_in_window = 0
         self._close_reason: str | None = None
         self._log_throttle = LogThrottle(cfg.bad_frame_log_every_s)
 
@@ -155,8 +159,12 @@ class Endpoint:
     def _limited(self, limit: str) -> None:
         self.ctx.metrics.rate_limited.labels(self.name, limit).inc()
         self._refused_in_row += 1
+        now = time.monotonic()
+        if now - self._window_start >= REFUSAL_WINDOW_S:
+            self._window_start, self._refused_in_window = now, 0
+        self._refused_in_window += 1
         most = self.ctx.config.refusals_before_close
-        if most > 0 and self._refused_in_row >= most:
+        if most > 0 and max(self._refused_in_row, self._refused_in_window) >= most:
             self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
             self._close_reason = "too many frames over the rate limit"
 
@@ -188,6 +196,10 @@ _LOGGED = frozenset(
         ErrorCode.RATE_LIMITED,
     }
 )
+
+
+#: refusals_before_close counts refusals in a row, and also within this many seconds
+REFUSAL_WINDOW_S = 10.0
 
 
 def _held(n: int) -> str:

@@ -104,6 +104,29 @@ async def test_a_flood_that_ignores_rate_limited_is_closed(limited: Start) -> No
     assert isinstance(await honest.request(m.Ping(id=next_id())), m.Pong)
 
 
+async def test_a_flood_that_squeezes_frames_through_on_refills_is_closed_too(
+    limited: Start,
+) -> None:
+    """A flooder that paces itself just above the limit gets a frame through on every
+    refill, so it is never refused many times *in a row*; it is still closed, for the
+    refusals it collects within a few seconds."""
+    r = await limited(
+        citizen_messages_per_s=20.0, citizen_message_burst=5, refusals_before_close=60
+    )
+    flooder, _ = await device(r)
+    honest, _ = await device(r)
+    passed = refused = 0
+    with pytest.raises(ConnectionClosed) as info:
+        for _ in range(400):  # about 8 s at one request per poll of the clock (~20 ms)
+            reply = await flooder.request(m.Ping(id=next_id()))
+            passed += isinstance(reply, m.Pong)
+            refused += rate_limited(reply)
+            await wait_seconds(0.001)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    assert passed >= 5 and refused >= 30  # it did squeeze frames through between refusals
+    assert isinstance(await honest.request(m.Ping(id=next_id())), m.Pong)
+
+
 def _noise_png(side: int) -> bytes:
     """A PNG that does not compress (random pixels), so its size is about side² × 3."""
     import random
