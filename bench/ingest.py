@@ -263,7 +263,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     raise_nofile()
     tmp = tempfile.TemporaryDirectory(prefix="lookout-ingest-")
     data_dir = Path(tmp.name) / "relay"
-    relay = Relay(RelayConfig(data_dir=data_dir, port=0, **BENCH_LIMITS))
+    relay = Relay(
+        RelayConfig(
+            data_dir=data_dir,
+            port=0,
+            wal_checkpoint_every_s=args.wal_checkpoint_every,
+            **BENCH_LIMITS,
+        )
+    )
     profiler: cProfile.Profile | None = None
     if args.profile and py_spy() is None:
         # cProfile the writer thread (where the group commit runs): wrap its target.
@@ -411,6 +418,13 @@ def main() -> None:
         help="don't keep the clients off the relay's core",
     )
     ap.add_argument("--profile", metavar="DIR", help="write py-spy and cProfile output here")
+    ap.add_argument(
+        "--wal-checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="the relay's WAL truncation interval (privacy at rest); 1 shows its cost",
+    )
     args = ap.parse_args()
     if min(args.reports, args.connections, args.inflight, args.procs) < 1:
         ap.error("--reports, --connections, --inflight and --procs must be positive")

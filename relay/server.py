@@ -9,6 +9,7 @@ chores that tie them together.
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 import time
@@ -285,7 +286,7 @@ class Relay:
                         self.index.remove(key)
                     if forgotten or now - last_wal >= cfg.wal_checkpoint_every_s:
                         last_wal = now
-                        await asyncio.to_thread(checkpoint_wal, self.db.engine)
+                        await self.db.maintain(functools.partial(checkpoint_wal, self.db.engine))
                 if now - last_checkpoint >= cfg.checkpoint_every_s:
                     last_checkpoint = now
                     await asyncio.to_thread(self._checkpoint_sync)

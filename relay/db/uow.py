@@ -61,6 +61,16 @@ class _Job:
 
 
 @dataclass
+class _Maintenance:
+    """Work on the database file itself (a WAL checkpoint) that must not race the writer:
+    it runs on the writer thread, between two batches, outside any transaction."""
+
+    fn: Callable[[], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
 class Tx:
     """What a job sees: the session, the transaction's clock, and ways to emit effects."""
 
@@ -113,7 +123,7 @@ class Database:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.on_events = on_events
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Maintenance | None] = queue.SimpleQueue()
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-read")
         with self.sessions() as s, s.begin():
             self._next_seq = int(s.scalar(select(func.max(db.Event.seq))) or 0) + 1
@@ -136,6 +146,15 @@ class Database:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[R] = loop.create_future()
         self._queue.put(_Job(fn, fut, loop))
+        return await fut
+
+    async def maintain(self, fn: Callable[[], R]) -> R:
+        """Run `fn` on the writer thread between batches. A WAL checkpoint from another
+        connection made the writer's next transaction fail with "database is locked"
+        (SQLITE_BUSY_SNAPSHOT: no busy timeout helps); from the writer itself it cannot."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
+        self._queue.put(_Maintenance(fn, fut, loop))
         return await fut
 
     async def read(self, fn: Callable[[Session], R]) -> R:
@@ -164,8 +183,12 @@ class Database:
             first = self._queue.get()
             if first is None:
                 return
+            if isinstance(first, _Maintenance):
+                _run_maintenance(first)
+                continue
             batch = [first]
             stop = False
+            then: _Maintenance | None = None
             while len(batch) < MAX_BATCH:
                 try:
                     nxt = self._queue.get_nowait()
@@ -174,8 +197,13 @@ class Database:
                 if nxt is None:
                     stop = True
                     break
+                if isinstance(nxt, _Maintenance):
+                    then = nxt  # after this batch, before the next
+                    break
                 batch.append(nxt)
             self._run_batch(batch)
+            if then is not None:
+                _run_maintenance(then)
             if stop:
                 return
 
@@ -310,7 +338,16 @@ def _expected(exc: Exception) -> bool:
     return isinstance(exc, ProtocolError)
 
 
-def _resolve(job: _Job, ok: bool, value: Any) -> None:
+def _run_maintenance(work: _Maintenance) -> None:
+    try:
+        result = work.fn()
+    except Exception as exc:
+        _resolve(work, False, exc)
+    else:
+        _resolve(work, True, result)
+
+
+def _resolve(job: _Job | _Maintenance, ok: bool, value: Any) -> None:
     def set_result() -> None:
         if job.future.done():
             return

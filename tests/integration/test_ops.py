@@ -249,3 +249,52 @@ async def test_a_failed_statement_never_shows_its_parameters(relay, caplog):
     assert "no_such_table" in str(info.value)
     assert "53.98" not in str(info.value) and "53.98" not in caplog.text
     assert "hidden" in str(info.value)
+
+
+async def test_wal_truncation_under_load_refuses_no_report(tmp_path: Path) -> None:
+    """The privacy chore truncates the WAL while phones report at full speed. Run from
+    another connection, the checkpoint made the writer's next transaction fail ("database
+    is locked", answered `unavailable`); on the writer thread, between batches, it cannot."""
+    r = await start_relay(
+        tmp_path / "relay",
+        wal_checkpoint_every_s=0.01,
+        counts_interval_s=0.01,
+        expiry_every_s=0.01,
+        reports_per_device_per_hour=0,
+    )
+    phones = [(await device(r))[0] for _ in range(16)]
+    ends = {"checkpoints": 0}
+    engine_calls = r.relay.db.maintain  # type: ignore[attr-defined]
+
+    async def counted(fn):  # type: ignore[no-untyped-def]
+        ends["checkpoints"] += 1
+        return await engine_calls(fn)
+
+    r.relay.db.maintain = counted  # type: ignore[attr-defined]
+    try:
+
+        async def burst(p) -> list[m.Msg]:  # type: ignore[no-untyped-def]
+            out = []
+            for i in range(120):
+                out.append(
+                    await p.request(
+                        m.ReportSubmit(
+                            id=next_id(),
+                            client_ref=f"w{i}",
+                            category="burglary",
+                            text="x",
+                            lat=53.759,
+                            lon=-2.699,
+                        )  # fmt: skip
+                    )
+                )
+            return out
+
+        replies = [x for got in await asyncio.gather(*(burst(p) for p in phones)) for x in got]
+        refused = [x for x in replies if not isinstance(x, m.ReportAccepted)]
+        assert refused == [], refused[:3]
+        assert ends["checkpoints"] >= 5  # the chore really ran during the burst
+    finally:
+        for p in phones:
+            await p.close()
+        await r.relay.stop()  # type: ignore[attr-defined]
