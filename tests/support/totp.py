@@ -8,6 +8,7 @@ Every test login must come from here (or a step after it), or the two would coll
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -26,8 +27,11 @@ def fresh_code(secret: str) -> str:
     first = now - 1 if left > _MARGIN_S else now
     step = max(first, _last.get(secret, first - 1) + 1)
     if step > now + 1 and left <= _MARGIN_S + 1:
-        # near a step's end only two steps are offered: the next one opens in a moment
-        time.sleep(left + 0.05)
+        # near a step's end only two steps are offered: wait (a few seconds at most) for
+        # the clock to enter the next step, which offers a new one
+        opened = threading.Event()
+        while accounts.time_step() <= now:
+            opened.wait(0.05)
         return fresh_code(secret)
     if step > now + 1:
         raise RuntimeError(
