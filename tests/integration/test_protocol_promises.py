@@ -1,47 +1,16 @@
 """What docs/protocol.md promises a client written from it alone, against the real relay:
-alerts, their updates and cancels reach phones that come back, and a console's catch-up
-delivers citizen messages sent while no console was live."""
+updates reach phones that come back (cancels: tests/integration/test_officer_api.py), an
+alert cancelled before approval reaches none, and a console's catch-up delivers citizen
+messages sent while no console was live."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from backend_client import messages as m
-from tests.conftest import RunningRelay, start_relay
-from tests.support.flows import alert_info, device, officer
-from tests.support.peer import Peer, next_id
-
-
-async def _back(r: RunningRelay, reg: m.DeviceRegistered) -> Peer:
-    p = await Peer.open(r.citizen_url, r.ssl, officer=False)
-    ok = await p.request(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
-    assert isinstance(ok, m.DeviceAuthed), ok
-    return p
-
-
-async def test_a_phone_that_never_acknowledged_still_hears_of_the_cancel(relay):
-    off = await officer(relay)
-    cit, reg = await device(relay)
-    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
-    assert isinstance(acc, m.AlertAccepted) and acc.alert.state == "active"
-    await cit.wait_for(lambda x: isinstance(x, m.AlertDeliver))  # shown, acknowledgement lost
-    await cit.close()
-    can = await off.request(
-        m.AlertCancel(id=next_id(), idem=next_id(), alert_id=acc.alert.alert_id)
-    )
-    assert isinstance(can, m.AlertAccepted)
-    again = await _back(relay, reg)
-    got = await again.wait_for(
-        lambda x: isinstance(x, m.AlertDeliver) and x.alert.msg_type == "Cancel"
-    )
-    assert got.alert.alert_id == acc.alert.alert_id
-    await again.request(m.AlertAck(id=next_id(), alert_id=got.alert.alert_id, status="delivered"))
-    await again.close()
-    third = await _back(relay, reg)  # acknowledged: not sent again
-    assert isinstance(await third.request(m.Ping(id=next_id())), m.Pong)
-    assert not any(isinstance(x, m.AlertDeliver) for x in third.seen)
-    await third.close()
-    await off.close()
+from tests.conftest import start_relay
+from tests.support.flows import alert_info, device, device_back, officer
+from tests.support.peer import next_id
 
 
 async def test_a_phone_away_during_an_update_gets_the_current_message(relay):
@@ -60,7 +29,7 @@ async def test_a_phone_away_during_an_update_gets_the_current_message(relay):
         )
     )
     assert isinstance(upd, m.AlertAccepted), upd
-    again = await _back(relay, reg)
+    again = await device_back(relay, reg)
     got = await again.wait_for(lambda x: isinstance(x, m.AlertDeliver))
     assert got.alert.msg_type == "Update"
     assert got.alert.headline == "Burglaries: two arrests, stay alert"
@@ -81,7 +50,7 @@ async def test_an_alert_cancelled_before_approval_reaches_no_phone(tmp_path: Pat
         assert isinstance(can, m.AlertAccepted) and can.alert.state == "cancelled"
         assert isinstance(await cit.request(m.Ping(id=next_id())), m.Pong)
         await cit.close()
-        again = await _back(r, reg)
+        again = await device_back(r, reg)
         assert isinstance(await again.request(m.Ping(id=next_id())), m.Pong)
         assert not any(isinstance(x, m.AlertDeliver) for x in cit.seen + again.seen)
         await again.close()

@@ -40,6 +40,14 @@ async def device(
     return p, reg
 
 
+async def device_back(r: RunningRelay, reg: m.DeviceRegistered) -> Peer:
+    """A registered device coming back on a new connection (`device.auth`)."""
+    p = await Peer.open(r.citizen_url, r.ssl, officer=False)
+    ok = await p.request(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
+    assert isinstance(ok, m.DeviceAuthed), ok
+    return p
+
+
 async def report(p: Peer, text: str = "Two men trying door handles", **kw: Any) -> m.ReportAccepted:
     fields: dict[str, Any] = dict(
         id=next_id(),
