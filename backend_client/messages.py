@@ -178,6 +178,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     delivered: int
     read: int
     approved_by: str | None = None
+    #: set (the relay's minimum, default 5) when the alert reached fewer phones than
+    #: that: then `recipients`, `delivered` and `read` are 0 and not given
+    fewer_than: int | None = None
 
 
 class CitizenAlert(msgspec.Struct, frozen=True, kw_only=True):

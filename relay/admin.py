@@ -120,7 +120,10 @@ def list_alerts(engine: Engine) -> list[m.Alert]:
     from relay import wire
 
     with Session(engine) as s:
-        return [wire.alert_msg(a) for a in s.scalars(select(db.Alert).order_by(db.Alert.id.desc()))]
+        return [
+            wire.alert_msg(a, alerts.EXACT)
+            for a in s.scalars(select(db.Alert).order_by(db.Alert.id.desc()))
+        ]
 
 
 def verify_audit(engine: Engine) -> audit.Verdict:

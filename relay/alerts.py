@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -22,6 +23,18 @@ from relay import cap, wire
 from relay.db import models as db
 from relay.db.uow import Tx
 from relay.reports import Actor, new_public_id
+
+#: counts for code that never shows them to an officer (a phone's copy, CAP, the operator)
+EXACT = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Whom an alert goes to (`keys`, exact) and the set its approval is decided on
+    (`reach`, `DeviceIndex.reach`: the keys and the phones within a cell of the edge)."""
+
+    keys: np.ndarray
+    reach: np.ndarray
 
 
 def _alert_row(s: Session, alert_id: str) -> db.Alert:
@@ -37,14 +50,16 @@ def _check_expiry(info: m.AlertInfo, now: float) -> None:
 
 
 def create(
-    actor: Actor, msg: m.AlertSend, keys: np.ndarray, threshold: int
+    actor: Actor, msg: m.AlertSend, targets: Targets, threshold: int, floor: int
 ) -> Callable[[Tx], m.Alert]:
-    """Store a new alert for `keys`; pending approval above `threshold` recipients."""
+    """Store a new alert for `targets.keys`; pending approval when its reach is above
+    `threshold`. Officers see its counts only from `floor` recipients up (`wire`)."""
+    keys = targets.keys
 
     def job(tx: Tx) -> m.Alert:
         _check_expiry(msg.info, tx.now)
         s = tx.s
-        needs_approval = rules.needs_approval(len(keys), threshold)
+        needs_approval = rules.needs_approval(len(targets.reach), threshold)
         a = db.Alert(
             public_id=new_public_id("A"),
             sender=actor.username,
@@ -62,7 +77,7 @@ def create(
         s.add(a)
         s.flush()
         _add_recipients(s, a.id, keys)
-        out = wire.alert_msg(a)
+        out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(
             actor.username,
@@ -77,7 +92,7 @@ def create(
     return job
 
 
-def approve(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], _Approved]:
+def approve(actor: Actor, msg: m.AlertApprove, floor: int) -> Callable[[Tx], _Approved]:
     """Approve or reject a pending alert, or a pending update of an active one.
 
     Returns the alert as the approver's reply shows it, and what to deliver after commit:
@@ -103,7 +118,7 @@ def approve(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], _Approved]:
             a.approved_by = actor.username
             if msg.approve:
                 a.sent_at = tx.now
-            out = wire.alert_msg(a)
+            out = wire.alert_msg(a, floor)
             tx.emit(m.AlertChanged, alert=out)
             action = "alert.approve" if msg.approve else "alert.reject"
             tx.audit(actor.username, action, a.public_id)
@@ -125,13 +140,13 @@ def approve(actor: Actor, msg: m.AlertApprove) -> Callable[[Tx], _Approved]:
         a.approved_by = actor.username
         if not msg.approve:
             a.state = "rejected"
-            tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
+            tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
             tx.audit(actor.username, "alert.reject", a.public_id, update_of=target.public_id)
-            return wire.alert_msg(a), None
+            return wire.alert_msg(a, floor), None
         a.state = "expired"  # the proposal is spent: its content now lives in `target`
-        tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
-        _apply_update(tx, target, wire.alert_info(a), keys, approved_by=actor.username)
-        out = wire.alert_msg(target)
+        tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
+        _apply_update(tx, target, wire.alert_info(a), keys, approved_by=actor.username, floor=floor)
+        out = wire.alert_msg(target, floor)
         tx.audit(actor.username, "alert.approve", target.public_id, update=a.public_id)
         return out, ("update", target.public_id)
 
@@ -143,7 +158,7 @@ _Approved = tuple[m.Alert, tuple[str, object] | None]
 
 
 def revise(
-    actor: Actor, msg: m.AlertUpdate, keys: np.ndarray, threshold: int
+    actor: Actor, msg: m.AlertUpdate, targets: Targets, threshold: int, floor: int
 ) -> Callable[[Tx], tuple[m.Alert, bool]]:
     """A CAP Update: new content, recipients = old ones plus any now in the (new) area.
 
@@ -151,7 +166,10 @@ def revise(
     and new) is above `threshold` is not applied: it is stored as a proposal awaiting a
     second officer's approval (a pending alert whose `msg_type` is `Update`), and the
     alert stays active, unchanged, until then. Returns the alert in the reply and whether
-    it was applied (so it must be re-sent)."""
+    it was applied (so it must be re-sent). The threshold is compared with the old
+    recipients joined with the new area's reach (see `Targets`)."""
+    keys = targets.keys
+    reach = targets.reach.tolist()
 
     def job(tx: Tx) -> tuple[m.Alert, bool]:
         _check_expiry(msg.info, tx.now)
@@ -165,12 +183,13 @@ def revise(
             s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
         )
         union = len(old) + sum(1 for k in keys.tolist() if k not in old)
+        reached = len(old) + sum(1 for k in reach if k not in old)
         changed = _reach_or_content(_info_dict(wire.alert_info(a))) != _reach_or_content(
             _info_dict(msg.info)
         )
-        if not rules.update_needs_approval(changed, union, threshold):
-            _apply_update(tx, a, msg.info, keys, approved_by=a.approved_by)
-            out = wire.alert_msg(a)
+        if not rules.update_needs_approval(changed, reached, threshold):
+            _apply_update(tx, a, msg.info, keys, approved_by=a.approved_by, floor=floor)
+            out = wire.alert_msg(a, floor)
             tx.audit(actor.username, "alert.update", a.public_id, recipients=a.recipients)
             return out, True
         p = db.Alert(
@@ -190,7 +209,7 @@ def revise(
         s.add(p)
         s.flush()
         _add_recipients(s, p.id, np.array(sorted(set(keys.tolist()) | old), dtype=np.int64))
-        out = wire.alert_msg(p)
+        out = wire.alert_msg(p, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(
             actor.username,
@@ -225,7 +244,7 @@ def _reach_or_content(info: object) -> object:
 
 
 def _apply_update(
-    tx: Tx, a: db.Alert, info: m.AlertInfo, keys: np.ndarray, approved_by: str | None
+    tx: Tx, a: db.Alert, info: m.AlertInfo, keys: np.ndarray, approved_by: str | None, floor: int
 ) -> None:
     s = tx.s
     a.references_json = json.dumps(_referencing_previous(a))
@@ -245,10 +264,12 @@ def _apply_update(
     a.recipients = len(old) + len(new)
     a.delivered = 0
     a.read = 0
-    tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
+    tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
 
 
-def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
+def cancel(
+    actor: Actor, msg: m.AlertCancel, floor: int
+) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
     """CAP Cancel. Returns the recipients to tell now; those offline are told when they next
     authenticate (`held_for`), whether or not they had acknowledged the alert: a phone
     that was sent it but whose acknowledgement was lost must not keep showing it. An alert
@@ -262,7 +283,7 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
         if _update_of(a) is not None:  # withdrawing a pending update: nobody to tell
             a.state = "cancelled"
             s.execute(delete(db.AlertRecipient).where(db.AlertRecipient.alert_id == a.id))
-            out = wire.alert_msg(a)
+            out = wire.alert_msg(a, floor)
             tx.emit(m.AlertChanged, alert=out)
             tx.audit(actor.username, "alert.cancel", a.public_id)
             return out, []
@@ -284,13 +305,13 @@ def cancel(actor: Actor, msg: m.AlertCancel) -> Callable[[Tx], tuple[m.Alert, li
                 .values(cancel_seen=True)
             )
             got = []
-        out = wire.alert_msg(a)
+        out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(actor.username, "alert.cancel", a.public_id)
         for p in _pending_updates_of(s, a.public_id):  # nothing left for them to update
             p.state = "cancelled"
             s.execute(delete(db.AlertRecipient).where(db.AlertRecipient.alert_id == p.id))
-            tx.emit(m.AlertChanged, alert=wire.alert_msg(p))
+            tx.emit(m.AlertChanged, alert=wire.alert_msg(p, floor))
         return out, got
 
     return job
@@ -333,17 +354,17 @@ def acknowledge(device_key: int, alert_id: str, status: str) -> Callable[[Tx], i
     return job
 
 
-def emit_counts(alert_pks: Sequence[int]) -> Callable[[Tx], None]:
+def emit_counts(alert_pks: Sequence[int], floor: int) -> Callable[[Tx], None]:
     def job(tx: Tx) -> None:
         for pk in alert_pks:
             a = tx.s.get(db.Alert, pk)
             if a is not None:
-                tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
+                tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
 
     return job
 
 
-def expire_due() -> Callable[[Tx], int]:
+def expire_due(floor: int) -> Callable[[Tx], int]:
     def job(tx: Tx) -> int:
         due = list(
             tx.s.scalars(
@@ -355,7 +376,7 @@ def expire_due() -> Callable[[Tx], int]:
         )
         for a in due:
             a.state = "expired"
-            tx.emit(m.AlertChanged, alert=wire.alert_msg(a))
+            tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
         return len(due)
 
     return job
@@ -378,7 +399,7 @@ def held_for(device_key: int, now: float) -> Callable[[Session], list[m.Alert]]:
             )
             .order_by(db.Alert.id)
         )
-        return [wire.alert_msg(a) for a in rows]
+        return [wire.alert_msg(a, EXACT) for a in rows]
 
     return query
 
@@ -401,7 +422,7 @@ def load(alert_id: str) -> Callable[[Session], tuple[m.Alert, list[tuple[str, st
                 ErrorCode.CONFLICT,
                 f"{a.public_id} is a proposed update, not a CAP message: export the alert",
             )
-        return wire.alert_msg(a), wire.alert_references(a)
+        return wire.alert_msg(a, EXACT), wire.alert_references(a)
 
     return query
 

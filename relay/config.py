@@ -27,8 +27,10 @@ class RelayConfig:
     partial_upload_ttl_s: float = 24 * 3600.0
     partial_sweep_every_s: float = 3600.0
     # -- alerts: two-person rule and no location oracle (issue 8, deliverables 3 and 5) --
-    #: a preview reaching fewer phones than this answers "fewer than k", never the number
-    preview_min_count: int = 5
+    #: an officer is never told a number of phones below this: a preview answers "fewer
+    #: than k", and an alert sent to fewer shows "fewer than k" for its recipients,
+    #: delivered and read counts (the operator's `relay alerts` list shows them exact)
+    min_count_shown: int = 5
     #: the smallest area an alert may be previewed or sent to, m^2 (about one street: a
     #: 100 m square, or a circle of radius 56.5 m)
     min_area_m2: float = 10_000.0

@@ -386,27 +386,28 @@ class OfficerConnection(Endpoint):
         limited = self._count_limited(msg.id)
         if limited is not None:
             return limited
-        keys = self._select(msg.area, msg.categories)
+        mask = targeting.category_mask(msg.categories)
+        now = time.time()
         cfg = self.ctx.config
-        # the count shown is on the ~100 m grid (no edge-sliding places a phone); whether
-        # send would wait for approval is decided on the exact recipients, as send does
-        n = self.ctx.index.coarse_count(
-            msg.area, targeting.category_mask(msg.categories), time.time()
-        )
-        low = n < cfg.preview_min_count
+        self._check_area(msg.area)
+        # both numbers are on the ~100 m grid, so no edge-sliding places a phone: the count
+        # shown, and the set approval is decided on (`reach`), exactly as send decides it
+        n = self.ctx.index.coarse_count(msg.area, mask, now)
+        reach = self.ctx.index.reach(msg.area, mask, now)
+        low = n < cfg.min_count_shown
         await self.ctx.db.write(
             alerts.preview_audit(
                 self.actor,
                 msg.area,
                 msg.categories,
-                f"<{cfg.preview_min_count}" if low else str(n),
+                f"<{cfg.min_count_shown}" if low else str(n),
             )
         )
         return m.AlertCount(
             re=msg.id,
             recipients=0 if low else n,
-            approval_required=rules.needs_approval(len(keys), cfg.approval_threshold),
-            fewer_than=cfg.preview_min_count if low else None,
+            approval_required=rules.needs_approval(len(reach), cfg.approval_threshold),
+            fewer_than=cfg.min_count_shown if low else None,
         )
 
     def _count_limited(self, rid: str) -> m.Error | None:
@@ -428,14 +429,20 @@ class OfficerConnection(Endpoint):
             retry_after_s=round(wait, 3),
         )
 
-    def _select(self, area: m.Area, categories: Sequence[str]) -> Any:
+    def _check_area(self, area: m.Area) -> None:
         try:
             targeting.validate_area(area)
             targeting.check_min_size(area, self.ctx.config.min_area_m2)
         except targeting.GeometryError as exc:
             raise ProtocolError(ErrorCode.INVALID_GEOMETRY, str(exc)) from None
+
+    def _select(self, area: m.Area, categories: Sequence[str]) -> alerts.Targets:
+        """The recipients, and the wider set the two-person rule is decided on."""
+        self._check_area(area)
         mask = targeting.category_mask(categories)
-        return self.ctx.index.select(area, mask, time.time())
+        now = time.time()
+        index = self.ctx.index
+        return alerts.Targets(index.select(area, mask, now), index.reach(area, mask, now))
 
     def _accepted(self, msg: Any, deliver_to: Any = None) -> Callable[[Tx, m.Alert], m.Msg]:
         """The reply to an alert action; an active alert goes to `deliver_to` after commit."""
@@ -453,9 +460,10 @@ class OfficerConnection(Endpoint):
         limited = self._count_limited(msg.id)
         if limited is not None:
             return limited
-        keys = self._select(msg.info.area, list(msg.info.categories))
-        job = alerts.create(self.actor, msg, keys, self.ctx.config.approval_threshold)
-        return await self._once(msg, job, self._accepted(msg, deliver_to=keys))
+        targets = self._select(msg.info.area, list(msg.info.categories))
+        cfg = self.ctx.config
+        job = alerts.create(self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown)
+        return await self._once(msg, job, self._accepted(msg, deliver_to=targets.keys))
 
     async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
         assert self.actor is not None
@@ -471,12 +479,15 @@ class OfficerConnection(Endpoint):
                 tx.after_commit(lambda: spawn(delivery.redeliver(original)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
-        return await self._once(msg, alerts.approve(self.actor, msg), answer)
+        return await self._once(
+            msg, alerts.approve(self.actor, msg, self.ctx.config.min_count_shown), answer
+        )
 
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
         assert self.actor is not None
         spawn, delivery = self.ctx.spawn, self.ctx.delivery
-        keys = self._select(msg.info.area, list(msg.info.categories))
+        targets = self._select(msg.info.area, list(msg.info.categories))
+        cfg = self.ctx.config
 
         def answer(tx: Tx, revised: tuple[m.Alert, bool]) -> m.Msg:
             alert, applied = revised
@@ -485,7 +496,7 @@ class OfficerConnection(Endpoint):
                 tx.after_commit(lambda: spawn(delivery.redeliver(alert_id)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
-        job = alerts.revise(self.actor, msg, keys, self.ctx.config.approval_threshold)
+        job = alerts.revise(self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown)
         return await self._once(msg, job, answer)
 
     async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
@@ -498,7 +509,9 @@ class OfficerConnection(Endpoint):
                 tx.after_commit(lambda: delivery.deliver_alert(alert, recipients))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
-        return await self._once(msg, alerts.cancel(self.actor, msg), answer)
+        return await self._once(
+            msg, alerts.cancel(self.actor, msg, self.ctx.config.min_count_shown), answer
+        )
 
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:
         assert self.actor is not None

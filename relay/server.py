@@ -276,11 +276,11 @@ class Relay:
             try:
                 dirty = self.delivery.take_dirty()
                 if dirty:
-                    await self.db.write(alerts.emit_counts(dirty))
+                    await self.db.write(alerts.emit_counts(dirty, cfg.min_count_shown))
                 now = time.time()
                 if now - last_expiry >= cfg.expiry_every_s:
                     last_expiry = now
-                    await self.db.write(alerts.expire_due())
+                    await self.db.write(alerts.expire_due(cfg.min_count_shown))
                     forgotten = await self.db.write(_forget_expired_fixes())
                     for key in forgotten:
                         self.index.remove(key)

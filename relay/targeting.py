@@ -340,16 +340,52 @@ def _haversine_m(lat0: float, lon0: float, lats: F64Array, lons: F64Array) -> F6
 COARSE_CELL_M = 100.0
 CELL_LAT_DEG = COARSE_CELL_M / (math.pi * EARTH_RADIUS_M / 180.0)
 _MIN_COS = 0.05  # near the poles cells stop widening (about 2 km of longitude)
+_CELL_SLACK_DEG = 1e-7  # cell boxes are widened by this (about 1 cm) against rounding
 
 
 def snap(lats: F64Array, lons: F64Array) -> tuple[F64Array, F64Array]:
     """Each position moved to the centre of its grid cell: rows of `CELL_LAT_DEG`, each
     row cut into cells as wide (in metres) as they are high at that row's latitude."""
+    row_lat, col_lon, _ = _cells(lats, lons)
+    return row_lat, col_lon
+
+
+def _cells(lats: F64Array, lons: F64Array) -> tuple[F64Array, F64Array, F64Array]:
+    """The centre (lat, lon) and the width in degrees of longitude of each one's cell."""
     row_lat = (np.floor(lats / CELL_LAT_DEG) + 0.5) * CELL_LAT_DEG
     row_lat = np.clip(row_lat, -90.0, 90.0)
     cell_lon = CELL_LAT_DEG / np.maximum(np.cos(np.radians(row_lat)), _MIN_COS)
     col_lon = (np.floor((lons + 180.0) / cell_lon) + 0.5) * cell_lon - 180.0
-    return row_lat, np.clip(col_lon, -180.0, 180.0)
+    return row_lat, np.clip(col_lon, -180.0, 180.0), cell_lon
+
+
+def _cells_touching(
+    prepared: _PreparedPolygon | _PreparedCircle, lats: F64Array, lons: F64Array
+) -> BoolArray:
+    """For each position, whether its grid cell touches the area: one test per distinct
+    cell, so the answer is the same for every position in a cell."""
+    row_lat, col_lon, cell_lon = _cells(lats, lons)
+    cells, first, inverse = np.unique(
+        row_lat + 1j * col_lon, return_index=True, return_inverse=True
+    )
+    del cells
+    c_lat, c_lon, c_width = row_lat[first], col_lon[first], cell_lon[first]
+    if isinstance(prepared, _PreparedPolygon):
+        half_h = CELL_LAT_DEG / 2 + _CELL_SLACK_DEG
+        half_w = c_width / 2 + _CELL_SLACK_DEG
+        boxes = shapely.box(c_lon - half_w, c_lat - half_h, c_lon + half_w, c_lat + half_h)
+        touch: BoolArray = shapely.intersects(prepared.geometry, boxes)
+    else:
+        # a point of the cell within the radius puts the cell's centre within the radius
+        # plus the cell's half-diagonal (triangle inequality); 10 % more covers the
+        # sphere's curvature over 100 m and the poles' capped cell width
+        metres_per_deg = math.pi * EARTH_RADIUS_M / 180.0
+        half_w_m = c_width / 2 * metres_per_deg * np.cos(np.radians(np.abs(c_lat)))
+        half_diag_m = np.hypot(COARSE_CELL_M / 2, np.maximum(half_w_m, COARSE_CELL_M / 2))
+        distance = _haversine_m(prepared.lat, prepared.lon, c_lat, c_lon)
+        touch = distance <= prepared.radius_m + 1.1 * half_diag_m
+    result: BoolArray = touch[inverse.ravel()]
+    return result
 
 
 class DeviceIndex:
@@ -528,24 +564,51 @@ class DeviceIndex:
         ~100 m grid cell (`snap`): the number a preview shows. A phone's count then only
         changes when its cell's centre crosses the area's edge, so no series of previews,
         however many other phones the areas hold, places it more finely than its cell."""
+        found = self._near(area, mask, now)
+        if found is None:
+            return 0
+        prepared, rows = found
+        lats, lons = snap(self._lat[rows], self._lon[rows])
+        if isinstance(prepared, _PreparedPolygon):
+            return int(np.count_nonzero(_covers_xy(prepared, lons, lats)))
+        distance = _haversine_m(prepared.lat, prepared.lon, lats, lons)
+        return int(np.count_nonzero(distance <= prepared.radius_m))
+
+    def reach(self, area: messages.Area, mask: int, now: float) -> I64Array:
+        """Keys of devices whose ~100 m grid cell touches `area`: every key `select`
+        returns, and those within about a cell of its edge outside it.
+
+        The two-person rule is decided on this set, not on the exact recipients: it is
+        never smaller, so no alert above the threshold escapes approval, and like
+        `coarse_count` it only changes when a whole cell meets or leaves the edge, so
+        watching `approval_required` flip as an edge slides cannot place a phone within
+        its cell."""
+        found = self._near(area, mask, now)
+        if found is None:
+            return np.empty(0, dtype=np.int64)
+        prepared, rows = found
+        touching = _cells_touching(prepared, self._lat[rows], self._lon[rows])
+        # the cell test covers every exact recipient; the union only guards rounding
+        result: I64Array = np.union1d(self._keys[rows[touching]], self.select(area, mask, now))
+        return result
+
+    def _near(
+        self, area: messages.Area, mask: int, now: float
+    ) -> tuple[_PreparedPolygon | _PreparedCircle, I64Array] | None:
+        """The prepared area and the rows within two cells of it; None when none can be."""
         _check_mask(mask)
         prepared = _prepare(area)
         if mask == 0 or self._n == 0:
-            return 0
+            return None
         pad_lat = 2 * CELL_LAT_DEG  # a phone whose cell centre is inside may stand outside
         if isinstance(prepared, _PreparedPolygon):
             min_lon, min_lat, max_lon, max_lat = prepared.bounds
             widest = max(abs(min_lat), abs(max_lat)) + pad_lat
             pad_lon = pad_lat / max(math.cos(math.radians(min(widest, 89.0))), _MIN_COS)
             padded = (min_lon - pad_lon, min_lat - pad_lat, max_lon + pad_lon, max_lat + pad_lat)
-            rows = self._candidates(padded, None, mask, now)
-            lats, lons = snap(self._lat[rows], self._lon[rows])
-            return int(np.count_nonzero(_covers_xy(prepared, lons, lats)))
+            return prepared, self._candidates(padded, None, mask, now)
         low, high = prepared.lat_band
-        rows = self._candidates(None, (low - pad_lat, high + pad_lat), mask, now)
-        lats, lons = snap(self._lat[rows], self._lon[rows])
-        distance = _haversine_m(prepared.lat, prepared.lon, lats, lons)
-        return int(np.count_nonzero(distance <= prepared.radius_m))
+        return prepared, self._candidates(None, (low - pad_lat, high + pad_lat), mask, now)
 
     def _candidates(
         self,

@@ -54,7 +54,17 @@ def alert_info(a: db.Alert) -> m.AlertInfo:
     return msgspec.json.decode(a.info_json, type=m.AlertInfo)
 
 
-def alert_msg(a: db.Alert) -> m.Alert:
+def alert_msg(a: db.Alert, floor: int) -> m.Alert:
+    """The alert as an officer sees it: below `floor` recipients its counts are withheld
+    (`fewer_than`), so sending to a small area cannot tell one phone from none."""
+    if a.recipients < floor:
+        return _alert_msg(a, recipients=0, delivered=0, read=0, fewer_than=floor)
+    return _alert_msg(a, recipients=a.recipients, delivered=a.delivered, read=a.read)
+
+
+def _alert_msg(
+    a: db.Alert, *, recipients: int, delivered: int, read: int, fewer_than: int | None = None
+) -> m.Alert:
     return m.Alert(
         alert_id=a.public_id,
         sender=a.sender,
@@ -62,9 +72,10 @@ def alert_msg(a: db.Alert) -> m.Alert:
         msg_type=a.msg_type,  # type: ignore[arg-type]
         state=a.state,  # type: ignore[arg-type]
         info=alert_info(a),
-        recipients=a.recipients,
-        delivered=a.delivered,
-        read=a.read,
+        recipients=recipients,
+        delivered=delivered,
+        read=read,
+        fewer_than=fewer_than,
         approved_by=a.approved_by,
     )
 

@@ -68,7 +68,7 @@ async def start_relay(data_dir: Path, **config: object) -> RunningRelay:
     # Flow tests assert exact small counts and poll previews: their relay counts from 1 and
     # does not rate-limit previews. tests/integration/test_location_oracle.py runs the
     # defaults (fewer than 5, a burst of 30) and passes them explicitly.
-    config.setdefault("preview_min_count", 1)
+    config.setdefault("min_count_shown", 1)
     config.setdefault("preview_burst", 1_000_000)
     for name, value in TEST_LIMITS.items():
         config.setdefault(name, value)

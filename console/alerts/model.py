@@ -54,13 +54,17 @@ def refusal_text(entry_type: str, error: m.Error) -> str:
     return f"{what} was refused. {why}"
 
 
+def phones(recipients: int, fewer_than: int | None) -> str:
+    """ "312 phones", "1 phone", or "fewer than 5 phones": the relay never gives a count
+    below its minimum (a count of one would locate a phone), for previews and alerts."""
+    if fewer_than is not None:
+        return f"fewer than {fewer_than} phones"
+    return f"{recipients} phone{'' if recipients == 1 else 's'}"
+
+
 def reach_text(count: m.AlertCount) -> str:
-    """What the composer says a preview reaches. A small count is never given by the relay
-    (a count of one would locate a phone): it says "fewer than k"."""
-    if count.fewer_than is not None:
-        return f"Reaches fewer than {count.fewer_than} phones"
-    n = count.recipients
-    return f"Reaches {n} phone{'' if n == 1 else 's'}"
+    """What the composer says a preview reaches."""
+    return f"Reaches {phones(count.recipients, count.fewer_than)}"
 
 
 def when(ts: float, now: float) -> str:
@@ -94,14 +98,13 @@ def review_lines(alert: m.Alert, now: float) -> list[tuple[str, str]]:
     """What an approver reads before Approve is offered: the whole message, who it reaches,
     until when, and where (the area itself is put on the map beside it)."""
     info = alert.info
-    n = alert.recipients
     return [
         ("Headline", info.headline),
         ("Description", info.description or "(none)"),
         ("Instruction", info.instruction or "(none)"),
         ("Categories", ", ".join(rules.category_label(c) for c in info.categories)),
         ("Area", f"{info.area_desc}: {describe_area(info.area)}"),
-        ("Reaches", f"{n} phone{'' if n == 1 else 's'}"),
+        ("Reaches", phones(alert.recipients, alert.fewer_than)),
         ("Expires", when(info.expires_at, now)),
         ("Sent by", alert.sender),
     ]
@@ -118,7 +121,7 @@ def ready_to_approve(
 def approval_waiting_text(alert: m.Alert) -> str:
     return (
         f"Approval waiting: “{alert.info.headline}” from {alert.sender} reaches "
-        f"{alert.recipients} phones. Open Alerts to review it."
+        f"{phones(alert.recipients, alert.fewer_than)}. Open Alerts to review it."
     )
 
 
@@ -146,6 +149,7 @@ class AlertRow:
     read: int
     delivered_fraction: float
     read_fraction: float
+    fewer_than: int | None = None  # counts withheld by the relay (see `phones`)
 
     @staticmethod
     def of(alert: m.Alert, now: float) -> AlertRow:
@@ -165,6 +169,7 @@ class AlertRow:
             read=alert.read,
             delivered_fraction=fraction(alert.delivered, alert.recipients),
             read_fraction=fraction(alert.read, alert.recipients),
+            fewer_than=alert.fewer_than,
         )
 
 

@@ -100,6 +100,8 @@ class AlertTableModel(QAbstractTableModel):
             return r.state_label if r.msg_type == "Alert" else f"{r.state_label} ({r.msg_type})"
         if col == HEADLINE:
             return r.headline
+        if r.fewer_than is not None and col in (REACH, DELIVERED, READ):
+            return f"< {r.fewer_than}" if col == REACH else "–"
         if col == REACH:
             return str(r.recipients)
         if col == DELIVERED:
@@ -116,6 +118,11 @@ class AlertTableModel(QAbstractTableModel):
 
     @staticmethod
     def _tooltip(r: AlertRow, col: int) -> str | None:
+        if r.fewer_than is not None and col in (REACH, DELIVERED, READ):
+            return (
+                f"Reaches fewer than {r.fewer_than} phones: the relay does not count "
+                "so few, so that no alert can locate one phone"
+            )
         if col == DELIVERED:
             return f"{r.delivered} of {r.recipients} phones have received it"
         if col == READ:

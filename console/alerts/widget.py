@@ -36,6 +36,7 @@ from console.alerts.model import (
     can_approve,
     can_cancel,
     can_update,
+    phones,
     ready_to_approve,
     refusal_text,
     review_lines,
@@ -211,14 +212,15 @@ class AlertsWidget(QWidget):
             self.model.upsert(reply.alert)
             self._update_buttons()
             if entry.type == "alert.send":
+                reach = phones(reply.alert.recipients, reply.alert.fewer_than)
                 if reply.alert.state == "pending_approval":
                     self._awaiting[reply.alert.alert_id] = reply.alert
                     self.notify(
-                        f"Alert queued for approval: it reaches {reply.alert.recipients} "
-                        "phones, so a supervisor other than you must approve it."
+                        f"Alert queued for approval: it reaches {reach}, "
+                        "so a supervisor other than you must approve it."
                     )
                 else:
-                    self.notify(f"Alert sent to {reply.alert.recipients} phones.")
+                    self.notify(f"Alert sent to {reach}.")
         elif reply is None and entry.type == "alert.send":
             self.notify("Alert queued; it goes out as soon as the relay accepts it.")
 
@@ -320,7 +322,7 @@ class AlertsWidget(QWidget):
                 "Cancel alert",
                 f"Cancel the alert “{alert.info.headline}”?\n\n"
                 f"It is {STATE_LABELS.get(alert.state, alert.state).lower()} and reaches "
-                f"{alert.recipients} phones; they will be told it is withdrawn.",
+                f"{phones(alert.recipients, alert.fewer_than)}; they will be told it is withdrawn.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.No,
             )

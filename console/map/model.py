@@ -43,6 +43,8 @@ def report_payload(report: m.Report) -> dict[str, Any]:
 
 
 def alert_label(alert: m.Alert) -> str:
+    if alert.fewer_than is not None:
+        return f"reaches fewer than {alert.fewer_than} phones"
     return f"delivered {alert.delivered} / read {alert.read} of {alert.recipients}"
 
 

@@ -17,8 +17,8 @@ from PySide6.QtCore import QDateTime, Qt
 
 from backend_client import messages as m
 from console.alerts.composer import DEFAULT_CONTACT, AlertComposer
-from console.alerts.model import can_approve
-from console.alerts.table import DELIVERED, READ, STATE
+from console.alerts.model import approval_waiting_text, can_approve, review_lines
+from console.alerts.table import DELIVERED, REACH, READ, STATE
 from console.alerts.widget import AlertsWidget
 from console.session import ConsoleSession
 from tests.support.console import offline_client
@@ -228,6 +228,23 @@ def test_list_shows_progress_climbing_from_alert_changed(qtbot, session):
     assert w.model.index(0, STATE).data() == "Awaiting approval"
     w.show()
     w.grab()  # the delegate paints chips and bars without error
+
+
+def test_an_alert_to_fewer_than_five_phones_says_so_and_shows_no_counts(qtbot, session):
+    w = AlertsWidget(session)
+    qtbot.addWidget(w)
+    small = alert(recipients=0, delivered=0, read=0, fewer_than=5)
+    session.dispatch(changed(1, small))
+    assert w.model.index(0, REACH).data() == "< 5"
+    assert w.model.index(0, DELIVERED).data() == "–"
+    assert w.model.index(0, READ).data() == "–"
+    tip = w.model.index(0, DELIVERED).data(Qt.ItemDataRole.ToolTipRole)
+    assert "fewer than 5 phones" in tip
+    assert ("Reaches", "fewer than 5 phones") in review_lines(small, time.time())
+    assert "reaches fewer than 5 phones." in approval_waiting_text(small)
+    assert ("Reaches", "1 phone") in review_lines(alert(recipients=1), time.time())
+    w.show()
+    w.grab()  # the delegate paints a row without counts
 
 
 def test_approve_follows_the_two_person_rule(qtbot, session):

@@ -2,10 +2,11 @@
 relay over TLS with its default limits (fewer than 5, 10,000 m², a burst of 30).
 
 Before issue 8 about 40 shrinking rectangles pinned one phone to 2-3 m and a 0.5 m circle
-counted 1. Known limit (docs/protocol.md 5.6 and the issue-8 report): a count of 5 or more
-is exact, so an edge swept across a phone while the area also holds 5 others far away, and
-the exact `recipients` of a sent alert, still carry information; this test covers the
-attacks the defaults stop.
+counted 1; a sent alert's `recipients` and an edge-slid `approval_required` told exact
+counts too. Known limit (docs/security.md): an alert that reaches 5 phones or more shows
+exact delivery counts, so an officer with colluding phones inside an area, sending real
+alerts to it again and again (each audited, rate-limited and shown on every phone in it),
+could still learn whether one more phone is inside.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.conftest import start_relay
 from tests.support.flows import PRESTON, alert_info, device, officer, square
 from tests.support.peer import next_id
 
-DEFAULTS = {"preview_min_count": 5, "preview_burst": 30, "min_area_m2": 10_000.0}
+DEFAULTS = {"min_count_shown": 5, "preview_burst": 30, "min_area_m2": 10_000.0}
 METRES_PER_DEG = math.radians(1.0) * 6371008.8
 
 
@@ -142,3 +143,93 @@ async def test_bisecting_previews_cannot_place_a_phone_closer_than_a_street(tmp_
         assert admin.verify_audit(engine).ok
     finally:
         engine.dispose()
+
+
+async def test_an_alert_to_fewer_than_five_phones_never_shows_its_counts(tmp_path):
+    """Sending is a count too: one phone and none must look alike in the reply, in every
+    `alert.changed` (as the phone acknowledges) and in a console's replay."""
+    running = await start_relay(tmp_path / "r", **DEFAULTS)  # type: ignore[arg-type]
+    try:
+        phone, _ = await device(running)
+        eve = await officer(running, "dana")
+        sent = await eve.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+        assert isinstance(sent, m.AlertAccepted) and sent.alert.state == "active"
+        shown = sent.alert
+        assert (shown.recipients, shown.delivered, shown.read, shown.fewer_than) == (0, 0, 0, 5)
+        got = await phone.wait_for(lambda x: isinstance(x, m.AlertDeliver))
+        assert got.alert.alert_id == shown.alert_id  # it did reach the phone
+        ack = m.AlertAck(id=next_id(), alert_id=shown.alert_id, status="read")
+        assert isinstance(await phone.request(ack), m.Ack)
+        cancel = await eve.request(
+            m.AlertCancel(id=next_id(), idem=next_id(), alert_id=shown.alert_id)
+        )
+        assert isinstance(cancel, m.AlertAccepted) and cancel.alert.state == "cancelled"
+        assert cancel.alert.fewer_than == 5 and cancel.alert.recipients == 0
+
+        later = await officer(running, "dev")  # a console replaying the log from the start
+        await later.wait_for(
+            lambda e: isinstance(e, m.AlertChanged) and e.alert.state == "cancelled"
+        )
+        for p in (eve, later):
+            changes = [e.alert for e in p.seen if isinstance(e, m.AlertChanged)]
+            assert changes, "the officer saw the alert's events"
+            assert all(
+                (a.recipients, a.delivered, a.read, a.fewer_than) == (0, 0, 0, 5) for a in changes
+            ), changes
+
+        # five phones: an ordinary alert shows exact counts again
+        for i in range(4):
+            await device(running, lat=PRESTON[0] + i * 1e-4)
+        big = await eve.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+        assert isinstance(big, m.AlertAccepted)
+        assert (big.alert.recipients, big.alert.fewer_than) == (5, None)
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_approval_required_cannot_tell_two_spots_of_one_cell_apart(tmp_path):
+    """The threshold-crowd attack: an area already holding `approval_threshold` phones,
+    its edge slid across the target metre by metre. Decided on exact recipients,
+    `approval_required` flips exactly where the phone stands; decided on the cells the
+    area touches, the target at two spots ~40 m apart in one cell gets the same answers."""
+    config = dict(DEFAULTS, approval_threshold=3, preview_burst=1000, preview_rate_per_s=100.0)
+    running = await start_relay(tmp_path / "r", **config)  # type: ignore[arg-type]
+    try:
+        cell_lat, cell_lon = _cell_centre(PRESTON[0] + 0.004, PRESTON[1] + 0.002)
+        spots = [(cell_lat - 0.0002, cell_lon - 0.0003), (cell_lat + 0.0002, cell_lon + 0.0003)]
+        crowd_lon = cell_lon + 0.02  # 1.3 km east: always inside the swept areas
+        for i in range(3):
+            await device(running, lat=cell_lat + i * 1e-4, lon=crowd_lon)
+        target, _ = await device(running, lat=spots[0][0], lon=spots[0][1])
+        eve = await officer(running, "dana", subscribe=None)
+
+        async def sweep() -> list[bool]:
+            answers = []
+            for step in range(-30, 31):  # the west edge, ~7 m steps over 400 m
+                west = cell_lon + step * 0.0001
+                area = box(west, cell_lat - 0.005, crowd_lon + 0.005, cell_lat + 0.005)
+                reply = await eve.request(
+                    m.AlertPreview(id=next_id(), area=area, categories=["burglary"])
+                )
+                assert isinstance(reply, m.AlertCount), reply
+                answers.append(reply.approval_required)
+            return answers
+
+        first = await sweep()
+        moved = m.LocationUpdate(id=next_id(), lat=spots[1][0], lon=spots[1][1])
+        assert isinstance(await target.request(moved), m.Ack)
+        second = await sweep()
+        assert first == second
+        assert True in first and False in first  # the sweep did cross the target's cell
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+def _cell_centre(lat: float, lon: float) -> tuple[float, float]:
+    """The centre of the relay's ~100 m grid cell holding (lat, lon)."""
+    import numpy as np
+
+    from relay import targeting
+
+    la, lo = targeting.snap(np.array([lat]), np.array([lon]))
+    return float(la[0]), float(lo[0])

@@ -91,7 +91,7 @@ async def start_pg_relay(data_dir: Path, url: str, **config: object) -> RunningR
                 totp[name] = admin.add_officer(engine, name, role, PASSWORD).totp_secret
     finally:
         engine.dispose()
-    config.setdefault("preview_min_count", 1)  # exact small counts, as tests/conftest.py
+    config.setdefault("min_count_shown", 1)  # exact small counts, as tests/conftest.py
     config.setdefault("preview_burst", 1_000_000)
     config = {**TEST_LIMITS, **config}
     relay = Relay(RelayConfig(data_dir=data_dir, port=0, database_url=url, **config))  # type: ignore[arg-type]

@@ -550,3 +550,60 @@ def test_the_coarse_count_of_a_neighbourhood_is_the_exact_one() -> None:
     assert idx.coarse_count(area, mask, 0.0) == len(idx.select(area, mask, 0.0)) == 200
     assert idx.coarse_count(circle, mask, 0.0) == 200
     assert idx.coarse_count(area, category_mask(["drugs"]), 0.0) == 0
+
+
+# ----------------------------------------------------------------------------- reach
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    circle=st.booleans(),
+    lat0=st.floats(-70.0, 70.0),
+    lon0=st.floats(-170.0, 170.0),
+)
+def test_reach_holds_every_recipient_and_answers_alike_for_a_whole_cell(
+    seed: int, circle: bool, lat0: float, lon0: float
+) -> None:
+    """The two-person rule is decided on `reach`: never fewer than the recipients (no
+    large alert escapes approval), and the same answer for every phone of a cell (sliding
+    an edge cannot place one within its cell)."""
+    rng = np.random.default_rng(seed)
+    idx = DeviceIndex()
+    lats = lat0 + rng.uniform(-0.01, 0.01, 400)
+    lons = lon0 + rng.uniform(-0.015, 0.015, 400)
+    for k, (lat, lon) in enumerate(zip(lats, lons, strict=True)):
+        idx.upsert(k, float(lat), float(lon), ALL, 1e12)
+    area: messages.Area
+    if circle:
+        area = messages.Circle(lat=lat0, lon=lon0, radius_m=float(rng.uniform(50, 900)))
+    else:
+        size = float(rng.uniform(0.002, 0.012))
+        area = square(lon0 - size / 2, lat0 - size / 3, size)
+    exact = set(idx.select(area, ALL, 0.0).tolist())
+    reach = set(idx.reach(area, ALL, 0.0).tolist())
+    assert exact <= reach
+    cell_lat, cell_lon = targeting.snap(lats, lons)
+    answer_by_cell: dict[tuple[float, float], bool] = {}
+    for k in range(400):
+        cell = (float(cell_lat[k]), float(cell_lon[k]))
+        assert answer_by_cell.setdefault(cell, k in reach) == (k in reach), cell
+    # and no cell far from the area is in: everything reached is within ~2 cells of it
+    for k in reach - exact:
+        if isinstance(area, messages.Circle):
+            assert haversine_m(area.lat, area.lon, lats[k], lons[k]) <= area.radius_m + 250
+        else:
+            d_deg = shapely.Polygon(area.coordinates).distance(Point(lons[k], lats[k]))
+            assert d_deg < 3 * targeting.CELL_LAT_DEG / math.cos(math.radians(abs(lat0) + 1))
+
+
+def test_reach_of_a_neighbourhood_is_its_recipients_and_of_nothing_is_empty() -> None:
+    idx = DeviceIndex()
+    mask = category_mask(["burglary"])
+    assert len(idx.reach(square(PRESTON_LON, PRESTON_LAT, 0.01), mask, 0.0)) == 0
+    for k in range(50):
+        idx.upsert(k, PRESTON_LAT + 0.005 + k * 1e-5, PRESTON_LON + 0.005, mask, 1e12)
+    area = square(PRESTON_LON, PRESTON_LAT, 0.01)
+    assert sorted(idx.reach(area, mask, 0.0).tolist()) == list(range(50))
+    assert len(idx.reach(area, category_mask(["drugs"]), 0.0)) == 0
+    assert len(idx.reach(area, mask, 2e12)) == 0  # fixes expired
