@@ -120,7 +120,7 @@ def category_mask(categories: Iterable[str]) -> int:
 @dataclass(frozen=True, slots=True)
 class _PreparedPolygon:
     geometry: shapely.Polygon
-    boundary: shapely.LineString  # prepared too; used to find raster cells it crosses
+    boundary: shapely.Geometry  # prepared too; used to find raster cells it crosses
     bounds: tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
 
 
@@ -340,7 +340,6 @@ def _haversine_m(lat0: float, lon0: float, lats: F64Array, lons: F64Array) -> F6
 COARSE_CELL_M = 100.0
 CELL_LAT_DEG = COARSE_CELL_M / (math.pi * EARTH_RADIUS_M / 180.0)
 _MIN_COS = 0.05  # near the poles cells stop widening (about 2 km of longitude)
-_CELL_SLACK_DEG = 1e-7  # cell boxes are widened by this (about 1 cm) against rounding
 
 
 def snap(lats: F64Array, lons: F64Array) -> tuple[F64Array, F64Array]:
@@ -362,29 +361,34 @@ def _cells(lats: F64Array, lons: F64Array) -> tuple[F64Array, F64Array, F64Array
 def _cells_touching(
     prepared: _PreparedPolygon | _PreparedCircle, lats: F64Array, lons: F64Array
 ) -> BoolArray:
-    """For each position, whether its grid cell touches the area: one test per distinct
-    cell, so the answer is the same for every position in a cell."""
+    """For each position, whether its grid cell may touch the area: a test of the cell's
+    centre against the area widened by more than half a cell's diagonal, so every cell
+    that touches it passes, and every position of one cell gets the same answer."""
     row_lat, col_lon, cell_lon = _cells(lats, lons)
-    cells, first, inverse = np.unique(
-        row_lat + 1j * col_lon, return_index=True, return_inverse=True
-    )
-    del cells
-    c_lat, c_lon, c_width = row_lat[first], col_lon[first], cell_lon[first]
     if isinstance(prepared, _PreparedPolygon):
-        half_h = CELL_LAT_DEG / 2 + _CELL_SLACK_DEG
-        half_w = c_width / 2 + _CELL_SLACK_DEG
-        boxes = shapely.box(c_lon - half_w, c_lat - half_h, c_lon + half_w, c_lat + half_h)
-        touch: BoolArray = shapely.intersects(prepared.geometry, boxes)
-    else:
-        # a point of the cell within the radius puts the cell's centre within the radius
-        # plus the cell's half-diagonal (triangle inequality); 10 % more covers the
-        # sphere's curvature over 100 m and the poles' capped cell width
-        metres_per_deg = math.pi * EARTH_RADIUS_M / 180.0
-        half_w_m = c_width / 2 * metres_per_deg * np.cos(np.radians(np.abs(c_lat)))
-        half_diag_m = np.hypot(COARSE_CELL_M / 2, np.maximum(half_w_m, COARSE_CELL_M / 2))
-        distance = _haversine_m(prepared.lat, prepared.lon, c_lat, c_lon)
-        touch = distance <= prepared.radius_m + 1.1 * half_diag_m
-    result: BoolArray = touch[inverse.ravel()]
+        # in a plane whose x is longitude times cos(the area's middle latitude) cells are
+        # about square; the widest cell over the area's rows bounds the half-diagonal
+        min_lon, min_lat, max_lon, max_lat = prepared.bounds
+        c0 = math.cos(math.radians((min_lat + max_lat) / 2))
+        farthest = min(max(abs(min_lat), abs(max_lat)) + 2 * CELL_LAT_DEG, 90.0)
+        widest = c0 / max(math.cos(math.radians(farthest)), _MIN_COS)
+        margin = 1.1 * CELL_LAT_DEG / 2 * math.hypot(1.0, widest)
+        scaled = shapely.transform(prepared.geometry, lambda xy: xy * np.array([c0, 1.0]))
+        widened = shapely.buffer(scaled, margin)
+        shapely.prepare(widened)
+        boundary = widened.boundary  # holes included: a widened C-shape may enclose one
+        shapely.prepare(boundary)
+        x0, y0, x1, y1 = (float(v) for v in widened.bounds)
+        as_prepared = _PreparedPolygon(widened, boundary, (x0, y0, x1, y1))
+        return _covers_xy(as_prepared, col_lon * c0, row_lat)
+    # a point of the cell within the radius puts the cell's centre within the radius plus
+    # the cell's half-diagonal (triangle inequality); 10 % more covers the sphere's
+    # curvature over 100 m and the poles' capped cell width
+    metres_per_deg = math.pi * EARTH_RADIUS_M / 180.0
+    half_w_m = cell_lon / 2 * metres_per_deg * np.cos(np.radians(np.abs(row_lat)))
+    half_diag_m = np.hypot(COARSE_CELL_M / 2, np.maximum(half_w_m, COARSE_CELL_M / 2))
+    distance = _haversine_m(prepared.lat, prepared.lon, row_lat, col_lon)
+    result: BoolArray = distance <= prepared.radius_m + 1.1 * half_diag_m
     return result
 
 
@@ -587,9 +591,14 @@ class DeviceIndex:
         if found is None:
             return np.empty(0, dtype=np.int64)
         prepared, rows = found
-        touching = _cells_touching(prepared, self._lat[rows], self._lon[rows])
-        # the cell test covers every exact recipient; the union only guards rounding
-        result: I64Array = np.union1d(self._keys[rows[touching]], self.select(area, mask, now))
+        lats, lons = self._lat[rows], self._lon[rows]
+        touching = _cells_touching(prepared, lats, lons)
+        # the cell test covers every exact recipient; adding them only guards rounding
+        if isinstance(prepared, _PreparedPolygon):
+            touching |= _covers_xy(prepared, lons, lats)
+        else:
+            touching |= _haversine_m(prepared.lat, prepared.lon, lats, lons) <= prepared.radius_m
+        result: I64Array = self._keys[rows[touching]]
         return result
 
     def _near(

@@ -584,6 +584,19 @@ def test_reach_holds_every_recipient_and_answers_alike_for_a_whole_cell(
     reach = set(idx.reach(area, ALL, 0.0).tolist())
     assert exact <= reach
     cell_lat, cell_lon = targeting.snap(lats, lons)
+    if not circle:  # every phone whose cell box touches the polygon is reached
+        polygon = shapely.Polygon(area.coordinates)  # type: ignore[union-attr]
+        half_h = targeting.CELL_LAT_DEG / 2
+        for k in range(400):
+            half_w = half_h / math.cos(math.radians(cell_lat[k]))
+            cell = shapely.box(
+                cell_lon[k] - half_w,
+                cell_lat[k] - half_h,
+                cell_lon[k] + half_w,
+                cell_lat[k] + half_h,
+            )
+            if polygon.intersects(cell):
+                assert k in reach, k
     answer_by_cell: dict[tuple[float, float], bool] = {}
     for k in range(400):
         cell = (float(cell_lat[k]), float(cell_lon[k]))
