@@ -7,7 +7,10 @@ uniform background over a ~15 km box). The alert areas are an irregular drawn po
 (a few km across) and a 1.5 km circle. `mismatches` counts devices where select()
 disagrees with an independent exact check over every point (shapely `covers` on point
 geometries, and a separate haversine). `naive_ms` times a per-point shapely loop on a
-sample and extrapolates to all points. The last line printed is one JSON object.
+sample and extrapolates to all points. `polygon_coarse_count_ms` and `polygon_reach_ms`
+time what a preview and a send add (the count on the ~100 m grid, and the set the
+two-person rule is decided on, `polygon_reach_extra` phones more than the recipients).
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -141,6 +144,9 @@ def main() -> None:
     index.select(circle, alert_mask, NOW)
     polygon_ms, poly_keys = timed(lambda: index.select(polygon, alert_mask, NOW), args.runs)
     circle_ms, circle_keys = timed(lambda: index.select(circle, alert_mask, NOW), args.runs)
+    # what a preview and a send also compute: the count on the grid and the approval set
+    preview_ms, _ = timed(lambda: index.coarse_count(polygon, alert_mask, NOW), args.runs)
+    reach_ms, reach_keys = timed(lambda: index.reach(polygon, alert_mask, NOW), args.runs)
 
     eligible = ((masks & np.uint64(alert_mask)) != 0) & (expires > NOW)
     want_poly = set(keys[eligible & exact_polygon(polygon, lats, lons)].tolist())
@@ -174,6 +180,9 @@ def main() -> None:
                 "points": args.points,
                 "polygon_ms": round(polygon_ms, 3),
                 "circle_ms": round(circle_ms, 3),
+                "polygon_coarse_count_ms": round(preview_ms, 3),
+                "polygon_reach_ms": round(reach_ms, 3),
+                "polygon_reach_extra": len(np.asarray(reach_keys)) - len(np.asarray(poly_keys)),
                 "mismatches": mismatches + duplicates,
                 "naive_ms": round(naive_ms, 1),
                 "naive_extrapolated_from": sample,
