@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from backend_client.version import lookout_version
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
@@ -66,6 +68,7 @@ def parse_args(
     argv: list[str] | None, extension: Extension | None = None
 ) -> tuple[argparse.Namespace, SessionSource | None]:
     p = argparse.ArgumentParser(prog="lookout", description="Lookout control-room console.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {lookout_version()}")
     if extension is not None:
         extension.add_arguments(p)
     p.add_argument("--screenshot", type=Path, help="write a PNG of the main window, then quit")

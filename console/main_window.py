@@ -6,8 +6,9 @@ import asyncio
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
+from backend_client.version import lookout_version
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
@@ -97,6 +98,28 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         session.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Lookout", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def about_text(self) -> str:
+        client = self.session.client
+        return (
+            f"Lookout {lookout_version()}\n"
+            "Community-policing command system: citizen reports, the control room's map and "
+            "feed, chat with reporters and geofenced alerts.\n\n"
+            f"Relay: {client.config.url}\nSigned in as: {client.username or '(nobody)'}"
+        )
+
+    def show_about(self) -> QMessageBox:
+        """The About box, as plain text (the relay address is not ours to trust as HTML)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "About Lookout", self.about_text(), parent=self
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.open()
+        return box
 
     def sign_out(self) -> None:
         self.signed_out = True

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend_client import rules
+from backend_client.version import lookout_version
 from relay import admin, audit, checkpoints
 from relay.config import RelayConfig
 from relay.db import models as db
@@ -43,6 +44,7 @@ def _data_dir(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lookout-relay", description="Lookout relay backend.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {lookout_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the relay")

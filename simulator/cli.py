@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from backend_client.version import lookout_version
 from simulator import scenarios
 from simulator.runner import Summary, run_scenario
 
@@ -26,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulated citizen phones that register, report (with photos and video), "
         "chat and acknowledge alerts, following a pilot scenario.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {lookout_version()}")
     p.add_argument("--relay", metavar="URL", help="relay address, e.g. wss://127.0.0.1:8765")
     p.add_argument("--ca", metavar="FILE", type=Path, help="the relay's CA certificate (PEM)")
     p.add_argument(

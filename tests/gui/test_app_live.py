@@ -26,10 +26,11 @@ if __name__ == "__main__":  # the child: the repository is its import root
 
 import pytest
 import qasync
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from backend_client import messages as m
 from backend_client.state import State
+from backend_client.version import lookout_version
 from console.main_window import MainWindow
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
@@ -76,6 +77,10 @@ async def _shift(tmp_path: Path) -> None:
         await session.start()
         await wait_until(lambda: session.status.state is State.LIVE, timeout=20)
         assert "Live" in window.status.connection.text()
+        about = window.show_about()  # Help > About: the version, as plain text
+        assert about.textFormat() == Qt.TextFormat.PlainText
+        assert f"Lookout {lookout_version()}" in about.text() and "dana" in about.text()
+        about.close()
 
         # a citizen reports; it reaches the feed, the map and the session
         phone, _ = await device(relay, categories=("burglary",))
@@ -361,9 +366,18 @@ def test_lookout_help_lists_the_demo_and_console_options(
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: lookout [-h] [--demo] [--devices DEVICES] [--scenario SCENARIO]")
+    assert out.startswith("usage: lookout [-h] [--version] [--demo] [--devices DEVICES]")
     for option in ("--screenshot", "--quit-after", "--theme", "--relay", "--user", "--data-dir"):
         assert option in out
+
+
+def test_lookout_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from demo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"lookout {lookout_version()}\n"
 
 
 def test_the_console_alone_knows_no_demo(capsys: pytest.CaptureFixture[str]) -> None:
