@@ -379,6 +379,18 @@ class Refresh(Msg, tag="auth.refresh"):
     id: Ident
 
 
+class PasswordChange(Msg, tag="auth.change_password"):
+    """Change one's own password, proved by the current one and a fresh TOTP code (which
+    is used up, as a login's is). The relay refuses a new password that is short, holds
+    the user name, or is common or easy to guess (`invalid`, with the reason), answers
+    `ack` on success and ends the officer's other sessions; this one stays."""
+
+    id: Ident
+    current: Annotated[str, Meta(max_length=1024)]
+    new: Annotated[str, Meta(max_length=1024)]
+    totp: Annotated[str, Meta(pattern="^[0-9]{6,8}$")]
+
+
 class Logout(Msg, tag="auth.logout"):
     """Revoke this connection's session token (sign-out, quit): it resumes nowhere after."""
 
@@ -627,6 +639,7 @@ OfficerInbound = (
     | Resume
     | Refresh
     | Logout
+    | PasswordChange
     | Subscribe
     | ReportClaim
     | ReportSetStatus

@@ -28,6 +28,7 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.Ping: _ANY,
     m.Refresh: _ANY,
     m.Logout: _ANY,
+    m.PasswordChange: _ANY,
     m.Subscribe: _ANY,
     m.MediaGet: _ANY,
     m.AlertExport: _ANY,

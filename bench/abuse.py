@@ -55,7 +55,7 @@ from backend_client import messages as m
 
 log = make_log("abuse")
 OFFICER = "bench"
-PASSWORD = "bench password 1"
+PASSWORD = "vivid lantern harbour 7"
 LOGIN_SOCKETS = 16
 _ids = itertools.count(1)
 

@@ -40,7 +40,7 @@ from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.outbox import Outbox
 
 PRESTON = (53.7590, -2.6990)
-PASSWORD = "benchmark password"
+PASSWORD = "vivid lantern harbour 7"
 NO_SINK = "--no-sink" in sys.argv
 
 

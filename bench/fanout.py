@@ -74,7 +74,7 @@ from backend_client import messages as m
 log = make_log("fanout")
 
 FENCE = (0.020, 0.032)  # half-height (deg lat), half-width (deg lon): about 4.4 km x 4.2 km
-PASSWORD = "bench password 1"
+PASSWORD = "vivid lantern harbour 7"
 OFFICER = "bench"
 
 _ids = itertools.count(1)

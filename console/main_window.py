@@ -14,6 +14,7 @@ from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
 from console.detail.widget import ReportDetailWidget
 from console.feed.widget import FeedWidget
+from console.login.password import PasswordDialog
 from console.map.widget import MapWidget
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
@@ -94,6 +95,9 @@ class MainWindow(QMainWindow):
         sign_out.setToolTip("End this session on the relay and return to the login dialog")
         sign_out.triggered.connect(self.sign_out)
         session.addAction(sign_out)
+        change = QAction("Change &password…", self)
+        change.triggered.connect(self.change_password)
+        session.addAction(change)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -120,6 +124,11 @@ class MainWindow(QMainWindow):
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
         return box
+
+    def change_password(self) -> PasswordDialog:
+        dialog = PasswordDialog(self.session, self)
+        dialog.open()
+        return dialog
 
     def sign_out(self) -> None:
         self.signed_out = True

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
-from relay import accounts, alerts, audit
+from relay import accounts, alerts, audit, passwords
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, private_dir, sqlite_url
 from relay.db.uow import AUDIT_LOCK, lock_audit_head
@@ -59,8 +59,9 @@ def add_officer(engine: Engine, username: str, role: str, password: str) -> NewO
         raise ValueError(f"role must be one of {', '.join(accounts.ROLES)}")
     if not username or len(username) > 200:
         raise ValueError("user name must be 1 to 200 characters")
-    if len(password) < 8:
-        raise ValueError("password must be at least 8 characters")
+    weak = passwords.problem(password, username)
+    if weak is not None:
+        raise ValueError(weak)
     secret = accounts.new_totp_secret()
     with Session(engine) as s, s.begin():
         if s.scalar(select(db.Officer.id).where(db.Officer.username == username)) is not None:

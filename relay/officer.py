@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from websockets.asyncio.server import ServerConnection
 
 from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
-from relay import accounts, alerts, reports, signin, targeting
+from relay import accounts, alerts, passwords, reports, signin, targeting
 from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
@@ -50,6 +50,7 @@ class OfficerConnection(Endpoint):
             m.Resume: self.resume,
             m.Refresh: self.refresh,
             m.Logout: self.logout,
+            m.PasswordChange: self.change_password,
             m.Subscribe: self.subscribe,
             m.ReportClaim: self.idempotent(reports.claim),
             m.ReportSetStatus: self.idempotent(reports.set_status),
@@ -255,6 +256,38 @@ class OfficerConnection(Endpoint):
         self.ctx.hub.drop_officer(self.ws)
         self.ctx.hub.discard_session(self)
         return m.Ack(re=msg.id)
+
+    async def change_password(self, msg: m.PasswordChange) -> m.Msg:
+        """The current password and a fresh code prove it is the officer (under the login
+        limits, hashing off the writer); the new one must pass `passwords.problem`. The
+        officer's other sessions end; this one stays."""
+        assert self.actor is not None
+        si, name, addr = self.ctx.signin, self.actor.username, self._address()
+        weak = passwords.problem(msg.new, name)
+        if weak is not None:
+            raise ProtocolError(ErrorCode.INVALID, weak)
+        wait = si.limiter.retry_after(name, addr)
+        if wait > 0:
+            return self._rate_limited(msg.id, wait, "too many failed attempts")
+        row = await self.ctx.db.read(_officer_row(name))
+        try:
+            pw_ok = row is not None and await si.passwords.check(msg.current, row.password_hash)
+            new_hash = await si.passwords.hash(msg.new) if pw_ok else ""
+        except signin.Busy:
+            return self._rate_limited(msg.id, 1.0, "the relay is busy checking other logins")
+        step = None
+        if row is not None and pw_ok:
+            step = accounts.match_totp(si.box.open(row.totp_secret, row.username), msg.totp)
+        changed = await self.ctx.db.write(
+            _password_job(self.actor, step, new_hash, keep=self.token_digest)
+        )
+        if changed:
+            si.limiter.succeeded(name, addr)
+            return m.Ack(re=msg.id)
+        locks = si.limiter.failed(name, addr)
+        if locks:
+            await self.ctx.db.write(_audit_lockouts(locks))
+        raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "wrong current password or code")
 
     def _release(self) -> None:
         """Unbind this connection's token (it closed, logged out or was taken over)."""
@@ -587,6 +620,32 @@ def _login_job(
         tx.s.execute(delete(db.OfficerSession).where(db.OfficerSession.expires_at < tx.now))
         tx.audit(o.username, "login", o.username)
         return "ok", (Actor(o.id, o.username, o.role), token, expires)
+
+    return job
+
+
+def _password_job(
+    actor: Actor, step: int | None, new_hash: str, keep: str | None
+) -> Callable[[Tx], bool]:
+    """Store the new hash if the code's step is fresh; end every other session."""
+
+    def job(tx: Tx) -> bool:
+        o = tx.s.get(db.Officer, actor.officer_id)
+        if o is None or step is None or not new_hash:
+            tx.audit(actor.username, "password.change_failed", actor.username)
+            return False
+        if o.totp_last_step is not None and step <= o.totp_last_step:
+            tx.audit(actor.username, "password.change_failed", actor.username, replayed=True)
+            return False
+        o.totp_last_step = step
+        o.password_hash = new_hash
+        others = (db.OfficerSession.officer_id == o.id) & (
+            db.OfficerSession.token_hash != (keep or "")
+        )
+        ended = tx.s.scalar(select(func.count()).select_from(db.OfficerSession).where(others))
+        tx.s.execute(delete(db.OfficerSession).where(others))
+        tx.audit(o.username, "password.changed", o.username, sessions_ended=ended or 0)
+        return True
 
     return job
 

@@ -26,11 +26,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from relay import accounts
 from relay.config import RelayConfig
 from relay.secret_box import SecretBox
+
+T = TypeVar("T")
 
 #: records untouched this long are forgotten (the longest lockout, with room to spare)
 _FORGET_AFTER_S = 3600.0
@@ -155,14 +159,19 @@ class PasswordChecker:
         self._inflight = 0
 
     async def check(self, password: str, stored: str | None) -> bool:
+        return await self._run(accounts.check_password, password, stored or accounts.DUMMY_HASH)
+
+    async def hash(self, password: str) -> str:
+        """A new password's scrypt hash, under the same bound as checks."""
+        return await self._run(accounts.hash_password, password)
+
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
         if self._inflight >= self._room:
             raise Busy
         self._inflight += 1
         try:
             async with self._slots:
-                return await asyncio.to_thread(
-                    accounts.check_password, password, stored or accounts.DUMMY_HASH
-                )
+                return await asyncio.to_thread(fn, *args)
         finally:
             self._inflight -= 1
 

@@ -23,3 +23,23 @@ def check_trust(store: PinnedFingerprints, url: str, presented: str) -> Verdict:
     if pinned is None:
         return "new"
     return "pinned" if pinned.upper() == presented.upper() else "changed"
+
+
+#: the relay's minimum (relay/passwords.py); the relay judges the rest
+MIN_PASSWORD_LENGTH = 8
+
+
+def password_form_problem(current: str, new: str, again: str, code: str) -> str | None:
+    """What stops the change-password form being sent, in words; None when it can go.
+    Only what the console can tell alone: the relay says if the password is too weak."""
+    if not current or not new or not code.strip():
+        return "Fill in your current password, the new one twice and a fresh code."
+    if new != again:
+        return "The two new passwords differ."
+    if len(new) < MIN_PASSWORD_LENGTH:
+        return f"A password needs at least {MIN_PASSWORD_LENGTH} characters."
+    if new == current:
+        return "The new password is the current one."
+    if not code.strip().isdigit():
+        return "The code is the 6 digits your authenticator shows."
+    return None

@@ -34,11 +34,12 @@ from backend_client.version import lookout_version
 from console.main_window import MainWindow
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
-from tests.conftest import start_relay
+from tests.conftest import PASSWORD, start_relay
 from tests.support.clients import make_client
 from tests.support.fault_proxy import FaultProxy
 from tests.support.flows import PRESTON, device, report
 from tests.support.peer import Peer, next_id, wait_until
+from tests.support.totp import fresh_code
 
 pytestmark = pytest.mark.gui
 
@@ -153,6 +154,25 @@ async def _shift(tmp_path: Path) -> None:
             ),
             timeout=5,
         )
+
+        # Session > Change password: the relay's reason for a weak one is shown as it
+        # says it; a good one is changed and this session goes on
+        dialog = window.change_password()
+        dialog.current.setText(PASSWORD)
+        for field in (dialog.new, dialog.again):
+            field.setText("Password123!")
+        dialog.totp.setText("000000")
+        dialog.submit()
+        await wait_until(lambda: "commonly used" in dialog.message.text(), timeout=10)
+        assert dialog.ok.isEnabled() and dialog.totp.text() == ""
+        for field in (dialog.new, dialog.again):
+            field.setText("quiet orchard lamplight 42")
+        dialog.totp.setText(fresh_code(relay.totp["dana"]))
+        dialog.submit()
+        await wait_until(lambda: dialog.done_ok, timeout=10)
+        assert "Password changed" in dialog.message.text()
+        assert dialog.current.text() == "" and session.status.state is State.LIVE
+        dialog.close()
 
         # Session > Sign out: the window closes as signed out, and closing the session
         # logs out on the relay: the token resumes nowhere afterwards

@@ -31,13 +31,24 @@ def test_officer_add_list_disable(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     assert "otpauth://totp/Lookout:olive?" in added.stdout and "secret=" in added.stdout
     again = run(
-        "officer", "add", "olive", "--role", "dispatcher", "--data-dir", data, stdin="x" * 12 + "\n"
+        "officer",
+        "add",
+        "olive",
+        "--role",
+        "dispatcher",
+        "--data-dir",
+        data,
+        stdin="quiet orchard 42\n",
     )
     assert again.returncode == 1 and "already exists" in again.stderr
     short = run(
         "officer", "add", "pat", "--role", "dispatcher", "--data-dir", data, stdin="short\n"
     )
     assert short.returncode == 1 and "at least 8" in short.stderr
+    common = run(
+        "officer", "add", "pat", "--role", "dispatcher", "--data-dir", data, stdin="Password123!\n"
+    )
+    assert common.returncode == 1 and "commonly used password" in common.stderr
     listed = run("officer", "list", "--data-dir", data)
     assert listed.stdout.split() == ["olive", "supervisor", "active"]
     assert run("officer", "disable", "olive", "--data-dir", data).returncode == 0

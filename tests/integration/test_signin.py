@@ -392,3 +392,72 @@ async def test_totp_secrets_are_sealed_in_the_database(tmp_path: Path) -> None:
         await p.close()
     finally:
         await again.relay.stop()  # type: ignore[attr-defined]
+
+
+NEW_PASSWORD = "quiet orchard lamplight 42"
+
+
+async def test_an_officer_changes_their_password_and_their_other_sessions_end(
+    relay: RunningRelay,
+) -> None:
+    here, there = await open_officer(relay), await open_officer(relay)
+    ok = await login(relay, here)
+    other = await login(relay, there)
+    assert isinstance(ok, m.AuthOk) and isinstance(other, m.AuthOk)
+
+    async def change(current: str, new: str, totp: str = "000000") -> m.Msg:
+        return await here.request(
+            m.PasswordChange(id=next_id(), current=current, new=new, totp=totp)
+        )
+
+    weak = await change(PASSWORD, "Password123!")
+    assert isinstance(weak, m.Error) and weak.code == "invalid", weak
+    assert "commonly used password" in weak.message
+    named = await change(PASSWORD, "dana and her quiet orchard")
+    assert isinstance(named, m.Error) and "user name" in named.message
+    wrong = await change("not my password", NEW_PASSWORD)
+    assert isinstance(wrong, m.Error) and wrong.code == "bad_credentials", wrong
+
+    code = fresh_code(relay.totp["dana"])
+    assert isinstance(await change(PASSWORD, NEW_PASSWORD, code), m.Ack)
+    replayed = await change(NEW_PASSWORD, "another quiet orchard 43", code)
+    assert isinstance(replayed, m.Error) and replayed.code == "bad_credentials", replayed
+
+    # this console goes on; the other session is over, its token resumes nowhere
+    assert isinstance(await here.request(m.Subscribe(id=next_id(), since=0)), m.Subscribed)
+    late = await open_officer(relay)
+    refused = await late.request(m.Resume(id=next_id(), token=other.token))
+    assert isinstance(refused, m.Error) and refused.code == "bad_credentials", refused
+    engine = admin.open_engine(relay.data_dir)
+    try:
+        with Session(engine) as s:
+            stored = s.scalar(select(db.Officer.password_hash).where(db.Officer.username == "dana"))
+        assert stored is not None
+        assert accounts.check_password(NEW_PASSWORD, stored)
+        assert not accounts.check_password(PASSWORD, stored)
+    finally:
+        engine.dispose()
+    actions = audit_actions(relay)
+    assert actions.count("password.changed") == 1
+    assert actions.count("password.change_failed") == 2  # the wrong password and the replay
+    for p in (here, there, late):
+        await p.close()
+
+
+async def test_guessing_the_current_password_meets_the_login_limits(relay: RunningRelay) -> None:
+    p = await open_officer(relay)
+    assert isinstance(await login(relay, p, "sue"), m.AuthOk)
+    answers = []
+    for i in range(8):
+        answers.append(
+            await p.request(
+                m.PasswordChange(
+                    id=next_id(), current=f"guess {i}", new=NEW_PASSWORD, totp="123456"
+                )
+            )
+        )
+    codes = [a.code for a in answers if isinstance(a, m.Error)]
+    assert len(codes) == 8 and "rate_limited" in codes, codes
+    limited = next(a for a in answers if isinstance(a, m.Error) and a.code == "rate_limited")
+    assert limited.retry_after_s is not None and limited.retry_after_s > 0
+    await p.close()

@@ -26,3 +26,15 @@ def test_one_key_per_relay_address() -> None:
     assert relay_key(" wss://relay.example:8765/ ") == relay_key("wss://relay.example:8765")
     assert "/" not in relay_key("wss://relay.example:8765/v1")  # a settings group separator
     assert relay_key("wss://a:1") != relay_key("wss://b:1")
+
+
+def test_the_password_form_says_what_it_can_tell_alone() -> None:
+    from console.login.model import password_form_problem
+
+    good = "quiet orchard lamplight 42"
+    assert password_form_problem("old one", good, good, "123456") is None
+    assert "Fill in" in str(password_form_problem("", good, good, "123456"))
+    assert "differ" in str(password_form_problem("old one", good, good + "x", "123456"))
+    assert "8 characters" in str(password_form_problem("old one", "short", "short", "123456"))
+    assert "current one" in str(password_form_problem(good, good, good, "123456"))
+    assert "6 digits" in str(password_form_problem("old one", good, good, "12ab56"))
