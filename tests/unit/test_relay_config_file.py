@@ -124,4 +124,3 @@ def test_the_example_lists_every_key_with_its_default(tmp_path: Path) -> None:
         want = cli.SERVE_DEFAULTS.get(name, getattr(defaults, name))
         assert got[name] == want, name
     assert got["metrics"] is cli.SERVE_DEFAULTS["metrics"]
-
