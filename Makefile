@@ -38,6 +38,10 @@ SYSDEPS_XCB := libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-glx0 libxcb-
 SYSDEPS_WAYLAND := libwayland-client0 libwayland-cursor0 libwayland-egl1
 SYSDEPS := $(SYSDEPS_QT) $(SYSDEPS_WEBENGINE) $(SYSDEPS_MULTIMEDIA) $(SYSDEPS_XCB) \
 	$(SYSDEPS_WAYLAND)
+# Not run-time needs of the console: the tools tests/installer checks the .deb with
+# (desktop-file-validate, appstreamcli, systemd-analyze; dpkg-deb is in dpkg). `make
+# sysdeps` installs them too; they are not in the .deb's Depends.
+SYSDEPS_INSTALLER := desktop-file-utils appstream systemd
 
 .PHONY: help sysdeps venv test lint format run bench clean distclean
 
@@ -61,7 +65,7 @@ sysdeps:
 	       "docs/dependencies.md yourself." >&2
 	  exit 0
 	fi
-	want="$(SYSDEPS)"
+	want="$(SYSDEPS) $(SYSDEPS_INSTALLER)"
 	# Debian's own python3 ships venv's pip bootstrap separately (python3-venv).
 	if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then want="$$want python3-venv"; fi
 	installed="$$(dpkg-query -W -f='$${Package} $${db:Status-Status}\n' $$want 2>/dev/null \

@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
 
     QApplication.setApplicationName("Lookout")
     QApplication.setOrganizationName("Lookout")
+    # the Wayland app id: the desktop entry installer/deb.py installs, for its icon and name
+    QApplication.setDesktopFileName("org.lookout.Console")
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)  # run() decides when to stop, after a clean shutdown

@@ -26,11 +26,11 @@ from relay.db import models as db
 DEFAULT_METRICS_PORT = 9465
 
 
-def _data_dir(p: argparse.ArgumentParser) -> None:
+def _data_dir(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument(
         "--data-dir",
         type=Path,
-        required=True,
+        required=required,
         help="where the relay keeps its database, media and certificates",
     )
     p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
@@ -42,19 +42,36 @@ def _data_dir(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: `serve`'s own defaults where they differ from RelayConfig's (an embedded relay has no
+#: metrics listener; a served one has it on loopback)
+SERVE_DEFAULTS: dict[str, object] = {"metrics_port": DEFAULT_METRICS_PORT, "metrics": True}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lookout-relay", description="Lookout relay backend.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {lookout_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the relay")
-    _data_dir(serve)
+    # serve's options all default to None: "not on the command line", so a --config file's
+    # value (or else the built-in default, named in each help text) applies
+    serve = sub.add_parser(
+        "serve",
+        help="run the relay",
+        description="Run the relay. Settings come from the command line, then from --config "
+        "FILE (TOML: these options' names with underscores, e.g. data_dir, and every "
+        "RelayConfig field; installer/deb/relay.toml lists them all), then the defaults.",
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        help="a TOML settings file (e.g. /etc/lookout/relay.toml); command-line options win",
+    )
+    _data_dir(serve, required=False)
     serve.add_argument(
         "--host",
-        default="127.0.0.1",
         help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
     )
-    serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765)")
+    serve.add_argument("--port", type=_port, help="TCP port (default 8765)")
     serve.add_argument(
         "--cert", type=Path, help="a real server certificate (PEM); default: make a local CA"
     )
@@ -62,26 +79,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--hostname",
         action="append",
+        dest="hostnames",
         help="name or address the certificate must cover (repeatable)",
     )
     serve.add_argument(
         "--approval-threshold",
         type=int,
-        default=500,
-        help="recipients above which a supervisor must approve an alert",
+        help="recipients above which a supervisor must approve an alert (default 500)",
     )
     serve.add_argument(
         "--metrics-host",
-        default="127.0.0.1",
         help="address of the plain-HTTP /metrics listener (default 127.0.0.1: loopback only)",
     )
     serve.add_argument(
         "--metrics-port",
         type=_port,
-        default=DEFAULT_METRICS_PORT,
         help=f"port of the /metrics listener (default {DEFAULT_METRICS_PORT})",
     )
-    serve.add_argument("--no-metrics", action="store_true", help="no /metrics listener at all")
+    serve.add_argument(
+        "--no-metrics",
+        action="store_const",
+        const=False,
+        dest="metrics",
+        help="no /metrics listener at all",
+    )
 
     officer = sub.add_parser("officer", help="manage officer accounts")
     osub = officer.add_subparsers(dest="action", required=True)
@@ -288,43 +309,76 @@ def _port(text: str) -> int:
     return port
 
 
+#: serve's command-line options, by their RelayConfig (and config file) name
+SERVE_OPTIONS = (
+    "data_dir",
+    "database_url",
+    "secrets_key",
+    "host",
+    "port",
+    "cert",
+    "key",
+    "hostnames",
+    "approval_threshold",
+    "metrics_host",
+    "metrics_port",
+    "metrics",
+)
+
+
+def serve_settings(args: argparse.Namespace) -> dict[str, object]:
+    """serve's settings: the command line over the config file over the defaults.
+
+    Raises ConfigError for a config file that cannot be used.
+    """
+    from relay.config import read_config_file
+
+    settings = dict(SERVE_DEFAULTS)
+    if args.config is not None:
+        settings.update(read_config_file(args.config))
+    settings.update({k: getattr(args, k) for k in SERVE_OPTIONS if getattr(args, k) is not None})
+    return settings
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from relay.config import ConfigError
     from relay.server import Relay
 
-    if (args.cert is None) != (args.key is None):
+    try:
+        settings = serve_settings(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    data_dir = settings.get("data_dir")
+    if not isinstance(data_dir, Path):
+        print(
+            "no data directory: give --data-dir DIR, or data_dir in the --config file",
+            file=sys.stderr,
+        )
+        return 2
+    if ("cert" in settings) != ("key" in settings):
         print(
             "give --cert and --key together (or neither, to use the relay's own CA)",
             file=sys.stderr,
         )
         return 2
-    if args.data_dir.exists() and not args.data_dir.is_dir():
-        print(f"--data-dir {args.data_dir} is a file, not a directory", file=sys.stderr)
+    if data_dir.exists() and not data_dir.is_dir():
+        print(f"--data-dir {data_dir} is a file, not a directory", file=sys.stderr)
         return 2
-    problem = _unwritable(args.data_dir)
+    problem = _unwritable(data_dir)
     if problem is not None:
         print(
-            f"cannot write to the data directory {args.data_dir}: {problem} (the relay keeps "
+            f"cannot write to the data directory {data_dir}: {problem} (the relay keeps "
             "its database, media, keys and audit checkpoints there)",
             file=sys.stderr,
         )
         return 2
 
-    hostnames = tuple(args.hostname) if args.hostname else ("localhost", "127.0.0.1", "::1")
-    if args.host not in hostnames and args.host not in ("0.0.0.0", "::"):
-        hostnames = (*hostnames, args.host)
-    config = RelayConfig(
-        data_dir=args.data_dir,
-        host=args.host,
-        port=args.port,
-        database_url=args.database_url,
-        cert=args.cert,
-        key=args.key,
-        hostnames=hostnames,
-        approval_threshold=args.approval_threshold,
-        metrics_host=args.metrics_host,
-        metrics_port=None if args.no_metrics else args.metrics_port,
-        secrets_key=args.secrets_key,
-    )
+    if not settings.pop("metrics"):
+        settings["metrics_port"] = None
+    config = RelayConfig(**settings)  # type: ignore[arg-type]  # read_config_file typed each
+    if config.host not in (*config.hostnames, "0.0.0.0", "::"):  # the certificate covers it
+        config.hostnames = (*config.hostnames, config.host)
 
     async def run() -> None:
         relay = Relay(config)
@@ -352,8 +406,8 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(
-                f"port {args.port} on {args.host} (or metrics port {args.metrics_port} on "
-                f"{args.metrics_host}) is already in use (another relay?): stop it or choose "
+                f"port {config.port} on {config.host} (or metrics port {config.metrics_port} "
+                f"on {config.metrics_host}) is already in use (another relay?): stop it or choose "
                 "--port / --metrics-port",
                 file=sys.stderr,
             )

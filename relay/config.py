@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -114,3 +120,100 @@ class RelayConfig:
     def cap_sender(self) -> str:
         """The CAP `sender` of this relay's alerts: named after its first host name."""
         return f"lookout@{self.hostnames[0] if self.hostnames else 'localhost'}"
+
+
+# --- the config file (`lookout-relay serve --config FILE`) ------------------------------
+
+#: keys a config file may hold beside RelayConfig's fields: `metrics = false` is
+#: `--no-metrics` (TOML has no null to write `metrics_port = None` with)
+FILE_ONLY_KEYS = {"metrics": bool}
+#: RelayConfig fields whose value is a TCP port
+PORT_KEYS = ("port", "metrics_port")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message is one line naming the file and key."""
+
+
+_TOML_TYPE = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    Path: "a path (a string)",
+    list: "an array",
+    tuple: "an array",
+    dict: "a table",
+}
+
+
+def _toml_name(value: object) -> str:
+    for kind in (bool, int, float, str, list, dict):
+        if isinstance(value, kind):
+            return _TOML_TYPE[kind]
+    return type(value).__name__  # dates and times
+
+
+def _convert(where: str, key: str, hint: Any, value: object, base: Path) -> object:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return _convert(where, key, args[0], value, base)
+    wanted: str
+    if typing.get_origin(hint) is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        wanted = "an array of strings"
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+        wanted = _TOML_TYPE[bool]
+    elif hint in (int, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if hint is int and not isinstance(value, int):
+                wanted = _TOML_TYPE[int]
+            elif value < 0:
+                raise ConfigError(f"{where}: {key} must not be negative (got {value})")
+            elif key in PORT_KEYS and value > 65535:
+                raise ConfigError(f"{where}: {key} {value} is not a TCP port (0-65535)")
+            else:
+                return hint(value)
+        else:
+            wanted = _TOML_TYPE[hint]
+    elif hint in (str, Path):
+        if isinstance(value, str):
+            # a relative path is relative to the config file, not to wherever serve starts
+            return value if hint is str else base / Path(value).expanduser()
+        wanted = _TOML_TYPE[hint]
+    else:  # a field type this reader does not know: a bug here, not in the file
+        raise ConfigError(f"{where}: {key} cannot be set from a config file")
+    raise ConfigError(f"{where}: {key} must be {wanted}, not {_toml_name(value)} ({value!r})")
+
+
+def read_config_file(path: Path) -> dict[str, object]:
+    """The settings in a relay TOML file, checked and typed: RelayConfig's field names plus
+    FILE_ONLY_KEYS, paths as `Path` (relative ones resolved against the file's folder).
+
+    Refuses, with a ConfigError, a file it cannot read or parse, an unknown key (a typo
+    would otherwise silently leave a limit at its default) and a value of the wrong type.
+    """
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {where}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    hints = typing.get_type_hints(RelayConfig)
+    known = {f.name: hints[f.name] for f in dataclasses.fields(RelayConfig)} | FILE_ONLY_KEYS
+    base = path.parent.resolve()
+    out: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            kind = " table" if isinstance(value, dict) else ""
+            raise ConfigError(f"{where}: unknown{kind} key {key!r}{hint}")
+        out[key] = _convert(where, key, known[key], value, base)
+    return out
