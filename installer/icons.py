@@ -9,8 +9,8 @@ the same in librsvg, which desktops use for the scalable icon.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 from pathlib import Path
 
 SVG = Path(__file__).resolve().parent / "icons" / "lookout.svg"
@@ -46,7 +46,7 @@ def render(out_dir: Path, svg: Path = SVG, sizes: tuple[int, ...] = SIZES) -> li
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: python installer/icons.py OUT_DIR")
-    for p in render(Path(sys.argv[1])):
+    parser = argparse.ArgumentParser(description="Render the Lookout icon's PNG sizes.")
+    parser.add_argument("out_dir", type=Path, help="where <size>x<size>.png are written")
+    for p in render(parser.parse_args().out_dir):
         print(p)
