@@ -43,7 +43,7 @@ SYSDEPS := $(SYSDEPS_QT) $(SYSDEPS_WEBENGINE) $(SYSDEPS_MULTIMEDIA) $(SYSDEPS_XC
 # sysdeps` installs them too; they are not in the .deb's Depends.
 SYSDEPS_INSTALLER := desktop-file-utils appstream systemd
 
-.PHONY: help sysdeps venv test lint format run bench clean distclean
+.PHONY: help sysdeps venv test lint format run bench installer test-installer clean distclean
 
 help:
 	@cat <<'EOF'
@@ -52,6 +52,8 @@ help:
 	make lint       ruff check, ruff format --check, mypy, lint-imports
 	make format     ruff format and ruff check --fix
 	make bench      run every bench/*.py with default arguments
+	make installer  build dist/lookout/ (PyInstaller, one folder) and its .tar.gz
+	make test-installer  build them, then test the bundle from outside the checkout
 	make venv       create/refresh .venv from pyproject.toml (only when it changed)
 	make sysdeps    check/install the Debian libraries Qt needs at run time
 	make clean      remove caches and build output; make distclean also removes .venv
@@ -97,7 +99,7 @@ $(STAMP): pyproject.toml
 	pip_flags="--disable-pip-version-check"
 	if [ -n "$${CI:-}" ]; then pip_flags="$$pip_flags --progress-bar off"; fi
 	$(BIN)/python -m pip install $$pip_flags --upgrade pip
-	$(BIN)/python -m pip install $$pip_flags -e '.[test]'
+	$(BIN)/python -m pip install $$pip_flags -e '.[test,installer]'
 	touch $@
 
 # Runs every check even after one fails, so one run shows everything to fix.
@@ -151,6 +153,26 @@ bench: sysdeps venv
 	  $(HEADLESS) $(BIN)/python "$$f" || failed="$$failed $$f"
 	done
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed" >&2; exit 1; fi
+
+# The desktop bundle (installer/lookout.spec: every [project.scripts] command in one folder
+# sharing one _internal/), then dist/lookout-$(VERSION)-linux-$(ARCH).tar.gz of it.
+# installer/build.py runs `pyinstaller --noconfirm --clean --workpath build/pyinstaller
+# installer/lookout.spec` and tar; it prints the build time and sizes as JSON.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml | head -n 1)
+ARCH := $(shell uname -m)
+TARBALL := dist/lookout-$(VERSION)-linux-$(ARCH).tar.gz
+
+installer: sysdeps venv
+	@$(BIN)/python installer/build.py
+	# ---- .deb step goes here (installer/deb.py, dpkg-deb; Depends from $(SYSDEPS)): ----
+	# $(BIN)/python installer/deb.py --bundle dist/lookout --version $(VERSION) \
+	#     --depends "$(SYSDEPS)" --out dist/
+	echo "installer: dist/lookout/ and $(TARBALL)"
+
+# Builds fresh, then tests/installer/ runs the bundled commands from a temporary directory
+# outside the checkout, with no venv on PATH (it reuses dist/ as it is newer than the sources).
+test-installer: installer
+	@$(BIN)/python -m pytest tests/installer -m installer $(PYTEST_ARGS)
 
 clean:
 	@rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis out.png

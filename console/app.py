@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import json
 import logging
@@ -234,8 +235,14 @@ async def _workspace(args: argparse.Namespace, app: QApplication, opened: Opened
 
 
 def _offscreen_screen(width: int = 1600, height: int = 1000) -> Path:
-    """Qt's offscreen screen is 800x600 by default: too small to judge a control-room layout."""
-    path = Path(tempfile.gettempdir()) / f"lookout-offscreen-{width}x{height}.json"
+    """Qt's offscreen screen is 800x600 by default: too small to judge a control-room layout.
+
+    A file of this process's own (O_EXCL, removed at exit): a fixed name in the shared
+    temporary directory fails for the second user whose headless run finds the first's."""
+    fd, name = tempfile.mkstemp(prefix=f"lookout-offscreen-{width}x{height}-", suffix=".json")
+    os.close(fd)
+    path = Path(name)
+    atexit.register(path.unlink, missing_ok=True)
     screen = {
         "name": "Offscreen",
         "x": 0,
