@@ -52,7 +52,7 @@ help:
 	make lint       ruff check, ruff format --check, mypy, lint-imports
 	make format     ruff format and ruff check --fix
 	make bench      run every bench/*.py with default arguments
-	make installer  build dist/lookout/ (PyInstaller, one folder) and its .tar.gz
+	make installer  build dist/lookout/ (PyInstaller, one folder), its .tar.gz and the .deb
 	make test-installer  build them, then test the bundle from outside the checkout
 	make venv       create/refresh .venv from pyproject.toml (only when it changed)
 	make sysdeps    check/install the Debian libraries Qt needs at run time
@@ -164,10 +164,11 @@ TARBALL := dist/lookout-$(VERSION)-linux-$(ARCH).tar.gz
 
 installer: sysdeps venv
 	@$(BIN)/python installer/build.py
-	# ---- .deb step goes here (installer/deb.py, dpkg-deb; Depends from $(SYSDEPS)): ----
-	# $(BIN)/python installer/deb.py --bundle dist/lookout --version $(VERSION) \
-	#     --depends "$(SYSDEPS)" --out dist/
-	echo "installer: dist/lookout/ and $(TARBALL)"
+	# the .deb around the bundle: /opt/lookout, the desktop entry, the relay's service;
+	# Depends: the Debian libraries `make sysdeps` installs for Qt
+	$(BIN)/python installer/deb.py --bundle dist/lookout --version $(VERSION) \
+	    --depends "$(SYSDEPS)" --out dist/
+	echo "installer: dist/lookout/, $(TARBALL) and dist/lookout_$(VERSION)_amd64.deb"
 
 # Builds fresh, then tests/installer/ runs the bundled commands from a temporary directory
 # outside the checkout, with no venv on PATH (it reuses dist/ as it is newer than the sources).

@@ -369,12 +369,15 @@ def test_install_run_and_purge(installed: Path, bundle: tuple[Path, bool]) -> No
 
 def _serve_as_the_lookout_user() -> None:
     proc = subprocess.Popen(
-        # loopback here, whatever the file says (flags win over it); no metrics listener
+        # loopback here, whatever the file says (flags win over it); no metrics listener.
+        # setpriv execs the relay as the service user (as systemd's User= does), so the
+        # SIGTERM below reaches the relay itself; runuser would fork and die of it
         [
-            "runuser",
-            "-u",
-            "lookout",
-            "--",
+            "setpriv",
+            "--reuid=lookout",
+            "--regid=lookout",
+            "--init-groups",
+            "--reset-env",
             "/usr/bin/lookout-relay",
             "serve",
             "--config",
@@ -402,4 +405,4 @@ def _serve_as_the_lookout_user() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    assert proc.returncode == 0
+    assert proc.returncode == 0, "the relay did not stop cleanly on SIGTERM"
