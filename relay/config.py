@@ -65,6 +65,11 @@ class RelayConfig:
     #: a connection that keeps sending this many frames in a row over its limit is closed
     #: (1008): refusing a flood frame by frame still costs the relay a reply each
     refusals_before_close: int = 200
+    #: an address one of whose connections was closed for that (or for login attempts
+    #: while locked out) has every new socket reset at accept, before TLS, for this long:
+    #: a flooder that reconnects at once would make the relay pay a handshake, a sign-in
+    #: and those refusals again each time
+    abuse_penalty_s: float = 10.0
     #: new reports per device per hour (resubmitting a client_ref does not count)
     reports_per_device_per_hour: float = 30.0
     #: device registrations per remote address (IPv6: per /64) per hour

@@ -7,7 +7,8 @@ request only; the connection and everything already stored are untouched.
 Before a frame is even decoded it pays for itself: one token from the connection's
 message bucket and its length from the byte bucket (so media chunks count by size). A
 frame over either limit is answered `rate_limited` with a retry time and not looked at
-further; a peer that keeps sending regardless is closed. A new socket that has not signed
+further; a peer that keeps sending regardless is closed, and its address refused at accept
+for a few seconds (it would only reconnect and start again). A new socket that has not signed
 in within `auth_deadline_s` is closed. Bad frames and handler failures log at most one
 line per connection per `bad_frame_log_every_s`, so a flood cannot fill the disk.
 """
@@ -156,17 +157,23 @@ class Endpoint:
             raise RateLimited("too many bytes on this connection: slow down", wait)
         self._refused_in_row = 0
 
-    def _limited(self, limit: str) -> None:
+    def _limited(self, limit: str, reason: str = "too many frames over the rate limit") -> None:
+        """Count one refusal; past `refusals_before_close` the connection is closed with
+        `reason` and its address penalised (refused at accept for `abuse_penalty_s`)."""
+        cfg = self.ctx.config
         self.ctx.metrics.rate_limited.labels(self.name, limit).inc()
         self._refused_in_row += 1
         now = time.monotonic()
         if now - self._window_start >= REFUSAL_WINDOW_S:
             self._window_start, self._refused_in_window = now, 0
         self._refused_in_window += 1
-        most = self.ctx.config.refusals_before_close
+        most = cfg.refusals_before_close
         if most > 0 and max(self._refused_in_row, self._refused_in_window) >= most:
-            self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
-            self._close_reason = "too many frames over the rate limit"
+            if self._close_reason is None:
+                self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
+                if self.address is not None:
+                    self.ctx.limits.penalties.add(self.address, cfg.abuse_penalty_s)
+            self._close_reason = reason
 
     def _note_refusal(self, exc: ProtocolError) -> None:
         """One log line per connection per interval for frames a client should not send."""

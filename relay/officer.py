@@ -131,7 +131,8 @@ class OfficerConnection(Endpoint):
         si, metrics, name = self.ctx.signin, self.ctx.metrics, msg.username
         addr = self._address()
         wait = si.limiter.retry_after(name, addr)
-        if wait > 0:
+        if wait > 0:  # a client that keeps trying regardless is closed like any flooder
+            self._limited("logins", "too many login attempts while locked out")
             return self._rate_limited(msg.id, wait, "too many failed logins")
         row = await self.ctx.db.read(_officer_row(name))
         try:
