@@ -157,23 +157,25 @@ class Endpoint:
             raise RateLimited("too many bytes on this connection: slow down", wait)
         self._refused_in_row = 0
 
-    def _limited(self, limit: str, reason: str = "too many frames over the rate limit") -> None:
-        """Count one refusal; past `refusals_before_close` the connection is closed with
-        `reason` and its address penalised (refused at accept for `abuse_penalty_s`)."""
-        cfg = self.ctx.config
+    def _limited(self, limit: str) -> None:
         self.ctx.metrics.rate_limited.labels(self.name, limit).inc()
         self._refused_in_row += 1
         now = time.monotonic()
         if now - self._window_start >= REFUSAL_WINDOW_S:
             self._window_start, self._refused_in_window = now, 0
         self._refused_in_window += 1
-        most = cfg.refusals_before_close
+        most = self.ctx.config.refusals_before_close
         if most > 0 and max(self._refused_in_row, self._refused_in_window) >= most:
-            if self._close_reason is None:
-                self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
-                if self.address is not None:
-                    self.ctx.limits.penalties.add(self.address, cfg.abuse_penalty_s)
-            self._close_reason = reason
+            self.close_for_flooding("too many frames over the rate limit")
+
+    def close_for_flooding(self, reason: str) -> None:
+        """Close after the current reply, and refuse this address at accept for
+        `abuse_penalty_s`: it would only reconnect and start again."""
+        if self._close_reason is None:
+            self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
+            if self.address is not None:
+                self.ctx.limits.penalties.add(self.address, self.ctx.config.abuse_penalty_s)
+        self._close_reason = reason
 
     def _note_refusal(self, exc: ProtocolError) -> None:
         """One log line per connection per interval for frames a client should not send."""

@@ -373,7 +373,7 @@ async def test_logins_while_locked_out_close_the_socket_and_penalise_its_address
     r = await limited(
         login_free_failures=1,
         login_address_free_failures=1,
-        refusals_before_close=10,
+        login_refusals_before_close=10,
         abuse_penalty_s=30.0,
     )
     guesser = await Peer.open(r.officer_url, r.ssl, officer=True)
