@@ -393,14 +393,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "messages_per_s": cfg.citizen_messages_per_s,
             "message_burst": cfg.citizen_message_burst,
             "refusals_before_close": cfg.refusals_before_close,
-            "abuse_penalty_s": cfg.abuse_penalty_s,
+            "abuse_penalty_s": getattr(cfg, "abuse_penalty_s", None),  # None: an older relay
         },
         "connections": {"per_address": cfg.connections_per_address},
         "logins": {
             "free_failures_per_user_and_address": cfg.login_free_failures,
             "free_failures_per_address": cfg.login_address_free_failures,
             "hash_workers": cfg.login_hash_workers,
-            "abuse_penalty_s": cfg.abuse_penalty_s,
+            "refusals_before_close": getattr(cfg, "login_refusals_before_close", None),
+            "abuse_penalty_s": getattr(cfg, "abuse_penalty_s", None),  # None: an older relay
         },
     }
     url = relay.url + CITIZEN_PATH
