@@ -1,29 +1,40 @@
 """Benchmark abuse: an honest phone's report latency alone and during each flood.
 
-    python bench/abuse.py                 # the target run (about a minute)
-    python bench/abuse.py --seconds 3     # quick check
+    python bench/abuse.py                          # the target run (about 3 minutes)
+    python bench/abuse.py --seconds 3 --rounds 1   # quick check
 
 A relay runs in this process (temporary data dir, its own TLS CA, loopback only) with the
 default limits of relay/config.py, except nothing: loopback is not exempt, so every flood
 meets the limits an internet address would. The honest phone is `--phones` registered
-devices taking turns (one device alone would meet its own reports-per-hour limit), on
-their own connections in this process, submitting one report at a time at `--rate`
-reports/s; its latency runs from just before the frame is sent to `report.accepted`.
+devices taking turns (by default enough that none meets its own reports-per-hour limit
+over the whole run, 37 for the defaults), on their own connections in this process, from
+127.0.0.2 and up (12 devices an address, under the registrations-per-address limit),
+submitting one report at a time at `--rate` reports/s; its latency runs from just before
+the frame is sent to `report.accepted`. (Linux: every 127/8 address is loopback.)
 
-Each flood runs in a child process (an attacker has its own CPU) for `--seconds`, while
-the honest phone is measured:
+A round is a baseline phase and then one phase per flood, each `--seconds` long; the run
+repeats `--rounds` rounds (3), because a phase holds only `seconds * rate` honest samples
+(80 for 10 s at 8/s), so its p99 is close to its slowest report and one stall of the
+(shared, 2-core) machine decides it. Each flood runs in a child process for the phase,
+from a fresh address (127.0.<10+round>.<1..3>), so every round repeats the same attack on
+a relay that has not met that address yet, and no flood inherits another's penalty:
 
 - `reports`: one device submits as fast as its socket allows (16 in flight); a connection
-  the relay closes for ignoring `rate_limited` is opened again and re-authenticated.
-- `connections`: one address opens sockets as fast as it can (20 handshakes at a time) and
+  the relay closes for ignoring `rate_limited` is opened again at once, retried on every
+  refusal, and re-authenticated.
+- `connections`: one address opens sockets as fast as they are refused (20 at a time) and
   holds every one it gets, never authenticating.
 - `logins`: 16 sockets send `auth.login` with a wrong password for a real officer, one
-  outstanding each. `accepted_per_s` counts the attempts that got a password check
-  (`refused`); the rest were answered `rate_limited` before any hashing.
+  outstanding each; a socket the relay closes is opened again at once, as in `reports`.
+  `accepted_per_s` counts the attempts that got a password check (`refused`); the rest
+  were answered `rate_limited` before any hashing.
 
-`ratio` = the p99 during the flood / the baseline p99 (target <= 2). `accepted_per_s` is
-what the flood got through (reports stored, sockets upgraded, logins answered), beside the
-configured limit. Progress goes to stderr; the last line printed is one JSON object.
+`ratio_p99` per flood = the median over rounds of (that round's flood p99 / that round's
+baseline p99), target <= 2; `ratios_by_round` lists them and `pooled_ratio_p99` compares
+all rounds' samples at once. `accepted_per_s` is what the flood got through (reports
+stored, sockets upgraded, logins answered), beside the configured limit;
+`reconnects_refused` and `reset` count connections the relay refused (at accept, before
+TLS, or with a 429). Progress goes to stderr; the last line printed is one JSON object.
 """
 
 from __future__ import annotations
