@@ -73,6 +73,12 @@ class RelayConfig:
     #: a connection that keeps sending this many frames in a row over its limit is closed
     #: (1008): refusing a flood frame by frame still costs the relay a reply each
     refusals_before_close: int = 200
+    #: an address one of whose connections was closed for that (or for logins while locked
+    #: out, login_refusals_before_close) has every new socket reset at accept, before TLS,
+    #: for this long:
+    #: a flooder that reconnects at once would make the relay pay a handshake, a sign-in
+    #: and those refusals again each time
+    abuse_penalty_s: float = 10.0
     #: new reports per device per hour (resubmitting a client_ref does not count)
     reports_per_device_per_hour: float = 30.0
     #: device registrations per remote address (IPv6: per /64) per hour
@@ -114,6 +120,10 @@ class RelayConfig:
     #: password hashes computed at once (scrypt: ~16 MiB and ~50 ms of a core each), and
     #: logins allowed to wait for one before `rate_limited`
     login_hash_workers: int = 2
+    #: logins one connection sends while locked out (each answered `rate_limited` with a
+    #: retry time) before it is closed and its address penalised (abuse_penalty_s): a
+    #: person retrying by hand sends a few; a guessing script, one per round trip
+    login_refusals_before_close: int = 20
     login_hash_queue: int = 64
 
     @property

@@ -7,7 +7,8 @@ request only; the connection and everything already stored are untouched.
 Before a frame is even decoded it pays for itself: one token from the connection's
 message bucket and its length from the byte bucket (so media chunks count by size). A
 frame over either limit is answered `rate_limited` with a retry time and not looked at
-further; a peer that keeps sending regardless is closed. A new socket that has not signed
+further; a peer that keeps sending regardless is closed, and its address refused at accept
+for a few seconds (it would only reconnect and start again). A new socket that has not signed
 in within `auth_deadline_s` is closed. Bad frames and handler failures log at most one
 line per connection per `bad_frame_log_every_s`, so a flood cannot fill the disk.
 """
@@ -165,8 +166,16 @@ class Endpoint:
         self._refused_in_window += 1
         most = self.ctx.config.refusals_before_close
         if most > 0 and max(self._refused_in_row, self._refused_in_window) >= most:
+            self.close_for_flooding("too many frames over the rate limit")
+
+    def close_for_flooding(self, reason: str) -> None:
+        """Close after the current reply, and refuse this address at accept for
+        `abuse_penalty_s`: it would only reconnect and start again."""
+        if self._close_reason is None:
             self.ctx.metrics.rate_limited.labels(self.name, "flood").inc()
-            self._close_reason = "too many frames over the rate limit"
+            if self.address is not None:
+                self.ctx.limits.penalties.add(self.address, self.ctx.config.abuse_penalty_s)
+        self._close_reason = reason
 
     def _note_refusal(self, exc: ProtocolError) -> None:
         """One log line per connection per interval for frames a client should not send."""

@@ -50,7 +50,9 @@ class Metrics:
             registry=r,
         )
         # ---- abuse limits (issue 8, deliverable 1)
-        #: limit: messages, bytes, reports, registrations, connections, auth_deadline, flood
+        #: endpoint: citizen, officer, http (the upgrade), accept (reset before TLS);
+        #: limit: messages, bytes, reports, registrations, connections, penalty (an
+        #: address closed for flooding), auth_deadline, flood
         self.rate_limited = Counter(
             "lookout_rate_limited",
             "Frames, requests and connections refused (or closed) by a limit",

@@ -45,6 +45,7 @@ class OfficerConnection(Endpoint):
         self.token_digest: str | None = None
         self.expires_at = 0.0
         self.checked_at = 0.0
+        self._refused_logins = 0  # logins sent while locked out (login_refusals_before_close)
         self.handlers |= {
             m.Login: self.login,
             m.Resume: self.resume,
@@ -133,6 +134,10 @@ class OfficerConnection(Endpoint):
         addr = self._address()
         wait = si.limiter.retry_after(name, addr)
         if wait > 0:
+            self._refused_logins += 1
+            most = self.ctx.config.login_refusals_before_close
+            if most > 0 and self._refused_logins >= most:  # it ignores retry_after_s
+                self.close_for_flooding("too many login attempts while locked out")
             return self._rate_limited(msg.id, wait, "too many failed logins")
         row = await self.ctx.db.read(_officer_row(name))
         try:

@@ -206,12 +206,52 @@ class LogThrottle:
         return None
 
 
+class Penalties:
+    """Address keys refused at accept until a moment: each was closed for flooding.
+
+    A connection closed for ignoring `rate_limited` costs the relay little once it is gone,
+    but a flooder reconnects at once and pays (and makes the relay pay) a TLS handshake, a
+    sign-in and a few hundred refusals again. While its address is penalised each new
+    socket is reset at accept instead (relay/listener.py), which costs the relay a few
+    microseconds. At most `max_keys` entries: the expired go first, then the oldest."""
+
+    def __init__(self, max_keys: int = 100_000, clock: Clock = time.monotonic) -> None:
+        self.max_keys = max(1, max_keys)
+        self.clock = clock
+        self._until: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def add(self, key: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        now = self.clock()
+        self._until.pop(key, None)  # re-inserted last: oldest first
+        if len(self._until) >= self.max_keys:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+            while len(self._until) >= self.max_keys:
+                del self._until[next(iter(self._until))]
+        self._until[key] = now + seconds
+
+    def active(self, key: str) -> bool:
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if until > self.clock():
+            return True
+        del self._until[key]
+        return False
+
+
 @dataclass
 class SharedLimits:
     """The tables limits share across connections (keyed by device or by address)."""
 
     reports: KeyedBuckets[int] = field(default_factory=KeyedBuckets)
     registrations: KeyedBuckets[str] = field(default_factory=KeyedBuckets)
+    #: addresses closed for flooding, refused at accept for `abuse_penalty_s`
+    penalties: Penalties = field(default_factory=Penalties)
 
 
 def retry_after(seconds: float) -> float:

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import http
 import logging
+import math
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -35,10 +36,18 @@ from relay.db.engine import checkpoint_wal, make_engine, migrate, private_dir, s
 from relay.db.uow import Database
 from relay.delivery import Delivery
 from relay.hub import Hub
+from relay.listener import AcceptGate, listen
 from relay.media import MediaStore
 from relay.metrics import Metrics, serve_metrics
 from relay.officer import OfficerConnection
-from relay.ratelimit import AddressCounts, KeyedBuckets, SharedLimits, address_key, parse_allowlist
+from relay.ratelimit import (
+    AddressCounts,
+    KeyedBuckets,
+    Penalties,
+    SharedLimits,
+    address_key,
+    parse_allowlist,
+)
 from relay.secret_box import SecretBox, key_path, seal_plain_secrets
 from relay.signin import SignIn
 from relay.targeting import DeviceIndex
@@ -72,7 +81,7 @@ class Relay:
         self.metrics = Metrics()
         self.index = DeviceIndex()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self._metrics_server: asyncio.Server | None = None
         self.metrics_port: int | None = None
         self.tls_files: tls.TlsFiles | None = None
@@ -93,6 +102,8 @@ class Relay:
         self.delivery = Delivery(self.db, self.hub, self.metrics)
         self._open_by_address = AddressCounts()
         parse_allowlist(config.address_allowlist)  # a bad entry fails here, not per socket
+        penalties = Penalties(config.rate_limit_max_keys)
+        self._gate = AcceptGate(config, self._open_by_address, penalties, self.metrics)
         self.ctx = RelayContext(
             config=config,
             db=self.db,
@@ -105,6 +116,7 @@ class Relay:
             limits=SharedLimits(
                 reports=KeyedBuckets(config.rate_limit_max_keys),
                 registrations=KeyedBuckets(config.rate_limit_max_keys),
+                penalties=penalties,
             ),
             signin=SignIn.for_config(config, box),
         )
@@ -124,21 +136,25 @@ class Relay:
             cert, key = self.tls_files.server_cert, self.tls_files.server_key
             self.fingerprint = self.tls_files.fingerprint
             self.ca_path = self.tls_files.ca_cert
-        self._server = await serve(
-            self._route,
-            cfg.host,
-            cfg.port,
-            ssl=tls.server_ssl_context(cert, key),
-            compression=None,
-            max_size=MAX_FRAME_BYTES,
-            max_queue=64,
-            ping_interval=cfg.keepalive_s,
-            ping_timeout=cfg.keepalive_s,
-            close_timeout=5,
-            process_request=self._http,
-        )
-        sock = next(iter(self._server.sockets))
-        self.port = int(sock.getsockname()[1])
+        ssl_context = tls.server_ssl_context(cert, key)
+        # our own listening sockets, so an address over its limit is refused at accept,
+        # before its TLS handshake (relay/listener.py); one websockets server per address
+        for sock in listen(cfg.host, cfg.port, self._gate):
+            self._servers.append(
+                await serve(
+                    self._route,
+                    sock=sock,
+                    ssl=ssl_context,
+                    compression=None,
+                    max_size=MAX_FRAME_BYTES,
+                    max_queue=64,
+                    ping_interval=cfg.keepalive_s,
+                    ping_timeout=cfg.keepalive_s,
+                    close_timeout=5,
+                    process_request=self._http,
+                )
+            )
+        self.port = int(next(iter(self._servers[0].sockets)).getsockname()[1])
         if cfg.metrics_port is not None:
             self._metrics_server = await serve_metrics(
                 cfg.metrics_host, cfg.metrics_port, self._render_metrics
@@ -149,9 +165,10 @@ class Relay:
         self.spawn(self._chores())
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
         if self._metrics_server is not None:
             self._metrics_server.close()
             await self._metrics_server.wait_closed()
@@ -236,20 +253,25 @@ class Relay:
         return self._admit(conn)
 
     def _admit(self, conn: ServerConnection) -> Response | None:
-        """Concurrent connections per address, counted from the upgrade until the socket is
-        gone (handshake failures included); over the limit: 429 before any websocket."""
+        """Concurrent connections per address. A socket our listener accepted holds its slot
+        since accept (relay/listener.py); on a loop that accepts by itself (a proactor,
+        uvloop) it is counted here from the upgrade until the socket is gone, handshake
+        failures included. Over the limit, or penalised for flooding: 429 before any
+        websocket."""
         cfg = self.config
+        if self._gate.counted_at_accept(conn.transport.get_extra_info("socket")):
+            return None
         key = address_key(conn.remote_address, cfg.address_allowlist)
         if key is None:
             return None
+        if self.ctx.limits.penalties.active(key):
+            self.metrics.rate_limited.labels("http", "penalty").inc()
+            why = "a connection from this address was closed for flooding; try again later\n"
+            return _too_many(conn, why, math.ceil(cfg.abuse_penalty_s))
         if not self._open_by_address.acquire(key, cfg.connections_per_address):
             self.metrics.rate_limited.labels("http", "connections").inc()
-            response = conn.respond(
-                http.HTTPStatus.TOO_MANY_REQUESTS,
-                "too many connections from this address; close one or try again later\n",
-            )
-            response.headers["Retry-After"] = str(CONNECTION_RETRY_AFTER_S)
-            return response
+            why = "too many connections from this address; close one or try again later\n"
+            return _too_many(conn, why, CONNECTION_RETRY_AFTER_S)
         conn.connection_lost_waiter.add_done_callback(lambda _: self._open_by_address.release(key))
         return None
 
@@ -363,6 +385,12 @@ class Relay:
                 np.array(arr[3], dtype=np.uint64),
                 np.array(arr[4], dtype=np.float64),
             )
+
+
+def _too_many(conn: ServerConnection, why: str, retry_after_s: int) -> Response:
+    response = conn.respond(http.HTTPStatus.TOO_MANY_REQUESTS, why)
+    response.headers["Retry-After"] = str(max(1, retry_after_s))
+    return response
 
 
 def _audit_head(s: Any) -> tuple[int, str]:

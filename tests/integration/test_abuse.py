@@ -8,9 +8,11 @@ to any address on the internet.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,8 +24,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend_client import messages as m
+from relay.listener import GatedListener
 from tests.conftest import LOOPBACK, RunningRelay, start_relay
-from tests.support.flows import PRESTON, device, officer, report
+from tests.support.flows import PRESTON, device, device_back, officer, report
 from tests.support.peer import Peer, next_id, wait_until
 
 Start = Callable[..., Awaitable[RunningRelay]]
@@ -268,45 +271,161 @@ async def test_an_allowlisted_address_is_not_limited_per_address(limited: Start)
 
 # ---------------------------------------------------------------- connections per address
 
+#: a second loopback address: the honest peer, beside a flooder on 127.0.0.1
+OTHER = "127.0.0.2"
 
-async def _connect(r: RunningRelay, path: str = "/v1/citizen") -> Any:
+
+async def _connect(r: RunningRelay, path: str = "/v1/citizen", source: str | None = None) -> Any:
     return await connect(
         f"{r.relay.url}{path}",  # type: ignore[attr-defined]
         ssl=r.ssl,
         compression=None,
         open_timeout=10,
+        local_addr=(source, 0) if source else None,
     )
 
 
-async def test_a_connection_flood_from_one_address_is_refused_at_the_upgrade(
+def refused(r: RunningRelay, where: str, limit: str) -> float:
+    """Connections refused so far at `where` ("accept" or "http") for `limit`."""
+    value = r.relay.metrics.registry.get_sample_value(  # type: ignore[attr-defined]
+        "lookout_rate_limited_total", {"endpoint": where, "limit": limit}
+    )
+    return value or 0.0
+
+
+async def reset_at_accept(r: RunningRelay, path: str = "/v1/citizen") -> None:
+    """The connection is reset before its TLS handshake: an OSError, never an HTTP answer."""
+    with pytest.raises(OSError):  # ConnectionResetError, or an SSL EOF: no InvalidStatus
+        await _connect(r, path)
+
+
+async def admitted_again(r: RunningRelay, source: str | None = None) -> Any:
+    """A connection from `source`, retried until the relay admits one (5 s at most)."""
+    for _ in range(50):
+        try:
+            return await _connect(r, source=source)
+        except OSError:
+            await wait_seconds(0.1)
+    pytest.fail("no connection admitted")
+
+
+async def test_a_connection_flood_from_one_address_is_refused_at_accept(limited: Start) -> None:
+    r = await limited(connections_per_address=4)
+    honest = await _connect(r, source=OTHER)
+    held = [await _connect(r) for _ in range(4)]
+    for path in ("/v1/citizen", "/v1/officer"):
+        await reset_at_accept(r, path)
+    assert refused(r, "accept", "connections") == 2
+    assert refused(r, "http", "connections") == 0  # no handshake was paid for them
+    await asyncio.wait_for(await honest.ping(), 5)  # another address is untouched
+    await (await _connect(r, source=OTHER)).close()
+    await held.pop().close()  # a slot frees when a socket closes
+    held.append(await admitted_again(r))
+    for ws in [*held, honest]:
+        await ws.close()
+
+
+async def test_a_tls_handshake_in_flight_holds_a_slot_until_it_fails(limited: Start) -> None:
+    """Sockets are counted from accept, so connecting and never finishing TLS cannot get
+    round the limit; a handshake that fails gives its slot back."""
+    r = await limited(connections_per_address=3)
+    port = r.relay.port  # type: ignore[attr-defined]
+    raw = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    await reset_at_accept(r)
+    for _, writer in raw:
+        writer.write(b"not a TLS ClientHello\r\n\r\n")  # the handshake fails at once
+    for reader, writer in raw:
+        await asyncio.wait_for(reader.read(), 10)  # until the relay closes it
+        writer.close()
+    await (await admitted_again(r)).close()
+
+
+async def test_an_address_closed_for_flooding_is_refused_at_accept_for_a_while(
     limited: Start,
 ) -> None:
-    r = await limited(connections_per_address=4)
+    r = await limited(
+        citizen_messages_per_s=1.0,
+        citizen_message_burst=5,
+        refusals_before_close=10,
+        abuse_penalty_s=1.0,
+    )
+    flooder, reg = await device(r)
+    with pytest.raises(ConnectionClosed) as info:
+        for _ in range(20):  # 2 in the burst, 10 refused, a few more: it is closed at once
+            await flooder.send(m.Ping(id=next_id()))
+        while True:
+            await flooder.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    closed_at = time.monotonic()
+    await reset_at_accept(r)  # it comes straight back: reset before TLS
+    assert refused(r, "accept", "penalty") == 1
+    await (await _connect(r, source=OTHER)).close()  # only that address is penalised
+    await (await admitted_again(r)).close()
+    assert time.monotonic() - closed_at >= 0.9  # not before the penalty ran out
+    back = await device_back(r, reg)  # and the device signs in as before
+    assert isinstance(await back.request(m.Ping(id=next_id())), m.Pong)
+    await back.close()
+
+
+async def test_logins_while_locked_out_close_the_socket_and_penalise_its_address(
+    limited: Start,
+) -> None:
+    r = await limited(
+        login_free_failures=1,
+        login_address_free_failures=1,
+        login_refusals_before_close=10,
+        abuse_penalty_s=30.0,
+    )
+    guesser = await Peer.open(r.officer_url, r.ssl, officer=True)
+    answers: list[str] = []
+    with pytest.raises(ConnectionClosed) as info:
+        for _ in range(50):
+            guess = m.Login(id=next_id(), username="dana", password="guess", totp="000000")
+            reply = await guesser.request(guess)
+            answers.append(getattr(reply, "code", ""))
+    # two failures (the second starts the lockout), then ten refusals, the last one closing
+    assert answers == ["bad_credentials"] * 2 + ["rate_limited"] * 10, answers
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    assert "locked out" in info.value.rcvd.reason
+    await reset_at_accept(r, "/v1/officer")
+    honest = await _connect(r, "/v1/officer", source=OTHER)
+    await honest.close()
+
+
+async def test_on_a_loop_that_accepts_by_itself_the_upgrade_still_refuses_with_429(
+    limited: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proactor loop (Windows) or uvloop never calls the listener's accept(): nothing is
+    counted at accept, and the upgrade counts and refuses as it did before."""
+    monkeypatch.setattr(GatedListener, "accept", socket.socket.accept)
+    r = await limited(
+        connections_per_address=4,
+        citizen_messages_per_s=1.0,
+        citizen_message_burst=5,
+        refusals_before_close=10,
+        abuse_penalty_s=30.0,
+    )
     honest, _ = await device(r)  # one of the four
     held = [await _connect(r) for _ in range(3)]
     for path in ("/v1/citizen", "/v1/officer"):
-        with pytest.raises(InvalidStatus) as info:
+        with pytest.raises(InvalidStatus) as status:
             await _connect(r, path)
-        assert info.value.response.status_code == 429
-        assert int(info.value.response.headers["Retry-After"]) > 0
+        assert status.value.response.status_code == 429
+        assert int(status.value.response.headers["Retry-After"]) > 0
+    assert refused(r, "accept", "connections") == 0
     assert isinstance(await honest.request(m.Ping(id=next_id())), m.Pong)
-    await held.pop().close()  # a slot frees when a socket closes
-
-    async def admitted() -> bool:
-        try:
-            held.append(await _connect(r))
-        except InvalidStatus:
-            return False
-        return True
-
-    for _ in range(50):
-        if await admitted():
-            break
-        await wait_seconds(0.1)
-    else:
-        pytest.fail("no connection admitted after one closed")
     for ws in held:
         await ws.close()
+    with pytest.raises(ConnectionClosed):  # a flood: closed, and its address penalised
+        for _ in range(100):
+            await honest.send(m.Ping(id=next_id()))
+        while True:
+            await honest.recv()
+    with pytest.raises(InvalidStatus) as status:
+        await _connect(r)
+    assert status.value.response.status_code == 429
+    assert "flooding" in status.value.response.body.decode()
+    assert refused(r, "http", "penalty") == 1
 
 
 async def test_allowlisted_address_may_hold_more_connections(limited: Start) -> None:

@@ -8,6 +8,7 @@ from relay.ratelimit import (
     AddressCounts,
     KeyedBuckets,
     LogThrottle,
+    Penalties,
     Rate,
     TokenBucket,
     address_key,
@@ -117,6 +118,28 @@ def test_address_keys_allowlist_and_ipv6_prefix() -> None:
     assert address_key(("127.0.0.1", 1), ()) == "127.0.0.1"  # loopback is not exempt
     with pytest.raises(ValueError, match="not-an-address"):
         parse_allowlist(("not-an-address",))
+
+
+def test_penalties_run_out_on_the_clock_and_stay_bounded() -> None:
+    clock = Clock()
+    p = Penalties(max_keys=3, clock=clock)
+    p.add("a", 10.0)
+    p.add("off", 0.0)  # a penalty of 0 s is none
+    assert p.active("a") and not p.active("off") and not p.active("b")
+    clock.t += 9.9
+    assert p.active("a")
+    clock.t += 0.2
+    assert not p.active("a") and len(p) == 0  # an expired entry is forgotten
+    for key in "bcd":
+        p.add(key, 5.0)
+    clock.t += 1.0
+    p.add("b", 5.0)  # renewed: now the newest
+    p.add("e", 5.0)  # the table is full: the oldest ("c") goes
+    assert len(p) == 3
+    assert [k for k in "bcde" if p.active(k)] == ["b", "d", "e"]
+    clock.t += 4.5  # d has expired, b and e have not
+    p.add("f", 5.0)
+    assert [k for k in "bdef" if p.active(k)] == ["b", "e", "f"]
 
 
 def test_log_throttle_one_line_per_interval_and_counts_the_rest() -> None:
