@@ -380,6 +380,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from relay import admin
     from relay.config import RelayConfig
     from relay.server import Relay
+    from relay.signin import hash_workers
 
     raise_nofile()
     tmp = tempfile.TemporaryDirectory(prefix="lookout-abuse-")
@@ -410,7 +411,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "logins": {
             "free_failures_per_user_and_address": cfg.login_free_failures,
             "free_failures_per_address": cfg.login_address_free_failures,
-            "hash_workers": cfg.login_hash_workers,
+            "hash_workers": hash_workers(cfg.login_hash_workers),
             "refusals_before_close": getattr(cfg, "login_refusals_before_close", None),
             "abuse_penalty_s": getattr(cfg, "abuse_penalty_s", None),  # None: an older relay
         },

@@ -118,8 +118,10 @@ class RelayConfig:
     login_user_window_s: float = 600.0
     login_user_lockout_s: float = 60.0
     #: password hashes computed at once (scrypt: ~16 MiB and ~50 ms of a core each), and
-    #: logins allowed to wait for one before `rate_limited`
-    login_hash_workers: int = 2
+    #: logins allowed to wait for one before `rate_limited`. 0: half the machine's cores,
+    #: at least one, so a login flood never takes every core from the phones' reports
+    #: (on 2 cores, 2 workers doubled an honest phone's p99 under one; bench/abuse.py)
+    login_hash_workers: int = 0
     #: logins one connection sends while locked out (each answered `rate_limited` with a
     #: retry time) before it is closed and its address penalised (abuse_penalty_s): a
     #: person retrying by hand sends a few; a guessing script, one per round trip

@@ -24,6 +24,7 @@ A success clears its pair's record.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -176,6 +177,13 @@ class PasswordChecker:
             self._inflight -= 1
 
 
+def hash_workers(configured: int, cores: int | None = None) -> int:
+    """`login_hash_workers`, with 0 meaning half the cores (at least one)."""
+    if configured > 0:
+        return configured
+    return max(1, (cores if cores is not None else os.cpu_count() or 2) // 2)
+
+
 @dataclass
 class SignIn:
     """The sign-in state one relay shares across its officer connections."""
@@ -190,6 +198,6 @@ class SignIn:
     def for_config(cls, config: RelayConfig, box: SecretBox) -> SignIn:
         return cls(
             LoginLimiter(config),
-            PasswordChecker(config.login_hash_workers, config.login_hash_queue),
+            PasswordChecker(hash_workers(config.login_hash_workers), config.login_hash_queue),
             box,
         )

@@ -154,3 +154,10 @@ def test_log_throttle_one_line_per_interval_and_counts_the_rest() -> None:
 def test_retry_after_rounds_up() -> None:
     assert retry_after(0.01) == 0.1
     assert retry_after(1.21) == 1.3
+
+
+def test_hash_workers_default_to_half_the_cores_and_never_none() -> None:
+    from relay.signin import hash_workers
+
+    assert [hash_workers(0, cores) for cores in (1, 2, 3, 8)] == [1, 1, 1, 4]
+    assert hash_workers(3, cores=2) == 3  # an operator's number is kept
