@@ -76,7 +76,7 @@ def add_officer(engine: Engine, username: str, role: str, password: str) -> NewO
                 created_at=time.time(),
             )
         )
-        _audit(s, "admin", "officer.add", username, role=role)
+        audit_offline(s, "admin", "officer.add", username, role=role)
     return NewOfficer(username, role, secret, accounts.otpauth_uri(secret, username))
 
 
@@ -95,7 +95,7 @@ def disable_officer(engine: Engine, username: str) -> None:
             raise ValueError(f"no officer {username!r}")
         o.disabled = True
         s.execute(delete(db.OfficerSession).where(db.OfficerSession.officer_id == o.id))
-        _audit(s, "admin", "officer.disable", username)
+        audit_offline(s, "admin", "officer.disable", username)
 
 
 def current_code(engine: Engine, username: str) -> str:
@@ -107,7 +107,7 @@ def current_code(engine: Engine, username: str) -> str:
         o = s.scalar(select(db.Officer).where(db.Officer.username == username))
         if o is None:
             raise ValueError(f"no officer {username!r}")
-        _audit(s, "admin", "officer.code", username)
+        audit_offline(s, "admin", "officer.code", username)
         secret = _box(engine).open(o.totp_secret, o.username)
         step = accounts.time_step()
         if o.totp_last_step is not None and o.totp_last_step >= step:
@@ -141,7 +141,7 @@ def export_cap(engine: Engine, alert_id: str, sender: str = "lookout@localhost")
     return alerts.to_cap(alert, refs, sender)
 
 
-def _audit(s: Session, actor: str, action: str, subject: str, **detail: object) -> None:
+def audit_offline(s: Session, actor: str, action: str, subject: str, **detail: object) -> None:
     """Append to the chain from outside the relay's writer (offline admin commands).
 
     It takes the same lock as the relay's writer before reading the chain's head."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
@@ -26,6 +26,8 @@ from relay.reports import Actor, new_public_id
 
 #: counts for code that never shows them to an officer (a phone's copy, CAP, the operator)
 EXACT = 0
+#: the CAP sender of an alert version made without a relay config (tests, admin tools)
+DEFAULT_CAP_SENDER = "lookout@localhost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,12 @@ def _check_expiry(info: m.AlertInfo, now: float) -> None:
 
 
 def create(
-    actor: Actor, msg: m.AlertSend, targets: Targets, threshold: int, floor: int
+    actor: Actor,
+    msg: m.AlertSend,
+    targets: Targets,
+    threshold: int,
+    floor: int,
+    cap_sender: str = DEFAULT_CAP_SENDER,
 ) -> Callable[[Tx], m.Alert]:
     """Store a new alert for `targets.keys`; pending approval when its reach is above
     `threshold`. Officers see its counts only from `floor` recipients up (`wire`)."""
@@ -77,6 +84,7 @@ def create(
         s.add(a)
         s.flush()
         _add_recipients(s, a.id, keys)
+        _record_version(tx, a, cap_sender)
         out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(
@@ -92,7 +100,9 @@ def create(
     return job
 
 
-def approve(actor: Actor, msg: m.AlertApprove, floor: int) -> Callable[[Tx], _Approved]:
+def approve(
+    actor: Actor, msg: m.AlertApprove, floor: int, cap_sender: str = DEFAULT_CAP_SENDER
+) -> Callable[[Tx], _Approved]:
     """Approve or reject a pending alert, or a pending update of an active one.
 
     Returns the alert as the approver's reply shows it, and what to deliver after commit:
@@ -118,6 +128,7 @@ def approve(actor: Actor, msg: m.AlertApprove, floor: int) -> Callable[[Tx], _Ap
             a.approved_by = actor.username
             if msg.approve:
                 a.sent_at = tx.now
+            _record_version(tx, a, cap_sender)
             out = wire.alert_msg(a, floor)
             tx.emit(m.AlertChanged, alert=out)
             action = "alert.approve" if msg.approve else "alert.reject"
@@ -146,6 +157,7 @@ def approve(actor: Actor, msg: m.AlertApprove, floor: int) -> Callable[[Tx], _Ap
         a.state = "expired"  # the proposal is spent: its content now lives in `target`
         tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
         _apply_update(tx, target, wire.alert_info(a), keys, approved_by=actor.username, floor=floor)
+        _record_version(tx, target, cap_sender)
         out = wire.alert_msg(target, floor)
         tx.audit(actor.username, "alert.approve", target.public_id, update=a.public_id)
         return out, ("update", target.public_id)
@@ -158,7 +170,12 @@ _Approved = tuple[m.Alert, tuple[str, object] | None]
 
 
 def revise(
-    actor: Actor, msg: m.AlertUpdate, targets: Targets, threshold: int, floor: int
+    actor: Actor,
+    msg: m.AlertUpdate,
+    targets: Targets,
+    threshold: int,
+    floor: int,
+    cap_sender: str = DEFAULT_CAP_SENDER,
 ) -> Callable[[Tx], tuple[m.Alert, bool]]:
     """A CAP Update: new content, recipients = old ones plus any now in the (new) area.
 
@@ -189,6 +206,7 @@ def revise(
         )
         if not rules.update_needs_approval(changed, reached, threshold):
             _apply_update(tx, a, msg.info, keys, approved_by=a.approved_by, floor=floor)
+            _record_version(tx, a, cap_sender)
             out = wire.alert_msg(a, floor)
             tx.audit(actor.username, "alert.update", a.public_id, recipients=a.recipients)
             return out, True
@@ -268,7 +286,7 @@ def _apply_update(
 
 
 def cancel(
-    actor: Actor, msg: m.AlertCancel, floor: int
+    actor: Actor, msg: m.AlertCancel, floor: int, cap_sender: str = DEFAULT_CAP_SENDER
 ) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
     """CAP Cancel. Returns the recipients to tell now; those offline are told when they next
     authenticate (`held_for`), whether or not they had acknowledged the alert: a phone
@@ -305,6 +323,7 @@ def cancel(
                 .values(cancel_seen=True)
             )
             got = []
+        _record_version(tx, a, cap_sender)
         out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(actor.username, "alert.cancel", a.public_id)
@@ -315,6 +334,41 @@ def cancel(
         return out, got
 
     return job
+
+
+def _record_version(tx: Tx, a: db.Alert, cap_sender: str) -> None:
+    """Append the alert as it now stands to its versions (never rewritten), with its CAP."""
+    s = tx.s
+    s.flush()
+    n = s.scalar(select(func.max(db.AlertVersion.n)).where(db.AlertVersion.alert_id == a.id))
+    refs = wire.alert_references(a)
+    s.add(
+        db.AlertVersion(
+            alert_id=a.id,
+            n=(n or 0) + 1,
+            msg_type=a.msg_type,
+            state=a.state,
+            info_json=a.info_json,
+            references_json=a.references_json or "[]",
+            sent_at=a.sent_at,
+            approved_by=a.approved_by,
+            cap_xml=to_cap(wire.alert_msg(a, EXACT), refs, cap_sender),
+            recorded_at=tx.now,
+        )
+    )
+
+
+def versions(alert_pk: int) -> Callable[[Session], list[db.AlertVersion]]:
+    def query(s: Session) -> list[db.AlertVersion]:
+        return list(
+            s.scalars(
+                select(db.AlertVersion)
+                .where(db.AlertVersion.alert_id == alert_pk)
+                .order_by(db.AlertVersion.n)
+            )
+        )
+
+    return query
 
 
 def _pending_updates_of(s: Session, alert_id: str) -> list[db.Alert]:

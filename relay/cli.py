@@ -1,4 +1,5 @@
-"""`lookout-relay`: serve, manage officers, verify the audit log, export alerts as CAP."""
+"""`lookout-relay`: serve, manage officers, verify the audit log, export alerts as CAP and
+evidence packages."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend_client import rules
 from backend_client.version import lookout_version
-from relay import admin, audit, checkpoints
+from relay import admin, audit, checkpoints, evidence
 from relay.config import RelayConfig
 from relay.db import models as db
 
@@ -155,6 +156,33 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(exp)
     als = alsub.add_parser("list", help="list alerts, newest first (ids for export-cap)")
     _data_dir(als)
+
+    ev = sub.add_parser("evidence", help="signed evidence packages (docs/evidence.md)")
+    evsub = ev.add_subparsers(dest="action", required=True)
+    evx = evsub.add_parser(
+        "export",
+        help="write a signed package of the selected reports, chat, alerts, incidents, "
+        "media and audit records",
+        description="Selectors: --incident and --report pick items (together: either); "
+        "--since, --until and --area narrow them, or alone pick every item in that window "
+        "or area. At least one is required.",
+    )
+    _data_dir(evx)
+    evx.add_argument(
+        "--out", type=Path, required=True, help="the package to write (.lookout-evidence)"
+    )
+    evx.add_argument("--reason", required=True, help="why it is exported (signed and audited)")
+    evx.add_argument("--incident", action="append", default=[], help="an incident ref (repeatable)")
+    evx.add_argument("--report", action="append", default=[], help="a report id (repeatable)")
+    evx.add_argument("--since", help="ISO 8601 time with a zone, e.g. 2026-12-01T08:00:00Z")
+    evx.add_argument("--until", help="ISO 8601 time with a zone")
+    evx.add_argument(
+        "--area", type=Path, help="a GeoJSON Polygon file: reports inside, alerts that touch it"
+    )
+    evk = evsub.add_parser(
+        "key", help="print the relay's evidence public key (PEM) and its fingerprint, to pin"
+    )
+    evk.add_argument("--data-dir", type=Path, required=True, help="the relay's data directory")
     return parser
 
 
@@ -167,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "evidence" and args.action == "key":
+        return _evidence_key(args)
+    selectors = _evidence_selectors(args) if args.command == "evidence" else None
+    if args.command == "evidence" and selectors is None:
+        return 2
     fresh = args.command == "officer" and args.action == "add" and args.init
     if args.database_url is None and not fresh and not (args.data_dir / "relay.sqlite").exists():
         print(
@@ -186,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return _officer(args, engine)
         if args.command == "audit":
             return _audit_verify(args, engine)
+        if args.command == "evidence" and selectors is not None:
+            return _evidence_export(args, engine, selectors)
         if args.command == "alert" and args.action == "list":
             for a in admin.list_alerts(engine):
                 print(
@@ -284,6 +319,72 @@ def _audit_verify(args: argparse.Namespace, engine: Engine) -> int:
         )
     else:
         print(f"  checkpoint: seq {cp.seq}, signed by key {cp.key}")
+    return 0
+
+
+def _evidence_selectors(args: argparse.Namespace) -> evidence.Selectors | None:
+    """The export's selectors, or None after saying on stderr what is wrong."""
+    try:
+        since = None if args.since is None else evidence.parse_time(args.since)
+        until = None if args.until is None else evidence.parse_time(args.until)
+        area = None if args.area is None else evidence.parse_area(args.area.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"cannot export: {exc}", file=sys.stderr)
+        return None
+    selectors = evidence.Selectors(
+        incidents=tuple(args.incident),
+        reports=tuple(args.report),
+        since=since,
+        until=until,
+        area=area,
+    )
+    if selectors.empty():
+        print(
+            "cannot export: no selector given; name what goes in with --incident REF, "
+            "--report ID, --since/--until TIME or --area FILE.geojson",
+            file=sys.stderr,
+        )
+        return None
+    if since is not None and until is not None and until < since:
+        print("cannot export: --until is before --since", file=sys.stderr)
+        return None
+    return selectors
+
+
+def _evidence_export(
+    args: argparse.Namespace, engine: Engine, selectors: evidence.Selectors
+) -> int:
+    try:
+        done = evidence.export(
+            engine, args.data_dir, args.out, reason=args.reason, selectors=selectors
+        )
+    except (evidence.EvidenceError, checkpoints.CheckpointError) as exc:
+        print(f"cannot export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{v} {k}" for k, v in done.counts.items())
+    print(f"evidence package written: {done.path}")
+    print(f"  {counts}")
+    print(f"  merkle root: {done.merkle_root}")
+    print(f"  signed by key: {done.fingerprint}")
+    print(f"  check it with: lookout-evidence verify {done.path} --fingerprint {done.fingerprint}")
+    return 0
+
+
+def _evidence_key(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    if not (args.data_dir / checkpoints.KEY_FILE).exists():
+        print(f"no relay key in {args.data_dir}: check --data-dir", file=sys.stderr)
+        return 2
+    public = checkpoints.relay_key(args.data_dir).public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sys.stdout.write(pem.decode("ascii"))
+    print(f"fingerprint: {checkpoints.fingerprint(public)}", file=sys.stderr)
     return 0
 
 
@@ -388,6 +489,8 @@ def _serve(args: argparse.Namespace) -> int:
         if relay.ca_path is not None:
             print(f"  CA certificate: {relay.ca_path}", flush=True)
         print(f"  certificate SHA-256 fingerprint: {relay.fingerprint}", flush=True)
+        evidence_fp = checkpoints.fingerprint(relay.signing_key.public_key())
+        print(f"  evidence key fingerprint (Ed25519): {evidence_fp}", flush=True)
         if relay.metrics_port is not None:
             print(
                 f"  metrics: http://{config.metrics_host}:{relay.metrics_port}/metrics",

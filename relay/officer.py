@@ -500,7 +500,9 @@ class OfficerConnection(Endpoint):
             return limited
         targets = self._select(msg.info.area, list(msg.info.categories))
         cfg = self.ctx.config
-        job = alerts.create(self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown)
+        job = alerts.create(
+            self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown, cfg.cap_sender
+        )
         return await self._once(msg, job, self._accepted(msg, deliver_to=targets.keys))
 
     async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
@@ -518,7 +520,11 @@ class OfficerConnection(Endpoint):
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(
-            msg, alerts.approve(self.actor, msg, self.ctx.config.min_count_shown), answer
+            msg,
+            alerts.approve(
+                self.actor, msg, self.ctx.config.min_count_shown, self.ctx.config.cap_sender
+            ),
+            answer,
         )
 
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
@@ -534,7 +540,9 @@ class OfficerConnection(Endpoint):
                 tx.after_commit(lambda: spawn(delivery.redeliver(alert_id)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
-        job = alerts.revise(self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown)
+        job = alerts.revise(
+            self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown, cfg.cap_sender
+        )
         return await self._once(msg, job, answer)
 
     async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
@@ -548,7 +556,11 @@ class OfficerConnection(Endpoint):
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(
-            msg, alerts.cancel(self.actor, msg, self.ctx.config.min_count_shown), answer
+            msg,
+            alerts.cancel(
+                self.actor, msg, self.ctx.config.min_count_shown, self.ctx.config.cap_sender
+            ),
+            answer,
         )
 
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:

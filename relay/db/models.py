@@ -131,6 +131,30 @@ class Alert(Base):
     references_json: Mapped[str] = mapped_column(Text, default="[]")
 
 
+class AlertVersion(Base):
+    """Every message an alert went through, append-only: an update or a cancel changes the
+    `alerts` row, never a row here. Written in the transaction that made the change
+    (relay/alerts.py); evidence packages (relay/evidence.py) export them all.
+
+    `cap_xml` is the CAP document as `alerts.to_cap` produced it then; NULL only for a
+    version backfilled by migration 0004 from an alert older than this table.
+    """
+
+    __tablename__ = "alert_versions"
+    __table_args__ = (UniqueConstraint("alert_id", "n"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    n: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per alert, in order
+    msg_type: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20))
+    info_json: Mapped[str] = mapped_column(Text)
+    references_json: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[float] = mapped_column(Float)
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cap_xml: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[float] = mapped_column(Float)
+
+
 class AlertRecipient(Base):
     __tablename__ = "alert_recipients"
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)

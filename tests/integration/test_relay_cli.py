@@ -88,12 +88,16 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
         lines: list[str] = []
         deadline = time.monotonic() + 60
         assert proc.stdout is not None
-        while not any("SHA-256 fingerprint" in x for x in lines) and time.monotonic() < deadline:
+        while not any("evidence key" in x for x in lines) and time.monotonic() < deadline:
             lines.append(proc.stdout.readline())
         text = "".join(lines)
         assert "listening on wss://127.0.0.1:" in text and "SHA-256 fingerprint" in text
         fingerprint = text.split("fingerprint: ")[1].split()[0]
         assert len(fingerprint.split(":")) == 32
+        from relay import checkpoints
+
+        evidence_key = checkpoints.fingerprint(checkpoints.relay_key(data).public_key())
+        assert f"evidence key fingerprint (Ed25519): {evidence_key}" in text
         url = text.split("Lookout relay listening on ")[1].split()[0]
         assert (data / "tls" / "ca.pem").exists()
         import asyncio

@@ -42,7 +42,7 @@ def _tree(root: Path, leaks: dict[str, str]) -> None:
     """Empty packages shaped like Lookout's, then the planted `module: import line` leaks."""
     modules = [f"backend_client.{m}" for m in CONTRACT_MODULES]
     modules += [f"console.{f}.widget" for f in FEATURES] + ["console.app"]
-    modules += ["relay.server", "relay.hub", "simulator.device", "demo.cli"]
+    modules += ["relay.server", "relay.hub", "simulator.device", "demo.cli", "evidence.verify"]
     for name in modules:
         parts = name.split(".")
         for i in range(1, len(parts)):
@@ -95,6 +95,9 @@ LEAKS = [
     ("backend_client.rules", "import asyncio\n", "are pure"),
     ("backend_client.protocol", "import websockets\n", "are pure"),
     ("backend_client.state", "from sqlalchemy import select\n", "are pure"),
+    ("evidence.verify", "import relay.server\n", "verifier stands alone"),
+    ("evidence.verify", "import backend_client.codec\n", "verifier stands alone"),
+    ("evidence.verify", "import msgspec\n", "verifier stands alone"),
 ]
 
 

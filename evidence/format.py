@@ -1,0 +1,118 @@
+"""The byte-level rules of a `lookout-evidence/1` package, in one place.
+
+The exporter (relay/evidence.py) builds with these and the verifier checks with them.
+The audit record hash and the checkpoint message are written here again, from
+docs/evidence.md, rather than imported from the relay: the verifier must not need the
+relay, and tests/unit/test_evidence_format.py proves both encodings agree on real records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Final
+
+FORMAT: Final = "lookout-evidence/1"
+SUFFIX: Final = ".lookout-evidence"
+MANIFEST: Final = "manifest.json"
+SIGNATURE: Final = "manifest.sig"
+#: prefixed to manifest.json's bytes before signing, so a package signature can never be
+#: taken for an audit checkpoint's (which starts `["lookout.audit.checkpoint.v1"`)
+SIGNATURE_DOMAIN: Final = b"lookout.evidence.v1\n"
+#: the entries every package has (beside manifest.json and manifest.sig)
+REQUIRED: Final = (
+    "reports.json",
+    "chat.json",
+    "incidents.json",
+    "alerts.json",
+    "geometry.geojson",
+    "audit.jsonl",
+    "checkpoint.json",
+)
+AUDIT_DOMAIN: Final = "lookout.audit.v1"
+CHECKPOINT_DOMAIN: Final = "lookout.audit.checkpoint.v1"
+GENESIS_HASH: Final = "0" * 64
+HEX64: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def leaf_data(path: str, sha256: str, size: int) -> bytes:
+    """A manifest file entry as a Merkle leaf: `path \\n sha256hex \\n size`, UTF-8."""
+    return f"{path}\n{sha256}\n{size}".encode()
+
+
+def merkle_root(leaves: Sequence[bytes]) -> str:
+    """RFC 9162 section 2.1.1 Merkle Tree Hash (lowercase hex) of `leaves` in order."""
+    return _mth(list(leaves)).hex()
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    n = len(leaves)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1 << ((n - 1).bit_length() - 1)  # the largest power of two smaller than n
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+def signed_manifest(manifest_bytes: bytes) -> bytes:
+    """The message manifest.sig signs: the domain line, then manifest.json exactly."""
+    return SIGNATURE_DOMAIN + manifest_bytes
+
+
+def audit_record_hash(
+    prev_hash: str, seq: int, at: float, actor: str, action: str, subject: str, detail: str
+) -> str:
+    """The audit chain's record hash (docs/evidence.md, "Audit records"): SHA-256 of the
+    compact ASCII JSON array `[domain, prev_hash, seq, repr(float(at)), actor, action,
+    subject, detail]`. Raises ValueError or TypeError for fields that cannot be hashed."""
+    if not isinstance(prev_hash, str) or not HEX64.fullmatch(prev_hash):
+        raise ValueError("prev_hash is not 64 lowercase hex digits")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise ValueError(f"seq {seq!r} is not a positive integer")
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        raise ValueError(f"at {at!r} is not a finite number")
+    for name, value in (
+        ("actor", actor),
+        ("action", action),
+        ("subject", subject),
+        ("detail", detail),
+    ):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} is not a string")
+    message = json.dumps(
+        [AUDIT_DOMAIN, prev_hash, seq, repr(float(at)), actor, action, subject, detail],
+        ensure_ascii=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(message.encode("ascii")).hexdigest()
+
+
+def checkpoint_message(seq: int, head: str, at: float, key: str) -> bytes:
+    """What an audit checkpoint's Ed25519 signature covers: the compact ASCII JSON array
+    `[domain, seq, head, repr(float(at)), key]`, `key` the signer's fingerprint."""
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        raise ValueError("checkpoint time is not a finite number")
+    return json.dumps(
+        [CHECKPOINT_DOMAIN, seq, head, repr(float(at)), key],
+        ensure_ascii=True,
+        separators=(",", ":"),
+    ).encode("ascii")
+
+
+def fingerprint_of(raw_public_key: bytes) -> str:
+    """A signer's fingerprint: SHA-256 hex of its raw 32-byte Ed25519 public key (the same
+    as relay/checkpoints.py `fingerprint`)."""
+    return hashlib.sha256(raw_public_key).hexdigest()
+
+
+def normalise_fingerprint(text: str) -> str:
+    """A fingerprint as typed or pasted: colons, spaces and case do not matter."""
+    return re.sub(r"[\s:]", "", text).lower()

@@ -1,0 +1,489 @@
+"""Verify a `lookout-evidence/1` package: every check, each with its own PASS or FAIL.
+
+`verify` never stops at the first failure: an analyst (and the workspace, which calls it
+as a library) needs to see everything that does not hold, each naming the entry, what was
+expected and what was found. A package passes only when every check passes; whether its
+signer was pinned is reported beside that (`Result.pinned`), since an unpinned package
+proves only that whoever holds the key it names made it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from evidence import format as f
+
+_CHUNK = 1 << 20
+_AUDIT_FIELDS = ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing verified. `check` names the kind (signature, file, extra, merkle, ...)."""
+
+    ok: bool
+    check: str
+    file: str
+    expected: str = ""
+    actual: str = ""
+    note: str = ""
+
+    def line(self) -> str:
+        text = f"{'PASS' if self.ok else 'FAIL'} {self.check} {self.file}"
+        if self.note:
+            text += f": {self.note}"
+        if not self.ok and (self.expected or self.actual):
+            text += f" (expected {self.expected or '-'}, actual {self.actual or '-'})"
+        return text
+
+
+@dataclass
+class Result:
+    checks: list[Check] = field(default_factory=list)
+    #: the fingerprint of the key the manifest names (None if it names none usable)
+    fingerprint: str | None = None
+    #: a key or fingerprint was given and the package's signer matched it
+    pinned: bool = False
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": f.FORMAT,
+            "ok": self.ok,
+            "pinned": self.pinned,
+            "fingerprint": self.fingerprint,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def add(self, ok: bool, check: str, file: str, **kw: str) -> bool:
+        self.checks.append(Check(ok, check, file, **kw))
+        return ok
+
+
+def load_public_key(text: bytes) -> bytes:
+    """A raw 32-byte Ed25519 public key from a PEM file or base64 of the raw key.
+
+    Raises ValueError naming what the text is not."""
+    stripped = text.strip()
+    if stripped.startswith(b"-----BEGIN"):
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_pem_public_key(stripped)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the PEM key is not an Ed25519 public key")
+        return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    try:
+        raw = base64.b64decode(stripped, validate=True)
+    except binascii.Error:
+        raise ValueError("not a PEM public key nor base64 of a raw Ed25519 key") from None
+    if len(raw) != 32:
+        raise ValueError(f"a raw Ed25519 public key has 32 bytes, this has {len(raw)}")
+    return raw
+
+
+def verify(
+    package: str | Path | IO[bytes],
+    *,
+    key: bytes | None = None,
+    fingerprint: str | None = None,
+) -> Result:
+    """Check `package` (a path or a binary file object). `key` is the pinned signer's raw
+    public key, or `fingerprint` its fingerprint (give at most one)."""
+    result = Result()
+    try:
+        zf = zipfile.ZipFile(package)
+    except (OSError, zipfile.BadZipFile) as exc:
+        result.add(False, "package", str(package), note=f"not a readable ZIP file: {exc}")
+        return result
+    with zf:
+        _verify_zip(zf, result, key, fingerprint)
+    return result
+
+
+def _verify_zip(
+    zf: zipfile.ZipFile, result: Result, key: bytes | None, fingerprint: str | None
+) -> None:
+    names = zf.namelist()
+    for name, count in Counter(names).items():
+        if count > 1:
+            result.add(False, "entry", name, expected="1 entry", actual=f"{count} entries")
+    for name in names:
+        if name.startswith(("/", "\\")) or ".." in name.split("/") or "\\" in name:
+            result.add(False, "entry", name, note="unsafe entry name")
+    present = set(names)
+    if f.MANIFEST not in present:
+        result.add(False, "missing", f.MANIFEST, note="the package has no manifest")
+        return
+    manifest_bytes = zf.read(f.MANIFEST)
+    try:
+        manifest = json.loads(manifest_bytes)
+    except (ValueError, UnicodeDecodeError) as exc:
+        manifest = None
+        problem = f"not JSON: {exc}"
+    else:
+        problem = "" if isinstance(manifest, dict) else "not a JSON object"
+    if not result.add(
+        manifest is not None and not problem, "manifest", f.MANIFEST, note=problem or "readable"
+    ):
+        _signature(zf, present, manifest_bytes, None, result, key, fingerprint)
+        return
+    assert isinstance(manifest, dict)
+    result.manifest = manifest
+    result.add(
+        manifest.get("format") == f.FORMAT,
+        "format",
+        f.MANIFEST,
+        expected=f.FORMAT,
+        actual=str(manifest.get("format")),
+        note=f"format {manifest.get('format')}",
+    )
+    signer = _signature(zf, present, manifest_bytes, manifest, result, key, fingerprint)
+    files = _files(zf, present, manifest, result)
+    _merkle(manifest, files, result)
+    _media(zf, files, result)
+    _audit(zf, present, manifest, signer, result)
+
+
+def _signature(
+    zf: zipfile.ZipFile,
+    present: set[str],
+    manifest_bytes: bytes,
+    manifest: dict[str, Any] | None,
+    result: Result,
+    pinned_key: bytes | None,
+    pinned_fp: str | None,
+) -> bytes | None:
+    """Check the signer and manifest.sig; returns the raw key checkpoints must be signed by."""
+    named: bytes | None = None
+    signer = manifest.get("signer") if manifest else None
+    if isinstance(signer, dict):
+        try:
+            named = base64.b64decode(str(signer.get("public_key", "")), validate=True)
+        except binascii.Error:
+            named = None
+        if named is not None and len(named) != 32:
+            named = None
+    if named is None:
+        result.add(False, "signer", f.MANIFEST, note="names no usable Ed25519 public key")
+    else:
+        result.fingerprint = f.fingerprint_of(named)
+        assert isinstance(signer, dict)
+        result.add(
+            signer.get("fingerprint") == result.fingerprint,
+            "signer",
+            f.MANIFEST,
+            expected=result.fingerprint,
+            actual=str(signer.get("fingerprint")),
+            note=f"key {result.fingerprint}",
+        )
+    use = named
+    if pinned_key is not None or pinned_fp is not None:
+        want = f.fingerprint_of(pinned_key) if pinned_key is not None else pinned_fp or ""
+        want = f.normalise_fingerprint(want)
+        result.pinned = result.add(
+            result.fingerprint == want,
+            "pinned-key",
+            f.MANIFEST,
+            expected=want,
+            actual=str(result.fingerprint),
+            note="signer matches the pinned key"
+            if result.fingerprint == want
+            else "signed by a different key than the pinned one",
+        )
+        if pinned_key is not None:
+            use = pinned_key  # verify with what the analyst trusts, not what the file says
+    if f.SIGNATURE not in present:
+        result.add(False, "missing", f.SIGNATURE, note="the package is not signed")
+        return use
+    try:
+        sig = base64.b64decode(zf.read(f.SIGNATURE).strip(), validate=True)
+    except binascii.Error:
+        result.add(False, "signature", f.SIGNATURE, note="not base64")
+        return use
+    ok = False
+    if use is not None and len(sig) == 64:
+        try:
+            Ed25519PublicKey.from_public_bytes(use).verify(sig, f.signed_manifest(manifest_bytes))
+            ok = True
+        except (InvalidSignature, ValueError):
+            ok = False
+    result.add(
+        ok,
+        "signature",
+        f.SIGNATURE,
+        expected="a valid Ed25519 signature of manifest.json",
+        actual="valid" if ok else f"invalid ({len(sig)} bytes)",
+        note="Ed25519 over manifest.json verifies"
+        if ok
+        else "does not verify: manifest.json or manifest.sig was altered, or another key signed it",
+    )
+    return use
+
+
+def _files(
+    zf: zipfile.ZipFile, present: set[str], manifest: dict[str, Any], result: Result
+) -> list[tuple[str, str, int]]:
+    """Every manifest entry against the package's bytes, then entries the manifest lacks."""
+    raw = manifest.get("files")
+    entries: list[tuple[str, str, int]] = []
+    if not isinstance(raw, list):
+        result.add(False, "manifest", f.MANIFEST, note="has no files list")
+        return entries
+    for item in raw:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("path"), str)
+            or not isinstance(item.get("sha256"), str)
+            or not f.HEX64.fullmatch(item["sha256"])
+            or isinstance(item.get("size"), bool)
+            or not isinstance(item.get("size"), int)
+        ):
+            result.add(False, "manifest", f.MANIFEST, note=f"malformed files entry {item!r:.120}")
+            continue
+        entries.append((item["path"], item["sha256"], item["size"]))
+    paths = [p for p, _, _ in entries]
+    result.add(
+        paths == sorted(set(paths)),
+        "manifest",
+        f.MANIFEST,
+        note="files sorted by path, each once"
+        if paths == sorted(set(paths))
+        else "files are not sorted by path or repeat one",
+    )
+    for path in (f.MANIFEST, f.SIGNATURE):
+        if path in paths:
+            result.add(False, "manifest", f.MANIFEST, note=f"lists {path}, which it cannot cover")
+    for path in f.REQUIRED:
+        if path not in paths:
+            result.add(False, "missing", path, note="a required entry is not in the manifest")
+    for path, sha, size in entries:
+        if path not in present:
+            result.add(
+                False, "missing", path, expected=f"sha256 {sha}, {size} bytes", actual="absent"
+            )
+            continue
+        got_sha, got_size = _digest(zf, path)
+        result.add(
+            (got_sha, got_size) == (sha, size),
+            "file",
+            path,
+            expected=f"sha256 {sha}, {size} bytes",
+            actual=f"sha256 {got_sha}, {got_size} bytes",
+            note=f"sha256 {sha}, {size} bytes",
+        )
+    listed = set(paths) | {f.MANIFEST, f.SIGNATURE}
+    for name in sorted(present - listed):
+        result.add(False, "extra", name, expected="not in the package", actual="present")
+    return entries
+
+
+def _digest(zf: zipfile.ZipFile, path: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with zf.open(path) as src:
+            while chunk := src.read(_CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:  # a damaged entry (bad CRC)
+        return f"unreadable ({exc})", size
+    return h.hexdigest(), size
+
+
+def _merkle(manifest: dict[str, Any], files: list[tuple[str, str, int]], result: Result) -> None:
+    root = f.merkle_root([f.leaf_data(p, s, n) for p, s, n in files])
+    claimed = str(manifest.get("merkle_root"))
+    result.add(
+        claimed == root,
+        "merkle",
+        f.MANIFEST,
+        expected=claimed,
+        actual=root,
+        note=f"root {root} over {len(files)} entries",
+    )
+
+
+def _media(zf: zipfile.ZipFile, files: list[tuple[str, str, int]], result: Result) -> None:
+    """Media entries are named by their SHA-256, and every stored file a report names is here."""
+    media = {p: s for p, s, _ in files if p.startswith("media/")}
+    for path, sha in media.items():
+        name = path.removeprefix("media/")
+        if name != sha:
+            result.add(False, "media-name", path, expected=name, actual=sha)
+    try:
+        reports = json.loads(zf.read("reports.json"))
+        wanted = {
+            str(x["sha256"])
+            for r in reports
+            for x in r.get("media", [])
+            if isinstance(x, dict) and x.get("stored")
+        }
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return  # reports.json is missing or broken: its own check has failed already
+    have = {p.removeprefix("media/") for p in media}
+    for sha in sorted(wanted - have):
+        result.add(False, "missing", f"media/{sha}", note="a report names it but it is absent")
+    if not wanted - have:
+        result.add(True, "media", "media/", note=f"{len(have)} files, every report's media present")
+
+
+def _audit(
+    zf: zipfile.ZipFile,
+    present: set[str],
+    manifest: dict[str, Any],
+    signer: bytes | None,
+    result: Result,
+) -> None:
+    cp = _checkpoint(zf, present, signer, result)
+    if "audit.jsonl" not in present:
+        return
+    records: list[dict[str, Any]] = []
+    problem = ""
+    for number, line in enumerate(_lines(zf, "audit.jsonl"), 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            problem = f"line {number} is not JSON"
+            break
+        if not isinstance(record, dict) or any(k not in record for k in _AUDIT_FIELDS):
+            problem = f"line {number} lacks a field of {', '.join(_AUDIT_FIELDS)}"
+            break
+        if not isinstance(record.get("concerns"), bool):
+            problem = f"line {number} has no true/false `concerns`"
+            break
+        records.append(record)
+    if not problem:
+        problem = _chain_problem(records)
+    span = f"seq {records[0]['seq']}..{records[-1]['seq']}" if records else "no records"
+    result.add(
+        not problem,
+        "audit-chain",
+        "audit.jsonl",
+        note=problem or f"{len(records)} records, {span}, each hash and link verified",
+    )
+    declared = manifest.get("audit")
+    if isinstance(declared, dict):
+        want = (declared.get("from_seq"), declared.get("to_seq"), declared.get("records"))
+        got = (
+            records[0]["seq"] if records else None,
+            records[-1]["seq"] if records else None,
+            len(records),
+        )
+        result.add(
+            want == got,
+            "audit-range",
+            "audit.jsonl",
+            expected=f"from {want[0]} to {want[1]}, {want[2]} records",
+            actual=f"from {got[0]} to {got[1]}, {got[2]} records",
+            note="as the manifest declares",
+        )
+    else:
+        result.add(False, "manifest", f.MANIFEST, note="has no audit range")
+    if cp is None:
+        return
+    if not records:
+        result.add(True, "audit-head", "audit.jsonl", note="no audit records to anchor")
+        return
+    last = records[-1]
+    result.add(
+        (last["seq"], last["hash"]) == (cp["seq"], cp["head"]),
+        "audit-head",
+        "audit.jsonl",
+        expected=f"ends at the checkpoint's head, seq {cp['seq']} hash {cp['head']}",
+        actual=f"ends at seq {last['seq']} hash {last['hash']}",
+        note=f"ends at the signed checkpoint's head, seq {cp['seq']}",
+    )
+
+
+def _lines(zf: zipfile.ZipFile, path: str) -> Iterator[str]:
+    with zf.open(path) as src:
+        for raw in src:
+            text = raw.decode("utf-8", errors="replace").strip()
+            if text:
+                yield text
+
+
+def _chain_problem(records: list[dict[str, Any]]) -> str:
+    prev: str | None = None
+    expected_seq: int | None = None
+    for r in records:
+        seq = r["seq"]
+        if expected_seq is not None and seq != expected_seq:
+            return f"expected seq {expected_seq}, found {seq!r}: records deleted or reordered"
+        if prev is None and seq == 1 and r["prev_hash"] != f.GENESIS_HASH:
+            return "record 1 does not link to the genesis hash"
+        if prev is not None and r["prev_hash"] != prev:
+            return (
+                f"record {seq} does not link to record {expected_seq - 1 if expected_seq else '?'}"
+            )
+        try:
+            computed = f.audit_record_hash(
+                r["prev_hash"], seq, r["at"], r["actor"], r["action"], r["subject"], r["detail"]
+            )
+        except (TypeError, ValueError) as exc:
+            return f"record {seq!r} cannot be hashed: {exc}"
+        if computed != r["hash"]:
+            return f"record {seq} does not match its hash (expected {r['hash']}, computed {computed}): it was edited"
+        prev = r["hash"]
+        expected_seq = seq + 1
+    return ""
+
+
+def _checkpoint(
+    zf: zipfile.ZipFile, present: set[str], signer: bytes | None, result: Result
+) -> dict[str, Any] | None:
+    if "checkpoint.json" not in present:
+        return None
+    try:
+        cp = json.loads(zf.read("checkpoint.json"))
+        seq, head, at, key = cp["seq"], cp["head"], cp["at"], cp["key"]
+        sig = base64.b64decode(cp["signature"], validate=True)
+        message = f.checkpoint_message(seq, head, at, key)
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        result.add(False, "checkpoint", "checkpoint.json", note=f"not a checkpoint: {exc}")
+        return None
+    signer_fp = f.fingerprint_of(signer) if signer is not None else None
+    result.add(
+        key == signer_fp,
+        "checkpoint-key",
+        "checkpoint.json",
+        expected=str(signer_fp),
+        actual=str(key),
+        note="signed by the package's key",
+    )
+    ok = False
+    if signer is not None and len(sig) == 64:
+        try:
+            Ed25519PublicKey.from_public_bytes(signer).verify(sig, message)
+            ok = True
+        except (InvalidSignature, ValueError):
+            ok = False
+    result.add(
+        ok,
+        "checkpoint-signature",
+        "checkpoint.json",
+        expected="a valid Ed25519 signature by the package's key",
+        actual="valid" if ok else "invalid",
+        note=f"seq {seq} head {head} verifies" if ok else "does not verify",
+    )
+    return dict(cp) if ok else None
