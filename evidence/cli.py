@@ -7,6 +7,7 @@ file that cannot be read). docs/evidence.md says what each check means.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 from pathlib import Path
@@ -15,10 +16,20 @@ from evidence import format as f
 from evidence.verify import load_public_key, verify
 
 
+def _version() -> str:
+    """Lookout's one version (as backend_client.version says it; the verifier imports
+    only the standard library and cryptography, so it reads the metadata itself)."""
+    try:
+        return importlib.metadata.version("lookout")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lookout-evidence", description="Check a Lookout evidence package offline."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     ver = sub.add_parser(
         "verify",

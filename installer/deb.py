@@ -5,8 +5,8 @@
 
 writes dist/lookout_<version>_amd64.deb holding:
 
-- /opt/lookout/: the bundle as it is (lookout, lookout-relay, lookout-sim, _internal/)
-- /usr/bin/lookout, lookout-relay, lookout-sim: symlinks into it. The bundle's own
+- /opt/lookout/: the bundle as it is (every [project.scripts] command, _internal/)
+- /usr/bin/<each command>: symlinks into it. The bundle's own
   bootloader finds _internal/ through the symlink, and `lookout` itself turns Chromium's
   sandbox off only when run as root (console/app.py), so a normal user keeps it
 - the desktop entry, AppStream metainfo and hicolor icons under the id APP_ID
@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +39,8 @@ DEB = HERE / "deb"
 PACKAGE = "lookout"
 #: the reverse-DNS id of the desktop entry, metainfo and icons (one name everywhere)
 APP_ID = "org.lookout.Console"
-PROGRAMS = ("lookout", "lookout-relay", "lookout-sim")
+#: every command of the bundle, as [project.scripts] names them (a new one joins by itself)
+PROGRAMS = tuple(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"])
 PREFIX = Path("opt/lookout")
 UNIT = "lookout-relay.service"
 CONFFILES = ("/etc/lookout/relay.toml",)
@@ -144,7 +146,8 @@ def control(version: str, depends: list[str], size_kib: int) -> str:
         " .\n"
         " This package holds the desktop console (lookout), the relay server\n"
         " (lookout-relay, with a systemd unit that is not enabled on install) and the\n"
-        " citizen simulator (lookout-sim), as one self-contained bundle in /opt/lookout.\n"
+        " citizen simulator (lookout-sim) and the evidence verifier (lookout-evidence), as one"
+        " self-contained bundle in /opt/lookout.\n"
     )
 
 

@@ -38,7 +38,8 @@ UNIT = "/usr/lib/systemd/system/lookout-relay.service"
 ICONS = [f"/usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg"] + [
     f"/usr/share/icons/hicolor/{n}x{n}/apps/{APP_ID}.png" for n in builder.ICON_SIZES
 ]
-PROGRAMS = ("lookout", "lookout-relay", "lookout-sim")
+PROGRAMS = tuple(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"])
+assert builder.PROGRAMS == PROGRAMS and "lookout-evidence" in PROGRAMS
 
 STAND_IN = """#!/bin/sh
 case "$1" in

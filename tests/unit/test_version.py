@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend_client.version import lookout_version
+from evidence.cli import main as evidence_main
 from relay.cli import main as relay_main
 from simulator.cli import main as sim_main
 
@@ -24,7 +25,8 @@ def test_the_installed_version_is_pyprojects() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prog", "main"), [("lookout-relay", relay_main), ("lookout-sim", sim_main)]
+    ("prog", "main"),
+    [("lookout-relay", relay_main), ("lookout-sim", sim_main), ("lookout-evidence", evidence_main)],
 )
 def test_each_command_prints_the_version(
     prog: str, main: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
