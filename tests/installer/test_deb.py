@@ -328,12 +328,14 @@ def test_install_run_and_purge(installed: Path, bundle: tuple[Path, bool]) -> No
     helped = run("/usr/bin/lookout-relay", "--help")
     assert helped.returncode == 0 and "usage: lookout-relay" in helped.stdout, helped
     on_path = subprocess.run(
-        ["sh", "-c", "for p in lookout lookout-relay lookout-sim; do command -v $p; done"],
+        ["sh", "-c", f"for p in {' '.join(PROGRAMS)}; do command -v $p; done"],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
     )
     assert on_path.stdout.split() == [f"/usr/bin/{p}" for p in PROGRAMS]
+    checked = run("/usr/bin/lookout-evidence", "--version")
+    assert checked.returncode == 0 and VERSION in checked.stdout, checked
 
     user = pwd.getpwnam("lookout")
     assert user.pw_dir == "/var/lib/lookout" and user.pw_shell == "/usr/sbin/nologin"
