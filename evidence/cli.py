@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if result.ok else 1
     for check in result.checks:
         print(check.line())
+    if result.sidecar is not None:  # the analyst's notes: reported, not part of the verdict
+        print(f"{result.sidecar.line()} (the review's notes, not part of the package)")
     failed = len(result.failures)
     if result.ok:
         print(f"VERIFIED: all {len(result.checks)} checks passed")

@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence import format as f
+from evidence import sidecar
 
 _CHUNK = 1 << 20
 _AUDIT_FIELDS = ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
@@ -57,6 +58,9 @@ class Result:
     #: a key or fingerprint was given and the package's signer matched it
     pinned: bool = False
     manifest: dict[str, Any] | None = None
+    #: the analyst's sidecar beside the package, if there is one: checked, but apart
+    #: from `ok` (the package's own verdict), since it is the review's, not the export's
+    sidecar: Check | None = None
 
     @property
     def ok(self) -> bool:
@@ -73,6 +77,7 @@ class Result:
             "pinned": self.pinned,
             "fingerprint": self.fingerprint,
             "checks": [asdict(c) for c in self.checks],
+            "sidecar": asdict(self.sidecar) if self.sidecar is not None else None,
         }
 
     def add(self, ok: bool, check: str, file: str, **kw: str) -> bool:
@@ -117,7 +122,23 @@ def verify(
         return result
     with zf:
         _verify_zip(zf, result, key, fingerprint)
+        if isinstance(package, str | Path):
+            result.sidecar = _sidecar(Path(package), zf, result)
     return result
+
+
+def _sidecar(package: Path, zf: zipfile.ZipFile, result: Result) -> Check | None:
+    """Check the analyst's sidecar (evidence/sidecar.py) beside the package, if any."""
+    side = sidecar.path_for(package)
+    if not side.exists() or result.manifest is None:
+        return None
+    manifest_sha = f.sha256_hex(zf.read(f.MANIFEST))
+    try:
+        with side.open(encoding="ascii") as lines:
+            records = sidecar.check(lines, str(result.manifest.get("merkle_root")), manifest_sha)
+    except (OSError, UnicodeDecodeError, sidecar.SidecarError) as exc:
+        return Check(False, "sidecar", side.name, note=str(exc))
+    return Check(True, "sidecar", side.name, note=f"{len(records)} records, chain intact")
 
 
 def _verify_zip(

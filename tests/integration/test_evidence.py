@@ -361,3 +361,29 @@ def test_an_unknown_report_is_refused(case, tmp_path, capsys):
     assert relay_cli.main([*args, "--reason", "x", "--report", "R-nope"]) == 1
     assert "no report 'R-nope'" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_an_analysts_sidecar_is_checked_beside_the_package_but_apart(case, package, tmp_path):
+    """Notes live beside the package (never in it); the verifier checks their chain and
+    reports it apart from the package's own verdict."""
+    from evidence.sidecar import Sidecar, path_for
+
+    copy = tmp_path / package.name
+    copy.write_bytes(package.read_bytes())
+    before = copy.read_bytes()
+    manifest_bytes = _entry(copy, fmt.MANIFEST)
+    root = json.loads(manifest_bytes)["merkle_root"]
+    side = Sidecar.open(copy, root, fmt.sha256_hex(manifest_bytes), "ann")
+    side.note({"type": "report", "id": case.reports[0]}, "Seen on the bus camera too")
+    side.viewed(case.photo_sha)
+    result = verify(copy, fingerprint=_fp(case))
+    assert result.ok and result.sidecar is not None and result.sidecar.ok, result.sidecar
+    assert "3 records" in result.sidecar.note
+    assert copy.read_bytes() == before  # the package is untouched
+
+    lines = path_for(copy).read_text().splitlines()
+    path_for(copy).write_text("\n".join([lines[0], lines[1].replace("bus", "tram"), lines[2]]))
+    result = verify(copy, fingerprint=_fp(case))
+    assert result.ok  # the package is as exported
+    assert result.sidecar is not None and not result.sidecar.ok
+    assert "line 2 (seq 2)" in result.sidecar.note
