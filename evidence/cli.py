@@ -10,9 +10,11 @@ import argparse
 import importlib.metadata
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 from evidence import format as f
+from evidence import stats
 from evidence.verify import load_public_key, verify
 
 
@@ -46,11 +48,86 @@ def build_parser() -> argparse.ArgumentParser:
         "--fingerprint", help="the relay's evidence key fingerprint (SHA-256 hex) to pin"
     )
     ver.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    st = sub.add_parser(
+        "stats",
+        help="counts by category, area, hour and weekday, and first-response times",
+    )
+    st.add_argument("file", type=Path, help=f"the package ({f.SUFFIX})")
+    st.add_argument(
+        "--tz", default="UTC", help="time zone for hours and weekdays (e.g. Europe/London)"
+    )
+    st.add_argument(
+        "--grid-m", type=float, default=500.0, help="grid cell size, metres (default 500)"
+    )
+    st.add_argument("--area", type=Path, help="a GeoJSON Polygon: also count the reports inside it")
+    st.add_argument("--csv", type=Path, metavar="DIR", help="write each table as DIR/<name>.csv")
     return parser
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        tz = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"unknown time zone {args.tz!r} (e.g. UTC, Europe/London)", file=sys.stderr)
+        return 2
+    ring = None
+    if args.area is not None:
+        try:
+            ring = _polygon(json.loads(args.area.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"cannot use --area {args.area}: {exc}", file=sys.stderr)
+            return 2
+    result = verify(args.file)
+    print(
+        "package verified (signer not pinned: run `verify` to pin it)"
+        if result.ok
+        else f"WARNING: the package does NOT verify ({len(result.failures)} checks failed): "
+        "these figures are of unverified content"
+    )
+    try:
+        figures = stats.compute(stats.load(args.file), tz=tz, cell_m=args.grid_m, area=ring)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        print(f"cannot read the package's reports: {exc}", file=sys.stderr)
+        return 1
+    print(f"reports: {figures.reports}")
+    if figures.in_area is not None:
+        print(f"inside {args.area.name}: {figures.in_area}")
+    for name, n in figures.by_category.most_common():
+        print(f"  {name}: {n}")
+    busiest = max(range(24), key=lambda h: figures.by_hour[h])
+    print(f"busiest hour ({args.tz}): {busiest:02d}:00 ({figures.by_hour[busiest]} reports)")
+    print("first response:", json.dumps(figures.response_summary()))
+    if args.csv is not None:
+        args.csv.mkdir(parents=True, exist_ok=True)
+        for name, rows in stats.tables(figures).items():
+            (args.csv / f"{name}.csv").write_text(stats.write_csv(rows), encoding="utf-8")
+        print(f"tables written to {args.csv}/")
+    return 0 if result.ok else 1
+
+
+def _polygon(doc: object) -> list[list[float]]:
+    """The outer ring of a GeoJSON Polygon (a geometry, a Feature, or a collection of one)."""
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        features = doc.get("features") or []
+        if len(features) != 1:
+            raise ValueError("the collection must hold exactly one Feature")
+        doc = features[0]
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        doc = doc.get("geometry")
+    if not (isinstance(doc, dict) and doc.get("type") == "Polygon"):
+        raise ValueError("not a GeoJSON Polygon")
+    ring = doc["coordinates"][0]
+    if len(ring) < 3:
+        raise ValueError("a polygon needs 3 corners or more")
+    return [[float(x), float(y)] for x, y, *_ in ring]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "stats":
+        return _stats(args)
     key = None
     if args.key is not None:
         try:

@@ -387,3 +387,25 @@ def test_an_analysts_sidecar_is_checked_beside_the_package_but_apart(case, packa
     assert result.ok  # the package is as exported
     assert result.sidecar is not None and not result.sidecar.ok
     assert "line 2 (seq 2)" in result.sidecar.note
+
+
+def test_stats_of_a_package_with_csv_tables(case, package, tmp_path, capsys):
+    code = evidence_cli.main(
+        ["stats", str(package), "--tz", "Europe/London", "--csv", str(tmp_path / "t")]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("package verified")
+    assert "reports: 2" in out and "burglary" in out
+    assert (
+        "first response:" in out and '"answered": 2' in out
+    )  # a reply on one, the incident link on both
+    by_category = (tmp_path / "t" / "by_category.csv").read_text().splitlines()
+    assert by_category[0] == "category,reports"
+    assert {p.name for p in (tmp_path / "t").iterdir()} == {
+        "by_category.csv",
+        "by_hour.csv",
+        "by_weekday.csv",
+        "by_cell.csv",
+        "response_times.csv",
+    }
+    assert evidence_cli.main(["stats", str(package), "--tz", "Mars/Olympus"]) == 2
