@@ -17,7 +17,6 @@ import stat
 import struct
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,8 @@ pytestmark = pytest.mark.installer
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "installer"))
 import deb as builder  # noqa: E402
+
+from tests.support.serving import serving  # noqa: E402
 
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 APP_ID = builder.APP_ID
@@ -371,41 +372,15 @@ def test_install_run_and_purge(installed: Path, bundle: tuple[Path, bool]) -> No
 
 
 def _serve_as_the_lookout_user() -> None:
-    proc = subprocess.Popen(
-        # loopback here, whatever the file says (flags win over it); no metrics listener.
-        # setpriv execs the relay as the service user (as systemd's User= does), so the
-        # SIGTERM below reaches the relay itself; runuser would fork and die of it
-        [
-            "setpriv",
-            "--reuid=lookout",
-            "--regid=lookout",
-            "--init-groups",
-            "--reset-env",
-            "/usr/bin/lookout-relay",
-            "serve",
-            "--config",
-            "/etc/lookout/relay.toml",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--no-metrics",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd="/",
-    )
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        assert proc.stdout is not None
-        while not any("fingerprint" in x for x in lines):
-            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
-            lines.append(proc.stdout.readline())
+    # loopback here, whatever the file says (flags win over it); no metrics listener.
+    # setpriv execs the relay as the service user (as systemd's User= does), so the
+    # SIGTERM at the end reaches the relay itself; runuser would fork and die of it
+    cmd = [
+        *("setpriv", "--reuid=lookout", "--regid=lookout", "--init-groups", "--reset-env"),
+        *("/usr/bin/lookout-relay", "serve", "--config", "/etc/lookout/relay.toml"),
+        *("--host", "127.0.0.1", "--port", "0", "--no-metrics"),
+    ]
+    with serving(cmd, "fingerprint", timeout=120, cwd="/") as served:
         ca = Path("/var/lib/lookout/tls/ca.pem")
         assert ca.exists() and ca.stat().st_uid == pwd.getpwnam("lookout").pw_uid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-    assert proc.returncode == 0, "the relay did not stop cleanly on SIGTERM"
+    assert served.proc.returncode == 0, "the relay did not stop cleanly on SIGTERM"

@@ -13,6 +13,7 @@ from relay import cap
 from tests.conftest import PASSWORD
 from tests.support.flows import PRESTON, device
 from tests.support.peer import Peer, next_id
+from tests.support.serving import serving
 from tests.support.totp import fresh_code
 
 CLI = [sys.executable, "-m", "relay.cli"]
@@ -78,19 +79,8 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
         stdin=PASSWORD + "\n",
     )
     secret = added.stdout.split("secret=")[1].split("&")[0]
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--data-dir", str(data), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while not any("evidence key" in x for x in lines) and time.monotonic() < deadline:
-            lines.append(proc.stdout.readline())
-        text = "".join(lines)
+    with serving([*CLI, "serve", "--data-dir", str(data), "--port", "0"], "evidence key") as served:
+        text = served.text
         assert "listening on wss://127.0.0.1:" in text and "SHA-256 fingerprint" in text
         fingerprint = text.split("fingerprint: ")[1].split()[0]
         assert len(fingerprint.split(":")) == 32
@@ -98,7 +88,7 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
 
         evidence_key = checkpoints.fingerprint(checkpoints.relay_key(data).public_key())
         assert f"evidence key fingerprint (Ed25519): {evidence_key}" in text
-        url = text.split("Lookout relay listening on ")[1].split()[0]
+        url = served.url
         assert (data / "tls" / "ca.pem").exists()
         import asyncio
 
@@ -122,10 +112,7 @@ def test_serve_prints_fingerprint_and_an_officer_can_log_in(tmp_path: Path) -> N
 
         ok = asyncio.run(login())
         assert isinstance(ok, m.AuthOk) and ok.role == "dispatcher"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    assert proc.returncode == 0  # SIGTERM stops it cleanly
+    assert served.proc.returncode == 0  # SIGTERM stops it cleanly
 
 
 async def test_export_cap_from_the_command_line(relay) -> None:

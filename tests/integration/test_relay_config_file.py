@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 
 from backend_client import CITIZEN_PATH
 from relay import tls
+from tests.support.serving import serving
 
 CLI = [sys.executable, "-m", "relay.cli"]
 
@@ -27,21 +28,11 @@ def test_serve_from_a_config_file_with_a_flag_over_it(tmp_path: Path) -> None:
         'hostnames = ["localhost", "127.0.0.1"]\nauth_deadline_s = 0.5\n',
         encoding="utf-8",
     )
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while not any("metrics: http" in x for x in lines):
-            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
-            lines.append(proc.stdout.readline())
-        text = "".join(lines)
-        url = text.split("Lookout relay listening on ")[1].split()[0]
+    with serving(
+        [*CLI, "serve", "--config", str(config), "--host", "127.0.0.1"], "metrics: http"
+    ) as served:
+        text = served.text
+        url = served.url
         assert url.startswith("wss://127.0.0.1:")  # the flag won over the file's 127.0.0.2
         ca = data / "tls" / "ca.pem"
         assert ca.exists()  # data_dir came from the file, relative to it
@@ -70,10 +61,7 @@ def test_serve_from_a_config_file_with_a_flag_over_it(tmp_path: Path) -> None:
         code, took = asyncio.run(silent_socket_is_closed())
         # the file's auth_deadline_s (0.5 s, not the default 10 s) reached the relay
         assert code == 1008 and took < 5
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    assert proc.returncode == 0
+    assert served.proc.returncode == 0
 
 
 def test_serve_with_a_bad_type_exits_2_naming_the_key(tmp_path: Path) -> None:
