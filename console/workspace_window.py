@@ -1,0 +1,142 @@
+"""The analyst's workspace window: composes the evidence feature with the live console's
+own feed, map, report detail and chat widgets, fed from a package (no relay).
+
+Like `main_window.py` it holds no feature logic. It verifies first (a worker thread), shows
+the verdict in the banner, then loads the package (another worker thread) and fills the
+read-only `PackageSession` the reused widgets read. Nothing here writes to the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QVBoxLayout, QWidget
+
+from console.chat.widget import ChatWidget
+from console.common.ops import run_off_thread
+from console.detail.widget import ReportDetailWidget
+from console.evidence import model
+from console.evidence.banner import VerificationBanner
+from console.evidence.session import PackageSession
+from console.evidence.timeline import TimelineWidget
+from console.feed.widget import FeedWidget
+from console.map.widget import MapWidget
+from console.settings import ConsoleSettings
+from evidence.verify import Result, verify
+
+
+class WorkspaceWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(
+        self, path: Path, settings: ConsoleSettings, *, fingerprint: str | None = None
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self.fingerprint = fingerprint
+        self.session = PackageSession(path)
+        self.package: model.Package | None = None
+        self.result: Result | None = None
+        #: set once verification and loading have both finished (or failed)
+        self.done = asyncio.Event()
+        self.setWindowTitle(f"Lookout evidence workspace — {path.name} (read-only)")
+        self.resize(1600, 960)
+
+        self.banner = VerificationBanner()
+        self.map = MapWidget(self.session, settings)
+        self.feed = FeedWidget(self.session)
+        self.feed.action_bar.hide()  # claim, assign, close: actions on a live relay
+        self.detail = ReportDetailWidget(self.session)
+        self.chat = ChatWidget(self.session)
+        self.chat.compose_row.hide()  # a transcript is read, never replied to
+        self.timeline = TimelineWidget()
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.map, 1)
+        self.setCentralWidget(central)
+        left = self._dock("Reports", self.feed, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        chat = self._dock("Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
+        bottom = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
+        for dock, width in ((left, 520), (right, 340), (chat, 340)):
+            dock.setMinimumWidth(width)
+        bottom.setMinimumHeight(200)
+
+        self.feed.report_selected.connect(self._select)
+        self.map.report_selected.connect(self._select)
+        self.timeline.report_selected.connect(self._select)
+        self.detail.show_on_map.connect(self.map.focus_report)
+        self.detail.open_chat.connect(self.chat.open_conversation)
+
+    def start(self) -> None:
+        """Verify, then load: each off the GUI thread."""
+        path, fingerprint = self.path, self.fingerprint
+        run_off_thread(
+            lambda: verify(path, fingerprint=fingerprint),
+            self._verified,
+            self._verify_failed,
+            owner=self,
+        )
+
+    def _verified(self, result: Result) -> None:
+        self.result = result
+        self.banner.show_verdict(model.verdict(result))
+        self._load()
+
+    def _verify_failed(self, exc: BaseException) -> None:
+        self.banner.show_error(str(exc))
+        self._load()
+
+    def _load(self) -> None:
+        path = self.path
+        run_off_thread(lambda: model.load(path), self._loaded, self._load_failed, owner=self)
+
+    def _loaded(self, package: model.Package) -> None:
+        self.package = package
+        self.session.fill(package)
+        self.feed.flush_pending()
+        for record in package.alerts:
+            self.map.show_alert_area(record.alert)
+        self.timeline.set_events(model.timeline(package))
+        if package.problems:
+            self.banner.add_problems(package.problems)
+        self.done.set()
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.banner.add_problems([f"The package could not be read: {exc}"])
+        self.done.set()
+
+    def _select(self, report_id: str) -> None:
+        self.feed.select_report(report_id)
+        self.map.select_report(report_id)
+        self.detail.show_report(report_id)
+        self.chat.open_conversation(report_id)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"evidence-dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    async def settle(self) -> None:
+        """Wait until verified, loaded and drawn (for screenshots and tests)."""
+        await asyncio.wait_for(self.done.wait(), 60)
+        await self.map.settle()
+        await asyncio.sleep(0.3)
+        QApplication.processEvents()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self.closed.emit()
+        super().closeEvent(event)
