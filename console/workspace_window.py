@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from console.chat.widget import ChatWidget
@@ -32,7 +32,12 @@ class WorkspaceWindow(QMainWindow):
     closed = Signal()
 
     def __init__(
-        self, path: Path, settings: ConsoleSettings, *, fingerprint: str | None = None
+        self,
+        path: Path,
+        settings: ConsoleSettings,
+        *,
+        fingerprint: str | None = None,
+        map_cache_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.path = path
@@ -46,12 +51,14 @@ class WorkspaceWindow(QMainWindow):
         self.resize(1600, 960)
 
         self.banner = VerificationBanner()
-        self.map = MapWidget(self.session, settings)
+        self.map = MapWidget(self.session, settings, cache_dir=map_cache_dir)
         self.feed = FeedWidget(self.session)
         self.feed.action_bar.hide()  # claim, assign, close: actions on a live relay
+        self.feed.show_closed.setChecked(True)  # a case under review is usually closed
         self.detail = ReportDetailWidget(self.session)
         self.chat = ChatWidget(self.session)
-        self.chat.compose_row.hide()  # a transcript is read, never replied to
+        self.chat.read_only = True  # a transcript is read, never replied to
+        self.chat.compose_row.hide()
         self.timeline = TimelineWidget()
 
         central = QWidget()
@@ -67,7 +74,9 @@ class WorkspaceWindow(QMainWindow):
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
         for dock, width in ((left, 520), (right, 340), (chat, 340)):
             dock.setMinimumWidth(width)
-        bottom.setMinimumHeight(200)
+        bottom.setMinimumHeight(160)
+        self._docks = (left, right, chat, bottom)
+        self._sized = False
 
         self.feed.report_selected.connect(self._select)
         self.map.report_selected.connect(self._select)
@@ -107,6 +116,8 @@ class WorkspaceWindow(QMainWindow):
         self.timeline.set_events(model.timeline(package))
         if package.problems:
             self.banner.add_problems(package.problems)
+        if package.reports:  # open the first report, so the detail pane is never idle
+            self._select(min(package.reports, key=lambda r: r.created_at).report_id)
         self.done.set()
 
     def _load_failed(self, exc: BaseException) -> None:
@@ -129,6 +140,25 @@ class WorkspaceWindow(QMainWindow):
         )
         self.addDockWidget(area, dock)
         return dock
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if not self._sized:  # dock sizes only stick once the window is laid out
+            self._sized = True
+            QTimer.singleShot(0, self._default_sizes)
+
+    def _default_sizes(self) -> None:
+        left, right, chat, bottom = self._docks
+        width = max(self.width(), 1200)
+        self.resizeDocks([bottom], [int(self.height() * 0.28)], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [left, right], [int(width * 0.3), int(width * 0.22)], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [right, chat],
+            [int(self.height() * 0.4), int(self.height() * 0.3)],
+            Qt.Orientation.Vertical,
+        )
 
     async def settle(self) -> None:
         """Wait until verified, loaded and drawn (for screenshots and tests)."""

@@ -98,14 +98,15 @@ def load(path: Path) -> Package:
     with zf:
         manifest = _json(zf, "manifest.json", package)
         package.manifest = manifest if isinstance(manifest, dict) else {}
-        package.reports = _typed(zf, "reports.json", list[m.Report], package) or []
-        package.chat = _typed(zf, "chat.json", list[m.ChatMessage], package) or []
+        package.reports = _typed(zf, "reports.json", m.Report, package)
+        package.chat = _typed(zf, "chat.json", m.ChatMessage, package)
         package.incidents = [
-            Incident(**x) for x in _typed(zf, "incidents.json", list[_IncidentWire], package) or []
+            Incident(x.incident_ref, x.title, x.created_by, x.created_at)
+            for x in _typed(zf, "incidents.json", _IncidentWire, package)
         ]
         package.alerts = [
             AlertRecord(a.alert, tuple(a.versions))
-            for a in _typed(zf, "alerts.json", list[_AlertWire], package) or []
+            for a in _typed(zf, "alerts.json", _AlertWire, package)
         ]
         geometry = _json(zf, "geometry.geojson", package)
         package.geometry = geometry if isinstance(geometry, dict) else {}
@@ -193,17 +194,22 @@ def _json(zf: zipfile.ZipFile, name: str, package: Package) -> Any:
         return None
 
 
-def _typed(zf: zipfile.ZipFile, name: str, kind: Any, package: Package) -> Any:
-    data = _raw(zf, name, package)
-    if data is None:
-        return None
-    try:
-        return msgspec.json.decode(data, type=kind)
-    except msgspec.ValidationError as exc:
-        package.problems.append(f"{name} does not hold what the format says: {exc}")
-    except msgspec.DecodeError as exc:
-        package.problems.append(f"{name} is not valid JSON: {exc}")
-    return None
+def _typed(zf: zipfile.ZipFile, name: str, kind: Any, package: Package) -> list[Any]:
+    """A JSON array of `kind`, item by item: one malformed item is noted and left out, and
+    the rest still shown (a tampered report must not hide its untampered neighbours)."""
+    items = _json(zf, name, package)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        package.problems.append(f"{name} is not a JSON array.")
+        return []
+    out = []
+    for number, item in enumerate(items, 1):
+        try:
+            out.append(msgspec.convert(item, type=kind))
+        except msgspec.ValidationError as exc:
+            package.problems.append(f"{name} item {number} is not what the format says: {exc}")
+    return out
 
 
 def _audit(zf: zipfile.ZipFile, package: Package) -> list[AuditRecord]:

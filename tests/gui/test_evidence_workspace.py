@@ -1,0 +1,177 @@
+"""The analyst's workspace over a real package: made by the real relay over TLS, exported
+by `lookout-relay evidence export`, opened headless with no relay."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from console.evidence.model import MediaUnavailable, load, read_media, timeline
+from console.settings import ConsoleSettings
+from console.workspace_window import WorkspaceWindow
+from relay import checkpoints
+from relay import cli as relay_cli
+from tests.support.console import close_map
+from tests.support.evidence_case import HTML_TEXT, Case, make_case
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    return make_case(tmp_path_factory.mktemp("evidence") / "relay")
+
+
+@pytest.fixture(scope="module")
+def package(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pkg") / "elm.lookout-evidence"
+    argv = ["evidence", "export", "--data-dir", str(case.data_dir), "--out", str(out)]
+    assert relay_cli.main([*argv, "--reason", "review", "--incident", case.incident_ref]) == 0
+    return out
+
+
+def _fp(case: Case) -> str:
+    return checkpoints.fingerprint(checkpoints.relay_key(case.data_dir).public_key())
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tampered(package: Path, out: Path, entry: str, old: bytes, new: bytes) -> Path:
+    """A copy of `package` with `old` changed to `new` in `entry` (nothing re-signed)."""
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == entry:
+                assert old in data
+                data = data.replace(old, new, 1)
+            dst.writestr(info, data)
+    return out
+
+
+@pytest.fixture
+def open_workspace(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
+    windows: list[WorkspaceWindow] = []
+
+    def go(path: Path, fingerprint: str | None = None) -> WorkspaceWindow:
+        settings = ConsoleSettings(
+            "analyst", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+        )
+        w = WorkspaceWindow(
+            path, settings, fingerprint=fingerprint, map_cache_dir=tmp_path / "cache"
+        )
+        qtbot.addWidget(w)
+        windows.append(w)
+        w.show()
+        w.start()
+        qtbot.waitUntil(w.done.is_set, timeout=30_000)
+        return w
+
+    yield go
+    for w in windows:
+        close_map(w.map)
+        w.session.client.outbox.close()
+
+
+def test_a_pinned_package_says_verified_and_lists_its_reports(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    assert w.banner.verdict is not None and w.banner.verdict.level == "verified"
+    assert _fp(case) in w.banner.headline.text()
+    assert w.banner.failures.isHidden()
+    ids = {w.feed.model.report_at(row).report_id for row in range(w.feed.model.rowCount())}
+    assert ids == set(case.reports)
+    # the hostile text is shown as the citizen typed it, through the live feed's own model
+    assert any(HTML_TEXT in w.feed.model.report_at(r).text for r in range(2))
+    lanes = {e.lane for e in w.timeline.events}
+    assert lanes == {"report", "chat", "alert", "audit"}
+    assert w.chat.model is not None and "They ran off" in {
+        c.text for c in w.session.chats[case.reports[0]]
+    }
+
+
+def test_a_report_that_no_longer_parses_is_listed_and_its_neighbours_still_shown(
+    open_workspace, package, tmp_path
+):
+    bad = _tampered(
+        package, tmp_path / "bad.lookout-evidence", "reports.json", b'"burglary"', b'"burglarx"'
+    )
+    w = open_workspace(bad)
+    listed = [w.banner.failures.item(i).text() for i in range(w.banner.failures.count())]
+    assert any("reports.json item" in line for line in listed), listed
+    assert w.feed.model.rowCount() == 1
+
+
+def test_an_unpinned_package_says_so(open_workspace, case, package):
+    w = open_workspace(package)
+    assert w.banner.verdict.level == "unpinned"
+    assert "not pinned" in w.banner.headline.text() and _fp(case) in w.banner.headline.text()
+
+
+def test_a_tampered_package_opens_read_only_with_the_failure_listed(
+    open_workspace, package, tmp_path
+):
+    bad = _tampered(
+        package, tmp_path / "bad.lookout-evidence", "reports.json", b"Elm Road", b"Elm Roae"
+    )
+    w = open_workspace(bad)
+    assert w.banner.verdict.level == "failed"
+    assert "FAILED" in w.banner.headline.text()
+    listed = [w.banner.failures.item(i).text() for i in range(w.banner.failures.count())]
+    assert any(line.startswith("FAIL file reports.json") for line in listed), listed
+    assert w.banner.failures.isVisible()
+    assert w.feed.model.rowCount() == 2  # still open for review, failures marked above
+    assert w.feed.action_bar.isHidden() and w.chat.compose_row.isHidden()
+
+
+def test_the_package_bytes_are_unchanged_after_a_session(open_workspace, case, package, qtbot):
+    before, mtime = _sha(package), package.stat().st_mtime_ns
+    w = open_workspace(package, _fp(case))
+    got: list[bytes] = []
+    w.session.fetch_media(case.photo_sha, lambda _mime, data: got.append(data), pytest.fail)
+    qtbot.waitUntil(lambda: bool(got), timeout=10_000)
+    assert got == [case.photo]
+    w._select(case.reports[1])
+    w.timeline.plot.getViewBox().scaleBy((0.5, 1))  # zoom in
+    w.close()
+    assert (_sha(package), package.stat().st_mtime_ns) == (before, mtime)
+
+
+def test_the_timeline_zooms(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    low, high = w.timeline.x_range()
+    w.timeline.plot.getViewBox().scaleBy((0.25, 1))
+    zlow, zhigh = w.timeline.x_range()
+    assert zhigh - zlow == pytest.approx((high - low) * 0.25, rel=0.01)
+    w.timeline.show_all()
+    assert w.timeline.x_range() == pytest.approx((low, high))
+
+
+def test_the_model_reads_the_package_into_wire_structs(case, package):
+    p = load(package)
+    assert p.problems == []
+    assert sorted(r.report_id for r in p.reports) == sorted(case.reports)
+    assert [v["msg_type"] for v in p.alerts[0].versions] == ["Alert", "Update", "Cancel"]
+    assert [i.incident_ref for i in p.incidents] == [case.incident_ref]
+    assert any(a.concerns for a in p.audit)
+    events = timeline(p)
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    assert read_media(package, case.photo_sha) == case.photo
+
+
+def test_altered_media_is_refused_not_shown(package, case, tmp_path):
+    bad = tmp_path / "bad.lookout-evidence"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == f"media/{case.photo_sha}":
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            dst.writestr(info, data)
+    with pytest.raises(MediaUnavailable, match="altered"):
+        read_media(bad, case.photo_sha)
