@@ -76,6 +76,13 @@ class WorkspaceWindow(QMainWindow):
             dock.setMinimumWidth(width)
         bottom.setMinimumHeight(160)
         self._docks = (left, right, chat, bottom)
+        #: which package entries each pane shows (to mark it when one fails verification)
+        self._dock_entries = {
+            left: ("reports.json",),
+            right: ("reports.json", "media/", "incidents.json"),
+            chat: ("chat.json",),
+            bottom: ("reports.json", "chat.json", "alerts.json", "audit.jsonl", "checkpoint.json"),
+        }
         self._sized = False
 
         self.feed.report_selected.connect(self._select)
@@ -97,7 +104,20 @@ class WorkspaceWindow(QMainWindow):
     def _verified(self, result: Result) -> None:
         self.result = result
         self.banner.show_verdict(model.verdict(result))
+        self._mark_failed_docks(result)
         self._load()
+
+    def _mark_failed_docks(self, result: Result) -> None:
+        """A pane whose entries failed says so in its title, beside the banner's list."""
+        failed = {c.file for c in result.failures}
+        for dock, entries in self._dock_entries.items():
+            bad = sorted(
+                e
+                for e in failed
+                if e in entries or any(e.startswith(p) for p in entries if p.endswith("/"))
+            )
+            if bad:
+                dock.setWindowTitle(f"{dock.windowTitle()} — FAILED VERIFICATION: {', '.join(bad)}")
 
     def _verify_failed(self, exc: BaseException) -> None:
         self.banner.show_error(str(exc))

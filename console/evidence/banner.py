@@ -31,6 +31,8 @@ class VerificationBanner(QFrame):
         self.headline.setFont(font)
         self.failures = QListWidget()
         self.failures.setMaximumHeight(120)
+        self.failures.setWordWrap(True)  # a failure names a hash: show all of it
+        self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.failures.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(10, 6, 10, 6)

@@ -74,6 +74,8 @@ class PackageSession(ConsoleSession):
         on_reply: Callable[[m.Msg], None],
         on_error: Callable[[str], None] | None = None,
     ) -> None:
+        if isinstance(request, m.OfficerChatRead):
+            return  # read receipts go to a live reporter; reading a transcript sends none
         (on_error or self.request_failed.emit)(READ_ONLY)
 
     def fetch_media(

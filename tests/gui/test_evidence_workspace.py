@@ -127,6 +127,9 @@ def test_a_tampered_package_opens_read_only_with_the_failure_listed(
     assert any(line.startswith("FAIL file reports.json") for line in listed), listed
     assert w.banner.failures.isVisible()
     assert w.feed.model.rowCount() == 2  # still open for review, failures marked above
+    titles = {d.widget(): d.windowTitle() for d in w._dock_entries}
+    assert "FAILED VERIFICATION: reports.json" in titles[w.feed]
+    assert "FAILED" not in titles[w.chat]
     assert w.feed.action_bar.isHidden() and w.chat.compose_row.isHidden()
 
 
@@ -175,3 +178,45 @@ def test_altered_media_is_refused_not_shown(package, case, tmp_path):
             dst.writestr(info, data)
     with pytest.raises(MediaUnavailable, match="altered"):
         read_media(bad, case.photo_sha)
+
+
+@pytest.mark.slow
+def test_lookout_evidence_renders_a_screenshot_offline_and_leaves_the_package_alone(
+    case, package, tmp_path
+):
+    from PIL import Image
+
+    from tests.gui.test_app_live import _lookout
+
+    before = _sha(package)
+    shot = tmp_path / "ws.png"
+    done = _lookout(
+        tmp_path,
+        *("--evidence", str(package), "--fingerprint", _fp(case)),
+        *("--screenshot", str(shot), "--quit-after", "2"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"screenshot written to {shot}" in done.stdout
+    with Image.open(shot) as image:
+        assert image.width >= 1500 and image.height >= 900, image.size
+    assert _sha(package) == before
+    assert not list((tmp_path / "tmp").glob("lookout-evidence-*")), "the private outbox was left"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--fingerprint", "ab"], "--fingerprint only applies with --evidence"),
+        (["--evidence", "x.lookout-evidence", "--demo"], "it takes no relay, login or demo"),
+        (["--evidence", "/nonexistent/x.lookout-evidence"], "--evidence: no such file"),
+    ],
+)
+def test_lookout_evidence_refuses_bad_arguments(args, error, capsys, tmp_path, monkeypatch):
+    from demo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.lookout-evidence").write_bytes(b"")
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
