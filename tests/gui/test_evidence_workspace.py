@@ -220,3 +220,14 @@ def test_lookout_evidence_refuses_bad_arguments(args, error, capsys, tmp_path, m
         main(args)
     assert exit_.value.code == 2
     assert error in capsys.readouterr().err
+
+
+def test_clicking_a_timeline_point_opens_its_report(open_workspace, case, package, qtbot):
+    w = open_workspace(package, _fp(case))
+    reports = w.timeline._scatters[0]  # the first lane that has points: reports
+    point = next(p for p in reports.points() if p.data().report_id == case.reports[1])
+    with qtbot.waitSignal(w.timeline.report_selected, timeout=5_000) as got:
+        reports.sigClicked.emit(reports, [point], None)
+    assert got.args == [case.reports[1]]
+    assert w.detail.report_id == case.reports[1]
+    assert w.chat.current == case.reports[1]
