@@ -9,6 +9,7 @@ read-only `PackageSession` the reused widgets read. Nothing here writes to the p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -88,6 +89,11 @@ class WorkspaceWindow(QMainWindow):
         self.feed.report_selected.connect(self._select)
         self.map.report_selected.connect(self._select)
         self.timeline.report_selected.connect(self._select)
+        self.timeline.range_brushed.connect(self._brushed)
+        # the filter bar sets a whole filter: keep the brush on whatever it chose
+        self.feed.filters.filter_changed.connect(
+            lambda _f: self._brushed(self.timeline.brush_range())
+        )
         self.detail.show_on_map.connect(self.map.focus_report)
         self.detail.open_chat.connect(self.chat.open_conversation)
 
@@ -143,6 +149,9 @@ class WorkspaceWindow(QMainWindow):
     def _load_failed(self, exc: BaseException) -> None:
         self.banner.add_problems([f"The package could not be read: {exc}"])
         self.done.set()
+
+    def _brushed(self, span: tuple[float, float] | None) -> None:
+        self.feed.set_filter(dataclasses.replace(self.feed.model.feed_filter, between=span))
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)

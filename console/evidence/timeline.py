@@ -23,6 +23,8 @@ _LANE_COLOURS = {"report": "#e5534b", "chat": "#6cb6ff", "alert": "#d29922", "au
 
 class TimelineWidget(QWidget):
     report_selected = Signal(str)
+    #: (start, end) unix seconds while the brush is on, None when it is taken away
+    range_brushed = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -37,12 +39,20 @@ class TimelineWidget(QWidget):
         self.hover = QLabel("")
         self.hover.setTextFormat(Qt.TextFormat.PlainText)  # citizens' text, never markup
         self.count = QLabel("")
+        self.brush_button = QPushButton("Brush")
+        self.brush_button.setCheckable(True)
+        self.brush_button.setToolTip(
+            "Select a time range: the reports list shows only the reports made in it"
+        )
+        self.brush_button.toggled.connect(self._brush_toggled)
+        self.brush: Any = None
         fit = QPushButton("Show all")
         fit.setToolTip("Zoom out to the whole package (zoom in: wheel, or drag a box)")
         fit.clicked.connect(self.show_all)
         bar = QHBoxLayout()
         bar.addWidget(self.count)
         bar.addWidget(self.hover, 1)
+        bar.addWidget(self.brush_button)
         bar.addWidget(fit)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -91,6 +101,36 @@ class TimelineWidget(QWidget):
     def x_range(self) -> tuple[float, float]:
         low, high = self.plot.getViewBox().viewRange()[0]
         return float(low), float(high)
+
+    def brush_range(self) -> tuple[float, float] | None:
+        if self.brush is None:
+            return None
+        low, high = self.brush.getRegion()
+        return float(low), float(high)
+
+    def set_brush(self, start: float, end: float) -> None:
+        """Brush [start, end] (turning the brush on if it is off)."""
+        self.brush_button.setChecked(True)
+        self.brush.setRegion((start, end))
+        self._brushed()
+
+    def _brush_toggled(self, on: bool) -> None:
+        if on and self.brush is None:
+            low, high = self.x_range()
+            quarter = (high - low) / 4
+            self.brush = pg.LinearRegionItem(
+                values=(low + quarter, high - quarter), brush=pg.mkBrush(47, 129, 247, 50)
+            )
+            self.brush.sigRegionChangeFinished.connect(self._brushed)
+            self.plot.addItem(self.brush)
+            self._brushed()
+        elif not on and self.brush is not None:
+            self.plot.removeItem(self.brush)
+            self.brush = None
+            self.range_brushed.emit(None)
+
+    def _brushed(self, *_: Any) -> None:
+        self.range_brushed.emit(self.brush_range())
 
     def _clicked(self, _scatter: Any, points: Any, *_: Any) -> None:
         for point in points:

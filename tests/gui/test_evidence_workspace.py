@@ -231,3 +231,15 @@ def test_clicking_a_timeline_point_opens_its_report(open_workspace, case, packag
     assert got.args == [case.reports[1]]
     assert w.detail.report_id == case.reports[1]
     assert w.chat.current == case.reports[1]
+
+
+def test_brushing_the_timeline_narrows_the_reports_list(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    one = next(r for r in w.package.reports if r.report_id == case.reports[1])
+    w.timeline.set_brush(one.created_at, one.created_at)
+    assert w.feed.model.rowCount() == 1
+    assert w.feed.model.report_at(0).report_id == case.reports[1]
+    w.feed.show_closed.setChecked(False)  # the filter bar keeps the brush
+    assert w.feed.model.rowCount() == 1
+    w.timeline.brush_button.setChecked(False)
+    assert w.feed.model.rowCount() == 2
