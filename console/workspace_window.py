@@ -20,6 +20,7 @@ from console.chat.widget import ChatWidget
 from console.common.ops import run_off_thread
 from console.detail.widget import ReportDetailWidget
 from console.evidence import model
+from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
 from console.evidence.session import PackageSession
 from console.evidence.timeline import TimelineWidget
@@ -61,6 +62,7 @@ class WorkspaceWindow(QMainWindow):
         self.chat.read_only = True  # a transcript is read, never replied to
         self.chat.compose_row.hide()
         self.timeline = TimelineWidget()
+        self.audit = AuditTrailWidget()
 
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -72,6 +74,9 @@ class WorkspaceWindow(QMainWindow):
         right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         chat = self._dock("Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         bottom = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        audit = self._dock("Audit trail", self.audit, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(bottom, audit)
+        bottom.raise_()
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
         for dock, width in ((left, 520), (right, 340), (chat, 340)):
             dock.setMinimumWidth(width)
@@ -83,6 +88,7 @@ class WorkspaceWindow(QMainWindow):
             right: ("reports.json", "media/", "incidents.json"),
             chat: ("chat.json",),
             bottom: ("reports.json", "chat.json", "alerts.json", "audit.jsonl", "checkpoint.json"),
+            audit: ("audit.jsonl", "checkpoint.json"),
         }
         self._sized = False
 
@@ -158,6 +164,8 @@ class WorkspaceWindow(QMainWindow):
         self.map.select_report(report_id)
         self.detail.show_report(report_id)
         self.chat.open_conversation(report_id)
+        if self.package is not None:
+            self.audit.show_records(model.audit_for(self.package, report_id))
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -161,6 +161,23 @@ def timeline(package: Package) -> list[TimelineEvent]:
     return events
 
 
+def audit_for(package: Package, item_id: str) -> list[AuditRecord]:
+    """The audit records about one item: its id is the subject, or a top-level string value
+    of the detail (the rule docs/evidence.md gives for `concerns`)."""
+    out = []
+    for record in package.audit:
+        if record.subject == item_id:
+            out.append(record)
+            continue
+        try:
+            detail = json.loads(record.detail)
+        except ValueError:
+            continue
+        if isinstance(detail, dict) and item_id in detail.values():
+            out.append(record)
+    return out
+
+
 class _IncidentWire(msgspec.Struct):
     incident_ref: str
     title: str

@@ -243,3 +243,13 @@ def test_brushing_the_timeline_narrows_the_reports_list(open_workspace, case, pa
     assert w.feed.model.rowCount() == 1
     w.timeline.brush_button.setChecked(False)
     assert w.feed.model.rowCount() == 2
+
+
+def test_the_audit_trail_follows_the_selected_report(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    w._select(case.reports[0])
+    actions = {w.audit.item(row, 3).text() for row in range(w.audit.rowCount())}
+    assert "report.link" in actions, actions
+    assert "login" not in actions
+    w._select(case.far_report)  # not in the package: nothing about it
+    assert w.audit.rowCount() == 0
