@@ -85,6 +85,17 @@ def parse_args(
         default=None,
         help="colour theme (default: the saved one, else dark)",
     )
+    p.add_argument(
+        "--evidence",
+        type=Path,
+        metavar="FILE",
+        help="open a signed evidence package in the analyst's workspace (offline, read-only)",
+    )
+    p.add_argument(
+        "--fingerprint",
+        metavar="F",
+        help="with --evidence: the signer's fingerprint you were given, to pin it",
+    )
     p.add_argument("--relay", help="relay address, e.g. wss://relay.example:8765")
     p.add_argument("--user", help="user name to prefill in the login dialog")
     p.add_argument("--data-dir", type=Path, help="where the console keeps its cache and outbox")
@@ -93,6 +104,13 @@ def parse_args(
     )
     args = p.parse_args(argv)
     source = extension.session_source(p, args) if extension is not None else None
+    if args.fingerprint and not args.evidence:
+        p.error("--fingerprint only applies with --evidence")
+    if args.evidence:
+        if source is not None or args.relay or args.user:
+            p.error("--evidence opens a package offline; it takes no relay, login or demo")
+        if not args.evidence.is_file():
+            p.error(f"--evidence: no such file: {args.evidence}")
     return args, source
 
 
@@ -143,8 +161,39 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        code: int = loop.run_until_complete(run(args, app, source))
+        if args.evidence:
+            code: int = loop.run_until_complete(run_evidence(args, app))
+        else:
+            code = loop.run_until_complete(run(args, app, source))
     return code
+
+
+async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
+    """The analyst's workspace over one package: no session, no relay, no login."""
+    from console.settings import ConsoleSettings
+    from console.theme import apply_theme
+    from console.workspace_window import WorkspaceWindow
+
+    settings = ConsoleSettings("evidence-workspace")
+    apply_theme(app, args.theme or settings.theme())
+    window = WorkspaceWindow(args.evidence, settings, fingerprint=args.fingerprint)
+    try:
+        window.show()
+        window.start()
+        if args.quit_after is not None or args.screenshot is not None:
+            await _wait_for_traffic(args.quit_after or 10.0)
+            if args.screenshot is not None:
+                await window.settle()
+                window.grab().save(str(args.screenshot))
+                print(f"screenshot written to {args.screenshot}", flush=True)
+        else:
+            done = asyncio.Event()
+            window.closed.connect(done.set)
+            await done.wait()
+    finally:
+        window.close()
+        await window.session.stop()
+    return 0
 
 
 async def run(

@@ -510,8 +510,12 @@ class ChatWidget(QWidget):
     def _title_for(self, report_id: str) -> str:
         return conversation_title(report_id, self.session.reports.get(report_id))
 
+    #: a transcript to read, never to reply to (the evidence workspace): no reply box at all
+    read_only = False
+
     def _set_compose_enabled(self, on: bool) -> None:
         """No reply box without a conversation: hidden, and disabled so no key reaches it."""
+        on = on and not self.read_only
         self.compose.setEnabled(on)
         self.send_button.setEnabled(on)
         self.compose_row.setVisible(on)

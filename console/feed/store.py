@@ -54,6 +54,8 @@ class FeedFilter:
     window_s: float | None = None  # only reports newer than this many seconds
     text: str = ""  # case-insensitive substring of text, reporter or report id
     show_closed: bool = False
+    #: only reports created in [start, end] (unix seconds): the evidence timeline's brush
+    between: tuple[float, float] | None = None
 
     def effective_statuses(self) -> frozenset[str]:
         return self.statuses if self.show_closed else self.statuses - {"closed"}
@@ -476,6 +478,8 @@ class FeedStore:
             return False
         if f.window_s is not None and c.created[idx] < self.now - f.window_s:
             return False
+        if f.between is not None and not f.between[0] <= c.created[idx] <= f.between[1]:
+            return False
         return not self._needle or self._needle in self._hay[idx]
 
     def _visible(self) -> Ints:
@@ -485,6 +489,9 @@ class FeedStore:
         mask = self._status_ok[c.status[:n]] & self._cat_ok[c.category[:n]]
         if self._filter.window_s is not None:
             mask &= c.created[:n] >= self.now - self._filter.window_s
+        if self._filter.between is not None:
+            start, end = self._filter.between
+            mask &= (c.created[:n] >= start) & (c.created[:n] <= end)
         visible = order[mask[order]]
         needle = self._needle
         if needle:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 CONTRACT_MODULES = ("messages", "codec", "state", "limits", "errors", "rules", "protocol")
-FEATURES = ("alerts", "chat", "dashboard", "detail", "feed", "login", "map", "status")
+FEATURES = ("alerts", "chat", "dashboard", "detail", "evidence", "feed", "login", "map", "status")
 
 
 def _contracts() -> list[dict[str, object]]:

@@ -1,0 +1,1 @@
+"""The analyst's offline workspace over a signed evidence package (issue 10 item 3)."""

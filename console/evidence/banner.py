@@ -1,0 +1,66 @@
+"""The verification result, prominent above everything else in the workspace.
+
+It says "Verifying…" until the worker thread is done, then green (verified, pinned
+signer), amber (verified, signer not pinned) or red (failed, every failed check listed).
+Everything it shows is plain text: a tampered package may hold markup in its file names.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QVBoxLayout
+
+from console.evidence.model import Verdict
+from console.theme import current
+
+_COLOUR = {"verified": "success", "unpinned": "warning", "failed": "danger"}
+
+
+class VerificationBanner(QFrame):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("verification-banner")
+        self.verdict: Verdict | None = None
+        self.headline = QLabel("Verifying the package…")
+        self.headline.setTextFormat(Qt.TextFormat.PlainText)
+        self.headline.setWordWrap(True)
+        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.headline.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.headline.setFont(font)
+        self.failures = QListWidget()
+        self.failures.setMaximumHeight(120)
+        self.failures.setWordWrap(True)  # a failure names a hash: show all of it
+        self.failures.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.failures.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.addWidget(self.headline)
+        lay.addWidget(self.failures)
+        self._paint("muted")
+
+    def show_verdict(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        self.headline.setText(verdict.headline)
+        self.failures.clear()
+        self.failures.addItems(list(verdict.failures))
+        self.failures.setVisible(bool(verdict.failures))
+        self._paint(_COLOUR[verdict.level])
+
+    def add_problems(self, problems: list[str]) -> None:
+        """What the package reader could not read: listed with the failures, in red."""
+        self.failures.addItems(problems)
+        self.failures.show()
+        self._paint("danger")
+
+    def show_error(self, text: str) -> None:
+        """Verification itself could not run: as bad as a failure, and said so."""
+        self.show_verdict(Verdict("failed", f"VERIFICATION COULD NOT RUN: {text}"))
+
+    def _paint(self, role: str) -> None:
+        colours = current()
+        self.setStyleSheet(
+            f"#verification-banner {{ border: 2px solid {colours[role]}; border-radius: 4px; }}"
+            f"#verification-banner QLabel {{ color: {colours[role]}; }}"
+        )

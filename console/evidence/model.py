@@ -1,0 +1,283 @@
+"""A `lookout-evidence/1` package read into typed objects, and its timeline. No Qt.
+
+The package file is opened read-only and never written: every read goes through
+`zipfile.ZipFile(path)` (mode "r"). Reports, chat and alerts decode into the wire structs
+of `backend_client.messages` (docs/evidence.md says they are exactly those shapes), so the
+live console's widgets can show them unchanged. A package whose verification failed may
+also be malformed: whatever cannot be read is noted in `Package.problems`, in the
+analyst's words, and the rest is still loaded, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from backend_client import messages as m
+from evidence.verify import Result
+
+#: the timeline's rows, top to bottom
+Lane = Literal["report", "chat", "alert", "audit"]
+LANES: tuple[Lane, ...] = ("report", "chat", "alert", "audit")
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_ref: str
+    title: str
+    created_by: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert as it stands now, and every CAP message it went through, in order."""
+
+    alert: m.Alert
+    versions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at: float
+    actor: str
+    action: str
+    subject: str
+    detail: str
+    concerns: bool
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: float
+    lane: Lane
+    label: str
+    #: the report the event belongs to, when it belongs to one (selecting it opens it)
+    report_id: str | None = None
+
+
+@dataclass
+class Package:
+    path: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+    reports: list[m.Report] = field(default_factory=list)
+    chat: list[m.ChatMessage] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
+    geometry: dict[str, Any] = field(default_factory=dict)
+    #: what could not be read, one sentence each
+    problems: list[str] = field(default_factory=list)
+
+    def chats_by_report(self) -> dict[str, list[m.ChatMessage]]:
+        out: dict[str, list[m.ChatMessage]] = {}
+        for msg in sorted(self.chat, key=lambda c: c.sent_at):
+            out.setdefault(msg.report_id, []).append(msg)
+        return out
+
+
+class MediaUnavailable(Exception):
+    """A media file is not in the package or does not match its name (its SHA-256)."""
+
+
+def load(path: Path) -> Package:
+    """Everything the package holds that can be read; never raises for a bad entry."""
+    package = Package(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        package.problems.append(f"The file is not a readable ZIP package: {exc}")
+        return package
+    with zf:
+        manifest = _json(zf, "manifest.json", package)
+        package.manifest = manifest if isinstance(manifest, dict) else {}
+        package.reports = _typed(zf, "reports.json", m.Report, package)
+        package.chat = _typed(zf, "chat.json", m.ChatMessage, package)
+        package.incidents = [
+            Incident(x.incident_ref, x.title, x.created_by, x.created_at)
+            for x in _typed(zf, "incidents.json", _IncidentWire, package)
+        ]
+        package.alerts = [
+            AlertRecord(a.alert, tuple(a.versions))
+            for a in _typed(zf, "alerts.json", _AlertWire, package)
+        ]
+        geometry = _json(zf, "geometry.geojson", package)
+        package.geometry = geometry if isinstance(geometry, dict) else {}
+        package.audit = _audit(zf, package)
+    return package
+
+
+def read_media(path: Path, sha256: str) -> bytes:
+    """The bytes of `media/<sha256>`, checked against the name (a tampered file is refused)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = zf.read(f"media/{sha256}")
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise MediaUnavailable(f"The package holds no readable media/{sha256[:12]}…") from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise MediaUnavailable(
+            "This media file does not match its fingerprint (it was altered); it was not shown."
+        )
+    return data
+
+
+def timeline(package: Package) -> list[TimelineEvent]:
+    """Reports, chat messages, alert versions and audit actions, in time order."""
+    events = [
+        TimelineEvent(r.created_at, "report", f"Report {r.category}: {r.text[:60]}", r.report_id)
+        for r in package.reports
+    ]
+    events += [
+        TimelineEvent(c.sent_at, "chat", f"{c.sender} {c.author}: {c.text[:60]}", c.report_id)
+        for c in package.chat
+    ]
+    for record in package.alerts:
+        for v in record.versions:
+            at = v.get("sent_at") or v.get("recorded_at")
+            if isinstance(at, int | float):
+                headline = (v.get("info") or {}).get("headline", record.alert.info.headline)
+                events.append(
+                    TimelineEvent(float(at), "alert", f"Alert {v.get('msg_type')}: {headline}")
+                )
+    reports = {r.report_id for r in package.reports}
+    events += [
+        TimelineEvent(
+            a.at,
+            "audit",
+            f"{a.actor} {a.action} {a.subject}",
+            a.subject if a.subject in reports else None,
+        )
+        for a in package.audit
+        if a.concerns
+    ]
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def audit_for(package: Package, item_id: str) -> list[AuditRecord]:
+    """The audit records about one item: its id is the subject, or a top-level string value
+    of the detail (the rule docs/evidence.md gives for `concerns`)."""
+    out = []
+    for record in package.audit:
+        if record.subject == item_id:
+            out.append(record)
+            continue
+        try:
+            detail = json.loads(record.detail)
+        except ValueError:
+            continue
+        if isinstance(detail, dict) and item_id in detail.values():
+            out.append(record)
+    return out
+
+
+class _IncidentWire(msgspec.Struct):
+    incident_ref: str
+    title: str
+    created_by: str
+    created_at: float
+
+
+class _AlertWire(msgspec.Struct):
+    alert: m.Alert
+    versions: list[dict[str, Any]]
+
+
+def _raw(zf: zipfile.ZipFile, name: str, package: Package) -> bytes | None:
+    try:
+        return zf.read(name)
+    except KeyError:
+        package.problems.append(f"{name} is missing from the package.")
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        package.problems.append(f"{name} cannot be read: {exc}")
+    return None
+
+
+def _json(zf: zipfile.ZipFile, name: str, package: Package) -> Any:
+    data = _raw(zf, name, package)
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        package.problems.append(f"{name} is not valid JSON: {exc}")
+        return None
+
+
+def _typed(zf: zipfile.ZipFile, name: str, kind: Any, package: Package) -> list[Any]:
+    """A JSON array of `kind`, item by item: one malformed item is noted and left out, and
+    the rest still shown (a tampered report must not hide its untampered neighbours)."""
+    items = _json(zf, name, package)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        package.problems.append(f"{name} is not a JSON array.")
+        return []
+    out = []
+    for number, item in enumerate(items, 1):
+        try:
+            out.append(msgspec.convert(item, type=kind))
+        except msgspec.ValidationError as exc:
+            package.problems.append(f"{name} item {number} is not what the format says: {exc}")
+    return out
+
+
+def _audit(zf: zipfile.ZipFile, package: Package) -> list[AuditRecord]:
+    data = _raw(zf, "audit.jsonl", package)
+    if data is None:
+        return []
+    records = []
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            records.append(
+                AuditRecord(
+                    int(r["seq"]),
+                    float(r["at"]),
+                    str(r["actor"]),
+                    str(r["action"]),
+                    str(r["subject"]),
+                    str(r["detail"]),
+                    bool(r.get("concerns")),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            package.problems.append(f"audit.jsonl line {number} cannot be read.")
+    return records
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the banner says about a verification: its level, one headline, the failures."""
+
+    level: Literal["verified", "unpinned", "failed"]
+    headline: str
+    failures: tuple[str, ...] = ()
+
+
+def verdict(result: Result) -> Verdict:
+    fp = result.fingerprint or "(no usable key)"
+    if not result.ok:
+        lines = tuple(c.line() for c in result.failures)
+        return Verdict(
+            "failed",
+            f"VERIFICATION FAILED: {len(lines)} check(s) do not hold. This package may have "
+            "been altered; it is open read-only, with the failures listed below.",
+            lines,
+        )
+    if not result.pinned:
+        return Verdict(
+            "unpinned",
+            f"Verified, but the signer was not pinned: signed by {fp}. Compare this "
+            "fingerprint with the one your evidence officer gave you (--fingerprint).",
+        )
+    return Verdict("verified", f"Verified: every check passed; signed by pinned key {fp}.")

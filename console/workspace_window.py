@@ -1,0 +1,209 @@
+"""The analyst's workspace window: composes the evidence feature with the live console's
+own feed, map, report detail and chat widgets, fed from a package (no relay).
+
+Like `main_window.py` it holds no feature logic. It verifies first (a worker thread), shows
+the verdict in the banner, then loads the package (another worker thread) and fills the
+read-only `PackageSession` the reused widgets read. Nothing here writes to the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QVBoxLayout, QWidget
+
+from console.chat.widget import ChatWidget
+from console.common.ops import run_off_thread
+from console.detail.widget import ReportDetailWidget
+from console.evidence import model
+from console.evidence.audit import AuditTrailWidget
+from console.evidence.banner import VerificationBanner
+from console.evidence.session import PackageSession
+from console.evidence.timeline import TimelineWidget
+from console.feed.widget import FeedWidget
+from console.map.widget import MapWidget
+from console.settings import ConsoleSettings
+from evidence.verify import Result, verify
+
+
+class WorkspaceWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(
+        self,
+        path: Path,
+        settings: ConsoleSettings,
+        *,
+        fingerprint: str | None = None,
+        map_cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self.fingerprint = fingerprint
+        self.session = PackageSession(path)
+        self.package: model.Package | None = None
+        self.result: Result | None = None
+        #: set once verification and loading have both finished (or failed)
+        self.done = asyncio.Event()
+        self.setWindowTitle(f"Lookout evidence workspace — {path.name} (read-only)")
+        self.resize(1600, 960)
+
+        self.banner = VerificationBanner()
+        self.map = MapWidget(self.session, settings, cache_dir=map_cache_dir)
+        self.feed = FeedWidget(self.session)
+        self.feed.action_bar.hide()  # claim, assign, close: actions on a live relay
+        self.feed.show_closed.setChecked(True)  # a case under review is usually closed
+        self.detail = ReportDetailWidget(self.session)
+        self.chat = ChatWidget(self.session)
+        self.chat.read_only = True  # a transcript is read, never replied to
+        self.chat.compose_row.hide()
+        self.timeline = TimelineWidget()
+        self.audit = AuditTrailWidget()
+
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.map, 1)
+        self.setCentralWidget(central)
+        left = self._dock("Reports", self.feed, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
+        chat = self._dock("Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
+        bottom = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
+        audit = self._dock("Audit trail", self.audit, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(bottom, audit)
+        bottom.raise_()
+        self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
+        for dock, width in ((left, 520), (right, 340), (chat, 340)):
+            dock.setMinimumWidth(width)
+        bottom.setMinimumHeight(160)
+        self._docks = (left, right, chat, bottom)
+        #: which package entries each pane shows (to mark it when one fails verification)
+        self._dock_entries = {
+            left: ("reports.json",),
+            right: ("reports.json", "media/", "incidents.json"),
+            chat: ("chat.json",),
+            bottom: ("reports.json", "chat.json", "alerts.json", "audit.jsonl", "checkpoint.json"),
+            audit: ("audit.jsonl", "checkpoint.json"),
+        }
+        self._sized = False
+
+        self.feed.report_selected.connect(self._select)
+        self.map.report_selected.connect(self._select)
+        self.timeline.report_selected.connect(self._select)
+        self.timeline.range_brushed.connect(self._brushed)
+        # the filter bar sets a whole filter: keep the brush on whatever it chose
+        self.feed.filters.filter_changed.connect(
+            lambda _f: self._brushed(self.timeline.brush_range())
+        )
+        self.detail.show_on_map.connect(self.map.focus_report)
+        self.detail.open_chat.connect(self.chat.open_conversation)
+
+    def start(self) -> None:
+        """Verify, then load: each off the GUI thread."""
+        path, fingerprint = self.path, self.fingerprint
+        run_off_thread(
+            lambda: verify(path, fingerprint=fingerprint),
+            self._verified,
+            self._verify_failed,
+            owner=self,
+        )
+
+    def _verified(self, result: Result) -> None:
+        self.result = result
+        self.banner.show_verdict(model.verdict(result))
+        self._mark_failed_docks(result)
+        self._load()
+
+    def _mark_failed_docks(self, result: Result) -> None:
+        """A pane whose entries failed says so in its title, beside the banner's list."""
+        failed = {c.file for c in result.failures}
+        for dock, entries in self._dock_entries.items():
+            bad = sorted(
+                e
+                for e in failed
+                if e in entries or any(e.startswith(p) for p in entries if p.endswith("/"))
+            )
+            if bad:
+                dock.setWindowTitle(f"{dock.windowTitle()} — FAILED VERIFICATION: {', '.join(bad)}")
+
+    def _verify_failed(self, exc: BaseException) -> None:
+        self.banner.show_error(str(exc))
+        self._load()
+
+    def _load(self) -> None:
+        path = self.path
+        run_off_thread(lambda: model.load(path), self._loaded, self._load_failed, owner=self)
+
+    def _loaded(self, package: model.Package) -> None:
+        self.package = package
+        self.session.fill(package)
+        self.feed.flush_pending()
+        for record in package.alerts:
+            self.map.show_alert_area(record.alert)
+        self.timeline.set_events(model.timeline(package))
+        if package.problems:
+            self.banner.add_problems(package.problems)
+        if package.reports:  # open the first report, so the detail pane is never idle
+            self._select(min(package.reports, key=lambda r: r.created_at).report_id)
+        self.done.set()
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.banner.add_problems([f"The package could not be read: {exc}"])
+        self.done.set()
+
+    def _brushed(self, span: tuple[float, float] | None) -> None:
+        self.feed.set_filter(dataclasses.replace(self.feed.model.feed_filter, between=span))
+
+    def _select(self, report_id: str) -> None:
+        self.feed.select_report(report_id)
+        self.map.select_report(report_id)
+        self.detail.show_report(report_id)
+        self.chat.open_conversation(report_id)
+        if self.package is not None:
+            self.audit.show_records(model.audit_for(self.package, report_id))
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"evidence-dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if not self._sized:  # dock sizes only stick once the window is laid out
+            self._sized = True
+            QTimer.singleShot(0, self._default_sizes)
+
+    def _default_sizes(self) -> None:
+        left, right, chat, bottom = self._docks
+        width = max(self.width(), 1200)
+        self.resizeDocks([bottom], [int(self.height() * 0.28)], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [left, right], [int(width * 0.3), int(width * 0.22)], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [right, chat],
+            [int(self.height() * 0.4), int(self.height() * 0.3)],
+            Qt.Orientation.Vertical,
+        )
+
+    async def settle(self) -> None:
+        """Wait until verified, loaded and drawn (for screenshots and tests)."""
+        await asyncio.wait_for(self.done.wait(), 60)
+        await self.map.settle()
+        await asyncio.sleep(0.3)
+        QApplication.processEvents()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self.closed.emit()
+        super().closeEvent(event)

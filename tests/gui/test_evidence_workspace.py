@@ -1,0 +1,255 @@
+"""The analyst's workspace over a real package: made by the real relay over TLS, exported
+by `lookout-relay evidence export`, opened headless with no relay."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from console.evidence.model import MediaUnavailable, load, read_media, timeline
+from console.settings import ConsoleSettings
+from console.workspace_window import WorkspaceWindow
+from relay import checkpoints
+from relay import cli as relay_cli
+from tests.support.console import close_map
+from tests.support.evidence_case import HTML_TEXT, Case, make_case
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory) -> Case:
+    return make_case(tmp_path_factory.mktemp("evidence") / "relay")
+
+
+@pytest.fixture(scope="module")
+def package(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pkg") / "elm.lookout-evidence"
+    argv = ["evidence", "export", "--data-dir", str(case.data_dir), "--out", str(out)]
+    assert relay_cli.main([*argv, "--reason", "review", "--incident", case.incident_ref]) == 0
+    return out
+
+
+def _fp(case: Case) -> str:
+    return checkpoints.fingerprint(checkpoints.relay_key(case.data_dir).public_key())
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tampered(package: Path, out: Path, entry: str, old: bytes, new: bytes) -> Path:
+    """A copy of `package` with `old` changed to `new` in `entry` (nothing re-signed)."""
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == entry:
+                assert old in data
+                data = data.replace(old, new, 1)
+            dst.writestr(info, data)
+    return out
+
+
+@pytest.fixture
+def open_workspace(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
+    windows: list[WorkspaceWindow] = []
+
+    def go(path: Path, fingerprint: str | None = None) -> WorkspaceWindow:
+        settings = ConsoleSettings(
+            "analyst", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+        )
+        w = WorkspaceWindow(
+            path, settings, fingerprint=fingerprint, map_cache_dir=tmp_path / "cache"
+        )
+        qtbot.addWidget(w)
+        windows.append(w)
+        w.show()
+        w.start()
+        qtbot.waitUntil(w.done.is_set, timeout=30_000)
+        return w
+
+    yield go
+    for w in windows:
+        close_map(w.map)
+        w.session.client.outbox.close()
+
+
+def test_a_pinned_package_says_verified_and_lists_its_reports(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    assert w.banner.verdict is not None and w.banner.verdict.level == "verified"
+    assert _fp(case) in w.banner.headline.text()
+    assert w.banner.failures.isHidden()
+    ids = {w.feed.model.report_at(row).report_id for row in range(w.feed.model.rowCount())}
+    assert ids == set(case.reports)
+    # the hostile text is shown as the citizen typed it, through the live feed's own model
+    assert any(HTML_TEXT in w.feed.model.report_at(r).text for r in range(2))
+    lanes = {e.lane for e in w.timeline.events}
+    assert lanes == {"report", "chat", "alert", "audit"}
+    assert w.chat.model is not None and "They ran off" in {
+        c.text for c in w.session.chats[case.reports[0]]
+    }
+
+
+def test_a_report_that_no_longer_parses_is_listed_and_its_neighbours_still_shown(
+    open_workspace, package, tmp_path
+):
+    bad = _tampered(
+        package, tmp_path / "bad.lookout-evidence", "reports.json", b'"burglary"', b'"burglarx"'
+    )
+    w = open_workspace(bad)
+    listed = [w.banner.failures.item(i).text() for i in range(w.banner.failures.count())]
+    assert any("reports.json item" in line for line in listed), listed
+    assert w.feed.model.rowCount() == 1
+
+
+def test_an_unpinned_package_says_so(open_workspace, case, package):
+    w = open_workspace(package)
+    assert w.banner.verdict.level == "unpinned"
+    assert "not pinned" in w.banner.headline.text() and _fp(case) in w.banner.headline.text()
+
+
+def test_a_tampered_package_opens_read_only_with_the_failure_listed(
+    open_workspace, package, tmp_path
+):
+    bad = _tampered(
+        package, tmp_path / "bad.lookout-evidence", "reports.json", b"Elm Road", b"Elm Roae"
+    )
+    w = open_workspace(bad)
+    assert w.banner.verdict.level == "failed"
+    assert "FAILED" in w.banner.headline.text()
+    listed = [w.banner.failures.item(i).text() for i in range(w.banner.failures.count())]
+    assert any(line.startswith("FAIL file reports.json") for line in listed), listed
+    assert w.banner.failures.isVisible()
+    assert w.feed.model.rowCount() == 2  # still open for review, failures marked above
+    titles = {d.widget(): d.windowTitle() for d in w._dock_entries}
+    assert "FAILED VERIFICATION: reports.json" in titles[w.feed]
+    assert "FAILED" not in titles[w.chat]
+    assert w.feed.action_bar.isHidden() and w.chat.compose_row.isHidden()
+
+
+def test_the_package_bytes_are_unchanged_after_a_session(open_workspace, case, package, qtbot):
+    before, mtime = _sha(package), package.stat().st_mtime_ns
+    w = open_workspace(package, _fp(case))
+    got: list[bytes] = []
+    w.session.fetch_media(case.photo_sha, lambda _mime, data: got.append(data), pytest.fail)
+    qtbot.waitUntil(lambda: bool(got), timeout=10_000)
+    assert got == [case.photo]
+    w._select(case.reports[1])
+    w.timeline.plot.getViewBox().scaleBy((0.5, 1))  # zoom in
+    w.close()
+    assert (_sha(package), package.stat().st_mtime_ns) == (before, mtime)
+
+
+def test_the_timeline_zooms(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    low, high = w.timeline.x_range()
+    w.timeline.plot.getViewBox().scaleBy((0.25, 1))
+    zlow, zhigh = w.timeline.x_range()
+    assert zhigh - zlow == pytest.approx((high - low) * 0.25, rel=0.01)
+    w.timeline.show_all()
+    assert w.timeline.x_range() == pytest.approx((low, high))
+
+
+def test_the_model_reads_the_package_into_wire_structs(case, package):
+    p = load(package)
+    assert p.problems == []
+    assert sorted(r.report_id for r in p.reports) == sorted(case.reports)
+    assert [v["msg_type"] for v in p.alerts[0].versions] == ["Alert", "Update", "Cancel"]
+    assert [i.incident_ref for i in p.incidents] == [case.incident_ref]
+    assert any(a.concerns for a in p.audit)
+    events = timeline(p)
+    assert [e.at for e in events] == sorted(e.at for e in events)
+    assert read_media(package, case.photo_sha) == case.photo
+
+
+def test_altered_media_is_refused_not_shown(package, case, tmp_path):
+    bad = tmp_path / "bad.lookout-evidence"
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == f"media/{case.photo_sha}":
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            dst.writestr(info, data)
+    with pytest.raises(MediaUnavailable, match="altered"):
+        read_media(bad, case.photo_sha)
+
+
+@pytest.mark.slow
+def test_lookout_evidence_renders_a_screenshot_offline_and_leaves_the_package_alone(
+    case, package, tmp_path
+):
+    from PIL import Image
+
+    from tests.gui.test_app_live import _lookout
+
+    before = _sha(package)
+    shot = tmp_path / "ws.png"
+    done = _lookout(
+        tmp_path,
+        *("--evidence", str(package), "--fingerprint", _fp(case)),
+        *("--screenshot", str(shot), "--quit-after", "2"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"screenshot written to {shot}" in done.stdout
+    with Image.open(shot) as image:
+        assert image.width >= 1500 and image.height >= 900, image.size
+    assert _sha(package) == before
+    assert not list((tmp_path / "tmp").glob("lookout-evidence-*")), "the private outbox was left"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--fingerprint", "ab"], "--fingerprint only applies with --evidence"),
+        (["--evidence", "x.lookout-evidence", "--demo"], "it takes no relay, login or demo"),
+        (["--evidence", "/nonexistent/x.lookout-evidence"], "--evidence: no such file"),
+    ],
+)
+def test_lookout_evidence_refuses_bad_arguments(args, error, capsys, tmp_path, monkeypatch):
+    from demo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.lookout-evidence").write_bytes(b"")
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert error in capsys.readouterr().err
+
+
+def test_clicking_a_timeline_point_opens_its_report(open_workspace, case, package, qtbot):
+    w = open_workspace(package, _fp(case))
+    reports = w.timeline._scatters[0]  # the first lane that has points: reports
+    point = next(p for p in reports.points() if p.data().report_id == case.reports[1])
+    with qtbot.waitSignal(w.timeline.report_selected, timeout=5_000) as got:
+        reports.sigClicked.emit(reports, [point], None)
+    assert got.args == [case.reports[1]]
+    assert w.detail.report_id == case.reports[1]
+    assert w.chat.current == case.reports[1]
+
+
+def test_brushing_the_timeline_narrows_the_reports_list(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    one = next(r for r in w.package.reports if r.report_id == case.reports[1])
+    w.timeline.set_brush(one.created_at, one.created_at)
+    assert w.feed.model.rowCount() == 1
+    assert w.feed.model.report_at(0).report_id == case.reports[1]
+    w.feed.show_closed.setChecked(False)  # the filter bar keeps the brush
+    assert w.feed.model.rowCount() == 1
+    w.timeline.brush_button.setChecked(False)
+    assert w.feed.model.rowCount() == 2
+
+
+def test_the_audit_trail_follows_the_selected_report(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    w._select(case.reports[0])
+    actions = {w.audit.item(row, 3).text() for row in range(w.audit.rowCount())}
+    assert "report.link" in actions, actions
+    assert "login" not in actions
+    w._select(case.far_report)  # not in the package: nothing about it
+    assert w.audit.rowCount() == 0
