@@ -26,6 +26,7 @@ from evidence.verify import verify
 from relay import admin, checkpoints, evidence_api
 from relay.db import models as db
 from tests.conftest import RunningRelay
+from tests.support.clients import make_client
 from tests.support.flows import device, officer, report, square
 from tests.support.peer import Peer, next_id, wait_until
 
@@ -209,3 +210,19 @@ async def test_one_export_at_a_time(relay: RunningRelay, monkeypatch: pytest.Mon
     assert [r.actor for r in _exports(relay)] == ["ann", "sam"]
     await ann.close()
     await sam.close()
+
+
+async def test_the_client_fetches_a_package_that_verifies(relay: RunningRelay, tmp_path) -> None:
+    rid = await _a_report(relay, photo=True)
+    client = make_client(relay, tmp_path, "ann")
+    await client.start()
+    try:
+        await client.wait_live(10)
+        out = tmp_path / "case.lookout-evidence"
+        ready = await client.export_evidence(
+            m.EvidenceExport(id="", reason=REASON, reports=[rid]), out
+        )
+    finally:
+        await client.stop()
+    assert out.stat().st_size == ready.total
+    assert verify(out, fingerprint=_fp(relay)).ok
