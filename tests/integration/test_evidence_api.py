@@ -226,3 +226,36 @@ async def test_the_client_fetches_a_package_that_verifies(relay: RunningRelay, t
         await client.stop()
     assert out.stat().st_size == ready.total
     assert verify(out, fingerprint=_fp(relay)).ok
+
+
+async def test_a_package_is_deleted_when_its_hold_ends(
+    relay: RunningRelay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = await _a_report(relay)
+    monkeypatch.setattr(evidence_api, "HOLD_S", 0.2)
+    sam = await officer(relay, "sam", subscribe=None)
+    ready = await sam.request(m.EvidenceExport(id=next_id(), reason=REASON, reports=[rid]))
+    assert isinstance(ready, m.EvidenceReady), ready
+    path = _registry(relay).packages[ready.package_id].path
+    assert path.exists()
+    await wait_until(lambda: not path.exists(), timeout=5)
+    gone = await sam.request(m.EvidenceGet(id=next_id(), package_id=ready.package_id))
+    assert isinstance(gone, m.Error) and gone.code == "not_found", gone
+    await sam.close()
+
+
+async def test_damaged_media_is_unavailable_and_leaves_nothing(relay: RunningRelay) -> None:
+    from relay import evidence
+
+    rid = await _a_report(relay, photo=True)
+    stored = [p for p in (relay.data_dir / "media").rglob("*") if p.is_file()]
+    assert len(stored) == 1
+    stored[0].write_bytes(b"\x89PNG altered")
+    assert evidence.media_path(relay.data_dir, stored[0].name) == stored[0]
+    ann = await officer(relay, "ann", subscribe=None)
+    no = await ann.request(m.EvidenceExport(id=next_id(), reason=REASON, reports=[rid]))
+    assert isinstance(no, m.Error) and no.code == "unavailable", no
+    assert "no longer matches" in no.message
+    assert _exports(relay) == []
+    assert list(_registry(relay).dir.iterdir()) == []
+    await ann.close()
