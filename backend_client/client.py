@@ -455,6 +455,37 @@ class RelayClient:
             raise NotLive("not connected to the relay")
         return await self._exchange(ws, self._proto.send_request(msg), timeout)
 
+    async def export_evidence(
+        self, export: m.EvidenceExport, out: Path, build_timeout: float = 900.0
+    ) -> m.EvidenceReady:
+        """Have the relay build an evidence package (docs/protocol.md 5.8), fetch it piece
+        by piece into `out` and check its SHA-256. Verifying it against the pinned key is
+        the caller's (evidence.verify). Raises ProtocolError, or ValueError on a bad hash."""
+        ready = await self.request(export, timeout=build_timeout)
+        if not isinstance(ready, m.EvidenceReady):
+            raise ValueError(f"unexpected reply to evidence.export: {type(ready).__name__}")
+        part = out.with_name(out.name + ".part")
+        h = hashlib.sha256()
+        try:
+            with part.open("wb") as f:
+                offset = 0
+                while offset < ready.total:
+                    piece = await self.request(
+                        m.EvidenceGet(id="", package_id=ready.package_id, offset=offset)
+                    )
+                    if not isinstance(piece, m.EvidenceData) or not piece.data:
+                        raise ValueError("the relay sent no bytes for the evidence package")
+                    await asyncio.to_thread(f.write, piece.data)
+                    h.update(piece.data)
+                    offset += len(piece.data)
+            if h.hexdigest() != ready.sha256:
+                raise ValueError("the evidence package arrived damaged (SHA-256 differs)")
+            part.replace(out)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return ready
+
     async def _exchange(
         self, ws: ClientConnection, request: tuple[str, str], timeout: float | None = None
     ) -> m.Msg:

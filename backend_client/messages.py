@@ -559,6 +559,61 @@ class AlertCap(Msg, tag="alert.cap"):
     xml: str
 
 
+#: most ids in one evidence selector list (incidents or reports)
+EVIDENCE_IDS_MAX = 500
+
+
+class EvidenceExport(Msg, tag="evidence.export"):
+    """Build a signed evidence package (docs/evidence.md). `reason` is signed into the
+    package and audited; at least one selector must be given (the relay checks both and
+    answers `invalid`). Times are unix seconds, like every time on the wire."""
+
+    id: Ident
+    reason: Text
+    incidents: Annotated[list[Ident], Meta(max_length=EVIDENCE_IDS_MAX)] = []
+    reports: Annotated[list[Ident], Meta(max_length=EVIDENCE_IDS_MAX)] = []
+    since: float | None = None
+    until: float | None = None
+    area: Polygon | None = None
+
+
+class EvidenceCounts(msgspec.Struct, frozen=True):
+    reports: int
+    chat: int
+    incidents: int
+    alerts: int
+    media: int
+    audit_records: int
+
+
+class EvidenceReady(Msg, tag="evidence.ready"):
+    """The package is built and audited; fetch its bytes with `evidence.get`."""
+
+    re: str
+    package_id: str
+    total: int
+    sha256: str
+    merkle_root: str
+    fingerprint: str
+    counts: EvidenceCounts
+    expires_at: float
+
+
+class EvidenceGet(Msg, tag="evidence.get"):
+    id: Ident
+    package_id: Ident
+    offset: NonNeg = 0
+    length: Annotated[int, Meta(gt=0, le=limits.MEDIA_CHUNK_BYTES)] = limits.MEDIA_CHUNK_BYTES
+
+
+class EvidenceData(Msg, tag="evidence.data"):
+    re: str
+    package_id: str
+    total: int
+    offset: int
+    data: bytes
+
+
 # ---- officer events (pushed to every subscribed officer, ordered by seq)
 
 
@@ -656,6 +711,8 @@ OfficerInbound = (
     | AlertUpdate
     | AlertCancel
     | AlertExport
+    | EvidenceExport
+    | EvidenceGet
     | Ping
 )
 OfficerEvent = (
@@ -670,6 +727,8 @@ OfficerOutbound = (
     | AlertCount
     | AlertAccepted
     | AlertCap
+    | EvidenceReady
+    | EvidenceData
     | ChatSent
     | Pong
     | Error

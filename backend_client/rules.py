@@ -21,6 +21,9 @@ WORKING_ROLES: frozenset[str] = frozenset(("dispatcher", "supervisor", "inspecto
 #: someone else
 SUPERVISING_ROLES: frozenset[str] = frozenset(("supervisor", "admin"))
 
+#: roles that may export a signed evidence package (and fetch its bytes)
+EVIDENCE_ROLES: frozenset[str] = frozenset(("analyst", "supervisor", "admin"))
+
 _ANY: frozenset[str] = frozenset(ROLES)
 
 #: message type -> roles allowed to send it once authenticated
@@ -45,6 +48,8 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.AlertUpdate: WORKING_ROLES,
     m.AlertCancel: WORKING_ROLES,
     m.AlertApprove: SUPERVISING_ROLES,
+    m.EvidenceExport: EVIDENCE_ROLES,
+    m.EvidenceGet: EVIDENCE_ROLES,
 }
 
 

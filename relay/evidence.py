@@ -51,6 +51,10 @@ class EvidenceError(Exception):
     """The package cannot be made; the message says why and what to do."""
 
 
+class UnknownItem(EvidenceError):
+    """A selected report or incident does not exist."""
+
+
 @dataclass(frozen=True)
 class Selectors:
     """What goes into a package. `incidents` and `reports` pick items (a union); `since`,
@@ -111,6 +115,11 @@ def parse_area(text: str) -> dict[str, Any]:
         doc = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"the area file is not JSON: {exc}") from None
+    return parse_area_geometry(doc)
+
+
+def parse_area_geometry(doc: Any) -> dict[str, Any]:
+    """`parse_area` after the JSON text is read: a decoded GeoJSON value."""
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         features = doc.get("features") or []
         if len(features) != 1:
@@ -405,10 +414,10 @@ def _reports(s: Session, sel: Selectors, area: Any) -> list[db.Report]:
     if sel.reports or sel.incidents:
         for rid in sel.reports:
             if s.scalar(select(db.Report.id).where(db.Report.public_id == rid)) is None:
-                raise EvidenceError(f"no report {rid!r} (check the id: lookout reports show it)")
+                raise UnknownItem(f"no report {rid!r} (check the id: lookout reports show it)")
         for ref in sel.incidents:
             if s.scalar(select(db.Incident.id).where(db.Incident.ref == ref)) is None:
-                raise EvidenceError(f"no incident {ref!r}")
+                raise UnknownItem(f"no incident {ref!r}")
         q = q.where(
             db.Report.public_id.in_(sel.reports) | db.Report.incident_ref.in_(sel.incidents)
         )

@@ -21,7 +21,7 @@ from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
-from relay import accounts, alerts, passwords, reports, signin, targeting
+from relay import accounts, alerts, evidence_api, passwords, reports, signin, targeting
 from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
@@ -68,6 +68,8 @@ class OfficerConnection(Endpoint):
             m.AlertUpdate: self.alert_update,
             m.AlertCancel: self.alert_cancel,
             m.AlertExport: self.alert_export,
+            m.EvidenceExport: self.evidence_export,
+            m.EvidenceGet: self.evidence_get,
         }
 
     def closed(self) -> None:
@@ -569,6 +571,14 @@ class OfficerConnection(Endpoint):
         xml = alerts.to_cap(alert, refs, self.ctx.config.cap_sender)
         await self.ctx.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
         return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
+
+    async def evidence_export(self, msg: m.EvidenceExport) -> m.Msg:
+        assert self.actor is not None
+        return await evidence_api.export(self.ctx, self.actor, msg)
+
+    async def evidence_get(self, msg: m.EvidenceGet) -> m.Msg:
+        assert self.actor is not None
+        return await evidence_api.get(self.ctx, self.actor, msg)
 
 
 #: one preview limiter per relay (keyed by its hub), shared by every officer connection

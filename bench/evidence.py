@@ -1,0 +1,209 @@
+"""Benchmark evidence packages: export time, and the verifier's hashing beside sha256sum.
+
+    python bench/evidence.py                                # the target: 10,000 reports, ~1 GB
+    python bench/evidence.py --reports 2000 --media-mb 100  # quick check
+
+The case is written straight into a temporary data dir with the relay's models and admin
+helpers (over the wire it would take longer than the export): one device, one incident,
+`--reports` reports linked to it (every one with an audit record, `report.link`), and
+`--media-files` random media files totalling about `--media-mb` MiB attached to the first
+reports, stored where the relay's media store keeps them. Then, in this process and run:
+
+- `export_s`: `relay.evidence.export` of the incident (the CLI's path: one read
+  transaction, every media file copied and re-hashed, the manifest signed, the export
+  audited), and the package's size;
+- `verify_s`: `evidence.verify.verify` of the package, pinned to the relay's key (every
+  entry hashed, the signature, the Merkle root, the audit chain), and
+  `verifier_mb_per_s` = package MiB / verify_s;
+- `sha256sum_mb_per_s`: coreutils `sha256sum` over the same media files (stored copies,
+  warm in the page cache as the package is), media MiB / its wall time; `ratio` =
+  verifier / sha256sum (target >= 0.8).
+
+`workspace_first_paint_s` is null: the analyst's workspace (console) measures the time
+from start to its first painted timeline for this package later. Progress goes to stderr;
+the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# This file's name would shadow the `evidence` package (the verifier) for a script run
+# from here: take bench/ off the path until the project's packages are imported.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from sqlalchemy.orm import Session  # noqa: E402
+
+from evidence.verify import verify  # noqa: E402
+from relay import admin, checkpoints, evidence  # noqa: E402
+from relay.db import models as db  # noqa: E402
+
+sys.path.append(str(_HERE))
+from _common import PRESTON, make_log  # noqa: E402
+
+log = make_log("evidence")
+INCIDENT = "INC-2026-000001"
+MIB = 1 << 20
+
+
+def make_case(data_dir: Path, reports: int, media_files: int, media_mb: float) -> list[Path]:
+    """The case, written directly; returns the stored media files."""
+    engine = admin.open_engine(data_dir)
+    checkpoints.relay_key(data_dir)
+    size = max(1, int(media_mb * MIB / max(media_files, 1))) if media_files else 0
+    files: list[Path] = []
+    t0 = time.time() - reports * 60.0
+    try:
+        with Session(engine) as s, s.begin():
+            dev = db.Device(
+                public_id="dev_bench",
+                secret_hash="0" * 64,
+                pseudonym="Kestrel-0001",
+                platform="bench",
+                category_mask=1,
+                created_at=t0,
+            )
+            s.add(dev)
+            s.add(db.Incident(ref=INCIDENT, title="Bench case", created_by="sam", created_at=t0))
+            s.flush()
+            admin.audit_offline(s, "sam", "incident.create", INCIDENT, title="Bench case")
+            rows = []
+            for i in range(reports):
+                rows.append(
+                    db.Report(
+                        public_id=f"rep_{i:07d}",
+                        device_id=dev.id,
+                        client_ref=f"c{i}",
+                        category="burglary",
+                        text=f"Report {i}: two men trying door handles on Elm Road",
+                        lat=PRESTON[0] + (i % 100) * 1e-4,
+                        lon=PRESTON[1] + (i // 100 % 100) * 1e-4,
+                        created_at=t0 + i * 60.0,
+                        status="new",
+                        priority="normal",
+                        incident_ref=INCIDENT,
+                    )
+                )
+            s.add_all(rows)
+            s.flush()
+            for r in rows:
+                admin.audit_offline(s, "sam", "report.link", r.public_id, incident_ref=INCIDENT)
+            for k in range(media_files):
+                data = os.urandom(size)
+                sha = hashlib.sha256(data).hexdigest()
+                path = evidence.media_path(data_dir, sha)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                files.append(path)
+                s.add(
+                    db.ReportMedia(
+                        report_id=rows[k % len(rows)].id,
+                        sha256=sha,
+                        mime="video/mp4",
+                        size=size,
+                        stored=True,
+                    )
+                )
+    finally:
+        engine.dispose()
+    return files
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reports", type=int, default=10_000)
+    ap.add_argument("--media-mb", type=float, default=1024.0, help="total media, MiB")
+    ap.add_argument("--media-files", type=int, default=205, help="~5 MiB each by default")
+    ap.add_argument("--dir", type=Path, default=None, help="work here (default: a temp dir)")
+    args = ap.parse_args()
+    if args.reports < 1 or args.media_files > args.reports * 8:
+        ap.error("need at least one report, and at most 8 media files per report")
+    sha256sum = shutil.which("sha256sum")
+    if sha256sum is None:
+        ap.error("sha256sum (coreutils) is not on PATH")
+    work = Path(tempfile.mkdtemp(prefix="lookout-bench-evidence-", dir=args.dir))
+    try:
+        data_dir = work / "relay"
+        log(f"writing {args.reports} reports and {args.media_files} files, {args.media_mb} MiB")
+        t = time.perf_counter()
+        files = make_case(data_dir, args.reports, args.media_files, args.media_mb)
+        setup_s = time.perf_counter() - t
+        media_bytes = sum(p.stat().st_size for p in files)
+
+        log("exporting")
+        engine = admin.open_engine(data_dir)
+        out = work / "bench.lookout-evidence"
+        t = time.perf_counter()
+        try:
+            done = evidence.export(
+                engine,
+                data_dir,
+                out,
+                reason="bench",
+                selectors=evidence.Selectors(incidents=(INCIDENT,)),
+            )
+        finally:
+            engine.dispose()
+        export_s = time.perf_counter() - t
+        package_bytes = out.stat().st_size
+
+        log("sha256sum over the media files")
+        t = time.perf_counter()
+        for at in range(0, len(files), 256):  # one process per 256 files (argv length)
+            subprocess.run(
+                [sha256sum, *map(str, files[at : at + 256])],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        sum_s = time.perf_counter() - t
+
+        log("verifying")
+        fp = checkpoints.fingerprint(checkpoints.relay_key(data_dir).public_key())
+        t = time.perf_counter()
+        result = verify(out, fingerprint=fp)
+        verify_s = time.perf_counter() - t
+        if not result.ok:
+            raise SystemExit(f"the package did not verify: {result.failures[:3]}")
+
+        verifier = package_bytes / MIB / verify_s
+        coreutils = media_bytes / MIB / sum_s if sum_s > 0 else None
+        print(
+            json.dumps(
+                {
+                    "bench": "evidence",
+                    "reports": args.reports,
+                    "media_files": len(files),
+                    "media_mb": round(media_bytes / MIB, 1),
+                    "package_mb": round(package_bytes / MIB, 1),
+                    "audit_records": done.counts["audit_records"],
+                    "setup_s": round(setup_s, 2),
+                    "export_s": round(export_s, 2),
+                    "verify_s": round(verify_s, 2),
+                    "verifier_mb_per_s": round(verifier, 1),
+                    "sha256sum_mb_per_s": None if coreutils is None else round(coreutils, 1),
+                    "ratio": None if coreutils is None else round(verifier / coreutils, 3),
+                    "ratio_target": 0.8,
+                    "workspace_first_paint_s": None,
+                    "workspace_note": "measured later by the analyst's workspace (console)",
+                    "cpu": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count(),
+                }
+            )
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
