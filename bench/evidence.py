@@ -19,8 +19,9 @@ reports, stored where the relay's media store keeps them. Then, in this process 
   warm in the page cache as the package is), media MiB / its wall time; `ratio` =
   verifier / sha256sum (target >= 0.8).
 
-`workspace_first_paint_s` is null: the analyst's workspace (console) measures the time
-from start to its first painted timeline for this package later. Progress goes to stderr;
+- `workspace_open_s`: `lookout --evidence PKG --screenshot` run offscreen, from its start
+  to the screenshot written (verification, loading and every pane painted, the timeline
+  included): an upper bound of the time to the first painted timeline (target <= 2 s). Progress goes to stderr;
 the last line printed is one JSON object.
 """
 
@@ -120,6 +121,27 @@ def make_case(data_dir: Path, reports: int, media_files: int, media_mb: float) -
     return files
 
 
+def _workspace_open_s(package: Path, fingerprint: str, work: Path) -> float:
+    """Wall time of `lookout --evidence PKG --screenshot`, offscreen, to its screenshot:
+    the program's start, verifying the package, loading it, and painting every pane."""
+    lookout = Path(sys.executable).with_name("lookout")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=str(work))
+    shot = work / "workspace.png"
+    cmd = [str(lookout), "--evidence", str(package), "--fingerprint", fingerprint]
+    t = time.perf_counter()
+    done = subprocess.run(
+        [*cmd, "--screenshot", str(shot), "--quit-after", "0.01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    took = time.perf_counter() - t
+    if done.returncode != 0 or not shot.exists():
+        raise SystemExit(f"the workspace did not open the package: {done.stderr[-2000:]}")
+    return took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reports", type=int, default=10_000)
@@ -176,6 +198,9 @@ def main() -> None:
         if not result.ok:
             raise SystemExit(f"the package did not verify: {result.failures[:3]}")
 
+        log("opening it in the analyst's workspace (lookout --evidence --screenshot)")
+        workspace_s = _workspace_open_s(out, fp, work)
+
         verifier = package_bytes / MIB / verify_s
         coreutils = media_bytes / MIB / sum_s if sum_s > 0 else None
         print(
@@ -194,8 +219,11 @@ def main() -> None:
                     "sha256sum_mb_per_s": None if coreutils is None else round(coreutils, 1),
                     "ratio": None if coreutils is None else round(verifier / coreutils, 3),
                     "ratio_target": 0.8,
-                    "workspace_first_paint_s": None,
-                    "workspace_note": "measured later by the analyst's workspace (console)",
+                    "workspace_open_s": round(workspace_s, 2),
+                    "workspace_target_s": 2.0,
+                    "workspace_note": "start of `lookout --evidence` to its screenshot written: "
+                    "verification, loading and every pane painted, timeline included; an "
+                    "upper bound of the first painted timeline",
                     "cpu": platform.processor() or platform.machine(),
                     "cores": os.cpu_count(),
                 }

@@ -181,7 +181,7 @@ async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
         window.show()
         window.start()
         if args.quit_after is not None or args.screenshot is not None:
-            await _wait_for_traffic(args.quit_after or 10.0)
+            await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
             if args.screenshot is not None:
                 await window.settle()
                 window.grab().save(str(args.screenshot))
@@ -268,7 +268,7 @@ async def _workspace(args: argparse.Namespace, app: QApplication, opened: Opened
         done = asyncio.Event()
         window.closed.connect(done.set)
         if args.quit_after is not None or args.screenshot is not None:
-            await _wait_for_traffic(args.quit_after or 10.0)
+            await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
             if args.screenshot is not None:
                 await window.settle()
                 window.grab().save(str(args.screenshot))
