@@ -213,7 +213,8 @@ class WorkspaceWindow(QMainWindow):
         return report_pdf.write_pdf(
             content,
             path,
-            map_image=self.map.view.grab().toImage(),
+            # a map still loading grabs as half-drawn noise: then the positions are plotted
+            map_image=self.map.view.grab().toImage() if self.map.settled else None,
             timeline_image=self.timeline.plot.grab().toImage(),
         )
 

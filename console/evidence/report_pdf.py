@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
     QTextImageFormat,
 )
 
@@ -85,13 +86,13 @@ def positions_plot(items: Sequence[Item], width: int = 1200, height: int = 700) 
     if items:
         lats = [i.lat for i in items]
         lons = [i.lon for i in items]
-        lat0, lat1 = min(lats), max(lats)
-        lon0, lon1 = min(lons), max(lons)
-        span_lat, span_lon = max(lat1 - lat0, 1e-3), max(lon1 - lon0, 1e-3)
-        lat0, lon0 = lat0 - span_lat * 0.05, lon0 - span_lon * 0.05
-        span_lat, span_lon = span_lat * 1.1, span_lon * 1.1
+        # centred on the items, 10% wider than they spread (at least ~100 m)
+        span_lat = max(max(lats) - min(lats), 1e-3) * 1.1
+        span_lon = max(max(lons) - min(lons), 1e-3) * 1.1
+        lat0 = (max(lats) + min(lats) - span_lat) / 2
+        lon0 = (max(lons) + min(lons) - span_lon) / 2
         font = p.font()
-        font.setPixelSize(14)
+        font.setPixelSize(18)
         p.setFont(font)
         p.setPen(QColor("#444444"))
         p.drawText(QPointF(box.left(), box.bottom() + 22), f"lon {lon0:.4f}")
@@ -128,9 +129,11 @@ class _Builder:
         self.mono.setFont(_font(mono))
         self._first = True
 
-    def block(self, space_before: float = 0.0, indent: int = 0) -> None:
+    def block(self, space_before: float = 0.0, indent: int = 0, new_page: bool = False) -> None:
         fmt = QTextBlockFormat()
         fmt.setTopMargin(space_before)
+        if new_page:
+            fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
         fmt.setIndent(indent)
         if self._first:
             self.cur.setBlockFormat(fmt)
@@ -138,8 +141,10 @@ class _Builder:
         else:
             self.cur.insertBlock(fmt)
 
-    def heading(self, text: str, size: float = 13, colour: str = "#000000") -> None:
-        self.block(space_before=_mm(4))
+    def heading(
+        self, text: str, size: float = 13, colour: str = "#000000", new_page: bool = False
+    ) -> None:
+        self.block(space_before=_mm(4), new_page=new_page)
         fmt = QTextCharFormat(self.bold)
         font = fmt.font()
         font.setPointSizeF(size)
@@ -202,7 +207,7 @@ def _document(
     for a in content.annotations:
         b.line(f"#{a.seq} {a.kind} on {a.target}", f"{a.text}  ({a.who}, {a.at})", indent=1)
 
-    b.heading("Map")
+    b.heading("Map", new_page=True)  # the map and the timeline together on a page
     b.text(map_note)
     b.image("lookout-report://map", map_image)
     b.heading("Timeline")
