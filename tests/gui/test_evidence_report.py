@@ -102,6 +102,11 @@ def test_the_report_and_csv_hold_only_what_the_reports_list_shows(
     tmp_path,
 ):
     w = open_workspace(package, _fp(case))
+    file_menu = w.menuBar().actions()[0].menu()
+    assert [a.text() for a in file_menu.actions()] == [
+        "Export report (PDF)…",
+        "Export items (CSV)…",
+    ]
     first = w.feed.model.report(case.reports[0])
     assert first is not None
     w.timeline.set_brush(first.created_at - 0.01, first.created_at + 0.01)
