@@ -39,9 +39,10 @@ SYSDEPS_WAYLAND := libwayland-client0 libwayland-cursor0 libwayland-egl1
 SYSDEPS := $(SYSDEPS_QT) $(SYSDEPS_WEBENGINE) $(SYSDEPS_MULTIMEDIA) $(SYSDEPS_XCB) \
 	$(SYSDEPS_WAYLAND)
 # Not run-time needs of the console: the tools tests/installer checks the .deb with
-# (desktop-file-validate, appstreamcli, systemd-analyze; dpkg-deb is in dpkg). `make
-# sysdeps` installs them too; they are not in the .deb's Depends.
-SYSDEPS_INSTALLER := desktop-file-utils appstream systemd
+# (desktop-file-validate, appstreamcli, systemd-analyze; dpkg-deb is in dpkg), and
+# poppler-utils, whose pdftotext tests/gui/test_evidence_report.py reads the analyst's PDF
+# with. `make sysdeps` installs them too; they are not in the .deb's Depends.
+SYSDEPS_INSTALLER := desktop-file-utils appstream systemd poppler-utils
 
 .PHONY: help sysdeps venv test lint format run bench installer test-installer clean distclean
 

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QShowEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QVBoxLayout,
+    QWidget,
+)
 
 from console.chat.widget import ChatWidget
 from console.common.ops import run_off_thread
 from console.detail.widget import ReportDetailWidget
-from console.evidence import model
+from console.evidence import model, report_pdf
+from console.evidence import report as report_content
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
 from console.evidence.session import PackageSession
@@ -102,6 +111,7 @@ class WorkspaceWindow(QMainWindow):
         )
         self.detail.show_on_map.connect(self.map.focus_report)
         self.detail.open_chat.connect(self.chat.open_conversation)
+        self._report_menu()
 
     def start(self) -> None:
         """Verify, then load: each off the GUI thread."""
@@ -166,6 +176,52 @@ class WorkspaceWindow(QMainWindow):
         self.chat.open_conversation(report_id)
         if self.package is not None:
             self.audit.show_records(model.audit_for(self.package, report_id))
+
+    # ------------------------------------------------------------ the analyst's report
+
+    def _report_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(
+            "Export report (PDF)…", lambda: self._export_to(self.export_report_pdf, "PDF (*.pdf)")
+        )
+        menu.addAction(
+            "Export items (CSV)…", lambda: self._export_to(self.export_items_csv, "CSV (*.csv)")
+        )
+
+    def _export_to(self, export: Callable[[Path], object], kind: str) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export", str(self.path.parent), kind)
+        if name:
+            export(Path(name))
+
+    def report(self) -> report_content.Content | None:
+        """The report's content: the reports the Reports list shows now (its filter bar
+        and timeline brush), or None before the package is loaded."""
+        if self.package is None:
+            return None
+        model = self.feed.model
+        shown = [r for row in range(model.rowCount()) if (r := model.report_at(row))]
+        selection = (
+            f"The {len(shown)} of {len(self.package.reports)} reports the workspace's "
+            "Reports list showed when this was exported (its filters and timeline brush)."
+        )
+        return report_content.build(self.package, self.result, shown, selection)
+
+    def export_report_pdf(self, path: Path) -> int:
+        content = self.report()
+        if content is None:
+            return 0
+        return report_pdf.write_pdf(
+            content,
+            path,
+            # a map still loading grabs as half-drawn noise: then the positions are plotted
+            map_image=self.map.view.grab().toImage() if self.map.settled else None,
+            timeline_image=self.timeline.plot.grab().toImage(),
+        )
+
+    def export_items_csv(self, path: Path) -> None:
+        content = self.report()
+        if content is not None:
+            path.write_text(report_content.items_csv(content), encoding="utf-8")
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
