@@ -85,7 +85,11 @@ def test_the_pdf_holds_the_items_hashes_verdict_and_annotations(
     # citizen and analyst text is printed as typed, never read as markup
     assert HTML_TEXT in text
     assert " ".join(NOTE.split()) in flat
-    assert "The workspace's map as the analyst left it." in text
+    # the map's own image when the offscreen grab drew it (it sometimes draws nothing
+    # under a loaded suite even once settled), else the plot, said so: never a blank box
+    assert ("The workspace's map as the analyst left it." in text) != (
+        "The map view could not be captured here" in text
+    )
     assert "door-handles" in text and "the face" in text
     assert last_hash in text
     # every page carries the package hash and its number
