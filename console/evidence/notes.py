@@ -47,7 +47,7 @@ class NotesWidget(QWidget):
         self.listing.setWordWrap(True)
         self.text = QPlainTextEdit()
         self.text.setPlaceholderText("A note, a tag, or a bookmark's label")
-        self.text.setMaximumHeight(56)
+        self.text.setMaximumHeight(48)
         self.error = _plain()
         self.error.hide()
         self.buttons: dict[str, QPushButton] = {}
@@ -81,7 +81,8 @@ class NotesWidget(QWidget):
             self.status.setStyleSheet(f"color: {current()['danger']}; font-weight: bold;")
         else:
             who = notebook.sidecar.who if notebook.sidecar is not None else ""
-            self.status.setText(f"Notes by {who}, saved beside the package in {notebook.path.name}")
+            self.status.setText(f"Notes by {who}, kept beside the package (never in it)")
+            self.status.setToolTip(str(notebook.path))
         self._set_enabled(notebook.writable)
         self.refresh()
 

@@ -5,6 +5,7 @@ by `evidence.stats` alone, so the pane, the CLI and a third party agree."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +44,8 @@ class StatisticsWidget(QWidget):
         super().__init__()
         self.content: stats.Content | None = None
         self.figures: stats.Figures | None = None
+        #: the first-response plot's unit: seconds per bar unit, and its name
+        self.response_unit: tuple[float, str] = (60.0, "minutes")
         self.summary = QLabel("Statistics appear once the package is read.")
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.setWordWrap(True)
@@ -55,7 +58,7 @@ class StatisticsWidget(QWidget):
                 ("category", "Reports by category"),
                 ("hour", "By hour of day (UTC)"),
                 ("weekday", "By day of week (UTC)"),
-                ("response", "First response, minutes (sorted; line: median)"),
+                ("response", "First response (sorted; line: median)"),
             )
         }
         top = QHBoxLayout()
@@ -100,16 +103,25 @@ class StatisticsWidget(QWidget):
         self._bars("weekday", list(stats.WEEKDAYS), fig.by_weekday)
         answered = sorted(s for s in fig.response_s.values() if s is not None)
         summary = fig.response_summary()
+        longest = answered[-1] if answered else 0.0
+        per, unit = (1.0, "seconds") if longest < 120 else (60.0, "minutes")
+        if longest >= 7200:
+            per, unit = 3600.0, "hours"
+        self.response_unit = (per, unit)
         self._bars(
             "response",
             [str(i + 1) for i in range(len(answered))],
-            [s / 60 for s in answered],
+            [s / per for s in answered],
             every=max(1, len(answered) // 8),
+            counts=False,
+        )
+        self.plots["response"].setTitle(
+            f"First response, {unit}: {len(answered)} answered report(s), sorted; line: median"
         )
         median = summary["median_s"]
         if median is not None:
             line = pg.InfiniteLine(
-                float(median) / 60, angle=0, pen=pg.mkPen(current()["warning"], width=2)
+                float(median) / per, angle=0, pen=pg.mkPen(current()["warning"], width=2)
             )
             self.plots["response"].addItem(line)
         scope = (
@@ -124,7 +136,12 @@ class StatisticsWidget(QWidget):
         )
 
     def _bars(
-        self, name: str, labels: Sequence[str], values: Sequence[float], every: int = 1
+        self,
+        name: str,
+        labels: Sequence[str],
+        values: Sequence[float],
+        every: int = 1,
+        counts: bool = True,
     ) -> None:
         plot = self.plots[name]
         plot.clear()
@@ -135,8 +152,12 @@ class StatisticsWidget(QWidget):
                 )
             )
         plot.getAxis("bottom").setTicks([[(i, t) for i, t in enumerate(labels) if i % every == 0]])
-        plot.setXRange(-0.6, max(len(values), 1) - 0.4, padding=0)
-        plot.setYRange(0, max([*values, 1]) * 1.1, padding=0)
+        plot.setXRange(-0.6, max(len(values), 4) - 0.4, padding=0)
+        top = max([*values, 1])
+        plot.setYRange(0, top * 1.1, padding=0)
+        if counts:  # whole reports: whole-number ticks
+            step = max(1, math.ceil(top / 4))
+            plot.getAxis("left").setTickSpacing(step, step)
 
     def bar_heights(self, name: str) -> list[float]:
         """The bars one plot draws (for tests: what the analyst sees)."""

@@ -179,7 +179,8 @@ def test_the_statistics_are_evidence_stats_and_export_as_csv(
     assert w.statistics.bar_heights("hour") == want.by_hour
     assert w.statistics.bar_heights("category") == [n for _, n in sorted(want.by_category.items())]
     answered = sorted(s for s in want.response_s.values() if s is not None)
-    assert w.statistics.bar_heights("response") == pytest.approx([s / 60 for s in answered])
+    per, _unit = w.statistics.response_unit
+    assert w.statistics.bar_heights("response") == pytest.approx([s / per for s in answered])
 
     # the figures follow the reports in view: a brush over one report
     one = next(r for r in w.package.reports if r.report_id == case.reports[1])
@@ -192,3 +193,13 @@ def test_the_statistics_are_evidence_stats_and_export_as_csv(
     hour = (tmp_path / "tables" / "by_hour.csv").read_text(encoding="utf-8")
     assert hour == stats.write_csv(stats.tables(w.statistics.figures)["by_hour"])
     assert hour.splitlines()[0] == "hour,reports"
+
+
+def test_analyst_needs_evidence(capsys, monkeypatch, tmp_path):
+    from demo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--analyst", "ana"])
+    assert exit_.value.code == 2
+    assert "--analyst only applies with --evidence" in capsys.readouterr().err
