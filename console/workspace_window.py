@@ -182,7 +182,9 @@ class WorkspaceWindow(QMainWindow):
         self.notebook: notebook.Notebook | None = None
         self.notes = NotesWidget()
         self.statistics = StatisticsWidget()
-        notes = self._dock("Notes", self.notes, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.notes_dock = notes = self._dock(
+            "Notes", self.notes, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.tabifyDockWidget(self._docks[2], notes)  # beside the chat
         self._docks[2].raise_()
         figures = self._dock("Statistics", self.statistics, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -208,8 +210,10 @@ class WorkspaceWindow(QMainWindow):
                 [
                     f"Notes are read-only and media views are not logged: {self.notebook.error}. "
                     "Keep this file as it is and tell whoever gave you the package."
-                ]
+                ],
+                about_package=False,
             )
+            self.notes_dock.setWindowTitle("Notes — READ-ONLY")
         path = self.path
         run_off_thread(
             lambda: stats.load(path),

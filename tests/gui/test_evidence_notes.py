@@ -153,6 +153,8 @@ def test_a_tampered_sidecar_is_reported_and_the_notes_open_read_only(
     listed = [again.banner.failures.item(i).text() for i in range(again.banner.failures.count())]
     assert any("Notes are read-only" in t and side.name in t for t in listed), listed
     assert again.notes.status.text().startswith("READ-ONLY")
+    assert again.notes_dock.windowTitle() == "Notes — READ-ONLY"
+    assert again.banner.verdict.level == "unpinned"  # the package itself is still sound
     assert not again.notes.buttons["note"].isEnabled()
     assert again.notebook is not None and not again.notebook.writable
     assert [r["kind"] for r in again.notebook.records()] == ["opened"]  # what still checks
