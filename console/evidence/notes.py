@@ -96,6 +96,10 @@ class NotesWidget(QWidget):
             self.about.addItem(t.label)
         if keep in self.targets:
             self.about.setCurrentIndex(self.targets.index(keep))
+        elif keep is not None:  # a brush moved: stay on a time range, a media item...
+            same = [i for i, t in enumerate(self.targets) if t.type == keep.type]
+            if same:
+                self.about.setCurrentIndex(same[0])
         self.about.blockSignals(False)
         self.refresh()
 

@@ -109,6 +109,11 @@ def test_notes_tags_bookmarks_and_media_views_survive_reopening(
     _annotate(w, "report", "note", "a second thought")
     _annotate(w, "media", "tag", "door-handle")
     _annotate(w, "time_range", "bookmark", "the first minutes")
+    w.timeline.set_brush(one.created_at - 90, one.created_at + 90)  # moving the brush
+    assert w.notes.current_target() == notebook.range_target(
+        one.created_at - 90, one.created_at + 90
+    )
+    assert any("Bookmark: the first minutes" in t for t in _listed(w))  # it overlaps
     # retract the second note: it leaves what is in force, and stays in the file
     w.notes.choose(_target(w, "report"))
     row = next(i for i, t in enumerate(_listed(w)) if "a second thought" in t)
