@@ -96,6 +96,12 @@ def parse_args(
         metavar="F",
         help="with --evidence: the signer's fingerprint you were given, to pin it",
     )
+    p.add_argument(
+        "--analyst",
+        metavar="NAME",
+        help="with --evidence: who the notes and the media access log name (default: your "
+        "user name)",
+    )
     p.add_argument("--relay", help="relay address, e.g. wss://relay.example:8765")
     p.add_argument("--user", help="user name to prefill in the login dialog")
     p.add_argument("--data-dir", type=Path, help="where the console keeps its cache and outbox")
@@ -106,6 +112,8 @@ def parse_args(
     source = extension.session_source(p, args) if extension is not None else None
     if args.fingerprint and not args.evidence:
         p.error("--fingerprint only applies with --evidence")
+    if args.analyst and not args.evidence:
+        p.error("--analyst only applies with --evidence")
     if args.evidence:
         if source is not None or args.relay or args.user:
             p.error("--evidence opens a package offline; it takes no relay, login or demo")
@@ -176,7 +184,9 @@ async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
 
     settings = ConsoleSettings("evidence-workspace")
     apply_theme(app, args.theme or settings.theme())
-    window = WorkspaceWindow(args.evidence, settings, fingerprint=args.fingerprint)
+    window = WorkspaceWindow(
+        args.evidence, settings, fingerprint=args.fingerprint, analyst=args.analyst
+    )
     try:
         window.show()
         window.start()

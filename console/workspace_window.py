@@ -27,15 +27,18 @@ from PySide6.QtWidgets import (
 from console.chat.widget import ChatWidget
 from console.common.ops import run_off_thread
 from console.detail.widget import ReportDetailWidget
-from console.evidence import model, report_pdf
+from console.evidence import model, notebook, report_pdf
 from console.evidence import report as report_content
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
+from console.evidence.notes import NotesWidget
 from console.evidence.session import PackageSession
+from console.evidence.stats_view import StatisticsWidget
 from console.evidence.timeline import TimelineWidget
 from console.feed.widget import FeedWidget
 from console.map.widget import MapWidget
 from console.settings import ConsoleSettings
+from evidence import stats
 from evidence.verify import Result, verify
 
 
@@ -49,6 +52,7 @@ class WorkspaceWindow(QMainWindow):
         *,
         fingerprint: str | None = None,
         map_cache_dir: Path | None = None,
+        analyst: str | None = None,
     ) -> None:
         super().__init__()
         self.path = path
@@ -112,6 +116,7 @@ class WorkspaceWindow(QMainWindow):
         self.detail.show_on_map.connect(self.map.focus_report)
         self.detail.open_chat.connect(self.chat.open_conversation)
         self._report_menu()
+        self._add_notes_and_statistics(notebook.analyst_name(analyst))
 
     def start(self) -> None:
         """Verify, then load: each off the GUI thread."""
@@ -158,6 +163,7 @@ class WorkspaceWindow(QMainWindow):
         self.timeline.set_events(model.timeline(package))
         if package.problems:
             self.banner.add_problems(package.problems)
+        self._open_notes(package)
         if package.reports:  # open the first report, so the detail pane is never idle
             self._select(min(package.reports, key=lambda r: r.created_at).report_id)
         self.done.set()
@@ -168,6 +174,7 @@ class WorkspaceWindow(QMainWindow):
 
     def _brushed(self, span: tuple[float, float] | None) -> None:
         self.feed.set_filter(dataclasses.replace(self.feed.model.feed_filter, between=span))
+        self._notes_follow()
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)
@@ -176,6 +183,87 @@ class WorkspaceWindow(QMainWindow):
         self.chat.open_conversation(report_id)
         if self.package is not None:
             self.audit.show_records(model.audit_for(self.package, report_id))
+        self._notes_follow()
+
+    # ------------------------------------------------- notes and statistics (issue 10, 4 and 7)
+
+    def _add_notes_and_statistics(self, who: str) -> None:
+        self.who = who
+        self.notebook: notebook.Notebook | None = None
+        self.notes = NotesWidget()
+        self.statistics = StatisticsWidget()
+        self.notes_dock = notes = self._dock(
+            "Notes", self.notes, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.tabifyDockWidget(self._docks[2], notes)  # beside the chat
+        self._docks[2].raise_()
+        figures = self._dock("Statistics", self.statistics, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self._docks[3], figures)
+        self._docks[3].raise_()
+        self._dock_entries[figures] = ("reports.json", "chat.json", "audit.jsonl")
+        self.session.media_viewed.connect(self._media_viewed)
+        self.closed.connect(self._close_notes)
+        # the figures follow the reports list: its filter, search and the timeline's brush
+        self._stats_timer = QTimer(self, singleShot=True, interval=50)
+        self._stats_timer.timeout.connect(self._statistics_in_view)
+        for signal in (self.feed.model.modelReset, self.feed.model.rowsInserted):
+            signal.connect(self._stats_timer.start)
+        self.feed.model.rowsRemoved.connect(self._stats_timer.start)
+
+    def _open_notes(self, package: model.Package) -> None:
+        """Open the sidecar beside the package (made if new; read-only if it does not check),
+        and read the figures' inputs off the GUI thread."""
+        self.notebook = notebook.open_notebook(self.path, package.manifest, self.who)
+        self.notes.set_notebook(self.notebook)
+        if self.notebook.error is not None:
+            self.banner.add_problems(
+                [
+                    f"Notes are read-only and media views are not logged: {self.notebook.error}. "
+                    "Keep this file as it is and tell whoever gave you the package."
+                ],
+                about_package=False,
+            )
+            self.notes_dock.setWindowTitle("Notes — READ-ONLY")
+        path = self.path
+        run_off_thread(
+            lambda: stats.load(path),
+            self._statistics_loaded,
+            lambda exc: self.statistics.show_error(str(exc)),
+            owner=self,
+        )
+
+    def _statistics_loaded(self, content: stats.Content) -> None:
+        self.statistics.set_content(content)
+        self._statistics_in_view()
+
+    def _statistics_in_view(self) -> None:
+        m_ = self.feed.model
+        ids = {r.report_id for row in range(m_.rowCount()) if (r := m_.report_at(row))}
+        self.statistics.show_reports(ids)
+
+    def _media_viewed(self, sha256: str) -> None:
+        if self.notebook is not None:
+            try:
+                self.notebook.viewed(sha256)
+            except OSError as exc:
+                self.banner.add_problems([f"A media view could not be logged: {exc}"])
+            self.notes.refresh()
+
+    def _close_notes(self) -> None:
+        """A fetch still under way when the window closes was never seen: log nothing more."""
+        self.notebook = None
+
+    def _notes_follow(self) -> None:
+        """Offer the selected report, its media and the brushed range to annotate."""
+        targets = []
+        report = self.session.reports.get(self.detail.report_id or "")
+        if report is not None:
+            targets.append(notebook.report_target(report.report_id, report.created_at))
+            targets += [notebook.media_target(i.sha256, i.mime) for i in report.media]
+        span = self.timeline.brush_range()
+        if span is not None:
+            targets.append(notebook.range_target(*span))
+        self.notes.set_targets(targets)
 
     # ------------------------------------------------------------ the analyst's report
 

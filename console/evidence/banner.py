@@ -48,11 +48,14 @@ class VerificationBanner(QFrame):
         self.failures.setVisible(bool(verdict.failures))
         self._paint(_COLOUR[verdict.level])
 
-    def add_problems(self, problems: list[str]) -> None:
-        """What the package reader could not read: listed with the failures, in red."""
+    def add_problems(self, problems: list[str], *, about_package: bool = True) -> None:
+        """What the package reader could not read: listed with the failures, in red. A
+        problem of the review's own files (the notes) is listed without turning a package
+        that verified red: it does not make the package unsound."""
         self.failures.addItems(problems)
         self.failures.show()
-        self._paint("danger")
+        if about_package:
+            self._paint("danger")
 
     def show_error(self, text: str) -> None:
         """Verification itself could not run: as bad as a failure, and said so."""

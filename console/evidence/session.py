@@ -6,7 +6,8 @@ and `alerts` and subscribe to its signals; they fetch media through `fetch_media
 knows no relay) and its inputs replaced: `fill` emits the package's items through the same
 signals live events take, `fetch_media` reads `media/<sha256>` from the package (checked
 against its name, then through the same safe decoders as live media), and every action or
-request is refused, because an evidence package is read-only.
+request is refused, because an evidence package is read-only. Each media file it serves
+raises `media_viewed`, so the workspace can append the view to the sidecar's access log.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from PySide6.QtCore import Signal
 
 from backend_client import messages as m
 from backend_client.client import ClientConfig, Credentials, RelayClient
@@ -34,6 +37,9 @@ class ReadOnlyPackage(Exception):
 
 
 class PackageSession(ConsoleSession):
+    #: a media file (its SHA-256) was read from the package and handed to a view
+    media_viewed = Signal(str)
+
     def __init__(self, path: Path, username: str = "analyst") -> None:
         # the widgets read the (empty) outbox of the client; it lives in a private
         # directory removed on close, never beside the package
@@ -85,9 +91,14 @@ class PackageSession(ConsoleSession):
         on_error: Callable[[str], None],
     ) -> None:
         mime = self.media_types.get(sha256, "application/octet-stream")
+
+        def served(data: bytes) -> None:
+            self.media_viewed.emit(sha256)
+            on_done(mime, data)
+
         run_off_thread(
             lambda: read_media(self.path, sha256),
-            lambda data: on_done(mime, data),
+            served,
             lambda exc: on_error(str(exc)),
             owner=self,
         )
