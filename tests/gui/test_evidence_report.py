@@ -66,7 +66,7 @@ def test_the_pdf_holds_the_items_hashes_verdict_and_annotations(
     tmp_path,
     qtbot,
 ):
-    pkg, last_hash = annotated
+    pkg, _annotated_hash = annotated
     before = (_sha(pkg), pkg.stat().st_mtime_ns, path_for(pkg).read_bytes())
     w = open_workspace(pkg, _fp(case))
     qtbot.waitUntil(lambda: w.map.settled, timeout=30_000)  # drawn, so it can be grabbed
@@ -91,12 +91,18 @@ def test_the_pdf_holds_the_items_hashes_verdict_and_annotations(
         "The map view could not be captured here" in text
     )
     assert "door-handles" in text and "the face" in text
+    # the sidecar's head at export (the workspace appended the photo's view to it)
+    after = path_for(pkg).read_bytes()
+    last_hash = json.loads(after.splitlines()[-1])["hash"]
     assert last_hash in text
     # every page carries the package hash and its number
     assert text.count(f"package SHA-256 {before[0]}") == pages
     assert f"page {pages} of {pages}" in text
-    # nothing was written to the package or its sidecar
-    assert (_sha(pkg), pkg.stat().st_mtime_ns, path_for(pkg).read_bytes()) == before
+    # nothing was written to the package; the sidecar only grew by access records
+    assert (_sha(pkg), pkg.stat().st_mtime_ns) == before[:2]
+    assert after.startswith(before[2])
+    added = [json.loads(x)["kind"] for x in after[len(before[2]) :].splitlines()]
+    assert set(added) <= {"access"}
 
 
 def test_the_report_and_csv_hold_only_what_the_reports_list_shows(
