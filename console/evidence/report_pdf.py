@@ -119,11 +119,16 @@ class _Builder:
         self.doc = doc
         self.width = width
         self.cur = QTextCursor(doc)
+        # black on the white page, whatever the workspace's theme: a document's default
+        # text colour is the application palette's, which the dark theme makes near-white
+        ink = QColor("#000000")
         self.plain = QTextCharFormat()
         self.plain.setFont(_font(QFont("DejaVu Sans", 9)))
+        self.plain.setForeground(ink)
         self.bold = QTextCharFormat(self.plain)
         self.bold.setFontWeight(QFont.Weight.Bold)
         self.mono = QTextCharFormat()
+        self.mono.setForeground(ink)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setPointSizeF(8)
         self.mono.setFont(_font(mono))

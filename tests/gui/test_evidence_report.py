@@ -173,3 +173,18 @@ def test_without_a_map_grab_the_report_plots_the_positions_and_says_so(
     text = " ".join(_text(tmp_path / "plot.pdf").split())
     assert "The map view could not be captured here" in text
     assert "The timeline could not be drawn." in text  # no timeline image was given
+
+
+def test_the_pdf_ink_is_black_whatever_the_theme() -> None:
+    """A document's default text colour is the application palette's, which the dark
+    theme makes near-white: body text once printed #e0e0e0 on white, legible only to
+    pdftotext. Every text format of the report names its ink. (Switching the whole
+    application's theme inside the GUI suite crashed Qt later in the run, so the formats
+    are checked rather than a page rendered under the dark theme.)"""
+    from PySide6.QtGui import QTextDocument, QTextFormat
+
+    builder = report_pdf._Builder(QTextDocument(), 500.0)
+    for fmt in (builder.plain, builder.bold, builder.mono):
+        # set, not the palette's default (an unset foreground also reads as black)
+        assert fmt.hasProperty(QTextFormat.Property.ForegroundBrush)
+        assert fmt.foreground().color() == QColor("#000000")
