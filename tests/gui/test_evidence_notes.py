@@ -20,9 +20,8 @@ from console.settings import ConsoleSettings
 from console.workspace_window import WorkspaceWindow
 from evidence import sidecar, stats
 from evidence.verify import verify
-from relay import cli as relay_cli
 from tests.support.console import close_map
-from tests.support.evidence_case import HTML_TEXT, Case, make_case
+from tests.support.evidence_case import HTML_TEXT, Case, export, make_case
 
 pytestmark = pytest.mark.gui
 
@@ -34,10 +33,7 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Case:
 
 @pytest.fixture(scope="module")
 def exported(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pkg") / "elm.lookout-evidence"
-    argv = ["evidence", "export", "--data-dir", str(case.data_dir), "--out", str(out)]
-    assert relay_cli.main([*argv, "--reason", "review", "--incident", case.incident_ref]) == 0
-    return out
+    return export(case, tmp_path_factory.mktemp("pkg"))
 
 
 @pytest.fixture

@@ -15,10 +15,8 @@ from PySide6.QtCore import QSettings
 from console.evidence.model import MediaUnavailable, load, read_media, timeline
 from console.settings import ConsoleSettings
 from console.workspace_window import WorkspaceWindow
-from relay import checkpoints
-from relay import cli as relay_cli
 from tests.support.console import close_map
-from tests.support.evidence_case import HTML_TEXT, Case, make_case
+from tests.support.evidence_case import HTML_TEXT, Case, export, make_case, signer
 
 pytestmark = pytest.mark.gui
 
@@ -30,14 +28,11 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Case:
 
 @pytest.fixture(scope="module")
 def package(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("pkg") / "elm.lookout-evidence"
-    argv = ["evidence", "export", "--data-dir", str(case.data_dir), "--out", str(out)]
-    assert relay_cli.main([*argv, "--reason", "review", "--incident", case.incident_ref]) == 0
-    return out
+    return export(case, tmp_path_factory.mktemp("pkg"))
 
 
 def _fp(case: Case) -> str:
-    return checkpoints.fingerprint(checkpoints.relay_key(case.data_dir).public_key())
+    return signer(case.data_dir)
 
 
 def _sha(path: Path) -> str:

@@ -21,7 +21,7 @@ from evidence.verify import Result, load_public_key, verify
 from relay import admin, checkpoints
 from relay import cli as relay_cli
 from relay.db import models as db
-from tests.support.evidence_case import HTML_TEXT, Case, make_case
+from tests.support.evidence_case import HTML_TEXT, Case, make_case, signer
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def package(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _fp(case: Case) -> str:
-    return checkpoints.fingerprint(checkpoints.relay_key(case.data_dir).public_key())
+    return signer(case.data_dir)
 
 
 def _failed(result: Result) -> set[tuple[str, str]]:

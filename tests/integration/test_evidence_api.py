@@ -23,10 +23,11 @@ from backend_client import codec
 from backend_client import messages as m
 from backend_client.limits import MAX_FRAME_BYTES, MEDIA_CHUNK_BYTES
 from evidence.verify import verify
-from relay import admin, checkpoints, evidence_api
+from relay import admin, evidence_api
 from relay.db import models as db
 from tests.conftest import RunningRelay
 from tests.support.clients import make_client
+from tests.support.evidence_case import signer
 from tests.support.flows import device, officer, report, square
 from tests.support.peer import Peer, next_id, wait_until
 
@@ -34,7 +35,7 @@ REASON = "CPS file request 42"
 
 
 def _fp(r: RunningRelay) -> str:
-    return checkpoints.fingerprint(checkpoints.relay_key(r.data_dir).public_key())
+    return signer(r.data_dir)
 
 
 def _noise_png() -> bytes:

@@ -106,3 +106,20 @@ async def _make(data_dir: Path) -> Case:
 
 def make_case(data_dir: Path) -> Case:
     return asyncio.run(_make(data_dir))
+
+
+def export(case: Case, out_dir: Path, reason: str = "review") -> Path:
+    """The case's incident exported with the real `lookout-relay evidence export`."""
+    from relay import cli as relay_cli
+
+    out = out_dir / "elm.lookout-evidence"
+    argv = ["evidence", "export", "--data-dir", str(case.data_dir), "--out", str(out)]
+    assert relay_cli.main([*argv, "--reason", reason, "--incident", case.incident_ref]) == 0
+    return out
+
+
+def signer(data_dir: Path) -> str:
+    """The fingerprint of the relay key that signs packages made from `data_dir`."""
+    from relay import checkpoints
+
+    return checkpoints.fingerprint(checkpoints.relay_key(data_dir).public_key())
