@@ -10,7 +10,7 @@ in pieces below the frame limit, as `media.get` does.
 One build runs at a time per relay: a second one is answered `rate_limited`. A built
 package is a temporary file under `DATA_DIR/evidence-tmp/`, readable only by the officer
 who asked for it, and deleted when that officer starts another export, after `HOLD_S`, or
-when the relay next starts (a relay stopped meanwhile leaves it there until then).
+when the relay stops (`close`). One killed meanwhile leaves it there until it next starts.
 """
 
 from __future__ import annotations
@@ -77,6 +77,15 @@ class Exports:
 
 #: one registry per relay (keyed by its hub), shared by every officer connection
 _registries: weakref.WeakKeyDictionary[Any, Exports] = weakref.WeakKeyDictionary()
+
+
+def close(hub: Any) -> None:
+    """The relay is stopping: no package outlives it (none could be fetched any more)."""
+    found = _registries.pop(hub, None)
+    if found is not None:
+        for pid in list(found.packages):
+            found.drop(pid)
+        shutil.rmtree(found.dir, ignore_errors=True)
 
 
 def registry(ctx: RelayContext) -> Exports:

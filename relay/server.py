@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, checkpoints, reports, tls
+from relay import alerts, checkpoints, evidence_api, reports, tls
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -176,6 +176,7 @@ class Relay:
             t.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        evidence_api.close(self.hub)
         await asyncio.to_thread(self.db.close)
         # every queued write is committed now: sign the final head (the engine reopens)
         try:

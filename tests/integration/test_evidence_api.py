@@ -25,7 +25,7 @@ from backend_client.limits import MAX_FRAME_BYTES, MEDIA_CHUNK_BYTES
 from evidence.verify import verify
 from relay import admin, evidence_api
 from relay.db import models as db
-from tests.conftest import RunningRelay
+from tests.conftest import RunningRelay, start_relay
 from tests.support.clients import make_client
 from tests.support.evidence_case import signer
 from tests.support.flows import device, officer, report, square
@@ -260,3 +260,19 @@ async def test_damaged_media_is_unavailable_and_leaves_nothing(relay: RunningRel
     assert _exports(relay) == []
     assert list(_registry(relay).dir.iterdir()) == []
     await ann.close()
+
+
+async def test_no_package_outlives_the_relay(tmp_path) -> None:
+    running = await start_relay(tmp_path / "relay", counts_interval_s=0.1)
+    try:
+        rid = await _a_report(running)
+        sam = await officer(running, "sam", subscribe=None)
+        ready = await sam.request(m.EvidenceExport(id=next_id(), reason=REASON, reports=[rid]))
+        assert isinstance(ready, m.EvidenceReady), ready
+        path = _registry(running).packages[ready.package_id].path
+        assert path.exists()
+        await sam.close()
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+    assert not path.exists()
+    assert not (running.data_dir / evidence_api.TMP_DIR).exists()
