@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import faulthandler
 import gc
 import json
 import logging
@@ -122,8 +123,32 @@ def parse_args(
     return args, source
 
 
+#: seconds the shutdown (logout, the embedded relay, Qt's threads) may take before the
+#: process prints every thread's stack to stderr and exits 1, rather than hang for ever
+SHUTDOWN_DEADLINE_S = 60.0
+#: only `main` arms it: it is the process (the deadline stays armed through interpreter
+#: exit, where threads are joined), while tests drive `run` inside their own process
+_deadline_armed = False
+
+
+def _shutting_down() -> None:
+    """From here the process only closes down (the window closed or the screenshot is
+    written): a hang in any of it ends in stacks on stderr and exit 1, never a process
+    that outlives its window."""
+    if _deadline_armed:
+        faulthandler.dump_traceback_later(SHUTDOWN_DEADLINE_S, exit=True)
+
+
+def _not_shutting_down() -> None:
+    """Signed out, back at the login dialog: the deadline no longer applies."""
+    if _deadline_armed:
+        faulthandler.cancel_dump_traceback_later()
+
+
 def main(argv: list[str] | None = None, extension: Extension | None = None) -> int:
+    global _deadline_armed
     args, source = parse_args(argv, extension)
+    _deadline_armed = True
     if args.forget_relay:
         from console.login.dialog import TrustStore
 
@@ -201,6 +226,7 @@ async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
             window.closed.connect(done.set)
             await done.wait()
     finally:
+        _shutting_down()
         window.close()
         await window.session.stop()
     return 0
@@ -222,6 +248,7 @@ async def run(
             code = await _workspace(args, app, opened)
             if code != SIGNED_OUT:
                 return code
+            _not_shutting_down()
     login = await source.open()
     try:
         opened = open_session(login.config, login.credentials, args.data_dir or login.data_dir)
@@ -286,6 +313,7 @@ async def _workspace(args: argparse.Namespace, app: QApplication, opened: Opened
         else:
             await done.wait()
     finally:
+        _shutting_down()
         if window is not None:
             window.save_layout()
             window.close()

@@ -443,3 +443,19 @@ def test_sign_out_returns_to_the_login_dialog_and_quit_does_not(
 
     monkeypatch.setattr(console_app, "_log_in", gives_up)
     assert asyncio.run(console_app.run(args, object())) == 1  # type: ignore[arg-type]
+
+
+def test_a_shutdown_that_hangs_ends_with_every_stack_not_a_stuck_process() -> None:
+    """The deadline `main` arms once the window closes (or the screenshot is written)."""
+    code = (
+        "import threading, time\n"
+        "from console import app\n"
+        "app._deadline_armed = True\n"
+        "app.SHUTDOWN_DEADLINE_S = 0.5\n"
+        "app._shutting_down()\n"
+        "threading.Thread(target=time.sleep, args=(60,), name='stuck').start()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1, done
+    # every thread's stack, the stuck one too: what a hung shutdown was waiting for
+    assert done.stderr.count("most recent call first") >= 2, done.stderr
