@@ -114,7 +114,7 @@ def to_png(image: QImage) -> bytes:
     data = QByteArray()
     buf = QBuffer(data)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buf, b"PNG"):
+    if not image.save(buf, "PNG"):  # type: ignore[call-overload]  # the stub says bytes; PySide6 wants str
         raise ValueError("the redacted photo could not be encoded as PNG")
     buf.close()
     return bytes(data.data())
