@@ -12,33 +12,40 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QImage, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
     QMainWindow,
+    QMenu,
     QVBoxLayout,
     QWidget,
 )
 
+from backend_client import messages as m
 from console.chat.widget import ChatWidget
 from console.common.ops import run_off_thread
+from console.detail.media import IMAGE_MIMES, decode_image
 from console.detail.widget import ReportDetailWidget
 from console.evidence import model, notebook, report_pdf
 from console.evidence import report as report_content
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
 from console.evidence.notes import NotesWidget
+from console.evidence.redaction import DisclosureDialog, RedactionDialog, redacted_png
 from console.evidence.session import PackageSession
 from console.evidence.stats_view import StatisticsWidget
 from console.evidence.timeline import TimelineWidget
 from console.feed.widget import FeedWidget
 from console.map.widget import MapWidget
 from console.settings import ConsoleSettings
-from evidence import stats
+from evidence import disclosure, stats
+from evidence.format import SUFFIX
+from evidence.sidecar import SidecarError
 from evidence.verify import Result, verify
 
 
@@ -117,6 +124,7 @@ class WorkspaceWindow(QMainWindow):
         self.detail.open_chat.connect(self.chat.open_conversation)
         self._report_menu()
         self._add_notes_and_statistics(notebook.analyst_name(analyst))
+        self._add_redaction()
 
     def start(self) -> None:
         """Verify, then load: each off the GUI thread."""
@@ -264,6 +272,164 @@ class WorkspaceWindow(QMainWindow):
         if span is not None:
             targets.append(notebook.range_target(*span))
         self.notes.set_targets(targets)
+
+    # ------------------------------------------ redaction and disclosure (issue 10, item 5)
+    # The dialogs are console/evidence/redaction.py's, the package evidence/disclosure.py's;
+    # here only the wiring: which photo, the sidecar record, and the export off the GUI thread.
+
+    def _add_redaction(self) -> None:
+        self.redaction_dialog: RedactionDialog | None = None
+        self.disclosure_dialog: DisclosureDialog | None = None
+        #: the last disclosure export's outcome (what was written, or why it was not)
+        self.last_disclosure: disclosure.Written | BaseException | None = None
+        menu = next(
+            m_
+            for a in self.menuBar().actions()
+            if isinstance(m_ := a.menu(), QMenu) and a.text() == "&File"
+        )
+        menu.addSeparator()
+        menu.addAction("Redact photo…", self.redact_selected_photo)
+        menu.addAction("Export disclosure package…", self._ask_disclosure)
+
+    def _say(self, text: str) -> None:
+        self.statusBar().showMessage(text, 20_000)
+
+    def _redaction_of(self, sha256: str) -> dict[str, Any] | None:
+        side = self.notebook.sidecar if self.notebook is not None else None
+        found = side.state().redaction_of(sha256) if side is not None else None
+        return dict(found["body"]) if found is not None else None
+
+    def redact_selected_photo(self) -> None:
+        """The photo chosen in the Notes pane, else the selected report's first photo."""
+        report = self.session.reports.get(self.detail.report_id or "")
+        photos = (
+            [i.sha256 for i in report.media if i.stored and i.mime in IMAGE_MIMES] if report else []
+        )
+        target = self.notes.current_target()
+        if target is not None and target.type == "media" and target.id in photos:
+            return self.open_redaction(target.id)
+        if not photos:
+            return self._say("The selected report has no photo to redact.")
+        self.open_redaction(photos[0])
+
+    def open_redaction(self, sha256: str) -> None:
+        path, mime = self.path, self.session.media_types.get(sha256, "")
+        run_off_thread(
+            lambda: decode_image(mime, model.read_media(path, sha256)),
+            lambda image: self._show_redaction(sha256, image),
+            lambda exc: self._say(f"The photo cannot be redacted: {exc}"),
+            owner=self,
+        )
+
+    def _show_redaction(self, sha256: str, image: QImage) -> None:
+        self._media_viewed(sha256)  # the analyst sees the original: the access log says so
+        dialog = RedactionDialog(image, f"media {sha256[:12]}…", self._redaction_of(sha256), self)
+        dialog.accepted.connect(lambda: self._save_redaction(sha256, dialog))
+        self.redaction_dialog = dialog
+        dialog.open()
+
+    def _save_redaction(self, sha256: str, dialog: RedactionDialog) -> None:
+        if self.notebook is None or not self.notebook.writable or self.notebook.sidecar is None:
+            return self._say("The notes are read-only: the redaction was not saved.")
+        try:
+            self.notebook.sidecar.redaction(sha256, dialog.operation(), dialog.reason_text())
+        except (SidecarError, OSError) as exc:
+            return self._say(f"The redaction was not saved: {exc}")
+        self.notes.refresh()
+        self._say("Redaction saved in the notes; the package's photo is unchanged.")
+
+    def _shown(self) -> list[m.Report]:
+        model_ = self.feed.model
+        return [r for row in range(model_.rowCount()) if (r := model_.report_at(row))]
+
+    def _ask_disclosure(self) -> None:
+        shown = self._shown()
+        if not shown:
+            return self._say("The Reports list shows no report to disclose.")
+        media = [i for r in shown for i in r.media if i.stored]
+        redacted = sum(1 for i in media if self._redaction_of(i.sha256) is not None)
+        summary = (
+            f"The {len(shown)} reports the Reports list shows, their chat, incidents and "
+            f"alerts; {redacted} photo(s) redacted as saved in the notes (their originals "
+            "left out), other photos unchanged. Signed with your own key "
+            f"({disclosure.key_path()})."
+        )
+        default = self.path.with_name(f"{self.path.name.removesuffix(SUFFIX)}-disclosure{SUFFIX}")
+        has_video = any(not i.mime.startswith("image/") for i in media)
+        dialog = DisclosureDialog(summary, str(default), has_video, self)
+        dialog.accepted.connect(
+            lambda: self.export_disclosure(
+                Path(dialog.path.text()),
+                dialog.reason.text(),
+                include_videos=dialog.videos.isChecked(),
+                include_audit=dialog.audit.isChecked(),
+            )
+        )
+        self.disclosure_dialog = dialog
+        dialog.open()
+
+    def export_disclosure(
+        self, out: Path, reason: str, *, include_videos: bool = False, include_audit: bool = False
+    ) -> None:
+        """Write a disclosure of the reports shown now, off the GUI thread."""
+        shown = self._shown()
+        media = [i for r in shown for i in r.media if i.stored]
+        redactions = {i.sha256: (i.mime, b) for i in media if (b := self._redaction_of(i.sha256))}
+        withheld = [] if include_videos else [i.sha256 for i in media if i.mime not in IMAGE_MIMES]
+        path, who, ids = self.path, self.who, [r.report_id for r in shown]
+
+        def op() -> disclosure.Written:
+            key = disclosure.analyst_key()
+            derived = [
+                disclosure.Derived(
+                    redacted_png(
+                        decode_image, mime, model.read_media(path, sha), body["operation"]
+                    ),
+                    sha,
+                    body["operation"],
+                    str(body["reason"]),
+                )
+                for sha, (mime, body) in redactions.items()
+            ]
+            return disclosure.write_disclosure(
+                path,
+                out,
+                report_ids=ids,
+                derived=derived,
+                withheld=withheld,
+                reason=reason,
+                analyst=who,
+                key=key,
+                include_audit=include_audit,
+            )
+
+        self._say(f"Writing the disclosure package {out.name}…")
+        run_off_thread(
+            op, lambda w: self._disclosed(w, reason, ids), self._disclosure_failed, owner=self
+        )
+
+    def _disclosed(self, written: disclosure.Written, reason: str, ids: list[str]) -> None:
+        self.last_disclosure = written
+        if self.notebook is not None and self.notebook.writable and self.notebook.sidecar:
+            try:
+                self.notebook.sidecar.disclosed(
+                    written.path.name,
+                    written.merkle_root,
+                    written.fingerprint,
+                    reason,
+                    ids,
+                )
+            except OSError as exc:
+                self._say(f"The disclosure was written, but not noted: {exc}")
+                return
+        self._say(
+            f"Disclosure package written: {written.path.name}, signed by your key "
+            f"{written.fingerprint}. Give the recipient that fingerprint separately."
+        )
+
+    def _disclosure_failed(self, exc: BaseException) -> None:
+        self.last_disclosure = exc
+        self._say(f"The disclosure package was not written: {exc}")
 
     # ------------------------------------------------------------ the analyst's report
 

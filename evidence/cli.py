@@ -1,4 +1,6 @@
-"""`lookout-evidence verify FILE [--key PUBFILE | --fingerprint F] [--json]`.
+"""`lookout-evidence verify FILE [--key PUBFILE | --fingerprint F]
+[--parent-key PUBFILE | --parent-fingerprint F] [--json]`, `stats`, and `key` (the
+analyst's own signing key for disclosure packages).
 
 Exit status: 0 when every check passes, 1 when any fails, 2 for a usage error (a key
 file that cannot be read). docs/evidence.md says what each check means.
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from evidence import format as f
 from evidence import stats
-from evidence.verify import load_public_key, verify
+from evidence.verify import Result, load_public_key, verify
 
 
 def _version() -> str:
@@ -47,7 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument(
         "--fingerprint", help="the relay's evidence key fingerprint (SHA-256 hex) to pin"
     )
+    parent = ver.add_mutually_exclusive_group()
+    parent.add_argument(
+        "--parent-key",
+        type=Path,
+        help="for a disclosure package: the relay's evidence public key that signed its parent",
+    )
+    parent.add_argument(
+        "--parent-fingerprint",
+        help="for a disclosure package: the fingerprint of the relay key that signed its parent",
+    )
     ver.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    key = sub.add_parser(
+        "key",
+        help="the analyst's disclosure signing key: public key (PEM) on stdout, fingerprint "
+        "on stderr; made on first use",
+    )
+    key.add_argument(
+        "--path",
+        type=Path,
+        help="the private key file (default: $LOOKOUT_ANALYST_KEY, else "
+        "$XDG_DATA_HOME/lookout/analyst-ed25519.pem)",
+    )
     st = sub.add_parser(
         "stats",
         help="counts by category, area, hour and weekday, and first-response times",
@@ -124,23 +147,60 @@ def _polygon(doc: object) -> list[list[float]]:
     return [[float(x), float(y)] for x, y, *_ in ring]
 
 
+def _key(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from evidence import disclosure
+
+    path = args.path or disclosure.key_path()
+    try:
+        key = disclosure.analyst_key(path)
+    except (OSError, ValueError) as exc:
+        print(f"cannot use the analyst key {path}: {exc}", file=sys.stderr)
+        return 1
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sys.stdout.write(pem.decode("ascii"))
+    print(f"analyst key fingerprint (Ed25519): {disclosure.fingerprint(key)}", file=sys.stderr)
+    print(f"key file: {path}", file=sys.stderr)
+    return 0
+
+
+def _pin(path: Path | None, fp: str | None, option: str) -> tuple[int, bytes | None]:
+    """A pinned key from the command line: (0, key) or (2, None) after saying why."""
+    key = None
+    if path is not None:
+        try:
+            key = load_public_key(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            print(f"cannot use --{option}key {path}: {exc}", file=sys.stderr)
+            return 2, None
+    if fp is not None and not f.HEX64.fullmatch(f.normalise_fingerprint(fp)):
+        print(f"--{option}fingerprint must be 64 hex digits (SHA-256)", file=sys.stderr)
+        return 2, None
+    return 0, key
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "stats":
         return _stats(args)
-    key = None
-    if args.key is not None:
-        try:
-            key = load_public_key(args.key.read_bytes())
-        except (OSError, ValueError) as exc:
-            print(f"cannot use --key {args.key}: {exc}", file=sys.stderr)
-            return 2
-    if args.fingerprint is not None and not f.HEX64.fullmatch(
-        f.normalise_fingerprint(args.fingerprint)
-    ):
-        print("--fingerprint must be 64 hex digits (SHA-256)", file=sys.stderr)
-        return 2
-    result = verify(args.file, key=key, fingerprint=args.fingerprint)
+    if args.command == "key":
+        return _key(args)
+    code, key = _pin(args.key, args.fingerprint, "")
+    if code:
+        return code
+    code, parent_key = _pin(args.parent_key, args.parent_fingerprint, "parent-")
+    if code:
+        return code
+    result = verify(
+        args.file,
+        key=key,
+        fingerprint=args.fingerprint,
+        parent_key=parent_key,
+        parent_fingerprint=args.parent_fingerprint,
+    )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0 if result.ok else 1
@@ -161,7 +221,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif result.pinned:
         print(f"signer pinned: {result.fingerprint}")
+    if result.kind == f.DISCLOSURE:
+        _say_parent(result, parent_key is not None or args.parent_fingerprint is not None)
     return 0 if result.ok else 1
+
+
+def _say_parent(result: Result, pin_given: bool) -> None:
+    print(
+        "DISCLOSURE: made and signed by an analyst from a relay's package; its originals "
+        "are the parent's byte for byte, its derived files say what was done and why"
+    )
+    if result.parent_pinned:
+        print(f"parent signer pinned: {result.parent_fingerprint}")
+    elif not pin_given:
+        print(
+            f"PARENT SIGNER NOT PINNED: the parent was signed by key "
+            f"{result.parent_fingerprint or '(none)'}; compare it with the relay's evidence "
+            "key fingerprint or give --parent-fingerprint or --parent-key"
+        )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 FORMAT: Final = "lookout-evidence/1"
 SUFFIX: Final = ".lookout-evidence"
@@ -36,6 +36,18 @@ AUDIT_DOMAIN: Final = "lookout.audit.v1"
 CHECKPOINT_DOMAIN: Final = "lookout.audit.checkpoint.v1"
 GENESIS_HASH: Final = "0" * 64
 HEX64: Final = re.compile(r"[0-9a-f]{64}")
+#: a disclosure package's `kind`, and what a derived file's `operation` may be
+DISCLOSURE: Final = "disclosure"
+PARENT_MANIFEST: Final = "parent/manifest.json"
+PARENT_SIGNATURE: Final = "parent/manifest.sig"
+#: a disclosure's selection: subsets of the parent's, so not in the parent's manifest
+SUBSETS: Final = ("reports.json", "chat.json", "incidents.json", "alerts.json", "geometry.geojson")
+#: the entries every disclosure has (beside manifest.json and manifest.sig)
+DISCLOSURE_REQUIRED: Final = (*SUBSETS, PARENT_MANIFEST, PARENT_SIGNATURE)
+#: the parent's audit extract, which a disclosure carries unchanged or not at all
+AUDIT_ENTRIES: Final = ("audit.jsonl", "checkpoint.json")
+OPERATIONS: Final = ("redact",)
+MODES: Final = ("box", "pixelate")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -116,3 +128,27 @@ def fingerprint_of(raw_public_key: bytes) -> str:
 def normalise_fingerprint(text: str) -> str:
     """A fingerprint as typed or pasted: colons, spaces and case do not matter."""
     return re.sub(r"[\s:]", "", text).lower()
+
+
+def check_operation(operation: Any) -> str:
+    """Why `operation` is not a well-formed redaction ("" when it is): `{"type": "redact",
+    "regions": [{"x", "y", "w", "h", "mode": "box" | "pixelate", "block" (pixelate)}]}`."""
+    if not isinstance(operation, dict) or operation.get("type") not in OPERATIONS:
+        return f"operation must be an object with type one of {', '.join(OPERATIONS)}"
+    regions = operation.get("regions")
+    if not isinstance(regions, list) or not regions:
+        return "a redaction needs at least one region"
+    for r in regions:
+        if not isinstance(r, dict) or r.get("mode") not in MODES:
+            return f"each region needs mode {' or '.join(MODES)}"
+        for k in ("x", "y", "w", "h"):
+            v = r.get(k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                return f"region {k} must be a whole number of pixels, 0 or more"
+        if r["w"] < 1 or r["h"] < 1:
+            return "a region is at least 1 x 1 pixels"
+        if r["mode"] == "pixelate":
+            b = r.get("block")
+            if isinstance(b, bool) or not isinstance(b, int) or b < 2:
+                return "a pixelated region names its block size (2 pixels or more)"
+    return ""

@@ -9,7 +9,12 @@ A package is never written to (ACPO principle 1). What an analyst adds lives bes
   alert, a chat message, an incident, or a time range;
 - `retract` withdraws an earlier annotation (by its `seq`): the record stays, so what an
   analyst once wrote is never lost;
-- `access` records each view of a media item (who, when, which): the access log.
+- `access` records each view of a media item (who, when, which): the access log;
+- `redaction` records the regions to hide in a photo, and why (the disclosure export
+  renders them; the package's photo is never changed); the latest in force per photo
+  counts, and `retract` withdraws one;
+- `disclosed` records a disclosure package made from this one (its file name, Merkle
+  root, signer, reason and reports), so the review says what left it and when.
 
 Every record carries `seq` (1, 2, ...), `at` (unix seconds), `who`, `kind`, `target`,
 `body`, the previous record's hash `prev` (64 zeros for the first) and its own `hash`:
@@ -30,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from evidence.format import check_operation
+
 __all__ = [
     "DOMAIN",
     "KINDS",
@@ -45,13 +52,24 @@ __all__ = [
 DOMAIN: Final = "lookout.sidecar.v1"
 SUFFIX: Final = ".notes.jsonl"
 GENESIS: Final = "0" * 64
-KINDS: Final = ("opened", "note", "tag", "bookmark", "retract", "access")
+KINDS: Final = (
+    "opened",
+    "note",
+    "tag",
+    "bookmark",
+    "retract",
+    "access",
+    "redaction",
+    "disclosed",
+)
+#: the kinds `retract` can withdraw
+RETRACTABLE: Final = ("note", "tag", "bookmark", "redaction")
 TARGET_TYPES: Final = ("package", "report", "media", "alert", "chat", "incident", "time_range")
 #: an annotation's text, and a tag, are bounded (a sidecar stays readable)
 MAX_TEXT: Final = 10_000
 MAX_TAG: Final = 64
 
-Kind = Literal["opened", "note", "tag", "bookmark", "retract", "access"]
+Kind = Literal["opened", "note", "tag", "bookmark", "retract", "access", "redaction", "disclosed"]
 
 
 class SidecarError(ValueError):
@@ -95,12 +113,19 @@ class Annotations:
     tags: list[dict[str, Any]] = field(default_factory=list)
     bookmarks: list[dict[str, Any]] = field(default_factory=list)
     access: list[dict[str, Any]] = field(default_factory=list)
+    redactions: list[dict[str, Any]] = field(default_factory=list)
+    disclosures: list[dict[str, Any]] = field(default_factory=list)
+
+    def redaction_of(self, sha256: str) -> dict[str, Any] | None:
+        """The redaction in force for one photo: its latest unretracted record."""
+        found = [r for r in self.redactions if r["target"].get("id") == sha256]
+        return max(found, key=lambda r: int(r["seq"])) if found else None
 
     def about(self, target_type: str, ident: str) -> list[dict[str, Any]]:
         """Every live note, tag and bookmark on one target, oldest first."""
         found = [
             r
-            for r in (*self.notes, *self.tags, *self.bookmarks)
+            for r in (*self.notes, *self.tags, *self.bookmarks, *self.redactions)
             if r["target"].get("type") == target_type and r["target"].get("id") == ident
         ]
         return sorted(found, key=lambda r: int(r["seq"]))
@@ -116,17 +141,25 @@ class Annotations:
 def _fold(records: Iterable[dict[str, Any]]) -> Annotations:
     live: dict[int, dict[str, Any]] = {}
     access: list[dict[str, Any]] = []
+    disclosures: list[dict[str, Any]] = []
     for r in records:
         kind = r["kind"]
-        if kind in ("note", "tag", "bookmark"):
+        if kind in RETRACTABLE:
             live[int(r["seq"])] = r
         elif kind == "retract":
             live.pop(int(r["body"]["seq"]), None)
         elif kind == "access":
             access.append(r)
-    out = Annotations(access=access)
+        elif kind == "disclosed":
+            disclosures.append(r)
+    out = Annotations(access=access, disclosures=disclosures)
     for r in live.values():
-        {"note": out.notes, "tag": out.tags, "bookmark": out.bookmarks}[r["kind"]].append(r)
+        {
+            "note": out.notes,
+            "tag": out.tags,
+            "bookmark": out.bookmarks,
+            "redaction": out.redactions,
+        }[r["kind"]].append(r)
     return out
 
 
@@ -206,16 +239,40 @@ class Sidecar:
         return self._append("bookmark", _target("bookmark", target), {"label": label})
 
     def retract(self, seq: int) -> dict[str, Any]:
-        """Withdraw a note, tag or bookmark; the original stays in the file."""
-        live = {int(r["seq"]) for r in (*self.state().notes, *self.state().tags)}
-        live |= {int(r["seq"]) for r in self.state().bookmarks}
+        """Withdraw a note, tag, bookmark or redaction; the original stays in the file."""
+        state = self.state()
+        live = {int(r["seq"]) for r in (*state.notes, *state.tags, *state.bookmarks)}
+        live |= {int(r["seq"]) for r in state.redactions}
         if seq not in live:
-            raise SidecarError(f"record {seq} is not a note, tag or bookmark in force")
+            raise SidecarError(f"record {seq} is not a note, tag, bookmark or redaction in force")
         return self._append("retract", {"type": "package", "id": self.path.name}, {"seq": seq})
 
     def viewed(self, sha256: str) -> dict[str, Any]:
         """One line of the access log: this analyst viewed this media item now."""
         return self._append("access", _target("access", {"type": "media", "id": sha256}), {})
+
+    def redaction(self, sha256: str, operation: dict[str, Any], reason: str) -> dict[str, Any]:
+        """The regions to hide in one photo, and why (evidence/disclosure.py checks the
+        operation's shape); it replaces the photo's earlier redaction in force."""
+        if problem := check_operation(operation):
+            raise SidecarError(f"not a redaction: {problem}")
+        if not reason.strip() or len(reason) > MAX_TEXT:
+            raise SidecarError(f"a redaction's reason is 1 to {MAX_TEXT} characters")
+        target = _target("redaction", {"type": "media", "id": sha256})
+        return self._append("redaction", target, {"operation": operation, "reason": reason})
+
+    def disclosed(
+        self, file_name: str, merkle_root: str, signer: str, reason: str, reports: list[str]
+    ) -> dict[str, Any]:
+        """A disclosure package was made from this package."""
+        body = {
+            "file": file_name,
+            "merkle_root": merkle_root,
+            "signer": signer,
+            "reason": reason,
+            "reports": reports,
+        }
+        return self._append("disclosed", {"type": "package", "id": self.path.name}, body)
 
     def state(self) -> Annotations:
         return _fold(self.records)

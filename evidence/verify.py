@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -18,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,6 +29,10 @@ from evidence import sidecar
 
 _CHUNK = 1 << 20
 _AUDIT_FIELDS = ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
+
+
+class _Reads(Protocol):
+    def read(self, name: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,11 @@ class Result:
     #: the analyst's sidecar beside the package, if there is one: checked, but apart
     #: from `ok` (the package's own verdict), since it is the review's, not the export's
     sidecar: Check | None = None
+    #: "export" (the relay's package) or "disclosure" (an analyst's, with a parent)
+    kind: str = "export"
+    #: a disclosure's parent: the fingerprint its manifest names, and whether it was pinned
+    parent_fingerprint: str | None = None
+    parent_pinned: bool = False
 
     @property
     def ok(self) -> bool:
@@ -76,6 +86,9 @@ class Result:
             "ok": self.ok,
             "pinned": self.pinned,
             "fingerprint": self.fingerprint,
+            "kind": self.kind,
+            "parent_fingerprint": self.parent_fingerprint,
+            "parent_pinned": self.parent_pinned,
             "checks": [asdict(c) for c in self.checks],
             "sidecar": asdict(self.sidecar) if self.sidecar is not None else None,
         }
@@ -111,9 +124,13 @@ def verify(
     *,
     key: bytes | None = None,
     fingerprint: str | None = None,
+    parent_key: bytes | None = None,
+    parent_fingerprint: str | None = None,
 ) -> Result:
     """Check `package` (a path or a binary file object). `key` is the pinned signer's raw
-    public key, or `fingerprint` its fingerprint (give at most one)."""
+    public key, or `fingerprint` its fingerprint (give at most one). For a disclosure,
+    that is the analyst's key, and `parent_key` or `parent_fingerprint` pins the relay's
+    key that signed its parent."""
     result = Result()
     try:
         zf = zipfile.ZipFile(package)
@@ -121,7 +138,7 @@ def verify(
         result.add(False, "package", str(package), note=f"not a readable ZIP file: {exc}")
         return result
     with zf:
-        _verify_zip(zf, result, key, fingerprint)
+        _verify_zip(zf, result, key, fingerprint, (parent_key, parent_fingerprint))
         if isinstance(package, str | Path):
             result.sidecar = _sidecar(Path(package), zf, result)
     return result
@@ -142,7 +159,11 @@ def _sidecar(package: Path, zf: zipfile.ZipFile, result: Result) -> Check | None
 
 
 def _verify_zip(
-    zf: zipfile.ZipFile, result: Result, key: bytes | None, fingerprint: str | None
+    zf: zipfile.ZipFile,
+    result: Result,
+    key: bytes | None,
+    fingerprint: str | None,
+    parent_pin: tuple[bytes | None, str | None] = (None, None),
 ) -> None:
     names = zf.namelist()
     for name, count in Counter(names).items():
@@ -178,15 +199,33 @@ def _verify_zip(
         actual=str(manifest.get("format")),
         note=f"format {manifest.get('format')}",
     )
+    kind = manifest.get("kind", "export")
+    result.kind = str(kind)
+    if kind not in ("export", f.DISCLOSURE):
+        result.add(False, "kind", f.MANIFEST, expected="export or disclosure", actual=str(kind))
+    disclosure = kind == f.DISCLOSURE
     signer = _signature(zf, present, manifest_bytes, manifest, result, key, fingerprint)
-    files = _files(zf, present, manifest, result)
+    required = f.DISCLOSURE_REQUIRED if disclosure else f.REQUIRED
+    files = _files(zf, present, manifest, result, required)
     _merkle(manifest, files, result)
     _media(zf, files, result)
-    _audit(zf, present, manifest, signer, result)
+    if not disclosure:
+        _audit(zf, present, manifest, signer, result)
+        return
+    parent_signer = _disclosure(zf, present, manifest, result, *parent_pin)
+    listed = {p for p, _, _ in files}
+    carried = [p for p in f.AUDIT_ENTRIES if p in listed]
+    if carried or manifest.get("audit") is not None:
+        for p in f.AUDIT_ENTRIES:
+            if p not in listed:
+                result.add(False, "missing", p, note="a disclosure carries both or neither")
+        _audit(zf, present, manifest, parent_signer, result)  # checkpoints: the relay's key
+    else:
+        result.add(True, "audit", f.MANIFEST, note="no audit extract carried (none declared)")
 
 
 def _signature(
-    zf: zipfile.ZipFile,
+    zf: _Reads,
     present: set[str],
     manifest_bytes: bytes,
     manifest: dict[str, Any] | None,
@@ -262,7 +301,11 @@ def _signature(
 
 
 def _files(
-    zf: zipfile.ZipFile, present: set[str], manifest: dict[str, Any], result: Result
+    zf: zipfile.ZipFile,
+    present: set[str],
+    manifest: dict[str, Any],
+    result: Result,
+    required: tuple[str, ...] = f.REQUIRED,
 ) -> list[tuple[str, str, int]]:
     """Every manifest entry against the package's bytes, then entries the manifest lacks."""
     raw = manifest.get("files")
@@ -294,7 +337,7 @@ def _files(
     for path in (f.MANIFEST, f.SIGNATURE):
         if path in paths:
             result.add(False, "manifest", f.MANIFEST, note=f"lists {path}, which it cannot cover")
-    for path in f.REQUIRED:
+    for path in required:
         if path not in paths:
             result.add(False, "missing", path, note="a required entry is not in the manifest")
     for path, sha, size in entries:
@@ -508,3 +551,175 @@ def _checkpoint(
         note=f"seq {seq} head {head} verifies" if ok else "does not verify",
     )
     return dict(cp) if ok else None
+
+
+# ------------------------------------------------------------------ disclosure packages
+
+
+def _disclosure(
+    zf: zipfile.ZipFile,
+    present: set[str],
+    manifest: dict[str, Any],
+    result: Result,
+    pinned_key: bytes | None,
+    pinned_fp: str | None,
+) -> bytes | None:
+    """A disclosure's own checks (docs/evidence.md, "Disclosure packages and redaction"):
+    the parent manifest it carries, signed by the relay; every file it carries over is
+    byte for byte one the parent lists; every derived file names a parent media file, an
+    operation and a reason; no redacted or withheld original is in it. Returns the
+    parent's signing key (its audit checkpoint must be signed by that key)."""
+    if f.PARENT_MANIFEST not in present:
+        result.add(
+            False,
+            "parent-manifest",
+            f.PARENT_MANIFEST,
+            note="absent: nothing shows which signed package this was disclosed from",
+        )
+        return None
+    parent_bytes = zf.read(f.PARENT_MANIFEST)
+    try:
+        pm = json.loads(parent_bytes)
+    except (ValueError, UnicodeDecodeError):
+        pm = None
+    if not isinstance(pm, dict) or not isinstance(pm.get("files"), list):
+        result.add(False, "parent-manifest", f.PARENT_MANIFEST, note="not a package manifest")
+        return None
+    claimed = manifest.get("parent") if isinstance(manifest.get("parent"), dict) else {}
+    assert isinstance(claimed, dict)
+    pm_signer = pm.get("signer") if isinstance(pm.get("signer"), dict) else {}
+    assert isinstance(pm_signer, dict)
+    for what, want, got in (
+        ("manifest_sha256", f.sha256_hex(parent_bytes), claimed.get("manifest_sha256")),
+        ("merkle_root", pm.get("merkle_root"), claimed.get("merkle_root")),
+        ("fingerprint", pm_signer.get("fingerprint"), claimed.get("fingerprint")),
+    ):
+        result.add(
+            want == got,
+            "parent",
+            f.MANIFEST,
+            expected=f"parent.{what} {want}",
+            actual=str(got),
+            note=f"parent.{what} is the carried parent manifest's",
+        )
+    result.add(
+        pm.get("format") == f.FORMAT and pm.get("kind", "export") == "export",
+        "parent-manifest",
+        f.PARENT_MANIFEST,
+        expected=f"{f.FORMAT}, kind export",
+        actual=f"{pm.get('format')}, kind {pm.get('kind', 'export')}",
+        note="a relay's evidence package",
+    )
+    # the parent's signature: the same rules as a package's, on the carried copies
+    sub = Result()
+    present_sig = {f.SIGNATURE} if f.PARENT_SIGNATURE in present else set()
+    parent_key = _signature(
+        _Renamed(zf, {f.SIGNATURE: f.PARENT_SIGNATURE}),
+        present_sig,
+        parent_bytes,
+        pm,
+        sub,
+        pinned_key,
+        pinned_fp,
+    )
+    renames = {f.MANIFEST: f.PARENT_MANIFEST, f.SIGNATURE: f.PARENT_SIGNATURE}
+    for c in sub.checks:
+        result.checks.append(
+            dataclasses.replace(c, check=f"parent-{c.check}", file=renames.get(c.file, c.file))
+        )
+    result.parent_fingerprint, result.parent_pinned = sub.fingerprint, sub.pinned
+    parent_files = {
+        e["path"]: (e.get("sha256"), e.get("size")) for e in pm["files"] if isinstance(e, dict)
+    }
+    tree = [
+        f.leaf_data(str(e.get("path")), str(e.get("sha256")), int(e.get("size") or 0))
+        for e in pm["files"]
+        if isinstance(e, dict)
+    ]
+    root = f.merkle_root(tree)
+    result.add(
+        root == pm.get("merkle_root"),
+        "parent-merkle",
+        f.PARENT_MANIFEST,
+        expected=str(pm.get("merkle_root")),
+        actual=root,
+        note=f"root {root} over the parent's {len(tree)} entries",
+    )
+    _carried(manifest, parent_files, present, result)
+    return parent_key
+
+
+def _carried(
+    manifest: dict[str, Any],
+    parent_files: dict[str, tuple[Any, Any]],
+    present: set[str],
+    result: Result,
+) -> None:
+    own = {f.PARENT_MANIFEST, f.PARENT_SIGNATURE, *f.SUBSETS}
+    originals_out: dict[str, str] = {}  # media/<sha> that must not be here -> why
+    for e in manifest.get("files") or []:
+        if not isinstance(e, dict) or not isinstance(e.get("path"), str) or e["path"] in own:
+            continue
+        path = e["path"]
+        if "derived_from" not in e:
+            got = (e.get("sha256"), e.get("size"))
+            want = parent_files.get(path)
+            result.add(
+                want == got,
+                "carried",
+                path,
+                expected=f"sha256 {want[0]}, {want[1]} bytes (the parent's)"
+                if want
+                else "an entry of the parent package",
+                actual=f"sha256 {got[0]}, {got[1]} bytes",
+                note="byte for byte the parent's" if want == got else "not the parent's file",
+            )
+            continue
+        parent_sha = e.get("derived_from")
+        problems = []
+        if not isinstance(parent_sha, str) or f"media/{parent_sha}" not in parent_files:
+            problems.append(f"derived_from {parent_sha!s:.70} is not a media file of the parent")
+        if not path.startswith("media/"):
+            problems.append("a derived file is a media/ entry")
+        if problem := f.check_operation(e.get("operation")):
+            problems.append(problem)
+        if not isinstance(e.get("reason"), str) or not e["reason"].strip():
+            problems.append("it gives no reason")
+        result.add(
+            not problems,
+            "derived",
+            path,
+            expected="derived_from a parent media file, an operation and a reason",
+            actual="; ".join(problems),
+            note=f"{(e.get('operation') or {}).get('type')} of media/{parent_sha}, "
+            f"reason: {e.get('reason')!s:.80}"
+            if not problems
+            else "not a well-formed derived file",
+        )
+        if isinstance(parent_sha, str):
+            originals_out[f"media/{parent_sha}"] = f"redacted as {path}"
+    for w in manifest.get("withheld") or []:
+        if isinstance(w, dict) and isinstance(w.get("sha256"), str):
+            originals_out[f"media/{w['sha256']}"] = "withheld"
+    for path, why in sorted(originals_out.items()):
+        result.add(
+            path not in present,
+            "original-withheld",
+            path,
+            expected="absent (the disclosure leaves the original out)",
+            actual="present" if path in present else "absent",
+            note=f"the original is not disclosed ({why})"
+            if path not in present
+            else f"the original is in the disclosure although it was {why}",
+        )
+
+
+class _Renamed:
+    """A ZIP seen with some entries under other names (the parent's signature, checked by
+    the same code as a package's own)."""
+
+    def __init__(self, zf: zipfile.ZipFile, names: dict[str, str]) -> None:
+        self._zf, self._names = zf, names
+
+    def read(self, name: str) -> bytes:
+        return self._zf.read(self._names.get(name, name))

@@ -167,6 +167,10 @@ def describe(record: dict[str, Any]) -> str:
         what = f"Note: {body.get('text', '')}"
     elif kind == "tag":
         what = f"Tag: {body.get('tag', '')}"
+    elif kind == "redaction":
+        regions = (body.get("operation") or {}).get("regions") or []
+        modes = ", ".join(sorted({str(r.get("mode")) for r in regions}))
+        what = f"Redaction for disclosure: {len(regions)} region(s) ({modes}); reason: {body.get('reason', '')}"
     else:
         label = body.get("label", "")
         what = f"Bookmark: {label}" if label else "Bookmark"
