@@ -35,6 +35,7 @@ from console.evidence.notes import NotesWidget
 from console.evidence.session import PackageSession
 from console.evidence.stats_view import StatisticsWidget
 from console.evidence.timeline import TimelineWidget
+from console.evidence.timing import FirstPaint
 from console.feed.widget import FeedWidget
 from console.map.widget import MapWidget
 from console.settings import ConsoleSettings
@@ -75,6 +76,8 @@ class WorkspaceWindow(QMainWindow):
         self.chat.read_only = True  # a transcript is read, never replied to
         self.chat.compose_row.hide()
         self.timeline = TimelineWidget()
+        #: the first paint of the timeline with the package's events (its `seconds`)
+        self.first_paint = FirstPaint(self.timeline.plot.viewport(), "timeline")
         self.audit = AuditTrailWidget()
 
         central = QWidget()
@@ -161,6 +164,7 @@ class WorkspaceWindow(QMainWindow):
         for record in package.alerts:
             self.map.show_alert_area(record.alert)
         self.timeline.set_events(model.timeline(package))
+        self.first_paint.arm()
         if package.problems:
             self.banner.add_problems(package.problems)
         self._open_notes(package)
