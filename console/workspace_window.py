@@ -63,6 +63,9 @@ class WorkspaceWindow(QMainWindow):
         self.result: Result | None = None
         #: set once verification and loading have both finished (or failed)
         self.done = asyncio.Event()
+        #: verification and reading run at once; the package shows when both are done
+        self._verify_done = False
+        self._read: model.Package | BaseException | None = None
         self.setWindowTitle(f"Lookout evidence workspace — {path.name} (read-only)")
         self.resize(1600, 960)
 
@@ -122,7 +125,8 @@ class WorkspaceWindow(QMainWindow):
         self._add_notes_and_statistics(notebook.analyst_name(analyst))
 
     def start(self) -> None:
-        """Verify, then load: each off the GUI thread."""
+        """Verify and load, each off the GUI thread and at the same time; the package is
+        shown only once both have finished, under the verdict."""
         path, fingerprint = self.path, self.fingerprint
         run_off_thread(
             lambda: verify(path, fingerprint=fingerprint),
@@ -130,12 +134,13 @@ class WorkspaceWindow(QMainWindow):
             self._verify_failed,
             owner=self,
         )
+        self._load()
 
     def _verified(self, result: Result) -> None:
         self.result = result
         self.banner.show_verdict(model.verdict(result))
         self._mark_failed_docks(result)
-        self._load()
+        self._verify_finished()
 
     def _mark_failed_docks(self, result: Result) -> None:
         """A pane whose entries failed says so in its title, beside the banner's list."""
@@ -151,22 +156,52 @@ class WorkspaceWindow(QMainWindow):
 
     def _verify_failed(self, exc: BaseException) -> None:
         self.banner.show_error(str(exc))
-        self._load()
+        self._verify_finished()
+
+    def _verify_finished(self) -> None:
+        self._verify_done = True
+        self._show_when_both_done()
 
     def _load(self) -> None:
         path = self.path
-        run_off_thread(lambda: model.load(path), self._loaded, self._load_failed, owner=self)
+        run_off_thread(lambda: model.load(path), self._read_done, self._read_done, owner=self)
+
+    def _read_done(self, read: model.Package | BaseException) -> None:
+        self._read = read
+        self._show_when_both_done()
+
+    def _show_when_both_done(self) -> None:
+        read = self._read
+        if not self._verify_done or read is None:
+            return
+        if isinstance(read, BaseException):
+            self._load_failed(read)
+        else:
+            self._loaded(read)
 
     def _loaded(self, package: model.Package) -> None:
+        """The timeline first (the first thing painted), then the other panes once it has
+        been painted (or after `FILL_AFTER_MS` if the window is not being painted)."""
         self.package = package
-        self.session.fill(package)
-        self.feed.flush_pending()
-        for record in package.alerts:
-            self.map.show_alert_area(record.alert)
         self.timeline.set_events(model.timeline(package))
         self.first_paint.arm()
         if package.problems:
             self.banner.add_problems(package.problems)
+        self.first_paint.painted.connect(lambda _s: self._fill_panes())
+        QTimer.singleShot(self.FILL_AFTER_MS, self._fill_panes)
+
+    #: the longest the panes wait for the timeline's first paint before filling anyway
+    FILL_AFTER_MS = 250
+
+    def _fill_panes(self) -> None:
+        package = self.package
+        if package is None or self.done.is_set():
+            return
+        with self.chat.batch():  # the conversation list once, not once per message
+            self.session.fill(package)
+        self.feed.flush_pending()
+        for record in package.alerts:
+            self.map.show_alert_area(record.alert)
         self._open_notes(package)
         if package.reports:  # open the first report, so the detail pane is never idle
             self._select(min(package.reports, key=lambda r: r.created_at).report_id)
