@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -54,10 +55,13 @@ class WorkspaceWindow(QMainWindow):
         fingerprint: str | None = None,
         map_cache_dir: Path | None = None,
         analyst: str | None = None,
+        verification: Future[Result] | None = None,
     ) -> None:
         super().__init__()
         self.path = path
         self.fingerprint = fingerprint
+        #: verification already under way (`lookout --evidence` starts it before Qt loads)
+        self._verification = verification
         self.session = PackageSession(path)
         self.package: model.Package | None = None
         self.result: Result | None = None
@@ -127,9 +131,9 @@ class WorkspaceWindow(QMainWindow):
     def start(self) -> None:
         """Verify and load, each off the GUI thread and at the same time; the package is
         shown only once both have finished, under the verdict."""
-        path, fingerprint = self.path, self.fingerprint
+        path, fingerprint, started = self.path, self.fingerprint, self._verification
         run_off_thread(
-            lambda: verify(path, fingerprint=fingerprint),
+            lambda: started.result() if started else verify(path, fingerprint=fingerprint),
             self._verified,
             self._verify_failed,
             owner=self,
