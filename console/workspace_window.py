@@ -46,6 +46,9 @@ from evidence.verify import Result, verify
 
 class WorkspaceWindow(QMainWindow):
     closed = Signal()
+    #: the PDF report was written: its path and page count (it is written off the GUI thread)
+    pdf_written = Signal(object, int)
+    pdf_failed = Signal(str)
 
     def __init__(
         self,
@@ -327,27 +330,60 @@ class WorkspaceWindow(QMainWindow):
     def report(self) -> report_content.Content | None:
         """The report's content: the reports the Reports list shows now (its filter bar
         and timeline brush), or None before the package is loaded."""
-        if self.package is None:
+        build = self._report_builder()
+        return None if build is None else build()
+
+    def _report_builder(self) -> Callable[[], report_content.Content] | None:
+        """What the report holds, read on the GUI thread (the Reports list as it is now);
+        building it (hashing the package, reading the sidecar) may run on any thread."""
+        package, result = self.package, self.result
+        if package is None:
             return None
         model = self.feed.model
         shown = [r for row in range(model.rowCount()) if (r := model.report_at(row))]
         selection = (
-            f"The {len(shown)} of {len(self.package.reports)} reports the workspace's "
+            f"The {len(shown)} of {len(package.reports)} reports the workspace's "
             "Reports list showed when this was exported (its filters and timeline brush)."
         )
-        return report_content.build(self.package, self.result, shown, selection)
+        return lambda: report_content.build(package, result, shown, selection)
 
-    def export_report_pdf(self, path: Path) -> int:
-        content = self.report()
-        if content is None:
-            return 0
-        return report_pdf.write_pdf(
-            content,
-            path,
-            # a map still loading grabs as half-drawn noise: then the positions are plotted
-            map_image=self.map.view.grab().toImage() if self.map.settled else None,
-            timeline_image=self.timeline.plot.grab().toImage(),
+    def export_report_pdf(self, path: Path) -> bool:
+        """Write the PDF report off the GUI thread: the map and the timeline are grabbed
+        here, the content built, laid out and written on a worker; `pdf_written` (path,
+        pages) or `pdf_failed` and the status bar say when. False if nothing is loaded."""
+        build = self._report_builder()
+        if build is None:
+            return False
+        # a map still loading grabs as half-drawn noise: then the positions are plotted
+        map_image = self.map.view.grab().toImage() if self.map.settled else None
+        timeline_image = self.timeline.plot.grab().toImage()
+        units = report_pdf.screen_image_units()
+        self.statusBar().showMessage(f"Writing the report to {path.name}…")
+
+        def write() -> int:
+            return report_pdf.write_pdf(
+                build(),
+                path,
+                map_image=map_image,
+                timeline_image=timeline_image,
+                image_units=units,
+            )
+
+        run_off_thread(
+            write,
+            lambda pages: self._pdf_done(path, pages),
+            lambda exc: self._export_failed(path, exc),
+            owner=self,
         )
+        return True
+
+    def _pdf_done(self, path: Path, pages: int) -> None:
+        self.statusBar().showMessage(f"Report written: {path} ({pages} pages)", 15_000)
+        self.pdf_written.emit(path, pages)
+
+    def _export_failed(self, path: Path, exc: BaseException) -> None:
+        self.statusBar().showMessage(f"The report could not be written to {path}: {exc}")
+        self.pdf_failed.emit(str(exc))
 
     def export_items_csv(self, path: Path) -> None:
         content = self.report()
