@@ -32,9 +32,11 @@ from console.evidence import model, notebook, report_pdf
 from console.evidence import report as report_content
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
+from console.evidence.incidents import IncidentsWidget
 from console.evidence.notes import NotesWidget
 from console.evidence.session import PackageSession
 from console.evidence.stats_view import StatisticsWidget
+from console.evidence.table_filter import FilteredTable
 from console.evidence.timeline import TimelineWidget
 from console.evidence.timing import FirstPaint
 from console.feed.widget import FeedWidget
@@ -100,7 +102,8 @@ class WorkspaceWindow(QMainWindow):
         right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         chat = self._dock("Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         bottom = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
-        audit = self._dock("Audit trail", self.audit, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.audit_filter = FilteredTable(self.audit, (2, 3), "Filter by actor or action")
+        audit = self._dock("Audit trail", self.audit_filter, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(bottom, audit)
         bottom.raise_()
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
@@ -130,6 +133,7 @@ class WorkspaceWindow(QMainWindow):
         self.detail.open_chat.connect(self.chat.open_conversation)
         self._report_menu()
         self._add_notes_and_statistics(notebook.analyst_name(analyst))
+        self._add_incidents(left)
 
     def start(self) -> None:
         """Verify and load, each off the GUI thread and at the same time; the package is
@@ -207,6 +211,7 @@ class WorkspaceWindow(QMainWindow):
         with self.chat.batch():  # the conversation list once, not once per message
             self.session.fill(package)
         self.feed.flush_pending()
+        self.incidents.set_package(package)
         for record in package.alerts:
             self.map.show_alert_area(record.alert)
         self._open_notes(package)
@@ -219,8 +224,28 @@ class WorkspaceWindow(QMainWindow):
         self.done.set()
 
     def _brushed(self, span: tuple[float, float] | None) -> None:
-        self.feed.set_filter(dataclasses.replace(self.feed.model.feed_filter, between=span))
+        self.feed.set_filter(
+            dataclasses.replace(
+                self.feed.model.feed_filter, between=span, only=self._incident_reports
+            )
+        )
         self._notes_follow()
+
+    # ------------------------------------------------------------ incidents
+
+    def _add_incidents(self, reports_dock: QDockWidget) -> None:
+        """The Incidents pane, beside the Reports list: choosing one narrows the list."""
+        self._incident_reports: frozenset[str] | None = None
+        self.incidents = IncidentsWidget()
+        dock = self._dock("Incidents", self.incidents, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(reports_dock, dock)
+        reports_dock.raise_()
+        self._dock_entries[dock] = ("incidents.json", "reports.json", "audit.jsonl")
+        self.incidents.narrowed.connect(self._incident_chosen)
+
+    def _incident_chosen(self, ids: frozenset[str] | None) -> None:
+        self._incident_reports = ids
+        self._brushed(self.timeline.brush_range())
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)
@@ -229,6 +254,7 @@ class WorkspaceWindow(QMainWindow):
         self.chat.open_conversation(report_id)
         if self.package is not None:
             self.audit.show_records(model.audit_for(self.package, report_id))
+            self.audit_filter.apply()
         self._notes_follow()
 
     # ------------------------------------------------- notes and statistics (issue 10, 4 and 7)
