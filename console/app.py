@@ -27,12 +27,15 @@ from typing import TYPE_CHECKING, Protocol
 from backend_client.version import lookout_version
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from PySide6.QtWidgets import QApplication
 
     from backend_client.client import RelayClient
     from backend_client.state import State
     from console.compose import OpenedSession
     from console.login.dialog import LoginResult
+    from evidence.verify import Result
 
 os.environ.setdefault(
     "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
@@ -159,6 +162,11 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
         else:
             print(f"no certificate was pinned for {args.forget_relay}")
         return 0
+    verification = None
+    if args.evidence:  # before Qt's import: the package's hashing overlaps it
+        from console.evidence.early import start_verification
+
+        verification = start_verification(args.evidence, args.fingerprint)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -195,14 +203,17 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
     asyncio.set_event_loop(loop)
     with loop:
         if args.evidence:
-            code: int = loop.run_until_complete(run_evidence(args, app))
+            code: int = loop.run_until_complete(run_evidence(args, app, verification))
         else:
             code = loop.run_until_complete(run(args, app, source))
     return code
 
 
-async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
-    """The analyst's workspace over one package: no session, no relay, no login."""
+async def run_evidence(
+    args: argparse.Namespace, app: QApplication, verification: Future[Result] | None = None
+) -> int:
+    """The analyst's workspace over one package: no session, no relay, no login;
+    `verification` is the package's, if main already started it."""
     from console.settings import ConsoleSettings
     from console.theme import apply_theme
     from console.workspace_window import WorkspaceWindow
@@ -210,7 +221,11 @@ async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
     settings = ConsoleSettings("evidence-workspace")
     apply_theme(app, args.theme or settings.theme())
     window = WorkspaceWindow(
-        args.evidence, settings, fingerprint=args.fingerprint, analyst=args.analyst
+        args.evidence,
+        settings,
+        fingerprint=args.fingerprint,
+        analyst=args.analyst,
+        verification=verification,
     )
     try:
         window.show()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,14 @@ from console.evidence import model, notebook, report_pdf
 from console.evidence import report as report_content
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
+from console.evidence.incidents import IncidentsWidget
 from console.evidence.notes import NotesWidget
 from console.evidence.redaction import DisclosureDialog, RedactionDialog, redacted_png
 from console.evidence.session import PackageSession
 from console.evidence.stats_view import StatisticsWidget
+from console.evidence.table_filter import FilteredTable
 from console.evidence.timeline import TimelineWidget
+from console.evidence.timing import FirstPaint
 from console.feed.widget import FeedWidget
 from console.map.widget import MapWidget
 from console.settings import ConsoleSettings
@@ -51,6 +55,9 @@ from evidence.verify import Result, verify
 
 class WorkspaceWindow(QMainWindow):
     closed = Signal()
+    #: the PDF report was written: its path and page count (it is written off the GUI thread)
+    pdf_written = Signal(object, int)
+    pdf_failed = Signal(str)
 
     def __init__(
         self,
@@ -60,15 +67,21 @@ class WorkspaceWindow(QMainWindow):
         fingerprint: str | None = None,
         map_cache_dir: Path | None = None,
         analyst: str | None = None,
+        verification: Future[Result] | None = None,
     ) -> None:
         super().__init__()
         self.path = path
         self.fingerprint = fingerprint
+        #: verification already under way (`lookout --evidence` starts it before Qt loads)
+        self._verification = verification
         self.session = PackageSession(path)
         self.package: model.Package | None = None
         self.result: Result | None = None
         #: set once verification and loading have both finished (or failed)
         self.done = asyncio.Event()
+        #: verification and reading run at once; the package shows when both are done
+        self._verify_done = False
+        self._read: model.Package | BaseException | None = None
         self.setWindowTitle(f"Lookout evidence workspace — {path.name} (read-only)")
         self.resize(1600, 960)
 
@@ -82,6 +95,8 @@ class WorkspaceWindow(QMainWindow):
         self.chat.read_only = True  # a transcript is read, never replied to
         self.chat.compose_row.hide()
         self.timeline = TimelineWidget()
+        #: the first paint of the timeline with the package's events (its `seconds`)
+        self.first_paint = FirstPaint(self.timeline.plot.viewport(), "timeline")
         self.audit = AuditTrailWidget()
 
         central = QWidget()
@@ -94,7 +109,8 @@ class WorkspaceWindow(QMainWindow):
         right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
         chat = self._dock("Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         bottom = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
-        audit = self._dock("Audit trail", self.audit, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.audit_filter = FilteredTable(self.audit, (2, 3), "Filter by actor or action")
+        audit = self._dock("Audit trail", self.audit_filter, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(bottom, audit)
         bottom.raise_()
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
@@ -125,22 +141,25 @@ class WorkspaceWindow(QMainWindow):
         self._report_menu()
         self._add_notes_and_statistics(notebook.analyst_name(analyst))
         self._add_redaction()
+        self._add_incidents(left)
 
     def start(self) -> None:
-        """Verify, then load: each off the GUI thread."""
-        path, fingerprint = self.path, self.fingerprint
+        """Verify and load, each off the GUI thread and at the same time; the package is
+        shown only once both have finished, under the verdict."""
+        path, fingerprint, started = self.path, self.fingerprint, self._verification
         run_off_thread(
-            lambda: verify(path, fingerprint=fingerprint),
+            lambda: started.result() if started else verify(path, fingerprint=fingerprint),
             self._verified,
             self._verify_failed,
             owner=self,
         )
+        self._load()
 
     def _verified(self, result: Result) -> None:
         self.result = result
         self.banner.show_verdict(model.verdict(result))
         self._mark_failed_docks(result)
-        self._load()
+        self._verify_finished()
 
     def _mark_failed_docks(self, result: Result) -> None:
         """A pane whose entries failed says so in its title, beside the banner's list."""
@@ -156,21 +175,53 @@ class WorkspaceWindow(QMainWindow):
 
     def _verify_failed(self, exc: BaseException) -> None:
         self.banner.show_error(str(exc))
-        self._load()
+        self._verify_finished()
+
+    def _verify_finished(self) -> None:
+        self._verify_done = True
+        self._show_when_both_done()
 
     def _load(self) -> None:
         path = self.path
-        run_off_thread(lambda: model.load(path), self._loaded, self._load_failed, owner=self)
+        run_off_thread(lambda: model.load(path), self._read_done, self._read_done, owner=self)
+
+    def _read_done(self, read: model.Package | BaseException) -> None:
+        self._read = read
+        self._show_when_both_done()
+
+    def _show_when_both_done(self) -> None:
+        read = self._read
+        if not self._verify_done or read is None:
+            return
+        if isinstance(read, BaseException):
+            self._load_failed(read)
+        else:
+            self._loaded(read)
 
     def _loaded(self, package: model.Package) -> None:
+        """The timeline first (the first thing painted), then the other panes once it has
+        been painted (or after `FILL_AFTER_MS` if the window is not being painted)."""
         self.package = package
-        self.session.fill(package)
-        self.feed.flush_pending()
-        for record in package.alerts:
-            self.map.show_alert_area(record.alert)
         self.timeline.set_events(model.timeline(package))
+        self.first_paint.arm()
         if package.problems:
             self.banner.add_problems(package.problems)
+        self.first_paint.painted.connect(lambda _s: self._fill_panes())
+        QTimer.singleShot(self.FILL_AFTER_MS, self._fill_panes)
+
+    #: the longest the panes wait for the timeline's first paint before filling anyway
+    FILL_AFTER_MS = 250
+
+    def _fill_panes(self) -> None:
+        package = self.package
+        if package is None or self.done.is_set():
+            return
+        with self.chat.batch():  # the conversation list once, not once per message
+            self.session.fill(package)
+        self.feed.flush_pending()
+        self.incidents.set_package(package)
+        for record in package.alerts:
+            self.map.show_alert_area(record.alert)
         self._open_notes(package)
         if package.reports:  # open the first report, so the detail pane is never idle
             self._select(min(package.reports, key=lambda r: r.created_at).report_id)
@@ -181,8 +232,28 @@ class WorkspaceWindow(QMainWindow):
         self.done.set()
 
     def _brushed(self, span: tuple[float, float] | None) -> None:
-        self.feed.set_filter(dataclasses.replace(self.feed.model.feed_filter, between=span))
+        self.feed.set_filter(
+            dataclasses.replace(
+                self.feed.model.feed_filter, between=span, only=self._incident_reports
+            )
+        )
         self._notes_follow()
+
+    # ------------------------------------------------------------ incidents
+
+    def _add_incidents(self, reports_dock: QDockWidget) -> None:
+        """The Incidents pane, beside the Reports list: choosing one narrows the list."""
+        self._incident_reports: frozenset[str] | None = None
+        self.incidents = IncidentsWidget()
+        dock = self._dock("Incidents", self.incidents, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(reports_dock, dock)
+        reports_dock.raise_()
+        self._dock_entries[dock] = ("incidents.json", "reports.json", "audit.jsonl")
+        self.incidents.narrowed.connect(self._incident_chosen)
+
+    def _incident_chosen(self, ids: frozenset[str] | None) -> None:
+        self._incident_reports = ids
+        self._brushed(self.timeline.brush_range())
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)
@@ -191,6 +262,7 @@ class WorkspaceWindow(QMainWindow):
         self.chat.open_conversation(report_id)
         if self.package is not None:
             self.audit.show_records(model.audit_for(self.package, report_id))
+            self.audit_filter.apply()
         self._notes_follow()
 
     # ------------------------------------------------- notes and statistics (issue 10, 4 and 7)
@@ -450,27 +522,60 @@ class WorkspaceWindow(QMainWindow):
     def report(self) -> report_content.Content | None:
         """The report's content: the reports the Reports list shows now (its filter bar
         and timeline brush), or None before the package is loaded."""
-        if self.package is None:
+        build = self._report_builder()
+        return None if build is None else build()
+
+    def _report_builder(self) -> Callable[[], report_content.Content] | None:
+        """What the report holds, read on the GUI thread (the Reports list as it is now);
+        building it (hashing the package, reading the sidecar) may run on any thread."""
+        package, result = self.package, self.result
+        if package is None:
             return None
         model = self.feed.model
         shown = [r for row in range(model.rowCount()) if (r := model.report_at(row))]
         selection = (
-            f"The {len(shown)} of {len(self.package.reports)} reports the workspace's "
+            f"The {len(shown)} of {len(package.reports)} reports the workspace's "
             "Reports list showed when this was exported (its filters and timeline brush)."
         )
-        return report_content.build(self.package, self.result, shown, selection)
+        return lambda: report_content.build(package, result, shown, selection)
 
-    def export_report_pdf(self, path: Path) -> int:
-        content = self.report()
-        if content is None:
-            return 0
-        return report_pdf.write_pdf(
-            content,
-            path,
-            # a map still loading grabs as half-drawn noise: then the positions are plotted
-            map_image=self.map.view.grab().toImage() if self.map.settled else None,
-            timeline_image=self.timeline.plot.grab().toImage(),
+    def export_report_pdf(self, path: Path) -> bool:
+        """Write the PDF report off the GUI thread: the map and the timeline are grabbed
+        here, the content built, laid out and written on a worker; `pdf_written` (path,
+        pages) or `pdf_failed` and the status bar say when. False if nothing is loaded."""
+        build = self._report_builder()
+        if build is None:
+            return False
+        # a map still loading grabs as half-drawn noise: then the positions are plotted
+        map_image = self.map.view.grab().toImage() if self.map.settled else None
+        timeline_image = self.timeline.plot.grab().toImage()
+        units = report_pdf.screen_image_units()
+        self.statusBar().showMessage(f"Writing the report to {path.name}…")
+
+        def write() -> int:
+            return report_pdf.write_pdf(
+                build(),
+                path,
+                map_image=map_image,
+                timeline_image=timeline_image,
+                image_units=units,
+            )
+
+        run_off_thread(
+            write,
+            lambda pages: self._pdf_done(path, pages),
+            lambda exc: self._export_failed(path, exc),
+            owner=self,
         )
+        return True
+
+    def _pdf_done(self, path: Path, pages: int) -> None:
+        self.statusBar().showMessage(f"Report written: {path} ({pages} pages)", 15_000)
+        self.pdf_written.emit(path, pages)
+
+    def _export_failed(self, path: Path, exc: BaseException) -> None:
+        self.statusBar().showMessage(f"The report could not be written to {path}: {exc}")
+        self.pdf_failed.emit(str(exc))
 
     def export_items_csv(self, path: Path) -> None:
         content = self.report()

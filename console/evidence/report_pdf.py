@@ -4,6 +4,10 @@ The body is a QTextDocument built only with `QTextCursor.insertText` and formats
 text is ever parsed as HTML or Markdown, so a citizen's `<b>` or `<script>` prints as
 the characters they typed. Each page is painted by hand: a header naming the package
 and its SHA-256, the document's slice for that page, and "page i of n" below.
+
+`write_pdf` touches no widget and no screen when given `image_units` (read by
+`screen_image_units()` on the GUI thread) and images already grabbed, so the workspace runs it
+on a worker thread: QPdfWriter, QPainter and QTextDocument may be used there.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def _font(font: QFont) -> QFont:
     return font
 
 
-def _image_units() -> float:
+def screen_image_units() -> float:
     """Device pixels per unit of a QTextImageFormat's size: Qt scales image sizes from
     its default DPI (the screen's logical DPI, else 96) to the paint device's."""
     screen = QGuiApplication.primaryScreen()
@@ -115,9 +119,10 @@ def positions_plot(items: Sequence[Item], width: int = 1200, height: int = 700) 
 
 
 class _Builder:
-    def __init__(self, doc: QTextDocument, width: float) -> None:
+    def __init__(self, doc: QTextDocument, width: float, units: float | None = None) -> None:
         self.doc = doc
         self.width = width
+        self.units = screen_image_units() if units is None else units
         self.cur = QTextCursor(doc)
         # black on the white page, whatever the workspace's theme: a document's default
         # text colour is the application palette's, which the dark theme makes near-white
@@ -171,7 +176,7 @@ class _Builder:
         self.doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)
         fmt = QTextImageFormat()
         fmt.setName(name)
-        width = self.width / _image_units()
+        width = self.width / self.units
         fmt.setWidth(width)
         fmt.setHeight(width * image.height() / max(1, image.width()))
         self.block(space_before=_mm(2))
@@ -179,11 +184,16 @@ class _Builder:
 
 
 def _document(
-    content: Content, width: float, map_image: QImage, map_note: str, timeline: QImage | None
+    content: Content,
+    width: float,
+    map_image: QImage,
+    map_note: str,
+    timeline: QImage | None,
+    units: float | None,
 ) -> QTextDocument:
     doc = QTextDocument()
     doc.setDocumentMargin(0)
-    b = _Builder(doc, width)
+    b = _Builder(doc, width, units)
     b.heading("Lookout evidence report", 16)
     b.line("Package", content.package_name)
     b.line("Package file SHA-256", content.package_sha256, mono=True)
@@ -248,9 +258,11 @@ def write_pdf(
     *,
     map_image: QImage | None = None,
     timeline_image: QImage | None = None,
+    image_units: float | None = None,
 ) -> int:
     """Write the report to `path`; returns the number of pages. A blank or missing map
-    image is replaced by a drawn plot of the positions, and the report says so."""
+    image is replaced by a drawn plot of the positions, and the report says so. Off the
+    GUI thread, pass `image_units` (read on it): without it the screen is asked."""
     if is_blank(map_image):
         map_image = positions_plot(content.items)
         map_note = (
@@ -281,7 +293,7 @@ def write_pdf(
     )
     painter = QPainter(writer)
     try:
-        doc = _document(content, body.width(), map_image, map_note, timeline_image)
+        doc = _document(content, body.width(), map_image, map_note, timeline_image, image_units)
         doc.documentLayout().setPaintDevice(writer)
         doc.setPageSize(QSizeF(body.width(), body.height()))
         pages = doc.pageCount()

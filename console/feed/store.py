@@ -56,6 +56,8 @@ class FeedFilter:
     show_closed: bool = False
     #: only reports created in [start, end] (unix seconds): the evidence timeline's brush
     between: tuple[float, float] | None = None
+    #: only these report ids (the evidence workspace's selected incident); None = any
+    only: frozenset[str] | None = None
 
     def effective_statuses(self) -> frozenset[str]:
         return self.statuses if self.show_closed else self.statuses - {"closed"}
@@ -480,6 +482,8 @@ class FeedStore:
             return False
         if f.between is not None and not f.between[0] <= c.created[idx] <= f.between[1]:
             return False
+        if f.only is not None and self._reports[idx].report_id not in f.only:
+            return False
         return not self._needle or self._needle in self._hay[idx]
 
     def _visible(self) -> Ints:
@@ -493,6 +497,12 @@ class FeedStore:
             start, end = self._filter.between
             mask &= (c.created[:n] >= start) & (c.created[:n] <= end)
         visible = order[mask[order]]
+        only = self._filter.only
+        if only is not None:
+            reports = self._reports
+            visible = np.array(
+                [i for i in visible.tolist() if reports[i].report_id in only], dtype=np.int64
+            )
         needle = self._needle
         if needle:
             hay = self._hay

@@ -39,6 +39,15 @@ def _text(pdf: Path) -> str:
     return out.stdout.decode("utf-8")
 
 
+def _export_pdf(qtbot, w, pdf: Path) -> int:
+    """Export the PDF (written off the GUI thread) and wait for it; its page count."""
+    with qtbot.waitSignal(w.pdf_written, timeout=60_000) as written:
+        assert w.export_report_pdf(pdf)
+    assert written.args[0] == pdf and pdf.is_file()
+    assert "Report written" in w.statusBar().currentMessage()
+    return int(written.args[1])
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -71,7 +80,7 @@ def test_the_pdf_holds_the_items_hashes_verdict_and_annotations(
     w = open_workspace(pkg, _fp(case))
     qtbot.waitUntil(lambda: w.map.settled, timeout=30_000)  # drawn, so it can be grabbed
     pdf = tmp_path / "report.pdf"
-    pages = w.export_report_pdf(pdf)
+    pages = _export_pdf(qtbot, w, pdf)
     assert pages >= 2
     text = _text(pdf)
     flat = " ".join(text.split())
@@ -110,6 +119,7 @@ def test_the_report_and_csv_hold_only_what_the_reports_list_shows(
     case,  # noqa: F811
     package,  # noqa: F811
     tmp_path,
+    qtbot,
 ):
     w = open_workspace(package, _fp(case))
     file_menu = w.menuBar().actions()[0].menu()
@@ -123,7 +133,7 @@ def test_the_report_and_csv_hold_only_what_the_reports_list_shows(
     assert first is not None
     w.timeline.set_brush(first.created_at - 0.01, first.created_at + 0.01)
     assert w.feed.model.rowCount() == 1
-    w.export_report_pdf(tmp_path / "one.pdf")
+    _export_pdf(qtbot, w, tmp_path / "one.pdf")
     w.export_items_csv(tmp_path / "one.csv")
     text = _text(tmp_path / "one.pdf")
     assert case.reports[0] in text and case.reports[1] not in text
@@ -145,12 +155,13 @@ def test_a_tampered_package_report_says_failed_with_each_failure(
     open_workspace,  # noqa: F811
     package,  # noqa: F811
     tmp_path,
+    qtbot,
 ):
     bad = _tampered(
         package, tmp_path / "bad.lookout-evidence", "reports.json", b"Elm Road", b"Elm Roae"
     )
     w = open_workspace(bad)
-    w.export_report_pdf(tmp_path / "bad.pdf")
+    _export_pdf(qtbot, w, tmp_path / "bad.pdf")
     text = _text(tmp_path / "bad.pdf")
     if not w.map.settled:  # exported before the map was drawn: its positions are plotted
         assert "The map view could not be captured here" in " ".join(text.split())

@@ -248,3 +248,33 @@ def test_the_audit_trail_follows_the_selected_report(open_workspace, case, packa
     assert "login" not in actions
     w._select(case.far_report)  # not in the package: nothing about it
     assert w.audit.rowCount() == 0
+
+
+def test_the_incidents_pane_narrows_the_reports_list(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    assert w.incidents.table.rowCount() == 1
+    cells = [w.incidents.table.item(0, c).text() for c in range(4)]
+    assert cells[0] == case.incident_ref and cells[3] == "2", cells
+    w.incidents.select_incident(case.incident_ref)
+    ids = {w.feed.model.report_at(r).report_id for r in range(w.feed.model.rowCount())}
+    assert ids == set(case.reports)
+    one = next(r for r in w.package.reports if r.report_id == case.reports[1])
+    w.timeline.set_brush(one.created_at, one.created_at)  # the brush narrows it further
+    assert w.feed.model.rowCount() == 1
+    w.timeline.brush_button.setChecked(False)
+    w.incidents.select_incident(None)
+    assert w.feed.model.rowCount() == 2
+
+
+def test_the_audit_trail_filters_by_actor_or_action(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    w._select(case.reports[0])
+    actions = [w.audit.item(row, 3).text() for row in range(w.audit.rowCount())]
+    assert "report.link" in actions and len(set(actions)) > 1, actions
+    w.audit_filter.search.setText("REPORT.LINK")
+    shown = {w.audit.item(row, 3).text() for row in w.audit_filter.shown_rows()}
+    assert shown == {"report.link"}
+    w.audit_filter.search.setText("nobody-did-this")
+    assert w.audit_filter.shown_rows() == []
+    w.audit_filter.search.clear()
+    assert len(w.audit_filter.shown_rows()) == w.audit.rowCount()
