@@ -30,6 +30,9 @@ OUT = Path(__file__).resolve().parent / "images"
 #: a screenshot bigger than this is stored with a 256-colour palette (UI: no visible loss)
 MAX_BYTES = 400_000
 ANALYST = "r.khan"
+#: the street photo's number plate and the face by the car (demo/evidence_photos.py)
+PLATE = (232, 544, 136, 42)
+FACE = (668, 346, 64, 84)
 
 
 def _save(image: Any, name: str) -> None:
@@ -201,6 +204,41 @@ async def shoot(app: Any, work: Path) -> None:
         w._select(linked.report_id)
         await grab(w, "analyst-audit.png")
         w.resizeDocks([stats_dock], [int(w.height() * 0.28)], Qt.Orientation.Vertical)
+
+        # 8. redact the photo's number plate (black box) and the face (pixelated)
+        w._select(case.photo_report)
+        await until(lambda: photos_shown(w), "the photo shown for redaction")
+        w.redact_selected_photo()
+        await until(lambda: w.redaction_dialog is not None, "the redaction dialog")
+        dialog = w.redaction_dialog
+        assert dialog is not None
+        dialog.add_region(*PLATE, mode="box")
+        dialog.add_region(*FACE, mode="pixelate")
+        dialog.reason.setText("Third party's vehicle and a bystander's face: not relevant")
+        dialog.show()
+        await asyncio.sleep(0.3)
+        QApplication.processEvents()
+        _save(dialog.grab().toImage(), "analyst-redact.png")
+        dialog.accept()
+        await until(
+            lambda: any(w._redaction_of(sha) for sha in w.detail.media_items), "the redaction saved"
+        )
+
+        # 9. a disclosure of the photo's incident: the dialog, then the signed package
+        if photo.incident_ref:
+            w.incidents.select_incident(photo.incident_ref)
+        w._ask_disclosure()
+        await until(lambda: w.disclosure_dialog is not None, "the disclosure dialog")
+        ask = w.disclosure_dialog
+        assert ask is not None
+        ask.reason.setText("Initial disclosure to CPS, file 42/7781")
+        ask.path.setText(str(work / "case" / "disclosure.lookout-evidence"))
+        await asyncio.sleep(0.3)
+        QApplication.processEvents()
+        _save(ask.grab().toImage(), "analyst-disclosure.png")
+        ask.accept()
+        await until(lambda: w.last_disclosure is not None, "the disclosure written", 60)
+        print(f"disclosure {w.last_disclosure}", flush=True)
     finally:
         w.close()
         await w.session.stop()
