@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,10 +44,24 @@ class DemoExtension:
         parser.add_argument(
             "--scenario", default=DEFAULT_SCENARIO, help="pilot scenario the demo citizens follow"
         )
+        parser.add_argument(
+            "--demo-evidence",
+            type=Path,
+            metavar="DIR",
+            help="build the demo evidence case (three weeks of a burglary series) in the new "
+            "directory DIR and open its package in the analyst's workspace, pinned",
+        )
 
     def session_source(
         self, parser: argparse.ArgumentParser, args: argparse.Namespace
     ) -> DemoSource | None:
+        if args.demo_evidence is not None:
+            if args.demo or args.evidence:
+                parser.error(
+                    "--demo-evidence builds and opens its own package: not with "
+                    "--demo or --evidence"
+                )
+            args.evidence, args.fingerprint = _demo_case(parser, args.demo_evidence)
         if not args.demo and (args.devices != DEFAULT_DEVICES or args.scenario != DEFAULT_SCENARIO):
             parser.error("--devices and --scenario only apply with --demo")
         if args.devices < 1:
@@ -60,6 +75,20 @@ class DemoExtension:
         except ScenarioError as exc:
             parser.error(str(exc))
         return DemoSource(args.devices, args.scenario, args.data_dir)
+
+
+def _demo_case(parser: argparse.ArgumentParser, out: Path) -> tuple[Path, str]:
+    """Build the demo case (demo/evidence_case.py) in `out`: its package and fingerprint."""
+    from demo import evidence_case
+
+    print(f"building the demo evidence case in {out} (a few seconds)…", file=sys.stderr)
+    try:
+        case = evidence_case.build(out)
+    except SystemExit as exc:  # a directory that is not new
+        parser.error(f"--demo-evidence: {exc}")
+    print(f"evidence package: {case.package}")
+    print(f"evidence key fingerprint (pinned): {case.fingerprint}", flush=True)
+    return case.package, case.fingerprint
 
 
 class DemoSource:

@@ -197,6 +197,22 @@ def test_bundled_demo_shows_the_workspace(unpacked: Path, tmp_path: Path) -> Non
     _check_workspace(tmp_path / "out.png")
 
 
+def test_bundled_demo_evidence_case_opens_and_verifies(unpacked: Path, tmp_path: Path) -> None:
+    """`lookout --demo-evidence DIR` builds the analyst's demo case with the bundled relay
+    code and opens the workspace on it; the bundled verifier passes it, pinned."""
+    cmd = [str(unpacked / "lookout"), "--demo-evidence", "case", "--screenshot", "out.png"]
+    done = _run([*cmd, "--quit-after", "2"], tmp_path, _env(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "screenshot written to out.png" in done.stdout
+    fingerprint = done.stdout.split("evidence key fingerprint (pinned): ")[1].split()[0]
+    package = tmp_path / "case" / "op-mardle.lookout-evidence"
+    check = [str(unpacked / "lookout-evidence"), "verify", str(package)]
+    verified = _run([*check, "--fingerprint", fingerprint], tmp_path, _env(tmp_path))
+    assert verified.returncode == 0, verified.stdout[-3000:]
+    assert f"signer pinned: {fingerprint}" in verified.stdout
+    _check_workspace(tmp_path / "out.png")
+
+
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root and runuser"
 )

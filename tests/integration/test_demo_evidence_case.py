@@ -109,3 +109,19 @@ def test_the_same_seed_makes_the_same_case(case, tmp_path: Path):
         return [(r["text"], r["lat"], r["created_at"], r["category"]) for r in rows]
 
     assert content(again) == content(case)
+
+
+def test_lookout_demo_evidence_builds_the_case_and_opens_it_pinned(tmp_path: Path, capsys):
+    """`lookout --demo-evidence DIR`: what an installed bundle (no `python -m`) runs."""
+    from console.app import parse_args
+    from demo.cli import DemoExtension
+
+    args, source = parse_args(["--demo-evidence", str(tmp_path / "case")], DemoExtension())
+    assert source is None and args.evidence is not None and args.evidence.is_file()
+    result = verify(args.evidence, fingerprint=args.fingerprint)
+    assert result.ok and result.pinned
+    assert f"evidence key fingerprint (pinned): {args.fingerprint}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # the same directory again: refused, not overwritten
+        parse_args(["--demo-evidence", str(tmp_path / "case")], DemoExtension())
+    with pytest.raises(SystemExit):
+        parse_args(["--demo-evidence", str(tmp_path / "b"), "--demo"], DemoExtension())
