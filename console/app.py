@@ -98,6 +98,12 @@ def parse_args(
         help="with --evidence: the signer's fingerprint you were given, to pin it",
     )
     p.add_argument(
+        "--parent-fingerprint",
+        metavar="F",
+        help="with --evidence, for a disclosure package: the fingerprint of the relay's "
+        "evidence key that signed its parent package, to pin it",
+    )
+    p.add_argument(
         "--analyst",
         metavar="NAME",
         help="with --evidence: who the notes and the media access log name (default: your "
@@ -113,6 +119,8 @@ def parse_args(
     source = extension.session_source(p, args) if extension is not None else None
     if args.fingerprint and not args.evidence:
         p.error("--fingerprint only applies with --evidence")
+    if args.parent_fingerprint and not args.evidence:
+        p.error("--parent-fingerprint only applies with --evidence")
     if args.analyst and not args.evidence:
         p.error("--analyst only applies with --evidence")
     if args.evidence:
@@ -210,7 +218,11 @@ async def run_evidence(args: argparse.Namespace, app: QApplication) -> int:
     settings = ConsoleSettings("evidence-workspace")
     apply_theme(app, args.theme or settings.theme())
     window = WorkspaceWindow(
-        args.evidence, settings, fingerprint=args.fingerprint, analyst=args.analyst
+        args.evidence,
+        settings,
+        fingerprint=args.fingerprint,
+        parent_fingerprint=args.parent_fingerprint,
+        analyst=args.analyst,
     )
     try:
         window.show()

@@ -258,7 +258,8 @@ def _render(data: bytes, op: dict[str, Any], info: VideoInfo, out_path: Path) ->
         assert isinstance(v_out, av.video.stream.VideoStream)
         v_out.width, v_out.height, v_out.pix_fmt = info.width, info.height, "yuv420p"
         v_out.options = {"preset": "veryfast", "crf": "18"}
-        v_out.codec_context.time_base = v_in.time_base  # the original's frame times, kept
+        if v_in.time_base is not None:  # the original's frame times, kept
+            v_out.codec_context.time_base = v_in.time_base
         a_in = src.streams.audio[0] if info.has_audio else None
         audio = _Audio(out, a_in, ranges, muted=op["audio"] == MUTED) if a_in else None
         streams = [s for s in (v_in, a_in) if s is not None]
@@ -270,17 +271,16 @@ def _render(data: bytes, op: dict[str, Any], info: VideoInfo, out_path: Path) ->
                     audio.put(aframe)
                 continue
             for frame in packet.decode():
+                assert isinstance(frame, av.VideoFrame)
                 frames += 1
                 if frames > MAX_FRAMES:
                     raise VideoRejected(f"The video has more than {MAX_FRAMES:,} frames.")
                 _upright(frame)
                 t = float(frame.time or 0.0)
                 if in_ranges(t, frame_s, ranges):
-                    rgb = frame.to_ndarray(format="rgb24")
+                    rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                     paint(rgb, op)
-                    new = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                        format="yuv420p"
-                    )
+                    new = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
                 else:
                     new = frame.reformat(format="yuv420p")
                 new.pts, new.time_base = frame.pts, frame.time_base
@@ -328,7 +328,9 @@ class _Audio:
             if quiet.any():
                 arr = arr.copy()
                 arr[:, quiet] = 0.0
-        new = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format="fltp", layout=self.layout)
+        new = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(arr), format="fltp", layout=self.layout
+        )
         new.sample_rate = self.rate
         new.pts = round(start * self.rate)
         new.time_base = Fraction(1, self.rate)

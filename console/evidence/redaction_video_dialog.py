@@ -87,9 +87,11 @@ class VideoRedactionDialog(QDialog):
         self.range_list.setMaximumHeight(80)
         remove = QPushButton("Remove range")
         remove.clicked.connect(
-            lambda: self.remove_range(self.range_list.currentRow())
-            if 0 <= self.range_list.currentRow() < len(self.ranges)
-            else None
+            lambda: (
+                self.remove_range(self.range_list.currentRow())
+                if 0 <= self.range_list.currentRow() < len(self.ranges)
+                else None
+            )
         )
         self.whole = QCheckBox("Black out the whole frame over the ranges")
         self.whole.toggled.connect(lambda _on: self._show_frame())
