@@ -77,21 +77,12 @@ def operation(
     return op
 
 
-def describe(op: dict[str, Any]) -> str:
-    ranges = ", ".join(f"{r['start_s']:.2f}–{r['end_s']:.2f} s" for r in op.get("ranges", []))
-    if op.get("whole_frame"):
-        what = "whole frame black"
-    else:
-        n = len(op.get("regions") or [])
-        what = f"{n} region{'s' if n != 1 else ''}" if n else "picture unchanged"
-    return f"{ranges}: {what}, sound {op.get('audio')}"
-
-
 # ------------------------------------------------------------------ checks
 
 
-def check(data: bytes, *, max_bytes: int = MAX_MEDIA_BYTES) -> None:
+def check(data: bytes, *, max_bytes: int | None = None) -> None:
     """The live console's checks before anything is decoded: size, then magic bytes."""
+    max_bytes = MAX_MEDIA_BYTES if max_bytes is None else max_bytes
     if not data:
         raise VideoRejected("The video file is empty.")
     if len(data) > max_bytes:
@@ -106,15 +97,15 @@ def check(data: bytes, *, max_bytes: int = MAX_MEDIA_BYTES) -> None:
 def probe(
     data: bytes,
     *,
-    max_bytes: int = MAX_MEDIA_BYTES,
-    max_seconds: float = MAX_SECONDS,
+    max_bytes: int | None = None,
+    max_seconds: float | None = None,
 ) -> VideoInfo:
     """Size, frame rate, duration and whether there is sound, from the headers; refuses
     what the renderer will not take (VideoRejected), before a frame is decoded."""
     check(data, max_bytes=max_bytes)
     try:
         with av.open(io.BytesIO(data), mode="r") as src:
-            return _info(src, max_seconds)
+            return _info(src, MAX_SECONDS if max_seconds is None else max_seconds)
     except av.FFmpegError as exc:
         raise VideoRejected(f"The video cannot be read ({exc}).") from None
 
@@ -221,8 +212,8 @@ def redacted_mp4(
     data: bytes,
     op: dict[str, Any],
     *,
-    max_bytes: int = MAX_MEDIA_BYTES,
-    max_seconds: float = MAX_SECONDS,
+    max_bytes: int | None = None,
+    max_seconds: float | None = None,
 ) -> bytes:
     """Decode the whole video, redact the frames in `op`'s ranges (and silence the sound
     there if `audio` is "muted"), re-encode to H.264 yuv420p (same size and frame times)
