@@ -307,6 +307,12 @@ def test_a_video_beyond_the_limits_is_refused(
     qtbot.waitUntil(lambda: w.last_disclosure is not None, timeout=30_000)
     assert isinstance(w.last_disclosure, redaction_video.VideoRejected)
     assert "more than the 1 s" in str(w.last_disclosure) and not out.exists()
+    # within its limits the same operation renders: black frames over the range, sound kept
+    black = redaction_video.redacted_mp4(case.video, op, max_seconds=10)
+    for t, frame in _frames(black):
+        assert (frame.mean() < 3) == (t <= 0.5), t
+    t, s = _sound(black)
+    assert np.sqrt(np.mean(s[(t > 0.1) & (t < 0.4)] ** 2)) > 0.3
     with pytest.raises(redaction_video.VideoRejected, match="more than the 1,000 the console"):
         redaction_video.probe(case.video, max_bytes=1000)
     with pytest.raises(redaction_video.VideoRejected, match=f"{MAX_MEDIA_BYTES:,} the console"):
