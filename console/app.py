@@ -101,6 +101,12 @@ def parse_args(
         help="with --evidence: the signer's fingerprint you were given, to pin it",
     )
     p.add_argument(
+        "--parent-fingerprint",
+        metavar="F",
+        help="with --evidence, for a disclosure package: the fingerprint of the relay's "
+        "evidence key that signed its parent package, to pin it",
+    )
+    p.add_argument(
         "--analyst",
         metavar="NAME",
         help="with --evidence: who the notes and the media access log name (default: your "
@@ -116,6 +122,8 @@ def parse_args(
     source = extension.session_source(p, args) if extension is not None else None
     if args.fingerprint and not args.evidence:
         p.error("--fingerprint only applies with --evidence")
+    if args.parent_fingerprint and not args.evidence:
+        p.error("--parent-fingerprint only applies with --evidence")
     if args.analyst and not args.evidence:
         p.error("--analyst only applies with --evidence")
     if args.evidence:
@@ -166,7 +174,7 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
     if args.evidence:  # before Qt's import: the package's hashing overlaps it
         from console.evidence.early import start_verification
 
-        verification = start_verification(args.evidence, args.fingerprint)
+        verification = start_verification(args.evidence, args.fingerprint, args.parent_fingerprint)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -224,6 +232,7 @@ async def run_evidence(
         args.evidence,
         settings,
         fingerprint=args.fingerprint,
+        parent_fingerprint=args.parent_fingerprint,
         analyst=args.analyst,
         verification=verification,
     )

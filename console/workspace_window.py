@@ -30,15 +30,16 @@ from PySide6.QtWidgets import (
 from backend_client import messages as m
 from console.chat.widget import ChatWidget
 from console.common.ops import run_off_thread
-from console.detail.media import IMAGE_MIMES, decode_image
+from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, check_video, decode_image
 from console.detail.widget import ReportDetailWidget
-from console.evidence import model, notebook, report_pdf
+from console.evidence import model, notebook, redaction_video, report_pdf
 from console.evidence import report as report_content
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
 from console.evidence.incidents import IncidentsWidget
 from console.evidence.notes import NotesWidget
 from console.evidence.redaction import DisclosureDialog, RedactionDialog, redacted_png
+from console.evidence.redaction_video_dialog import VideoRedactionDialog
 from console.evidence.session import PackageSession
 from console.evidence.stats_view import StatisticsWidget
 from console.evidence.table_filter import FilteredTable
@@ -65,6 +66,7 @@ class WorkspaceWindow(QMainWindow):
         settings: ConsoleSettings,
         *,
         fingerprint: str | None = None,
+        parent_fingerprint: str | None = None,
         map_cache_dir: Path | None = None,
         analyst: str | None = None,
         verification: Future[Result] | None = None,
@@ -74,6 +76,8 @@ class WorkspaceWindow(QMainWindow):
         self.fingerprint = fingerprint
         #: verification already under way (`lookout --evidence` starts it before Qt loads)
         self._verification = verification
+        #: a disclosure's parent signer (the relay's evidence key), pinned when given
+        self.parent_fingerprint = parent_fingerprint
         self.session = PackageSession(path)
         self.package: model.Package | None = None
         self.result: Result | None = None
@@ -146,9 +150,14 @@ class WorkspaceWindow(QMainWindow):
     def start(self) -> None:
         """Verify and load, each off the GUI thread and at the same time; the package is
         shown only once both have finished, under the verdict."""
-        path, fingerprint, started = self.path, self.fingerprint, self._verification
+        path, fingerprint, parent = self.path, self.fingerprint, self.parent_fingerprint
+        started = self._verification
         run_off_thread(
-            lambda: started.result() if started else verify(path, fingerprint=fingerprint),
+            lambda: (
+                started.result()
+                if started
+                else verify(path, fingerprint=fingerprint, parent_fingerprint=parent)
+            ),
             self._verified,
             self._verify_failed,
             owner=self,
@@ -351,6 +360,7 @@ class WorkspaceWindow(QMainWindow):
 
     def _add_redaction(self) -> None:
         self.redaction_dialog: RedactionDialog | None = None
+        self.video_redaction_dialog: VideoRedactionDialog | None = None
         self.disclosure_dialog: DisclosureDialog | None = None
         #: the last disclosure export's outcome (what was written, or why it was not)
         self.last_disclosure: disclosure.Written | BaseException | None = None
@@ -361,6 +371,7 @@ class WorkspaceWindow(QMainWindow):
         )
         menu.addSeparator()
         menu.addAction("Redact photo…", self.redact_selected_photo)
+        menu.addAction("Redact video…", self.redact_selected_video)
         menu.addAction("Export disclosure package…", self._ask_disclosure)
 
     def _say(self, text: str) -> None:
@@ -400,7 +411,58 @@ class WorkspaceWindow(QMainWindow):
         self.redaction_dialog = dialog
         dialog.open()
 
-    def _save_redaction(self, sha256: str, dialog: RedactionDialog) -> None:
+    def redact_selected_video(self) -> None:
+        """The video chosen in the Notes pane, else the selected report's first video."""
+        report = self.session.reports.get(self.detail.report_id or "")
+        videos = (
+            [i.sha256 for i in report.media if i.stored and i.mime in VIDEO_MIMES] if report else []
+        )
+        target = self.notes.current_target()
+        if target is not None and target.type == "media" and target.id in videos:
+            return self.open_video_redaction(target.id)
+        if not videos:
+            return self._say("The selected report has no video to redact.")
+        self.open_video_redaction(videos[0])
+
+    def open_video_redaction(self, sha256: str) -> None:
+        """Read and check the video (the live console's limits, and the renderer's own),
+        decode its first frame, all off the GUI thread; then the dialog."""
+        path, mime = self.path, self.session.media_types.get(sha256, "")
+
+        def op() -> tuple[bytes, redaction_video.VideoInfo, tuple[float, QImage]]:
+            data = model.read_media(path, sha256)
+            check_video(mime, data)
+            info = redaction_video.probe(data)
+            return data, info, redaction_video.frame_at(data, 0.0)
+
+        run_off_thread(
+            op,
+            lambda got: self._show_video_redaction(sha256, *got),
+            lambda exc: self._say(f"The video cannot be redacted: {exc}"),
+            owner=self,
+        )
+
+    def _show_video_redaction(
+        self,
+        sha256: str,
+        data: bytes,
+        info: redaction_video.VideoInfo,
+        first: tuple[float, QImage],
+    ) -> None:
+        self._media_viewed(sha256)
+        dialog = VideoRedactionDialog(
+            info,
+            first,
+            lambda t: redaction_video.frame_at(data, t),
+            f"media {sha256[:12]}…",
+            self._redaction_of(sha256),
+            self,
+        )
+        dialog.accepted.connect(lambda: self._save_redaction(sha256, dialog))
+        self.video_redaction_dialog = dialog
+        dialog.open()
+
+    def _save_redaction(self, sha256: str, dialog: RedactionDialog | VideoRedactionDialog) -> None:
         if self.notebook is None or not self.notebook.writable or self.notebook.sidecar is None:
             return self._say("The notes are read-only: the redaction was not saved.")
         try:
@@ -422,8 +484,9 @@ class WorkspaceWindow(QMainWindow):
         redacted = sum(1 for i in media if self._redaction_of(i.sha256) is not None)
         summary = (
             f"The {len(shown)} reports the Reports list shows, their chat, incidents and "
-            f"alerts; {redacted} photo(s) redacted as saved in the notes (their originals "
-            "left out), other photos unchanged. Signed with your own key "
+            f"alerts; {redacted} photo(s) or video(s) redacted as saved in the notes (their "
+            "originals left out; a redacted video is re-encoded whole, which takes a while), "
+            "other photos unchanged. Signed with your own key "
             f"({disclosure.key_path()})."
         )
         default = self.path.with_name(f"{self.path.name.removesuffix(SUFFIX)}-disclosure{SUFFIX}")
@@ -447,22 +510,27 @@ class WorkspaceWindow(QMainWindow):
         shown = self._shown()
         media = [i for r in shown for i in r.media if i.stored]
         redactions = {i.sha256: (i.mime, b) for i in media if (b := self._redaction_of(i.sha256))}
-        withheld = [] if include_videos else [i.sha256 for i in media if i.mime not in IMAGE_MIMES]
+        withheld = (
+            []
+            if include_videos
+            else [
+                i.sha256 for i in media if i.mime not in IMAGE_MIMES and i.sha256 not in redactions
+            ]
+        )
         path, who, ids = self.path, self.who, [r.report_id for r in shown]
+
+        def _derived(sha: str, mime: str, body: dict[str, Any]) -> disclosure.Derived:
+            original, operation = model.read_media(path, sha), body["operation"]
+            if mime in VIDEO_MIMES:
+                check_video(mime, original)
+                data = redaction_video.redacted_mp4(original, operation)
+                return disclosure.Derived(data, sha, operation, str(body["reason"]), "video/mp4")
+            data = redacted_png(decode_image, mime, original, operation)
+            return disclosure.Derived(data, sha, operation, str(body["reason"]))
 
         def op() -> disclosure.Written:
             key = disclosure.analyst_key()
-            derived = [
-                disclosure.Derived(
-                    redacted_png(
-                        decode_image, mime, model.read_media(path, sha), body["operation"]
-                    ),
-                    sha,
-                    body["operation"],
-                    str(body["reason"]),
-                )
-                for sha, (mime, body) in redactions.items()
-            ]
+            derived = [_derived(sha, mime, body) for sha, (mime, body) in redactions.items()]
             return disclosure.write_disclosure(
                 path,
                 out,

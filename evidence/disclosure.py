@@ -107,8 +107,9 @@ def fingerprint(key: Ed25519PrivateKey) -> str:
 
 @dataclass(frozen=True)
 class Derived:
-    """A redacted photo: its new bytes (a PNG), the original's SHA-256, what was done
-    (e.g. {"type": "redact", "regions": [{"x", "y", "w", "h", "mode"}]}) and why."""
+    """A redacted photo or video: its new bytes (a PNG, or an MP4 with `mime`
+    "video/mp4"), the original's SHA-256, what was done (e.g. {"type": "redact",
+    "regions": [{"x", "y", "w", "h", "mode"}]}, or a "redact-video") and why."""
 
     data: bytes
     parent_sha256: str
@@ -250,7 +251,7 @@ def _plan(
         if d.parent_sha256 not in media:
             raise DisclosureError(
                 f"the redacted file's original {d.parent_sha256[:12]}… is not a photo of a "
-                "chosen report"
+                "chosen report (nor a video)"
             )
         if d.parent_sha256 in replaced:
             raise DisclosureError(f"{d.parent_sha256[:12]}… is redacted twice")
@@ -258,7 +259,14 @@ def _plan(
             raise DisclosureError(f"redaction of {d.parent_sha256[:12]}…: {problem}")
         if not d.reason.strip():
             raise DisclosureError(f"redaction of {d.parent_sha256[:12]}… needs its reason")
-        if d.mime != "image/png" or not d.data.startswith(PNG_MAGIC):
+        video = d.operation["type"] == f.REDACT_VIDEO
+        if video != (media[d.parent_sha256].get("mime") == "video/mp4"):
+            raise DisclosureError(
+                f"{d.parent_sha256[:12]}…: a video takes a video redaction, a photo a photo's"
+            )
+        if video and (d.mime != "video/mp4" or d.data[4:8] != b"ftyp"):
+            raise DisclosureError("a redacted video is written as MP4")
+        if not video and (d.mime != "image/png" or not d.data.startswith(PNG_MAGIC)):
             raise DisclosureError("a redacted photo is written as PNG")
         replaced[d.parent_sha256] = d
     gone = withheld | set(replaced)

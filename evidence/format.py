@@ -46,8 +46,13 @@ SUBSETS: Final = ("reports.json", "chat.json", "incidents.json", "alerts.json", 
 DISCLOSURE_REQUIRED: Final = (*SUBSETS, PARENT_MANIFEST, PARENT_SIGNATURE)
 #: the parent's audit extract, which a disclosure carries unchanged or not at all
 AUDIT_ENTRIES: Final = ("audit.jsonl", "checkpoint.json")
-OPERATIONS: Final = ("redact",)
+REDACT: Final = "redact"
+REDACT_VIDEO: Final = "redact-video"
+OPERATIONS: Final = (REDACT, REDACT_VIDEO)
 MODES: Final = ("box", "pixelate")
+#: what a video redaction did to the sound: silenced over its ranges, left as it was, or
+#: there was none
+AUDIO: Final = ("muted", "kept", "none")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -131,11 +136,18 @@ def normalise_fingerprint(text: str) -> str:
 
 
 def check_operation(operation: Any) -> str:
-    """Why `operation` is not a well-formed redaction ("" when it is): `{"type": "redact",
-    "regions": [{"x", "y", "w", "h", "mode": "box" | "pixelate", "block" (pixelate)}]}`."""
+    """Why `operation` is not a well-formed redaction ("" when it is): a photo's
+    `{"type": "redact", "regions": [{"x", "y", "w", "h", "mode": "box" | "pixelate",
+    "block" (pixelate)}]}`, or a video's `{"type": "redact-video", "ranges": [{"start_s",
+    "end_s"}], "regions": [...] | "whole_frame": true, "audio": "muted" | "kept" | "none"}`."""
     if not isinstance(operation, dict) or operation.get("type") not in OPERATIONS:
         return f"operation must be an object with type one of {', '.join(OPERATIONS)}"
-    regions = operation.get("regions")
+    if operation["type"] == REDACT_VIDEO:
+        return _check_video(operation)
+    return _check_regions(operation.get("regions"))
+
+
+def _check_regions(regions: Any) -> str:
     if not isinstance(regions, list) or not regions:
         return "a redaction needs at least one region"
     for r in regions:
@@ -152,3 +164,34 @@ def check_operation(operation: Any) -> str:
             if isinstance(b, bool) or not isinstance(b, int) or b < 2:
                 return "a pixelated region names its block size (2 pixels or more)"
     return ""
+
+
+def _check_video(op: dict[str, Any]) -> str:
+    ranges = op.get("ranges")
+    if not isinstance(ranges, list) or not ranges:
+        return "a video redaction needs at least one time range"
+    for r in ranges:
+        if not isinstance(r, dict):
+            return "each range is an object with start_s and end_s"
+        a, b = r.get("start_s"), r.get("end_s")
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (a, b)
+        ):
+            return "a range's start_s and end_s are finite numbers of seconds"
+        assert isinstance(a, int | float) and isinstance(b, int | float)
+        if a < 0 or b <= a:
+            return "a range starts at 0 s or later and ends after it starts"
+    if op.get("audio") not in AUDIO:
+        return f"a video redaction's audio is one of {', '.join(AUDIO)}"
+    whole = op.get("whole_frame", False)
+    if whole is not True and "whole_frame" in op:
+        return "whole_frame, when given, is true"
+    if whole and "regions" in op:
+        return "a video redaction has regions or whole_frame, not both"
+    if whole:
+        return ""
+    regions = op.get("regions")
+    if regions == [] and op["audio"] == "muted":
+        return ""  # the sound only
+    return _check_regions(regions)

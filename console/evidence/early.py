@@ -11,9 +11,13 @@ from pathlib import Path
 from evidence.verify import Result, verify
 
 
-def start_verification(path: Path, fingerprint: str | None) -> Future[Result]:
+def start_verification(
+    path: Path, fingerprint: str | None, parent_fingerprint: str | None = None
+) -> Future[Result]:
     pool = ThreadPoolExecutor(1, thread_name_prefix="lookout-verify")
     try:
-        return pool.submit(verify, path, fingerprint=fingerprint)
+        return pool.submit(
+            verify, path, fingerprint=fingerprint, parent_fingerprint=parent_fingerprint
+        )
     finally:
         pool.shutdown(wait=False)  # the one job still runs; the pool takes no more

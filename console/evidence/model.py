@@ -20,6 +20,7 @@ from typing import Any, Literal
 import msgspec
 
 from backend_client import messages as m
+from evidence.format import DISCLOSURE
 from evidence.verify import Result
 
 #: the timeline's rows, top to bottom
@@ -304,10 +305,21 @@ def verdict(result: Result) -> Verdict:
             "been altered; it is open read-only, with the failures listed below.",
             lines,
         )
+    parent = ""
+    if result.kind == DISCLOSURE:  # who signed the package it was disclosed from
+        pfp = result.parent_fingerprint or "(no usable key)"
+        parent = (
+            f" Its parent package was signed by pinned key {pfp}."
+            if result.parent_pinned
+            else f" PARENT SIGNER NOT PINNED: its parent package was signed by {pfp}; compare "
+            "it with the relay's evidence key you were given (--parent-fingerprint)."
+        )
     if not result.pinned:
         return Verdict(
             "unpinned",
             f"Verified, but the signer was not pinned: signed by {fp}. Compare this "
-            "fingerprint with the one your evidence officer gave you (--fingerprint).",
+            "fingerprint with the one your evidence officer gave you (--fingerprint)." + parent,
         )
-    return Verdict("verified", f"Verified: every check passed; signed by pinned key {fp}.")
+    if parent and not result.parent_pinned:
+        return Verdict("unpinned", f"Verified; signed by pinned key {fp}." + parent)
+    return Verdict("verified", f"Verified: every check passed; signed by pinned key {fp}." + parent)

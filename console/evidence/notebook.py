@@ -167,6 +167,18 @@ def describe(record: dict[str, Any]) -> str:
         what = f"Note: {body.get('text', '')}"
     elif kind == "tag":
         what = f"Tag: {body.get('tag', '')}"
+    elif kind == "redaction" and (body.get("operation") or {}).get("type") == "redact-video":
+        op = body["operation"]
+        spans = ", ".join(f"{r['start_s']:.2f}-{r['end_s']:.2f} s" for r in op.get("ranges", []))
+        shown = (
+            "whole frame black"
+            if op.get("whole_frame")
+            else f"{len(op.get('regions') or [])} region(s)"
+        )
+        what = (
+            f"Video redaction for disclosure: {spans}, {shown}, sound {op.get('audio')}; "
+            f"reason: {body.get('reason', '')}"
+        )
     elif kind == "redaction":
         regions = (body.get("operation") or {}).get("regions") or []
         modes = ", ".join(sorted({str(r.get("mode")) for r in regions}))

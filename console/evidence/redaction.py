@@ -131,8 +131,8 @@ def describe(op: dict[str, Any]) -> str:
     return f"{n} region{'s' if n != 1 else ''} ({', '.join(modes)})"
 
 
-class _Canvas(QWidget):
-    """The photo as it will be disclosed, with each region outlined; drag to add one."""
+class RegionCanvas(QWidget):
+    """The picture as it will be disclosed, with each region outlined; drag to add one."""
 
     dragged = Signal(QRect)
 
@@ -146,6 +146,11 @@ class _Canvas(QWidget):
         self.setMinimumSize(480, 360)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(Qt.CursorShape.CrossCursor)
+
+    def set_image(self, image: QImage) -> None:
+        """Another picture of the same size (a video's frame at another time)."""
+        self.image = image
+        self.set_regions(self.regions)
 
     def set_regions(self, regions: list[dict[str, Any]]) -> None:
         self.regions = list(regions)
@@ -204,6 +209,73 @@ class _Canvas(QWidget):
         self.update()
 
 
+class RegionEditor(QWidget):
+    """The canvas, the mode for new regions, the list of regions and a remove button: what
+    the photo and the video dialogs share."""
+
+    changed = Signal()
+
+    def __init__(self, image: QImage) -> None:
+        super().__init__()
+        self.canvas = RegionCanvas(image)
+        self.canvas.dragged.connect(
+            lambda r: self.add_region(r.x(), r.y(), r.width(), r.height(), self.mode())
+        )
+        self.modes = QComboBox()
+        self.modes.addItem("Black box", "box")
+        self.modes.addItem("Pixelate (large blocks)", "pixelate")
+        self.modes.setToolTip(PIXELATE_ADVICE)
+        self.listing = QListWidget()
+        self.listing.setMaximumHeight(110)
+        self.remove_button = QPushButton("Remove region")
+        self.remove_button.clicked.connect(self._remove_selected)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("New regions:"))
+        row.addWidget(self.modes, 1)
+        row.addWidget(self.remove_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.listing)
+
+    @property
+    def regions(self) -> list[dict[str, Any]]:
+        return self.canvas.regions
+
+    def mode(self) -> str:
+        return str(self.modes.currentData())
+
+    def set_regions(self, regions: list[dict[str, Any]]) -> None:
+        self.canvas.set_regions(regions)
+        self._list()
+
+    def add_region(self, x: int, y: int, w: int, h: int, mode: str = "box") -> None:
+        rect = QRect(x, y, w, h).intersected(self.canvas.image.rect())
+        if rect.isEmpty():
+            return
+        self.set_regions(
+            [*self.canvas.regions, region(rect.x(), rect.y(), rect.width(), rect.height(), mode)]
+        )
+
+    def remove_region(self, index: int) -> None:
+        regions = list(self.canvas.regions)
+        del regions[index]
+        self.set_regions(regions)
+
+    def _remove_selected(self) -> None:
+        row = self.listing.currentRow()
+        if 0 <= row < len(self.canvas.regions):
+            self.remove_region(row)
+
+    def _list(self) -> None:
+        self.listing.clear()
+        for r in self.canvas.regions:
+            what = "black box" if r["mode"] == "box" else f"pixelate, {r['block']} px blocks"
+            self.listing.addItem(f"{what}: x {r['x']}, y {r['y']}, {r['w']} x {r['h']} px")
+        self.changed.emit()
+
+
 class RedactionDialog(QDialog):
     """Drag rectangles over the photo, choose black box or pixelate, give the reason (it
     is required). Accepting leaves `operation()` and `reason_text()` for the caller to
@@ -218,18 +290,9 @@ class RedactionDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Redact photo — {title}")
-        self.canvas = _Canvas(image)
-        self.canvas.dragged.connect(
-            lambda r: self.add_region(r.x(), r.y(), r.width(), r.height(), self.mode())
-        )
-        self.modes = QComboBox()
-        self.modes.addItem("Black box", "box")
-        self.modes.addItem("Pixelate (large blocks)", "pixelate")
-        self.modes.setToolTip(PIXELATE_ADVICE)
-        self.listing = QListWidget()
-        self.listing.setMaximumHeight(110)
-        self.remove_button = QPushButton("Remove region")
-        self.remove_button.clicked.connect(self._remove_selected)
+        self.editor = RegionEditor(image)
+        self.canvas, self.listing = self.editor.canvas, self.editor.listing
+        self.editor.changed.connect(self._update)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("Why these regions are hidden (required; it is signed)")
         self.reason.textChanged.connect(lambda _t: self._update())
@@ -247,46 +310,23 @@ class RedactionDialog(QDialog):
         )
         advice.setTextFormat(Qt.TextFormat.PlainText)
         advice.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("New regions:"))
-        row.addWidget(self.modes, 1)
-        row.addWidget(self.remove_button)
         lay = QVBoxLayout(self)
         lay.addWidget(advice)
-        lay.addWidget(self.canvas, 1)
-        lay.addLayout(row)
-        lay.addWidget(self.listing)
+        lay.addWidget(self.editor, 1)
         lay.addWidget(self.reason)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
         self.resize(900, 760)
         if existing:
-            self.canvas.set_regions(list(existing["operation"]["regions"]))
+            self.editor.set_regions(list(existing["operation"]["regions"]))
             self.reason.setText(str(existing.get("reason", "")))
         self._update()
 
-    def mode(self) -> str:
-        return str(self.modes.currentData())
-
     def add_region(self, x: int, y: int, w: int, h: int, mode: str = "box") -> None:
-        rect = QRect(x, y, w, h).intersected(self.canvas.image.rect())
-        if rect.isEmpty():
-            return
-        self.canvas.set_regions(
-            [*self.canvas.regions, region(rect.x(), rect.y(), rect.width(), rect.height(), mode)]
-        )
-        self._update()
+        self.editor.add_region(x, y, w, h, mode)
 
     def remove_region(self, index: int) -> None:
-        regions = list(self.canvas.regions)
-        del regions[index]
-        self.canvas.set_regions(regions)
-        self._update()
-
-    def _remove_selected(self) -> None:
-        row = self.listing.currentRow()
-        if 0 <= row < len(self.canvas.regions):
-            self.remove_region(row)
+        self.editor.remove_region(index)
 
     def operation(self) -> dict[str, Any]:
         return operation(self.canvas.regions)
@@ -295,10 +335,6 @@ class RedactionDialog(QDialog):
         return self.reason.text().strip()
 
     def _update(self) -> None:
-        self.listing.clear()
-        for r in self.canvas.regions:
-            what = "black box" if r["mode"] == "box" else f"pixelate, {r['block']} px blocks"
-            self.listing.addItem(f"{what}: x {r['x']}, y {r['y']}, {r['w']} x {r['h']} px")
         missing = []
         if not self.canvas.regions:
             missing.append("drag at least one region")
@@ -310,8 +346,8 @@ class RedactionDialog(QDialog):
 
 
 class DisclosureDialog(QDialog):
-    """What a disclosure export needs: the reason, whether videos go in unchanged (they
-    cannot be redacted yet), the audit extract, and where to write it."""
+    """What a disclosure export needs: the reason, whether videos with no redaction go in
+    unchanged (else they are withheld), the audit extract, and where to write it."""
 
     def __init__(
         self, summary: str, default_path: str, has_video: bool, parent: QWidget | None = None
@@ -323,7 +359,9 @@ class DisclosureDialog(QDialog):
         about.setWordWrap(True)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("Why, and to whom, this is disclosed (required; signed)")
-        self.videos = QCheckBox("Include videos unchanged (videos cannot be redacted)")
+        self.videos = QCheckBox(
+            "Include videos with no redaction unchanged (redacted videos always go in)"
+        )
         self.videos.setEnabled(has_video)
         self.audit = QCheckBox(
             "Include the parent's audit extract unchanged (it names other items and officers)"

@@ -127,6 +127,7 @@ def test_the_report_and_csv_hold_only_what_the_reports_list_shows(
         "Export report (PDF)…",
         "Export items (CSV)…",
         "Redact photo…",  # issue 10 item 5 (tests/gui/test_evidence_redaction.py)
+        "Redact video…",  # tests/gui/test_evidence_redaction_video.py
         "Export disclosure package…",
     ]
     first = w.feed.model.report(case.reports[0])
