@@ -58,6 +58,9 @@ class WorkspaceWindow(QMainWindow):
     #: the PDF report was written: its path and page count (it is written off the GUI thread)
     pdf_written = Signal(object, int)
     pdf_failed = Signal(str)
+    #: the items CSV was written (off the GUI thread): its path and how many items
+    csv_written = Signal(object, int)
+    csv_failed = Signal(str)
 
     def __init__(
         self,
@@ -577,10 +580,30 @@ class WorkspaceWindow(QMainWindow):
         self.statusBar().showMessage(f"The report could not be written to {path}: {exc}")
         self.pdf_failed.emit(str(exc))
 
-    def export_items_csv(self, path: Path) -> None:
-        content = self.report()
-        if content is not None:
+    def export_items_csv(self, path: Path) -> bool:
+        """Write the items CSV off the GUI thread (building it hashes the whole package);
+        `csv_written` (path, items) or `csv_failed` and the status bar say when. False if
+        nothing is loaded."""
+        build = self._report_builder()
+        if build is None:
+            return False
+        self.statusBar().showMessage(f"Writing the items to {path.name}…")
+
+        def write() -> int:
+            content = build()
             path.write_text(report_content.items_csv(content), encoding="utf-8")
+            return len(content.items)
+
+        def done(items: int) -> None:
+            self.statusBar().showMessage(f"Items written: {path} ({items} reports)", 15_000)
+            self.csv_written.emit(path, items)
+
+        def failed(exc: BaseException) -> None:
+            self.statusBar().showMessage(f"The items could not be written to {path}: {exc}")
+            self.csv_failed.emit(str(exc))
+
+        run_off_thread(write, done, failed, owner=self)
+        return True
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
