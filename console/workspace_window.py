@@ -34,6 +34,7 @@ from console.detail.media import IMAGE_MIMES, decode_image
 from console.detail.widget import ReportDetailWidget
 from console.evidence import model, notebook, report_pdf
 from console.evidence import report as report_content
+from console.evidence.alerts_view import AlertsWidget
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
 from console.evidence.incidents import IncidentsWidget
@@ -145,6 +146,7 @@ class WorkspaceWindow(QMainWindow):
         self._add_notes_and_statistics(notebook.analyst_name(analyst))
         self._add_redaction()
         self._add_incidents(left)
+        self._add_alerts()
 
     def start(self) -> None:
         """Verify and load, each off the GUI thread and at the same time; the package is
@@ -223,6 +225,7 @@ class WorkspaceWindow(QMainWindow):
             self.session.fill(package)
         self.feed.flush_pending()
         self.incidents.set_package(package)
+        self.alerts_view.set_package(package)
         for record in package.alerts:
             self.map.show_alert_area(record.alert)
         self._open_notes(package)
@@ -257,6 +260,22 @@ class WorkspaceWindow(QMainWindow):
     def _incident_chosen(self, ids: frozenset[str] | None) -> None:
         self._incident_reports = ids
         self._brushed(self.timeline.brush_range())
+
+    # ------------------------------------------------------------ alerts
+
+    def _add_alerts(self) -> None:
+        """The Alerts pane, tabbed with the bottom docks: choosing a message shows the
+        alert's area as it then was on the map and narrows the Reports list to its incident."""
+        self.alerts_view = AlertsWidget()
+        timeline = self._docks[3]
+        dock = self._dock("Alerts", self.alerts_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(timeline, dock)
+        timeline.raise_()
+        self._dock_entries[dock] = ("alerts.json", "cap/")
+        self.alerts_view.alert_chosen.connect(self.map.show_alert_area)
+        self.alerts_view.incident_chosen.connect(
+            lambda ref: self.incidents.select_incident(ref) if ref else None
+        )
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)
