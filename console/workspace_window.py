@@ -34,6 +34,7 @@ from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, check_video, decode_i
 from console.detail.widget import ReportDetailWidget
 from console.evidence import model, notebook, redaction_video, report_pdf
 from console.evidence import report as report_content
+from console.evidence.alerts_view import AlertsWidget
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
 from console.evidence.incidents import IncidentsWidget
@@ -59,6 +60,9 @@ class WorkspaceWindow(QMainWindow):
     #: the PDF report was written: its path and page count (it is written off the GUI thread)
     pdf_written = Signal(object, int)
     pdf_failed = Signal(str)
+    #: the items CSV was written (off the GUI thread): its path and how many items
+    csv_written = Signal(object, int)
+    csv_failed = Signal(str)
 
     def __init__(
         self,
@@ -146,6 +150,7 @@ class WorkspaceWindow(QMainWindow):
         self._add_notes_and_statistics(notebook.analyst_name(analyst))
         self._add_redaction()
         self._add_incidents(left)
+        self._add_alerts()
 
     def start(self) -> None:
         """Verify and load, each off the GUI thread and at the same time; the package is
@@ -229,6 +234,7 @@ class WorkspaceWindow(QMainWindow):
             self.session.fill(package)
         self.feed.flush_pending()
         self.incidents.set_package(package)
+        self.alerts_view.set_package(package)
         for record in package.alerts:
             self.map.show_alert_area(record.alert)
         self._open_notes(package)
@@ -263,6 +269,22 @@ class WorkspaceWindow(QMainWindow):
     def _incident_chosen(self, ids: frozenset[str] | None) -> None:
         self._incident_reports = ids
         self._brushed(self.timeline.brush_range())
+
+    # ------------------------------------------------------------ alerts
+
+    def _add_alerts(self) -> None:
+        """The Alerts pane, tabbed with the bottom docks: choosing a message shows the
+        alert's area as it then was on the map and narrows the Reports list to its incident."""
+        self.alerts_view = AlertsWidget()
+        timeline = self._docks[3]
+        dock = self._dock("Alerts", self.alerts_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(timeline, dock)
+        timeline.raise_()
+        self._dock_entries[dock] = ("alerts.json", "cap/")
+        self.alerts_view.alert_chosen.connect(self.map.show_alert_area)
+        self.alerts_view.incident_chosen.connect(
+            lambda ref: self.incidents.select_incident(ref) if ref else None
+        )
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)
@@ -645,10 +667,30 @@ class WorkspaceWindow(QMainWindow):
         self.statusBar().showMessage(f"The report could not be written to {path}: {exc}")
         self.pdf_failed.emit(str(exc))
 
-    def export_items_csv(self, path: Path) -> None:
-        content = self.report()
-        if content is not None:
+    def export_items_csv(self, path: Path) -> bool:
+        """Write the items CSV off the GUI thread (building it hashes the whole package);
+        `csv_written` (path, items) or `csv_failed` and the status bar say when. False if
+        nothing is loaded."""
+        build = self._report_builder()
+        if build is None:
+            return False
+        self.statusBar().showMessage(f"Writing the items to {path.name}…")
+
+        def write() -> int:
+            content = build()
             path.write_text(report_content.items_csv(content), encoding="utf-8")
+            return len(content.items)
+
+        def done(items: int) -> None:
+            self.statusBar().showMessage(f"Items written: {path} ({items} reports)", 15_000)
+            self.csv_written.emit(path, items)
+
+        def failed(exc: BaseException) -> None:
+            self.statusBar().showMessage(f"The items could not be written to {path}: {exc}")
+            self.csv_failed.emit(str(exc))
+
+        run_off_thread(write, done, failed, owner=self)
+        return True
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -10,6 +10,7 @@ What it decides:
 - unread = citizen messages not yet read (by any officer, or marked here and waiting for
   the relay to agree);
 - conversations are ordered by their latest activity, newest first;
+- which conversations a search finds (any message's text, its reporter's pseudonym);
 - how a reply's mark, a message's time and a conversation's title read.
 """
 
@@ -273,3 +274,15 @@ def list_text(conv: Conversation) -> str:
     last = conv.last()
     snippet = " ".join(last.text.split())[:80] if last else "No messages yet"
     return f"{conv.title or conv.report_id}\n{snippet}"
+
+
+def conversation_matches(conv: Conversation, needle: str) -> bool:
+    """Whether a search finds the conversation: `needle` (case-insensitive; blank finds
+    every one) in its title (category and reporter's pseudonym), report id, or any
+    message's text or author (a citizen's author is the reporter's pseudonym)."""
+    n = " ".join(needle.split()).casefold()
+    if not n:
+        return True
+    if n in conv.title.casefold() or n in conv.report_id.casefold():
+        return True
+    return any(n in e.text.casefold() or n in e.author.casefold() for e in conv.entries)

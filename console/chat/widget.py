@@ -25,6 +25,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -44,6 +45,7 @@ from backend_client.outbox import OutboxEntry
 from console.chat.model import (
     ChatEntry,
     ChatModel,
+    conversation_matches,
     conversation_title,
     list_text,
     mark_text,
@@ -272,6 +274,17 @@ class ChatWidget(QWidget):
         self.list.setUniformItemSizes(True)
         self.list.setMinimumHeight(60)
         self.list.currentItemChanged.connect(self._list_selected)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search conversations: message text or reporter")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self._refresh_list())
+        # the search box and the list, hidden together while there is no conversation
+        self.list_box = QWidget()
+        box = QVBoxLayout(self.list_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(self.search)
+        box.addWidget(self.list, 1)
 
         self.title = plain_label("", shrink=False)
         bold = QFont(self.title.font())
@@ -324,11 +337,11 @@ class ChatWidget(QWidget):
 
         # the chat dock is usually tall and narrow: conversations above, messages below
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.list)
+        split.addWidget(self.list_box)
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 4)
-        split.setSizes([110, 400])
+        split.setSizes([140, 400])
         split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -498,14 +511,18 @@ class ChatWidget(QWidget):
         if self._batching:
             return
         # an empty list is only a dark box: hidden until there is a conversation to pick
-        conversations = self.model.conversations()
-        has_any = bool(conversations)
-        self.list.setVisible(has_any)
-        self.empty_hint.setText(
-            "Pick a conversation above, or select a report to chat with its reporter."
-            if has_any
-            else "Select a report in the feed or on the map to chat with its reporter."
-        )
+        every = self.model.conversations()
+        has_any = bool(every)
+        self.list_box.setVisible(has_any)
+        needle = self.search.text()
+        conversations = [c for c in every if conversation_matches(c, needle)]
+        if not has_any:
+            hint = "Select a report in the feed or on the map to chat with its reporter."
+        elif not conversations:
+            hint = "No conversation holds that text; clear the search to see them all."
+        else:
+            hint = "Pick a conversation above, or select a report to chat with its reporter."
+        self.empty_hint.setText(hint)
         self.list.blockSignals(True)
         try:
             self.list.clear()

@@ -264,3 +264,27 @@ def test_no_conversation_open_is_a_tidy_empty_state(
     assert w.compose_row.isVisibleTo(w) and w.compose.isEnabled()
     assert w.send_button.isEnabled()
     assert w.title.isVisibleTo(w) and w.title.text()
+
+
+def test_the_search_box_narrows_the_conversations_by_text_or_reporter(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    w = make_chat(qtbot, session, show=True)
+    session.dispatch(posted(msg("c-1", "A white van outside", report="r-1", at=T0 + 1)))
+    session.dispatch(
+        posted(msg("c-9", HOSTILE, report="r-9", author="brave-otter-7", at=T0 + 2), seq=11)
+    )
+    assert [r[0] for r in w.list_rows()] == ["r-9", "r-1"]
+    assert w.search.isVisibleTo(w)
+    qtbot.keyClicks(w.search, "WHITE VAN")  # type: ignore[attr-defined]
+    assert [r[0] for r in w.list_rows()] == ["r-1"]
+    w.search.setText("brave-otter")
+    assert [r[0] for r in w.list_rows()] == ["r-9"]
+    w.search.setText("<b>bold")  # citizen text is searched as the text it is
+    assert [r[0] for r in w.list_rows()] == ["r-9"]
+    w.search.setText("nobody said this")
+    assert w.list_rows() == [] and "No conversation holds" in w.empty_hint.text()
+    session.dispatch(posted(msg("c-2", "nobody said this", report="r-1", at=T0 + 3), seq=12))
+    assert [r[0] for r in w.list_rows()] == ["r-1"]  # a new message is searched too
+    w.search.clear()
+    assert [r[0] for r in w.list_rows()] == ["r-1", "r-9"]

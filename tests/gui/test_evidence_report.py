@@ -48,6 +48,15 @@ def _export_pdf(qtbot, w, pdf: Path) -> int:
     return int(written.args[1])
 
 
+def _export_csv(qtbot, w, out: Path) -> list[list[str]]:
+    """Export the items CSV (built and written off the GUI thread), wait for it; its rows."""
+    with qtbot.waitSignal(w.csv_written, timeout=60_000) as written:
+        assert w.export_items_csv(out)
+    assert written.args[0] == out
+    assert "Items written" in w.statusBar().currentMessage()
+    return list(csv.reader(io.StringIO(out.read_text("utf-8"))))
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -135,19 +144,17 @@ def test_the_report_and_csv_hold_only_what_the_reports_list_shows(
     w.timeline.set_brush(first.created_at - 0.01, first.created_at + 0.01)
     assert w.feed.model.rowCount() == 1
     _export_pdf(qtbot, w, tmp_path / "one.pdf")
-    w.export_items_csv(tmp_path / "one.csv")
+    rows = _export_csv(qtbot, w, tmp_path / "one.csv")
     text = _text(tmp_path / "one.pdf")
     assert case.reports[0] in text and case.reports[1] not in text
     assert "The 1 of 2 reports" in text
-    rows = list(csv.reader(io.StringIO((tmp_path / "one.csv").read_text("utf-8"))))
     assert rows[0][0] == "report_id" and [r[0] for r in rows[1:]] == [case.reports[0]]
     assert rows[1][9] == case.photo_sha
     assert rows[1][1].endswith("Z") and rows[1][10] == "2"  # the chat both ways
 
     w.timeline.brush_button.setChecked(False)  # the brush taken away: every report again
     assert w.feed.model.rowCount() == 2
-    w.export_items_csv(tmp_path / "all.csv")
-    rows = list(csv.reader(io.StringIO((tmp_path / "all.csv").read_text("utf-8"))))
+    rows = _export_csv(qtbot, w, tmp_path / "all.csv")
     assert {r[0] for r in rows[1:]} == set(case.reports)
     assert HTML_TEXT in {r[8] for r in rows[1:]}
 

@@ -6,6 +6,7 @@ from backend_client import messages as m
 from console.chat.model import (
     ChatModel,
     clock,
+    conversation_matches,
     conversation_title,
     list_text,
     mark_text,
@@ -156,3 +157,16 @@ def test_meta_marks_the_reporter_and_list_rows_show_the_last_message() -> None:
     assert list_text(model.conversation("r-1")) == "Burglary · quiet-heron-42\nOn our way"
     empty = model.conversation("r-2")
     assert list_text(empty) == "r-2\nNo messages yet"
+
+
+def test_a_search_finds_conversations_by_message_text_or_reporter_case_blind() -> None:
+    model = ChatModel()
+    model.add_message(msg("c1", "A white VAN parked outside", report="r-1"))
+    model.add_message(msg("c2", "Nothing here", report="r-2", author="brave-otter-7"))
+    model.set_title("r-2", "Burglary · brave-otter-7")
+    one, two = model.conversation("r-1"), model.conversation("r-2")
+    assert conversation_matches(one, "white  van") and not conversation_matches(two, "van")
+    assert conversation_matches(two, "BRAVE-otter") and not conversation_matches(one, "otter")
+    assert conversation_matches(one, "quiet-heron")  # a citizen's author is the pseudonym
+    assert conversation_matches(one, "  ") and conversation_matches(two, "")
+    assert not conversation_matches(one, "<b>van</b>")  # compared as text, nothing else
