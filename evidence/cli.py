@@ -214,10 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"NOT VERIFIED: {failed} of {len(result.checks)} checks failed")
     if not result.pinned and key is None and args.fingerprint is None:
+        whose = (
+            "the analyst's key fingerprint (they give it to you; `lookout-evidence key` prints it)"
+            if result.kind == f.DISCLOSURE
+            else "the relay's evidence key fingerprint (`lookout-relay serve` prints it)"
+        )
         print(
             f"SIGNER NOT PINNED: signed by key {result.fingerprint or '(none)'}; compare it "
-            "with the relay's evidence key fingerprint (`lookout-relay serve` prints it) or "
-            "give --fingerprint or --key"
+            f"with {whose} or give --fingerprint or --key"
         )
     elif result.pinned:
         print(f"signer pinned: {result.fingerprint}")

@@ -150,6 +150,12 @@ def test_a_disclosure_verifies_pinned_to_both_keys_and_leaves_the_parent_alone(
     assert f"parent signer pinned: {signer(case.data_dir)}" in said and "FAIL" not in said
     assert evidence_cli.main(argv) == 0  # unpinned parent: passes, and says so plainly
     assert "PARENT SIGNER NOT PINNED" in capsys.readouterr().out
+    assert (
+        evidence_cli.main(["verify", str(out)]) == 0
+    )  # the analyst unpinned: whose key to ask for
+    said = capsys.readouterr().out
+    assert f"SIGNER NOT PINNED: signed by key {written.fingerprint}" in said
+    assert "the analyst's key fingerprint" in said and "`lookout-relay serve`" not in said
 
     with zipfile.ZipFile(out) as zf, zipfile.ZipFile(parent) as pz:
         names = set(zf.namelist())
