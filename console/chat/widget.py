@@ -364,6 +364,13 @@ class ChatWidget(QWidget):
         self._mark_read()
         self._refresh_list()
 
+    def set_time_range(self, between: tuple[float, float] | None) -> None:
+        """List only the conversations with a message in [start, end] (unix seconds), e.g.
+        the evidence timeline's brush; None lists them all again."""
+        if between != self.between:
+            self.between = between
+            self._refresh_list()
+
     def send(self) -> None:
         """Queue the compose box's text as a reply (through the outbox)."""
         if self.current is None:
@@ -482,6 +489,8 @@ class ChatWidget(QWidget):
 
     #: inside `batch()`: the list is rebuilt once when it ends
     _batching = False
+    #: the time range the list is narrowed to (see `set_time_range`); None = every conversation
+    between: tuple[float, float] | None = None
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -498,14 +507,16 @@ class ChatWidget(QWidget):
         if self._batching:
             return
         # an empty list is only a dark box: hidden until there is a conversation to pick
-        conversations = self.model.conversations()
+        conversations = self.model.conversations(self.between)
         has_any = bool(conversations)
         self.list.setVisible(has_any)
-        self.empty_hint.setText(
-            "Pick a conversation above, or select a report to chat with its reporter."
-            if has_any
-            else "Select a report in the feed or on the map to chat with its reporter."
-        )
+        if has_any:
+            hint = "Pick a conversation above, or select a report to chat with its reporter."
+        elif self.between is not None:
+            hint = "No conversation has a message in the chosen time range."
+        else:
+            hint = "Select a report in the feed or on the map to chat with its reporter."
+        self.empty_hint.setText(hint)
         self.list.blockSignals(True)
         try:
             self.list.clear()
