@@ -249,7 +249,7 @@ class WorkspaceWindow(QMainWindow):
 
         def follow() -> None:
             every = model_.rowCount() == model_.total()
-            self.map.show_only(None if every else model_.store.shown_ids())
+            self.map.show_only(None if every else model_.shown_ids())
 
         timer.timeout.connect(follow)
         for signal in (model_.modelReset, model_.rowsInserted, model_.rowsRemoved):
