@@ -36,6 +36,10 @@ class ConsoleSession(QObject):
     outbox_changed = Signal(object, object)  # OutboxEntry, reply (None = queued; m.Error = refused)
     request_failed = Signal(str)  # a message for the user
 
+    #: what the report pane says while a media file is on its way, and its video button's tip
+    media_loading_text = "Fetching from the relay…"
+    video_load_tip = "Fetch the video from the relay (the view is audited)"
+
     def __init__(self, client: RelayClient, cache: Any | None = None) -> None:
         super().__init__()
         self.client = client

@@ -151,6 +151,7 @@ class WorkspaceWindow(QMainWindow):
         self._add_redaction()
         self._add_incidents(left)
         self._add_alerts()
+        self._map_follows_reports()
 
     def start(self) -> None:
         """Verify and load, each off the GUI thread and at the same time; the package is
@@ -235,8 +236,8 @@ class WorkspaceWindow(QMainWindow):
         self.feed.flush_pending()
         self.incidents.set_package(package)
         self.alerts_view.set_package(package)
-        for record in package.alerts:
-            self.map.show_alert_area(record.alert)
+        for record in package.alerts:  # every version's area: the earlier ones superseded
+            self.map.show_alert_area(record.alert, model.alert_versions(record))
         self._open_notes(package)
         if package.reports:  # open the first report, so the detail pane is never idle
             self._select(min(package.reports, key=lambda r: r.created_at).report_id)
@@ -252,7 +253,22 @@ class WorkspaceWindow(QMainWindow):
                 self.feed.model.feed_filter, between=span, only=self._incident_reports
             )
         )
+        self.chat.set_time_range(span)
         self._notes_follow()
+
+    def _map_follows_reports(self) -> None:
+        """The map's markers are the reports the Reports list shows, however it is narrowed
+        (filter bar, brush, incident): one path, from the list's own model."""
+        timer = QTimer(self, singleShot=True, interval=50)
+        model_ = self.feed.model
+
+        def follow() -> None:
+            every = model_.rowCount() == model_.total()
+            self.map.show_only(None if every else model_.shown_ids())
+
+        timer.timeout.connect(follow)
+        for signal in (model_.modelReset, model_.rowsInserted, model_.rowsRemoved):
+            signal.connect(timer.start)
 
     # ------------------------------------------------------------ incidents
 
@@ -287,7 +303,10 @@ class WorkspaceWindow(QMainWindow):
         )
 
     def _select(self, report_id: str) -> None:
+        widened = self._widen_to_show(report_id)
         self.feed.select_report(report_id)
+        if widened:
+            self.feed.show_note(f"{widened} cleared to show report {report_id}.")
         self.map.select_report(report_id)
         self.detail.show_report(report_id)
         self.chat.open_conversation(report_id)
@@ -295,6 +314,25 @@ class WorkspaceWindow(QMainWindow):
             self.audit.show_records(model.audit_for(self.package, report_id))
             self.audit_filter.apply()
         self._notes_follow()
+
+    def _widen_to_show(self, report_id: str) -> str:
+        """A package report the list hides: take away the brush and the incident that hide
+        it (the filter bar is the feed's own to clear); says what was cleared."""
+        if report_id not in self.session.reports or self.feed.model.row_of(report_id) is not None:
+            return ""
+        cleared = []
+        if self.timeline.brush_range() is not None:
+            self.timeline.clear_brush()
+            cleared.append("the timeline's brush")
+        if self._incident_reports is not None and report_id not in self._incident_reports:
+            self.incidents.select_incident(None)
+            cleared.append("the chosen incident")
+        if cleared and self.feed.model.row_of(report_id) is None:
+            cleared.append("the filters")
+        if not cleared:
+            return ""
+        said = ", ".join(cleared[:-1]) + " and " + cleared[-1] if len(cleared) > 1 else cleared[0]
+        return said[0].upper() + said[1:]
 
     # ------------------------------------------------- notes and statistics (issue 10, 4 and 7)
 

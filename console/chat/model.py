@@ -89,13 +89,14 @@ class ChatModel:
     def has(self, report_id: str) -> bool:
         return report_id in self._conversations
 
-    def conversations(self) -> list[Conversation]:
-        """Newest activity first; empty conversations (just opened) by when they were opened."""
-        return sorted(
-            self._conversations.values(),
-            key=lambda c: (c.last_at, c.report_id),
-            reverse=True,
-        )
+    def conversations(self, between: tuple[float, float] | None = None) -> list[Conversation]:
+        """Newest activity first; empty conversations (just opened) by when they were opened.
+        With `between` (start, end unix seconds), only those with a message in it."""
+        chosen = list(self._conversations.values())
+        if between is not None:
+            start, end = between
+            chosen = [c for c in chosen if any(start <= e.at <= end for e in c.entries)]
+        return sorted(chosen, key=lambda c: (c.last_at, c.report_id), reverse=True)
 
     def messages(self, report_id: str) -> list[ChatEntry]:
         conv = self._conversations.get(report_id)

@@ -377,6 +377,13 @@ class ChatWidget(QWidget):
         self._mark_read()
         self._refresh_list()
 
+    def set_time_range(self, between: tuple[float, float] | None) -> None:
+        """List only the conversations with a message in [start, end] (unix seconds), e.g.
+        the evidence timeline's brush; None lists them all again."""
+        if between != self.between:
+            self.between = between
+            self._refresh_list()
+
     def send(self) -> None:
         """Queue the compose box's text as a reply (through the outbox)."""
         if self.current is None:
@@ -495,6 +502,8 @@ class ChatWidget(QWidget):
 
     #: inside `batch()`: the list is rebuilt once when it ends
     _batching = False
+    #: the time range the list is narrowed to (see `set_time_range`); None = every conversation
+    between: tuple[float, float] | None = None
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -511,13 +520,15 @@ class ChatWidget(QWidget):
         if self._batching:
             return
         # an empty list is only a dark box: hidden until there is a conversation to pick
-        every = self.model.conversations()
-        has_any = bool(every)
+        every = self.model.conversations(self.between)
+        has_any = bool(self.model.conversations())
         self.list_box.setVisible(has_any)
         needle = self.search.text()
         conversations = [c for c in every if conversation_matches(c, needle)]
         if not has_any:
             hint = "Select a report in the feed or on the map to chat with its reporter."
+        elif not every:
+            hint = "No conversation has a message in the chosen time range."
         elif not conversations:
             hint = "No conversation holds that text; clear the search to see them all."
         else:

@@ -140,7 +140,7 @@ class MediaItem(QFrame):
         elif info.mime in VIDEO_MIMES:
             self.load_button = QPushButton("Load video")
             self.load_button.setAutoDefault(False)
-            self.load_button.setToolTip("Fetch the video from the relay (the view is audited)")
+            self.load_button.setToolTip(session.video_load_tip)
             self.load_button.clicked.connect(self._load_video)
             lay.addWidget(self.load_button, 0, Qt.AlignmentFlag.AlignLeft)
         else:
@@ -188,7 +188,7 @@ class MediaItem(QFrame):
             self._fetch()
 
     def _fetch(self) -> None:
-        self._set_status("Fetching from the relay…")
+        self._set_status(self.session.media_loading_text)
 
         def done(_mime: str, data: bytes) -> None:
             if shiboken6.isValid(self):

@@ -162,6 +162,29 @@ def timeline(package: Package) -> list[TimelineEvent]:
     return events
 
 
+def alert_versions(record: AlertRecord) -> list[m.Alert]:
+    """Every version of the alert as a wire `Alert` (its info, type, state and sent time
+    then), oldest first, for the map to draw; a version that no longer reads as the
+    wire's shapes is left out (the verifier's report says what is wrong with the package)."""
+    out = []
+    for v in record.versions:
+        try:
+            wire = msgspec.convert(v, _VersionWire)
+        except msgspec.ValidationError:
+            continue
+        sent = wire.sent_at if wire.sent_at is not None else wire.recorded_at
+        out.append(
+            msgspec.structs.replace(
+                record.alert,
+                info=wire.info,
+                msg_type=wire.msg_type,
+                state=wire.state,
+                sent_at=sent if sent is not None else record.alert.sent_at,
+            )
+        )
+    return out
+
+
 def audit_for(package: Package, item_id: str) -> list[AuditRecord]:
     """The audit records about one item: its id is the subject, or a top-level string value
     of the detail (the rule docs/evidence.md gives for `concerns`)."""
@@ -184,6 +207,16 @@ class _IncidentWire(msgspec.Struct):
     title: str
     created_by: str
     created_at: float
+
+
+class _VersionWire(msgspec.Struct):
+    """The fields of an alert version (alerts.json) the map needs; the rest is ignored."""
+
+    info: m.AlertInfo
+    msg_type: m.CapMsgType
+    state: m.AlertState
+    sent_at: float | None = None
+    recorded_at: float | None = None
 
 
 class _AlertWire(msgspec.Struct):

@@ -40,6 +40,9 @@ class PackageSession(ConsoleSession):
     #: a media file (its SHA-256) was read from the package and handed to a view
     media_viewed = Signal(str)
 
+    media_loading_text = "Loading from the package…"
+    video_load_tip = "Load the video from the package (the view is logged in your notes)"
+
     def __init__(self, path: Path, username: str = "analyst") -> None:
         # the widgets read the (empty) outbox of the client; it lives in a private
         # directory removed on close, never beside the package

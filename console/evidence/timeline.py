@@ -114,6 +114,10 @@ class TimelineWidget(QWidget):
         self.brush.setRegion((start, end))
         self._brushed()
 
+    def clear_brush(self) -> None:
+        """Take the brush away (`range_brushed` says None), as unchecking its button does."""
+        self.brush_button.setChecked(False)
+
     def _brush_toggled(self, on: bool) -> None:
         if on and self.brush is None:
             low, high = self.x_range()

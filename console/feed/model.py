@@ -195,6 +195,10 @@ class FeedModel(QAbstractTableModel):
     def total(self) -> int:
         return self.store.total()
 
+    def shown_ids(self) -> list[str]:
+        """The ids of the reports the filter shows, top (newest) first."""
+        return self.store.shown_ids()
+
     @property
     def feed_filter(self) -> FeedFilter:
         return self.store.feed_filter

@@ -126,6 +126,10 @@ class FeedWidget(QWidget):
         self.model.mark_read(report_id)
         self._update_actions()
 
+    def show_note(self, text: str) -> None:
+        """Say something about the list above it (hidden again when a filter is chosen)."""
+        self._show_note(text)
+
     def current_report(self) -> m.Report | None:
         return self.table.current_report()
 

@@ -8,6 +8,8 @@ broken shape never reaches the alert composer. Plain Python: no Qt.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -48,20 +50,38 @@ def alert_label(alert: m.Alert) -> str:
     return f"delivered {alert.delivered} / read {alert.read} of {alert.recipients}"
 
 
-def alert_payload(alert: m.Alert) -> dict[str, Any]:
-    area = alert.info.area
-    shape: dict[str, Any]
+def _shape(area: m.Area) -> dict[str, Any]:
     if isinstance(area, m.Circle):
-        shape = {"kind": "circle", "lat": area.lat, "lon": area.lon, "r": area.radius_m}
-    else:
-        shape = {"kind": "polygon", "ring": [[lat, lon] for lon, lat in area.coordinates]}
-    return {
+        return {"kind": "circle", "lat": area.lat, "lon": area.lon, "r": area.radius_m}
+    return {"kind": "polygon", "ring": [[lat, lon] for lon, lat in area.coordinates]}
+
+
+def version_label(n: int, version: m.Alert) -> str:
+    sent = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.sent_at))
+    return f"v{n} {version.msg_type} · sent {sent}"
+
+
+def alert_payload(alert: m.Alert, versions: Sequence[m.Alert] = ()) -> dict[str, Any]:
+    """The alert as it stands now; with `versions` (every message it went through, oldest
+    first, the last being the current one) the earlier ones ride along as `superseded`."""
+    payload = {
         "id": alert.alert_id,
         "state": alert.state,
         "headline": alert.info.headline,
         "label": alert_label(alert),
-        **shape,
+        **_shape(alert.info.area),
     }
+    if len(versions) > 1:
+        payload["superseded"] = [
+            {
+                "n": n,
+                "label": version_label(n, v),
+                "headline": v.info.headline,
+                **_shape(v.info.area),
+            }
+            for n, v in enumerate(versions[:-1], 1)
+        ]
+    return payload
 
 
 def alert_visible(alert: m.Alert) -> bool:

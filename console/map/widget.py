@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,10 @@ class MapWidget(QWidget):
         self._alerts: dict[str, dict[str, Any]] = {}
         self._hidden_alerts: set[str] = set()
         self._pinned_alerts: set[str] = set()
+        #: the versions an alert went through, where they were asked for (see show_alert_area)
+        self._versions: dict[str, tuple[m.Alert, ...]] = {}
+        #: the report ids the page shows (None: every report); see show_only
+        self._only: list[str] | None = None
         self._commands: list[dict[str, Any]] = []
         self._tiles: TileSource = parse_tile_source("")
 
@@ -141,11 +146,26 @@ class MapWidget(QWidget):
     def focus_report(self, report_id: str) -> None:
         self._command({"op": "focus", "id": report_id})
 
-    def show_alert_area(self, alert: m.Alert) -> None:
+    def show_alert_area(self, alert: m.Alert, versions: Sequence[m.Alert] = ()) -> None:
+        """Show the alert's area (whatever its state) and fit the map to it. `versions`,
+        every message the alert went through, oldest first (the evidence workspace has
+        them), adds the areas of those before the last, drawn as superseded."""
         self._pinned_alerts.add(alert.alert_id)
         self._hidden_alerts.discard(alert.alert_id)
-        self._alerts[alert.alert_id] = alert_payload(alert)
+        if versions:
+            self._versions[alert.alert_id] = tuple(versions)
+        self._alerts[alert.alert_id] = self._payload(alert)
         self._command({"op": "fitAlert", "id": alert.alert_id})
+
+    def show_only(self, report_ids: Iterable[str] | None) -> None:
+        """Keep only these reports' markers on the map (None: every report), e.g. what a
+        narrowed list shows. The markers stay in the page; reports that arrive later
+        are held to the same narrowing."""
+        only = None if report_ids is None else sorted(report_ids)
+        if only == self._only:
+            return
+        self._only = only
+        self._command({"op": "only", "ids": only})
 
     def draw(self, kind: str) -> None:
         """Start drawing an alert area in the page: "polygon" or "circle"."""
@@ -205,11 +225,14 @@ class MapWidget(QWidget):
     def _alert_changed(self, alert: m.Alert) -> None:
         if alert_visible(alert) or alert.alert_id in self._pinned_alerts:
             self._hidden_alerts.discard(alert.alert_id)
-            self._alerts[alert.alert_id] = alert_payload(alert)
+            self._alerts[alert.alert_id] = self._payload(alert)
         else:
             self._alerts.pop(alert.alert_id, None)
             self._hidden_alerts.add(alert.alert_id)
         self._schedule()
+
+    def _payload(self, alert: m.Alert) -> dict[str, Any]:
+        return alert_payload(alert, self._versions.get(alert.alert_id, ()))
 
     def _schedule(self) -> None:
         if not self._timer.isActive():
@@ -256,6 +279,8 @@ class MapWidget(QWidget):
             for report in self.session.reports.values():
                 self._reports.setdefault(report.report_id, report_payload(report))
             self._seq = self._applied = 0
+            if self._only is not None:  # it would show every report again
+                self._commands.append({"op": "only", "ids": self._only})
         self._commands.insert(0, {"op": "tiles", "spec": self._tiles.page_spec()})
         if self._theme != self._page_theme:  # switched while the page was loading
             self._commands.insert(0, {"op": "theme", "cfg": self._theme})

@@ -28,7 +28,8 @@ window.LookoutMap = (function () {
   let themeStyle = null; // the <style> element built from cfg's colours
   let selectedId = null;
   const markers = new Map(); // report id -> L.CircleMarker (marker.report holds the data)
-  const alerts = new Map(); // alert id -> {layer, label}
+  const alerts = new Map(); // alert id -> {layer, badge, label, past: [{layer, badge, label}]}
+  let onlyIds = null; // a Set of the report ids to show (the list's narrowing), null = all
   const addQueue = []; // {layers, seq} waiting for the cluster group
   let adding = false;
   let receivedSeq = 0;
@@ -144,6 +145,7 @@ window.LookoutMap = (function () {
     }
     for (const a of batch.alerts || []) showAlert(a, false);
     for (const id of batch.hideAlerts || []) hideAlert(id);
+    if ((batch.alerts || []).length || (batch.hideAlerts || []).length) layoutLabels();
     if (batch.reports && batch.reports.length) heatDirty = true;
     addQueue.push({ layers: fresh, seq: batch.seq || 0 });
     pump();
@@ -161,6 +163,12 @@ window.LookoutMap = (function () {
       pump();
       return;
     }
+    const layers = job.layers.filter(shown);
+    if (!layers.length) {
+      appliedSeq = Math.max(appliedSeq, job.seq);
+      pump();
+      return;
+    }
     adding = true;
     cluster.options.chunkProgress = function (done, total) {
       if (done < total) return;
@@ -168,7 +176,7 @@ window.LookoutMap = (function () {
       appliedSeq = Math.max(appliedSeq, job.seq);
       setTimeout(pump, 0);
     };
-    cluster.addLayers(job.layers, true);
+    cluster.addLayers(layers, true);
   }
 
   function finish() {
@@ -178,6 +186,31 @@ window.LookoutMap = (function () {
     heatDirty = false;
     while (afterAdd.length && !adding && !addQueue.length) afterAdd.shift()();
     if (bridge) bridge.applied(appliedSeq);
+  }
+
+  // ------------------------------------------------------------ narrowing
+
+  function shown(marker) {
+    return !onlyIds || onlyIds.has(marker.report.id);
+  }
+
+  // Only these reports' markers stay on the map (null: every report), as the list that
+  // drives the map shows them. Markers are kept, only taken out of the cluster group.
+  function setOnly(ids) {
+    onlyIds = ids ? new Set(ids) : null;
+    const add = [];
+    const remove = [];
+    for (const m of markers.values()) {
+      const want = shown(m);
+      const has = cluster.hasLayer(m);
+      if (want && !has) add.push(m);
+      else if (!want && has) remove.push(m);
+    }
+    if (remove.length) cluster.removeLayers(remove);
+    heatDirty = true;
+    addQueue.push({ layers: add, seq: 0 });
+    pump();
+    return true;
   }
 
   // ------------------------------------------------------------ selection
@@ -305,35 +338,64 @@ window.LookoutMap = (function () {
   }
 
   function alertBadge(a, label) {
-    label.classList.toggle("lk-alert-pending", a.state !== "active");
+    if (!label.classList.contains("lk-alert-superseded")) {
+      label.classList.toggle("lk-alert-pending", a.state !== "active");
+    }
     const icon = L.divIcon({ className: "lk-alert-badge", html: label, iconSize: null });
     // the tooltip pane: above the markers, as the old permanent tooltip was
     return L.marker(topEdge(a), { icon: icon, interactive: false, keyboard: false, pane: "tooltipPane" });
   }
 
+  // A version the alert went through before its current one (the evidence workspace
+  // shows them): dashed and faint under the current area, labelled with its version and
+  // when it was sent; all of it set as text.
+  function supersededOf(p) {
+    const style = {
+      color: "#d29922",
+      weight: 1.5,
+      opacity: 0.55,
+      dashArray: "3 6",
+      fillOpacity: 0.02,
+      interactive: false,
+    };
+    const layer =
+      p.kind === "circle"
+        ? L.circle([p.lat, p.lon], Object.assign({ radius: p.r }, style))
+        : L.polygon(p.ring, style);
+    const label = el("div", "lk-alert-label lk-alert-superseded");
+    label.appendChild(el("div", "lk-alert-headline", p.label));
+    label.appendChild(el("div", "lk-alert-past-headline", p.headline));
+    label.title = p.label + "\n" + p.headline;
+    return { layer: layer, badge: alertBadge(p, label), label: label };
+  }
+
+  function removeAlertLayers(entry) {
+    for (const part of [entry].concat(entry.past)) {
+      alertLayer.removeLayer(part.layer);
+      alertLayer.removeLayer(part.badge);
+    }
+  }
+
   function showAlert(a, fit) {
     const old = alerts.get(a.id);
-    if (old && old.key === JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state])) {
+    const key = JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state, a.superseded || []]);
+    if (old && old.key === key) {
       old.label.querySelector(".lk-alert-counts").textContent = a.label;
       old.label.querySelector(".lk-alert-headline").textContent = a.headline;
       old.label.title = a.headline;
     } else {
-      if (old) {
-        alertLayer.removeLayer(old.layer);
-        alertLayer.removeLayer(old.badge);
-      }
+      if (old) removeAlertLayers(old);
+      // the superseded versions first, so the current area is drawn over them
+      const past = (a.superseded || []).map(supersededOf);
+      for (const p of past) alertLayer.addLayer(p.layer);
       const layer = alertLayerOf(a);
       const label = alertLabel(a);
       label.title = a.headline;
       const badge = alertBadge(a, label);
       alertLayer.addLayer(layer);
+      for (const p of past) alertLayer.addLayer(p.badge);
       alertLayer.addLayer(badge);
-      alerts.set(a.id, {
-        layer: layer,
-        badge: badge,
-        label: label,
-        key: JSON.stringify([a.kind, a.ring, a.lat, a.lon, a.r, a.state]),
-      });
+      alerts.set(a.id, { id: a.id, layer: layer, badge: badge, label: label, past: past, key: key });
     }
     if (fit) map.fitBounds(alerts.get(a.id).layer.getBounds(), { padding: [40, 40], maxZoom: 17 });
   }
@@ -341,9 +403,88 @@ window.LookoutMap = (function () {
   function hideAlert(id) {
     const old = alerts.get(id);
     if (!old) return;
-    alertLayer.removeLayer(old.layer);
-    alertLayer.removeLayer(old.badge);
+    removeAlertLayers(old);
     alerts.delete(id);
+  }
+
+  // Labels stay inside the view while their area is in it, and never cover each other:
+  // current alerts' labels are placed first, each at its area's top edge (clamped to the
+  // view); a label that would cover one already placed steps down past it (or up, at
+  // the bottom of the view). Run after every move, zoom, resize and change of alerts.
+  const LABEL_MARGIN = 4;
+  const LABEL_GAP = 2;
+
+  function overlapping(placed, box) {
+    return placed.find(function (b) {
+      return box.x < b.x + b.w && b.x < box.x + box.w && box.y < b.y + b.h && b.y < box.y + box.h;
+    });
+  }
+
+  function placeLabel(entry, placed, size, view) {
+    const label = entry.label;
+    const w = label.offsetWidth;
+    const h = label.offsetHeight;
+    if (!w || !h) return;
+    const anchor = map.latLngToContainerPoint(entry.badge.getLatLng());
+    const home = { x: anchor.x - w / 2, y: anchor.y - 3 - h };
+    const box = { x: home.x, y: home.y, w: w, h: h };
+    const inView = view.intersects(entry.layer.getBounds());
+    const low = LABEL_MARGIN;
+    const right = size.x - LABEL_MARGIN - w;
+    const bottom = size.y - LABEL_MARGIN - h;
+    if (inView) {
+      box.x = Math.max(low, Math.min(box.x, right));
+      box.y = Math.max(low, Math.min(box.y, bottom));
+    }
+    const start = box.y;
+    let hit = overlapping(placed, box);
+    for (let i = 0; hit && i <= placed.length; i++) {
+      box.y = hit.y + hit.h + LABEL_GAP;
+      hit = overlapping(placed, box);
+    }
+    if (inView && (hit || box.y > bottom)) {
+      box.y = start; // no room below: step up instead
+      hit = overlapping(placed, box);
+      for (let i = 0; hit && i <= placed.length; i++) {
+        box.y = hit.y - h - LABEL_GAP;
+        hit = overlapping(placed, box);
+      }
+    }
+    placed.push(box);
+    const dx = Math.round(box.x - anchor.x);
+    const dy = Math.round(box.y - home.y);
+    label.style.transform = "translate(" + dx + "px, " + dy + "px)";
+  }
+
+  function layoutLabels() {
+    if (!map) return;
+    const size = map.getSize();
+    const view = map.getBounds();
+    const placed = [];
+    const all = Array.from(alerts.values());
+    for (const a of all) placeLabel(a, placed, size, view);
+    for (const a of all) for (const p of a.past) placeLabel(p, placed, size, view);
+  }
+
+  function labelBoxes() {
+    const box = map.getContainer().getBoundingClientRect();
+    const out = [];
+    for (const a of alerts.values()) {
+      for (const part of [a].concat(a.past)) {
+        const r = part.label.getBoundingClientRect();
+        out.push({
+          id: a.id,
+          superseded: part !== a,
+          left: r.left - box.left,
+          top: r.top - box.top,
+          right: r.right - box.left,
+          bottom: r.bottom - box.top,
+          width: box.width,
+          height: box.height,
+        });
+      }
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ heat map
@@ -351,7 +492,7 @@ window.LookoutMap = (function () {
   function heatPoints() {
     const out = [];
     for (const m of markers.values()) {
-      if (m.report.status !== "closed") out.push([m.report.lat, m.report.lon, 0.6]);
+      if (m.report.status !== "closed" && shown(m)) out.push([m.report.lat, m.report.lon, 0.6]);
     }
     return out;
   }
@@ -403,7 +544,8 @@ window.LookoutMap = (function () {
   // ------------------------------------------------------------ commands from Python
 
   function command(c) {
-    if ((c.op === "select" || c.op === "focus") && (adding || addQueue.length)) {
+    const waits = c.op === "select" || c.op === "focus" || c.op === "only";
+    if (waits && (adding || addQueue.length)) {
       afterAdd.push(function () {
         command(c);
       });
@@ -424,8 +566,11 @@ window.LookoutMap = (function () {
         return setTiles(c.spec);
       case "theme":
         return setTheme(c.cfg);
+      case "only":
+        return setOnly(c.ids);
       case "fitAlert":
         if (alerts.has(c.id)) map.fitBounds(alerts.get(c.id).layer.getBounds(), { padding: [40, 40] });
+        layoutLabels();
         return true;
       case "clearDrawn":
         return drawnLayer.clearLayers();
@@ -467,6 +612,9 @@ window.LookoutMap = (function () {
       .lk-alert-label:hover { max-width: 320px; z-index: 1; }
       .lk-alert-label:hover .lk-alert-headline { white-space: normal; overflow-wrap: anywhere; }
       .lk-alert-counts { font-variant-numeric: tabular-nums; white-space: nowrap; }
+      .lk-alert-label.lk-alert-superseded { border-color: #d29922; border-style: dashed; opacity: 0.8;
+        color: ${cfg.muted}; }
+      .lk-alert-past-headline { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
       .leaflet-control-scale-line { background: ${cfg.panel}cc; color: ${cfg.text}; border-color: ${cfg.muted}; }
       .leaflet-bar a { background: ${cfg.panel}; color: ${cfg.text}; border-color: ${cfg.grid}; }
     `;
@@ -507,6 +655,7 @@ window.LookoutMap = (function () {
       iconCreateFunction: clusterIcon,
     }).addTo(map);
     map.on(L.Draw.Event.CREATED, onDrawCreated);
+    map.on("zoomend moveend resize viewreset", layoutLabels);
     setInterval(function () {
       for (const m of markers.values()) m.setStyle(styleFor(m.report));
     }, 60000);
@@ -525,6 +674,10 @@ window.LookoutMap = (function () {
       applied: appliedSeq,
       received: receivedSeq,
       alerts: alerts.size,
+      superseded: Array.from(alerts.values()).reduce(function (n, a) {
+        return n + a.past.length;
+      }, 0),
+      only: onlyIds ? onlyIds.size : null,
       heat: !!heatLayer,
       tiles: tileLayer ? tileLayer._url : "",
       selected: selectedId,
@@ -550,6 +703,12 @@ window.LookoutMap = (function () {
     alertLabelText: function (id) {
       return alerts.has(id) ? alerts.get(id).label.textContent : null;
     },
+    supersededLabels: function (id) {
+      return alerts.has(id) ? alerts.get(id).past.map((p) => p.label.textContent) : null;
+    },
+    labelBoxes: labelBoxes,
+    layoutLabels: layoutLabels,
+    setOnly: setOnly,
     map: function () {
       return map;
     },

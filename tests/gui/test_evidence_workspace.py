@@ -4,6 +4,7 @@ by `lookout-relay evidence export`, opened headless with no relay."""
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from PySide6.QtCore import QSettings
 from console.evidence.model import MediaUnavailable, load, read_media, timeline
 from console.settings import ConsoleSettings
 from console.workspace_window import WorkspaceWindow
-from tests.support.console import close_map
+from tests.support.console import close_map, js
 from tests.support.evidence_case import HTML_TEXT, Case, export, make_case, signer
 
 pytestmark = pytest.mark.gui
@@ -278,3 +279,66 @@ def test_the_audit_trail_filters_by_actor_or_action(open_workspace, case, packag
     assert w.audit_filter.shown_rows() == []
     w.audit_filter.search.clear()
     assert len(w.audit_filter.shown_rows()) == w.audit.rowCount()
+
+
+def _map_stats(qtbot: Any, w: WorkspaceWindow) -> dict[str, Any]:
+    qtbot.waitUntil(lambda: w.map.ready, timeout=30_000)  # the panes fill before the page loads
+    return json.loads(js(qtbot, w.map, "JSON.stringify(LookoutMap.stats())"))
+
+
+def test_every_superseded_version_of_an_alert_is_on_the_map(open_workspace, case, package, qtbot):
+    w = open_workspace(package, _fp(case))
+    (record,) = w.package.alerts
+    assert (
+        record.alert.alert_id == case.alert_id and len(record.versions) == 3
+    )  # sent, updated, cancelled
+    qtbot.waitUntil(lambda: _map_stats(qtbot, w)["superseded"] == len(record.versions) - 1)
+    script = f"JSON.stringify(LookoutMap.supersededLabels({json.dumps(case.alert_id)}))"
+    labels = json.loads(js(qtbot, w.map, script))
+    assert [label.split(" · ")[0] for label in labels] == ["v1 Alert", "v2 Update"], labels
+    assert _map_stats(qtbot, w)["alerts"] == 1  # the current area, cancelled: shown as before
+
+
+def test_the_brush_narrows_the_map_and_the_chat_list_as_the_reports_list(
+    open_workspace, case, package, qtbot
+):
+    w = open_workspace(package, _fp(case))
+    qtbot.waitUntil(lambda: _map_stats(qtbot, w)["clustered"] == 2)
+    assert w.chat.list.count() == 1  # the chat on the first report
+    one = next(r for r in w.package.reports if r.report_id == case.reports[1])
+    w.timeline.set_brush(one.created_at, one.created_at)  # before any chat message
+    assert w.feed.model.rowCount() == 1
+    qtbot.waitUntil(lambda: _map_stats(qtbot, w)["clustered"] == w.feed.model.rowCount())
+    assert w.chat.list.count() == 0
+    w.timeline.clear_brush()
+    qtbot.waitUntil(lambda: _map_stats(qtbot, w)["clustered"] == 2)
+    assert w.chat.list.count() == 1
+    # the Incidents pane narrows the list, and so the map, the same way
+    w.incidents.select_incident(case.incident_ref)
+    w.feed.search.setText(case.reports[0])  # the filter bar too
+    qtbot.waitUntil(lambda: w.feed.model.rowCount() == 1)
+    qtbot.waitUntil(lambda: _map_stats(qtbot, w)["clustered"] == 1)
+
+
+def test_the_photo_pane_says_it_loads_from_the_package(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    w.detail.show_report(case.reports[1])  # another report, so the photo is fetched anew
+    w.detail.show_report(case.reports[0])
+    item = w.detail.media_items[case.photo_sha]
+    assert item.status_label.text() == "Loading from the package…"
+    assert "relay" not in item.status_label.text()
+
+
+def test_selecting_a_report_outside_the_brush_clears_it_and_shows_the_report(
+    open_workspace, case, package, qtbot
+):
+    w = open_workspace(package, _fp(case))
+    one = next(r for r in w.package.reports if r.report_id == case.reports[1])
+    w.timeline.set_brush(one.created_at, one.created_at)
+    assert w.feed.model.row_of(case.reports[0]) is None
+    w._select(case.reports[0])
+    assert w.timeline.brush_range() is None
+    assert w.feed.model.row_of(case.reports[0]) is not None
+    assert w.feed.current_report().report_id == case.reports[0]
+    assert "brush" in w.feed.note.text() and case.reports[0] in w.feed.note.text()
+    qtbot.waitUntil(lambda: _map_stats(qtbot, w)["clustered"] == 2)

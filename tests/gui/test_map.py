@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
@@ -343,3 +344,117 @@ def test_tile_dialog_refuses_an_unusable_source(qtbot: Any) -> None:
     with qtbot.waitSignal(dialog.accepted, timeout=1_000):
         dialog._accept()
     assert dialog.value() == ""
+
+
+def _version(a: m.Alert, msg_type: str, at: float, radius: float, headline: str) -> m.Alert:
+    area = m.Circle(lat=PRESTON[0], lon=PRESTON[1], radius_m=radius)
+    info = msgspec.structs.replace(a.info, area=area, headline=headline)
+    return msgspec.structs.replace(a, msg_type=msg_type, sent_at=at, info=info)  # type: ignore[arg-type]
+
+
+def test_an_alert_shown_with_its_versions_draws_the_earlier_ones_as_superseded(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    now = alert(25, 9)
+    versions = [
+        _version(now, "Alert", now.sent_at - 7200, 200.0, "Burglary on Fishergate"),
+        _version(now, "Update", now.sent_at - 3600, 300.0, HOSTILE),
+        now,
+    ]
+    session.dispatch(m.AlertChanged(seq=1, at=time.time(), alert=now))  # the live path: none
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["alerts"] == 1)
+    assert stats(qtbot, widget)["superseded"] == 0
+    widget.show_alert_area(now, versions)
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["superseded"] == 2)
+    labels = json.loads(js(qtbot, widget, "JSON.stringify(LookoutMap.supersededLabels('a1'))"))
+    assert labels[0].startswith("v1 Alert · sent ") and "Burglary on Fishergate" in labels[0]
+    assert labels[1].startswith("v2 Update · sent ") and HOSTILE in labels[1]  # as text
+    assert js(qtbot, widget, "window.__pwned === undefined") is True
+    styles = """JSON.stringify((function () {
+        const out = [];
+        LookoutMap.map().eachLayer(function (l) {
+            if (l instanceof L.Circle) out.push([l.options.dashArray, l.options.opacity]);
+        });
+        return out;
+    })())"""
+    drawn = sorted(json.loads(js(qtbot, widget, styles)), key=str)
+    assert drawn == [["3 6", 0.55], ["3 6", 0.55], [None, 1]], drawn  # dashed, fainter
+    # a later change of the alert (counts) keeps its history on the map
+    session.dispatch(m.AlertChanged(seq=2, at=time.time(), alert=alert(30, 12)))
+    qtbot.waitUntil(lambda: "delivered 30" in js(qtbot, widget, "LookoutMap.alertLabelText('a1')"))
+    assert stats(qtbot, widget)["superseded"] == 2
+
+
+def _boxes_inside(boxes: list[dict[str, Any]]) -> bool:
+    return all(
+        b["left"] >= 0 and b["top"] >= 0 and b["right"] <= b["width"] and b["bottom"] <= b["height"]
+        for b in boxes
+    )
+
+
+def _overlaps(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [
+        (a["id"], b["id"])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    ]
+
+
+def test_alert_labels_stay_inside_the_view_and_do_not_cover_each_other(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    west = alert(3, 1)
+    east_area = m.Circle(lat=PRESTON[0], lon=PRESTON[1] + 0.014, radius_m=400.0)
+    east = msgspec.structs.replace(
+        west, alert_id="a2", info=msgspec.structs.replace(west.info, area=east_area)
+    )
+    session.dispatch(m.AlertChanged(seq=1, at=time.time(), alert=east))
+    session.dispatch(m.AlertChanged(seq=2, at=time.time(), alert=west))
+    qtbot.waitUntil(lambda: widget.settled and stats(qtbot, widget)["alerts"] == 2)
+    # markercluster slides every marker icon (the labels' too) after a zoom, and a page
+    # that is not painted never finishes the slide: read where the labels are put
+    still = "const s = document.createElement('style'); s.textContent = "
+    still += "'.leaflet-marker-icon { transition: none !important; }'; "
+    js(qtbot, widget, still + "document.head.appendChild(s); 1")
+    boxes = "JSON.stringify(LookoutMap.labelBoxes())"
+    # fitted to the west area (without animation: the map then stays where it is put), then
+    # its top edge 10 px under the view's: where a label sitting above the edge is cut off
+    edge_near_top = f"""(function () {{
+        const map = LookoutMap.map();
+        let west = null;
+        map.eachLayer(function (l) {{
+            if (l instanceof L.Circle && Math.abs(l.getLatLng().lng - {PRESTON[1]}) < 1e-6) west = l;
+        }});
+        map.fitBounds(west.getBounds(), {{padding: [40, 40], animate: false}});
+        const b = west.getBounds();
+        const edge = map.latLngToContainerPoint([b.getNorth(), b.getCenter().lng]).y;
+        map.panBy([0, edge - 10], {{animate: false}});
+        return Math.round(map.latLngToContainerPoint([b.getNorth(), b.getCenter().lng]).y);
+    }})()"""
+    assert js(qtbot, widget, edge_near_top) == 10
+
+    fitted = json.loads(js(qtbot, widget, boxes))
+    assert len(fitted) == 2 and _boxes_inside(fitted), fitted
+    # one step out: the two labels' places on their top edges now overlap
+    out = json.loads(js(qtbot, widget, f"LookoutMap.map().zoomOut(1, {{animate: false}}); {boxes}"))
+    assert len(out) == 2 and not _overlaps(out) and _boxes_inside(out), out
+
+
+def test_show_only_keeps_just_those_markers_and_holds_new_reports_to_it(
+    qtbot: Any, widget: MapWidget, session: ConsoleSession
+) -> None:
+    for i in range(20):
+        session.dispatch(created(report(i), seq=i + 1))
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["clustered"] == 20, timeout=20_000)
+    widget.show_only({"r1", "r2", "r3"})
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["clustered"] == 3)
+    session.dispatch(created(report(40), seq=41))  # not in the narrowing: kept off the map
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["markers"] == 21)
+    qtbot.waitUntil(lambda: widget.settled)
+    assert stats(qtbot, widget)["clustered"] == 3
+    widget.show_only(None)
+    qtbot.waitUntil(lambda: stats(qtbot, widget)["clustered"] == 21)
