@@ -497,6 +497,8 @@ class ChatWidget(QWidget):
         pane = self.panes.get(report_id)
         if pane is None:
             pane = self.panes[report_id] = MessagePane(report_id)
+            if self.read_only:  # a transcript: nobody can write to the reporter from here
+                pane.empty_label.setText("No messages about this report.")
             self.stack.addWidget(pane)
         return pane
 

@@ -342,3 +342,10 @@ def test_selecting_a_report_outside_the_brush_clears_it_and_shows_the_report(
     assert w.feed.current_report().report_id == case.reports[0]
     assert "brush" in w.feed.note.text() and case.reports[0] in w.feed.note.text()
     qtbot.waitUntil(lambda: _map_stats(qtbot, w)["clustered"] == 2)
+
+
+def test_a_report_without_chat_does_not_invite_a_reply(open_workspace, case, package):
+    w = open_workspace(package, _fp(case))
+    w.chat.open_conversation(case.far_report)
+    text = w.chat.panes[case.far_report].empty_label.text()
+    assert text == "No messages about this report." and "Write" not in text
