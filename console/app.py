@@ -27,15 +27,13 @@ from typing import TYPE_CHECKING, Protocol
 from backend_client.version import lookout_version
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from PySide6.QtWidgets import QApplication
 
     from backend_client.client import RelayClient
     from backend_client.state import State
     from console.compose import OpenedSession
+    from console.evidence.early import StagedVerification
     from console.login.dialog import LoginResult
-    from evidence.verify import Result
 
 os.environ.setdefault(
     "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
@@ -210,7 +208,7 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
 
 
 async def run_evidence(
-    args: argparse.Namespace, app: QApplication, verification: Future[Result] | None = None
+    args: argparse.Namespace, app: QApplication, verification: StagedVerification | None = None
 ) -> int:
     """The analyst's workspace over one package: no session, no relay, no login;
     `verification` is the package's, if main already started it."""
