@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
     if args.evidence:  # before Qt's import: the package's hashing overlaps it
         from console.evidence.early import start_verification
 
-        verification = start_verification(args.evidence, args.fingerprint)
+        # its media are hashed once the workspace has shown the package
+        verification = start_verification(args.evidence, args.fingerprint, hold_media=True)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

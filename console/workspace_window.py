@@ -161,7 +161,9 @@ class WorkspaceWindow(QMainWindow):
         shown once it is read and the first stage has passed, while its media are hashed
         (the banner says how far); if the first stage fails, once verification is over,
         under the whole list of failures, as without stages."""
-        staged = self._verification or start_verification(self.path, self.fingerprint)
+        staged = self._verification or start_verification(
+            self.path, self.fingerprint, hold_media=True
+        )
         self._verification = staged
         self._progress_timer = QTimer(self, interval=100)
         self._progress_timer.timeout.connect(self._media_progress)
@@ -244,6 +246,11 @@ class WorkspaceWindow(QMainWindow):
         self._show_when_ready()
         self._check_done()
 
+    def _release_media(self) -> None:
+        """The package is shown: its media may be hashed now (not beside the first paint)."""
+        if self._verification is not None:
+            self._verification.release_media()
+
     def _check_done(self) -> None:
         if not (self._verify_done and self.shown.is_set()) or self.done.is_set():
             return
@@ -288,6 +295,7 @@ class WorkspaceWindow(QMainWindow):
         package = self.package
         if package is None or self.shown.is_set():
             return
+        self._release_media()  # the timeline is painted (or could not be): hash the media
         with self.chat.batch():  # the conversation list once, not once per message
             self.session.fill(package)
         self.feed.flush_pending()
@@ -303,6 +311,7 @@ class WorkspaceWindow(QMainWindow):
     def _load_failed(self, exc: BaseException) -> None:
         self.banner.add_problems([f"The package could not be read: {exc}"])
         self.shown.set()
+        self._release_media()
         self._check_done()
 
     def _brushed(self, span: tuple[float, float] | None) -> None:

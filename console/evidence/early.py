@@ -6,7 +6,10 @@ It runs in two stages (`evidence.verify.Verification`): `structure` resolves onc
 manifest, signature, pin, Merkle root, records and audit chain have been checked (what the
 workspace needs before it shows the package), `final` once every media file has been
 hashed too (the verdict). `progress` is the media stage's latest `Progress`, for a reader
-on any thread to poll. Callbacks added with `add_done_callback` run on the verifying
+on any thread to poll. With `hold_media`, the media stage waits after a first stage that
+passed until `release_media()` (the workspace releases it once it has shown the package:
+hashing beside Qt's start and the first paint slows both on two cores), or `HOLD_BOUND_S`
+at most, so a verdict is never withheld because nobody released it. Callbacks added with `add_done_callback` run on the verifying
 thread (or at once, if the stage is already over).
 """
 
@@ -19,9 +22,14 @@ from pathlib import Path
 
 from evidence.verify import Cancelled, Progress, Result, Verification
 
+#: the longest a held media stage waits for `release_media`
+HOLD_BOUND_S = 10.0
+
 
 class StagedVerification:
-    def __init__(self, on_progress: Callable[[Progress], None] | None = None) -> None:
+    def __init__(
+        self, on_progress: Callable[[Progress], None] | None = None, *, hold_media: bool = False
+    ) -> None:
         #: the first stage's result: `holds_so_far` says whether it passed
         self.structure: Future[Result] = Future()
         #: the final result, exactly `verify`'s
@@ -30,10 +38,18 @@ class StagedVerification:
         self.progress: Progress | None = None
         self._cancelled = threading.Event()
         self._on_progress = on_progress
+        self._go = threading.Event()
+        if not hold_media:
+            self._go.set()
 
     def cancel(self) -> None:
         """Stop hashing media (the window closed): `final` then fails with `Cancelled`."""
         self._cancelled.set()
+        self._go.set()
+
+    def release_media(self) -> None:
+        """Let a held media stage start (harmless if it was not held or has started)."""
+        self._go.set()
 
     def _report(self, progress: Progress) -> None:
         if self._cancelled.is_set():
@@ -52,6 +68,8 @@ class StagedVerification:
             self.final.set_exception(exc)
             return
         self.structure.set_result(first)
+        if first.holds_so_far:  # after a failure, the verdict is all that is waited for
+            self._go.wait(HOLD_BOUND_S)
         try:
             final = checking.media(self._report)
         except BaseException as exc:
@@ -65,10 +83,12 @@ def start_verification(
     fingerprint: str | None,
     *,
     on_progress: Callable[[Progress], None] | None = None,
+    hold_media: bool = False,
 ) -> StagedVerification:
     """Verify `path` on a thread of its own, in two stages. `on_progress` is called on that
-    thread with each media progress report, before the next file is hashed."""
-    staged = StagedVerification(on_progress)
+    thread with each media progress report, before the next file is hashed; `hold_media`
+    holds the media stage until `release_media()` (see above)."""
+    staged = StagedVerification(on_progress, hold_media=hold_media)
     checking = Verification(path, fingerprint=fingerprint)
     threading.Thread(
         target=staged.run, args=(checking,), name="lookout-verify", daemon=False

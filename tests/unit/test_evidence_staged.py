@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from console.evidence.early import HOLD_BOUND_S, start_verification
 from console.evidence.model import checking_media, verdict
 from evidence.verify import Cancelled, Progress, Verification, verify
 from tests.support.evidence_scale import export, make_case, signer
@@ -105,3 +106,38 @@ def test_the_banner_text_while_media_are_checked(made):
     assert text.startswith("Signature and records verified; checking media: 2 of 4 files (41%)…")
     unpinned = checking_media(Verification(package).structure(), None).headline
     assert "was not pinned" in unpinned and "0 of 4 files (0%)" in unpinned
+
+
+def test_a_held_media_stage_waits_for_its_release(made, tmp_path):
+    package, fp = made
+    staged = start_verification(package, fp, hold_media=True)
+    first = staged.structure.result(timeout=30)
+    assert first.holds_so_far
+    # held: no progress reported and no verdict, however long the structure took
+    with pytest.raises(TimeoutError):
+        staged.final.result(timeout=0.5)
+    assert staged.progress is None
+    staged.release_media()
+    assert staged.final.result(timeout=30).to_json() == verify(package, fingerprint=fp).to_json()
+
+
+def test_a_first_stage_failure_is_never_held(made, tmp_path):
+    package, fp = made
+    bad = _changed(
+        package,
+        tmp_path / "r.lookout-evidence",
+        "chat.json",
+        lambda d: d.replace(b"rep_", b"reX_", 1),
+    )
+    staged = start_verification(bad, fp, hold_media=True)  # nobody releases it
+    final = staged.final.result(timeout=HOLD_BOUND_S / 2)  # a held stage would time out
+    assert not final.ok and ("file", "chat.json") in {(c.check, c.file) for c in final.failures}
+
+
+def test_cancelling_a_held_stage_ends_it(made):
+    package, fp = made
+    staged = start_verification(package, fp, hold_media=True)
+    staged.structure.result(timeout=30)
+    staged.cancel()
+    with pytest.raises(Cancelled):
+        staged.final.result(timeout=30)
