@@ -27,15 +27,13 @@ from typing import TYPE_CHECKING, Protocol
 from backend_client.version import lookout_version
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from PySide6.QtWidgets import QApplication
 
     from backend_client.client import RelayClient
     from backend_client.state import State
     from console.compose import OpenedSession
+    from console.evidence.early import StagedVerification
     from console.login.dialog import LoginResult
-    from evidence.verify import Result
 
 os.environ.setdefault(
     "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
@@ -174,7 +172,13 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
     if args.evidence:  # before Qt's import: the package's hashing overlaps it
         from console.evidence.early import start_verification
 
-        verification = start_verification(args.evidence, args.fingerprint, args.parent_fingerprint)
+        # its media are hashed once the workspace has shown the package
+        verification = start_verification(
+            args.evidence,
+            args.fingerprint,
+            parent_fingerprint=args.parent_fingerprint,
+            hold_media=True,
+        )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
 
 
 async def run_evidence(
-    args: argparse.Namespace, app: QApplication, verification: Future[Result] | None = None
+    args: argparse.Namespace, app: QApplication, verification: StagedVerification | None = None
 ) -> int:
     """The analyst's workspace over one package: no session, no relay, no login;
     `verification` is the package's, if main already started it."""

@@ -1,9 +1,12 @@
 """The analyst's workspace window: composes the evidence feature with the live console's
 own feed, map, report detail and chat widgets, fed from a package (no relay).
 
-Like `main_window.py` it holds no feature logic. It verifies first (a worker thread), shows
-the verdict in the banner, then loads the package (another worker thread) and fills the
-read-only `PackageSession` the reused widgets read. Nothing here writes to the package.
+Like `main_window.py` it holds no feature logic. It verifies (a thread of its own, in two
+stages) and loads the package (a worker thread) at once; once the first stage has passed
+(signature, records, audit chain) it shows the package in the read-only `PackageSession`
+the reused widgets read, while the banner counts the media being checked, then gives the
+verdict. Whatever states the verdict (the PDF report, a disclosure) waits for the final
+result. Nothing here writes to the package.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from backend_client import messages as m
 from console.chat.widget import ChatWidget
-from console.common.ops import run_off_thread
+from console.common.ops import run_off_thread, when_done
 from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, check_video, decode_image
 from console.detail.widget import ReportDetailWidget
 from console.evidence import model, notebook, redaction_video, report_pdf
@@ -37,6 +39,7 @@ from console.evidence import report as report_content
 from console.evidence.alerts_view import AlertsWidget
 from console.evidence.audit import AuditTrailWidget
 from console.evidence.banner import VerificationBanner
+from console.evidence.early import StagedVerification, start_verification
 from console.evidence.incidents import IncidentsWidget
 from console.evidence.notes import NotesWidget
 from console.evidence.redaction import DisclosureDialog, RedactionDialog, redacted_png
@@ -52,7 +55,7 @@ from console.settings import ConsoleSettings
 from evidence import disclosure, stats
 from evidence.format import SUFFIX
 from evidence.sidecar import SidecarError
-from evidence.verify import Result, verify
+from evidence.verify import Cancelled, Result
 
 
 class WorkspaceWindow(QMainWindow):
@@ -73,7 +76,7 @@ class WorkspaceWindow(QMainWindow):
         parent_fingerprint: str | None = None,
         map_cache_dir: Path | None = None,
         analyst: str | None = None,
-        verification: Future[Result] | None = None,
+        verification: StagedVerification | None = None,
     ) -> None:
         super().__init__()
         self.path = path
@@ -84,12 +87,22 @@ class WorkspaceWindow(QMainWindow):
         self.parent_fingerprint = parent_fingerprint
         self.session = PackageSession(path)
         self.package: model.Package | None = None
+        #: the final verification (None until every check, media included, has run)
         self.result: Result | None = None
-        #: set once verification and loading have both finished (or failed)
+        #: the first stage's result: everything but the media's bytes
+        self.first_stage: Result | None = None
+        #: set once the package is shown (its panes filled) or could not be read
+        self.shown = asyncio.Event()
+        #: set once the package is shown and verification has finished (or failed)
         self.done = asyncio.Event()
-        #: verification and reading run at once; the package shows when both are done
+        #: verification and reading run at once; the package shows when it is read and
+        #: the first stage has passed (or, if that failed, when verification is over)
         self._verify_done = False
+        self._may_show = False
+        self._showing = False
         self._read: model.Package | BaseException | None = None
+        #: what waits for the final verdict (exports that state it), run once it is in
+        self._after_verdict: list[Callable[[], object]] = []
         self.setWindowTitle(f"Lookout evidence workspace — {path.name} (read-only)")
         self.resize(1600, 960)
 
@@ -154,23 +167,69 @@ class WorkspaceWindow(QMainWindow):
         self._map_follows_reports()
 
     def start(self) -> None:
-        """Verify and load, each off the GUI thread and at the same time; the package is
-        shown only once both have finished, under the verdict."""
-        path, fingerprint, parent = self.path, self.fingerprint, self.parent_fingerprint
-        started = self._verification
-        run_off_thread(
-            lambda: (
-                started.result()
-                if started
-                else verify(path, fingerprint=fingerprint, parent_fingerprint=parent)
-            ),
-            self._verified,
-            self._verify_failed,
-            owner=self,
+        """Verify and load, each off the GUI thread and at the same time. The package is
+        shown once it is read and the first stage has passed, while its media are hashed
+        (the banner says how far); if the first stage fails, once verification is over,
+        under the whole list of failures, as without stages."""
+        staged = self._verification or start_verification(
+            self.path,
+            self.fingerprint,
+            parent_fingerprint=self.parent_fingerprint,
+            hold_media=True,
         )
+        self._verification = staged
+        self._progress_timer = QTimer(self, interval=100)
+        self._progress_timer.timeout.connect(self._media_progress)
+        when_done(staged.structure, self._structure_checked, lambda _exc: None, owner=self)
+        when_done(staged.final, self._verified, self._verify_failed, owner=self)
+        self.closed.connect(staged.cancel)  # a window closed mid-check stops hashing
+        self.session.media_viewed.connect(self._media_viewed_early)
         self._load()
 
+    def _structure_checked(self, first: Result) -> None:
+        self.first_stage = first
+        if self._verify_done or not first.holds_so_far:
+            return  # a failure is shown with the final result, every check listed
+        self.banner.show_verdict(model.checking_media(first, None))
+        self._progress_timer.start()
+        self._may_show = True
+        self._show_when_ready()
+
+    def _media_progress(self) -> None:
+        staged, first = self._verification, self.first_stage
+        if self._verify_done or staged is None or first is None:
+            return
+        self.banner.show_verdict(model.checking_media(first, staged.progress))
+
+    def _media_viewed_early(self, sha256: str) -> None:
+        """A media file opened before the media check finished is shown (it matched its own
+        SHA-256 as it was read) and the analyst is told the package's check is not over."""
+        if self._verify_done:
+            return
+        progress = self._verification.progress if self._verification else None
+        so_far = (
+            f" ({progress.files_done:,} of {progress.files_total:,} checked)" if progress else ""
+        )
+        self.statusBar().showMessage(
+            f"Media {sha256[:12]}… is not yet verified as part of the package: the media "
+            f"check is still running{so_far}. It matched its own SHA-256 as it was read.",
+            20_000,
+        )
+
+    def _wait_for_verdict(self, action: Callable[[], object], what: str) -> bool:
+        """True (and `action` queued to run once the verdict is in) while verification is
+        still running: what states the verdict must state the final one."""
+        if self.done.is_set() or self._verify_done:
+            return False
+        self._after_verdict.append(action)
+        self.statusBar().showMessage(
+            f"{what} will be written once the media check has finished: it states the "
+            "package's final verification."
+        )
+        return True
+
     def _verified(self, result: Result) -> None:
+        self._progress_timer.stop()
         self.result = result
         self.banner.show_verdict(model.verdict(result))
         self._mark_failed_docks(result)
@@ -189,12 +248,29 @@ class WorkspaceWindow(QMainWindow):
                 dock.setWindowTitle(f"{dock.windowTitle()} — FAILED VERIFICATION: {', '.join(bad)}")
 
     def _verify_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            return  # the window closed: nobody is waiting for the verdict
+        self._progress_timer.stop()
         self.banner.show_error(str(exc))
         self._verify_finished()
 
     def _verify_finished(self) -> None:
-        self._verify_done = True
-        self._show_when_both_done()
+        self._verify_done = self._may_show = True
+        self._show_when_ready()
+        self._check_done()
+
+    def _release_media(self) -> None:
+        """The package is shown: its media may be hashed now (not beside the first paint)."""
+        if self._verification is not None:
+            self._verification.release_media()
+
+    def _check_done(self) -> None:
+        if not (self._verify_done and self.shown.is_set()) or self.done.is_set():
+            return
+        self.done.set()
+        waiting, self._after_verdict = self._after_verdict, []
+        for action in waiting:
+            action()
 
     def _load(self) -> None:
         path = self.path
@@ -202,12 +278,13 @@ class WorkspaceWindow(QMainWindow):
 
     def _read_done(self, read: model.Package | BaseException) -> None:
         self._read = read
-        self._show_when_both_done()
+        self._show_when_ready()
 
-    def _show_when_both_done(self) -> None:
+    def _show_when_ready(self) -> None:
         read = self._read
-        if not self._verify_done or read is None:
+        if not self._may_show or read is None or self._showing:
             return
+        self._showing = True
         if isinstance(read, BaseException):
             self._load_failed(read)
         else:
@@ -229,8 +306,9 @@ class WorkspaceWindow(QMainWindow):
 
     def _fill_panes(self) -> None:
         package = self.package
-        if package is None or self.done.is_set():
+        if package is None or self.shown.is_set():
             return
+        self._release_media()  # the timeline is painted (or could not be): hash the media
         with self.chat.batch():  # the conversation list once, not once per message
             self.session.fill(package)
         self.feed.flush_pending()
@@ -241,11 +319,14 @@ class WorkspaceWindow(QMainWindow):
         self._open_notes(package)
         if package.reports:  # open the first report, so the detail pane is never idle
             self._select(min(package.reports, key=lambda r: r.created_at).report_id)
-        self.done.set()
+        self.shown.set()
+        self._check_done()
 
     def _load_failed(self, exc: BaseException) -> None:
         self.banner.add_problems([f"The package could not be read: {exc}"])
-        self.done.set()
+        self.shown.set()
+        self._release_media()
+        self._check_done()
 
     def _brushed(self, span: tuple[float, float] | None) -> None:
         self.feed.set_filter(
@@ -566,7 +647,15 @@ class WorkspaceWindow(QMainWindow):
     def export_disclosure(
         self, out: Path, reason: str, *, include_videos: bool = False, include_audit: bool = False
     ) -> None:
-        """Write a disclosure of the reports shown now, off the GUI thread."""
+        """Write a disclosure of the reports shown now, off the GUI thread (once the
+        package's verification has finished)."""
+        if self._wait_for_verdict(
+            lambda: self.export_disclosure(
+                out, reason, include_videos=include_videos, include_audit=include_audit
+            ),
+            "The disclosure package",
+        ):
+            return
         shown = self._shown()
         media = [i for r in shown for i in r.media if i.stored]
         redactions = {i.sha256: (i.mime, b) for i in media if (b := self._redaction_of(i.sha256))}
@@ -649,7 +738,7 @@ class WorkspaceWindow(QMainWindow):
 
     def report(self) -> report_content.Content | None:
         """The report's content: the reports the Reports list shows now (its filter bar
-        and timeline brush), or None before the package is loaded."""
+        and timeline brush), or None before the package is loaded and verified."""
         build = self._report_builder()
         return None if build is None else build()
 
@@ -657,8 +746,8 @@ class WorkspaceWindow(QMainWindow):
         """What the report holds, read on the GUI thread (the Reports list as it is now);
         building it (hashing the package, reading the sidecar) may run on any thread."""
         package, result = self.package, self.result
-        if package is None:
-            return None
+        if package is None or not self._verify_done:
+            return None  # the report states the verdict: only the final one
         model = self.feed.model
         shown = [r for row in range(model.rowCount()) if (r := model.report_at(row))]
         selection = (
@@ -670,7 +759,15 @@ class WorkspaceWindow(QMainWindow):
     def export_report_pdf(self, path: Path) -> bool:
         """Write the PDF report off the GUI thread: the map and the timeline are grabbed
         here, the content built, laid out and written on a worker; `pdf_written` (path,
-        pages) or `pdf_failed` and the status bar say when. False if nothing is loaded."""
+        pages) or `pdf_failed` and the status bar say when. False if nothing is loaded.
+        While the media are still being checked it waits for the verdict, then writes."""
+        if self.package is None:
+            return False
+        if self._wait_for_verdict(lambda: self._export_report_pdf_now(path), "The report"):
+            return True
+        return self._export_report_pdf_now(path)
+
+    def _export_report_pdf_now(self, path: Path) -> bool:
         build = self._report_builder()
         if build is None:
             return False
@@ -708,7 +805,15 @@ class WorkspaceWindow(QMainWindow):
     def export_items_csv(self, path: Path) -> bool:
         """Write the items CSV off the GUI thread (building it hashes the whole package);
         `csv_written` (path, items) or `csv_failed` and the status bar say when. False if
-        nothing is loaded."""
+        nothing is loaded. While the media are still being checked it waits for the
+        verdict, then writes."""
+        if self.package is None:
+            return False
+        if self._wait_for_verdict(lambda: self._export_items_csv_now(path), "The items (CSV)"):
+            return True
+        return self._export_items_csv_now(path)
+
+    def _export_items_csv_now(self, path: Path) -> bool:
         build = self._report_builder()
         if build is None:
             return False

@@ -5,6 +5,14 @@ as a library) needs to see everything that does not hold, each naming the entry,
 expected and what was found. A package passes only when every check passes; whether its
 signer was pinned is reported beside that (`Result.pinned`), since an unpinned package
 proves only that whoever holds the key it names made it.
+
+The checks run in two stages, so a caller that shows the package can start once the
+first has passed (`Verification`): first everything but the media's bytes (the entry
+names, the manifest, the signer and its pin, the signature, the Merkle root, the hash of
+every non-media entry, the media's names, the audit chain and its signed checkpoint, a
+disclosure's own checks, the sidecar), then the hash of every `media/` entry, reporting
+progress. `verify` runs both; the checks, their order and every word of the result are the
+same whichever way it is run.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import hashlib
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -28,6 +36,8 @@ from evidence import format as f
 from evidence import sidecar
 
 _CHUNK = 1 << 20
+#: while one media file is hashed, progress is reported every this many bytes as well
+_PROGRESS_BYTES = 8 * _CHUNK
 _AUDIT_FIELDS = ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
 
 
@@ -71,9 +81,22 @@ class Result:
     #: a disclosure's parent: the fingerprint its manifest names, and whether it was pinned
     parent_fingerprint: str | None = None
     parent_pinned: bool = False
+    #: media entries whose bytes are still to be hashed: a first stage's result
+    #: (`Verification.structure`); a package never passes while any are pending
+    pending: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
+        return self.holds_so_far and not self.pending
+
+    @property
+    def complete(self) -> bool:
+        """Every check has run (always so for `verify`'s result)."""
+        return not self.pending
+
+    @property
+    def holds_so_far(self) -> bool:
+        """Every check run so far passed (the first stage passed, for a partial result)."""
         return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
@@ -131,17 +154,128 @@ def verify(
     public key, or `fingerprint` its fingerprint (give at most one). For a disclosure,
     that is the analyst's key, and `parent_key` or `parent_fingerprint` pins the relay's
     key that signed its parent."""
-    result = Result()
-    try:
-        zf = zipfile.ZipFile(package)
-    except (OSError, zipfile.BadZipFile) as exc:
-        result.add(False, "package", str(package), note=f"not a readable ZIP file: {exc}")
+    checking = Verification(
+        package,
+        key=key,
+        fingerprint=fingerprint,
+        parent_key=parent_key,
+        parent_fingerprint=parent_fingerprint,
+    )
+    checking.structure()
+    return checking.media()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far the media stage has gone: files whose hash is checked, and bytes hashed."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+class Cancelled(Exception):
+    """The media stage was stopped by its progress callback (`Verification.media`)."""
+
+
+class Verification:
+    """`verify` in two stages, for a caller that shows the package before its media are
+    hashed (the analyst's workspace):
+
+        checking = Verification(path, fingerprint=fp)   # the arguments of `verify`
+        first = checking.structure()   # all but the media's bytes; `first.pending` names them
+        if first.holds_so_far: ...     # signature, records, audit chain: show them
+        final = checking.media(on_progress)   # == verify(path, fingerprint=fp)
+
+    `structure()` returns a snapshot: its `ok` is False while media are pending, so it is
+    never mistaken for a verdict (`holds_so_far` says whether the first stage passed).
+    `media()` runs the first stage too if it has not run, hashes every `media/` entry the
+    package holds (calling `on_progress` with a `Progress` before the first, after each
+    file, and every 8 MiB within one; an exception it raises, such as `Cancelled`, stops
+    the stage and is raised from `media()`), puts each file check where `verify` lists it,
+    and returns the final `Result`. The package stays open between the two; `media()`
+    closes it, and so does `close()` (for a caller that stops after the first stage).
+    Use it from one thread at a time.
+    """
+
+    def __init__(
+        self,
+        package: str | Path | IO[bytes],
+        *,
+        key: bytes | None = None,
+        fingerprint: str | None = None,
+        parent_key: bytes | None = None,
+        parent_fingerprint: str | None = None,
+    ) -> None:
+        self._package = package
+        self._pins = (key, fingerprint, (parent_key, parent_fingerprint))
+        self._result = Result()
+        self._zf: zipfile.ZipFile | None = None
+        #: the media entries to hash: where each one's check goes in `result.checks`
+        #: (counted without the other deferred checks), its path, claimed hash and size
+        self._deferred: list[tuple[int, str, str, int]] = []
+        self._first: Result | None = None
+        self._final: Result | None = None
+
+    def structure(self) -> Result:
+        """The first stage's result (run once; later calls return the same snapshot)."""
+        if self._first is not None:
+            return self._first
+        result = self._result
+        try:
+            self._zf = zipfile.ZipFile(self._package)
+        except (OSError, zipfile.BadZipFile) as exc:
+            result.add(False, "package", str(self._package), note=f"not a readable ZIP file: {exc}")
+        else:
+            key, fingerprint, parent_pin = self._pins
+            _verify_zip(self._zf, result, key, fingerprint, parent_pin, self._deferred)
+            if isinstance(self._package, str | Path):
+                result.sidecar = _sidecar(Path(self._package), self._zf, result)
+        self._first = dataclasses.replace(
+            result, checks=list(result.checks), pending=tuple(p for _, p, _, _ in self._deferred)
+        )
+        return self._first
+
+    def media(self, on_progress: Callable[[Progress], None] | None = None) -> Result:
+        """The final result: the first stage's checks with each media file's put in place."""
+        if self._final is not None:
+            return self._final
+        self.structure()
+        try:
+            checks = self._hash_media(on_progress or (lambda _p: None))
+        finally:
+            self.close()
+        result = self._result
+        for n, (at, check) in enumerate(zip((d[0] for d in self._deferred), checks, strict=True)):
+            result.checks.insert(at + n, check)  # the checks before it include n deferred ones
+        self._final = result
         return result
-    with zf:
-        _verify_zip(zf, result, key, fingerprint, (parent_key, parent_fingerprint))
-        if isinstance(package, str | Path):
-            result.sidecar = _sidecar(Path(package), zf, result)
-    return result
+
+    def _hash_media(self, report: Callable[[Progress], None]) -> list[Check]:
+        zf = self._zf
+        total_files = len(self._deferred)
+        total_bytes = sum(size for _, _, _, size in self._deferred)
+        done_bytes = 0
+        report(Progress(0, total_files, 0, total_bytes))
+        checks = []
+        for n, (_at, path, sha, size) in enumerate(self._deferred, 1):
+            start = done_bytes
+
+            def hashed(count: int, start: int = start, n: int = n, size: int = size) -> None:
+                report(Progress(n - 1, total_files, start + min(count, size), total_bytes))
+
+            assert zf is not None  # entries are deferred only from an open package
+            got_sha, got_size = _digest(zf, path, hashed)
+            checks.append(_file_check(path, sha, size, got_sha, got_size))
+            done_bytes += size
+            report(Progress(n, total_files, done_bytes, total_bytes))
+        return checks
+
+    def close(self) -> None:
+        if self._zf is not None:
+            self._zf.close()
+            self._zf = None
 
 
 def _sidecar(package: Path, zf: zipfile.ZipFile, result: Result) -> Check | None:
@@ -164,6 +298,7 @@ def _verify_zip(
     key: bytes | None,
     fingerprint: str | None,
     parent_pin: tuple[bytes | None, str | None] = (None, None),
+    deferred: list[tuple[int, str, str, int]] | None = None,
 ) -> None:
     names = zf.namelist()
     for name, count in Counter(names).items():
@@ -206,7 +341,7 @@ def _verify_zip(
     disclosure = kind == f.DISCLOSURE
     signer = _signature(zf, present, manifest_bytes, manifest, result, key, fingerprint)
     required = f.DISCLOSURE_REQUIRED if disclosure else f.REQUIRED
-    files = _files(zf, present, manifest, result, required)
+    files = _files(zf, present, manifest, result, required, deferred)
     _merkle(manifest, files, result)
     _media(zf, files, result)
     if not disclosure:
@@ -306,8 +441,11 @@ def _files(
     manifest: dict[str, Any],
     result: Result,
     required: tuple[str, ...] = f.REQUIRED,
+    deferred: list[tuple[int, str, str, int]] | None = None,
 ) -> list[tuple[str, str, int]]:
-    """Every manifest entry against the package's bytes, then entries the manifest lacks."""
+    """Every manifest entry against the package's bytes, then entries the manifest lacks.
+    With `deferred`, a media entry the package holds is not hashed here: where its check
+    goes, its path, hash and size are appended to `deferred` instead (`Verification`)."""
     raw = manifest.get("files")
     entries: list[tuple[str, str, int]] = []
     if not isinstance(raw, list):
@@ -346,29 +484,43 @@ def _files(
                 False, "missing", path, expected=f"sha256 {sha}, {size} bytes", actual="absent"
             )
             continue
+        if deferred is not None and path.startswith("media/"):
+            deferred.append((len(result.checks), path, sha, size))
+            continue
         got_sha, got_size = _digest(zf, path)
-        result.add(
-            (got_sha, got_size) == (sha, size),
-            "file",
-            path,
-            expected=f"sha256 {sha}, {size} bytes",
-            actual=f"sha256 {got_sha}, {got_size} bytes",
-            note=f"sha256 {sha}, {size} bytes",
-        )
+        result.checks.append(_file_check(path, sha, size, got_sha, got_size))
     listed = set(paths) | {f.MANIFEST, f.SIGNATURE}
     for name in sorted(present - listed):
         result.add(False, "extra", name, expected="not in the package", actual="present")
     return entries
 
 
-def _digest(zf: zipfile.ZipFile, path: str) -> tuple[str, int]:
+def _file_check(path: str, sha: str, size: int, got_sha: str, got_size: int) -> Check:
+    return Check(
+        (got_sha, got_size) == (sha, size),
+        "file",
+        path,
+        expected=f"sha256 {sha}, {size} bytes",
+        actual=f"sha256 {got_sha}, {got_size} bytes",
+        note=f"sha256 {sha}, {size} bytes",
+    )
+
+
+def _digest(
+    zf: zipfile.ZipFile, path: str, hashed: Callable[[int], None] | None = None
+) -> tuple[str, int]:
+    """The entry's SHA-256 and size; `hashed(bytes so far)` every `_PROGRESS_BYTES`."""
     h = hashlib.sha256()
     size = 0
+    next_report = _PROGRESS_BYTES
     try:
         with zf.open(path) as src:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
                 size += len(chunk)
+                if hashed is not None and size >= next_report:
+                    next_report += _PROGRESS_BYTES
+                    hashed(size)
     except (OSError, zipfile.BadZipFile, ValueError) as exc:  # a damaged entry (bad CRC)
         return f"unreadable ({exc})", size
     return h.hexdigest(), size

@@ -2,6 +2,9 @@
 
 It says "Verifying…" until the worker thread is done, then green (verified, pinned
 signer), amber (verified, signer not pinned) or red (failed, every failed check listed).
+Between the two, once the signature and records have verified, it says so and how far the
+media check is ("checking", not yet a verdict). Problems added beside the verdict (what
+the reader could not read) stay listed when the verdict follows.
 Everything it shows is plain text: a tampered package may hold markup in its file names.
 """
 
@@ -13,7 +16,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QVBoxLayout
 from console.evidence.model import Verdict
 from console.theme import current
 
-_COLOUR = {"verified": "success", "unpinned": "warning", "failed": "danger"}
+_COLOUR = {"verified": "success", "unpinned": "warning", "failed": "danger", "checking": "muted"}
 
 
 class VerificationBanner(QFrame):
@@ -21,6 +24,8 @@ class VerificationBanner(QFrame):
         super().__init__()
         self.setObjectName("verification-banner")
         self.verdict: Verdict | None = None
+        #: problems added with `add_problems`, and whether each is about the package
+        self._problems: list[tuple[str, bool]] = []
         self.headline = QLabel("Verifying the package…")
         self.headline.setTextFormat(Qt.TextFormat.PlainText)
         self.headline.setWordWrap(True)
@@ -44,14 +49,16 @@ class VerificationBanner(QFrame):
         self.verdict = verdict
         self.headline.setText(verdict.headline)
         self.failures.clear()
-        self.failures.addItems(list(verdict.failures))
-        self.failures.setVisible(bool(verdict.failures))
-        self._paint(_COLOUR[verdict.level])
+        self.failures.addItems([*verdict.failures, *(text for text, _ in self._problems)])
+        self.failures.setVisible(self.failures.count() > 0)
+        about_package = any(about for _, about in self._problems)
+        self._paint("danger" if about_package else _COLOUR[verdict.level])
 
     def add_problems(self, problems: list[str], *, about_package: bool = True) -> None:
         """What the package reader could not read: listed with the failures, in red. A
         problem of the review's own files (the notes) is listed without turning a package
         that verified red: it does not make the package unsound."""
+        self._problems += [(text, about_package) for text in problems]
         self.failures.addItems(problems)
         self.failures.show()
         if about_package:

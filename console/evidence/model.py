@@ -21,7 +21,7 @@ import msgspec
 
 from backend_client import messages as m
 from evidence.format import DISCLOSURE
-from evidence.verify import Result
+from evidence.verify import Progress, Result
 
 #: the timeline's rows, top to bottom
 Lane = Literal["report", "chat", "alert", "audit"]
@@ -323,12 +323,20 @@ def _audit(zf: zipfile.ZipFile, package: Package) -> list[AuditRecord]:
 class Verdict:
     """What the banner says about a verification: its level, one headline, the failures."""
 
-    level: Literal["verified", "unpinned", "failed"]
+    #: "checking": the first stage passed and the media are still being hashed (no verdict)
+    level: Literal["verified", "unpinned", "failed", "checking"]
     headline: str
     failures: tuple[str, ...] = ()
 
 
 def verdict(result: Result) -> Verdict:
+    """The verdict on a complete result. A first stage's result has none: ValueError (so
+    nothing can print a verification it has not finished)."""
+    if not result.complete:
+        raise ValueError(
+            f"the package's verification has not finished: {len(result.pending)} media "
+            "file(s) are still to be checked"
+        )
     fp = result.fingerprint or "(no usable key)"
     if not result.ok:
         lines = tuple(c.line() for c in result.failures)
@@ -356,3 +364,23 @@ def verdict(result: Result) -> Verdict:
     if parent and not result.parent_pinned:
         return Verdict("unpinned", f"Verified; signed by pinned key {fp}." + parent)
     return Verdict("verified", f"Verified: every check passed; signed by pinned key {fp}." + parent)
+
+
+def checking_media(first: Result, progress: Progress | None) -> Verdict:
+    """What the banner says while the media are hashed after the first stage passed: what
+    has been verified, what has not, and how far the media check is. Not a verdict."""
+    done, total = (progress.files_done, progress.files_total) if progress else (0, 0)
+    total = total or len(first.pending)
+    share = progress.bytes_done / progress.bytes_total if progress and progress.bytes_total else 0
+    files = "file" if total == 1 else "files"
+    pin = (
+        ""
+        if first.pinned
+        else f" (the signer, {first.fingerprint or '(no usable key)'}, was not pinned)"
+    )
+    return Verdict(
+        "checking",
+        f"Signature and records verified{pin}; checking media: {done:,} of {total:,} {files} "
+        f"({int(share * 100)}%)… Media are not yet verified; reports that rely on the "
+        "verdict wait for it.",
+    )

@@ -139,6 +139,9 @@ def build(
     reports: Sequence[m.Report],
     selection: str,
 ) -> Content:
+    """`result` is the final verification (`verify`'s), or None if it could not run. A
+    first stage's result (media still being checked) is refused with ValueError: the
+    report's verification section states only a finished verdict."""
     merkle = str(package.manifest.get("merkle_root", ""))
     state, side_status, side_hash = read_sidecar(package.path, merkle)
     chats = package.chats_by_report()
