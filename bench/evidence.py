@@ -50,6 +50,7 @@ from pathlib import Path
 # from here: take bench/ off the path until the project's packages are imported.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))  # the checkout: the case builder is tests/support's
 
 from evidence.verify import verify  # noqa: E402
 from relay import admin, checkpoints, evidence  # noqa: E402
