@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import shiboken6
-from PySide6.QtCore import QSettings
 
 from console.evidence import notebook
-from console.settings import ConsoleSettings
 from console.workspace_window import WorkspaceWindow
 from evidence import sidecar, stats
 from evidence.verify import verify
-from tests.support.console import close_map
 from tests.support.evidence_case import HTML_TEXT, Case, export, make_case
+from tests.support.workspace import workspaces
 
 pytestmark = pytest.mark.gui
 
@@ -48,25 +45,8 @@ def _sha(path: Path) -> str:
 
 @pytest.fixture
 def open_workspace(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
-    windows: list[WorkspaceWindow] = []
-
-    def go(path: Path, analyst: str = "ana") -> WorkspaceWindow:
-        settings = ConsoleSettings(
-            "analyst", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-        )
-        w = WorkspaceWindow(path, settings, map_cache_dir=tmp_path / "cache", analyst=analyst)
-        qtbot.addWidget(w)
-        windows.append(w)
-        w.show()
-        w.start()
-        qtbot.waitUntil(w.done.is_set, timeout=30_000)
-        return w
-
-    yield go
-    for w in windows:
-        if shiboken6.isValid(w.map):  # a window closed in the test took its map with it
-            close_map(w.map)
-        w.session.client.outbox.close()
+    with workspaces(qtbot, tmp_path, "ana") as go:
+        yield go
 
 
 def _listed(w: WorkspaceWindow) -> list[str]:

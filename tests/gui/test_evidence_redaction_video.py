@@ -23,23 +23,20 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-import shiboken6
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialogButtonBox
 
 from backend_client import messages as m
 from backend_client.limits import MAX_MEDIA_BYTES
 from console import app as console_app
 from console.evidence import redaction_video
-from console.settings import ConsoleSettings
 from console.workspace_window import WorkspaceWindow
 from evidence import disclosure
 from evidence.verify import verify
 from tests.conftest import start_relay
-from tests.support.console import close_map
 from tests.support.evidence_case import HTML_TEXT, signer
 from tests.support.flows import device, report
 from tests.support.peer import next_id
+from tests.support.workspace import workspaces
 
 pytestmark = pytest.mark.gui
 
@@ -136,25 +133,8 @@ def package(exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture
 def open_workspace(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
-    windows: list[WorkspaceWindow] = []
-
-    def go(path: Path, **kw: Any) -> WorkspaceWindow:
-        settings = ConsoleSettings(
-            "analyst", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-        )
-        w = WorkspaceWindow(path, settings, map_cache_dir=tmp_path / "cache", analyst="ana", **kw)
-        qtbot.addWidget(w)
-        windows.append(w)
-        w.show()
-        w.start()
-        qtbot.waitUntil(w.done.is_set, timeout=30_000)
-        return w
-
-    yield go
-    for w in windows:
-        if shiboken6.isValid(w.map):
-            close_map(w.map)
-        w.session.client.outbox.close()
+    with workspaces(qtbot, tmp_path, "ana") as go:
+        yield go
 
 
 def _frames(data: bytes) -> list[tuple[float, np.ndarray]]:

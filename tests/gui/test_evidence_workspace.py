@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from console.evidence.model import MediaUnavailable, load, read_media, timeline
-from console.settings import ConsoleSettings
 from console.workspace_window import WorkspaceWindow
-from tests.support.console import close_map, js
+from tests.support.console import js
 from tests.support.evidence_case import HTML_TEXT, Case, export, make_case, signer
+from tests.support.workspace import workspaces
 
 pytestmark = pytest.mark.gui
 
@@ -54,26 +53,8 @@ def _tampered(package: Path, out: Path, entry: str, old: bytes, new: bytes) -> P
 
 @pytest.fixture
 def open_workspace(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
-    windows: list[WorkspaceWindow] = []
-
-    def go(path: Path, fingerprint: str | None = None) -> WorkspaceWindow:
-        settings = ConsoleSettings(
-            "analyst", QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-        )
-        w = WorkspaceWindow(
-            path, settings, fingerprint=fingerprint, map_cache_dir=tmp_path / "cache"
-        )
-        qtbot.addWidget(w)
-        windows.append(w)
-        w.show()
-        w.start()
-        qtbot.waitUntil(w.done.is_set, timeout=30_000)
-        return w
-
-    yield go
-    for w in windows:
-        close_map(w.map)
-        w.session.client.outbox.close()
+    with workspaces(qtbot, tmp_path) as go:
+        yield go
 
 
 def test_a_pinned_package_says_verified_and_lists_its_reports(open_workspace, case, package):
