@@ -18,7 +18,6 @@ verifier: the workspace renders the redacted pixels (Qt) and hands the bytes in.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evidence import format as f
+from evidence import keys
 from evidence.verify import verify
 
 KIND: Final = f.DISCLOSURE
@@ -68,28 +68,16 @@ def analyst_key(path: Path | None = None) -> Ed25519PrivateKey:
     """The analyst's Ed25519 key, made on first use (0600 in a 0700 folder). Refuses a key
     file others can read: whoever can read it can sign disclosures in the analyst's name."""
     path = path or key_path()
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        with contextlib.suppress(FileExistsError):  # another process made it first
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-                out.flush()
-                os.fsync(out.fileno())
+    try:
+        key = keys.load_or_make(path)
+    except keys.NotAnEd25519Key as exc:
+        raise DisclosureError(str(exc)) from None
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise DisclosureError(
             f"the signing key {path} can be read by other users (mode {mode:o}): "
             f"run `chmod 600 {path}`, or make a new key if others may have copied it"
         )
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise DisclosureError(f"{path} is not an Ed25519 private key")
     return key
 
 

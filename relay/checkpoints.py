@@ -16,7 +16,6 @@ relay's identity; evidence packages are signed with it too.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import math
@@ -31,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from evidence import keys
 
 DOMAIN: Final = "lookout.audit.checkpoint.v1"
 KEY_FILE: Final = Path("keys") / "relay-ed25519.pem"
@@ -72,24 +73,10 @@ def fingerprint(public: Ed25519PublicKey) -> str:
 
 def relay_key(data_dir: Path) -> Ed25519PrivateKey:
     """The relay's Ed25519 key, made on first use (file 0600 in a 0700 folder)."""
-    path = data_dir / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        with contextlib.suppress(FileExistsError):  # another process made it first
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-                f.flush()
-                os.fsync(f.fileno())
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise CheckpointError(f"{path} is not an Ed25519 private key")
-    return key
+    try:
+        return keys.load_or_make(data_dir / KEY_FILE)
+    except keys.NotAnEd25519Key as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def sign(key: Ed25519PrivateKey, seq: int, head: str, at: float) -> Checkpoint:
