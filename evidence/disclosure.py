@@ -18,7 +18,6 @@ verifier: the workspace renders the redacted pixels (Qt) and hands the bytes in.
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evidence import format as f
 from evidence import keys
 from evidence.verify import verify
+from evidence.writer import PackageWriter
 
 KIND: Final = f.DISCLOSURE
 PARENT_MANIFEST: Final = f.PARENT_MANIFEST
@@ -45,7 +45,6 @@ AUDIT: Final = f.AUDIT_ENTRIES
 KEY_FILE: Final = "analyst-ed25519.pem"
 KEY_ENV: Final = "LOOKOUT_ANALYST_KEY"
 PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
-_CHUNK = 1 << 20
 
 
 class DisclosureError(ValueError):
@@ -387,43 +386,10 @@ def _version() -> str:
         return "0+unknown"
 
 
-class _Writer:
-    """The ZIP being written, as the relay's exporter writes it: media stored, the rest
-    deflated, no directory entries, each entry's SHA-256 and size remembered."""
-
-    def __init__(self, raw: Any, now: float) -> None:
-        self.zip = zipfile.ZipFile(raw, "w", allowZip64=True)
-        self.stamp = time.gmtime(now)[:6]
-        self.files: list[tuple[str, str, int]] = []
-
-    def _info(self, path: str, stored: bool) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(path, date_time=self.stamp)
-        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        return info
-
-    def put(self, path: str, data: bytes, *, listed: bool = True, stored: bool = False) -> None:
-        self.zip.writestr(self._info(path, stored), data)
-        if listed:
-            self.files.append((path, f.sha256_hex(data), len(data)))
-
-    def put_json(self, path: str, value: object) -> None:
-        text = json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-        self.put(path, text.encode("utf-8"))
+class _Writer(PackageWriter):
+    """The ZIP being written, as the relay's exporter writes it (evidence/writer.py)."""
 
     def copy(self, src: zipfile.ZipFile, path: str, *, stored: bool) -> None:
-        """A parent entry byte for byte (streamed), checked against what it hashes to."""
-        h = hashlib.sha256()
-        size = 0
-        with (
-            src.open(path) as fin,
-            self.zip.open(self._info(path, stored), "w", force_zip64=True) as dst,
-        ):
-            while chunk := fin.read(_CHUNK):
-                dst.write(chunk)
-                h.update(chunk)
-                size += len(chunk)
-        self.files.append((path, h.hexdigest(), size))
-
-    def close(self) -> None:
-        self.zip.close()
+        """A parent entry byte for byte (streamed)."""
+        with src.open(path) as fin:
+            self.put_stream(path, fin, stored=stored)

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import math
 import os
 import tempfile
 import time
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +36,10 @@ from sqlalchemy.orm import Session
 from backend_client import messages as m
 from backend_client.version import lookout_version
 from evidence import format as fmt
+from evidence.writer import PackageWriter
 from relay import admin, alerts, audit, checkpoints, wire
 from relay.db import models as db
 
-_CHUNK = 1 << 20
 #: vertices of the polygon a circular alert area is drawn as in geometry.geojson
 _CIRCLE_VERTICES = 64
 _EARTH_M = 6_371_008.8
@@ -257,46 +255,17 @@ def _fill(
     writer.root, writer.counts = root, counts
 
 
-class _Writer:
-    """A ZIP being written, remembering each entry's SHA-256 and size for the manifest."""
+class _Writer(PackageWriter):
+    """The package's ZIP, and what the export learns while writing it (the manifest's
+    Merkle root and counts)."""
 
     def __init__(self, raw: IO[bytes], now: float) -> None:
-        self.zip = zipfile.ZipFile(raw, "w", allowZip64=True)
-        self.stamp = time.gmtime(now)[:6]
-        self.files: list[tuple[str, str, int]] = []
+        super().__init__(raw, now)
         self.root = ""
         self.counts: dict[str, int] = {}
 
-    def _info(self, path: str, compress: int) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(path, date_time=self.stamp)
-        info.compress_type = compress
-        info.external_attr = 0o644 << 16
-        return info
-
-    def put(self, path: str, data: bytes, *, listed: bool = True) -> None:
-        self.zip.writestr(self._info(path, zipfile.ZIP_DEFLATED), data)
-        if listed:
-            self.files.append((path, hashlib.sha256(data).hexdigest(), len(data)))
-
-    def put_json(self, path: str, value: object) -> None:
-        text = json.dumps(value, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-        self.put(path, text.encode("utf-8"))
-
-    def put_lines(self, path: str, lines: Iterable[str]) -> None:
-        h = hashlib.sha256()
-        size = 0
-        with self.zip.open(self._info(path, zipfile.ZIP_DEFLATED), "w", force_zip64=True) as dst:
-            for line in lines:
-                data = line.encode("utf-8")
-                dst.write(data)
-                h.update(data)
-                size += len(data)
-        self.files.append((path, h.hexdigest(), size))
-
     def put_file(self, path: str, src: Path, sha: str) -> None:
         """Copy stored media exactly (stored, not recompressed), checking its SHA-256."""
-        h = hashlib.sha256()
-        size = 0
         try:
             fin = src.open("rb")
         except FileNotFoundError:
@@ -304,20 +273,13 @@ class _Writer:
                 f"media {sha} is recorded as stored but its file is missing from the media "
                 "store: restore it from backup before exporting"
             ) from None
-        with fin, self.zip.open(self._info(path, zipfile.ZIP_STORED), "w", force_zip64=True) as dst:
-            while chunk := fin.read(_CHUNK):
-                dst.write(chunk)
-                h.update(chunk)
-                size += len(chunk)
-        if h.hexdigest() != sha:
+        with fin:
+            got = self.put_stream(path, fin, stored=True)
+        if got != sha:
             raise EvidenceError(
                 f"media {sha} in the media store no longer matches its SHA-256: the stored "
                 "copy was altered or damaged; nothing was exported"
             )
-        self.files.append((path, sha, size))
-
-    def close(self) -> None:
-        self.zip.close()
 
 
 def _write_items(
