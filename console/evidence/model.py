@@ -111,7 +111,13 @@ def load(path: Path) -> Package:
         ]
         geometry = _json(zf, "geometry.geojson", package)
         package.geometry = geometry if isinstance(geometry, dict) else {}
-        package.audit = _audit(zf, package)
+        # a disclosure may leave the audit extract out (docs/evidence.md): then none is due
+        audit_left_out = (
+            package.manifest.get("kind") == DISCLOSURE
+            and package.manifest.get("audit") is None
+            and "audit.jsonl" not in zf.namelist()
+        )
+        package.audit = [] if audit_left_out else _audit(zf, package)
     return package
 
 

@@ -142,8 +142,11 @@ def test_redact_export_verify_and_reopen(open_workspace, case, package, qtbot, t
     again.redaction_dialog.reject()  # type: ignore[union-attr]
 
     # the disclosure opens in the workspace too, its photo the redacted one
-    shown = open_workspace(out)
+    shown = open_workspace(out, fp, parent_fingerprint=signer(case.data_dir))
     assert shown.result is not None and shown.result.ok and shown.result.kind == "disclosure"
+    # pinned both ways, no audit extract carried (the default): green, nothing missing
+    assert shown.banner.verdict is not None and shown.banner.verdict.level == "verified"
+    assert shown.package is not None and shown.package.problems == []
     shown._select(case.reports[0])
     qtbot.waitUntil(lambda: entry["path"][6:] in shown.detail.media_items, timeout=10_000)
 
