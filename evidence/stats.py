@@ -179,10 +179,13 @@ def tables(fig: Figures) -> dict[str, list[Sequence[object]]]:
 
 
 def write_csv(rows: Iterable[Sequence[object]]) -> str:
-    """A table as CSV text. A cell that a spreadsheet would run as a formula (citizen
-    text starting with =, +, - or @) is prefixed with an apostrophe."""
+    """A table as CSV text (RFC 4180: CRLF between rows). A cell that a spreadsheet would
+    run as a formula (citizen text starting with =, +, - or @) is prefixed with an
+    apostrophe. A cell holding a line break of any kind is quoted (CRLF as the row end
+    makes the writer quote a lone CR too, which spreadsheets take as a new row: unquoted,
+    text after it would start a row of its own, a formula included)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")
     for row in rows:
         writer.writerow([_safe(v) for v in row])
     return buf.getvalue()

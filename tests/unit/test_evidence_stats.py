@@ -75,3 +75,15 @@ def test_csv_tables_and_formula_injection() -> None:
     hours = stats.write_csv(tables["by_hour"]).splitlines()
     assert len(hours) == 25 and hours[24] == "23,2"
     assert stats.write_csv(tables["response_times"]).splitlines()[3] == "R-3,"
+
+
+def test_a_bare_carriage_return_cannot_start_a_row_of_its_own():
+    """A lone CR ends a row in a spreadsheet: unquoted, `=cmd|…` after it would be a live
+    formula in a new row (the apostrophe guards only a cell's first character)."""
+    import csv
+    import io
+
+    text = stats.write_csv([["R-1", "Bike stolen.\r=cmd|' /C calc'!A0", 0], ["R-2", "ok", 1]])
+    assert "\"Bike stolen.\r=cmd|' /C calc'!A0\"" in text
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows == [["R-1", "Bike stolen.\r=cmd|' /C calc'!A0", "0"], ["R-2", "ok", "1"]]
