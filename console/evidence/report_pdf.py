@@ -118,6 +118,19 @@ def positions_plot(items: Sequence[Item], width: int = 1200, height: int = 700) 
     return image
 
 
+#: the Unicode bidirectional controls: typed into a report they reorder what follows
+#: ("Normal \u202eTXT.EXE" prints "Normal EXE.TXT"), so the report names them instead
+_BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def as_typed(text: str) -> str:
+    """`text` with each bidirectional control shown as [U+XXXX]: printed as typed means
+    the reader sees every character, in the order it was typed."""
+    if not any(ord(c) in _BIDI for c in text):
+        return text
+    return "".join(f"[U+{ord(c):04X}]" if ord(c) in _BIDI else c for c in text)
+
+
 class _Builder:
     def __init__(self, doc: QTextDocument, width: float, units: float | None = None) -> None:
         self.doc = doc
@@ -160,17 +173,17 @@ class _Builder:
         font.setPointSizeF(size)
         fmt.setFont(font)
         fmt.setForeground(QColor(colour))
-        self.cur.insertText(text, fmt)
+        self.cur.insertText(as_typed(text), fmt)
 
     def line(self, label: str, value: str, mono: bool = False, indent: int = 0) -> None:
         self.block(indent=indent)
         if label:
             self.cur.insertText(f"{label}: ", self.bold)
-        self.cur.insertText(value, self.mono if mono else self.plain)
+        self.cur.insertText(as_typed(value), self.mono if mono else self.plain)
 
     def text(self, value: str, indent: int = 0) -> None:
         self.block(indent=indent)
-        self.cur.insertText(value, self.plain)
+        self.cur.insertText(as_typed(value), self.plain)
 
     def image(self, name: str, image: QImage) -> None:
         self.doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(name), image)

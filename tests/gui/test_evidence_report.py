@@ -209,3 +209,15 @@ def test_the_pdf_ink_is_black_whatever_the_theme() -> None:
         # set, not the palette's default (an unset foreground also reads as black)
         assert fmt.hasProperty(QTextFormat.Property.ForegroundBrush)
         assert fmt.foreground().color() == QColor("#000000")
+
+
+def test_bidirectional_controls_are_named_not_obeyed() -> None:
+    """ "Normal \u202eTXT.EXE" would print as "Normal EXE.TXT": the report names the
+    control instead, so what is printed is what was typed, in order."""
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    builder = report_pdf._Builder(doc, 500.0)
+    builder.text("Normal \u202eTXT.EXE and \u2067isolate\u2069")
+    assert doc.toPlainText() == "Normal [U+202E]TXT.EXE and [U+2067]isolate[U+2069]"
+    assert report_pdf.as_typed("no controls: مرحبا") == "no controls: مرحبا"
