@@ -355,6 +355,109 @@ class AlertAck(Msg, tag="alert.ack"):
     status: Literal["delivered", "read"]
 
 
+# ---- privacy: subject access and erasure (GDPR articles 15 and 17; docs/privacy.md)
+
+#: an export page's JSON stays under about this many bytes (well inside MAX_FRAME_BYTES,
+#: whatever the texts hold): a device with more data pages through `next_cursor`
+PRIVACY_PAGE_BYTES = 256 * 1024
+#: most report ids a `privacy.erased` reply lists as kept (`reports_kept` counts them all)
+PRIVACY_KEPT_LISTED = 1000
+
+
+class PrivacyExport(Msg, tag="privacy.export"):
+    """Subject access: one page of everything the relay holds about this device. Start
+    with no cursor; send each page's `next_cursor` back until it is null."""
+
+    id: Ident
+    cursor: Annotated[str, Meta(max_length=64)] = ""
+
+
+class PrivacyLocation(msgspec.Struct, frozen=True):
+    """The device's latest location fix, as the relay holds it for targeting alerts."""
+
+    lat: float
+    lon: float
+    expires_at: float  # the relay forgets it then (LOCATION_TTL_S after it was sent)
+
+
+class PrivacyDevice(msgspec.Struct, frozen=True):
+    device_id: str
+    pseudonym: str
+    platform: str
+    categories: list[Category]
+    created_at: float
+    location: PrivacyLocation | None
+
+
+class PrivacyReport(msgspec.Struct, frozen=True):
+    """One of the device's reports, as stored (no officer names: `claimed_by` is left out)."""
+
+    report_id: str
+    category: Category
+    text: str
+    lat: float
+    lon: float
+    created_at: float
+    status: ReportStatus
+    incident_ref: str | None
+    media: list[MediaInfo]
+
+
+class PrivacyAlert(msgspec.Struct, frozen=True):
+    """An alert the relay chose this device for, and what the device acknowledged."""
+
+    alert: CitizenAlert
+    receipt: Literal["pending", "delivered", "read"]
+    cancel_seen: bool
+
+
+class PrivacyData(Msg, tag="privacy.data"):
+    """One export page. `device` is on the first page only; each list continues on the
+    next page, in the order reports, chat, alerts."""
+
+    re: str
+    device: PrivacyDevice | None
+    reports: list[PrivacyReport]
+    chat: list[ChatMessage]
+    alerts: list[PrivacyAlert]
+    next_cursor: str | None
+
+
+class PrivacyErase(Msg, tag="privacy.erase"):
+    """Erasure: forget this device. `device_id` must be this connection's own device and
+    `confirm` true; nothing is erased otherwise."""
+
+    id: Ident
+    device_id: Ident
+    confirm: bool = False
+
+
+class PrivacyKept(msgspec.Struct, frozen=True):
+    """A report kept after erasure, and why (docs/privacy.md)."""
+
+    report_id: str
+    incident_ref: str
+    chat: int  # messages on it kept, both ways
+    media: int  # files of it kept
+    reason: str
+
+
+class PrivacyErased(Msg, tag="privacy.erased"):
+    """The device is forgotten: its credentials no longer work and the relay closes this
+    connection after this reply. Counts say what was erased; `kept` what was not, and why."""
+
+    re: str
+    reports_erased: int
+    chat_erased: int
+    media_erased: int
+    alert_deliveries_erased: int
+    location_erased: bool
+    categories_erased: int
+    reports_kept: int
+    kept: list[PrivacyKept]
+    summary: str  # the same, in words for the citizen
+
+
 # ================================================================ officer endpoint /v1/officer
 # ---- session
 
@@ -674,6 +777,8 @@ CitizenInbound = (
     | CitizenChatSend
     | ChatReceipt
     | AlertAck
+    | PrivacyExport
+    | PrivacyErase
     | Ping
 )
 CitizenOutbound = (
@@ -686,6 +791,8 @@ CitizenOutbound = (
     | ChatDeliver
     | ChatStatusUpdate
     | AlertDeliver
+    | PrivacyData
+    | PrivacyErased
     | Pong
     | Error
 )

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from websockets.asyncio.server import ServerConnection
@@ -19,7 +20,7 @@ from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import LOCATION_TTL_S
-from relay import alerts, reports, targeting, wire
+from relay import alerts, privacy, reports, targeting, wire
 from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
@@ -61,6 +62,8 @@ class CitizenConnection(Endpoint):
             m.CitizenChatSend: self.chat,
             m.ChatReceipt: self.receipt,
             m.AlertAck: self.alert_ack,
+            m.PrivacyExport: self.privacy_export,
+            m.PrivacyErase: self.privacy_erase,
         }
 
     def closed(self) -> None:
@@ -254,6 +257,62 @@ class CitizenConnection(Endpoint):
         if moved is not None:
             self.ctx.delivery.counts_changed(moved)
         return m.Ack(re=msg.id)
+
+    # ------------------------------------------------------------ privacy (docs/privacy.md)
+
+    async def privacy_export(self, msg: m.PrivacyExport) -> m.Msg:
+        """Subject access, a page at a time; starting an export counts against the device's
+        hourly allowance (it reads everything the device ever sent)."""
+        key = self.device_key
+        assert key is not None
+        privacy.parse_cursor(msg.cursor)  # a bad cursor costs no allowance
+        if msg.cursor == "":
+            rate = Rate.per_hour(PRIVACY_EXPORTS_PER_HOUR)
+            wait = self.ctx.limits.privacy.take(key, rate)
+            if wait:
+                self.ctx.metrics.rate_limited.labels(self.name, "privacy").inc()
+                raise RateLimited("too many data exports from this device: try again later", wait)
+        page = await self.ctx.db.read(privacy.export_page(key, msg.cursor))
+        return msgspec.structs.replace(page, re=msg.id)
+
+    async def privacy_erase(self, msg: m.PrivacyErase) -> m.Msg | None:
+        """Forget this device (relay/privacy.py), answer, then close: its credentials are gone."""
+        key = self.device_key
+        assert key is not None
+        own = await self.ctx.db.read(_public_id(key))
+        if own is None or not secrets.compare_digest(msg.device_id, own):
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN,
+                "device_id is not this device: a device can erase only itself",
+            )
+        if not msg.confirm:
+            raise ProtocolError(
+                ErrorCode.INVALID,
+                "erasure not confirmed: send confirm true to erase this device's data "
+                "(this cannot be undone)",
+            )
+        done = await self.ctx.db.write(privacy.erase(key))
+        self.ctx.index.remove(key)
+        self.ctx.hub.detach_citizen(key, self.ws)
+        self.device_key, self.declared = None, {}
+        await self.ws.send(codec.encode_text(msgspec.structs.replace(done.reply, re=msg.id)))
+        if done.media:
+            await asyncio.to_thread(
+                privacy.remove_unused_media, self.ctx.media, self.ctx.db.sessions, done.media
+            )
+        await self.ws.close(1000, "device erased")
+        return None
+
+
+#: exports a device may start per hour (each page after the first is a plain request)
+PRIVACY_EXPORTS_PER_HOUR = 12.0
+
+
+def _public_id(key: int) -> Callable[[Session], str | None]:
+    def q(s: Session) -> str | None:
+        return s.scalar(select(db.Device.public_id).where(db.Device.id == key))
+
+    return q
 
 
 class _NewReport:

@@ -157,6 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
     als = alsub.add_parser("list", help="list alerts, newest first (ids for export-cap)")
     _data_dir(als)
 
+    priv = sub.add_parser("privacy", help="personal data the relay holds (docs/privacy.md)")
+    prsub = priv.add_subparsers(dest="action", required=True)
+    prr = prsub.add_parser(
+        "report",
+        help="what personal data is held, how much, the retention settings and when each "
+        "kind is purged (counts and dates only)",
+    )
+    _data_dir(prr)
+    prr.add_argument(
+        "--config", type=Path, help="the relay's TOML settings file, for its retention settings"
+    )
+    prr.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
     ev = sub.add_parser("evidence", help="signed evidence packages (docs/evidence.md)")
     evsub = ev.add_subparsers(dest="action", required=True)
     evx = evsub.add_parser(
@@ -219,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             return _officer(args, engine)
         if args.command == "audit":
             return _audit_verify(args, engine)
+        if args.command == "privacy":
+            return _privacy_report(args, engine)
         if args.command == "evidence" and selectors is not None:
             return _evidence_export(args, engine, selectors)
         if args.command == "alert" and args.action == "list":
@@ -319,6 +334,30 @@ def _audit_verify(args: argparse.Namespace, engine: Engine) -> int:
         )
     else:
         print(f"  checkpoint: seq {cp.seq}, signed by key {cp.key}")
+    return 0
+
+
+def _privacy_report(args: argparse.Namespace, engine: Engine) -> int:
+    import json
+
+    from relay import privacy_report
+    from relay.config import ConfigError, read_config_file
+
+    settings: dict[str, object] = {}
+    if args.config is not None:
+        try:
+            settings = read_config_file(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    settings.pop("metrics", None)
+    settings["data_dir"] = args.data_dir
+    config = RelayConfig(**settings)  # type: ignore[arg-type]  # read_config_file typed each
+    kinds = privacy_report.build(engine, config)
+    if args.json:
+        print(json.dumps(privacy_report.as_json(kinds, config), indent=2))
+    else:
+        print(privacy_report.as_text(kinds, config))
     return 0
 
 

@@ -31,7 +31,7 @@ import os
 import re
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -240,6 +240,20 @@ class MediaStore:
                 raise
             _fsync_dir(dest.parent)
             _fsync_dir(self._partial_dir)
+
+    def remove_if(self, sha: str, unused: Callable[[], bool]) -> bool:
+        """Delete the stored file for `sha` if `unused()` (asked under the hash's lock, so
+        no upload of the same bytes finishes in between); True if a file was removed.
+        Erasure (relay/privacy.py) asks whether any report still declares the hash: a
+        report's row exists before its upload starts, so a later upload writes it anew."""
+        sha = _checked_sha(sha)
+        with self._lock(sha):
+            dest = self.path(sha)
+            if not dest.is_file() or not unused():
+                return False
+            dest.unlink()
+            _fsync_dir(dest.parent)
+            return True
 
     # ------------------------------------------------------------------ receipts
 

@@ -250,6 +250,8 @@ class SharedLimits:
 
     reports: KeyedBuckets[int] = field(default_factory=KeyedBuckets)
     registrations: KeyedBuckets[str] = field(default_factory=KeyedBuckets)
+    #: subject-access exports started per device (relay/citizen.py)
+    privacy: KeyedBuckets[int] = field(default_factory=KeyedBuckets)
     #: addresses closed for flooding, refused at accept for `abuse_penalty_s`
     penalties: Penalties = field(default_factory=Penalties)
 
