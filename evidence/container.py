@@ -158,9 +158,15 @@ class Container:
             self.problems.append(("container", "(the ZIP)", "has a ZIP comment"))
         cd_offset = self._end_records(end)
         pos = 0
+        stop = cd_offset if cd_offset is not None else end
         for info in sorted(self._zf.infolist(), key=lambda i: i.header_offset):
             pos = self._check_entry(info, pos)
-        if cd_offset is not None and pos != cd_offset:
+            if pos > stop:
+                self._bad_entry(
+                    info.orig_filename,
+                    "its data runs past the central directory (truncated, or entries overlap)",
+                )
+        if cd_offset is not None and pos < cd_offset:
             self.problems.append(
                 (
                     "container",
@@ -235,7 +241,7 @@ class Container:
         if info.flag_bits & _ENCRYPTED:
             self._bad_entry(name, "is flagged encrypted")
         if name.startswith("media/") and info.compress_type != zipfile.ZIP_STORED:
-            self._bad_entry(name, "a media entry is stored, not compressed")
+            self._bad_entry(name, "is compressed, but a media entry is stored")
         if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
             self._bad_entry(name, "stored, but its compressed and uncompressed sizes differ")
         if info.header_offset != pos:
