@@ -238,6 +238,8 @@ class Container:
             self._bad_entry(
                 name, f"compression method {info.compress_type} (only stored or deflated)"
             )
+        if not info.flag_bits & _UTF8 and not name.isascii():
+            self._bad_entry(name, "a name that is not ASCII without the UTF-8 flag (bit 11)")
         if info.flag_bits & _ENCRYPTED:
             self._bad_entry(name, "is flagged encrypted")
         if name.startswith("media/") and info.compress_type != zipfile.ZIP_STORED:
