@@ -251,7 +251,8 @@ class WorkspaceWindow(QMainWindow):
         if isinstance(exc, Cancelled):
             return  # the window closed: nobody is waiting for the verdict
         self._progress_timer.stop()
-        self.banner.show_error(str(exc))
+        # never a bare reason (a KeyError's is just the key): the kind of error, then it
+        self.banner.show_error(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         self._verify_finished()
 
     def _verify_finished(self) -> None:

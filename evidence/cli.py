@@ -12,11 +12,11 @@ import argparse
 import importlib.metadata
 import json
 import sys
-import zipfile
 from pathlib import Path
 
 from evidence import format as f
 from evidence import stats
+from evidence.container import ContainerError, EntryError
 from evidence.verify import Result, load_public_key, verify
 
 
@@ -109,10 +109,23 @@ def _stats(args: argparse.Namespace) -> int:
         else f"WARNING: the package does NOT verify ({len(result.failures)} checks failed): "
         "these figures are of unverified content"
     )
+    unread = sorted(
+        {c.file for c in result.failures if c.check in ("file", "missing", "entry", "extra")}
+        & {"reports.json", "chat.json", "audit.jsonl", f.MANIFEST}
+    )
+    if unread or any(c.check in ("package", "container") for c in result.failures):
+        print(
+            f"cannot compute figures: {', '.join(unread) or 'the ZIP'} did not verify",
+            file=sys.stderr,
+        )
+        return 1
     try:
         figures = stats.compute(stats.load(args.file), tz=tz, cell_m=args.grid_m, area=ring)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (ContainerError, EntryError) as exc:
         print(f"cannot read the package's reports: {exc}", file=sys.stderr)
+        return 1
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:  # signed, but misshapen
+        print(f"cannot read the package's reports: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"reports: {figures.reports}")
     if figures.in_area is not None:

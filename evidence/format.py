@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -55,6 +56,78 @@ MODES: Final = ("box", "pixelate")
 AUDIO: Final = ("muted", "kept", "none")
 
 
+#: the largest manifest.json (and parent/manifest.json) a verifier reads
+MAX_MANIFEST_BYTES: Final = 64 << 20
+#: the largest other JSON entry a verifier parses (reports.json, ..., checkpoint.json)
+MAX_JSON_BYTES: Final = 256 << 20
+#: the longest line of audit.jsonl, its newline included
+MAX_AUDIT_LINE: Final = 1 << 20
+#: the longest entry name, in UTF-8 bytes
+MAX_NAME_BYTES: Final = 255
+#: characters no entry name holds (beside control characters)
+_NAME_FORBIDDEN: Final = frozenset('\\:*?"<>|')
+
+
+def name_problem(name: str) -> str:
+    """Why `name` is not an entry name of the allowed form ("" when it is): 1 to 255 UTF-8
+    bytes, `/`-separated segments, none empty, `.` or `..`; no control character (U+0000
+    to U+001F, U+007F), backslash, colon (so no drive letter) or any of `*?"<>|`; in
+    Unicode normal form NFC."""
+    if not name:
+        return "an empty name"
+    if len(name.encode("utf-8", errors="surrogatepass")) > MAX_NAME_BYTES:
+        return f"a name longer than {MAX_NAME_BYTES} bytes"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        return "a control character (such as NUL) in its name"
+    if bad := sorted(set(name) & _NAME_FORBIDDEN):
+        return f"{' '.join(bad)} in its name (a path of another system)"
+    if any(seg in ("", ".", "..") for seg in name.split("/")):
+        return "an absolute name, an empty, '.' or '..' segment, or a directory entry"
+    if unicodedata.normalize("NFC", name) != name:
+        return "a name not in Unicode normal form NFC"
+    return ""
+
+
+def name_key(name: str) -> str:
+    """What two entry names must not share: their NFC form, case-folded."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the key {k[:80]!r} appears twice in one object")
+        out[k] = v
+    return out
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a double")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+def loads(data: bytes) -> Any:
+    """A package's JSON, strictly: UTF-8, no key twice in one object, no NaN or Infinity,
+    every number a finite double or an integer. ValueError says what is wrong (a
+    nesting too deep for the parser included)."""
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_no_duplicate_keys,
+            parse_float=_finite,
+            parse_constant=_no_constant,
+        )
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -94,8 +167,8 @@ def audit_record_hash(
         raise ValueError("prev_hash is not 64 lowercase hex digits")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
         raise ValueError(f"seq {seq!r} is not a positive integer")
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
-        raise ValueError(f"at {at!r} is not a finite number")
+    if not _finite_number(at):
+        raise ValueError(f"at {at!r:.40} is not a finite number")
     for name, value in (
         ("actor", actor),
         ("action", action),
@@ -115,13 +188,27 @@ def audit_record_hash(
 def checkpoint_message(seq: int, head: str, at: float, key: str) -> bytes:
     """What an audit checkpoint's Ed25519 signature covers: the compact ASCII JSON array
     `[domain, seq, head, repr(float(at)), key]`, `key` the signer's fingerprint."""
-    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+    if not _finite_number(at):
         raise ValueError("checkpoint time is not a finite number")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(head, str):
+        raise ValueError("checkpoint seq is not an integer or head not a string")
+    if not isinstance(key, str):
+        raise ValueError("checkpoint key is not a string")
     return json.dumps(
         [CHECKPOINT_DOMAIN, seq, head, repr(float(at)), key],
         ensure_ascii=True,
         separators=(",", ":"),
     ).encode("ascii")
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is a finite double (an integer beyond a double's range is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def fingerprint_of(raw_public_key: bytes) -> str:

@@ -178,6 +178,12 @@ def check(lines: Iterable[str], merkle_root: str, manifest_sha256: str) -> list[
             raise SidecarError(f"line {n} is not JSON") from None
         if not isinstance(r, dict) or r.get("kind") not in KINDS:
             raise SidecarError(f"line {n} is not a sidecar record")
+        if not isinstance(r.get("body"), dict) or not isinstance(r.get("target"), dict):
+            raise SidecarError(f"line {n}: its body and target are not JSON objects")
+        if r["kind"] == "retract" and (
+            isinstance(r["body"].get("seq"), bool) or not isinstance(r["body"].get("seq"), int)
+        ):
+            raise SidecarError(f"line {n}: a retract names no record (body.seq)")
         if r.get("seq") != len(records) + 1:
             raise SidecarError(f"line {n}: seq {r.get('seq')!r}, expected {len(records) + 1}")
         if r.get("prev") != prev:
@@ -185,7 +191,7 @@ def check(lines: Iterable[str], merkle_root: str, manifest_sha256: str) -> list[
         if r.get("hash") != record_hash(r):
             raise SidecarError(f"line {n} (seq {r['seq']}): its hash does not match its content")
         if not records:
-            body = r.get("body") or {}
+            body = r["body"]
             if r["kind"] != "opened" or body.get("merkle_root") != merkle_root:
                 raise SidecarError("the sidecar belongs to another package (Merkle root)")
             if body.get("manifest_sha256") != manifest_sha256:

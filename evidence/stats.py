@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import statistics
-import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+
+from evidence import format as f
+from evidence.container import Container
 
 __all__ = [
     "RESPONSE_ACTIONS",
@@ -61,11 +62,29 @@ class Content:
 
 
 def load(package: Path | str) -> Content:
-    """The parts of a package statistics read (no verification here: see evidence.verify)."""
-    with zipfile.ZipFile(package) as zf:
-        reports = json.loads(zf.read("reports.json"))
-        chat = json.loads(zf.read("chat.json"))
-        audit = [json.loads(x) for x in zf.read("audit.jsonl").decode("utf-8").splitlines() if x]
+    """The parts of a package statistics read (no verification here: see evidence.verify).
+
+    Read through the strict container, each entry no further than the manifest's size
+    for it: ContainerError, EntryError or ValueError when that cannot be done."""
+    with Container(package) as zf:
+        manifest = f.loads(zf.read(f.MANIFEST, f.MAX_MANIFEST_BYTES))
+        sizes = {
+            e.get("path"): e.get("size")
+            for e in (manifest.get("files") if isinstance(manifest, dict) else None) or []
+            if isinstance(e, dict)
+        }
+
+        def read(name: str) -> bytes:
+            size = sizes.get(name)
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise ValueError(f"{name} is not listed in the manifest")
+            return zf.read(name, min(size, f.MAX_JSON_BYTES))
+
+        reports = f.loads(read("reports.json"))
+        chat = f.loads(read("chat.json"))
+        audit = [f.loads(x) for x in read("audit.jsonl").splitlines() if x.strip()]
+    if not isinstance(reports, list) or not isinstance(chat, list):
+        raise ValueError("reports.json or chat.json is not a JSON array")
     return Content(list(reports), list(chat), audit)
 
 

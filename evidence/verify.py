@@ -21,8 +21,6 @@ import base64
 import binascii
 import dataclasses
 import hashlib
-import json
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -34,15 +32,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from evidence import format as f
 from evidence import sidecar
+from evidence.container import Container, ContainerError, EntryError
 
 _CHUNK = 1 << 20
 #: while one media file is hashed, progress is reported every this many bytes as well
 _PROGRESS_BYTES = 8 * _CHUNK
 _AUDIT_FIELDS = ("seq", "at", "actor", "action", "subject", "detail", "prev_hash", "hash")
-
-
-class _Reads(Protocol):
-    def read(self, name: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -211,7 +206,8 @@ class Verification:
         self._package = package
         self._pins = (key, fingerprint, (parent_key, parent_fingerprint))
         self._result = Result()
-        self._zf: zipfile.ZipFile | None = None
+        self._zf: Container | None = None
+        self._pkg: _Pkg | None = None
         #: the media entries to hash: where each one's check goes in `result.checks`
         #: (counted without the other deferred checks), its path, claimed hash and size
         self._deferred: list[tuple[int, str, str, int]] = []
@@ -224,14 +220,15 @@ class Verification:
             return self._first
         result = self._result
         try:
-            self._zf = zipfile.ZipFile(self._package)
-        except (OSError, zipfile.BadZipFile) as exc:
-            result.add(False, "package", str(self._package), note=f"not a readable ZIP file: {exc}")
+            self._zf = Container(self._package)
+        except ContainerError as exc:
+            result.add(False, "package", str(self._package), note=str(exc))
         else:
             key, fingerprint, parent_pin = self._pins
-            _verify_zip(self._zf, result, key, fingerprint, parent_pin, self._deferred)
+            self._pkg = pkg = _Pkg(self._zf)
+            _verify_zip(self._zf, result, key, fingerprint, parent_pin, self._deferred, pkg)
             if isinstance(self._package, str | Path):
-                result.sidecar = _sidecar(Path(self._package), self._zf, result)
+                result.sidecar = _sidecar(Path(self._package), pkg, result)
         self._first = dataclasses.replace(
             result, checks=list(result.checks), pending=tuple(p for _, p, _, _ in self._deferred)
         )
@@ -266,7 +263,7 @@ class Verification:
                 report(Progress(n - 1, total_files, start + min(count, size), total_bytes))
 
             assert zf is not None  # entries are deferred only from an open package
-            got_sha, got_size = _digest(zf, path, hashed)
+            got_sha, got_size, _ = _digest(zf, path, size, hashed)
             checks.append(_file_check(path, sha, size, got_sha, got_size))
             done_bytes += size
             report(Progress(n, total_files, done_bytes, total_bytes))
@@ -278,12 +275,12 @@ class Verification:
             self._zf = None
 
 
-def _sidecar(package: Path, zf: zipfile.ZipFile, result: Result) -> Check | None:
+def _sidecar(package: Path, pkg: _Pkg, result: Result) -> Check | None:
     """Check the analyst's sidecar (evidence/sidecar.py) beside the package, if any."""
     side = sidecar.path_for(package)
-    if not side.exists() or result.manifest is None:
+    if not side.exists() or result.manifest is None or pkg.manifest_bytes is None:
         return None
-    manifest_sha = f.sha256_hex(zf.read(f.MANIFEST))
+    manifest_sha = f.sha256_hex(pkg.manifest_bytes)
     try:
         with side.open(encoding="ascii") as lines:
             records = sidecar.check(lines, str(result.manifest.get("merkle_root")), manifest_sha)
@@ -292,39 +289,79 @@ def _sidecar(package: Path, zf: zipfile.ZipFile, result: Result) -> Check | None
     return Check(True, "sidecar", side.name, note=f"{len(records)} records, chain intact")
 
 
+#: the JSON entries the verifier parses, each only once its hash and size verified
+#: (parent/manifest.json is read like manifest.json: it has a signature of its own)
+_PARSED = (*f.SUBSETS, "checkpoint.json")
+#: manifest.sig and parent/manifest.sig: base64 of 64 bytes and a newline, with room
+_MAX_SIG_BYTES = 4096
+_SKIPPED = "; not parsed, so the checks that read it were not run"
+
+
+class _Pkg:
+    """The package being verified: its container, and the bytes of each JSON entry whose
+    SHA-256 and size matched the manifest (the only ones parsed)."""
+
+    def __init__(self, c: Container) -> None:
+        self.c = c
+        self.present = set(c.names)
+        self.manifest_bytes: bytes | None = None
+        self.verified: dict[str, bytes] = {}
+        #: entries whose ZIP-declared size is the manifest's (so they may be read)
+        self.sized: dict[str, int] = {}
+
+    def read(self, name: str, limit: int) -> bytes:
+        return self.c.read(name, limit)
+
+
 def _verify_zip(
-    zf: zipfile.ZipFile,
+    c: Container,
     result: Result,
     key: bytes | None,
     fingerprint: str | None,
     parent_pin: tuple[bytes | None, str | None] = (None, None),
     deferred: list[tuple[int, str, str, int]] | None = None,
+    pkg: _Pkg | None = None,
 ) -> None:
-    names = zf.namelist()
+    pkg = pkg or _Pkg(c)
+    names = c.names
+    for check, name, why in c.problems:
+        result.add(False, check, name, note=why)
     for name, count in Counter(names).items():
         if count > 1:
             result.add(False, "entry", name, expected="1 entry", actual=f"{count} entries")
-    for name in names:
-        if name.startswith(("/", "\\")) or ".." in name.split("/") or "\\" in name:
-            result.add(False, "entry", name, note="unsafe entry name")
-    present = set(names)
+    present = pkg.present
     if f.MANIFEST not in present:
         result.add(False, "missing", f.MANIFEST, note="the package has no manifest")
         return
-    manifest_bytes = zf.read(f.MANIFEST)
     try:
-        manifest = json.loads(manifest_bytes)
-    except (ValueError, UnicodeDecodeError) as exc:
-        manifest = None
-        problem = f"not JSON: {exc}"
-    else:
-        problem = "" if isinstance(manifest, dict) else "not a JSON object"
-    if not result.add(
-        manifest is not None and not problem, "manifest", f.MANIFEST, note=problem or "readable"
-    ):
-        _signature(zf, present, manifest_bytes, None, result, key, fingerprint)
+        manifest_bytes = pkg.read(f.MANIFEST, f.MAX_MANIFEST_BYTES)
+    except EntryError as exc:
+        result.add(False, "manifest", f.MANIFEST, note=f"not read: {exc.reason}")
+        result.add(False, "signature", f.SIGNATURE, note="not checked: manifest.json is unread")
         return
-    assert isinstance(manifest, dict)
+    pkg.manifest_bytes = manifest_bytes
+    try:
+        manifest = f.loads(manifest_bytes)
+    except ValueError as exc:  # UnicodeDecodeError included
+        manifest = None
+        problems = [f"not JSON: {exc}"]
+    else:
+        problems = _manifest_problems(manifest) if isinstance(manifest, dict) else []
+        if not isinstance(manifest, dict):
+            problems = ["not a JSON object"]
+    if problems or not isinstance(manifest, dict):
+        for problem in problems:
+            result.add(False, "manifest", f.MANIFEST, note=problem)
+        signable = manifest if isinstance(manifest, dict) else None
+        _signature(pkg, present, manifest_bytes, signable, result, key, fingerprint)
+        result.add(
+            False,
+            "manifest",
+            f.MANIFEST,
+            note="the other checks were not run: the manifest is malformed (above)",
+        )
+        return
+    result.add(True, "manifest", f.MANIFEST, note="readable")
     result.manifest = manifest
     result.add(
         manifest.get("format") == f.FORMAT,
@@ -339,24 +376,139 @@ def _verify_zip(
     if kind not in ("export", f.DISCLOSURE):
         result.add(False, "kind", f.MANIFEST, expected="export or disclosure", actual=str(kind))
     disclosure = kind == f.DISCLOSURE
-    signer = _signature(zf, present, manifest_bytes, manifest, result, key, fingerprint)
+    signer = _signature(pkg, present, manifest_bytes, manifest, result, key, fingerprint)
     required = f.DISCLOSURE_REQUIRED if disclosure else f.REQUIRED
-    files = _files(zf, present, manifest, result, required, deferred)
+    files = _files(pkg, manifest, result, required, deferred)
     _merkle(manifest, files, result)
-    _media(zf, files, result)
+    _media(pkg, files, result)
     if not disclosure:
-        _audit(zf, present, manifest, signer, result)
+        _audit(pkg, manifest, signer, result)
         return
-    parent_signer = _disclosure(zf, present, manifest, result, *parent_pin)
+    parent_signer = _disclosure(pkg, manifest, result, *parent_pin)
     listed = {p for p, _, _ in files}
     carried = [p for p in f.AUDIT_ENTRIES if p in listed]
     if carried or manifest.get("audit") is not None:
         for p in f.AUDIT_ENTRIES:
             if p not in listed:
                 result.add(False, "missing", p, note="a disclosure carries both or neither")
-        _audit(zf, present, manifest, parent_signer, result)  # checkpoints: the relay's key
+        _audit(pkg, manifest, parent_signer, result)  # checkpoints: the relay's key
     else:
         result.add(True, "audit", f.MANIFEST, note="no audit extract carried (none declared)")
+
+
+# ------------------------------------------------------------------ the one schema check
+
+
+def _is_int(v: Any, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v < 1 << 63
+
+
+def _files_problems(files: Any, where: str) -> list[str]:
+    if not isinstance(files, list):
+        return [f"{where}files is not a list"]
+    out = []
+    for n, e in enumerate(files):
+        at = f"{where}files[{n}]"
+        if not isinstance(e, dict):
+            out.append(f"{at} is not an object")
+            continue
+        if not isinstance(e.get("path"), str):
+            out.append(f"{at}.path is not a string")
+        if not isinstance(e.get("sha256"), str) or not f.HEX64.fullmatch(e["sha256"]):
+            out.append(f"{at}.sha256 is not 64 lowercase hex digits")
+        if not _is_int(e.get("size")):
+            out.append(f"{at}.size is not a whole number of bytes")
+        for opt in ("derived_from", "reason"):
+            if opt in e and not isinstance(e[opt], str):
+                out.append(f"{at}.{opt} is not a string")
+        if "operation" in e and not isinstance(e["operation"], dict):
+            out.append(f"{at}.operation is not an object")
+        if len(out) >= 10:
+            out.append("(and more)")
+            break
+    return out
+
+
+def _manifest_problems(m: dict[str, Any], where: str = "") -> list[str]:
+    """Every field the verifier reads, of the type docs/evidence.md gives it (a value that
+    is merely wrong, not mistyped, fails its own check later)."""
+    out = _files_problems(m.get("files"), where)
+    for k in ("format", "merkle_root"):
+        if not isinstance(m.get(k), str):
+            out.append(f"{where}{k} is not a string")
+    if "kind" in m and not isinstance(m["kind"], str):
+        out.append(f"{where}kind is not a string")
+    signer = m.get("signer")
+    if signer is not None and not isinstance(signer, dict):
+        out.append(f"{where}signer is not an object")
+    audit = m.get("audit")
+    if audit is not None:
+        if not isinstance(audit, dict):
+            out.append(f"{where}audit is not an object or null")
+        else:
+            for k in ("from_seq", "to_seq", "records"):
+                if audit.get(k) is not None and not _is_int(audit.get(k)):
+                    out.append(f"{where}audit.{k} is not a whole number or null")
+    if m.get("kind") == f.DISCLOSURE and not where:
+        parent = m.get("parent")
+        if parent is not None and not isinstance(parent, dict):
+            out.append("parent is not an object")
+        withheld = m.get("withheld")
+        if withheld is not None and (
+            not isinstance(withheld, list)
+            or not all(isinstance(w, dict) and isinstance(w.get("sha256"), str) for w in withheld)
+        ):
+            out.append("withheld is not a list of {report_id, sha256}")
+    return out
+
+
+def _reports_problem(reports: Any) -> str:
+    if not isinstance(reports, list):
+        return "reports.json is not a JSON array"
+    for n, r in enumerate(reports):
+        if not isinstance(r, dict):
+            return f"reports.json item {n} is not an object"
+        media = r.get("media", [])
+        if not isinstance(media, list) or not all(
+            isinstance(x, dict) and isinstance(x.get("sha256", ""), str) for x in media
+        ):
+            return f"reports.json item {n}: media is not a list of {{sha256, ...}}"
+    return ""
+
+
+def _checkpoint_problem(cp: Any) -> str:
+    if not isinstance(cp, dict):
+        return "not a JSON object"
+    if not _is_int(cp.get("seq"), 1):
+        return "seq is not a positive whole number"
+    for k in ("head", "key", "signature"):
+        if not isinstance(cp.get(k), str):
+            return f"{k} is not a string"
+    if not f._finite_number(cp.get("at")):
+        return "at is not a finite number"
+    return ""
+
+
+def _record_problem(r: Any) -> str:
+    if not isinstance(r, dict) or any(k not in r for k in _AUDIT_FIELDS):
+        return f"lacks a field of {', '.join(_AUDIT_FIELDS)}"
+    if not isinstance(r.get("concerns"), bool):
+        return "has no true/false `concerns`"
+    if not _is_int(r["seq"], 1):
+        return "has a seq that is not a positive whole number"
+    if not f._finite_number(r["at"]):
+        return "has an `at` that is not a finite number"
+    for k in ("actor", "action", "subject", "detail", "prev_hash", "hash"):
+        if not isinstance(r[k], str):
+            return f"has a {k} that is not a string"
+    return ""
+
+
+# ------------------------------------------------------------------ the checks
+
+
+class _Reads(Protocol):
+    def read(self, name: str, limit: int) -> bytes: ...
 
 
 def _signature(
@@ -411,9 +563,12 @@ def _signature(
         result.add(False, "missing", f.SIGNATURE, note="the package is not signed")
         return use
     try:
-        sig = base64.b64decode(zf.read(f.SIGNATURE).strip(), validate=True)
+        sig = base64.b64decode(zf.read(f.SIGNATURE, _MAX_SIG_BYTES).strip(), validate=True)
     except binascii.Error:
         result.add(False, "signature", f.SIGNATURE, note="not base64")
+        return use
+    except EntryError as exc:
+        result.add(False, "signature", f.SIGNATURE, note=f"not read: {exc.reason}")
         return use
     ok = False
     if use is not None and len(sig) == 64:
@@ -436,8 +591,7 @@ def _signature(
 
 
 def _files(
-    zf: zipfile.ZipFile,
-    present: set[str],
+    pkg: _Pkg,
     manifest: dict[str, Any],
     result: Result,
     required: tuple[str, ...] = f.REQUIRED,
@@ -445,24 +599,10 @@ def _files(
 ) -> list[tuple[str, str, int]]:
     """Every manifest entry against the package's bytes, then entries the manifest lacks.
     With `deferred`, a media entry the package holds is not hashed here: where its check
-    goes, its path, hash and size are appended to `deferred` instead (`Verification`)."""
-    raw = manifest.get("files")
-    entries: list[tuple[str, str, int]] = []
-    if not isinstance(raw, list):
-        result.add(False, "manifest", f.MANIFEST, note="has no files list")
-        return entries
-    for item in raw:
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("path"), str)
-            or not isinstance(item.get("sha256"), str)
-            or not f.HEX64.fullmatch(item["sha256"])
-            or isinstance(item.get("size"), bool)
-            or not isinstance(item.get("size"), int)
-        ):
-            result.add(False, "manifest", f.MANIFEST, note=f"malformed files entry {item!r:.120}")
-            continue
-        entries.append((item["path"], item["sha256"], item["size"]))
+    goes, its path, hash and size are appended to `deferred` instead (`Verification`).
+    An entry whose ZIP-declared size is not the manifest's is not read at all."""
+    present = pkg.present
+    entries = [(e["path"], e["sha256"], e["size"]) for e in manifest["files"]]
     paths = [p for p, _, _ in entries]
     result.add(
         paths == sorted(set(paths)),
@@ -484,11 +624,30 @@ def _files(
                 False, "missing", path, expected=f"sha256 {sha}, {size} bytes", actual="absent"
             )
             continue
+        declared = pkg.c.declared_size(path)
+        if declared is None or declared > size:
+            result.add(
+                False,
+                "file",
+                path,
+                expected=f"sha256 {sha}, {size} bytes",
+                actual=f"the ZIP declares {declared} bytes",
+                note="not read: the ZIP declares it larger than the manifest does"
+                + (_SKIPPED if path in _PARSED else ""),
+            )
+            continue
+        pkg.sized[path] = size
         if deferred is not None and path.startswith("media/"):
             deferred.append((len(result.checks), path, sha, size))
             continue
-        got_sha, got_size = _digest(zf, path)
-        result.checks.append(_file_check(path, sha, size, got_sha, got_size))
+        keep = path in _PARSED
+        got_sha, got_size, data = _digest(pkg.c, path, size, keep=keep)
+        check = _file_check(path, sha, size, got_sha, got_size)
+        if keep and not check.ok:
+            check = dataclasses.replace(check, note=check.note + _SKIPPED)
+        result.checks.append(check)
+        if check.ok and data is not None:
+            pkg.verified[path] = data
     listed = set(paths) | {f.MANIFEST, f.SIGNATURE}
     for name in sorted(present - listed):
         result.add(False, "extra", name, expected="not in the package", actual="present")
@@ -507,23 +666,32 @@ def _file_check(path: str, sha: str, size: int, got_sha: str, got_size: int) -> 
 
 
 def _digest(
-    zf: zipfile.ZipFile, path: str, hashed: Callable[[int], None] | None = None
-) -> tuple[str, int]:
-    """The entry's SHA-256 and size; `hashed(bytes so far)` every `_PROGRESS_BYTES`."""
+    c: Container,
+    path: str,
+    size: int,
+    hashed: Callable[[int], None] | None = None,
+    *,
+    keep: bool = False,
+) -> tuple[str, int, bytes | None]:
+    """The entry's SHA-256 and size, read at most `size` + 1 bytes; with `keep`, its bytes
+    (an entry to parse, at most `f.MAX_JSON_BYTES`); `hashed(bytes so far)` every
+    `_PROGRESS_BYTES`."""
     h = hashlib.sha256()
-    size = 0
+    got = 0
     next_report = _PROGRESS_BYTES
+    pieces: list[bytes] | None = [] if keep and size <= f.MAX_JSON_BYTES else None
     try:
-        with zf.open(path) as src:
-            while chunk := src.read(_CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-                if hashed is not None and size >= next_report:
-                    next_report += _PROGRESS_BYTES
-                    hashed(size)
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:  # a damaged entry (bad CRC)
-        return f"unreadable ({exc})", size
-    return h.hexdigest(), size
+        for chunk in c.chunks(path, size):
+            h.update(chunk)
+            got += len(chunk)
+            if pieces is not None:
+                pieces.append(chunk)
+            if hashed is not None and got >= next_report:
+                next_report += _PROGRESS_BYTES
+                hashed(got)
+    except EntryError as exc:  # a damaged entry (bad CRC, truncated, longer than declared)
+        return f"unreadable ({exc.reason})", got, None
+    return h.hexdigest(), got, b"".join(pieces) if pieces is not None else None
 
 
 def _merkle(manifest: dict[str, Any], files: list[tuple[str, str, int]], result: Result) -> None:
@@ -539,55 +707,77 @@ def _merkle(manifest: dict[str, Any], files: list[tuple[str, str, int]], result:
     )
 
 
-def _media(zf: zipfile.ZipFile, files: list[tuple[str, str, int]], result: Result) -> None:
+def _parsed(pkg: _Pkg, name: str, result: Result, check: str) -> Any:
+    """The JSON of a verified entry, or None: after a FAIL line when it is not JSON; with
+    no line of its own when it did not verify (its `file`, `missing` or `extra` check
+    failed, and says that the checks reading it were skipped)."""
+    if name not in pkg.verified:
+        return None
+    try:
+        return f.loads(pkg.verified[name])
+    except ValueError as exc:
+        result.add(False, check, name, note=f"not JSON: {exc}")
+        return None
+
+
+def _media(pkg: _Pkg, files: list[tuple[str, str, int]], result: Result) -> None:
     """Media entries are named by their SHA-256, and every stored file a report names is here."""
     media = {p: s for p, s, _ in files if p.startswith("media/")}
     for path, sha in media.items():
         name = path.removeprefix("media/")
         if name != sha:
             result.add(False, "media-name", path, expected=name, actual=sha)
-    try:
-        reports = json.loads(zf.read("reports.json"))
-        wanted = {
-            str(x["sha256"])
-            for r in reports
-            for x in r.get("media", [])
-            if isinstance(x, dict) and x.get("stored")
-        }
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return  # reports.json is missing or broken: its own check has failed already
+    reports = _parsed(pkg, "reports.json", result, "media")
+    if reports is None:
+        return
+    if problem := _reports_problem(reports):
+        result.add(False, "media", "reports.json", note=problem)
+        return
+    wanted = {
+        str(x["sha256"])
+        for r in reports
+        for x in r.get("media", [])
+        if x.get("stored") and "sha256" in x
+    }
     have = {p.removeprefix("media/") for p in media}
     for sha in sorted(wanted - have):
-        result.add(False, "missing", f"media/{sha}", note="a report names it but it is absent")
+        result.add(False, "missing", f"media/{sha:.70}", note="a report names it but it is absent")
     if not wanted - have:
         result.add(True, "media", "media/", note=f"{len(have)} files, every report's media present")
 
 
 def _audit(
-    zf: zipfile.ZipFile,
-    present: set[str],
+    pkg: _Pkg,
     manifest: dict[str, Any],
     signer: bytes | None,
     result: Result,
 ) -> None:
-    cp = _checkpoint(zf, present, signer, result)
-    if "audit.jsonl" not in present:
+    cp = _checkpoint(pkg, signer, result)
+    if "audit.jsonl" not in pkg.present:
         return
     records: list[dict[str, Any]] = []
     problem = ""
-    for number, line in enumerate(_lines(zf, "audit.jsonl"), 1):
+    if "audit.jsonl" not in pkg.sized:
+        problem = "not read: the ZIP declares it larger than the manifest does"
+    else:
         try:
-            record = json.loads(line)
-        except ValueError:
-            problem = f"line {number} is not JSON"
-            break
-        if not isinstance(record, dict) or any(k not in record for k in _AUDIT_FIELDS):
-            problem = f"line {number} lacks a field of {', '.join(_AUDIT_FIELDS)}"
-            break
-        if not isinstance(record.get("concerns"), bool):
-            problem = f"line {number} has no true/false `concerns`"
-            break
-        records.append(record)
+            for number, line in enumerate(
+                _lines(pkg.c, "audit.jsonl", pkg.sized["audit.jsonl"]), 1
+            ):
+                if isinstance(line, int):
+                    problem = f"line {number} is longer than {f.MAX_AUDIT_LINE} bytes"
+                    break
+                try:
+                    record = f.loads(line)
+                except ValueError as exc:
+                    problem = f"line {number} is not JSON ({exc})"
+                    break
+                if p := _record_problem(record):
+                    problem = f"line {number} {p}"
+                    break
+                records.append(record)
+        except EntryError as exc:
+            problem = f"not read: {exc.reason}"
     if not problem:
         problem = _chain_problem(records)
     span = f"seq {records[0]['seq']}..{records[-1]['seq']}" if records else "no records"
@@ -631,12 +821,24 @@ def _audit(
     )
 
 
-def _lines(zf: zipfile.ZipFile, path: str) -> Iterator[str]:
-    with zf.open(path) as src:
-        for raw in src:
-            text = raw.decode("utf-8", errors="replace").strip()
-            if text:
-                yield text
+def _lines(c: Container, path: str, size: int) -> Iterator[bytes | int]:
+    """The non-blank lines of an entry of `size` bytes, streamed; a line longer than
+    `f.MAX_AUDIT_LINE` is yielded as its length so far (an int) and ends the stream."""
+    buf = b""
+    for chunk in c.chunks(path, size):
+        buf += chunk
+        *whole, buf = buf.split(b"\n")
+        for raw in whole:
+            if len(raw) + 1 > f.MAX_AUDIT_LINE:
+                yield len(raw)
+                return
+            if raw.strip():
+                yield raw.strip()
+        if len(buf) >= f.MAX_AUDIT_LINE:
+            yield len(buf)
+            return
+    if buf.strip():
+        yield buf.strip()
 
 
 def _chain_problem(records: list[dict[str, Any]]) -> str:
@@ -665,17 +867,19 @@ def _chain_problem(records: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _checkpoint(
-    zf: zipfile.ZipFile, present: set[str], signer: bytes | None, result: Result
-) -> dict[str, Any] | None:
-    if "checkpoint.json" not in present:
+def _checkpoint(pkg: _Pkg, signer: bytes | None, result: Result) -> dict[str, Any] | None:
+    if "checkpoint.json" not in pkg.present:
+        return None
+    cp = _parsed(pkg, "checkpoint.json", result, "checkpoint")
+    if cp is None:
         return None
     try:
-        cp = json.loads(zf.read("checkpoint.json"))
+        if problem := _checkpoint_problem(cp):
+            raise ValueError(problem)
         seq, head, at, key = cp["seq"], cp["head"], cp["at"], cp["key"]
         sig = base64.b64decode(cp["signature"], validate=True)
         message = f.checkpoint_message(seq, head, at, key)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, binascii.Error) as exc:
         result.add(False, "checkpoint", "checkpoint.json", note=f"not a checkpoint: {exc}")
         return None
     signer_fp = f.fingerprint_of(signer) if signer is not None else None
@@ -709,8 +913,7 @@ def _checkpoint(
 
 
 def _disclosure(
-    zf: zipfile.ZipFile,
-    present: set[str],
+    pkg: _Pkg,
     manifest: dict[str, Any],
     result: Result,
     pinned_key: bytes | None,
@@ -721,6 +924,7 @@ def _disclosure(
     byte for byte one the parent lists; every derived file names a parent media file, an
     operation and a reason; no redacted or withheld original is in it. Returns the
     parent's signing key (its audit checkpoint must be signed by that key)."""
+    present = pkg.present
     if f.PARENT_MANIFEST not in present:
         result.add(
             False,
@@ -729,13 +933,19 @@ def _disclosure(
             note="absent: nothing shows which signed package this was disclosed from",
         )
         return None
-    parent_bytes = zf.read(f.PARENT_MANIFEST)
     try:
-        pm = json.loads(parent_bytes)
-    except (ValueError, UnicodeDecodeError):
-        pm = None
-    if not isinstance(pm, dict) or not isinstance(pm.get("files"), list):
-        result.add(False, "parent-manifest", f.PARENT_MANIFEST, note="not a package manifest")
+        parent_bytes = pkg.read(f.PARENT_MANIFEST, f.MAX_MANIFEST_BYTES)
+        pm = f.loads(parent_bytes)
+    except EntryError as exc:
+        result.add(False, "parent-manifest", f.PARENT_MANIFEST, note=f"not read: {exc.reason}")
+        return None
+    except ValueError as exc:
+        result.add(False, "parent-manifest", f.PARENT_MANIFEST, note=f"not JSON: {exc}")
+        return None
+    problems = _manifest_problems(pm, "parent ") if isinstance(pm, dict) else ["not an object"]
+    if problems:
+        for problem in problems:
+            result.add(False, "parent-manifest", f.PARENT_MANIFEST, note=problem)
         return None
     claimed = manifest.get("parent") if isinstance(manifest.get("parent"), dict) else {}
     assert isinstance(claimed, dict)
@@ -751,7 +961,7 @@ def _disclosure(
             "parent",
             f.MANIFEST,
             expected=f"parent.{what} {want}",
-            actual=str(got),
+            actual=f"{got!s:.100}",
             note=f"parent.{what} is the carried parent manifest's",
         )
     result.add(
@@ -766,7 +976,7 @@ def _disclosure(
     sub = Result()
     present_sig = {f.SIGNATURE} if f.PARENT_SIGNATURE in present else set()
     parent_key = _signature(
-        _Renamed(zf, {f.SIGNATURE: f.PARENT_SIGNATURE}),
+        _Renamed(pkg.c, {f.SIGNATURE: f.PARENT_SIGNATURE}),
         present_sig,
         parent_bytes,
         pm,
@@ -780,14 +990,8 @@ def _disclosure(
             dataclasses.replace(c, check=f"parent-{c.check}", file=renames.get(c.file, c.file))
         )
     result.parent_fingerprint, result.parent_pinned = sub.fingerprint, sub.pinned
-    parent_files = {
-        e["path"]: (e.get("sha256"), e.get("size")) for e in pm["files"] if isinstance(e, dict)
-    }
-    tree = [
-        f.leaf_data(str(e.get("path")), str(e.get("sha256")), int(e.get("size") or 0))
-        for e in pm["files"]
-        if isinstance(e, dict)
-    ]
+    parent_files = {e["path"]: (e["sha256"], e["size"]) for e in pm["files"]}
+    tree = [f.leaf_data(e["path"], e["sha256"], e["size"]) for e in pm["files"]]
     root = f.merkle_root(tree)
     result.add(
         root == pm.get("merkle_root"),
@@ -809,8 +1013,8 @@ def _carried(
 ) -> None:
     own = {f.PARENT_MANIFEST, f.PARENT_SIGNATURE, *f.SUBSETS}
     originals_out: dict[str, str] = {}  # media/<sha> that must not be here -> why
-    for e in manifest.get("files") or []:
-        if not isinstance(e, dict) or not isinstance(e.get("path"), str) or e["path"] in own:
+    for e in manifest["files"]:
+        if e["path"] in own:
             continue
         path = e["path"]
         if "derived_from" not in e:
@@ -827,10 +1031,10 @@ def _carried(
                 note="byte for byte the parent's" if want == got else "not the parent's file",
             )
             continue
-        parent_sha = e.get("derived_from")
+        parent_sha = e["derived_from"]
         problems = []
-        if not isinstance(parent_sha, str) or f"media/{parent_sha}" not in parent_files:
-            problems.append(f"derived_from {parent_sha!s:.70} is not a media file of the parent")
+        if f"media/{parent_sha}" not in parent_files:
+            problems.append(f"derived_from {parent_sha:.70} is not a media file of the parent")
         if not path.startswith("media/"):
             problems.append("a derived file is a media/ entry")
         if problem := f.check_operation(e.get("operation")):
@@ -848,16 +1052,14 @@ def _carried(
             if not problems
             else "not a well-formed derived file",
         )
-        if isinstance(parent_sha, str):
-            originals_out[f"media/{parent_sha}"] = f"redacted as {path}"
+        originals_out[f"media/{parent_sha}"] = f"redacted as {path}"
     for w in manifest.get("withheld") or []:
-        if isinstance(w, dict) and isinstance(w.get("sha256"), str):
-            originals_out[f"media/{w['sha256']}"] = "withheld"
+        originals_out[f"media/{w['sha256']}"] = "withheld"
     for path, why in sorted(originals_out.items()):
         result.add(
             path not in present,
             "original-withheld",
-            path,
+            f"{path:.70}",
             expected="absent (the disclosure leaves the original out)",
             actual="present" if path in present else "absent",
             note=f"the original is not disclosed ({why})"
@@ -870,8 +1072,8 @@ class _Renamed:
     """A ZIP seen with some entries under other names (the parent's signature, checked by
     the same code as a package's own)."""
 
-    def __init__(self, zf: zipfile.ZipFile, names: dict[str, str]) -> None:
-        self._zf, self._names = zf, names
+    def __init__(self, c: Container, names: dict[str, str]) -> None:
+        self._c, self._names = c, names
 
-    def read(self, name: str) -> bytes:
-        return self._zf.read(self._names.get(name, name))
+    def read(self, name: str, limit: int) -> bytes:
+        return self._c.read(self._names.get(name, name), limit)

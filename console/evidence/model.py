@@ -1,7 +1,9 @@
 """A `lookout-evidence/1` package read into typed objects, and its timeline. No Qt.
 
 The package file is opened read-only and never written: every read goes through
-`zipfile.ZipFile(path)` (mode "r"). Reports, chat and alerts decode into the wire structs
+`evidence.container.Container`, which refuses what the verifier refuses (compression
+other than stored or deflated, encryption, bad names) and reads no entry beyond the
+size the manifest gives it. Reports, chat and alerts decode into the wire structs
 of `backend_client.messages` (docs/evidence.md says they are exactly those shapes), so the
 live console's widgets can show them unchanged. A package whose verification failed may
 also be malformed: whatever cannot be read is noted in `Package.problems`, in the
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,8 @@ from typing import Any, Literal
 import msgspec
 
 from backend_client import messages as m
+from evidence import format as fmt
+from evidence.container import Container, ContainerError, EntryError
 from evidence.format import DISCLOSURE
 from evidence.verify import Progress, Result
 
@@ -76,6 +79,8 @@ class Package:
     geometry: dict[str, Any] = field(default_factory=dict)
     #: what could not be read, one sentence each
     problems: list[str] = field(default_factory=list)
+    #: each entry's size as the manifest gives it: no more of it is read
+    sizes: dict[str, int] = field(default_factory=dict)
 
     def chats_by_report(self) -> dict[str, list[m.ChatMessage]]:
         out: dict[str, list[m.ChatMessage]] = {}
@@ -92,13 +97,20 @@ def load(path: Path) -> Package:
     """Everything the package holds that can be read; never raises for a bad entry."""
     package = Package(path)
     try:
-        zf = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+        zf = Container(path)
+    except ContainerError as exc:
         package.problems.append(f"The file is not a readable ZIP package: {exc}")
         return package
     with zf:
         manifest = _json(zf, "manifest.json", package)
         package.manifest = manifest if isinstance(manifest, dict) else {}
+        files = package.manifest.get("files")
+        package.sizes = {
+            e["path"]: e["size"]
+            for e in (files if isinstance(files, list) else [])
+            if isinstance(e, dict) and isinstance(e.get("path"), str)
+            if isinstance(e.get("size"), int) and not isinstance(e.get("size"), bool)
+        }
         package.reports = _typed(zf, "reports.json", m.Report, package)
         package.chat = _typed(zf, "chat.json", m.ChatMessage, package)
         package.incidents = [
@@ -124,9 +136,10 @@ def load(path: Path) -> Package:
 def read_media(path: Path, sha256: str) -> bytes:
     """The bytes of `media/<sha256>`, checked against the name (a tampered file is refused)."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            data = zf.read(f"media/{sha256}")
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        with Container(path) as zf:
+            name = f"media/{sha256}"
+            data = zf.read(name, zf.declared_size(name) or 0)
+    except (ContainerError, EntryError) as exc:
         raise MediaUnavailable(f"The package holds no readable media/{sha256[:12]}…") from exc
     if hashlib.sha256(data).hexdigest() != sha256:
         raise MediaUnavailable(
@@ -230,17 +243,25 @@ class _AlertWire(msgspec.Struct):
     versions: list[dict[str, Any]]
 
 
-def _raw(zf: zipfile.ZipFile, name: str, package: Package) -> bytes | None:
-    try:
-        return zf.read(name)
-    except KeyError:
+def _raw(zf: Container, name: str, package: Package) -> bytes | None:
+    if zf.declared_size(name) is None:
         package.problems.append(f"{name} is missing from the package.")
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
-        package.problems.append(f"{name} cannot be read: {exc}")
+        return None
+    if name == fmt.MANIFEST:
+        limit = fmt.MAX_MANIFEST_BYTES
+    elif name in package.sizes:
+        limit = min(package.sizes[name], fmt.MAX_JSON_BYTES)
+    else:
+        package.problems.append(f"{name} is not listed in the manifest; it was not read.")
+        return None
+    try:
+        return zf.read(name, limit)
+    except EntryError as exc:
+        package.problems.append(f"{name} cannot be read: it {exc.reason}")
     return None
 
 
-def _json(zf: zipfile.ZipFile, name: str, package: Package) -> Any:
+def _json(zf: Container, name: str, package: Package) -> Any:
     data = _raw(zf, name, package)
     if data is None:
         return None
@@ -251,7 +272,7 @@ def _json(zf: zipfile.ZipFile, name: str, package: Package) -> Any:
         return None
 
 
-def _typed(zf: zipfile.ZipFile, name: str, kind: Any, package: Package) -> list[Any]:
+def _typed(zf: Container, name: str, kind: Any, package: Package) -> list[Any]:
     """A JSON array of `kind`, item by item: one malformed item is noted and left out, and
     the rest still shown (a tampered report must not hide its untampered neighbours)."""
     data = _raw(zf, name, package)
@@ -291,7 +312,7 @@ class _AuditWire(msgspec.Struct):
 _AUDIT_LINE = msgspec.json.Decoder(_AuditWire)
 
 
-def _audit(zf: zipfile.ZipFile, package: Package) -> list[AuditRecord]:
+def _audit(zf: Container, package: Package) -> list[AuditRecord]:
     data = _raw(zf, "audit.jsonl", package)
     if data is None:
         return []
