@@ -822,7 +822,7 @@ class WorkspaceWindow(QMainWindow):
 
         def write() -> int:
             content = build()
-            path.write_text(report_content.items_csv(content), encoding="utf-8")
+            path.write_text(report_content.items_csv(content), encoding="utf-8", newline="")
             return len(content.items)
 
         def done(items: int) -> None:

@@ -138,7 +138,9 @@ def _stats(args: argparse.Namespace) -> int:
     if args.csv is not None:
         args.csv.mkdir(parents=True, exist_ok=True)
         for name, rows in stats.tables(figures).items():
-            (args.csv / f"{name}.csv").write_text(stats.write_csv(rows), encoding="utf-8")
+            (args.csv / f"{name}.csv").write_text(
+                stats.write_csv(rows), encoding="utf-8", newline=""
+            )
         print(f"tables written to {args.csv}/")
     return 0 if result.ok else 1
 

@@ -127,7 +127,7 @@ def load(path: Path) -> Package:
         audit_left_out = (
             package.manifest.get("kind") == DISCLOSURE
             and package.manifest.get("audit") is None
-            and "audit.jsonl" not in zf.namelist()
+            and "audit.jsonl" not in zf.names
         )
         package.audit = [] if audit_left_out else _audit(zf, package)
     return package

@@ -172,7 +172,7 @@ class StatisticsWidget(QWidget):
         written = []
         for name, rows in stats.tables(self.figures).items():
             out = folder / f"{name}.csv"
-            out.write_text(stats.write_csv(rows), encoding="utf-8")
+            out.write_text(stats.write_csv(rows), encoding="utf-8", newline="")
             written.append(out)
         return written
 

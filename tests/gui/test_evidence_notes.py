@@ -176,7 +176,7 @@ def test_the_statistics_are_evidence_stats_and_export_as_csv(
 
     written = w.statistics.export_csv(tmp_path / "tables")
     assert sorted(p.name for p in written) == sorted(f"{n}.csv" for n in stats.tables(want))
-    hour = (tmp_path / "tables" / "by_hour.csv").read_text(encoding="utf-8")
+    hour = (tmp_path / "tables" / "by_hour.csv").read_bytes().decode("utf-8")
     assert hour == stats.write_csv(stats.tables(w.statistics.figures)["by_hour"])
     assert hour.splitlines()[0] == "hour,reports"
 
