@@ -1,4 +1,4 @@
-// The one websocket to the relay (wss://<this host>/v1/citizen): requests matched to
+// The one websocket to the relay (wss to this same host, /v1/citizen): requests matched to
 // replies by id, pushes handed to whoever asked for their type, and reconnection with
 // backoff and jitter (docs/protocol.md, section 1). Nothing here knows what a report is.
 
