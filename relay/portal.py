@@ -44,7 +44,9 @@ METHODS = ("GET", "HEAD")
 
 #: a Host header the CSP may name as the websocket origin: a DNS name or an address, and a
 #: port. Anything else (it is the client's text) is left out, and 'self' still applies.
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$"
+)
 
 
 def content_security_policy(host: str | None) -> str:

@@ -3,7 +3,7 @@
 
 import { byId, el, say } from "./dom.js";
 import { problem } from "./errors.js";
-import { t } from "./i18n.js";
+import { plural, t } from "./i18n.js";
 import { CATEGORIES } from "./protocol.js";
 
 export function setupAlerts({ link, state }) {
@@ -27,7 +27,7 @@ export function setupAlerts({ link, state }) {
     try {
       await link.request({ type: "device.categories", categories: chosen });
       state.categories = chosen;
-      say(msg, t("alerts.saved", { count: chosen.length }), "ok");
+      say(msg, plural("alerts.saved", chosen.length), "ok");
     } catch (err) {
       say(msg, problem(err), "bad");
     }

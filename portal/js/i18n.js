@@ -44,6 +44,18 @@ export function onLanguageChange(fn) {
   listeners.push(fn);
 }
 
+/** The browser's own locale when it is a form of the chosen language (en-GB dates for
+ * en), else the language itself: for dates and plural rules. */
+export function locale() {
+  return (navigator.languages ?? []).find((tag) => String(tag).split("-")[0] === current) ?? current;
+}
+
+/** `key.one`, `key.other`... by the language's plural rules, `key.other` when missing. */
+export function plural(key, count, vars = {}) {
+  const form = `${key}.${new Intl.PluralRules(locale()).select(count)}`;
+  return t(has(form) ? form : `${key}.other`, { count, ...vars });
+}
+
 export function has(key) {
   return key in strings || key in english;
 }

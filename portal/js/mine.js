@@ -2,7 +2,7 @@
 
 import { byId, el, say } from "./dom.js";
 import { problem } from "./errors.js";
-import { label, language, t } from "./i18n.js";
+import { label, locale, plural, t } from "./i18n.js";
 
 export function setupMine({ link }) {
   const list = byId("mine-list");
@@ -10,7 +10,7 @@ export function setupMine({ link }) {
   let last = [];
 
   function when(seconds) {
-    return new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeStyle: "short" }).format(
+    return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(
       new Date(seconds * 1000),
     );
   }
@@ -19,18 +19,22 @@ export function setupMine({ link }) {
     list.replaceChildren(
       ...last.map((r) => {
         const status = el("span", { className: `status status-${String(r.status).replace(/[^a-z_]/g, "")}`, text: label("status.", r.status) });
+        // each part isolated (CSS unicode-bidi), so a right-to-left override in a value
+        // the relay sent cannot reorder the text around it
         const meta = [t("mine.reference", { reference: r.report_id }), when(r.created_at)];
         if (r.incident_ref) meta.push(t("mine.incident", { incident: r.incident_ref }));
+        const metaLine = el("p", { className: "report-meta" });
+        meta.forEach((part, i) => metaLine.append(...(i ? [" · "] : []), el("span", { text: part })));
         return el(
           "li",
           { "data-report": r.report_id },
           el("p", { className: "report-head" }, el("span", { text: label("category.", r.category) }), status),
-          el("p", { className: "report-summary", text: r.summary }),
-          el("p", { className: "report-meta", text: meta.join(" · ") }),
+          el("p", { className: "report-summary", dir: "auto", text: r.summary }),
+          metaLine,
         );
       }),
     );
-    say(msg, last.length ? t("mine.count", { count: last.length }) : t("mine.none"));
+    say(msg, last.length ? plural("mine.count", last.length) : t("mine.none"));
   }
 
   async function refresh() {

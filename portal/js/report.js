@@ -44,6 +44,7 @@ export function setupReport({ link }) {
       (pos) => {
         lat.value = pos.coords.latitude.toFixed(5);
         lon.value = pos.coords.longitude.toFixed(5);
+        typed.open = true; // the numbers that will be sent, shown and editable
         say(where, t("report.location_found", { metres: Math.round(pos.coords.accuracy) }), "ok");
       },
       (err) => {

@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
 
 from backend_client import messages as m
+from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.support.flows import officer
 from tests.support.peer import next_id
@@ -45,7 +47,9 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not HAVE_SELENIUM, reason="selenium is not installed (pip install -e '.[test]')"),
+    pytest.mark.skipif(
+        not HAVE_SELENIUM, reason="selenium is not installed (pip install -e '.[test]')"
+    ),
     pytest.mark.skipif(
         not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
         reason="Debian's chromium and chromium-driver are not installed (make sysdeps installs them)",
@@ -145,13 +149,17 @@ async def test_a_citizen_registers_reports_and_follows_it(
         off = await officer(r)
         driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
         d = driver
-        await run(lambda: d.execute_cdp_cmd(
-            "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
-        ))
-        await run(lambda: d.execute_cdp_cmd(
-            "Emulation.setGeolocationOverride",
-            {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
-        ))
+        await run(
+            lambda: d.execute_cdp_cmd(
+                "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
+            )
+        )
+        await run(
+            lambda: d.execute_cdp_cmd(
+                "Emulation.setGeolocationOverride",
+                {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
+            )
+        )
 
         # -- welcome, then register (the log so far is Chromium's own new-tab page)
         await run(d.get_log, "performance")
@@ -166,11 +174,16 @@ async def test_a_citizen_registers_reports_and_follows_it(
         assert await run(visible, d, "#screen-report")
 
         # -- a report with the browser's position
-        await run(lambda: Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle"))
+        await run(
+            lambda: Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle")
+        )
         await run(lambda: d.find_element(By.ID, "report-text").send_keys(HOSTILE))
         await run(lambda: d.find_element(By.ID, "use-location").click())
         await run(wait, d, lambda x: x.find_element(By.ID, "report-lat").get_attribute("value"))
+        await run(d.execute_script, "window.scrollTo(0, 0)")
         await run(screenshots, d, "report")
+        await run(d.execute_script, "document.getElementById('report-send').scrollIntoView(false)")
+        await run(screenshots, d, "report-where")
         await run(lambda: d.find_element(By.ID, "report-send").click())
         await run(wait, d, lambda x: "Reference" in text_of(x, "#report-msg"))
 
@@ -185,20 +198,30 @@ async def test_a_citizen_registers_reports_and_follows_it(
         # -- the officer works it; the page shows where it stands
         for msg in (
             m.ReportClaim(id=next_id(), idem=next_id(), report_id=rep.report_id),
-            m.ReportSetStatus(id=next_id(), idem=next_id(), report_id=rep.report_id, status="in_progress"),
+            m.ReportSetStatus(
+                id=next_id(), idem=next_id(), report_id=rep.report_id, status="in_progress"
+            ),
         ):
             assert isinstance(await off.request(msg), m.Ack)
         inc = await off.request(m.IncidentCreate(id=next_id(), idem=next_id(), title="cars"))
         assert isinstance(inc, m.IncidentCreated)
         linked = await off.request(
-            m.ReportLink(id=next_id(), idem=next_id(), report_id=rep.report_id, incident_ref=inc.incident_ref)
+            m.ReportLink(
+                id=next_id(), idem=next_id(), report_id=rep.report_id, incident_ref=inc.incident_ref
+            )
         )
         assert isinstance(linked, m.Ack)
         await run(lambda: d.find_element(By.CSS_SELECTOR, '[data-screen="mine"]').click())
         await run(wait, d, lambda x: "Being dealt with" in text_of(x, "#mine-list"))
         item = f'#mine-list li[data-report="{rep.report_id}"]'
-        assert await run(text_of, d, item + " .report-summary") == HOSTILE.replace("\u202e", "\u202e")
-        assert await run(d.execute_script, f"return document.querySelector('{item}').querySelectorAll('img,b').length") == 0
+        assert await run(text_of, d, item + " .report-summary") == HOSTILE
+        assert (
+            await run(
+                d.execute_script,
+                f"return document.querySelector('{item}').querySelectorAll('img,b').length",
+            )
+            == 0
+        )
         assert await run(d.execute_script, "return window.__pwned === undefined")
         assert inc.incident_ref in await run(text_of, d, item + " .report-meta")
         await run(screenshots, d, "mine")
@@ -214,9 +237,16 @@ async def test_a_citizen_registers_reports_and_follows_it(
         # -- alert categories reach the relay
         await run(lambda: d.find_element(By.CSS_SELECTOR, '[data-screen="alerts"]').click())
         await run(lambda: d.find_element(By.CSS_SELECTOR, 'input[value="cycle"]').click())
-        await run(lambda: d.find_element(By.CSS_SELECTOR, "#alerts-form button[type=submit]").click())
+        await run(
+            lambda: d.find_element(By.CSS_SELECTOR, "#alerts-form button[type=submit]").click()
+        )
         await run(wait, d, lambda x: "Saved" in text_of(x, "#alerts-msg"))
-        assert r.relay.index is not None  # type: ignore[attr-defined]
+        mask = await r.relay.db.read(
+            lambda s: s.scalar(  # type: ignore[attr-defined]
+                select(db.Device.category_mask).where(db.Device.public_id == cred["device_id"])
+            )
+        )
+        assert mask == 1 << m.CATEGORIES.index("cycle")
 
         # -- nothing but the relay was asked for anything; the CSP blocked nothing
         urls = await run(requested_urls, d)

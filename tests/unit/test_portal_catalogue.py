@@ -43,6 +43,7 @@ def used_keys() -> set[str]:
     keys = set(re.findall(r'data-i18n(?:-aria-label)?="([^"]+)"', HTML))
     for text in SCRIPTS.values():
         keys |= set(re.findall(r'\bt\("([a-z_.]+)"', text))
+        keys |= {k + ".other" for k in re.findall(r'\bplural\("([a-z_.]+)"', text)}
     return keys
 
 
@@ -83,7 +84,15 @@ def test_no_inline_script_or_style_in_the_page() -> None:
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_scripts_never_parse_text_as_html_or_code(name: str) -> None:
     text = SCRIPTS[name]
-    for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "setAttribute(\"on"):
+    for banned in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        'setAttribute("on',
+    ):
         assert banned not in text, (name, banned)
 
 
