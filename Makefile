@@ -43,6 +43,9 @@ SYSDEPS := $(SYSDEPS_QT) $(SYSDEPS_WEBENGINE) $(SYSDEPS_MULTIMEDIA) $(SYSDEPS_XC
 # poppler-utils, whose pdftotext tests/gui/test_evidence_report.py reads the analyst's PDF
 # with. `make sysdeps` installs them too; they are not in the .deb's Depends.
 SYSDEPS_INSTALLER := desktop-file-utils appstream systemd poppler-utils
+# Not run-time needs either: Debian's Chromium and its WebDriver, which the portal's browser
+# tests (tests/integration/test_portal_browser.py, Selenium) open the citizens' portal in.
+SYSDEPS_BROWSER := chromium chromium-driver
 
 .PHONY: help sysdeps venv test lint format run bench installer test-installer clean distclean
 
@@ -68,7 +71,7 @@ sysdeps:
 	       "docs/dependencies.md yourself." >&2
 	  exit 0
 	fi
-	want="$(SYSDEPS) $(SYSDEPS_INSTALLER)"
+	want="$(SYSDEPS) $(SYSDEPS_INSTALLER) $(SYSDEPS_BROWSER)"
 	# Debian's own python3 ships venv's pip bootstrap separately (python3-venv).
 	if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then want="$$want python3-venv"; fi
 	installed="$$(dpkg-query -W -f='$${Package} $${db:Status-Status}\n' $$want 2>/dev/null \

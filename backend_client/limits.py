@@ -18,6 +18,8 @@ MAX_SHORT_CHARS = 200
 MAX_POLYGON_POINTS = 2_000
 #: Largest alert circle radius (metres).
 MAX_RADIUS_M = 50_000.0
+#: Most of its own reports a device is sent by `report.mine` (the newest ones).
+MAX_OWN_REPORTS = 100
 #: Most events replayed per subscribe batch before the relay sends `subscribed`.
 REPLAY_BATCH = 500
 #: Seconds a citizen's location fix is kept before it stops counting for targeting.

@@ -201,6 +201,18 @@ class CitizenAlert(msgspec.Struct, frozen=True, kw_only=True):
     area_desc: str
 
 
+class OwnReport(msgspec.Struct, frozen=True, kw_only=True):
+    """One of a device's own reports as its device sees it: where it stands, and no
+    officer's name. `summary` is the start of the text, so a full list fits one frame."""
+
+    report_id: str
+    category: Category
+    summary: Short
+    created_at: float
+    status: ReportStatus
+    incident_ref: str | None
+
+
 # ================================================================ both endpoints
 
 
@@ -291,6 +303,19 @@ class ReportAccepted(Msg, tag="report.accepted"):
     re: str
     report_id: str
     missing: list[str]
+
+
+class ReportsMine(Msg, tag="report.mine"):
+    """A device asks for its own reports and where each stands (the portal's list)."""
+
+    id: Ident
+
+
+class ReportsListed(Msg, tag="report.list"):
+    """Reply to `report.mine`: newest first, at most `MAX_OWN_REPORTS`."""
+
+    re: str
+    reports: list[OwnReport]
 
 
 class MediaChunk(Msg, tag="media.chunk"):
@@ -773,6 +798,7 @@ CitizenInbound = (
     | SetCategories
     | LocationUpdate
     | ReportSubmit
+    | ReportsMine
     | MediaChunk
     | CitizenChatSend
     | ChatReceipt
@@ -786,6 +812,7 @@ CitizenOutbound = (
     | DeviceAuthed
     | Ack
     | ReportAccepted
+    | ReportsListed
     | MediaProgress
     | ChatSent
     | ChatDeliver

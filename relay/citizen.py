@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection
 from backend_client import codec
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
-from backend_client.limits import LOCATION_TTL_S
+from backend_client.limits import LOCATION_TTL_S, MAX_OWN_REPORTS, MAX_SHORT_CHARS
 from relay import alerts, privacy, reports, targeting, wire
 from relay.context import RelayContext
 from relay.db import models as db
@@ -58,6 +58,7 @@ class CitizenConnection(Endpoint):
             m.SetCategories: self.set_categories,
             m.LocationUpdate: self.location,
             m.ReportSubmit: self.submit,
+            m.ReportsMine: self.mine,
             m.MediaChunk: self.chunk,
             m.CitizenChatSend: self.chat,
             m.ChatReceipt: self.receipt,
@@ -177,6 +178,11 @@ class CitizenConnection(Endpoint):
             new_report.settle()
         self.ctx.metrics.reports.inc()
         return reply
+
+    async def mine(self, msg: m.ReportsMine) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        return m.ReportsListed(re=msg.id, reports=await self.ctx.db.read(_own_reports(key)))
 
     # ------------------------------------------------------------ limits
 
@@ -346,5 +352,30 @@ def _submitted_before(key: int, client_ref: str) -> Callable[[Session], bool]:
             )
         )
         return found is not None
+
+    return q
+
+
+def _own_reports(key: int) -> Callable[[Session], list[m.OwnReport]]:
+    """The device's newest reports: never another device's, never who holds them."""
+
+    def q(s: Session) -> list[m.OwnReport]:
+        rows = s.scalars(
+            select(db.Report)
+            .where(db.Report.device_id == key)
+            .order_by(db.Report.created_at.desc(), db.Report.id.desc())
+            .limit(MAX_OWN_REPORTS)
+        )
+        return [
+            m.OwnReport(
+                report_id=r.public_id,
+                category=cast(m.Category, r.category),
+                summary=r.text[:MAX_SHORT_CHARS],
+                created_at=r.created_at,
+                status=cast(m.ReportStatus, r.status),
+                incident_ref=r.incident_ref,
+            )
+            for r in rows
+        ]
 
     return q

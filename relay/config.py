@@ -128,6 +128,11 @@ class RelayConfig:
     login_refusals_before_close: int = 20
     login_hash_queue: int = 64
 
+    # ---- the citizens' web portal (issue 11; docs/portal.md)
+    #: serve portal/ (the static web app phones open) on this TLS port beside the
+    #: websocket endpoints; false: only /v1/*, /healthz answer, every other path 404s
+    portal_enabled: bool = True
+
     @property
     def cap_sender(self) -> str:
         """The CAP `sender` of this relay's alerts: named after its first host name."""

@@ -1,5 +1,5 @@
-"""The relay process: TLS websockets on one port, `/v1/officer`, `/v1/citizen`, `/healthz`;
-`/metrics` on a separate (loopback) listener; storage, the device index and the background
+"""The relay process: TLS websockets on one port, `/v1/officer`, `/v1/citizen`, `/healthz`
+and the citizens' web portal (relay/portal.py); `/metrics` on a separate (loopback) listener; storage, the device index and the background
 chores that tie them together.
 
 `Relay` is the composition root: it builds the services once, hands the endpoints a
@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, checkpoints, evidence_api, reports, tls
+from relay import alerts, checkpoints, evidence_api, portal, reports, tls
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -120,6 +120,7 @@ class Relay:
             ),
             signin=SignIn.for_config(config, box),
         )
+        self.portal = portal.Portal.load() if config.portal_enabled else None
         self._load_devices()
 
     # ------------------------------------------------------------ lifecycle
@@ -226,6 +227,16 @@ class Relay:
             await ws.close(1008, "unknown endpoint")
 
     def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+        """Every request on the TLS port before any upgrade: a plain HTTP answer, hardened
+        (relay/portal.py `harden`: CSP, HSTS...), or None to open the websocket."""
+        response = self._answer(conn, request)
+        return None if response is None else portal.harden(response, request)
+
+    def _answer(self, conn: ServerConnection, request: Request) -> Response | None:
+        if self.portal is not None:
+            page = self.portal.respond(request)
+            if page is not None:
+                return page
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             problem = self.db.problem or self.media.problem

@@ -1,0 +1,157 @@
+// The composition root of the citizens' portal: the language, the link to the relay, the
+// device's identity and the screens. Each screen lives in its own module and is handed
+// what it needs; this file only wires them together.
+//
+// Seams for the rest of issue 11, each where it will plug in:
+//   photos and video  report.js builds `media` (and then media.chunk uploads)
+//   chat              link.on("chat.deliver") / ("chat.status") and a screen per report
+//   live alerts       link.on("alert.deliver"), and device.location for targeting
+//   map pin           a position source beside "Use my location" in report.js
+
+import { setupAlerts } from "./alerts.js";
+import { forgetEverything, loadCredentials, saveCredentials } from "./device.js";
+import { byId, say } from "./dom.js";
+import { problem } from "./errors.js";
+import { LANGUAGES, apply, chosenLanguage, language, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { Link, RelayError } from "./link.js";
+import { setupMine } from "./mine.js";
+import { setupReport } from "./report.js";
+
+const SCREENS = ["welcome", "report", "mine", "alerts", "device"];
+const state = { pseudonym: "", categories: [], screen: "welcome", linkState: ["connecting"] };
+
+const link = new Link({ onState: showLinkState, onOpen: authenticate });
+const report = setupReport({ link });
+const mine = setupMine({ link });
+const alerts = setupAlerts({ link, state });
+let registering = false;
+
+async function authenticate(l) {
+  const cred = loadCredentials();
+  if (cred === null) {
+    if (!registering) throw new Error("nothing to authenticate with");
+    let reply;
+    try {
+      reply = await l.request({ type: "device.register", platform: "web" });
+    } catch (err) {
+      registering = false;
+      say(byId("welcome-msg"), problem(err), "bad");
+      throw err;
+    }
+    saveCredentials(reply.device_id, reply.secret); // first: the relay cannot repeat it
+    state.pseudonym = reply.pseudonym;
+    state.categories = [];
+    registering = false;
+    registered();
+  } else {
+    try {
+      const reply = await l.request({ type: "device.auth", device_id: cred.device_id, secret: cred.secret });
+      state.pseudonym = reply.pseudonym;
+      state.categories = Array.isArray(reply.categories) ? reply.categories : [];
+    } catch (err) {
+      if (err instanceof RelayError && err.code === "bad_credentials") {
+        forgetEverything(); // the relay no longer knows this device: start again
+        showWelcome(t("welcome.unknown_device"));
+      }
+      throw err;
+    }
+    if (state.screen === "welcome") registered();
+  }
+  byId("pseudonym").textContent = state.pseudonym;
+  alerts.render();
+  await report.resume();
+  if (state.screen === "mine") mine.refresh();
+}
+
+function registered() {
+  byId("tabs").hidden = false;
+  show("report");
+}
+
+function show(name) {
+  state.screen = name;
+  for (const s of SCREENS) byId(`screen-${s}`).hidden = s !== name;
+  for (const tab of byId("tabs").querySelectorAll("button")) {
+    if (tab.dataset.screen === name) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  if (name === "mine") mine.refresh();
+}
+
+function showWelcome(message = "") {
+  byId("tabs").hidden = true;
+  show("welcome");
+  say(byId("welcome-msg"), message, message ? "bad" : "");
+}
+
+function showLinkState(what = state.linkState[0], detail = state.linkState[1]) {
+  state.linkState = [what, detail];
+  const words = {
+    connecting: () => t("link.connecting"),
+    online: () => t("link.online", { pseudonym: state.pseudonym }),
+    waiting: () => t("link.waiting", { seconds: detail }),
+    replaced: () => t("link.replaced"),
+    off: () => "",
+  };
+  byId("link-state").textContent = (words[what] ?? words.off)();
+}
+
+function setupLanguagePicker() {
+  const select = byId("lang");
+  for (const code of LANGUAGES) {
+    const option = document.createElement("option");
+    option.value = code;
+    option.textContent = t(`language.${code}`);
+    select.append(option);
+  }
+  select.value = language();
+  select.addEventListener("change", () => setLanguage(select.value, true));
+  onLanguageChange(() => {
+    for (const option of select.options) option.textContent = t(`language.${option.value}`);
+    showLinkState();
+    alerts.render();
+    mine.render();
+  });
+}
+
+async function main() {
+  await setLanguage(chosenLanguage());
+  apply(document);
+  setupLanguagePicker();
+
+  for (const tab of byId("tabs").querySelectorAll("button")) {
+    tab.addEventListener("click", () => {
+      show(tab.dataset.screen);
+      byId(`${tab.dataset.screen}-h`).focus();
+    });
+  }
+  for (const s of SCREENS) byId(`${s}-h`).setAttribute("tabindex", "-1");
+
+  byId("register").addEventListener("click", () => {
+    registering = true;
+    say(byId("welcome-msg"), t("welcome.registering"));
+    link.start();
+  });
+
+  byId("forget").addEventListener("click", () => {
+    if (!window.confirm(t("device.forget_confirm"))) return;
+    link.stop();
+    forgetEverything();
+    state.pseudonym = "";
+    showLinkState("off");
+    showWelcome();
+    say(byId("welcome-msg"), t("device.forgotten"), "ok");
+  });
+
+  if (loadCredentials() === null) {
+    showLinkState("off");
+    showWelcome();
+  } else {
+    registered();
+    link.start();
+  }
+}
+
+main().catch((err) => {
+  say(byId("welcome-msg"), problem(err), "bad");
+});

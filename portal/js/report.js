@@ -1,0 +1,116 @@
+// "Send a report": a category, what was seen and where. The position comes from the
+// browser's geolocation after the page has said what it is for, or is typed in.
+
+import { pendingReport, setPendingReport } from "./device.js";
+import { byId, el, say } from "./dom.js";
+import { problem } from "./errors.js";
+import { onLanguageChange, t } from "./i18n.js";
+import { CATEGORIES } from "./protocol.js";
+
+function fillCategories(select) {
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "", text: t("report.category_choose") }));
+  for (const name of CATEGORIES) select.append(el("option", { value: name, text: t(`category.${name}`) }));
+  select.value = chosen;
+}
+
+function parseCoordinate(text, limit) {
+  const value = Number(String(text).trim().replace(",", "."));
+  return text.trim() !== "" && Number.isFinite(value) && Math.abs(value) <= limit ? value : null;
+}
+
+export function setupReport({ link }) {
+  const form = byId("report-form");
+  const category = byId("report-category");
+  const text = byId("report-text");
+  const lat = byId("report-lat");
+  const lon = byId("report-lon");
+  const typed = byId("typed");
+  const where = byId("where-state");
+  const msg = byId("report-msg");
+  const send = byId("report-send");
+
+  fillCategories(category);
+  onLanguageChange(() => fillCategories(category));
+
+  byId("use-location").addEventListener("click", () => {
+    if (!("geolocation" in navigator)) {
+      say(where, t("report.location_unavailable"), "bad");
+      typed.open = true;
+      return;
+    }
+    say(where, t("report.location_finding"));
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        lat.value = pos.coords.latitude.toFixed(5);
+        lon.value = pos.coords.longitude.toFixed(5);
+        typed.open = true; // the numbers that will be sent, shown and editable
+        say(where, t("report.location_found", { metres: Math.round(pos.coords.accuracy) }), "ok");
+      },
+      (err) => {
+        const key = err.code === err.PERMISSION_DENIED ? "report.location_denied" : "report.location_failed";
+        say(where, t(key), "bad");
+        typed.open = true;
+      },
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+    );
+  });
+
+  async function submit(report) {
+    send.disabled = true;
+    say(msg, t("report.sending"));
+    try {
+      const reply = await link.request(report);
+      setPendingReport(null);
+      say(msg, t("report.sent", { reference: reply.report_id }), "ok");
+      return true;
+    } catch (err) {
+      if (err.code !== "offline") setPendingReport(null); // refused: resending will not help
+      say(msg, err.code === "offline" ? t("report.kept") : problem(err), "bad");
+      return false;
+    } finally {
+      send.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const y = parseCoordinate(lat.value, 90);
+    const x = parseCoordinate(lon.value, 180);
+    if (!category.value) return invalid(category, "report.need_category");
+    if (!text.value.trim()) return invalid(text, "report.need_text");
+    if (y === null || x === null) {
+      typed.open = true;
+      return invalid(y === null ? lat : lon, "report.need_where");
+    }
+    const report = {
+      type: "report.submit",
+      client_ref: crypto.randomUUID(),
+      category: category.value,
+      text: text.value,
+      lat: y,
+      lon: x,
+      media: [], // seam: photos and video are declared here, then uploaded by media.chunk
+    };
+    setPendingReport(report); // before sending: a reload or a lost link resends it
+    if (await submit(report)) {
+      text.value = "";
+      category.value = "";
+    }
+  });
+
+  function invalid(field, key) {
+    say(msg, t(key), "bad");
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+    field.addEventListener("input", () => field.removeAttribute("aria-invalid"), { once: true });
+  }
+
+  return {
+    /** After each (re)authentication: a report still waiting goes again, same client_ref. */
+    async resume() {
+      const waiting = pendingReport();
+      if (waiting !== null) await submit(waiting);
+    },
+  };
+}
