@@ -1041,6 +1041,10 @@ def _carried(
             problems.append(problem)
         if not isinstance(e.get("reason"), str) or not e["reason"].strip():
             problems.append("it gives no reason")
+        if f"media/{parent_sha}" in originals_out:  # the disclosure writer makes one per original
+            problems.append(
+                f"media/{parent_sha:.70} is already {originals_out[f'media/{parent_sha}']}"
+            )
         result.add(
             not problems,
             "derived",

@@ -378,3 +378,21 @@ def test_redaction_records_in_the_sidecar(tmp_path):
         )  # type: ignore[dict-item]
     d = side.disclosed("d.lookout-evidence", "12" * 32, "34" * 32, "CPS", ["R-1"])
     assert Sidecar.open(pkg, "ab" * 32, "cd" * 32, "x").state().disclosures == [d]
+
+
+def test_two_derived_files_of_one_original_fail(case, made, key, tmp_path):
+    """The writer makes one derived file per original: a second (a milder redaction of the
+    same photo slipped in beside the first) is refused by name."""
+    first = f"media/{_derived(case).sha256}"
+    extra = b"\x89PNG another rendering of the same photo"
+    second = f"media/{hashlib.sha256(extra).hexdigest()}"
+
+    def edit(m: dict[str, Any]) -> None:
+        e = next(e for e in m["files"] if e["path"] == first)
+        keep = {k: e[k] for k in ("derived_from", "operation", "reason")}
+        _relist(m, _files_entry(second, extra, **keep))
+
+    bad = _resigned(made, tmp_path / "bad.lookout-evidence", key, edit, **{second: extra})
+    result = verify(bad, fingerprint=disclosure.fingerprint(key))
+    assert ("derived", second) in _failed(result) or ("derived", first) in _failed(result)
+    assert any("is already redacted as" in c.actual for c in result.failures)
