@@ -107,7 +107,7 @@ class Relay:
         if config.smtp_url:
             from relay.mail.service import Mail
 
-            self.mail = Mail(config, self.db, box, self.metrics, self.delivery)
+            self.mail = Mail(config, self.db, box, self.metrics, self.delivery.counts_changed)
         self._open_by_address = AddressCounts()
         parse_allowlist(config.address_allowlist)  # a bad entry fails here, not per socket
         penalties = Penalties(config.rate_limit_max_keys)

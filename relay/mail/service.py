@@ -20,6 +20,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from backend_client.errors import ErrorCode, ProtocolError
 from relay import targeting
 from relay.config import RelayConfig
 from relay.db.uow import Database
-from relay.delivery import Delivery
 from relay.mail import compose, store
 from relay.mail.keys import MailKeys
 from relay.mail.signup import check_signup
@@ -64,7 +64,7 @@ class Mail:
         db: Database,
         box: SecretBox,
         metrics: Metrics,
-        delivery: Delivery,
+        counts_changed: Callable[[int], None],
     ) -> None:
         if not config.mail_from or not config.public_url.startswith("https://"):
             raise SmtpUrlError(
@@ -76,7 +76,8 @@ class Mail:
         self.db = db
         self.keys = MailKeys(box)
         self.metrics = metrics
-        self.delivery = delivery
+        #: an alert's email counts moved: officers see them at the next counts push
+        self.counts_changed = counts_changed
         self.node = node_id(config.data_dir)
         self._wake = asyncio.Event()
         self._logged = ("", 0.0)  # the last failure logged, and when: one line, not 10,000
@@ -193,7 +194,7 @@ class Mail:
             self.metrics.emails_failed.labels(reason).inc()
             self._log("an email was not delivered (%s)", f"{reason}: {why}")
         for pk in moved:
-            self.delivery.counts_changed(pk)
+            self.counts_changed(pk)
 
     def _log(self, text: str, why: str) -> None:
         """One line per distinct reason a minute (no address, token or place: `why` is a

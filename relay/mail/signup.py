@@ -54,7 +54,7 @@ def check_address(text: str) -> tuple[str, str]:
     if len(text) > MAX_ADDRESS_CHARS:
         raise _invalid(f"the email address is longer than {MAX_ADDRESS_CHARS} characters")
     if text.count("@") != 1:
-        raise _invalid("an email address has exactly one @, like name@example.org")
+        raise _invalid("an email address has exactly one @, like name@example.net")
     local, domain = text.split("@")
     if not local or len(local) > MAX_LOCAL_CHARS or not _LOCAL.match(local):
         raise _invalid(
@@ -67,7 +67,7 @@ def check_address(text: str) -> tuple[str, str]:
         raise _invalid("the part after @ is not a valid domain name") from None
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_LABEL.match(x) for x in labels) or labels[-1].isdigit():
-        raise _invalid("the part after @ must be a domain name like example.org")
+        raise _invalid("the part after @ must be a domain name like example.net")
     try:
         parsed = Address(username=local, domain=ascii_domain)
     except (HeaderParseError, ValueError, IndexError):
