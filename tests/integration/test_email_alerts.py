@@ -135,9 +135,11 @@ async def test_sign_up_confirm_alert_update_cancel_unsubscribe(tmp_path: Path) -
         assert msg["Message-ID"].startswith(f"<{alert_id}.")
         # the officer sees the email sent beside the phones
         progress = await dana.wait_for(
-            lambda ev: isinstance(ev, m.AlertChanged)
-            and ev.alert.alert_id == alert_id
-            and ev.alert.emails_sent == 1
+            lambda ev: (
+                isinstance(ev, m.AlertChanged)
+                and ev.alert.alert_id == alert_id
+                and ev.alert.emails_sent == 1
+            )
         )
         assert isinstance(progress, m.AlertChanged) and progress.alert.emails == 1
 

@@ -36,7 +36,7 @@ class Inbox:
     reject_rcpt: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd calls handle_<VERB>)
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if address in self.reject_rcpt:
@@ -44,7 +44,7 @@ class Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.hold.is_set():
             import asyncio
 
@@ -54,7 +54,7 @@ class Inbox:
             return "451 4.3.0 try again later"
         msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self.lock:
-            self.got.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+            self.got.append((list(envelope.rcpt_tos), msg))
         return "250 OK queued"
 
     def to(self, address: str) -> list[EmailMessage]:
