@@ -181,6 +181,12 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     #: set (the relay's minimum, default 5) when the alert reached fewer phones than
     #: that: then `recipients`, `delivered` and `read` are 0 and not given
     fewer_than: int | None = None
+    #: emails queued for this alert (all its versions), accepted by the SMTP server, and
+    #: given up on; under the same minimum as phones (`emails_fewer_than`, then all 0)
+    emails: int = 0
+    emails_sent: int = 0
+    emails_failed: int = 0
+    emails_fewer_than: int | None = None
 
 
 class CitizenAlert(msgspec.Struct, frozen=True, kw_only=True):
@@ -243,6 +249,34 @@ class Ack(Msg, tag="ack"):
 
 
 # ================================================================ citizen endpoint /v1/citizen
+
+
+class EmailSubscribe(Msg, tag="email.subscribe"):
+    """Email alerts for a place: the relay checks the address and sends a confirmation
+    link; nothing is sent until it is opened (double opt-in). The answer is `ack` whether
+    or not the address was subscribed already."""
+
+    id: Ident
+    email: Annotated[str, Meta(max_length=320)]
+    lat: float
+    lon: float
+    radius_m: float
+    categories: Annotated[list[Category], Meta(min_length=1)]
+
+
+class EmailConfirm(Msg, tag="email.confirm"):
+    """The token of a confirmation link: `ack`, or `not_found` if unknown or expired."""
+
+    id: Ident
+    token: Annotated[str, Meta(max_length=128)]
+
+
+class EmailUnsubscribe(Msg, tag="email.unsubscribe"):
+    """The token of an unsubscribe link: `ack` (the subscription is erased), or
+    `not_found`."""
+
+    id: Ident
+    token: Annotated[str, Meta(max_length=128)]
 
 
 class DeviceRegister(Msg, tag="device.register"):
@@ -641,6 +675,10 @@ class AlertCount(Msg, tag="alert.count"):
     recipients: int
     approval_required: bool
     fewer_than: int | None = None
+    #: email subscribers the alert would reach, counted apart from phones and coarsened
+    #: the same way (`emails_fewer_than`); None: this relay sends no email (no SMTP server)
+    emails: int | None = None
+    emails_fewer_than: int | None = None
 
 
 class AlertSend(Msg, tag="alert.send"):
@@ -805,6 +843,9 @@ CitizenInbound = (
     | AlertAck
     | PrivacyExport
     | PrivacyErase
+    | EmailSubscribe
+    | EmailConfirm
+    | EmailUnsubscribe
     | Ping
 )
 CitizenOutbound = (

@@ -22,6 +22,7 @@ from backend_client.errors import ErrorCode, ProtocolError
 from relay import cap, wire
 from relay.db import models as db
 from relay.db.uow import Tx
+from relay.mail import store as mail_store
 from relay.reports import Actor, new_public_id
 
 #: counts for code that never shows them to an officer (a phone's copy, CAP, the operator)
@@ -356,6 +357,7 @@ def _record_version(tx: Tx, a: db.Alert, cap_sender: str) -> None:
             recorded_at=tx.now,
         )
     )
+    mail_store.enqueue_alert(tx, a, (n or 0) + 1)  # its emails, in the same transaction
 
 
 def versions(alert_pk: int) -> Callable[[Session], list[db.AlertVersion]]:

@@ -65,7 +65,33 @@ class CitizenConnection(Endpoint):
             m.AlertAck: self.alert_ack,
             m.PrivacyExport: self.privacy_export,
             m.PrivacyErase: self.privacy_erase,
+            m.EmailSubscribe: self.email_subscribe,
+            m.EmailConfirm: self.email_confirm,
+            m.EmailUnsubscribe: self.email_unsubscribe,
         }
+
+    def _mail(self) -> Any:
+        from relay.mail.service import email_off_error
+
+        if self.ctx.mail is None:
+            raise email_off_error()
+        return self.ctx.mail
+
+    async def email_subscribe(self, msg: m.EmailSubscribe) -> m.Msg:
+        await self._mail().subscribe(
+            msg.email, msg.lat, msg.lon, msg.radius_m, list(msg.categories)
+        )
+        return m.Ack(re=msg.id)
+
+    async def email_confirm(self, msg: m.EmailConfirm) -> m.Msg:
+        if not await self._mail().confirm(msg.token):
+            raise ProtocolError(ErrorCode.NOT_FOUND, "this link is unknown or has expired")
+        return m.Ack(re=msg.id)
+
+    async def email_unsubscribe(self, msg: m.EmailUnsubscribe) -> m.Msg:
+        if not await self._mail().unsubscribe(msg.token):
+            raise ProtocolError(ErrorCode.NOT_FOUND, "this unsubscribe link is unknown")
+        return m.Ack(re=msg.id)
 
     def closed(self) -> None:
         if self.device_key is not None:

@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"port of the /metrics listener (default {DEFAULT_METRICS_PORT})",
     )
     serve.add_argument(
+        "--smtp-url",
+        help="send email alerts through this server: smtp://user:pass@host:587 (STARTTLS) "
+        "or smtps://user:pass@host:465 (TLS); default: no email alerts",
+    )
+    serve.add_argument("--mail-from", help="the From address of email alerts")
+    serve.add_argument(
+        "--public-url",
+        help="the portal's public https:// address, for the links in emails",
+    )
+    serve.add_argument(
         "--no-metrics",
         action="store_const",
         const=False,
@@ -463,6 +473,9 @@ SERVE_OPTIONS = (
     "metrics_host",
     "metrics_port",
     "metrics",
+    "smtp_url",
+    "mail_from",
+    "public_url",
 )
 
 

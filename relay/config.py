@@ -133,6 +133,28 @@ class RelayConfig:
     #: websocket endpoints; false: only /v1/*, /healthz answer, every other path 404s
     portal_enabled: bool = True
 
+    # ---- email alerts (issue 11; docs/email.md). Off while smtp_url is empty
+    #: smtp://user:pass@host:587 (STARTTLS, required) or smtps://user:pass@host:465 (TLS)
+    smtp_url: str = ""
+    #: the From address of every email (its domain also names the Message-IDs)
+    mail_from: str = ""
+    #: the portal's public https:// address: confirmation and unsubscribe links start so
+    public_url: str = ""
+    #: a CA file (PEM) to check the SMTP server's certificate with; default: the system's
+    smtp_ca: Path | None = None
+    #: SMTP connections (and emails in flight) at once
+    smtp_connections: int = 4
+    smtp_timeout_s: float = 30.0
+    #: a failed attempt is retried after email_retry_s, doubling up to email_retry_max_s,
+    #: at most email_max_attempts times in all (then it counts failed)
+    email_retry_s: float = 30.0
+    email_retry_max_s: float = 3600.0
+    email_max_attempts: int = 12
+    #: how long a confirmation link works
+    email_confirm_ttl_s: float = 48 * 3600.0
+    #: the sender looks for due emails at least this often (it is also woken on commit)
+    email_poll_s: float = 5.0
+
     @property
     def cap_sender(self) -> str:
         """The CAP `sender` of this relay's alerts: named after its first host name."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.config import RelayConfig
 from relay.db.uow import Database
@@ -21,6 +21,9 @@ from relay.metrics import Metrics
 from relay.ratelimit import SharedLimits
 from relay.signin import SignIn
 from relay.targeting import DeviceIndex
+
+if TYPE_CHECKING:
+    from relay.mail.service import Mail
 
 #: run a coroutine in the background, owned (and cancelled at shutdown) by the relay
 Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
@@ -39,3 +42,5 @@ class RelayContext:
     signin: SignIn  # login limits, password hashing, token bindings (relay/signin.py)
     #: per-device and per-address limit tables, shared by every connection
     limits: SharedLimits = field(default_factory=SharedLimits)
+    #: email alerts (relay/mail); None when no SMTP server is configured
+    mail: Mail | None = None

@@ -67,6 +67,22 @@ class Metrics:
             "lookout_officer_login_lockouts", "Login lockouts started", ["scope"], registry=r
         )
 
+        # ---- email alerts (issue 11; relay/mail)
+        self.emails_sent = Counter(
+            "lookout_emails_sent", "Emails the SMTP server accepted", ["kind"], registry=r
+        )
+        #: reason: failed (a permanent refusal), bounced (the recipient refused: the
+        #: subscription stops), gave_up (retries ran out)
+        self.emails_failed = Counter(
+            "lookout_emails_failed", "Emails not delivered, by reason", ["reason"], registry=r
+        )
+        self.emails_retried = Counter(
+            "lookout_emails_retried", "Email attempts that failed and will be retried", registry=r
+        )
+        self.emails_queued = Gauge(
+            "lookout_emails_queued", "Emails waiting in the outbox", registry=r
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

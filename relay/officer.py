@@ -435,6 +435,11 @@ class OfficerConnection(Endpoint):
         n = self.ctx.index.coarse_count(msg.area, mask, now)
         reach = self.ctx.index.reach(msg.area, mask, now)
         low = n < cfg.min_count_shown
+        emails: int | None = None
+        emails_low = False
+        if self.ctx.mail is not None:  # counted apart from phones, coarsened the same way
+            emails = await self.ctx.mail.count(msg.area, list(msg.categories))
+            emails_low = emails < cfg.min_count_shown
         await self.ctx.db.write(
             alerts.preview_audit(
                 self.actor,
@@ -448,6 +453,8 @@ class OfficerConnection(Endpoint):
             recipients=0 if low else n,
             approval_required=rules.needs_approval(len(reach), cfg.approval_threshold),
             fewer_than=cfg.min_count_shown if low else None,
+            emails=None if emails is None else 0 if emails_low else emails,
+            emails_fewer_than=cfg.min_count_shown if emails_low else None,
         )
 
     def _count_limited(self, rid: str) -> m.Error | None:

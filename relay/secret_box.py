@@ -41,6 +41,17 @@ class SecretBox:
         if len(key) != 32:
             raise SecretKeyError("the secrets key must be 32 bytes")
         self._aead = AESGCM(key)
+        self._key = key
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for another use (the email subscriptions' sealing and lookup
+        keys, relay/mail/keys.py), derived with HKDF: the same key file, and so the same
+        backups and cluster sharing, without reusing the AES key itself."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        hkdf = HKDF(hashes.SHA256(), 32, salt=None, info=f"lookout {purpose}".encode())
+        return hkdf.derive(self._key)
 
     @classmethod
     def load_or_create(cls, path: Path) -> SecretBox:

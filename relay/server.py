@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import select
@@ -51,6 +51,9 @@ from relay.ratelimit import (
 from relay.secret_box import SecretBox, key_path, seal_plain_secrets
 from relay.signin import SignIn
 from relay.targeting import DeviceIndex
+
+if TYPE_CHECKING:
+    from relay.mail.service import Mail
 
 log = logging.getLogger(__name__)
 #: asyncio's TLS protocol pre-allocates (and zero-fills) a 256 KiB read buffer per
@@ -98,8 +101,13 @@ class Relay:
         migrate(engine)
         box = SecretBox.load_or_create(key_path(data, config.secrets_key))
         seal_plain_secrets(engine, box)
-        self.db = Database(engine, on_events=self.hub.publish)
+        self.db = Database(engine, on_events=self._published)
         self.delivery = Delivery(self.db, self.hub, self.metrics)
+        self.mail: Mail | None = None
+        if config.smtp_url:
+            from relay.mail.service import Mail
+
+            self.mail = Mail(config, self.db, box, self.metrics, self.delivery.counts_changed)
         self._open_by_address = AddressCounts()
         parse_allowlist(config.address_allowlist)  # a bad entry fails here, not per socket
         penalties = Penalties(config.rate_limit_max_keys)
@@ -119,6 +127,7 @@ class Relay:
                 penalties=penalties,
             ),
             signin=SignIn.for_config(config, box),
+            mail=self.mail,
         )
         self.portal = portal.Portal.load() if config.portal_enabled else None
         self._load_devices()
@@ -164,6 +173,8 @@ class Relay:
             self.metrics_port = int(msock.getsockname()[1])
         await self._reconcile_media()
         self.spawn(self._chores())
+        if self.mail is not None:
+            self.spawn(self.mail.run())
 
     async def stop(self) -> None:
         for server in self._servers:
@@ -178,6 +189,8 @@ class Relay:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         evidence_api.close(self.hub)
+        if self.mail is not None:
+            await asyncio.to_thread(self.mail.close)
         await asyncio.to_thread(self.db.close)
         # every queued write is committed now: sign the final head (the engine reopens)
         try:
@@ -206,6 +219,12 @@ class Relay:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    def _published(self, events: list[tuple[int, bytes]]) -> None:
+        """Committed events to the officers; an alert change may have queued emails."""
+        self.hub.publish(events)
+        if self.mail is not None and any(b'"alert.changed"' in f for _, f in events):
+            self.mail.wake()
 
     # ------------------------------------------------------------ routing
 

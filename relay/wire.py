@@ -57,15 +57,42 @@ def alert_info(a: db.Alert) -> m.AlertInfo:
 def alert_msg(a: db.Alert, floor: int) -> m.Alert:
     """The alert as an officer sees it: below `floor` recipients its counts are withheld
     (`fewer_than`), so sending to a small area cannot tell one phone from none."""
+    emails = _email_counts(a, floor)
     if a.recipients < floor:
-        return _alert_msg(a, recipients=0, delivered=0, read=0, fewer_than=floor)
-    return _alert_msg(a, recipients=a.recipients, delivered=a.delivered, read=a.read)
+        return _alert_msg(a, recipients=0, delivered=0, read=0, fewer_than=floor, **emails)
+    return _alert_msg(a, recipients=a.recipients, delivered=a.delivered, read=a.read, **emails)
+
+
+def _email_counts(a: db.Alert, floor: int) -> dict[str, int | None]:
+    """The email counts under the same floor as phones: a few emails would place a
+    subscriber as surely as a few phones."""
+    if (a.emails or 0) < floor:
+        return {"emails": 0, "emails_sent": 0, "emails_failed": 0, "emails_fewer_than": floor}
+    return {
+        "emails": a.emails,
+        "emails_sent": a.emails_sent,
+        "emails_failed": a.emails_failed,
+        "emails_fewer_than": None,
+    }
 
 
 def _alert_msg(
-    a: db.Alert, *, recipients: int, delivered: int, read: int, fewer_than: int | None = None
+    a: db.Alert,
+    *,
+    recipients: int,
+    delivered: int,
+    read: int,
+    fewer_than: int | None = None,
+    emails: int | None = 0,
+    emails_sent: int | None = 0,
+    emails_failed: int | None = 0,
+    emails_fewer_than: int | None = None,
 ) -> m.Alert:
     return m.Alert(
+        emails=emails or 0,
+        emails_sent=emails_sent or 0,
+        emails_failed=emails_failed or 0,
+        emails_fewer_than=emails_fewer_than,
         alert_id=a.public_id,
         sender=a.sender,
         sent_at=a.sent_at,

@@ -129,6 +129,11 @@ class Alert(Base):
     read: Mapped[int] = mapped_column(Integer, default=0)
     approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     references_json: Mapped[str] = mapped_column(Text, default="[]")
+    #: emails queued for this alert (every version), and how many the SMTP server accepted
+    #: or were given up on (relay/mail); shown to officers under the same floor as phones
+    emails: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    emails_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    emails_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AlertVersion(Base):
@@ -200,3 +205,63 @@ class Counter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EmailSubscription(Base):
+    """A resident's email alerts (relay/mail): a place, a radius, categories.
+
+    The address is never stored in the clear: `address_sealed` is AES-GCM under a key
+    derived from the relay's secrets key (outside the database), `address_hmac` a keyed
+    hash of the normalised address for de-duplication. The confirmation token is stored
+    as its SHA-256 only; the unsubscribe token is derived from the key and `unsub_salt`
+    and stored as its SHA-256 for lookup. Unsubscribing erases address and place."""
+
+    __tablename__ = "email_subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: pending (awaiting the confirmation link) | confirmed | unsubscribed | bounced
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    address_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    address_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    radius_m: Mapped[float] = mapped_column(Float)
+    category_mask: Mapped[int] = mapped_column(BigInteger)
+    confirm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    confirm_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    unsub_salt: Mapped[str] = mapped_column(String(64))
+    unsub_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    confirmed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class EmailOutbox(Base):
+    """One email to send, written in the transaction that made it due (the alert
+    version, or the sign-up) and marked sent only after the SMTP server accepted it.
+
+    `message_id` is fixed at enqueue, so a resend in the one window that allows it (the
+    server accepted, the relay died before the mark committed) carries the same
+    Message-ID. `lease_owner`/`lease_until`: the relay node sending it now."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "alert_id", "version_n"),
+        Index("ix_email_outbox_due", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("email_subscriptions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # confirm | alert
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True, index=True)
+    version_n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message_id: Mapped[str] = mapped_column(String(120), unique=True)
+    #: queued | sent | failed (permanently refused or given up) | dropped (moot by then)
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: a confirmation's token, sealed, until it is sent (then erased)
+    secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the SMTP reply of the last failure (a code and the server's text: no address)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
