@@ -9,6 +9,7 @@
 //   map pin           a position source beside "Use my location" in report.js
 
 import { setupAlerts } from "./alerts.js";
+import { setupChat } from "./chat.js"; // chat (issue 11)
 import { forgetEverything, loadCredentials, saveCredentials } from "./device.js";
 import { byId, say } from "./dom.js";
 import { problem } from "./errors.js";
@@ -17,12 +18,14 @@ import { Link, RelayError } from "./link.js";
 import { setupMine } from "./mine.js";
 import { setupReport } from "./report.js";
 
-const SCREENS = ["welcome", "report", "mine", "alerts", "device"];
+const SCREENS = ["welcome", "report", "mine", "alerts", "device", "chat"];
 const state = { pseudonym: "", categories: [], screen: "welcome", linkState: ["connecting"] };
 
 const link = new Link({ onState: showLinkState, onOpen: authenticate });
 const report = setupReport({ link });
-const mine = setupMine({ link });
+// chat (issue 11): each of "Your reports" opens its conversation; pushes and receipts in chat.js
+const chat = setupChat({ link, show, screen: () => state.screen });
+const mine = setupMine({ link, decorate: chat.decorate });
 const alerts = setupAlerts({ link, state });
 let registering = false;
 
@@ -60,6 +63,7 @@ async function authenticate(l) {
   byId("pseudonym").textContent = state.pseudonym;
   alerts.render();
   await report.resume();
+  chat.resume(); // chat (issue 11): unsent messages and receipts go again
   if (state.screen === "mine") mine.refresh();
 }
 
@@ -71,8 +75,9 @@ function registered() {
 function show(name) {
   state.screen = name;
   for (const s of SCREENS) byId(`screen-${s}`).hidden = s !== name;
+  const section = name === "chat" ? "mine" : name; // chat (issue 11): a report's conversation
   for (const tab of byId("tabs").querySelectorAll("button")) {
-    if (tab.dataset.screen === name) tab.setAttribute("aria-current", "page");
+    if (tab.dataset.screen === section) tab.setAttribute("aria-current", "page");
     else tab.removeAttribute("aria-current");
   }
   if (name === "mine") mine.refresh();

@@ -4,7 +4,9 @@ import { byId, el, say } from "./dom.js";
 import { problem } from "./errors.js";
 import { label, locale, plural, t } from "./i18n.js";
 
-export function setupMine({ link }) {
+/** `decorate(li, report)`, when given, adds to each listed report (chat.js: its
+ * conversation button and unread count). */
+export function setupMine({ link, decorate = null }) {
   const list = byId("mine-list");
   const msg = byId("mine-msg");
   let last = [];
@@ -25,13 +27,15 @@ export function setupMine({ link }) {
         if (r.incident_ref) meta.push(t("mine.incident", { incident: r.incident_ref }));
         const metaLine = el("p", { className: "report-meta" });
         meta.forEach((part, i) => metaLine.append(...(i ? [" · "] : []), el("span", { text: part })));
-        return el(
+        const li = el(
           "li",
           { "data-report": r.report_id },
           el("p", { className: "report-head" }, el("span", { text: label("category.", r.category) }), status),
           el("p", { className: "report-summary", dir: "auto", text: r.summary }),
           metaLine,
         );
+        if (decorate !== null) decorate(li, r);
+        return li;
       }),
     );
     say(msg, last.length ? plural("mine.count", last.length) : t("mine.none"));
