@@ -10,13 +10,14 @@ Set LOOKOUT_PORTAL_SCREENSHOTS=DIR to keep the conversation's screenshot (docs/i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend_client import messages as m
 from relay.db import models as db
@@ -117,6 +118,37 @@ def hide_page(driver: Any, hidden: bool) -> None:
     )
 
 
+async def register_and_report(d: Any, origin: str, off: Peer) -> str:
+    """Open the portal, register, send a report from the emulated position; its id, as the
+    officer received it."""
+    await run(
+        lambda: d.execute_cdp_cmd(
+            "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
+        )
+    )
+    await run(
+        lambda: d.execute_cdp_cmd(
+            "Emulation.setGeolocationOverride",
+            {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
+        )
+    )
+    await run(d.get_log, "performance")  # Chromium's own new-tab page, not ours
+
+    # -- register and send a report
+    await run(d.get, origin + "/")
+    await run(wait, d, lambda x: visible(x, "#register"))
+    await run(lambda: d.find_element(By.ID, "register").click())
+    await run(wait, d, lambda x: "Connected as" in text_of(x, "#link-state"))
+    await run(lambda: Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle"))
+    await run(lambda: d.find_element(By.ID, "report-text").send_keys("Two people at cars"))
+    await run(lambda: d.find_element(By.ID, "use-location").click())
+    await run(wait, d, lambda x: x.find_element(By.ID, "report-lat").get_attribute("value"))
+    await run(lambda: d.find_element(By.ID, "report-send").click())
+    created = await off.wait_for(lambda e: isinstance(e, m.ReportCreated))
+    assert isinstance(created, m.ReportCreated)
+    return created.report.report_id
+
+
 async def test_a_citizen_chats_with_the_officer_on_their_report(tmp_path: Path) -> None:
     r: RunningRelay = await start_relay(tmp_path / "relay")
     driver = None
@@ -127,34 +159,7 @@ async def test_a_citizen_chats_with_the_officer_on_their_report(tmp_path: Path) 
         off = await officer(r)
         driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
         d = driver
-        await run(
-            lambda: d.execute_cdp_cmd(
-                "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
-            )
-        )
-        await run(
-            lambda: d.execute_cdp_cmd(
-                "Emulation.setGeolocationOverride",
-                {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
-            )
-        )
-        await run(d.get_log, "performance")  # Chromium's own new-tab page, not ours
-
-        # -- register and send a report
-        await run(d.get, origin + "/")
-        await run(wait, d, lambda x: visible(x, "#register"))
-        await run(lambda: d.find_element(By.ID, "register").click())
-        await run(wait, d, lambda x: "Connected as" in text_of(x, "#link-state"))
-        await run(
-            lambda: Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle")
-        )
-        await run(lambda: d.find_element(By.ID, "report-text").send_keys("Two people at cars"))
-        await run(lambda: d.find_element(By.ID, "use-location").click())
-        await run(wait, d, lambda x: x.find_element(By.ID, "report-lat").get_attribute("value"))
-        await run(lambda: d.find_element(By.ID, "report-send").click())
-        created = await off.wait_for(lambda e: isinstance(e, m.ReportCreated))
-        assert isinstance(created, m.ReportCreated)
-        rid = created.report.report_id
+        rid = await register_and_report(d, origin, off)
 
         # -- the officer writes while the page shows another screen: delivered, not read
         first = await officer_says(off, rid, HOSTILE)
@@ -250,6 +255,68 @@ async def test_a_citizen_chats_with_the_officer_on_their_report(tmp_path: Path) 
         console = await run(d.get_log, "browser")
         assert [e for e in console if e["level"] == "SEVERE"] == [], console
         assert statuses(off, first.message_id) == ["delivered", "read"]
+    finally:
+        if driver is not None:
+            await run(driver.quit)
+        await r.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_a_message_written_offline_goes_once_when_the_relay_is_back(
+    tmp_path: Path,
+) -> None:
+    r: RunningRelay = await start_relay(tmp_path / "relay")
+    driver = None
+    try:
+        tls = r.relay.tls_files  # type: ignore[attr-defined]
+        origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
+        port = int(r.relay.port)  # type: ignore[attr-defined]
+        off = await officer(r)
+        driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+        d = driver
+        rid = await register_and_report(d, origin, off)
+        await off.close()
+        await run(lambda: d.find_element(By.CSS_SELECTOR, '[data-screen="mine"]').click())
+        item = f'#mine-list li[data-report="{rid}"]'
+        await run(wait, d, lambda x: visible(x, item + " .chat-open"))
+        await run(lambda: d.find_element(By.CSS_SELECTOR, item + " .chat-open").click())
+        await run(wait, d, lambda x: visible(x, "#chat-empty"))
+
+        # -- the relay goes away; the message waits on the device
+        await r.relay.stop()  # type: ignore[attr-defined]
+        await run(wait, d, lambda x: "No connection" in text_of(x, "#link-state"))
+        box = await run(d.find_element, By.ID, "chat-text")
+        await run(lambda: box.send_keys("Written with no signal", Keys.ENTER))
+        await run(wait, d, lambda x: visible(x, "#chat-log .bubble-me .mark-pending"))
+        assert "kept on this device" in await run(text_of, d, "#chat-msg")
+        (kept,) = await run(stored, d, rid)
+        assert kept["status"] == "pending" and kept["client_ref"] and "message_id" not in kept
+
+        # -- it comes back on the same port: the page reconnects and sends it, once
+        again = await start_relay(r.data_dir, port=port)
+        r = dataclasses.replace(again, totp=r.totp)  # the accounts were made the first time
+        off = await officer(r)
+        posted = await off.wait_for(
+            lambda e: isinstance(e, m.ChatPosted) and e.message.sender == "citizen", timeout=40
+        )
+        assert isinstance(posted, m.ChatPosted)
+        assert posted.message.text == "Written with no signal"
+        me = f'#chat-log .bubble-me[data-message="{posted.message.message_id}"]'
+        await run(wait, d, lambda x: visible(x, me + " .mark-delivered"), 20.0)
+        assert (
+            await run(d.execute_script, "return document.querySelectorAll('.bubble-me').length")
+            == 1
+        )
+        (kept,) = await run(stored, d, rid)
+        assert kept["message_id"] == posted.message.message_id
+        count = await r.relay.db.read(  # type: ignore[attr-defined]
+            lambda s: s.scalar(
+                select(func.count())
+                .select_from(db.ChatMessage)
+                .join(db.Report, db.Report.id == db.ChatMessage.report_id)
+                .where(db.Report.public_id == rid)
+            )
+        )
+        assert count == 1
     finally:
         if driver is not None:
             await run(driver.quit)
