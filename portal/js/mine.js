@@ -4,7 +4,7 @@ import { byId, el, say } from "./dom.js";
 import { problem } from "./errors.js";
 import { label, locale, plural, t } from "./i18n.js";
 
-export function setupMine({ link }) {
+export function setupMine({ link, mediaLine = () => null }) {
   const list = byId("mine-list");
   const msg = byId("mine-msg");
   let last = [];
@@ -31,6 +31,7 @@ export function setupMine({ link }) {
           el("p", { className: "report-head" }, el("span", { text: label("category.", r.category) }), status),
           el("p", { className: "report-summary", dir: "auto", text: r.summary }),
           metaLine,
+          ...[mediaLine(r.report_id)].filter((x) => x !== null), // upload: its files' state
         );
       }),
     );
