@@ -88,6 +88,12 @@ export function setupReport({ link, upload }) {
       return invalid(y === null ? lat : lon, "report.need_where");
     }
     const clientRef = crypto.randomUUID();
+    let media;
+    try {
+      media = await upload.declare(clientRef); // upload: stored first, then declared
+    } catch {
+      return say(msg, t("upload.store_failed"), "bad"); // upload: the browser keeps no files
+    }
     const report = {
       type: "report.submit",
       client_ref: clientRef,
@@ -95,7 +101,7 @@ export function setupReport({ link, upload }) {
       text: text.value,
       lat: y,
       lon: x,
-      media: await upload.declare(clientRef), // upload: stored first, then declared
+      media,
     };
     setPendingReport(report); // before sending: a reload or a lost link resends it
     if (await submit(report)) {

@@ -4,7 +4,7 @@
 // Once stored on the relay the bytes go and a small "done" record stays for "Your reports".
 //
 // record: {ref, sha, mime, size, name, blob|null, reportId|null,
-//          state: "waiting" | "done" | "failed", received, error|null}
+//          state: "waiting" | "done" | "failed", received, error|null, order: [ms, index]}
 
 const DB = "lookout-uploads";
 const FILES = "files";

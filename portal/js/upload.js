@@ -119,9 +119,10 @@ export function setupUpload({ link, onChange }) {
    * their declarations come back for the report's `media`. */
   async function declare(ref) {
     const now = attached;
+    const queuedAt = Date.now();
     if (now.length) {
       await putFiles(
-        now.map((a) => ({
+        now.map((a, index) => ({
           ref,
           sha: a.sha,
           mime: a.mime,
@@ -132,6 +133,7 @@ export function setupUpload({ link, onChange }) {
           state: "waiting",
           received: 0,
           error: null,
+          order: [queuedAt, index], // sent in the order attached, reports oldest first
         })),
       );
     }
@@ -201,7 +203,9 @@ export function setupUpload({ link, onChange }) {
   }
 
   async function reload() {
-    records = await allFiles();
+    const at = (r) => r.order ?? [0, 0];
+    const byOrder = (a, b) => at(a)[0] - at(b)[0] || at(a)[1] - at(b)[1];
+    records = (await allFiles()).sort(byOrder);
     onChange();
   }
 
