@@ -2,8 +2,8 @@
 against a real relay over TLS: a disguised file (text named .jpg) is refused on the page
 and nothing of it is sent; a real ~1.7 MB JPEG is hashed in the browser (WebCrypto), declared
 with the report and sent in media.chunk pieces; the page is reloaded mid-file and carries on
-from where the relay says it stopped, each byte range sent once; a second photo survives a
-dropped connection the same way; an officer fetches both and gets the exact bytes.
+from where the relay says it stopped, each byte range sent once; a second photo and an MP4
+survive a dropped connection the same way; an officer fetches each and gets the exact bytes.
 
 The interruptions come from a test hook injected through the DevTools protocol
 (Page.addScriptToEvaluateOnNewDocument), not from the portal's code: it wraps
@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import random
+import struct
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,6 +90,19 @@ def photo(seed: int) -> bytes:
         out, "JPEG", quality=90
     )
     return out.getvalue()
+
+
+def clip() -> bytes:
+    """A tiny MP4 the relay takes: ISO BMFF boxes ftyp, moov, mdat tiling the file."""
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I4s", 8 + len(body), kind) + body
+
+    return (
+        box(b"ftyp", b"isom" + bytes(4) + b"isommp41")
+        + box(b"moov", bytes(64))
+        + box(b"mdat", random.Random(3).randbytes(4000))
+    )
 
 
 def chunks_sent(driver: Any, sha: str) -> list[tuple[int, int]]:
@@ -227,36 +241,44 @@ async def test_photos_upload_resume_after_a_reload_and_a_drop(tmp_path: Path) ->
         assert hashlib.sha256(got).hexdigest() == sha1 and got == first
         await run(wait, d, lambda x: "were sent" in text_of(x, "#upload-state"))
 
-        # -- a second photo; the connection drops after two chunks and comes back by itself
-        second = photo(2)
-        sha2 = hashlib.sha256(second).hexdigest()
+        # -- a photo and a video; the connection drops after two chunks and comes back
+        second, video = photo(2), clip()
+        sha2, sha3 = hashlib.sha256(second).hexdigest(), hashlib.sha256(video).hexdigest()
         (tmp_path / "second.jpg").write_bytes(second)
+        (tmp_path / "clip.mp4").write_bytes(video)
         await run(
             d.execute_script,
             "localStorage['test.chunks'] = '[]';"
             "localStorage['test.stop'] = JSON.stringify({after: 2, how: 'close'})",
         )
-        await run(
-            lambda: d.find_element(By.ID, "upload-gallery").send_keys(str(tmp_path / "second.jpg"))
-        )
-        await run(wait, d, lambda x: attached(x) == [sha2])
+        both = f"{tmp_path / 'second.jpg'}\n{tmp_path / 'clip.mp4'}"  # two files at once
+        await run(lambda: d.find_element(By.ID, "upload-gallery").send_keys(both))
+        await run(wait, d, lambda x: len(attached(x)) == 2)
+        assert await run(attached, d) == [sha2, sha3]
         await run(fill_report, d, "They came back.")
         await run(lambda: d.find_element(By.ID, "report-send").click())
         created2 = await off.wait_for(lambda e: isinstance(e, m.ReportCreated), timeout=10)
         assert isinstance(created2, m.ReportCreated)
         rep2 = created2.report
+        assert [(x.sha256, x.mime) for x in rep2.media] == [
+            (sha2, "image/jpeg"),
+            (sha3, "video/mp4"),
+        ]
         await stored(off, rep2.report_id, sha2)
+        await stored(off, rep2.report_id, sha3)
         sent = await run(chunks_sent, d, sha2)
         assert sent == [(0, 0), *whole_file(len(second))[:2], (0, 0), *whole_file(len(second))[2:]]
-        assert await fetched(off, sha2) == second
+        assert await run(chunks_sent, d, sha3) == [(0, 0), (0, len(video))]  # after the photo
         assert await run(d.execute_script, "return localStorage['test.stop']") is None  # it fired
+        assert await fetched(off, sha2) == second
+        assert await fetched(off, sha3) == video
 
-        # -- "Your reports" says both photos went
+        # -- "Your reports" says the files went
         await run(lambda: d.find_element(By.CSS_SELECTOR, '[data-screen="mine"]').click())
-        for rep in (rep1, rep2):
+        for rep, says in ((rep1, "Photo or video sent."), (rep2, "2 photos or videos sent.")):
             item = f'#mine-list li[data-report="{rep.report_id}"] .report-media'
             await run(wait, d, lambda x, item=item: visible(x, item))
-            assert await run(text_of, d, item) == "Photo or video sent."
+            assert await run(text_of, d, item) == says
         await run(shoot, d, "upload-mine")
 
         # -- nothing but the relay was asked for anything (blob: is the page's own photo
