@@ -3,7 +3,6 @@
 // what it needs; this file only wires them together.
 //
 // Seams for the rest of issue 11, each where it will plug in:
-//   photos and video  report.js builds `media` (and then media.chunk uploads)
 //   chat              link.on("chat.deliver") / ("chat.status") and a screen per report
 //   live alerts       link.on("alert.deliver"), and device.location for targeting
 //   map pin           a position source beside "Use my location" in report.js
@@ -17,15 +16,18 @@ import { LANGUAGES, apply, chosenLanguage, language, onLanguageChange, setLangua
 import { Link, RelayError } from "./link.js";
 import { setupMine } from "./mine.js";
 import { setupReport } from "./report.js";
+import { setupUpload } from "./upload.js"; // upload
 
 const SCREENS = ["welcome", "report", "mine", "alerts", "device", "chat"];
 const state = { pseudonym: "", categories: [], screen: "welcome", linkState: ["connecting"] };
 
 const link = new Link({ onState: showLinkState, onOpen: authenticate });
-const report = setupReport({ link });
+// upload: photos and video go with a report; "Your reports" shows how far each got
+const upload = setupUpload({ link, onChange: () => mine.render() });
+const report = setupReport({ link, upload });
 // chat (issue 11): each of "Your reports" opens its conversation; pushes and receipts in chat.js
 const chat = setupChat({ link, show, screen: () => state.screen });
-const mine = setupMine({ link, decorate: chat.decorate });
+const mine = setupMine({ link, decorate: chat.decorate, mediaLine: upload.line });
 const alerts = setupAlerts({ link, state });
 let registering = false;
 

@@ -1,6 +1,8 @@
 // The device's pseudonymous identity, kept in this browser's localStorage: the relay
 // cannot show the secret again, so it is stored before anything else is done with it.
 
+import { forgetUploads } from "./upload-store.js";
+
 const KEY = "lookout.device";
 const PENDING = "lookout.pending-report";
 
@@ -23,6 +25,7 @@ export function forgetEverything() {
   for (const key of Object.keys(localStorage)) {
     if (key.startsWith("lookout.") && key !== "lookout.lang") localStorage.removeItem(key);
   }
+  forgetUploads(); // upload: the files waiting to go, and what was sent
 }
 
 /** A report written but not yet acknowledged: resent (same client_ref) after a reload or

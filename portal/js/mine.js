@@ -5,8 +5,9 @@ import { problem } from "./errors.js";
 import { label, locale, plural, t } from "./i18n.js";
 
 /** `decorate(li, report)`, when given, adds to each listed report (chat.js: its
- * conversation button and unread count). */
-export function setupMine({ link, decorate = null }) {
+ * conversation button and unread count); `mediaLine(report)` (upload.js) says how far
+ * its photos and video got. */
+export function setupMine({ link, decorate = null, mediaLine = () => null }) {
   const list = byId("mine-list");
   const msg = byId("mine-msg");
   let last = [];
@@ -33,6 +34,7 @@ export function setupMine({ link, decorate = null }) {
           el("p", { className: "report-head" }, el("span", { text: label("category.", r.category) }), status),
           el("p", { className: "report-summary", dir: "auto", text: r.summary }),
           metaLine,
+          ...[mediaLine(r.report_id)].filter((x) => x !== null), // upload: its files' state
         );
         if (decorate !== null) decorate(li, r);
         return li;

@@ -19,7 +19,7 @@ function parseCoordinate(text, limit) {
   return text.trim() !== "" && Number.isFinite(value) && Math.abs(value) <= limit ? value : null;
 }
 
-export function setupReport({ link }) {
+export function setupReport({ link, upload }) {
   const form = byId("report-form");
   const category = byId("report-category");
   const text = byId("report-text");
@@ -63,9 +63,13 @@ export function setupReport({ link }) {
       const reply = await link.request(report);
       setPendingReport(null);
       say(msg, t("report.sent", { reference: reply.report_id }), "ok");
+      await upload.accepted(report.client_ref, reply); // upload: its files follow
       return true;
     } catch (err) {
-      if (err.code !== "offline") setPendingReport(null); // refused: resending will not help
+      if (err.code !== "offline") {
+        setPendingReport(null); // refused: resending will not help
+        await upload.refused(report.client_ref); // upload: nor will its files
+      }
       say(msg, err.code === "offline" ? t("report.kept") : problem(err), "bad");
       return false;
     } finally {
@@ -83,19 +87,27 @@ export function setupReport({ link }) {
       typed.open = true;
       return invalid(y === null ? lat : lon, "report.need_where");
     }
+    const clientRef = crypto.randomUUID();
+    let media;
+    try {
+      media = await upload.declare(clientRef); // upload: stored first, then declared
+    } catch {
+      return say(msg, t("upload.store_failed"), "bad"); // upload: the browser keeps no files
+    }
     const report = {
       type: "report.submit",
-      client_ref: crypto.randomUUID(),
+      client_ref: clientRef,
       category: category.value,
       text: text.value,
       lat: y,
       lon: x,
-      media: [], // seam: photos and video are declared here, then uploaded by media.chunk
+      media,
     };
     setPendingReport(report); // before sending: a reload or a lost link resends it
     if (await submit(report)) {
       text.value = "";
       category.value = "";
+      upload.clear(); // upload
     }
   });
 
@@ -111,6 +123,7 @@ export function setupReport({ link }) {
     async resume() {
       const waiting = pendingReport();
       if (waiting !== null) await submit(waiting);
+      await upload.resume(pendingReport()?.client_ref ?? null); // upload: files carry on
     },
   };
 }

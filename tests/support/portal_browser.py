@@ -1,0 +1,122 @@
+"""Driving the citizens' portal in Debian's headless Chromium (Selenium + chromedriver) at a
+phone's 360x640, for the browser tests of tests/integration/test_portal_*.py.
+
+Chromium trusts the relay's own certificate by its public key only
+(--ignore-certificate-errors-spki-list), not by turning certificate checks off.
+Set LOOKOUT_PORTAL_SCREENSHOTS=DIR to keep each screen's screenshot (docs/images/)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    HAVE_SELENIUM = True
+except ImportError:  # pragma: no cover - the test extra installs it
+    HAVE_SELENIUM = False
+
+#: pytestmark for a browser test module: skipped, saying why, without the browser.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not HAVE_SELENIUM, reason="selenium is not installed (pip install -e '.[test]')"
+    ),
+    pytest.mark.skipif(
+        not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
+        reason="Debian's chromium and chromium-driver are not installed (make sysdeps installs them)",
+    ),
+]
+
+
+def spki_hash(cert_file: Path) -> str:
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def chromium(profile: Path, spki: str) -> Any:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--ignore-certificate-errors-spki-list={spki}",
+        "--lang=en-GB",
+    ):
+        opts.add_argument(flag)
+    opts.add_experimental_option(
+        "mobileEmulation", {"deviceMetrics": {"width": 360, "height": 640, "pixelRatio": 2}}
+    )
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def shooter(tmp_path: Path) -> Callable[[Any, str], None]:
+    """save_screenshot as portal-NAME.png, in LOOKOUT_PORTAL_SCREENSHOTS or under tmp_path."""
+    keep = os.environ.get("LOOKOUT_PORTAL_SCREENSHOTS")
+    folder = Path(keep) if keep else tmp_path / "shots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def shoot(driver: Any, name: str) -> None:
+        path = folder / f"portal-{name}.png"
+        assert driver.save_screenshot(str(path)), path
+        assert path.stat().st_size > 1000
+
+    return shoot
+
+
+async def run(fn: Callable[..., Any], *args: Any) -> Any:
+    """Selenium blocks: run it off the loop the relay and the officer live on."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def wait(driver: Any, cond: Callable[[Any], Any], timeout: float = 15.0) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(cond)
+
+
+def text_of(driver: Any, css: str) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, css).text)
+
+
+def visible(driver: Any, css: str) -> bool:
+    found = driver.find_elements(By.CSS_SELECTOR, css)
+    return bool(found) and bool(found[0].is_displayed())
+
+
+def requested_urls(driver: Any) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+        elif msg["method"] == "Network.webSocketCreated":
+            urls.append(msg["params"]["url"])
+    return urls
