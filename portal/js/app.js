@@ -5,7 +5,7 @@
 // Seams for the rest of issue 11, each where it will plug in:
 //   photos and video  report.js builds `media` (and then media.chunk uploads)
 //   chat              link.on("chat.deliver") / ("chat.status") and a screen per report
-//   live alerts       link.on("alert.deliver"), and device.location for targeting
+//   live alerts       live.js (alert.deliver), location.js (device.location)
 //   map pin           a position source beside "Use my location" in report.js
 
 import { setupAlerts } from "./alerts.js";
@@ -15,6 +15,8 @@ import { problem } from "./errors.js";
 import { LANGUAGES, apply, chosenLanguage, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { Link, RelayError } from "./link.js";
 import { setupMine } from "./mine.js";
+import { setupLive } from "./live.js"; // live alerts and location sharing (issue 11)
+import { setupLocation } from "./location.js";
 import { setupReport } from "./report.js";
 
 const SCREENS = ["welcome", "report", "mine", "alerts", "device"];
@@ -24,6 +26,8 @@ const link = new Link({ onState: showLinkState, onOpen: authenticate });
 const report = setupReport({ link });
 const mine = setupMine({ link });
 const alerts = setupAlerts({ link, state });
+const live = setupLive({ link }); // registers for alert.deliver before the first socket
+const sharing = setupLocation({ link });
 let registering = false;
 
 async function authenticate(l) {
@@ -59,6 +63,8 @@ async function authenticate(l) {
   }
   byId("pseudonym").textContent = state.pseudonym;
   alerts.render();
+  sharing.online(); // live alerts and location sharing: after every (re)authentication
+  live.online();
   await report.resume();
   if (state.screen === "mine") mine.refresh();
 }
@@ -136,6 +142,8 @@ async function main() {
   byId("forget").addEventListener("click", () => {
     if (!window.confirm(t("device.forget_confirm"))) return;
     link.stop();
+    sharing.forget(); // live alerts and location sharing: stop, and drop what they hold
+    live.forget();
     forgetEverything();
     state.pseudonym = "";
     showLinkState("off");
