@@ -244,7 +244,7 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
         kept = json.loads(await run(js, d, "return localStorage['lookout.alerts']"))
         assert list(kept["active"]) == [near.alert_id]  # stored (before `delivered`)
         await run(d.execute_script, "window.scrollTo(0, 0)")
-        await run(screenshots, d, "alert-banner")
+        await run(screenshots, d, "alerts")  # docs/images/portal-alerts.png
 
         # -- the citizen opens it: everything, literal; the officer sees it read
         await run(click, d, banner + " .alert-open")
