@@ -27,6 +27,7 @@ from backend_client.limits import LOCATION_TTL_S
 from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.integration.test_portal_browser import (
+    CATALOGUES,
     HOSTILE,
     chromium,
     run,
@@ -45,6 +46,7 @@ __all__ = ["screenshots"]  # the fixture, used by name
 
 with contextlib.suppress(ImportError):  # without selenium, browser_marks skip the test
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
 WHERE = (53.7632, -2.7044)  # the phone, first
 MOVED = (53.7660, -2.7044)  # about 310 m north: worth a new fix
@@ -378,6 +380,14 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
         await run(click, d, "#alerts-form button[type=submit]")
         await run(wait, d, lambda x: "Saved" in text_of(x, "#alerts-msg"))
         assert await run(log.new_frames, "device.location") == []
+
+        # -- in Welsh, the list and the sharing control follow the language
+        cy = json.loads((CATALOGUES / "cy.json").read_text(encoding="utf-8"))
+        await run(lambda: Select(d.find_element(By.ID, "lang")).select_by_value("cy"))
+        await run(wait, d, lambda x: text_of(x, "#live-h") == cy["live.heading"])
+        assert await run(text_of, d, drill_item + " .alert-kind") == cy["live.kind_exercise"]
+        assert await run(text_of, d, "#share-toggle") == cy["share.start"]
+        assert "6 awr" in await run(text_of, d, "#share-why")
 
         # -- nothing but the relay was asked; the console stayed clean
         urls = await run(log.urls)
