@@ -205,6 +205,9 @@ class CitizenAlert(msgspec.Struct, frozen=True, kw_only=True):
     sent_at: float
     expires_at: float
     area_desc: str
+    #: CAP status: anything but `Actual` (a pilot's `Exercise`, a `Test`) is a rehearsal
+    #: and must never look like a real alert on the phone.
+    status: CapStatus = "Actual"
 
 
 class OwnReport(msgspec.Struct, frozen=True, kw_only=True):

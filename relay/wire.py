@@ -123,6 +123,7 @@ def citizen_alert(a: m.Alert) -> m.CitizenAlert:
         sent_at=a.sent_at,
         expires_at=i.expires_at,
         area_desc=i.area_desc,
+        status=i.status,
     )
 
 

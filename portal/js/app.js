@@ -4,7 +4,7 @@
 //
 // Seams for the rest of issue 11, each where it will plug in:
 //   chat              link.on("chat.deliver") / ("chat.status") and a screen per report
-//   live alerts       link.on("alert.deliver"), and device.location for targeting
+//   live alerts       live.js (alert.deliver), location.js (device.location)
 //   map pin           a position source beside "Use my location" in report.js
 
 import { setupAlerts } from "./alerts.js";
@@ -15,6 +15,8 @@ import { problem } from "./errors.js";
 import { LANGUAGES, apply, chosenLanguage, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { Link, RelayError } from "./link.js";
 import { setupMine } from "./mine.js";
+import { setupLive } from "./live.js"; // live alerts and location sharing (issue 11)
+import { setupLocation } from "./location.js";
 import { setupReport } from "./report.js";
 import { setupUpload } from "./upload.js"; // upload
 
@@ -29,6 +31,8 @@ const report = setupReport({ link, upload });
 const chat = setupChat({ link, show, screen: () => state.screen });
 const mine = setupMine({ link, decorate: chat.decorate, mediaLine: upload.line });
 const alerts = setupAlerts({ link, state });
+const live = setupLive({ link }); // registers for alert.deliver before the first socket
+const sharing = setupLocation({ link });
 let registering = false;
 
 async function authenticate(l) {
@@ -64,6 +68,8 @@ async function authenticate(l) {
   }
   byId("pseudonym").textContent = state.pseudonym;
   alerts.render();
+  sharing.online(); // live alerts and location sharing: after every (re)authentication
+  live.online();
   await report.resume();
   chat.resume(); // chat (issue 11): unsent messages and receipts go again
   if (state.screen === "mine") mine.refresh();
@@ -143,6 +149,8 @@ async function main() {
   byId("forget").addEventListener("click", () => {
     if (!window.confirm(t("device.forget_confirm"))) return;
     link.stop();
+    sharing.forget(); // live alerts and location sharing: stop, and drop what they hold
+    live.forget();
     forgetEverything();
     state.pseudonym = "";
     showLinkState("off");

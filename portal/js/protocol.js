@@ -14,3 +14,7 @@ export const MAX_MEDIA_BYTES = 52428800;
 export const MAX_MEDIA_PER_REPORT = 8;
 export const MAX_IMAGE_PIXELS = 40000000;
 export const MEDIA_MIMES = ["image/jpeg", "image/png", "image/webp", "video/mp4"];
+
+// alerts and location (issue 11): backend_client/limits.py LOCATION_TTL_S, CAP statuses
+export const LOCATION_TTL_S = 21600;
+export const CAP_STATUSES = ["Actual", "Exercise", "System", "Test", "Draft"];
