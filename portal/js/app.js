@@ -9,6 +9,7 @@
 //   map pin           a position source beside "Use my location" in report.js
 
 import { setupAlerts } from "./alerts.js";
+import { emailEnabled, setupEmail } from "./email.js"; // email sign-up
 import { forgetEverything, loadCredentials, saveCredentials } from "./device.js";
 import { byId, say } from "./dom.js";
 import { problem } from "./errors.js";
@@ -142,6 +143,9 @@ async function main() {
     showWelcome();
     say(byId("welcome-msg"), t("device.forgotten"), "ok");
   });
+
+  // email sign-up: only when the relay sends email (its /portal-config.json says so)
+  emailEnabled().then((config) => config && setupEmail({ link, config }));
 
   if (loadCredentials() === null) {
     showLinkState("off");
