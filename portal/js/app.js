@@ -145,7 +145,10 @@ async function main() {
   });
 
   // email sign-up: only when the relay sends email (its /portal-config.json says so)
-  emailEnabled().then((config) => config && setupEmail({ link, config }));
+  emailEnabled().then((config) => {
+    if (config) setupEmail({ link, config });
+    document.body.dataset.email = config ? "on" : "off";
+  });
 
   if (loadCredentials() === null) {
     showLinkState("off");
