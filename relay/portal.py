@@ -9,6 +9,13 @@ there is nothing to traverse (`..`, `%2e%2e`, `//`, backslashes, NUL), no direct
 list and no dotfile or Python source to leak. Everything else about a response (types,
 the Content-Security-Policy, caching) is decided here, in one place; docs/portal.md is
 the operator's description of the same rules.
+
+Email links (docs/email.md): with email alerts on, `/email/confirm` and
+`/email/unsubscribe` (any `?token=`) serve the static page `email.html`, which does
+nothing until its button POSTs back to the same URL; `email_action` answers those POSTs,
+including RFC 8058 one-click unsubscribes from mail providers. They are the only requests
+whose body the relay reads (`FormReader`: a POST, at most MAX_FORM_BYTES), and
+`/portal-config.json` tells the page whether to offer email sign-up at all.
 """
 
 from __future__ import annotations
@@ -16,13 +23,20 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import http
+import json
 import logging
 import re
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs
 
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +55,15 @@ CONTENT_TYPES = {
     ".ico": "image/x-icon",
 }
 METHODS = ("GET", "HEAD")
+
+#: the links in every email (relay/mail/compose.py builds them); GET shows email.html
+EMAIL_PATHS = ("/email/confirm", "/email/unsubscribe")
+CONFIG_PATH = "/portal-config.json"
+#: the largest request body read: "List-Unsubscribe=One-Click" is 26 bytes, a browser's
+#: multipart form of it a few hundred
+MAX_FORM_BYTES = 2048
+#: the sign-up's radius bounds (relay/mail/signup.py), for the page's choices
+EMAIL_RADIUS_M = (100, 10_000)
 
 #: a Host header the CSP may name as the websocket origin: a DNS name or an address, and a
 #: port. Anything else (it is the client's text) is left out, and 'self' still applies.
@@ -101,9 +124,12 @@ class Portal:
 
     def __init__(self, files: dict[str, _File]) -> None:
         self._files = files
+        self._config: _File | None = None  # /portal-config.json
 
     @classmethod
-    def load(cls, root: Path = PORTAL_ROOT) -> Portal:
+    def load(cls, root: Path = PORTAL_ROOT, email: bool = False) -> Portal:
+        """`email`: this relay sends email alerts (an SMTP server is set); the page is
+        told so by /portal-config.json and the email links' page is served."""
         files: dict[str, _File] = {}
         if not root.is_dir():
             log.warning("portal: no files at %s; the web portal is not served", root)
@@ -120,7 +146,16 @@ class Portal:
             files["/" + rel.as_posix()] = _File(body, kind, etag)
         if "/index.html" in files:
             files["/"] = files["/index.html"]
-        return cls(files)
+        if email and "/email.html" in files:
+            for link in EMAIL_PATHS:
+                files[link] = files["/email.html"]
+        portal = cls(files)
+        if files:  # what the page must know of this relay: not a file, but served as one
+            settings = {"email": email, "email_radius_m": list(EMAIL_RADIUS_M) if email else None}
+            body = json.dumps(settings, separators=(",", ":")).encode()
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            portal._config = _File(body, CONTENT_TYPES[".json"], etag)
+        return portal
 
     @property
     def paths(self) -> frozenset[str]:
@@ -129,7 +164,8 @@ class Portal:
     def respond(self, request: Request) -> Response | None:
         """The answer for a portal path; None for any other path (the caller's 404 and
         websocket endpoints). The query string is ignored (cache busting, share links)."""
-        found = self._files.get(request.path.split("?", 1)[0])
+        path = request.path.split("?", 1)[0]
+        found = self._config if path == CONFIG_PATH else self._files.get(path)
         if found is None:
             return None
         if request.method not in METHODS:
@@ -147,6 +183,136 @@ class Portal:
         if request.method == "HEAD":
             response.body = b""
         return response
+
+
+class EmailLinks(Protocol):
+    """What `email_action` needs of relay.mail.service.Mail."""
+
+    async def confirm(self, token: str) -> bool: ...
+
+    async def unsubscribe(self, token: str) -> bool: ...
+
+
+_FORM = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+
+
+async def email_action(request: Request, body: bytes | None, mail: EmailLinks) -> Response | None:
+    """A POST to an email link: confirm the sign-up, or unsubscribe (RFC 8058 one-click:
+    `List-Unsubscribe=One-Click` in the body, nothing else asked). None for anything else
+    (GET and HEAD are the static page). No CSRF check is needed: the token in the URL is
+    the whole capability, and a forged POST can only do what opening the link does.
+
+    Answers in plain text, for a browser without script; email.html reads the status."""
+    path, _, query = request.path.partition("?")
+    if path not in EMAIL_PATHS or request.method in METHODS:
+        return None
+    if request.method != "POST":
+        response = _response(http.HTTPStatus.METHOD_NOT_ALLOWED, b"use GET or POST\n")
+        response.headers["Allow"] = "GET, HEAD, POST"
+        return response
+    if body is None:  # over MAX_FORM_BYTES, or chunked: never read
+        return _response(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"the form is too large\n")
+    kind = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    fields = _form_fields(kind, body)
+    if fields is None:
+        return _response(
+            http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the form as {_FORM}\n".encode()
+        )
+    tokens = parse_qs(query, max_num_fields=4).get("token", []) if query else []
+    if len(tokens) != 1:
+        return _response(http.HTTPStatus.BAD_REQUEST, b"this link has no token\n")
+    if path == "/email/confirm":
+        if fields.get("confirm") != "yes":
+            return _response(http.HTTPStatus.BAD_REQUEST, b"press the button to confirm\n")
+        if await mail.confirm(tokens[0]):
+            return _response(http.HTTPStatus.OK, b"confirmed: email alerts will come\n")
+        return _response(http.HTTPStatus.NOT_FOUND, b"this link is unknown or has expired\n")
+    if fields.get("List-Unsubscribe") != "One-Click":
+        return _response(http.HTTPStatus.BAD_REQUEST, b"send List-Unsubscribe=One-Click\n")
+    if await mail.unsubscribe(tokens[0]):
+        return _response(http.HTTPStatus.OK, b"unsubscribed: no more email alerts\n")
+    return _response(http.HTTPStatus.NOT_FOUND, b"this unsubscribe link is unknown\n")
+
+
+def _form_fields(kind: str, body: bytes) -> dict[str, str] | None:
+    """The form's fields (first value of each), or None when it is not a form. A
+    multipart body (some mail providers send RFC 8058's POST so) is read for its simple
+    text fields only."""
+    if kind == _FORM:
+        try:
+            text = body.decode("ascii")
+            pairs = parse_qs(
+                text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=8
+            )
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return {k: v[0] for k, v in pairs.items()}
+    if kind == _MULTIPART:
+        found = re.findall(rb'name="([A-Za-z-]{1,40})"\r\n\r\n([^\r]{0,64})\r\n', body)
+        return {k.decode(): v.decode("ascii", "replace") for k, v in found}
+    return None
+
+
+class FormReader(StreamReader):
+    """websockets' stream reader, except for one thing: when the connection's first
+    request is a POST whose Content-Length is at most MAX_FORM_BYTES, its body is read here
+    (right after the blank line that ends the headers) into `body`, and websockets' own
+    parser is shown `Content-Length: 0`, since it refuses any body (a websocket handshake
+    has none). Every other request passes through untouched and is refused as before;
+    frames after an upgrade are not looked at. `body` stays None unless a POST was read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body: bytes | None = None
+        self._seen = 0  # lines of the first request read; -1 once past its headers
+        self._post = False
+        self._length: int | None = None
+        self._refused = False
+
+    def read_line(
+        self, m: int, too_long_exc_type: type[Exception] = RuntimeError
+    ) -> Generator[None, None, bytearray]:
+        line = yield from super().read_line(m, too_long_exc_type)
+        if self._seen < 0:
+            return line
+        self._seen += 1
+        if self._seen == 1:
+            self._post = line.startswith(b"POST ")
+            return line
+        if bytes(line) in (b"\r\n", b"\n"):
+            self._seen = -1
+            if self._post and not self._refused:
+                self.body = bytes((yield from self.read_exact(self._length or 0)))
+            return line
+        if self._post and line[:15].lower() == b"content-length:":
+            value = line[15:].strip()
+            size = int(value) if value.isdigit() and len(value) <= 6 else None
+            if size is None or size > MAX_FORM_BYTES or self._length not in (None, size):
+                self._refused = True  # websockets sees the real header and refuses it
+                return line
+            self._length = size
+            return bytearray(b"Content-Length: 0\r\n")
+        if self._post and line[:18].lower() == b"transfer-encoding:":
+            self._refused = True
+        return line
+
+
+class FormConnection(ServerConnection):
+    """websockets' connection (its `create_connection` hook), reading through FormReader.
+    Made as the TCP connection is, before any byte arrived, so the parser websockets
+    primed is simply restarted on the new reader."""
+
+    def __init__(self, protocol: ServerProtocol, *args: Any, **kwargs: Any) -> None:
+        protocol.reader = FormReader()
+        protocol.parser = protocol.parse()
+        next(protocol.parser)
+        super().__init__(protocol, *args, **kwargs)
+
+
+def form_body(conn: ServerConnection) -> bytes | None:
+    reader = conn.protocol.reader
+    return reader.body if isinstance(reader, FormReader) else None
 
 
 def _etags(header: str) -> set[str]:

@@ -129,7 +129,9 @@ class Relay:
             signin=SignIn.for_config(config, box),
             mail=self.mail,
         )
-        self.portal = portal.Portal.load() if config.portal_enabled else None
+        self.portal = (
+            portal.Portal.load(email=self.mail is not None) if config.portal_enabled else None
+        )
         self._load_devices()
 
     # ------------------------------------------------------------ lifecycle
@@ -162,6 +164,7 @@ class Relay:
                     ping_timeout=cfg.keepalive_s,
                     close_timeout=5,
                     process_request=self._http,
+                    create_connection=portal.FormConnection,
                 )
             )
         self.port = int(next(iter(self._servers[0].sockets)).getsockname()[1])
@@ -245,14 +248,18 @@ class Relay:
         else:  # unreachable: _http refuses other paths before the upgrade
             await ws.close(1008, "unknown endpoint")
 
-    def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+    async def _http(self, conn: ServerConnection, request: Request) -> Response | None:
         """Every request on the TLS port before any upgrade: a plain HTTP answer, hardened
         (relay/portal.py `harden`: CSP, HSTS...), or None to open the websocket."""
-        response = self._answer(conn, request)
+        response = await self._answer(conn, request)
         return None if response is None else portal.harden(response, request)
 
-    def _answer(self, conn: ServerConnection, request: Request) -> Response | None:
+    async def _answer(self, conn: ServerConnection, request: Request) -> Response | None:
         if self.portal is not None:
+            if self.mail is not None:  # the email links' POSTs (GET is a portal page)
+                done = await portal.email_action(request, portal.form_body(conn), self.mail)
+                if done is not None:
+                    return done
             page = self.portal.respond(request)
             if page is not None:
                 return page

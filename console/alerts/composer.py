@@ -37,7 +37,7 @@ from backend_client import limits, rules
 from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from console.alerts.area import describe_area, distinct_points
-from console.alerts.model import reach_text
+from console.alerts.model import email_reach_text, reach_text
 from console.alerts.templates import (
     CAP_CATEGORIES,
     CAP_CERTAINTIES,
@@ -204,6 +204,9 @@ class AlertComposer(QDialog):
         font.setBold(True)
         self.reach.setFont(font)
         side.addWidget(self.reach)
+        #: the preview's email subscribers, counted apart from phones ("email alerts off")
+        self.reach_email = plain_label(selectable=False, shrink=False)
+        side.addWidget(self.reach_email)
         self.approval = plain_label(
             "A supervisor must approve (two-person rule)", selectable=False, shrink=False
         )
@@ -330,6 +333,7 @@ class AlertComposer(QDialog):
     def _schedule_count(self) -> None:
         self._generation += 1  # an answer to an older question is now stale
         self.last_count = None
+        self.reach_email.setText("")
         self.approval.setVisible(False)
         if isinstance(self.area, m.Polygon) and distinct_points(self.area) < 3:
             self._debounce.stop()
@@ -366,10 +370,12 @@ class AlertComposer(QDialog):
             return
         self.last_count = reply
         self.reach.setText(reach_text(reply))
+        self.reach_email.setText(email_reach_text(reply))
         self.approval.setVisible(reply.approval_required)
 
     def show_count_error(self, message: str) -> None:
         self.last_count = None
+        self.reach_email.setText("")
         self.approval.setVisible(False)
         low = message.lower()
         if any(

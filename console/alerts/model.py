@@ -67,6 +67,39 @@ def reach_text(count: m.AlertCount) -> str:
     return f"Reaches {phones(count.recipients, count.fewer_than)}"
 
 
+def email_reach_text(count: m.AlertCount) -> str:
+    """What the composer says a preview reaches by email, apart from phones (coarsened
+    the same way); `emails` None: the relay has no SMTP server."""
+    if count.emails is None:
+        return "Email alerts off (this relay has no mail server set)"
+    if count.emails_fewer_than is not None:
+        return f"and fewer than {count.emails_fewer_than} email subscribers"
+    return f"and {count.emails} email subscriber{'' if count.emails == 1 else 's'}"
+
+
+def emails_text(row: AlertRow) -> str:
+    """The alert list's Emails cell: accepted by the mail server of those queued, and
+    the failures. "–" when none were queued or the relay withholds a small count."""
+    if row.emails_fewer_than is not None or row.emails == 0:
+        return "–"
+    failed = f", {row.emails_failed} failed" if row.emails_failed else ""
+    return f"{row.emails_sent} / {row.emails}{failed}"
+
+
+def emails_tooltip(row: AlertRow) -> str:
+    if row.emails_fewer_than is not None:
+        return (
+            f"Emailed to fewer than {row.emails_fewer_than} subscribers: the relay does not "
+            "count so few"
+        )
+    if row.emails == 0:
+        return "No emails: nobody signed up for email in this area, or email alerts are off"
+    return (
+        f"{row.emails_sent} of {row.emails} emails accepted by the mail server, "
+        f"{row.emails_failed} failed (refused, bounced or given up after retries)"
+    )
+
+
 def when(ts: float, now: float) -> str:
     """Clock time today, else day and time (local time)."""
     t, today = time.localtime(ts), time.localtime(now)
@@ -150,6 +183,10 @@ class AlertRow:
     delivered_fraction: float
     read_fraction: float
     fewer_than: int | None = None  # counts withheld by the relay (see `phones`)
+    emails: int = 0  # queued, all versions
+    emails_sent: int = 0
+    emails_failed: int = 0
+    emails_fewer_than: int | None = None  # email counts withheld, as `fewer_than`
 
     @staticmethod
     def of(alert: m.Alert, now: float) -> AlertRow:
@@ -170,6 +207,10 @@ class AlertRow:
             delivered_fraction=fraction(alert.delivered, alert.recipients),
             read_fraction=fraction(alert.read, alert.recipients),
             fewer_than=alert.fewer_than,
+            emails=alert.emails,
+            emails_sent=alert.emails_sent,
+            emails_failed=alert.emails_failed,
+            emails_fewer_than=alert.emails_fewer_than,
         )
 
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
-from console.alerts.model import AlertBook, AlertRow, when
+from console.alerts.model import AlertBook, AlertRow, emails_text, emails_tooltip, when
 
 STATE_COLOURS = {
     "pending_approval": "#d29922",
@@ -32,8 +32,8 @@ STATE_COLOURS = {
     "expired": "#545d68",
     "rejected": "#c93c37",
 }
-COLUMNS = ("State", "Headline", "Reach", "Delivered", "Read", "Sent", "Expires", "By")
-STATE, HEADLINE, REACH, DELIVERED, READ, SENT, EXPIRES, BY = range(len(COLUMNS))
+COLUMNS = ("State", "Headline", "Reach", "Delivered", "Read", "Emails", "Sent", "Expires", "By")
+STATE, HEADLINE, REACH, DELIVERED, READ, EMAILS, SENT, EXPIRES, BY = range(len(COLUMNS))
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -90,7 +90,7 @@ class AlertTableModel(QAbstractTableModel):
             return self._text(r, col, now)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(r, col)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (REACH, DELIVERED, READ):
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (REACH, DELIVERED, READ, EMAILS):
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
@@ -100,6 +100,8 @@ class AlertTableModel(QAbstractTableModel):
             return r.state_label if r.msg_type == "Alert" else f"{r.state_label} ({r.msg_type})"
         if col == HEADLINE:
             return r.headline
+        if col == EMAILS:
+            return emails_text(r)
         if r.fewer_than is not None and col in (REACH, DELIVERED, READ):
             return f"< {r.fewer_than}" if col == REACH else "–"
         if col == REACH:
@@ -118,6 +120,8 @@ class AlertTableModel(QAbstractTableModel):
 
     @staticmethod
     def _tooltip(r: AlertRow, col: int) -> str | None:
+        if col == EMAILS:
+            return emails_tooltip(r)
         if r.fewer_than is not None and col in (REACH, DELIVERED, READ):
             return (
                 f"Reaches fewer than {r.fewer_than} phones: the relay does not count "

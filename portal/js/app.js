@@ -9,6 +9,7 @@
 
 import { setupAlerts } from "./alerts.js";
 import { setupChat } from "./chat.js"; // chat (issue 11)
+import { emailEnabled, setupEmail } from "./email.js"; // email sign-up
 import { forgetEverything, loadCredentials, saveCredentials } from "./device.js";
 import { byId, say } from "./dom.js";
 import { problem } from "./errors.js";
@@ -156,6 +157,12 @@ async function main() {
     showLinkState("off");
     showWelcome();
     say(byId("welcome-msg"), t("device.forgotten"), "ok");
+  });
+
+  // email sign-up: only when the relay sends email (its /portal-config.json says so)
+  emailEnabled().then((config) => {
+    if (config) setupEmail({ link, config });
+    document.body.dataset.email = config ? "on" : "off";
   });
 
   if (loadCredentials() === null) {
