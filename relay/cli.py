@@ -534,6 +534,12 @@ def _serve(args: argparse.Namespace) -> int:
         config.hostnames = (*config.hostnames, config.host)
 
     async def run() -> None:
+        # first of all: a stop sent while the relay starts (systemd, a test that stops it
+        # once it has printed its fingerprint) must shut it down cleanly, not kill it
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
         relay = Relay(config)
         await relay.start()
         print(f"Lookout relay listening on {relay.url}", flush=True)
@@ -548,10 +554,6 @@ def _serve(args: argparse.Namespace) -> int:
                 f"  metrics: http://{config.metrics_host}:{relay.metrics_port}/metrics",
                 flush=True,
             )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print("stopping relay", flush=True)
         await relay.stop()

@@ -146,6 +146,16 @@ async def test_export_cap_from_the_command_line(relay) -> None:
     assert missing.returncode == 1 and "cannot export" in missing.stderr
 
 
+def test_a_stop_as_soon_as_it_says_it_listens_is_a_clean_stop(tmp_path: Path) -> None:
+    """systemd may stop the relay the moment it has started: the SIGTERM that arrives while
+    it still prints its fingerprints must stop it cleanly (exit 0), not kill it (-15)."""
+    cmd = [*CLI, "serve", "--data-dir", str(tmp_path / "relay"), "--port", "0", "--no-metrics"]
+    for _ in range(3):
+        with serving(cmd, "Lookout relay listening") as served:
+            pass
+        assert served.proc.returncode == 0, served.text
+
+
 def test_serve_explains_operator_mistakes(tmp_path: Path) -> None:
     import socket
 
