@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -29,10 +28,8 @@ from tests.conftest import RunningRelay, start_relay
 from tests.integration.test_portal_browser import (
     CATALOGUES,
     HOSTILE,
-    chromium,
     run,
     screenshots,
-    spki_hash,
     text_of,
     visible,
     wait,
@@ -40,6 +37,7 @@ from tests.integration.test_portal_browser import (
 from tests.integration.test_portal_browser import pytestmark as browser_marks
 from tests.support.flows import alert_info, officer, square
 from tests.support.peer import Peer, next_id, wait_until_async
+from tests.support.portal_browser import open_browser, portal_origin
 
 pytestmark = browser_marks
 __all__ = ["screenshots"]  # the fixture, used by name
@@ -155,11 +153,9 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
     r = await start_relay(tmp_path / "relay", counts_interval_s=0.1)
     driver = None
     try:
-        tls = r.relay.tls_files  # type: ignore[attr-defined]
-        origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
-        host = urlsplit(origin).netloc
+        origin, host = portal_origin(r)
         off = await officer(r)
-        driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+        driver = await open_browser(r, tmp_path / "profile")
         d = driver
 
         def cdp(cmd: str, args: dict[str, Any]) -> Any:

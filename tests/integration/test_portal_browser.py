@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -25,11 +24,11 @@ from tests.support.flows import officer
 from tests.support.peer import next_id
 from tests.support.portal_browser import (
     BROWSER_MARKS,
-    chromium,
+    open_browser,
+    portal_origin,
     requested_urls,
     run,
     shooter,
-    spki_hash,
     text_of,
     visible,
     wait,
@@ -59,11 +58,9 @@ async def test_a_citizen_registers_reports_and_follows_it(
     r: RunningRelay = await start_relay(tmp_path / "relay")
     driver = None
     try:
-        tls = r.relay.tls_files  # type: ignore[attr-defined]
-        origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
-        host = urlsplit(origin).netloc
+        origin, host = portal_origin(r)
         off = await officer(r)
-        driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+        driver = await open_browser(r, tmp_path / "profile")
         d = driver
         await run(
             lambda: d.execute_cdp_cmd(

@@ -15,7 +15,6 @@ import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
@@ -24,10 +23,8 @@ from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.integration.test_portal_browser import (
     WHERE,
-    chromium,
     requested_urls,
     run,
-    spki_hash,
     text_of,
     visible,
     wait,
@@ -35,6 +32,7 @@ from tests.integration.test_portal_browser import (
 from tests.integration.test_portal_browser import pytestmark as browser_marks
 from tests.support.flows import officer
 from tests.support.peer import Peer, next_id
+from tests.support.portal_browser import open_browser, portal_origin
 
 try:
     from selenium.common.exceptions import NoAlertPresentException
@@ -153,11 +151,9 @@ async def test_a_citizen_chats_with_the_officer_on_their_report(tmp_path: Path) 
     r: RunningRelay = await start_relay(tmp_path / "relay")
     driver = None
     try:
-        tls = r.relay.tls_files  # type: ignore[attr-defined]
-        origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
-        host = urlsplit(origin).netloc
+        origin, host = portal_origin(r)
         off = await officer(r)
-        driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+        driver = await open_browser(r, tmp_path / "profile")
         d = driver
         rid = await register_and_report(d, origin, off)
 
@@ -267,11 +263,10 @@ async def test_a_message_written_offline_goes_once_when_the_relay_is_back(
     r: RunningRelay = await start_relay(tmp_path / "relay")
     driver = None
     try:
-        tls = r.relay.tls_files  # type: ignore[attr-defined]
-        origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
+        origin, _host = portal_origin(r)
         port = int(r.relay.port)  # type: ignore[attr-defined]
         off = await officer(r)
-        driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+        driver = await open_browser(r, tmp_path / "profile")
         d = driver
         rid = await register_and_report(d, origin, off)
         await off.close()

@@ -20,7 +20,6 @@ import random
 import struct
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -31,11 +30,11 @@ from tests.support.flows import officer
 from tests.support.peer import Peer, next_id
 from tests.support.portal_browser import (
     BROWSER_MARKS,
-    chromium,
+    open_browser,
+    portal_origin,
     requested_urls,
     run,
     shooter,
-    spki_hash,
     text_of,
     visible,
     wait,
@@ -157,11 +156,9 @@ async def test_photos_upload_resume_after_a_reload_and_a_drop(tmp_path: Path) ->
     shoot = shooter(tmp_path)
     driver = None
     try:
-        tls = r.relay.tls_files  # type: ignore[attr-defined]
-        origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
-        host = urlsplit(origin).netloc
+        origin, host = portal_origin(r)
         off = await officer(r)
-        driver = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+        driver = await open_browser(r, tmp_path / "profile")
         d = driver
         await run(
             lambda: d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})

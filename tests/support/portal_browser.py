@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography import x509
@@ -120,3 +121,14 @@ def requested_urls(driver: Any) -> list[str]:
         elif msg["method"] == "Network.webSocketCreated":
             urls.append(msg["params"]["url"])
     return urls
+
+
+def portal_origin(r: Any) -> tuple[str, str]:
+    """The portal's https:// origin on a running test relay, and its host:port."""
+    origin = str(r.relay.url).replace("wss://", "https://")
+    return origin, urlsplit(origin).netloc
+
+
+async def open_browser(r: Any, profile: Path) -> Any:
+    """Headless Chromium (a new profile) trusting this relay's certificate by its SPKI."""
+    return await run(chromium, profile, spki_hash(r.relay.tls_files.server_cert))
