@@ -132,3 +132,26 @@ def portal_origin(r: Any) -> tuple[str, str]:
 async def open_browser(r: Any, profile: Path) -> Any:
     """Headless Chromium (a new profile) trusting this relay's certificate by its SPKI."""
     return await run(chromium, profile, spki_hash(r.relay.tls_files.server_cert))
+
+
+def put_phone_at(
+    driver: Any, origin: str, where: tuple[float, float], accuracy: float = 12
+) -> None:
+    """Let `origin` use geolocation and put the emulated phone at `where` (lat, lon)."""
+    driver.execute_cdp_cmd(
+        "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
+    )
+    driver.execute_cdp_cmd(
+        "Emulation.setGeolocationOverride",
+        {"latitude": where[0], "longitude": where[1], "accuracy": accuracy},
+    )
+
+
+def open_and_register(driver: Any, origin: str) -> dict[str, Any]:
+    """Open the portal, press Start and wait until it is connected; the device's stored
+    credentials (`device_id`, `secret`, ...)."""
+    driver.get(origin + "/")
+    wait(driver, lambda x: visible(x, "#register"))
+    driver.find_element(By.ID, "register").click()
+    wait(driver, lambda x: "Connected as" in text_of(x, "#link-state"))
+    return dict(json.loads(driver.execute_script("return localStorage['lookout.device']")))
