@@ -26,6 +26,7 @@ from tests.support.portal_browser import (
     BROWSER_MARKS,
     open_browser,
     portal_origin,
+    put_phone_at,
     requested_urls,
     run,
     shooter,
@@ -62,17 +63,7 @@ async def test_a_citizen_registers_reports_and_follows_it(
         off = await officer(r)
         driver = await open_browser(r, tmp_path / "profile")
         d = driver
-        await run(
-            lambda: d.execute_cdp_cmd(
-                "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
-            )
-        )
-        await run(
-            lambda: d.execute_cdp_cmd(
-                "Emulation.setGeolocationOverride",
-                {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
-            )
-        )
+        await run(put_phone_at, d, origin, WHERE)
 
         # -- welcome, then register (the log so far is Chromium's own new-tab page)
         await run(d.get_log, "performance")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,20 @@ from sqlalchemy import func, select
 from backend_client import messages as m
 from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
-from tests.integration.test_portal_browser import (
-    WHERE,
+from tests.support.flows import officer
+from tests.support.peer import Peer, next_id
+from tests.support.portal_browser import (
+    BROWSER_MARKS,
+    open_browser,
+    portal_origin,
+    put_phone_at,
     requested_urls,
     run,
+    shooter,
     text_of,
     visible,
     wait,
 )
-from tests.integration.test_portal_browser import pytestmark as browser_marks
-from tests.support.flows import officer
-from tests.support.peer import Peer, next_id
-from tests.support.portal_browser import open_browser, portal_origin
 
 try:
     from selenium.common.exceptions import NoAlertPresentException
@@ -42,19 +43,12 @@ try:
 except ImportError:  # pragma: no cover - the marks below skip the test, saying why
     pass
 
-pytestmark = browser_marks
+pytestmark = BROWSER_MARKS
+
+WHERE = (53.7632, -2.7044)  # the emulated phone's position
 
 HOSTILE = "<img src=x onerror=alert(1)> Are you safe? \u202eevah ew"
 REPLY = ("Yes, they are still here", "by the blue van")
-
-
-def shoot(driver: Any, tmp_path: Path, name: str) -> None:
-    keep = os.environ.get("LOOKOUT_PORTAL_SCREENSHOTS")
-    folder = Path(keep) if keep else tmp_path / "shots"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"portal-{name}.png"
-    assert driver.save_screenshot(str(path)), path
-    assert path.stat().st_size > 1000
 
 
 def no_alert(driver: Any) -> bool:
@@ -119,17 +113,7 @@ def hide_page(driver: Any, hidden: bool) -> None:
 async def register_and_report(d: Any, origin: str, off: Peer) -> str:
     """Open the portal, register, send a report from the emulated position; its id, as the
     officer received it."""
-    await run(
-        lambda: d.execute_cdp_cmd(
-            "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
-        )
-    )
-    await run(
-        lambda: d.execute_cdp_cmd(
-            "Emulation.setGeolocationOverride",
-            {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
-        )
-    )
+    await run(put_phone_at, d, origin, WHERE)
     await run(d.get_log, "performance")  # Chromium's own new-tab page, not ours
 
     # -- register and send a report
@@ -168,7 +152,7 @@ async def test_a_citizen_chats_with_the_officer_on_their_report(tmp_path: Path) 
         item = f'#mine-list li[data-report="{rid}"]'
         await run(wait, d, lambda x: visible(x, item + " .chat-badge"))
         assert await run(text_of, d, item + " .chat-badge") == "1 new"
-        await run(shoot, d, tmp_path, "chat-badge")
+        await run(shooter(tmp_path), d, "chat-badge")
 
         # -- the conversation opens: the text literally, isolated; read goes back
         await run(lambda: d.find_element(By.CSS_SELECTOR, item + " .chat-open").click())
@@ -215,7 +199,7 @@ async def test_a_citizen_chats_with_the_officer_on_their_report(tmp_path: Path) 
         assert "Read" in await run(lambda: read_mark.text)
         assert await run(lambda: read_mark.get_attribute("aria-label")) == "Read by an officer"
         await run(d.execute_script, "document.getElementById('chat-h').scrollIntoView()")
-        await run(shoot, d, tmp_path, "chat")
+        await run(shooter(tmp_path), d, "chat")
 
         # -- in the background, a new message is delivered but not read until it is back
         await run(hide_page, d, True)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,27 +27,24 @@ from backend_client import messages as m
 from relay.db import models as db
 from relay.portal import PORTAL_ROOT
 from tests.conftest import RunningRelay, start_relay
-from tests.integration import test_portal_browser
 from tests.integration.test_email_alerts import mail_config, parts, token_in
 from tests.integration.test_portal_http import NOT_FOUND, Answer, _exchange, ask, assert_strict
 from tests.support import flows
 from tests.support.peer import next_id, wait_until
 from tests.support.portal_browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    HAVE_SELENIUM,
-    chromium,
+    BROWSER_MARKS,
+    open_browser,
+    portal_origin,
+    put_phone_at,
     requested_urls,
     run,
-    spki_hash,
+    shooter,
     text_of,
     visible,
     wait,
 )
 from tests.support.smtp import Inbox, start_smtp
 
-#: the browser test's fixture (LOOKOUT_PORTAL_SCREENSHOTS=DIR keeps the PNGs)
-screenshots = test_portal_browser.screenshots
 ONE_CLICK = "List-Unsubscribe=One-Click"
 FORM = "Content-Type: application/x-www-form-urlencoded"
 
@@ -217,36 +213,16 @@ try:
 except ImportError:  # pragma: no cover - the test extra installs it
     pass
 
-browser = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not HAVE_SELENIUM, reason="selenium is not installed (pip install -e '.[test]')"
-    ),
-    pytest.mark.skipif(
-        not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
-        reason="Debian's chromium and chromium-driver are not installed (make sysdeps installs them)",
-    ),
-]
+browser = BROWSER_MARKS
 WHERE = (53.7632, -2.7044)  # the emulated phone's position
 
 
 async def open_registered(r: RunningRelay, tmp_path: Path) -> tuple[Any, str]:
     """Chromium at 360x640 on the portal, registered, on the Alerts screen."""
-    tls = r.relay.tls_files  # type: ignore[attr-defined]
-    origin = r.relay.url.replace("wss://", "https://")  # type: ignore[attr-defined]
-    d = await run(chromium, tmp_path / "profile", spki_hash(tls.server_cert))
+    origin, _host = portal_origin(r)
+    d = await open_browser(r, tmp_path / "profile")
     try:
-        await run(
-            lambda: d.execute_cdp_cmd(
-                "Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}
-            )
-        )
-        await run(
-            lambda: d.execute_cdp_cmd(
-                "Emulation.setGeolocationOverride",
-                {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
-            )
-        )
+        await run(put_phone_at, d, origin, WHERE)
         await run(d.get_log, "performance")
         await run(d.get, origin + "/")
         await run(wait, d, lambda x: visible(x, "#register"))
@@ -274,8 +250,9 @@ def field(d: Any, element_id: str, value: str) -> None:
 
 
 async def test_a_resident_signs_up_confirms_gets_an_alert_and_unsubscribes(
-    mailed: Mailed, tmp_path: Path, screenshots: Callable[[Any, str], None]
+    mailed: Mailed, tmp_path: Path
 ) -> None:
+    screenshots = shooter(tmp_path)  # LOOKOUT_PORTAL_SCREENSHOTS=DIR keeps the PNGs
     r, inbox = mailed.r, mailed.inbox
     d, origin = await open_registered(r, tmp_path)
     host = urlsplit(origin).netloc
