@@ -46,6 +46,10 @@ SYSDEPS_INSTALLER := desktop-file-utils appstream systemd poppler-utils
 # Not run-time needs either: Debian's Chromium and its WebDriver, which the portal's browser
 # tests (tests/integration/test_portal_browser.py, Selenium) open the citizens' portal in.
 SYSDEPS_BROWSER := chromium chromium-driver
+# The portal's accessibility test runs axe-core (npm registry, pinned by
+# tests/a11y/package-lock.json) in that Chromium; npm installs it. Node.js and npm come
+# with the machine image; `make sysdeps` installs Debian's when they are missing.
+A11Y := tests/a11y/node_modules/axe-core/axe.min.js
 
 .PHONY: help sysdeps venv test lint format run bench installer test-installer clean distclean
 
@@ -72,6 +76,7 @@ sysdeps:
 	  exit 0
 	fi
 	want="$(SYSDEPS) $(SYSDEPS_INSTALLER) $(SYSDEPS_BROWSER)"
+	if ! command -v npm >/dev/null; then want="$$want nodejs npm"; fi
 	# Debian's own python3 ships venv's pip bootstrap separately (python3-venv).
 	if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then want="$$want python3-venv"; fi
 	installed="$$(dpkg-query -W -f='$${Package} $${db:Status-Status}\n' $$want 2>/dev/null \
@@ -94,6 +99,11 @@ sysdeps:
 
 venv: $(STAMP)
 
+# Test-only JavaScript (never served): exactly what the lock file names, nothing newer.
+$(A11Y): tests/a11y/package.json tests/a11y/package-lock.json
+	@npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(STAMP): pyproject.toml
 	@if [ ! -x $(BIN)/python ]; then
 	  if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then $(MAKE) sysdeps; fi
@@ -107,7 +117,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Runs every check even after one fails, so one run shows everything to fix.
-test: sysdeps venv
+test: sysdeps venv $(A11Y)
 	@failed=""
 	echo "== ruff check";          $(BIN)/ruff check . || failed="$$failed ruff-check"
 	echo "== ruff format --check"; $(BIN)/ruff format --check . || failed="$$failed ruff-format"
@@ -184,4 +194,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	@rm -rf $(VENV)
+	@rm -rf $(VENV) tests/a11y/node_modules

@@ -26,6 +26,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -108,8 +109,13 @@ def text_of(driver: Any, css: str) -> str:
 
 
 def visible(driver: Any, css: str) -> bool:
+    """Whether the first element `css` matches is shown (False while it is being replaced:
+    a list the page re-renders makes the element found a moment ago stale)."""
     found = driver.find_elements(By.CSS_SELECTOR, css)
-    return bool(found) and bool(found[0].is_displayed())
+    try:
+        return bool(found) and bool(found[0].is_displayed())
+    except StaleElementReferenceException:
+        return False
 
 
 def requested_urls(driver: Any) -> list[str]:
