@@ -120,6 +120,18 @@ export function setupPrivacy({ link, online, wipe }) {
     return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(Number(seconds) * 1000));
   }
 
+  /** A time today as the time alone, another day with its date. */
+  function at(seconds) {
+    const date = new Date(Number(seconds) * 1000);
+    const today = date.toDateString() === new Date().toDateString();
+    const style = today ? { timeStyle: "short" } : { dateStyle: "medium", timeStyle: "short" };
+    return new Intl.DateTimeFormat(locale(), style).format(date);
+  }
+
+  function day(seconds) {
+    return new Intl.DateTimeFormat(locale(), { dateStyle: "medium" }).format(new Date(Number(seconds) * 1000));
+  }
+
   function age(seconds) {
     const minutes = Math.round(seconds / 60);
     if (minutes < 1) return t("privacy.age_now");
@@ -153,7 +165,7 @@ export function setupPrivacy({ link, online, wipe }) {
     const rows = [];
     if (dev) {
       rows.push(...row(t("privacy.held_name"), said("span", "bidi", dev.pseudonym)));
-      rows.push(...row(t("privacy.held_since"), el("span", { text: when(dev.created_at) })));
+      rows.push(...row(t("privacy.held_since"), el("span", { text: day(dev.created_at) })));
       const chosen = Array.isArray(dev.categories) ? dev.categories : [];
       rows.push(...row(t("privacy.held_categories"), el("span", { text: chosen.length ? chosen.map((x) => label("category.", x)).join(", ") : t("privacy.none") })));
     }
@@ -162,10 +174,10 @@ export function setupPrivacy({ link, online, wipe }) {
     rows.push(...row(t("privacy.held_files"), el("span", { "data-count": "files", text: plural("privacy.files", c.files) })));
     rows.push(...row(t("privacy.held_messages"), el("span", { "data-count": "messages", text: `${plural("privacy.messages", c.mine + c.theirs)} ${t("privacy.messages_split", { mine: c.mine, theirs: c.theirs })}` })));
     rows.push(...row(t("privacy.held_alerts"), el("span", { "data-count": "alerts", text: plural("privacy.alerts", c.alerts) })));
-    const where = c.location ? t("privacy.location_yes", { age: age(c.fixAgeS), until: when(c.fixExpires) }) : t("privacy.location_no");
+    const where = c.location ? t("privacy.location_yes", { age: age(c.fixAgeS), until: at(c.fixExpires) }) : t("privacy.location_no");
     rows.push(...row(t("privacy.held_location"), el("span", { "data-count": "location", text: where })));
     summary.replaceChildren(
-      el("p", { className: "hint", text: t("privacy.summary_at", { time: when(fetchedAt / 1000) }) }),
+      el("p", { className: "hint", text: t("privacy.summary_at", { time: at(fetchedAt / 1000) }) }),
       el("dl", { className: "privacy-facts" }, ...rows),
     );
     renderHeld();
@@ -304,7 +316,7 @@ export function setupPrivacy({ link, online, wipe }) {
     const n = (x) => Number(x) || 0;
     const parts = [
       el("h3", { id: "privacy-result-h", tabindex: "-1", text: t("privacy.result_heading") }),
-      el("p", { "data-result": "erased", text: t("privacy.result_erased", { reports: n(reply.reports_erased), messages: n(reply.chat_erased), files: n(reply.media_erased), alerts: n(reply.alert_deliveries_erased) }) }),
+      el("p", { "data-result": "erased", text: t("privacy.result_erased", { what: [plural("privacy.reports", n(reply.reports_erased)), plural("privacy.messages", n(reply.chat_erased)), plural("privacy.files", n(reply.media_erased)), plural("privacy.alerts", n(reply.alert_deliveries_erased))].join(", ") }) }),
     ];
     const kept = n(reply.reports_kept);
     if (kept === 0) {
