@@ -16,6 +16,7 @@ import { problem } from "./errors.js";
 import { LANGUAGES, apply, chosenLanguage, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { Link, RelayError } from "./link.js";
 import { setupMine } from "./mine.js";
+import { setupPrivacy } from "./privacy.js"; // privacy: "Your data", erasure (issue 11)
 import { setupLive } from "./live.js"; // live alerts and location sharing (issue 11)
 import { setupLocation } from "./location.js";
 import { setupReport } from "./report.js";
@@ -34,7 +35,22 @@ const mine = setupMine({ link, decorate: chat.decorate, mediaLine: upload.line }
 const alerts = setupAlerts({ link, state });
 const live = setupLive({ link }); // registers for alert.deliver before the first socket
 const sharing = setupLocation({ link });
+// privacy (issue 11, deliverable 3): "Your data" on "This device"; erasing and "Forget this
+// device" both ask the relay first, then wipe this browser with forgetLocally
+const privacy = setupPrivacy({ link, online: () => state.linkState[0] === "online", wipe: forgetLocally });
 let registering = false;
+
+/** Everything this browser holds about the device, gone; back to the first screen. */
+function forgetLocally() {
+  link.stop();
+  sharing.forget(); // live alerts and location sharing: stop, and drop what they hold
+  live.forget();
+  forgetEverything();
+  state.pseudonym = "";
+  showLinkState("off");
+  showWelcome();
+}
+// end privacy
 
 async function authenticate(l) {
   const cred = loadCredentials();
@@ -90,6 +106,7 @@ function show(name) {
     else tab.removeAttribute("aria-current");
   }
   if (name === "mine") mine.refresh();
+  if (name === "device") privacy.shown(); // privacy: what the relay holds now
 }
 
 function showWelcome(message = "") {
@@ -147,17 +164,7 @@ async function main() {
     link.start();
   });
 
-  byId("forget").addEventListener("click", () => {
-    if (!window.confirm(t("device.forget_confirm"))) return;
-    link.stop();
-    sharing.forget(); // live alerts and location sharing: stop, and drop what they hold
-    live.forget();
-    forgetEverything();
-    state.pseudonym = "";
-    showLinkState("off");
-    showWelcome();
-    say(byId("welcome-msg"), t("device.forgotten"), "ok");
-  });
+  byId("forget").addEventListener("click", () => privacy.forget()); // privacy: relay first
 
   // email sign-up: only when the relay sends email (its /portal-config.json says so)
   emailEnabled().then((config) => {

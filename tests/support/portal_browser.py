@@ -56,7 +56,8 @@ def spki_hash(cert_file: Path) -> str:
     return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-def chromium(profile: Path, spki: str) -> Any:
+def chromium(profile: Path, spki: str, downloads: Path | None = None) -> Any:
+    """`downloads`: the folder a download (an a[download] click) is saved to, unasked."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in (
@@ -78,6 +79,16 @@ def chromium(profile: Path, spki: str) -> Any:
         "mobileEmulation", {"deviceMetrics": {"width": 360, "height": 640, "pixelRatio": 2}}
     )
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    if downloads is not None:
+        opts.add_experimental_option(
+            "prefs",
+            {
+                "download.default_directory": str(downloads),
+                "download.prompt_for_download": False,
+                "download.directory_upgrade": True,
+                "safebrowsing.enabled": False,
+            },
+        )
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
@@ -135,9 +146,9 @@ def portal_origin(r: Any) -> tuple[str, str]:
     return origin, urlsplit(origin).netloc
 
 
-async def open_browser(r: Any, profile: Path) -> Any:
+async def open_browser(r: Any, profile: Path, downloads: Path | None = None) -> Any:
     """Headless Chromium (a new profile) trusting this relay's certificate by its SPKI."""
-    return await run(chromium, profile, spki_hash(r.relay.tls_files.server_cert))
+    return await run(chromium, profile, spki_hash(r.relay.tls_files.server_cert), downloads)
 
 
 def put_phone_at(
