@@ -73,6 +73,7 @@ def chromium(profile: Path, spki: str, downloads: Path | None = None) -> Any:
         f"--user-data-dir={profile}",
         f"--ignore-certificate-errors-spki-list={spki}",
         "--lang=en-GB",
+        "--accept-lang=en-GB,en",  # a phone in Britain: en-GB dates (else en-US)
     ):
         opts.add_argument(flag)
     opts.add_experimental_option(
