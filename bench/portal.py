@@ -1,17 +1,34 @@
-"""Benchmark the portal's email alerts: 10,000 confirmed subscribers inside one alert's
-area, the alert sent by an officer over the wire, every email handed to a local SMTP
-server (aiosmtpd in its own process, STARTTLS and AUTH as a real one) by the relay's
-sender. Issue 11's target: >= 200 emails/s, each subscriber once.
+"""Benchmark the citizens' portal (issue 11): its first load and a report with a 2 MB photo
+in Debian's headless Chromium, and its email alerts.
 
-    python bench/portal.py --subscribers 10000
+    python bench/portal.py                       # both parts, one JSON object
+    python bench/portal.py --only browser        # or --only email
 
-`emails_per_s` counts from the officer's `alert.send` to the server's acceptance of the
-last email (the relay's transaction, queueing, leases, message building, SMTP and the
-marks), `unique_recipients` and `duplicates` are the server's own count by Message-ID
-and recipient. Subscribers are inserted directly in the relay's database (sealed as
-sign-up seals them, confirmed), since the sign-up path is not what is measured.
-The portal's first-load bytes and the browser report time (issue 11's other figures)
-are not measured here yet. The last line printed is one JSON object.
+The browser part: a relay over TLS on loopback, Chromium (Selenium + chromedriver, a new
+profile, a phone's 360x640, trusting the relay's certificate by its key: the helpers of
+tests/support/portal_browser.py) and an officer's `RelayClient` logged in with password and
+TOTP. `first_load_bytes` sums the uncompressed body of every response of the page's first
+load (DevTools `Network.dataReceived`, to the welcome screen shown and every request
+finished; target <= 300 KB); `first_load_wire_bytes` is what came over the socket
+(`Network.loadingFinished`, headers included). `hosts` lists every host:port the page asked
+anything of during the whole run (first load and every report, WebSockets and the photo
+previews' blob: URLs included): it must be the relay's alone. `report_s` is from pressing
+Send on a report with a ~2 MB photo already attached (hashed by WebCrypto when attached)
+to the officer's `RelayClient` holding the report with its photo stored (the relay has
+verified and stored every byte: `report.updated` with the file `stored`), the median of
+`--runs` runs (`report_runs_s`), each on a reloaded page of the same registered device.
+
+The email part: 10,000 confirmed subscribers inside one alert's area, the alert sent by an
+officer over the wire, every email handed to a local SMTP server (aiosmtpd in its own
+process, STARTTLS and AUTH as a real one) by the relay's sender. Target: >= 200 emails/s,
+each subscriber once. `emails_per_s` counts from the officer's `alert.send` to the
+server's acceptance of the last email (the relay's transaction, queueing, leases, message
+building, SMTP and the marks), `unique_recipients` and `duplicates` are the server's own
+count by Message-ID and recipient; `meets_target` is this part's. Subscribers are inserted
+directly in the relay's database (sealed as sign-up seals them, confirmed), since the
+sign-up path is not what is measured.
+
+Progress goes to stderr; the last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -24,12 +41,14 @@ import os
 import random
 import re
 import ssl
+import statistics
 import sys
 import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -39,11 +58,14 @@ from _common import BENCH_LIMITS, HARD_DEADLINE_S, PRESTON, make_log
 
 from backend_client import codec
 from backend_client import messages as m
+from tests.support import portal_browser as pb
 
 log = make_log("portal")
 OFFICER, PASSWORD = "bench", "vivid lantern harbour 7"
 SMTP_USER, SMTP_PASSWORD = "lookout", "bench-pass"
 TARGET_EMAILS_PER_S = 200.0
+TARGET_FIRST_LOAD_BYTES = 300 * 1000
+PHOTO_BYTES = 2_000_000  # "a 2 MB photo": at least this many bytes
 _MSGID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -166,7 +188,7 @@ async def officer_request(ws: ClientConnection, msg: Any, timeout: float = 60.0)
                 return reply
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def email_part(args: argparse.Namespace) -> dict[str, Any]:
     from relay import accounts, admin, tls
     from relay.config import RelayConfig
     from relay.server import Relay
@@ -264,7 +286,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = max(1e-9, last_at - t_send)
     rate = unique_ids / elapsed if total else 0.0
     return {
-        "bench": "portal",
         "subscribers": n,
         "smtp_connections": args.connections,
         "emails_accepted": total,
@@ -277,18 +298,218 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "emails_per_s": round(rate, 1),
         "target_emails_per_s": TARGET_EMAILS_PER_S,
         "meets_target": rate >= TARGET_EMAILS_PER_S and total == n == unique_ids,
-        "cpus": os.cpu_count(),
+    }
+
+
+# ====================================================================== the browser side
+
+
+def browsers_own(events: list[dict[str, Any]]) -> set[str]:
+    """Request ids of Chromium's own pages (its new-tab page, still loading as the browser
+    starts: chrome:// documents), which no portal page can ask for."""
+    return {
+        e["params"]["requestId"]
+        for e in events
+        if e["method"] == "Network.requestWillBeSent"
+        and (
+            e["params"].get("documentURL", "").startswith("chrome://")
+            or e["params"]["request"]["url"].startswith("chrome://")
+        )
+    }
+
+
+def without(events: list[dict[str, Any]], ids: set[str]) -> list[dict[str, Any]]:
+    return [e for e in events if e["params"].get("requestId") not in ids]
+
+
+def first_load(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bytes of every response in a DevTools Network log: decoded bodies and wire bytes."""
+    body: dict[str, int] = {}
+    wire: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+    for msg in events:
+        params, method = msg["params"], msg["method"]
+        rid = params.get("requestId", "")
+        if method == "Network.dataReceived":
+            body[rid] = body.get(rid, 0) + int(params["dataLength"])
+        elif method == "Network.loadingFinished":
+            wire[rid] = int(params["encodedDataLength"])
+        elif method == "Network.responseReceived":
+            kinds[rid] = str(params.get("type", "Other"))
+    by_type: dict[str, int] = {}
+    for rid, n in body.items():
+        by_type[kinds.get(rid, "Other")] = by_type.get(kinds.get(rid, "Other"), 0) + n
+    return {
+        "first_load_bytes": sum(body.values()),
+        "first_load_wire_bytes": sum(wire.values()),
+        "first_load_responses": len(kinds),
+        "first_load_bytes_by_type": dict(sorted(by_type.items())),
+    }
+
+
+def settled(events: list[dict[str, Any]]) -> bool:
+    """Every request asked for has finished (or failed)."""
+    asked = {
+        e["params"]["requestId"]
+        for e in events
+        if e["method"] == "Network.requestWillBeSent"
+        and not e["params"]["request"]["url"].startswith("data:")
+    }
+    done = {
+        e["params"]["requestId"]
+        for e in events
+        if e["method"] in ("Network.loadingFinished", "Network.loadingFailed")
+    }
+    return bool(asked) and asked <= done
+
+
+def hosts_of(urls: list[str]) -> list[str]:
+    """host:port of each URL (a blob: URL's is its creator's; data: URLs have none)."""
+    out = set()
+    for u in urls:
+        if u.startswith("data:"):
+            continue
+        out.add(urlsplit(u.removeprefix("blob:")).netloc)
+    return sorted(out)
+
+
+def bench_photo(seed: int) -> bytes:
+    """A noise JPEG of at least PHOTO_BYTES (1,700 x 1,300 pixels is about 2.0 MB)."""
+    width = 1700
+    while True:
+        data = pb.noise_jpeg(seed, width, 1300)
+        if len(data) >= PHOTO_BYTES:
+            return data
+        width += 50
+
+
+async def browser_part(args: argparse.Namespace) -> dict[str, Any]:
+    from backend_client.client import ClientConfig, Credentials, RelayClient
+    from backend_client.outbox import Outbox
+    from relay import accounts, admin
+    from relay.config import RelayConfig
+    from relay.server import Relay
+
+    if not pb.HAVE_SELENIUM:
+        raise SystemExit("the browser part needs selenium (pip install -e '.[test]')")
+    from selenium.webdriver.common.by import By
+
+    tmp = tempfile.TemporaryDirectory(prefix="lookout-portal-browser-")
+    here = Path(tmp.name)
+    engine = admin.open_engine(here / "relay")
+    secret = admin.add_officer(engine, OFFICER, "dispatcher", PASSWORD).totp_secret
+    engine.dispose()
+    relay = Relay(RelayConfig(data_dir=here / "relay", port=0, **BENCH_LIMITS))
+    await relay.start()
+    assert relay.ca_path is not None and relay.tls_files is not None
+    client = RelayClient(
+        ClientConfig(url=relay.url, ca_file=relay.ca_path),
+        Credentials(OFFICER, PASSWORD, lambda: accounts.totp_now(secret)),
+        Outbox(here / "outbox.sqlite"),
+    )
+    events = client.subscribe_queue()
+    await client.start()
+    await client.wait_live(30)
+    origin = relay.url.replace("wss://", "https://")
+    host = urlsplit(origin).netloc
+    spki = pb.spki_hash(relay.tls_files.server_cert)
+    driver = await pb.run(pb.chromium, here / "profile", spki)
+    d = driver
+    seen: list[dict[str, Any]] = []
+    try:
+        # -- the first load, on a new profile (the log so far is Chromium's new-tab page)
+        await pb.run(d.get, "about:blank")
+        ignored = browsers_own(await pb.run(pb.network_events, d))
+        await pb.run(d.get, origin + "/")
+
+        def loaded(x: Any) -> bool:
+            seen.extend(pb.network_events(x))
+            ready = x.execute_script("return document.readyState") == "complete"
+            return (
+                ready and pb.visible(x, "#register") and settled(without(seen, browsers_own(seen)))
+            )
+
+        await pb.run(pb.wait, d, loaded, 30.0)
+        ignored |= browsers_own(seen)
+        load = first_load(without(seen, ignored))
+        log(f"first load: {load['first_load_bytes']} bytes in {load['first_load_responses']}")
+        await pb.run(lambda: d.find_element(By.ID, "register").click())
+        await pb.run(pb.wait, d, lambda x: "Connected as" in pb.text_of(x, "#link-state"))
+
+        samples: list[float] = []
+        photo_bytes = 0
+        for i in range(args.runs):
+            data = await asyncio.to_thread(bench_photo, args.seed + i)
+            photo_bytes = len(data)
+            path = here / f"photo-{i}.jpg"
+            path.write_bytes(data)
+            text = f"Bench report {i}: someone trying car doors; photo attached."
+            await pb.run(d.get, origin + "/")
+            await pb.run(pb.wait, d, lambda x: "Connected as" in pb.text_of(x, "#link-state"))
+            await pb.run(lambda f=str(path): d.find_element(By.ID, "upload-gallery").send_keys(f))
+            await pb.run(pb.wait, d, lambda x: pb.attached(x) != [], 30.0)
+            await pb.run(pb.fill_report, d, text)
+
+            def press_send() -> float:
+                t = time.perf_counter()
+                d.find_element(By.ID, "report-send").click()
+                return t
+
+            pressed = asyncio.create_task(pb.run(press_send))
+            report_id = None
+            async with asyncio.timeout(60):
+                while True:
+                    e = await events.get()
+                    if isinstance(e, m.ReportCreated) and e.report.text == text:
+                        report_id = e.report.report_id
+                    if (
+                        isinstance(e, m.ReportUpdated | m.ReportCreated)
+                        and e.report.report_id == report_id
+                        and e.report.media
+                        and all(x.stored for x in e.report.media)
+                    ):
+                        done = time.perf_counter()
+                        break
+            samples.append(done - await pressed)
+            await pb.run(pb.wait, d, lambda x: "were sent" in pb.text_of(x, "#upload-state"))
+            log(f"report {i + 1}/{args.runs}: {samples[-1]:.3f} s")
+            seen.extend(await pb.run(pb.network_events, d))
+        ignored |= browsers_own(seen)
+        hosts = hosts_of(pb.urls_in(without(seen, ignored)))
+    finally:
+        await pb.run(driver.quit)
+        await client.stop()
+        await relay.stop()
+        tmp.cleanup()
+    return {
+        **load,
+        "target_first_load_bytes": TARGET_FIRST_LOAD_BYTES,
+        "first_load_meets_target": load["first_load_bytes"] <= TARGET_FIRST_LOAD_BYTES,
+        "hosts": hosts,
+        "hosts_count": len(hosts),
+        "only_relay_host": hosts == [host],
+        "browser_own_requests_ignored": len(ignored),
+        "photo_bytes": photo_bytes,
+        "report_s": round(statistics.median(samples), 3),
+        "report_runs_s": [round(x, 3) for x in samples],
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", choices=("email", "browser"), help="run one part (default: both)")
     p.add_argument("--subscribers", type=int, default=10_000)
     p.add_argument("--connections", type=int, default=4, help="smtp_connections (default 4)")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--timeout", type=float, default=HARD_DEADLINE_S - 60)
+    p.add_argument("--runs", type=int, default=5, help="browser reports timed (default 5)")
     args = p.parse_args()
-    result = asyncio.run(run(args))
+    result: dict[str, Any] = {"bench": "portal"}
+    if args.only in (None, "browser"):
+        result |= asyncio.run(browser_part(args))
+    if args.only in (None, "email"):
+        result |= asyncio.run(email_part(args))
+    result["cpus"] = os.cpu_count()
     print(json.dumps(result))
 
 

@@ -163,6 +163,9 @@ class CitizenConnection(Endpoint):
             await self.ws.send(codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert))))
         for chat in await self.ctx.db.read(reports.undelivered_chat(key)):
             await self.ws.send(codec.encode_text(m.ChatDeliver(message=chat)))
+        for message_id, status in await self.ctx.db.read(reports.chat_marks_for(key, time.time())):
+            mark = m.ChatStatusUpdate(message_id=message_id, status=cast(m.ChatStatus, status))
+            await self.ws.send(codec.encode_text(mark))
 
     async def set_categories(self, msg: m.SetCategories) -> m.Msg:
         key = self.device_key

@@ -301,6 +301,37 @@ def undelivered_chat(device_key: int) -> Callable[[Session], list[m.ChatMessage]
     return query
 
 
+#: how far back a reconnecting device is told its messages' marks (`chat_marks_for`)
+CHAT_MARKS_RESENT_S = 7 * 24 * 3600.0
+#: and at most this many of its newest messages (a phone shows recent conversations)
+CHAT_MARKS_RESENT_MAX = 200
+
+
+def chat_marks_for(device_key: int, now: float) -> Callable[[Session], list[tuple[str, str]]]:
+    """(message_id, status) of this device's own messages that reached a console or were
+    read there: pushed as `chat.status` after each authentication, because a mark that moved
+    while the device was offline is pushed to no one. Bounded (the newest
+    CHAT_MARKS_RESENT_MAX sent in the last CHAT_MARKS_RESENT_S), oldest first; `sent`
+    needs no push (the device's `chat.sent` said so)."""
+
+    def query(s: Session) -> list[tuple[str, str]]:
+        rows = s.execute(
+            select(db.ChatMessage.public_id, db.ChatMessage.status)
+            .join(db.Report, db.Report.id == db.ChatMessage.report_id)
+            .where(
+                db.Report.device_id == device_key,
+                db.ChatMessage.sender == "citizen",
+                db.ChatMessage.status.in_(("delivered", "read")),
+                db.ChatMessage.sent_at >= now - CHAT_MARKS_RESENT_S,
+            )
+            .order_by(db.ChatMessage.id.desc())
+            .limit(CHAT_MARKS_RESENT_MAX)
+        ).all()
+        return [(mid, status) for mid, status in reversed(rows)]
+
+    return query
+
+
 # ---------------------------------------------------------------- officer side
 
 

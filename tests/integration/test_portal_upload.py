@@ -13,15 +13,13 @@ reloads) or closes the socket instead of sending it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import json
 import random
 import struct
 from pathlib import Path
 from typing import Any
-
-from PIL import Image
 
 from backend_client import limits
 from backend_client import messages as m
@@ -30,6 +28,9 @@ from tests.support.flows import officer
 from tests.support.peer import Peer, next_id
 from tests.support.portal_browser import (
     BROWSER_MARKS,
+    attached,
+    fill_report,
+    noise_jpeg,
     open_browser,
     portal_origin,
     requested_urls,
@@ -40,16 +41,12 @@ from tests.support.portal_browser import (
     wait,
 )
 
-try:
+with contextlib.suppress(ImportError):  # the test extra installs it (BROWSER_MARKS skips)
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
-except ImportError:  # pragma: no cover - the test extra installs it (BROWSER_MARKS skips)
-    pass
 
 pytestmark = BROWSER_MARKS
 
 CHUNK = limits.MEDIA_CHUNK_BYTES
-WHERE = ("53.76320", "-2.70440")
 
 # The test's hook (never part of the portal): every media.chunk the page sends is logged in
 # localStorage "test.chunks" as {sha, offset, bytes}; with "test.stop" = {after, how} set,
@@ -83,12 +80,7 @@ HOOK = """
 
 def photo(seed: int) -> bytes:
     """A real JPEG of noise (so it barely compresses): about 1.7 MB, four chunks."""
-    w, h = 1600, 1150
-    out = io.BytesIO()
-    Image.frombytes("RGB", (w, h), random.Random(seed).randbytes(w * h * 3)).save(
-        out, "JPEG", quality=90
-    )
-    return out.getvalue()
+    return noise_jpeg(seed)
 
 
 def clip() -> bytes:
@@ -135,20 +127,6 @@ async def stored(off: Peer, report_id: str, sha: str) -> m.MediaInfo:
     )
     assert isinstance(upd, m.ReportUpdated)
     return next(x for x in upd.report.media if x.sha256 == sha)
-
-
-def fill_report(d: Any, text: str) -> None:
-    Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle")
-    d.find_element(By.ID, "report-text").send_keys(text)
-    d.execute_script("document.getElementById('typed').open = true")
-    d.find_element(By.ID, "report-lat").send_keys(WHERE[0])
-    d.find_element(By.ID, "report-lon").send_keys(WHERE[1])
-
-
-def attached(d: Any) -> list[str]:
-    return [
-        li.get_attribute("data-sha") for li in d.find_elements(By.CSS_SELECTOR, "#upload-list li")
-    ]
 
 
 async def test_photos_upload_resume_after_a_reload_and_a_drop(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import os
+import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +31,7 @@ try:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     HAVE_SELENIUM = True
 except ImportError:  # pragma: no cover - the test extra installs it
@@ -130,15 +132,29 @@ def visible(driver: Any, css: str) -> bool:
         return False
 
 
-def requested_urls(driver: Any) -> list[str]:
-    urls = []
+def network_events(driver: Any) -> list[dict[str, Any]]:
+    """The DevTools `Network.*` events logged since the last call (reading empties the log)."""
+    out = []
     for entry in driver.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
+        if str(msg.get("method", "")).startswith("Network."):
+            out.append(msg)
+    return out
+
+
+def urls_in(events: list[dict[str, Any]]) -> list[str]:
+    """Every URL the page asked for (requests and WebSockets), in order."""
+    urls = []
+    for msg in events:
         if msg["method"] == "Network.requestWillBeSent":
             urls.append(msg["params"]["request"]["url"])
         elif msg["method"] == "Network.webSocketCreated":
             urls.append(msg["params"]["url"])
     return urls
+
+
+def requested_urls(driver: Any) -> list[str]:
+    return urls_in(network_events(driver))
 
 
 def portal_origin(r: Any) -> tuple[str, str]:
@@ -173,3 +189,34 @@ def open_and_register(driver: Any, origin: str) -> dict[str, Any]:
     driver.find_element(By.ID, "register").click()
     wait(driver, lambda x: "Connected as" in text_of(x, "#link-state"))
     return dict(json.loads(driver.execute_script("return localStorage['lookout.device']")))
+
+
+#: a position typed into the report form (the "typed coordinates" fold), as strings
+TYPED_WHERE = ("53.76320", "-2.70440")
+
+
+def noise_jpeg(seed: int, width: int = 1600, height: int = 1150) -> bytes:
+    """A real JPEG of noise, so it barely compresses: about 0.92 bytes a pixel at quality 90
+    (the default size is about 1.7 MB, four media chunks)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    pixels = random.Random(seed).randbytes(width * height * 3)
+    Image.frombytes("RGB", (width, height), pixels).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def fill_report(d: Any, text: str, where: tuple[str, str] = TYPED_WHERE) -> None:
+    """A vehicle report with typed coordinates (no geolocation needed)."""
+    Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle")
+    d.find_element(By.ID, "report-text").send_keys(text)
+    d.execute_script("document.getElementById('typed').open = true")
+    d.find_element(By.ID, "report-lat").send_keys(where[0])
+    d.find_element(By.ID, "report-lon").send_keys(where[1])
+
+
+def attached(d: Any) -> list[str]:
+    """The SHA-256 (the browser's WebCrypto) of each file attached to the report form."""
+    return [
+        li.get_attribute("data-sha") for li in d.find_elements(By.CSS_SELECTOR, "#upload-list li")
+    ]
