@@ -166,7 +166,7 @@ class FeedWidget(QWidget):
         """A citizen erased their data: their reports leave the feed at once."""
         gone = set(event.report_ids)
         self._pending = [(r, c) for r, c in self._pending if r.report_id not in gone]
-        if self.model.remove_many(gone):
+        if self.table.remove(gone):
             self._update_count()
             self._update_actions()
 
