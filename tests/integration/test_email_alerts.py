@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,27 @@ from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.support import flows
 from tests.support.peer import next_id, wait_until
+from tests.support.pg_relay import start_pg_relay
 from tests.support.smtp import SMTP_USERINFO, Inbox, free_port, start_smtp
+
+StartRelay = Callable[..., Awaitable[RunningRelay]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def start(request: pytest.FixtureRequest) -> StartRelay:
+    """Starts the test's relay (each start on the same database, so a restart resumes):
+    on SQLite, and on a fresh PostgreSQL database when the server binaries are here
+    (otherwise that run skips, saying why: tests/integration/conftest.py)."""
+    if request.param == "sqlite":
+        return start_relay
+    pytest.importorskip("psycopg", reason="PostgreSQL runs need the psycopg[binary] driver (v3)")
+    url = request.getfixturevalue("pg_cluster").create_database()
+
+    async def on_postgres(data_dir: Path, **config: object) -> RunningRelay:
+        return await start_pg_relay(data_dir, url, **config)
+
+    return on_postgres
+
 
 PLACE = flows.PRESTON
 FAR = (51.5, -0.12)  # London: well outside any Preston alert
@@ -63,10 +84,12 @@ def parts(msg: EmailMessage) -> tuple[str, str]:
     return plain.get_content(), rich.get_content()
 
 
-async def test_sign_up_confirm_alert_update_cancel_unsubscribe(tmp_path: Path) -> None:
+async def test_sign_up_confirm_alert_update_cancel_unsubscribe(
+    tmp_path: Path, start: StartRelay
+) -> None:
     inbox = Inbox()
     smtp, ca = start_smtp(tmp_path / "smtp", inbox)
-    r = await start_relay(tmp_path / "relay", **mail_config(smtp.port, ca))
+    r = await start(tmp_path / "relay", **mail_config(smtp.port, ca))
     try:
         # sign-up through the citizen protocol (what the portal sends)
         phone, _ = await flows.device(r)
@@ -271,13 +294,13 @@ async def test_bad_sign_up_over_the_wire_and_email_off(tmp_path: Path) -> None:
 
 
 async def test_relay_stopped_before_sending_sends_each_email_once_after_restart(
-    tmp_path: Path,
+    tmp_path: Path, start: StartRelay
 ) -> None:
     inbox = Inbox()
     smtp, ca = start_smtp(tmp_path / "smtp", inbox)
     data = tmp_path / "relay"
     people = [f"p{i}@example.org" for i in range(5)]
-    r = await start_relay(data, **mail_config(smtp.port, ca))
+    r = await start(data, **mail_config(smtp.port, ca))
     try:
         for p in people:
             await subscribe_confirmed(r, inbox, p)
@@ -296,7 +319,7 @@ async def test_relay_stopped_before_sending_sends_each_email_once_after_restart(
     inbox.release.set()  # the held DATA commands are refused, nothing was accepted
     inbox.hold.clear()
     confirmations = inbox.count()
-    r2 = await start_relay(data, **mail_config(smtp.port, ca))
+    r2 = await start(data, **mail_config(smtp.port, ca))
     try:
         await _wait_queue_empty(r2)
         alert_mails = inbox.got[confirmations:]
@@ -326,13 +349,13 @@ def _requeue(outbox_id: int) -> Any:
     return job
 
 
-async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path) -> None:
+async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path, start: StartRelay) -> None:
     port = free_port()
     inbox = Inbox()
     from relay import tls
 
     ca = tls.ensure_certificates(tmp_path / "smtp", ("127.0.0.1", "localhost")).ca_cert
-    r = await start_relay(tmp_path / "relay", **mail_config(port, ca))
+    r = await start(tmp_path / "relay", **mail_config(port, ca))
     smtp = None
     try:
         await r.relay.mail.subscribe("late@example.org", PLACE[0], PLACE[1], 500.0, ["burglary"])  # type: ignore[attr-defined]
@@ -349,10 +372,12 @@ async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path) -> None:
             smtp.stop()
 
 
-async def test_a_refused_recipient_is_a_bounce_and_stops_the_subscription(tmp_path: Path) -> None:
+async def test_a_refused_recipient_is_a_bounce_and_stops_the_subscription(
+    tmp_path: Path, start: StartRelay
+) -> None:
     inbox = Inbox()
     smtp, ca = start_smtp(tmp_path / "smtp", inbox)
-    r = await start_relay(tmp_path / "relay", **mail_config(smtp.port, ca))
+    r = await start(tmp_path / "relay", **mail_config(smtp.port, ca))
     try:
         await subscribe_confirmed(r, inbox, "gone@example.org")
         inbox.reject_rcpt.add("gone@example.org")
