@@ -3,6 +3,8 @@ AUTH), sign-up, double opt-in, alert, update, cancel, unsubscribe, restarts and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -206,7 +208,7 @@ async def test_sign_up_confirm_alert_update_cancel_unsubscribe(
         smtp.stop()
 
 
-async def _wait_queue_empty(r: RunningRelay) -> None:
+async def _wait_queue_empty(r: RunningRelay, timeout: float = 10.0) -> None:
     def queued() -> int:
         return len(
             r.relay.db.read_sync(  # type: ignore[attr-defined]
@@ -216,7 +218,7 @@ async def _wait_queue_empty(r: RunningRelay) -> None:
             )
         )
 
-    await wait_until(lambda: queued() == 0)
+    await wait_until(lambda: queued() == 0, timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -400,3 +402,48 @@ async def test_a_refused_recipient_is_a_bounce_and_stops_the_subscription(
         await r.relay.stop()  # type: ignore[attr-defined]
         smtp.stop()
     assert time.time() > 0
+
+
+async def test_a_slow_server_outlasting_the_lease_gets_each_email_once(
+    tmp_path: Path, start: StartRelay
+) -> None:
+    """Two senders on one database (as two relays of a cluster): one claims the batch and
+    its server takes longer than a lease to accept it; renewing the lease keeps the other
+    from claiming and resending. Each email is accepted exactly once."""
+    from relay.mail.service import Mail
+    from relay.secret_box import SecretBox, key_path
+
+    inbox = Inbox()
+    smtp, ca = start_smtp(tmp_path / "smtp", inbox)
+    people = [f"slow{i}@example.org" for i in range(6)]
+    r = await start(tmp_path / "relay", **mail_config(smtp.port, ca, smtp_connections=1))
+    relay: Any = r.relay
+    box = SecretBox.load_or_create(key_path(relay.config.data_dir, relay.config.secrets_key))
+    other = Mail(relay.config, relay.db, box, relay.metrics, lambda _pk: None)
+    other.node = "the-other-relay"
+    senders = [relay.mail, other]
+    for mail in senders:
+        mail.lease_s = 0.9  # the batch below takes 6 x 0.4 s: over twice as long
+    second = asyncio.create_task(other.run())
+    try:
+        for p in people:
+            await subscribe_confirmed(r, inbox, p)
+        before = inbox.count()
+        inbox.delay_s = 0.4
+        dana = await flows.officer(r)
+        sent = await dana.request(
+            m.AlertSend(id=next_id(), idem=next_id(), info=flows.alert_info())
+        )
+        assert isinstance(sent, m.AlertAccepted)
+        other.wake()  # both look at once: one claims all six, the other waits on the lease
+        await _wait_queue_empty(r, timeout=30)
+        alert_mails = inbox.got[before:]
+        assert sorted(rcpt[0] for rcpt, _ in alert_mails) == people  # each exactly once
+        assert len({msg["Message-ID"] for _, msg in alert_mails}) == len(people)
+    finally:
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        other.close()
+        await r.relay.stop()  # type: ignore[attr-defined]
+        smtp.stop()
