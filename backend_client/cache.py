@@ -41,7 +41,18 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import Float, Index, Integer, LargeBinary, String, Text, create_engine, select
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    delete,
+    select,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -146,6 +157,17 @@ class MediaRow(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # AES-GCM output, tag appended
 
 
+class ErasureRow(Base):
+    """A report a citizen's erasure reached (`report.erased`): `kept` False, it is gone and
+    no older event may bring it back; True, it is kept for an incident with a tombstone
+    for a reporter. Ids and flags only: the report's content is what was purged."""
+
+    __tablename__ = "erasures"
+    report_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kept: Mapped[bool] = mapped_column(Boolean)
+
+
 class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -205,17 +227,26 @@ class LocalCache:
 
     def apply_many(self, events: Iterable[m.OfficerEvent]) -> None:
         """Apply a batch (e.g. a resume replay) in one transaction: all of it or none."""
-        with self._write_lock, self._sessions.begin() as s:
-            top = -1
-            for ev in events:
-                _apply(s, ev)
-                top = max(top, ev.seq)
-            if top >= 0:
-                row = s.get(MetaRow, "last_seq")
-                if row is None:
-                    s.add(MetaRow(key="last_seq", value=top))
-                elif top > row.value:
-                    row.value = top
+        erased = False
+        with self._write_lock:
+            with self._sessions.begin() as s:
+                top = -1
+                for ev in events:
+                    _apply(s, ev)
+                    top = max(top, ev.seq)
+                    erased = erased or isinstance(ev, m.ReportErased)
+                if top >= 0:
+                    row = s.get(MetaRow, "last_seq")
+                    if row is None:
+                        s.add(MetaRow(key="last_seq", value=top))
+                    elif top > row.value:
+                        row.value = top
+            if erased:  # the erased pages (zeroed: secure_delete) leave the WAL now too
+                raw = self._engine.raw_connection()  # no BEGIN: a checkpoint runs outside
+                try:
+                    raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    raw.close()
 
     def last_seq(self) -> int:
         """The highest event seq applied, 0 if none: what to `subscribe` since."""
@@ -250,6 +281,12 @@ class LocalCache:
         with self._sessions() as s:
             bodies = s.scalars(q).all()
         return [_chat_decoder.decode(body) for body in bodies if body is not None]
+
+    def tombstoned(self) -> set[str]:
+        """Kept reports whose citizen erased their data (the reporter is a tombstone)."""
+        q = select(ErasureRow.report_id).where(ErasureRow.kept.is_(True))
+        with self._sessions() as s:
+            return set(s.scalars(q))
 
     def alerts(self) -> list[m.Alert]:
         """Every alert in any state, newest first."""
@@ -325,6 +362,11 @@ class LocalCache:
 
 
 def _apply(s: Session, ev: m.OfficerEvent) -> None:
+    if isinstance(ev, m.ReportErased):
+        _erase(s, ev)
+        return
+    if _erased(s, ev):
+        return
     if isinstance(ev, m.ReportCreated | m.ReportUpdated):
         r = ev.report
         row = s.get(ReportRow, r.report_id)
@@ -400,6 +442,43 @@ def _apply(s: Session, ev: m.OfficerEvent) -> None:
         assert_never(ev)
 
 
+def _erased(s: Session, ev: m.OfficerEvent) -> bool:
+    """An event about a report a citizen had erased: ignored, whatever its seq (an
+    overlapping replay must not bring the report, or its chat, back)."""
+    if isinstance(ev, m.ReportCreated | m.ReportUpdated):
+        report_id = ev.report.report_id
+    elif isinstance(ev, m.ChatPosted):
+        report_id = ev.message.report_id
+    elif isinstance(ev, m.ChatStatusChanged):
+        report_id = ev.report_id
+    else:
+        return False
+    row = s.get(ErasureRow, report_id)
+    return row is not None and not row.kept
+
+
+def _erase(s: Session, ev: m.ReportErased) -> None:
+    """Purge erased reports, their chat and their media (unless another report still
+    declares the same file); remember them so no older event restores them."""
+    ids = list(ev.report_ids)
+    shas: set[str] = set()
+    for body in s.scalars(select(ReportRow.body).where(ReportRow.report_id.in_(ids))):
+        shas.update(x.sha256 for x in _report_decoder.decode(body).media)
+    s.execute(delete(ChatRow).where(ChatRow.report_id.in_(ids)))
+    s.execute(delete(ReportRow).where(ReportRow.report_id.in_(ids)))
+    for sha in shas:
+        needle = f'%"sha256":"{sha}"%'  # a hex digest: nothing in it is a LIKE wildcard
+        if s.scalar(select(ReportRow.report_id).where(ReportRow.body.like(needle)).limit(1)):
+            continue
+        s.execute(delete(MediaRow).where(MediaRow.sha256 == sha))
+    for report_id, kept in [(i, False) for i in ids] + [(i, True) for i in ev.tombstoned]:
+        row = s.get(ErasureRow, report_id)
+        if row is None:
+            s.add(ErasureRow(report_id=report_id, seq=ev.seq, kept=kept))
+        elif ev.seq > row.seq:
+            row.seq, row.kept = ev.seq, kept
+
+
 def _later_status(a: str, b: str) -> m.ChatStatus:
     rank = [_CHAT_ORDER.index(x) if x in _CHAT_ORDER else 0 for x in (a, b)]
     return _CHAT_ORDER[max(rank)]
@@ -424,6 +503,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # the relay replays because `last_seq` is committed in the same transaction.
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    # a citizen's erasure purges rows: their bytes are overwritten, not left in free pages
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
     dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below own transactions
 

@@ -831,6 +831,23 @@ class IncidentOpened(Msg, tag="incident.opened"):
     by: str
 
 
+#: most report ids one `report.erased` event lists; a larger erasure sends several
+ERASED_IDS_PER_EVENT = 500
+
+
+class ReportErased(Msg, tag="report.erased"):
+    """A citizen erased their data (`privacy.erase`, docs/privacy.md), committed. Every
+    report in `report_ids` is gone from the relay with its chat and media: a console drops
+    it and everything it holds of it. Each report in `tombstoned` is kept because an
+    officer linked it to an incident, but its reporter is now a tombstone (no device, no
+    credentials): nobody can be reached through it. Ids only: no text, place or name."""
+
+    seq: int
+    at: float
+    report_ids: Annotated[list[str], Meta(max_length=ERASED_IDS_PER_EVENT)]
+    tombstoned: Annotated[list[str], Meta(max_length=ERASED_IDS_PER_EVENT)] = []
+
+
 # ================================================================ unions per direction
 
 CitizenInbound = (
@@ -894,7 +911,13 @@ OfficerInbound = (
     | Ping
 )
 OfficerEvent = (
-    ReportCreated | ReportUpdated | ChatPosted | ChatStatusChanged | AlertChanged | IncidentOpened
+    ReportCreated
+    | ReportUpdated
+    | ChatPosted
+    | ChatStatusChanged
+    | AlertChanged
+    | IncidentOpened
+    | ReportErased
 )
 OfficerOutbound = (
     AuthOk
@@ -916,4 +939,5 @@ OfficerOutbound = (
     | ChatStatusChanged
     | AlertChanged
     | IncidentOpened
+    | ReportErased
 )

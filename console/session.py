@@ -32,6 +32,8 @@ class ConsoleSession(QObject):
     chat_status_changed = Signal(str, str, str)  # message_id, report_id, status
     alert_changed = Signal(object)  # m.Alert
     incident_opened = Signal(str, str)  # incident_ref, title
+    #: a citizen erased their data: m.ReportErased, after the session forgot those reports
+    reports_erased = Signal(object)
     connection_state_changed = Signal(object)  # ConnectionStatus
     outbox_changed = Signal(object, object)  # OutboxEntry, reply (None = queued; m.Error = refused)
     request_failed = Signal(str)  # a message for the user
@@ -47,6 +49,8 @@ class ConsoleSession(QObject):
         self.reports: dict[str, m.Report] = {}
         self.chats: dict[str, list[m.ChatMessage]] = {}
         self.alerts: dict[str, m.Alert] = {}
+        #: kept reports (linked to an incident) whose citizen erased their data
+        self.tombstoned: set[str] = set()
         self._media: dict[str, tuple[str, bytes]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         client.on_status(self.connection_state_changed.emit)
@@ -70,6 +74,7 @@ class ConsoleSession(QObject):
         """Show what the local cache holds before (or without) a live link."""
         if self.cache is None:
             return
+        self.tombstoned = self.cache.tombstoned()
         for report in reversed(self.cache.reports(include_closed=True)):
             self._report(report, created=True)
             for msg in self.cache.chat(report.report_id):
@@ -122,6 +127,24 @@ class ConsoleSession(QObject):
             self.alert_changed.emit(event.alert)
         elif isinstance(event, m.IncidentOpened):
             self.incident_opened.emit(event.incident_ref, event.title)
+        elif isinstance(event, m.ReportErased):
+            self._erased(event)
+
+    def _erased(self, event: m.ReportErased) -> None:
+        """Forget erased reports, their chat and the media fetched for them (the cache has
+        purged its copies already: the client applies an event there first)."""
+        dropped: set[str] = set()
+        for report_id in event.report_ids:
+            report = self.reports.pop(report_id, None)
+            self.chats.pop(report_id, None)
+            if report is not None:
+                dropped.update(x.sha256 for x in report.media)
+        if dropped:  # another report may have sent the same bytes: its copy stays
+            still = {x.sha256 for r in self.reports.values() for x in r.media}
+            for sha in dropped - still:
+                self._media.pop(sha, None)
+        self.tombstoned.update(event.tombstoned)
+        self.reports_erased.emit(event)
 
     def _report(self, report: m.Report, created: bool) -> None:
         self.reports[report.report_id] = report

@@ -13,10 +13,13 @@ anyone. Everything else of the device is deleted: reports, chat, media records, 
 deliveries, the officers' event-log frames that carry them, officers' stored idempotent
 replies about them. The device row is deleted too, or, when something is kept, reduced to
 a tombstone that holds the pseudonym and nothing else (its id and secret are replaced, so
-the old credentials are refused). One `privacy.erase` audit record names the report ids
-erased and kept and the counts: no text, position, pseudonym or device id. Earlier audit
-records are never touched, so the chain still verifies. Media files go after the commit
-(`remove_unused_media`), each only if no report anywhere still declares its hash.
+the old credentials are refused). A `report.erased` event (ids only) tells the officers'
+consoles, live and when they resume, to drop the erased reports with their chat and
+media, and which kept reports now have a tombstone for a reporter. One `privacy.erase`
+audit record names the report ids erased and kept and the counts: no text, position,
+pseudonym or device id. Earlier audit records are never touched, so the chain still
+verifies. Media files go after the commit (`remove_unused_media`), each only if no
+report anywhere still declares its hash.
 """
 
 from __future__ import annotations
@@ -270,6 +273,7 @@ def erase(device_key: int) -> Callable[[Tx], Erased]:
         else:
             s.delete(d)
         kept_info = [_kept(s, r) for r in kept[: m.PRIVACY_KEPT_LISTED]]
+        _tell_consoles(tx, gone_ids, [r.public_id for r in kept])
         tx.audit(
             AUDIT_ACTOR,
             AUDIT_ACTION,
@@ -296,6 +300,16 @@ def erase(device_key: int) -> Callable[[Tx], Erased]:
         return Erased(reply, media)
 
     return job
+
+
+def _tell_consoles(tx: Tx, erased: list[str], tombstoned: list[str]) -> None:
+    """`report.erased` for the officers, in this transaction: it goes out after the commit
+    and stays in the event log, so a console offline now drops the reports when it
+    resumes. Emitted after `_forget_copies`, and it names no report as `"report_id"`, so
+    that scan never deletes it. Ids only, in events under the frame limit."""
+    n = m.ERASED_IDS_PER_EVENT
+    for i in range(0, max(len(erased), len(tombstoned)), n):
+        tx.emit(m.ReportErased, report_ids=erased[i : i + n], tombstoned=tombstoned[i : i + n])
 
 
 def summary(reports: int, chat: int, media: int, kept: int) -> str:

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from backend_client import messages as m
 from backend_client import rules
+from console.common.erasure import reporter_text
 
 RANK = {"queued": 0, "refused": 0, "sent": 1, "delivered": 2, "read": 3}
 
@@ -152,6 +153,12 @@ class ChatModel:
         self._insert(conv, entry)
         return True
 
+    def remove(self, report_id: str) -> bool:
+        """Forget a conversation entirely (its citizen erased it); True if it was here."""
+        conv = self._conversations.pop(report_id, None)
+        self._idem_report = {k: v for k, v in self._idem_report.items() if v != report_id}
+        return conv is not None
+
     def add_messages(self, msgs: Iterable[m.ChatMessage]) -> None:
         for msg in msgs:
             self.add_message(msg)
@@ -263,11 +270,13 @@ def meta_text(entry: ChatEntry, now: float | None = None) -> str:
     return f"{who} · {clock(entry.at, now)}"
 
 
-def conversation_title(report_id: str, report: m.Report | None) -> str:
-    """A conversation is named for its report's category (the shared label) and reporter."""
+def conversation_title(report_id: str, report: m.Report | None, tombstoned: bool = False) -> str:
+    """A conversation is named for its report's category (the shared label) and reporter;
+    a kept report whose citizen erased their data says so (nobody reads replies there)."""
     if report is None:
         return f"Report {report_id[:8]}"
-    return f"{rules.category_label(report.category)} · {report.reporter}"
+    who = reporter_text(report.reporter, tombstoned)
+    return f"{rules.category_label(report.category)} · {who}"
 
 
 def list_text(conv: Conversation) -> str:

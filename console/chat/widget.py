@@ -51,6 +51,7 @@ from console.chat.model import (
     mark_text,
     meta_text,
 )
+from console.common.erasure import ERASED_TEXT
 from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current as theme_colours
@@ -357,6 +358,7 @@ class ChatWidget(QWidget):
         session.chat_status_changed.connect(self._on_status)
         session.outbox_changed.connect(self._on_outbox)
         session.report_changed.connect(self._on_report)
+        session.reports_erased.connect(self._on_erased)
         self._refresh_list()
 
     # ------------------------------------------------------------------ public
@@ -450,6 +452,29 @@ class ChatWidget(QWidget):
                 if report.report_id == self.current:
                     self.title.setText(title)
                 self._refresh_list()
+
+    def _on_erased(self, event: m.ReportErased) -> None:
+        """Erased reports' conversations go, messages and all; an open one says why."""
+        changed = False
+        for report_id in event.report_ids:
+            changed = self.model.remove(report_id) or changed
+            pane = self.panes.pop(report_id, None)
+            if pane is not None:
+                self.stack.removeWidget(pane)
+                pane.deleteLater()
+            if report_id == self.current:
+                self.current = None
+                self.stack.setCurrentWidget(self.placeholder)
+                self.title.setVisible(False)
+                self.compose.clear()
+                self._set_compose_enabled(False)
+                self._notice(ERASED_TEXT)
+        for report_id in event.tombstoned:
+            if self.model.has(report_id):
+                self.model.set_title(report_id, self._title_for(report_id))
+                changed = True
+        if changed:
+            self._refresh_list()
 
     # ------------------------------------------------------------------ internals
 
@@ -557,7 +582,9 @@ class ChatWidget(QWidget):
                 QTimer.singleShot(0, lambda: self.open_conversation(str(report_id)))
 
     def _title_for(self, report_id: str) -> str:
-        return conversation_title(report_id, self.session.reports.get(report_id))
+        return conversation_title(
+            report_id, self.session.reports.get(report_id), report_id in self.session.tombstoned
+        )
 
     #: a transcript to read, never to reply to (the evidence workspace): no reply box at all
     read_only = False

@@ -121,6 +121,10 @@ class DashboardStats:
                 self.officer_action(event.message.report_id, event.message.sent_at)
         elif isinstance(event, m.AlertChanged):
             self.alert_progress(event.alert, event.at)
+        elif isinstance(event, m.ReportErased):  # counted as seen; no longer awaiting anyone
+            for report_id in event.report_ids:
+                self._created.pop(report_id, None)
+                self._snapshot.pop(report_id, None)
 
     def observe_report(self, report: m.Report, at: float) -> None:
         """A report as the console saw it, at `at` (see the module docstring)."""

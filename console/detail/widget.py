@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from backend_client import messages as m
 from backend_client import rules
+from console.common.erasure import ERASED_TEXT, reporter_text
 from console.common.labels import plain_label
 from console.detail.image_view import ImagePreview
 from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
@@ -246,6 +247,7 @@ class ReportDetailWidget(QWidget):
         self._clock.setInterval(_RELATIVE_REFRESH_MS)
         self._clock.timeout.connect(self._refresh_time)
         session.report_changed.connect(self._on_report_changed)
+        session.reports_erased.connect(self._on_erased)
 
     # ------------------------------------------------------------------ building
 
@@ -352,6 +354,23 @@ class ReportDetailWidget(QWidget):
             self._pages.setCurrentIndex(1)
             self._clock.start()
 
+    def _on_erased(self, event: m.ReportErased) -> None:
+        """The report shown was erased: everything of it leaves the pane, and it says why.
+        A kept one shown stays, its reporter marked as a tombstone."""
+        if self.report_id is None:
+            return
+        if self.report_id in event.report_ids:
+            self._clear_media()
+            self.report = None
+            self.text_view.clear()
+            for label in self.fields.values():
+                label.clear()
+            self.placeholder.setText(ERASED_TEXT)
+            self._pages.setCurrentIndex(0)
+            self._clock.stop()
+        elif self.report_id in event.tombstoned and self.report is not None:
+            self._fill(self.report)
+
     def _fill(self, r: m.Report) -> None:
         self.report = r
         self.category_label.setText(rules.category_label(r.category))
@@ -365,7 +384,9 @@ class ReportDetailWidget(QWidget):
         self.fields["status"].setText(status)
         self.fields["claimed_by"].setText(r.claimed_by or "Nobody yet")
         self.fields["priority"].setText(words(r.priority))
-        self.fields["reporter"].setText(r.reporter)
+        self.fields["reporter"].setText(
+            reporter_text(r.reporter, r.report_id in self.session.tombstoned)
+        )
         self.fields["location"].setText(coordinates(r.lat, r.lon))
         self.fields["incident"].setText(r.incident_ref or "Not linked to an incident")
         self.fields["report_id"].setText(r.report_id)

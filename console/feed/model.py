@@ -214,6 +214,10 @@ class FeedModel(QAbstractTableModel):
         if span is not None:
             self.dataChanged.emit(self.index(span[0], 0), self.index(span[1], len(COLUMNS) - 1))
 
+    def remove_many(self, report_ids: Iterable[str]) -> int:
+        """Take erased reports out (one row removal each); returns how many were here."""
+        return self.store.remove_many(report_ids)
+
     def load(self, reports: Sequence[m.Report]) -> None:
         """Replace everything (start-up from cache, a benchmark's million rows): one reset."""
         self.store.load(reports)

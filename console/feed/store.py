@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -143,6 +144,16 @@ class _SortedIndex:
         arr = self.arr
         return bisect.bisect_right(range(n), key, key=lambda p: (created[arr[p]], int(arr[p])))
 
+    def find(self, idx: int) -> int | None:
+        """The position holding storage index `idx`, or None."""
+        if self.pos is not None:
+            p = int(self.pos[idx])
+            return None if p < 0 else p
+        created, arr = self._created(), self.arr
+        key = (created[idx], idx)
+        p = bisect.bisect_left(range(self.n), key, key=lambda q: (created[arr[q]], int(arr[q])))
+        return p if p < self.n and int(arr[p]) == idx else None
+
     def insert_at(self, p: int, idx: int) -> None:
         n = self.n
         if n + 1 > len(self.arr):
@@ -223,6 +234,13 @@ class _Columns:
             setattr(self, name, new)
 
 
+def _blank(r: m.Report) -> m.Report:
+    """What an erased report's storage slot keeps: its id and nothing of the citizen's."""
+    return msgspec.structs.replace(
+        r, reporter="", text="", lat=0.0, lon=0.0, media=[], claimed_by=None, incident_ref=None
+    )
+
+
 def _haystack(r: m.Report) -> str:
     return f"{r.text[:SEARCH_CHARS]}\n{r.reporter}\n{r.report_id}".lower()
 
@@ -241,6 +259,7 @@ class FeedStore:
         self.now = clock()
         self._c = _Columns()
         self._n = 0
+        self._removed = 0  # storage slots emptied by `remove_many`
         self._reports: list[m.Report] = []
         self._hay: list[str] = []
         self._index: dict[str, int] = {}
@@ -260,7 +279,7 @@ class FeedStore:
         return self._view.n
 
     def total(self) -> int:
-        return self._n
+        return self._n - self._removed
 
     @property
     def feed_filter(self) -> FeedFilter:
@@ -351,11 +370,37 @@ class FeedStore:
         c.priority[:n] = np.fromiter((_PRIORITY_CODE[r.priority] for r in reports), np.int8, n)
         c.unread[:n] = False
         self._n = n
+        self._removed = 0
         self._view.grow_pos(cap)
         self._order.reset(np.lexsort((np.arange(n), c.created[:n])).astype(np.int64))
         self._view.reset(self._visible())
         self.now = self._clock()
         self.listener.reset()
+
+    def remove_many(self, report_ids: Iterable[str]) -> int:
+        """Take reports out for good (a citizen erased them): their rows go, and their
+        storage slots keep a blank, so no text, name or place stays in memory. Returns how
+        many were here."""
+        removed = 0
+        for report_id in report_ids:
+            idx = self._index.pop(report_id, None)
+            if idx is None:
+                continue
+            p = self._view.find(idx)
+            if p is not None:
+                row = self._view.n - 1 - p
+                self.listener.removing(row, row)
+                self._view.remove_at(p)
+                self.listener.removed()
+            q = self._order.find(idx)
+            if q is not None:
+                self._order.remove_at(q)
+            self._reports[idx] = _blank(self._reports[idx])
+            self._hay[idx] = ""
+            self._c.unread[idx] = False
+            removed += 1
+        self._removed += removed
+        return removed
 
     def mark_read(self, report_id: str) -> int | None:
         """Clear a report's unread mark; returns its row if that row now looks different."""

@@ -121,6 +121,19 @@ class FeedTable(QTableView):
                 self._quiet = False
         self.scrollTo(index, QAbstractItemView.ScrollHint.EnsureVisible)
 
+    def remove(self, report_ids: set[str]) -> int:
+        """Take erased reports' rows out. Qt would make a neighbour current and so "choose"
+        it for the officer: when the current row goes, nothing is current instead."""
+        current = self.current_report()
+        self._quiet = True
+        try:
+            removed = self.feed_model.remove_many(report_ids)
+            if current is not None and current.report_id in report_ids:
+                self.selectionModel().clear()  # clears the current index too
+        finally:
+            self._quiet = False
+        return removed
+
     def open_current(self) -> None:
         report = self.current_report()
         if report is not None:

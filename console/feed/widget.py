@@ -100,6 +100,7 @@ class FeedWidget(QWidget):
         if session.reports:
             self.model.load(sorted(session.reports.values(), key=lambda r: r.created_at))
         session.report_changed.connect(self._on_report)
+        session.reports_erased.connect(self._on_erased)
         self._update_count()
         self._update_actions()
 
@@ -160,6 +161,14 @@ class FeedWidget(QWidget):
         self._pending.append((report, created))
         if not self._flush_timer.isActive():
             self._flush_timer.start()
+
+    def _on_erased(self, event: m.ReportErased) -> None:
+        """A citizen erased their data: their reports leave the feed at once."""
+        gone = set(event.report_ids)
+        self._pending = [(r, c) for r, c in self._pending if r.report_id not in gone]
+        if self.table.remove(gone):
+            self._update_count()
+            self._update_actions()
 
     def flush_pending(self) -> None:
         """Apply buffered reports in one batch (also called directly by tests and benches)."""

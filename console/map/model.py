@@ -17,6 +17,7 @@ import shapely
 
 from backend_client import limits
 from backend_client import messages as m
+from console.common.erasure import reporter_text
 
 #: popups show a preview; the full text is in the report pane
 POPUP_TEXT_CHARS = 280
@@ -26,7 +27,7 @@ class AreaError(ValueError):
     """A drawn area the relay would refuse; the message is for the dispatcher."""
 
 
-def report_payload(report: m.Report) -> dict[str, Any]:
+def report_payload(report: m.Report, tombstoned: bool = False) -> dict[str, Any]:
     text = report.text
     if len(text) > POPUP_TEXT_CHARS:
         text = text[: POPUP_TEXT_CHARS - 1] + "…"
@@ -38,7 +39,7 @@ def report_payload(report: m.Report) -> dict[str, Any]:
         "status": report.status,
         "prio": report.priority,
         "text": text,
-        "who": report.reporter,
+        "who": reporter_text(report.reporter, tombstoned),
         "t": report.created_at,
         "inc": report.incident_ref or "",
     }

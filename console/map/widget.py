@@ -70,6 +70,7 @@ class MapWidget(QWidget):
         self._reports: dict[str, dict[str, Any]] = {}
         self._alerts: dict[str, dict[str, Any]] = {}
         self._hidden_alerts: set[str] = set()
+        self._removed: set[str] = set()  # erased reports whose markers the page must drop
         self._pinned_alerts: set[str] = set()
         #: the versions an alert went through, where they were asked for (see show_alert_area)
         self._versions: dict[str, tuple[m.Alert, ...]] = {}
@@ -120,9 +121,10 @@ class MapWidget(QWidget):
         self.bridge.page_error.connect(self._page_error)
         session.report_changed.connect(self._report_changed)
         session.alert_changed.connect(self._alert_changed)
+        session.reports_erased.connect(self._reports_erased)
 
         for report in session.reports.values():
-            self._reports[report.report_id] = report_payload(report)
+            self._reports[report.report_id] = self._report_payload(report)
         for alert in session.alerts.values():
             if alert_visible(alert):
                 self._alerts[alert.alert_id] = alert_payload(alert)
@@ -193,6 +195,7 @@ class MapWidget(QWidget):
             and not self._reports
             and not self._alerts
             and not self._hidden_alerts
+            and not self._removed
             and not self._commands
             and self._applied >= self._seq
         )
@@ -202,7 +205,9 @@ class MapWidget(QWidget):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not self.settled:
-            if self.ready and (self._reports or self._alerts or self._hidden_alerts):
+            if self.ready and (
+                self._reports or self._alerts or self._hidden_alerts or self._removed
+            ):
                 self.flush()
             if loop.time() > deadline:
                 log.warning("the map page did not settle within %.0f s", timeout)
@@ -219,7 +224,21 @@ class MapWidget(QWidget):
     # ------------------------------------------------------------ batching
 
     def _report_changed(self, report: m.Report, created: bool) -> None:
-        self._reports[report.report_id] = report_payload(report)
+        self._reports[report.report_id] = self._report_payload(report)
+        self._schedule()
+
+    def _report_payload(self, report: m.Report) -> dict[str, Any]:
+        return report_payload(report, report.report_id in self.session.tombstoned)
+
+    def _reports_erased(self, event: m.ReportErased) -> None:
+        """Erased reports' markers go; kept ones say their reporter is a tombstone now."""
+        for report_id in event.report_ids:
+            self._reports.pop(report_id, None)
+            self._removed.add(report_id)
+        for report_id in event.tombstoned:
+            report = self.session.reports.get(report_id)
+            if report is not None:
+                self._reports[report_id] = self._report_payload(report)
         self._schedule()
 
     def _alert_changed(self, alert: m.Alert) -> None:
@@ -243,15 +262,17 @@ class MapWidget(QWidget):
         self._timer.stop()
         if not self.ready:
             return  # sent when the page says it is ready
-        if self._reports or self._alerts or self._hidden_alerts:
+        if self._reports or self._alerts or self._hidden_alerts or self._removed:
             self._seq += 1
             batch = {
                 "seq": self._seq,
                 "reports": list(self._reports.values()),
+                "removeReports": sorted(self._removed),
                 "alerts": list(self._alerts.values()),
                 "hideAlerts": sorted(self._hidden_alerts),
             }
             self._reports, self._alerts, self._hidden_alerts = {}, {}, set()
+            self._removed = set()
             self.bridge.batch.emit(json.dumps(batch, separators=(",", ":")))
         commands, self._commands = self._commands, []
         for command in commands:
@@ -277,7 +298,7 @@ class MapWidget(QWidget):
         self.ready = True
         if self.load_count > 1:  # a reloaded page starts empty: send everything again
             for report in self.session.reports.values():
-                self._reports.setdefault(report.report_id, report_payload(report))
+                self._reports.setdefault(report.report_id, self._report_payload(report))
             self._seq = self._applied = 0
             if self._only is not None:  # it would show every report again
                 self._commands.append({"op": "only", "ids": self._only})

@@ -40,8 +40,11 @@ log = logging.getLogger(__name__)
 NODE_FILE = "mail-node"
 #: emails claimed per round trip to the writer
 CLAIM_BATCH = 200
-#: how long a claimed email is this node's before another may take it (a cluster)
+#: how long a claimed email is this node's before another may take it (a cluster); the
+#: sender renews it while the batch is being sent (docs/email.md, "Leases")
 LEASE_S = 300.0
+#: renewals per lease: a renewal may be late by two thirds of a lease and still be in time
+RENEWALS_PER_LEASE = 3
 #: a confirmation email per address at most this often (a sign-up flood is not a mailer)
 RESEND_AFTER_S = 120.0
 
@@ -79,6 +82,8 @@ class Mail:
         #: an alert's email counts moved: officers see them at the next counts push
         self.counts_changed = counts_changed
         self.node = node_id(config.data_dir)
+        #: this sender's lease (a test shortens it to prove the renewal)
+        self.lease_s = LEASE_S
         self._wake = asyncio.Event()
         self._logged = ("", 0.0)  # the last failure logged, and when: one line, not 10,000
         self._pool = ThreadPoolExecutor(
@@ -145,12 +150,14 @@ class Mail:
                 if now - last_lapse >= 60.0:
                     last_lapse = now
                     await self.db.write(store.lapse_unconfirmed())
-                batch = await self.db.write(store.claim(self.keys, self.node, CLAIM_BATCH, LEASE_S))
+                batch = await self.db.write(
+                    store.claim(self.keys, self.node, CLAIM_BATCH, self.lease_s)
+                )
                 self.metrics.emails_queued.set(await self.db.read(store.queued_count))
                 if batch:
                     await self._send_all(batch, sessions)
                     continue
-                due = await self.db.read(store.next_due)
+                due = await self.db.read(lambda s: store.next_due(s, time.time()))
                 wait = self.config.email_poll_s if due is None else max(0.0, due - time.time())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), min(wait, self.config.email_poll_s))
@@ -159,15 +166,35 @@ class Mail:
                 self._pool.submit(s.close)
 
     async def _send_all(self, batch: list[store.Outgoing], sessions: list[SmtpSession]) -> None:
+        """Send a claimed batch, renewing its lease until the last email is marked: a slow
+        server (up to `smtp_timeout_s` per SMTP step, per email) can take longer than a
+        lease, and a lapsed lease lets another node send the same email. An email whose
+        lease was lost anyway (renewal found it taken) is left to its new holder."""
         work: asyncio.Queue[store.Outgoing] = asyncio.Queue()
         for item in batch:
             work.put_nowait(item)
+        held = {item.id for item in batch}
 
         async def worker(session: SmtpSession) -> None:
             while not work.empty():
-                await self._send_one(work.get_nowait(), session)
+                item = work.get_nowait()
+                if item.id in held:
+                    await self._send_one(item, session)
+                    held.discard(item.id)
 
-        await asyncio.gather(*(worker(s) for s in sessions[: len(batch)]))
+        async def renew() -> None:
+            while held:
+                await asyncio.sleep(self.lease_s / RENEWALS_PER_LEASE)
+                kept = await self.db.write(store.renew(self.node, sorted(held), self.lease_s))
+                held.intersection_update(kept)  # one marked meanwhile is dropped: harmless
+
+        renewer = asyncio.create_task(renew(), name="mail-lease")
+        try:
+            await asyncio.gather(*(worker(s) for s in sessions[: len(batch)]))
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
 
     async def _send_one(self, out: store.Outgoing, session: SmtpSession) -> None:
         cfg = self.config

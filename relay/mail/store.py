@@ -334,6 +334,29 @@ def release_leases(owner: str) -> Callable[[Tx], int]:
     return job
 
 
+def renew(owner: str, ids: Sequence[int], lease_s: float) -> Callable[[Tx], set[int]]:
+    """Extend this node's lease on the rows of a batch it is still sending. Returns the
+    ids it still holds: a row marked since, or taken by another node after the lease
+    lapsed anyway (a stalled writer), is not this node's to send any more."""
+
+    def job(tx: Tx) -> set[int]:
+        box = db.EmailOutbox
+        held = set(
+            tx.s.scalars(
+                select(box.id).where(
+                    box.id.in_(list(ids)), box.lease_owner == owner, box.state == "queued"
+                )
+            )
+        )
+        if held:
+            tx.s.execute(
+                update(box).where(box.id.in_(list(held))).values(lease_until=tx.now + lease_s)
+            )
+        return held
+
+    return job
+
+
 def claim(mk: k.MailKeys, owner: str, limit: int, lease_s: float) -> Callable[[Tx], list[Outgoing]]:
     """Lease up to `limit` due emails to this node. An email that became moot (its alert
     expired, its subscription was erased or bounced) is dropped here, unsent."""
@@ -498,14 +521,21 @@ def _count(s: Session, alert_pk: int, sent: int = 0, failed: int = 0) -> None:
     )
 
 
-def next_due(s: Session) -> float | None:
+def next_due(s: Session, now: float) -> float | None:
+    """When a queued row can next be claimed: its next attempt, or, while another sender
+    holds its lease, when that lease ends (so an idle node does not spin on a row that a
+    busy one is still sending)."""
     box = db.EmailOutbox
-    return s.scalar(
-        select(box.next_attempt_at)
-        .where(box.state == "queued")
-        .order_by(box.next_attempt_at)
-        .limit(1)
+    free = s.scalar(
+        select(func.min(box.next_attempt_at)).where(
+            box.state == "queued", or_(box.lease_until.is_(None), box.lease_until < now)
+        )
     )
+    leased = s.scalar(
+        select(func.min(box.lease_until)).where(box.state == "queued", box.lease_until >= now)
+    )
+    found = [t for t in (free, leased) if t is not None]
+    return min(found) if found else None
 
 
 def queued_count(s: Session) -> int:

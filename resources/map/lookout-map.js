@@ -143,12 +143,24 @@ window.LookoutMap = (function () {
       }
       if (marker.isPopupOpen()) marker.setPopupContent(popupFor);
     }
+    for (const id of batch.removeReports || []) removeReport(id);
     for (const a of batch.alerts || []) showAlert(a, false);
     for (const id of batch.hideAlerts || []) hideAlert(id);
     if ((batch.alerts || []).length || (batch.hideAlerts || []).length) layoutLabels();
-    if (batch.reports && batch.reports.length) heatDirty = true;
+    if ((batch.reports || []).length || (batch.removeReports || []).length) heatDirty = true;
     addQueue.push({ layers: fresh, seq: batch.seq || 0 });
     pump();
+  }
+
+  // A report a citizen erased: its marker, popup and selection go from the page.
+  function removeReport(id) {
+    const marker = markers.get(id);
+    if (!marker) return;
+    marker.removed = true; // a marker still waiting in addQueue is not added after all
+    if (marker.isPopupOpen()) marker.closePopup();
+    if (cluster.hasLayer(marker)) cluster.removeLayer(marker);
+    markers.delete(id);
+    if (selectedId === id) selectedId = null;
   }
 
   function pump() {
@@ -191,6 +203,7 @@ window.LookoutMap = (function () {
   // ------------------------------------------------------------ narrowing
 
   function shown(marker) {
+    if (marker.removed) return false;
     return !onlyIds || onlyIds.has(marker.report.id);
   }
 

@@ -3,8 +3,11 @@ AUTH), sign-up, double opt-in, alert, update, cancel, unsubscribe, restarts and 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,27 @@ from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.support import flows
 from tests.support.peer import next_id, wait_until
+from tests.support.pg_relay import start_pg_relay
 from tests.support.smtp import SMTP_USERINFO, Inbox, free_port, start_smtp
+
+StartRelay = Callable[..., Awaitable[RunningRelay]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def start(request: pytest.FixtureRequest) -> StartRelay:
+    """Starts the test's relay (each start on the same database, so a restart resumes):
+    on SQLite, and on a fresh PostgreSQL database when the server binaries are here
+    (otherwise that run skips, saying why: tests/integration/conftest.py)."""
+    if request.param == "sqlite":
+        return start_relay
+    pytest.importorskip("psycopg", reason="PostgreSQL runs need the psycopg[binary] driver (v3)")
+    url = request.getfixturevalue("pg_cluster").create_database()
+
+    async def on_postgres(data_dir: Path, **config: object) -> RunningRelay:
+        return await start_pg_relay(data_dir, url, **config)
+
+    return on_postgres
+
 
 PLACE = flows.PRESTON
 FAR = (51.5, -0.12)  # London: well outside any Preston alert
@@ -63,10 +86,12 @@ def parts(msg: EmailMessage) -> tuple[str, str]:
     return plain.get_content(), rich.get_content()
 
 
-async def test_sign_up_confirm_alert_update_cancel_unsubscribe(tmp_path: Path) -> None:
+async def test_sign_up_confirm_alert_update_cancel_unsubscribe(
+    tmp_path: Path, start: StartRelay
+) -> None:
     inbox = Inbox()
     smtp, ca = start_smtp(tmp_path / "smtp", inbox)
-    r = await start_relay(tmp_path / "relay", **mail_config(smtp.port, ca))
+    r = await start(tmp_path / "relay", **mail_config(smtp.port, ca))
     try:
         # sign-up through the citizen protocol (what the portal sends)
         phone, _ = await flows.device(r)
@@ -183,7 +208,7 @@ async def test_sign_up_confirm_alert_update_cancel_unsubscribe(tmp_path: Path) -
         smtp.stop()
 
 
-async def _wait_queue_empty(r: RunningRelay) -> None:
+async def _wait_queue_empty(r: RunningRelay, timeout: float = 10.0) -> None:
     def queued() -> int:
         return len(
             r.relay.db.read_sync(  # type: ignore[attr-defined]
@@ -193,7 +218,7 @@ async def _wait_queue_empty(r: RunningRelay) -> None:
             )
         )
 
-    await wait_until(lambda: queued() == 0)
+    await wait_until(lambda: queued() == 0, timeout=timeout)
 
 
 @pytest.mark.parametrize(
@@ -271,13 +296,13 @@ async def test_bad_sign_up_over_the_wire_and_email_off(tmp_path: Path) -> None:
 
 
 async def test_relay_stopped_before_sending_sends_each_email_once_after_restart(
-    tmp_path: Path,
+    tmp_path: Path, start: StartRelay
 ) -> None:
     inbox = Inbox()
     smtp, ca = start_smtp(tmp_path / "smtp", inbox)
     data = tmp_path / "relay"
     people = [f"p{i}@example.org" for i in range(5)]
-    r = await start_relay(data, **mail_config(smtp.port, ca))
+    r = await start(data, **mail_config(smtp.port, ca))
     try:
         for p in people:
             await subscribe_confirmed(r, inbox, p)
@@ -296,7 +321,7 @@ async def test_relay_stopped_before_sending_sends_each_email_once_after_restart(
     inbox.release.set()  # the held DATA commands are refused, nothing was accepted
     inbox.hold.clear()
     confirmations = inbox.count()
-    r2 = await start_relay(data, **mail_config(smtp.port, ca))
+    r2 = await start(data, **mail_config(smtp.port, ca))
     try:
         await _wait_queue_empty(r2)
         alert_mails = inbox.got[confirmations:]
@@ -326,13 +351,13 @@ def _requeue(outbox_id: int) -> Any:
     return job
 
 
-async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path) -> None:
+async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path, start: StartRelay) -> None:
     port = free_port()
     inbox = Inbox()
     from relay import tls
 
     ca = tls.ensure_certificates(tmp_path / "smtp", ("127.0.0.1", "localhost")).ca_cert
-    r = await start_relay(tmp_path / "relay", **mail_config(port, ca))
+    r = await start(tmp_path / "relay", **mail_config(port, ca))
     smtp = None
     try:
         await r.relay.mail.subscribe("late@example.org", PLACE[0], PLACE[1], 500.0, ["burglary"])  # type: ignore[attr-defined]
@@ -349,10 +374,12 @@ async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path) -> None:
             smtp.stop()
 
 
-async def test_a_refused_recipient_is_a_bounce_and_stops_the_subscription(tmp_path: Path) -> None:
+async def test_a_refused_recipient_is_a_bounce_and_stops_the_subscription(
+    tmp_path: Path, start: StartRelay
+) -> None:
     inbox = Inbox()
     smtp, ca = start_smtp(tmp_path / "smtp", inbox)
-    r = await start_relay(tmp_path / "relay", **mail_config(smtp.port, ca))
+    r = await start(tmp_path / "relay", **mail_config(smtp.port, ca))
     try:
         await subscribe_confirmed(r, inbox, "gone@example.org")
         inbox.reject_rcpt.add("gone@example.org")
@@ -375,3 +402,48 @@ async def test_a_refused_recipient_is_a_bounce_and_stops_the_subscription(tmp_pa
         await r.relay.stop()  # type: ignore[attr-defined]
         smtp.stop()
     assert time.time() > 0
+
+
+async def test_a_slow_server_outlasting_the_lease_gets_each_email_once(
+    tmp_path: Path, start: StartRelay
+) -> None:
+    """Two senders on one database (as two relays of a cluster): one claims the batch and
+    its server takes longer than a lease to accept it; renewing the lease keeps the other
+    from claiming and resending. Each email is accepted exactly once."""
+    from relay.mail.service import Mail
+    from relay.secret_box import SecretBox, key_path
+
+    inbox = Inbox()
+    smtp, ca = start_smtp(tmp_path / "smtp", inbox)
+    people = [f"slow{i}@example.org" for i in range(6)]
+    r = await start(tmp_path / "relay", **mail_config(smtp.port, ca, smtp_connections=1))
+    relay: Any = r.relay
+    box = SecretBox.load_or_create(key_path(relay.config.data_dir, relay.config.secrets_key))
+    other = Mail(relay.config, relay.db, box, relay.metrics, lambda _pk: None)
+    other.node = "the-other-relay"
+    senders = [relay.mail, other]
+    for mail in senders:
+        mail.lease_s = 0.9  # the batch below takes 6 x 0.4 s: over twice as long
+    second = asyncio.create_task(other.run())
+    try:
+        for p in people:
+            await subscribe_confirmed(r, inbox, p)
+        before = inbox.count()
+        inbox.delay_s = 0.4
+        dana = await flows.officer(r)
+        sent = await dana.request(
+            m.AlertSend(id=next_id(), idem=next_id(), info=flows.alert_info())
+        )
+        assert isinstance(sent, m.AlertAccepted)
+        other.wake()  # both look at once: one claims all six, the other waits on the lease
+        await _wait_queue_empty(r, timeout=30)
+        alert_mails = inbox.got[before:]
+        assert sorted(rcpt[0] for rcpt, _ in alert_mails) == people  # each exactly once
+        assert len({msg["Message-ID"] for _, msg in alert_mails}) == len(people)
+    finally:
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        other.close()
+        await r.relay.stop()  # type: ignore[attr-defined]
+        smtp.stop()

@@ -32,35 +32,20 @@ from sqlalchemy import Engine, func, inspect, select, text
 
 from backend_client import messages as m
 from backend_client.errors import ProtocolError
-from relay import admin, tls
+from relay import admin
 from relay.db import models as db
 from relay.db.engine import alembic_config, make_engine, migrate
 from relay.db.uow import AUDIT_LOCK, Database
-from tests.conftest import PASSWORD, TEST_LIMITS, RunningRelay
+from tests.conftest import PASSWORD, RunningRelay
 from tests.support import postgres
 from tests.support.flows import PRESTON, alert_info, device, officer, report, square
 from tests.support.peer import Peer, next_id
+from tests.support.pg_relay import start_pg_relay
 
 pytest.importorskip("psycopg", reason="PostgreSQL runs need the psycopg[binary] driver (v3)")
 
-ACCOUNTS = [("dana", "dispatcher"), ("dev", "dispatcher"), ("sam", "supervisor")]
-
-
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[postgres.PostgresCluster]:
-    try:
-        cluster = postgres.start_cluster()
-    except postgres.PostgresUnavailable as exc:
-        if postgres.required():
-            pytest.fail(f"LOOKOUT_REQUIRE_POSTGRES is set but: {exc}")
-        pytest.skip(f"PostgreSQL runs skipped: {exc}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+# (pg_cluster: tests/integration/conftest.py, shared with the email tests)
 
 
 @pytest.fixture
@@ -76,29 +61,6 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-async def start_pg_relay(data_dir: Path, url: str, **config: object) -> RunningRelay:
-    """tests.conftest.start_relay, but the officers go into the PostgreSQL database."""
-    from relay.config import RelayConfig
-    from relay.server import Relay
-
-    engine = admin.open_engine(data_dir, url)
-    try:
-        totp: dict[str, str] = {}
-        if not admin.list_officers(engine):
-            for name, role in ACCOUNTS:
-                totp[name] = admin.add_officer(engine, name, role, PASSWORD).totp_secret
-    finally:
-        engine.dispose()
-    config.setdefault("min_count_shown", 1)  # exact small counts, as tests/conftest.py
-    config.setdefault("preview_burst", 1_000_000)
-    config = {**TEST_LIMITS, **config}
-    relay = Relay(RelayConfig(data_dir=data_dir, port=0, database_url=url, **config))  # type: ignore[arg-type]
-    await relay.start()
-    assert relay.ca_path is not None
-    assert relay.db.engine.dialect.name == "postgresql"
-    return RunningRelay(relay, data_dir, tls.client_ssl_context(relay.ca_path), totp)
 
 
 @pytest.fixture

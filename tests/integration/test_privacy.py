@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,11 +18,14 @@ from websockets.exceptions import ConnectionClosed
 
 from backend_client import codec
 from backend_client import messages as m
+from backend_client.cache import LocalCache
+from backend_client.client import RelayClient
 from relay import cli as relay_cli
 from relay.db import models as db
 from tests.conftest import RunningRelay
+from tests.support.clients import make_client
 from tests.support.flows import PRESTON, alert_info, device, officer, report
-from tests.support.peer import Peer, next_id
+from tests.support.peer import Peer, next_id, wait_until
 
 
 def _photo(seed: int) -> bytes:
@@ -152,7 +156,7 @@ async def test_erase_forgets_the_device_keeps_incident_reports_and_the_audit_ver
     gone = await _report_with_photo(me, "Erase me: my garden shed", photo)
     kept = await report(me, text="Keep me: the knife in the hedge")
     # the same bytes from another device: erasing mine must not delete theirs
-    await _report_with_photo(me, "Erase me too", shared)
+    also_gone = await _report_with_photo(me, "Erase me too", shared)
     theirs = await _report_with_photo(bystander, "A bystander's photo", shared)
     for rid, text in ((gone.report_id, "gone chat"), (kept.report_id, "kept chat")):
         sent = await me.request(
@@ -232,6 +236,9 @@ async def test_erase_forgets_the_device_keeps_incident_reports_and_the_audit_ver
             "device": (dev.public_id, dev.platform, dev.category_mask, dev.lat, dev.lon),
             "old_id": s.scalar(select(db.Device.id).where(db.Device.public_id == reg.device_id)),
             "frames": frames,
+            "erased_frame": s.scalar(
+                select(db.Event.frame).where(db.Event.frame.like('%"report.erased"%'))
+            ),
             "audit": [
                 (a.actor, a.subject, a.detail)
                 for a in s.scalars(select(db.AuditLog).where(db.AuditLog.action == "privacy.erase"))
@@ -247,7 +254,14 @@ async def test_erase_forgets_the_device_keeps_incident_reports_and_the_audit_ver
     assert st["deliveries"] == 0 and st["old_id"] is None
     assert st["device"][0].startswith("erased-") and st["device"][1:] == ("", 0, None, None)
     assert "Erase me" not in st["frames"] and "gone chat" not in st["frames"]
-    assert gone.report_id not in st["frames"]
+    # only the consoles' report.erased names the erased report (an id, nothing of it)
+    assert gone.report_id not in st["frames"].replace(st["erased_frame"], "")
+    erased = msgspec.json.decode(st["erased_frame"])
+    assert (erased["report_ids"], erased["tombstoned"]) == (  # in the order they were sent
+        [gone.report_id, also_gone.report_id],
+        [kept.report_id],
+    )
+    assert set(erased) == {"type", "v", "seq", "at", "report_ids", "tombstoned"}
     assert "Keep me" in st["frames"]  # the kept report's events stay for the consoles
     assert not store.has(photo_sha) and store.has(shared_sha)
     ((actor, subject, detail),) = st["audit"]
@@ -258,6 +272,132 @@ async def test_erase_forgets_the_device_keeps_incident_reports_and_the_audit_ver
     assert await asyncio.to_thread(_cli, "audit", "verify", "--data-dir", str(relay.data_dir)) == 0
     for p in (off, bystander):
         await p.close()
+
+
+def _console(r: RunningRelay, home: Path, name: str) -> tuple[RelayClient, LocalCache]:
+    """A real officer console's client, its local cache (a file in `home`) the event sink."""
+    cache = LocalCache(home / f"{name}-cache.sqlite", _CACHE_KEY)
+    plain = make_client(r, home, name)
+    client = RelayClient(plain.config, plain.credentials, plain.outbox, sink=cache)
+    return client, cache
+
+
+_CACHE_KEY = bytes(range(32))
+
+
+async def _live(client: RelayClient) -> asyncio.Queue[m.Msg]:
+    q = client.subscribe_queue()
+    await client.start()
+    await client.wait_live(timeout=15)
+    return q
+
+
+def _cache_bytes(home: Path, name: str) -> bytes:
+    return b"".join(p.read_bytes() for p in home.glob(f"{name}-cache.sqlite*"))
+
+
+async def test_erasure_reaches_live_and_offline_consoles_and_their_caches(relay, tmp_path):
+    """report.erased over TLS to real RelayClients: the live console's cache purges the
+    erased report, its chat and its photo; a console offline during the erasure purges
+    them when it resumes, and they never come back after a restart; one that starts
+    afterwards never sees them; the kept report is marked tombstoned everywhere."""
+    home = tmp_path / "consoles"
+    live, live_cache = _console(relay, home, "dana")
+    away, away_cache = _console(relay, home, "dev")
+    live_q = await _live(live)
+    await _live(away)
+    off = await officer(relay, "sam")
+    me, reg = await device(relay)
+    photo = _photo(11)
+    sha = hashlib.sha256(photo).hexdigest()
+    gone = await _report_with_photo(me, "Erase me: my neighbour's shed", photo)
+    kept = await report(me, text="Keep me: the car on the verge")
+    sent = await me.request(
+        m.CitizenChatSend(id=next_id(), report_id=gone.report_id, text="gone chat", client_ref="g")
+    )
+    assert isinstance(sent, m.ChatSent)
+    inc = await off.request(m.IncidentCreate(id=next_id(), idem=next_id(), title="Verge car"))
+    assert isinstance(inc, m.IncidentCreated)
+    linked = await off.request(
+        m.ReportLink(
+            id=next_id(), idem=next_id(), report_id=kept.report_id, incident_ref=inc.incident_ref
+        )
+    )
+    assert isinstance(linked, m.Ack)
+    for client, cache in ((live, live_cache), (away, away_cache)):
+        await wait_until(
+            lambda c=cache: (
+                c.report(kept.report_id) is not None
+                and c.report(kept.report_id).incident_ref is not None  # type: ignore[union-attr]
+                and bool(c.chat(gone.report_id))
+            )
+        )
+        data = await client.request(m.MediaGet(id="", sha256=sha))  # a console viewed it
+        assert isinstance(data, m.MediaData) and data.data == photo
+        cache.put_media(sha, data.mime, data.data)
+    await away.stop(logout=False)  # offline during the erasure (closed, cache kept)
+    away.outbox.close()
+    away_cache.close()
+    assert b"Erase me" in _cache_bytes(home, "dev")  # what the purge must overwrite
+
+    done = await me.request(m.PrivacyErase(id=next_id(), device_id=reg.device_id, confirm=True))
+    assert isinstance(done, m.PrivacyErased) and done.reports_kept == 1
+
+    # the live console: told at once, its cache purged
+    erased = await asyncio.wait_for(_next(live_q, m.ReportErased), 10)
+    assert isinstance(erased, m.ReportErased)
+    assert (erased.report_ids, erased.tombstoned) == ([gone.report_id], [kept.report_id])
+    _assert_purged(live_cache, gone.report_id, kept.report_id, sha)
+
+    # the offline console restarts from its cache file and resumes from its last seq
+    away_cache = LocalCache(home / "dev-cache.sqlite", _CACHE_KEY)
+    assert away_cache.report(gone.report_id) is not None  # it missed the erasure so far
+    plain = make_client(relay, home, "dev")
+    away = RelayClient(plain.config, plain.credentials, plain.outbox, sink=away_cache)
+    away_q = await _live(away)
+    assert isinstance(await asyncio.wait_for(_next(away_q, m.ReportErased), 10), m.ReportErased)
+    _assert_purged(away_cache, gone.report_id, kept.report_id, sha)
+    await away.stop()
+    away.outbox.close()
+    away_cache.close()
+    raw = _cache_bytes(home, "dev")  # the file itself: no copy left behind in free pages
+    assert b"Erase me" not in raw and b"gone chat" not in raw
+    assert b"Keep me" in raw
+    away_cache = LocalCache(home / "dev-cache.sqlite", _CACHE_KEY)  # and after a restart
+    _assert_purged(away_cache, gone.report_id, kept.report_id, sha)
+    away_cache.close()
+
+    # a console that starts after the erasure never receives the erased report at all
+    late, late_cache = _console(relay, home, "sue")
+    late_q = await _live(late)
+    assert late_cache.report(gone.report_id) is None
+    assert late_cache.report(kept.report_id) is not None
+    assert late_cache.tombstoned() == {kept.report_id}
+    seen = [late_q.get_nowait() for _ in range(late_q.qsize())]
+    assert not any(
+        isinstance(e, m.ReportCreated) and e.report.report_id == gone.report_id for e in seen
+    )
+    for client, cache in ((live, live_cache), (late, late_cache)):
+        await client.stop()
+        client.outbox.close()
+        cache.close()
+    await off.close()
+
+
+async def _next(q: asyncio.Queue[m.Msg], kind: type) -> m.Msg:
+    while True:
+        event = await q.get()
+        if isinstance(event, kind):
+            return event
+
+
+def _assert_purged(cache: LocalCache, gone: str, kept: str, sha: str) -> None:
+    assert cache.report(gone) is None and cache.chat(gone) == []
+    assert cache.get_media(sha) is None
+    assert all(r.report_id != gone for r in cache.reports(include_closed=True))
+    still = cache.report(kept)
+    assert still is not None and still.text == "Keep me: the car on the verge"
+    assert cache.tombstoned() == {kept}
 
 
 async def test_privacy_report_counts_what_is_held_and_no_personal_data(relay, capsys):

@@ -27,13 +27,15 @@ def free_port() -> int:
 
 @dataclass
 class Inbox:
-    """What the server accepted; `hold` (set) makes DATA wait, `refuse` answers 451."""
+    """What the server accepted; `hold` (set) makes DATA wait, `refuse` answers 451,
+    `delay_s` makes every DATA take that long before its answer (a slow server)."""
 
     got: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     hold: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     refuse: bool = False
     reject_rcpt: set[str] = field(default_factory=set)
+    delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd calls handle_<VERB>)
@@ -52,6 +54,10 @@ class Inbox:
             return "451 4.3.0 try again later"
         if self.refuse:
             return "451 4.3.0 try again later"
+        if self.delay_s:
+            import asyncio
+
+            await asyncio.sleep(self.delay_s)
         msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
         with self.lock:
             self.got.append((list(envelope.rcpt_tos), msg))

@@ -18,6 +18,7 @@ import keyring
 import keyring.backend
 import keyring.backends.fail
 import keyring.errors
+import msgspec
 import pytest
 
 from backend_client import cache as cache_mod
@@ -533,3 +534,52 @@ def _dump(db_path: Path) -> list[tuple[object, ...]]:
         ]
     raw.close()
     return rows
+
+
+# ---------------------------------------------------------------- a citizen's erasure
+
+
+def _with_photo(r: m.Report, data: bytes) -> m.Report:
+    info = m.MediaInfo(
+        sha256=hashlib.sha256(data).hexdigest(), mime="image/jpeg", size=4, stored=True
+    )
+    return msgspec.structs.replace(r, media=[info])
+
+
+def test_erasure_purges_reports_chat_and_unshared_media_and_stays_purged(
+    cache: LocalCache, db_path: Path
+) -> None:
+    mine, shared = b"mine", b"both"
+    gone = _with_photo(report("R-1", text="erase this shed"), mine)
+    gone2 = _with_photo(report("R-2", text="erase this too"), shared)
+    theirs = _with_photo(report("R-3", text="a bystander's"), shared)
+    kept = report("R-4", text="kept for the incident")
+    cache.apply_many([created(i, r) for i, r in enumerate((gone, gone2, theirs, kept), 1)])
+    cache.apply(m.ChatPosted(seq=5, at=1.0, message=chat_msg("M-1", 1.0, "R-1", "gone chat")))
+    for data in (mine, shared):
+        cache.put_media(hashlib.sha256(data).hexdigest(), "image/jpeg", data)
+
+    cache.apply(m.ReportErased(seq=6, at=2.0, report_ids=["R-1", "R-2"], tombstoned=["R-4"]))
+    assert [r.report_id for r in cache.reports()] == ["R-4", "R-3"]
+    assert cache.chat("R-1") == [] and cache.last_seq() == 6
+    assert cache.get_media(hashlib.sha256(mine).hexdigest()) is None
+    assert cache.get_media(hashlib.sha256(shared).hexdigest()) is not None  # R-3 declares it
+    assert cache.tombstoned() == {"R-4"}
+    # an overlapping replay (older seqs) does not bring the report or its chat back
+    cache.apply_many(
+        [
+            updated(4, gone),
+            m.ChatPosted(seq=5, at=1.0, message=chat_msg("M-1", 1.0, "R-1", "gone chat")),
+            m.ChatStatusChanged(seq=5, at=1.0, message_id="M-2", report_id="R-1", status="read"),
+        ]
+    )
+    assert cache.report("R-1") is None and cache.chat("R-1") == []
+    cache.close()
+    raw = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+    assert b"erase this shed" not in raw and b"gone chat" not in raw
+    assert b"kept for the incident" in raw
+    again = LocalCache(db_path, KEY)
+    try:
+        assert again.report("R-1") is None and again.tombstoned() == {"R-4"}
+    finally:
+        again.close()

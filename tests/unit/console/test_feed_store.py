@@ -294,3 +294,24 @@ def test_control_characters_in_the_needle_match_only_themselves() -> None:
     assert store.shown_ids() == ["R-0001"]
     store.set_filter(FeedFilter(text="\x00"))
     assert store.shown_ids() == ["R-0001"]
+
+
+def test_erased_reports_leave_the_rows_and_the_store_for_good() -> None:
+    store, rec = store_at(T0 + 100)
+    store.upsert_many([(report(i), True) for i in range(1, 6)])
+    store.set_filter(FeedFilter(text="report number"))  # a filter passes them all
+    rec.calls.clear()
+    assert store.remove_many(["R-0004", "R-0002", "R-9999"]) == 2
+    assert store.shown_ids() == ["R-0005", "R-0003", "R-0001"]
+    assert rec.calls == [("removing", 1, 1, 5), ("removed", 4), ("removing", 2, 2, 4)] + [
+        ("removed", 3)
+    ]
+    assert store.total() == 3 and store.report("R-0004") is None and store.row_of("R-0004") is None
+    # nothing of them comes back with a new filter, and nothing of their text is searched
+    store.set_filter(FeedFilter(text="number 4"))
+    assert store.shown_ids() == []
+    store.set_filter(FeedFilter())
+    assert store.shown_ids() == ["R-0005", "R-0003", "R-0001"]
+    assert all("number 2" not in store.stored(i).text for i in range(5))
+    store.upsert_many([(report(6), True)])  # the store goes on as before
+    assert store.shown_ids()[0] == "R-0006" and store.total() == 4
