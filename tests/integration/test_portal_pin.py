@@ -116,6 +116,14 @@ def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371008.8 * math.asin(math.sqrt(h))
 
 
+#: bytes the page has loaded so far (bodies as decoded, i.e. uncompressed), itself included
+LOADED_BYTES = (
+    "return performance.getEntriesByType('navigation')"
+    ".concat(performance.getEntriesByType('resource'))"
+    ".reduce((n, e) => n + e.decodedBodySize, 0)"
+)
+
+
 @pytest.fixture
 def screenshots(tmp_path: Path) -> Callable[[Any, str], None]:
     return shooter(tmp_path)
@@ -175,6 +183,8 @@ async def test_a_report_goes_at_the_pin_chosen_on_the_map(
         await run(lambda: d.find_element(By.ID, "report-text").send_keys("Fire in the park bin"))
         before = await run(requested_urls, d)
         assert not [u for u in before if "/vendor/" in u or "/tiles/" in u], before
+        first_load = await run(d.execute_script, LOADED_BYTES)
+        assert 20_000 < first_load <= 300_000, first_load  # issue 11: the first load's budget
 
         # -- open the map: Leaflet arrives now, the pin starts where the phone is
         await run(d.execute_script, "document.getElementById('pick-on-map').scrollIntoView(false)")
@@ -245,6 +255,8 @@ async def test_a_report_goes_at_the_pin_chosen_on_the_map(
         shown = await run(text_of, d, "#pin-coords")
         assert f"{pin[0]:.4f}, {pin[1]:.4f}" in shown, shown
         await run(screenshots, d, "pin")
+        with_map = await run(d.execute_script, LOADED_BYTES)
+        assert with_map - first_load > 150_000  # Leaflet (about 170 KB) came with the map
 
         # -- use it: the form says where the position came from; focus is back
         await run(lambda: d.find_element(By.CSS_SELECTOR, ".pin-use").click())
