@@ -188,7 +188,9 @@ export async function choosePlace({ start = null } = {}) {
     const wrapped = window.L.latLng(latlng).wrap();
     place = { lat: round(Math.max(-90, Math.min(90, wrapped.lat))), lon: round(wrapped.lng) };
     marker.setLatLng([place.lat, place.lon]);
-    if (keepInView) map.panInside(marker.getLatLng(), { padding: [24, 24] });
+    // the whole pin stays in sight (it stands 40 px above its point); no animation, so
+    // each key press lands where the last one left the map
+    if (keepInView) map.panInside(marker.getLatLng(), { paddingTopLeft: [24, 52], paddingBottomRight: [24, 16], animate: false });
     if (fromMap) {
       parts.latInput.value = "";
       parts.lonInput.value = "";
