@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the portal's public https:// address, for the links in emails",
     )
     serve.add_argument(
+        "--portal-tiles",
+        type=Path,
+        metavar="PACK.mbtiles",
+        help="an MBTiles pack (PNG, JPEG or WebP tiles) the portal's pin map shows as its "
+        "base map, served at /tiles/Z/X/Y; default: a plain background, no tiles",
+    )
+    serve.add_argument(
         "--no-metrics",
         action="store_const",
         const=False,
@@ -476,6 +483,7 @@ SERVE_OPTIONS = (
     "smtp_url",
     "mail_from",
     "public_url",
+    "portal_tiles",
 )
 
 
@@ -532,6 +540,14 @@ def _serve(args: argparse.Namespace) -> int:
     config = RelayConfig(**settings)  # type: ignore[arg-type]  # read_config_file typed each
     if config.host not in (*config.hostnames, "0.0.0.0", "::"):  # the certificate covers it
         config.hostnames = (*config.hostnames, config.host)
+    if config.portal_tiles is not None:  # said now, in one line, not as a traceback later
+        from backend_client.mbtiles import PackError, TilePack
+
+        try:
+            TilePack(config.portal_tiles).close()
+        except PackError as exc:
+            print(f"--portal-tiles: {exc}", file=sys.stderr)
+            return 2
 
     async def run() -> None:
         # first of all: a stop sent while the relay starts (systemd, a test that stops it

@@ -132,6 +132,10 @@ class RelayConfig:
     #: serve portal/ (the static web app phones open) on this TLS port beside the
     #: websocket endpoints; false: only /v1/*, /healthz answer, every other path 404s
     portal_enabled: bool = True
+    #: an MBTiles pack of PNG, JPEG or WebP tiles: the portal's pin map shows it as its
+    #: base map, served by this relay at /tiles/{z}/{x}/{y} (relay/tiles.py); None: the
+    #: pin map has a plain background and no tile is served
+    portal_tiles: Path | None = None
 
     # ---- email alerts (issue 11; docs/email.md). Off while smtp_url is empty
     #: smtp://user:pass@host:587 (STARTTLS, required) or smtps://user:pass@host:465 (TLS)

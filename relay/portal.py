@@ -16,6 +16,14 @@ nothing until its button POSTs back to the same URL; `email_action` answers thos
 including RFC 8058 one-click unsubscribes from mail providers. They are the only requests
 whose body the relay reads (`FormReader`: a POST, at most MAX_FORM_BYTES), and
 `/portal-config.json` tells the page whether to offer email sign-up at all.
+
+The pin map (portal/js/pin-map.js) uses Leaflet, the same 1.9.3 the console's map uses,
+from the `folium-offline` package (keyed by folium's own CDN addresses, as
+console/map/page.py does): `/vendor/leaflet.js` and `/vendor/leaflet.css`, read once at
+start like the portal's files and cached by browsers for a year (the page asks for them
+with `?v=` their hash, so a new Leaflet is a new address). The page loads them only when
+the pin map is opened. /portal-config.json's `map` says where they are, whether the relay
+has base map tiles (relay/tiles.py) and where the map opens.
 """
 
 from __future__ import annotations
@@ -64,6 +72,17 @@ CONFIG_PATH = "/portal-config.json"
 MAX_FORM_BYTES = 2048
 #: the sign-up's radius bounds (relay/mail/signup.py), for the page's choices
 EMAIL_RADIUS_M = (100, 10_000)
+#: the pin map's files: request path -> (folium's name for it, content type); kept for a
+#: year, since the page names them by content (`?v=`)
+VENDOR = {
+    "/vendor/leaflet.js": ("leaflet", CONTENT_TYPES[".js"]),
+    "/vendor/leaflet.css": ("leaflet_css", CONTENT_TYPES[".css"]),
+}
+VENDOR_CACHE = "public, max-age=31536000, immutable"
+#: where the pin map opens with no device position and no tile pack to say better: the
+#: console's map opens there too (console/map/page.py PRESTON, ZOOM)
+MAP_CENTRE = (53.7590, -2.6990)
+MAP_ZOOM = 14
 
 #: a Host header the CSP may name as the websocket origin: a DNS name or an address, and a
 #: port. Anything else (it is the client's text) is left out, and 'self' still applies.
@@ -124,12 +143,16 @@ class Portal:
 
     def __init__(self, files: dict[str, _File]) -> None:
         self._files = files
+        self._vendor: dict[str, _File] = {}  # /vendor/...: Leaflet, for the pin map
         self._config: _File | None = None  # /portal-config.json
 
     @classmethod
-    def load(cls, root: Path = PORTAL_ROOT, email: bool = False) -> Portal:
+    def load(
+        cls, root: Path = PORTAL_ROOT, email: bool = False, tiles: dict[str, Any] | None = None
+    ) -> Portal:
         """`email`: this relay sends email alerts (an SMTP server is set); the page is
-        told so by /portal-config.json and the email links' page is served."""
+        told so by /portal-config.json and the email links' page is served. `tiles`: the
+        base map's settings for the page (relay/tiles.py `page_config`), None for none."""
         files: dict[str, _File] = {}
         if not root.is_dir():
             log.warning("portal: no files at %s; the web portal is not served", root)
@@ -151,7 +174,12 @@ class Portal:
                 files[link] = files["/email.html"]
         portal = cls(files)
         if files:  # what the page must know of this relay: not a file, but served as one
-            settings = {"email": email, "email_radius_m": list(EMAIL_RADIUS_M) if email else None}
+            portal._vendor = _vendor_files()
+            settings = {
+                "email": email,
+                "email_radius_m": list(EMAIL_RADIUS_M) if email else None,
+                "map": _map_settings(portal._vendor, tiles),
+            }
             body = json.dumps(settings, separators=(",", ":")).encode()
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
             portal._config = _File(body, CONTENT_TYPES[".json"], etag)
@@ -159,13 +187,19 @@ class Portal:
 
     @property
     def paths(self) -> frozenset[str]:
+        """The portal/ files served (the vendor files and the config are not files there)."""
         return frozenset(self._files)
+
+    @property
+    def vendor_paths(self) -> frozenset[str]:
+        return frozenset(self._vendor)
 
     def respond(self, request: Request) -> Response | None:
         """The answer for a portal path; None for any other path (the caller's 404 and
         websocket endpoints). The query string is ignored (cache busting, share links)."""
         path = request.path.split("?", 1)[0]
-        found = self._config if path == CONFIG_PATH else self._files.get(path)
+        vendor = self._vendor.get(path)
+        found = self._config if path == CONFIG_PATH else vendor or self._files.get(path)
         if found is None:
             return None
         if request.method not in METHODS:
@@ -178,11 +212,53 @@ class Portal:
             response = _response(http.HTTPStatus.OK, found.body, found.content_type)
         # no-cache: keep it, but ask (If-None-Match) before each use; file names carry no
         # version, so a relay upgrade must never leave a phone on last month's script
-        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Cache-Control"] = "no-cache" if vendor is None else VENDOR_CACHE
         response.headers["ETag"] = found.etag
         if request.method == "HEAD":
             response.body = b""
         return response
+
+
+def _vendor_files() -> dict[str, _File]:
+    """Leaflet's script and style sheet from folium-offline, by folium's CDN address for
+    them; none (the pin map then says it cannot be shown) when the package is missing."""
+    try:
+        import folium
+        from offlinefolium import elements as offline
+    except ImportError:  # pragma: no cover - a broken install
+        log.warning("portal: folium-offline is not installed; the pin map is not served")
+        return {}
+    urls = dict([*folium.Map.default_js, *folium.Map.default_css])
+    files: dict[str, _File] = {}
+    for path, (name, kind) in VENDOR.items():
+        content = offline._res.get(urls.get(name, ""))
+        if content is None:
+            log.warning("portal: folium-offline has no %s for this folium; no pin map", name)
+            return {}
+        body = str(content).encode()
+        files[path] = _File(body, kind, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    return files
+
+
+def _map_settings(vendor: dict[str, _File], tiles: dict[str, Any] | None) -> dict[str, Any]:
+    """The pin map's part of /portal-config.json: Leaflet's addresses (None: no map, only
+    typed coordinates), the base map (None: a plain background), and where it opens: the
+    pack's own centre, else the middle of its bounds, else MAP_CENTRE."""
+    centre, zoom = list(MAP_CENTRE), MAP_ZOOM
+    if tiles is not None and tiles.get("center"):
+        lon, lat, zoom = tiles["center"]
+        centre = [lat, lon]
+    elif tiles is not None and tiles.get("bounds"):
+        west, south, east, north = tiles["bounds"]
+        centre = [(south + north) / 2, (west + east) / 2]
+        zoom = max(tiles.get("minzoom") or 0, min(MAP_ZOOM, tiles.get("maxzoom") or MAP_ZOOM))
+    leaflet = None
+    if vendor:
+        leaflet = {
+            kind: f"{path}?v={vendor[path].etag.strip(chr(34))[:16]}"
+            for kind, path in (("js", "/vendor/leaflet.js"), ("css", "/vendor/leaflet.css"))
+        }
+    return {"leaflet": leaflet, "tiles": tiles, "centre": centre, "zoom": zoom}
 
 
 class EmailLinks(Protocol):

@@ -51,6 +51,7 @@ from relay.ratelimit import (
 from relay.secret_box import SecretBox, key_path, seal_plain_secrets
 from relay.signin import SignIn
 from relay.targeting import DeviceIndex
+from relay.tiles import PortalTiles
 
 if TYPE_CHECKING:
     from relay.mail.service import Mail
@@ -129,8 +130,17 @@ class Relay:
             signin=SignIn.for_config(config, box),
             mail=self.mail,
         )
+        # the pin map's base map (relay/tiles.py): a pack that cannot be used stops the start
+        self.tiles: PortalTiles | None = None
+        if config.portal_enabled and config.portal_tiles is not None:
+            self.tiles = PortalTiles.open(config.portal_tiles)
         self.portal = (
-            portal.Portal.load(email=self.mail is not None) if config.portal_enabled else None
+            portal.Portal.load(
+                email=self.mail is not None,
+                tiles=None if self.tiles is None else self.tiles.page_config(),
+            )
+            if config.portal_enabled
+            else None
         )
         self._load_devices()
 
@@ -192,6 +202,8 @@ class Relay:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         evidence_api.close(self.hub)
+        if self.tiles is not None:
+            self.tiles.close()
         if self.mail is not None:
             await asyncio.to_thread(self.mail.close)
         await asyncio.to_thread(self.db.close)
@@ -263,6 +275,10 @@ class Relay:
             page = self.portal.respond(request)
             if page is not None:
                 return page
+            if self.tiles is not None:  # the pin map's base map: /tiles/{z}/{x}/{y}
+                tile = await self.tiles.respond(request)
+                if tile is not None:
+                    return tile
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             problem = self.db.problem or self.media.problem

@@ -8,7 +8,6 @@ scheme, so a laptop with no network still gets a real base map.
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,9 @@ from PySide6.QtWebEngineCore import (
     QWebEngineUrlSchemeHandler,
 )
 
+from backend_client.mbtiles import MIME, PackError, TilePack, parse_tile_path, read_format
+
 SCHEME = b"lookout-tiles"
-_TILE_PATH = re.compile(r"^/(\d{1,2})/(\d{1,9})/(\d{1,9})(?:\.\w+)?$")
-_MIME = {"png": b"image/png", "jpg": b"image/jpeg", "jpeg": b"image/jpeg", "webp": b"image/webp"}
 
 
 def register_scheme() -> None:
@@ -79,8 +78,8 @@ def parse_tile_source(value: str) -> TileSource:
     if path.suffix.lower() == ".mbtiles":
         if not path.is_file():
             return TileSource("none", problem=f"The tile pack {path} was not found.")
-        fmt = mbtiles_format(path)
-        if fmt not in _MIME:
+        fmt = read_format(path)
+        if fmt not in MIME:
             return TileSource(
                 "none",
                 problem=f"The tile pack {path.name} holds '{fmt}' tiles; only PNG, JPEG or "
@@ -90,62 +89,49 @@ def parse_tile_source(value: str) -> TileSource:
     return TileSource("none", problem=f"'{value}' is neither a tile address nor an .mbtiles file.")
 
 
-def mbtiles_format(path: Path) -> str:
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT value FROM metadata WHERE name = 'format'").fetchone()
-    except sqlite3.Error as exc:
-        return f"unreadable: {exc}"
-    return str(row[0]).lower() if row else "png"
-
-
 class MBTilesHandler(QWebEngineUrlSchemeHandler):
-    """Serves `lookout-tiles://pack/{z}/{x}/{y}` from the current MBTiles file."""
+    """Serves `lookout-tiles://pack/{z}/{x}/{y}` from the current MBTiles file (read by
+    backend_client/mbtiles.py, which the relay's portal uses too)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self._mime = b"image/png"
+        self._pack: TilePack | None = None
 
     def open(self, path: Path | None) -> None:
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-            self._db = None
+            if self._pack is not None:
+                self._pack.close()
+            self._pack = None
             if path is not None:
-                self._db = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, check_same_thread=False
-                )
-                self._mime = _MIME.get(mbtiles_format(path), b"image/png")
+                try:
+                    self._pack = TilePack(path)
+                except PackError:
+                    self._pack = None  # parse_tile_source already said why
 
     def close(self) -> None:
         self.open(None)
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
-        """MBTiles rows are TMS: row 0 is the south edge, so flip XYZ's y."""
         with self._lock:
-            if self._db is None:
-                return None
-            row = self._db.execute(
-                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
-                (z, x, (1 << z) - 1 - y),
-            ).fetchone()
-        return bytes(row[0]) if row else None
+            return None if self._pack is None else self._pack.tile(z, x, y)
 
     def requestStarted(self, job: QWebEngineUrlRequestJob) -> None:  # noqa: N802 - Qt naming
-        match = _TILE_PATH.match(job.requestUrl().path())
-        if match is None:
+        where = parse_tile_path(job.requestUrl().path())
+        if where is None:
             job.fail(QWebEngineUrlRequestJob.Error.UrlInvalid)
             return
-        data = self.tile(*(int(g) for g in match.groups()))
+        with self._lock:
+            pack = self._pack
+            data = None if pack is None else pack.tile(*where)
+            mime = "image/png" if pack is None else pack.info.mime
         if data is None:
             job.fail(QWebEngineUrlRequestJob.Error.UrlNotFound)
             return
         buf = QBuffer(parent=job)
         buf.setData(QByteArray(data))
         buf.open(QIODevice.OpenModeFlag.ReadOnly)
-        job.reply(self._mime, buf)
+        job.reply(mime.encode(), buf)
 
 
 register_scheme()

@@ -6,6 +6,7 @@
 import { byId, el, say } from "./dom.js";
 import { problem } from "./errors.js";
 import { locale, onLanguageChange, t } from "./i18n.js";
+import { attachPicker } from "./pin-map.js"; // pin map
 import { CATEGORIES } from "./protocol.js";
 
 //: the radius choices (metres), kept to the relay's bounds from /portal-config.json
@@ -79,6 +80,15 @@ export function setupEmail({ link, config }) {
       () => say(where, t("email.location_failed"), "bad"),
       { enableHighAccuracy: false, timeout: 15000, maximumAge: 300000 },
     );
+  });
+
+  // pin map: the same picker as a report's; a place, so 4 decimals as above
+  attachPicker({
+    button: byId("email-pick-on-map"),
+    lat,
+    lon,
+    digits: 4,
+    onChosen: () => say(where, t("pin.email_chosen"), "ok"),
   });
 
   function invalid(field, key) {

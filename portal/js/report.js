@@ -1,10 +1,12 @@
 // "Send a report": a category, what was seen and where. The position comes from the
-// browser's geolocation after the page has said what it is for, or is typed in.
+// browser's geolocation after the page has said what it is for ("Where I am"), from a pin
+// on a map ("Choose on a map", pin-map.js), or is typed in; the form says which, and where.
 
 import { pendingReport, setPendingReport } from "./device.js";
 import { byId, el, say } from "./dom.js";
 import { problem } from "./errors.js";
 import { onLanguageChange, t } from "./i18n.js";
+import { choosePlace, showPlace } from "./pin-map.js"; // pin map
 import { CATEGORIES } from "./protocol.js";
 
 function fillCategories(select) {
@@ -29,9 +31,43 @@ export function setupReport({ link, upload }) {
   const where = byId("where-state");
   const msg = byId("report-msg");
   const send = byId("report-send");
+  // pin map: where the position in lat/lon came from ("device", "map", "typed"), and the
+  // device's last fix (the map opens there)
+  const whereSource = byId("where-source");
+  let source = null;
+  let device = null;
+
+  function showSource() {
+    const y = parseCoordinate(lat.value, 90);
+    const x = parseCoordinate(lon.value, 180);
+    const known = source !== null && y !== null && x !== null;
+    whereSource.textContent = known ? t(`pin.source_${source}`, { place: showPlace({ lat: y, lon: x }) }) : "";
+  }
+
+  function positionFrom(kind) {
+    source = kind;
+    showSource();
+  }
+
+  for (const input of [lat, lon]) input.addEventListener("input", () => positionFrom("typed"));
+  byId("pick-on-map").addEventListener("click", async () => {
+    const y = parseCoordinate(lat.value, 90);
+    const x = parseCoordinate(lon.value, 180);
+    const place = await choosePlace({ start: y !== null && x !== null ? { lat: y, lon: x } : device });
+    if (place === null) return; // cancelled: the position stays what it was
+    lat.value = place.lat.toFixed(5);
+    lon.value = place.lon.toFixed(5);
+    for (const input of [lat, lon]) input.removeAttribute("aria-invalid");
+    say(where, "");
+    positionFrom("map");
+  });
+  // end pin map
 
   fillCategories(category);
-  onLanguageChange(() => fillCategories(category));
+  onLanguageChange(() => {
+    fillCategories(category);
+    showSource(); // pin map
+  });
 
   byId("use-location").addEventListener("click", () => {
     if (!("geolocation" in navigator)) {
@@ -44,6 +80,8 @@ export function setupReport({ link, upload }) {
       (pos) => {
         lat.value = pos.coords.latitude.toFixed(5);
         lon.value = pos.coords.longitude.toFixed(5);
+        device = { lat: pos.coords.latitude, lon: pos.coords.longitude }; // pin map
+        positionFrom("device"); // pin map
         typed.open = true; // the numbers that will be sent, shown and editable
         say(where, t("report.location_found", { metres: Math.round(pos.coords.accuracy) }), "ok");
       },

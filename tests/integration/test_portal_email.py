@@ -188,7 +188,11 @@ async def test_one_click_unsubscribe_and_what_the_relay_refuses(mailed: Mailed) 
 async def test_portal_config_says_email_is_on(mailed: Mailed) -> None:
     a = await ask(mailed.r, "GET", "/portal-config.json")
     assert a.status == 200 and a.header("Content-Type") == "application/json"
-    assert json.loads(a.body) == {"email": True, "email_radius_m": [100, 10000]}
+    config = json.loads(a.body)
+    assert {k: config[k] for k in ("email", "email_radius_m")} == {
+        "email": True,
+        "email_radius_m": [100, 10000],
+    }
     assert_strict(a, mailed.r)
 
 
@@ -196,7 +200,11 @@ async def test_with_no_smtp_server_the_links_are_not_served(tmp_path: Path) -> N
     r = await start_relay(tmp_path / "relay")
     try:
         a = await ask(r, "GET", "/portal-config.json")
-        assert json.loads(a.body) == {"email": False, "email_radius_m": None}
+        config = json.loads(a.body)
+        assert {k: config[k] for k in ("email", "email_radius_m")} == {
+            "email": False,
+            "email_radius_m": None,
+        }
         for method, body in (("GET", ""), ("POST", ONE_CLICK)):
             page = await post(r, "/email/unsubscribe?token=" + "A" * 43, body, FORM, method=method)
             assert page.status == 404 and page.body.decode() == NOT_FOUND, (method, page.body)

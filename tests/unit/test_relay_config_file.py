@@ -123,6 +123,7 @@ def test_the_example_lists_every_key_with_its_default(tmp_path: Path) -> None:
         "key",
         "secrets_key",
         "smtp_ca",
+        "portal_tiles",
     }  # default None: no value
     for name in fields:
         if name in examples_only or name in active:
