@@ -3,7 +3,7 @@ rules engine (from the npm registry, pinned in tests/a11y/package-lock.json, ins
 `make`), checks every screen in real headless Chromium against WCAG 2.1 A and AA (names
 and labels, contrast, landmarks, ARIA, language), at a phone's 360x640 and on a desktop,
 in English and in Welsh, with real content on each screen: a report with its status and a
-conversation, an active alert, the email sign-up. And the page works from the keyboard
+conversation, an active alert, the email sign-up, the pin map. And the page works from the keyboard
 alone: Tab reaches the screens' buttons, Enter opens one, and focus is always visible.
 
 axe runs through WebDriver (the DevTools protocol), which the page's Content-Security-Policy
@@ -128,6 +128,12 @@ def every_screen(d: Any, what: str) -> list[str]:
     for name in ("report", "mine", "alerts", "device"):
         screen(d, name)
         found += axe(d, f"{what} {name}")
+    screen(d, "report")  # the pin map: Leaflet's controls and the pin, in their dialog
+    d.execute_script("document.getElementById('pick-on-map').click()")
+    wait(d, lambda x: visible(x, "dialog.pin-dialog .pin-marker"))
+    found += axe(d, f"{what} pin map")
+    d.execute_script("document.querySelector('dialog.pin-dialog').close()")
+    wait(d, lambda x: not x.find_elements(By.CSS_SELECTOR, "dialog.pin-dialog"))
     screen(d, "mine")
     wait(d, lambda x: visible(x, "#mine-list li .chat-open"))
     d.execute_script("document.querySelector('#mine-list li .chat-open').click()")
