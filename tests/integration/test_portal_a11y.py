@@ -3,8 +3,9 @@ rules engine (from the npm registry, pinned in tests/a11y/package-lock.json, ins
 `make`), checks every screen in real headless Chromium against WCAG 2.1 A and AA (names
 and labels, contrast, landmarks, ARIA, language), at a phone's 360x640 and on a desktop,
 in English and in Welsh, with real content on each screen: a report with its status and a
-conversation, an active alert, the email sign-up, the pin map. And the page works from the keyboard
-alone: Tab reaches the screens' buttons, Enter opens one, and focus is always visible.
+conversation, an active alert, the email sign-up, the pin map. And the page works from the
+keyboard alone: Tab reaches the screens' buttons, Enter opens one, and focus is always
+visible.
 
 axe runs through WebDriver (the DevTools protocol), which the page's Content-Security-Policy
 does not govern: nothing is loosened for the test.
