@@ -12,7 +12,6 @@ The browser and its helpers: tests/support/portal_browser.py."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import math
 from collections.abc import Callable
@@ -20,16 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 
 from backend_client import messages as m
 from backend_client.state import State
 from tests.conftest import RunningRelay, start_relay
+from tests.support import tilepacks
 from tests.support.clients import make_client
 from tests.support.portal_browser import (
     BROWSER_MARKS,
+    open_and_register,
     open_browser,
     portal_origin,
+    put_phone_at,
     requested_urls,
     run,
     shooter,
@@ -37,7 +38,6 @@ from tests.support.portal_browser import (
     visible,
     wait,
 )
-from tests.support.tilepacks import make_pack, xyz_of
 
 try:
     from selenium.webdriver.common.action_chains import ActionChains
@@ -54,57 +54,10 @@ ZOOM = 16
 SIDE = 4  # the pack holds SIDE x SIDE tiles around WHERE at ZOOM
 
 
-def street_tile(z: int, x: int, y: int) -> bytes:
-    """A PNG of made-up streets, drawn in world pixels so neighbouring tiles join up."""
-    image = Image.new("RGB", (256, 256), (239, 233, 220))
-    draw = ImageDraw.Draw(image)
-    ox, oy = x * 256, y * 256
-    block = 112
-    for i in range(-block, 256 + block):
-        wx, wy = ox + i, oy + i
-        if wx % block == 0:
-            draw.rectangle([i - 7, 0, i + 7, 255], fill=(255, 255, 255), outline=(190, 184, 170))
-        if wy % block == 0:
-            draw.rectangle([0, i - 7, 255, i + 7], fill=(255, 255, 255), outline=(190, 184, 170))
-    for bx in range(ox - ox % block, ox + 256, block):  # a park in one block in five
-        for by in range(oy - oy % block, oy + 256, block):
-            if (bx // block * 7 + by // block * 3) % 5 == 0:
-                draw.rectangle(
-                    [bx - ox + 12, by - oy + 12, bx - ox + block - 12, by - oy + block - 12],
-                    fill=(200, 225, 190),
-                )
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def tile_corner(z: int, x: int, y: int) -> tuple[float, float]:
-    """(lat, lon) of a tile's north-west corner."""
-    n = 1 << z
-    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n)))), x / n * 360 - 180
-
-
 def street_pack(path: Path) -> tuple[Path, set[str]]:
-    z, cx, cy = xyz_of(*WHERE, ZOOM)
-    xs = range(cx - 1, cx - 1 + SIDE)
-    ys = range(cy - 1, cy - 1 + SIDE)
-    tiles = {(z, x, y): street_tile(z, x, y) for x in xs for y in ys}
-    north, west = tile_corner(z, xs[0], ys[0])
-    south, east = tile_corner(z, xs[-1] + 1, ys[-1] + 1)
-    e = 1e-6  # just inside: the page never asks for a tile the pack does not hold
-    make_pack(
-        path,
-        tiles,
-        {
-            "name": "test streets",
-            "format": "png",
-            "bounds": f"{west + e},{south + e},{east - e},{north - e}",
-            "minzoom": str(z),
-            "maxzoom": str(z),
-            "attribution": "Made-up streets <for a test>",
-        },
+    return tilepacks.street_pack(
+        path, WHERE, ZOOM, SIDE, name="test streets", attribution="Made-up streets <for a test>"
     )
-    return path, {f"/tiles/{z}/{x}/{y}" for x, y in ((x, y) for x in xs for y in ys)}
 
 
 def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -155,19 +108,9 @@ def active_id(d: Any) -> str:
 async def registered(r: RunningRelay, tmp_path: Path) -> tuple[Any, str, str]:
     origin, host = portal_origin(r)
     d = await open_browser(r, tmp_path / "profile")
-    for cmd, args in (
-        ("Browser.grantPermissions", {"origin": origin, "permissions": ["geolocation"]}),
-        (
-            "Emulation.setGeolocationOverride",
-            {"latitude": WHERE[0], "longitude": WHERE[1], "accuracy": 12},
-        ),
-    ):
-        await run(d.execute_cdp_cmd, cmd, args)
+    await run(put_phone_at, d, origin, WHERE)
     await run(d.get_log, "performance")  # Chromium's own new-tab page, before ours
-    await run(d.get, origin + "/")
-    await run(wait, d, lambda x: visible(x, "#register"))
-    await run(lambda: d.find_element(By.ID, "register").click())
-    await run(wait, d, lambda x: "Connected as" in text_of(x, "#link-state"))
+    await run(open_and_register, d, origin)
     return d, origin, host
 
 
