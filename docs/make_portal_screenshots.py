@@ -5,8 +5,9 @@
 It starts a relay over TLS on loopback with a local SMTP server (so the email sign-up
 shows), opens the portal in Debian's headless Chromium at a phone's 360x640, and walks
 through docs/guide-citizen.md as a resident in Preston would, while a control-room officer
-answers from a real RelayClient: a report with a photo, its status, a conversation, an
-alert arriving, the email sign-up and its confirmation page. The browser tests take their
+answers from a real RelayClient: a report with a photo, the pin map (over a small
+made-up street tile pack), the report's status, a conversation, an alert arriving, the
+email sign-up and its confirmation page, and what the relay holds about the device. The browser tests take their
 own screenshots too, but with hostile text in them (what they prove renders literally);
 the guide shows what a resident would really see. Needs `make sysdeps` (chromium,
 chromium-driver) and the test extra (selenium, aiosmtpd).
@@ -82,10 +83,19 @@ async def journey(out: Path, work: Path) -> None:
         wait,
     )
     from tests.support.smtp import Inbox, start_smtp
+    from tests.support.tilepacks import street_pack
 
     inbox = Inbox()
     smtp, ca = start_smtp(work / "smtp", inbox)
-    r = await start_relay(work / "relay", **mail_config(smtp.port, ca))
+    pack, _tiles = street_pack(
+        work / "streets.mbtiles",
+        WHERE,
+        16,
+        4,
+        name="example streets",
+        attribution="Example base map (made-up streets)",
+    )
+    r = await start_relay(work / "relay", portal_tiles=pack, **mail_config(smtp.port, ca))
     d: Any = None
     try:
         origin, _host = portal_origin(r)
@@ -128,6 +138,20 @@ async def journey(out: Path, work: Path) -> None:
             "document.getElementById('use-location').closest('fieldset').scrollIntoView()",
         )
         await run(shot("report-where"))
+        # the other way to give the place: a pin on a small map (Cancel keeps "Where I am")
+        await run(click, "#pick-on-map")
+        await run(wait, d, lambda x: visible(x, "dialog.pin-dialog .pin-marker"))
+        await run(
+            wait,
+            d,
+            lambda x: x.execute_script(  # loaded, and faded in
+                "const t = [...document.querySelectorAll('.leaflet-tile-loaded')];"
+                "return t.length > 0 && t.every(e => getComputedStyle(e).opacity === '1')"
+            ),
+        )
+        await run(shot("pin"))
+        await run(click, "dialog.pin-dialog .pin-cancel")
+        await run(wait, d, lambda x: not x.find_elements(By.CSS_SELECTOR, "dialog.pin-dialog"))
         await run(click, "#report-send")
         await run(wait, d, lambda x: "Reference" in text_of(x, "#report-msg"))
         created = await off.wait_for(lambda e: isinstance(e, m.ReportCreated), timeout=15)
@@ -236,6 +260,14 @@ async def journey(out: Path, work: Path) -> None:
         await run(d.get, origin + link.group(1))
         await run(wait, d, lambda x: text_of(x, "#emaillink-go") == "Confirm")
         await run(shot("email-confirm"))
+
+        # -- your data: what the control room holds about this device
+        await run(d.get, origin + "/")
+        await run(wait, d, lambda x: "Connected as" in text_of(x, "#link-state"))
+        await run(click, '[data-screen="device"]')
+        await run(wait, d, lambda x: "Reports" in text_of(x, "#privacy-summary"))
+        await run(scroll, "privacy-now-h")
+        await run(shot("privacy"))
     finally:
         if d is not None:
             await run(d.quit)
