@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="read one message on standard input (from the mail system) and, if it is a "
         "delivery status notification for an email this relay sent, count the bounce",
     )
-    _data_dir(bounce)
+    bounce.add_argument("--data-dir", type=Path, required=True, help="the relay's data directory")
+    bounce.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
 
     ev = sub.add_parser("evidence", help="signed evidence packages (docs/evidence.md)")
     evsub = ev.add_subparsers(dest="action", required=True)
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "mail":  # its own exit codes: a mail system reads them
         from relay.mail import bounces
 
-        return bounces.main(args.data_dir, args.database_url, args.secrets_key)
+        return bounces.main(args.data_dir, args.database_url)
     selectors = _evidence_selectors(args) if args.command == "evidence" else None
     if args.command == "evidence" and selectors is None:
         return 2

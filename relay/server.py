@@ -343,9 +343,11 @@ class Relay:
                 if now - last_expiry >= cfg.expiry_every_s:
                     last_expiry = now
                     await self.db.write(alerts.expire_due(cfg.min_count_shown))
-                    late = await self.db.write(bounces.take_reported(cfg.min_count_shown))
+                    late = await self.db.write(bounces.take_reported())
                     self.metrics.emails_failed.labels("bounced").inc(late.bounced)
                     self.metrics.emails_delayed.inc(late.delayed)
+                    for pk in late.alerts:  # pushed at the next round, as acks are
+                        self.delivery.counts_changed(pk)
                     forgotten = await self.db.write(_forget_expired_fixes())
                     for key in forgotten:
                         self.index.remove(key)

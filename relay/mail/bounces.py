@@ -7,8 +7,8 @@ which reads it here, matches it to the email it reports on and counts it:
 
 - a permanent failure (a recipient's `Action: failed` with `Status: 5.x.x`) is a bounce,
   recorded by `store.undelivered`, the same code as a refusal in the SMTP dialogue: the
-  email moves from sent to failed in its alert's counts, the subscription is erased
-  (state `bounced`), and the audit log says so by subscription number;
+  email moves from sent to failed in its alert's counts and the subscription is erased
+  (state `bounced`; the email's row keeps the status code as its reason);
 - a delay notice (`Action: delayed`, or `failed` with a 4.x.x status: the remote server
   gave up on a temporary problem, the address may be fine) is counted and changes nothing;
 - anything else (not a DSN, a success notice, not for an email of ours, malformed, over
@@ -53,8 +53,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from relay import admin, alerts
 from relay.db import models as db
+from relay.db.engine import make_engine, sqlite_url
 from relay.db.uow import AUDIT_LOCK, Tx
 from relay.mail.store import undelivered
 
@@ -241,9 +241,6 @@ def count(report: Report) -> Callable[[Session], str]:
         undelivered(s, row, bounced=True)
         row.last_error = f"bounced after acceptance: DSN status {report.status}"
         _bump(s, f"{BOUNCE_PREFIX}{row.alert_id or 0}")
-        admin.audit_offline(
-            s, "email", "email.bounce", f"S{row.subscription_id}", status=report.status
-        )
         return (
             f"counted a bounce ({report.status}) of email {row.id}; subscription "
             f"S{row.subscription_id} stopped"
@@ -256,13 +253,14 @@ def count(report: Report) -> Callable[[Session], str]:
 class Reported:
     bounced: int = 0
     delayed: int = 0
+    #: the alerts whose email counts a bounce moved
+    alerts: tuple[int, ...] = ()
 
 
-def take_reported(floor: int) -> Callable[[Tx], Reported]:
-    """The relay's side (a chore): the DSNs counted since last time. Their alerts' counts
-    go to officers as `alert.changed` (so a console open now shows the bounce), and the
-    numbers to the relay's metrics. Several relays may run this: each marker is taken
-    once."""
+def take_reported() -> Callable[[Tx], Reported]:
+    """The relay's side (a chore): the DSNs counted since last time, for its metrics, and
+    the alerts whose counts moved, to push to officers (so a console open now shows the
+    bounce). Several relays may run this: each marker is taken once."""
 
     def job(tx: Tx) -> Reported:
         s = tx.s
@@ -288,8 +286,7 @@ def take_reported(floor: int) -> Callable[[Tx], Reported]:
                 if pk:
                     pks.append(pk)
             s.delete(r)
-        alerts.emit_counts(sorted(pks), floor)(tx)
-        return Reported(bounced, delayed)
+        return Reported(bounced, delayed, tuple(sorted(pks)))
 
     return job
 
@@ -300,7 +297,6 @@ def take_reported(floor: int) -> Callable[[Tx], Reported]:
 def main(
     data_dir: Path,
     database_url: str | None,
-    secrets_key: Path | None,
     stdin: BinaryIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -323,7 +319,9 @@ def main(
         say(f"ignored: {why}")
         return EX_OK
     try:
-        engine = admin.open_engine(data_dir, database_url, secrets_key)
+        # no migration and no secrets key: the relay (running, or at its next start) owns
+        # the schema, and counting needs no address opened
+        engine = make_engine(database_url or sqlite_url(data_dir))
     except (OSError, SQLAlchemyError) as exc:
         cause = getattr(exc, "strerror", None) or type(exc).__name__
         say(f"cannot open the relay's data ({cause}); the mail system retries")
