@@ -154,7 +154,7 @@ def _fields(block: Message) -> dict[str, str]:
     for name, value in block.raw_items():
         key = name.strip().lower()
         if key in out:
-            raise Ignored(f"malformed: a status block repeats {key[:30]!r}")
+            raise Ignored("malformed: a status block repeats a field")
         out[key] = " ".join(str(value).split())
     return out
 

@@ -58,6 +58,18 @@ def test_crlf_line_endings_and_a_status_comment_are_read() -> None:
     assert bounces.parse(raw) == bounces.Report(MID, "bounced", "5.2.2")
 
 
+def test_returned_headers_in_base64_are_read() -> None:
+    import base64
+
+    raw = dsn.postfix(HEADERS).replace(
+        b"Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\n" + HEADERS,
+        b"Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(HEADERS),
+    )
+    assert b"base64" in raw
+    assert bounces.parse(raw) == bounces.Report(MID, "bounced", "5.1.1")
+
+
 @pytest.mark.parametrize(
     ("action", "status"), [("delayed", "4.4.7"), ("failed", "4.4.1"), ("Delayed", "4.2.0")]
 )
@@ -159,6 +171,15 @@ def test_a_report_of_thousands_of_parts_is_refused_before_parsing() -> None:
 def test_hostile_original_message_ids_never_match(message_id: str) -> None:
     headers = HEADERS.replace(f"<{MID}@lookout.test>".encode(), message_id.encode())
     with pytest.raises(bounces.Ignored, match="Message-ID"):
+        bounces.parse(dsn.postfix(headers))
+
+
+def test_a_message_id_folded_into_another_header_is_not_one() -> None:
+    headers = HEADERS.replace(
+        f"Message-ID: <{MID}@lookout.test>\n".encode(),
+        f"Subject: hi\n Message-ID: <{MID}@lookout.test>\nX-\x00Bad: \xff\n".encode(),
+    )
+    with pytest.raises(bounces.Ignored, match="no original Message-ID"):
         bounces.parse(dsn.postfix(headers))
 
 
