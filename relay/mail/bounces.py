@@ -29,9 +29,10 @@ read snapshot is never upgraded), and leaves `counters` rows named `bounce:<aler
 to officers and count them in its metrics. The relay's event log and metrics are its own;
 this process never writes an event.
 
-Hostile input: the message is at most `MAX_BYTES`, parsed once with the standard
-library's parser (`policy.default`; email has no compression, so nothing decodes to much
-more than it was); only the report's own parts are looked at (no walk into nesting), and
+Hostile input: the message is at most `MAX_BYTES` with at most `_MAX_DELIMITERS` lines
+that could open a MIME part (the parser is slow on thousands of empty parts), parsed once
+with the standard library's parser (`policy.default`; email has no compression, so
+nothing decodes to much more than it was); only the report's own parts are looked at (no walk into nesting), and
 of the returned headers only the Message-ID, matched by a strict pattern and looked up as
 a bound parameter. Nothing from the message is printed or logged: the one line on stderr
 is built from fixed words, an email's row number and a status code.
