@@ -1,5 +1,5 @@
 """`lookout-relay`: serve, manage officers, verify the audit log, export alerts as CAP and
-evidence packages."""
+evidence packages, count bounced emails."""
 
 from __future__ import annotations
 
@@ -187,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prr.add_argument("--json", action="store_true", help="one JSON object instead of text")
 
+    mail = sub.add_parser("mail", help="email alerts (docs/email.md)")
+    msub = mail.add_subparsers(dest="action", required=True)
+    bounce = msub.add_parser(
+        "bounce",
+        help="read one message on standard input (from the mail system) and, if it is a "
+        "delivery status notification for an email this relay sent, count the bounce",
+    )
+    bounce.add_argument("--data-dir", type=Path, required=True, help="the relay's data directory")
+    bounce.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
+
     ev = sub.add_parser("evidence", help="signed evidence packages (docs/evidence.md)")
     evsub = ev.add_subparsers(dest="action", required=True)
     evx = evsub.add_parser(
@@ -227,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "evidence" and args.action == "key":
         return _evidence_key(args)
+    if args.command == "mail":  # its own exit codes: a mail system reads them
+        from relay.mail import bounces
+
+        return bounces.main(args.data_dir, args.database_url)
     selectors = _evidence_selectors(args) if args.command == "evidence" else None
     if args.command == "evidence" and selectors is None:
         return 2

@@ -71,10 +71,14 @@ class Metrics:
         self.emails_sent = Counter(
             "lookout_emails_sent", "Emails the SMTP server accepted", ["kind"], registry=r
         )
-        #: reason: failed (a permanent refusal), bounced (the recipient refused: the
-        #: subscription stops), gave_up (retries ran out)
+        #: reason: failed (a permanent refusal), bounced (the recipient refused, in the
+        #: SMTP dialogue or by a DSN later: the subscription stops), gave_up (retries ran out)
         self.emails_failed = Counter(
             "lookout_emails_failed", "Emails not delivered, by reason", ["reason"], registry=r
+        )
+        #: delay notices (DSN Action: delayed) mail servers sent back: nothing changes
+        self.emails_delayed = Counter(
+            "lookout_emails_delayed", "Delay notices mail servers reported", registry=r
         )
         self.emails_retried = Counter(
             "lookout_emails_retried", "Email attempts that failed and will be retried", registry=r

@@ -37,6 +37,7 @@ from relay.db.uow import Database
 from relay.delivery import Delivery
 from relay.hub import Hub
 from relay.listener import AcceptGate, listen
+from relay.mail import bounces
 from relay.media import MediaStore
 from relay.metrics import Metrics, serve_metrics
 from relay.officer import OfficerConnection
@@ -339,8 +340,9 @@ class Relay:
     # ------------------------------------------------------------ chores
 
     async def _chores(self) -> None:
-        """Throttled alert counts, alert and location expiry, lapsed sessions, old uploads,
-        audit checkpoints, the WAL emptied of superseded fixes, storage health."""
+        """Throttled alert counts, alert and location expiry, bounces counted by `lookout-relay
+        mail bounce`, lapsed sessions, old uploads, audit checkpoints, the WAL emptied of
+        superseded fixes, storage health."""
         cfg = self.config
         last_expiry = 0.0
         last_sweep = time.time()
@@ -357,6 +359,11 @@ class Relay:
                 if now - last_expiry >= cfg.expiry_every_s:
                     last_expiry = now
                     await self.db.write(alerts.expire_due(cfg.min_count_shown))
+                    late = await self.db.write(bounces.take_reported())
+                    self.metrics.emails_failed.labels("bounced").inc(late.bounced)
+                    self.metrics.emails_delayed.inc(late.delayed)
+                    for pk in late.alerts:  # pushed at the next round, as acks are
+                        self.delivery.counts_changed(pk)
                     forgotten = await self.db.write(_forget_expired_fixes())
                     for key in forgotten:
                         self.index.remove(key)

@@ -200,7 +200,9 @@ class AuditLog(Base):
 
 
 class Counter(Base):
-    """Named sequences for human references (incident numbers), portable across engines."""
+    """Named sequences for human references (incident numbers), portable across engines;
+    also the audit lock's row, and the markers `lookout-relay mail bounce` leaves for the
+    running relay (relay/mail/bounces.py)."""
 
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)

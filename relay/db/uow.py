@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,8 +45,16 @@ AUDIT_LOCK = "audit-lock"
 
 
 def lock_audit_head(s: Session) -> tuple[int, str]:
-    """Take the audit lock and read the chain's head inside the caller's transaction."""
-    s.execute(select(db.Counter).where(db.Counter.name == AUDIT_LOCK).with_for_update())
+    """Take the audit lock and read the chain's head inside the caller's transaction.
+
+    The lock is taken by writing its row, not by SELECT ... FOR UPDATE (which SQLite
+    ignores): on SQLite a transaction that reads first and writes later fails at once
+    ("database is locked", a stale snapshot, no busy timeout helps) when another process
+    (`lookout-relay mail bounce`, `officer add`) committed in between; one that writes
+    first waits the busy timeout for it. On PostgreSQL it is the same row lock."""
+    s.execute(
+        update(db.Counter).where(db.Counter.name == AUDIT_LOCK).values(value=db.Counter.value)
+    )
     last = s.execute(
         select(db.AuditLog.seq, db.AuditLog.hash).order_by(db.AuditLog.seq.desc()).limit(1)
     ).first()

@@ -6,4 +6,6 @@
 - `compose`: the emails themselves (plain text and HTML, RFC 8058 unsubscribe);
 - `smtp`: the SMTP URL and one connection to the server;
 - `service`: `Mail`, what the relay and the portal call, and the sender task.
+- `bounces`: delivery status notifications piped in by the mail system
+  (`lookout-relay mail bounce`): a bounce reported after the server accepted the email.
 """

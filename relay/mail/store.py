@@ -498,17 +498,27 @@ def mark(
                 delay = min(backoff_max_s, backoff_s * 2 ** (row.attempts - 1))
                 row.next_attempt_at = now + delay * random.uniform(0.8, 1.2)
                 continue
-            row.state, row.secret_sealed = "failed", None
+            undelivered(s, row, bounced=outcome == "bounced")
             if row.alert_id is not None:
-                _count(s, row.alert_id, failed=1)
                 moved.add(row.alert_id)
-            if outcome == "bounced":
-                sub = s.get(db.EmailSubscription, row.subscription_id)
-                if sub is not None and sub.state in ("confirmed", "pending"):
-                    _erase(s, sub, "bounced")
         return sorted(moved), gave_up
 
     return job
+
+
+def undelivered(s: Session, row: db.EmailOutbox, *, bounced: bool) -> None:
+    """The email will not be delivered: it counts failed for its alert (one the server had
+    accepted, so counted sent, moves from sent to failed). A bounce also stops the
+    subscription, erased as an unsubscribe is (state `bounced`). The one path for both a
+    refusal in the SMTP dialogue (`mark`) and a DSN that comes back later (`bounces`)."""
+    was_sent = row.state == "sent"
+    row.state, row.secret_sealed = "failed", None
+    if row.alert_id is not None:
+        _count(s, row.alert_id, sent=-1 if was_sent else 0, failed=1)
+    if bounced:
+        sub = s.get(db.EmailSubscription, row.subscription_id)
+        if sub is not None and sub.state in ("confirmed", "pending"):
+            _erase(s, sub, "bounced")
 
 
 def _count(s: Session, alert_pk: int, sent: int = 0, failed: int = 0) -> None:
