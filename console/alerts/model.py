@@ -95,8 +95,9 @@ def emails_tooltip(row: AlertRow) -> str:
     if row.emails == 0:
         return "No emails: nobody signed up for email in this area, or email alerts are off"
     return (
-        f"{row.emails_sent} of {row.emails} emails accepted by the mail server, "
-        f"{row.emails_failed} failed (refused, bounced or given up after retries)"
+        f"{row.emails_sent} of {row.emails} emails accepted by the mail server and not "
+        f"bounced since, {row.emails_failed} failed (refused, bounced at once or later, or "
+        "given up after retries)"
     )
 
 

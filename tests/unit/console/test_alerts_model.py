@@ -165,3 +165,19 @@ def test_review_lines_and_readiness() -> None:
     assert ready_to_approve(a, "supervisor", "sam", {a.alert_id})
     assert not ready_to_approve(a, "supervisor", "dana", {a.alert_id})
     assert "dana" in approval_waiting_text(a)
+
+
+def test_the_emails_cell_and_its_tooltip_count_late_bounces_as_failures() -> None:
+    import dataclasses
+
+    from console.alerts.model import AlertRow, emails_text, emails_tooltip
+
+    row = AlertRow.of(alert(), time.time())
+    # two queued; both accepted, then one bounced later (a DSN): 1 sent, 1 failed
+    late = dataclasses.replace(row, emails=2, emails_sent=1, emails_failed=1)
+    assert "1" in emails_text(late)
+    tip = emails_tooltip(late)
+    assert tip.startswith("1 of 2 emails accepted by the mail server and not bounced since")
+    assert "bounced at once or later" in tip
+    none = dataclasses.replace(row, emails=0)
+    assert emails_text(none) == "–" and emails_tooltip(none).startswith("No emails")
