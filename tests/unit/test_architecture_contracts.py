@@ -19,7 +19,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-CONTRACT_MODULES = ("messages", "codec", "state", "limits", "errors", "rules", "protocol")
+CONTRACT_MODULES = (
+    "messages",
+    "codec",
+    "state",
+    "limits",
+    "errors",
+    "rules",
+    "protocol",
+    "geometry",
+    "scenarios",
+    "pilots",
+)
 FEATURES = ("alerts", "chat", "dashboard", "detail", "evidence", "feed", "login", "map", "status")
 
 
@@ -95,6 +106,7 @@ LEAKS = [
     ("backend_client.rules", "import asyncio\n", "are pure"),
     ("backend_client.protocol", "import websockets\n", "are pure"),
     ("backend_client.state", "from sqlalchemy import select\n", "are pure"),
+    ("backend_client.pilots", "import asyncio\n", "are pure"),
     ("evidence.verify", "import relay.server\n", "verifier stands alone"),
     ("evidence.verify", "import backend_client.codec\n", "verifier stands alone"),
     ("evidence.verify", "import msgspec\n", "verifier stands alone"),
