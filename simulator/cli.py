@@ -4,6 +4,13 @@
         --scenario burglary --duration 120
 
 Prints one JSON line with the run's counters when the duration ends or on Ctrl-C.
+
+    lookout-sim --check resources/pilots/preston-2017.toml
+
+checks a scenario file or a pilot plan (told apart by content: a plan has `days` or
+`acts`) and prints every problem, naming the field, or one line saying what it holds;
+exit status 2 if anything is wrong. Running a plan's acts in time is `lookout-pilot
+rehearse`'s job, not this command's.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ import asyncio
 import contextlib
 import signal
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from backend_client import pilots
+from backend_client import scenarios as scenario_files
 from backend_client.version import lookout_version
 from simulator import scenarios
 from simulator.runner import Summary, run_scenario
@@ -62,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario-dir", metavar="DIR", type=Path, default=None, help="where scenario files live"
     )
     p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
+    p.add_argument(
+        "--check",
+        metavar="FILE",
+        type=Path,
+        help="check a scenario file or a pilot plan, print its problems and exit",
+    )
     return p
 
 
@@ -70,8 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list_scenarios:
         return _list(args.scenario_dir)
+    if args.check:
+        return check_file(args.check, args.scenario_dir)
     if not args.relay or not args.ca:
-        parser.error("--relay and --ca are required (or use --list-scenarios)")
+        parser.error("--relay and --ca are required (or use --list-scenarios or --check)")
     if args.devices < 1:
         parser.error("--devices must be at least 1")
     if args.duration is not None and args.duration <= 0:
@@ -136,6 +154,39 @@ def _list(directory: Path | None) -> int:
         cats = ", ".join(sorted({k.category for k in s.kinds}))
         print(f"{name:16} {s.title} ({cats}; {len(s.hotspots)} places)")
     return status
+
+
+def check_file(path: Path, scenario_dir: Path | None = None) -> int:
+    """Print what is wrong with a scenario file or a plan (or what it holds); 0 if fine."""
+    try:
+        is_plan = bool({"days", "acts"} & set(tomllib.loads(path.read_text("utf-8"))))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        is_plan = path.parent.name == "pilots"  # let the loader word the error
+    try:
+        if is_plan:
+            plan = pilots.load(path, scenario_dir)
+            people = sum(g.count for g in plan.groups)
+            print(
+                f"{path}: plan {plan.name}: {len(plan.days)} days, {len(plan.acts)} acts, "
+                f"{people} participants in {len(plan.groups)} groups, "
+                f"{len(pilots.timeline(plan))} timeline entries, "
+                f"about {pilots.expected_reports(plan, scenario_dir):.0f} reports expected"
+            )
+        else:
+            spec = scenario_files.read(path)
+            resolved = scenario_files.resolve_spec(
+                spec, scenario_dir or path.parent, where=str(path)
+            )
+            cats = ", ".join(sorted(resolved.categories))
+            print(f"{path}: scenario {spec.name} ({cats}; {len(resolved.hotspots())} places)")
+    except pilots.PlanError as exc:
+        for problem in exc.problems:
+            print(f"{exc.source}: {problem}")
+        return 2
+    except scenario_files.ScenarioError as exc:
+        print(exc)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
