@@ -125,16 +125,16 @@ class _Checker:
 
     def act(self, where: str, act: Act) -> Iterator[Problem]:
         plan = self.plan
-        if not 1 <= act.day <= len(plan.days):
+        if plan.days and not 1 <= act.day <= len(plan.days):
             yield Problem(
                 f"{where}.day",
                 f"is day {act.day} but the plan has {len(plan.days)} day{'s' if len(plan.days) != 1 else ''} "
                 "(days count from 1)",
             )
-            return
         length = None
-        day = plan.days[act.day - 1]
-        if self.sched is not None:
+        on_a_day = 1 <= act.day <= len(plan.days)
+        if self.sched is not None and on_a_day:
+            day = plan.days[act.day - 1]
             t_start, t_end = self.sched.act_span(act)
             w = self.sched.windows[act.day - 1]
             if t_end <= t_start:
