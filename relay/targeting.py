@@ -35,7 +35,6 @@ dict entry per key.
 from __future__ import annotations
 
 import math
-import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,9 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.validation import explain_validity
 
-from backend_client import limits, messages
+from backend_client import geometry, limits, messages
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -166,69 +164,22 @@ class _PreparedCircle:
     lat_band: tuple[float, float]
 
 
-_VALIDITY = re.compile(r"^(?P<reason>[^\[]*)(\[(?P<x>\S+) (?P<y>\S+)\])?")
-
-
 def _polygon_from(area: messages.Polygon) -> shapely.Polygon:
-    if len(area.coordinates) > limits.MAX_POLYGON_POINTS:
+    """The area's shapely polygon, or GeometryError with the shared rules' reason
+    (backend_client/geometry.py) and, for a crossing, where it is."""
+    if len(area.coordinates) > limits.MAX_POLYGON_POINTS:  # before touching every corner
         raise GeometryError(
             f"The polygon has {len(area.coordinates)} corners; at most "
             f"{limits.MAX_POLYGON_POINTS} are allowed. Simplify the shape."
         )
     try:
-        ring = np.asarray(area.coordinates, dtype=np.float64)
+        ring = [(float(lon), float(lat)) for lon, lat in area.coordinates]
     except (TypeError, ValueError):
         raise GeometryError("Each corner of the polygon must be a [lon, lat] pair.") from None
-    if ring.ndim != 2 or ring.shape[1] != 2:
-        raise GeometryError("Each corner of the polygon must be a [lon, lat] pair.")
-    if not np.isfinite(ring).all():
-        raise GeometryError(
-            "The polygon has a corner whose coordinates are not finite numbers; redraw it."
-        )
-    if (np.abs(ring[:, 0]) > 180.0).any() or (np.abs(ring[:, 1]) > 90.0).any():
-        raise GeometryError(
-            "The polygon has a corner off the map (longitude must be within -180..180 "
-            "and latitude within -90..90); redraw it."
-        )
-    if float(ring[:, 0].max() - ring[:, 0].min()) > 180.0:
-        raise GeometryError(
-            "The polygon crosses the antimeridian (longitude 180): its corners span more "
-            "than 180 degrees of longitude, so it would cover the rest of the world "
-            "instead. Draw one alert on each side of the 180th meridian."
-        )
-    distinct = len(np.unique(ring, axis=0)) if len(ring) else 0
-    if distinct < 3:
-        raise GeometryError(
-            f"The polygon has fewer than 3 distinct points ({distinct}); "
-            "draw at least three different corners."
-        )
-    if not np.array_equal(ring[0], ring[-1]):
-        ring = np.vstack([ring, ring[:1]])
-    polygon = shapely.Polygon(ring)
-    if shapely.MultiPoint(ring).convex_hull.area == 0.0:
-        raise GeometryError(
-            "The polygon has zero area (all its corners lie on one line); "
-            "draw a shape that encloses some ground."
-        )
-    if not polygon.is_valid:
-        reason = explain_validity(polygon)
-        match = _VALIDITY.match(reason)
-        where: tuple[float, float] | None = None
-        if match and match.group("x") is not None:
-            try:
-                where = (float(match.group("x")), float(match.group("y")))
-            except ValueError:
-                where = None
-        if "self-intersection" in reason.lower():
-            raise GeometryError(
-                "The polygon is self-intersecting: its edges cross or touch each other. "
-                "Redraw it so that no two edges meet except at neighbouring corners.",
-                where,
-            )
-        raise GeometryError(f"The polygon is not a valid shape ({reason}); redraw it.", where)
-    if polygon.area == 0.0:  # defensive: a valid polygon always has area
-        raise GeometryError("The polygon has zero area; draw a shape that encloses some ground.")
-    return polygon
+    fault = geometry.polygon_fault(ring)
+    if fault is not None:
+        raise GeometryError(fault.message, fault.where)
+    return geometry.shape(ring)
 
 
 def _check_circle(area: messages.Circle) -> None:

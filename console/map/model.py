@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-import shapely
 
-from backend_client import limits
+from backend_client import geometry, limits
 from backend_client import messages as m
 from console.common.erasure import reporter_text
 
@@ -117,23 +116,9 @@ def _polygon(coordinates: Any) -> m.Polygon:
     ring = [(float(p[0]), float(p[1])) for p in coordinates[0]]
     if len(ring) > 1 and ring[0] == ring[-1]:
         ring.pop()  # the relay closes the ring itself
-    if len(ring) < 3:
-        raise AreaError("A polygon needs at least three corners; draw it again.")
-    if len(ring) > limits.MAX_POLYGON_POINTS:
-        raise AreaError(
-            f"That polygon has {len(ring)} corners; at most {limits.MAX_POLYGON_POINTS} are allowed."
-        )
-    if not all(math.isfinite(v) for p in ring for v in p):
-        raise AreaError("The map sent a corner with no position; draw it again.")
-    lons = [p[0] for p in ring]
-    if max(lons) - min(lons) > 180.0:
-        raise AreaError(
-            "That polygon crosses the antimeridian (longitude 180), so it would cover the "
-            "rest of the world instead; draw one area on each side of it."
-        )
-    shape = shapely.Polygon(ring)
-    if not shape.is_valid or shape.area == 0:
-        raise AreaError("The polygon's edges cross each other; draw it again without crossing.")
+    fault = geometry.polygon_fault(ring)  # the relay's own rules, in its words
+    if fault is not None:
+        raise AreaError(fault.message)
     return msgspec.convert({"type": "polygon", "coordinates": ring}, m.Polygon)
 
 

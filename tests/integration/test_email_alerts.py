@@ -366,6 +366,8 @@ async def test_smtp_down_then_up_delivers_after_retry(tmp_path: Path, start: Sta
         smtp, _ = start_smtp(tmp_path / "smtp", inbox, port=port)
         await wait_until(lambda: len(inbox.to("late@example.org")) == 1, timeout=15)
         await _wait_queue_empty(r)
+        # counted once the mark is committed, a moment after the queue row left: wait on it
+        await wait_until(lambda: metrics.emails_sent.labels("confirm")._value.get() >= 1)
         assert inbox.count() == 1
         assert metrics.emails_sent.labels("confirm")._value.get() == 1
     finally:

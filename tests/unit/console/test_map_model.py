@@ -119,11 +119,11 @@ def test_drawn_shapes_become_wire_areas() -> None:
         ),
         (
             {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}},
-            "three corners",
+            "three different corners",
         ),
         (
             {"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 95], [2, 0]]]}},
-            "cannot be used",
+            "off the map",  # the relay's own words, from the shared rules
         ),
         (
             {"geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}},
