@@ -198,11 +198,10 @@ def revise(
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"only an active alert can be updated ({a.state})"
             )
-        was = wire.alert_info(a)
-        if (was.status, was.pilot_id) != (msg.info.status, msg.info.pilot_id):
+        if wire.alert_info(a).pilot_id != msg.info.pilot_id:  # so Exercise stays Exercise
             raise ProtocolError(
                 ErrorCode.CONFLICT,
-                "an update cannot change an alert's status or pilot: cancel it and send "
+                "an update cannot move an alert into or out of a pilot: cancel it and send "
                 "a new alert",
             )
         old = set(

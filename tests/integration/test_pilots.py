@@ -207,6 +207,14 @@ async def test_an_exercise_alert_reaches_only_the_pilot_s_participants_in_its_ar
     )
     assert rules.event_pilot(changed) == PILOT
 
+    # an update cannot turn the drill into a real alert for everyone
+    moved = await dana.request(
+        m.AlertUpdate(
+            id=next_id(), idem=next_id(), alert_id=sent.alert.alert_id, info=alert_info(area=wide)
+        )
+    )
+    assert is_error(moved, "conflict")
+
     real = alert_info(area=wide, headline="Real burglaries")
     sent_real = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=real))
     assert isinstance(sent_real, m.AlertAccepted) and sent_real.alert.recipients == 3
