@@ -438,6 +438,8 @@ def _apply(s: Session, ev: m.OfficerEvent) -> None:
                     opened_at=ev.at,
                 )
             )
+    elif isinstance(ev, m.PilotChanged):
+        pass  # pilots are not cached: a pilots workspace asks `pilot.list`
     else:
         assert_never(ev)
 

@@ -26,3 +26,15 @@ REPLAY_BATCH = 500
 LOCATION_TTL_S = 6 * 3600
 #: Seconds an officer session token lives before it must be refreshed.
 TOKEN_TTL_S = 15 * 60
+#: Most participant groups in one pilot.
+MAX_PILOT_GROUPS = 50
+#: Most people one pilot group may plan for.
+MAX_PILOT_GROUP_SIZE = 10_000
+#: Most invite codes one `pilot.invite` issues.
+MAX_INVITES_PER_REQUEST = 500
+#: Longest time an invite code may stay valid (seconds: 90 days).
+MAX_INVITE_VALID_S = 90 * 24 * 3600
+#: Longest invite code a device may send (the code, its dashes and spaces).
+MAX_INVITE_CODE_CHARS = 32
+#: A participant counts as active when seen (joined, reported, chatted) this recently.
+PILOT_ACTIVE_WINDOW_S = 24 * 3600

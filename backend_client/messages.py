@@ -79,6 +79,11 @@ CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
 CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
 CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
 AlertState = Literal["pending_approval", "active", "cancelled", "expired", "rejected"]
+#: a pilot runs (`active`: its participants' traffic is exercise), has `ended` (its devices
+#: are ordinary devices again, its data kept for review), or is `purged` (its data erased)
+PilotState = Literal["active", "ended", "purged"]
+#: a pilot's id: a lower-case slug chosen by the inspector (`preston-2017`)
+PilotId = Annotated[str, Meta(pattern="^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
 
 
 class Msg(msgspec.Struct, tag_field="type", kw_only=True):
@@ -135,6 +140,10 @@ class Report(msgspec.Struct, frozen=True):
     claimed_by: str | None
     incident_ref: str | None
     media: list[MediaInfo]
+    #: the pilot whose participant sent it: then it is exercise traffic (`exercise` true)
+    #: and must be shown marked as such; absent (null, false) for a live report
+    pilot_id: str | None = None
+    exercise: bool = False
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
@@ -145,6 +154,9 @@ class ChatMessage(msgspec.Struct, frozen=True):
     text: Text
     sent_at: float
     status: ChatStatus
+    #: the report's pilot: chat on an exercise report is exercise too
+    pilot_id: str | None = None
+    exercise: bool = False
 
 
 class AlertInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -165,6 +177,9 @@ class AlertInfo(msgspec.Struct, frozen=True, kw_only=True):
     incident_ref: Short | None = None
     expires_at: float  # unix seconds
     status: CapStatus = "Actual"
+    #: an exercise alert's pilot: required with status `Exercise`, refused with any other;
+    #: it reaches only that pilot's participants inside the pilot's area, and no email
+    pilot_id: PilotId | None = None
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):
@@ -220,6 +235,36 @@ class OwnReport(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float
     status: ReportStatus
     incident_ref: str | None
+
+
+class PilotGroupSpec(msgspec.Struct, frozen=True):
+    """A participant group of a new pilot: its name and how many people it plans."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    count: Annotated[int, Meta(ge=0, le=limits.MAX_PILOT_GROUP_SIZE)]
+
+
+class PilotGroup(msgspec.Struct, frozen=True):
+    """A group of a pilot as officers see it: planned, joined (holding a participant
+    link now) and active (of those, seen in the last `PILOT_ACTIVE_WINDOW_S`)."""
+
+    name: str
+    planned: int
+    joined: int
+    active: int
+
+
+class PilotInfo(msgspec.Struct, frozen=True, kw_only=True):
+    pilot_id: str
+    title: str
+    state: PilotState
+    area: Polygon
+    starts_at: float
+    ends_at: float | None
+    created_by: str
+    created_at: float
+    ended_at: float | None
+    groups: list[PilotGroup]
 
 
 # ================================================================ both endpoints
@@ -280,6 +325,32 @@ class EmailUnsubscribe(Msg, tag="email.unsubscribe"):
 
     id: Ident
     token: Annotated[str, Meta(max_length=128)]
+
+
+class PilotJoin(Msg, tag="pilot.join"):
+    """Join a pilot with an invite code: this device becomes its participant (still
+    pseudonymous; its group is recorded) and its reports, chat and alerts are exercise
+    traffic until it leaves or the pilot ends. A code works once and expires. Wrong,
+    used and expired codes are `not_found` (with the reason) and count against the
+    device's and the address's join allowance (`rate_limited` past it)."""
+
+    id: Ident
+    code: Annotated[str, Meta(max_length=limits.MAX_INVITE_CODE_CHARS)]
+
+
+class PilotJoined(Msg, tag="pilot.joined"):
+    re: str
+    pilot_id: str
+    title: str
+    group: str
+    starts_at: float
+    ends_at: float | None
+
+
+class PilotLeave(Msg, tag="pilot.leave"):
+    """Stop being a pilot participant: `ack`, or `not_found` when in none."""
+
+    id: Ident
 
 
 class DeviceRegister(Msg, tag="device.register"):
@@ -571,10 +642,15 @@ class AuthOk(Msg, tag="auth.ok"):
 
 
 class Subscribe(Msg, tag="subscribe"):
-    """Replay every event with seq > `since`, in order, then stream live ones."""
+    """Replay every event with seq > `since`, in order, then stream live ones.
+
+    Live operations see exercise traffic by default, marked (`exercise`, `pilot_id`,
+    CAP status `Exercise`); `exclude_exercise` leaves every pilot's events out, replayed
+    and live."""
 
     id: Ident
     since: NonNeg = 0
+    exclude_exercise: bool = False
 
 
 class Subscribed(Msg, tag="subscribed"):
@@ -662,9 +738,13 @@ class MediaData(Msg, tag="media.data"):
 
 
 class AlertPreview(Msg, tag="alert.preview"):
+    """`pilot_id` counts what an exercise alert of that pilot would reach (its
+    participants inside the area and the pilot's area), as `alert.send` would."""
+
     id: Ident
     area: Area
     categories: Annotated[list[Category], Meta(min_length=1)]
+    pilot_id: PilotId | None = None
 
 
 class AlertCount(Msg, tag="alert.count"):
@@ -726,6 +806,93 @@ class AlertCap(Msg, tag="alert.cap"):
     re: str
     alert_id: str
     xml: str
+
+
+# ---- pilots (inspector, supervisor, admin)
+
+
+class PilotCreate(Msg, tag="pilot.create"):
+    """A pilot: from now its participants' traffic is exercise. Reply `pilot.accepted`;
+    `conflict` if the id is taken (a purged pilot's id stays taken)."""
+
+    id: Ident
+    idem: Ident
+    pilot_id: PilotId
+    title: Annotated[str, Meta(min_length=1, max_length=limits.MAX_SHORT_CHARS)]
+    area: Polygon
+    groups: Annotated[list[PilotGroupSpec], Meta(min_length=1, max_length=limits.MAX_PILOT_GROUPS)]
+    starts_at: float | None = None  # default: now
+    ends_at: float | None = None  # planned end, shown to participants; `pilot.end` ends it
+
+
+class PilotAccepted(Msg, tag="pilot.accepted"):
+    re: str
+    pilot: PilotInfo
+
+
+class PilotList(Msg, tag="pilot.list"):
+    id: Ident
+    include_purged: bool = False
+
+
+class PilotListed(Msg, tag="pilot.listed"):
+    """Every pilot, newest first, with per-group joined and active counts."""
+
+    re: str
+    pilots: list[PilotInfo]
+
+
+class PilotInvite(Msg, tag="pilot.invite"):
+    """Issue `count` one-use invite codes for a group of an active pilot. The codes are
+    in this reply only: the relay keeps their hashes. Not idempotent on purpose (a reply
+    kept for a retry would keep the codes): a lost reply costs unused codes that expire."""
+
+    id: Ident
+    pilot_id: PilotId
+    group: Annotated[str, Meta(min_length=1, max_length=64)]
+    count: Annotated[int, Meta(ge=1, le=limits.MAX_INVITES_PER_REQUEST)]
+    valid_s: Annotated[float, Meta(gt=0, le=limits.MAX_INVITE_VALID_S)] = 14 * 24 * 3600.0
+
+
+class PilotInvites(Msg, tag="pilot.invites"):
+    re: str
+    pilot_id: str
+    group: str
+    codes: list[str]
+    expires_at: float
+
+
+class PilotEnd(Msg, tag="pilot.end"):
+    """End an active pilot: its participants become ordinary devices again (their later
+    reports are live traffic), its codes stop working, its data stays for review."""
+
+    id: Ident
+    idem: Ident
+    pilot_id: PilotId
+
+
+class PilotPurge(Msg, tag="pilot.purge"):
+    """Erase an ended pilot's data after review, in two steps: without `confirm` the
+    reply counts what would go and nothing is erased; with `confirm` true it goes
+    (reports, chat, media, alerts and their receipts, participant links, codes and the
+    pilot's events), audited. Purging a purged pilot erases nothing more."""
+
+    id: Ident
+    pilot_id: PilotId
+    confirm: bool = False
+
+
+class PilotPurged(Msg, tag="pilot.purged"):
+    re: str
+    pilot_id: str
+    dry_run: bool  # true: nothing was erased; these are what `confirm` would erase
+    reports: int
+    chat: int
+    media: int
+    alerts: int
+    receipts: int
+    participants: int
+    invites: int
 
 
 #: most ids in one evidence selector list (incidents or reports)
@@ -813,6 +980,7 @@ class ChatStatusChanged(Msg, tag="chat.status_changed"):
     message_id: str
     report_id: str
     status: ChatStatus
+    pilot_id: str | None = None  # the report's pilot (exercise traffic)
 
 
 class AlertChanged(Msg, tag="alert.changed"):
@@ -831,12 +999,21 @@ class IncidentOpened(Msg, tag="incident.opened"):
     by: str
 
 
+class PilotChanged(Msg, tag="pilot.changed"):
+    """A pilot was created, ended or purged, or a participant joined or left."""
+
+    seq: int
+    at: float
+    pilot: PilotInfo
+
+
 #: most report ids one `report.erased` event lists; a larger erasure sends several
 ERASED_IDS_PER_EVENT = 500
 
 
 class ReportErased(Msg, tag="report.erased"):
-    """A citizen erased their data (`privacy.erase`, docs/privacy.md), committed. Every
+    """A citizen erased their data (`privacy.erase`, docs/privacy.md) or a pilot was
+    purged (`pilot.purge`), committed. Every
     report in `report_ids` is gone from the relay with its chat and media: a console drops
     it and everything it holds of it. Each report in `tombstoned` is kept because an
     officer linked it to an incident, but its reporter is now a tombstone (no device, no
@@ -866,6 +1043,8 @@ CitizenInbound = (
     | EmailSubscribe
     | EmailConfirm
     | EmailUnsubscribe
+    | PilotJoin
+    | PilotLeave
     | Ping
 )
 CitizenOutbound = (
@@ -881,6 +1060,7 @@ CitizenOutbound = (
     | AlertDeliver
     | PrivacyData
     | PrivacyErased
+    | PilotJoined
     | Pong
     | Error
 )
@@ -908,6 +1088,11 @@ OfficerInbound = (
     | AlertExport
     | EvidenceExport
     | EvidenceGet
+    | PilotCreate
+    | PilotList
+    | PilotInvite
+    | PilotEnd
+    | PilotPurge
     | Ping
 )
 OfficerEvent = (
@@ -918,6 +1103,7 @@ OfficerEvent = (
     | AlertChanged
     | IncidentOpened
     | ReportErased
+    | PilotChanged
 )
 OfficerOutbound = (
     AuthOk
@@ -930,6 +1116,10 @@ OfficerOutbound = (
     | AlertCap
     | EvidenceReady
     | EvidenceData
+    | PilotAccepted
+    | PilotListed
+    | PilotInvites
+    | PilotPurged
     | ChatSent
     | Pong
     | Error
@@ -940,4 +1130,5 @@ OfficerOutbound = (
     | AlertChanged
     | IncidentOpened
     | ReportErased
+    | PilotChanged
 )

@@ -24,6 +24,9 @@ SUPERVISING_ROLES: frozenset[str] = frozenset(("supervisor", "admin"))
 #: roles that may export a signed evidence package (and fetch its bytes)
 EVIDENCE_ROLES: frozenset[str] = frozenset(("analyst", "supervisor", "admin"))
 
+#: roles that run pilots: create them, issue invite codes, end and purge them
+PILOT_ROLES: frozenset[str] = frozenset(("inspector", "supervisor", "admin"))
+
 _ANY: frozenset[str] = frozenset(ROLES)
 
 #: message type -> roles allowed to send it once authenticated
@@ -50,6 +53,11 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.AlertApprove: SUPERVISING_ROLES,
     m.EvidenceExport: EVIDENCE_ROLES,
     m.EvidenceGet: EVIDENCE_ROLES,
+    m.PilotCreate: PILOT_ROLES,
+    m.PilotList: PILOT_ROLES,
+    m.PilotInvite: PILOT_ROLES,
+    m.PilotEnd: PILOT_ROLES,
+    m.PilotPurge: PILOT_ROLES,
 }
 
 
@@ -78,6 +86,55 @@ def update_needs_approval(changes_reach_or_content: bool, recipients: int, thres
     reaches and the alert (old recipients and new) is above the threshold. An update
     that only moves the expiry does not."""
     return changes_reach_or_content and needs_approval(recipients, threshold)
+
+
+# ---------------------------------------------------------------- pilots: exercise traffic
+
+
+def alert_pilot_problem(status: str, pilot_id: str | None) -> str | None:
+    """Why an alert's CAP status and pilot do not go together, in the officer's words, or
+    None. An exercise alert names its pilot (it reaches only that pilot's participants);
+    a real one names none (it must never be filtered out as an exercise)."""
+    if status == "Exercise" and pilot_id is None:
+        return "an exercise alert needs a pilot: choose the pilot it belongs to"
+    if status != "Exercise" and pilot_id is not None:
+        return (
+            f"a {status} alert cannot belong to a pilot: send it with status Exercise, "
+            "or without the pilot"
+        )
+    return None
+
+
+def event_pilot(event: m.Msg) -> str | None:
+    """The pilot an officer event belongs to (exercise traffic), or None for live traffic.
+    The relay tags its event log with it; a console filters on it."""
+    if isinstance(event, m.ReportCreated | m.ReportUpdated):
+        return event.report.pilot_id
+    if isinstance(event, m.ChatPosted):
+        return event.message.pilot_id
+    if isinstance(event, m.ChatStatusChanged):
+        return event.pilot_id
+    if isinstance(event, m.AlertChanged):
+        return event.alert.info.pilot_id
+    if isinstance(event, m.PilotChanged):
+        return event.pilot.pilot_id
+    return None
+
+
+#: invite codes are written with these: no 0/O, 1/I/L or U/V pairs to misread on paper
+INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+#: characters of a code (log2(29) * 12 = 58 bits), printed in groups of four
+INVITE_CODE_LENGTH = 12
+
+
+def normalise_invite_code(text: str) -> str:
+    """A code as typed (any case, spaces and dashes anywhere) in its one stored form."""
+    return "".join(ch for ch in text.upper() if ch not in " -\t")
+
+
+def format_invite_code(code: str) -> str:
+    """`ABCD-EFGH-JKMN`, as printed on an invitation."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 # ---------------------------------------------------------------- report status

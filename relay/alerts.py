@@ -81,6 +81,7 @@ def create(
             read=0,
             approved_by=None if needs_approval else actor.username,
             references_json="[]",
+            pilot_id=msg.info.pilot_id,
         )
         s.add(a)
         s.flush()
@@ -197,6 +198,12 @@ def revise(
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"only an active alert can be updated ({a.state})"
             )
+        if wire.alert_info(a).pilot_id != msg.info.pilot_id:  # so Exercise stays Exercise
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                "an update cannot move an alert into or out of a pilot: cancel it and send "
+                "a new alert",
+            )
         old = set(
             s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
         )
@@ -224,6 +231,7 @@ def revise(
             read=0,
             approved_by=None,
             references_json=json.dumps([[_UPDATE_OF, a.public_id]]),
+            pilot_id=a.pilot_id,
         )
         s.add(p)
         s.flush()
@@ -357,7 +365,8 @@ def _record_version(tx: Tx, a: db.Alert, cap_sender: str) -> None:
             recorded_at=tx.now,
         )
     )
-    mail_store.enqueue_alert(tx, a, (n or 0) + 1)  # its emails, in the same transaction
+    if a.pilot_id is None:  # an exercise alert is never emailed (its pilot's phones only)
+        mail_store.enqueue_alert(tx, a, (n or 0) + 1)  # its emails, in the same transaction
 
 
 def versions(alert_pk: int) -> Callable[[Session], list[db.AlertVersion]]:

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from websockets.asyncio.server import ServerConnection
 
-from backend_client import codec
+from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import LOCATION_TTL_S, MAX_OWN_REPORTS, MAX_SHORT_CHARS
-from relay import alerts, privacy, reports, targeting, wire
+from relay import alerts, pilots, privacy, reports, targeting, wire
 from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
@@ -68,7 +68,10 @@ class CitizenConnection(Endpoint):
             m.EmailSubscribe: self.email_subscribe,
             m.EmailConfirm: self.email_confirm,
             m.EmailUnsubscribe: self.email_unsubscribe,
+            m.PilotJoin: self.pilot_join,
+            m.PilotLeave: self.pilot_leave,
         }
+        self._joins_refused = 0  # joins sent while over the allowance, in a row
 
     def _mail(self) -> Any:
         from relay.mail.service import email_off_error
@@ -205,13 +208,69 @@ class CitizenConnection(Endpoint):
             )
         finally:
             new_report.settle()
-        self.ctx.metrics.reports.inc()
+        metrics = self.ctx.metrics
+        (metrics.exercise_reports if new_report.pilot else metrics.reports).inc()
         return reply
 
     async def mine(self, msg: m.ReportsMine) -> m.Msg:
         key = self.device_key
         assert key is not None
         return m.ReportsListed(re=msg.id, reports=await self.ctx.db.read(_own_reports(key)))
+
+    # ------------------------------------------------------------ pilots (relay/pilots.py)
+
+    async def pilot_join(self, msg: m.PilotJoin) -> m.Msg:
+        """Every attempt is charged to the device's and the address's allowance before
+        the code is looked at, and given back only when it joined (or was refused for
+        already taking part, which says nothing about the code): guessing costs the
+        allowance whatever the answer. A device that keeps trying while refused is
+        closed and its address held off, as a login flood is."""
+        key = self.device_key
+        assert key is not None
+        refund = self._take_join(key)
+        try:
+            reply = await self.ctx.db.write(
+                pilots.join(key, rules.normalise_invite_code(msg.code), msg.id)
+            )
+        except ProtocolError as exc:
+            if exc.code == ErrorCode.CONFLICT:
+                refund()
+            else:
+                self.ctx.metrics.pilot_joins.labels("refused").inc()
+            raise
+        refund()
+        self.ctx.metrics.pilot_joins.labels("joined").inc()
+        return reply
+
+    def _take_join(self, key: int) -> Callable[[], None]:
+        per_device, per_address = _JOINS_PER_DEVICE, _JOINS_PER_ADDRESS
+        limits = self.ctx.limits
+        wait = limits.pilot_joins.take(key, per_device)
+        if not wait and self.address is not None:
+            wait = limits.pilot_joins_by_address.take(self.address, per_address)
+            if wait:
+                limits.pilot_joins.give(key, per_device)
+        if wait:
+            self.ctx.metrics.rate_limited.labels(self.name, "pilot_joins").inc()
+            self._joins_refused += 1
+            if self._joins_refused >= _JOIN_REFUSALS_BEFORE_CLOSE:
+                self.close_for_flooding("too many invite codes tried while refused")
+            raise RateLimited("too many invite codes tried: wait, then check the code", wait)
+        self._joins_refused = 0
+        address = self.address
+
+        def refund() -> None:
+            limits.pilot_joins.give(key, per_device)
+            if address is not None:
+                limits.pilot_joins_by_address.give(address, per_address)
+
+        return refund
+
+    async def pilot_leave(self, msg: m.PilotLeave) -> m.Msg:
+        key = self.device_key
+        assert key is not None
+        await self.ctx.db.write(pilots.leave(key))
+        return m.Ack(re=msg.id)
 
     # ------------------------------------------------------------ limits
 
@@ -341,6 +400,13 @@ class CitizenConnection(Endpoint):
 
 #: exports a device may start per hour (each page after the first is a plain request)
 PRIVACY_EXPORTS_PER_HOUR = 12.0
+#: invite codes a device may try: 5 at once, then one a minute; an address (every device
+#: behind it) 20 at once, then one every 15 s. A code has 58 bits: guessing one, at a
+#: full address's pace for a year, has odds of about 1 in 10^11 per valid code.
+_JOINS_PER_DEVICE = Rate(1 / 60.0, 5)
+_JOINS_PER_ADDRESS = Rate(1 / 15.0, 20)
+#: rate-limited joins in a row before the connection is closed for flooding
+_JOIN_REFUSALS_BEFORE_CLOSE = 10
 
 
 def _public_id(key: int) -> Callable[[Session], str | None]:
@@ -357,12 +423,15 @@ class _NewReport:
     def __init__(self, refund: Callable[[], None] | None) -> None:
         self._refund = refund
         self._new = False
+        #: the pilot of the new report (exercise traffic), if it is one
+        self.pilot: str | None = None
 
     def watch(self, job: Callable[[Tx], R]) -> Callable[[Tx], R]:
         def watched(tx: Tx) -> R:
             before = len(tx.events)
             out = job(tx)
             self._new = len(tx.events) > before
+            self.pilot = next(iter(tx.pilots.values()), None) if self._new else None
             return out
 
         return watched

@@ -31,7 +31,10 @@ class Delivery:
         """Push one alert frame to every connected recipient: one encode, one broadcast."""
         frame = codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert)))
         sent = self._hub.send_to_devices(np.asarray(keys, dtype=np.int64).tolist(), frame)
-        self._metrics.alerts_delivered.inc(sent)
+        exercise = alert.info.pilot_id is not None  # counted apart from live statistics
+        (
+            self._metrics.exercise_alerts_delivered if exercise else self._metrics.alerts_delivered
+        ).inc(sent)
 
     async def redeliver(self, alert_id: str) -> None:
         """Send an alert's current version to everyone it reaches (read back after commit)."""

@@ -7,7 +7,7 @@ protocol, so it imports no endpoint module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 import websockets
@@ -33,19 +33,31 @@ class Hub:
         #: officers replaying the log: live events wait here until the replay has caught up
         self.replaying: dict[ServerConnection, list[tuple[int, str]]] = {}
         self.citizens: dict[int, ServerConnection] = {}  # device key -> its connection
+        #: officers who subscribed with `exclude_exercise`: no pilot's event reaches them
+        self.live_only: set[ServerConnection] = set()
 
-    def publish(self, events: Iterable[tuple[int, bytes]]) -> None:
-        """Called after commit, in seq order: push each event to every subscribed officer."""
+    def publish(
+        self, events: Iterable[tuple[int, bytes]], exercise: Collection[int] = frozenset()
+    ) -> None:
+        """Called after commit, in seq order: push each event to every subscribed officer;
+        an exercise event (its seq in `exercise`) to those who did not exclude them."""
         for seq, frame in events:
             text = frame.decode("utf-8")
-            for buf in self.replaying.values():
-                buf.append((seq, text))
-            if self.officers_live:
-                websockets.broadcast(self.officers_live, text)
+            skip = self.live_only if seq in exercise else None
+            for ws, buf in self.replaying.items():
+                if skip is None or ws not in skip:
+                    buf.append((seq, text))
+            to = self.officers_live if skip is None else self.officers_live - skip
+            if to:
+                websockets.broadcast(to, text)
 
-    def begin_replay(self, ws: ServerConnection) -> None:
+    def begin_replay(self, ws: ServerConnection, exclude_exercise: bool = False) -> None:
         self.officers_live.discard(ws)
         self.replaying[ws] = []
+        if exclude_exercise:
+            self.live_only.add(ws)
+        else:
+            self.live_only.discard(ws)
 
     def take_buffer(self, ws: ServerConnection) -> list[tuple[int, str]]:
         buf = self.replaying.get(ws, [])
@@ -58,6 +70,7 @@ class Hub:
 
     def drop_officer(self, ws: ServerConnection) -> None:
         self.officers_live.discard(ws)
+        self.live_only.discard(ws)
         self.replaying.pop(ws, None)
 
     def add_session(self, session: OfficerSession) -> None:

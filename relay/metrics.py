@@ -24,10 +24,28 @@ class Metrics:
             "lookout_errors", "Error replies sent", ["endpoint", "code"], registry=r
         )
         self.reports = Counter(
-            "lookout_reports_submitted", "Report submissions handled", registry=r
+            "lookout_reports_submitted",
+            "Report submissions handled (live traffic; pilots' are counted apart)",
+            registry=r,
         )
         self.alerts_delivered = Counter(
             "lookout_alert_frames", "Alert frames pushed to devices", registry=r
+        )
+        # ---- pilots (issue 12): exercise traffic is counted apart, so the statistics
+        # above stay live operations only
+        self.exercise_reports = Counter(
+            "lookout_exercise_reports_submitted",
+            "Report submissions from pilot participants (exercise traffic)",
+            registry=r,
+        )
+        self.exercise_alerts_delivered = Counter(
+            "lookout_exercise_alert_frames",
+            "Exercise alert frames pushed to pilot participants",
+            registry=r,
+        )
+        #: outcome: joined, refused (a wrong, used or expired code, or an ended pilot)
+        self.pilot_joins = Counter(
+            "lookout_pilot_joins", "Pilot invite codes tried, by outcome", ["outcome"], registry=r
         )
         self.officers = Gauge(
             "lookout_officer_connections", "Connected officer consoles", registry=r

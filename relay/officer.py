@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -21,7 +21,17 @@ from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
-from relay import accounts, alerts, evidence_api, passwords, reports, signin, targeting
+from relay import (
+    accounts,
+    alerts,
+    evidence_api,
+    passwords,
+    pilots,
+    privacy,
+    reports,
+    signin,
+    targeting,
+)
 from relay.config import RelayConfig
 from relay.context import RelayContext
 from relay.db import models as db
@@ -70,6 +80,11 @@ class OfficerConnection(Endpoint):
             m.AlertExport: self.alert_export,
             m.EvidenceExport: self.evidence_export,
             m.EvidenceGet: self.evidence_get,
+            m.PilotCreate: self.pilot_create,
+            m.PilotList: self.pilot_list,
+            m.PilotInvite: self.pilot_invite,
+            m.PilotEnd: self.idempotent(pilots.end),
+            m.PilotPurge: self.pilot_purge,
         }
 
     def closed(self) -> None:
@@ -323,19 +338,18 @@ class OfficerConnection(Endpoint):
 
     async def subscribe(self, msg: m.Subscribe) -> m.Msg | None:
         hub, ws = self.ctx.hub, self.ws
-        hub.begin_replay(ws)
+        hub.begin_replay(ws, msg.exclude_exercise)
         last = msg.since
+        live_only = msg.exclude_exercise
         try:
             while True:
                 after = last
 
                 def q(s: Any, after: int = after) -> list[tuple[int, str]]:
-                    rows = s.execute(
-                        select(db.Event.seq, db.Event.frame)
-                        .where(db.Event.seq > after)
-                        .order_by(db.Event.seq)
-                        .limit(REPLAY_BATCH)
-                    ).all()
+                    query = select(db.Event.seq, db.Event.frame).where(db.Event.seq > after)
+                    if live_only:
+                        query = query.where(db.Event.pilot_id.is_(None))
+                    rows = s.execute(query.order_by(db.Event.seq).limit(REPLAY_BATCH)).all()
                     return [(int(a), str(b)) for a, b in rows]
 
                 rows = await self.ctx.db.read(q)
@@ -430,15 +444,18 @@ class OfficerConnection(Endpoint):
         now = time.time()
         cfg = self.ctx.config
         self._check_area(msg.area)
+        among = await self._pilot_among(msg.pilot_id, mask, now)
         # both numbers are on the ~100 m grid, so no edge-sliding places a phone: the count
         # shown, and the set approval is decided on (`reach`), exactly as send decides it
-        n = self.ctx.index.coarse_count(msg.area, mask, now)
-        reach = self.ctx.index.reach(msg.area, mask, now)
+        n = self.ctx.index.coarse_count(msg.area, mask, now, among)
+        reach = self.ctx.index.reach(msg.area, mask, now, among)
         low = n < cfg.min_count_shown
         emails: int | None = None
         emails_low = False
         if self.ctx.mail is not None:  # counted apart from phones, coarsened the same way
-            emails = await self.ctx.mail.count(msg.area, list(msg.categories))
+            emails = 0  # an exercise alert is never emailed
+            if msg.pilot_id is None:
+                emails = await self.ctx.mail.count(msg.area, list(msg.categories))
             emails_low = emails < cfg.min_count_shown
         await self.ctx.db.write(
             alerts.preview_audit(
@@ -483,13 +500,28 @@ class OfficerConnection(Endpoint):
         except targeting.GeometryError as exc:
             raise ProtocolError(ErrorCode.INVALID_GEOMETRY, str(exc)) from None
 
-    def _select(self, area: m.Area, categories: Sequence[str]) -> alerts.Targets:
+    async def _pilot_among(self, pilot_id: str | None, mask: int, now: float) -> Any:
+        """An exercise alert's candidates: its pilot's participants inside the pilot's
+        area (None: a real alert, every device)."""
+        if pilot_id is None:
+            return None
+        pilot = await self.ctx.db.read(pilots.target(pilot_id))
+        return self.ctx.index.select(pilot.area, mask, now, pilot.keys)
+
+    async def _select(self, info: m.AlertInfo) -> alerts.Targets:
         """The recipients, and the wider set the two-person rule is decided on."""
+        problem = rules.alert_pilot_problem(info.status, info.pilot_id)
+        if problem is not None:
+            raise ProtocolError(ErrorCode.INVALID, problem)
+        area = info.area
         self._check_area(area)
-        mask = targeting.category_mask(categories)
+        mask = targeting.category_mask(info.categories)
         now = time.time()
         index = self.ctx.index
-        return alerts.Targets(index.select(area, mask, now), index.reach(area, mask, now))
+        among = await self._pilot_among(info.pilot_id, mask, now)
+        return alerts.Targets(
+            index.select(area, mask, now, among), index.reach(area, mask, now, among)
+        )
 
     def _accepted(self, msg: Any, deliver_to: Any = None) -> Callable[[Tx, m.Alert], m.Msg]:
         """The reply to an alert action; an active alert goes to `deliver_to` after commit."""
@@ -507,7 +539,7 @@ class OfficerConnection(Endpoint):
         limited = self._count_limited(msg.id)
         if limited is not None:
             return limited
-        targets = self._select(msg.info.area, list(msg.info.categories))
+        targets = await self._select(msg.info)
         cfg = self.ctx.config
         job = alerts.create(
             self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown, cfg.cap_sender
@@ -539,7 +571,7 @@ class OfficerConnection(Endpoint):
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
         assert self.actor is not None
         spawn, delivery = self.ctx.spawn, self.ctx.delivery
-        targets = self._select(msg.info.area, list(msg.info.categories))
+        targets = await self._select(msg.info)
         cfg = self.ctx.config
 
         def answer(tx: Tx, revised: tuple[m.Alert, bool]) -> m.Msg:
@@ -586,6 +618,31 @@ class OfficerConnection(Endpoint):
     async def evidence_get(self, msg: m.EvidenceGet) -> m.Msg:
         assert self.actor is not None
         return await evidence_api.get(self.ctx, self.actor, msg)
+
+    # ------------------------------------------------------------ pilots (relay/pilots.py)
+
+    async def pilot_create(self, msg: m.PilotCreate) -> m.Msg:
+        assert self.actor is not None
+        self._check_area(msg.area)
+        return await self._once(msg, pilots.create(self.actor, msg), lambda _tx, reply: reply)
+
+    async def pilot_list(self, msg: m.PilotList) -> m.Msg:
+        found = await self.ctx.db.read(pilots.listing(msg.include_purged, time.time()))
+        return m.PilotListed(re=msg.id, pilots=found)
+
+    async def pilot_invite(self, msg: m.PilotInvite) -> m.Msg:
+        """Not through `_once`: its stored reply would keep the codes in the clear."""
+        assert self.actor is not None
+        return await self.ctx.db.write(pilots.invite(self.actor, msg))
+
+    async def pilot_purge(self, msg: m.PilotPurge) -> m.Msg:
+        assert self.actor is not None
+        done = await self.ctx.db.write(pilots.purge(self.actor, msg))
+        if done.media:
+            await asyncio.to_thread(
+                privacy.remove_unused_media, self.ctx.media, self.ctx.db.sessions, done.media
+            )
+        return done.reply
 
 
 #: one preview limiter per relay (keyed by its hub), shared by every officer connection

@@ -262,6 +262,7 @@ def erase(device_key: int) -> Callable[[Tx], Erased]:
         _forget_copies(s, gone_ids)
         deliveries = _count(s, db.AlertRecipient, db.AlertRecipient.device_id == device_key)
         s.execute(delete(db.AlertRecipient).where(db.AlertRecipient.device_id == device_key))
+        s.execute(delete(db.PilotParticipant).where(db.PilotParticipant.device_id == device_key))
         had_fix = d.lat is not None or d.fix_expires_at is not None
         categories = bin(d.category_mask).count("1")
         if kept:  # a tombstone: the pseudonym the kept reports were filed under, no more

@@ -252,6 +252,9 @@ class SharedLimits:
     registrations: KeyedBuckets[str] = field(default_factory=KeyedBuckets)
     #: subject-access exports started per device (relay/citizen.py)
     privacy: KeyedBuckets[int] = field(default_factory=KeyedBuckets)
+    #: pilot invite codes tried per device and per address (relay/citizen.py)
+    pilot_joins: KeyedBuckets[int] = field(default_factory=KeyedBuckets)
+    pilot_joins_by_address: KeyedBuckets[str] = field(default_factory=KeyedBuckets)
     #: addresses closed for flooding, refused at accept for `abuse_penalty_s`
     penalties: Penalties = field(default_factory=Penalties)
 

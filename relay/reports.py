@@ -19,7 +19,7 @@ from backend_client import messages as m
 from backend_client import rules
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import REPLAY_BATCH
-from relay import wire
+from relay import pilots, wire
 from relay.db import models as db
 from relay.db.uow import Tx
 
@@ -66,7 +66,11 @@ def submit_report(
 
     Every declared file starts not stored and is `missing` until this report's device has
     uploaded it, whatever the media store already holds: asking whether a hash is stored
-    would tell a device that knows only a hash that someone else's photo exists."""
+    would tell a device that knows only a hash that someone else's photo exists.
+
+    A device taking part in a running pilot files exercise reports: the pilot's id is
+    stored with the report (read in this transaction, so a report racing `pilot.end`
+    is marked by whichever committed first) and the participant counts as active."""
 
     def job(tx: Tx) -> m.ReportAccepted:
         conn = tx.s.connection()  # Core on prepared statements: no ORM work per report
@@ -76,6 +80,11 @@ def submit_report(
             return m.ReportAccepted(re=msg.id, report_id=existing[1], missing=pending)
         public_id = new_public_id("R")
         priority = rules.initial_priority(msg.category)
+        link = pilots.active_link(conn, device_key)
+        pilot_id = None
+        if link is not None:
+            pilot_id = link[0]
+            pilots.touch(conn, link[1], tx.now)
         pk = conn.execute(
             _INSERT_REPORT,
             {
@@ -91,6 +100,7 @@ def submit_report(
                 "priority": priority,
                 "claimed_by": None,
                 "incident_ref": None,
+                "pilot_id": pilot_id,
             },
         ).inserted_primary_key
         assert pk is not None
@@ -127,6 +137,8 @@ def submit_report(
             claimed_by=None,
             incident_ref=None,
             media=media,
+            pilot_id=pilot_id,
+            exercise=pilot_id is not None,
         )
         tx.emit(m.ReportCreated, report=report)
         missing = [x.sha256 for x in media if not x.stored]
@@ -229,7 +241,11 @@ def citizen_chat(
             )
         )
         if old is not None:
-            return wire.chat_msg(old, r.public_id)
+            return wire.chat_msg(old, r.public_id, r.pilot_id)
+        if r.pilot_id is not None:
+            link = pilots.active_link(s.connection(), device_key)
+            if link is not None and link[0] == r.pilot_id:
+                pilots.touch(s.connection(), link[1], tx.now)
         c = db.ChatMessage(
             public_id=new_public_id("M"),
             report_id=r.id,
@@ -242,7 +258,7 @@ def citizen_chat(
         )
         s.add(c)
         s.flush()
-        out = wire.chat_msg(c, r.public_id)
+        out = wire.chat_msg(c, r.public_id, r.pilot_id)
         tx.emit(m.ChatPosted, message=out)
         return out
 
@@ -272,9 +288,13 @@ def chat_receipts(
             if rank[status] <= rank.get(c.status, 0):
                 continue
             c.status = status
-            out = wire.chat_msg(c, r.public_id)
+            out = wire.chat_msg(c, r.public_id, r.pilot_id)
             tx.emit(
-                m.ChatStatusChanged, message_id=c.public_id, report_id=r.public_id, status=status
+                m.ChatStatusChanged,
+                message_id=c.public_id,
+                report_id=r.public_id,
+                status=status,
+                pilot_id=r.pilot_id,
             )
             if actor is not None:
                 tx.audit(actor.username, "chat.read", c.public_id)
@@ -459,7 +479,7 @@ def officer_chat(actor: Actor, msg: m.OfficerChatSend) -> Callable[[Tx], tuple[i
         )
         s.add(c)
         s.flush()
-        out = wire.chat_msg(c, r.public_id)
+        out = wire.chat_msg(c, r.public_id, r.pilot_id)
         tx.emit(m.ChatPosted, message=out)
         tx.audit(actor.username, "chat.reply", r.public_id, message=c.public_id)
         return r.device_id, out

@@ -236,9 +236,9 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _published(self, events: list[tuple[int, bytes]]) -> None:
+    def _published(self, events: list[tuple[int, bytes]], exercise: frozenset[int]) -> None:
         """Committed events to the officers; an alert change may have queued emails."""
-        self.hub.publish(events)
+        self.hub.publish(events, exercise)
         if self.mail is not None and any(b'"alert.changed"' in f for _, f in events):
             self.mail.wake()
 

@@ -524,8 +524,11 @@ class DeviceIndex:
 
     # --------------------------------------------------------------------- selection
 
-    def select(self, area: messages.Area, mask: int, now: float) -> I64Array:
-        """Keys of devices inside `area`, subscribed to any bit of `mask`, fix unexpired.
+    def select(
+        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+    ) -> I64Array:
+        """Keys of devices inside `area`, subscribed to any bit of `mask`, fix unexpired;
+        only keys in `among` when it is given (a pilot's participants).
 
         Raises GeometryError for an unusable area. The result is a fresh array.
         """
@@ -534,10 +537,10 @@ class DeviceIndex:
         if mask == 0 or self._n == 0:
             return np.empty(0, dtype=np.int64)
         if isinstance(prepared, _PreparedPolygon):
-            rows = self._candidates(prepared.bounds, None, mask, now)
+            rows = self._candidates(prepared.bounds, None, mask, now, among)
             inside = _covers_xy(prepared, self._lon[rows], self._lat[rows])
         else:
-            rows = self._candidates(prepared.bounds, prepared.lat_band, mask, now)
+            rows = self._candidates(prepared.bounds, prepared.lat_band, mask, now, among)
             distance = _haversine_m(prepared.lat, prepared.lon, self._lat[rows], self._lon[rows])
             inside = distance <= prepared.radius_m
         result: I64Array = self._keys[rows[inside]]
@@ -547,12 +550,14 @@ class DeviceIndex:
         """How many devices `select` would return; the number shown before sending."""
         return len(self.select(area, mask, now))
 
-    def coarse_count(self, area: messages.Area, mask: int, now: float) -> int:
+    def coarse_count(
+        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+    ) -> int:
         """How many devices `select` would return if each stood at the centre of its
         ~100 m grid cell (`snap`): the number a preview shows. A phone's count then only
         changes when its cell's centre crosses the area's edge, so no series of previews,
         however many other phones the areas hold, places it more finely than its cell."""
-        found = self._near(area, mask, now)
+        found = self._near(area, mask, now, among)
         if found is None:
             return 0
         prepared, rows = found
@@ -562,7 +567,9 @@ class DeviceIndex:
         distance = _haversine_m(prepared.lat, prepared.lon, lats, lons)
         return int(np.count_nonzero(distance <= prepared.radius_m))
 
-    def reach(self, area: messages.Area, mask: int, now: float) -> I64Array:
+    def reach(
+        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+    ) -> I64Array:
         """Keys of devices whose ~100 m grid cell touches `area`: every key `select`
         returns, and those within about a cell of its edge outside it.
 
@@ -571,7 +578,7 @@ class DeviceIndex:
         `coarse_count` it only changes when a whole cell meets or leaves the edge, so
         watching `approval_required` flip as an edge slides cannot place a phone within
         its cell."""
-        found = self._near(area, mask, now)
+        found = self._near(area, mask, now, among)
         if found is None:
             return np.empty(0, dtype=np.int64)
         prepared, rows = found
@@ -586,7 +593,7 @@ class DeviceIndex:
         return result
 
     def _near(
-        self, area: messages.Area, mask: int, now: float
+        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
     ) -> tuple[_PreparedPolygon | _PreparedCircle, I64Array] | None:
         """The prepared area and the rows within two cells of it; None when none can be."""
         _check_mask(mask)
@@ -599,9 +606,10 @@ class DeviceIndex:
             widest = max(abs(min_lat), abs(max_lat)) + pad_lat
             pad_lon = pad_lat / max(math.cos(math.radians(min(widest, 89.0))), _MIN_COS)
             padded = (min_lon - pad_lon, min_lat - pad_lat, max_lon + pad_lon, max_lat + pad_lat)
-            return prepared, self._candidates(padded, None, mask, now)
+            return prepared, self._candidates(padded, None, mask, now, among)
         low, high = prepared.lat_band
-        return prepared, self._candidates(None, (low - pad_lat, high + pad_lat), mask, now)
+        band = (low - pad_lat, high + pad_lat)
+        return prepared, self._candidates(None, band, mask, now, among)
 
     def _candidates(
         self,
@@ -609,11 +617,13 @@ class DeviceIndex:
         lat_band: tuple[float, float] | None,
         mask: int,
         now: float,
+        among: I64Array | None = None,
     ) -> I64Array:
         """Rows that pass the cheap filters, cheapest and most selective first.
 
         One pass over every row compares the float32 box and the category bytes; the
-        expiry (float64, exact) is then checked on the few survivors only.
+        expiry (float64, exact) and membership of `among` are then checked on the few
+        survivors only.
         """
         n = self._n
         if len(self._keep) < n:
@@ -637,6 +647,8 @@ class DeviceIndex:
         self._keep_subscribed(keep, mask)
         rows: I64Array = np.flatnonzero(keep)
         result: I64Array = rows[self._expires[rows] > now]
+        if among is not None:
+            result = result[np.isin(self._keys[result], among)]
         return result
 
     def _keep_subscribed(self, keep: BoolArray, mask: int) -> None:

@@ -35,10 +35,15 @@ def report_msg(s: Session, r: db.Report) -> m.Report:
         claimed_by=r.claimed_by,
         incident_ref=r.incident_ref,
         media=media,
+        pilot_id=r.pilot_id,
+        exercise=r.pilot_id is not None,
     )
 
 
-def chat_msg(c: db.ChatMessage, report_public_id: str) -> m.ChatMessage:
+def chat_msg(
+    c: db.ChatMessage, report_public_id: str, pilot_id: str | None = None
+) -> m.ChatMessage:
+    """`pilot_id`: the report's (chat on an exercise report is exercise too)."""
     return m.ChatMessage(
         message_id=c.public_id,
         report_id=report_public_id,
@@ -47,6 +52,8 @@ def chat_msg(c: db.ChatMessage, report_public_id: str) -> m.ChatMessage:
         text=c.text,
         sent_at=c.sent_at,
         status=c.status,  # type: ignore[arg-type]
+        pilot_id=pilot_id,
+        exercise=pilot_id is not None,
     )
 
 

@@ -88,6 +88,8 @@ class Report(Base):
     priority: Mapped[str] = mapped_column(String(10), default="normal")
     claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     incident_ref: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: the pilot whose participant sent it (exercise traffic), fixed when it was stored
+    pilot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class ReportMedia(Base):
@@ -134,6 +136,8 @@ class Alert(Base):
     emails: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     emails_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     emails_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: an exercise alert's pilot (also in info_json): purging the pilot finds it by this
+    pilot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class AlertVersion(Base):
@@ -177,6 +181,9 @@ class Event(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[float] = mapped_column(Float)
     frame: Mapped[str] = mapped_column(Text)  # the encoded event message, as sent
+    #: the pilot of an exercise event (`rules.event_pilot`): filtered out by
+    #: `subscribe` with `exclude_exercise`, erased with the pilot's data
+    pilot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class Idempotency(Base):
@@ -267,3 +274,60 @@ class EmailOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Pilot(Base):
+    """A community pilot (issue 12): everything its participants send is exercise traffic.
+    The row outlives a purge (state `purged`), so the audit trail still names it and its
+    id is never reused for another pilot."""
+
+    __tablename__ = "pilots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    area_json: Mapped[str] = mapped_column(Text)  # the Polygon, as on the wire
+    state: Mapped[str] = mapped_column(String(10))  # active | ended | purged
+    starts_at: Mapped[float] = mapped_column(Float)
+    ends_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    purged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PilotGroup(Base):
+    __tablename__ = "pilot_groups"
+    __table_args__ = (UniqueConstraint("pilot_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    planned: Mapped[int] = mapped_column(Integer)
+
+
+class PilotInvite(Base):
+    """One invite code, stored only as its SHA-256 (the code is shown once, at issue).
+    Used once: `used_at` is set by the join that took it."""
+
+    __tablename__ = "pilot_invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("pilot_groups.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PilotParticipant(Base):
+    """A device's link to a pilot: the device stays pseudonymous; its group is kept. A
+    device holds at most one link that has not been left (`left_at`) at a time."""
+
+    __tablename__ = "pilot_participants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilots.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("pilot_groups.id"), index=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    joined_at: Mapped[float] = mapped_column(Float)
+    left_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: joined, reported or chatted (active: within PILOT_ACTIVE_WINDOW_S)
+    last_active_at: Mapped[float] = mapped_column(Float)

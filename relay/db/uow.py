@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend_client import codec
+from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from relay import audit
@@ -87,6 +87,8 @@ class Tx:
     _db: Database
     events: list[tuple[int, bytes]] = field(default_factory=list)
     after: list[Callable[[], object]] = field(default_factory=list)
+    #: seq -> pilot of each exercise event this job emitted (`rules.event_pilot`)
+    pilots: dict[int, str] = field(default_factory=dict)
 
     def emit(self, cls: type[m.Msg], **fields: Any) -> m.Msg:
         """Append an officer event (seq assigned here) to the log, broadcast after commit."""
@@ -95,6 +97,9 @@ class Tx:
         event = cls(seq=seq, at=self.now, **fields)  # type: ignore[call-arg]
         frame = codec.encode(event)
         self.events.append((seq, frame))  # inserted with the batch's others in one statement
+        pilot = rules.event_pilot(event)
+        if pilot is not None:
+            self.pilots[seq] = pilot
         return event
 
     def audit(self, actor: str, action: str, subject: str, **detail: object) -> None:
@@ -122,12 +127,13 @@ class Tx:
         self.after.append(fn)
 
 
+#: called after commit with the batch's events, in seq order, and the seqs of those
+#: that are exercise traffic (a pilot's)
+OnEvents = Callable[[list[tuple[int, bytes]], frozenset[int]], None]
+
+
 class Database:
-    def __init__(
-        self,
-        engine: Engine,
-        on_events: Callable[[list[tuple[int, bytes]]], None] | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, on_events: OnEvents | None = None) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self.on_events = on_events
@@ -243,11 +249,13 @@ class Database:
         self.batches += 1
         self.jobs += len(batch)
         events: list[tuple[int, bytes]] = []
+        exercise: set[int] = set()
         for _job, ok, _res, done in outcomes:
             if ok and done is not None:
                 events.extend(done.events)
+                exercise.update(done.pilots)
         if events and self.on_events is not None and batch:
-            batch[0].loop.call_soon_threadsafe(self.on_events, events)
+            batch[0].loop.call_soon_threadsafe(self.on_events, events, frozenset(exercise))
         for job, ok, res, done in outcomes:
             if ok and done is not None:
                 for fn in done.after:
@@ -295,7 +303,12 @@ class Database:
                         log.exception("write job failed")
                     outcomes.append((job, False, failure, None))
             rows = [
-                {"seq": seq, "at": now, "frame": frame.decode("utf-8")}
+                {
+                    "seq": seq,
+                    "at": now,
+                    "frame": frame.decode("utf-8"),
+                    "pilot_id": tx.pilots.get(seq),
+                }
                 for _job, ok, _res, tx in outcomes
                 if ok and tx is not None
                 for seq, frame in tx.events

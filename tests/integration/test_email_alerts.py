@@ -139,7 +139,7 @@ async def test_sign_up_confirm_alert_update_cancel_unsubscribe(
                     incident_ref="LC-2027-0042",
                     contact="101",
                     instruction="Lock doors <now>",
-                    status="Exercise",
+                    status="Test",  # a rehearsal; an Exercise (a pilot's) is never emailed
                 ),
             )
         )
@@ -149,7 +149,7 @@ async def test_sign_up_confirm_alert_update_cancel_unsubscribe(
         msg = inbox.to("Resident@example.org")[1]
         text, rich = parts(msg)
         assert msg["Bcc"] is None and "victim@evil.test" not in inbox.got[-1][0]
-        assert str(msg["Subject"]).strip().startswith("EXERCISE - ")
+        assert str(msg["Subject"]).strip().startswith("TEST - ")
         assert "<script>" not in rich and "&lt;script&gt;" in rich and "&lt;now&gt;" in rich
         assert "<script>" in text  # plain text keeps the officer's words as written
         assert "LC-2027-0042" in text and "Expires" in text and "inside it" in text

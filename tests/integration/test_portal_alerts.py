@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from backend_client import messages as m
 from backend_client.limits import LOCATION_TTL_S
+from relay import pilots
 from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.integration.test_portal_browser import (
@@ -271,12 +272,35 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
         assert "INC-2026-000042" in await run(text_of, d, items)
         assert "Far away" not in await run(text_of, d, "body")
 
-        # -- an exercise alert (a pilot's): marked, and not dressed as a real one
+        # -- an exercise alert (a pilot's): marked, and not dressed as a real one. The
+        # page's device takes part in the pilot (the portal has no join screen yet: the
+        # relay's own join job stands in for its `pilot.join`)
+        sam = await officer(r, "sam")
+        made = await sam.request(
+            m.PilotCreate(
+                id=next_id(),
+                idem=next_id(),
+                pilot_id="elm-road",
+                title="Elm Road pilot",
+                area=square(0.01, WHERE),
+                groups=[m.PilotGroupSpec("residents", 10)],
+            )
+        )
+        assert isinstance(made, m.PilotAccepted), made
+        inv = await sam.request(
+            m.PilotInvite(id=next_id(), pilot_id="elm-road", group="residents", count=1)
+        )
+        assert isinstance(inv, m.PilotInvites), inv
+        page_key = await r.relay.db.read(  # type: ignore[attr-defined]
+            lambda s: s.scalar(select(db.Device.id).where(db.Device.public_id == cred["device_id"]))
+        )
+        await r.relay.db.write(pilots.join(page_key, inv.codes[0], "join"))  # type: ignore[attr-defined]
         drill = await send(
             off,
             area=square(0.005, WHERE),
             headline="Pilot: cars tried on Elm Road",
             status="Exercise",
+            pilot_id="elm-road",
             incident_ref="EX-7",
         )
         await run(wait, d, lambda x: visible(x, "#alert-banner.kind-exercise"))

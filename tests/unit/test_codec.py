@@ -32,6 +32,7 @@ DECODERS: dict[str, tuple[codec.Decoder[m.Msg], Any]] = {
 PATTERN_SAMPLES = {
     "^[0-9a-f]{64}$": "ab" * 32,
     "^[0-9]{6,8}$": "123456",
+    "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$": "preston-2017",
 }
 
 

@@ -237,7 +237,13 @@ def test_the_connection_sequence_step_by_step() -> None:
     assert phase(p) is Phase.AUTHENTICATED
 
     rid, text = p.subscribe()
-    assert sent(text) == {"type": "subscribe", "v": 1, "id": rid, "since": 41}
+    assert sent(text) == {
+        "type": "subscribe",
+        "v": 1,
+        "id": rid,
+        "since": 41,
+        "exclude_exercise": False,
+    }
     assert phase(p) is Phase.REPLAYING
     replay = [item for s in (42, 43) for item in p.receive(incident(s))]
     assert [e.seq for e in replay if isinstance(e, Event)] == [42, 43]
