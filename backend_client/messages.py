@@ -235,6 +235,8 @@ class OwnReport(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float
     status: ReportStatus
     incident_ref: str | None
+    #: the pilot it was sent in (exercise traffic), so the device can show it marked
+    pilot_id: str | None = None
 
 
 class PilotGroupSpec(msgspec.Struct, frozen=True):

@@ -472,6 +472,7 @@ def _own_reports(key: int) -> Callable[[Session], list[m.OwnReport]]:
                 created_at=r.created_at,
                 status=cast(m.ReportStatus, r.status),
                 incident_ref=r.incident_ref,
+                pilot_id=r.pilot_id,
             )
             for r in rows
         ]

@@ -339,6 +339,16 @@ class SimDevice:
         assert isinstance(sent, m.ChatSent)
         return sent.message
 
+    # ------------------------------------------------------------ pilots
+
+    async def join_pilot(self, code: str) -> m.PilotJoined:
+        """Take part in a pilot with an invite code (as printed or typed): from now on this
+        device's reports and chat are the pilot's exercise traffic. DeviceError when the
+        relay refuses the code (`not_found`, `conflict`, `rate_limited`)."""
+        joined = await self.request(m.PilotJoin(id="", code=code))
+        assert isinstance(joined, m.PilotJoined)
+        return joined
+
     # ------------------------------------------------------------ inbound
 
     async def _read(self, ws: ClientConnection) -> None:

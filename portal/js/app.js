@@ -16,6 +16,7 @@ import { problem } from "./errors.js";
 import { LANGUAGES, apply, chosenLanguage, language, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { Link, RelayError } from "./link.js";
 import { setupMine } from "./mine.js";
+import { setupPilot } from "./pilot.js"; // pilot (issue 12): joining with an invite code
 import { setupPrivacy } from "./privacy.js"; // privacy: "Your data", erasure (issue 11)
 import { setupLive } from "./live.js"; // live alerts and location sharing (issue 11)
 import { setupLocation } from "./location.js";
@@ -31,7 +32,16 @@ const upload = setupUpload({ link, onChange: () => mine.render() });
 const report = setupReport({ link, upload });
 // chat (issue 11): each of "Your reports" opens its conversation; pushes and receipts in chat.js
 const chat = setupChat({ link, show, screen: () => state.screen });
-const mine = setupMine({ link, decorate: chat.decorate, mediaLine: upload.line });
+// pilot (issue 12): "Join a pilot" on "This device"; the exercise marking while in one
+const pilot = setupPilot({ link });
+const mine = setupMine({
+  link,
+  decorate: (li, r) => {
+    chat.decorate(li, r);
+    pilot.decorate(li, r); // pilot: a report sent in a pilot is marked exercise
+  },
+  mediaLine: upload.line,
+});
 const alerts = setupAlerts({ link, state });
 const live = setupLive({ link }); // registers for alert.deliver before the first socket
 const sharing = setupLocation({ link });
@@ -46,6 +56,7 @@ function forgetLocally() {
   sharing.forget(); // live alerts and location sharing: stop, and drop what they hold
   live.forget();
   forgetEverything();
+  pilot.forget(); // pilot: its membership went with the rest of localStorage
   state.pseudonym = "";
   showLinkState("off");
   showWelcome();
@@ -94,7 +105,8 @@ async function authenticate(l) {
 
 function registered() {
   byId("tabs").hidden = false;
-  show("report");
+  show(pilot.invited() ? "device" : "report"); // pilot: an invitation opened: join first
+  if (pilot.invited()) byId("pilot-h").focus();
 }
 
 function show(name) {
@@ -107,6 +119,7 @@ function show(name) {
   }
   if (name === "mine") mine.refresh();
   if (name === "device") privacy.shown(); // privacy: what the relay holds now
+  if (name === "chat") pilot.shown(); // pilot: a conversation about an exercise report
 }
 
 function showWelcome(message = "") {

@@ -85,6 +85,33 @@ def screen(driver: Any, name: str) -> None:
     wait(driver, lambda x: visible(x, f"#screen-{name}"))
 
 
+async def join_pilot(r: RunningRelay, d: Any) -> None:
+    """The page's device joins a pilot with its invite code, so the screens show the
+    joined state and the exercise marking."""
+    sam = await officer(r, "sam")
+    made = await sam.request(
+        m.PilotCreate(
+            id=next_id(),
+            idem=next_id(),
+            pilot_id="church-street",
+            title="Church Street pilot",
+            area=square(0.01, WHERE),
+            groups=[m.PilotGroupSpec("residents", 10)],
+            ends_at=time.time() + 86400,
+        )
+    )
+    assert isinstance(made, m.PilotAccepted), made
+    inv = await sam.request(
+        m.PilotInvite(id=next_id(), pilot_id="church-street", group="residents", count=1)
+    )
+    assert isinstance(inv, m.PilotInvites), inv
+    await run(screen, d, "device")
+    await run(lambda: d.find_element(By.ID, "pilot-code").send_keys(inv.codes[0]))
+    await run(lambda: d.find_element(By.ID, "pilot-join").click())
+    await run(wait, d, lambda x: visible(x, "#pilot-joined"))
+    await run(screen, d, "report")
+
+
 async def content(r: RunningRelay, off: Peer, d: Any) -> None:
     """A report the officer answered and linked, and an alert around the phone."""
     await run(lambda: Select(d.find_element(By.ID, "report-category")).select_by_value("vehicle"))
@@ -164,6 +191,9 @@ async def test_every_screen_meets_wcag_21_aa_on_a_phone_and_a_desktop_in_both_la
         await run(wait, d, lambda x: visible(x, "#register"))
         found = await run(axe, d, "phone welcome")
         await run(open_and_register, d, origin)
+        await run(screen, d, "device")  # the pilot's join form, before joining
+        found += await run(axe, d, "phone device, no pilot")
+        await join_pilot(r, d)  # then every screen in a pilot: joined, exercise marking
         await content(r, off, d)
         found += await run(every_screen, d, "phone")
         await run(lambda: Select(d.find_element(By.ID, "lang")).select_by_value("cy"))

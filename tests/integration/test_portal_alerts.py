@@ -23,7 +23,6 @@ from sqlalchemy import select
 
 from backend_client import messages as m
 from backend_client.limits import LOCATION_TTL_S
-from relay import pilots
 from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
 from tests.integration.test_portal_browser import (
@@ -273,8 +272,7 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
         assert "Far away" not in await run(text_of, d, "body")
 
         # -- an exercise alert (a pilot's): marked, and not dressed as a real one. The
-        # page's device takes part in the pilot (the portal has no join screen yet: the
-        # relay's own join job stands in for its `pilot.join`)
+        # page's device joins the pilot on "This device" with its invite code
         sam = await officer(r, "sam")
         made = await sam.request(
             m.PilotCreate(
@@ -291,10 +289,11 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
             m.PilotInvite(id=next_id(), pilot_id="elm-road", group="residents", count=1)
         )
         assert isinstance(inv, m.PilotInvites), inv
-        page_key = await r.relay.db.read(  # type: ignore[attr-defined]
-            lambda s: s.scalar(select(db.Device.id).where(db.Device.public_id == cred["device_id"]))
-        )
-        await r.relay.db.write(pilots.join(page_key, inv.codes[0], "join"))  # type: ignore[attr-defined]
+        await run(click, d, '[data-screen="device"]')
+        await run(lambda: d.find_element(By.ID, "pilot-code").send_keys(inv.codes[0]))
+        await run(click, d, "#pilot-join")
+        await run(wait, d, lambda x: visible(x, "#pilot-joined"))
+        await run(click, d, '[data-screen="alerts"]')
         drill = await send(
             off,
             area=square(0.005, WHERE),

@@ -14,10 +14,10 @@ import pytest
 from backend_client import messages as m
 from simulator import scenarios
 from simulator.cli import main as cli_main
-from simulator.device import Behaviour, SimDevice, Stats, client_ssl_context
+from simulator.device import Behaviour, DeviceError, SimDevice, Stats, client_ssl_context
 from simulator.runner import Summary, run_scenario
 from tests.conftest import RunningRelay
-from tests.support.flows import officer
+from tests.support.flows import PRESTON, officer, square
 from tests.support.peer import next_id, wait_until, wait_until_async
 
 
@@ -303,3 +303,52 @@ def test_good_file_in_the_same_harness_loads(tmp_path: Path) -> None:
 def test_unknown_scenario_names_the_available_ones(tmp_path: Path) -> None:
     with pytest.raises(scenarios.ScenarioError, match="Available: .*burglary"):
         scenarios.load("../../etc/passwd")
+
+
+async def test_a_device_joins_a_pilot_with_a_code_and_reports_as_exercise(
+    relay: RunningRelay,
+) -> None:
+    """SimDevice.join_pilot: the printed code joins; the device's report reaches officers
+    marked exercise with the pilot's id; joining again while in it is refused."""
+    sam = await officer(relay, "sam")
+    made = await sam.request(
+        m.PilotCreate(
+            id=next_id(),
+            idem=next_id(),
+            pilot_id="maudland",
+            title="Maudland pilot",
+            area=square(0.01),
+            groups=[m.PilotGroupSpec("students", 5)],
+        )
+    )
+    assert isinstance(made, m.PilotAccepted), made
+    inv = await sam.request(
+        m.PilotInvite(id=next_id(), pilot_id="maudland", group="students", count=1)
+    )
+    assert isinstance(inv, m.PilotInvites), inv
+    stats = Stats(devices=1)
+    ctx = client_ssl_context(str(relay.relay.ca_path))  # type: ignore[attr-defined]
+    behaviour = Behaviour(categories=["burglary"], lat=53.7645, lon=-2.7085)
+    dev = SimDevice(relay.citizen_url, ctx, behaviour, stats, random.Random(2))
+    stop = asyncio.Event()
+    run = asyncio.create_task(dev.run(stop))
+    try:
+        joined = await dev.join_pilot(inv.codes[0])
+        assert (joined.pilot_id, joined.title, joined.group) == (
+            "maudland",
+            "Maudland pilot",
+            "students",
+        )
+        report_id = await dev.submit_report("burglary", "Exercise: gate forced", *PRESTON)
+        created = await sam.wait_for(
+            lambda e: isinstance(e, m.ReportCreated) and e.report.report_id == report_id
+        )
+        assert isinstance(created, m.ReportCreated)
+        assert created.report.exercise and created.report.pilot_id == "maudland"
+        with pytest.raises(DeviceError) as refused:
+            await dev.join_pilot(inv.codes[0])
+        assert refused.value.code == "conflict"  # already in a pilot
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+        await sam.close()
