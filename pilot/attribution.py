@@ -37,7 +37,7 @@ class Attribution:
         spans = []
         for a in plan.acts:
             t0, t1 = sched.act_span(a)
-            cats = {k.category for k in scens[a.id].kinds}
+            cats: set[str] = {k.category for k in scens[a.id].kinds}
             cats.update(
                 getattr(i, "category", None) or "" for i in a.injects if hasattr(i, "category")
             )

@@ -17,8 +17,9 @@ import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from backend_client.pilots import PlanError, expected_reports, load
+from backend_client.pilots import Plan, PlanError, expected_reports, load
 from pilot import metrics
 from pilot.rehearsal import pilot_slug, rehearse
 
@@ -27,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lookout-pilot", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("rehearse", help="run a plan in compressed time with simulated people")
-    r.add_argument("plan", type=Path, help="a pilot plan (TOML), e.g. resources/pilots/preston-2017.toml")
+    r.add_argument(
+        "plan", type=Path, help="a pilot plan (TOML), e.g. resources/pilots/preston-2017.toml"
+    )
     r.add_argument("--speed", type=float, default=600.0, help="times faster than real time")
     r.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
     r.add_argument("--seed", type=int, default=1, help="the same seed sends the same reports")
@@ -66,11 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(plan: object, out: Path, speed: float, seed: int) -> dict[str, object]:
+def run(plan: Plan, out: Path, speed: float, seed: int) -> dict[str, Any]:
     """Rehearse, then read the metrics from the relay's records and write them to `out`."""
-    from backend_client.pilots import Plan
-
-    assert isinstance(plan, Plan)
     log = asyncio.run(rehearse(plan, out, speed, seed))
     rec = metrics.read(out / "relay", plan, pilot_slug(plan), log.started_at, speed)
     result = metrics.compute(

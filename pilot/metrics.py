@@ -155,12 +155,12 @@ def read(
                 .where(db.Alert.public_id.in_(list(alerts) or [""]))
                 .group_by(db.Alert.public_id, db.AlertRecipient.status)
             ):
-                a = alerts[public_id]
-                a.reach += int(n)
+                got_alert = alerts[public_id]
+                got_alert.reach += int(n)
                 if status in ("delivered", "read"):
-                    a.delivered += int(n)
+                    got_alert.delivered += int(n)
                 if status == "read":
-                    a.read += int(n)
+                    got_alert.read += int(n)
             pilot = s.scalar(select(db.Pilot).where(db.Pilot.public_id == pilot_id))
             if pilot is not None:
                 reporters = set(
@@ -203,9 +203,7 @@ def compute(
         for exp in act.expect
     ]
     latenesses = [i["lateness_s"] for i in injects if i["fired"]]
-    response = [
-        r.first_action_t - r.t for r in rec.reports if r.first_action_t is not None
-    ]
+    response = [r.first_action_t - r.t for r in rec.reports if r.first_action_t is not None]
     chat = [r.chat_t - r.t for r in rec.reports if r.chat_t is not None]
     claims = [r.claim_t - r.t for r in rec.reports if r.claim_t is not None]
     reach = sum(a.reach for a in rec.alerts)
@@ -294,7 +292,9 @@ def _injects(
             if isinstance(inject, ReportInject):  # the scripted text, as the relay stored it
                 times = [r.created_at for r in rec.reports if r.text == inject.text]
             elif isinstance(inject, BurstInject):
-                times = [by_id[i].created_at for i in burst_reports.get(inject.id, []) if i in by_id]
+                times = [
+                    by_id[i].created_at for i in burst_reports.get(inject.id, []) if i in by_id
+                ]
             elif isinstance(inject, AlertInject):
                 times = [
                     clock_unix(clock, a.t)
@@ -367,7 +367,9 @@ def _expectation(
         starts = [(r.t, r) for r in scoped]
     elif trig.inject in fired_t:
         inj = next(i for a in plan.acts for i in a.injects if i.id == trig.inject)
-        own = next((r for r in reports if isinstance(inj, ReportInject) and r.text == inj.text), None)
+        own = next(
+            (r for r in reports if isinstance(inj, ReportInject) and r.text == inj.text), None
+        )
         starts = [(fired_t[trig.inject], own)]
     outcomes: list[float | None] = []
     for start, report in starts:
@@ -383,9 +385,7 @@ def _expectation(
         else:
             pool = [report] if report is not None else scoped
             done = [
-                t
-                for r in pool
-                if (t := r.action_t(exp.action)) is not None and t >= start - 1e-6
+                t for r in pool if (t := r.action_t(exp.action)) is not None and t >= start - 1e-6
             ]
         first = min(done, default=None)
         outcomes.append(first if first is not None and first - start <= within else None)

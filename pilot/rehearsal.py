@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import random
 import secrets
@@ -31,7 +30,6 @@ from backend_client.outbox import Outbox
 from backend_client.pilots import (
     AlertInject,
     Plan,
-    PlanClock,
     PromptInject,
     Schedule,
 )
@@ -138,7 +136,7 @@ async def rehearse(
         for name, secret in totp.items():
             clients[name] = RelayClient(
                 config,
-                Credentials(name, password, lambda s=secret: totp_now(s)),
+                Credentials(name, password, _code(secret)),
                 Outbox(out / "officers" / f"{name}.outbox"),
             )
         watch = clients[INSPECTOR].subscribe_queue()
@@ -178,7 +176,10 @@ async def rehearse(
         async with asyncio.timeout(60):
             await asyncio.gather(*(ph.wait_ready() for ph in phones))
         await asyncio.gather(
-            *(ph.join_pilot(codes[p.index]) for ph, p in zip(phones, drawn.participants, strict=True))
+            *(
+                ph.join_pilot(codes[p.index])
+                for ph, p in zip(phones, drawn.participants, strict=True)
+            )
         )
         files = await _media(drawn, seed)
         if before_clock is not None:
@@ -188,11 +189,8 @@ async def rehearse(
         started = time.time()
         run.started_at = started
         clock = Clock(started, speed)
-        plan_clock = PlanClock(dt.datetime.fromtimestamp(started, dt.UTC), speed)
         spans = {a.id: sched.act_span(a) for a in plan.acts}
-        inject_times = {
-            i.id: (a.id, spans[a.id][0] + i.at_s) for a in plan.acts for i in a.injects
-        }
+        inject_times = {i.id: (a.id, spans[a.id][0] + i.at_s) for a in plan.acts for i in a.injects}
         stand_ins = StandIns(
             plan, pid, clients, clock, attribution.act_of, spans, inject_times, length
         )
@@ -224,7 +222,6 @@ async def rehearse(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-        del plan_clock
     finally:
         stop.set()
         if devices:
@@ -238,6 +235,10 @@ async def rehearse(
         await relay.stop()
         run.wall_s = round(time.monotonic() - wall0, 2)
     return run
+
+
+def _code(secret: str) -> Callable[[], str | None]:
+    return lambda: totp_now(secret)
 
 
 async def _invite(inspector: RelayClient, pid: str, drawn: traffic.Traffic) -> dict[int, str]:
@@ -294,9 +295,7 @@ async def _prompt(clock: Clock, t: float, inject: PromptInject, run: RunLog) -> 
     log.info("prompt to officers (%s): %s", inject.id, inject.text)
 
 
-async def _watch(
-    q: asyncio.Queue[m.Msg], pid: str, clock: Clock, stand_ins: StandIns
-) -> None:
+async def _watch(q: asyncio.Queue[m.Msg], pid: str, clock: Clock, stand_ins: StandIns) -> None:
     """The event log as the stand-ins see it: each report of the pilot starts their clocks."""
     while True:
         ev = await q.get()

@@ -211,7 +211,9 @@ class StandIns:
             log.debug("stand-in %s could not send an alert: %s", who, exc)
 
     async def _send_alert(self, client: RelayClient, spec: AlertSpec) -> m.Alert:
-        info = msgspec.structs.replace(to_info(self.plan, spec, time.time()), pilot_id=self.pilot_id)
+        info = msgspec.structs.replace(
+            to_info(self.plan, spec, time.time()), pilot_id=self.pilot_id
+        )
         accepted = await client.request(m.AlertSend(id="", idem=_idem(), info=info))
         assert isinstance(accepted, m.AlertAccepted)
         return accepted.alert

@@ -72,8 +72,10 @@ def draw(plan: Plan, seed: int, scenario_dir: Path | None = None) -> Traffic:
         every.update(k.category for k in s.kinds)
     people: list[Participant] = []
     for g in citizens:
-        home_act = next((a for a in plan.acts if _takes_part(a, g.name)), None)
+        acts = [a for a in plan.acts if _takes_part(a, g.name)]
         for _ in range(max(g.count, 0)):
+            # a home round one of the participant's acts, so zones' alerts reach some
+            home_act = rng.choice(acts) if acts else None
             if home_act is not None:
                 lat, lon, _place = scens[home_act.id].place_device(rng)
             else:
@@ -101,9 +103,7 @@ def draw(plan: Plan, seed: int, scenario_dir: Path | None = None) -> Traffic:
                     t = t0 + inject.at_s + inject.over_s * i / inject.count
                     who = rng.choice(members)
                     reports.append(
-                        _generated(
-                            rng, scen, act, who, t, inject.id, inject.place, inject.category
-                        )
+                        _generated(rng, scen, act, who, t, inject.id, inject.place, inject.category)
                     )
             elif isinstance(inject, ReportInject):
                 pool = [p.index for p in people if p.group == inject.group] or members
@@ -159,7 +159,9 @@ def _generated(
     return Planned(t, act.id, who, kind.category, kind.text(rng, where), lat, lon, "none", inject)
 
 
-def _where(rng: random.Random, scen: scenarios.Scenario, inject: ReportInject) -> tuple[float, float]:
+def _where(
+    rng: random.Random, scen: scenarios.Scenario, inject: ReportInject
+) -> tuple[float, float]:
     if inject.lat is not None and inject.lon is not None:
         return inject.lat, inject.lon
     spot = next((h for h in scen.hotspots if h.name == inject.place), None)
