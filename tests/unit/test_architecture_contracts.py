@@ -53,7 +53,14 @@ def _tree(root: Path, leaks: dict[str, str]) -> None:
     """Empty packages shaped like Lookout's, then the planted `module: import line` leaks."""
     modules = [f"backend_client.{m}" for m in CONTRACT_MODULES]
     modules += [f"console.{f}.widget" for f in FEATURES] + ["console.app"]
-    modules += ["relay.server", "relay.hub", "simulator.device", "demo.cli", "evidence.verify"]
+    modules += [
+        "relay.server",
+        "relay.hub",
+        "simulator.device",
+        "demo.cli",
+        "pilot.cli",
+        "evidence.verify",
+    ]
     for name in modules:
         parts = name.split(".")
         for i in range(1, len(parts)):

@@ -1,0 +1,491 @@
+"""A pilot's metrics from the relay's own records: its event log and database.
+
+Nothing here trusts what the runner thinks it did. Reports, officer actions, chat and
+alerts are the pilot's events in the event log (`events.pilot_id`), decoded as the
+consoles decode them; participants and alert receipts are the relay's tables. The runner
+contributes only what the relay cannot know: when plan time 0 was (to turn the relay's
+clock into plan time), which report ids a burst produced, and when a prompt was shown
+(a headless run has no console to show it on). Times are plan seconds throughout.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import Polygon as Shape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend_client import codec
+from backend_client import messages as m
+from backend_client.pilots import (
+    METRICS,
+    AlertInject,
+    BurstInject,
+    Plan,
+    PlanClock,
+    PromptInject,
+    ReportInject,
+    Schedule,
+    Target,
+    Trigger,
+)
+from pilot.attribution import Attribution
+from relay import admin
+from relay.db import models as db
+
+_events: codec.Decoder[Any] = codec.Decoder(m.OfficerEvent)
+
+
+@dataclass
+class _Report:
+    report_id: str
+    category: str
+    text: str
+    created_at: float  # unix, relay clock
+    t: float  # plan time
+    act: str | None
+    day: int
+    claim_t: float | None = None
+    chat_t: float | None = None
+    link_t: float | None = None
+    close_t: float | None = None
+    first_action_t: float | None = None
+
+    def action_t(self, action: str) -> float | None:
+        return {
+            "claim": self.claim_t,
+            "first_response": self.chat_t,
+            "chat": self.chat_t,
+            "link_incident": self.link_t,
+            "close": self.close_t,
+        }.get(action)
+
+
+@dataclass
+class _Alert:
+    alert_id: str
+    sender: str
+    t: float
+    info: m.AlertInfo
+    reach: int = 0
+    delivered: int = 0
+    read: int = 0
+
+
+@dataclass
+class Record:
+    """What the relay recorded of a pilot, in plan time."""
+
+    reports: list[_Report] = field(default_factory=list)
+    alerts: list[_Alert] = field(default_factory=list)
+    events: int = 0
+    joined: dict[str, int] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+
+
+def read(
+    data_dir: Path,
+    plan: Plan,
+    pilot_id: str,
+    started_at: float,
+    speed: float,
+    scenario_dir: Path | None = None,
+) -> Record:
+    """The pilot's reports, officer actions, alerts and participants from the relay."""
+    sched = Schedule.of(plan)
+    attribution = Attribution.of(plan, scenario_dir)
+
+    def plan_t(unix: float) -> float:
+        return (unix - started_at) * speed
+
+    rec = Record()
+    by_id: dict[str, _Report] = {}
+    alerts: dict[str, _Alert] = {}
+    engine = admin.open_engine(data_dir)
+    try:
+        with Session(engine) as s:
+            frames = s.execute(
+                select(db.Event.frame).where(db.Event.pilot_id == pilot_id).order_by(db.Event.seq)
+            )
+            for (frame,) in frames:
+                rec.events += 1
+                ev = _events.decode(frame)
+                if isinstance(ev, m.ReportCreated):
+                    r, t = ev.report, plan_t(ev.report.created_at)
+                    by_id[r.report_id] = _Report(
+                        r.report_id,
+                        r.category,
+                        r.text,
+                        r.created_at,
+                        t,
+                        attribution.act_of(t, r.category),
+                        _day(sched, t),
+                    )
+                elif isinstance(ev, m.ReportUpdated) and ev.by is not None:
+                    got = by_id.get(ev.report.report_id)
+                    if got is None:
+                        continue
+                    t = plan_t(ev.at)
+                    got.first_action_t = _first(got.first_action_t, t)
+                    if ev.report.claimed_by is not None:
+                        got.claim_t = _first(got.claim_t, t)
+                    if ev.report.incident_ref is not None:
+                        got.link_t = _first(got.link_t, t)
+                    if ev.report.status == "closed":
+                        got.close_t = _first(got.close_t, t)
+                elif isinstance(ev, m.ChatPosted) and ev.message.sender == "officer":
+                    got = by_id.get(ev.message.report_id)
+                    if got is not None:
+                        t = plan_t(ev.message.sent_at)
+                        got.chat_t = _first(got.chat_t, t)
+                        got.first_action_t = _first(got.first_action_t, t)
+                elif isinstance(ev, m.AlertChanged) and ev.alert.alert_id not in alerts:
+                    a = ev.alert
+                    alerts[a.alert_id] = _Alert(a.alert_id, a.sender, plan_t(a.sent_at), a.info)
+            for public_id, status, n in s.execute(
+                select(db.Alert.public_id, db.AlertRecipient.status, func.count())
+                .join(db.AlertRecipient, db.AlertRecipient.alert_id == db.Alert.id)
+                .where(db.Alert.public_id.in_(list(alerts) or [""]))
+                .group_by(db.Alert.public_id, db.AlertRecipient.status)
+            ):
+                got_alert = alerts[public_id]
+                got_alert.reach += int(n)
+                if status in ("delivered", "read"):
+                    got_alert.delivered += int(n)
+                if status == "read":
+                    got_alert.read += int(n)
+            pilot = s.scalar(select(db.Pilot).where(db.Pilot.public_id == pilot_id))
+            if pilot is not None:
+                reporters = set(
+                    s.scalars(select(db.Report.device_id).where(db.Report.pilot_id == pilot_id))
+                )
+                for group, device in s.execute(
+                    select(db.PilotGroup.name, db.PilotParticipant.device_id)
+                    .join(db.PilotGroup, db.PilotGroup.id == db.PilotParticipant.group_id)
+                    .where(db.PilotParticipant.pilot_id == pilot.id)
+                ):
+                    rec.joined[group] = rec.joined.get(group, 0) + 1
+                    if device in reporters:
+                        rec.active[group] = rec.active.get(group, 0) + 1
+    finally:
+        engine.dispose()
+    rec.reports = sorted(by_id.values(), key=lambda r: r.created_at)
+    rec.alerts = sorted(alerts.values(), key=lambda a: a.t)
+    return rec
+
+
+def compute(
+    plan: Plan,
+    rec: Record,
+    *,
+    started_at: float,
+    speed: float,
+    burst_reports: dict[str, list[str]],
+    prompts: dict[str, float],
+) -> dict[str, Any]:
+    """metrics.json: the plan's METRICS names at the top, the detail beside them."""
+    sched = Schedule.of(plan)
+    clock = PlanClock(dt.datetime.fromtimestamp(started_at, dt.UTC), speed)
+    by_id = {r.report_id: r for r in rec.reports}
+    per_act = {a.id: [r for r in rec.reports if r.act == a.id] for a in plan.acts}
+    injects = _injects(plan, sched, rec, clock, by_id, burst_reports, prompts)
+    fired_t = {i["id"]: i["fired_s"] for i in injects if i["fired"]}
+    expected = [
+        _expectation(plan, sched, act.id, exp, per_act[act.id], rec.alerts, fired_t)
+        for act in plan.acts
+        for exp in act.expect
+    ]
+    latenesses = [i["lateness_s"] for i in injects if i["fired"]]
+    response = [r.first_action_t - r.t for r in rec.reports if r.first_action_t is not None]
+    chat = [r.chat_t - r.t for r in rec.reports if r.chat_t is not None]
+    claims = [r.claim_t - r.t for r in rec.reports if r.claim_t is not None]
+    reach = sum(a.reach for a in rec.alerts)
+    read_n = sum(a.read for a in rec.alerts)
+    out: dict[str, Any] = {
+        "pilot": plan.name,
+        "speed": speed,
+        "reports": len(rec.reports),
+        "participants": sum(rec.joined.values()),
+        "active_participants": sum(rec.active.values()),
+        "injects_fired": len(latenesses),
+        "alerts_sent": len(rec.alerts),
+        "alert_read_rate": _round(read_n / reach) if reach else None,
+        "expected_actions_met": sum(1 for e in expected if e["met"]),
+        "expected_actions_missed": sum(1 for e in expected if not e["met"]),
+        # first officer chat message on a report (the expectations' `first_response`)
+        "median_time_to_first_response_s": _round(_pct(chat, 50)),
+        "median_time_to_claim_s": _round(_pct(claims, 50)),
+        "reports_by_act": {k: len(v) for k, v in per_act.items()},
+        "reports_by_day": _count(f"day {r.day}" for r in rec.reports),
+        "reports_unattributed": sum(1 for r in rec.reports if r.act is None),
+        "participants_by_group": {
+            g.name: {
+                "planned": g.count,
+                "joined": rec.joined.get(g.name, 0),
+                "active": rec.active.get(g.name, 0),
+            }
+            for g in plan.groups
+            if g.role == "citizen"
+        },
+        "injects": injects,
+        "inject_lateness_s": {
+            "max": _round(max(latenesses, default=math.nan)),
+            "p99": _round(_pct(latenesses, 99)),
+            "median": _round(_pct(latenesses, 50)),
+        },
+        "injects_planned": len(injects),
+        # report created -> first officer action on it (claim, status, link) or chat
+        "time_to_first_response_s": {
+            "all": _dist(response, len(rec.reports)),
+            **{
+                act: _dist(
+                    [r.first_action_t - r.t for r in rs if r.first_action_t is not None], len(rs)
+                )
+                for act, rs in per_act.items()
+            },
+        },
+        "expected_actions": expected,
+        "alerts": [
+            {
+                "alert_id": a.alert_id,
+                "sender": a.sender,
+                "sent_s": _round(a.t),
+                "headline": a.info.headline,
+                "status": a.info.status,
+                "reach": a.reach,
+                "delivered": a.delivered,
+                "read": a.read,
+            }
+            for a in rec.alerts
+        ],
+        "alert_reach": reach,
+        "alert_delivered": sum(a.delivered for a in rec.alerts),
+        "alert_read": read_n,
+        "events": rec.events,
+    }
+    out["objectives"] = [_objective(o.id, o.text, o.target, out) for o in plan.objectives]
+    return out
+
+
+def _injects(
+    plan: Plan,
+    sched: Schedule,
+    rec: Record,
+    clock: PlanClock,
+    by_id: dict[str, _Report],
+    burst_reports: dict[str, list[str]],
+    prompts: dict[str, float],
+) -> list[dict[str, Any]]:
+    out = []
+    for act in plan.acts:
+        t0, _t1 = sched.act_span(act)
+        for inject in act.injects:
+            due = t0 + inject.at_s
+            times: list[float] = []
+            if isinstance(inject, ReportInject):  # the scripted text, as the relay stored it
+                times = [r.created_at for r in rec.reports if r.text == inject.text]
+            elif isinstance(inject, BurstInject):
+                times = [
+                    by_id[i].created_at for i in burst_reports.get(inject.id, []) if i in by_id
+                ]
+            elif isinstance(inject, AlertInject):
+                times = [
+                    clock_unix(clock, a.t)
+                    for a in rec.alerts
+                    if a.sender == inject.by and a.info.headline == inject.alert.headline
+                ]
+            elif isinstance(inject, PromptInject) and inject.id in prompts:
+                times = [prompts[inject.id]]
+            first = min(times, default=None)
+            late = (
+                clock.lateness(due, dt.datetime.fromtimestamp(first, dt.UTC))
+                if first is not None
+                else None
+            )
+            row: dict[str, Any] = {
+                "id": inject.id,
+                "act": act.id,
+                "kind": inject.kind if hasattr(inject, "kind") else type(inject).__name__,
+                "due_s": _round(due),
+                "fired": first is not None,
+                "fired_s": _round(due + late) if late is not None else None,
+                "lateness_s": _round(late) if late is not None else None,
+                "times": len(times) if not isinstance(inject, BurstInject) else int(bool(times)),
+                "source": "runner" if isinstance(inject, PromptInject) else "relay",
+            }
+            row["kind"] = _kind(inject)
+            if isinstance(inject, BurstInject):
+                row["reports"] = len(times)
+                row["planned_reports"] = inject.count
+            out.append(row)
+    return out
+
+
+def clock_unix(clock: PlanClock, t: float) -> float:
+    return clock.wall(t).timestamp()
+
+
+def _kind(inject: object) -> str:
+    return {
+        ReportInject: "report",
+        BurstInject: "burst",
+        PromptInject: "prompt",
+        AlertInject: "alert",
+    }[type(inject)]  # type: ignore[index]
+
+
+def _expectation(
+    plan: Plan,
+    sched: Schedule,
+    act_id: str,
+    exp: Any,
+    reports: list[_Report],
+    alerts: list[_Alert],
+    fired_t: dict[str, float],
+) -> dict[str, Any]:
+    act = plan.act(act_id)
+    t0, _t1 = sched.act_span(act)
+    trig = Trigger.parse(exp.trigger or "")
+    within = float(exp.within_s or 0.0)
+    scoped = [r for r in reports if exp.category is None or r.category == exp.category]
+    # each start of the clock, with the report it is about (None: any report of the act)
+    starts: list[tuple[float, _Report | None]] = []
+    if trig is None:
+        pass
+    elif trig.kind == "act_start":
+        starts = [(t0, None)]
+    elif trig.kind == "first_report":
+        starts = [(scoped[0].t, scoped[0])] if scoped else []
+    elif trig.kind == "each_report":
+        starts = [(r.t, r) for r in scoped]
+    elif trig.inject in fired_t:
+        inj = next(i for a in plan.acts for i in a.injects if i.id == trig.inject)
+        own = next(
+            (r for r in reports if isinstance(inj, ReportInject) and r.text == inj.text), None
+        )
+        starts = [(fired_t[trig.inject], own)]
+    outcomes: list[float | None] = []
+    for start, report in starts:
+        if exp.action == "alert":
+            zone = plan.area_of(exp.area) if exp.area else None
+            done = [
+                a.t
+                for a in alerts
+                if a.t >= start - 1e-6
+                and (exp.category is None or exp.category in a.info.categories)
+                and (zone is None or _covers(a.info.area, zone))
+            ]
+        else:
+            pool = [report] if report is not None else scoped
+            done = [
+                t for r in pool if (t := r.action_t(exp.action)) is not None and t >= start - 1e-6
+            ]
+        first = min(done, default=None)
+        outcomes.append(first if first is not None and first - start <= within else None)
+    in_time = sum(1 for o in outcomes if o is not None)
+    met = bool(starts) and in_time == len(starts)
+    delays = [o - s for o, (s, _r) in zip(outcomes, starts, strict=True) if o is not None]
+    return {
+        "id": exp.id,
+        "act": act_id,
+        "action": exp.action,
+        "trigger": exp.trigger,
+        "within_s": within,
+        "text": exp.text,
+        "triggered": len(starts),
+        "in_time": in_time,
+        "met": met,
+        "status": "met" if met else ("missed" if starts else "not triggered"),
+        "first_due_s": _round(starts[0][0] + within) if starts else None,
+        "done_s": _round(max(o for o in outcomes if o is not None)) if in_time else None,
+        "worst_delay_s": _round(max(delays)) if delays else None,
+    }
+
+
+def _covers(area: m.Polygon | m.Circle, zone: m.Polygon) -> bool:
+    if not isinstance(area, m.Polygon):
+        return False
+    return bool(Shape(area.coordinates).buffer(1e-9).covers(Shape(zone.coordinates)))
+
+
+def _objective(oid: str, text: str, target: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    parsed = Target.parse(target) if target else None
+    value = metrics.get(parsed.metric) if parsed is not None and parsed.metric in METRICS else None
+    met = None if parsed is None or value is None else parsed.met_by(float(value))
+    return {"id": oid, "text": text, "target": target, "value": value, "met": met}
+
+
+def _day(sched: Schedule, t: float) -> int:
+    for w in sched.windows:
+        if t < w.t0 + w.length_s:
+            return w.day
+    return sched.windows[-1].day if sched.windows else 1
+
+
+def _first(old: float | None, new: float) -> float:
+    return new if old is None or new < old else old
+
+
+def _pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    k = max(0, math.ceil(q / 100.0 * len(ordered)) - 1)
+    return ordered[k]
+
+
+def _dist(values: list[float], reports: int) -> dict[str, Any]:
+    return {
+        "reports": reports,
+        "responded": len(values),
+        "median": _round(_pct(values, 50)),
+        "p90": _round(_pct(values, 90)),
+    }
+
+
+def _round(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else round(x, 3)
+
+
+def _count(items: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in items:
+        out[i] = out.get(i, 0) + 1
+    return out
+
+
+def write_csv(metrics: dict[str, Any], path: Path) -> None:
+    """Every metric as one row (metric, scope, value): what a spreadsheet wants."""
+    rows: list[tuple[str, str, Any]] = []
+    for name in METRICS:
+        rows.append((name, "pilot", metrics.get(name)))
+    for act, n in metrics["reports_by_act"].items():
+        rows.append(("reports", f"act {act}", n))
+    for day, n in metrics["reports_by_day"].items():
+        rows.append(("reports", day, n))
+    for g, counts in metrics["participants_by_group"].items():
+        for k, v in counts.items():
+            rows.append((f"participants_{k}", f"group {g}", v))
+    for scope, d in metrics["time_to_first_response_s"].items():
+        for k in ("median", "p90", "responded", "reports"):
+            rows.append((f"time_to_first_response_{k}", scope, d[k]))
+    for i in metrics["injects"]:
+        rows.append(("inject_lateness_s", f"inject {i['id']}", i["lateness_s"]))
+    rows.append(("inject_lateness_p99_s", "pilot", metrics["inject_lateness_s"]["p99"]))
+    for e in metrics["expected_actions"]:
+        rows.append(("expected_action", f"expect {e['id']}", e["status"]))
+    for a in metrics["alerts"]:
+        for k in ("reach", "delivered", "read"):
+            rows.append((f"alert_{k}", f"alert {a['alert_id']}", a[k]))
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("metric", "scope", "value"))
+        w.writerows(rows)
