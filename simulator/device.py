@@ -332,13 +332,6 @@ class SimDevice:
             offset = reply.received
             self._upload_offsets[item.sha256] = offset
 
-    async def join_pilot(self, code: str) -> m.PilotJoined:
-        """Take part in a pilot with an invite code, as a participant's phone does once;
-        DeviceError says why the relay refused the code."""
-        joined = await self.request(m.PilotJoin(id="", code=code))
-        assert isinstance(joined, m.PilotJoined)
-        return joined
-
     async def chat(self, report_id: str, text: str) -> m.ChatMessage:
         sent = await self.request(
             m.CitizenChatSend(id="", report_id=report_id, text=text, client_ref=f"c{_next_id()}")
