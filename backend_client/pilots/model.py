@@ -20,7 +20,7 @@ from backend_client import messages as m
 from backend_client import scenarios as sc
 
 #: Where the shipped plans live (next to the package in a source checkout).
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "resources" / "pilots"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "resources" / "pilots"
 
 Name = Annotated[str, Meta(pattern="^[a-z0-9][a-z0-9_-]{0,63}$")]
 Line = Annotated[str, Meta(min_length=1, max_length=limits.MAX_SHORT_CHARS)]

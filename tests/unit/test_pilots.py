@@ -752,3 +752,10 @@ def test_check_takes_scenario_files_too(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text('name = "bad"\ntitle = "Bad"\ntemplates = ["x"]\n', encoding="utf-8")
     assert cli.main(["--check", str(bad)]) == 2
     assert "`category` is required" in capsys.readouterr().out
+
+
+def test_the_shipped_plans_are_found_where_the_default_directory_says() -> None:
+    from backend_client import pilots
+
+    assert pilots.DEFAULT_DIR.is_dir(), pilots.DEFAULT_DIR
+    assert (pilots.DEFAULT_DIR / "preston-2017.toml").is_file()
