@@ -154,7 +154,7 @@ class FeedFilters(QWidget):
             f"{exercise:,} exercise {noun} hidden" if hidden else f"{exercise:,} EXERCISE {noun}"
         )
         self.exercise_label.setToolTip(
-            "Pilots' reports, not real incidents: untick \"Hide exercise traffic\" to see them"
+            'Pilots\' reports, not real incidents: untick "Hide exercise traffic" to see them'
             if hidden
             else "Pilots' reports are in the feed, each marked EXERCISE: not real incidents"
         )
