@@ -19,6 +19,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt
 
 from backend_client import messages as m
+from console.alerts.composer import AlertComposer
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
@@ -29,7 +30,13 @@ from console.main_window import MainWindow
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
 from tests.support.console import js, offline_session
-from tests.support.samples import PILOT, chat_message, exercise_report, numbered_report
+from tests.support.samples import (
+    ELM_ROAD,
+    PILOT,
+    chat_message,
+    exercise_report,
+    numbered_report,
+)
 from tests.support.samples import elm_road_alert as alert
 from tests.support.samples import elm_road_info as info
 
@@ -252,3 +259,49 @@ def test_hide_exercise_traffic_clears_feed_and_map_keeps_real_and_persists(
         again.close()
         again.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def pilot_info(pilot_id: str, state: str) -> m.PilotInfo:
+    return m.PilotInfo(
+        pilot_id=pilot_id,
+        title="Preston campus pilot",
+        state=state,  # type: ignore[arg-type]
+        area=ELM_ROAD,
+        starts_at=time.time() - 3600,
+        ends_at=None,
+        created_by="ines",
+        created_at=time.time() - 7200,
+        ended_at=None,
+        groups=[],
+    )
+
+
+def test_composer_sends_an_exercise_alert_with_its_pilot(
+    qtbot: Any, session: ConsoleSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[Any, Any]] = []
+    monkeypatch.setattr(session, "run", lambda request, ok, err=None: calls.append((request, ok)))
+    dlg = AlertComposer(session, ELM_ROAD, debounce_ms=0)
+    qtbot.addWidget(dlg)
+    dlg.headline.setText("Campus drill: suspicious person near the library")
+    dlg.set_categories(["burglary"])
+    assert not dlg.pilot_row.isVisibleTo(dlg)  # a live alert has no pilot
+    dlg.cap_status.setCurrentText("Exercise")
+    assert dlg.pilot_row.isVisibleTo(dlg)
+    asked = [ok for request, ok in calls if isinstance(request, m.PilotList)]
+    assert len(asked) == 1
+    assert "choose it" in " ".join(dlg.validate())  # no pilot yet: refused here
+    asked[0](
+        m.PilotListed(re="x", pilots=[pilot_info(PILOT, "active"), pilot_info("old-one", "ended")])
+    )
+    assert dlg.pilot.findData("old-one") < 0  # only running pilots can be chosen
+    assert dlg.pilot_id() == PILOT  # the one running pilot is chosen
+    assert "EXERCISE — pilot preston-2017" in dlg.pilot_note.text()
+    dlg.request_count()
+    previews = [r for r, _ok in calls if isinstance(r, m.AlertPreview)]
+    assert previews and previews[-1].pilot_id == PILOT
+    entry = dlg.send()
+    assert entry is not None
+    sent = entry.message
+    assert isinstance(sent, m.AlertSend)
+    assert sent.info.status == "Exercise" and sent.info.pilot_id == PILOT
