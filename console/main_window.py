@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
         )
 
         self.map = MapWidget(session, settings)
-        self.feed = FeedWidget(session)
+        self.feed = FeedWidget(session, settings)
         self.detail = ReportDetailWidget(session)
         self.chat = ChatWidget(session)
         self.alerts = AlertsWidget(session)
@@ -66,6 +66,9 @@ class MainWindow(QMainWindow):
         self.map.area_drawn.connect(self.alerts.compose)
         self.alerts.show_area.connect(self.map.show_alert_area)
         self.feed.high_priority.connect(self.status.show_high_priority)
+        # "Hide exercise traffic" (a feed setting) takes pilots' reports off the map too
+        self.map.set_hide_exercise(self.feed.hiding_exercise)
+        self.feed.exercise_hidden_changed.connect(self.map.set_hide_exercise)
         self.alerts.approval_waiting.connect(self.status.show_notice)
         self._menus()
         self._restore()

@@ -36,3 +36,11 @@ class ConsoleSettings:
 
     def set_tile_source(self, value: str) -> None:
         self.set("map/tiles", value)
+
+    # exercise traffic (pilots' reports) left out of the feed and the map
+    def hide_exercise(self) -> bool:
+        value = self.get("feed/hide_exercise", False)
+        return value is True or str(value).lower() == "true"
+
+    def set_hide_exercise(self, hide: bool) -> None:
+        self.set("feed/hide_exercise", bool(hide))

@@ -4,13 +4,17 @@ It fills CAP 1.2 fields from a template, shows live how many phones the alert wo
 (`alert.preview` answers with a number only, debounced while categories are ticked), checks
 what it can before sending, and hands the result to the session's durable outbox. Whether
 the alert needs a supervisor's approval is decided by the relay; the dialog only says so.
+
+An `Exercise` alert belongs to a pilot (docs/protocol.md 5.9): choosing that status shows a
+Pilot choice, filled from `pilot.list` with the pilots running now; the chosen pilot goes
+into the alert and into the reach preview (its participants only, never email).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 from PySide6.QtCore import QDateTime, QEvent, Qt, QTimer, Signal
@@ -47,6 +51,7 @@ from console.alerts.templates import (
     TemplateError,
     load_templates,
 )
+from console.common.exercise import pilot_words
 from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current
@@ -185,6 +190,20 @@ class AlertComposer(QDialog):
             cap.addWidget(_caption(name), 0, col)
             cap.addWidget(combo, 1, col)
         form.addRow("CAP", cap)
+        #: an Exercise alert's pilot (shown only with status Exercise)
+        self.pilot = QComboBox()
+        self.pilot.addItem("Choose the pilot this exercise belongs to", None)
+        self.pilot.currentIndexChanged.connect(self._pilot_chosen)
+        self.pilot_note = _caption()
+        self.pilot_row = QWidget()
+        pilot_row = QHBoxLayout(self.pilot_row)
+        pilot_row.setContentsMargins(0, 0, 0, 0)
+        pilot_row.addWidget(self.pilot, 1)
+        pilot_row.addWidget(self.pilot_note)
+        self.pilot_row.setVisible(False)
+        form.addRow(self.pilot_row)
+        self._pilots_asked = False
+        self.cap_status.currentTextChanged.connect(self._status_chosen)
 
         side = QVBoxLayout()
         body.addLayout(side, 2)
@@ -301,9 +320,68 @@ class AlertComposer(QDialog):
         self.urgency.setCurrentText(info.urgency)
         self.severity.setCurrentText(info.severity)
         self.certainty.setCurrentText(info.certainty)
+        if info.pilot_id is not None:
+            self.pilot.addItem(info.pilot_id, info.pilot_id)
+            self.pilot.setCurrentIndex(self.pilot.count() - 1)
+        # an update cannot move an alert into or out of a pilot: no other pilot to offer
+        self._pilots_asked = True
+        self.pilot.setEnabled(False)
         self.cap_status.setCurrentText(info.status)
         self.expiry.setDateTime(QDateTime.fromMSecsSinceEpoch(int(info.expires_at * 1000)))
         self.set_categories(info.categories)
+
+    # ------------------------------------------------------------ exercise alerts
+
+    def pilot_id(self) -> str | None:
+        """The chosen pilot, when the status is Exercise (else None: a live alert)."""
+        if self.cap_status.currentText() != "Exercise":
+            return None
+        value = self.pilot.currentData()
+        return str(value) if value else None
+
+    def _status_chosen(self, status: str) -> None:
+        exercise = status == "Exercise"
+        self.pilot_row.setVisible(exercise)
+        if exercise and not self._pilots_asked:
+            self._pilots_asked = True
+            self.pilot_note.setText("Asking the relay for running pilots…")
+
+            def on_error(message: str) -> None:
+                if Shiboken.isValid(self):
+                    self.pilot_note.setText(f"Pilots could not be listed: {message}")
+
+            self.session.run(m.PilotList(id=""), self._guarded(self.show_pilots), on_error)
+        self._pilot_chosen()
+
+    def _guarded(self, fn: Callable[[m.Msg], None]) -> Callable[[m.Msg], None]:
+        def call(reply: m.Msg) -> None:
+            if Shiboken.isValid(self):
+                fn(reply)
+
+        return call
+
+    def show_pilots(self, reply: m.Msg) -> None:
+        """The relay's `pilot.listed`: the running pilots become the choices."""
+        if not isinstance(reply, m.PilotListed):
+            self.pilot_note.setText(f"Pilots could not be listed ({type(reply).__name__}).")
+            return
+        running = [p for p in reply.pilots if p.state == "active"]
+        for p in running:
+            if self.pilot.findData(p.pilot_id) < 0:
+                self.pilot.addItem(f"{p.title} ({p.pilot_id})", p.pilot_id)
+        if len(running) == 1:
+            self.pilot.setCurrentIndex(self.pilot.findData(running[0].pilot_id))
+        self._pilot_chosen()
+        if not running:
+            self.pilot_note.setText("No pilot is running: an Exercise alert needs one.")
+
+    def _pilot_chosen(self, *_: object) -> None:
+        pilot = self.pilot_id()
+        if pilot is not None:
+            self.pilot_note.setText(f"{pilot_words(pilot)}: only its participants, never email")
+        elif self.cap_status.currentText() == "Exercise" and self.pilot.count() > 1:
+            self.pilot_note.setText("")
+        self._schedule_count()
 
     def set_categories(self, categories: Sequence[str]) -> None:
         wanted = set(categories)
@@ -361,7 +439,12 @@ class AlertComposer(QDialog):
             if Shiboken.isValid(self) and gen == self._generation:
                 self.show_count_error(message)
 
-        preview = m.AlertPreview(id="", area=self.area, categories=cats)  # type: ignore[arg-type]
+        preview = m.AlertPreview(
+            id="",
+            area=self.area,
+            categories=cats,  # type: ignore[arg-type]
+            pilot_id=self.pilot_id(),
+        )
         self.session.run(preview, on_reply, on_error)
 
     def show_count(self, reply: m.Msg) -> None:
@@ -398,6 +481,8 @@ class AlertComposer(QDialog):
             problems.append("Write a headline.")
         if not self.checked_categories():
             problems.append("Tick at least one category of phones to send to.")
+        if self.cap_status.currentText() == "Exercise" and self.pilot_id() is None:
+            problems.append("An Exercise alert belongs to a pilot: choose it under the status.")
         if self.expires_at() <= now + MIN_LIFETIME_S:
             problems.append("The expiry time has passed or is too close; set it in the future.")
         for name, widget in (("description", self.description), ("instruction", self.instruction)):
@@ -428,6 +513,7 @@ class AlertComposer(QDialog):
             incident_ref=ref or None,
             expires_at=self.expires_at(),
             status=self.cap_status.currentText(),  # type: ignore[arg-type]
+            pilot_id=self.pilot_id(),
         )
 
     def send(self) -> OutboxEntry | None:

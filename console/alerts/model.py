@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from backend_client import messages as m
 from backend_client import rules
 from console.alerts.area import describe_area
+from console.common.exercise import alert_marking, alert_rehearsal
 
 STATE_LABELS = {
     "pending_approval": "Awaiting approval",
@@ -188,6 +189,10 @@ class AlertRow:
     emails_sent: int = 0
     emails_failed: int = 0
     emails_fewer_than: int | None = None  # email counts withheld, as `fewer_than`
+    #: "EXERCISE" / "TEST" for an alert that is not `Actual` (a rehearsal), else None
+    rehearsal: str | None = None
+    #: "EXERCISE — pilot preston-2017", "TEST", or None (see `console.common.exercise`)
+    marking: str | None = None
 
     @staticmethod
     def of(alert: m.Alert, now: float) -> AlertRow:
@@ -212,6 +217,8 @@ class AlertRow:
             emails_sent=alert.emails_sent,
             emails_failed=alert.emails_failed,
             emails_fewer_than=alert.emails_fewer_than,
+            rehearsal=alert_rehearsal(alert.info),
+            marking=alert_marking(alert.info),
         )
 
 

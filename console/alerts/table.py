@@ -13,7 +13,7 @@ from PySide6.QtCore import (
     QRectF,
     Qt,
 )
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QApplication,
     QStyle,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from backend_client import messages as m
 from console.alerts.model import AlertBook, AlertRow, emails_text, emails_tooltip, when
+from console.common.exercise import EXERCISE_COLOUR
 
 STATE_COLOURS = {
     "pending_approval": "#d29922",
@@ -97,9 +98,11 @@ class AlertTableModel(QAbstractTableModel):
     @staticmethod
     def _text(r: AlertRow, col: int, now: float) -> str:
         if col == STATE:
-            return r.state_label if r.msg_type == "Alert" else f"{r.state_label} ({r.msg_type})"
+            label = r.state_label if r.msg_type == "Alert" else f"{r.state_label} ({r.msg_type})"
+            return f"{r.rehearsal} · {label}" if r.rehearsal else label
         if col == HEADLINE:
-            return r.headline
+            # a rehearsal says so before its headline, in words (the chip is also striped)
+            return f"[{r.marking}] {r.headline}" if r.marking else r.headline
         if col == EMAILS:
             return emails_text(r)
         if r.fewer_than is not None and col in (REACH, DELIVERED, READ):
@@ -131,10 +134,16 @@ class AlertTableModel(QAbstractTableModel):
             return f"{r.delivered} of {r.recipients} phones have received it"
         if col == READ:
             return f"{r.read} of {r.recipients} phones have opened it"
+        if col == STATE and r.rehearsal:
+            return f"{r.marking}: a rehearsal, not a real alert"
         if col == STATE and r.state == "pending_approval":
             return "Waiting for a supervisor other than the sender to approve it"
         if col == HEADLINE:
-            return r.headline
+            return (
+                f"{r.marking}: a rehearsal, not a real alert\n{r.headline}"
+                if r.marking
+                else r.headline
+            )
         return None
 
 
@@ -163,6 +172,10 @@ class AlertDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(STATE_COLOURS.get(row.state, "#768390")))
         painter.drawRoundedRect(chip, chip.height() / 2, chip.height() / 2)
+        if row.rehearsal:  # a yellow dashed outline besides the words
+            painter.setPen(QPen(QColor(EXERCISE_COLOUR), 2, Qt.PenStyle.DashLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(chip, chip.height() / 2, chip.height() / 2)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), text)
         painter.restore()

@@ -25,6 +25,7 @@ from datetime import datetime
 from backend_client import messages as m
 from backend_client import rules
 from console.common.erasure import reporter_text
+from console.common.exercise import EXERCISE, is_exercise_report
 
 RANK = {"queued": 0, "refused": 0, "sent": 1, "delivered": 2, "read": 3}
 
@@ -272,11 +273,13 @@ def meta_text(entry: ChatEntry, now: float | None = None) -> str:
 
 def conversation_title(report_id: str, report: m.Report | None, tombstoned: bool = False) -> str:
     """A conversation is named for its report's category (the shared label) and reporter;
-    a kept report whose citizen erased their data says so (nobody reads replies there)."""
+    a kept report whose citizen erased their data says so (nobody reads replies there);
+    an exercise report's conversation starts with the word, in the list and the title."""
     if report is None:
         return f"Report {report_id[:8]}"
     who = reporter_text(report.reporter, tombstoned)
-    return f"{rules.category_label(report.category)} · {who}"
+    title = f"{rules.category_label(report.category)} · {who}"
+    return f"{EXERCISE} · {title}" if is_exercise_report(report) else title
 
 
 def list_text(conv: Conversation) -> str:

@@ -52,6 +52,8 @@ from console.chat.model import (
     meta_text,
 )
 from console.common.erasure import ERASED_TEXT
+from console.common.exercise import is_exercise_report
+from console.common.exercise_banner import exercise_banner, show_exercise
 from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current as theme_colours
@@ -292,6 +294,10 @@ class ChatWidget(QWidget):
         bold.setBold(True)
         self.title.setFont(bold)
         self.title.setVisible(False)  # names the open conversation; none is open yet
+        #: "EXERCISE — pilot <id>: not a real incident" over an exercise conversation
+        self.exercise_banner = exercise_banner()
+        #: report id -> pilot, for exercise chat whose report this console has not seen
+        self._exercise_chat: dict[str, str | None] = {}
         self.stack = QStackedWidget()
         self.placeholder = QWidget()
         empty_title = plain_label("No conversation open", selectable=False, shrink=False)
@@ -322,6 +328,7 @@ class ChatWidget(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 4, 6, 4)
+        rl.addWidget(self.exercise_banner)
         rl.addWidget(self.title)
         rl.addWidget(self.stack, 1)
         rl.addWidget(self.notice)
@@ -351,6 +358,9 @@ class ChatWidget(QWidget):
 
         for thread in session.chats.values():
             self.model.add_messages(thread)
+            for msg in thread:
+                if msg.exercise or msg.pilot_id is not None:
+                    self._exercise_chat[msg.report_id] = msg.pilot_id
         for report_id in list(session.chats):
             self.model.set_title(report_id, self._title_for(report_id))
         self._load_queued()
@@ -374,6 +384,7 @@ class ChatWidget(QWidget):
         pane.scroll_to_bottom()
         self.title.setText(self.model.conversation(report_id).title)
         self.title.setVisible(True)
+        self._show_exercise()
         self._set_compose_enabled(True)
         self.notice.setVisible(False)
         self._mark_read()
@@ -413,6 +424,10 @@ class ChatWidget(QWidget):
     # ------------------------------------------------------------------ session events
 
     def _on_posted(self, msg: m.ChatMessage) -> None:
+        if msg.exercise or msg.pilot_id is not None:
+            self._exercise_chat[msg.report_id] = msg.pilot_id
+            if msg.report_id == self.current:
+                self._show_exercise()
         if not self.model.has(msg.report_id):
             self.model.set_title(msg.report_id, self._title_for(msg.report_id))
         if self.model.add_message(msg):
@@ -451,6 +466,7 @@ class ChatWidget(QWidget):
                 self.model.set_title(report.report_id, title)
                 if report.report_id == self.current:
                     self.title.setText(title)
+                    self._show_exercise()
                 self._refresh_list()
 
     def _on_erased(self, event: m.ReportErased) -> None:
@@ -458,6 +474,7 @@ class ChatWidget(QWidget):
         changed = False
         for report_id in event.report_ids:
             changed = self.model.remove(report_id) or changed
+            self._exercise_chat.pop(report_id, None)
             pane = self.panes.pop(report_id, None)
             if pane is not None:
                 self.stack.removeWidget(pane)
@@ -466,6 +483,7 @@ class ChatWidget(QWidget):
                 self.current = None
                 self.stack.setCurrentWidget(self.placeholder)
                 self.title.setVisible(False)
+                self._show_exercise()
                 self.compose.clear()
                 self._set_compose_enabled(False)
                 self._notice(ERASED_TEXT)
@@ -580,6 +598,16 @@ class ChatWidget(QWidget):
             if report_id and report_id != self.current:
                 # not from inside the list's own signal: opening rebuilds the list
                 QTimer.singleShot(0, lambda: self.open_conversation(str(report_id)))
+
+    def _show_exercise(self) -> None:
+        """The banner over the open conversation, if its report (or its chat) is a pilot's."""
+        report = self.session.reports.get(self.current) if self.current else None
+        if report is not None and is_exercise_report(report):
+            show_exercise(self.exercise_banner, True, report.pilot_id)
+        elif self.current in self._exercise_chat:
+            show_exercise(self.exercise_banner, True, self._exercise_chat[self.current])
+        else:
+            show_exercise(self.exercise_banner, False, None)
 
     def _title_for(self, report_id: str) -> str:
         return conversation_title(

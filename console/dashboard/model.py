@@ -10,6 +10,11 @@ about it: the first `report.updated` with `by` set (claim, status, priority, lin
 first officer chat message on it. `ingest()` takes wire events and is exact; `observe_report`
 serves callers that only see the report itself (it infers an officer action from a change
 in status, claim, priority or incident and times it when it is observed).
+
+Exercise traffic (a pilot's reports, their chat, its alerts) is left out of every number by
+default, as docs/protocol.md asks of statistics: it is only counted apart
+(`exercise_reports`), so the dashboard can say how many it did not count.
+`include_exercise=True` counts it like live traffic.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 
 from backend_client import messages as m
 from backend_client import rules
+from console.common.exercise import is_exercise_report
 
 BIN_S = 300.0
 WINDOW_S = 7200.0
@@ -91,9 +97,14 @@ _OFFICER_FIELDS = ("status", "claimed_by", "priority", "incident_ref")
 
 
 class DashboardStats:
-    def __init__(self, window_s: float = WINDOW_S, bin_s: float = BIN_S) -> None:
+    def __init__(
+        self, window_s: float = WINDOW_S, bin_s: float = BIN_S, include_exercise: bool = False
+    ) -> None:
         self.window_s = window_s
         self.bin_s = bin_s
+        self.include_exercise = include_exercise
+        #: exercise reports seen and not counted (ids only, to count each once)
+        self._exercise: set[str] = set()
         #: bumped on every change that alters a series (the widget redraws only then)
         self.version = 0
         self._bins: dict[int, Counter[str]] = {}
@@ -107,6 +118,12 @@ class DashboardStats:
 
     def ingest(self, event: m.Msg) -> None:
         """One officer event from the wire (others are ignored)."""
+        if isinstance(event, m.ReportCreated | m.ReportUpdated) and self._left_out(event.report):
+            return
+        if isinstance(event, m.ChatPosted) and not self.counts_chat(event.message):
+            return
+        if isinstance(event, m.AlertChanged) and not self.counts_alert(event.alert):
+            return
         if isinstance(event, m.ReportCreated):
             self.report_seen(event.report.report_id, event.report.category, event.report.created_at)
             self._snapshot[event.report.report_id] = _officer_fields(event.report)
@@ -125,9 +142,36 @@ class DashboardStats:
             for report_id in event.report_ids:
                 self._created.pop(report_id, None)
                 self._snapshot.pop(report_id, None)
+                if report_id in self._exercise:
+                    self._exercise.discard(report_id)
+                    self.version += 1
+
+    @property
+    def exercise_reports(self) -> int:
+        """Exercise reports seen and left out of the numbers (0 when they are counted)."""
+        return len(self._exercise)
+
+    def _left_out(self, report: m.Report) -> bool:
+        if self.include_exercise or not is_exercise_report(report):
+            return False
+        if report.report_id not in self._exercise:
+            self._exercise.add(report.report_id)
+            self.version += 1
+        return True
+
+    def counts_chat(self, msg: m.ChatMessage) -> bool:
+        """Whether this chat message counts (an exercise report's chat does not)."""
+        exercise = msg.exercise or msg.pilot_id is not None or msg.report_id in self._exercise
+        return self.include_exercise or not exercise
+
+    def counts_alert(self, alert: m.Alert) -> bool:
+        """Whether this alert counts: a pilot's (Exercise) alert does not."""
+        return self.include_exercise or alert.info.pilot_id is None
 
     def observe_report(self, report: m.Report, at: float) -> None:
         """A report as the console saw it, at `at` (see the module docstring)."""
+        if self._left_out(report):
+            return
         fields = _officer_fields(report)
         before = self._snapshot.get(report.report_id)
         self._snapshot[report.report_id] = fields

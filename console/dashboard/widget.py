@@ -133,7 +133,8 @@ class DashboardWidget(QWidget):
             for msg in thread:
                 self._chat(msg)
         for alert in session.alerts.values():
-            self.stats.alert_progress(alert, time.time())
+            if self.stats.counts_alert(alert):
+                self.stats.alert_progress(alert, time.time())
         # live events carry who acted and when (exact first-response times, also on replay)
         session.event_received.connect(self.stats.ingest)
 
@@ -172,7 +173,7 @@ class DashboardWidget(QWidget):
     # ------------------------------------------------------------ events: ingest only
 
     def _chat(self, msg: m.ChatMessage) -> None:
-        if msg.sender == "officer":
+        if msg.sender == "officer" and self.stats.counts_chat(msg):
             self.stats.officer_action(msg.report_id, msg.sent_at)
 
     @property
@@ -244,10 +245,15 @@ class DashboardWidget(QWidget):
             if median is not None
             else "no first responses yet"
         )
-        self.summary.setText(
+        text = (
             f"Last 2 hours: {self._bins_total} reports · {first} · "
             f"{waiting} awaiting a first response"
         )
+        exercise = self.stats.exercise_reports
+        if exercise:
+            noun = "report" if exercise == 1 else "reports"
+            text += f" · {exercise} exercise {noun} not counted"
+        self.summary.setText(text)
 
     def _draw_delivery(self, now: float) -> None:
         plot = self.delivery_plot

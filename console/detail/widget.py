@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
 from backend_client import messages as m
 from backend_client import rules
 from console.common.erasure import ERASED_TEXT, reporter_text
+from console.common.exercise import is_exercise_report
+from console.common.exercise_banner import exercise_banner, show_exercise
 from console.common.labels import plain_label
 from console.detail.image_view import ImagePreview
 from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
@@ -255,6 +257,9 @@ class ReportDetailWidget(QWidget):
         content = QWidget()
         lay = QVBoxLayout(content)
         lay.setContentsMargins(8, 8, 8, 8)
+        #: "EXERCISE — pilot <id>: not a real incident", above everything else
+        self.exercise_banner = exercise_banner()
+        lay.addWidget(self.exercise_banner)
 
         self.category_label = plain_label()
         big = QFont(self.category_label.font())
@@ -373,6 +378,7 @@ class ReportDetailWidget(QWidget):
 
     def _fill(self, r: m.Report) -> None:
         self.report = r
+        show_exercise(self.exercise_banner, is_exercise_report(r), r.pilot_id)
         self.category_label.setText(rules.category_label(r.category))
         status = STATUS_WORDS.get(r.status, r.status)
         self.status_chip.setText(f" {status} ")

@@ -11,6 +11,7 @@ import re
 
 from backend_client import messages as m
 from backend_client import rules
+from console.common.exercise import EXERCISE, is_exercise_report, pilot_words
 
 COLUMNS: tuple[str, ...] = ("priority", "age", "category", "status", "reporter", "text", "media")
 COL = {name: i for i, name in enumerate(COLUMNS)}
@@ -36,6 +37,9 @@ PRIORITY_LABELS = {"high": "HIGH", "normal": "", "low": "low"}
 PSEUDONYM_PREFIX = "Citizen-"
 TEXT_CELL_CHARS = 200  # a cell shows the first line, cut here (the view elides further)
 TOOLTIP_CHARS = 2000
+#: what an exercise report's text cell starts with: the delegate paints it as a badge, and
+#: anything reading the model (a screen reader, a copy, a test) reads the word
+EXERCISE_PREFIX = f"{EXERCISE} · "
 _FIRST_LINE = re.compile(r"[^\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*")
 
 
@@ -81,7 +85,8 @@ def plain_tooltip(text: str) -> str:
 def cell_text(r: m.Report, col: str, now: float) -> str:
     """The text a column shows for a report, `now` being the feed's clock (for the age)."""
     if col == "text":
-        return first_line(r.text)
+        line = first_line(r.text)
+        return EXERCISE_PREFIX + line if is_exercise_report(r) else line
     if col == "age":
         return age_text(now - r.created_at)
     if col == "priority":
@@ -96,3 +101,11 @@ def cell_text(r: m.Report, col: str, now: float) -> str:
     if col == "media":
         return str(len(r.media)) if r.media else ""
     return ""
+
+
+def text_tooltip(r: m.Report) -> str:
+    """The report text's tooltip: the whole text, literally, after the exercise marking
+    (with its pilot) when the report is a pilot's."""
+    if is_exercise_report(r):
+        return plain_tooltip(f"{pilot_words(r.pilot_id)}: not a real incident\n\n{r.text}")
+    return plain_tooltip(r.text)

@@ -29,7 +29,13 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap, QStaticText
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
-from console.feed.cells import COLUMNS, cell_text
+from console.common.exercise import (
+    EXERCISE,
+    EXERCISE_COLOUR,
+    EXERCISE_TEXT_COLOUR,
+    is_exercise_report,
+)
+from console.feed.cells import COLUMNS, EXERCISE_PREFIX, cell_text
 from console.feed.model import FeedModel
 
 CELL_PAD = 6  # a cell's inner margin, left and right (the widget sizes columns with it)
@@ -256,6 +262,15 @@ class FeedDelegate(QStyledItemDelegate):
             painter.drawEllipse(x + _PAD, y + h // 2 - 3, 7, 7)
             painter.setPen(fg)
             self._text(painter, QRect(x + _PAD + 13, y, w - 2 * _PAD - 13, h), text, fm)
+        elif col == "text" and text.startswith(EXERCISE_PREFIX) and is_exercise_report(report):
+            # the word, on a yellow badge, before the text (never the colour alone)
+            chip_w = self._chip(
+                painter, rect, fm, EXERCISE, EXERCISE_COLOUR, solid=True, ink=EXERCISE_TEXT_COLOUR
+            )
+            painter.setPen(fg)
+            left = _PAD + chip_w + 6
+            rest = text[len(EXERCISE_PREFIX) :]
+            self._text(painter, QRect(x + left, y, w - left - _PAD, h), rest, fm)
         else:
             if (
                 col in ("age", "reporter", "media")
@@ -309,6 +324,7 @@ class FeedDelegate(QStyledItemDelegate):
         colour: str,
         solid: bool,
         selected: bool = False,
+        ink: str | None = None,
     ) -> int:
         """A rounded label; returns its width."""
         w = min(fm.horizontalAdvance(text) + 10, max(0, rect.width() - 2 * _PAD))
@@ -317,6 +333,6 @@ class FeedDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._colour(colour, 255 if solid else (110 if selected else 60)))
         painter.drawRoundedRect(chip, 4, 4)
-        painter.setPen(self._colour("#ffffff" if solid or selected else colour))
+        painter.setPen(self._colour(ink or ("#ffffff" if solid or selected else colour)))
         self._text(painter, chip.adjusted(2, 0, -2, 0), text, fm, _CENTER)
         return w

@@ -1,4 +1,5 @@
-"""The feed's filter bar: search, category, time window, status toggles, closed, count.
+"""The feed's filter bar: search, category, time window, status toggles, closed, exercise
+traffic, count.
 
 It only turns its controls into a `FeedFilter`; the store does the filtering. Typing is
 debounced, so a search over a million reports runs once per pause, not once per key.
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import rules
+from console.common.exercise import EXERCISE_COLOUR, EXERCISE_TEXT_COLOUR
 from console.feed.cells import STATUS_LABELS
 from console.feed.store import TIME_WINDOWS, FeedFilter
 
@@ -69,7 +71,22 @@ class FeedFilters(QWidget):
         self.show_closed = QCheckBox("Show closed")
         self.show_closed.toggled.connect(self._changed)
         statuses.addWidget(self.show_closed)
+        self.hide_exercise = QCheckBox("Hide exercise traffic")
+        self.hide_exercise.setToolTip(
+            "Leave pilots' reports (marked EXERCISE) out of the feed and the map"
+        )
+        self.hide_exercise.toggled.connect(self._changed)
+        statuses.addWidget(self.hide_exercise)
         statuses.addStretch(1)
+        #: says that exercise reports are here (marked) or hidden; blank when there are none
+        self.exercise_label = QLabel()
+        self.exercise_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.exercise_label.setStyleSheet(
+            f"QLabel {{ background: {EXERCISE_COLOUR}; color: {EXERCISE_TEXT_COLOUR};"
+            " border-radius: 3px; padding: 0 5px; font-weight: 600; }"
+        )
+        self.exercise_label.hide()
+        statuses.addWidget(self.exercise_label)
         self.count_label = QLabel()
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         self.count_label.setToolTip("Reports shown by the filters, of all reports held")
@@ -92,15 +109,18 @@ class FeedFilters(QWidget):
             window_s=TIME_WINDOWS.get(self.window_combo.currentText()),
             text=self.search.text(),
             show_closed=self.show_closed.isChecked(),
+            hide_exercise=self.hide_exercise.isChecked(),
         )
 
-    def reset(self, show_closed: bool) -> None:
-        """Show everything (closed reports too if asked, or if already shown), once."""
+    def reset(self, show_closed: bool, show_exercise: bool = False) -> None:
+        """Show everything (closed reports too if asked, or if already shown; exercise
+        traffic stays hidden if it was, unless asked for), once."""
         controls: list[QObject] = [
             self.search,
             self.window_combo,
             self.category_combo,
             self.show_closed,
+            self.hide_exercise,
             *self.status_buttons.values(),
         ]
         for w in controls:
@@ -110,6 +130,8 @@ class FeedFilters(QWidget):
             self.window_combo.setCurrentText(ALL_TIME)
             self.category_combo.setCurrentIndex(0)
             self.show_closed.setChecked(show_closed or self.show_closed.isChecked())
+            if show_exercise:
+                self.hide_exercise.setChecked(False)
             for button in self.status_buttons.values():
                 button.setChecked(True)
         finally:
@@ -121,6 +143,22 @@ class FeedFilters(QWidget):
         self.count_label.setText(
             f"{shown:,} shown" if shown == total else f"{shown:,} of {total:,}"
         )
+
+    def show_exercise_count(self, exercise: int, hidden: bool) -> None:
+        """Say in the bar that exercise reports are here (or hidden), in words."""
+        if not exercise:
+            self.exercise_label.hide()
+            return
+        noun = "report" if exercise == 1 else "reports"
+        self.exercise_label.setText(
+            f"{exercise:,} exercise {noun} hidden" if hidden else f"{exercise:,} EXERCISE {noun}"
+        )
+        self.exercise_label.setToolTip(
+            'Pilots\' reports, not real incidents: untick "Hide exercise traffic" to see them'
+            if hidden
+            else "Pilots' reports are in the feed, each marked EXERCISE: not real incidents"
+        )
+        self.exercise_label.show()
 
     def _changed(self) -> None:
         self._search_timer.stop()

@@ -29,6 +29,7 @@ from console.feed.cells import (
     first_line,
     plain_tooltip,
     reporter_short,
+    text_tooltip,
 )
 from console.feed.store import PRIORITIES, STATUSES, TIME_WINDOWS, FeedFilter, FeedStore
 from console.theme import CATEGORY_COLOURS, PRIORITY_COLOURS, STATUS_COLOURS
@@ -147,7 +148,7 @@ class FeedModel(QAbstractTableModel):
     @staticmethod
     def _tooltip(r: m.Report, col: str) -> str | None:
         if col == "text":
-            return plain_tooltip(r.text)
+            return text_tooltip(r)
         if col == "status" and r.claimed_by:
             return plain_tooltip(f"{STATUS_LABELS[r.status]} — claimed by {r.claimed_by}")
         if col == "age":

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from backend_client import messages as m
 from backend_client import rules
+from console.common.exercise import is_exercise_report
 
 Ints = npt.NDArray[np.int64]
 
@@ -59,12 +60,14 @@ class FeedFilter:
     between: tuple[float, float] | None = None
     #: only these report ids (the evidence workspace's selected incident); None = any
     only: frozenset[str] | None = None
+    #: leave pilots' reports (exercise traffic) out of live operations
+    hide_exercise: bool = False
 
     def effective_statuses(self) -> frozenset[str]:
         return self.statuses if self.show_closed else self.statuses - {"closed"}
 
     def is_default(self) -> bool:
-        return self == FeedFilter(show_closed=self.show_closed)
+        return self == FeedFilter(show_closed=self.show_closed, hide_exercise=self.hide_exercise)
 
 
 class RowListener(Protocol):
@@ -222,12 +225,13 @@ class _Columns:
     category: npt.NDArray[np.int8] = field(default_factory=_codes)
     priority: npt.NDArray[np.int8] = field(default_factory=_codes)
     unread: npt.NDArray[np.bool_] = field(default_factory=_flags)
+    exercise: npt.NDArray[np.bool_] = field(default_factory=_flags)
 
     def capacity(self) -> int:
         return len(self.created)
 
     def grow(self, capacity: int) -> None:
-        for name in ("created", "status", "category", "priority", "unread"):
+        for name in ("created", "status", "category", "priority", "unread", "exercise"):
             old: npt.NDArray[Any] = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype)
             new[: len(old)] = old
@@ -260,6 +264,7 @@ class FeedStore:
         self._c = _Columns()
         self._n = 0
         self._removed = 0  # storage slots emptied by `remove_many`
+        self._exercise = 0  # exercise reports held (erased ones not counted)
         self._reports: list[m.Report] = []
         self._hay: list[str] = []
         self._index: dict[str, int] = {}
@@ -280,6 +285,10 @@ class FeedStore:
 
     def total(self) -> int:
         return self._n - self._removed
+
+    def exercise_total(self) -> int:
+        """How many of the reports held are exercise traffic (shown or hidden)."""
+        return self._exercise
 
     @property
     def feed_filter(self) -> FeedFilter:
@@ -338,6 +347,7 @@ class FeedStore:
             c.status[idx] = _STATUS_CODE[report.status]
             c.category[idx] = _CATEGORY_CODE[report.category]
             c.priority[idx] = _PRIORITY_CODE[report.priority]
+            self._set_exercise(idx, is_exercise_report(report))
             changed.append(idx)
         dirty: list[int] = []
         born = set(fresh)  # created and changed in one batch: placed once, with its latest data
@@ -369,6 +379,8 @@ class FeedStore:
         c.category[:n] = np.fromiter((_CATEGORY_CODE[r.category] for r in reports), np.int8, n)
         c.priority[:n] = np.fromiter((_PRIORITY_CODE[r.priority] for r in reports), np.int8, n)
         c.unread[:n] = False
+        c.exercise[:n] = np.fromiter((is_exercise_report(r) for r in reports), np.bool_, n)
+        self._exercise = int(c.exercise[:n].sum())
         self._n = n
         self._removed = 0
         self._view.grow_pos(cap)
@@ -398,6 +410,7 @@ class FeedStore:
             self._reports[idx] = _blank(self._reports[idx])
             self._hay[idx] = ""
             self._c.unread[idx] = False
+            self._set_exercise(idx, False)
             removed += 1
         self._removed += removed
         return removed
@@ -448,11 +461,18 @@ class FeedStore:
         c.category[idx] = _CATEGORY_CODE[report.category]
         c.priority[idx] = _PRIORITY_CODE[report.priority]
         c.unread[idx] = unread
+        c.exercise[idx] = False
+        self._set_exercise(idx, is_exercise_report(report))
         self._reports.append(report)
         self._hay.append(_haystack(report))
         self._index[report.report_id] = idx
         self._n = idx + 1
         return idx
+
+    def _set_exercise(self, idx: int, exercise: bool) -> None:
+        if bool(self._c.exercise[idx]) != exercise:
+            self._c.exercise[idx] = exercise
+            self._exercise += 1 if exercise else -1
 
     def _add_fresh(self, fresh: list[int]) -> None:
         if not fresh:
@@ -523,6 +543,8 @@ class FeedStore:
         f = self._filter
         if not self._status_ok[c.status[idx]] or not self._cat_ok[c.category[idx]]:
             return False
+        if f.hide_exercise and c.exercise[idx]:
+            return False
         if f.window_s is not None and c.created[idx] < self.now - f.window_s:
             return False
         if f.between is not None and not f.between[0] <= c.created[idx] <= f.between[1]:
@@ -536,6 +558,8 @@ class FeedStore:
         c = self._c
         order = self._order.view()
         mask = self._status_ok[c.status[:n]] & self._cat_ok[c.category[:n]]
+        if self._filter.hide_exercise:
+            mask &= ~c.exercise[:n]
         if self._filter.window_s is not None:
             mask &= c.created[:n] >= self.now - self._filter.window_s
         if self._filter.between is not None:

@@ -15,12 +15,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QLabel, QMenu, QVBoxLayout, QWidget
 
 from backend_client import messages as m
+from console.common.exercise import is_exercise_report
 from console.feed.actions import FeedActions
 from console.feed.filters import SEARCH_DEBOUNCE_MS, FeedFilters
 from console.feed.model import FeedModel
 from console.feed.store import FeedFilter
 from console.feed.table import MEDIA_ICON, ROW_HEIGHT, FeedTable, column_widths
 from console.session import ConsoleSession
+from console.settings import ConsoleSettings
 
 __all__ = [  # names other code has imported from here
     "AGE_REFRESH_MS",
@@ -43,10 +45,13 @@ ALERT_RECENT_S = 600  # a high-priority report older than this (replayed, cached
 class FeedWidget(QWidget):
     report_selected = Signal(str)
     high_priority = Signal(object)  # m.Report: a new high-priority report arrived
+    #: the dispatcher hid (True) or showed (False) exercise traffic: the map follows
+    exercise_hidden_changed = Signal(bool)
 
-    def __init__(self, session: ConsoleSession) -> None:
+    def __init__(self, session: ConsoleSession, settings: ConsoleSettings | None = None) -> None:
         super().__init__()
         self.session = session
+        self.settings = settings
         self.model = FeedModel(self)
         self._pending: list[tuple[m.Report, bool]] = []
         self._last_flush = 0.0
@@ -71,12 +76,16 @@ class FeedWidget(QWidget):
         self.category_combo = self.filters.category_combo
         self.status_buttons = self.filters.status_buttons
         self.show_closed = self.filters.show_closed
+        self.hide_exercise = self.filters.hide_exercise
         self.count_label = self.filters.count_label
         self.actions_by_name: dict[str, QAction] = self.action_bar.actions_by_name
         self.priority_menu = self.action_bar.priority_menu
         self.priority_button = self.action_bar.priority_button
         self._delegate = self.table.delegate
 
+        if settings is not None and settings.hide_exercise():
+            self.hide_exercise.setChecked(True)  # before any report is loaded: no refilter
+            self.model.set_filter(self.filters.current())
         self.filters.filter_changed.connect(self._filter_chosen)
         self.action_bar.refused.connect(self._show_note)
         self.table.keys.update(
@@ -118,7 +127,10 @@ class FeedWidget(QWidget):
                 self._pending.append((report, False))
                 self.flush_pending()
             if self.model.row_of(report_id) is None:
-                self.filters.reset(show_closed=report.status == "closed")
+                self.filters.reset(
+                    show_closed=report.status == "closed",
+                    show_exercise=is_exercise_report(report),
+                )
                 self._show_note(f"Filters cleared to show report {report_id}.")
             row = self.model.row_of(report_id)
             if row is None:
@@ -135,8 +147,18 @@ class FeedWidget(QWidget):
         return self.table.current_report()
 
     def set_filter(self, feed_filter: FeedFilter) -> None:
+        hidden = self.model.feed_filter.hide_exercise
         self.model.set_filter(feed_filter)
         self._update_count()
+        if feed_filter.hide_exercise != hidden:
+            if self.settings is not None:
+                self.settings.set_hide_exercise(feed_filter.hide_exercise)
+            self.exercise_hidden_changed.emit(feed_filter.hide_exercise)
+
+    @property
+    def hiding_exercise(self) -> bool:
+        """Whether exercise traffic is left out (the map is told the same)."""
+        return self.model.feed_filter.hide_exercise
 
     # the triage actions, as they always were on the feed (the app and tests call them)
 
@@ -222,6 +244,9 @@ class FeedWidget(QWidget):
 
     def _update_count(self) -> None:
         self.filters.show_count(self.model.rowCount(), self.model.total())
+        self.filters.show_exercise_count(
+            self.model.store.exercise_total(), self.model.feed_filter.hide_exercise
+        )
 
     def _update_actions(self) -> None:
         self.action_bar.update_for(self.current_report())

@@ -17,6 +17,7 @@ import msgspec
 from backend_client import geometry, limits
 from backend_client import messages as m
 from console.common.erasure import reporter_text
+from console.common.exercise import is_exercise_report, pilot_words
 
 #: popups show a preview; the full text is in the report pane
 POPUP_TEXT_CHARS = 280
@@ -41,6 +42,9 @@ def report_payload(report: m.Report, tombstoned: bool = False) -> dict[str, Any]
         "who": reporter_text(report.reporter, tombstoned),
         "t": report.created_at,
         "inc": report.incident_ref or "",
+        # exercise traffic: the page rings the marker and titles its popup in words
+        "ex": is_exercise_report(report),
+        "exLabel": pilot_words(report.pilot_id) if is_exercise_report(report) else "",
     }
 
 

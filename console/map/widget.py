@@ -76,6 +76,8 @@ class MapWidget(QWidget):
         self._versions: dict[str, tuple[m.Alert, ...]] = {}
         #: the report ids the page shows (None: every report); see show_only
         self._only: list[str] | None = None
+        #: exercise reports' markers left off the map (the feed's "Hide exercise traffic")
+        self._hide_exercise = False
         self._commands: list[dict[str, Any]] = []
         self._tiles: TileSource = parse_tile_source("")
 
@@ -168,6 +170,18 @@ class MapWidget(QWidget):
             return
         self._only = only
         self._command({"op": "only", "ids": only})
+
+    def set_hide_exercise(self, hide: bool) -> None:
+        """Leave exercise reports' markers off the map (True) or show them, marked. Unlike
+        `show_only` it holds for reports that arrive later: a real one always shows."""
+        if hide == self._hide_exercise:
+            return
+        self._hide_exercise = hide
+        self._command({"op": "hideExercise", "on": hide})
+
+    @property
+    def hiding_exercise(self) -> bool:
+        return self._hide_exercise
 
     def draw(self, kind: str) -> None:
         """Start drawing an alert area in the page: "polygon" or "circle"."""
@@ -302,6 +316,8 @@ class MapWidget(QWidget):
             self._seq = self._applied = 0
             if self._only is not None:  # it would show every report again
                 self._commands.append({"op": "only", "ids": self._only})
+        if self._hide_exercise and not any(c["op"] == "hideExercise" for c in self._commands):
+            self._commands.append({"op": "hideExercise", "on": True})
         self._commands.insert(0, {"op": "tiles", "spec": self._tiles.page_spec()})
         if self._theme != self._page_theme:  # switched while the page was loading
             self._commands.insert(0, {"op": "theme", "cfg": self._theme})

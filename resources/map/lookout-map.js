@@ -30,6 +30,8 @@ window.LookoutMap = (function () {
   const markers = new Map(); // report id -> L.CircleMarker (marker.report holds the data)
   const alerts = new Map(); // alert id -> {layer, badge, label, past: [{layer, badge, label}]}
   let onlyIds = null; // a Set of the report ids to show (the list's narrowing), null = all
+  let hideExercise = false; // exercise reports (r.ex) left off the map
+  const EXERCISE_RING = "#e3b341"; // with the "EX" badge and words in the popup, never alone
   const addQueue = []; // {layers, seq} waiting for the cluster group
   let adding = false;
   let receivedSeq = 0;
@@ -60,15 +62,24 @@ window.LookoutMap = (function () {
   function styleFor(r) {
     const selected = r.id === selectedId;
     const opacity = ageOpacity(r);
+    let ring = cfg.statusColours[r.status] || "#768390";
+    let weight = r.status === "new" ? 3 : 2;
+    let dash = r.status === "closed" ? "2 3" : null;
+    if (r.ex) {
+      // an exercise report: a thick, broken yellow ring, whatever its status
+      ring = EXERCISE_RING;
+      weight = 4;
+      dash = "4 3";
+    }
     return {
       renderer: canvas,
       radius: (r.prio === "high" ? 9 : r.prio === "low" ? 5 : 7) + (selected ? 4 : 0),
       fillColor: cfg.categoryColours[r.cat] || cfg.categoryColours.other || "#adbac7",
       fillOpacity: r.status === "closed" ? opacity * 0.5 : opacity * 0.9,
-      color: selected ? "#ffffff" : cfg.statusColours[r.status] || "#768390",
+      color: selected ? "#ffffff" : ring,
       opacity: selected ? 1 : opacity,
-      weight: selected ? 4 : r.status === "new" ? 3 : 2,
-      dashArray: r.status === "closed" ? "2 3" : null,
+      weight: selected ? 4 : weight,
+      dashArray: selected ? null : dash,
     };
   }
 
@@ -83,7 +94,9 @@ window.LookoutMap = (function () {
   function popupFor(marker) {
     const r = marker.report;
     const root = el("div", "lk-popup");
+    if (r.ex) root.appendChild(el("div", "lk-popup-exercise", (r.exLabel || "EXERCISE") + ": not a real incident"));
     const head = el("div", "lk-popup-head");
+    if (r.ex) head.appendChild(el("span", "lk-ex-badge", "EX"));
     const swatch = el("span", "lk-swatch");
     swatch.style.background = cfg.categoryColours[r.cat] || "#adbac7";
     head.appendChild(swatch);
@@ -204,7 +217,14 @@ window.LookoutMap = (function () {
 
   function shown(marker) {
     if (marker.removed) return false;
+    if (hideExercise && marker.report.ex) return false;
     return !onlyIds || onlyIds.has(marker.report.id);
+  }
+
+  // Exercise reports leave the map (or come back); later ones are held to the same.
+  function setHideExercise(on) {
+    hideExercise = !!on;
+    return setOnly(onlyIds ? Array.from(onlyIds) : null);
   }
 
   // Only these reports' markers stay on the map (null: every report), as the list that
@@ -557,7 +577,7 @@ window.LookoutMap = (function () {
   // ------------------------------------------------------------ commands from Python
 
   function command(c) {
-    const waits = c.op === "select" || c.op === "focus" || c.op === "only";
+    const waits = c.op === "select" || c.op === "focus" || c.op === "only" || c.op === "hideExercise";
     if (waits && (adding || addQueue.length)) {
       afterAdd.push(function () {
         command(c);
@@ -581,6 +601,8 @@ window.LookoutMap = (function () {
         return setTheme(c.cfg);
       case "only":
         return setOnly(c.ids);
+      case "hideExercise":
+        return setHideExercise(c.on);
       case "fitAlert":
         if (alerts.has(c.id)) map.fitBounds(alerts.get(c.id).layer.getBounds(), { padding: [40, 40] });
         layoutLabels();
@@ -611,6 +633,11 @@ window.LookoutMap = (function () {
       .lk-popup-status { margin-left: auto; color: ${cfg.muted}; font-weight: 500; }
       .lk-popup-text { margin: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
       .lk-popup-meta { color: ${cfg.muted}; font-size: 12px; }
+      .lk-popup-exercise { margin: -2px 0 6px; padding: 3px 6px; border-radius: 3px; font-weight: 700;
+        color: #111; border: 2px dashed #111;
+        background: repeating-linear-gradient(135deg, #e3b341 0 8px, #f2d37a 8px 16px); }
+      .lk-ex-badge { padding: 0 4px; border-radius: 3px; background: #e3b341; color: #111;
+        font-weight: 700; text-transform: none; }
       .lk-cluster-icon { background: none; border: none; }
       .lk-cluster { border-radius: 50%; text-align: center; font-weight: 600; font-size: 12px;
         color: ${cfg.text}; background: ${cfg.panel}e6; border: 2px solid ${cfg.highlight};
@@ -691,6 +718,7 @@ window.LookoutMap = (function () {
         return n + a.past.length;
       }, 0),
       only: onlyIds ? onlyIds.size : null,
+      hideExercise: hideExercise,
       heat: !!heatLayer,
       tiles: tileLayer ? tileLayer._url : "",
       selected: selectedId,

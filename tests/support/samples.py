@@ -154,3 +154,13 @@ def elm_road_alert(alert_id: str = "alr_1", **kw: Any) -> m.Alert:
     )
     fields.update(kw)
     return m.Alert(**fields)
+
+
+#: the pilot the exercise samples belong to
+PILOT = "preston-2017"
+
+
+def exercise_report(n: int, pilot_id: str = PILOT, **changes: object) -> m.Report:
+    """Report number `n` (as `numbered_report`), sent by a participant of a pilot: exercise
+    traffic, as the relay marks it."""
+    return numbered_report(n, pilot_id=pilot_id, exercise=True, **changes)

@@ -26,6 +26,7 @@ MODEL_MODULE = {"feed": "store"}
 QT_FREE_HELPERS = (
     "console.alerts.area",
     "console.alerts.templates",
+    "console.common.exercise",
     "console.feed.cells",
     "console.feed.triage",
 )
