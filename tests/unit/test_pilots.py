@@ -731,16 +731,16 @@ def test_any_text_survives_a_save(text: str, key: str) -> None:
 def test_check_prints_what_a_good_plan_holds(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--check", str(PRESTON)]) == 0
     out = capsys.readouterr().out
-    assert "plan preston-2017: 3 days, 8 acts, 67 participants" in out
+    assert "plan preston-2017: 3 days, 8 acts, 77 participants" in out
 
 
 def test_check_lists_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = PRESTON.read_text(encoding="utf-8").replace("count = 45", "count = -45")
+    text = PRESTON.read_text(encoding="utf-8").replace("count = 55", "count = -55")
     path = tmp_path / "preston-2017.toml"
     path.write_text(text, encoding="utf-8")
     assert cli.main(["--check", str(path)]) == 2
     assert capsys.readouterr().out.strip() == (
-        f"{path}: groups[4] (students).count: is -45; give the number of participants "
+        f"{path}: groups[4] (students).count: is -55; give the number of participants "
         "in the group, 0 or more"
     )
 
