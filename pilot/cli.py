@@ -4,8 +4,10 @@ Writes `DIR/metrics.json` (the plan's metric names, `backend_client.pilots.METRI
 the detail: reports per act and day, participants per group, every inject with its
 lateness, time to first response per act, each expected action met or missed, alert
 reach), `DIR/metrics.csv` (every metric as a row), `DIR/run.json` (what the runner did,
-to compare) and keeps the relay's data in `DIR/relay`. Exit status 2 for a plan that
-does not load, 1 if the rehearsal fails.
+to compare), `DIR/report.pdf` (the after-action report: `console/pilot_report.py`, run
+as a child process so this package needs no Qt; `--no-report` skips it) and keeps the
+relay's data in `DIR/relay`. Exit status 2 for a plan that does not load, 1 if the
+rehearsal or the report fails.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from backend_client.pilots import Plan, PlanError, expected_reports, load
+from backend_client.pilots import Plan, PlanError, dumps, expected_reports, load
 from pilot import metrics
 from pilot.rehearsal import pilot_slug, rehearse
 
@@ -34,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--speed", type=float, default=600.0, help="times faster than real time")
     r.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
     r.add_argument("--seed", type=int, default=1, help="the same seed sends the same reports")
+    r.add_argument("--no-report", action="store_true", help="skip DIR/report.pdf")
     r.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -58,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out.mkdir(parents=True, exist_ok=True)
     result = run(plan, out, args.speed, args.seed)
+    if not args.no_report:
+        try:
+            write_report(plan, out)
+        except ReportError as exc:
+            print(f"lookout-pilot: {exc}", file=sys.stderr)
+            return 1
     print(
         f"{plan.name}: {result['reports']} reports (about {expected_reports(plan):.0f} expected), "
         f"{result['participants']} participants, {result['injects_fired']}/"
@@ -65,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['inject_lateness_s']['p99']} plan s), {result['expected_actions_met']} "
         f"expected actions met, {result['expected_actions_missed']} missed; "
         f"wall {result['wall_s']} s -> {out / 'metrics.json'}"
+        + ("" if args.no_report else f", {out / 'report.pdf'}")
     )
     return 0
 
@@ -87,3 +99,29 @@ def run(plan: Plan, out: Path, speed: float, seed: int) -> dict[str, Any]:
     metrics.write_csv(result, out / "metrics.csv")
     (out / "run.json").write_text(json.dumps(asdict(log), indent=2) + "\n")
     return result
+
+
+class ReportError(Exception):
+    """The after-action report could not be written."""
+
+
+def write_report(plan: Plan, out: Path, timeout_s: float = 300.0) -> Path:
+    """`out/report.pdf` from `out/metrics.json`, by `python -m console.pilot_report` in a
+    child process (Qt stays in the console; offscreen unless QT_QPA_PLATFORM says
+    otherwise). The plan is saved beside the metrics as `out/<name>.toml` for it."""
+    plan_file = out / f"{plan.name}.toml"
+    plan_file.write_text(dumps(plan))
+    pdf = out / "report.pdf"
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    cmd = [sys.executable, "-m", "console.pilot_report", str(plan_file), str(out / "metrics.json")]
+    try:
+        done = subprocess.run(
+            [*cmd, str(pdf)], env=env, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ReportError(f"the report took over {timeout_s:.0f} s") from exc
+    if done.returncode != 0 or not pdf.exists():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise ReportError("the report failed: " + " | ".join(tail))
+    return pdf

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
+import subprocess
 from pathlib import Path
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -202,3 +205,33 @@ def test_the_command_line_refuses_a_directory_that_is_not_new(tmp_path: Path) ->
     plan = tmp_path / "rehearsal-test.toml"
     plan.write_text(dumps(small_plan()))
     assert cli.main(["rehearse", str(plan), "--out", str(tmp_path)]) == 2
+
+
+#: markup, an entity and a right-to-left override: the report must print them as typed
+HOSTILE_TITLE = "<b>Bold</b> &amp; <script>alert(1)</script> \u202etxt.exe"
+
+
+def test_the_command_line_writes_the_after_action_report(tmp_path: Path) -> None:
+    """`lookout-pilot rehearse` writes DIR/report.pdf (deliverable 8): its text, as
+    pdftotext reads it, holds the evaluation table (each expected action's id with the
+    status metrics.json gives it) and the plan's hostile title, literally."""
+    plan_file = tmp_path / "rehearsal-test.toml"
+    plan_file.write_text(dumps(msgspec.structs.replace(small_plan(), title=HOSTILE_TITLE)))
+    out = tmp_path / "out"
+    assert cli.main(["rehearse", str(plan_file), "--speed", "2000", "--out", str(out)]) == 0
+    pdf = out / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    result = json.loads((out / "metrics.json").read_text())
+    rows = {e["id"]: e["status"] for e in result["expected_actions"]}
+    assert set(rows) == {"claimed", "answered"}
+    assert rows["answered"] == "missed"  # nobody answers by chat in this plan
+    for eid, status in rows.items():
+        (line,) = [ln for ln in text.splitlines() if ln.split()[:1] == [eid]]
+        assert status in line.split(), (eid, status, line)
+    # the title as typed: no markup interpreted, the override named rather than obeyed
+    assert "Title: <b>Bold</b> &amp; <script>alert(1)</script> [U+202E]txt.exe" in text
+    assert "\u202e" not in text
+    assert "Evaluation: expected officer actions" in text
