@@ -4,7 +4,7 @@ Writes `DIR/metrics.json` (the plan's metric names, `backend_client.pilots.METRI
 the detail: reports per act and day, participants per group, every inject with its
 lateness, time to first response per act, each expected action met or missed, alert
 reach), `DIR/metrics.csv` (every metric as a row), `DIR/run.json` (what the runner did,
-to compare), `DIR/report.pdf` (the after-action report: `console/pilot_report.py`, run
+to compare), `DIR/report.pdf` (the after-action report: `console/pilots/report.py`, run
 as a child process so this package needs no Qt; `--no-report` skips it) and keeps the
 relay's data in `DIR/relay`. Exit status 2 for a plan that does not load, 1 if the
 rehearsal or the report fails.
@@ -106,7 +106,7 @@ class ReportError(Exception):
 
 
 def write_report(plan: Plan, out: Path, timeout_s: float = 300.0) -> Path:
-    """`out/report.pdf` from `out/metrics.json`, by `python -m console.pilot_report` in a
+    """`out/report.pdf` from `out/metrics.json`, by `python -m console.pilots.report` in a
     child process (Qt stays in the console; offscreen unless QT_QPA_PLATFORM says
     otherwise). The plan is saved beside the metrics as `out/<name>.toml` for it."""
     plan_file = out / f"{plan.name}.toml"
@@ -114,7 +114,7 @@ def write_report(plan: Plan, out: Path, timeout_s: float = 300.0) -> Path:
     pdf = out / "report.pdf"
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    cmd = [sys.executable, "-m", "console.pilot_report", str(plan_file), str(out / "metrics.json")]
+    cmd = [sys.executable, "-m", "console.pilots.report", str(plan_file), str(out / "metrics.json")]
     try:
         done = subprocess.run(
             [*cmd, str(pdf)], env=env, capture_output=True, text=True, timeout=timeout_s

@@ -35,6 +35,7 @@ from PySide6.QtGui import (
     QTextImageFormat,
 )
 
+from console.common.printed import as_typed
 from console.evidence.report import Content, Item
 
 DPI = 200
@@ -120,17 +121,6 @@ def positions_plot(items: Sequence[Item], width: int = 1200, height: int = 700) 
 
 #: the Unicode bidirectional controls: typed into a report they reorder what follows
 #: ("Normal \u202eTXT.EXE" prints "Normal EXE.TXT"), so the report names them instead
-_BIDI = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
-
-
-def as_typed(text: str) -> str:
-    """`text` with each bidirectional control shown as [U+XXXX]: printed as typed means
-    the reader sees every character, in the order it was typed."""
-    if not any(ord(c) in _BIDI for c in text):
-        return text
-    return "".join(f"[U+{ord(c):04X}]" if ord(c) in _BIDI else c for c in text)
-
-
 class _Builder:
     def __init__(self, doc: QTextDocument, width: float, units: float | None = None) -> None:
         self.doc = doc

@@ -31,7 +31,18 @@ CONTRACT_MODULES = (
     "scenarios",
     "pilots",
 )
-FEATURES = ("alerts", "chat", "dashboard", "detail", "evidence", "feed", "login", "map", "status")
+FEATURES = (
+    "alerts",
+    "chat",
+    "dashboard",
+    "detail",
+    "evidence",
+    "feed",
+    "login",
+    "map",
+    "pilots",
+    "status",
+)
 
 
 def _contracts() -> list[dict[str, object]]:

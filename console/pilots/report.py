@@ -1,6 +1,6 @@
 """A pilot's after-action report as a PDF, with Qt's PDF writer (issue 12, deliverable 8).
 
-    python -m console.pilot_report PLAN.toml METRICS.json OUT.pdf
+    python -m console.pilots.report PLAN.toml METRICS.json OUT.pdf
 
 `lookout-pilot rehearse` runs this as a child process after writing `metrics.json` (the
 pilot package stands on the contract without Qt: "Only the console imports Qt"). The
@@ -45,8 +45,9 @@ from PySide6.QtGui import (
     QTextTableFormat,
 )
 
-from backend_client.pilots import Plan, Schedule, load
-from console.evidence.report_pdf import as_typed
+from backend_client.pilots import Plan, load
+from console.common.printed import as_typed
+from console.pilots import model
 
 DPI = 200
 MARGIN_MM = 15.0
@@ -69,23 +70,6 @@ def _font(size: float, bold: bool = False) -> QFont:
     for tag in ("liga", "clig", "dlig"):
         font.setFeature(QFont.Tag(tag), 0)
     return font
-
-
-def _hms(t: float | None) -> str:
-    """Plan seconds as h:mm:ss of plan time ("" for none)."""
-    if t is None:
-        return ""
-    sign, t = ("-" if t < 0 else ""), abs(t)
-    h, rest = divmod(round(t), 3600)
-    return f"{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
-
-
-def _num(v: Any) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.3f}".rstrip("0").rstrip(".")
-    return str(v)
 
 
 class _Builder:
@@ -208,169 +192,17 @@ def _document(plan: Plan, metrics: dict[str, Any], width: float) -> QTextDocumen
     doc = QTextDocument()
     doc.setDocumentMargin(0)
     b = _Builder(doc, width)
-    sched = Schedule.of(plan)
-    b.heading("Lookout pilot after-action report", 16)
-    b.line("Plan", plan.name)
-    b.line("Title", plan.title)
-    if plan.description:
-        b.line("Description", plan.description)
-    b.line("Area", plan.area_description or "(no description)")
-    b.line("Time zone", plan.timezone)
-    b.line(
-        "Rehearsal",
-        f"speed {_num(metrics.get('speed'))}x, seed {_num(metrics.get('seed'))}, "
-        f"wall time {_num(metrics.get('wall_s'))} s; times below are plan time (h:mm:ss "
-        "from day 1's opening, nights skipped)",
-    )
-
-    b.heading("Days")
-    b.table(
-        ["day", "date", "window", "title"],
-        [
-            [str(n), d.date.isoformat(), f"{d.start:%H:%M}-{d.end:%H:%M}", d.title]
-            for n, d in enumerate(plan.days, 1)
-        ],
-    )
-    b.heading("Participant groups")
-    joined = metrics.get("participants_by_group", {})
-    b.table(
-        ["group", "title", "role", "planned", "joined", "active"],
-        [
-            [
-                g.name,
-                g.title,
-                g.role,
-                str(g.count),
-                _num(joined.get(g.name, {}).get("joined")) if g.name in joined else "",
-                _num(joined.get(g.name, {}).get("active")) if g.name in joined else "",
-            ]
-            for g in plan.groups
-        ],
-    )
-
-    b.heading("Timeline: acts and injects")
-    fired = {i["id"]: i for i in metrics.get("injects", [])}
-    by_act = metrics.get("reports_by_act", {})
-    rows: list[list[str]] = []
-    for act in plan.acts:
-        t0, t1 = sched.act_span(act)
-        rows.append(
-            [
-                _hms(t0),
-                "act",
-                act.id,
-                f"day {act.day}, {act.start:%H:%M}-{act.end:%H:%M} (to {_hms(t1)}): "
-                f"{act.title or act.id}; {by_act.get(act.id, 0)} reports",
-                "",
-                "",
-            ]
-        )
-        for inj in sorted(act.injects, key=lambda i: i.at_s):
-            got = fired.get(inj.id, {})
-            rows.append(
-                [
-                    _hms(t0 + inj.at_s),
-                    str(got.get("kind", inj.kind if hasattr(inj, "kind") else "inject")),
-                    inj.id,
-                    getattr(inj, "text", "") or "",
-                    _hms(got.get("fired_s")) if got.get("fired") else "not fired",
-                    _num(got.get("lateness_s")) if got.get("fired") else "",
-                ]
-            )
-    b.table(["due", "kind", "id", "what", "fired", "late (s)"], rows)
-    late = metrics.get("inject_lateness_s", {})
-    b.text(
-        f"{_num(metrics.get('injects_fired'))} of {_num(metrics.get('injects_planned'))} "
-        f"injects fired; lateness in plan seconds: median {_num(late.get('median'))}, "
-        f"p99 {_num(late.get('p99'))}, max {_num(late.get('max'))}."
-    )
-
-    b.heading("Evaluation: expected officer actions")
-    b.table(
-        ["id", "act", "action", "trigger", "status", "done (last)", "first deadline", "in time"],
-        [
-            [
-                e["id"],
-                e["act"],
-                e["action"],
-                str(e.get("trigger") or ""),
-                e["status"],
-                _hms(e.get("done_s")),
-                f"{_hms(e.get('first_due_s'))} ({_num(e.get('within_s'))} s)",
-                f"{e.get('in_time', 0)}/{e.get('triggered', 0)}",
-            ]
-            for e in metrics.get("expected_actions", [])
-        ],
-        colour_col=4,
-    )
-    for e in metrics.get("expected_actions", []):
-        if e.get("text"):
-            b.line(e["id"], e["text"])
-    b.text(
-        f"{_num(metrics.get('expected_actions_met'))} met, "
-        f"{_num(metrics.get('expected_actions_missed'))} missed."
-    )
-
-    b.heading("Objectives and targets")
-    b.table(
-        ["objective", "text", "target", "value", "result"],
-        [
-            [
-                o["id"],
-                o["text"],
-                o.get("target") or "(judged by people)",
-                _num(o.get("value")),
-                {True: "met", False: "missed", None: "n/a"}[o.get("met")],
-            ]
-            for o in metrics.get("objectives", [])
-        ],
-        colour_col=4,
-    )
-
-    b.heading("Metrics")
-    names = [
-        "reports",
-        "participants",
-        "active_participants",
-        "injects_fired",
-        "alerts_sent",
-        "alert_read_rate",
-        "expected_actions_met",
-        "expected_actions_missed",
-        "median_time_to_first_response_s",
-        "median_time_to_claim_s",
-        "reports_unattributed",
-        "events",
-    ]
-    b.table(["metric", "value"], [[n, _num(metrics.get(n))] for n in names if n in metrics])
-    ttfr = metrics.get("time_to_first_response_s", {})
-    b.heading("Time to first officer action per act (plan s)", 11)
-    b.table(
-        ["scope", "reports", "responded", "median", "p90"],
-        [
-            [k, _num(d["reports"]), _num(d["responded"]), _num(d["median"]), _num(d["p90"])]
-            for k, d in ttfr.items()
-        ],
-    )
-    if metrics.get("alerts"):
-        b.heading("Alerts", 11)
-        b.table(
-            ["sent", "sender", "headline", "reach", "delivered", "read"],
-            [
-                [
-                    _hms(a.get("sent_s")),
-                    a["sender"],
-                    a["headline"],
-                    _num(a["reach"]),
-                    _num(a["delivered"]),
-                    _num(a["read"]),
-                ]
-                for a in metrics["alerts"]
-            ],
-        )
-
-    b.heading("Reports per act")
-    b.image("lookout-pilot://reports-per-act", bars_plot(dict(by_act)))
+    for part in model.sections(plan, metrics):
+        if isinstance(part, model.Heading):
+            b.heading(part.text, part.size)
+        elif isinstance(part, model.Line):
+            b.line(part.label, part.value)
+        elif isinstance(part, model.Text):
+            b.text(part.value)
+        elif isinstance(part, model.Table):
+            b.table(part.header, part.rows, colour_col=part.colour_col)
+        else:
+            b.image(f"lookout-pilot://{part.name}", bars_plot(part.counts))
     return doc
 
 
@@ -421,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
         print(
-            "usage: python -m console.pilot_report PLAN.toml METRICS.json OUT.pdf", file=sys.stderr
+            "usage: python -m console.pilots.report PLAN.toml METRICS.json OUT.pdf", file=sys.stderr
         )
         return 2
     plan = load(Path(args[0]))

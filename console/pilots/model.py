@@ -1,0 +1,252 @@
+"""The inspector's after-action report as data: what `report.py` prints, section by
+section (headings, label lines, tables, text, the plot's counts), built from the plan and
+the rehearsal's metrics.json. No Qt: the rows are tested without a printer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend_client.pilots import Plan, Schedule
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    size: float = 13
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Text:
+    value: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    #: the column whose "met"/"missed" is coloured (None: none)
+    colour_col: int | None = None
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str
+    counts: dict[str, int]
+
+
+Section = Heading | Line | Text | Table | Plot
+
+
+@dataclass
+class _Sections:
+    out: list[Section] = field(default_factory=list)
+
+    def heading(self, text: str, size: float = 13) -> None:
+        self.out.append(Heading(text, size))
+
+    def line(self, label: str, value: str) -> None:
+        self.out.append(Line(label, value))
+
+    def text(self, value: str) -> None:
+        self.out.append(Text(value))
+
+    def table(
+        self, header: list[str], rows: list[list[str]], colour_col: int | None = None
+    ) -> None:
+        self.out.append(Table(header, rows, colour_col))
+
+    def plot(self, name: str, counts: dict[str, int]) -> None:
+        self.out.append(Plot(name, counts))
+
+
+def hms(t: float | None) -> str:
+    """Plan seconds as h:mm:ss of plan time ("" for none)."""
+    if t is None:
+        return ""
+    sign, t = ("-" if t < 0 else ""), abs(t)
+    h, rest = divmod(round(t), 3600)
+    return f"{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def num(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.3f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def sections(plan: Plan, metrics: dict[str, Any]) -> list[Section]:
+    """The after-action report, section by section, from the plan and metrics.json."""
+    b = _Sections()
+    sched = Schedule.of(plan)
+    b.heading("Lookout pilot after-action report", 16)
+    b.line("Plan", plan.name)
+    b.line("Title", plan.title)
+    if plan.description:
+        b.line("Description", plan.description)
+    b.line("Area", plan.area_description or "(no description)")
+    b.line("Time zone", plan.timezone)
+    b.line(
+        "Rehearsal",
+        f"speed {num(metrics.get('speed'))}x, seed {num(metrics.get('seed'))}, "
+        f"wall time {num(metrics.get('wall_s'))} s; times below are plan time (h:mm:ss "
+        "from day 1's opening, nights skipped)",
+    )
+
+    b.heading("Days")
+    b.table(
+        ["day", "date", "window", "title"],
+        [
+            [str(n), d.date.isoformat(), f"{d.start:%H:%M}-{d.end:%H:%M}", d.title]
+            for n, d in enumerate(plan.days, 1)
+        ],
+    )
+    b.heading("Participant groups")
+    joined = metrics.get("participants_by_group", {})
+    b.table(
+        ["group", "title", "role", "planned", "joined", "active"],
+        [
+            [
+                g.name,
+                g.title,
+                g.role,
+                str(g.count),
+                num(joined.get(g.name, {}).get("joined")) if g.name in joined else "",
+                num(joined.get(g.name, {}).get("active")) if g.name in joined else "",
+            ]
+            for g in plan.groups
+        ],
+    )
+
+    b.heading("Timeline: acts and injects")
+    fired = {i["id"]: i for i in metrics.get("injects", [])}
+    by_act = metrics.get("reports_by_act", {})
+    rows: list[list[str]] = []
+    for act in plan.acts:
+        t0, t1 = sched.act_span(act)
+        rows.append(
+            [
+                hms(t0),
+                "act",
+                act.id,
+                f"day {act.day}, {act.start:%H:%M}-{act.end:%H:%M} (to {hms(t1)}): "
+                f"{act.title or act.id}; {by_act.get(act.id, 0)} reports",
+                "",
+                "",
+            ]
+        )
+        for inj in sorted(act.injects, key=lambda i: i.at_s):
+            got = fired.get(inj.id, {})
+            rows.append(
+                [
+                    hms(t0 + inj.at_s),
+                    str(got.get("kind", inj.kind if hasattr(inj, "kind") else "inject")),
+                    inj.id,
+                    getattr(inj, "text", "") or "",
+                    hms(got.get("fired_s")) if got.get("fired") else "not fired",
+                    num(got.get("lateness_s")) if got.get("fired") else "",
+                ]
+            )
+    b.table(["due", "kind", "id", "what", "fired", "late (s)"], rows)
+    late = metrics.get("inject_lateness_s", {})
+    b.text(
+        f"{num(metrics.get('injects_fired'))} of {num(metrics.get('injects_planned'))} "
+        f"injects fired; lateness in plan seconds: median {num(late.get('median'))}, "
+        f"p99 {num(late.get('p99'))}, max {num(late.get('max'))}."
+    )
+
+    b.heading("Evaluation: expected officer actions")
+    b.table(
+        ["id", "act", "action", "trigger", "status", "done (last)", "first deadline", "in time"],
+        [
+            [
+                e["id"],
+                e["act"],
+                e["action"],
+                str(e.get("trigger") or ""),
+                e["status"],
+                hms(e.get("done_s")),
+                f"{hms(e.get('first_due_s'))} ({num(e.get('within_s'))} s)",
+                f"{e.get('in_time', 0)}/{e.get('triggered', 0)}",
+            ]
+            for e in metrics.get("expected_actions", [])
+        ],
+        colour_col=4,
+    )
+    for e in metrics.get("expected_actions", []):
+        if e.get("text"):
+            b.line(e["id"], e["text"])
+    b.text(
+        f"{num(metrics.get('expected_actions_met'))} met, "
+        f"{num(metrics.get('expected_actions_missed'))} missed."
+    )
+
+    b.heading("Objectives and targets")
+    b.table(
+        ["objective", "text", "target", "value", "result"],
+        [
+            [
+                o["id"],
+                o["text"],
+                o.get("target") or "(judged by people)",
+                num(o.get("value")),
+                {True: "met", False: "missed", None: "n/a"}[o.get("met")],
+            ]
+            for o in metrics.get("objectives", [])
+        ],
+        colour_col=4,
+    )
+
+    b.heading("Metrics")
+    names = [
+        "reports",
+        "participants",
+        "active_participants",
+        "injects_fired",
+        "alerts_sent",
+        "alert_read_rate",
+        "expected_actions_met",
+        "expected_actions_missed",
+        "median_time_to_first_response_s",
+        "median_time_to_claim_s",
+        "reports_unattributed",
+        "events",
+    ]
+    b.table(["metric", "value"], [[n, num(metrics.get(n))] for n in names if n in metrics])
+    ttfr = metrics.get("time_to_first_response_s", {})
+    b.heading("Time to first officer action per act (plan s)", 11)
+    b.table(
+        ["scope", "reports", "responded", "median", "p90"],
+        [
+            [k, num(d["reports"]), num(d["responded"]), num(d["median"]), num(d["p90"])]
+            for k, d in ttfr.items()
+        ],
+    )
+    if metrics.get("alerts"):
+        b.heading("Alerts", 11)
+        b.table(
+            ["sent", "sender", "headline", "reach", "delivered", "read"],
+            [
+                [
+                    hms(a.get("sent_s")),
+                    a["sender"],
+                    a["headline"],
+                    num(a["reach"]),
+                    num(a["delivered"]),
+                    num(a["read"]),
+                ]
+                for a in metrics["alerts"]
+            ],
+        )
+
+    b.heading("Reports per act")
+    b.plot("reports-per-act", dict(by_act))
+    return b.out
