@@ -1,4 +1,4 @@
-"""`lookout-pilot rehearse PLAN --speed N --out DIR [--seed S]`.
+"""`lookout-pilot rehearse PLAN --speed N --out DIR [--seed S]`, and `lookout-pilot invites`.
 
 Writes `DIR/metrics.json` (the plan's metric names, `backend_client.pilots.METRICS`, and
 the detail: reports per act and day, participants per group, every inject with its
@@ -6,6 +6,11 @@ lateness, time to first response per act, each expected action met or missed, al
 reach), `DIR/metrics.csv` (every metric as a row), `DIR/run.json` (what the runner did,
 to compare) and keeps the relay's data in `DIR/relay`. Exit status 2 for a plan that
 does not load, 1 if the rehearsal fails.
+
+`lookout-pilot invites --codes FILE --title T --portal-url URL --out DIR` prints the
+invitations (`pilot.invites`): FILE holds one `pilot.invites` reply (JSON) or a list of
+them, as an officer's client received them; DIR gets a QR code per code (`<CODE>.png`)
+and `invites.pdf`, the cards to cut out. Exit status 2 for a file that is not that.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from backend_client.pilots import Plan, PlanError, expected_reports, load
-from pilot import metrics
+from pilot import invites, metrics
 from pilot.rehearsal import pilot_slug, rehearse
 
 
@@ -35,11 +40,49 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
     r.add_argument("--seed", type=int, default=1, help="the same seed sends the same reports")
     r.add_argument("-v", "--verbose", action="store_true")
+    i = sub.add_parser("invites", help="QR codes and a printable sheet for issued invite codes")
+    i.add_argument(
+        "--codes",
+        type=Path,
+        required=True,
+        help="a pilot.invites reply (JSON), or a list of them, as the relay sent them",
+    )
+    i.add_argument("--title", required=True, help="the pilot's title, printed on every card")
+    i.add_argument(
+        "--portal-url",
+        required=True,
+        help="the citizens' portal, e.g. https://lookout.example.org (the QR codes open it)",
+    )
+    i.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
     return p
+
+
+def _invites(args: argparse.Namespace) -> int:
+    if not str(args.portal_url).startswith("https://"):
+        print("lookout-pilot: --portal-url must start with https://", file=sys.stderr)
+        return 2
+    try:
+        data = json.loads(Path(args.codes).read_text())
+        replies = data if isinstance(data, list) else [data]
+        batches = [invites.Invites.from_reply(r) for r in replies if isinstance(r, dict)]
+        if len(batches) != len(replies):
+            raise ValueError("every entry must be a pilot.invites reply (a JSON object)")
+    except (OSError, ValueError) as exc:
+        print(f"lookout-pilot: {args.codes}: {exc}", file=sys.stderr)
+        return 2
+    out: Path = args.out
+    if out.exists() and any(out.iterdir()):
+        print(f"lookout-pilot: {out} is not empty: give a new directory", file=sys.stderr)
+        return 2
+    count = invites.write_all(batches, args.title, args.portal_url, out)
+    print(f"{count} invitations -> {out / 'invites.pdf'} and {count} PNGs")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "invites":
+        return _invites(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if not args.verbose:
         for noisy in ("relay", "websockets", "backend_client"):
