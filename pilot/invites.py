@@ -26,7 +26,10 @@ from urllib.parse import quote
 
 import segno
 
+from backend_client import messages as m
 from backend_client import rules
+from backend_client.client import RelayClient
+from backend_client.limits import MAX_INVITES_PER_REQUEST
 
 PRIVACY = "You stay anonymous; everything you send is marked as exercise."
 CARDS_PER_PAGE = 8
@@ -36,6 +39,16 @@ MARGIN = 24.0
 COLS, ROWS = 2, 4
 #: pixels per QR module in the PNGs: a 4-module quiet zone, about 300 px for a short URL
 PNG_SCALE = 8
+
+
+def to_reply(batch: Invites) -> dict[str, object]:
+    """The reply's fields again, for `--codes`: the relay shows codes once only."""
+    return {
+        "pilot_id": batch.pilot_id,
+        "group": batch.group,
+        "codes": list(batch.codes),
+        "expires_at": batch.expires_at,
+    }
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,35 @@ class Invites:
             )
         except KeyError as exc:
             raise ValueError(f"missing field {exc.args[0]!r} (a pilot.invites reply)") from None
+
+
+async def issue(
+    officer: RelayClient, pilot_id: str, group: str, count: int, valid_s: float = 14 * 24 * 3600.0
+) -> tuple[str, list[Invites]]:
+    """`count` codes for `group` from a live officer client (an inspector, a supervisor or
+    an admin), in as few `pilot.invite` requests as the limit allows, and the pilot's title.
+    An error reply raises `ProtocolError` (`not_found`: no such pilot or group)."""
+    listed = await officer.request(m.PilotList(id=""))
+    assert isinstance(listed, m.PilotListed)
+    title = next((p.title for p in listed.pilots if p.pilot_id == pilot_id), pilot_id)
+    batches = []
+    left = count
+    while left > 0:
+        n = min(left, MAX_INVITES_PER_REQUEST)
+        got = await officer.request(
+            m.PilotInvite(id="", pilot_id=pilot_id, group=group, count=n, valid_s=valid_s)
+        )
+        assert isinstance(got, m.PilotInvites)
+        batches.append(
+            Invites(
+                pilot_id=got.pilot_id,
+                group=got.group,
+                codes=tuple(printed_code(c) for c in got.codes),
+                expires_at=got.expires_at,
+            )
+        )
+        left -= n
+    return title, batches
 
 
 def printed_code(code: str) -> str:
