@@ -33,6 +33,7 @@ from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.errors import ProtocolError
 from backend_client.outbox import Outbox
 from backend_client.pilots import Plan, PlanError, expected_reports, load
+from backend_client.state import State
 from pilot import invites, metrics
 from pilot.rehearsal import pilot_slug, rehearse
 
@@ -133,9 +134,14 @@ async def _issue(
             Credentials(args.user, password, totp),
             Outbox(Path(tmp) / "outbox"),
         )
+        done = asyncio.Event()
+        client.on_status(lambda st: done.set() if st.state in (State.LIVE, State.FATAL) else None)
         await client.start()
         try:
-            await client.wait_live(30)
+            # live, or refused for good (a wrong password or code): no waiting for nothing
+            await asyncio.wait_for(done.wait(), 30)
+            if client.status.state is State.FATAL:
+                raise ConnectionError(client.status.reason or "could not log in")
             return await invites.issue(
                 client, args.pilot, args.group, args.count, args.valid_days * 86400.0
             )

@@ -106,3 +106,18 @@ async def test_invites_from_the_relay_print_and_join(
     assert isinstance(joined, m.PilotJoined), joined
     assert joined.pilot_id == PILOT and joined.group == "students"
     assert rules.normalise_invite_code(carried) == rules.normalise_invite_code(codes[0])
+
+
+async def test_a_wrong_password_fails_at_once_and_issues_nothing(
+    relay: RunningRelay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "not the password")
+    monkeypatch.setattr("builtins.input", lambda prompt="": fresh_code(relay.totp["ivy"]))
+    out = tmp_path / "out"
+    argv = ["invites", "--relay", relay.relay.url, "--ca", str(relay.relay.ca_path)]  # type: ignore[attr-defined]
+    argv += ["--user", "ivy", "--pilot", PILOT, "--group", "students", "--count", "2"]
+    argv += ["--portal-url", PORTAL, "--out", str(out)]
+    started = time.monotonic()
+    assert await asyncio.to_thread(cli.main, argv) == 1
+    assert time.monotonic() - started < 20  # not the 30 s wait for a session that never comes
+    assert not list(out.glob("*"))
