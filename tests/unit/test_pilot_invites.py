@@ -137,3 +137,29 @@ def test_cli_writes_the_sheet_from_the_relays_replies(tmp_path: Path) -> None:
     codes_file.write_text(json.dumps({"codes": ["ABCD"]}))
     assert cli.main([*argv[:-1], str(tmp_path / "o3"), "--portal-url", PORTAL]) == 2
     assert not (tmp_path / "o3").exists()
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_a_long_title_is_cut_to_its_card_and_unprintable_text_is_marked(tmp_path: Path) -> None:
+    title = "Preston community pilot on the University of Central Lancashire campus, 2017"
+    batch = invites.Invites.from_reply(_reply("Студенты", _codes(1)))
+    invites.write(batch, title, PORTAL, tmp_path)
+    text = _pdftotext(tmp_path / "invites.pdf")[0]
+    first = text.splitlines()[0]
+    assert first.endswith("...") and title.startswith(first[:-3])
+    # Cyrillic is outside the standard fonts' WinAnsi: each letter prints as "?"
+    assert "Group: ????????" in text
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils")
+def test_the_printed_qr_codes_read_as_their_cards_links(tmp_path: Path) -> None:
+    """The sheet's vector QR codes, rendered at 150 dpi, read as the same links."""
+    zxingcpp = pytest.importorskip("zxingcpp")
+    batch = invites.Invites.from_reply(_reply("students", _codes(8)))
+    invites.write(batch, "Preston community pilot", PORTAL, tmp_path)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", str(tmp_path / "invites.pdf"), str(tmp_path / "page")],
+        check=True,
+    )
+    found = zxingcpp.read_barcodes(Image.open(tmp_path / "page-1.png").convert("L"))
+    assert sorted(r.text for r in found) == sorted(invites.join_url(PORTAL, c) for c in batch.codes)
