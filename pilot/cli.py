@@ -1,4 +1,4 @@
-"""`lookout-pilot rehearse PLAN --speed N --out DIR [--seed S]`.
+"""`lookout-pilot rehearse PLAN --speed N --out DIR [--seed S]`, and `lookout-pilot invites`.
 
 Writes `DIR/metrics.json` (the plan's metric names, `backend_client.pilots.METRICS`, and
 the detail: reports per act and day, participants per group, every inject with its
@@ -8,23 +8,37 @@ to compare), `DIR/report.pdf` (the after-action report: `console/pilots/report.p
 as a child process so this package needs no Qt; `--no-report` skips it) and keeps the
 relay's data in `DIR/relay`. Exit status 2 for a plan that does not load, 1 if the
 rehearsal or the report fails.
+
+`lookout-pilot invites --relay URL --ca FILE --user NAME --pilot ID --group G --count N
+--portal-url URL --out DIR` issues the codes (`pilot.invite`, as an inspector: password
+and TOTP code are asked for) and prints the invitations: DIR gets a QR code per code
+(`<CODE>.png`), `invites.pdf`, the cards to cut out, and `codes.json`, the replies (owner
+only: the relay shows codes once). `--codes FILE --title T` instead of the relay options
+prints codes already issued: one `pilot.invites` reply (JSON) or a list of them. Exit
+status 2 for options or a file that are not right, 1 if the relay refuses.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.errors import ProtocolError
+from backend_client.outbox import Outbox
 from backend_client.pilots import Plan, PlanError, dumps, expected_reports, load
-from pilot import metrics
+from backend_client.state import State
+from pilot import invites, metrics
 from pilot.rehearsal import pilot_slug, rehearse
 
 
@@ -40,11 +54,110 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=1, help="the same seed sends the same reports")
     r.add_argument("--no-report", action="store_true", help="skip DIR/report.pdf")
     r.add_argument("-v", "--verbose", action="store_true")
+    i = sub.add_parser("invites", help="QR codes and a printable sheet of invite codes")
+    i.add_argument("--relay", help="the relay, wss://host:port (issue the codes there)")
+    i.add_argument("--ca", type=Path, help="the relay's CA certificate (PEM)")
+    i.add_argument("--user", help="an inspector's (or supervisor's, admin's) user name")
+    i.add_argument("--pilot", help="the pilot's id, e.g. preston-2017")
+    i.add_argument("--group", help="the participant group the codes are for")
+    i.add_argument("--count", type=int, help="how many codes (one per participant)")
+    i.add_argument("--valid-days", type=float, default=14.0, help="how long the codes work")
+    i.add_argument(
+        "--codes",
+        type=Path,
+        help="instead of --relay: pilot.invites replies (JSON) already received",
+    )
+    i.add_argument("--title", help="the pilot's title on the cards (default: the relay's)")
+    i.add_argument(
+        "--portal-url",
+        required=True,
+        help="the citizens' portal, e.g. https://lookout.example.org (the QR codes open it)",
+    )
+    i.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
     return p
+
+
+def _invites(args: argparse.Namespace) -> int:
+    def fail(why: str) -> int:
+        print(f"lookout-pilot: {why}", file=sys.stderr)
+        return 2
+
+    if not str(args.portal_url).startswith("https://"):
+        return fail("--portal-url must start with https://")
+    out: Path = args.out
+    if out.exists() and any(out.iterdir()):
+        return fail(f"{out} is not empty: give a new directory")
+    if args.codes is not None:
+        if not args.title:
+            return fail("--codes needs --title")
+        try:
+            data = json.loads(Path(args.codes).read_text())
+            replies = data if isinstance(data, list) else [data]
+            batches = [invites.Invites.from_reply(r) for r in replies if isinstance(r, dict)]
+            if len(batches) != len(replies):
+                raise ValueError("every entry must be a pilot.invites reply (a JSON object)")
+        except (OSError, ValueError) as exc:
+            return fail(f"{args.codes}: {exc}")
+        title: str = args.title
+    else:
+        needed = ("relay", "ca", "user", "pilot", "group", "count")
+        missing = [f"--{n}" for n in needed if getattr(args, n) is None]
+        if missing:
+            return fail(f"give --codes, or {', '.join(missing)}")
+        if not (1 <= args.count <= 10_000) or not (0 < args.valid_days <= 366):
+            return fail("--count is 1 to 10000, --valid-days more than 0")
+        password = getpass.getpass(f"{args.user}'s password: ")
+        code = input("TOTP code: ").strip()
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            got, batches = asyncio.run(_issue(args, password, code, out))
+        except (ProtocolError, OSError, TimeoutError) as exc:
+            print(f"lookout-pilot: the relay refused: {exc}", file=sys.stderr)
+            return 1
+        title = args.title or got
+    out.mkdir(parents=True, exist_ok=True)
+    codes = out / "codes.json"
+    codes.touch(mode=0o600)
+    codes.write_text(json.dumps([invites.to_reply(b) for b in batches], indent=2) + "\n")
+    count = invites.write_all(batches, title, args.portal_url, out)
+    print(f"{count} invitations -> {out / 'invites.pdf'} and {count} PNGs")
+    return 0
+
+
+async def _issue(
+    args: argparse.Namespace, password: str, code: str, out: Path
+) -> tuple[str, list[invites.Invites]]:
+    typed = [code]
+
+    def totp() -> str | None:
+        # the code typed once; a lapsed session then ends instead of re-logging in
+        return typed.pop() if typed else None
+
+    with tempfile.TemporaryDirectory() as tmp:  # nothing is queued: pilot.invite has no idem
+        client = RelayClient(
+            ClientConfig(url=args.relay, ca_file=args.ca),
+            Credentials(args.user, password, totp),
+            Outbox(Path(tmp) / "outbox"),
+        )
+        done = asyncio.Event()
+        client.on_status(lambda st: done.set() if st.state in (State.LIVE, State.FATAL) else None)
+        await client.start()
+        try:
+            # live, or refused for good (a wrong password or code): no waiting for nothing
+            await asyncio.wait_for(done.wait(), 30)
+            if client.status.state is State.FATAL:
+                raise ConnectionError(client.status.reason or "could not log in")
+            return await invites.issue(
+                client, args.pilot, args.group, args.count, args.valid_days * 86400.0
+            )
+        finally:
+            await client.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "invites":
+        return _invites(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if not args.verbose:
         for noisy in ("relay", "websockets", "backend_client"):
