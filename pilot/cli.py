@@ -25,8 +25,6 @@ import asyncio
 import getpass
 import json
 import logging
-import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict
@@ -39,6 +37,7 @@ from backend_client.outbox import Outbox
 from backend_client.pilots import Plan, PlanError, dumps, expected_reports, load
 from backend_client.state import State
 from pilot import invites, metrics
+from pilot.printing import PrintError, run_console_tool
 from pilot.rehearsal import pilot_slug, rehearse
 
 
@@ -119,7 +118,11 @@ def _invites(args: argparse.Namespace) -> int:
     codes = out / "codes.json"
     codes.touch(mode=0o600)
     codes.write_text(json.dumps([invites.to_reply(b) for b in batches], indent=2) + "\n")
-    count = invites.write_all(batches, title, args.portal_url, out)
+    try:
+        count = invites.write_all(batches, title, args.portal_url, out)
+    except PrintError as exc:  # the codes are kept in codes.json: print them again later
+        print(f"lookout-pilot: {exc}; the codes are in {codes}", file=sys.stderr)
+        return 1
     print(f"{count} invitations -> {out / 'invites.pdf'} and {count} PNGs")
     return 0
 
@@ -225,16 +228,14 @@ def write_report(plan: Plan, out: Path, timeout_s: float = 300.0) -> Path:
     plan_file = out / f"{plan.name}.toml"
     plan_file.write_text(dumps(plan))
     pdf = out / "report.pdf"
-    env = dict(os.environ)
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    cmd = [sys.executable, "-m", "console.pilots.report", str(plan_file), str(out / "metrics.json")]
     try:
-        done = subprocess.run(
-            [*cmd, str(pdf)], env=env, capture_output=True, text=True, timeout=timeout_s
+        run_console_tool(
+            "console.pilots.report",
+            [str(plan_file), str(out / "metrics.json"), str(pdf)],
+            pdf,
+            "the report",
+            timeout_s,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise ReportError(f"the report took over {timeout_s:.0f} s") from exc
-    if done.returncode != 0 or not pdf.exists():
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise ReportError("the report failed: " + " | ".join(tail))
+    except PrintError as exc:
+        raise ReportError(str(exc)) from exc
     return pdf
