@@ -244,8 +244,9 @@ class RelayClient:
             await self._ws.close()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # gather, not suppress(CancelledError): that would also swallow a cancel of
+            # the task closing us
+            await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         if self._status.state is not State.OFFLINE:
             self._set(Trigger.STOP, next_attempt_at=None)

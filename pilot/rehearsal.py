@@ -220,8 +220,7 @@ async def rehearse(
         run.stand_in_actions = stand_ins.done.actions
         run.stand_in_errors = dict(sorted(stand_ins.done.errors.items()))
         watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        await asyncio.gather(watcher, return_exceptions=True)  # a cancel of ours still ends us
     finally:
         stop.set()
         if devices:

@@ -159,8 +159,12 @@ class Mail:
                     continue
                 due = await self.db.read(lambda s: store.next_due(s, time.time()))
                 wait = self.config.email_poll_s if due is None else max(0.0, due - time.time())
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel
+                # that lands as the wake-up completes, and the relay's stop then waits for
+                # this task forever (seen: a test hung until its 300 s timeout)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), min(wait, self.config.email_poll_s))
+                    async with asyncio.timeout(min(wait, self.config.email_poll_s)):
+                        await self._wake.wait()
         finally:
             for s in sessions:
                 self._pool.submit(s.close)
@@ -193,8 +197,9 @@ class Mail:
             await asyncio.gather(*(worker(s) for s in sessions[: len(batch)]))
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            # not suppress(CancelledError) around `await renewer`: that also swallowed a
+            # cancel of this task itself (the relay stopping), which then ran on forever
+            await asyncio.gather(renewer, return_exceptions=True)
 
     async def _send_one(self, out: store.Outgoing, session: SmtpSession) -> None:
         cfg = self.config
