@@ -15,17 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtCore import QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
     QGuiApplication,
     QImage,
-    QPageLayout,
-    QPageSize,
     QPainter,
-    QPdfWriter,
     QPen,
     QTextBlockFormat,
     QTextCharFormat,
@@ -35,6 +32,7 @@ from PySide6.QtGui import (
     QTextImageFormat,
 )
 
+from console.common import pdf
 from console.common.printed import as_typed
 from console.evidence.report import Content, Item
 
@@ -275,17 +273,7 @@ def write_pdf(
     else:
         assert map_image is not None
         map_note = "The workspace's map as the analyst left it."
-    writer = QPdfWriter(str(path))
-    writer.setResolution(DPI)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(0, 0, 0, 0),
-        )
-    )
-    writer.setTitle(f"Lookout evidence report: {content.package_name}")
-    writer.setCreator("Lookout")
+    writer = pdf.a4_writer(path, f"Lookout evidence report: {content.package_name}", DPI)
     page_w, page_h = float(writer.width()), float(writer.height())
     margin = _mm(MARGIN_MM)
     body = QRectF(
@@ -297,13 +285,9 @@ def write_pdf(
     painter = QPainter(writer)
     try:
         doc = _document(content, body.width(), map_image, map_note, timeline_image, image_units)
-        doc.documentLayout().setPaintDevice(writer)
-        doc.setPageSize(QSizeF(body.width(), body.height()))
-        pages = doc.pageCount()
         small = _font(QFont("DejaVu Sans", 7))
-        for page in range(pages):
-            if page:
-                writer.newPage()
+
+        def decorate(page: int, pages: int) -> None:
             painter.setFont(small)
             painter.setPen(QColor("#333333"))
             head = QRectF(margin, margin, body.width(), _mm(HEADER_MM) * 0.8)
@@ -320,10 +304,8 @@ def write_pdf(
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
                 f"page {page + 1} of {pages}",
             )
-            painter.save()
-            painter.translate(body.left(), body.top() - page * body.height())
-            doc.drawContents(painter, QRectF(0, page * body.height(), body.width(), body.height()))
-            painter.restore()
+
+        pages = pdf.print_document(writer, painter, doc, body, decorate)
     finally:
         painter.end()
     return pages

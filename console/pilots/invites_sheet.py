@@ -19,19 +19,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMarginsF, QRectF, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
     QFontMetricsF,
     QGuiApplication,
-    QPageLayout,
-    QPageSize,
     QPainter,
-    QPdfWriter,
     QPen,
 )
 
+from console.common import pdf
 from console.common.printed import as_typed
 
 DPI = 300
@@ -55,17 +53,7 @@ def _font(pt: float, bold: bool = False) -> QFont:
 
 def write_sheet(cards: list[dict[str, Any]], path: Path) -> int:
     """Write the sheet; returns the number of pages. Needs a QGuiApplication (fonts)."""
-    writer = QPdfWriter(str(path))
-    writer.setResolution(DPI)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(0, 0, 0, 0),
-        )
-    )
-    writer.setTitle("Lookout pilot invitations")
-    writer.setCreator("Lookout")
+    writer = pdf.a4_writer(path, "Lookout pilot invitations", DPI)
     page_w, page_h = float(writer.width()), float(writer.height())
     margin = _mm(MARGIN_MM)
     card_w = (page_w - 2 * margin) / COLS

@@ -25,16 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtCore import QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
     QImage,
-    QPageLayout,
-    QPageSize,
     QPainter,
-    QPdfWriter,
     QPen,
     QTextBlockFormat,
     QTextCharFormat,
@@ -46,6 +43,7 @@ from PySide6.QtGui import (
 )
 
 from backend_client.pilots import Plan, load
+from console.common import pdf
 from console.common.printed import as_typed
 from console.pilots import model
 
@@ -209,29 +207,15 @@ def _document(plan: Plan, metrics: dict[str, Any], width: float) -> QTextDocumen
 def write_pdf(plan: Plan, metrics: dict[str, Any], path: Path) -> int:
     """Write the after-action report to `path`; returns the number of pages. Needs a
     QGuiApplication (fonts); touches no widget or screen, so any thread will do."""
-    writer = QPdfWriter(str(path))
-    writer.setResolution(DPI)
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
-            QMarginsF(0, 0, 0, 0),
-        )
-    )
-    writer.setTitle(f"Lookout pilot after-action report: {plan.name}")
-    writer.setCreator("Lookout")
+    writer = pdf.a4_writer(path, f"Lookout pilot after-action report: {plan.name}", DPI)
     page_w, page_h = float(writer.width()), float(writer.height())
     margin = _mm(MARGIN_MM)
     body = QRectF(margin, margin, page_w - 2 * margin, page_h - 2 * margin - _mm(FOOTER_MM))
     painter = QPainter(writer)
     try:
         doc = _document(plan, metrics, body.width())
-        doc.documentLayout().setPaintDevice(writer)
-        doc.setPageSize(QSizeF(body.width(), body.height()))
-        pages = doc.pageCount()
-        for page in range(pages):
-            if page:
-                writer.newPage()
+
+        def decorate(page: int, pages: int) -> None:
             painter.setFont(_font(7))
             painter.setPen(QColor("#333333"))
             foot = QRectF(margin, body.bottom() + _mm(2), body.width(), _mm(FOOTER_MM))
@@ -240,10 +224,8 @@ def write_pdf(plan: Plan, metrics: dict[str, Any], path: Path) -> int:
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
                 f"{plan.name}: after-action report, exercise data  |  page {page + 1} of {pages}",
             )
-            painter.save()
-            painter.translate(body.left(), body.top() - page * body.height())
-            doc.drawContents(painter, QRectF(0, page * body.height(), body.width(), body.height()))
-            painter.restore()
+
+        pages = pdf.print_document(writer, painter, doc, body, decorate)
     finally:
         painter.end()
     return pages
