@@ -34,7 +34,15 @@ from typing import Any
 from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.errors import ProtocolError
 from backend_client.outbox import Outbox
-from backend_client.pilots import Plan, PlanError, dumps, expected_reports, load
+from backend_client.pilots import (
+    DEFAULT_DIR,
+    Plan,
+    PlanError,
+    available,
+    dumps,
+    expected_reports,
+    load,
+)
 from backend_client.state import State
 from pilot import invites, metrics
 from pilot.printing import PrintError, run_console_tool
@@ -46,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("rehearse", help="run a plan in compressed time with simulated people")
     r.add_argument(
-        "plan", type=Path, help="a pilot plan (TOML), e.g. resources/pilots/preston-2017.toml"
+        "plan",
+        type=Path,
+        help="a pilot plan (TOML), or the name of a shipped one: " + ", ".join(available()),
     )
     r.add_argument("--speed", type=float, default=600.0, help="times faster than real time")
     r.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
@@ -157,6 +167,14 @@ async def _issue(
             await client.stop()
 
 
+def _plan_path(given: Path) -> Path:
+    """A plan file, or the name of a shipped plan (`preston-2017`): installed, the shipped
+    plans are inside the bundle, so the name is what an operator can type."""
+    if given.exists() or given.suffix or len(given.parts) != 1:
+        return given
+    return DEFAULT_DIR / f"{given}.toml" if str(given) in available() else given
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "invites":
@@ -169,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print("lookout-pilot: --speed must be more than 0", file=sys.stderr)
         return 2
     try:
-        plan = load(args.plan)
+        plan = load(_plan_path(args.plan))
     except PlanError as exc:
         print(exc, file=sys.stderr)
         return 2

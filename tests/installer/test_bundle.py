@@ -10,6 +10,7 @@ the venv are not noticed: `make installer` after changing them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -30,7 +31,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 VERSION: str = PROJECT["version"]
 SCRIPTS: dict[str, str] = PROJECT["scripts"]
-SOURCES = ["backend_client", "console", "demo", "relay", "simulator", "resources", "installer"]
+#: every package of [tool.importlinter] root_packages, and what the spec collects as data
+SOURCES = [
+    *tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+        "root_packages"
+    ],
+    "resources",
+    "portal",
+    "installer",
+]
 #: console/app.py's offscreen screen: the main window fills it, less nothing but its frame
 SCREEN = (1600, 1000)
 
@@ -211,6 +220,33 @@ def test_bundled_demo_evidence_case_opens_and_verifies(unpacked: Path, tmp_path:
     assert verified.returncode == 0, verified.stdout[-3000:]
     assert f"signer pinned: {fingerprint}" in verified.stdout
     _check_workspace(tmp_path / "out.png")
+
+
+def test_bundled_pilot_tool_rehearses_preston_and_prints(unpacked: Path, tmp_path: Path) -> None:
+    """The issue's own command, from the bundle: the shipped plan by name, at 2000x, writes
+    metrics.json and the after-action report, whose printer (Qt, a child process started
+    as `sys.executable -m console.pilots.report`) must run inside the bundle; and the
+    invitation sheet's printer likewise."""
+    env = _env(tmp_path)
+    cmd = [str(unpacked / "lookout-pilot"), "rehearse", "preston-2017", "--speed", "2000"]
+    done = subprocess.run(
+        [*cmd, "--out", "out"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert result["injects_fired"] == result["injects_planned"] > 0
+    assert result["reports"] > 200
+    assert (tmp_path / "out" / "report.pdf").read_bytes().startswith(b"%PDF-")
+    codes = tmp_path / "codes.json"
+    reply = {"type": "pilot.invites", "v": 1, "re": "o1", "pilot_id": "preston-2017"}
+    reply |= {"group": "students", "codes": ["7KQM-XW3A-9TBD"], "expires_at": 1893456000.0}
+    codes.write_text(json.dumps(reply))
+    cmd = [str(unpacked / "lookout-pilot"), "invites", "--codes", str(codes), "--title", "P"]
+    cmd += ["--portal-url", "https://lookout.example.org", "--out", "cards"]
+    printed = _run(cmd, tmp_path, env)
+    assert printed.returncode == 0, printed.stderr[-3000:]
+    assert (tmp_path / "cards" / "invites.pdf").read_bytes().startswith(b"%PDF-")
+    assert (tmp_path / "cards" / "7KQM-XW3A-9TBD.png").is_file()
 
 
 @pytest.mark.skipif(
