@@ -373,3 +373,23 @@ def test_the_command_line_writes_the_after_action_report(tmp_path: Path) -> None
     assert "Title: <b>Bold</b> &amp; <script>alert(1)</script> [U+202E]txt.exe" in text
     assert "\u202e" not in text
     assert "Evaluation: expected officer actions" in text
+    # deliverable 7's figures, beside the names metrics.json gives them
+    for heading in (
+        "Participation per day and retention",
+        "Time to acknowledge and to first response (plan s)",
+        "Alerts: delivery, reading and time to read (plan s)",
+        "Reports per group",
+    ):
+        assert heading in text, heading
+    for name in ("retention_day_over_day", "median_time_to_acknowledge_s", "median_time_to_read_s"):
+        (line,) = [ln for ln in text.splitlines() if ln.split()[:1] == [name]]
+        want = result[name]
+        assert line.split()[1] == (
+            "n/a" if want is None else f"{want:.3f}".rstrip("0").rstrip(".")
+        ), line
+    (students,) = [
+        ln.split()
+        for ln in text.splitlines()
+        if ln.split()[:1] == ["students"] and len(ln.split()) == 2
+    ]
+    assert students[1] == str(result["reports_by_group"]["students"])
