@@ -2,10 +2,20 @@
 
 Nothing here trusts what the runner thinks it did. Reports, officer actions, chat and
 alerts are the pilot's events in the event log (`events.pilot_id`), decoded as the
-consoles decode them; participants and alert receipts are the relay's tables. The runner
+consoles decode them; participants (with their groups), which device sent each report, and
+alert receipts (with their delivered and read times) are the relay's tables. The runner
 contributes only what the relay cannot know: when plan time 0 was (to turn the relay's
 clock into plan time), which report ids a burst produced, and when a prompt was shown
 (a headless run has no console to show it on). Times are plan seconds throughout.
+
+The per-report times, each from the report's creation: *acknowledge*, an officer first
+took it on (claimed, assigned, or moved it out of `new`); *first response*, the first
+officer chat message to the reporter (the expectations' `first_response`); *first
+action*, whichever officer action or chat came first. A participant is *active* on a
+plan day when it sent a report or a chat message, or read an alert, that day; *retention
+day over day* is, over every day but the last, the share of a day's active participants
+active again the next day (pooled: the sum over days of those still active over the sum
+of those active).
 """
 
 from __future__ import annotations
@@ -13,13 +23,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shapely.geometry import Polygon as Shape
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend_client import codec
@@ -52,7 +62,9 @@ class _Report:
     t: float  # plan time
     act: str | None
     day: int
+    group: str | None = None  # the participant group its device joined with
     claim_t: float | None = None
+    ack_t: float | None = None
     chat_t: float | None = None
     link_t: float | None = None
     close_t: float | None = None
@@ -74,9 +86,13 @@ class _Alert:
     sender: str
     t: float
     info: m.AlertInfo
+    #: when its current version went out (relay clock): a receipt's times are of it
+    out_at: float = 0.0
     reach: int = 0
     delivered: int = 0
     read: int = 0
+    #: sent -> read of each receipt with a read time, plan seconds
+    read_after: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +104,9 @@ class Record:
     events: int = 0
     joined: dict[str, int] = field(default_factory=dict)
     active: dict[str, int] = field(default_factory=dict)
+    #: group -> plan day -> participants joined by the end of it / active on it
+    joined_by_day: dict[str, dict[int, int]] = field(default_factory=dict)
+    active_by_day: dict[str, dict[int, set[int]]] = field(default_factory=dict)
 
 
 def read(
@@ -108,6 +127,7 @@ def read(
     rec = Record()
     by_id: dict[str, _Report] = {}
     alerts: dict[str, _Alert] = {}
+    citizen_chat: list[tuple[str, float]] = []  # (report id, sent at)
     engine = admin.open_engine(data_dir)
     try:
         with Session(engine) as s:
@@ -136,6 +156,8 @@ def read(
                     got.first_action_t = _first(got.first_action_t, t)
                     if ev.report.claimed_by is not None:
                         got.claim_t = _first(got.claim_t, t)
+                    if ev.report.claimed_by is not None or ev.report.status != "new":
+                        got.ack_t = _first(got.ack_t, t)
                     if ev.report.incident_ref is not None:
                         got.link_t = _first(got.link_t, t)
                     if ev.report.status == "closed":
@@ -146,39 +168,101 @@ def read(
                         t = plan_t(ev.message.sent_at)
                         got.chat_t = _first(got.chat_t, t)
                         got.first_action_t = _first(got.first_action_t, t)
-                elif isinstance(ev, m.AlertChanged) and ev.alert.alert_id not in alerts:
+                elif isinstance(ev, m.ChatPosted):  # the reporter's own message
+                    citizen_chat.append((ev.message.report_id, ev.message.sent_at))
+                elif isinstance(ev, m.AlertChanged):
                     a = ev.alert
-                    alerts[a.alert_id] = _Alert(a.alert_id, a.sender, plan_t(a.sent_at), a.info)
-            for public_id, status, n in s.execute(
-                select(db.Alert.public_id, db.AlertRecipient.status, func.count())
-                .join(db.AlertRecipient, db.AlertRecipient.alert_id == db.Alert.id)
-                .where(db.Alert.public_id.in_(list(alerts) or [""]))
-                .group_by(db.Alert.public_id, db.AlertRecipient.status)
-            ):
-                got_alert = alerts[public_id]
-                got_alert.reach += int(n)
-                if status in ("delivered", "read"):
-                    got_alert.delivered += int(n)
-                if status == "read":
-                    got_alert.read += int(n)
-            pilot = s.scalar(select(db.Pilot).where(db.Pilot.public_id == pilot_id))
-            if pilot is not None:
-                reporters = set(
-                    s.scalars(select(db.Report.device_id).where(db.Report.pilot_id == pilot_id))
-                )
-                for group, device in s.execute(
-                    select(db.PilotGroup.name, db.PilotParticipant.device_id)
-                    .join(db.PilotGroup, db.PilotGroup.id == db.PilotParticipant.group_id)
-                    .where(db.PilotParticipant.pilot_id == pilot.id)
-                ):
-                    rec.joined[group] = rec.joined.get(group, 0) + 1
-                    if device in reporters:
-                        rec.active[group] = rec.active.get(group, 0) + 1
+                    if a.alert_id not in alerts:
+                        alerts[a.alert_id] = _Alert(
+                            a.alert_id, a.sender, plan_t(a.sent_at), a.info, a.sent_at
+                        )
+                    if a.state == "active" and a.msg_type in ("Alert", "Update"):
+                        alerts[a.alert_id].out_at = a.sent_at
+            reads = _read_receipts(s, alerts, plan_t)
+            _read_participants(s, rec, pilot_id, by_id, citizen_chat, reads, sched, plan_t)
     finally:
         engine.dispose()
     rec.reports = sorted(by_id.values(), key=lambda r: r.created_at)
     rec.alerts = sorted(alerts.values(), key=lambda a: a.t)
     return rec
+
+
+def _read_receipts(
+    s: Session, alerts: dict[str, _Alert], plan_t: Callable[[float], float]
+) -> list[tuple[int, float]]:
+    """Each alert's reach, delivered, read and times to read; (device, read at) of each
+    read, for participation."""
+    reads: list[tuple[int, float]] = []
+    for public_id, device, status, read_at in s.execute(
+        select(
+            db.Alert.public_id,
+            db.AlertRecipient.device_id,
+            db.AlertRecipient.status,
+            db.AlertRecipient.read_at,
+        )
+        .join(db.AlertRecipient, db.AlertRecipient.alert_id == db.Alert.id)
+        .where(db.Alert.public_id.in_(list(alerts) or [""]))
+    ):
+        a = alerts[public_id]
+        a.reach += 1
+        a.delivered += status in ("delivered", "read")
+        a.read += status == "read"
+        if read_at is not None:
+            a.read_after.append(plan_t(read_at) - plan_t(a.out_at))
+            reads.append((int(device), float(read_at)))
+    return reads
+
+
+def _read_participants(
+    s: Session,
+    rec: Record,
+    pilot_id: str,
+    by_id: dict[str, _Report],
+    citizen_chat: list[tuple[str, float]],
+    reads: list[tuple[int, float]],
+    sched: Schedule,
+    plan_t: Callable[[float], float],
+) -> None:
+    """Who joined in which group, and on which plan days each was active (sent a report or
+    a chat message, or read an alert); each report's group, by the device that sent it."""
+    pilot = s.scalar(select(db.Pilot).where(db.Pilot.public_id == pilot_id))
+    if pilot is None:
+        return
+    device_of = {
+        str(rid): int(dev)
+        for rid, dev in s.execute(
+            select(db.Report.public_id, db.Report.device_id).where(db.Report.pilot_id == pilot_id)
+        )
+    }
+    group_of: dict[int, str] = {}
+    joined_day: dict[int, int] = {}
+    for group, device, joined_at in s.execute(
+        select(db.PilotGroup.name, db.PilotParticipant.device_id, db.PilotParticipant.joined_at)
+        .join(db.PilotGroup, db.PilotGroup.id == db.PilotParticipant.group_id)
+        .where(db.PilotParticipant.pilot_id == pilot.id)
+        .order_by(db.PilotParticipant.id)
+    ):
+        if int(device) not in group_of:  # a phone that left and came back counts once
+            group_of[int(device)] = str(group)
+            joined_day[int(device)] = _day(sched, plan_t(float(joined_at)))
+    acts: list[tuple[int, float]] = [(device_of[r.report_id], r.created_at) for r in by_id.values()]
+    acts += [(device_of[rid], at) for rid, at in citizen_chat if rid in device_of]
+    acts += reads
+    days: dict[int, set[int]] = {}
+    for device, at in acts:
+        days.setdefault(device, set()).add(_day(sched, plan_t(at)))
+    for r in by_id.values():
+        r.group = group_of.get(device_of.get(r.report_id, -1))
+    all_days = [w.day for w in sched.windows] or [1]
+    for device, group in group_of.items():
+        rec.joined[group] = rec.joined.get(group, 0) + 1
+        rec.active[group] = rec.active.get(group, 0) + bool(days.get(device))
+        by_day = rec.joined_by_day.setdefault(group, dict.fromkeys(all_days, 0))
+        for d in all_days:
+            by_day[d] += joined_day[device] <= d
+        active = rec.active_by_day.setdefault(group, {d: set() for d in all_days})
+        for d in days.get(device, ()):
+            active.setdefault(d, set()).add(device)
 
 
 def compute(
@@ -203,11 +287,17 @@ def compute(
         for exp in act.expect
     ]
     latenesses = [i["lateness_s"] for i in injects if i["fired"]]
-    response = [r.first_action_t - r.t for r in rec.reports if r.first_action_t is not None]
     chat = [r.chat_t - r.t for r in rec.reports if r.chat_t is not None]
     claims = [r.claim_t - r.t for r in rec.reports if r.claim_t is not None]
+    acks = [r.ack_t - r.t for r in rec.reports if r.ack_t is not None]
     reach = sum(a.reach for a in rec.alerts)
+    delivered = sum(a.delivered for a in rec.alerts)
     read_n = sum(a.read for a in rec.alerts)
+    read_after = [x for a in rec.alerts for x in a.read_after]
+    citizen_groups = [g.name for g in plan.groups if g.role == "citizen"]
+    groups = citizen_groups + sorted(set(rec.joined) - set(citizen_groups))
+    per_group = {g: [r for r in rec.reports if r.group == g] for g in groups}
+    participation = _participation(rec, groups)
     out: dict[str, Any] = {
         "pilot": plan.name,
         "speed": speed,
@@ -216,15 +306,21 @@ def compute(
         "active_participants": sum(rec.active.values()),
         "injects_fired": len(latenesses),
         "alerts_sent": len(rec.alerts),
+        "alert_delivered_rate": _round(delivered / reach) if reach else None,
         "alert_read_rate": _round(read_n / reach) if reach else None,
+        "median_time_to_read_s": _round(_pct(read_after, 50)),
+        "retention_day_over_day": participation["all"]["retention_day_over_day"],
         "expected_actions_met": sum(1 for e in expected if e["met"]),
         "expected_actions_missed": sum(1 for e in expected if not e["met"]),
         # first officer chat message on a report (the expectations' `first_response`)
         "median_time_to_first_response_s": _round(_pct(chat, 50)),
         "median_time_to_claim_s": _round(_pct(claims, 50)),
+        "median_time_to_acknowledge_s": _round(_pct(acks, 50)),
         "reports_by_act": {k: len(v) for k, v in per_act.items()},
         "reports_by_day": _count(f"day {r.day}" for r in rec.reports),
+        "reports_by_group": {g: len(rs) for g, rs in per_group.items()},
         "reports_unattributed": sum(1 for r in rec.reports if r.act is None),
+        "reports_without_group": sum(1 for r in rec.reports if r.group is None),
         "participants_by_group": {
             g.name: {
                 "planned": g.count,
@@ -234,6 +330,7 @@ def compute(
             for g in plan.groups
             if g.role == "citizen"
         },
+        "participation_by_day": participation,
         "injects": injects,
         "inject_lateness_s": {
             "max": _round(max(latenesses, default=math.nan)),
@@ -241,16 +338,24 @@ def compute(
             "median": _round(_pct(latenesses, 50)),
         },
         "injects_planned": len(injects),
-        # report created -> first officer action on it (claim, status, link) or chat
-        "time_to_first_response_s": {
-            "all": _dist(response, len(rec.reports)),
-            **{
-                act: _dist(
-                    [r.first_action_t - r.t for r in rs if r.first_action_t is not None], len(rs)
-                )
-                for act, rs in per_act.items()
-            },
-        },
+        # report created -> taken on (claim, assign, status) / first officer chat / either
+        "time_to_acknowledge_s": _dists(rec.reports, per_act, per_group, "ack_t"),
+        "time_to_first_response_s": _dists(rec.reports, per_act, per_group, "chat_t"),
+        "time_to_first_action_s": _dists(rec.reports, per_act, per_group, "first_action_t"),
+        "report_times": [
+            {
+                "report_id": r.report_id,
+                "act": r.act,
+                "group": r.group,
+                "day": r.day,
+                "category": r.category,
+                "created_s": _round(r.t),
+                "acknowledge_s": _after(r, r.ack_t),
+                "first_response_s": _after(r, r.chat_t),
+                "first_action_s": _after(r, r.first_action_t),
+            }
+            for r in rec.reports
+        ],
         "expected_actions": expected,
         "alerts": [
             {
@@ -262,16 +367,82 @@ def compute(
                 "reach": a.reach,
                 "delivered": a.delivered,
                 "read": a.read,
+                "delivered_rate": _round(a.delivered / a.reach) if a.reach else None,
+                "read_rate": _round(a.read / a.reach) if a.reach else None,
+                "time_to_read_s": _read_dist(a.read_after),
             }
             for a in rec.alerts
         ],
         "alert_reach": reach,
-        "alert_delivered": sum(a.delivered for a in rec.alerts),
+        "alert_delivered": delivered,
         "alert_read": read_n,
+        "time_to_read_s": _read_dist(read_after),
         "events": rec.events,
     }
     out["objectives"] = [_objective(o.id, o.text, o.target, out) for o in plan.objectives]
     return out
+
+
+def _after(r: _Report, t: float | None) -> float | None:
+    return None if t is None else _round(t - r.t)
+
+
+def _dists(
+    reports: list[_Report],
+    per_act: dict[str, list[_Report]],
+    per_group: dict[str, list[_Report]],
+    attr: str,
+) -> dict[str, Any]:
+    """One per-report time's distribution: over all reports, per act, per group."""
+
+    def dist(rs: list[_Report]) -> dict[str, Any]:
+        return _dist([t - r.t for r in rs if (t := getattr(r, attr)) is not None], len(rs))
+
+    return {
+        "all": dist(reports),
+        "by_act": {k: dist(v) for k, v in per_act.items()},
+        "by_group": {k: dist(v) for k, v in per_group.items()},
+    }
+
+
+def _read_dist(values: list[float]) -> dict[str, Any]:
+    return {
+        "read": len(values),
+        "median": _round(_pct(values, 50)),
+        "p90": _round(_pct(values, 90)),
+    }
+
+
+def _participation(rec: Record, groups: list[str]) -> dict[str, Any]:
+    """Per plan day: joined by its end, active on it, and of those how many were active
+    again the next day; pooled retention over the days but the last. Overall and per
+    group."""
+
+    def of(joined: dict[int, int], active: dict[int, set[int]]) -> dict[str, Any]:
+        days = sorted(joined)
+        out: dict[str, Any] = {}
+        kept = base = 0
+        for d, nxt in zip(days, [*days[1:], None], strict=True):
+            on = active.get(d, set())
+            again = len(on & active.get(nxt, set())) if nxt is not None else None
+            out[f"day {d}"] = {
+                "joined": joined[d],
+                "active": len(on),
+                "active_next_day": again,
+                "retention": _round(again / len(on)) if again is not None and on else None,
+            }
+            if again is not None:
+                kept, base = kept + again, base + len(on)
+        return {"retention_day_over_day": _round(kept / base) if base else None, "days": out}
+
+    empty: dict[int, set[int]] = {}
+    per = {g: of(rec.joined_by_day.get(g, {}), rec.active_by_day.get(g, empty)) for g in groups}
+    days = sorted({d for j in rec.joined_by_day.values() for d in j})
+    joined = {d: sum(j.get(d, 0) for j in rec.joined_by_day.values()) for d in days}
+    active = {
+        d: set[int]().union(*(a.get(d, set()) for a in rec.active_by_day.values())) for d in days
+    }
+    return {"all": of(joined, active), "by_group": per}
 
 
 def _injects(
@@ -471,20 +642,49 @@ def write_csv(metrics: dict[str, Any], path: Path) -> None:
         rows.append(("reports", f"act {act}", n))
     for day, n in metrics["reports_by_day"].items():
         rows.append(("reports", day, n))
+    for g, n in metrics["reports_by_group"].items():
+        rows.append(("reports", f"group {g}", n))
     for g, counts in metrics["participants_by_group"].items():
         for k, v in counts.items():
             rows.append((f"participants_{k}", f"group {g}", v))
-    for scope, d in metrics["time_to_first_response_s"].items():
-        for k in ("median", "p90", "responded", "reports"):
-            rows.append((f"time_to_first_response_{k}", scope, d[k]))
+    part = metrics["participation_by_day"]
+    for scope, p in [
+        ("pilot", part["all"]),
+        *((f"group {g}", v) for g, v in part["by_group"].items()),
+    ]:
+        rows.append(("retention_day_over_day", scope, p["retention_day_over_day"]))
+        for day, d in p["days"].items():
+            for k in ("joined", "active", "active_next_day", "retention"):
+                rows.append((f"participants_{k}", f"{scope}, {day}", d[k]))
+    for name in ("time_to_acknowledge", "time_to_first_response", "time_to_first_action"):
+        dists = metrics[f"{name}_s"]
+        scoped = [
+            ("pilot", dists["all"]),
+            *((f"act {k}", v) for k, v in dists["by_act"].items()),
+            *((f"group {k}", v) for k, v in dists["by_group"].items()),
+        ]
+        for scope, d in scoped:
+            for k in ("median", "p90", "responded", "reports"):
+                rows.append((f"{name}_{k}" + ("_s" if k in ("median", "p90") else ""), scope, d[k]))
+    for r in metrics["report_times"]:
+        for k in ("acknowledge", "first_response", "first_action"):
+            rows.append((f"time_to_{k}_s", f"report {r['report_id']}", r[f"{k}_s"]))
     for i in metrics["injects"]:
         rows.append(("inject_lateness_s", f"inject {i['id']}", i["lateness_s"]))
     rows.append(("inject_lateness_p99_s", "pilot", metrics["inject_lateness_s"]["p99"]))
     for e in metrics["expected_actions"]:
         rows.append(("expected_action", f"expect {e['id']}", e["status"]))
+        rows.append(("expected_action_worst_delay_s", f"expect {e['id']}", e["worst_delay_s"]))
     for a in metrics["alerts"]:
-        for k in ("reach", "delivered", "read"):
+        for k in ("reach", "delivered", "read", "delivered_rate", "read_rate"):
             rows.append((f"alert_{k}", f"alert {a['alert_id']}", a[k]))
+    for scope, d in [
+        ("pilot", metrics["time_to_read_s"]),
+        *((f"alert {a['alert_id']}", a["time_to_read_s"]) for a in metrics["alerts"]),
+    ]:
+        for k in ("median", "p90"):
+            rows.append((f"time_to_read_{k}_s", scope, d[k]))
+        rows.append(("alert_read_with_time", scope, d["read"]))
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(("metric", "scope", "value"))

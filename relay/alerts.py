@@ -285,7 +285,9 @@ def _apply_update(
     )
     new = np.array([k for k in keys.tolist() if k not in old], dtype=np.int64)
     s.execute(
-        update(db.AlertRecipient).where(db.AlertRecipient.alert_id == a.id).values(status="pending")
+        update(db.AlertRecipient)
+        .where(db.AlertRecipient.alert_id == a.id)
+        .values(status="pending", delivered_at=None, read_at=None)
     )
     _add_recipients(s, a.id, new)
     a.recipients = len(old) + len(new)
@@ -414,6 +416,11 @@ def acknowledge(device_key: int, alert_id: str, status: str) -> Callable[[Tx], i
         if status == "read":
             a.read += 1
         rec.status = status
+        if a.pilot_id is not None:  # the pilot's time to read; live alerts keep no times
+            if rec.delivered_at is None:  # a "read" first is delivered at the same time
+                rec.delivered_at = tx.now
+            if status == "read":
+                rec.read_at = tx.now
         return a.id
 
     return job

@@ -56,6 +56,10 @@ METRICS: tuple[str, ...] = (
     "expected_actions_missed",
     "median_time_to_first_response_s",
     "median_time_to_claim_s",
+    "median_time_to_acknowledge_s",
+    "alert_delivered_rate",
+    "median_time_to_read_s",
+    "retention_day_over_day",
 )
 TRIGGERS = ("act_start", "first_report", "each_report", "inject:<id>")
 

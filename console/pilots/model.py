@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend_client.pilots import Plan, Schedule
+from backend_client.pilots import METRICS, Plan, Schedule
 
 
 @dataclass(frozen=True)
@@ -207,46 +207,132 @@ def sections(plan: Plan, metrics: dict[str, Any]) -> list[Section]:
 
     b.heading("Metrics")
     names = [
-        "reports",
-        "participants",
-        "active_participants",
-        "injects_fired",
-        "alerts_sent",
-        "alert_read_rate",
-        "expected_actions_met",
-        "expected_actions_missed",
-        "median_time_to_first_response_s",
-        "median_time_to_claim_s",
+        *METRICS,
         "reports_unattributed",
+        "reports_without_group",
         "events",
     ]
     b.table(["metric", "value"], [[n, num(metrics.get(n))] for n in names if n in metrics])
-    ttfr = metrics.get("time_to_first_response_s", {})
-    b.heading("Time to first officer action per act (plan s)", 11)
-    b.table(
-        ["scope", "reports", "responded", "median", "p90"],
-        [
-            [k, num(d["reports"]), num(d["responded"]), num(d["median"]), num(d["p90"])]
-            for k, d in ttfr.items()
-        ],
-    )
-    if metrics.get("alerts"):
-        b.heading("Alerts", 11)
-        b.table(
-            ["sent", "sender", "headline", "reach", "delivered", "read"],
-            [
-                [
-                    hms(a.get("sent_s")),
-                    a["sender"],
-                    a["headline"],
-                    num(a["reach"]),
-                    num(a["delivered"]),
-                    num(a["read"]),
-                ]
-                for a in metrics["alerts"]
-            ],
-        )
+    _participation(b, metrics)
+    _report_times(b, metrics)
+    _alerts(b, metrics)
 
+    b.heading("Reports per group", 11)
+    by_group = metrics.get("reports_by_group", {})
+    b.table(["group", "reports"], [[g, num(n)] for g, n in by_group.items()])
     b.heading("Reports per act")
     b.plot("reports-per-act", dict(by_act))
     return b.out
+
+
+def _participation(b: _Sections, metrics: dict[str, Any]) -> None:
+    """Joined and active per day, overall then per group, and who came back the next day."""
+    part = metrics.get("participation_by_day")
+    if not part:
+        return
+    b.heading("Participation per day and retention", 11)
+    scopes = [("all", part["all"]), *part.get("by_group", {}).items()]
+    b.table(
+        ["scope", "day", "joined", "active", "active next day", "retention"],
+        [
+            [
+                scope,
+                day,
+                num(d["joined"]),
+                num(d["active"]),
+                num(d["active_next_day"]),
+                num(d["retention"]),
+            ]
+            for scope, p in scopes
+            for day, d in p["days"].items()
+        ],
+    )
+    b.text(
+        "Active: sent a report or a chat message, or read an alert, that day. Retention day "
+        "over day (of a day's active, the share active again the next day, pooled over the "
+        "days but the last): "
+        + "; ".join(f"{scope} {num(p['retention_day_over_day'])}" for scope, p in scopes)
+        + "."
+    )
+    b.plot(
+        "active-per-day",
+        {day: int(d["active"]) for day, d in part["all"]["days"].items()},
+    )
+
+
+def _report_times(b: _Sections, metrics: dict[str, Any]) -> None:
+    """Time to acknowledge and to first response side by side, per act and per group."""
+    ack = metrics.get("time_to_acknowledge_s")
+    reply = metrics.get("time_to_first_response_s")
+    if not ack or not reply:
+        return
+    b.heading("Time to acknowledge and to first response (plan s)", 11)
+    scopes: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("all", ack["all"], reply["all"])]
+    for kind, label in (("by_act", "act"), ("by_group", "group")):
+        for k, a in ack.get(kind, {}).items():
+            scopes.append((f"{label} {k}", a, reply.get(kind, {}).get(k, {})))
+    rows = [
+        [
+            label,
+            num(a["reports"]),
+            num(a["responded"]),
+            num(a["median"]),
+            num(a["p90"]),
+            num(r.get("responded")),
+            num(r.get("median")),
+            num(r.get("p90")),
+        ]
+        for label, a, r in scopes
+    ]
+    b.table(
+        [
+            "scope",
+            "reports",
+            "acked",
+            "ack median",
+            "ack p90",
+            "answered",
+            "answer median",
+            "answer p90",
+        ],
+        rows,
+    )
+    b.text(
+        "Acknowledged: an officer claimed the report, was assigned it, or moved it on from "
+        "new. Answered: an officer's first chat message to the reporter. Each report's own "
+        "times are in metrics.csv (time_to_acknowledge_s, time_to_first_response_s)."
+    )
+
+
+def _alerts(b: _Sections, metrics: dict[str, Any]) -> None:
+    alerts = metrics.get("alerts")
+    if not alerts:
+        return
+    b.heading("Alerts: delivery, reading and time to read (plan s)", 11)
+
+    def rate(n: Any, r: Any) -> str:
+        return f"{num(n)} ({100 * r:.0f}%)" if r is not None else num(n)
+
+    b.table(
+        ["sent", "sender", "headline", "reach", "delivered", "read", "read median", "read p90"],
+        [
+            [
+                hms(a.get("sent_s")),
+                a["sender"],
+                a["headline"],
+                num(a["reach"]),
+                rate(a["delivered"], a.get("delivered_rate")),
+                rate(a["read"], a.get("read_rate")),
+                num(a.get("time_to_read_s", {}).get("median")),
+                num(a.get("time_to_read_s", {}).get("p90")),
+            ]
+            for a in alerts
+        ],
+    )
+    total = metrics.get("time_to_read_s", {})
+    b.text(
+        f"All alerts: reach {num(metrics.get('alert_reach'))}, delivered "
+        f"{rate(metrics.get('alert_delivered'), metrics.get('alert_delivered_rate'))}, read "
+        f"{rate(metrics.get('alert_read'), metrics.get('alert_read_rate'))}; time to read "
+        f"(sent to read) median {num(total.get('median'))}, p90 {num(total.get('p90'))}."
+    )

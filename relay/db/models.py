@@ -171,6 +171,12 @@ class AlertRecipient(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|delivered|read
     #: the device acknowledged the Cancel of an alert it had received (so stop re-sending it)
     cancel_seen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: when the device acknowledged delivery and reading (relay clock), of a pilot's
+    #: exercise alerts only: the pilot's time-to-read metric. Live alerts keep none (a
+    #: phone's reading times are personal data no live operation needs); erased with the
+    #: pilot (`pilots.purge`) or the device (`privacy.erase`). Reset by an Update.
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    read_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     __table_args__ = (Index("ix_alert_recipients_device_status", "device_id", "status"),)
 
 

@@ -234,6 +234,66 @@ async def test_an_exercise_alert_reaches_only_the_pilot_s_participants_in_its_ar
     assert rows == 4
 
 
+async def test_a_pilot_alert_s_receipts_keep_their_times_and_a_live_alert_s_keep_none(
+    relay: RunningRelay,
+) -> None:
+    """The pilot's time to read (issue 12, deliverable 7) needs when each phone read an
+    exercise alert; a live alert's receipts stay bare (no live operation needs a phone's
+    reading times), an Update starts the clock again, and the purge erases the times."""
+    ivy = await officer(relay, "ivy")
+    dana = await officer(relay, "dana")
+    await create_pilot(ivy)
+    phone, _ = await device(relay, *INSIDE)
+    assert isinstance(await join(phone, (await codes(ivy, 1)).codes[0]), m.PilotJoined)
+    drill = alert_info(status="Exercise", pilot_id=PILOT, headline="Drill")
+    sent = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=drill))
+    live = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+    assert isinstance(sent, m.AlertAccepted) and isinstance(live, m.AlertAccepted)
+    ids = (sent.alert.alert_id, live.alert.alert_id)
+
+    async def ack(alert_id: str, status: str) -> float:
+        ok = await phone.request(m.AlertAck(id=next_id(), alert_id=alert_id, status=status))  # type: ignore[arg-type]
+        assert isinstance(ok, m.Ack), ok
+        return time.time()
+
+    def times(s: Any) -> dict[str, tuple[float | None, float | None]]:
+        return {
+            pid: (d, r)
+            for pid, d, r in s.execute(
+                select(
+                    db.Alert.public_id, db.AlertRecipient.delivered_at, db.AlertRecipient.read_at
+                ).join(db.AlertRecipient, db.AlertRecipient.alert_id == db.Alert.id)
+            )
+        }
+
+    before = time.time()
+    delivered = await ack(ids[0], "delivered")
+    read = await ack(ids[0], "read")
+    await ack(ids[1], "delivered")
+    await ack(ids[1], "read")
+    got = await relay.relay.db.read(times)  # type: ignore[attr-defined]
+    d, r = got[ids[0]]
+    assert d is not None and r is not None
+    assert before <= d <= delivered <= r <= read  # each stamped by the ack that moved it
+    assert got[ids[1]] == (None, None)
+
+    update = alert_info(status="Exercise", pilot_id=PILOT, headline="Drill, updated")
+    moved = await dana.request(
+        m.AlertUpdate(id=next_id(), idem=next_id(), alert_id=ids[0], info=update)
+    )
+    assert isinstance(moved, m.AlertAccepted), moved
+    got = await relay.relay.db.read(times)  # type: ignore[attr-defined]
+    assert got[ids[0]] == (None, None)  # the new version has not been read yet
+    again = await ack(ids[0], "read")  # straight to read: delivered at the same moment
+    d, r = (await relay.relay.db.read(times))[ids[0]]  # type: ignore[attr-defined]
+    assert d == r and r is not None and read <= r <= again
+
+    await ivy.request(m.PilotEnd(id=next_id(), idem=next_id(), pilot_id=PILOT))
+    done = await ivy.request(m.PilotPurge(id=next_id(), pilot_id=PILOT, confirm=True))
+    assert isinstance(done, m.PilotPurged) and done.receipts == 1
+    assert await relay.relay.db.read(times) == {ids[1]: (None, None)}  # type: ignore[attr-defined]
+
+
 async def test_codes_work_once_expire_and_guessing_is_rate_limited(relay: RunningRelay) -> None:
     ivy = await officer(relay, "ivy")
     await create_pilot(ivy)
@@ -432,6 +492,40 @@ def test_migration_0006_keeps_existing_rows_live_and_matches_the_models(tmp_path
         _schema_matches_models(engine)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT pilot_id FROM reports")).scalar_one() is None
+    finally:
+        engine.dispose()
+
+
+def test_migration_0007_leaves_existing_receipts_without_times(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    engine = make_engine(url)
+    try:
+        command.upgrade(alembic_config(url), "0006")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO devices (id, public_id, secret_hash, pseudonym, platform,"
+                    " category_mask, created_at) VALUES (1, 'D1', 'x', 'Citizen-A', 't', 1, 0)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO alerts (id, public_id, sender, sent_at, msg_type, state,"
+                    " info_json, expires_at, recipients, delivered, read, references_json)"
+                    " VALUES (1, 'A-1', 'dana', 0, 'Alert', 'active', '{}', 1, 1, 1, 1, '[]')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO alert_recipients (alert_id, device_id, status, cancel_seen)"
+                    " VALUES (1, 1, 'read', false)"
+                )
+            )
+        migrate(engine)
+        _schema_matches_models(engine)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, delivered_at, read_at FROM alert_recipients"))
+            assert row.one() == ("read", None, None)
     finally:
         engine.dispose()
 

@@ -1,10 +1,11 @@
 """`lookout-pilot rehearse` end to end (issue 12, deliverable 5): a real relay on TLS
 loopback, simulated phones, a stand-in, and metrics checked against the relay's database.
 
-The plan is written here: one day, two acts, a scripted report, a burst, a prompt and a
-stand-in's alert; two expected actions, one the stand-in meets (claim every report) and
+The plan is written here: two days, three acts, a scripted report, a burst, a prompt and
+a stand-in's alert; two expected actions, one the stand-in meets (claim every report) and
 one nobody does (a first response by chat). A phone that is not in the pilot stands in
-the area the whole time and must receive none of the exercise alerts.
+the area the whole time and must receive none of the exercise alerts. The second day is
+short: it is there so participation has a day after a day (retention).
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def small_plan() -> p.Plan:
         timezone="Europe/London",
         area=PRESTON.area,
         zones=list(PRESTON.zones),
-        days=[p.Day(date=dt.date(2017, 11, 21), start=dt.time(9), end=dt.time(11))],
+        days=[
+            p.Day(date=dt.date(2017, 11, 21), start=dt.time(9), end=dt.time(11)),
+            p.Day(date=dt.date(2017, 11, 22), start=dt.time(9), end=dt.time(9, 40)),
+        ],
         groups=[
             p.Group(name="police", role="officer", count=2),
             p.Group(name="students", role="citizen", count=6),
@@ -92,6 +96,14 @@ def small_plan() -> p.Plan:
                     p.BurstInject(id="burst", at_s=600, count=5, over_s=300),
                     p.PromptInject(id="ask", at_s=900, text="Ask for photos."),
                 ],
+            ),
+            p.Act(
+                id="burglary-again",
+                day=2,
+                start=dt.time(9),
+                end=dt.time(9, 40),
+                scenario="burglary",
+                report_rate_per_min=0.05,
             ),
         ],
         stand_ins=[
@@ -185,6 +197,132 @@ async def test_a_rehearsal_s_metrics_match_the_relay_s_records(tmp_path: Path) -
     assert sent["status"] == "Exercise" and sent["reach"] == receipts
     assert bystander_stats.connected == 1 and bystander_stats.alerts_received == 0
 
+    _new_metrics_match_the_relay_s_tables(plan, out / "relay", log.started_at, result)
+
+
+def _new_metrics_match_the_relay_s_tables(
+    plan: p.Plan, data_dir: Path, started_at: float, result: dict[str, object]
+) -> None:
+    """Issue 12 deliverable 7, recomputed from the relay's tables without the event log:
+    groups from `pilot_participants`, acknowledgements from the audit log, answers from
+    `chat_messages`, reading from the receipts' own times."""
+    windows = p.Schedule.of(plan).windows
+
+    def day(unix: float) -> int:
+        t = (unix - started_at) * SPEED
+        return next((w.day for w in windows if t < w.t0 + w.length_s), windows[-1].day)
+
+    engine = admin.open_engine(data_dir)
+    try:
+        with Session(engine) as s:
+            reports = {
+                rid: (dev, at)
+                for rid, dev, at in s.execute(
+                    select(db.Report.public_id, db.Report.device_id, db.Report.created_at).where(
+                        db.Report.pilot_id == plan.name
+                    )
+                )
+            }
+            group_of = dict(
+                s.execute(
+                    select(db.PilotParticipant.device_id, db.PilotGroup.name).join(
+                        db.PilotGroup, db.PilotGroup.id == db.PilotParticipant.group_id
+                    )
+                ).all()
+            )
+            acked: dict[str, float] = {}
+            for subject, at in s.execute(
+                select(db.AuditLog.subject, db.AuditLog.at).where(
+                    db.AuditLog.action.in_(("report.claim", "report.assign", "report.status"))
+                )
+            ):
+                acked[subject] = min(at, acked.get(subject, at))
+            answered: dict[str, float] = {}
+            said: list[tuple[int, float]] = []
+            for rid, sender, at in s.execute(
+                select(db.Report.public_id, db.ChatMessage.sender, db.ChatMessage.sent_at).join(
+                    db.Report, db.Report.id == db.ChatMessage.report_id
+                )
+            ):
+                if sender == "officer":
+                    answered[rid] = min(at, answered.get(rid, at))
+                elif rid in reports:
+                    said.append((reports[rid][0], at))
+            receipts = s.execute(
+                select(
+                    db.Alert.public_id,
+                    db.Alert.sent_at,
+                    db.AlertRecipient.device_id,
+                    db.AlertRecipient.status,
+                    db.AlertRecipient.read_at,
+                )
+                .join(db.AlertRecipient, db.AlertRecipient.alert_id == db.Alert.id)
+                .where(db.Alert.pilot_id == plan.name)
+            ).all()
+    finally:
+        engine.dispose()
+
+    # reports per group: each report's device, the group it joined with
+    by_group: dict[str, int] = {}
+    for dev, _at in reports.values():
+        by_group[group_of[dev]] = by_group.get(group_of[dev], 0) + 1
+    assert result["reports_by_group"] == by_group and sum(by_group.values()) == len(reports)
+
+    # per report: created -> first claim/assign/status, -> first officer chat
+    times = {r["report_id"]: r for r in result["report_times"]}  # type: ignore[attr-defined]
+    assert set(times) == set(reports)
+    ack = {rid: (acked[rid] - at) * SPEED for rid, (_d, at) in reports.items() if rid in acked}
+    assert len(ack) == len(reports)  # the stand-in claims every report
+    for rid, want in ack.items():
+        assert abs(times[rid]["acknowledge_s"] - want) < 0.01, (rid, times[rid], want)
+        assert times[rid]["group"] == group_of[reports[rid][0]]
+    answer = {
+        rid: (answered[rid] - at) * SPEED for rid, (_d, at) in reports.items() if rid in answered
+    }
+    assert {rid for rid, r in times.items() if r["first_response_s"] is not None} == set(answer)
+    ack_dist = result["time_to_acknowledge_s"]
+    assert ack_dist["all"]["responded"] == len(reports)  # type: ignore[index]
+    assert _close(result["median_time_to_acknowledge_s"], _median(list(ack.values())))
+    for g in by_group:
+        mine = [v for rid, v in ack.items() if group_of[reports[rid][0]] == g]
+        assert _close(ack_dist["by_group"][g]["median"], _median(mine))  # type: ignore[index]
+
+    # alerts: delivered and read rates, sent -> read from the receipts' times
+    reads = [(read_at - sent_at) * SPEED for _a, sent_at, _d, _s, read_at in receipts if read_at]
+    assert reads and all(r > 0 for r in reads)  # the simulated phones read what they got
+    assert _close(result["median_time_to_read_s"], _median(reads))
+    delivered = sum(1 for r in receipts if r.status in ("delivered", "read"))
+    assert _close(result["alert_delivered_rate"], delivered / len(receipts))
+    (alert,) = result["alerts"]  # type: ignore[misc]
+    assert alert["time_to_read_s"]["read"] == len(reads)
+
+    # participation per day: a report, a chat message or a read that day; retention
+    active: dict[int, set[int]] = {w.day: set() for w in windows}
+    for dev, at in [*reports.values(), *said]:
+        active[day(at)].add(dev)
+    for _a, _s, dev, _st, read_at in receipts:
+        if read_at is not None:
+            active[day(read_at)].add(dev)
+    got = result["participation_by_day"]["all"]  # type: ignore[index]
+    assert {d: v["active"] for d, v in got["days"].items()} == {
+        f"day {d}": len(devs) for d, devs in active.items()
+    }
+    assert active[1] and active[2]
+    kept = len(active[1] & active[2])
+    assert got["days"]["day 1"]["active_next_day"] == kept
+    assert _close(result["retention_day_over_day"], kept / len(active[1]))
+    assert result["active_participants"] == len(active[1] | active[2])
+
+
+def _median(values: list[float]) -> float:
+    """Nearest-rank, as metrics.json gives it (no interpolation)."""
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) // 2) - 1)]
+
+
+def _close(got: object, want: float, tol: float = 0.01) -> bool:
+    return isinstance(got, int | float) and abs(got - want) < tol
+
 
 def _metrics(plan: p.Plan, out: Path, log: object) -> dict[str, object]:
     from pilot import metrics
@@ -235,3 +373,23 @@ def test_the_command_line_writes_the_after_action_report(tmp_path: Path) -> None
     assert "Title: <b>Bold</b> &amp; <script>alert(1)</script> [U+202E]txt.exe" in text
     assert "\u202e" not in text
     assert "Evaluation: expected officer actions" in text
+    # deliverable 7's figures, beside the names metrics.json gives them
+    for heading in (
+        "Participation per day and retention",
+        "Time to acknowledge and to first response (plan s)",
+        "Alerts: delivery, reading and time to read (plan s)",
+        "Reports per group",
+    ):
+        assert heading in text, heading
+    for name in ("retention_day_over_day", "median_time_to_acknowledge_s", "median_time_to_read_s"):
+        (line,) = [ln for ln in text.splitlines() if ln.split()[:1] == [name]]
+        want = result[name]
+        assert line.split()[1] == (
+            "n/a" if want is None else f"{want:.3f}".rstrip("0").rstrip(".")
+        ), line
+    (students,) = [
+        ln.split()
+        for ln in text.splitlines()
+        if ln.split()[:1] == ["students"] and len(ln.split()) == 2
+    ]
+    assert students[1] == str(result["reports_by_group"]["students"])

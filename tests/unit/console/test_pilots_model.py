@@ -63,3 +63,58 @@ def test_the_evaluation_table_follows_the_metrics_and_the_plot_counts_reports_pe
     (plot,) = [p for p in parts if isinstance(p, model.Plot)]
     assert plot.counts == {"burglary": 40, "vehicle": 31}
     assert model.hms(3725.0) == "1:02:05" and model.num(None) == "n/a"
+
+
+def test_participation_report_times_and_alert_reading_have_their_tables() -> None:
+    plan = pilots.load(PRESTON)
+    dist = {"reports": 3, "responded": 2, "median": 10.0, "p90": 30.0}
+    day = {"joined": 5, "active": 4, "active_next_day": 2, "retention": 0.5}
+    last = {"joined": 5, "active": 3, "active_next_day": None, "retention": None}
+    metrics = {
+        "reports_by_act": {},
+        "reports_by_group": {"students": 2, "university-security": 1},
+        "retention_day_over_day": 0.5,
+        "participation_by_day": {
+            "all": {"retention_day_over_day": 0.5, "days": {"day 1": day, "day 2": last}},
+            "by_group": {
+                "students": {"retention_day_over_day": 0.5, "days": {"day 1": day, "day 2": last}}
+            },
+        },
+        "time_to_acknowledge_s": {
+            "all": dist,
+            "by_act": {"burglary": dist},
+            "by_group": {"students": dist},
+        },
+        "time_to_first_response_s": {
+            "all": {**dist, "responded": 1, "median": 90.0},
+            "by_act": {"burglary": dist},
+            "by_group": {"students": dist},
+        },
+        "alerts": [
+            {
+                "sent_s": 50.0,
+                "sender": "desk",
+                "headline": "Drill",
+                "reach": 4,
+                "delivered": 3,
+                "read": 2,
+                "delivered_rate": 0.75,
+                "read_rate": 0.5,
+                "time_to_read_s": {"read": 2, "median": 30.0, "p90": 90.0},
+            }
+        ],
+    }
+    parts = model.sections(plan, metrics)
+    tables = {tuple(t.header[:2]): t for t in parts if isinstance(t, model.Table)}
+    participation = tables[("scope", "day")]
+    assert participation.rows[0] == ["all", "day 1", "5", "4", "2", "0.5"]
+    assert participation.rows[-1] == ["students", "day 2", "5", "3", "n/a", "n/a"]
+    times = tables[("scope", "reports")]
+    assert [r[0] for r in times.rows] == ["all", "act burglary", "group students"]
+    assert times.rows[0][5:7] == ["1", "90"]  # answered, answer median
+    alerts = tables[("sent", "sender")]
+    assert alerts.rows[0][4:] == ["3 (75%)", "2 (50%)", "30", "90"]
+    assert tables[("group", "reports")].rows == [["students", "2"], ["university-security", "1"]]
+    assert model.Plot("active-per-day", {"day 1": 4, "day 2": 3}) in parts
+    metric_rows = dict(r for r in tables[("metric", "value")].rows)  # type: ignore[misc]
+    assert metric_rows["retention_day_over_day"] == "0.5"
