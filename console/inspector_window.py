@@ -141,7 +141,6 @@ class InspectorWindow(QMainWindow):
         edit = self.edit
         name = edit.path.name if edit.path else "new plan"
         self.setWindowTitle(f"Lookout inspector — {name}{' •' if edit.dirty else ''}")
-        self.setWindowModified(edit.dirty)
         shapes = (edit.get(("area",)), edit.get(("zones",)), edit.get(("area_description",)))
         if shapes == self._shown:
             return
