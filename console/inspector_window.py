@@ -78,6 +78,12 @@ class InspectorWindow(QMainWindow):
         self._discard = False
         self.workspace: PlanWorkspace = self._use(edit)
         self._menus()
+        where = edit.path.name if edit.path else "a new plan"
+        self.say(
+            f"Opened {where}."
+            if not edit.dirty
+            else f"A new plan for {where}: draw its area, then save."
+        )
 
     @property
     def edit(self) -> PlanEdit:
