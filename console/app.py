@@ -110,6 +110,13 @@ def parse_args(
         help="with --evidence: who the notes and the media access log name (default: your "
         "user name)",
     )
+    p.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="open a pilot plan in the inspector's workspace (offline); a file that does "
+        "not exist yet starts a new plan that is saved there",
+    )
     p.add_argument("--relay", help="relay address, e.g. wss://relay.example:8765")
     p.add_argument("--user", help="user name to prefill in the login dialog")
     p.add_argument("--data-dir", type=Path, help="where the console keeps its cache and outbox")
@@ -129,6 +136,13 @@ def parse_args(
             p.error("--evidence opens a package offline; it takes no relay, login or demo")
         if not args.evidence.is_file():
             p.error(f"--evidence: no such file: {args.evidence}")
+    if args.plan:
+        if args.evidence:
+            p.error("--plan and --evidence open different workspaces; give one")
+        if source is not None or args.relay or args.user:
+            p.error("--plan edits a plan offline; it takes no relay, login or demo")
+        if args.plan.is_dir() or not args.plan.parent.is_dir():
+            p.error(f"--plan: not a file in an existing folder: {args.plan}")
     return args, source
 
 
@@ -216,6 +230,8 @@ def main(argv: list[str] | None = None, extension: Extension | None = None) -> i
     with loop:
         if args.evidence:
             code: int = loop.run_until_complete(run_evidence(args, app, verification))
+        elif args.plan:
+            code = loop.run_until_complete(run_plan(args, app))
         else:
             code = loop.run_until_complete(run(args, app, source))
     return code
@@ -256,6 +272,41 @@ async def run_evidence(
     finally:
         _shutting_down()
         window.close()
+        await window.session.stop()
+    return 0
+
+
+async def run_plan(args: argparse.Namespace, app: QApplication) -> int:
+    """The inspector's workspace over one plan file (new if it does not exist yet): no
+    session, no relay, no login."""
+    from backend_client.pilots import PlanError
+    from console.inspector_window import InspectorWindow, open_or_new
+    from console.settings import ConsoleSettings
+    from console.theme import apply_theme
+
+    try:
+        edit = open_or_new(args.plan)
+    except PlanError as exc:
+        print(f"lookout: {exc}", file=sys.stderr)
+        return 2
+    settings = ConsoleSettings("inspector")
+    apply_theme(app, args.theme or settings.theme())
+    window = InspectorWindow(edit, settings)
+    try:
+        window.show()
+        if args.quit_after is not None or args.screenshot is not None:
+            await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
+            if args.screenshot is not None:
+                await window.settle()
+                window.grab().save(str(args.screenshot))
+                print(f"screenshot written to {args.screenshot}", flush=True)
+        else:
+            done = asyncio.Event()
+            window.closed.connect(done.set)
+            await done.wait()
+    finally:
+        _shutting_down()
+        window.close_without_asking()
         await window.session.stop()
     return 0
 

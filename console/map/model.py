@@ -88,6 +88,20 @@ def alert_payload(alert: m.Alert, versions: Sequence[m.Alert] = ()) -> dict[str,
     return payload
 
 
+def outline_payload(
+    outline_id: str, area: m.Polygon, title: str, label: str, *, dashed: bool = False
+) -> dict[str, Any]:
+    """A named area that is not an alert (a pilot plan's area or one of its zones), drawn
+    like an alert's: solid, or dashed for a part of it; its title and label are text."""
+    return {
+        "id": outline_id,
+        "state": "pending_approval" if dashed else "active",
+        "headline": title,
+        "label": label,
+        **_shape(area),
+    }
+
+
 def alert_visible(alert: m.Alert) -> bool:
     """Only alerts still reaching people stay on the map unless asked for."""
     return alert.state in ("active", "pending_approval")

@@ -33,6 +33,7 @@ from console.map.model import (
     alert_payload,
     alert_visible,
     area_from_geojson,
+    outline_payload,
     report_payload,
 )
 from console.map.page import build_page, page_config
@@ -182,6 +183,33 @@ class MapWidget(QWidget):
     @property
     def hiding_exercise(self) -> bool:
         return self._hide_exercise
+
+    def show_outline(
+        self,
+        outline_id: str,
+        area: m.Polygon,
+        title: str,
+        label: str,
+        *,
+        dashed: bool = False,
+        fit: bool = False,
+    ) -> None:
+        """Outline an area that is not an alert (the inspector's pilot area and zones)."""
+        self._hidden_alerts.discard(outline_id)
+        self._alerts[outline_id] = outline_payload(outline_id, area, title, label, dashed=dashed)
+        if fit:
+            self._command({"op": "fitAlert", "id": outline_id})
+        else:
+            self._schedule()
+
+    def hide_outline(self, outline_id: str) -> None:
+        self._alerts.pop(outline_id, None)
+        self._hidden_alerts.add(outline_id)
+        self._schedule()
+
+    def clear_drawn(self) -> None:
+        """Take the shape just drawn off the page (once it has been used)."""
+        self._command({"op": "clearDrawn"})
 
     def draw(self, kind: str) -> None:
         """Start drawing an alert area in the page: "polygon" or "circle"."""
