@@ -26,7 +26,14 @@ clock); `PlanClock` maps it to a run's wall clock.
 from __future__ import annotations
 
 from backend_client.pilots.checks import check
-from backend_client.pilots.files import available, decode, dumps, load
+from backend_client.pilots.files import (
+    available,
+    decode,
+    dumps,
+    field_problem,
+    load,
+    name_problem,
+)
 from backend_client.pilots.model import (
     ACTIONS,
     DEFAULT_DIR,
@@ -95,7 +102,9 @@ __all__ = [
     "decode",
     "dumps",
     "expected_reports",
+    "field_problem",
     "load",
+    "name_problem",
     "participants",
     "scenario_of",
     "timeline",

@@ -28,9 +28,7 @@ def decode(data: bytes | str, *, source: str = "plan") -> Plan:
     try:
         return msgspec.toml.decode(data, type=Plan)
     except msgspec.ValidationError as exc:
-        raise PlanError(
-            source, [Problem(_field_path(str(exc)), _field_message(str(exc)))]
-        ) from None
+        raise PlanError(source, [field_problem(exc)]) from None
     except msgspec.DecodeError as exc:
         raise PlanError(source, [Problem("", f"not valid TOML ({exc})")]) from None
 
@@ -43,21 +41,36 @@ def load(path: Path, scenario_dir: Path | None = None) -> Plan:
         raise PlanError(str(path), [Problem("", f"cannot be read ({exc.strerror})")]) from None
     plan = decode(data, source=str(path))
     problems = check(plan, scenario_dir)
-    if plan.name != path.stem:
-        problems.insert(0, Problem("name", f"{plan.name!r} must match the file name {path.stem!r}"))
+    if (misnamed := name_problem(plan, path)) is not None:
+        problems.insert(0, misnamed)
     if problems:
         raise PlanError(str(path), problems)
     return plan
 
 
-def _field_path(text: str) -> str:
+def field_problem(
+    error: msgspec.ValidationError, then: str = "fix that field and load the plan again"
+) -> Problem:
+    """A field that does not fit the format (msgspec's error), in an inspector's words:
+    which field (`days[0].start`), what is wrong with it, and `then` what to do."""
+    text = str(error)
     match = re.search(r"at `\$\.?(?P<path>[^`]*)`", text)
-    return match["path"] if match else ""
-
-
-def _field_message(text: str) -> str:
     body = re.sub(r"\s*-\s*at `\$[^`]*`", "", text)
-    return f"{body}; fix that field and load the plan again"
+    if "matching regex" in body:
+        body = "must be lower-case letters, digits, '-' or '_', starting with a letter or digit"
+    elif "of length >= 1" in body:
+        body = "cannot be empty"
+    return Problem(match["path"] if match else "", f"{body}; {then}")
+
+
+def name_problem(plan: Plan, path: Path) -> Problem | None:
+    """A plan is found by its name: the file must be called `<name>.toml`."""
+    if plan.name == path.stem:
+        return None
+    return Problem(
+        "name",
+        f"{plan.name!r} must match the file name {path.stem!r} (a plan is found by its name)",
+    )
 
 
 # ---------------------------------------------------------------- saving

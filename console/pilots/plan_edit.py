@@ -27,7 +27,17 @@ import msgspec
 
 from backend_client import scenarios as sc
 from backend_client.geometry import polygon_fault
-from backend_client.pilots import Plan, PlanError, Problem, check, decode, dumps, scenario_of
+from backend_client.pilots import (
+    Plan,
+    PlanError,
+    Problem,
+    check,
+    decode,
+    dumps,
+    field_problem,
+    name_problem,
+    scenario_of,
+)
 
 #: a field's place in the plan: keys and list indexes, e.g. ("acts", 1, "injects", 0, "at_s")
 Path_ = tuple[str | int, ...]
@@ -310,20 +320,13 @@ class PlanEdit:
             plan = msgspec.convert(self.data, Plan)
         except msgspec.ValidationError as exc:
             self._plan = None
-            problem = _decode_problem(str(exc))
+            problem = field_problem(exc, "the plan cannot be saved until it is fixed")
             self.issues = [Issue(problem, Locator.of(problem.where), blocking=True)]
             return
         self._plan = plan
         problems = check(plan)
-        if self.path is not None and plan.name != self.path.stem:
-            problems.insert(
-                0,
-                Problem(
-                    "name",
-                    f"{plan.name!r} must match the file name {self.path.stem!r}, or lookout-pilot "
-                    "will not load it",
-                ),
-            )
+        if self.path is not None and (misnamed := name_problem(plan, self.path)) is not None:
+            problems.insert(0, misnamed)
         self.issues = [Issue(p, Locator.of(p.where)) for p in problems]
 
     def _follow_rename(self, path: Path_, old: str, new: str) -> None:
@@ -430,18 +433,6 @@ def _builtins(plan: Plan) -> dict[str, Any]:
     data = msgspec.to_builtins(plan, builtin_types=(dt.date, dt.time))
     assert isinstance(data, dict)
     return data
-
-
-def _decode_problem(text: str) -> Problem:
-    match = re.search(r"at `\$\.?(?P<path>[^`]*)`", text)
-    body = re.sub(r"\s*-\s*at `\$[^`]*`", "", text)
-    if "matching regex" in body:
-        body = "must be lower-case letters, digits, '-' or '_', starting with a letter or digit"
-    elif "of length >= 1" in body:
-        body = "cannot be empty"
-    return Problem(
-        match["path"] if match else "", f"{body}; the plan cannot be saved until it is fixed"
-    )
 
 
 def _walk_triggers(data: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -578,7 +578,7 @@ def test_the_name_must_match_the_file(tmp_path: Path) -> None:
     with pytest.raises(pilots.PlanError) as err:
         pilots.load(_write(tmp_path, text, name="other"))
     assert [str(p) for p in err.value.problems] == [
-        "name: 'small' must match the file name 'other'"
+        "name: 'small' must match the file name 'other' (a plan is found by its name)"
     ]
 
 
