@@ -29,6 +29,8 @@ QT_FREE_HELPERS = (
     "console.common.exercise",
     "console.feed.cells",
     "console.feed.triage",
+    "console.pilots.plan_edit",
+    "console.pilots.timeline_model",
 )
 
 _CHILD = """

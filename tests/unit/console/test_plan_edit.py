@@ -124,14 +124,3 @@ def test_the_timeline_puts_an_inject_at_its_plan_time(edit: PlanEdit) -> None:
     assert after.t - before.t == 1500.0
     edit.set(("timezone",), "Mars/Olympus")
     assert layout(edit.plan).markers == [] and "time zone" in layout(edit.plan).note
-
-
-def test_the_editing_model_and_the_timeline_layout_need_no_qt() -> None:
-    from tests.unit.console.test_models_are_qt_free import import_with_qt_refused
-
-    modules = ["console.pilots.plan_edit", "console.pilots.timeline_model"]
-    failed, loaded = import_with_qt_refused(modules)
-    assert failed == {} and loaded == []
-    # the same check refuses the widgets that draw them
-    failed, _ = import_with_qt_refused(["console.pilots.timeline_view"])
-    assert "PySide6" in failed["console.pilots.timeline_view"]
