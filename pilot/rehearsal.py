@@ -162,6 +162,7 @@ class Rehearsal:
         self._files: dict[int, list[media.GeneratedMedia]] = {}
         self._alerts: dict[str, m.Alert] = {}  # the pilot's alerts, latest counts
         self._receipts = asyncio.Event()
+        self._waiting: set[asyncio.Task[None]] = set()  # injects' reports, waiting for their time
         self._wall0 = time.monotonic()
 
     @property
@@ -305,7 +306,7 @@ class Rehearsal:
         )
         stand_ins.start_fixed()
         watcher = asyncio.create_task(self._watch(stand_ins))
-        sends: set[asyncio.Task[None]] = set()
+        sends: set[asyncio.Task[None]] = set()  # reports being sent
         background = asyncio.create_task(self._traffic(sends, stand_ins))
         try:
             while not control.finished():
@@ -313,23 +314,25 @@ class Rehearsal:
                     self._fire(entry, sends, stand_ins)
                 nxt = control.next_due()
                 await control.wait(length if nxt is None else min(nxt, length))
+            # ended by hand before the plan's end: what waits for later plan time never runs
+            grace = 30.0 if control.now() >= length else 2.0
             if control.state() is not RunState.ENDED:
                 control.end()
             for entry in control.take_due():  # fired by hand in the last moment
                 self._fire(entry, sends, stand_ins)
-            background.cancel()
-            await asyncio.gather(background, return_exceptions=True)
-            if sends:  # what is left waits for plan time after the end: it never comes
-                _done, late = await asyncio.wait(set(sends), timeout=30)
-                for t in late:
-                    t.cancel()
-                await asyncio.gather(*late, return_exceptions=True)
-            await stand_ins.drain(timeout=30)
+            for task in (background, *self._waiting):
+                task.cancel()
+            await asyncio.gather(background, *self._waiting, return_exceptions=True)
+            if sends:
+                await asyncio.wait(set(sends), timeout=30)
+            await stand_ins.drain(timeout=grace)
             await self._settle(5.0)
         finally:
-            background.cancel()
-            watcher.cancel()
-            await asyncio.gather(watcher, background, return_exceptions=True)
+            for task in (background, watcher, *self._waiting, *sends):
+                task.cancel()
+            await asyncio.gather(
+                watcher, background, *self._waiting, *sends, return_exceptions=True
+            )
         run.alerts = {
             i.id: stand_ins.alert_ids[i.id]
             for a in plan.acts
@@ -381,7 +384,7 @@ class Rehearsal:
                     await control.until(base + (r.t - entry.t))
                     self._send_later(k, r, sends, stand_ins)
 
-            _keep(sends, asyncio.create_task(burst()))
+            _keep(self._waiting, asyncio.create_task(burst()))
         stand_ins.on_inject(inject_id, base)
 
     def _send_later(
