@@ -151,11 +151,13 @@ class Run:
         return t
 
     def wall_until(self, t: float, now: float) -> float | None:
-        """Wall seconds from `now` until plan time `t` (0 if it has come), None when plan
-        time is standing still (ready, paused, ended)."""
-        if self.state is not RunState.RUNNING:
-            return None
-        return max(0.0, (t - self.plan_time(now)) / self.speed)
+        """Wall seconds from `now` until plan time `t`: 0 if it has come (paused too: an
+        inject fired by hand while paused goes out now), None while it is still ahead and
+        plan time stands still (ready, paused, ended)."""
+        ahead = t - self.plan_time(now)
+        if ahead <= 0:
+            return 0.0
+        return ahead / self.speed if self.state is RunState.RUNNING else None
 
     def finished(self, now: float) -> bool:
         """The plan's last window has closed (or the run ended)."""

@@ -49,6 +49,7 @@ def test_plan_time_runs_at_speed_stands_still_paused_and_carries_on() -> None:
     assert run.state is RunState.PAUSED
     assert run.plan_time(1_000.0) == 50.0  # a long pause: plan time stands still
     assert run.wall_until(100.0, 1_000.0) is None
+    assert run.wall_until(40.0, 1_000.0) == 0.0  # what has come goes now, paused or not
     run.resume(1_000.0)
     assert run.plan_time(1_002.0) == 70.0
     assert run.wall_until(100.0, 1_002.0) == pytest.approx(3.0)
