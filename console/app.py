@@ -332,7 +332,7 @@ async def run(
     try:
         opened = open_session(login.config, login.credentials, args.data_dir or login.data_dir)
         await opened.session.start()
-        code = await _workspace(args, app, opened)
+        code = await _workspace(args, app, opened, getattr(source, "run_control", None))
         return 0 if code == SIGNED_OUT else code  # a session source has no login to go back to
     finally:
         await source.close()
@@ -361,10 +361,14 @@ async def _log_in(args: argparse.Namespace) -> OpenedSession | None:
 SIGNED_OUT = -1
 
 
-async def _workspace(args: argparse.Namespace, app: QApplication, opened: OpenedSession) -> int:
+async def _workspace(
+    args: argparse.Namespace, app: QApplication, opened: OpenedSession, run: object = None
+) -> int:
     """The main window over an open session, until it is closed or the screenshot is taken;
     the session is closed on the way out (which logs out on the relay). Returns 0, or
-    `SIGNED_OUT`."""
+    `SIGNED_OUT`. `run`, a session source's live pilot run (a `RunControl`), gets the run
+    panel."""
+    from backend_client.pilots import RunControl
     from console.main_window import MainWindow
     from console.settings import ConsoleSettings
     from console.theme import apply_theme
@@ -375,6 +379,10 @@ async def _workspace(args: argparse.Namespace, app: QApplication, opened: Opened
         settings = ConsoleSettings(session.client.credentials.username)
         apply_theme(app, args.theme or settings.theme())
         window = MainWindow(session, settings)
+        if isinstance(run, RunControl):
+            from console.pilots.run_panel import RunPanel
+
+            window.add_panel("Run", RunPanel(run))
         session.load_cached()
         # what the cache held is long-lived: keep the collector from rescanning it (at 1M
         # reports a full collection otherwise pauses the GUI for 100-400 ms)

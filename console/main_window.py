@@ -84,8 +84,22 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def add_panel(self, title: str, widget: QWidget) -> QDockWidget:
+        """A dock composed from outside the window (e.g. a rehearsal's run panel): below
+        the feed, half the left-hand column, and in the View menu."""
+        feed = self._docks[0]
+        dock = self._dock(title, widget, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.splitDockWidget(feed, dock, Qt.Orientation.Vertical)
+        half = max(self.height() // 2 - 60, 200)
+        QTimer.singleShot(
+            0, lambda: self.resizeDocks([feed, dock], [half, half], Qt.Orientation.Vertical)
+        )
+        self._view_menu.insertAction(self._view_menu.actions()[0], dock.toggleViewAction())
+        return dock
+
     def _menus(self) -> None:
         view = self.menuBar().addMenu("&View")
+        self._view_menu = view
         for dock in self._docks:
             view.addAction(dock.toggleViewAction())
         view.addSeparator()

@@ -5,7 +5,8 @@ It takes an `Extension` instead (see `console.app`), and this module is that ext
 it adds `--demo`, `--devices` and `--scenario`, checks them (the scenario against the
 simulator's scenario files, so a typo fails before any window opens), and for `--demo`
 gives the console a session source that starts the embedded relay and signs in as its demo
-dispatcher. The rest of `lookout` (its other options and messages, the session, the window,
+dispatcher. `--rehearse PLAN [--speed N] [--stand-ins]` does the same for a pilot plan
+(`demo.rehearsal`): the plan's rehearsal, live, with a run panel. The rest of `lookout` (its other options and messages, the session, the window,
 the screenshot, the shutdown) is the console's own composition root, unchanged.
 """
 
@@ -14,16 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console import app as console_app
+from demo.rehearsal import DEFAULT_SPEED
 
 if TYPE_CHECKING:
     from console.login.dialog import LoginResult
     from demo.embedded import EmbeddedRelay
+    from demo.rehearsal import RehearsalSource
 
 DEFAULT_DEVICES = 60
 DEFAULT_SCENARIO = "mixed"
@@ -51,10 +55,33 @@ class DemoExtension:
             help="build the demo evidence case (three weeks of a burglary series) in the new "
             "directory DIR and open its package in the analyst's workspace, pinned",
         )
+        parser.add_argument(
+            "--rehearse",
+            type=Path,
+            metavar="PLAN",
+            help="practise a pilot plan live: an embedded relay with the plan's simulated "
+            "participants, the console signed in, and a Run panel to start, pause, skip or "
+            "fire injects and watch the expected actions (e.g. resources/pilots/preston-2017.toml)",
+        )
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=None,
+            help=f"with --rehearse: times faster than real time (default {DEFAULT_SPEED:g})",
+        )
+        parser.add_argument(
+            "--stand-ins",
+            action="store_true",
+            help="with --rehearse: the plan's scripted officers respond too (default: you do)",
+        )
 
     def session_source(
         self, parser: argparse.ArgumentParser, args: argparse.Namespace
-    ) -> DemoSource | None:
+    ) -> DemoSource | RehearsalSource | None:
+        if args.rehearse is None and (args.speed is not None or args.stand_ins):
+            parser.error("--speed and --stand-ins only apply with --rehearse")
+        if args.rehearse is not None:
+            return _rehearsal(parser, args)
         if args.demo_evidence is not None:
             if args.demo or args.evidence:
                 parser.error(
@@ -75,6 +102,29 @@ class DemoExtension:
         except ScenarioError as exc:
             parser.error(str(exc))
         return DemoSource(args.devices, args.scenario, args.data_dir)
+
+
+def _rehearsal(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RehearsalSource:
+    """The plan checked before any window opens; with --screenshot or --quit-after nobody
+    is there to press Start, so the run starts by itself."""
+    from backend_client.pilots import PlanError, load
+    from demo.rehearsal import RehearsalSource
+
+    if args.demo or args.demo_evidence is not None or args.evidence is not None:
+        parser.error("--rehearse runs its own relay: not with --demo or --evidence")
+    speed = DEFAULT_SPEED if args.speed is None else args.speed
+    if not (speed > 0 and math.isfinite(speed)):
+        parser.error("--speed must be a number more than 0")
+    try:
+        plan = load(args.rehearse)
+    except PlanError as exc:
+        parser.error(str(exc))
+    except OSError as exc:
+        parser.error(f"--rehearse: cannot read {args.rehearse}: {exc.strerror or exc}")
+    unattended = args.screenshot is not None or args.quit_after is not None
+    return RehearsalSource(
+        plan, speed, stand_ins=args.stand_ins, autostart=unattended, data_dir=args.data_dir
+    )
 
 
 def _demo_case(parser: argparse.ArgumentParser, out: Path) -> tuple[Path, str]:

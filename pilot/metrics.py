@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import Polygon as Shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,7 +43,7 @@ from backend_client.pilots import (
     ReportInject,
     Schedule,
     Target,
-    Trigger,
+    evaluation,
 )
 from pilot.attribution import Attribution
 from relay import admin
@@ -521,69 +520,35 @@ def _expectation(
     alerts: list[_Alert],
     fired_t: dict[str, float],
 ) -> dict[str, Any]:
-    act = plan.act(act_id)
-    t0, _t1 = sched.act_span(act)
-    trig = Trigger.parse(exp.trigger or "")
-    within = float(exp.within_s or 0.0)
-    scoped = [r for r in reports if exp.category is None or r.category == exp.category]
-    # each start of the clock, with the report it is about (None: any report of the act)
-    starts: list[tuple[float, _Report | None]] = []
-    if trig is None:
-        pass
-    elif trig.kind == "act_start":
-        starts = [(t0, None)]
-    elif trig.kind == "first_report":
-        starts = [(scoped[0].t, scoped[0])] if scoped else []
-    elif trig.kind == "each_report":
-        starts = [(r.t, r) for r in scoped]
-    elif trig.inject in fired_t:
-        inj = next(i for a in plan.acts for i in a.injects if i.id == trig.inject)
-        own = next(
-            (r for r in reports if isinstance(inj, ReportInject) and r.text == inj.text), None
+    """The after-the-fact evaluation (`evaluation.evaluate`, the live rule, at the end)."""
+    seen = [
+        evaluation.SeenReport(
+            r.report_id,
+            r.t,
+            r.category,
+            r.text,
+            r.act,
+            {a: t for a in evaluation.REPORT_ACTIONS if (t := r.action_t(a)) is not None},
         )
-        starts = [(fired_t[trig.inject], own)]
-    outcomes: list[float | None] = []
-    for start, report in starts:
-        if exp.action == "alert":
-            zone = plan.area_of(exp.area) if exp.area else None
-            done = [
-                a.t
-                for a in alerts
-                if a.t >= start - 1e-6
-                and (exp.category is None or exp.category in a.info.categories)
-                and (zone is None or _covers(a.info.area, zone))
-            ]
-        else:
-            pool = [report] if report is not None else scoped
-            done = [
-                t for r in pool if (t := r.action_t(exp.action)) is not None and t >= start - 1e-6
-            ]
-        first = min(done, default=None)
-        outcomes.append(first if first is not None and first - start <= within else None)
-    in_time = sum(1 for o in outcomes if o is not None)
-    met = bool(starts) and in_time == len(starts)
-    delays = [o - s for o, (s, _r) in zip(outcomes, starts, strict=True) if o is not None]
+        for r in reports
+    ]
+    sent = [evaluation.SeenAlert(a.t, tuple(a.info.categories), a.info.area) for a in alerts]
+    o = evaluation.evaluate(plan, sched, act_id, exp, seen, sent, fired_t)
     return {
-        "id": exp.id,
-        "act": act_id,
-        "action": exp.action,
-        "trigger": exp.trigger,
-        "within_s": within,
-        "text": exp.text,
-        "triggered": len(starts),
-        "in_time": in_time,
-        "met": met,
-        "status": "met" if met else ("missed" if starts else "not triggered"),
-        "first_due_s": _round(starts[0][0] + within) if starts else None,
-        "done_s": _round(max(o for o in outcomes if o is not None)) if in_time else None,
-        "worst_delay_s": _round(max(delays)) if delays else None,
+        "id": o.id,
+        "act": o.act,
+        "action": o.action,
+        "trigger": o.trigger,
+        "within_s": o.within_s,
+        "text": o.text,
+        "triggered": o.triggered,
+        "in_time": o.in_time,
+        "met": o.met,
+        "status": o.status,
+        "first_due_s": None if o.first_due_s is None else _round(o.first_due_s),
+        "done_s": None if o.done_s is None else _round(o.done_s),
+        "worst_delay_s": None if o.worst_delay_s is None else _round(o.worst_delay_s),
     }
-
-
-def _covers(area: m.Polygon | m.Circle, zone: m.Polygon) -> bool:
-    if not isinstance(area, m.Polygon):
-        return False
-    return bool(Shape(area.coordinates).buffer(1e-9).covers(Shape(zone.coordinates)))
 
 
 def _objective(oid: str, text: str, target: str, metrics: dict[str, Any]) -> dict[str, Any]:

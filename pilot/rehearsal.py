@@ -4,10 +4,15 @@ The order of a run: a fresh relay over TLS on loopback (its data directory kept 
 `DIR/relay`, so the metrics can be checked against it); an inspector account creates the
 pilot from the plan (area, groups) and issues one invite code per citizen participant;
 one simulated phone per participant joins with its code; the stand-ins sign in. Then the
-`PlanClock` starts: every report `pilot.traffic` drew is sent at its plan time, prompts
-are recorded, alert injects are broadcast by their stand-in, and the stand-ins act on
-what the event log shows them. At the plan's end everything stops and `pilot.metrics`
-reads the result from the relay's database, not from what this module thinks it sent.
+run's control (`pilot.live.LiveControl` over `backend_client.pilots.Run`) starts: every
+report `pilot.traffic` drew is sent at its plan time, each inject fires when the control
+says it is due (or when fired by hand; never when skipped): its reports are sent, a
+prompt is recorded, an alert is broadcast by its stand-in; the stand-ins act on what the
+event log shows them, and the control's `Tracker` evaluates the expected actions live from
+the same events. Headless (`rehearse`) the control starts at once and nobody pauses it; in
+the console (`lookout --rehearse`, `demo.rehearsal`) the officer drives it from the run
+panel. At the plan's end everything stops and `pilot.metrics` reads the result from the
+relay's database, not from what this module thinks it sent.
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ from backend_client.limits import MAX_INVITES_PER_REQUEST
 from backend_client.outbox import Outbox
 from backend_client.pilots import (
     AlertInject,
+    Entry,
     Plan,
     PromptInject,
+    RunState,
     Schedule,
 )
 from pilot import traffic
 from pilot.attribution import Attribution
-from pilot.standins import Clock, StandIns
+from pilot.live import LiveControl
+from pilot.standins import StandIns
 from relay import admin
 from relay.accounts import totp_now
 from relay.config import RelayConfig
@@ -92,77 +100,161 @@ async def rehearse(
     before_clock: Callable[[RelayInfo], Awaitable[None]] | None = None,
     scenario_dir: Path | None = None,
 ) -> RunLog:
-    """Run the plan; `out/relay` keeps the relay's data. `before_clock`, if given, runs
-    once everyone has joined and before plan time 0 (a test starts a bystander there)."""
-    sched = Schedule.of(plan)
-    drawn = traffic.draw(plan, seed, scenario_dir)
-    attribution = Attribution.of(plan, scenario_dir)
-    pid = pilot_slug(plan)
-    data_dir = out / "relay"
-    password = secrets.token_urlsafe(16)
-    engine = admin.open_engine(data_dir)
+    """Run the plan headless, start to end; `out/relay` keeps the relay's data.
+    `before_clock`, if given, runs once everyone has joined and before plan time 0 (a test
+    starts a bystander there)."""
+    rehearsal = Rehearsal(plan, out, speed, seed, scenario_dir=scenario_dir)
     try:
-        totp = {INSPECTOR: admin.add_officer(engine, INSPECTOR, "inspector", password).totp_secret}
-        for s in plan.stand_ins:
-            totp[s.name] = admin.add_officer(engine, s.name, "dispatcher", password).totp_secret
+        info = await rehearsal.prepare()
+        if before_clock is not None:
+            await before_clock(info)
+        rehearsal.control.start()
+        await rehearsal.run()
     finally:
-        engine.dispose()
-    people = len(drawn.participants)
-    relay = Relay(
-        RelayConfig(
-            data_dir=data_dir,
-            port=0,
-            # every simulated phone is on loopback: exempt it from the per-address limits
-            address_allowlist=("127.0.0.0/8", "::1/128"),
-            # compressed time: a phone sends an hour's reports in seconds
-            reports_per_device_per_hour=1_000_000.0,
-            citizen_message_burst=10_000.0,
-            # stand-ins broadcast to every participant without a supervisor at hand;
-            # exact counts, since a small pilot's numbers are what the evaluation reads
-            approval_threshold=max(500, people + 1),
-            min_count_shown=1,
+        await rehearsal.close()
+    return rehearsal.log
+
+
+class Rehearsal:
+    """A plan against its own embedded relay, driven through a `LiveControl`.
+
+    `prepare()` starts the relay and gets everyone in (the pilot, its codes, one phone per
+    participant, the stand-ins' and `officers`' accounts); from then on `control` is the
+    run (start, pause, skip, fire; plan time; the tracker's live evaluation) and `info`
+    says where the relay is. `run()` carries the plan out from the moment the control is
+    started until the plan's end (or an `end()`); `close()` stops everything. With
+    `stand_ins` off, the plan's stand-ins still send their scripted alert injects but do
+    not respond to reports: the officers at a console do.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        out: Path,
+        speed: float,
+        seed: int = 1,
+        *,
+        scenario_dir: Path | None = None,
+        stand_ins: bool = True,
+        officers: tuple[str, ...] = (),
+    ) -> None:
+        self.plan = plan
+        self.out = out
+        self.speed = speed
+        self.seed = seed
+        self.scenario_dir = scenario_dir
+        self.respond = stand_ins
+        self.officers = officers
+        self.sched = Schedule.of(plan)
+        self.drawn = traffic.draw(plan, seed, scenario_dir)
+        self.attribution = Attribution.of(plan, scenario_dir)
+        self.pid = pilot_slug(plan)
+        self.log = RunLog(speed=speed)
+        self.password = secrets.token_urlsafe(16)
+        self.totp: dict[str, str] = {}
+        self._relay: Relay | None = None
+        self._info: RelayInfo | None = None
+        self._control: LiveControl | None = None
+        self._clients: dict[str, RelayClient] = {}
+        self._stop = asyncio.Event()
+        self._devices: list[asyncio.Task[None]] = []
+        self._phones: list[SimDevice] = []
+        self._files: dict[int, list[media.GeneratedMedia]] = {}
+        self._alerts: dict[str, m.Alert] = {}  # the pilot's alerts, latest counts
+        self._receipts = asyncio.Event()
+        self._waiting: set[asyncio.Task[None]] = set()  # injects' reports, waiting for their time
+        self._wall0 = time.monotonic()
+
+    @property
+    def control(self) -> LiveControl:
+        assert self._control is not None, "prepare() first"
+        return self._control
+
+    @property
+    def info(self) -> RelayInfo:
+        assert self._info is not None, "prepare() first"
+        return self._info
+
+    def login(self, name: str) -> tuple[ClientConfig, Credentials]:
+        """How one of `officers` signs in to the rehearsal's relay (a code made each time)."""
+        relay = self._relay
+        assert relay is not None
+        return (
+            ClientConfig(url=relay.url, pin_sha256=relay.fingerprint),
+            Credentials(name, self.password, _code(self.totp[name])),
         )
-    )
-    await relay.start()
-    assert relay.ca_path is not None
-    info = RelayInfo(relay.url, relay.ca_path, data_dir, pid)
-    run = RunLog(speed=speed)
-    clients: dict[str, RelayClient] = {}
-    stop = asyncio.Event()
-    devices: list[asyncio.Task[None]] = []
-    wall0 = time.monotonic()
-    try:
+
+    async def prepare(self) -> RelayInfo:
+        plan, out, speed = self.plan, self.out, self.speed
+        data_dir = out / "relay"
+        engine = admin.open_engine(data_dir)
+        try:
+            totp = self.totp
+            totp[INSPECTOR] = admin.add_officer(
+                engine, INSPECTOR, "inspector", self.password
+            ).totp_secret
+            for s in plan.stand_ins:
+                totp[s.name] = admin.add_officer(
+                    engine, s.name, "dispatcher", self.password
+                ).totp_secret
+            officers = {
+                n: admin.add_officer(engine, n, "dispatcher", self.password) for n in self.officers
+            }
+        finally:
+            engine.dispose()
+        people = len(self.drawn.participants)
+        relay = Relay(
+            RelayConfig(
+                data_dir=data_dir,
+                port=0,
+                # every simulated phone is on loopback: exempt it from the per-address limits
+                address_allowlist=("127.0.0.0/8", "::1/128"),
+                # compressed time: a phone sends an hour's reports in seconds
+                reports_per_device_per_hour=1_000_000.0,
+                citizen_message_burst=10_000.0,
+                # stand-ins broadcast to every participant without a supervisor at hand;
+                # exact counts, since a small pilot's numbers are what the evaluation reads
+                approval_threshold=max(500, people + 1),
+                min_count_shown=1,
+            )
+        )
+        await relay.start()
+        self._relay = relay
+        assert relay.ca_path is not None
+        self._info = RelayInfo(relay.url, relay.ca_path, data_dir, self.pid)
         config = ClientConfig(url=relay.url, pin_sha256=relay.fingerprint)
+        clients = self._clients
         for name, secret in totp.items():
             clients[name] = RelayClient(
                 config,
-                Credentials(name, password, _code(secret)),
+                Credentials(name, self.password, _code(secret)),
                 Outbox(out / "officers" / f"{name}.outbox"),
             )
-        watch = clients[INSPECTOR].subscribe_queue()
+        totp.update({n: o.totp_secret for n, o in officers.items()})
+        self._watch_q = clients[INSPECTOR].subscribe_queue()
         for c in clients.values():
             await c.start()
         await asyncio.gather(*(c.wait_live(30) for c in clients.values()))
         inspector = clients[INSPECTOR]
-        length = sched.length_s
+        # a console's run may be paused: the pilot stays open a day beyond the plan's end
+        spare = 3600.0 if not self.officers else 86400.0
         await inspector.request(
             m.PilotCreate(
                 id="",
-                idem=f"rehearse-create-{pid}",
-                pilot_id=pid,
+                idem=f"rehearse-create-{self.pid}",
+                pilot_id=self.pid,
                 title=plan.title,
                 area=plan.area,
                 groups=[m.PilotGroupSpec(g.name, max(g.count, 0)) for g in plan.groups],
-                ends_at=time.time() + length / speed + 3600.0,
+                ends_at=time.time() + self.sched.length_s / speed + spare,
             )
         )
-        codes = await _invite(inspector, pid, drawn)
+        codes = await _invite(inspector, self.pid, self.drawn)
         stats = Stats(devices=people)
         url = relay.url.rstrip("/") + CITIZEN_PATH
         ctx = device_ssl(str(relay.ca_path))
-        rng = random.Random(seed)
-        phones: list[SimDevice] = []
-        for p in drawn.participants:
+        rng = random.Random(self.seed)
+        for p in self.drawn.participants:
             b = Behaviour(
                 categories=p.categories,
                 lat=p.lat,
@@ -171,46 +263,76 @@ async def rehearse(
                 reply_delay_s=(READ_DELAY_S[0] / speed, READ_DELAY_S[1] / speed),
             )
             phone = SimDevice(url, ctx, b, stats, random.Random(rng.getrandbits(64)))
-            phones.append(phone)
-            devices.append(asyncio.create_task(phone.run(stop), name=f"participant-{p.index}"))
+            self._phones.append(phone)
+            self._devices.append(
+                asyncio.create_task(phone.run(self._stop), name=f"participant-{p.index}")
+            )
         async with asyncio.timeout(60):
-            await asyncio.gather(*(ph.wait_ready() for ph in phones))
+            await asyncio.gather(*(ph.wait_ready() for ph in self._phones))
         await asyncio.gather(
             *(
                 ph.join_pilot(codes[p.index])
-                for ph, p in zip(phones, drawn.participants, strict=True)
+                for ph, p in zip(self._phones, self.drawn.participants, strict=True)
             )
         )
-        files = await _media(drawn, seed)
-        if before_clock is not None:
-            await before_clock(info)
+        self._files = await _media(self.drawn, self.seed)
+        self._control = LiveControl(
+            plan, self.pid, speed, self.attribution.act_of, asyncio.get_running_loop()
+        )
+        return self._info
 
-        # ---- plan time 0
-        started = time.time()
-        run.started_at = started
-        clock = Clock(started, speed)
-        spans = {a.id: sched.act_span(a) for a in plan.acts}
+    async def run(self) -> RunLog:
+        """From the control's start to the plan's end: traffic, injects, stand-ins."""
+        control, plan, run = self.control, self.plan, self.log
+        while control.state() is RunState.READY:
+            await control.wait(None)
+        if control.state() is RunState.ENDED:
+            return run
+        length = self.sched.length_s
+        # plan time 0 on the unix clock (what the after-the-fact metrics map by)
+        run.started_at = time.time() - control.now() / self.speed
+        spans = {a.id: self.sched.act_span(a) for a in plan.acts}
         inject_times = {i.id: (a.id, spans[a.id][0] + i.at_s) for a in plan.acts for i in a.injects}
         stand_ins = StandIns(
-            plan, pid, clients, clock, attribution.act_of, spans, inject_times, length
+            plan,
+            self.pid,
+            self._clients,
+            control,
+            self.attribution.act_of,
+            spans,
+            inject_times,
+            length,
+            respond=self.respond,
         )
         stand_ins.start_fixed()
-        watcher = asyncio.create_task(_watch(watch, pid, clock, stand_ins))
-        for a in plan.acts:
-            for i in a.injects:
-                if isinstance(i, PromptInject):
-                    asyncio.create_task(_prompt(clock, inject_times[i.id][1], i, run))
-        sends: set[asyncio.Task[None]] = set()
-        for k, r in enumerate(drawn.reports):
-            await clock.until(r.t)
-            task = asyncio.create_task(_send(phones[r.device], r, files.get(k, []), run, stand_ins))
-            sends.add(task)
-            task.add_done_callback(sends.discard)
-        await clock.until(length)
-        if sends:
-            await asyncio.wait(set(sends), timeout=30)
-        await stand_ins.drain(timeout=30)
-        await _settle(info, 5.0)
+        watcher = asyncio.create_task(self._watch(stand_ins))
+        sends: set[asyncio.Task[None]] = set()  # reports being sent
+        background = asyncio.create_task(self._traffic(sends, stand_ins))
+        try:
+            while not control.finished():
+                for entry in control.take_due():
+                    self._fire(entry, sends, stand_ins)
+                nxt = control.next_due()
+                await control.wait(length if nxt is None else min(nxt, length))
+            # ended by hand before the plan's end: what waits for later plan time never runs
+            grace = 30.0 if control.now() >= length else 2.0
+            if control.state() is not RunState.ENDED:
+                control.end()
+            for entry in control.take_due():  # fired by hand in the last moment
+                self._fire(entry, sends, stand_ins)
+            for task in (background, *self._waiting):
+                task.cancel()
+            await asyncio.gather(background, *self._waiting, return_exceptions=True)
+            if sends:
+                await asyncio.wait(set(sends), timeout=30)
+            await stand_ins.drain(timeout=grace)
+            await self._settle(5.0)
+        finally:
+            for task in (background, watcher, *self._waiting, *sends):
+                task.cancel()
+            await asyncio.gather(
+                watcher, background, *self._waiting, *sends, return_exceptions=True
+            )
         run.alerts = {
             i.id: stand_ins.alert_ids[i.id]
             for a in plan.acts
@@ -219,21 +341,90 @@ async def rehearse(
         }
         run.stand_in_actions = stand_ins.done.actions
         run.stand_in_errors = dict(sorted(stand_ins.done.errors.items()))
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)  # a cancel of ours still ends us
-    finally:
-        stop.set()
-        if devices:
-            _done, pending = await asyncio.wait(devices, timeout=10)
+        return run
+
+    async def close(self) -> None:
+        self._stop.set()
+        if self._devices:
+            _done, pending = await asyncio.wait(self._devices, timeout=10)
             for t in pending:
                 t.cancel()
-            await asyncio.gather(*devices, return_exceptions=True)
-        for c in clients.values():
+            await asyncio.gather(*self._devices, return_exceptions=True)
+        for c in self._clients.values():
             with contextlib.suppress(Exception):
                 await c.stop()
-        await relay.stop()
-        run.wall_s = round(time.monotonic() - wall0, 2)
-    return run
+        if self._relay is not None:
+            await self._relay.stop()
+        self.log.wall_s = round(time.monotonic() - self._wall0, 2)
+
+    # ------------------------------------------------------------ carrying the plan out
+
+    async def _traffic(self, sends: set[asyncio.Task[None]], stand_ins: StandIns) -> None:
+        """The scenarios' own reports (not an inject's), each at its plan time."""
+        for k, r in enumerate(self.drawn.reports):
+            if r.inject is None:
+                await self.control.until(r.t)
+                self._send_later(k, r, sends, stand_ins)
+
+    def _fire(self, entry: Entry, sends: set[asyncio.Task[None]], stand_ins: StandIns) -> None:
+        inject_id, control = entry.ref, self.control
+        base = control.fired_at(inject_id)
+        inject = next(i for a in self.plan.acts for i in a.injects if i.id == inject_id)
+        if isinstance(inject, PromptInject):
+            self.log.prompts[inject_id] = time.time()
+            control.shown(inject_id)
+            log.info("prompt to officers (%s): %s", inject_id, inject.text)
+        elif isinstance(inject, AlertInject):
+            stand_ins.alert_now(inject)
+        else:  # its reports, as drawn, from the time it fired
+            own = [(k, r) for k, r in enumerate(self.drawn.reports) if r.inject == inject_id]
+
+            async def burst() -> None:
+                for k, r in own:
+                    await control.until(base + (r.t - entry.t))
+                    self._send_later(k, r, sends, stand_ins)
+
+            _keep(self._waiting, asyncio.create_task(burst()))
+        stand_ins.on_inject(inject_id, base)
+
+    def _send_later(
+        self, k: int, r: traffic.Planned, sends: set[asyncio.Task[None]], stand_ins: StandIns
+    ) -> None:
+        phone = self._phones[r.device]
+        _keep(
+            sends, asyncio.create_task(_send(phone, r, self._files.get(k, []), self.log, stand_ins))
+        )
+
+    async def _watch(self, stand_ins: StandIns) -> None:
+        """The event log as the officers see it: each report of the pilot starts the
+        stand-ins' clocks, and everything goes to the live evaluation."""
+        control, pid = self.control, self.pid
+        while True:
+            ev = await self._watch_q.get()
+            control.on_event(ev)
+            if isinstance(ev, m.ReportCreated) and ev.report.pilot_id == pid:
+                stand_ins.on_report(ev.report, control.plan_time(ev.report.created_at))
+            elif isinstance(ev, m.AlertChanged) and ev.alert.info.pilot_id == pid:
+                self._alerts[ev.alert.alert_id] = ev.alert
+                self._receipts.set()
+
+    async def _settle(self, timeout: float) -> None:
+        """Until every participant an alert reached has read it (the relay's last counts
+        say so), or `timeout`: the metrics read the receipts from the relay."""
+
+        def settled() -> bool:
+            return all(a.read >= a.recipients for a in self._alerts.values())
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not settled():
+                    self._receipts.clear()
+                    await self._receipts.wait()
+
+
+def _keep(tasks: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 def _code(secret: str) -> Callable[[], str | None]:
@@ -285,23 +476,3 @@ async def _send(
     if r.inject is not None:
         run.burst_reports.setdefault(r.inject, []).append(report_id)
         stand_ins.note_inject_report(r.inject, report_id)
-
-
-async def _prompt(clock: Clock, t: float, inject: PromptInject, run: RunLog) -> None:
-    """An exercise controller's prompt: the headless run has no console, so it is recorded."""
-    await clock.until(t)
-    run.prompts[inject.id] = time.time()
-    log.info("prompt to officers (%s): %s", inject.id, inject.text)
-
-
-async def _watch(q: asyncio.Queue[m.Msg], pid: str, clock: Clock, stand_ins: StandIns) -> None:
-    """The event log as the stand-ins see it: each report of the pilot starts their clocks."""
-    while True:
-        ev = await q.get()
-        if isinstance(ev, m.ReportCreated) and ev.report.pilot_id == pid:
-            stand_ins.on_report(ev.report, clock.plan_time(ev.report.created_at))
-
-
-async def _settle(info: RelayInfo, timeout: float) -> None:
-    """A moment for the last receipts (delivered, read) to reach the relay."""
-    await asyncio.sleep(min(timeout, 0.5))

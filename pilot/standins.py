@@ -4,8 +4,10 @@ Each stand-in of the plan signs in as its own officer account (so the relay's au
 event log name who did what, as they would a person) and watches the event log through
 its own officer client. A report of the pilot starts the clocks of the stand-in actions
 whose trigger it matches (`each_report`, `first_report` of its act and category); an
-`act_start` or `inject:<id>` trigger is a fixed plan time known before the run. What is
-due is done at that plan time; what fails is counted, never raised: a rehearsal goes on.
+`act_start` trigger is a fixed plan time known before the run, an `inject:<id>` one starts
+when the inject fires (on time, or by hand from the run panel; never, if skipped). What
+is due is done at that plan time on the run's clock (which a pause stops); what fails is
+counted, never raised: a rehearsal goes on.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -30,27 +32,14 @@ log = logging.getLogger(__name__)
 _ids = itertools.count(1)
 
 
+class Clock(Protocol):
+    """Plan time, however it runs (`pilot.live.LiveControl`: at speed, paused, resumed)."""
+
+    def until(self, t: float) -> Awaitable[None]: ...
+
+
 def _idem() -> str:
     return f"rehearse-{next(_ids)}"
-
-
-@dataclass
-class Clock:
-    """Plan time on this run's wall clock (relay clock: both are this machine's time)."""
-
-    started: float  # unix seconds at plan time 0
-    speed: float
-
-    def plan_time(self, unix: float) -> float:
-        return (unix - self.started) * self.speed
-
-    def unix(self, t: float) -> float:
-        return self.started + t / self.speed
-
-    async def until(self, t: float) -> None:
-        delay = self.unix(t) - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 @dataclass
@@ -77,6 +66,8 @@ class StandIns:
         spans: dict[str, tuple[float, float]],  # act id -> (start, end) in plan time
         inject_times: dict[str, tuple[str, float]],  # inject id -> (act id, plan time)
         end_t: float,
+        *,
+        respond: bool = True,
     ) -> None:
         self.plan = plan
         self.pilot_id = pilot_id
@@ -86,6 +77,8 @@ class StandIns:
         self.spans = spans
         self.inject_times = inject_times
         self.end_t = end_t
+        #: off: only the scripted alert injects are sent; the officers at a console respond
+        self.respond = respond
         self.done = Done()
         self.alert_ids: dict[str, str] = {}  # alert inject id -> the relay's alert id
         self._incidents: dict[str, str] = {}  # plan's incident_ref -> the relay's
@@ -96,28 +89,37 @@ class StandIns:
     # ------------------------------------------------------------ what triggers what
 
     def start_fixed(self) -> None:
-        """The actions at known plan times: act starts, injects, and alert injects."""
+        """The actions at known plan times: act starts."""
+        if not self.respond:
+            return
         for s in self.plan.stand_ins:
             for k, does in enumerate(s.does):
                 trig = Trigger.parse(does.trigger or "")
-                if trig is None:
-                    continue
-                if trig.kind == "act_start":
+                if trig is not None and trig.kind == "act_start":
                     for act in self.plan.acts:
                         if does.act in (None, act.id):
                             t = self.spans[act.id][0] + does.after_s
                             self._at(t, self._act(s.name, does, None, f"{s.name}[{k}]"))
-                elif trig.kind == "inject" and trig.inject in self.inject_times:
-                    _act, t0 = self.inject_times[trig.inject]
+
+    def on_inject(self, inject_id: str, t: float) -> None:
+        """An inject fired, its clock starting at plan time `t` (on time or by hand)."""
+        if not self.respond:
+            return
+        for s in self.plan.stand_ins:
+            for k, does in enumerate(s.does):
+                trig = Trigger.parse(does.trigger or "")
+                if trig is not None and trig.kind == "inject" and trig.inject == inject_id:
                     self._at(
-                        t0 + does.after_s,
-                        self._act(s.name, does, None, f"{s.name}[{k}]", inject=trig.inject),
+                        t + does.after_s,
+                        self._act(s.name, does, None, f"{s.name}[{k}]", inject=inject_id),
                     )
-        for act in self.plan.acts:
-            for inject in act.injects:
-                if isinstance(inject, AlertInject):
-                    t = self.inject_times[inject.id][1]
-                    self._at(t, self._alert(inject.by, inject.alert, inject.id))
+
+    def alert_now(self, inject: AlertInject) -> None:
+        """An alert inject fired: its stand-in broadcasts it (scripted, so even with
+        `respond` off)."""
+        task = asyncio.create_task(self._alert(inject.by, inject.alert, inject.id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def note_inject_report(self, inject: str, report_id: str) -> None:
         """The report a scripted report inject became (what its trigger's actions act on)."""
@@ -125,6 +127,8 @@ class StandIns:
 
     def on_report(self, report: m.Report, t: float) -> None:
         """A report of the pilot was created at plan time `t`."""
+        if not self.respond:
+            return
         act = self.act_of(t, report.category)
         for s in self.plan.stand_ins:
             for k, does in enumerate(s.does):

@@ -20,12 +20,32 @@ Plan time is seconds of exercise: the days' windows laid end to end, nights skip
 plan time 0 is day 1's window opening and a rehearsal at speed N runs the plan in
 (total window length) / N seconds. `Schedule` maps plan time to the real date and time in
 the plan's time zone (daylight saving handled by the zone, not by adding hours to a wall
-clock); `PlanClock` maps it to a run's wall clock.
+clock); `PlanClock` maps it to a run's wall clock. `Run` (`control`) is a live run's plan
+time and injects (start, pause, skip or fire one), and `evaluate` (`evaluation`) the one
+rule for met and missed, live (`Tracker`) and after the fact (`pilot.metrics`).
 """
 
 from __future__ import annotations
 
 from backend_client.pilots.checks import check
+from backend_client.pilots.control import (
+    Fired,
+    Move,
+    RefusedMove,
+    Run,
+    RunControl,
+    RunState,
+    RunView,
+    Shown,
+    Upcoming,
+)
+from backend_client.pilots.evaluation import (
+    Outcome,
+    SeenAlert,
+    SeenReport,
+    Tracker,
+    evaluate,
+)
 from backend_client.pilots.files import (
     available,
     decode,
@@ -81,26 +101,40 @@ __all__ = [
     "Day",
     "Entry",
     "Expectation",
+    "Fired",
     "Group",
     "Inject",
+    "Move",
     "Objective",
+    "Outcome",
     "Plan",
     "PlanClock",
     "PlanError",
     "Problem",
     "PromptInject",
+    "RefusedMove",
     "ReportInject",
+    "Run",
+    "RunControl",
+    "RunState",
+    "RunView",
     "Schedule",
+    "SeenAlert",
+    "SeenReport",
+    "Shown",
     "StandIn",
     "StandInAction",
     "Target",
+    "Tracker",
     "Trigger",
+    "Upcoming",
     "Window",
     "Zone",
     "available",
     "check",
     "decode",
     "dumps",
+    "evaluate",
     "expected_reports",
     "field_problem",
     "load",
