@@ -85,15 +85,13 @@ class MainWindow(QMainWindow):
         return dock
 
     def add_panel(self, title: str, widget: QWidget) -> QDockWidget:
-        """A dock composed from outside the window (e.g. a rehearsal's run panel): below
-        the feed, half the left-hand column, and in the View menu."""
-        feed = self._docks[0]
-        dock = self._dock(title, widget, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.splitDockWidget(feed, dock, Qt.Orientation.Vertical)
-        half = max(self.height() // 2 - 60, 200)
-        QTimer.singleShot(
-            0, lambda: self.resizeDocks([feed, dock], [half, half], Qt.Orientation.Vertical)
-        )
+        """A dock composed from outside the window (e.g. a rehearsal's run panel): a tab
+        beside Alerts and Dashboard, the full width of the window, shown first, and in
+        the View menu."""
+        alerts = self._docks[3]
+        dock = self._dock(title, widget, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(alerts, dock)
+        QTimer.singleShot(0, dock.raise_)
         self._view_menu.insertAction(self._view_menu.actions()[0], dock.toggleViewAction())
         return dock
 
@@ -203,8 +201,9 @@ class MainWindow(QMainWindow):
     async def settle(self) -> None:
         """Wait until the views have drawn what they hold (for screenshots and tests)."""
         await self.map.settle()
+        # qasync's loop is Qt's: the pending paints run while this waits. (Calling
+        # processEvents() here would run other tasks' steps inside this one.)
         await asyncio.sleep(0.3)
-        QApplication.processEvents()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
         self.save_layout()

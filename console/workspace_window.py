@@ -20,7 +20,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QImage, QShowEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QDockWidget,
     QFileDialog,
     QMainWindow,
@@ -870,8 +869,9 @@ class WorkspaceWindow(QMainWindow):
         """Wait until verified, loaded and drawn (for screenshots and tests)."""
         await asyncio.wait_for(self.done.wait(), 60)
         await self.map.settle()
+        # qasync's loop is Qt's: the pending paints run while this waits. (Calling
+        # processEvents() here would run other tasks' steps inside this one.)
         await asyncio.sleep(0.3)
-        QApplication.processEvents()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt naming
         self.closed.emit()

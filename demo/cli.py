@@ -61,7 +61,8 @@ class DemoExtension:
             metavar="PLAN",
             help="practise a pilot plan live: an embedded relay with the plan's simulated "
             "participants, the console signed in, and a Run panel to start, pause, skip or "
-            "fire injects and watch the expected actions (e.g. resources/pilots/preston-2017.toml)",
+            "fire injects and watch the expected actions (a plan file, or a shipped plan's "
+            "name: preston-2017)",
         )
         parser.add_argument(
             "--speed",
@@ -107,7 +108,7 @@ class DemoExtension:
 def _rehearsal(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RehearsalSource:
     """The plan checked before any window opens; with --screenshot or --quit-after nobody
     is there to press Start, so the run starts by itself."""
-    from backend_client.pilots import PlanError, load
+    from backend_client.pilots import PlanError, find, load
     from demo.rehearsal import RehearsalSource
 
     if args.demo or args.demo_evidence is not None or args.evidence is not None:
@@ -116,7 +117,7 @@ def _rehearsal(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Reh
     if not (speed > 0 and math.isfinite(speed)):
         parser.error("--speed must be a number more than 0")
     try:
-        plan = load(args.rehearse)
+        plan = load(find(args.rehearse))
     except PlanError as exc:
         parser.error(str(exc))
     except OSError as exc:

@@ -35,12 +35,12 @@ from backend_client.client import ClientConfig, Credentials, RelayClient
 from backend_client.errors import ProtocolError
 from backend_client.outbox import Outbox
 from backend_client.pilots import (
-    DEFAULT_DIR,
     Plan,
     PlanError,
     available,
     dumps,
     expected_reports,
+    find,
     load,
 )
 from backend_client.state import State
@@ -167,14 +167,6 @@ async def _issue(
             await client.stop()
 
 
-def _plan_path(given: Path) -> Path:
-    """A plan file, or the name of a shipped plan (`preston-2017`): installed, the shipped
-    plans are inside the bundle, so the name is what an operator can type."""
-    if given.exists() or given.suffix or len(given.parts) != 1:
-        return given
-    return DEFAULT_DIR / f"{given}.toml" if str(given) in available() else given
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "invites":
@@ -187,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print("lookout-pilot: --speed must be more than 0", file=sys.stderr)
         return 2
     try:
-        plan = load(_plan_path(args.plan))
+        plan = load(find(args.plan))
     except PlanError as exc:
         print(exc, file=sys.stderr)
         return 2

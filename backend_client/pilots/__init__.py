@@ -51,6 +51,7 @@ from backend_client.pilots.files import (
     decode,
     dumps,
     field_problem,
+    find,
     load,
     name_problem,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "evaluate",
     "expected_reports",
     "field_problem",
+    "find",
     "load",
     "name_problem",
     "participants",

@@ -23,6 +23,15 @@ def available(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in (directory or DEFAULT_DIR).glob("*.toml"))
 
 
+def find(given: Path, directory: Path | None = None) -> Path:
+    """A plan file, or the name of a shipped plan (`preston-2017`): installed, the shipped
+    plans are inside the bundle, so the name is what an operator can type."""
+    if given.exists() or given.suffix or len(given.parts) != 1:
+        return given
+    named = (directory or DEFAULT_DIR) / f"{given}.toml"
+    return named if str(given) in available(directory) else given
+
+
 def decode(data: bytes | str, *, source: str = "plan") -> Plan:
     """The plan in `data` (TOML), field types checked; PlanError names the field if not."""
     try:

@@ -115,9 +115,10 @@ class RunPanel(QWidget):
         self.expected.setUniformRowHeights(True)
         self.expected.setColumnWidth(0, 70)
         self.expected.setColumnWidth(2, 150)
-
+        # the action's words share the width with when it was done or due, in full
         self.expected.header().setStretchLastSection(False)
         self.expected.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.expected.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.next.header().setStretchLastSection(True)
 
         injects = QVBoxLayout()
