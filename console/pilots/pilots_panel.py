@@ -111,7 +111,7 @@ class PilotsPanel(QWidget):
         self.tree.setRootIsDecorated(True)
         header = self.tree.header()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((1, 80), (2, 260), (PLANNED, 64), (JOINED, 64), (ACTIVE, 64)):
+        for col, width in ((1, 80), (2, 300), (PLANNED, 76), (JOINED, 76), (ACTIVE, 76)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
         header.setStretchLastSection(False)
@@ -360,7 +360,7 @@ class PilotsPanel(QWidget):
     def _saved(self, saved: Saved) -> None:
         self.say(
             f"{saved.pngs} invitations saved in {saved.folder}: a QR code PNG per code and "
-            f"{saved.sheet.name} to print ({saved.pages} pages). {pm.CODES_ONCE}"
+            f"{saved.sheet.name} to print ({_pages(saved.pages)}). {pm.CODES_ONCE}"
         )
         self.invites_saved.emit(saved)
 
@@ -459,6 +459,10 @@ def _runs(request: m.PilotCreate) -> str:
     if request.ends_at is None:
         return f"runs {start} until you end it (the plan's days have passed)"
     return f"runs {start} to {_day(request.ends_at)}"
+
+
+def _pages(n: int) -> str:
+    return "1 page" if n == 1 else f"{n} pages"
 
 
 def _day(t: float) -> str:
