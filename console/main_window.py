@@ -16,6 +16,7 @@ from console.detail.widget import ReportDetailWidget
 from console.feed.widget import FeedWidget
 from console.login.password import PasswordDialog
 from console.map.widget import MapWidget
+from console.pilots.pilots_panel import PilotsPanel
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
 from console.status.bar import StatusBar
@@ -43,6 +44,7 @@ class MainWindow(QMainWindow):
         self.chat = ChatWidget(session)
         self.alerts = AlertsWidget(session)
         self.dashboard = DashboardWidget(session)
+        self.pilots = PilotsPanel(session)
         self.status = StatusBar(session)
         self.setCentralWidget(self.map)
         self.setStatusBar(self.status)
@@ -54,6 +56,9 @@ class MainWindow(QMainWindow):
         dash = self._dock("Dashboard", self.dashboard, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
         self.tabifyDockWidget(alerts, dash)
+        #: for the pilot roles only: shown once the relay says who signed in
+        self.pilots_dock = self._dock("Pilots", self.pilots, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(dash, self.pilots_dock)
         alerts.raise_()
         self._docks = [left, right, chat, alerts, dash]
         for dock, width in ((left, 560), (right, 340), (chat, 340)):
@@ -70,8 +75,10 @@ class MainWindow(QMainWindow):
         self.map.set_hide_exercise(self.feed.hiding_exercise)
         self.feed.exercise_hidden_changed.connect(self.map.set_hide_exercise)
         self.alerts.approval_waiting.connect(self.status.show_notice)
+        self.pilots.available_changed.connect(self._pilots_available)
         self._menus()
         self._restore()
+        self._pilots_available(self.pilots.available)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -98,7 +105,7 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         view = self.menuBar().addMenu("&View")
         self._view_menu = view
-        for dock in self._docks:
+        for dock in [*self._docks, self.pilots_dock]:
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         theme = QAction("&Light theme", self, checkable=True)
@@ -155,6 +162,12 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, name)
+
+    def _pilots_available(self, available: bool) -> None:
+        self.pilots_dock.toggleViewAction().setVisible(available)
+        self.pilots_dock.setVisible(available)
+        if available:
+            self.pilots_dock.raise_()
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)

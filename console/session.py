@@ -34,6 +34,8 @@ class ConsoleSession(QObject):
     incident_opened = Signal(str, str)  # incident_ref, title
     #: a citizen erased their data: m.ReportErased, after the session forgot those reports
     reports_erased = Signal(object)
+    #: m.PilotInfo: a pilot was created, ended or purged, or a participant joined or left
+    pilot_changed = Signal(object)
     connection_state_changed = Signal(object)  # ConnectionStatus
     outbox_changed = Signal(object, object)  # OutboxEntry, reply (None = queued; m.Error = refused)
     request_failed = Signal(str)  # a message for the user
@@ -129,6 +131,8 @@ class ConsoleSession(QObject):
             self.incident_opened.emit(event.incident_ref, event.title)
         elif isinstance(event, m.ReportErased):
             self._erased(event)
+        elif isinstance(event, m.PilotChanged):
+            self.pilot_changed.emit(event.pilot)
 
     def _erased(self, event: m.ReportErased) -> None:
         """Forget erased reports, their chat and the media fetched for them (the cache has

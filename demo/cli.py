@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 DEFAULT_DEVICES = 60
 DEFAULT_SCENARIO = "mixed"
+#: --demo-role: the demo relay's officer of each role
+DEMO_ROLES = ("dispatcher", "supervisor", "inspector")
 
 
 class DemoExtension:
@@ -47,6 +49,13 @@ class DemoExtension:
         )
         parser.add_argument(
             "--scenario", default=DEFAULT_SCENARIO, help="pilot scenario the demo citizens follow"
+        )
+        parser.add_argument(
+            "--demo-role",
+            choices=DEMO_ROLES,
+            default="dispatcher",
+            help="with --demo: sign in as the demo's dispatcher (default), supervisor or "
+            "inspector (who runs pilots: the Pilots pane)",
         )
         parser.add_argument(
             "--demo-evidence",
@@ -92,6 +101,8 @@ class DemoExtension:
             args.evidence, args.fingerprint = _demo_case(parser, args.demo_evidence)
         if not args.demo and (args.devices != DEFAULT_DEVICES or args.scenario != DEFAULT_SCENARIO):
             parser.error("--devices and --scenario only apply with --demo")
+        if not args.demo and args.demo_role != "dispatcher":
+            parser.error("--demo-role only applies with --demo")
         if args.devices < 1:
             parser.error("--devices must be at least 1")
         if not args.demo:
@@ -102,7 +113,7 @@ class DemoExtension:
             load(args.scenario)
         except ScenarioError as exc:
             parser.error(str(exc))
-        return DemoSource(args.devices, args.scenario, args.data_dir)
+        return DemoSource(args.devices, args.scenario, args.data_dir, args.demo_role)
 
 
 def _rehearsal(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RehearsalSource:
@@ -146,15 +157,18 @@ class DemoSource:
     """The embedded relay as the console's session source: started on `open`, stopped on
     `close`, off the GUI thread both times (starting it takes a few seconds)."""
 
-    def __init__(self, devices: int, scenario: str, data_dir: Path | None) -> None:
+    def __init__(
+        self, devices: int, scenario: str, data_dir: Path | None, role: str = "dispatcher"
+    ) -> None:
         self.devices = devices
+        self.role = role
         self.scenario = scenario
         self.data_dir = data_dir
         self.embedded: EmbeddedRelay | None = None
 
     async def open(self) -> LoginResult:
         from console.login.dialog import LoginResult
-        from demo.embedded import EmbeddedRelay
+        from demo.embedded import DEMO_INSPECTOR, DEMO_SUPERVISOR, DEMO_USER, EmbeddedRelay
 
         for noisy in ("relay.db", "simulator"):  # the console's own log stays readable
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -166,7 +180,10 @@ class DemoSource:
             raise
         # a fresh console home each run: its cache would only hold a relay that is gone
         home = self.data_dir or Path(tempfile.mkdtemp(prefix="lookout-console-"))
-        return LoginResult(info.client_config(), info.credentials(), home)
+        user = {"supervisor": DEMO_SUPERVISOR, "inspector": DEMO_INSPECTOR}.get(
+            self.role, DEMO_USER
+        )
+        return LoginResult(info.client_config(), info.credentials(user), home)
 
     async def close(self) -> None:
         if self.embedded is not None:

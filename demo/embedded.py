@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEMO_USER = "demo"
 DEMO_SUPERVISOR = "supervisor"
+DEMO_INSPECTOR = "inspector"  # runs pilots (`lookout --demo --demo-role inspector`)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class DemoRelay:
     totp_secret: str
     supervisor_totp_secret: str
     data_dir: Path
+    inspector_totp_secret: str = ""
 
     def client_config(self) -> ClientConfig:
         """Pinned to the certificate the relay just made: nothing for anyone to confirm."""
@@ -50,6 +52,7 @@ class DemoRelay:
         secrets_by_user = {
             DEMO_USER: self.totp_secret,
             DEMO_SUPERVISOR: self.supervisor_totp_secret,
+            DEMO_INSPECTOR: self.inspector_totp_secret,
         }
         secret = secrets_by_user[username]
         return Credentials(username, self.password, lambda: totp_now(secret))
@@ -112,6 +115,7 @@ class EmbeddedRelay:
         engine = admin.open_engine(self.data_dir)
         user = admin.add_officer(engine, DEMO_USER, "dispatcher", password)
         sup = admin.add_officer(engine, DEMO_SUPERVISOR, "supervisor", password)
+        ins = admin.add_officer(engine, DEMO_INSPECTOR, "inspector", password)
         engine.dispose()
         # the simulated citizens all connect from loopback: exempt it from the per-address
         # limits, as an operator would a carrier NAT
@@ -135,6 +139,7 @@ class EmbeddedRelay:
             user.totp_secret,
             sup.totp_secret,
             self.data_dir,
+            ins.totp_secret,
         )
         self._ready.set()
         sim = asyncio.create_task(

@@ -18,22 +18,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
-
-import segno
 
 from backend_client import messages as m
-from backend_client import rules
 from backend_client.client import RelayClient
 from backend_client.limits import MAX_INVITES_PER_REQUEST
+from backend_client.pilots.running import (  # shared with the console's Pilots pane
+    PNG_SCALE,
+    PRIVACY,
+    card,
+    expiry_text,
+    join_url,
+    printed_code,
+    qr,
+    save_png,
+)
 from pilot.printing import run_console_tool
 
-PRIVACY = "You stay anonymous; everything you send is marked as exercise."
+#: the shared helpers stay reachable here, as before they moved
+__all__ = ["PNG_SCALE", "PRIVACY", "expiry_text", "join_url", "printed_code", "qr"]
+
 CARDS_PER_PAGE = 8
-#: pixels per QR module in the PNGs: a 4-module quiet zone, about 300 px for a short URL
-PNG_SCALE = 8
 
 
 def to_reply(batch: Invites) -> dict[str, object]:
@@ -104,26 +109,6 @@ async def issue(
     return title, batches
 
 
-def printed_code(code: str) -> str:
-    """`ABCD-EFGH-JKMN` from a code in any form; `ValueError` if it is not an invite code."""
-    plain = rules.normalise_invite_code(code)
-    if len(plain) != rules.INVITE_CODE_LENGTH or any(
-        ch not in rules.INVITE_ALPHABET for ch in plain
-    ):
-        raise ValueError(f"not an invite code: {code!r}")
-    return rules.format_invite_code(plain)
-
-
-def join_url(portal_url: str, code: str) -> str:
-    """The address a participant's phone opens: the portal with the code to join with."""
-    return f"{portal_url.rstrip('/')}/?pilot={quote(printed_code(code), safe='-')}"
-
-
-def qr(portal_url: str, code: str) -> segno.QRCode:
-    # level M: survives a crease or a smudge on a printed card and stays a small symbol
-    return segno.make_qr(join_url(portal_url, code), error="m", boost_error=False)
-
-
 def write(invites: Invites, title: str, portal_url: str, out: Path) -> int:
     """The PNGs and `invites.pdf` in `out` (created) for one reply; returns the cards."""
     return write_all([invites], title, portal_url, out)
@@ -134,13 +119,9 @@ def write_all(batches: Sequence[Invites], title: str, portal_url: str, out: Path
     out.mkdir(parents=True, exist_ok=True)
     for batch in batches:
         for code in batch.codes:
-            qr(portal_url, code).save(str(out / f"{code}.png"), kind="png", scale=PNG_SCALE)
+            save_png(portal_url, code, out)
     write_sheet(batches, title, portal_url, out)
     return sum(len(b.codes) for b in batches)
-
-
-def expiry_text(expires_at: float) -> str:
-    return datetime.fromtimestamp(expires_at, UTC).strftime("Valid until %d %b %Y, %H:%M UTC")
 
 
 # --- the printable sheet ---------------------------------------------------------
@@ -149,24 +130,11 @@ def expiry_text(expires_at: float) -> str:
 def sheet_spec(batches: Sequence[Invites], title: str, portal_url: str) -> dict[str, object]:
     """What `console/pilots/invites_sheet.py` prints: one card per code, in order, with
     its texts and its QR code as rows of 0 and 1 (no quiet zone: the card has room)."""
-    cards = []
-    for batch in batches:
-        for code in batch.codes:
-            rows = [
-                "".join("1" if v else "0" for v in r)
-                for r in qr(portal_url, code).matrix_iter(border=0)
-            ]
-            cards.append(
-                {
-                    "title": title,
-                    "group": batch.group,
-                    "code": code,
-                    "portal": portal_url.rstrip("/"),
-                    "expiry": expiry_text(batch.expires_at),
-                    "privacy": PRIVACY,
-                    "matrix": rows,
-                }
-            )
+    cards = [
+        card(title, batch.group, code, portal_url, batch.expires_at)
+        for batch in batches
+        for code in batch.codes
+    ]
     return {"cards": cards}
 
 
