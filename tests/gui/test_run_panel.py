@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import qasync
+from PySide6.QtCore import QCoreApplication
 
 from backend_client import messages as m
 from backend_client import pilots as p
@@ -70,15 +71,16 @@ def plan() -> p.Plan:
     )
 
 
-def test_the_officer_practises_on_a_live_rehearsal(qapp, qtbot, tmp_path: Path) -> None:
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(asyncio.wait_for(_practise(qtbot, tmp_path), timeout=150))
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
+async def test_the_officer_practises_on_a_live_rehearsal(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """On pytest-asyncio's loop, not qasync's: a qasync run ends with QApplication.exit(),
+    whose aboutToQuit tears QtWebEngine down for the whole test process (a later test's map
+    page then crashed). The panel's refresh timer runs through `tick`."""
+    await asyncio.wait_for(_practise(qtbot, tmp_path), timeout=150)
+
+
+async def shown(cond: Callable[[], bool], timeout: float) -> None:
+    """`wait_until`, letting Qt run between looks (the panel's refresh timer)."""
+    await wait_until(cond, timeout, tick=QCoreApplication.processEvents)
 
 
 async def _practise(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +104,7 @@ async def _practise(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
         assert view.state is RunState.PAUSED and view.plan_time < 240.0
         paused_at = view.plan_time
         due_wall = time.monotonic() + (240.0 - view.plan_time) / SPEED + 1.0
-        await wait_until(lambda: time.monotonic() > due_wall, timeout=15)
+        await shown(lambda: time.monotonic() > due_wall, timeout=15)
         view = panel.refresh()
         assert view.fired == 0 and view.prompts == ()
         assert view.plan_time == paused_at  # stood still
@@ -116,27 +118,25 @@ async def _practise(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
         assert view.fired == 1 and [u.entry.ref for u in view.next_up] == ["ask"]
         with pytest.raises(p.RefusedMove, match="fired already"):
             source.run_control.fire("first")
-        await wait_until(
-            lambda: any(r.text == SCRIPTED for r in session.reports.values()), timeout=20
-        )
+        await shown(lambda: any(r.text == SCRIPTED for r in session.reports.values()), timeout=20)
         (report,) = [r for r in session.reports.values() if r.text == SCRIPTED]
         assert report.exercise and report.pilot_id == "run-panel-test"
-        await wait_until(lambda: panel.refresh().expectations[0].status == "pending", timeout=10)
+        await shown(lambda: panel.refresh().expectations[0].status == "pending", timeout=10)
         assert panel.expected_rows()["claimed"][0] == "pending"
 
         # the officer claims it: met, with its time, while the run is still paused
         await session.client.request(
             m.ReportClaim(id="", idem="practise-claim", report_id=report.report_id)
         )
-        await wait_until(lambda: panel.expected_rows()["claimed"][0] == "met", timeout=10)
+        await shown(lambda: panel.expected_rows()["claimed"][0] == "met", timeout=10)
         assert panel.expected_rows()["claimed"][1].startswith("done ")
         assert panel.expected_rows()["answered"][0] == "pending"  # paused: no deadline passes
 
         # Resume: the prompt fires at its time, and nobody answers: missed at its deadline
         panel.resume.click()
-        await wait_until(lambda: panel.refresh().prompts != (), timeout=20)
+        await shown(lambda: panel.refresh().prompts != (), timeout=20)
         assert "Ask for photos." in panel.prompt.text()
-        await wait_until(lambda: panel.expected_rows()["answered"][0] == "missed", timeout=20)
+        await shown(lambda: panel.expected_rows()["answered"][0] == "missed", timeout=20)
         assert panel.expected_rows()["claimed"][0] == "met"
         assert panel.refresh().fired == 2
     finally:
