@@ -59,6 +59,9 @@ class MainWindow(QMainWindow):
         #: for the pilot roles only: shown once the relay says who signed in
         self.pilots_dock = self._dock("Pilots", self.pilots, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(dash, self.pilots_dock)
+        # a pilot and its groups (six for Preston) without scrolling; the dock is hidden
+        # for a dispatcher, so their bottom area stays short
+        self.pilots.setMinimumHeight(240)
         alerts.raise_()
         self._docks = [left, right, chat, alerts, dash]
         for dock, width in ((left, 560), (right, 340), (chat, 340)):
