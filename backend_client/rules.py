@@ -54,7 +54,9 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.EvidenceExport: EVIDENCE_ROLES,
     m.EvidenceGet: EVIDENCE_ROLES,
     m.PilotCreate: PILOT_ROLES,
-    m.PilotList: PILOT_ROLES,
+    # a dispatcher sends a pilot's exercise alerts (the composer lists the pilots to name
+    # one) and sees its traffic marked; only the pilot roles run pilots
+    m.PilotList: WORKING_ROLES,
     m.PilotInvite: PILOT_ROLES,
     m.PilotEnd: PILOT_ROLES,
     m.PilotPurge: PILOT_ROLES,

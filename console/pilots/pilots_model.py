@@ -30,7 +30,7 @@ CODES_ONCE = (
 
 def may_run_pilots(role: str) -> bool:
     """Does this officer see the Pilots pane at all (the relay's own permission table)?"""
-    return rules.may_send(role, m.PilotList)
+    return rules.may_send(role, m.PilotCreate)
 
 
 def shown_state(info: m.PilotInfo, now: float) -> Shown:

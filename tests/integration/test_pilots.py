@@ -448,12 +448,17 @@ async def test_only_pilot_roles_run_pilots(relay: RunningRelay) -> None:
                 area=square(),
                 groups=[m.PilotGroupSpec("a", 1)],
             ),
-            m.PilotList(id=next_id()),
             m.PilotInvite(id=next_id(), pilot_id=PILOT, group="students", count=1),
             m.PilotEnd(id=next_id(), idem=next_id(), pilot_id=PILOT),
             m.PilotPurge(id=next_id(), pilot_id=PILOT, confirm=True),
         ):
             assert is_error(await off.request(msg), "forbidden"), (name, msg)
+        # listing: a dispatcher names the pilot of an exercise alert; an analyst may not
+        listed = await off.request(m.PilotList(id=next_id()))
+        if name == "dana":
+            assert isinstance(listed, m.PilotListed)
+        else:
+            assert is_error(listed, "forbidden")
     sam = await officer(relay, "sam")  # a supervisor may
     await create_pilot(sam, "sam-pilot")
     dup = await sam.request(
