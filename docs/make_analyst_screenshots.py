@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
-import os
 import shutil
 import sys
 import tempfile
@@ -24,11 +22,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+from docs.shots import OUT, qimage_png, run_in_qt, save_png
 
-OUT = Path(__file__).resolve().parent / "images"
-#: a screenshot bigger than this is stored with a 256-colour palette (UI: no visible loss)
-MAX_BYTES = 400_000
 ANALYST = "r.khan"
 #: the street photo's number plate and the face by the car (demo/evidence_photos.py)
 PLATE = (232, 544, 136, 42)
@@ -37,20 +32,7 @@ FACE = (668, 346, 64, 84)
 
 def _save(image: Any, name: str) -> None:
     """A QImage as docs/images/<name>, optimised to stay small."""
-    from PIL import Image
-    from PySide6.QtCore import QBuffer, QIODevice
-
-    buf = QBuffer()
-    buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buf, "PNG")
-    im = Image.open(io.BytesIO(bytes(buf.data().data()))).convert("RGB")
-    out = io.BytesIO()
-    im.save(out, "PNG", optimize=True)
-    if out.tell() > MAX_BYTES:
-        out = io.BytesIO()
-        im.quantize(256, method=Image.Quantize.MEDIANCUT).save(out, "PNG", optimize=True)
-    (OUT / name).write_bytes(out.getvalue())
-    print(f"wrote docs/images/{name} ({out.tell() // 1024} KiB)", flush=True)
+    save_png(qimage_png(image), name)
 
 
 def tampered_copy(package: Path, out: Path) -> Path:
@@ -261,25 +243,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, help="keep the case here (a new directory)")
     args = ap.parse_args()
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        from console.app import _offscreen_screen
-
-        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    import console.map.tiles  # noqa: F401 - registers the tiles URL scheme before the app
-
     work = args.work or Path(tempfile.mkdtemp(prefix="lookout-analyst-shots-"))
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     try:
-        with loop:
-            loop.run_until_complete(shoot(app, work))
+        run_in_qt(lambda app: shoot(app, work))
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

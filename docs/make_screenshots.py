@@ -9,15 +9,13 @@ main window the way a dispatcher would and grabs it at each step of the guide.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+from docs.shots import OUT, run_in_qt
 
-OUT = Path(__file__).resolve().parent / "images"
 PRESTON = (53.7590, -2.6990)
 
 
@@ -134,23 +132,7 @@ async def shoot(app: object) -> None:
 
 
 def main() -> None:
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        from console.app import _offscreen_screen
-
-        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_offscreen_screen()}"
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    import console.map.tiles  # noqa: F401 - registers the tiles URL scheme before the app
-
-    app = QApplication(sys.argv[:1])
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with loop:
-        loop.run_until_complete(shoot(app))
+    run_in_qt(shoot)
 
 
 if __name__ == "__main__":
