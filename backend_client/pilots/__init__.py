@@ -39,6 +39,7 @@ from backend_client.pilots.control import (
     Shown,
     Upcoming,
 )
+from backend_client.pilots.create import pilot_id_of, to_create
 from backend_client.pilots.evaluation import (
     Outcome,
     SeenAlert,
@@ -142,7 +143,9 @@ __all__ = [
     "load",
     "name_problem",
     "participants",
+    "pilot_id_of",
     "scenario_of",
     "timeline",
+    "to_create",
     "to_info",
 ]
