@@ -21,8 +21,9 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from backend_client.version import lookout_version
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from console.compose import OpenedSession
     from console.evidence.early import StagedVerification
     from console.login.dialog import LoginResult
+    from console.session import ConsoleSession
 
 os.environ.setdefault(
     "QTWEBENGINE_CHROMIUM_FLAGS", "--disable-background-networking --disable-component-update"
@@ -54,6 +56,30 @@ class SessionSource(Protocol):
         ...
 
 
+class Refused(Exception):
+    """A companion will not run beside this sign-in: why, in the user's words (shown in
+    the login dialog, which asks again)."""
+
+
+#: a yes/no question to the officer: (title, question) -> the answer
+Ask = Callable[[str, str], Awaitable[bool]]
+
+
+@runtime_checkable
+class SessionCompanion(Protocol):
+    """Something that runs beside a session the officer signs in to through the login
+    dialog, as without a source (e.g. `lookout --run-pilot`: a real pilot's live run)."""
+
+    async def attach(self, session: ConsoleSession, ask: Ask) -> object:
+        """Once signed in and live: a `RunControl` for the run panel (or None), or
+        `Refused` for this account or relay."""
+        ...
+
+    async def close(self) -> None:
+        """Called once the session is closed, if `attach` returned."""
+        ...
+
+
 class Extension(Protocol):
     """What a program above the console adds to the command line."""
 
@@ -61,7 +87,7 @@ class Extension(Protocol):
 
     def session_source(
         self, parser: argparse.ArgumentParser, args: argparse.Namespace
-    ) -> SessionSource | None:
+    ) -> SessionSource | SessionCompanion | None:
         """Check the added arguments (`parser.error` on bad ones); a source when they ask
         for one, else None for the login dialog. Must not start anything yet."""
         ...
@@ -69,7 +95,7 @@ class Extension(Protocol):
 
 def parse_args(
     argv: list[str] | None, extension: Extension | None = None
-) -> tuple[argparse.Namespace, SessionSource | None]:
+) -> tuple[argparse.Namespace, SessionSource | SessionCompanion | None]:
     p = argparse.ArgumentParser(prog="lookout", description="Lookout control-room console.")
     p.add_argument("--version", action="version", version=f"%(prog)s {lookout_version()}")
     if extension is not None:
@@ -312,19 +338,32 @@ async def run_plan(args: argparse.Namespace, app: QApplication) -> int:
 
 
 async def run(
-    args: argparse.Namespace, app: QApplication, source: SessionSource | None = None
+    args: argparse.Namespace,
+    app: QApplication,
+    source: SessionSource | SessionCompanion | None = None,
 ) -> int:
     """Sign in (through `source`, else the login dialog), then the workspace until done."""
     from console.compose import open_session
     from console.theme import apply_theme
 
-    if source is None:
+    if source is None or isinstance(source, SessionCompanion):
+        companion = source
+        attached: list[object] = []  # what the companion attached to this sign-in
+
+        async def admit(opened: OpenedSession) -> None:
+            assert companion is not None
+            attached[:] = [await companion.attach(opened.session, _ask)]
+
         while True:  # Sign out closes the session (logging out) and asks again
             apply_theme(app, args.theme or "dark")
-            opened = await _log_in(args)
+            opened = await (_log_in(args) if companion is None else _log_in(args, admit))
             if opened is None:
                 return 1  # the officer closed the login dialog
-            code = await _workspace(args, app, opened)
+            try:
+                code = await _workspace(args, app, opened, *attached)
+            finally:
+                if companion is not None:
+                    await companion.close()
             if code != SIGNED_OUT:
                 return code
             _not_shutting_down()
@@ -338,8 +377,11 @@ async def run(
         await source.close()
 
 
-async def _log_in(args: argparse.Namespace) -> OpenedSession | None:
-    """Ask until a sign-in is not refused for good; None when the officer gives up."""
+async def _log_in(
+    args: argparse.Namespace, admit: Callable[[OpenedSession], Awaitable[None]] | None = None
+) -> OpenedSession | None:
+    """Ask until a sign-in is not refused for good (nor by `admit`, a companion's check
+    once signed in); None when the officer gives up."""
     from backend_client.state import State
     from console.compose import open_session
     from console.login.dialog import LoginDialog
@@ -351,10 +393,41 @@ async def _log_in(args: argparse.Namespace) -> OpenedSession | None:
             return None
         opened = open_session(result.config, result.credentials, args.data_dir or result.data_dir)
         await opened.session.start()
-        if await _first_outcome(opened.session.client) is not State.FATAL:
-            return opened  # live, or the relay is unreachable: work from the cache until it returns
-        dialog.failed(opened.session.status.reason)
-        await opened.close()
+        if await _first_outcome(opened.session.client) is State.FATAL:
+            dialog.failed(opened.session.status.reason)
+            await opened.close()
+            continue
+        try:
+            if admit is not None:
+                await admit(opened)
+        except Refused as exc:
+            dialog.failed(str(exc))
+            await opened.close()
+            continue
+        return opened  # live, or the relay is unreachable: work from the cache until it returns
+
+
+async def _ask(title: str, question: str) -> bool:
+    """A yes/no question in a window of its own, answered without blocking the loop."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    box = QMessageBox(QMessageBox.Icon.Question, title, question, yes | no)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDefaultButton(no)
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def answered(_code: int) -> None:
+        if not answer.done():
+            answer.set_result(box.clickedButton() is box.button(yes))
+
+    box.finished.connect(answered)
+    box.open()
+    try:
+        return await answer
+    finally:
+        box.deleteLater()
 
 
 #: what `_workspace` returns when the officer signed out rather than quit
@@ -382,7 +455,9 @@ async def _workspace(
         if isinstance(run, RunControl):
             from console.pilots.run_panel import RunPanel
 
-            window.add_panel("Run", RunPanel(run))
+            panel = RunPanel(run)
+            panel.prompt_shown.connect(window.status.show_notice)
+            window.add_panel("Run", panel)
         session.load_cached()
         # what the cache held is long-lived: keep the collector from rescanning it (at 1M
         # reports a full collection otherwise pauses the GUI for 100-400 ms)

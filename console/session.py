@@ -55,6 +55,7 @@ class ConsoleSession(QObject):
         self.tombstoned: set[str] = set()
         self._media: dict[str, tuple[str, bytes]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._listeners: list[Callable[[m.Msg], None]] = []
         client.on_status(self.connection_state_changed.emit)
         client.on_outbox(self.outbox_changed.emit)
 
@@ -110,9 +111,26 @@ class ConsoleSession(QObject):
             except Exception:
                 log.exception("a console view failed on %s", type(event).__name__)
 
+    def subscribe(self, listener: Callable[[m.Msg], None]) -> Callable[[], None]:
+        """Hand every officer event this session dispatches to `listener` too (Qt-free
+        code such as a pilot's live runner, which cannot connect to a signal); returns
+        the call that unsubscribes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
     def dispatch(self, event: m.Msg) -> None:
         """Turn one officer event into the matching signal (public for tests and replay)."""
         self.event_received.emit(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("an event listener failed on %s", type(event).__name__)
         if isinstance(event, m.ReportCreated):
             self._report(event.report, created=True)
         elif isinstance(event, m.ReportUpdated):

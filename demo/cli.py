@@ -6,7 +6,9 @@ it adds `--demo`, `--devices` and `--scenario`, checks them (the scenario agains
 simulator's scenario files, so a typo fails before any window opens), and for `--demo`
 gives the console a session source that starts the embedded relay and signs in as its demo
 dispatcher. `--rehearse PLAN [--speed N] [--stand-ins]` does the same for a pilot plan
-(`demo.rehearsal`): the plan's rehearsal, live, with a run panel. The rest of `lookout` (its other options and messages, the session, the window,
+(`demo.rehearsal`): the plan's rehearsal, live, with a run panel. `--run-pilot PLAN
+[--simulated-traffic]` runs a real pilot on the force's relay: the usual login, then the
+plan's live run beside the session (`demo.pilot_run`), with the same run panel. The rest of `lookout` (its other options and messages, the session, the window,
 the screenshot, the shutdown) is the console's own composition root, unchanged.
 """
 
@@ -25,8 +27,10 @@ from console import app as console_app
 from demo.rehearsal import DEFAULT_SPEED
 
 if TYPE_CHECKING:
+    from backend_client.pilots import Plan
     from console.login.dialog import LoginResult
     from demo.embedded import EmbeddedRelay
+    from demo.pilot_run import PilotRunCompanion
     from demo.rehearsal import RehearsalSource
 
 DEFAULT_DEVICES = 60
@@ -85,9 +89,29 @@ class DemoExtension:
             help="with --rehearse: the plan's scripted officers respond too (default: you do)",
         )
 
+        parser.add_argument(
+            "--run-pilot",
+            type=Path,
+            metavar="PLAN",
+            help="run a real pilot live on the force's relay: sign in (an inspector, "
+            "supervisor or admin), then a Run panel to start, pause, skip or fire the plan's "
+            "injects and watch the expected actions (a plan file, or a shipped plan's name); "
+            "the pilot is the plan's, created from it if the relay has none",
+        )
+        parser.add_argument(
+            "--simulated-traffic",
+            action="store_true",
+            help="with --run-pilot: also send the plan's bursts and scenario reports from "
+            "scripted devices (default: only its scripted reports; the volunteers report)",
+        )
+
     def session_source(
         self, parser: argparse.ArgumentParser, args: argparse.Namespace
-    ) -> DemoSource | RehearsalSource | None:
+    ) -> DemoSource | RehearsalSource | PilotRunCompanion | None:
+        if args.run_pilot is None and args.simulated_traffic:
+            parser.error("--simulated-traffic only applies with --run-pilot")
+        if args.run_pilot is not None:
+            return _pilot_run(parser, args)
         if args.rehearse is None and (args.speed is not None or args.stand_ins):
             parser.error("--speed and --stand-ins only apply with --rehearse")
         if args.rehearse is not None:
@@ -137,6 +161,31 @@ def _rehearsal(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Reh
     return RehearsalSource(
         plan, speed, stand_ins=args.stand_ins, autostart=unattended, data_dir=args.data_dir
     )
+
+
+def _pilot_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PilotRunCompanion:
+    """The plan checked before the login dialog opens; the relay is the login's."""
+    from demo.pilot_run import PilotRunCompanion
+
+    others = (args.demo, args.rehearse, args.demo_evidence, args.evidence, args.plan)
+    if any(x for x in others) or args.speed is not None or args.stand_ins:
+        parser.error(
+            "--run-pilot runs on the relay you sign in to, at real speed: not with --demo, "
+            "--rehearse, --speed, --stand-ins, --evidence or --plan"
+        )
+    plan = _plan(parser, args.run_pilot, "--run-pilot")
+    return PilotRunCompanion(plan, simulated_traffic=args.simulated_traffic)
+
+
+def _plan(parser: argparse.ArgumentParser, where: Path, option: str) -> Plan:
+    from backend_client.pilots import PlanError, find, load
+
+    try:
+        return load(find(where))
+    except PlanError as exc:
+        parser.error(str(exc))
+    except OSError as exc:
+        parser.error(f"{option}: cannot read {where}: {exc.strerror or exc}")
 
 
 def _demo_case(parser: argparse.ArgumentParser, out: Path) -> tuple[Path, str]:

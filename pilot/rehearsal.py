@@ -39,6 +39,8 @@ from backend_client.pilots import (
     PromptInject,
     RunState,
     Schedule,
+    create_request,
+    pilot_id_of,
 )
 from pilot import traffic
 from pilot.attribution import Attribution
@@ -86,9 +88,8 @@ class RunLog:
     stand_in_errors: dict[str, int] = field(default_factory=dict)
 
 
-def pilot_slug(plan: Plan) -> str:
-    """The plan's name as a relay pilot id (no `_`; letters or digits at both ends)."""
-    return plan.name.replace("_", "-").strip("-") or "pilot"
+#: the plan's name as a relay pilot id (one rule: `backend_client.pilots.pilot_id_of`)
+pilot_slug = pilot_id_of
 
 
 async def rehearse(
@@ -239,13 +240,11 @@ class Rehearsal:
         # a console's run may be paused: the pilot stays open a day beyond the plan's end
         spare = 3600.0 if not self.officers else 86400.0
         await inspector.request(
-            m.PilotCreate(
-                id="",
-                idem=f"rehearse-create-{self.pid}",
-                pilot_id=self.pid,
-                title=plan.title,
-                area=plan.area,
-                groups=[m.PilotGroupSpec(g.name, max(g.count, 0)) for g in plan.groups],
+            create_request(
+                plan,
+                self.pid,
+                time.time(),
+                f"rehearse-create-{self.pid}",
                 ends_at=time.time() + self.sched.length_s / speed + spare,
             )
         )

@@ -82,6 +82,7 @@ from backend_client.pilots.model import (
     scenario_of,
     to_info,
 )
+from backend_client.pilots.running import create_request, pilot_id_of
 from backend_client.pilots.schedule import (
     Entry,
     PlanClock,
@@ -133,6 +134,7 @@ __all__ = [
     "Zone",
     "available",
     "check",
+    "create_request",
     "decode",
     "dumps",
     "evaluate",
@@ -142,6 +144,7 @@ __all__ = [
     "load",
     "name_problem",
     "participants",
+    "pilot_id_of",
     "scenario_of",
     "timeline",
     "to_info",

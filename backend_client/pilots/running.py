@@ -47,13 +47,16 @@ def pilot_id_of(plan: Plan) -> str:
     return slug
 
 
-def create_request(plan: Plan, pilot_id: str, now: float, idem: str) -> m.PilotCreate:
-    """`pilot.create` for the plan. Its first day's opening and last day's close are the
-    pilot's start and planned end while they are ahead; a plan whose days have passed
-    (a past pilot run again) starts now, and runs until `pilot.end`."""
+def create_request(
+    plan: Plan, pilot_id: str, now: float, idem: str, *, ends_at: float | None = None
+) -> m.PilotCreate:
+    """`pilot.create` for the plan: everyone who creates a pilot from a plan (the Pilots
+    pane, `lookout --run-pilot`, a rehearsal's embedded relay) sends this one. The first
+    day's opening and last day's close are the pilot's start and planned end while they
+    are ahead; a plan whose days have passed (a past pilot run again) starts now, and runs
+    until `pilot.end`. `ends_at` instead: starts now, ends then (a rehearsal's own clock)."""
     starts_at: float | None = None
-    ends_at: float | None = None
-    if plan.days:
+    if ends_at is None and plan.days:
         sched = Schedule.of(plan)
         opens = sched.windows[0].opens.timestamp()
         closes = sched.windows[-1].closes.timestamp()

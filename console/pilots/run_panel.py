@@ -6,16 +6,21 @@ time it stands for, the run's state with Start / Pause / Resume, the next inject
 Skip and Fire now (for the chosen one, else the next), the last prompt to officers, and
 every expected action, pending, met (with when and how long it took) or missed, as the
 run's own evaluation says from the event log. A refused move is shown in words, never
-raised. The text-making functions are pure, so a test reads them without Qt.
+raised. A control that offers a choice of where plan time starts (`StartChoice`: a real
+pilot's, from Start or at the plan's dates) gets a chooser beside Start. Each new prompt
+is also announced (`prompt_shown`), for the status bar. The text-making functions are
+pure, so a test reads them without Qt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -65,12 +70,27 @@ def outcome_text(o: Outcome) -> tuple[str, str]:
     return "not yet", "waiting for its trigger"
 
 
+@runtime_checkable
+class StartChoice(Protocol):
+    """A run that can start at more than one plan time (chosen while it is ready)."""
+
+    def start_options(self) -> list[tuple[str, str]]: ...  # (key, words)
+
+    def start_option(self) -> str: ...
+
+    def choose_start(self, key: str) -> None: ...
+
+
 class RunPanel(QWidget):
     """Drive and watch one run. `refresh()` redraws from the control now."""
+
+    #: a prompt to officers fired: its words, as the status bar shows them
+    prompt_shown = Signal(str)
 
     def __init__(self, control: RunControl, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.control = control
+        self._prompts_seen = 0
         self.title = _label()
         self.title.setStyleSheet("font-weight: bold")
         self.state = _label()
@@ -84,6 +104,17 @@ class RunPanel(QWidget):
         self.resume.clicked.connect(lambda: self._move(self.control.resume))
         buttons = QHBoxLayout()
         buttons.addWidget(self.state, 1)
+        self.start_from: QComboBox | None = None
+        if isinstance(control, StartChoice):
+            self.start_from = QComboBox()
+            self.start_from.setToolTip("Where plan time starts when you press Start")
+            for key, words in control.start_options():
+                self.start_from.addItem(f"Plan time {words}", key)
+            self.start_from.setCurrentIndex(
+                max(0, self.start_from.findData(control.start_option()))
+            )
+            self.start_from.currentIndexChanged.connect(self._choose_start)
+            buttons.addWidget(self.start_from)
         for b in (self.start, self.pause, self.resume):
             buttons.addWidget(b)
 
@@ -148,6 +179,8 @@ class RunPanel(QWidget):
         self.state.setText(view.state.value.upper())
         self.time.setText(headline(view))
         self.start.setEnabled(view.state is RunState.READY)
+        if self.start_from is not None:
+            self.start_from.setEnabled(view.state is RunState.READY)
         self.pause.setEnabled(view.state is RunState.RUNNING)
         self.resume.setEnabled(view.state is RunState.PAUSED)
         live = view.state is not RunState.ENDED
@@ -159,6 +192,9 @@ class RunPanel(QWidget):
         if view.prompts:
             last = view.prompts[-1]
             self.prompt.setText(f"Prompt to officers at {clock(last.t)}: {last.text}")
+            for shown in view.prompts[self._prompts_seen :]:
+                self.prompt_shown.emit(f"Pilot prompt: {shown.text}")
+            self._prompts_seen = len(view.prompts)
         self._show_expected(view)
         if view.problem:
             self.problem.setText(view.problem)
@@ -206,6 +242,12 @@ class RunPanel(QWidget):
             item.setToolTip(1, f"{o.act}: {words}")
             item.setData(0, Qt.ItemDataRole.UserRole, o.id)
             item.setForeground(0, QBrush(QColor(_STATUS_COLOUR[o.status])))
+
+    def _choose_start(self, _index: int) -> None:
+        control, box = self.control, self.start_from
+        if isinstance(control, StartChoice) and box is not None:
+            key = str(box.currentData())
+            self._move(lambda: control.choose_start(key))
 
     def _on_inject(self, move: Callable[[str], None]) -> None:
         inject = self.chosen()
