@@ -9,7 +9,8 @@ end) and a new plan; prints invitations with `lookout-pilot invites --codes` (ex
 codes: a real relay issues its own) and renders the sheet's first page; rehearses the
 plan headless with `lookout-pilot rehearse --speed 2000` and renders two pages of its
 after-action report; and runs `lookout --rehearse preston-2017 --stand-ins` for the Run
-tab. The PDFs are rendered with poppler's `pdftoppm` at 60 dpi. About three minutes.
+tab; and signs an inspector in to a demo relay with the Preston pilot created and some
+phones joined, for the Pilots pane. The PDFs are rendered with poppler's `pdftoppm` at 60 dpi. About three minutes.
 `--work DIR` keeps the plan copy, the invitations and the rehearsal there (default: a
 temporary directory, removed afterwards).
 """
@@ -196,6 +197,97 @@ async def workspace(app: Any, work: Path) -> None:
         await w.session.stop()
 
 
+#: who joins the pilot in the Pilots pane's picture: (group, phones)
+JOINING = (("students", 14), ("university-security", 5))
+
+
+async def pilots_pane(app: Any, work: Path) -> None:
+    """The live console of an inspector on a demo relay, the Pilots tab raised: the Preston
+    pilot created from the plan, codes issued and some phones joined with them."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from backend_client import CITIZEN_PATH
+    from backend_client import messages as m
+    from backend_client.pilots import create_request, load, pilot_id_of
+    from backend_client.state import State
+    from console.compose import open_session
+    from console.main_window import MainWindow
+    from console.settings import ConsoleSettings
+    from console.theme import apply_theme
+    from demo.embedded import DEMO_INSPECTOR, EmbeddedRelay
+    from simulator.device import Behaviour, SimDevice, Stats, client_ssl_context
+
+    assert isinstance(app, QApplication)
+    apply_theme(app, "dark")
+    demo = EmbeddedRelay(devices=20, report_rate_per_min=1.0)
+    info = demo.start()
+    opened = open_session(
+        info.client_config(), info.credentials(DEMO_INSPECTOR), work / "console", local_cache=False
+    )
+    session = opened.session
+    settings = ConsoleSettings(
+        "inspector-pane", QSettings(str(work / "pane.ini"), QSettings.Format.IniFormat)
+    )
+    window = MainWindow(session, settings)
+    window.show()
+    stop = asyncio.Event()
+    phones: list[asyncio.Task[None]] = []
+
+    async def until(cond: Any, timeout: float = 60.0) -> None:
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise TimeoutError("the demo relay did not get there in time")
+            await asyncio.sleep(0.2)
+
+    try:
+        await session.start()
+        await until(lambda: session.status.state is State.LIVE)
+        plan = load(PLAN)
+        pid = pilot_id_of(plan)
+        await session.client.request(create_request(plan, pid, time.time(), "shots-create"))
+        ctx = client_ssl_context(str(info.ca_path))
+        url = info.url.rstrip("/") + CITIZEN_PATH
+        rng = random.Random(5)
+        for group, count in JOINING:
+            got = await session.client.request(
+                m.PilotInvite(id="", pilot_id=pid, group=group, count=count)
+            )
+            assert isinstance(got, m.PilotInvites)
+            for code in got.codes:
+                lat, lon = 53.763 + rng.uniform(-0.003, 0.003), -2.708 + rng.uniform(-0.003, 0.003)
+                phone = SimDevice(
+                    url, ctx, Behaviour(categories=["burglary"], lat=lat, lon=lon), Stats(1), rng
+                )
+                phones.append(asyncio.create_task(phone.run(stop)))
+                await asyncio.wait_for(phone.ready.wait(), 15)
+                await phone.join_pilot(code)
+        want = {g: n for g, n in JOINING}
+        await until(
+            lambda: all(
+                window.pilots.group_counts(pid).get(g, (0, 0, 0))[1] == n for g, n in want.items()
+            )
+        )
+        await until(lambda: len(session.reports) >= 12, timeout=120)  # a shift under way
+        window.pilots.select(pid)
+        window.pilots_dock.raise_()
+        await window.settle()
+        await asyncio.sleep(0.5)
+        save_png(qimage_png(window.grab().toImage()), "inspector-pilots.png")
+    finally:
+        stop.set()
+        await asyncio.gather(*phones, return_exceptions=True)
+        window.close()
+        await opened.close()
+        demo.stop()
+
+
+async def in_qt(app: Any, work: Path) -> None:
+    await workspace(app, work)
+    await pilots_pane(app, work)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, help="keep the files here (a new directory)")
@@ -203,7 +295,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="lookout-inspector-shots-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        run_in_qt(lambda app: workspace(app, work))
+        run_in_qt(lambda app: in_qt(app, work))
         invitations(work)
         rehearsal(work)
         live_run(work)

@@ -45,6 +45,10 @@ COLUMNS = ("Pilot", "State", "Dates", "Planned", "Joined", "Active")
 PLANNED, JOINED, ACTIVE = 3, 4, 5
 
 
+#: what the pane says while the relay has no pilot
+NO_PILOTS = "No pilots on the relay yet: create one from a plan."
+
+
 class PilotsPanel(QWidget):
     #: True once the signed-in officer may run pilots (False: hide the pane)
     available_changed = Signal(bool)
@@ -209,7 +213,9 @@ class PilotsPanel(QWidget):
             if row.pilot_id == chosen:
                 item.setSelected(True)
         if not self.book:
-            self.say("No pilots on the relay yet: create one from a plan.")
+            self.say(NO_PILOTS)
+        elif self.message.text() == NO_PILOTS:  # the first pilot arrived
+            self.say("")
         self._enable()
 
     def pilot_item(self, pilot_id: str) -> QTreeWidgetItem | None:
