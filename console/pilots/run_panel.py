@@ -145,11 +145,12 @@ class RunPanel(QWidget):
         self.expected.setRootIsDecorated(False)
         self.expected.setUniformRowHeights(True)
         self.expected.setColumnWidth(0, 70)
-        self.expected.setColumnWidth(2, 150)
-        # the action's words share the width with when it was done or due, in full
+        # the action's words take the width left by when it was done or due, in full (a
+        # measured width: ResizeToContents re-measures every row on each change)
+        widest = "was due 00:00:00 · 000/000 in time"
+        self.expected.setColumnWidth(2, self.fontMetrics().horizontalAdvance(widest) + 24)
         self.expected.header().setStretchLastSection(False)
         self.expected.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.expected.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.next.header().setStretchLastSection(True)
 
         injects = QVBoxLayout()
