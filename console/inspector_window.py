@@ -25,7 +25,7 @@ from backend_client.outbox import Outbox
 from backend_client.pilots import PlanError
 from console.common.labels import plain_label
 from console.map.widget import MapWidget
-from console.pilots.plan_edit import PlanEdit
+from console.pilots.plan_edit import PlanEdit, counted
 from console.pilots.workspace import PlanWorkspace
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
@@ -71,6 +71,7 @@ class InspectorWindow(QMainWindow):
         self.session = OfflineSession()
         self.map = MapWidget(self.session, settings, cache_dir=map_cache_dir)
         self.map.area_drawn.connect(self._area_drawn)
+        self.map.show_alert_tools(False)  # a circle or a heat map mean nothing for a plan
         self.message = plain_label(selectable=False, wrap=False)
         self.statusBar().addWidget(self.message, 1)
         self._zones: set[str] = set()
@@ -208,20 +209,20 @@ class InspectorWindow(QMainWindow):
         if not edit.can_save:
             issue = edit.issues[0]
             self.workspace.go_to(issue.locator)
+            words = self.workspace.problems.words(issue)
             self.ask(
                 "The plan cannot be saved",
-                f"{issue}\n\nFix this field first; nothing was written.",
+                f"{words}\n\nFix this field first; nothing was written.",
                 Button.Ok,
                 Button.Ok,
             )
-            self.say("Not saved: " + str(issue))
+            self.say("Not saved: " + words)
             return False
-        if edit.problems:
-            count = len(edit.problems)
+        if edit.issues:
             answer = self.ask(
                 "Save a plan with problems?",
-                f"The plan has {count} problem{'s' if count != 1 else ''}, starting with:\n\n"
-                f"{edit.problems[0]}\n\nIt can be saved as a draft and opened here again, "
+                f"The plan has {counted(len(edit.issues), 'problem')}, starting with:\n\n"
+                f"{self.workspace.problems.words(edit.issues[0])}\n\nIt can be saved as a draft and opened here again, "
                 "but lookout-pilot will not rehearse it until they are fixed.",
                 Button.Save | Button.Cancel,
                 Button.Cancel,

@@ -14,7 +14,9 @@ rehearsal or the report fails.
 and TOTP code are asked for) and prints the invitations: DIR gets a QR code per code
 (`<CODE>.png`), `invites.pdf`, the cards to cut out, and `codes.json`, the replies (owner
 only: the relay shows codes once). `--codes FILE --title T` instead of the relay options
-prints codes already issued: one `pilot.invites` reply (JSON) or a list of them. Exit
+prints codes already issued: one `pilot.invites` reply (JSON) or a list of them. `--plan
+PLAN.toml` names each group on the cards by its title in the plan (else by its short name,
+all a reply holds) and gives the title when --title is left out. Exit
 status 2 for options or a file that are not right, 1 if the relay refuses.
 """
 
@@ -78,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--title", help="the pilot's title on the cards (default: the relay's)")
     i.add_argument(
+        "--plan",
+        type=Path,
+        help="the pilot's plan (TOML): its groups' titles on the cards, its title by default",
+    )
+    i.add_argument(
         "--portal-url",
         required=True,
         help="the citizens' portal, e.g. https://lookout.example.org (the QR codes open it)",
@@ -96,9 +103,18 @@ def _invites(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and any(out.iterdir()):
         return fail(f"{out} is not empty: give a new directory")
+    plan: Plan | None = None
+    if args.plan is not None:
+        try:
+            plan = load(args.plan)
+        except PlanError as exc:
+            return fail(str(exc))
+    titles = invites.group_titles(plan) if plan is not None else None
     if args.codes is not None:
+        if not args.title and plan is not None:
+            args.title = plan.title
         if not args.title:
-            return fail("--codes needs --title")
+            return fail("--codes needs --title (or --plan)")
         try:
             data = json.loads(Path(args.codes).read_text())
             replies = data if isinstance(data, list) else [data]
@@ -129,7 +145,7 @@ def _invites(args: argparse.Namespace) -> int:
     codes.touch(mode=0o600)
     codes.write_text(json.dumps([invites.to_reply(b) for b in batches], indent=2) + "\n")
     try:
-        count = invites.write_all(batches, title, args.portal_url, out)
+        count = invites.write_all(batches, title, args.portal_url, out, titles)
     except PrintError as exc:  # the codes are kept in codes.json: print them again later
         print(f"lookout-pilot: {exc}; the codes are in {codes}", file=sys.stderr)
         return 1

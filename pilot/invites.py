@@ -4,7 +4,8 @@
 (docs/protocol.md, section 5.9) and writes `out/<CODE>.png` for each code, a QR code of
 `<portal-url>/?pilot=<CODE>` (the portal puts the code in its join form:
 `portal/js/pilot.js`), and `out/invites.pdf`, an A4 sheet of 8 cards a page with cut
-lines: the pilot's title, the group, the QR code, the code printed `ABCD-EFGH-JKMN`, the
+lines: the pilot's title, the group (its title in the plan when the plan is given, else
+its short name), the QR code, the code printed `ABCD-EFGH-JKMN`, the
 portal's address, the expiry date and one line on privacy.
 
 The sheet is printed by Qt's PDF writer in `console/pilots/invites_sheet.py`, run as a
@@ -16,13 +17,14 @@ Title and group are plan text, drawn as plain text, never interpreted.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from backend_client import messages as m
 from backend_client.client import RelayClient
 from backend_client.limits import MAX_INVITES_PER_REQUEST
+from backend_client.pilots import Plan
 from backend_client.pilots.running import (  # shared with the console's Pilots pane
     PNG_SCALE,
     PRIVACY,
@@ -114,34 +116,60 @@ def write(invites: Invites, title: str, portal_url: str, out: Path) -> int:
     return write_all([invites], title, portal_url, out)
 
 
-def write_all(batches: Sequence[Invites], title: str, portal_url: str, out: Path) -> int:
-    """As `write`, for several replies (a group each, say) on one sheet, in their order."""
+def write_all(
+    batches: Sequence[Invites],
+    title: str,
+    portal_url: str,
+    out: Path,
+    group_titles: Mapping[str, str] | None = None,
+) -> int:
+    """As `write`, for several replies (a group each, say) on one sheet, in their order;
+    `group_titles` (the plan's, by group name) names each group on its cards."""
     out.mkdir(parents=True, exist_ok=True)
     for batch in batches:
         for code in batch.codes:
             save_png(portal_url, code, out)
-    write_sheet(batches, title, portal_url, out)
+    write_sheet(batches, title, portal_url, out, group_titles)
     return sum(len(b.codes) for b in batches)
+
+
+def group_titles(plan: Plan) -> dict[str, str]:
+    """Each group's title by its name, for the cards (a group without one keeps its name)."""
+    return {g.name: g.title for g in plan.groups if g.title}
 
 
 # --- the printable sheet ---------------------------------------------------------
 
 
-def sheet_spec(batches: Sequence[Invites], title: str, portal_url: str) -> dict[str, object]:
+def sheet_spec(
+    batches: Sequence[Invites],
+    title: str,
+    portal_url: str,
+    group_titles: Mapping[str, str] | None = None,
+) -> dict[str, object]:
     """What `console/pilots/invites_sheet.py` prints: one card per code, in order, with
     its texts and its QR code as rows of 0 and 1 (no quiet zone: the card has room)."""
+    titles = group_titles or {}
     cards = [
-        card(title, batch.group, code, portal_url, batch.expires_at)
+        card(title, batch.group, code, portal_url, batch.expires_at, titles.get(batch.group, ""))
         for batch in batches
         for code in batch.codes
     ]
     return {"cards": cards}
 
 
-def write_sheet(batches: Sequence[Invites], title: str, portal_url: str, out: Path) -> Path:
+def write_sheet(
+    batches: Sequence[Invites],
+    title: str,
+    portal_url: str,
+    out: Path,
+    group_titles: Mapping[str, str] | None = None,
+) -> Path:
     """`out/invites.pdf`, by Qt's PDF writer in a child process (Qt stays in the console)."""
     spec = out / "invites-sheet.json"
-    spec.write_text(json.dumps(sheet_spec(batches, title, portal_url)), encoding="utf-8")
+    spec.write_text(
+        json.dumps(sheet_spec(batches, title, portal_url, group_titles)), encoding="utf-8"
+    )
     pdf = out / "invites.pdf"
     try:
         run_console_tool("console.pilots.invites_sheet", [str(spec), str(pdf)], pdf, "the sheet")

@@ -118,16 +118,22 @@ def expiry_text(expires_at: float) -> str:
 
 
 def card(
-    title: str, group: str, code: str, portal_url: str, expires_at: float
+    title: str,
+    group: str,
+    code: str,
+    portal_url: str,
+    expires_at: float,
+    group_title: str = "",
 ) -> dict[str, object]:
     """One card of the printable sheet: its texts and its QR code as rows of 0 and 1 (no
-    quiet zone: the card has room)."""
+    quiet zone: the card has room). The group is named by its title in the plan ("UCLan
+    security") when the caller has the plan, else by its short name (all the wire has)."""
     rows = [
         "".join("1" if v else "0" for v in r) for r in qr(portal_url, code).matrix_iter(border=0)
     ]
     return {
         "title": title,
-        "group": group,
+        "group": group_title or group,
         "code": printed_code(code),
         "portal": portal_url.rstrip("/"),
         "expiry": expiry_text(expires_at),

@@ -215,6 +215,12 @@ class MapWidget(QWidget):
         """Start drawing an alert area in the page: "polygon" or "circle"."""
         self._command({"op": "draw", "kind": kind})
 
+    def show_alert_tools(self, on: bool) -> None:
+        """Show or hide the tools only an alert's area uses (a circle, the heat map of
+        open reports); the inspector's plan map hides them."""
+        self._circle.setVisible(on)
+        self._heat.setVisible(on)
+
     def set_heat_map(self, on: bool) -> None:
         if self._heat.isChecked() != on:
             self._heat.setChecked(on)  # toggled -> back here
@@ -383,7 +389,7 @@ class MapWidget(QWidget):
         polygon = QAction("Draw area", self)
         polygon.setToolTip("Draw a polygon for an alert: click the corners, click the first to end")
         polygon.triggered.connect(lambda: self.draw("polygon"))
-        circle = QAction("Draw circle", self)
+        circle = self._circle = QAction("Draw circle", self)
         circle.setToolTip("Draw a circle for an alert: press at the centre and drag")
         circle.triggered.connect(lambda: self.draw("circle"))
         self._heat = QAction("Heat map", self, checkable=True)

@@ -1,6 +1,7 @@
 """The inspector's after-action report as data: what `report.py` prints, section by
-section (headings, label lines, tables, text, the plot's counts), built from the plan and
-the rehearsal's metrics.json. No Qt: the rows are tested without a printer."""
+section (headings, label lines, tables, text, the plots' figures), built from the plan and
+the rehearsal's metrics.json. No Qt: the rows and the plotted values are tested without a
+printer. A heading is printed on the same page as what follows it (`report.py`)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,13 @@ class Table:
 
 @dataclass(frozen=True)
 class Plot:
+    """Bars, one group per category (x), one bar per series in each group; a value of None
+    draws no bar. `unit` names the y axis."""
+
     name: str
-    counts: dict[str, int]
+    categories: list[str]
+    series: dict[str, list[float | None]]
+    unit: str = ""
 
 
 Section = Heading | Line | Text | Table | Plot
@@ -62,8 +68,17 @@ class _Sections:
     ) -> None:
         self.out.append(Table(header, rows, colour_col))
 
-    def plot(self, name: str, counts: dict[str, int]) -> None:
-        self.out.append(Plot(name, counts))
+    def plot(
+        self,
+        name: str,
+        title: str,
+        categories: list[str],
+        series: dict[str, list[float | None]],
+        unit: str = "",
+    ) -> None:
+        """A plot under its own heading (the title pdftotext and a reader find)."""
+        self.heading(title, 11)
+        self.out.append(Plot(name, categories, series, unit))
 
 
 def hms(t: float | None) -> str:
@@ -220,9 +235,61 @@ def sections(plan: Plan, metrics: dict[str, Any]) -> list[Section]:
     b.heading("Reports per group", 11)
     by_group = metrics.get("reports_by_group", {})
     b.table(["group", "reports"], [[g, num(n)] for g, n in by_group.items()])
-    b.heading("Reports per act")
-    b.plot("reports-per-act", dict(by_act))
+    _plots(b, metrics)
     return b.out
+
+
+def _plots(b: _Sections, metrics: dict[str, Any]) -> None:
+    """The figures an evaluator looks at first, as bars: reports per day and per act,
+    participation per day with its retention, time to first response per act, and each
+    alert's reach, delivery and reading in the order they were sent."""
+    b.heading("Plots")
+    by_day = metrics.get("reports_by_day", {})
+    if by_day:
+        b.plot("reports-per-day", "Reports per day", list(by_day), {"reports": _values(by_day)})
+    by_act = metrics.get("reports_by_act", {})
+    b.plot("reports-per-act", "Reports per act", list(by_act), {"reports": _values(by_act)})
+    part = (metrics.get("participation_by_day") or {}).get("all", {}).get("days", {})
+    if part:
+        days = list(part)
+        b.plot(
+            "participation-per-day",
+            "Participation per day and retention (active again the next day)",
+            [
+                f"{day} (retention {num(d.get('retention'))})"
+                if d.get("retention") is not None
+                else day
+                for day, d in part.items()
+            ],
+            {
+                key.replace("_", " "): [part[day].get(key) for day in days]
+                for key in ("joined", "active", "active_next_day")
+            },
+            "participants",
+        )
+    reply = (metrics.get("time_to_first_response_s") or {}).get("by_act", {})
+    if reply:
+        acts = list(reply)
+        b.plot(
+            "first-response-per-act",
+            "Time to first response per act (plan s): median and p90",
+            acts,
+            {q: [reply[a].get(q) for a in acts] for q in ("median", "p90")},
+            "plan seconds",
+        )
+    alerts = sorted(metrics.get("alerts") or [], key=lambda a: a.get("sent_s") or 0.0)
+    if alerts:
+        b.plot(
+            "alert-delivery",
+            "Alerts: reach, delivered and read, in the order sent (as in the alerts table)",
+            [f"alert {n} ({hms(a.get('sent_s'))})" for n, a in enumerate(alerts, 1)],
+            {key: [a.get(key) for a in alerts] for key in ("reach", "delivered", "read")},
+            "participants",
+        )
+
+
+def _values(counts: dict[str, Any]) -> list[float | None]:
+    return [None if v is None else float(v) for v in counts.values()]
 
 
 def _participation(b: _Sections, metrics: dict[str, Any]) -> None:
@@ -253,10 +320,6 @@ def _participation(b: _Sections, metrics: dict[str, Any]) -> None:
         "days but the last): "
         + "; ".join(f"{scope} {num(p['retention_day_over_day'])}" for scope, p in scopes)
         + "."
-    )
-    b.plot(
-        "active-per-day",
-        {day: int(d["active"]) for day, d in part["all"]["days"].items()},
     )
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,10 +75,43 @@ class Locator:
         return Locator(table, tuple(rows), field)
 
 
-_ROW = re.compile(r"(?P<key>[a-z_]+)\[(?P<index>\d+)\](?: \([^)]*\))?")
+_ROW = re.compile(r"(?P<key>[a-z_]+)\[(?P<index>\d+)\](?: \((?P<label>[^)]*)\))?")
 #: dots between parts, but not inside "(day 1, 2017-11-21)"
 _SPLIT = re.compile(r"\.(?![^(]*\))")
 _PLAN_FIELDS = {"name", "title", "description", "timezone", "area_description", "area"}
+
+
+#: no problem at all, said in the problems pane (and wherever else it is said)
+READY = "No problems: the plan is ready to rehearse."
+
+#: a column's header by the plan's keys: {table: {field: header}}, e.g.
+#: {"injects": {"at_s": "Time"}}; "plan" holds the plan's own fields' labels
+Headers = Mapping[str, Mapping[str, str]]
+
+#: what the workspace calls one row of each table
+ROW_WORDS = {
+    "days": "Day",
+    "groups": "Group",
+    "acts": "Act",
+    "injects": "Inject",
+    "expect": "Expected action",
+    "objectives": "Objective",
+    "zones": "Zone",
+    "stand_ins": "Stand-in",
+    "does": "Action",
+}
+_TABLE_WORDS = {
+    "days": "Days",
+    "groups": "Groups",
+    "acts": "Acts",
+    "objectives": "Objectives",
+    "zones": "Zones",
+    "stand_ins": "Stand-ins",
+}
+_OUTSIDE_ACT = re.compile(
+    r"falls outside act (?P<act>'[^']*') \([^)]*after its start[^)]*\); "
+    r"at_s counts seconds from the act's start"
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +125,22 @@ class Issue:
 
     def __str__(self) -> str:
         return str(self.problem)
+
+
+def counted(n: int, word: str) -> str:
+    """ "1 day", "3 days", "0 days": a plural unless there is exactly one."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _clock(seconds: float) -> str:
+    total = max(0, min(int(round(seconds)), 86399))
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}"
+
+
+def _seconds(clock: Any) -> float | None:
+    if not isinstance(clock, dt.time):
+        return None
+    return float(clock.hour * 3600 + clock.minute * 60 + clock.second)
 
 
 class PlanEdit:
@@ -154,6 +203,67 @@ class PlanEdit:
     def rows(self, path: Path_) -> list[dict[str, Any]]:
         value = self.get(path, [])
         return value if isinstance(value, list) else []
+
+    def describe(self, issue: Issue, headers: Headers) -> str:
+        """The problem in the tables' words: rows counted from 1 as the tables number
+        them, the field by its column's header, an inject's time as the clock time the
+        table shows (the file's own words stay in `issue.problem`, for lookout-pilot)."""
+        where = issue.problem.where
+        message = issue.problem.message
+        place: list[str] = []
+        node: Any = self.data
+        row_key: str | None = None
+        fields: list[str] = []
+        for part in _SPLIT.split(where.strip()) if where.strip() else []:
+            match = _ROW.fullmatch(part)
+            if match:
+                key, index = match["key"], int(match["index"])
+                label = match["label"] or ""
+                if key == "days":  # "(day 1, 2017-11-21)": the row number says "day 1"
+                    label = re.sub(r"^day \d+,\s*", "", label)
+                word = ROW_WORDS.get(key, key)
+                place.append(f"{word} {index + 1}" + (f" ({label})" if label else ""))
+                node = node.get(key, [])[index] if isinstance(node, dict) else {}
+                node = node if isinstance(node, dict) else {}
+                row_key = key
+            elif part:
+                fields.append(part)
+        table = row_key or "plan"
+        columns = headers.get(table, {})
+        if fields:
+            field = fields[-1]
+            if row_key is None and field in _TABLE_WORDS and len(fields) == 1:
+                place.append(_TABLE_WORDS[field])
+            else:
+                place.append(columns.get(field, headers.get("plan", {}).get(field, field)))
+        if row_key == "injects" and fields == ["at_s"]:
+            message = self._outside_act(message, node, issue)
+        for key, header in columns.items():
+            if "_" not in key:  # only the file's own names ("at_s"), not words ("day")
+                continue
+            message = re.sub(rf"\b{re.escape(key)}\b(?! =)", header, message)
+        message = message.replace(
+            "within_s = seconds after the trigger", "minutes after the trigger"
+        )
+        return f"{', '.join(place)}: {message}" if place else message
+
+    def _outside_act(self, message: str, inject: dict[str, Any], issue: Issue) -> str:
+        """ "falls outside act 'x' (5:00:00 after its start ...)" as the clock times the
+        injects table shows: "16:30 falls outside act 'x' (10:00-12:00)"."""
+        match = _OUTSIDE_ACT.fullmatch(message)
+        acts = dict(issue.locator.rows)
+        act = self.get(("acts", acts.get("acts", -1)), {}) if "acts" in acts else {}
+        start = _seconds(act.get("start")) if isinstance(act, dict) else None
+        at = inject.get("at_s")
+        if match is None or start is None or not isinstance(at, int | float):
+            return message
+        when = _clock(start + at)
+        over = inject.get("over_s")
+        if inject.get("kind") == "burst" and isinstance(over, int | float):
+            when += f" to {_clock(start + at + over)}"
+        end = _seconds(act.get("end"))
+        hours = f"{_clock(start)}-{_clock(end)}" if end is not None else f"from {_clock(start)}"
+        return f"{when} falls outside act {match['act']} ({hours}); move it into the act's hours"
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         """`listener()` runs after every edit, once the problems are up to date."""

@@ -7,7 +7,9 @@ pilot package stands on the contract without Qt: "Only the console imports Qt").
 report holds the plan (name, title, area, days, groups), the timeline of acts and injects
 with their fired times and lateness, the evaluation table (each expected action met or
 missed, when, its deadline), the metrics beside the plan's objectives and their targets,
-and a plot of reports per act drawn with QPainter.
+and plots (reports per day and per act, participation, time to first response, alert
+reading) drawn with QPainter. A heading never ends a page: it moves to the next one with
+what follows it (a plot, or a table's header and first rows).
 
 As in the analyst's report (`console/evidence/report_pdf.py`) the body is a QTextDocument
 built only with `QTextCursor.insertText` and formats: nothing from the plan or from
@@ -21,11 +23,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QUrl
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -37,6 +39,7 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextFormat,
     QTextImageFormat,
     QTextLength,
     QTextTableFormat,
@@ -84,6 +87,10 @@ class _Builder:
         self.small = QTextCharFormat(self.plain)
         self.small.setFont(_font(7.5))
         self._first = True
+        #: headings not yet followed by anything: their blocks' positions
+        self._pending: list[int] = []
+        #: (a heading's position, where the first part of what follows it ends)
+        self.keeps: list[tuple[int, Callable[[], float]]] = []
 
     def block(self, space_before: float = 0.0) -> None:
         fmt = QTextBlockFormat()
@@ -99,15 +106,34 @@ class _Builder:
         fmt = QTextCharFormat(self.bold)
         fmt.setFont(_font(size, bold=True))
         self.cur.insertText(as_typed(text), fmt)
+        self._pending.append(self.cur.block().position())
+
+    def _follows(self, bottom: Callable[[], float]) -> None:
+        """What was just added goes with the headings before it, up to `bottom()`."""
+        self.keeps.extend((h, bottom) for h in self._pending)
+        self._pending.clear()
+
+    def _first_line_bottom(self) -> None:
+        position = self.cur.block().position()
+
+        def bottom() -> float:
+            block = self.doc.findBlock(position)
+            rect = self.doc.documentLayout().blockBoundingRect(block)
+            line = block.layout().lineAt(0)
+            return rect.top() + (line.y() + line.height() if line.isValid() else rect.height())
+
+        self._follows(bottom)
 
     def line(self, label: str, value: str) -> None:
         self.block()
+        self._first_line_bottom()
         if label:
             self.cur.insertText(f"{label}: ", self.bold)
         self.cur.insertText(as_typed(value), self.plain)
 
     def text(self, value: str) -> None:
         self.block()
+        self._first_line_bottom()
         self.cur.insertText(as_typed(value), self.plain)
 
     def table(
@@ -134,6 +160,16 @@ class _Builder:
                     cf.setForeground(QColor(_STATUS_COLOUR[value]))
                     cf.setFont(_font(7.5, bold=True))
                 table.cellAt(r, c).firstCursorPosition().insertText(as_typed(value), cf)
+        # the header row and the first two rows: a page with less moves the heading on
+        # (a longer table breaks where it must; Qt repeats its header row on each page)
+        last_row = min(2, len(rows))
+        ends = [table.cellAt(last_row, c).lastCursorPosition().position() for c in range(len(head))]
+
+        def bottom() -> float:
+            layout = self.doc.documentLayout()
+            return max(layout.blockBoundingRect(self.doc.findBlock(e)).bottom() for e in ends)
+
+        self._follows(bottom)
         self.cur.movePosition(QTextCursor.MoveOperation.End)
 
     def image(self, name: str, image: QImage) -> None:
@@ -145,15 +181,44 @@ class _Builder:
         fmt.setHeight(width * image.height() / max(1, image.width()))
         self.block(space_before=_mm(2))
         self.cur.insertImage(fmt)
+        self._first_line_bottom()
 
 
-def bars_plot(counts: dict[str, int], width: int = 1400, height: int = 600) -> QImage:
-    """Reports per act as bars, drawn with QPainter; labels are drawn text, never markup."""
+def keep_headings_with_next(
+    doc: QTextDocument, keeps: list[tuple[int, Callable[[], float]]]
+) -> int:
+    """Move to the next page each heading that would end a page, so it stands on the page
+    of what follows it; `doc` must be laid out in pages (its page size set). Headings are
+    taken in order, each after the moves before it; returns how many were moved."""
+    page_h = doc.pageSize().height()
+    moved = 0
+    for position, bottom in keeps:
+        doc.pageCount()  # lays the whole document out again after the last move
+        block = doc.findBlock(position)
+        rect = doc.documentLayout().blockBoundingRect(block)
+        if int((rect.bottom() - 0.5) // page_h) == int((bottom() - 0.5) // page_h):
+            continue
+        fmt = block.blockFormat()
+        fmt.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+        QTextCursor(block).setBlockFormat(fmt)
+        moved += 1
+    return moved
+
+
+#: one colour per series, in the order a plot lists them
+_SERIES_COLOURS = ("#1f5fa8", "#e08a1e", "#2e8b57", "#8e44ad")
+
+
+def bars_plot(plot: model.Plot, width: int = 1400, height: int = 520) -> QImage:
+    """A plot's series as grouped bars, drawn with QPainter (no widget or QApplication:
+    the report prints headless); its labels are drawn text, never markup."""
     image = QImage(width, height, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     p = QPainter(image)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    left, top, bottom = 80.0, 30.0, 140.0
+    series = list(plot.series.items())
+    legend = len(series) > 1
+    left, top, bottom = 90.0, 70.0 if legend else 36.0, 130.0
     box = QRectF(left, top, width - left - 20, height - top - bottom)
     p.setPen(QPen(QColor("#888888"), 1))
     p.drawLine(box.bottomLeft(), box.bottomRight())
@@ -161,32 +226,68 @@ def bars_plot(counts: dict[str, int], width: int = 1400, height: int = 600) -> Q
     font = p.font()
     font.setPixelSize(18)
     p.setFont(font)
-    top_n = max(counts.values(), default=0) or 1
+    values = [v for _, vs in series for v in vs if v is not None]
+    top_v = max(values, default=0.0) or 1.0
     p.setPen(QColor("#444444"))
-    p.drawText(QPointF(8, box.top() + 14), str(top_n))
-    p.drawText(QPointF(8, box.bottom()), "0")
-    n = max(1, len(counts))
-    slot = box.width() / n
-    for i, (label, value) in enumerate(counts.items()):
-        h = box.height() * value / top_n
-        bar = QRectF(box.left() + i * slot + slot * 0.15, box.bottom() - h, slot * 0.7, h)
-        p.fillRect(bar, QColor("#1f5fa8"))
-        p.setPen(QColor("#111111"))
+    p.drawText(QPointF(44, box.top() + 14), _short(top_v))
+    p.drawText(QPointF(44, box.bottom()), "0")
+    if plot.unit:
+        p.save()
+        p.translate(24, box.center().y())
+        p.rotate(-90)
         p.drawText(
-            QRectF(bar.left(), bar.top() - 24, bar.width(), 22),
-            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
-            str(value),
+            QRectF(-box.height() / 2, -12, box.height(), 24),
+            Qt.AlignmentFlag.AlignCenter,
+            as_typed(plot.unit),
         )
+        p.restore()
+    if legend:
+        x = box.left()
+        for k, (label, _) in enumerate(series):
+            p.fillRect(QRectF(x, 10, 16, 16), QColor(_SERIES_COLOURS[k % len(_SERIES_COLOURS)]))
+            p.setPen(QColor("#111111"))
+            p.drawText(QPointF(x + 22, 25), as_typed(label))
+            x += 40 + p.fontMetrics().horizontalAdvance(as_typed(label))
+    n = max(1, len(plot.categories))
+    slot = box.width() / n
+    bar_w = slot * 0.7 / max(1, len(series))
+    for i, category in enumerate(plot.categories):
+        for k, (_, vs) in enumerate(series):
+            value = vs[i] if i < len(vs) else None
+            if value is None:
+                continue
+            h = box.height() * value / top_v
+            x = box.left() + i * slot + slot * 0.15 + k * bar_w
+            bar = QRectF(x, box.bottom() - h, bar_w * 0.92, h)
+            p.fillRect(bar, QColor(_SERIES_COLOURS[k % len(_SERIES_COLOURS)]))
+            p.setPen(QColor("#111111"))
+            p.drawText(
+                QRectF(bar.left() - 20, bar.top() - 24, bar.width() + 40, 22),
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
+                _short(value),
+            )
         p.save()
         p.translate(box.left() + i * slot + slot / 2, box.bottom() + 8)
-        p.rotate(30)
-        p.drawText(QPointF(0, 14), as_typed(label)[:28])
+        p.rotate(30 if n > 3 else 0)
+        label = as_typed(category)
+        p.drawText(
+            QPointF(0 if n > 3 else -p.fontMetrics().horizontalAdvance(label[:40]) / 2, 14),
+            label[:40],
+        )
         p.restore()
     p.end()
     return image
 
 
-def _document(plan: Plan, metrics: dict[str, Any], width: float) -> QTextDocument:
+def _short(value: float) -> str:
+    """A bar's or an axis's figure: whole numbers from 10 up, else up to 3 decimals."""
+    return model.num(round(value) if value >= 10 else value)
+
+
+def _document(
+    plan: Plan, metrics: dict[str, Any], width: float
+) -> tuple[QTextDocument, list[tuple[int, Callable[[], float]]]]:
+    """The report's document and, per heading, where what must share its page ends."""
     doc = QTextDocument()
     doc.setDocumentMargin(0)
     b = _Builder(doc, width)
@@ -200,8 +301,8 @@ def _document(plan: Plan, metrics: dict[str, Any], width: float) -> QTextDocumen
         elif isinstance(part, model.Table):
             b.table(part.header, part.rows, colour_col=part.colour_col)
         else:
-            b.image(f"lookout-pilot://{part.name}", bars_plot(part.counts))
-    return doc
+            b.image(f"lookout-pilot://{part.name}", bars_plot(part))
+    return doc, b.keeps
 
 
 def write_pdf(plan: Plan, metrics: dict[str, Any], path: Path) -> int:
@@ -213,7 +314,10 @@ def write_pdf(plan: Plan, metrics: dict[str, Any], path: Path) -> int:
     body = QRectF(margin, margin, page_w - 2 * margin, page_h - 2 * margin - _mm(FOOTER_MM))
     painter = QPainter(writer)
     try:
-        doc = _document(plan, metrics, body.width())
+        doc, keeps = _document(plan, metrics, body.width())
+        doc.documentLayout().setPaintDevice(writer)
+        doc.setPageSize(QSizeF(body.width(), body.height()))
+        keep_headings_with_next(doc, keeps)
 
         def decorate(page: int, pages: int) -> None:
             painter.setFont(_font(7))

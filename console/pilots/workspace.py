@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableView,
     QTabWidget,
     QToolButton,
@@ -40,8 +41,9 @@ from backend_client import messages as m
 from backend_client import scenarios as sc
 from backend_client.pilots import ACTIONS, Problem
 from console.common.labels import plain_label
-from console.pilots.plan_edit import Issue, Locator, Path_, PlanEdit
+from console.pilots.plan_edit import READY, Headers, Issue, Locator, Path_, PlanEdit, counted
 from console.pilots.records import Column, PlanDocument, RecordsDelegate, RecordsModel, Row
+from console.pilots.text import plain_tip
 from console.pilots.timeline_view import TimelineView
 from console.theme import current
 
@@ -52,6 +54,11 @@ INJECT_KINDS = (
     ("prompt", "Prompt to officers"),
     ("alert", "Alert by a stand-in"),
 )
+
+
+#: a column's least width by its kind; a text column is no wider than MAX_COLUMN to start
+_WIDTHS = {"text": 180, "time": 70, "date": 110, "int": 60, "float": 70, "minutes": 80}
+MAX_COLUMN = 320
 
 
 class RecordsTable(QWidget):
@@ -103,9 +110,19 @@ class RecordsTable(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.view, 1)
         lay.addLayout(buttons)
-        for n, c in enumerate(model.columns):
-            width = {"text": 180, "time": 70, "date": 110, "int": 60, "float": 70, "minutes": 80}
-            self.view.setColumnWidth(n, width.get(c.kind, 120) if c.key != "id" else 130)
+        model.modelReset.connect(self.fit_columns)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its header and its widest cell (a text column no wider
+        than MAX_COLUMN); widened, never narrowed, as rows come, so a dragged width stays."""
+        header = self.view.horizontalHeader()
+        for n, c in enumerate(self.model.columns):
+            base = _WIDTHS.get(c.kind, 120) if c.key != "id" else 130
+            want = max(base, header.sectionSizeHint(n), self.view.sizeHintForColumn(n) + 8)
+            width = max(self.view.columnWidth(n), min(want, MAX_COLUMN))
+            if width != self.view.columnWidth(n):
+                self.view.setColumnWidth(n, width)
 
     def current_row(self) -> int:
         index = self.view.currentIndex()
@@ -137,28 +154,37 @@ class PlanForm(QWidget):
         super().__init__()
         self.document = document
         self.fields: dict[str, QWidget] = {}
+        #: each field's label, as the problems list names it
+        self.labels = {
+            "name": "Name",
+            "title": "Title",
+            "timezone": "Time zone",
+            "area_description": "Area, in words",
+            "area": "Area",
+            "description": "Description",
+        }
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for key, label, tip in (
-            ("name", "Name", "The file's name: lower-case letters, digits, '-' and '_'"),
-            ("title", "Title", "What the pilot is called in the console and the report"),
+        for key, tip in (
+            ("name", "The file's name: lower-case letters, digits, '-' and '_'"),
+            ("title", "What the pilot is called in the console and the report"),
         ):
             line = QLineEdit()
             line.setToolTip(tip)
             line.textEdited.connect(lambda text, k=key: self._set(k, text))
             self.fields[key] = line
-            form.addRow(label, line)
+            form.addRow(self.labels[key], line)
         zone = QComboBox()
         zone.setEditable(True)
         zone.addItems(sorted(zoneinfo.available_timezones()))
         zone.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         zone.currentTextChanged.connect(lambda text: self._set("timezone", text))
         self.fields["timezone"] = zone
-        form.addRow("Time zone", zone)
+        form.addRow(self.labels["timezone"], zone)
         area_desc = QLineEdit()
         area_desc.textEdited.connect(lambda text: self._set("area_description", text, True))
         self.fields["area_description"] = area_desc
-        form.addRow("Area, in words", area_desc)
+        form.addRow(self.labels["area_description"], area_desc)
         self.area_label = plain_label(selectable=False)
         self.draw_button = QPushButton("Draw area on the map")
         self.draw_button.setToolTip(
@@ -172,12 +198,12 @@ class PlanForm(QWidget):
         area_box.setLayout(area_row)
         area_row.setContentsMargins(0, 0, 0, 0)
         self.fields["area"] = self.draw_button
-        form.addRow("Area", area_box)
+        form.addRow(self.labels["area"], area_box)
         desc = QPlainTextEdit()
         desc.setTabChangesFocus(True)
         desc.textChanged.connect(lambda: self._set("description", desc.toPlainText(), True))
         self.fields["description"] = desc
-        form.addRow("Description", desc)
+        form.addRow(self.labels["description"], desc)
         self.summary = plain_label(selectable=False)
         self.summary.setStyleSheet(f"color: {current()['muted']};")
         form.addRow("", self.summary)
@@ -213,36 +239,45 @@ class PlanForm(QWidget):
         corners = len(ring) - (1 if len(ring) > 1 and ring[0] == ring[-1] else 0)
         zones = len(edit.rows(("zones",)))
         self.area_label.setText(
-            f"Polygon, {corners} corners"
-            + (f"; {zones} zone{'s' if zones != 1 else ''}" if zones else "")
+            f"Polygon, {counted(corners, 'corner')}"
+            + (f"; {counted(zones, 'zone')}" if zones else "")
         )
         groups = edit.rows(("groups",))
         people = sum(int(g.get("count", 0) or 0) for g in groups if isinstance(g.get("count"), int))
+        acts = edit.rows(("acts",))
         self.summary.setText(
-            f"{len(edit.rows(('days',)))} days · {len(groups)} groups, {people} participants · "
-            f"{len(edit.rows(('acts',)))} acts · "
-            f"{sum(len(a.get('injects', [])) for a in edit.rows(('acts',)))} injects"
+            f"{counted(len(edit.rows(('days',))), 'day')} · {counted(len(groups), 'group')}, "
+            f"{counted(people, 'participant')} · {counted(len(acts), 'act')} · "
+            f"{counted(sum(len(a.get('injects', [])) for a in acts), 'inject')}"
         )
 
 
 class ProblemsList(QWidget):
-    """Every problem of the plan; choosing one goes to its row."""
+    """Every problem of the plan in the tables' words (the file's words in its tip);
+    choosing one goes to its row. With none, the pane says the plan is ready."""
 
     problem_chosen = Signal(object)  # Locator
 
-    def __init__(self, document: PlanDocument) -> None:
+    def __init__(self, document: PlanDocument, headers: Headers | None = None) -> None:
         super().__init__()
         self.document = document
+        self.headers: Headers = headers or {}
         self.heading = plain_label(selectable=False)
         self.list = QListWidget()
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
         self.list.itemActivated.connect(self._chosen)
         self.list.itemClicked.connect(self._chosen)
+        self.ready = plain_label(READY, selectable=False)
+        self.ready.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.ready.setStyleSheet("color: #3fb950; font-weight: 600;")
+        self.body = QStackedWidget()
+        self.body.addWidget(self.list)
+        self.body.addWidget(self.ready)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.heading)
-        lay.addWidget(self.list, 1)
+        lay.addWidget(self.body, 1)
         document.changed.connect(self.refresh)
         self.refresh()
 
@@ -250,23 +285,27 @@ class ProblemsList(QWidget):
     def issues(self) -> list[Issue]:
         return self.document.edit.issues
 
+    def words(self, issue: Issue) -> str:
+        """The problem as this list shows it (the tables' rows, headers and times)."""
+        return self.document.edit.describe(issue, self.headers)
+
     def refresh(self) -> None:
         c = current()
         issues = self.issues
         self.list.clear()
         for n, issue in enumerate(issues):
-            item = QListWidgetItem(str(issue))  # item text is plain, never HTML
+            item = QListWidgetItem(self.words(issue))  # item text is plain, never HTML
+            item.setToolTip(plain_tip(f"In the plan file: {issue}"))
             item.setData(Qt.ItemDataRole.UserRole, n)
             if issue.blocking:
                 item.setForeground(QColor(c["warning"]))
             self.list.addItem(item)
-        if not issues:
-            self.heading.setText("No problems: the plan is ready to rehearse.")
-            self.heading.setStyleSheet("color: #3fb950; font-weight: 600;")
-        else:
+        self.body.setCurrentWidget(self.list if issues else self.ready)
+        self.heading.setVisible(bool(issues))
+        if issues:
             blocking = any(i.blocking for i in issues)
             self.heading.setText(
-                f"{len(issues)} problem{'s' if len(issues) != 1 else ''}"
+                counted(len(issues), "problem")
                 + (": the plan cannot be saved until the first is fixed" if blocking else "")
             )
             self.heading.setStyleSheet(f"color: {c['warning']}; font-weight: 600;")
@@ -460,7 +499,7 @@ class PlanWorkspace(QWidget):
             lambda a, i: self.go_to(Locator("acts", (("acts", a), ("expect", i))))
         )
         self.timeline.act_clicked.connect(lambda a: self.go_to(Locator("acts", (("acts", a),))))
-        self.problems = ProblemsList(doc)
+        self.problems = ProblemsList(doc, self._headers())
         self.problems.problem_chosen.connect(self.go_to)
 
         #: the composing window puts the map here (this feature does not import it)
@@ -499,6 +538,21 @@ class PlanWorkspace(QWidget):
     @property
     def edit(self) -> PlanEdit:
         return self.document.edit
+
+    def _headers(self) -> Headers:
+        """Each table's column headers by field, for the problems list to speak in."""
+        tables = {
+            "days": self.days,
+            "groups": self.groups,
+            "acts": self.acts,
+            "injects": self.injects,
+            "expect": self.expect,
+            "objectives": self.objectives,
+            "zones": self.zones,
+            "stand_ins": self.stand_ins,
+        }
+        out = {k: {c.key: c.header for c in t.model.columns} for k, t in tables.items()}
+        return {"plan": dict(self.form.labels), **out}
 
     def set_map(self, widget: QWidget) -> None:
         self.map_slot.addWidget(widget)

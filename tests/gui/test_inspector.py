@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt, QTime
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QGraphicsSimpleTextItem, QMessageBox
 
@@ -72,6 +73,9 @@ def test_edit_preston_see_the_timeline_and_problems_follow_save_and_reload(
     w = open_window(path)
     ws = w.workspace
     assert not w.edit.dirty and ws.problems.list.count() == 0
+    # no problems: the pane itself says so
+    assert ws.problems.body.currentWidget() is ws.problems.ready
+    assert ws.problems.ready.text() == "No problems: the plan is ready to rehearse."
     # a group's count
     groups = ws.groups.model
     students = next(r for r, g in enumerate(w.edit.rows(("groups",))) if g["name"] == "students")
@@ -97,7 +101,10 @@ def test_edit_preston_see_the_timeline_and_problems_follow_save_and_reload(
     # a count below zero: listed, and Save warns first (answered Cancel: nothing written)
     _set(groups, students, "count", -5)
     assert ws.problems.list.count() == 1
+    assert ws.problems.body.currentWidget() is ws.problems.list
+    assert ws.problems.list.item(0).text().startswith(f"Group {students + 1} (students), Count: ")
     assert "0 or more" in ws.problems.list.item(0).text()
+    assert f"groups[{students}] (students).count" in ws.problems.list.item(0).toolTip()
     assert not w.save()
     assert w.asked == ["Save a plan with problems?"]
     assert load(path) == load(PRESTON)
@@ -127,6 +134,26 @@ def test_edit_preston_see_the_timeline_and_problems_follow_save_and_reload(
     assert reloaded == w.edit.plan
     assert next(g.count for g in reloaded.groups if g.name == "students") == 40
     assert reloaded.act("burglary").injects[0].at_s == 1200.0
+
+
+def test_the_workspace_reads_right_for_a_one_of_everything_plan(
+    qtbot: Any, open_window: Any, tmp_path: Path
+) -> None:
+    """The review's findings: "1 days"; headers cut off with room to spare; a circle and a
+    heat map offered on a plan's map."""
+    w = open_window(tmp_path / "new-pilot.toml")
+    ws = w.workspace
+    assert ws.form.summary.text() == "1 day · 1 group, 20 participants · 1 act · 1 inject"
+    for table in (ws.acts, ws.expect, ws.injects, ws.groups, ws.days):
+        header = table.view.horizontalHeader()
+        for n, column in enumerate(table.model.columns[:-1]):  # the last one stretches
+            assert table.view.columnWidth(n) >= header.sectionSizeHint(n), column.header
+    within = ws.expect.model.column_of("within_s")
+    assert ws.expect.view.columnWidth(within) >= ws.expect.view.fontMetrics().horizontalAdvance(
+        "Within (min)"
+    )
+    tools = {a.text(): a.isVisible() for a in w.map.findChildren(QAction)}
+    assert tools["Draw area"] and not tools["Draw circle"] and not tools["Heat map"]
 
 
 def test_a_missing_path_starts_a_new_plan_that_saves_there(

@@ -379,6 +379,11 @@ def test_the_command_line_writes_the_after_action_report(tmp_path: Path) -> None
         "Time to acknowledge and to first response (plan s)",
         "Alerts: delivery, reading and time to read (plan s)",
         "Reports per group",
+        # the plots, each under its title
+        "Reports per day",
+        "Reports per act",
+        "Participation per day and retention (active again the next day)",
+        "Time to first response per act (plan s): median and p90",
     ):
         assert heading in text, heading
     for name in ("retention_day_over_day", "median_time_to_acknowledge_s", "median_time_to_read_s"):

@@ -13,6 +13,7 @@ import segno
 from PIL import Image
 
 from backend_client import rules
+from backend_client.pilots import DEFAULT_DIR, load
 from pilot import cli, invites
 
 PORTAL = "https://lookout.example.org/portal/"
@@ -163,3 +164,42 @@ def test_the_printed_qr_codes_read_as_their_cards_links(tmp_path: Path) -> None:
     )
     found = zxingcpp.read_barcodes(Image.open(tmp_path / "page-1.png").convert("L"))
     assert sorted(r.text for r in found) == sorted(invites.join_url(PORTAL, c) for c in batch.codes)
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_with_the_plan_the_cards_name_each_group_by_its_title(tmp_path: Path) -> None:
+    """`--codes` replies hold only the group's short name; `--plan` gives its title (and
+    the pilot's, when --title is left out). A group the plan does not have keeps its name."""
+    plan = DEFAULT_DIR / "preston-2017.toml"
+    security = next(g for g in load(plan).groups if g.name == "university-security")
+    assert security.title == "UCLan security"
+    codes_file = tmp_path / "codes.json"
+    codes_file.write_text(
+        json.dumps([_reply("university-security", _codes(1)), _reply("visitors", _codes(1, 5))])
+    )
+    out = tmp_path / "out"
+    argv = ["invites", "--codes", str(codes_file), "--plan", str(plan), "--out", str(out)]
+    assert cli.main([*argv, "--portal-url", PORTAL]) == 0
+    text = _pdftotext(out / "invites.pdf")[0]
+    assert "Group: UCLan security" in text and "university-security" not in text
+    assert "Group: visitors" in text
+    assert load(plan).title[:20] in text
+    # without the plan: the short name, as before
+    spec = invites.sheet_spec(
+        [invites.Invites.from_reply(_reply("students", _codes(1)))], "T", PORTAL
+    )
+    assert [c["group"] for c in spec["cards"]] == ["students"]  # type: ignore[index]
+    titled = invites.sheet_spec(
+        [invites.Invites.from_reply(_reply("students", _codes(1)))],
+        "T",
+        PORTAL,
+        invites.group_titles(load(plan)),
+    )
+    assert [c["group"] for c in titled["cards"]] == [  # type: ignore[index]
+        next(g.title for g in load(plan).groups if g.name == "students")
+    ]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = 3\n")
+    assert (
+        cli.main([*argv[:4], str(bad), "--out", str(tmp_path / "o2"), "--portal-url", PORTAL]) == 2
+    )

@@ -60,8 +60,10 @@ def test_the_evaluation_table_follows_the_metrics_and_the_plot_counts_reports_pe
     assert [row[4] for row in evaluation.rows] == ["met", "missed"]
     assert evaluation.rows[1][-1] == "42/43" and evaluation.colour_col == 4
     assert model.Line("campus-alert", "<b>An alert</b> within 10 min") in parts  # text, as typed
-    (plot,) = [p for p in parts if isinstance(p, model.Plot)]
-    assert plot.counts == {"burglary": 40, "vehicle": 31}
+    (plot,) = [p for p in parts if isinstance(p, model.Plot)]  # no other figures given
+    assert plot.name == "reports-per-act" and plot.categories == ["burglary", "vehicle"]
+    assert plot.series == {"reports": [40.0, 31.0]}
+    assert parts[parts.index(plot) - 1] == model.Heading("Reports per act", 11)
     assert model.hms(3725.0) == "1:02:05" and model.num(None) == "n/a"
 
 
@@ -115,6 +117,10 @@ def test_participation_report_times_and_alert_reading_have_their_tables() -> Non
     alerts = tables[("sent", "sender")]
     assert alerts.rows[0][4:] == ["3 (75%)", "2 (50%)", "30", "90"]
     assert tables[("group", "reports")].rows == [["students", "2"], ["university-security", "1"]]
-    assert model.Plot("active-per-day", {"day 1": 4, "day 2": 3}) in parts
+    plots = {p.name: p for p in parts if isinstance(p, model.Plot)}
+    assert plots["participation-per-day"].categories == ["day 1 (retention 0.5)", "day 2"]
+    assert plots["participation-per-day"].series["active"] == [4, 3]
+    assert plots["first-response-per-act"].series == {"median": [10.0], "p90": [30.0]}
+    assert plots["alert-delivery"].series == {"reach": [4], "delivered": [3], "read": [2]}
     metric_rows = dict(r for r in tables[("metric", "value")].rows)  # type: ignore[misc]
     assert metric_rows["retention_day_over_day"] == "0.5"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend_client.pilots import DEFAULT_DIR, PlanError, decode, load
-from console.pilots.plan_edit import Locator, PlanEdit, template
+from console.pilots.plan_edit import Issue, Locator, PlanEdit, counted, template
 from console.pilots.timeline_model import layout
 
 PRESTON = DEFAULT_DIR / "preston-2017.toml"
@@ -124,3 +124,61 @@ def test_the_timeline_puts_an_inject_at_its_plan_time(edit: PlanEdit) -> None:
     assert after.t - before.t == 1500.0
     edit.set(("timezone",), "Mars/Olympus")
     assert layout(edit.plan).markers == [] and "time zone" in layout(edit.plan).note
+
+
+HEADERS = {
+    "plan": {"timezone": "Time zone"},
+    "groups": {"count": "Count"},
+    "injects": {"at_s": "Time", "over_s": "Over (min)"},
+    "expect": {"within_s": "Within (min)"},
+}
+
+
+def _issue(edit: PlanEdit, where: str) -> Issue:
+    (issue,) = [i for i in edit.issues if i.problem.where.startswith(where)]
+    return issue
+
+
+def test_a_problem_is_said_in_the_tables_words_rows_from_1_headers_and_clock_times(
+    edit: PlanEdit,
+) -> None:
+    """The check names `acts[1] (burglary).injects[2] (burglary-suspects).at_s` in seconds
+    from the act's start; the table shows row 3 and a Time column of 16:30."""
+    burglary = next(i for i, a in enumerate(edit.rows(("acts",))) if a["id"] == "burglary")
+    assert edit.rows(("acts",))[burglary]["start"] == dt.time(14)
+    edit.set(("acts", burglary, "injects", 2, "at_s"), 9000.0)
+    edit.set(("acts", burglary, "injects", 1, "at_s"), -60.0)  # a burst of 10 min
+    issue = _issue(edit, f"acts[{burglary}] (burglary).injects[2]")
+    assert str(issue).endswith("at_s counts seconds from the act's start")  # the file's words
+    assert edit.describe(issue, HEADERS) == (
+        f"Act {burglary + 1} (burglary), Inject 3 (burglary-suspects), Time: 16:30 falls "
+        "outside act 'burglary' (14:00-16:00); move it into the act's hours"
+    )
+    assert issue.locator.rows == (("acts", burglary), ("injects", 2))  # navigation unchanged
+    burst = _issue(edit, f"acts[{burglary}] (burglary).injects[1]")
+    assert "Inject 2 (burglary-sightings), Time: 13:59 to 14:09 falls outside" in (
+        edit.describe(burst, HEADERS)
+    )
+
+
+def test_other_problems_name_the_row_and_the_column_header(edit: PlanEdit) -> None:
+    edit.set(("groups", 1, "count"), -1)
+    edit.set(("acts", 1, "expect", 0, "within_s"), 0.0)
+    group = edit.describe(_issue(edit, "groups[1]"), HEADERS)
+    assert group.startswith("Group 2 (city-council), Count: is -1")
+    deadline = edit.describe(_issue(edit, "acts[1] (burglary).expect[0]"), HEADERS)
+    assert deadline == (
+        "Act 2 (burglary), Expected action 1 (campus-alert), Within (min): needs a deadline: "
+        "minutes after the trigger, more than 0"
+    )
+    edit.set(("groups", 1, "count"), 12)
+    edit.set(("groups", 1, "name"), "students")  # two groups now share a name
+    assert edit.describe(_issue(edit, "groups"), HEADERS).startswith("Groups: two groups")
+    # no header known: the file's name stays, still counted from 1
+    assert edit.describe(_issue(edit, "acts[1] (burglary).expect[0]"), {}).startswith(
+        "Act 2 (burglary), Expected action 1 (campus-alert), within_s: "
+    )
+
+
+def test_counted_is_plural_unless_one() -> None:
+    assert [counted(n, "day") for n in (0, 1, 2)] == ["0 days", "1 day", "2 days"]
