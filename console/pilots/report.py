@@ -8,14 +8,14 @@ report holds the plan (name, title, area, days, groups), the timeline of acts an
 with their fired times and lateness, the evaluation table (each expected action met or
 missed, when, its deadline), the metrics beside the plan's objectives and their targets,
 and plots (reports per day and per act, participation, time to first response, alert
-reading) drawn with QPainter. A heading never ends a page: it moves to the next one with
+reading) drawn with pyqtgraph (`plots.py`). A heading never ends a page: it moves to the next one with
 what follows it (a plot, or a table's header and first rows).
 
 As in the analyst's report (`console/evidence/report_pdf.py`) the body is a QTextDocument
 built only with `QTextCursor.insertText` and formats: nothing from the plan or from
 citizens is ever parsed as HTML, and bidirectional controls print as [U+XXXX]. Headless:
-no widget and no screen; with no Qt application yet, `main` makes a QGuiApplication on the
-offscreen platform unless QT_QPA_PLATFORM says otherwise.
+no window and no screen; with no Qt application yet, `main` makes a QApplication (the plots
+are graphics widgets) on the offscreen platform unless QT_QPA_PLATFORM says otherwise.
 """
 
 from __future__ import annotations
@@ -23,18 +23,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtCore import QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
-    QGuiApplication,
     QImage,
     QPainter,
-    QPen,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
@@ -44,11 +42,13 @@ from PySide6.QtGui import (
     QTextLength,
     QTextTableFormat,
 )
+from PySide6.QtWidgets import QApplication
 
 from backend_client.pilots import Plan, load
 from console.common import pdf
 from console.common.printed import as_typed
 from console.pilots import model
+from console.pilots import plots as drawn
 
 DPI = 200
 MARGIN_MM = 15.0
@@ -205,93 +205,14 @@ def keep_headings_with_next(
     return moved
 
 
-#: one colour per series, in the order a plot lists them
-_SERIES_COLOURS = ("#1f5fa8", "#e08a1e", "#2e8b57", "#8e44ad")
-
-
-def bars_plot(plot: model.Plot, width: int = 1400, height: int = 520) -> QImage:
-    """A plot's series as grouped bars, drawn with QPainter (no widget or QApplication:
-    the report prints headless); its labels are drawn text, never markup."""
-    image = QImage(width, height, QImage.Format.Format_RGB32)
-    image.fill(QColor("white"))
-    p = QPainter(image)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    series = list(plot.series.items())
-    legend = len(series) > 1
-    left, top, bottom = 90.0, 70.0 if legend else 36.0, 130.0
-    box = QRectF(left, top, width - left - 20, height - top - bottom)
-    p.setPen(QPen(QColor("#888888"), 1))
-    p.drawLine(box.bottomLeft(), box.bottomRight())
-    p.drawLine(box.bottomLeft(), box.topLeft())
-    font = p.font()
-    font.setPixelSize(18)
-    p.setFont(font)
-    values = [v for _, vs in series for v in vs if v is not None]
-    top_v = max(values, default=0.0) or 1.0
-    p.setPen(QColor("#444444"))
-    p.drawText(QPointF(44, box.top() + 14), _short(top_v))
-    p.drawText(QPointF(44, box.bottom()), "0")
-    if plot.unit:
-        p.save()
-        p.translate(24, box.center().y())
-        p.rotate(-90)
-        p.drawText(
-            QRectF(-box.height() / 2, -12, box.height(), 24),
-            Qt.AlignmentFlag.AlignCenter,
-            as_typed(plot.unit),
-        )
-        p.restore()
-    if legend:
-        x = box.left()
-        for k, (label, _) in enumerate(series):
-            p.fillRect(QRectF(x, 10, 16, 16), QColor(_SERIES_COLOURS[k % len(_SERIES_COLOURS)]))
-            p.setPen(QColor("#111111"))
-            p.drawText(QPointF(x + 22, 25), as_typed(label))
-            x += 40 + p.fontMetrics().horizontalAdvance(as_typed(label))
-    n = max(1, len(plot.categories))
-    slot = box.width() / n
-    bar_w = slot * 0.7 / max(1, len(series))
-    for i, category in enumerate(plot.categories):
-        for k, (_, vs) in enumerate(series):
-            value = vs[i] if i < len(vs) else None
-            if value is None:
-                continue
-            h = box.height() * value / top_v
-            x = box.left() + i * slot + slot * 0.15 + k * bar_w
-            bar = QRectF(x, box.bottom() - h, bar_w * 0.92, h)
-            p.fillRect(bar, QColor(_SERIES_COLOURS[k % len(_SERIES_COLOURS)]))
-            p.setPen(QColor("#111111"))
-            p.drawText(
-                QRectF(bar.left() - 20, bar.top() - 24, bar.width() + 40, 22),
-                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom,
-                _short(value),
-            )
-        p.save()
-        p.translate(box.left() + i * slot + slot / 2, box.bottom() + 8)
-        p.rotate(30 if n > 3 else 0)
-        label = as_typed(category)
-        p.drawText(
-            QPointF(0 if n > 3 else -p.fontMetrics().horizontalAdvance(label[:40]) / 2, 14),
-            label[:40],
-        )
-        p.restore()
-    p.end()
-    return image
-
-
-def _short(value: float) -> str:
-    """A bar's or an axis's figure: whole numbers from 10 up, else up to 3 decimals."""
-    return model.num(round(value) if value >= 10 else value)
-
-
 def _document(
-    plan: Plan, metrics: dict[str, Any], width: float
+    parts: list[model.Section], plots: Mapping[str, QImage], width: float
 ) -> tuple[QTextDocument, list[tuple[int, Callable[[], float]]]]:
     """The report's document and, per heading, where what must share its page ends."""
     doc = QTextDocument()
     doc.setDocumentMargin(0)
     b = _Builder(doc, width)
-    for part in model.sections(plan, metrics):
+    for part in parts:
         if isinstance(part, model.Heading):
             b.heading(part.text, part.size)
         elif isinstance(part, model.Line):
@@ -301,20 +222,30 @@ def _document(
         elif isinstance(part, model.Table):
             b.table(part.header, part.rows, colour_col=part.colour_col)
         else:
-            b.image(f"lookout-pilot://{part.name}", bars_plot(part))
+            b.image(f"lookout-pilot://{part.name}", plots[part.name])
     return doc, b.keeps
 
 
-def write_pdf(plan: Plan, metrics: dict[str, Any], path: Path) -> int:
-    """Write the after-action report to `path`; returns the number of pages. Needs a
-    QGuiApplication (fonts); touches no widget or screen, so any thread will do."""
+def write_pdf(
+    plan: Plan,
+    metrics: dict[str, Any],
+    path: Path,
+    plots: Mapping[str, QImage] | None = None,
+) -> int:
+    """Write the after-action report to `path`; returns the number of pages. The plots
+    are pyqtgraph's (`plots.render_all`), drawn here unless given: on a worker thread,
+    draw them first on the application's thread and pass them in (the rest touches no
+    widget or screen)."""
+    parts = model.sections(plan, metrics)
+    if plots is None:
+        plots = drawn.render_all(parts)
     writer = pdf.a4_writer(path, f"Lookout pilot after-action report: {plan.name}", DPI)
     page_w, page_h = float(writer.width()), float(writer.height())
     margin = _mm(MARGIN_MM)
     body = QRectF(margin, margin, page_w - 2 * margin, page_h - 2 * margin - _mm(FOOTER_MM))
     painter = QPainter(writer)
     try:
-        doc, keeps = _document(plan, metrics, body.width())
+        doc, keeps = _document(parts, plots, body.width())
         doc.documentLayout().setPaintDevice(writer)
         doc.setPageSize(QSizeF(body.width(), body.height()))
         keep_headings_with_next(doc, keeps)
@@ -344,9 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plan = load(Path(args[0]))
     metrics = json.loads(Path(args[1]).read_text())
-    if QGuiApplication.instance() is None:
+    if QApplication.instance() is None:  # pyqtgraph's plots are graphics widgets
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication([sys.argv[0]])  # noqa: F841 (kept alive while writing)
+        app = QApplication([sys.argv[0]])  # noqa: F841 (kept alive while writing)
     pages = write_pdf(plan, metrics, Path(args[2]))
     print(f"{args[2]}: {pages} pages")
     return 0

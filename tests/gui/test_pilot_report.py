@@ -150,3 +150,41 @@ def test_the_plots_hold_the_metrics_figures() -> None:
     alerts = plots["alert-delivery"]
     assert alerts.categories[1] == "alert 2 (0:16:40)"
     assert alerts.series["read"] == [20, 20, 20, 20]
+
+
+def test_a_plot_is_drawn_by_pyqtgraph_with_a_row_per_category(qapp: Any) -> None:
+    """`plots.render`: bars in the series' colours, the image growing with the rows; and
+    only on the application's thread (pyqtgraph's items are graphics widgets), which
+    the console's worker that prints the PDF respects by drawing them first."""
+    import threading
+
+    from console.pilots import plots
+
+    two = model.Plot("p", ["day 1", "day 2"], {"reports": [3.0, 7.0]})
+    five = model.Plot("q", [f"act {k}" for k in range(5)], {"a": [1.0] * 5, "b": [2.0] * 5})
+    small, tall = plots.render(two), plots.render(five)
+    assert small.width() == tall.width() == plots.WIDTH and tall.height() > small.height()
+
+    def colours(image: Any) -> set[str]:
+        step = 7
+        return {
+            image.pixelColor(x, y).name()
+            for x in range(0, image.width(), step)
+            for y in range(0, image.height(), step)
+        }
+
+    first, second = plots.SERIES_COLOURS[:2]
+    assert first in colours(small) and second not in colours(small)
+    assert {first, second} <= colours(tall)
+    failed: list[BaseException] = []
+
+    def off_thread() -> None:
+        try:
+            plots.render(two)
+        except RuntimeError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=off_thread)
+    worker.start()
+    worker.join(30)
+    assert failed and "application's own thread" in str(failed[0])
