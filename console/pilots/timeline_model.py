@@ -136,6 +136,19 @@ def layout(plan: Plan | None) -> Layout:
     )
 
 
+#: a dragged inject lands on a whole minute
+SNAP_S = 60
+
+
+def inject_at_s(plan: Plan, act: int, x: float) -> float:
+    """An inject's `at_s` (seconds after its act starts) for a marker dropped at local clock
+    hours `x`, on the minute, never before the act starts. An inject after its act ends is
+    left to the plan's checks to name, as when it is typed in the table."""
+    start = plan.acts[act].start
+    seconds = (x - _hours(start.hour, start.minute, start.second)) * 3600.0
+    return float(max(0, round(seconds / SNAP_S) * SNAP_S))
+
+
 def _hours(h: int, m: int, s: int) -> float:
     return h + m / 60.0 + s / 3600.0
 

@@ -3,7 +3,9 @@
 Drawn with QGraphicsView from `timeline_model.layout`, again after every edit (a plan has
 tens of items, not thousands). Every text item is a `QGraphicsSimpleTextItem`, which has
 no rich text, and tool tips are escaped, so a title like `<b>x</b>` shows as typed.
-Clicking an inject's marker selects that inject in the editor.
+Clicking an inject's marker selects that inject in the editor; dragging it along its day
+moves the inject (to the minute: `timeline_model.inject_at_s`), an edit like any other,
+checked at once.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from console.pilots.records import PlanDocument
 from console.pilots.text import plain_tip
-from console.pilots.timeline_model import Layout, Marker, clock, layout
+from console.pilots.timeline_model import Layout, Marker, clock, inject_at_s, layout
 from console.theme import current
 
 LABEL_W = 150.0
@@ -40,6 +42,8 @@ TOP = 26.0
 LANE_H = 34.0
 ROW_PAD = 8.0
 MARKER = 6.0
+#: how far (px) a press must move to be a drag, not a click
+DRAG_PX = 4.0
 INJECT_COLOURS = {
     "report": "#58a6ff",
     "burst": "#a371f7",
@@ -75,6 +79,22 @@ class TimelineView(QGraphicsView):
         lo, hi = self.layout_.x_min, self.layout_.x_max
         width = max(200.0, self.viewport().width() - LABEL_W - 16.0)
         return LABEL_W + (hours - lo) / max(hi - lo, 0.25) * width
+
+    def hours_at(self, px: float) -> float:
+        """The local clock hours at a scene x (the inverse of `x_px`)."""
+        lo, hi = self.layout_.x_min, self.layout_.x_max
+        width = max(200.0, self.viewport().width() - LABEL_W - 16.0)
+        return lo + (px - LABEL_W) / width * max(hi - lo, 0.25)
+
+    def move_inject(self, act: int, index: int, x_hours: float) -> None:
+        """Drop inject `index` of act `act` at local clock `x_hours` (a drag's end)."""
+        plan = self.document.edit.plan
+        if plan is None:
+            return
+        at_s = inject_at_s(plan, act, x_hours)
+        self._selected = ("inject", act, index)
+        self.document.edit.set(("acts", act, "injects", index, "at_s"), at_s)
+        self.inject_clicked.emit(act, index)
 
     def marker_pos(self, kind: str, act: int, index: int) -> QPointF | None:
         item = self.marker_items.get((kind, act, index))
@@ -197,15 +217,41 @@ class _MarkerItem(QGraphicsPolygonItem):
         extra = " (at the latest: its trigger is a report)" if marker.latest else ""
         self.setToolTip(plain_tip(f"{when}{extra}\n{marker.label}"))
         self.setZValue(2)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setCursor(
+            Qt.CursorShape.SizeHorCursor
+            if marker.kind == "inject"
+            else Qt.CursorShape.PointingHandCursor
+        )
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        self._press_x = 0.0
+        self._dragged = False
 
     def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
+        self._press_x = event.scenePos().x()
+        self._dragged = False
         event.accept()
+
+    def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
+        """An inject follows the pointer along its day; a deadline stays (it follows from
+        its trigger)."""
+        if self.marker.kind != "inject":
+            return
+        dx = event.scenePos().x() - self._press_x
+        if abs(dx) >= DRAG_PX or self._dragged:
+            self._dragged = True
+            self.setPos(dx, 0)
+            self.setToolTip(plain_tip(clock(self.view.hours_at(self._centre_x() + dx))))
 
     def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 - Qt naming
         m = self.marker
-        self.view._clicked(m.kind, m.act, m.index)
+        if self._dragged:
+            x = self._centre_x() + event.scenePos().x() - self._press_x
+            self.view.move_inject(m.act, m.index, self.view.hours_at(x))
+        else:
+            self.view._clicked(m.kind, m.act, m.index)
+
+    def _centre_x(self) -> float:
+        return self.polygon().boundingRect().center().x()
 
 
 class _ActBar(QGraphicsRectItem):

@@ -226,3 +226,41 @@ def test_hostile_titles_stay_plain_text(qtbot: Any, open_window: Any, tmp_path: 
     assert any("&lt;b&gt;x&lt;/b&gt;" in i.toolTip() for i in ws.timeline.scene().items())
     assert ws.act_heading.textFormat() == Qt.TextFormat.PlainText
     assert hostile in ws.act_heading.text()
+
+
+def test_dragging_an_inject_on_the_timeline_moves_it(
+    qtbot: Any, open_window: Any, tmp_path: Path
+) -> None:
+    """A diamond dragged along its day moves its inject to the minute under the pointer
+    (an edit like any other: dirty, checked, the table follows); past its act's end it is
+    a problem named at once; a click without a drag only selects."""
+    w = open_window(_preston(tmp_path))
+    ws, view = w.workspace, w.workspace.timeline
+    acts = [r["id"] for r in w.edit.rows(("acts",))]
+    burglary = acts.index("burglary")
+    before = w.edit.get(("acts", burglary, "injects", 0, "at_s"))
+    start = view.marker_pos("inject", burglary, 0)
+    assert start is not None
+
+    def drag(to_hours: float) -> None:
+        press = view.mapFromScene(view.marker_pos("inject", burglary, 0))
+        end = view.mapFromScene(view.x_px(to_hours), start.y())
+        QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=press)
+        for k in range(1, 6):  # a pointer moves in steps
+            QTest.mouseMove(view.viewport(), press + (end - press) * (k / 5))
+        QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=end)
+
+    drag(14.75)  # the burglary act opens at 14:00 on day 1 (14:30 holds another inject)
+    assert w.edit.get(("acts", burglary, "injects", 0, "at_s")) == 2700.0 != before
+    assert w.edit.dirty and ws.problems.list.count() == 0
+    moved = view.marker_pos("inject", burglary, 0)
+    assert moved is not None and abs(moved.x() - view.x_px(14.75)) < 1.0
+    drag(16.75)  # after the act's end (16:00): the plan's checks say so
+    assert w.edit.get(("acts", burglary, "injects", 0, "at_s")) == 2.75 * 3600
+    assert any(
+        "outside act" in ws.problems.list.item(i).text() for i in range(ws.problems.list.count())
+    )
+    # a click is not a drag
+    here = view.mapFromScene(view.marker_pos("inject", burglary, 0))
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=here)
+    assert w.edit.get(("acts", burglary, "injects", 0, "at_s")) == 2.75 * 3600

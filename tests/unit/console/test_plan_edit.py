@@ -182,3 +182,13 @@ def test_other_problems_name_the_row_and_the_column_header(edit: PlanEdit) -> No
 
 def test_counted_is_plural_unless_one() -> None:
     assert [counted(n, "day") for n in (0, 1, 2)] == ["0 days", "1 day", "2 days"]
+
+
+def test_an_inject_dropped_on_the_timeline_lands_on_the_minute_in_its_act() -> None:
+    from console.pilots.timeline_model import inject_at_s
+
+    plan = load(PRESTON)
+    act = next(i for i, a in enumerate(plan.acts) if a.id == "burglary")  # opens 14:00
+    assert inject_at_s(plan, act, 14.5) == 1800.0
+    assert inject_at_s(plan, act, 14 + 7.4 / 60) == 420.0  # 14:07:24 -> 14:07
+    assert inject_at_s(plan, act, 13.0) == 0.0  # never before its act starts
