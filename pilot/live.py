@@ -59,7 +59,7 @@ class LiveControl:
         self._mono_minus_unix = time.monotonic() - time.time()
         self.problem = ""
         #: called on the loop after every move (a run log is saved on pause and end)
-        self._watchers: list[Callable[[], None]] = []
+        self._watchers: list[Callable[[], object]] = []
 
     # ------------------------------------------------------------ RunControl (any thread)
 
@@ -159,7 +159,7 @@ class LiveControl:
                 p.inject: self._unix_of(p.t) for p in self._prompts if p.inject in self.run.fired
             }
 
-    def watch(self, fn: Callable[[], None]) -> Callable[[], None]:
+    def watch(self, fn: Callable[[], object]) -> Callable[[], None]:
         """Call `fn` on the runner's loop after every move; returns the way to stop."""
         self._watchers.append(fn)
         return lambda: self._watchers.remove(fn) if fn in self._watchers else None
