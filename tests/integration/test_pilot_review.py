@@ -97,11 +97,11 @@ async def relay(tmp_path: Path) -> AsyncIterator[RunningRelay]:
         await running.relay.stop()  # type: ignore[attr-defined]
 
 
-async def run_pilot(r: RunningRelay, plan: p.Plan) -> tuple[Peer, dict[str, Any]]:
+async def run_pilot(r: RunningRelay, plan: p.Plan, who: str = "ivy") -> tuple[Peer, dict[str, Any]]:
     """The pilot on the relay, and what happened in it: 3 phones join, 2 report (one the
     scripted text), ivy answers the first and claims the second, sends an exercise alert that one
     phone reads."""
-    ivy = await officer(r, "ivy")
+    ivy = await officer(r, who)
     pid = p.pilot_id_of(plan)
     created = await ivy.request(p.create_request(plan, pid, time.time(), next_id()))
     assert isinstance(created, m.PilotAccepted), created
