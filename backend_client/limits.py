@@ -38,3 +38,7 @@ MAX_INVITE_VALID_S = 90 * 24 * 3600
 MAX_INVITE_CODE_CHARS = 32
 #: A participant counts as active when seen (joined, reported, chatted) this recently.
 PILOT_ACTIVE_WINDOW_S = 24 * 3600
+#: Longest pilot plan (TOML characters) a `pilot.review` may carry.
+MAX_REVIEW_PLAN_CHARS = 200_000
+#: Most running stretches (and prompt times) of a live run a `pilot.review` may carry.
+MAX_CLOCK_SEGMENTS = 2_000

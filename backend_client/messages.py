@@ -13,7 +13,7 @@ This module is pure data: no I/O. `codec` decodes and validates frames against i
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -897,6 +897,73 @@ class PilotPurged(Msg, tag="pilot.purged"):
     invites: int
 
 
+class ClockSegment(msgspec.Struct, frozen=True):
+    """One running stretch of a live run: from unix time `at`, plan time `t` advancing at
+    `speed` plan seconds per second, standing at `until_t` once it stopped (a pause, the
+    end; None: it was still running)."""
+
+    at: float
+    t: float
+    speed: Annotated[float, Meta(gt=0.0)] = 1.0
+    until_t: float | None = None
+
+
+class LinearClock(msgspec.Struct, tag="linear", tag_field="kind", frozen=True):
+    """Plan time 0 at unix `started_at`, then `speed` plan seconds per second (a
+    rehearsal's compressed clock, never paused)."""
+
+    started_at: float
+    speed: Annotated[float, Meta(gt=0.0)] = 1.0
+
+
+class DatesClock(msgspec.Struct, tag="dates", tag_field="kind", frozen=True):
+    """Plan time is where the plan's own dates and hours say (its `Schedule`)."""
+
+
+class FromStartClock(msgspec.Struct, tag="from_start", tag_field="kind", frozen=True):
+    """A run started by hand and maybe paused: its running stretches, in order (one
+    stretch at speed 1 from a start time is a run never paused)."""
+
+    segments: Annotated[
+        list[ClockSegment], Meta(min_length=1, max_length=limits.MAX_CLOCK_SEGMENTS)
+    ]
+
+
+#: how the relay's unix time maps to a plan's plan time (`backend_client.pilots.timemap`)
+PlanTimeMap = LinearClock | DatesClock | FromStartClock
+
+
+class PromptShown(msgspec.Struct, frozen=True):
+    """A prompt inject shown to officers during a live run, at unix time `at`."""
+
+    inject: Annotated[str, Meta(min_length=1, max_length=64)]
+    at: float
+
+
+class PilotReview(Msg, tag="pilot.review"):
+    """A pilot's metrics (docs/pilots.md, Metrics) from the relay's own records: its
+    events, participants and receipts, with the plan it ran (its TOML text, checked by the
+    relay; its name or title and its groups must be the pilot's) and how plan time maps
+    to the relay's clock. Reply `pilot.reviewed`. `prompts`: when each prompt inject was
+    shown to officers (unix time), which only the runner knows. Audited; one review at a
+    time per relay (`rate_limited` otherwise)."""
+
+    id: Ident
+    pilot_id: PilotId
+    plan: Annotated[str, Meta(min_length=1, max_length=limits.MAX_REVIEW_PLAN_CHARS)]
+    clock: PlanTimeMap
+    prompts: Annotated[list[PromptShown], Meta(max_length=limits.MAX_CLOCK_SEGMENTS)] = []
+
+
+class PilotReviewed(Msg, tag="pilot.reviewed"):
+    """metrics.json's object: counts, rates and plan-time figures, never a position or a
+    device."""
+
+    re: str
+    pilot_id: str
+    metrics: dict[str, Any]
+
+
 #: most ids in one evidence selector list (incidents or reports)
 EVIDENCE_IDS_MAX = 500
 
@@ -1095,6 +1162,7 @@ OfficerInbound = (
     | PilotInvite
     | PilotEnd
     | PilotPurge
+    | PilotReview
     | Ping
 )
 OfficerEvent = (
@@ -1122,6 +1190,7 @@ OfficerOutbound = (
     | PilotListed
     | PilotInvites
     | PilotPurged
+    | PilotReviewed
     | ChatSent
     | Pong
     | Error

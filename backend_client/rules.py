@@ -60,6 +60,7 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.PilotInvite: PILOT_ROLES,
     m.PilotEnd: PILOT_ROLES,
     m.PilotPurge: PILOT_ROLES,
+    m.PilotReview: PILOT_ROLES,
 }
 
 

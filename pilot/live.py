@@ -58,6 +58,8 @@ class LiveControl:
         # the relay's unix clock on this machine's monotonic one (both this machine's time)
         self._mono_minus_unix = time.monotonic() - time.time()
         self.problem = ""
+        #: called on the loop after every move (a run log is saved on pause and end)
+        self._watchers: list[Callable[[], object]] = []
 
     # ------------------------------------------------------------ RunControl (any thread)
 
@@ -141,6 +143,34 @@ class LiveControl:
         with self._lock:
             return self.run.plan_time_at(unix + self._mono_minus_unix)
 
+    def segments(self) -> list[m.ClockSegment]:
+        """The run's running stretches on the relay's (unix) clock: how plan time ran, for
+        the metrics after the fact (`pilot.review`'s `FromStartClock`)."""
+        with self._lock:
+            return [
+                m.ClockSegment(at=wall - self._mono_minus_unix, t=t, speed=speed, until_t=until)
+                for wall, t, speed, until in self.run.segments()
+            ]
+
+    def prompts_shown(self) -> dict[str, float]:
+        """Prompt id -> when it was shown (unix), as the relay's clock reads."""
+        with self._lock:
+            return {
+                p.inject: self._unix_of(p.t) for p in self._prompts if p.inject in self.run.fired
+            }
+
+    def watch(self, fn: Callable[[], object]) -> Callable[[], None]:
+        """Call `fn` on the runner's loop after every move; returns the way to stop."""
+        self._watchers.append(fn)
+        return lambda: self._watchers.remove(fn) if fn in self._watchers else None
+
+    def _unix_of(self, t: float) -> float:
+        """The unix time plan time `t` fell at (its first stretch reaching it)."""
+        for wall, t0, speed, until in self.run.segments():
+            if t0 <= t and (until is None or t <= until):
+                return wall + (t - t0) / speed - self._mono_minus_unix
+        return time.time()
+
     def finished(self) -> bool:
         with self._lock:
             return self.run.finished(time.monotonic())
@@ -176,3 +206,5 @@ class LiveControl:
     def _wake(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        for fn in list(self._watchers):
+            fn()

@@ -26,6 +26,7 @@ from relay import (
     alerts,
     evidence_api,
     passwords,
+    pilot_review,
     pilots,
     privacy,
     reports,
@@ -85,6 +86,7 @@ class OfficerConnection(Endpoint):
             m.PilotInvite: self.pilot_invite,
             m.PilotEnd: self.idempotent(pilots.end),
             m.PilotPurge: self.pilot_purge,
+            m.PilotReview: self.pilot_review,
         }
 
     def closed(self) -> None:
@@ -643,6 +645,10 @@ class OfficerConnection(Endpoint):
                 privacy.remove_unused_media, self.ctx.media, self.ctx.db.sessions, done.media
             )
         return done.reply
+
+    async def pilot_review(self, msg: m.PilotReview) -> m.Msg:
+        assert self.actor is not None
+        return await pilot_review.review(self.ctx, self.actor, msg)
 
 
 #: one preview limiter per relay (keyed by its hub), shared by every officer connection

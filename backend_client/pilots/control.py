@@ -150,6 +150,18 @@ class Run:
             t = min(t, self._t)
         return t
 
+    def segments(self) -> list[tuple[float, float, float, float | None]]:
+        """The running stretches so far, as (wall reading, plan time, speed, plan time it
+        stood at once it stopped or None): what `plan_time_at` reads, for a run's log."""
+        out: list[tuple[float, float, float, float | None]] = []
+        for k, s in enumerate(self._stretches):
+            if k + 1 < len(self._stretches):
+                until: float | None = self._stretches[k + 1].t
+            else:
+                until = None if self.state is RunState.RUNNING else self._t
+            out.append((s.wall, s.t, s.speed, until))
+        return out
+
     def wall_until(self, t: float, now: float) -> float | None:
         """Wall seconds from `now` until plan time `t`: 0 if it has come (paused too: an
         inject fired by hand while paused goes out now), None while it is still ahead and

@@ -196,3 +196,53 @@ def invites_folder_name(pilot_id: str, group: str, at: float) -> str:
     stamp = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y%m%d-%H%M%S")
     safe_group = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in group)[:64]
     return f"{pilot_id}-{safe_group}-{stamp}"
+
+
+# ---------------------------------------------------------------- review
+
+#: how Review… maps plan time, as the dialog offers it
+ReviewMode = Literal["dates", "start", "run_log"]
+
+
+def can_review(info: m.PilotInfo) -> bool:
+    """Running or ended: a purged pilot has nothing left to review."""
+    return info.state != "purged"
+
+
+def review_folder_name(pilot_id: str, now: float) -> str:
+    """A new folder per review, so an earlier review is never overwritten."""
+    return f"{pilot_id}-review-{dt.datetime.fromtimestamp(now, dt.UTC):%Y%m%d-%H%M%S}"
+
+
+def review_clock(
+    mode: ReviewMode, started_at: float | None = None, run_log_clock: m.FromStartClock | None = None
+) -> m.PlanTimeMap:
+    """The `pilot.review` clock for the dialog's choice: the plan's dates; from a start
+    time typed in (never paused); or a saved run's stretches (with its pauses)."""
+    if mode == "dates":
+        return m.DatesClock()
+    if mode == "start":
+        if started_at is None:
+            raise ValueError("give the time plan time 0 was (when Start was pressed)")
+        return m.FromStartClock(segments=[m.ClockSegment(at=started_at, t=0.0)])
+    if run_log_clock is None:
+        raise ValueError("choose a run log (lookout --run-pilot saves one per run)")
+    return run_log_clock
+
+
+def review_problem(info: m.PilotInfo | None) -> str | None:
+    if info is None:
+        return "Choose a pilot first."
+    if not can_review(info):
+        return f"Pilot {info.pilot_id} was purged: its data is erased, there is nothing to review."
+    return None
+
+
+def reviewed_text(pilot_id: str, folder: str, pages: int, metrics: dict[str, object]) -> str:
+    met, missed = metrics.get("expected_actions_met"), metrics.get("expected_actions_missed")
+    return (
+        f"Review of {pilot_id} saved in {folder}: metrics.json, metrics.csv and report.pdf "
+        f"({pages} page{'s' if pages != 1 else ''}). {metrics.get('reports')} reports, "
+        f"{metrics.get('participants')} participants, {met} expected actions met, "
+        f"{missed} missed."
+    )

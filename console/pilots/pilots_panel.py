@@ -1,5 +1,7 @@
 """The Pilots pane: the relay's pilots with their state, dates and, per group, planned,
-joined and active participants; and the inspector's four actions on them.
+joined and active participants; and the inspector's actions on them: create, invite,
+end, purge, and Review… (`pilot.review`: the relay computes the metrics, the pane saves
+metrics.json, metrics.csv and the after-action report).
 
 Every action is the relay's request (`pilot.create`, `pilot.invite`, `pilot.end`,
 `pilot.purge`): the relay decides, the pane words its answer. Counts come from
@@ -31,13 +33,18 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
-from backend_client.pilots import DEFAULT_DIR, Plan, PlanError, load, running
+from backend_client.pilots import DEFAULT_DIR, Plan, PlanError, dumps, find, load, running
+from backend_client.pilots.metrics import plan_problem
+from backend_client.pilots.timemap import RunLog, RunLogError
 from backend_client.state import ConnectionStatus, State
 from console.common.labels import plain_label
 from console.common.ops import run_off_thread
 from console.pilots import pilots_model as pm
 from console.pilots.invites_folder import Saved, save_invites
 from console.pilots.pilots_dialogs import CreateDialog, InviteDialog
+from console.pilots.review_dialog import ReviewDialog
+from console.pilots.review_files import Reviewed, save_review
+from console.pilots.run_logs import logs_of, runs_dir
 from console.pilots.text import plain_tip
 from console.session import ConsoleSession
 
@@ -54,12 +61,16 @@ class PilotsPanel(QWidget):
     available_changed = Signal(bool)
     #: a batch of invitations was written (console.pilots.invites_folder.Saved)
     invites_saved = Signal(object)
+    #: a review was written (console.pilots.review_files.Reviewed)
+    review_saved = Signal(object)
 
     def __init__(
         self,
         session: ConsoleSession,
         plans_dir: Path | None = None,
         invites_dir: Path | None = None,
+        reviews_dir: Path | None = None,
+        run_logs_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -70,10 +81,13 @@ class PilotsPanel(QWidget):
             QStandardPaths.StandardLocation.DocumentsLocation
         )
         self.invites_dir = invites_dir or Path(documents or Path.home()) / "Lookout invitations"
+        self.reviews_dir = reviews_dir or Path(documents or Path.home()) / "Lookout reviews"
+        self.run_logs_dir = run_logs_dir
         #: the confirmation open now (End or Purge), for the test that answers it
         self.confirm_box: QMessageBox | None = None
         self.confirm_button: QPushButton | None = None
-        self.dialog: CreateDialog | InviteDialog | None = None
+        self.dialog: CreateDialog | InviteDialog | ReviewDialog | None = None
+        self._reviewing = False
         self._listing = False
         self._list_again = False
         self._state = State.OFFLINE
@@ -90,7 +104,13 @@ class PilotsPanel(QWidget):
         )
         self.purge_button = QPushButton("Purge data…")
         self.purge_button.setToolTip("Erase an ended pilot's data after review (audited)")
+        self.review_button = QPushButton("Review…")
+        self.review_button.setToolTip(
+            "The pilot's metrics from the relay's records: metrics.json, metrics.csv and "
+            "the after-action report (PDF)"
+        )
         self.refresh_button = QPushButton("Refresh")
+        self.review_button.clicked.connect(self.review_selected)
         self.create_button.clicked.connect(self.choose_plan)
         self.invite_button.clicked.connect(self.invite_selected)
         self.end_button.clicked.connect(self.end_selected)
@@ -101,6 +121,7 @@ class PilotsPanel(QWidget):
             self.create_button,
             self.invite_button,
             self.end_button,
+            self.review_button,
             self.purge_button,
         ):
             buttons.addWidget(b)
@@ -256,6 +277,9 @@ class PilotsPanel(QWidget):
         self.invite_button.setEnabled(info is not None and pm.can_invite(info))
         self.end_button.setEnabled(info is not None and pm.can_end(info))
         self.purge_button.setEnabled(info is not None and pm.can_purge(info))
+        self.review_button.setEnabled(
+            info is not None and pm.can_review(info) and not self._reviewing
+        )
 
     def say(self, text: str) -> None:
         self.message.setText(text)
@@ -383,6 +407,121 @@ class PilotsPanel(QWidget):
         )
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
+
+    # ------------------------------------------------------------ review
+
+    def review_selected(self) -> ReviewDialog | None:
+        """Ask for the plan, the plan-time mapping and the folder (opened, not sent)."""
+        info = self.selected()
+        problem = pm.review_problem(info)
+        if problem is not None:
+            self.say(problem)
+            return None
+        assert info is not None
+        shipped = find(Path(info.pilot_id), self.plans_dir)
+        logs = logs_of(info.pilot_id, self.run_logs_dir or runs_dir())
+        dialog = ReviewDialog(
+            info, shipped if shipped.exists() else None, logs, self.reviews_dir, self
+        )
+
+        def go() -> None:
+            started = dialog.started_at() if dialog.chosen_mode() == "start" else None
+            self.review(
+                info.pilot_id,
+                Path(dialog.plan.text().strip()),
+                dialog.chosen_mode(),
+                Path(dialog.folder.text().strip() or str(self.reviews_dir)),
+                started_at=started,
+                run_log=dialog.run_log_path(),
+            )
+
+        dialog.accepted.connect(go)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def review(
+        self,
+        pilot_id: str,
+        plan_path: Path,
+        mode: pm.ReviewMode,
+        parent: Path,
+        *,
+        started_at: float | None = None,
+        run_log: Path | None = None,
+    ) -> None:
+        """Check the choices here (in words), ask the relay, save the three files."""
+        info = self.book.get(pilot_id)
+        problem = pm.review_problem(info)
+        if problem is not None:
+            self.say(problem)
+            return
+        assert info is not None
+        try:
+            plan = load(plan_path)
+        except PlanError as exc:
+            self.say(f"The plan cannot be used for the review: {exc}")
+            return
+        if (why := plan_problem(plan, info)) is not None:
+            self.say(f"That plan does not fit: {why}.")
+            return
+        prompts: list[m.PromptShown] = []
+        try:
+            log = RunLog.load(run_log) if mode == "run_log" and run_log else None
+            clock = pm.review_clock(mode, started_at, log.clock if log else None)
+        except (RunLogError, ValueError) as exc:
+            self.say(f"Plan time cannot be mapped: {exc}.")
+            return
+        if log is not None:
+            if log.pilot_id != pilot_id:
+                self.say(
+                    f"That run log is of pilot {log.pilot_id}, not {pilot_id}: choose its own."
+                )
+                return
+            prompts = [m.PromptShown(inject=k, at=v) for k, v in log.prompts.items()]
+        request = m.PilotReview(
+            id="", pilot_id=pilot_id, plan=dumps(plan), clock=clock, prompts=prompts
+        )
+        folder = parent / pm.review_folder_name(pilot_id, time.time())
+        self._reviewing = True
+        self._enable()
+        self.say(f"The relay is computing {pilot_id}'s metrics…")
+
+        def got(reply: m.Msg) -> None:
+            if not isinstance(reply, m.PilotReviewed):
+                self._review_done()
+                self.say(f"No review came back ({type(reply).__name__}).")
+                return
+            metrics = reply.metrics
+            self.say(f"Writing the review of {pilot_id}…")
+            run_off_thread(
+                lambda: save_review(plan, metrics, folder),
+                lambda done: self._reviewed(pilot_id, metrics, done),
+                lambda exc: self._not_reviewed(folder, exc),
+                owner=self,
+            )
+
+        def failed(why: str) -> None:
+            self._review_done()
+            self.say(f"The pilot was not reviewed: {why}")
+
+        self.session.run(request, got, failed)
+
+    def _review_done(self) -> None:
+        self._reviewing = False
+        self._enable()
+
+    def _reviewed(self, pilot_id: str, metrics: dict[str, object], done: Reviewed) -> None:
+        self._review_done()
+        self.say(pm.reviewed_text(pilot_id, str(done.folder), done.pages, metrics))
+        self.review_saved.emit(done)
+
+    def _not_reviewed(self, folder: Path, exc: BaseException) -> None:
+        self._review_done()
+        self.say(
+            f"The review could not be saved in {folder}: {exc}. Choose another folder and "
+            "review again (the relay keeps the data)."
+        )
 
     # ------------------------------------------------------------ end and purge
 

@@ -11,6 +11,7 @@ in words. Nothing of the scripted devices' positions is logged."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -68,7 +69,7 @@ async def _run(qtbot, tmp_path: Path, caplog) -> None:  # type: ignore[no-untype
     r.totp["ivy"] = admin.add_officer(engine, "ivy", "inspector", PASSWORD).totp_secret
     engine.dispose()
     opened = dana = None
-    companion = PilotRunCompanion(plan())
+    companion = PilotRunCompanion(plan(), run_log_dir=tmp_path / "runs")
     asked: list[str] = []
 
     async def yes(_title: str, question: str) -> bool:
@@ -153,6 +154,45 @@ async def _run(qtbot, tmp_path: Path, caplog) -> None:  # type: ignore[no-untype
         view = panel.refresh()
         assert [s.inject for s in view.prompts] == ["ask"]
         assert [u.entry.ref for u in view.next_up][:1] == ["later"]
+        # the pause saved the run's log; the relay reviews the pilot by it (pilot.review)
+        import msgspec
+
+        from backend_client.pilots import check, dumps
+        from backend_client.pilots.timemap import RunLog
+
+        # the relay checks the plan: the test plan's act and deadline end inside its day
+        (act,) = plan().acts
+        (exp,) = act.expect
+        fitted = msgspec.structs.replace(
+            plan(),
+            acts=[
+                msgspec.structs.replace(
+                    act, end=dt.time(9, 55), expect=[msgspec.structs.replace(exp, within_s=300)]
+                )
+            ],
+        )
+        assert check(fitted) == []
+
+        assert companion.run_log is not None and companion.run_log.parent == tmp_path / "runs"
+        saved = RunLog.load(companion.run_log)
+        assert saved.pilot_id == "live-run-test" and set(saved.prompts) == {"ask"}
+        assert saved.segments[-1].until_t == pytest.approx(view.plan_time, abs=0.5)
+        reviewed = await session.client.request(
+            m.PilotReview(
+                id="",
+                pilot_id="live-run-test",
+                plan=dumps(fitted),
+                clock=saved.clock,
+                prompts=[m.PromptShown(inject=k, at=v) for k, v in saved.prompts.items()],
+            )
+        )
+        assert isinstance(reviewed, m.PilotReviewed), reviewed
+        figures = reviewed.metrics
+        assert figures["reports"] == 1 and figures["reports_by_act"] == {"burglary": 1}
+        assert {e["id"]: e["status"] for e in figures["expected_actions"]} == {"claimed": "met"}
+        fired = {i["id"]: i["fired"] for i in figures["injects"]}
+        assert fired["ask"] and fired["first"] and not fired["later"]
+
         # a live pilot sends no simulated burst: the scripted report was the only one
         assert run.sent == {"first": [report.report_id]}
         assert len([x for x in session.reports.values() if x.exercise]) == 1
