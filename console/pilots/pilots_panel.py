@@ -39,7 +39,9 @@ from backend_client.pilots.timemap import RunLog, RunLogError
 from backend_client.state import ConnectionStatus, State
 from console.common.labels import plain_label
 from console.common.ops import run_off_thread
+from console.pilots import model as report_model
 from console.pilots import pilots_model as pm
+from console.pilots import plots
 from console.pilots.invites_folder import Saved, save_invites
 from console.pilots.pilots_dialogs import CreateDialog, InviteDialog
 from console.pilots.review_dialog import ReviewDialog
@@ -494,8 +496,13 @@ class PilotsPanel(QWidget):
                 return
             metrics = reply.metrics
             self.say(f"Writing the review of {pilot_id}…")
+            try:  # here, on the GUI thread: pyqtgraph's plots are graphics widgets
+                images = plots.render_all(report_model.sections(plan, metrics))
+            except Exception as exc:  # a malformed figure must not take the console down
+                self._not_reviewed(folder, exc)
+                return
             run_off_thread(
-                lambda: save_review(plan, metrics, folder),
+                lambda: save_review(plan, metrics, folder, images),
                 lambda done: self._reviewed(pilot_id, metrics, done),
                 lambda exc: self._not_reviewed(folder, exc),
                 owner=self,
