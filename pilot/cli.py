@@ -48,7 +48,7 @@ from backend_client.pilots import (
 from backend_client.state import State
 from pilot import invites, metrics
 from pilot.printing import PrintError, run_console_tool
-from pilot.rehearsal import pilot_slug, rehearse
+from pilot.rehearsal import RunLog, pilot_slug, rehearse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -226,8 +226,19 @@ def main(argv: list[str] | None = None) -> int:
 def run(plan: Plan, out: Path, speed: float, seed: int) -> dict[str, Any]:
     """Rehearse, then read the metrics from the relay's records and write them to `out`."""
     log = asyncio.run(rehearse(plan, out, speed, seed))
+    result = metrics_of(plan, out, log, speed)
+    result["seed"] = seed
+    result["wall_s"] = log.wall_s
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    metrics.write_csv(result, out / "metrics.csv")
+    (out / "run.json").write_text(json.dumps(asdict(log), indent=2) + "\n")
+    return result
+
+
+def metrics_of(plan: Plan, out: Path, log: RunLog, speed: float) -> dict[str, Any]:
+    """A finished rehearsal's metrics, from the relay's records in `out/relay`."""
     rec = metrics.read(out / "relay", plan, pilot_slug(plan), log.started_at, speed)
-    result = metrics.compute(
+    return metrics.compute(
         plan,
         rec,
         started_at=log.started_at,
@@ -235,12 +246,6 @@ def run(plan: Plan, out: Path, speed: float, seed: int) -> dict[str, Any]:
         burst_reports=log.burst_reports,
         prompts=log.prompts,
     )
-    result["seed"] = seed
-    result["wall_s"] = log.wall_s
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    metrics.write_csv(result, out / "metrics.csv")
-    (out / "run.json").write_text(json.dumps(asdict(log), indent=2) + "\n")
-    return result
 
 
 class ReportError(Exception):
