@@ -1,4 +1,4 @@
-"""`lookout-pilot rehearse PLAN --speed N --out DIR [--seed S]`, and `lookout-pilot invites`.
+"""`lookout-pilot rehearse PLAN --speed N --out DIR [--seed S]`, `invites` and `review`.
 
 Writes `DIR/metrics.json` (the plan's metric names, `backend_client.pilots.METRICS`, and
 the detail: reports per act and day, participants per group, every inject with its
@@ -18,24 +18,32 @@ prints codes already issued: one `pilot.invites` reply (JSON) or a list of them.
 PLAN.toml` names each group on the cards by its title in the plan (else by its short name,
 all a reply holds) and gives the title when --title is left out. Exit
 status 2 for options or a file that are not right, 1 if the relay refuses.
+
+`lookout-pilot review PLAN --relay URL --ca FILE --user NAME (--from-dates | --started-at
+ISO-8601 | --run-log FILE) --out DIR [--pilot ID]` reviews a real pilot (running or
+ended): the relay computes its metrics from its own records (`pilot.review`, as an
+inspector, supervisor or admin: password and TOTP code are asked for, as for `invites`)
+with the plan it ran (PLAN: a file or a shipped plan's name; the pilot id is the plan's
+unless --pilot) and how plan time maps: the plan's dates, a start time (plan time 0 then,
+never paused; without an offset it is read in the plan's time zone) or the run log
+`lookout --run-pilot` saved (its pauses left out, its prompts' times). DIR (new or empty)
+gets `metrics.json` (the relay's `pilot.reviewed` object as it came), `metrics.csv` and
+`report.pdf`, as `rehearse` writes them. Exit status 2 for options, a plan or a run log
+that are not right, 1 if the relay refuses (its reason on one line) or the report fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from backend_client.client import ClientConfig, Credentials, RelayClient
-from backend_client.errors import ProtocolError
-from backend_client.outbox import Outbox
+from backend_client import messages as m
 from backend_client.pilots import (
     Plan,
     PlanError,
@@ -44,9 +52,10 @@ from backend_client.pilots import (
     expected_reports,
     find,
     load,
+    pilot_id_of,
 )
-from backend_client.state import State
-from pilot import invites, metrics
+from backend_client.pilots.timemap import RunLog, RunLogError
+from pilot import invites, metrics, review, signin
 from pilot.printing import PrintError, run_console_tool
 from pilot.rehearsal import RunLog, pilot_slug, rehearse
 
@@ -90,6 +99,44 @@ def _parser() -> argparse.ArgumentParser:
         help="the citizens' portal, e.g. https://lookout.example.org (the QR codes open it)",
     )
     i.add_argument("--out", type=Path, required=True, help="a new (or empty) directory")
+    v = sub.add_parser("review", help="a real pilot's metrics and report, from the relay")
+    v.add_argument(
+        "plan",
+        type=Path,
+        help="the plan the pilot ran (TOML), or the name of a shipped one: "
+        + ", ".join(available()),
+    )
+    v.add_argument("--relay", required=True, metavar="URL", help="the relay, wss://host:port")
+    v.add_argument(
+        "--ca", type=Path, required=True, metavar="FILE", help="the relay's CA certificate (PEM)"
+    )
+    v.add_argument(
+        "--user",
+        required=True,
+        metavar="NAME",
+        help="an inspector's (or supervisor's, admin's) user name",
+    )
+    v.add_argument(
+        "--pilot", metavar="ID", help="the pilot's id on the relay (default: the plan's)"
+    )
+    how = v.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--from-dates", action="store_true", help="plan time at the plan's dates and times"
+    )
+    how.add_argument(
+        "--started-at",
+        metavar="ISO-8601",
+        help="plan time 0 then, never paused (no offset: the plan's time zone)",
+    )
+    how.add_argument(
+        "--run-log",
+        type=Path,
+        metavar="FILE",
+        help="a run's log as lookout --run-pilot saves it (its pauses, its prompts' times)",
+    )
+    v.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="a new (or empty) directory"
+    )
     return p
 
 
@@ -131,13 +178,12 @@ def _invites(args: argparse.Namespace) -> int:
             return fail(f"give --codes, or {', '.join(missing)}")
         if not (1 <= args.count <= 10_000) or not (0 < args.valid_days <= 366):
             return fail("--count is 1 to 10000, --valid-days more than 0")
-        password = getpass.getpass(f"{args.user}'s password: ")
-        code = input("TOTP code: ").strip()
+        who = signin.ask(args.relay, args.ca, args.user)
         out.mkdir(parents=True, exist_ok=True)
         try:
-            got, batches = asyncio.run(_issue(args, password, code, out))
-        except (ProtocolError, OSError, TimeoutError) as exc:
-            print(f"lookout-pilot: the relay refused: {exc}", file=sys.stderr)
+            got, batches = asyncio.run(_issue(args, who))
+        except signin.REFUSALS as exc:
+            print(f"lookout-pilot: the relay refused: {signin.one_line(exc)}", file=sys.stderr)
             return 1
         title = args.title or got
     out.mkdir(parents=True, exist_ok=True)
@@ -153,40 +199,69 @@ def _invites(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _issue(
-    args: argparse.Namespace, password: str, code: str, out: Path
-) -> tuple[str, list[invites.Invites]]:
-    typed = [code]
-
-    def totp() -> str | None:
-        # the code typed once; a lapsed session then ends instead of re-logging in
-        return typed.pop() if typed else None
-
-    with tempfile.TemporaryDirectory() as tmp:  # nothing is queued: pilot.invite has no idem
-        client = RelayClient(
-            ClientConfig(url=args.relay, ca_file=args.ca),
-            Credentials(args.user, password, totp),
-            Outbox(Path(tmp) / "outbox"),
+async def _issue(args: argparse.Namespace, who: signin.SignIn) -> tuple[str, list[invites.Invites]]:
+    async with signin.signed_in(who) as client:
+        return await invites.issue(
+            client, args.pilot, args.group, args.count, args.valid_days * 86400.0
         )
-        done = asyncio.Event()
-        client.on_status(lambda st: done.set() if st.state in (State.LIVE, State.FATAL) else None)
-        await client.start()
-        try:
-            # live, or refused for good (a wrong password or code): no waiting for nothing
-            await asyncio.wait_for(done.wait(), 30)
-            if client.status.state is State.FATAL:
-                raise ConnectionError(client.status.reason or "could not log in")
-            return await invites.issue(
-                client, args.pilot, args.group, args.count, args.valid_days * 86400.0
-            )
-        finally:
-            await client.stop()
+
+
+def _review(args: argparse.Namespace) -> int:
+    def fail(why: str) -> int:
+        print(f"lookout-pilot: {why}", file=sys.stderr)
+        return 2
+
+    try:
+        plan = load(find(args.plan))
+    except PlanError as exc:
+        return fail(str(exc))  # a plan's problems, one per line, as rehearse shows them
+    pilot_id: str = args.pilot or pilot_id_of(plan)
+    out: Path = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        return fail(f"{out} is not empty: give a new directory")
+    try:
+        if args.run_log is not None:
+            how = review.from_run_log(RunLog.load(args.run_log), pilot_id, args.run_log)
+        elif args.started_at is not None:
+            how = review.from_start(review.started_at(args.started_at, plan))
+        else:
+            how = review.from_dates()
+    except (RunLogError, review.ClockError) as exc:
+        return fail(str(exc))
+    who = signin.ask(args.relay, args.ca, args.user)
+    try:
+        got = asyncio.run(_fetch_review(who, review.request(pilot_id, plan, how)))
+    except signin.REFUSALS as exc:
+        print(f"lookout-pilot: the relay refused: {signin.one_line(exc)}", file=sys.stderr)
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(got, indent=2) + "\n")
+    metrics.write_csv(got, out / "metrics.csv")
+    try:
+        write_report(plan, out)
+    except ReportError as exc:
+        print(f"lookout-pilot: {exc}; the metrics are in {out}", file=sys.stderr)
+        return 1
+    print(
+        f"{pilot_id}: {got.get('reports')} reports, {got.get('participants')} participants, "
+        f"{got.get('expected_actions_met')} expected actions met, "
+        f"{got.get('expected_actions_missed')} missed -> {out / 'metrics.json'}, "
+        f"{out / 'metrics.csv'}, {out / 'report.pdf'}"
+    )
+    return 0
+
+
+async def _fetch_review(who: signin.SignIn, msg: m.PilotReview) -> dict[str, Any]:
+    async with signin.signed_in(who) as client:
+        return await review.review(client, msg)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "invites":
         return _invites(args)
+    if args.command == "review":
+        return _review(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     if not args.verbose:
         for noisy in ("relay", "websockets", "backend_client"):
