@@ -57,7 +57,8 @@ from backend_client.pilots import (
 from backend_client.pilots.timemap import RunLog, RunLogError
 from pilot import invites, metrics, review, signin
 from pilot.printing import PrintError, run_console_tool
-from pilot.rehearsal import RunLog, pilot_slug, rehearse
+from pilot.rehearsal import RunLog as RehearsalLog
+from pilot.rehearsal import pilot_slug, rehearse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -310,7 +311,7 @@ def run(plan: Plan, out: Path, speed: float, seed: int) -> dict[str, Any]:
     return result
 
 
-def metrics_of(plan: Plan, out: Path, log: RunLog, speed: float) -> dict[str, Any]:
+def metrics_of(plan: Plan, out: Path, log: RehearsalLog, speed: float) -> dict[str, Any]:
     """A finished rehearsal's metrics, from the relay's records in `out/relay`."""
     rec = metrics.read(out / "relay", plan, pilot_slug(plan), log.started_at, speed)
     return metrics.compute(
