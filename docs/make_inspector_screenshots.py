@@ -35,8 +35,13 @@ from docs.shots import qimage_png, run_in_qt, save_png
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "resources" / "pilots" / "preston-2017.toml"
 PORTAL = "https://lookout.example.org"
-#: the after-action report's pages shown: the evaluation table, the response times
-REPORT_PAGES = {2: "inspector-report-evaluation.png", 4: "inspector-report-times.png"}
+#: the after-action report's pages shown: the evaluation table, the response times, the
+#: alerts and the first plots
+REPORT_PAGES = {
+    2: "inspector-report-evaluation.png",
+    3: "inspector-report-times.png",
+    4: "inspector-report-plots.png",
+}
 #: the inject moved out of its act for the problem's screenshot, and where to
 MOVED = ("burglary", "burglary-suspects", 9000)
 
