@@ -8,6 +8,7 @@ this module to the wire contract's layer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import get_args
 
 from backend_client import messages as m
@@ -245,3 +246,18 @@ def category_label(category: str) -> str:
 
 def initial_priority(category: str) -> m.Priority:
     return "high" if category in URGENT_CATEGORIES else "normal"
+
+
+# ---------------------------------------------------------------- pseudonyms
+
+#: what officers call a phone: `Citizen-` and five of these. No vowels, so no word (and no
+#: rude one: "FUCKN" was dealt out in a demo) can be spelt; no 0/O, 1/I/L look-alikes.
+PSEUDONYM_PREFIX = "Citizen-"
+PSEUDONYM_ALPHABET = "BCDFGHJKMNPQRSTVWXZ23456789"
+PSEUDONYM_LENGTH = 5
+
+
+def new_pseudonym(choice: Callable[[str], str]) -> str:
+    """A phone's pseudonym, each character drawn by `choice` (`secrets.choice` on the
+    relay; a seeded `random.Random().choice` for a reproducible demo)."""
+    return PSEUDONYM_PREFIX + "".join(choice(PSEUDONYM_ALPHABET) for _ in range(PSEUDONYM_LENGTH))

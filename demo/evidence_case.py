@@ -39,6 +39,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
+from backend_client import rules
 from demo import evidence_photos as photos
 from relay import accounts, admin, alerts, checkpoints, evidence, reports, targeting
 from relay.db import models as db
@@ -246,7 +247,6 @@ _PHONES = (
     ("Apple", "iPhone SE"),
     ("Motorola", "moto g54"),
 )
-_PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # relay/citizen.py's
 
 
 def on_shift(t: float) -> str:
@@ -506,7 +506,7 @@ def _write_case(s: Session, data_dir: Path, rng: random.Random) -> dict[str, Any
             cats = [c for c, p in (("burglary", 0.75), ("vehicle", 0.6)) if rng.random() < p]
             mask = targeting.category_mask(cats or ["burglary"])
             created = START - rng.uniform(0, 60) * 86400.0
-        pseudonym = "Citizen-" + "".join(rng.choice(_PSEUDONYM_ALPHABET) for _ in range(5))
+        pseudonym = rules.new_pseudonym(rng.choice)
         d = db.Device(
             public_id="D" + rng.getrandbits(64).to_bytes(8, "big").hex(),
             secret_hash=hashlib.sha256(secrets.token_bytes(24)).hexdigest(),

@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
-_PSEUDONYM_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -112,7 +110,7 @@ class CitizenConnection(Endpoint):
         self._check_registrations()
         secret = secrets.token_urlsafe(24)
         public_id = "D" + secrets.token_hex(8)
-        pseudonym = "Citizen-" + "".join(secrets.choice(_PSEUDONYM_ALPHABET) for _ in range(5))
+        pseudonym = rules.new_pseudonym(secrets.choice)
 
         def job(tx: Tx) -> int:
             d = db.Device(

@@ -34,7 +34,7 @@ STATUS_LABELS = {
 #: normal is the usual case and says nothing: its cell stays blank so HIGH stands out
 PRIORITY_LABELS = {"high": "HIGH", "normal": "", "low": "low"}
 #: every citizen pseudonym starts with this; the feed shows only the part after it
-PSEUDONYM_PREFIX = "Citizen-"
+PSEUDONYM_PREFIX = rules.PSEUDONYM_PREFIX
 TEXT_CELL_CHARS = 200  # a cell shows the first line, cut here (the view elides further)
 TOOLTIP_CHARS = 2000
 #: what an exercise report's text cell starts with: the delegate paints it as a badge, and

@@ -103,3 +103,17 @@ def test_a_held_report_is_changed_by_its_holder_or_a_supervisor_only() -> None:
     assert rules.may_assign("closed", "dana", "dev", "dispatcher")  # reopens it
     assert set(rules.MOVES["closed"]) == {"claimed"}
     assert all(who in ("anyone", "holder") for who in rules.MOVE_TABLE.values())
+
+
+def test_pseudonyms_spell_no_word() -> None:
+    """No vowel can be drawn, so no word can be spelt (a demo once dealt out "FUCKN"),
+    and every pseudonym has the prefix and length the console shortens it by."""
+    import random
+
+    assert not set("AEIOUY") & set(rules.PSEUDONYM_ALPHABET)
+    rng = random.Random(0)
+    for _ in range(2000):
+        p = rules.new_pseudonym(rng.choice)
+        assert p.startswith(rules.PSEUDONYM_PREFIX)
+        assert len(p) == len(rules.PSEUDONYM_PREFIX) + rules.PSEUDONYM_LENGTH
+        assert set(p[len(rules.PSEUDONYM_PREFIX) :]) <= set(rules.PSEUDONYM_ALPHABET)
