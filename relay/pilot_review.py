@@ -11,6 +11,10 @@ the review (who, which pilot) through the writer.
 
 One review runs at a time per relay, as one evidence export does: reading a long pilot's
 event log is the expensive part, so a second one meanwhile is answered `rate_limited`.
+The plan is decoded under that rule too, on the reader thread, never on the event loop:
+tomllib takes time growing with the square of a dotted key's parts (a 200 kB
+`a.a.a...` held the loop for minutes), so such keys are refused before it parses, and
+nesting past Python's recursion limit is `invalid` like any other bad plan.
 
 `read` is also what `pilot.metrics` uses over a rehearsal's embedded relay, so a
 rehearsal's metrics and a real pilot's come from the same query.
@@ -18,6 +22,7 @@ rehearsal's metrics and a real pilot's come from the same query.
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from collections.abc import Callable
@@ -48,9 +53,16 @@ _events: codec.Decoder[Any] = codec.Decoder(m.OfficerEvent)
 #: relays (by hub) computing a review now
 _busy: weakref.WeakSet[Any] = weakref.WeakSet()
 
+#: most parts a dotted key of a reviewed plan may have (a plan's own have at most 3;
+#: tomllib's time grows with the square of the parts)
+MAX_KEY_PARTS = 16
+# one key part: bare, "basic" or 'literal', as TOML spells them; possessive, so a long
+# run of key characters costs one pass, not one per starting position
+_PART = r"""(?:(?<![A-Za-z0-9_-])[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_LONG_KEY = re.compile(rf"{_PART}(?:[ \t]*+\.[ \t]*+{_PART}){{{MAX_KEY_PARTS},}}")
+
 
 async def review(ctx: RelayContext, actor: Actor, msg: m.PilotReview) -> m.Msg:
-    plan = _plan(msg.plan)
     if ctx.hub in _busy:
         ctx.metrics.errors.labels("officer", ErrorCode.RATE_LIMITED.value).inc()
         return m.Error(
@@ -61,6 +73,7 @@ async def review(ctx: RelayContext, actor: Actor, msg: m.PilotReview) -> m.Msg:
         )
     _busy.add(ctx.hub)
     try:
+        plan = await ctx.db.read(lambda _s: _plan(msg.plan))
         metrics = await ctx.db.read(_compute(plan, msg))
     finally:
         _busy.discard(ctx.hub)
@@ -78,10 +91,20 @@ async def review(ctx: RelayContext, actor: Actor, msg: m.PilotReview) -> m.Msg:
 
 def _plan(text: str) -> Plan:
     """The request's plan, decoded and checked; `invalid` with every problem if not."""
+    if _LONG_KEY.search(text) is not None:
+        raise ProtocolError(
+            ErrorCode.INVALID,
+            f"the plan: a dotted key has more than {MAX_KEY_PARTS} parts (a plan's keys have "
+            "at most 3): send the plan file as Lookout saves it",
+        )
     try:
         plan = decode(text, source="the plan")
     except PlanError as exc:
         raise ProtocolError(ErrorCode.INVALID, _problems(exc)) from None
+    except RecursionError:
+        raise ProtocolError(
+            ErrorCode.INVALID, "the plan: arrays or tables are nested too deeply to read"
+        ) from None
     problems = check(plan)
     if problems:
         raise ProtocolError(ErrorCode.INVALID, _problems(PlanError(plan.name, problems)))

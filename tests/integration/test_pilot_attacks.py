@@ -1,0 +1,79 @@
+"""Attacks on `pilot.review` over the real relay on TLS loopback (issue 12's new surface).
+
+An inspector's session (or a stolen one) sends hostile plans: TOML that costs the parser
+quadratic time (a long dotted key), nesting past Python's recursion limit. Each must be
+refused at once, as `invalid`, without stalling the event loop for honest phones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from backend_client import messages as m
+from tests.conftest import RunningRelay, start_relay
+from tests.integration.test_pilots import add_inspector, is_error
+from tests.support.flows import device, officer
+from tests.support.peer import Peer, next_id
+
+
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[RunningRelay]:
+    running = await start_relay(tmp_path / "relay")
+    add_inspector(running)
+    try:
+        yield running
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def review_while_pinging(ivy: Peer, phone: Peer, plan: str) -> tuple[m.Msg, float, float]:
+    """The review's reply, how long it took, and the slowest ping a phone saw meanwhile."""
+    started = time.perf_counter()
+    task = asyncio.create_task(
+        ivy.request(
+            m.PilotReview(id=next_id(), pilot_id="no-such-pilot", plan=plan, clock=m.DatesClock()),
+            timeout=600,
+        )
+    )
+    worst = 0.0
+    while not task.done():
+        t = time.perf_counter()
+        assert isinstance(await phone.request(m.Ping(id=next_id()), timeout=600), m.Pong)
+        worst = max(worst, time.perf_counter() - t)
+    reply = await task
+    return reply, time.perf_counter() - started, worst
+
+
+async def test_a_dotted_key_bomb_is_refused_without_stalling_the_relay(
+    relay: RunningRelay,
+) -> None:
+    # tomllib spends quadratic time on one dotted key: 20,000 parts (40 kB, a fifth of the
+    # limit) held the event loop for 3.7 s before the fix, every phone's frames with it
+    ivy = await officer(relay, "ivy")
+    phone, _ = await device(relay)
+    for bomb in ("a" + ".a" * 20_000 + " = 1", "[a" + '."a"' * 20_000 + "]"):
+        reply, took, worst_ping = await review_while_pinging(ivy, phone, bomb)
+        assert is_error(reply, "invalid"), reply
+        assert "dotted key" in reply.message, reply  # type: ignore[attr-defined]
+        assert took < 0.5 and worst_ping < 0.5, (took, worst_ping)
+
+
+async def test_nesting_past_the_recursion_limit_is_invalid_not_internal(
+    relay: RunningRelay,
+) -> None:
+    ivy = await officer(relay, "ivy")
+    phone, _ = await device(relay)
+    for deep in (
+        "x = " + "[" * 50_000 + "]" * 50_000,
+        "x = " + "{a=" * 30_000 + "1" + "}" * 30_000,
+    ):
+        reply, _took, _worst = await review_while_pinging(ivy, phone, deep)
+        assert is_error(reply, "invalid"), reply
+        assert "nested" in reply.message, reply  # type: ignore[attr-defined]
+    # and the connection carries on
+    assert isinstance(await ivy.request(m.Ping(id=next_id())), m.Pong)
