@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from backend_client import messages as m
 from backend_client.pilots import evaluation
 from backend_client.pilots.model import (
@@ -129,8 +131,9 @@ def compute(
     # per expectation: a reviewed plan may carry hundreds)
     seen = {a.id: _seen(per_act[a.id]) for a in plan.acts}
     sent = [evaluation.SeenAlert(a.t, tuple(a.info.categories), a.info.area) for a in rec.alerts]
+    covering = _covering(plan, sent)
     expected = [
-        _evaluated(plan, sched, act.id, exp, seen[act.id], sent, fired_t)
+        _evaluated(plan, sched, act.id, exp, seen[act.id], sent, fired_t, covering)
         for act in plan.acts
         for exp in act.expect
     ]
@@ -371,7 +374,12 @@ def _evaluated(
     seen: list[evaluation.SeenReport],
     sent: list[evaluation.SeenAlert],
     fired_t: dict[str, float],
+    covering: dict[str, list[evaluation.SeenAlert]] | None = None,
 ) -> dict[str, Any]:
+    if covering is not None and exp.area in covering and exp.action == "alert":
+        # the alerts covering its zone, found once per zone (`_covering`): the same
+        # evaluation without testing each alert against the zone again
+        sent, exp = covering[exp.area], msgspec.structs.replace(exp, area=None)
     o = evaluation.evaluate(plan, sched, act_id, exp, seen, sent, fired_t)
     return {
         "id": o.id,
@@ -387,6 +395,20 @@ def _evaluated(
         "first_due_s": None if o.first_due_s is None else _round(o.first_due_s),
         "done_s": None if o.done_s is None else _round(o.done_s),
         "worst_delay_s": None if o.worst_delay_s is None else _round(o.worst_delay_s),
+    }
+
+
+def _covering(
+    plan: Plan, sent: list[evaluation.SeenAlert]
+) -> dict[str, list[evaluation.SeenAlert]]:
+    """Per zone an alert expectation names, the alerts whose area covers it: one polygon
+    test per zone and alert, however many expectations name the zone (a reviewed plan
+    may carry hundreds, and a zone 2,000 points: 1.2 ms a test)."""
+    named = {e.area for a in plan.acts for e in a.expect if e.action == "alert" and e.area}
+    return {
+        z: [a for a in sent if evaluation.covers(a.area, plan.area_of(z))]
+        for z in sorted(named)
+        if any(zone.name == z for zone in plan.zones)
     }
 
 
