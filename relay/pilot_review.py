@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend_client import codec
+from backend_client import codec, limits
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
@@ -105,10 +105,26 @@ def _plan(text: str) -> Plan:
         raise ProtocolError(
             ErrorCode.INVALID, "the plan: arrays or tables are nested too deeply to read"
         ) from None
+    too_many = _too_many(plan)
+    if too_many:
+        raise ProtocolError(ErrorCode.INVALID, f"the plan: {too_many}")
     problems = check(plan)
     if problems:
         raise ProtocolError(ErrorCode.INVALID, _problems(PlanError(plan.name, problems)))
     return plan
+
+
+def _too_many(plan: Plan) -> str | None:
+    """What a plan holds more of than a review computes (`limits.MAX_REVIEW_*`), or None."""
+    counts = (
+        ("acts", len(plan.acts), limits.MAX_REVIEW_ACTS),
+        ("injects", sum(len(a.injects) for a in plan.acts), limits.MAX_REVIEW_INJECTS),
+        ("expected actions", sum(len(a.expect) for a in plan.acts), limits.MAX_REVIEW_EXPECTATIONS),
+        ("zones", len(plan.zones), limits.MAX_REVIEW_ZONES),
+        ("days", len(plan.days), limits.MAX_REVIEW_DAYS),
+    )
+    over = [f"{n:,} {what} (at most {most} {what})" for what, n, most in counts if n > most]
+    return "it holds " + ", ".join(over) + " for a review" if over else None
 
 
 def _problems(exc: PlanError) -> str:

@@ -12,10 +12,14 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from backend_client import messages as m
+from backend_client import pilots as p
+from backend_client.limits import MAX_REVIEW_EXPECTATIONS
 from tests.conftest import RunningRelay, start_relay
+from tests.integration.test_pilot_review import review_plan
 from tests.integration.test_pilots import add_inspector, is_error
 from tests.support.flows import device, officer
 from tests.support.peer import Peer, next_id
@@ -77,3 +81,29 @@ async def test_nesting_past_the_recursion_limit_is_invalid_not_internal(
         assert "nested" in reply.message, reply  # type: ignore[attr-defined]
     # and the connection carries on
     assert isinstance(await ivy.request(m.Ping(id=next_id())), m.Pong)
+
+
+async def test_a_plan_past_the_review_s_counts_is_refused_before_any_work(
+    relay: RunningRelay,
+) -> None:
+    # what a reviewed plan costs grows with its expectations x the pilot's reports: a
+    # 189 kB plan holds 1,500 expectations; the shipped plan has 11
+    ivy = await officer(relay, "ivy")
+    phone, _ = await device(relay)
+    base = review_plan()
+    expect = [
+        p.Expectation(id=f"e{i}", action="claim", trigger="each_report", within_s=600)
+        for i in range(MAX_REVIEW_EXPECTATIONS + 1)
+    ]
+    many = msgspec.structs.replace(
+        base, acts=[msgspec.structs.replace(base.acts[0], expect=expect)]
+    )
+    reply, took, _worst = await review_while_pinging(ivy, phone, p.dumps(many))
+    assert is_error(reply, "invalid"), reply
+    assert f"at most {MAX_REVIEW_EXPECTATIONS} expected actions" in reply.message, reply  # type: ignore[attr-defined]
+    assert took < 1.0, took
+    ok = msgspec.structs.replace(
+        many, acts=[msgspec.structs.replace(base.acts[0], expect=expect[:-1])]
+    )
+    reply, _took, _worst = await review_while_pinging(ivy, phone, p.dumps(ok))
+    assert is_error(reply, "not_found"), reply  # the plan passed; the pilot does not exist
