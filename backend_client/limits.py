@@ -50,3 +50,8 @@ MAX_REVIEW_INJECTS = 1_000
 MAX_REVIEW_EXPECTATIONS = 200
 MAX_REVIEW_ZONES = 50
 MAX_REVIEW_DAYS = 400
+#: Largest unix time, and largest plan time either way, a `pilot.review` clock or prompt
+#: may carry (seconds; 10^10 is the year 2286): past it, dates cannot be made of them.
+MAX_REVIEW_TIME_S = 10_000_000_000
+#: Fastest clock a `pilot.review` may name (plan seconds per second; rehearsals run 2,000x).
+MAX_REVIEW_SPEED = 100_000.0

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -105,6 +106,9 @@ def _plan(text: str) -> Plan:
         raise ProtocolError(
             ErrorCode.INVALID, "the plan: arrays or tables are nested too deeply to read"
         ) from None
+    unbounded = _unbounded(plan)
+    if unbounded:
+        raise ProtocolError(ErrorCode.INVALID, f"the plan: {unbounded}")
     too_many = _too_many(plan)
     if too_many:
         raise ProtocolError(ErrorCode.INVALID, f"the plan: {too_many}")
@@ -112,6 +116,27 @@ def _plan(text: str) -> Plan:
     if problems:
         raise ProtocolError(ErrorCode.INVALID, _problems(PlanError(plan.name, problems)))
     return plan
+
+
+def _unbounded(plan: Plan) -> str | None:
+    """A number in the plan that no plan time can be (TOML has inf and nan; a time past
+    `MAX_REVIEW_TIME_S` seconds makes no date), or None."""
+    found: list[str] = []
+
+    def walk(x: Any, path: str) -> None:
+        if isinstance(x, float) and not abs(x) <= limits.MAX_REVIEW_TIME_S:  # nan too
+            found.append(f"{path} is {x}")
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+
+    walk(msgspec.to_builtins(plan), "")
+    if not found:
+        return None
+    return f"{found[0]}: give a finite number of seconds (at most {limits.MAX_REVIEW_TIME_S:,})"
 
 
 def _too_many(plan: Plan) -> str | None:

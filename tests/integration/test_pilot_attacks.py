@@ -8,6 +8,7 @@ refused at once, as `invalid`, without stalling the event loop for honest phones
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from backend_client import messages as m
 from backend_client import pilots as p
 from backend_client.limits import MAX_REVIEW_EXPECTATIONS
 from tests.conftest import RunningRelay, start_relay
-from tests.integration.test_pilot_review import review_plan
+from tests.integration.test_pilot_review import review_plan, run_pilot
 from tests.integration.test_pilots import add_inspector, is_error
 from tests.support.flows import device, officer
 from tests.support.peer import Peer, next_id
@@ -107,3 +108,55 @@ async def test_a_plan_past_the_review_s_counts_is_refused_before_any_work(
     )
     reply, _took, _worst = await review_while_pinging(ivy, phone, p.dumps(ok))
     assert is_error(reply, "not_found"), reply  # the plan passed; the pilot does not exist
+
+
+async def test_infinite_plan_times_and_out_of_range_clock_times_are_refused_not_internal(
+    relay: RunningRelay,
+) -> None:
+    # `at_s = inf` reached schedule.duration's round() (OverflowError), a prompt shown at
+    # 1e308 reached datetime.fromtimestamp (OverflowError): both answered `internal`
+    plan = review_plan()
+    ivy, _ = await run_pilot(relay, plan)
+    pid = p.pilot_id_of(plan)
+    text = p.dumps(plan)
+    assert "at_s = 2.0" in text and "within_s = 600\n" in text
+    for bad in ("at_s = inf", "at_s = nan", "at_s = 1e300"):
+        reply = await ivy.request(
+            m.PilotReview(
+                id=next_id(),
+                pilot_id=pid,
+                plan=text.replace("at_s = 2.0", bad),
+                clock=m.DatesClock(),
+            )
+        )
+        assert is_error(reply, "invalid"), (bad, reply)
+    reply = await ivy.request(
+        m.PilotReview(
+            id=next_id(),
+            pilot_id=pid,
+            plan=text.replace("within_s = 600\n", "within_s = inf\n"),
+            clock=m.DatesClock(),
+        )
+    )
+    assert is_error(reply, "invalid"), reply
+    for clock, prompts in (
+        ({"kind": "dates"}, [{"inject": "ask", "at": 1e308}]),
+        ({"kind": "linear", "started_at": 1e308, "speed": 1e308}, []),
+        ({"kind": "from_start", "segments": [{"at": -1e300, "t": 1e308}]}, []),
+    ):
+        frame = {
+            "type": "pilot.review",
+            "v": 1,
+            "id": next_id(),
+            "pilot_id": pid,
+            "plan": text,
+            "clock": clock,
+            "prompts": prompts,
+        }
+        await ivy.send_raw(json.dumps(frame))
+        reply = await ivy.recv()
+        assert isinstance(reply, m.Error) and reply.code in ("invalid", "malformed"), (clock, reply)
+    ok = await ivy.request(
+        m.PilotReview(id=next_id(), pilot_id=pid, plan=text, clock=m.DatesClock())
+    )
+    assert isinstance(ok, m.PilotReviewed), ok
