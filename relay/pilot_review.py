@@ -54,7 +54,7 @@ _events: codec.Decoder[Any] = codec.Decoder(m.OfficerEvent)
 #: relays (by hub) computing a review now
 _busy: weakref.WeakSet[Any] = weakref.WeakSet()
 
-#: most parts a dotted key of a reviewed plan may have (a plan's own have at most 3;
+#: most parts a dotted key of a reviewed plan may have (a plan's own have a few;
 #: tomllib's time grows with the square of the parts)
 MAX_KEY_PARTS = 16
 # one key part: bare, "basic" or 'literal', as TOML spells them; possessive, so a long
@@ -95,8 +95,8 @@ def _plan(text: str) -> Plan:
     if _LONG_KEY.search(text) is not None:
         raise ProtocolError(
             ErrorCode.INVALID,
-            f"the plan: a dotted key has more than {MAX_KEY_PARTS} parts (a plan's keys have "
-            "at most 3): send the plan file as Lookout saves it",
+            f"the plan: a dotted key has more than {MAX_KEY_PARTS} parts (a plan's own have a "
+            "few): send the plan file as Lookout saves it",
         )
     try:
         plan = decode(text, source="the plan")
