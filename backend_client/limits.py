@@ -42,3 +42,16 @@ PILOT_ACTIVE_WINDOW_S = 24 * 3600
 MAX_REVIEW_PLAN_CHARS = 200_000
 #: Most running stretches (and prompt times) of a live run a `pilot.review` may carry.
 MAX_CLOCK_SEGMENTS = 2_000
+#: Most of each part a `pilot.review` plan may hold: what a review costs grows with them
+#: (expected actions x the pilot's reports); the shipped plan has 8 acts, 16 injects, 11
+#: expected actions, 2 zones and 3 days.
+MAX_REVIEW_ACTS = 200
+MAX_REVIEW_INJECTS = 1_000
+MAX_REVIEW_EXPECTATIONS = 200
+MAX_REVIEW_ZONES = 50
+MAX_REVIEW_DAYS = 400
+#: Largest unix time, and largest plan time either way, a `pilot.review` clock or prompt
+#: may carry (seconds; 10^10 is the year 2286): past it, dates cannot be made of them.
+MAX_REVIEW_TIME_S = 10_000_000_000
+#: Fastest clock a `pilot.review` may name (plan seconds per second; rehearsals run 2,000x).
+MAX_REVIEW_SPEED = 100_000.0

@@ -897,23 +897,31 @@ class PilotPurged(Msg, tag="pilot.purged"):
     invites: int
 
 
+#: a unix time in a `pilot.review` (from 1970 to 2286)
+ReviewTime = Annotated[float, Meta(ge=0.0, le=limits.MAX_REVIEW_TIME_S)]
+#: a plan time in a `pilot.review` (seconds from day 1's opening, either way)
+PlanSeconds = Annotated[float, Meta(ge=-limits.MAX_REVIEW_TIME_S, le=limits.MAX_REVIEW_TIME_S)]
+#: a `pilot.review` clock's speed (plan seconds per second)
+ReviewSpeed = Annotated[float, Meta(gt=0.0, le=limits.MAX_REVIEW_SPEED)]
+
+
 class ClockSegment(msgspec.Struct, frozen=True):
     """One running stretch of a live run: from unix time `at`, plan time `t` advancing at
     `speed` plan seconds per second, standing at `until_t` once it stopped (a pause, the
     end; None: it was still running)."""
 
-    at: float
-    t: float
-    speed: Annotated[float, Meta(gt=0.0)] = 1.0
-    until_t: float | None = None
+    at: ReviewTime
+    t: PlanSeconds
+    speed: ReviewSpeed = 1.0
+    until_t: PlanSeconds | None = None
 
 
 class LinearClock(msgspec.Struct, tag="linear", tag_field="kind", frozen=True):
     """Plan time 0 at unix `started_at`, then `speed` plan seconds per second (a
     rehearsal's compressed clock, never paused)."""
 
-    started_at: float
-    speed: Annotated[float, Meta(gt=0.0)] = 1.0
+    started_at: ReviewTime
+    speed: ReviewSpeed = 1.0
 
 
 class DatesClock(msgspec.Struct, tag="dates", tag_field="kind", frozen=True):
@@ -937,7 +945,7 @@ class PromptShown(msgspec.Struct, frozen=True):
     """A prompt inject shown to officers during a live run, at unix time `at`."""
 
     inject: Annotated[str, Meta(min_length=1, max_length=64)]
-    at: float
+    at: ReviewTime
 
 
 class PilotReview(Msg, tag="pilot.review"):

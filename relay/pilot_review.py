@@ -11,6 +11,10 @@ the review (who, which pilot) through the writer.
 
 One review runs at a time per relay, as one evidence export does: reading a long pilot's
 event log is the expensive part, so a second one meanwhile is answered `rate_limited`.
+The plan is decoded under that rule too, on the reader thread, never on the event loop:
+tomllib takes time growing with the square of a dotted key's parts (a 200 kB
+`a.a.a...` held the loop for minutes), so such keys are refused before it parses, and
+nesting past Python's recursion limit is `invalid` like any other bad plan.
 
 `read` is also what `pilot.metrics` uses over a rehearsal's embedded relay, so a
 rehearsal's metrics and a real pilot's come from the same query.
@@ -18,16 +22,18 @@ rehearsal's metrics and a real pilot's come from the same query.
 
 from __future__ import annotations
 
+import re
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend_client import codec
+from backend_client import codec, limits
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
@@ -48,9 +54,16 @@ _events: codec.Decoder[Any] = codec.Decoder(m.OfficerEvent)
 #: relays (by hub) computing a review now
 _busy: weakref.WeakSet[Any] = weakref.WeakSet()
 
+#: most parts a dotted key of a reviewed plan may have (a plan's own have a few;
+#: tomllib's time grows with the square of the parts)
+MAX_KEY_PARTS = 16
+# one key part: bare, "basic" or 'literal', as TOML spells them; possessive, so a long
+# run of key characters costs one pass, not one per starting position
+_PART = r"""(?:(?<![A-Za-z0-9_-])[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_LONG_KEY = re.compile(rf"{_PART}(?:[ \t]*+\.[ \t]*+{_PART}){{{MAX_KEY_PARTS},}}")
+
 
 async def review(ctx: RelayContext, actor: Actor, msg: m.PilotReview) -> m.Msg:
-    plan = _plan(msg.plan)
     if ctx.hub in _busy:
         ctx.metrics.errors.labels("officer", ErrorCode.RATE_LIMITED.value).inc()
         return m.Error(
@@ -61,6 +74,7 @@ async def review(ctx: RelayContext, actor: Actor, msg: m.PilotReview) -> m.Msg:
         )
     _busy.add(ctx.hub)
     try:
+        plan = await ctx.db.read(lambda _s: _plan(msg.plan))
         metrics = await ctx.db.read(_compute(plan, msg))
     finally:
         _busy.discard(ctx.hub)
@@ -78,14 +92,64 @@ async def review(ctx: RelayContext, actor: Actor, msg: m.PilotReview) -> m.Msg:
 
 def _plan(text: str) -> Plan:
     """The request's plan, decoded and checked; `invalid` with every problem if not."""
+    if _LONG_KEY.search(text) is not None:
+        raise ProtocolError(
+            ErrorCode.INVALID,
+            f"the plan: a dotted key has more than {MAX_KEY_PARTS} parts (a plan's own have a "
+            "few): send the plan file as Lookout saves it",
+        )
     try:
         plan = decode(text, source="the plan")
     except PlanError as exc:
         raise ProtocolError(ErrorCode.INVALID, _problems(exc)) from None
+    except RecursionError:
+        raise ProtocolError(
+            ErrorCode.INVALID, "the plan: arrays or tables are nested too deeply to read"
+        ) from None
+    unbounded = _unbounded(plan)
+    if unbounded:
+        raise ProtocolError(ErrorCode.INVALID, f"the plan: {unbounded}")
+    too_many = _too_many(plan)
+    if too_many:
+        raise ProtocolError(ErrorCode.INVALID, f"the plan: {too_many}")
     problems = check(plan)
     if problems:
         raise ProtocolError(ErrorCode.INVALID, _problems(PlanError(plan.name, problems)))
     return plan
+
+
+def _unbounded(plan: Plan) -> str | None:
+    """A number in the plan that no plan time can be (TOML has inf and nan; a time past
+    `MAX_REVIEW_TIME_S` seconds makes no date), or None."""
+    found: list[str] = []
+
+    def walk(x: Any, path: str) -> None:
+        if isinstance(x, float) and not abs(x) <= limits.MAX_REVIEW_TIME_S:  # nan too
+            found.append(f"{path} is {x}")
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{path}.{k}" if path else str(k))
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+
+    walk(msgspec.to_builtins(plan), "")
+    if not found:
+        return None
+    return f"{found[0]}: give a finite number of seconds (at most {limits.MAX_REVIEW_TIME_S:,})"
+
+
+def _too_many(plan: Plan) -> str | None:
+    """What a plan holds more of than a review computes (`limits.MAX_REVIEW_*`), or None."""
+    counts = (
+        ("acts", len(plan.acts), limits.MAX_REVIEW_ACTS),
+        ("injects", sum(len(a.injects) for a in plan.acts), limits.MAX_REVIEW_INJECTS),
+        ("expected actions", sum(len(a.expect) for a in plan.acts), limits.MAX_REVIEW_EXPECTATIONS),
+        ("zones", len(plan.zones), limits.MAX_REVIEW_ZONES),
+        ("days", len(plan.days), limits.MAX_REVIEW_DAYS),
+    )
+    over = [f"{n:,} {what} (at most {most} {what})" for what, n, most in counts if n > most]
+    return "it holds " + ", ".join(over) + " for a review" if over else None
 
 
 def _problems(exc: PlanError) -> str:

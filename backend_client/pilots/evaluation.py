@@ -124,16 +124,21 @@ def evaluate(
         )
         starts = [(fired_t[trig.inject], own)]
     zone = plan.area_of(exp.area) if exp.area else None
+    # the alerts that would do, tested against the zone once each (not once per start:
+    # each_report over a detailed zone cost reports x alerts polygon tests), by time
+    fitting: list[float] = []
+    if exp.action == "alert" and starts:
+        fitting = sorted(
+            a.t
+            for a in alerts
+            if (exp.category is None or exp.category in a.categories)
+            and (zone is None or covers(a.area, zone))
+        )
     outcomes: list[float | None] = []
     for start, report in starts:
         if exp.action == "alert":
-            done = [
-                a.t
-                for a in alerts
-                if a.t >= start - _EPS
-                and (exp.category is None or exp.category in a.categories)
-                and (zone is None or covers(a.area, zone))
-            ]
+            k = bisect.bisect_left(fitting, start - _EPS)
+            done = fitting[k : k + 1]
         else:
             pool = [report] if report is not None else scoped
             done = [
