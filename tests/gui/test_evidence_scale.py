@@ -21,8 +21,11 @@ from tests.support.evidence_scale import ScaleCase, export, make_case, signer
 pytestmark = pytest.mark.gui
 
 REPORTS = 10_000
-#: the longest the GUI thread may go without running a zero timer while the package loads
-STALL_BOUND_S = 1.5
+#: the longest the GUI thread may go without running a zero timer while the package loads:
+#: a bound for a stall, not for speed. A normal open's longest gap was 1.77 s on this 2-core
+#: machine with other work beside the suite (1.5 s failed CI once); verifying and loading
+#: the package on the GUI thread, the stall this catches, would hold it for the whole open.
+STALL_BOUND_S = 3.0
 
 
 @pytest.fixture(scope="module")
