@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from backend_client.version import lookout_version
 
@@ -285,21 +285,27 @@ async def run_evidence(
     try:
         window.show()
         window.start()
-        if args.quit_after is not None or args.screenshot is not None:
-            await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
-            if args.screenshot is not None:
-                await window.settle()
-                window.grab().save(str(args.screenshot))
-                print(f"screenshot written to {args.screenshot}", flush=True)
-        else:
-            done = asyncio.Event()
-            window.closed.connect(done.set)
-            await done.wait()
+        await _until_done(args, window)
     finally:
         _shutting_down()
         window.close()
         await window.session.stop()
     return 0
+
+
+async def _until_done(args: argparse.Namespace, window: Any) -> None:
+    """Keep a window up as the command line says: for `--quit-after` seconds (and grab
+    `--screenshot` then), or until it is closed. `window` has `closed` and `settle()`."""
+    done = asyncio.Event()
+    window.closed.connect(done.set)
+    if args.quit_after is None and args.screenshot is None:
+        await done.wait()
+        return
+    await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
+    if args.screenshot is not None:
+        await window.settle()
+        window.grab().save(str(args.screenshot))
+        print(f"screenshot written to {args.screenshot}", flush=True)
 
 
 async def run_plan(args: argparse.Namespace, app: QApplication) -> int:
@@ -320,16 +326,7 @@ async def run_plan(args: argparse.Namespace, app: QApplication) -> int:
     window = InspectorWindow(edit, settings)
     try:
         window.show()
-        if args.quit_after is not None or args.screenshot is not None:
-            await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
-            if args.screenshot is not None:
-                await window.settle()
-                window.grab().save(str(args.screenshot))
-                print(f"screenshot written to {args.screenshot}", flush=True)
-        else:
-            done = asyncio.Event()
-            window.closed.connect(done.set)
-            await done.wait()
+        await _until_done(args, window)
     finally:
         _shutting_down()
         window.close_without_asking()
@@ -464,16 +461,7 @@ async def _workspace(
         gc.collect()
         gc.freeze()
         window.show()
-        done = asyncio.Event()
-        window.closed.connect(done.set)
-        if args.quit_after is not None or args.screenshot is not None:
-            await _wait_for_traffic(10.0 if args.quit_after is None else args.quit_after)
-            if args.screenshot is not None:
-                await window.settle()
-                window.grab().save(str(args.screenshot))
-                print(f"screenshot written to {args.screenshot}", flush=True)
-        else:
-            await done.wait()
+        await _until_done(args, window)
     finally:
         _shutting_down()
         if window is not None:

@@ -146,7 +146,7 @@ class RunPanel(QWidget):
         self.expected.setUniformRowHeights(True)
         self.expected.setColumnWidth(0, 70)
         # the action's words take the width left by when it was done or due, in full (a
-        # measured width: ResizeToContents re-measures every row on each change)
+        # measured width: sizing to the contents re-measures every row on each change)
         widest = "was due 00:00:00 · 000/000 in time"
         self.expected.setColumnWidth(2, self.fontMetrics().horizontalAdvance(widest) + 24)
         self.expected.header().setStretchLastSection(False)

@@ -117,6 +117,34 @@ def small_plan() -> p.Plan:
     )
 
 
+async def _bystander(
+    info: RelayInfo, zone: p.Zone, stats: Stats, stop: asyncio.Event, seed: int
+) -> asyncio.Task[None]:
+    """A phone in the middle of `zone`, asking for every category, that never joins the
+    pilot: no exercise alert may reach it. Ready when this returns; runs until `stop`."""
+    ring = zone.coordinates
+    phone = SimDevice(
+        info.url.rstrip("/") + "/v1/citizen",
+        client_ssl_context(str(info.ca_path)),
+        Behaviour(
+            categories=list(m.CATEGORIES),
+            lat=sum(c[1] for c in ring) / len(ring),
+            lon=sum(c[0] for c in ring) / len(ring),
+        ),
+        stats,
+        random.Random(seed),
+    )
+    run = asyncio.create_task(phone.run(stop))
+    try:
+        async with asyncio.timeout(20):
+            await phone.wait_ready()
+    except BaseException:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        raise
+    return run
+
+
 async def test_a_rehearsal_s_metrics_match_the_relay_s_records(tmp_path: Path) -> None:
     plan_file = tmp_path / "rehearsal-test.toml"
     plan_file.write_text(dumps(small_plan()))
@@ -128,20 +156,7 @@ async def test_a_rehearsal_s_metrics_match_the_relay_s_records(tmp_path: Path) -
     runs: list[asyncio.Task[None]] = []
 
     async def bystander(info: RelayInfo) -> None:
-        """A phone in the middle of the campus that never joined the pilot."""
-        zone = plan.zones[0].coordinates
-        lat = sum(c[1] for c in zone) / len(zone)
-        lon = sum(c[0] for c in zone) / len(zone)
-        phone = SimDevice(
-            info.url.rstrip("/") + "/v1/citizen",
-            client_ssl_context(str(info.ca_path)),
-            Behaviour(categories=list(m.CATEGORIES), lat=lat, lon=lon),
-            bystander_stats,
-            random.Random(3),
-        )
-        runs.append(asyncio.create_task(phone.run(stop)))
-        async with asyncio.timeout(20):
-            await phone.wait_ready()
+        runs.append(await _bystander(info, plan.zones[0], bystander_stats, stop, seed=3))
 
     try:
         log = await rehearse(plan, out, SPEED, seed=5, before_clock=bystander)
@@ -354,21 +369,8 @@ async def test_the_preston_plan_rehearsed_at_2000x_end_to_end(tmp_path: Path) ->
     bystander_stats = Stats(devices=1)
 
     async def bystander(info: RelayInfo) -> None:
-        zone = plan.area_of("campus").coordinates
-        phone = SimDevice(
-            info.url.rstrip("/") + "/v1/citizen",
-            client_ssl_context(str(info.ca_path)),
-            Behaviour(
-                categories=list(m.CATEGORIES),
-                lat=sum(c[1] for c in zone) / len(zone),
-                lon=sum(c[0] for c in zone) / len(zone),
-            ),
-            bystander_stats,
-            random.Random(11),
-        )
-        runs.append(asyncio.create_task(phone.run(stop)))
-        async with asyncio.timeout(20):
-            await phone.wait_ready()
+        campus = next(z for z in plan.zones if z.name == "campus")
+        runs.append(await _bystander(info, campus, bystander_stats, stop, seed=11))
 
     try:
         log = await rehearse(plan, out, PRESTON_SPEED, seed=1, before_clock=bystander)
