@@ -8,14 +8,10 @@ from pathlib import Path
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
-    QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -24,6 +20,7 @@ from backend_client import messages as m
 from backend_client.pilots import Plan
 from console.common.labels import plain_label
 from console.pilots import pilots_model as pm
+from console.pilots.form_parts import lay_out, with_browse
 
 
 class CreateDialog(QDialog):
@@ -43,15 +40,7 @@ class CreateDialog(QDialog):
         form.addRow("Groups", plain_label(groups or "none"))
         self.runs = plain_label(when)
         form.addRow("Runs", self.runs)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create pilot")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        lay_out(self, form, "Create pilot")
 
 
 class InviteDialog(QDialog):
@@ -81,23 +70,9 @@ class InviteDialog(QDialog):
         self.portal.setToolTip("The citizens' portal the QR codes open")
         form.addRow("Portal", self.portal)
         self.folder = QLineEdit(str(folder))
-        browse = QPushButton("Choose…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        form.addRow("Save in", row)
+        form.addRow("Save in", with_browse(self.folder, self._browse))
         self.note = plain_label(pm.CODES_ONCE)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Issue codes")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.note)
-        layout.addWidget(buttons)
+        lay_out(self, form, "Issue codes", self.note)
 
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(

@@ -11,13 +11,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
-    QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -25,6 +21,7 @@ from backend_client import messages as m
 from backend_client.pilots.timemap import RunLog
 from console.common.labels import plain_label
 from console.pilots import pilots_model as pm
+from console.pilots.form_parts import lay_out, with_browse
 
 MODES: tuple[tuple[pm.ReviewMode, str], ...] = (
     ("dates", "At the plan's dates and times"),
@@ -49,7 +46,7 @@ class ReviewDialog(QDialog):
         form.addRow("Pilot", plain_label(f"{info.title} ({info.state})"))
         self.plan = QLineEdit(str(plan) if plan else "")
         self.plan.setToolTip("The plan file (TOML) the pilot was created from")
-        form.addRow("Plan", _with_browse(self.plan, self._browse_plan))
+        form.addRow("Plan", with_browse(self.plan, self._browse_plan))
         self.mode = QComboBox()
         for key, label in MODES:
             self.mode.addItem(label, key)
@@ -62,28 +59,14 @@ class ReviewDialog(QDialog):
         self.run_log = QComboBox()
         for path, log in logs:
             self.run_log.addItem(_log_label(log), str(path))
-        browse_log = QPushButton("Choose…")
-        browse_log.clicked.connect(self._browse_log)
-        row = QHBoxLayout()
-        row.addWidget(self.run_log, 1)
-        row.addWidget(browse_log)
-        form.addRow("Run log", row)
+        form.addRow("Run log", with_browse(self.run_log, self._browse_log))
         self.folder = QLineEdit(str(folder))
-        form.addRow("Save in", _with_browse(self.folder, self._browse_folder))
+        form.addRow("Save in", with_browse(self.folder, self._browse_folder))
         self.note = plain_label(
             "The relay computes the metrics from its own records; a new folder gets "
             "metrics.json, metrics.csv and report.pdf."
         )
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Review")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.note)
-        layout.addWidget(buttons)
+        lay_out(self, form, "Review", self.note)
         # a saved run is the best mapping there is when there is one
         self.choose_mode("run_log" if logs else "dates")
         self.mode.currentIndexChanged.connect(self._enable)
@@ -135,15 +118,6 @@ class ReviewDialog(QDialog):
         chosen = QFileDialog.getExistingDirectory(self, "Save the review in", self.folder.text())
         if chosen:
             self.folder.setText(chosen)
-
-
-def _with_browse(field: QLineEdit, browse: object) -> QHBoxLayout:
-    button = QPushButton("Choose…")
-    button.clicked.connect(browse)
-    row = QHBoxLayout()
-    row.addWidget(field, 1)
-    row.addWidget(button)
-    return row
 
 
 def _log_label(log: RunLog) -> str:
