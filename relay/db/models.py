@@ -90,6 +90,23 @@ class Report(Base):
     incident_ref: Mapped[str | None] = mapped_column(String(40), nullable=True)
     #: the pilot whose participant sent it (exercise traffic), fixed when it was stored
     pilot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    #: why an officer closed it (a quick pick or their words); cleared when reopened
+    close_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the report this one repeats, merged under the same incident (issue 13)
+    duplicate_of: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class ReportNote(Base):
+    """An officer-only internal note on a report: never sent to the citizen, audited,
+    erased with the report."""
+
+    __tablename__ = "report_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[float] = mapped_column(Float)
 
 
 class ReportMedia(Base):
@@ -202,6 +219,8 @@ class Idempotency(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    #: a report's or an alert's history is read by subject (issue 13)
+    __table_args__ = (Index("ix_audit_log_subject", "subject"),)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[float] = mapped_column(Float)
     actor: Mapped[str] = mapped_column(String(200))
