@@ -35,6 +35,7 @@ from backend_client.protocol import (
     Garbled,
     Incoming,
     OfficerProtocol,
+    Push,
     Rejected,
     Reply,
     login_instead,
@@ -416,6 +417,9 @@ class RelayClient:
                 fut.set_result(item)
         elif isinstance(item, Event):
             inbound.put_nowait(item)  # new (the protocol dropped repeats), in seq order
+        elif isinstance(item, Push) and isinstance(item.msg, m.TeamChanged):
+            for q in self._subscribers:  # presence: ephemeral, not made durable (issue 13)
+                q.put_nowait(item.msg)
         elif isinstance(item, Garbled):
             log.warning("dropped an undecodable frame from the relay (%s)", item.error.code.value)
         else:

@@ -144,6 +144,10 @@ class Report(msgspec.Struct, frozen=True):
     #: and must be shown marked as such; absent (null, false) for a live report
     pilot_id: str | None = None
     exercise: bool = False
+    #: the report this one repeats (merged under one incident by `report.merge`)
+    duplicate_of: str | None = None
+    #: why an officer closed it; None while open
+    close_reason: str | None = None
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
@@ -697,6 +701,8 @@ class IncidentCreate(Msg, tag="incident.create"):
     id: Ident
     idem: Ident
     title: Short
+    #: reports linked to the new incident in the same step (a "new incident from these")
+    report_ids: Annotated[list[Ident], Meta(max_length=MERGE_IDS_MAX)] = []
 
 
 class IncidentCreated(Msg, tag="incident.created"):
@@ -709,6 +715,67 @@ class ReportLink(Msg, tag="report.link"):
     idem: Ident
     report_id: Ident
     incident_ref: Short
+
+
+# ---- incidents and the team (issue 13, "incidents": docs/protocol.md 5.11)
+
+#: most report ids one `report.merge` or `incident.create` names
+MERGE_IDS_MAX = 50
+#: most report ids a `team.list` entry names (`holding` counts them all)
+TEAM_HOLDS_LISTED = 20
+
+
+class ReportUnlink(Msg, tag="report.unlink"):
+    """Take a report out of its incident. A duplicate (closed by `report.merge`) is
+    reopened as new and stops being a duplicate: a merge is undone report by report."""
+
+    id: Ident
+    idem: Ident
+    report_id: Ident
+
+
+class ReportMerge(Msg, tag="report.merge"):
+    """Link `into` and every report in `report_ids` to one incident (`incident_ref`, or a
+    new one opened from `into`, titled `title` or after it); every report but `into`
+    becomes its duplicate, closed with reason "Duplicate of <into>". Reply
+    `incident.created` with the incident's ref. All or nothing."""
+
+    id: Ident
+    idem: Ident
+    into: Ident
+    report_ids: Annotated[list[Ident], Meta(min_length=1, max_length=MERGE_IDS_MAX)]
+    incident_ref: Short | None = None
+    title: Short | None = None
+
+
+class TeamList(Msg, tag="team.list"):
+    """Who is signed in now. Reply `team.listed`."""
+
+    id: Ident
+
+
+class OnlineOfficer(msgspec.Struct, frozen=True):
+    """An officer with at least one open, signed-in connection (names go to officers
+    only)."""
+
+    username: str
+    role: Role
+    since: float  # when their oldest open connection signed in
+    #: reports they hold (claimed or assigned, not closed), at most TEAM_HOLDS_LISTED
+    holds: list[str]
+    holding: int  # how many they hold in all
+
+
+class TeamListed(Msg, tag="team.listed"):
+    re: str
+    officers: list[OnlineOfficer]
+
+
+class TeamChanged(Msg, tag="team.changed"):
+    """Pushed to subscribed officers when someone signs in or out or a claim moves: the
+    whole team, as `team.listed` would give it. Not an event: no `seq`, never replayed."""
+
+    officers: list[OnlineOfficer]
 
 
 class OfficerChatSend(Msg, tag="chat.reply"):
@@ -1154,6 +1221,9 @@ OfficerInbound = (
     | ReportSetPriority
     | IncidentCreate
     | ReportLink
+    | ReportUnlink
+    | ReportMerge
+    | TeamList
     | OfficerChatSend
     | OfficerChatRead
     | MediaGet
@@ -1199,6 +1269,8 @@ OfficerOutbound = (
     | PilotInvites
     | PilotPurged
     | PilotReviewed
+    | TeamListed
+    | TeamChanged
     | ChatSent
     | Pong
     | Error

@@ -45,6 +45,11 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.ReportSetPriority: WORKING_ROLES,
     m.IncidentCreate: WORKING_ROLES,
     m.ReportLink: WORKING_ROLES,
+    # incidents and the team (issue 13): linking is triage; a merge closes duplicates,
+    # so a duplicate someone else holds also needs `may_close_as_duplicate`
+    m.ReportUnlink: WORKING_ROLES,
+    m.ReportMerge: WORKING_ROLES,
+    m.TeamList: _ANY,
     m.OfficerChatSend: WORKING_ROLES,
     m.OfficerChatRead: WORKING_ROLES,
     m.AlertPreview: WORKING_ROLES,
@@ -205,6 +210,17 @@ def may_claim(status: str, claimed_by: str | None, username: str, role: str, for
 def may_assign(status: str, claimed_by: str | None, username: str, role: str) -> bool:
     """Assigning moves the claim: only its holder, or a supervising role, may hand it on."""
     return not held_by_other(status, claimed_by, username) or supervises(role)
+
+
+def may_close_as_duplicate(status: str, claimed_by: str | None, username: str, role: str) -> bool:
+    """A merge closes its duplicates: only a report nobody else holds, or a supervisor's
+    merge (the same rule as closing it by hand)."""
+    return not held_by_other(status, claimed_by, username) or supervises(role)
+
+
+def duplicate_reason(primary_id: str) -> str:
+    """The close reason a merged duplicate carries, in one wording everywhere."""
+    return f"Duplicate of {primary_id}"
 
 
 def status_after_claim(status: str) -> str:

@@ -42,6 +42,7 @@ from backend_client import messages as m
 from backend_client import rules
 from demo import evidence_photos as photos
 from relay import accounts, admin, alerts, checkpoints, evidence, reports, targeting
+from relay import incidents as incident_jobs
 from relay.db import models as db
 from relay.db.uow import AUDIT_LOCK, Database, Tx, lock_audit_head
 from relay.media import MediaStore
@@ -557,7 +558,7 @@ def _write_case(s: Session, data_dir: Path, rng: random.Random) -> dict[str, Any
         t, title = incidents[zone]
         made = w.run(
             t,
-            reports.create_incident(
+            incident_jobs.create(
                 officers[SUPERVISOR], m.IncidentCreate(id=_rid(), idem=_rid(), title=title)
             ),
         )
@@ -664,7 +665,7 @@ def _plan_report(
         if t_link < END:
             job(
                 t_link,
-                lambda: reports.link(
+                lambda: incident_jobs.link(
                     linker,
                     m.ReportLink(
                         id=_rid(), idem=_rid(), report_id=p.public_id, incident_ref=refs[zone]

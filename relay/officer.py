@@ -25,6 +25,7 @@ from relay import (
     accounts,
     alerts,
     evidence_api,
+    incidents,
     passwords,
     pilot_review,
     pilots,
@@ -32,6 +33,7 @@ from relay import (
     reports,
     signin,
     targeting,
+    team,
 )
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -68,8 +70,6 @@ class OfficerConnection(Endpoint):
             m.ReportSetStatus: self.idempotent(reports.set_status),
             m.ReportAssign: self.idempotent(reports.assign),
             m.ReportSetPriority: self.idempotent(reports.set_priority),
-            m.IncidentCreate: self.idempotent(reports.create_incident),
-            m.ReportLink: self.idempotent(reports.link),
             m.OfficerChatSend: self.chat_reply,
             m.OfficerChatRead: self.chat_read,
             m.MediaGet: self.media_get,
@@ -88,11 +88,26 @@ class OfficerConnection(Endpoint):
             m.PilotPurge: self.pilot_purge,
             m.PilotReview: self.pilot_review,
         }
+        # incidents and the team (issue 13): relay/incidents.py, relay/team.py
+        self.signed_in_at: float | None = None
+        self.handlers |= {
+            m.IncidentCreate: self.idempotent(incidents.create),
+            m.ReportLink: self.idempotent(incidents.link),
+            m.ReportUnlink: self.idempotent(incidents.unlink),
+            m.ReportMerge: self.idempotent(incidents.merge),
+            m.TeamList: self.team_list,
+        }
+        team.follow_claims(self.handlers, team.team_of(ctx).changed)
 
     def closed(self) -> None:
         self._release()
         self.ctx.hub.drop_officer(self.ws)
         self.ctx.hub.discard_session(self)
+        if self.signed_in_at is not None:
+            team.team_of(self.ctx).changed()
+
+    async def team_list(self, msg: m.TeamList) -> m.Msg:
+        return m.TeamListed(re=msg.id, officers=await team.team_of(self.ctx).listing())
 
     async def still_valid(self) -> bool:
         """Checked by the server's chores every few seconds for every authenticated connection, so a
@@ -279,6 +294,8 @@ class OfficerConnection(Endpoint):
         self.actor = None
         self.ctx.hub.drop_officer(self.ws)
         self.ctx.hub.discard_session(self)
+        self.signed_in_at = None
+        team.team_of(self.ctx).changed()
         return m.Ack(re=msg.id)
 
     async def change_password(self, msg: m.PasswordChange) -> m.Msg:
@@ -328,6 +345,9 @@ class OfficerConnection(Endpoint):
         self.expires_at = expires
         self.checked_at = time.time()
         self.ctx.hub.add_session(self)
+        if self.signed_in_at is None:  # a sign-in, not a token refresh
+            self.signed_in_at = self.checked_at
+            team.team_of(self.ctx).changed()
         return m.AuthOk(
             re=rid,
             token=token,

@@ -7,7 +7,6 @@ first, then writes, emits officer events and audit records in the same transacti
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -428,37 +427,6 @@ def set_priority(actor: Actor, msg: m.ReportSetPriority) -> Callable[[Tx], m.Ack
         r = report_by_public_id(tx.s, msg.report_id)
         r.priority = msg.priority
         _changed(tx, r, actor, "report.priority", priority=msg.priority)
-        return m.Ack(re=msg.id)
-
-    return job
-
-
-def create_incident(actor: Actor, msg: m.IncidentCreate) -> Callable[[Tx], m.IncidentCreated]:
-    def job(tx: Tx) -> m.IncidentCreated:
-        s = tx.s
-        year = time.gmtime(tx.now).tm_year
-        name = f"incident-{year}"
-        counter = s.get(db.Counter, name)
-        if counter is None:
-            counter = db.Counter(name=name, value=0)
-            s.add(counter)
-        counter.value += 1
-        ref = f"INC-{year}-{counter.value:05d}"
-        s.add(db.Incident(ref=ref, title=msg.title, created_by=actor.username, created_at=tx.now))
-        tx.emit(m.IncidentOpened, incident_ref=ref, title=msg.title, by=actor.username)
-        tx.audit(actor.username, "incident.create", ref, title=msg.title)
-        return m.IncidentCreated(re=msg.id, incident_ref=ref)
-
-    return job
-
-
-def link(actor: Actor, msg: m.ReportLink) -> Callable[[Tx], m.Ack]:
-    def job(tx: Tx) -> m.Ack:
-        r = report_by_public_id(tx.s, msg.report_id)
-        if tx.s.scalar(select(db.Incident.id).where(db.Incident.ref == msg.incident_ref)) is None:
-            raise ProtocolError(ErrorCode.NOT_FOUND, f"no incident {msg.incident_ref!r}")
-        r.incident_ref = msg.incident_ref
-        _changed(tx, r, actor, "report.link", incident=msg.incident_ref)
         return m.Ack(re=msg.id)
 
     return job
