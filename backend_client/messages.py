@@ -717,7 +717,7 @@ class ReportLink(Msg, tag="report.link"):
     incident_ref: Short
 
 
-# ---- incidents and the team (issue 13, "incidents": docs/protocol.md 5.11)
+# ---- incidents and the team (issue 13, "incidents": docs/protocol.md section 13)
 
 #: most report ids one `report.merge` or `incident.create` names
 MERGE_IDS_MAX = 50
