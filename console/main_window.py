@@ -8,18 +8,21 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
+from backend_client import messages as m
 from backend_client.version import lookout_version
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
 from console.detail.widget import ReportDetailWidget
 from console.feed.widget import FeedWidget
+from console.incidents.widget import IncidentsWidget
 from console.login.password import PasswordDialog
 from console.map.widget import MapWidget
 from console.pilots.pilots_panel import PilotsPanel
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
 from console.status.bar import StatusBar
+from console.team.widget import TeamWidget, pick_officer
 from console.theme import apply_theme
 
 
@@ -62,6 +65,20 @@ class MainWindow(QMainWindow):
         # a pilot and its groups (six for Preston) without scrolling; the dock is hidden
         # for a dispatcher, so their bottom area stays short
         self.pilots.setMinimumHeight(240)
+        # incidents and the team (issue 13): tabs beside the Dashboard
+        self.incidents = IncidentsWidget(session, self._feed_selection)
+        self.incidents_dock = self._dock(
+            "Incidents", self.incidents, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(dash, self.incidents_dock)
+        self.team = TeamWidget(session)
+        self.team_dock = self._dock("Team", self.team, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.incidents_dock, self.team_dock)
+        self.feed.context_menu_hooks.append(self.incidents.incident_actions.add_to_menu)
+        self.feed.action_bar.choose_officer = lambda parent, prompt: pick_officer(
+            parent, self.team.model, prompt
+        )
+        self.incidents.open_report.connect(self._select)
         alerts.raise_()
         self._docks = [left, right, chat, alerts, dash]
         for dock, width in ((left, 560), (right, 340), (chat, 340)):
@@ -108,7 +125,7 @@ class MainWindow(QMainWindow):
     def _menus(self) -> None:
         view = self.menuBar().addMenu("&View")
         self._view_menu = view
-        for dock in [*self._docks, self.pilots_dock]:
+        for dock in [*self._docks, self.incidents_dock, self.team_dock, self.pilots_dock]:
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         theme = QAction("&Light theme", self, checkable=True)
@@ -171,6 +188,10 @@ class MainWindow(QMainWindow):
         self.pilots_dock.setVisible(available)
         if available:
             self.pilots_dock.raise_()
+
+    def _feed_selection(self) -> list[m.Report]:
+        report = self.feed.current_report()
+        return [] if report is None else [report]
 
     def _select(self, report_id: str) -> None:
         self.feed.select_report(report_id)

@@ -38,6 +38,9 @@ class FeedActions(QWidget):
         super().__init__()
         self.session = session
         self._target_report = target
+        #: Assign's "who?": the team's online-officer picker once the window sets it
+        #: (console.team.widget.pick_officer), a typed user name until then
+        self.choose_officer: Callable[[QWidget, str], str | None] = _typed_officer
         self.actions_by_name: dict[str, QAction] = {}
         slots: dict[str, Callable[[], None]] = {
             "claim": self.claim,
@@ -116,10 +119,8 @@ class FeedActions(QWidget):
         report = self._target()
         if report is None:
             return
-        officer, ok = QInputDialog.getText(
-            self, "Assign report", f"Assign {report.report_id} to officer (username):"
-        )
-        if ok:
+        officer = self.choose_officer(self, f"Assign {report.report_id} to:")
+        if officer:
             self.assign(officer)
 
     # ------------------------------------------------------------ state
@@ -176,3 +177,8 @@ class FeedActions(QWidget):
         if report is None:
             self.refused.emit("Select a report first.")
         return report
+
+
+def _typed_officer(parent: QWidget, prompt: str) -> str | None:
+    officer, ok = QInputDialog.getText(parent, "Assign report", f"{prompt} (user name)")
+    return officer if ok else None

@@ -9,6 +9,7 @@ per report.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -54,6 +55,8 @@ class FeedWidget(QWidget):
         self.settings = settings
         self.model = FeedModel(self)
         self._pending: list[tuple[m.Report, bool]] = []
+        #: called with the report context menu before it opens, to add entries to it
+        self.context_menu_hooks: list[Callable[[QMenu], None]] = []
         self._last_flush = 0.0
 
         self.filters = FeedFilters()
@@ -236,6 +239,8 @@ class FeedWidget(QWidget):
         for name in ("claim", "progress", "close", "assign"):
             menu.addAction(self.actions_by_name[name])
         menu.addMenu(self.priority_menu)
+        for hook in self.context_menu_hooks:  # other features' entries (incidents)
+            hook(menu)
         menu.exec(self.table.viewport().mapToGlobal(pos))
 
     def _refresh_ages(self) -> None:
