@@ -38,10 +38,12 @@ FEATURES = (
     "detail",
     "evidence",
     "feed",
+    "incidents",
     "login",
     "map",
     "pilots",
     "status",
+    "team",
 )
 
 
