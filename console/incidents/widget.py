@@ -80,7 +80,7 @@ class IncidentsWidget(QWidget):
         self.table = _tree(["Incident", "Title", "Reports", "Opened by", "Opened", "Latest"])
         self.table.setSortingEnabled(False)
         self.table.currentItemChanged.connect(self._incident_chosen)
-        for col, width in ((0, 130), (1, 220), (2, 60), (3, 90), (4, 90)):
+        for col, width in ((0, 130), (1, 220), (2, 90), (3, 90), (4, 90)):
             self.table.setColumnWidth(col, width)
 
         buttons = QHBoxLayout()
@@ -130,10 +130,12 @@ class IncidentsWidget(QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.note)
         lay.addWidget(split, 1)
+        # a few incidents and a few timeline lines without scrolling
+        self.setMinimumHeight(220)
 
         self.incident_actions.refused.connect(self.show_note)
         self._timer = QTimer(self, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(self._tick)
         self._timer.start()
         self._load()
         session.event_received.connect(self._event)
@@ -214,7 +216,7 @@ class IncidentsWidget(QWidget):
         )
         self.reports.clear()
         for r in v.reports:
-            status = r.status + (f" — duplicate of {r.duplicate_of}" if r.duplicate_of else "")
+            status = f"duplicate of {r.duplicate_of}" if r.duplicate_of else r.status
             item = QTreeWidgetItem(
                 [
                     r.report_id,
@@ -248,6 +250,11 @@ class IncidentsWidget(QWidget):
             self.timeline.addTopLevelItem(item)
 
     # ------------------------------------------------------------ internals
+
+    def _tick(self) -> None:
+        """The feed's selection moves without telling this dock: follow it here."""
+        self.incident_actions.update_enabled()
+        self.redraw()
 
     def _load(self) -> None:
         cache: Any = self.session.cache

@@ -89,7 +89,7 @@ def test_the_list_and_an_incident_s_reports_chat_alerts_and_timeline(
     widget.select_incident(REF)
     assert widget.selected_incident() == REF
     assert texts(widget.reports, 0) == ["R-0001", "R-0002"]
-    assert texts(widget.reports, 2)[1] == "closed — duplicate of R-0001"
+    assert texts(widget.reports, 2) == ["new", "duplicate of R-0001"]
     assert "Kestrel-1 (citizen): hello" in widget.chat.toPlainText()
     assert texts(widget.alerts, 2) == ["Burglaries"]
     timeline = texts(widget.timeline, 1)
