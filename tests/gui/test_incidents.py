@@ -205,3 +205,15 @@ def test_the_feed_s_context_menu_hook_adds_the_four_actions(
         "Unlink from incident",
         "Merge as duplicates…",
     ]
+
+
+def test_the_dock_s_buttons_follow_the_feed_s_selection(
+    qtbot, session: ConsoleSession, widget: IncidentsWidget, selected: list[m.Report]
+) -> None:  # type: ignore[no-untyped-def]
+    arrive(session, numbered_report(1))
+    merge = widget.incident_actions.merge
+    assert not merge.isEnabled()
+    selected.append(session.reports["R-0001"])  # the feed's selection moved, silently
+    qtbot.waitUntil(merge.isEnabled, timeout=3000)
+    selected.clear()
+    qtbot.waitUntil(lambda: not merge.isEnabled(), timeout=3000)
