@@ -8,16 +8,20 @@ they hold, and pushes `team.changed` when that moves.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from backend_client import messages as m
 from backend_client import rules
+from backend_client.state import State
 from relay.db import models as db
 from tests.conftest import RunningRelay
+from tests.support.clients import make_client
 from tests.support.flows import device, officer, report, square
 from tests.support.peer import Peer, next_id
 
@@ -257,3 +261,36 @@ async def test_the_team_lists_who_is_signed_in_and_what_they_hold(relay: Running
     await cit.send_raw('{"type":"team.list","v":1,"id":"t1"}')
     err = await cit.wait_for(lambda e: isinstance(e, m.Error) and e.re == "t1")
     assert err.code == "unknown_type", err
+
+
+async def test_the_console_client_hands_team_changed_to_the_console_and_lists_the_team(
+    relay: RunningRelay, tmp_path: Path
+) -> None:
+    client = make_client(relay, tmp_path)
+    q = client.subscribe_queue()
+    await client.start()
+    try:
+        for _ in range(300):
+            if client.status.state is State.LIVE:
+                break
+            await asyncio.sleep(0.05)
+        listed = await client.request(m.TeamList(id=""))
+        assert isinstance(listed, m.TeamListed)
+        assert [o.username for o in listed.officers] == ["dana"]
+        before = client.last_seq
+        await officer(relay, "sam")
+
+        async def pushed() -> m.TeamChanged:
+            while True:
+                e = await q.get()
+                if isinstance(e, m.TeamChanged) and len(e.officers) == 2:
+                    return e
+
+        got = await asyncio.wait_for(pushed(), 10)
+        assert {(o.username, o.role) for o in got.officers} == {
+            ("dana", "dispatcher"),
+            ("sam", "supervisor"),
+        }
+        assert client.last_seq == before  # presence is not an event: nothing to resume from
+    finally:
+        await client.stop()
