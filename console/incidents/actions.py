@@ -43,6 +43,9 @@ class IncidentActions(QObject):
 
     #: an action was not sent; the reason, in the officer's words
     refused = Signal(str)
+    #: this console asked for a new incident with this title (the dock selects it when
+    #: the relay's `incident.opened` comes back)
+    created = Signal(str)
 
     def __init__(
         self,
@@ -101,10 +104,11 @@ class IncidentActions(QObject):
             return False
         ids = [r.report_id for r in reports][: m.MERGE_IDS_MAX]
         self.session.submit(m.IncidentCreate(id="", idem="", title=title, report_ids=ids))
+        self.created.emit(title)
         return True
 
     def link_to(self, incident_ref: str, reports: list[m.Report]) -> bool:
-        if not self._allowed(reports):
+        if not self._allowed([*reports, *self.model.reports_of(incident_ref)]):
             return False
         for r in reports:
             if r.incident_ref != incident_ref:

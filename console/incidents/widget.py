@@ -75,6 +75,7 @@ class IncidentsWidget(QWidget):
         self.incident_actions = IncidentActions(session, self.model, self._current_targets, self)
         self._drawn = -1
         self._selected: str | None = None
+        self._awaiting: list[str] = []  # titles of incidents this console asked to open
         self.redraws = 0
 
         self.table = _tree(["Incident", "Title", "Reports", "Opened by", "Opened", "Latest"])
@@ -134,6 +135,7 @@ class IncidentsWidget(QWidget):
         self.setMinimumHeight(220)
 
         self.incident_actions.refused.connect(self.show_note)
+        self.incident_actions.created.connect(self._awaiting.append)
         self._timer = QTimer(self, interval=REDRAW_MS)
         self._timer.timeout.connect(self._tick)
         self._timer.start()
@@ -271,6 +273,13 @@ class IncidentsWidget(QWidget):
 
     def _event(self, event: m.Msg) -> None:
         self.model.apply(event)
+        if (
+            isinstance(event, m.IncidentOpened)
+            and event.by == self.session.username
+            and event.title in self._awaiting
+        ):
+            self._awaiting.remove(event.title)
+            self.select_incident(event.incident_ref)  # the one just asked for: show it
 
     def _current_targets(self) -> list[m.Report]:
         return [r for r in self._targets() if r is not None]

@@ -137,14 +137,15 @@ def test_new_link_unlink_and_merge_go_through_the_outbox(
     assert made.report_ids == ["R-0001"]
 
     session.dispatch(
-        m.IncidentOpened(seq=next(_seq), at=T0 + 9, incident_ref=REF, title="Boy", by="dana")
+        m.IncidentOpened(seq=next(_seq), at=T0 + 9, incident_ref=REF, title=made.title, by="dana")
     )
+    assert widget.selected_incident() == REF  # the one this console just opened
     linked = numbered_report(1, category="missing_person", incident_ref=REF)
     update(session, linked, T0 + 10, by="dana")
     selected[:] = [twin]
     actions.update_enabled()
     assert actions.link.isEnabled() and not actions.unlink.isEnabled()
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **kw: (f"{REF} — Boy", True))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **kw: (f"{REF} — {made.title}", True))
     actions.link.trigger()
     assert pending(session)[-1] == m.ReportLink(
         id=pending(session)[-1].id,
@@ -179,6 +180,8 @@ def test_live_and_exercise_together_are_refused_in_the_console_too(
     with qtbot.waitSignal(widget.incident_actions.refused) as why:
         assert not widget.incident_actions.merge_into(live, [drill])
     assert "exercise" in why.args[0]
+    widget.model.report(msgspec.structs.replace(live, incident_ref=REF))
+    assert not widget.incident_actions.link_to(REF, [drill])  # the incident's live already
     assert pending(session) == []
     assert widget.note.isVisible() and "exercise" in widget.note.text()
 
