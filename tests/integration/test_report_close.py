@@ -41,9 +41,11 @@ async def test_close_with_a_reason_then_reopen_clears_it(relay):
     assert isinstance(err, m.Error) and err.code == "conflict"
     assert isinstance(await dana.request(_status(rid, "in_progress")), m.Ack)
     back = await dev.wait_for(
-        lambda e: isinstance(e, m.ReportUpdated)
-        and e.report.report_id == rid
-        and e.report.status == "in_progress"
+        lambda e: (
+            isinstance(e, m.ReportUpdated)
+            and e.report.report_id == rid
+            and e.report.status == "in_progress"
+        )
     )
     assert back.report.close_reason is None and back.report.claimed_by == "dana"
 
