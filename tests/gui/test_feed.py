@@ -364,6 +364,7 @@ def test_narrow_columns_fit_their_longest_value_and_the_text_takes_the_rest(
     assert feed.table.columnWidth(COL["category"]) >= longest + 13 + 12  # dot and padding
     hh = feed.table.horizontalHeader()
     assert hh.sectionResizeMode(COL["text"]) == QHeaderView.ResizeMode.Stretch
+
     def others() -> int:
         return sum(
             feed.table.columnWidth(c)
