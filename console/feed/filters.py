@@ -264,7 +264,7 @@ class FeedFilters(QWidget):
         else:
             text = f"{CHECK}{len(chosen)} categories"
         button = self.category_button
-        button.setText(text + " \u25be")
+        button.setText(text)
         if bool(button.property("active")) != bool(chosen):
             button.setProperty("active", bool(chosen))
             button.style().unpolish(button)  # a dynamic property: restyle by hand

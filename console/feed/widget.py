@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from backend_client import messages as m
 from console.common.exercise import is_exercise_report
 from console.feed.actions import FeedActions
-from console.feed.filters import SEARCH_DEBOUNCE_MS, FeedFilters, relabel
+from console.feed.filters import SEARCH_DEBOUNCE_MS, FeedFilters
 from console.feed.model import FeedModel
 from console.feed.store import FeedFilter
 from console.feed.table import MEDIA_ICON, ROW_HEIGHT, FeedTable, column_widths
@@ -95,24 +95,20 @@ class FeedWidget(QWidget):
         lay.setSpacing(4)
         lay.addWidget(self.filters)
         lay.addWidget(self.action_bar)
-        lay.addWidget(self.note)
         self.pause_button = QToolButton()
         self.pause_button.setProperty("filterToggle", True)
-        self.pause_button.setProperty("label", "Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.setToolTip(
             "Pause live updates: new reports wait (counted above the list) until you resume"
         )
+        self.pause_button.setText("Pause")
         self.pause_button.toggled.connect(self._pause_toggled)
-        relabel(self.pause_button)
         self.filters.status_row.insertWidget(0, self.pause_button)
         #: "N new": brings the reports that arrived out of sight into view
         self.new_bar = QPushButton()
         self.new_bar.setObjectName("newReportsBar")
         self.new_bar.setCursor(Qt.CursorShape.PointingHandCursor)
         self.new_bar.clicked.connect(self.show_newest)
-        self.new_bar.hide()
-        lay.addWidget(self.new_bar)
         self.undo_bar = QFrame()
         self.undo_bar.setObjectName("undoBar")
         undo_row = QHBoxLayout(self.undo_bar)
@@ -126,8 +122,20 @@ class FeedWidget(QWidget):
         self.undo_bar.hide()
         self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_MS)
         self._undo_timer.timeout.connect(self._undo_expired)
-        lay.addWidget(self.undo_bar)
+        # one strip of fixed height over the table holds the N-new bar and the Undo, so
+        # neither moves the rows when it comes and goes (the note goes under the table)
+        self.strip = QWidget()
+        strip = QHBoxLayout(self.strip)
+        strip.setContentsMargins(0, 0, 0, 0)
+        strip.setSpacing(4)
+        strip.addWidget(self.new_bar, 1)
+        strip.addWidget(self.undo_bar)
+        self.strip.setFixedHeight(
+            max(self.new_bar.sizeHint().height(), self.undo_bar.sizeHint().height())
+        )
+        lay.addWidget(self.strip)
         lay.addWidget(self.table, 1)
+        lay.addWidget(self.note)
         self._style_bars()
         # the parts' controls, under the names tests and other code use
         self.search = self.filters.search
@@ -389,7 +397,7 @@ class FeedWidget(QWidget):
         )
 
     def _pause_toggled(self, paused: bool) -> None:
-        relabel(self.pause_button)
+        self.pause_button.setText("\u2713 Paused" if paused else "Pause")
         if not paused and self._held:
             batch = list(self._held.values())
             self._held.clear()
@@ -403,16 +411,22 @@ class FeedWidget(QWidget):
         if count != self._pending_count:
             self._pending_count = count
             self.new_reports_pending.emit(count)
-        if not count:
-            self.new_bar.hide()
-            return
         noun = "report" if count == 1 else "reports"
         if self.paused:
+            state = "paused"
             text = f"Paused — {count:,} new {noun} waiting · Resume and show newest"
+            if not count:
+                text = "Paused — new reports wait here · Resume"
+        elif count:
+            state, text = "new", f"\u25b2 {count:,} new {noun} · Show newest"
         else:
-            text = f"\u25b2 {count:,} new {noun} · Show newest"
+            state, text = "idle", "Live — new reports appear at the top"
         self.new_bar.setText(text)
-        self.new_bar.show()
+        self.new_bar.setEnabled(state != "idle")
+        if self.new_bar.property("state") != state:
+            self.new_bar.setProperty("state", state)
+            self.new_bar.style().unpolish(self.new_bar)  # a dynamic property: restyle
+            self.new_bar.style().polish(self.new_bar)
 
     def _offer_undo(self, report_id: str, previous: str, reason: str) -> None:
         self._undo = (report_id, previous)
@@ -429,7 +443,11 @@ class FeedWidget(QWidget):
         sheet = (
             f"QPushButton#newReportsBar {{ background: {c['highlight']};"
             f" color: {c['highlight_text']}; border: 0; border-radius: 4px;"
-            " padding: 4px 10px; font-weight: 600; text-align: center; }"
+            " padding: 3px 10px; font-weight: 600; text-align: center; }"
+            f" QPushButton#newReportsBar[state='idle'] {{ background: transparent;"
+            f" color: {c['muted']}; font-weight: normal; }}"
+            f" QPushButton#newReportsBar[state='paused'] {{ background: {c['warning']};"
+            f" color: {c['base']}; }}"
             f" QFrame#undoBar {{ background: {c['alt']}; border: 1px solid {c['border']};"
             " border-radius: 4px; }"
         )

@@ -95,21 +95,23 @@ def test_rows_stay_put_under_the_pointer_and_the_selection_at_50_reports_a_secon
     pointer = QPoint(300, table.rowViewportPosition(6) + 5)  # over the 7th row
     point_at(feed, pointer)
     under = id_at(feed, pointer)
+    table_y = table.mapTo(feed, QPoint(0, 0)).y()
     n = 61
     for _ in range(50):  # two seconds at 50 reports a second, flushed every 40 ms
         arrive(session, feed, live(n), live(n + 1))
         n += 2
         assert id_at(feed, pointer) == under, "a new report moved the row under the pointer"
+        assert table.mapTo(feed, QPoint(0, 0)).y() == table_y, "a bar pushed the table down"
         row = feed.model.row_of("R-0057")
         assert row is not None
         assert table.visualRect(feed.model.index(row, 0)).y() == selected_y
         assert feed.current_report().report_id == "R-0057"  # type: ignore[union-attr]
     assert feed.model.rowCount() == 160
     assert feed.pending_new() == 100
-    assert feed.new_bar.isVisibleTo(feed) and "100 new reports" in feed.new_bar.text()
+    assert feed.new_bar.property("state") != "idle" and "100 new reports" in feed.new_bar.text()
     feed.new_bar.click()  # to the newest
     assert table.verticalScrollBar().value() == 0
-    assert feed.pending_new() == 0 and not feed.new_bar.isVisibleTo(feed)
+    assert feed.pending_new() == 0 and feed.new_bar.property("state") == "idle"
     assert feed.current_report().report_id == "R-0057"  # type: ignore[union-attr]
 
 
@@ -120,7 +122,7 @@ def test_an_untouched_feed_at_the_top_flows(session: ConsoleSession, feed: FeedW
     arrive(session, feed, live(11))
     assert feed.model.report_at(0).report_id == "R-0011"  # type: ignore[union-attr]
     assert feed.table.verticalScrollBar().value() == 0
-    assert feed.pending_new() == 0 and not feed.new_bar.isVisibleTo(feed)
+    assert feed.pending_new() == 0 and feed.new_bar.property("state") == "idle"
 
 
 # ---------------------------------------------------------------- pause and resume
@@ -139,7 +141,9 @@ def test_pause_holds_new_reports_back_and_counts_them_resume_lets_them_in(
     feed.new_reports_pending.connect(counts.append)
     arrive(session, feed, live(6), live(7), live(8))
     assert feed.model.rowCount() == 5  # nothing new shown while paused
-    assert feed.new_bar.isVisibleTo(feed) and "Paused — 3 new reports" in feed.new_bar.text()
+    assert (
+        feed.new_bar.property("state") != "idle" and "Paused — 3 new reports" in feed.new_bar.text()
+    )
     assert counts[-1] == 3
     change(session, feed, live(2, status="claimed", claimed_by="dev"))  # shown ones update
     assert feed.model.report("R-0002").status == "claimed"  # type: ignore[union-attr]
@@ -298,6 +302,7 @@ def test_close_asks_a_reason_and_can_be_undone(
 ) -> None:
     arrive(session, feed, live(1, status="in_progress", claimed_by="dana"), live(2))
     feed.select_report("R-0001")
+    table_y = feed.table.mapTo(feed, QPoint(0, 0)).y()
     feed.close_report()
     dialog = feed.action_bar.close_dialog
     assert dialog is not None and dialog.isVisible() and not dialog.ok.isEnabled()
@@ -320,6 +325,7 @@ def test_close_asks_a_reason_and_can_be_undone(
     assert isinstance(close, m.ReportSetStatus)
     assert (close.status, close.reason) == ("closed", "Passed to 999/101")
     assert feed.undo_bar.isVisibleTo(feed) and "R-0001" in feed.undo_label.text()
+    assert feed.table.mapTo(feed, QPoint(0, 0)).y() == table_y  # the Undo moved no row
     feed.undo_button.click()
     undo = sent(session)[-1]
     assert isinstance(undo, m.ReportSetStatus) and undo.status == "in_progress"
