@@ -6,13 +6,16 @@ a close is never silent; the feed offers an Undo for a few seconds afterwards.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
     QLabel,
     QLineEdit,
-    QRadioButton,
+    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
 from backend_client import limits, rules
 from backend_client import messages as m
 from console.feed.cells import first_line
+from console.feed.filters import CHECK, toggle_sheet
 
 OTHER = "Other:"
 
@@ -32,14 +36,26 @@ class CloseDialog(QDialog):
         self.report_id = report.report_id
         self.previous_status: str = report.status
         self.setWindowTitle(f"Close report {report.report_id}")
+        self.setMinimumWidth(380)
+        self.setStyleSheet(toggle_sheet())  # a pick looks chosen as a filter looks on
         lay = QVBoxLayout(self)
         about = QLabel(f"Why is {report.report_id} being closed?\n{first_line(report.text)[:80]}")
         about.setWordWrap(True)
         lay.addWidget(about)
         self.group = QButtonGroup(self)
-        self.picks: dict[str, QRadioButton] = {}
+        self.group.setExclusive(True)
+        self.picks: dict[str, QToolButton] = {}
         for n, reason in enumerate((*rules.CLOSE_REASONS, OTHER), start=1):
-            button = QRadioButton(f"&{n}  {reason}")
+            button = QToolButton()
+            button.setProperty("filterToggle", True)
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setProperty("label", f"{n}  {reason}")
+            button.setText(f"{n}  {reason}")
+            button.setToolTip(f"Key {n}")
+            button.toggled.connect(
+                lambda on, b=button: b.setText((CHECK if on else "") + str(b.property("label")))
+            )
             self.group.addButton(button)
             self.picks[reason] = button
             lay.addWidget(button)
@@ -75,6 +91,16 @@ class CloseDialog(QDialog):
         else:
             self.picks[OTHER].setChecked(True)
             self.other.setText(reason)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt naming
+        """Keys 1-6 pick a reason (typed into the free-text box they are just text)."""
+        picks = list(self.picks.values())
+        n = event.key() - int(Qt.Key.Key_1)
+        if 0 <= n < len(picks) and not self.other.hasFocus():
+            picks[n].click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def accept(self) -> None:
         if self.reason() is not None:

@@ -311,13 +311,15 @@ def test_close_asks_a_reason_and_can_be_undone(
     feed.close_report()
     dialog = feed.action_bar.close_dialog
     assert dialog is not None
-    assert [b.text().split("  ", 1)[1] for b in dialog.picks.values()][:5] == [
+    assert [str(b.property("label")).split("  ", 1)[1] for b in dialog.picks.values()][:5] == [
         "Resolved",
         "Duplicate",
         "No police action",
         "Passed to 999/101",
         "Hoax/malicious",
     ]
+    qtbot.keyClick(dialog, Qt.Key.Key_3)  # a quick pick by its key
+    assert dialog.reason() == "No police action" and dialog.ok.isEnabled()
     dialog.choose("Passed to 999/101")
     assert dialog.ok.isEnabled()
     dialog.ok.click()
