@@ -297,8 +297,8 @@ class FeedTable(QTableView):
         self.empty_label.setGeometry(16, 24, max(40, vp.width() - 32), 60)
 
     def _scrolled(self, value: int) -> None:
-        if value == 0 and self.unseen:
-            self._set_unseen(0)  # the officer is at the newest rows: nothing left unseen
+        if value < self.unseen:  # the officer scrolled up into the new rows: seen
+            self._set_unseen(value)
 
     def _add_unseen(self, rows: int) -> None:
         if rows > 0:
@@ -322,6 +322,7 @@ class FeedTable(QTableView):
         self._restore_id = report.report_id if report is not None else None
 
     def _restore_selection(self) -> None:
+        self._set_unseen(0)  # a refilter lists the rows afresh: nothing is "new" in it
         rid, self._restore_id = self._restore_id, None
         row = self.feed_model.row_of(rid) if rid else None
         if row is None:

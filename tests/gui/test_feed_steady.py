@@ -109,6 +109,8 @@ def test_rows_stay_put_under_the_pointer_and_the_selection_at_50_reports_a_secon
     assert feed.model.rowCount() == 160
     assert feed.pending_new() == 100
     assert feed.new_bar.property("state") != "idle" and "100 new reports" in feed.new_bar.text()
+    table.verticalScrollBar().setValue(30)  # scrolling up shows 70 of them
+    assert feed.pending_new() == 30 and "30 new reports" in feed.new_bar.text()
     feed.new_bar.click()  # to the newest
     assert table.verticalScrollBar().value() == 0
     assert feed.pending_new() == 0 and feed.new_bar.property("state") == "idle"
