@@ -378,7 +378,7 @@ class FeedWidget(QWidget):
             return
         self.table.setCurrentIndex(index)
         menu = QMenu(self)
-        for name in ("claim", "progress", "close", "assign"):
+        for name in ("claim", "progress", "close", "reopen", "assign"):
             menu.addAction(self.actions_by_name[name])
         menu.addMenu(self.priority_menu)
         menu.exec(self.table.viewport().mapToGlobal(pos))

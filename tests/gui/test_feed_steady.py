@@ -158,10 +158,16 @@ def test_pause_holds_new_reports_back_and_counts_them_resume_lets_them_in(
     assert feed.pending_new() == 0 and counts[-1] == 0
 
 
-def test_the_new_bar_resumes_a_paused_feed(session: ConsoleSession, feed: FeedWidget) -> None:
+def test_the_new_bar_resumes_a_paused_feed(
+    qtbot,  # type: ignore[no-untyped-def]
+    session: ConsoleSession,
+    feed: FeedWidget,
+) -> None:
     arrive(session, feed, *(live(i) for i in range(1, 4)))
     feed.set_paused(True)
-    arrive(session, feed, live(4))
+    with qtbot.waitSignal(feed.high_priority) as alarm:  # held back, yet news at once
+        arrive(session, feed, report(4, created_at=time.time(), priority="high"))
+    assert alarm.args[0].report_id == "R-0004" and feed.model.row_of("R-0004") is None
     feed.new_bar.click()
     assert not feed.paused and feed.model.row_of("R-0004") is not None
     assert feed.table.verticalScrollBar().value() == 0
