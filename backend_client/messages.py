@@ -144,10 +144,10 @@ class Report(msgspec.Struct, frozen=True):
     #: and must be shown marked as such; absent (null, false) for a live report
     pilot_id: str | None = None
     exercise: bool = False
-    #: the report this one repeats (merged under one incident by `report.merge`)
-    duplicate_of: str | None = None
-    #: why an officer closed it; None while open
+    #: why it was closed (a quick pick or the officer's words); cleared when it is reopened
     close_reason: str | None = None
+    #: the report this one repeats (set when duplicates are merged under an incident)
+    duplicate_of: str | None = None
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
@@ -681,6 +681,8 @@ class ReportSetStatus(Msg, tag="report.set_status"):
     idem: Ident
     report_id: Ident
     status: ReportStatus
+    #: why, when closing (stored and audited; a reopen clears it); ignored for other moves
+    reason: Short | None = None
 
 
 class ReportAssign(Msg, tag="report.assign"):

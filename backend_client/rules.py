@@ -154,7 +154,9 @@ STATUSES: tuple[m.ReportStatus, ...] = get_args(m.ReportStatus)
 #: the same table). "anyone" is any working role; "holder" is the officer holding the
 #: report's claim, or a supervising role forcing it. A report someone holds (claimed or in
 #: progress) is changed by its holder only, by every path: set_status, claim (without
-#: `force`) and assign. A closed report's claim has lapsed, so anyone may reopen it.
+#: `force`) and assign. A closed report's claim has lapsed, so anyone may reopen it as
+#: claimed (taking it); reopening it straight back into progress (an undone close) keeps
+#: the claim it had, so only that officer, or a supervising role, may do it.
 #:
 #: | from        | to          | who    | why                                        |
 #: |-------------|-------------|--------|--------------------------------------------|
@@ -165,6 +167,7 @@ STATUSES: tuple[m.ReportStatus, ...] = get_args(m.ReportStatus)
 #: | in_progress | closed      | holder | finish                                     |
 #: | in_progress | claimed     | holder | pause work, keep the claim                 |
 #: | closed      | claimed     | anyone | reopen (the reopener holds it)             |
+#: | closed      | in_progress | holder | reopen where it was (undo a close)         |
 MOVE_TABLE: dict[tuple[str, str], str] = {
     ("new", "claimed"): "anyone",
     ("claimed", "in_progress"): "holder",
@@ -173,6 +176,7 @@ MOVE_TABLE: dict[tuple[str, str], str] = {
     ("in_progress", "closed"): "holder",
     ("in_progress", "claimed"): "holder",
     ("closed", "claimed"): "anyone",
+    ("closed", "in_progress"): "holder",
 }
 #: status -> statuses it may move to (read from MOVE_TABLE)
 MOVES: dict[str, frozenset[str]] = {
@@ -196,6 +200,24 @@ def may_move(
     if held_by_other(current, claimed_by, username) and not supervises(role):
         return False  # whatever the move, someone else's claim is theirs to change
     return who == "anyone" or claimed_by == username or supervises(role)
+
+
+def reopen_target(claimed_by: str | None, username: str, role: str) -> str:
+    """Where Reopen takes a closed report: back into progress for the officer who held it
+    (or a supervisor), otherwise claimed by whoever reopens it."""
+    if may_move("closed", "in_progress", claimed_by=claimed_by, username=username, role=role):
+        return "in_progress"
+    return "claimed"
+
+
+#: the reasons a dispatcher picks from when closing a report (free text is allowed too)
+CLOSE_REASONS: tuple[str, ...] = (
+    "Resolved",
+    "Duplicate",
+    "No police action",
+    "Passed to 999/101",
+    "Hoax/malicious",
+)
 
 
 def held_by_other(status: str, claimed_by: str | None, username: str) -> bool:

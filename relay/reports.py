@@ -362,7 +362,7 @@ def claim(actor: Actor, msg: m.ReportClaim) -> Callable[[Tx], m.Ack]:
                 ErrorCode.CONFLICT, f"report {r.public_id} is already claimed by {r.claimed_by}"
             )
         r.claimed_by = actor.username
-        r.status = rules.status_after_claim(r.status)
+        _move(r, rules.status_after_claim(r.status))
         _changed(tx, r, actor, "report.claim", force=msg.force)
         return m.Ack(re=msg.id)
 
@@ -395,8 +395,12 @@ def set_status(actor: Actor, msg: m.ReportSetStatus) -> Callable[[Tx], m.Ack]:
             r.claimed_by = actor.username
         if msg.status == "new":
             r.claimed_by = None
-        r.status = msg.status
-        _changed(tx, r, actor, "report.status", status=msg.status)
+        was = r.status
+        _move(r, msg.status, msg.reason)
+        detail: dict[str, object] = {"status": msg.status, "from": was}
+        if msg.status == "closed" and r.close_reason:
+            detail["reason"] = r.close_reason
+        _changed(tx, r, actor, "report.status", **detail)
         return m.Ack(re=msg.id)
 
     return job
@@ -415,7 +419,7 @@ def assign(actor: Actor, msg: m.ReportAssign) -> Callable[[Tx], m.Ack]:
                 "supervisor, may assign it",
             )
         r.claimed_by = target.username
-        r.status = rules.status_after_claim(r.status)
+        _move(r, rules.status_after_claim(r.status))
         _changed(tx, r, actor, "report.assign", officer=target.username)
         return m.Ack(re=msg.id)
 
@@ -453,6 +457,16 @@ def officer_chat(actor: Actor, msg: m.OfficerChatSend) -> Callable[[Tx], tuple[i
         return r.device_id, out
 
     return job
+
+
+def _move(r: db.Report, status: str, reason: str | None = None) -> None:
+    """Set a report's status: closing keeps its reason (blank: none), and any move out of
+    closed (reopen, claim, assign) clears it, so a reason always belongs to a live close."""
+    if status == "closed" and r.status != "closed":
+        r.close_reason = (reason or "").strip() or None
+    elif status != "closed":
+        r.close_reason = None
+    r.status = status
 
 
 def _changed(tx: Tx, r: db.Report, actor: Actor, action: str, **detail: object) -> None:

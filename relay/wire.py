@@ -37,8 +37,8 @@ def report_msg(s: Session, r: db.Report) -> m.Report:
         media=media,
         pilot_id=r.pilot_id,
         exercise=r.pilot_id is not None,
-        duplicate_of=r.duplicate_of,
         close_reason=r.close_reason,
+        duplicate_of=r.duplicate_of,
     )
 
 

@@ -8,23 +8,42 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 from backend_client import messages as m
 from backend_client import rules
 from console.common.exercise import EXERCISE, is_exercise_report, pilot_words
 
-COLUMNS: tuple[str, ...] = ("priority", "age", "category", "status", "reporter", "text", "media")
+COLUMNS: tuple[str, ...] = (
+    "priority",
+    "age",
+    "time",
+    "id",
+    "category",
+    "status",
+    "reporter",
+    "text",
+    "media",
+)
 COL = {name: i for i, name in enumerate(COLUMNS)}
 HEADERS = {
     "priority": "Pri",
     "age": "Age",
+    "time": "Time",
+    "id": "Report",
     "category": "Category",
     "status": "Status",
     "reporter": "Reporter",
-    "text": "Report",
+    "text": "Text",
     "media": "",  # a narrow column: the table gives its header a file icon instead
 }
-HEADER_TIPS = {"priority": "Priority (blank: normal)", "media": "Media files attached"}
+HEADER_TIPS = {
+    "priority": "Priority (blank: normal)",
+    "age": "How long ago the report was made (it ticks)",
+    "time": "When the report was made, local time (with the date if not today)",
+    "id": "The report's id: quote it to colleagues, search for it",
+    "media": "Photos and videos attached",
+}
 STATUS_LABELS = {
     "new": "New",
     "claimed": "Claimed",
@@ -51,10 +70,9 @@ def reporter_short(pseudonym: str) -> str:
 
 
 def age_text(seconds: float) -> str:
-    """How long ago, the way a dispatcher says it: "now", "40 s", "3 min", "2 h", "4 d"."""
+    """How long ago, the way a dispatcher says it: "7 s", "40 s", "3 min", "2 h", "4 d".
+    Seconds tick too: a report is never "now" for longer than the moment it arrives."""
     s = int(max(0.0, seconds))
-    if s < 10:
-        return "now"
     if s < 60:
         return f"{s} s"
     if s < 3600:
@@ -62,6 +80,33 @@ def age_text(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600} h"
     return f"{s // 86400} d"
+
+
+def time_text(created_at: float, now: float) -> str:
+    """The local time a report was made: "14:03:22" today, its date ("1 Dec") on another
+    day (the tooltip has both; the age says how long ago)."""
+    made = time.localtime(created_at)
+    today = time.localtime(now)
+    if made[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", made)
+    return f"{made.tm_mday} {time.strftime('%b', made)}"
+
+
+def media_kinds(r: m.Report) -> tuple[int, int]:
+    """(photos, videos) a report carries; any other file counts as a photo (an image)."""
+    videos = sum(1 for x in r.media if x.mime.startswith("video/"))
+    return len(r.media) - videos, videos
+
+
+def media_text(r: m.Report) -> str:
+    """The media cell in words ("2 photos · 1 video"): the delegate draws it as glyphs."""
+    photos, videos = media_kinds(r)
+    parts = []
+    if photos:
+        parts.append(f"{photos} photo" + ("s" if photos > 1 else ""))
+    if videos:
+        parts.append(f"{videos} video" + ("s" if videos > 1 else ""))
+    return " · ".join(parts)
 
 
 def first_line(text: str) -> str:
@@ -89,17 +134,23 @@ def cell_text(r: m.Report, col: str, now: float) -> str:
         return EXERCISE_PREFIX + line if is_exercise_report(r) else line
     if col == "age":
         return age_text(now - r.created_at)
+    if col == "time":
+        return time_text(r.created_at, now)
+    if col == "id":
+        return r.report_id
     if col == "priority":
         return PRIORITY_LABELS[r.priority]
     if col == "status":
         label = STATUS_LABELS[r.status]
+        if r.status == "closed":  # a closed report's claim has lapsed: say why it closed
+            return f"{label} · {r.close_reason}" if r.close_reason else label
         return f"{label} · {r.claimed_by}" if r.claimed_by and r.status != "new" else label
     if col == "category":
         return rules.category_label(r.category)
     if col == "reporter":
         return reporter_short(r.reporter)
     if col == "media":
-        return str(len(r.media)) if r.media else ""
+        return media_text(r)
     return ""
 
 

@@ -29,13 +29,14 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPixmap, QStaticText
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QTableView
 
+from backend_client import messages as m
 from console.common.exercise import (
     EXERCISE,
     EXERCISE_COLOUR,
     EXERCISE_TEXT_COLOUR,
     is_exercise_report,
 )
-from console.feed.cells import COLUMNS, EXERCISE_PREFIX, cell_text
+from console.feed.cells import COLUMNS, EXERCISE_PREFIX, cell_text, media_kinds
 from console.feed.model import FeedModel
 
 CELL_PAD = 6  # a cell's inner margin, left and right (the widget sizes columns with it)
@@ -140,8 +141,8 @@ class FeedDelegate(QStyledItemDelegate):
         pal = self._pal
         if selected:
             painter.fillRect(x0, y, width, h, pal["highlight"])
-        elif row % 2:
-            painter.fillRect(x0, y, width, h, pal["alt"])
+        elif (store.shown - 1 - row) % 2:  # striped by place from the oldest: new rows on
+            painter.fillRect(x0, y, width, h, pal["alt"])  # top never flip the stripes below
         key = (texts, columns, h, flags, pal["text"].rgba(), pal["highlight_text"].rgba())
         pixmap = self._rows.get(key)
         if pixmap is None:
@@ -271,9 +272,11 @@ class FeedDelegate(QStyledItemDelegate):
             left = _PAD + chip_w + 6
             rest = text[len(EXERCISE_PREFIX) :]
             self._text(painter, QRect(x + left, y, w - left - _PAD, h), rest, fm)
+        elif col == "media":
+            self._media(painter, rect, fm, report, fg if selected else pal["muted"])
         else:
             if (
-                col in ("age", "reporter", "media")
+                col in ("age", "time", "id", "reporter")
                 and not selected
                 and not (unread and col == "reporter")
             ):
@@ -314,6 +317,39 @@ class FeedDelegate(QStyledItemDelegate):
         else:
             x = rect.x() + (width - advance) / 2
         painter.drawStaticText(QPointF(x, rect.y() + (rect.height() - fm.height()) / 2), static)
+
+    def _media(
+        self, painter: QPainter, rect: QRect, fm: QFontMetrics, report: m.Report, ink: QColor
+    ) -> None:
+        """A camera glyph per photo count and a play glyph per video count, right-aligned:
+        what the report carries, seen at a glance (the model's text says it in words)."""
+        photos, videos = media_kinds(report)
+        x = rect.right() - _PAD
+        cy = rect.y() + rect.height() // 2
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for count, video in ((videos, True), (photos, False)):
+            if not count:
+                continue
+            if count > 1:
+                label = str(count)
+                tw = fm.horizontalAdvance(label)
+                painter.setPen(ink)
+                self._text(painter, QRect(x - tw, rect.y(), tw, rect.height()), label, fm, _RIGHT)
+                x -= tw + 2
+            painter.setPen(ink)
+            body = QRect(x - 12, cy - 4, 12, 9)
+            if video:
+                painter.drawRoundedRect(body, 2, 2)
+                painter.setBrush(ink)
+                painter.drawPolygon(
+                    [QPointF(x - 8, cy - 2), QPointF(x - 8, cy + 3), QPointF(x - 3.5, cy + 0.5)]
+                )
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+            else:
+                painter.drawRoundedRect(body, 2, 2)
+                painter.drawEllipse(QPointF(x - 6, cy + 0.5), 2.2, 2.2)
+                painter.drawLine(x - 10, cy - 5, x - 7, cy - 5)
+            x -= 12 + 5
 
     def _chip(
         self,

@@ -27,6 +27,7 @@ from console.feed.cells import (
     age_text,
     cell_text,
     first_line,
+    media_text,
     plain_tooltip,
     reporter_short,
     text_tooltip,
@@ -82,6 +83,17 @@ class _Signals:
 
     def reset(self) -> None:
         self._model.endResetModel()
+
+
+def status_tooltip(r: m.Report) -> str | None:
+    """Who holds it, and why it was closed."""
+    label = STATUS_LABELS[r.status]
+    if r.status == "closed":
+        why = f": {r.close_reason}" if r.close_reason else " (no reason given)"
+        return plain_tooltip(f"{label}{why}")
+    if r.claimed_by:
+        return plain_tooltip(f"{label} — claimed by {r.claimed_by}")
+    return None
 
 
 class FeedModel(QAbstractTableModel):
@@ -149,10 +161,12 @@ class FeedModel(QAbstractTableModel):
     def _tooltip(r: m.Report, col: str) -> str | None:
         if col == "text":
             return text_tooltip(r)
-        if col == "status" and r.claimed_by:
-            return plain_tooltip(f"{STATUS_LABELS[r.status]} — claimed by {r.claimed_by}")
-        if col == "age":
+        if col == "status":
+            return status_tooltip(r)
+        if col in ("age", "time"):
             return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
+        if col == "media":
+            return media_text(r) or None
         if col == "reporter":
             return plain_tooltip(r.reporter)  # the cell shows only its suffix
         if col == "category":

@@ -69,6 +69,24 @@ class FeedFilter:
     def is_default(self) -> bool:
         return self == FeedFilter(show_closed=self.show_closed, hide_exercise=self.hide_exercise)
 
+    def accepts(self, r: m.Report, now: float) -> bool:
+        """Would the feed show this report, `now` being the feed's clock? The same test the
+        store makes over its arrays, for one report (the map shows what the feed shows)."""
+        if r.status not in self.effective_statuses():
+            return False
+        if self.categories is not None and r.category not in self.categories:
+            return False
+        if self.hide_exercise and is_exercise_report(r):
+            return False
+        if self.window_s is not None and r.created_at < now - self.window_s:
+            return False
+        if self.between is not None and not self.between[0] <= r.created_at <= self.between[1]:
+            return False
+        if self.only is not None and r.report_id not in self.only:
+            return False
+        needle = self.text.strip().lower()
+        return not needle or needle in _haystack(r)
+
 
 class RowListener(Protocol):
     """Told about every change to the visible rows, before (`*ing`) and after (`*ed`)."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QTableView
+from PySide6.QtCore import QEvent, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QStyle, QTableView
 
 from backend_client import messages as m
 from backend_client import rules
@@ -22,6 +22,11 @@ from console.feed.model import FeedModel
 from console.theme import current
 
 ROW_HEIGHT = 24
+#: the report text keeps at least this much; narrower, the columns below go, in this order
+MIN_TEXT_WIDTH = 150
+HIDE_WHEN_NARROW: tuple[str, ...] = ("reporter", "time", "id")
+_POINTER_IN = (QEvent.Type.Enter, QEvent.Type.MouseMove, QEvent.Type.HoverEnter)
+_POINTER_OUT = (QEvent.Type.Leave, QEvent.Type.HoverLeave)
 MEDIA_ICON = 16  # the Media column's header is this icon, not a word
 
 
@@ -47,7 +52,10 @@ def column_widths(font: QFont, header: QFontMetrics) -> dict[str, int]:
         # the longest chip; a claimant's name after it is elided (the tooltip has it)
         "status": fm.horizontalAdvance(STATUS_LABELS["in_progress"]) + 10 + pad,
         "reporter": fit("Reporter", fm_bold.horizontalAdvance("W8WMW")),
-        "media": max(fm.horizontalAdvance("99") + pad, MEDIA_ICON + 2 * CELL_PAD + 8),
+        "time": fit("Time", max(fm.horizontalAdvance(t) for t in ("23:59:59", "30 Sep"))),
+        "id": fit("Report", fm.horizontalAdvance("R-DDDDDDDDDD")),
+        # a video and a photo glyph, and a count when there are several
+        "media": max(2 * (12 + 5) + fm.horizontalAdvance("9") + pad, MEDIA_ICON + 2 * CELL_PAD + 8),
     }
 
 
@@ -58,6 +66,10 @@ class FeedTable(QTableView):
     current_report_changed = Signal()
     #: the officer moved to or opened a report (not a selection made on request)
     report_chosen = Signal(str)
+    #: how many new rows wait above the ones held still for the officer (0: none)
+    unseen_changed = Signal(int)
+    #: the empty state's "Clear filters" was clicked
+    clear_filters_requested = Signal()
 
     def __init__(self, model: FeedModel) -> None:
         super().__init__()
@@ -71,6 +83,10 @@ class FeedTable(QTableView):
         }
         self._quiet = False  # selecting on request: do not echo report_chosen
         self._restore_id: str | None = None
+        #: the pointer is over the rows: new reports must not move the row under it
+        self.pointer_inside = False
+        #: new rows put above the rows held still, not yet scrolled to
+        self.unseen = 0
         self.setModel(model)
         self.delegate = FeedDelegate(model, self)
         self.setItemDelegate(self.delegate)
@@ -93,7 +109,8 @@ class FeedTable(QTableView):
         hh.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         model.header_icons["media"] = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         hh.setIconSize(QSize(MEDIA_ICON, MEDIA_ICON))
-        for name, width in column_widths(self.font(), hh.fontMetrics()).items():
+        self._widths = column_widths(self.font(), hh.fontMetrics())
+        for name, width in self._widths.items():
             self.setColumnWidth(COL[name], width)
         hh.setStretchLastSection(False)
         hh.setSectionResizeMode(COL["text"], QHeaderView.ResizeMode.Stretch)
@@ -103,6 +120,14 @@ class FeedTable(QTableView):
         self.selectionModel().currentRowChanged.connect(self._current_row_changed)
         model.modelAboutToBeReset.connect(self._remember_selection)
         model.modelReset.connect(self._restore_selection)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        #: what an empty list says (how many reports the filters hide, and a way out)
+        self.empty_label = QLabel(self.viewport())
+        self.empty_label.setTextFormat(Qt.TextFormat.RichText)  # our words and numbers only
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.linkActivated.connect(lambda _l: self.clear_filters_requested.emit())
+        self.empty_label.hide()
 
     # ------------------------------------------------------------ selection
 
@@ -153,22 +178,68 @@ class FeedTable(QTableView):
 
     # ------------------------------------------------------------ a batch of reports
 
+    def holds_still(self) -> bool:
+        """Must new reports leave the visible rows where they are? Yes while the officer
+        reads further down, points at a row or has one selected: a click must land on the
+        row it aimed at. Only an untouched feed at the top flows."""
+        return (
+            self.verticalScrollBar().value() > 0
+            or self.pointer_inside
+            or self.currentIndex().isValid()
+        )
+
     def apply(self, batch: Sequence[tuple[m.Report, bool]]) -> None:
-        """Put a batch into the model, keeping the rows under the eye still when the officer
-        reads further down, and lay them out at once (otherwise Qt's zero-delay layout timer
-        repaints the viewport a second time)."""
+        """Put a batch into the model, keeping the visible rows still (see `holds_still`):
+        rows inserted above them scroll the view by as many rows, so nothing moves on screen,
+        and are counted in `unseen`. The batch is laid out at once (otherwise Qt's zero-delay
+        layout timer repaints the viewport a second time)."""
         model = self.feed_model
         bar = self.verticalScrollBar()
-        anchor = None
-        if bar.value() > 0:  # reading further down: keep the rows under the eye still
-            top = self.indexAt(QPoint(0, 0))
-            anchor = model.report_at(top.row()) if top.isValid() else None
+        anchors: list[tuple[str, int]] = []  # (report id, its row before), top row first
+        top = bar.value()  # ScrollPerItem: the value is the top visible row
+        if self.holds_still():
+            for row in (top, self.currentIndex().row()):
+                report = model.report_at(row)
+                if report is not None:
+                    anchors.append((report.report_id, row))
         model.upsert_many(batch)
         self.executeDelayedItemsLayout()
-        if anchor is not None:
-            row = model.row_of(anchor.report_id)
-            if row is not None:
-                bar.setValue(row)
+        for report_id, before in anchors:
+            after = model.row_of(report_id)
+            if after is None:
+                continue  # it left the filter: hold the next anchor still instead
+            new_top = max(0, after - (before - top))
+            bar.setValue(new_top)
+            new_top = bar.value()
+            self._set_unseen(min(self.unseen + max(0, new_top - top), new_top))
+            break
+        self.update_empty_state()
+
+    def scroll_to_newest(self) -> None:
+        """Show the newest rows (the "N new" bar's click): the count clears."""
+        self.verticalScrollBar().setValue(0)
+        self._set_unseen(0)
+
+    def update_empty_state(self, hidden: int | None = None, total: int | None = None) -> None:
+        """Say why the list is empty: nothing yet, or how many reports the filters hide."""
+        model = self.feed_model
+        if model.rowCount():
+            self.empty_label.hide()
+            return
+        total = model.total() if total is None else total
+        hidden = total if hidden is None else hidden
+        if total == 0:
+            text = "No reports yet. New reports appear here as they arrive."
+        else:
+            noun = "report" if hidden == 1 else "reports"
+            link = current()["highlight"]
+            text = (
+                f"No reports match — {hidden:,} {noun} hidden by filters. "
+                f"<a href='clear' style='color:{link}'>Clear filters</a>"
+            )
+        self.empty_label.setText(text)
+        self._place_empty_label()
+        self.empty_label.show()
 
     # ------------------------------------------------------------ Qt events
 
@@ -181,6 +252,38 @@ class FeedTable(QTableView):
                 return
         super().keyPressEvent(event)
 
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802 - Qt naming
+        kind = event.type()
+        if kind in _POINTER_IN:
+            self.pointer_inside = True
+        elif kind in _POINTER_OUT:
+            self.pointer_inside = False
+        return super().viewportEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit_columns()
+        if not self.empty_label.isHidden():
+            self._place_empty_label()
+
+    def _fit_columns(self) -> None:
+        """In a narrow feed, leave out the reporter, time and id columns (in that order)
+        rather than squeeze the report text below `MIN_TEXT_WIDTH`; each returns when
+        there is room again (their text is in the row's tooltips and the report dock)."""
+        available = self.viewport().width()
+        needed = sum(w for name, w in self._widths.items())
+        hide: set[str] = set()
+        for name in HIDE_WHEN_NARROW:
+            if available - needed >= MIN_TEXT_WIDTH:
+                break
+            hide.add(name)
+            needed -= self._widths[name]
+        for name in HIDE_WHEN_NARROW:
+            if self.isColumnHidden(COL[name]) != (name in hide):
+                self.setColumnHidden(COL[name], name in hide)
+                if name not in hide:
+                    self.setColumnWidth(COL[name], self._widths[name])
+
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "delegate"):
             self._style_scrollbars()  # the theme was switched
@@ -188,6 +291,23 @@ class FeedTable(QTableView):
         super().changeEvent(event)
 
     # ------------------------------------------------------------ internals
+
+    def _place_empty_label(self) -> None:
+        vp = self.viewport()
+        self.empty_label.setGeometry(16, 24, max(40, vp.width() - 32), 60)
+
+    def _scrolled(self, value: int) -> None:
+        if value < self.unseen:  # the officer scrolled up into the new rows: seen
+            self._set_unseen(value)
+
+    def _add_unseen(self, rows: int) -> None:
+        if rows > 0:
+            self._set_unseen(self.unseen + rows)
+
+    def _set_unseen(self, rows: int) -> None:
+        if rows != self.unseen:
+            self.unseen = rows
+            self.unseen_changed.emit(rows)
 
     def _current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.current_report_changed.emit()
@@ -202,6 +322,7 @@ class FeedTable(QTableView):
         self._restore_id = report.report_id if report is not None else None
 
     def _restore_selection(self) -> None:
+        self._set_unseen(0)  # a refilter lists the rows afresh: nothing is "new" in it
         rid, self._restore_id = self._restore_id, None
         row = self.feed_model.row_of(rid) if rid else None
         if row is None:

@@ -29,6 +29,7 @@ class Offer:
     close: bool = False
     assign: bool = False
     priority: bool = False
+    reopen: bool = False
 
 
 def may_move_to(report: m.Report, target: str, username: str, role: str) -> bool:
@@ -71,8 +72,15 @@ def offer(report: m.Report | None, username: str, role: str) -> Offer:
     is_open = report.status != "closed"
     return Offer(
         claim=may_claim(report, username, role) and claim_would_change(report, username),
-        progress=may_move_to(report, "in_progress", username, role),
+        progress=is_open and may_move_to(report, "in_progress", username, role),
         close=may_move_to(report, "closed", username, role),
         assign=is_open and may_send(role, m.ReportAssign),
         priority=is_open and may_send(role, m.ReportSetPriority),
+        reopen=not is_open
+        and may_move_to(report, reopen_target(report, username, role), username, role),
     )
+
+
+def reopen_target(report: m.Report, username: str, role: str) -> str:
+    """Where Reopen takes this closed report (see `rules.reopen_target`)."""
+    return rules.reopen_target(report.claimed_by, username, role)

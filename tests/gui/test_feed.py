@@ -74,7 +74,7 @@ def test_age_is_relative_and_refreshes_only_the_age_column(qapp: object) -> None
     assert cell(model, 0, "age") == "2 h"
     assert changed == [(COL["age"], COL["age"])]
     assert [age_text(s) for s in (3, 42, 61, 7200, 3 * 86400)] == [
-        "now",
+        "3 s",  # seconds tick: never "now" for long
         "42 s",
         "1 min",
         "2 h",
@@ -174,7 +174,11 @@ def test_keyboard_triage_submits_actions(qtbot, session: ConsoleSession, feed: F
     qtbot.keyClick(feed.table, Qt.Key.Key_C)
     qtbot.keyClick(feed.table, Qt.Key.Key_P)
     qtbot.keyClick(feed.table, Qt.Key.Key_H)
-    qtbot.keyClick(feed.table, Qt.Key.Key_X)
+    qtbot.keyClick(feed.table, Qt.Key.Key_X)  # asks why first
+    dialog = feed.action_bar.close_dialog
+    assert dialog is not None and not dialog.ok.isEnabled()
+    dialog.choose("Resolved")
+    dialog.accept()
     sent = pending(session)
     assert [type(x) for x in sent] == [
         m.ReportClaim,
@@ -360,14 +364,27 @@ def test_narrow_columns_fit_their_longest_value_and_the_text_takes_the_rest(
     assert feed.table.columnWidth(COL["category"]) >= longest + 13 + 12  # dot and padding
     hh = feed.table.horizontalHeader()
     assert hh.sectionResizeMode(COL["text"]) == QHeaderView.ResizeMode.Stretch
-    others = sum(feed.table.columnWidth(c) for c in range(len(COL)) if c != COL["text"])
-    # one label per category, the longest "Missing person": at the feed's minimum width
-    # (560) the report text still gets ~100 px
-    assert others < 460
+
+    def others() -> int:
+        return sum(
+            feed.table.columnWidth(c)
+            for c in range(len(COL))
+            if c != COL["text"] and not feed.table.isColumnHidden(c)
+        )
+
+    # every column fits in the feed's usual width, and the text keeps the rest
+    assert not any(feed.table.isColumnHidden(c) for c in range(len(COL)))
+    assert others() < 700
+    assert feed.table.columnWidth(COL["text"]) >= feed.table.viewport().width() - others() - 1
+    # at the feed's minimum width (560) reporter, time and id give way to the report text
     feed.resize(560, 500)
-    assert feed.table.columnWidth(COL["text"]) >= 90
-    feed.resize(700, 500)
-    assert feed.table.columnWidth(COL["text"]) >= feed.table.viewport().width() - others - 1
+    assert [feed.table.isColumnHidden(COL[c]) for c in ("time", "reporter", "id")] == [True] * 3
+    assert feed.table.columnWidth(COL["text"]) >= 140
+    feed.resize(700, 500)  # wider: the id comes back first
+    assert feed.table.isColumnHidden(COL["reporter"]) and not feed.table.isColumnHidden(COL["id"])
+    feed.resize(900, 500)
+    assert not feed.table.isColumnHidden(COL["time"])
+    assert feed.table.columnWidth(COL["time"]) > 40
 
 
 def test_a_theme_switch_restyles_the_scroll_bars_and_forgets_drawn_rows(

@@ -40,7 +40,8 @@ def test_only_supervising_roles_approve_and_never_their_own_alert() -> None:
         ("in_progress", "closed", True),
         ("in_progress", "new", False),
         ("closed", "claimed", True),
-        ("closed", "in_progress", False),
+        ("closed", "in_progress", True),
+        ("closed", "new", False),
     ],
 )
 def test_status_moves(current: str, target: str, ok: bool) -> None:
@@ -101,7 +102,7 @@ def test_a_held_report_is_changed_by_its_holder_or_a_supervisor_only() -> None:
     assert not rules.may_assign("in_progress", "dana", "dev", "dispatcher")
     assert rules.may_assign("in_progress", "dana", "sam", "supervisor")
     assert rules.may_assign("closed", "dana", "dev", "dispatcher")  # reopens it
-    assert set(rules.MOVES["closed"]) == {"claimed"}
+    assert set(rules.MOVES["closed"]) == {"claimed", "in_progress"}
     assert all(who in ("anyone", "holder") for who in rules.MOVE_TABLE.values())
 
 
@@ -117,3 +118,16 @@ def test_pseudonyms_spell_no_word() -> None:
         assert p.startswith(rules.PSEUDONYM_PREFIX)
         assert len(p) == len(rules.PSEUDONYM_PREFIX) + rules.PSEUDONYM_LENGTH
         assert set(p[len(rules.PSEUDONYM_PREFIX) :]) <= set(rules.PSEUDONYM_ALPHABET)
+
+
+def test_reopen_puts_a_report_back_for_its_holder_and_claims_it_for_anyone_else() -> None:
+    # the officer who held it (an undone close) or a supervisor: straight back into progress
+    assert rules.reopen_target("dana", "dana", "dispatcher") == "in_progress"
+    assert rules.reopen_target("dana", "sam", "supervisor") == "in_progress"
+    # anyone else reopens it as theirs
+    assert rules.reopen_target("dana", "dev", "dispatcher") == "claimed"
+    assert not rules.may_move(
+        "closed", "in_progress", claimed_by="dana", username="dev", role="dispatcher"
+    )
+    assert rules.may_move("closed", "claimed", claimed_by="dana", username="dev", role="dispatcher")
+    assert "Passed to 999/101" in rules.CLOSE_REASONS and len(set(rules.CLOSE_REASONS)) == 5

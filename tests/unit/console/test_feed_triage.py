@@ -58,7 +58,7 @@ def test_offer_follows_the_rules(
 
 
 def test_moves_the_rules_never_allow_are_never_offered() -> None:
-    assert not may_move_to(report("closed"), "in_progress", "dana", "supervisor")
+    assert not may_move_to(report("closed", "dev"), "in_progress", "dana", "dispatcher")
     assert not may_move_to(report("in_progress", "dana"), "in_progress", "dana", "dispatcher")
     assert not may_move_to(report("closed", "dana"), "closed", "dana", "dispatcher")
 
@@ -75,3 +75,10 @@ def test_a_role_not_known_yet_bars_nothing_but_never_forces() -> None:
     assert offer(report(), "dana", "?") == Offer(True, True, True, True, True)
     held = offer(report("claimed", "dev"), "dana", "?")
     assert not held.claim and not held.progress and held.assign
+
+
+def test_reopen_is_offered_for_a_closed_report_only() -> None:
+    assert offer(report("closed", "dana"), "dana", "dispatcher").reopen
+    assert offer(report("closed", "dev"), "dana", "dispatcher").reopen  # as a claim of hers
+    assert not offer(report("closed", "dev"), "ann", "analyst").reopen
+    assert not offer(report("in_progress", "dana"), "dana", "dispatcher").reopen
