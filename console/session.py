@@ -97,6 +97,11 @@ class ConsoleSession(QObject):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.stop()
 
+    def reconnect_now(self) -> bool:
+        """The officer pressed "Reconnect now": skip the rest of the backoff wait (the
+        policy itself stays the client's). False when the link is not backing off."""
+        return self.client.reconnect_now()
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
