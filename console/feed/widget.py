@@ -53,6 +53,7 @@ class FeedWidget(QWidget):
         self.session = session
         self.settings = settings
         self.model = FeedModel(self)
+        self.model.store.opened = session  # unread: not yet opened by this officer
         self._pending: list[tuple[m.Report, bool]] = []
         self._last_flush = 0.0
 
