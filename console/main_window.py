@@ -53,6 +53,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.map)
         self.setStatusBar(self.status)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.link_bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.status.attention)
 
         left = self._dock("Feed", self.feed, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)

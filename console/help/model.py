@@ -56,18 +56,19 @@ def _installed(distribution: str) -> tuple[str | None, str | None]:
         meta = md.metadata(distribution)
     except md.PackageNotFoundError:
         return None, None
-    licence = meta["License-Expression"] if "License-Expression" in meta else None
+    fields = meta.json  # lower-case keys; "classifier" is a list
+    licence = fields.get("license_expression")
     if not licence:
         classifiers = [
             found.group(1)
-            for c in meta.get_all("Classifier") or []
+            for c in fields.get("classifier", [])
             if (found := _LICENCE_CLASSIFIER.match(c))
         ]
         licence = "; ".join(classifiers) or None
     if not licence:
-        short = (meta["License"] if "License" in meta else "").strip()
+        short = str(fields.get("license", "")).strip()
         licence = short if short and "\n" not in short and len(short) < 80 else None
-    return meta["Version"], licence
+    return str(fields.get("version")), str(licence) if licence else None
 
 
 def licence_lines(parts: Iterable[Part] = PARTS) -> list[str]:

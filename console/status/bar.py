@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QStatusBar,
     QSystemTrayIcon,
+    QToolBar,
     QToolButton,
 )
 
@@ -83,27 +84,38 @@ class StatusBar(QStatusBar):
         self.sound = sound or HighSound(muted=muted)
         self.sound.muted = muted
 
-        # the HIGH queue: a button (click opens the newest) and Acknowledge, shown only
-        # while a report waits (HIGH reports are rare enough for the re-layout)
+        # what waits for this officer, across the top of the window (`attention`, which
+        # the window places under the menu): the HIGH queue (a click opens the newest,
+        # Acknowledge clears it) and an approval notice (a click goes to the alert). Shown
+        # only while something waits: HIGH reports are rare enough for the re-layout.
+        self.attention = QToolBar("Waiting for you")
+        self.attention.setObjectName("attention-bar")
+        self.attention.setMovable(False)
+        self.attention.setFloatable(False)
+        self.attention.toggleViewAction().setVisible(False)
         self.high = QPushButton()
-        self.high.setFlat(True)
-        self.high.setAutoFillBackground(True)
+        self.high.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.high.setMinimumWidth(200)
         self.high.setToolTip("Open the newest HIGH report")
         self.high.clicked.connect(self.open_newest_high)
         self.acknowledge = QPushButton("Acknowledge")
         self.acknowledge.setToolTip("Take the newest HIGH report off the waiting list")
         self.acknowledge.clicked.connect(self.acknowledge_newest)
-        self.addWidget(self.high)
-        self.addWidget(self.acknowledge)
-        self.high.hide()
-        self.acknowledge.hide()
-        # an approval waiting for this supervisor: stays until it is opened or decided
         self.approval = QPushButton()
-        self.approval.setFlat(True)
         self.approval.setToolTip("Go to the alert waiting for your approval")
         self.approval.clicked.connect(self.open_waiting_approval)
-        self.addWidget(self.approval)
-        self.approval.hide()
+        self.approval.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.approval.setMinimumWidth(160)
+        self.approval.setStyleSheet(
+            "QPushButton { background: #1f6feb; color: #ffffff; border: none;"
+            " padding: 2px 8px; text-align: left; }"
+        )
+        self._high_actions = [self.attention.addWidget(self.high)]
+        self._high_actions.append(self.attention.addWidget(self.acknowledge))
+        self._approval_action = self.attention.addWidget(self.approval)
+        for action in [*self._high_actions, self._approval_action]:
+            action.setVisible(False)
+        self.attention.hide()
         self._approval_alert: str | None = None
         self._tray: QSystemTrayIcon | None = None
 
@@ -212,16 +224,17 @@ class StatusBar(QStatusBar):
         supervisor clicks it (to the alert) or the alert is decided; and a desktop
         notification where there is a system tray."""
         self._approval_alert = waiting_approval(self.session.alerts.values(), self.session.username)
-        self.approval.setText(f"{message} — click to review")
+        said = message.replace(" Open Alerts to review it.", "")  # the click does that
+        self.approval.setText(f"Click to review — {said}")
         self.approval.setToolTip(plain_tip(message))
-        self.approval.show()
+        self._show_approval(True)
         self._notify_desktop("Lookout: approval waiting", message)
 
     def open_waiting_approval(self) -> str | None:
         alert_id = self._approval_alert or waiting_approval(
             self.session.alerts.values(), self.session.username
         )
-        self.approval.hide()
+        self._show_approval(False)
         self._approval_alert = None
         if alert_id is not None:
             self.open_alert.emit(alert_id)
@@ -229,7 +242,26 @@ class StatusBar(QStatusBar):
 
     @property
     def approval_showing(self) -> bool:
-        return not self.approval.isHidden()
+        return self._approval_action.isVisible()
+
+    @property
+    def high_showing(self) -> bool:
+        return self._high_actions[0].isVisible()
+
+    def _show_approval(self, on: bool) -> None:
+        self._approval_action.setVisible(on)
+        self._update_attention()
+
+    def _show_high(self, on: bool) -> None:
+        if self.high_showing != on:
+            for action in self._high_actions:
+                action.setVisible(on)
+            self._update_attention()
+
+    def _update_attention(self) -> None:
+        wanted = self.high_showing or self.approval_showing
+        if self.attention.isHidden() == wanted:
+            self.attention.setVisible(wanted)
 
     def show_notice(self, message: str) -> None:
         """Something for this officer to know (a rehearsal's prompt): shown for a while
@@ -268,7 +300,7 @@ class StatusBar(QStatusBar):
                 self.session.alerts.values(), self.session.username
             )
             if self._approval_alert is None:
-                self.approval.hide()
+                self._show_approval(False)
 
     def _notify_desktop(self, title: str, message: str) -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -288,32 +320,34 @@ class StatusBar(QStatusBar):
     def _render_high(self, flash: bool = False) -> None:
         text = high_queue_text(self.queue)
         if not text:
-            self.high.hide()
-            self.acknowledge.hide()
+            self._show_high(False)
             self._flash_timer.stop()
             return
         self.high.setText(text)
         self.high.setToolTip(plain_tip(f"{text}\nClick to open it."))
         self._high_colour = STATUS_COLOURS["new"]
-        if self.high.isHidden():
-            self.high.show()
-            self.acknowledge.show()
+        self._show_high(True)
         self._paint_high(True)
         if flash:
             self._flashes = FLASHES
             self._flash_timer.start()
 
     def _paint_high(self, on: bool) -> None:
-        pal = self.high.palette()
-        colour = QColor(self._high_colour)
-        for role in (QPalette.ColorRole.Window, QPalette.ColorRole.Button):
-            pal.setColor(role, colour if on else QColor(0, 0, 0, 0))
-        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
-            pal.setColor(role, QColor("#ffffff") if on else colour)
-        self.high.setPalette(pal)
+        # a style sheet: the theme's sheet styles buttons, which then ignore a palette
+        # (a short sheet on one button, changed a few times per HIGH report)
+        colour = self._high_colour
+        sheet = (
+            f"QPushButton {{ background: {colour}; color: #ffffff; font-weight: 700;"
+            " border: none; padding: 1px 8px; text-align: left; }"
+            if on
+            else f"QPushButton {{ background: transparent; color: {colour}; font-weight: 700;"
+            " border: none; padding: 1px 8px; text-align: left; }"
+        )
+        if self.high.styleSheet() != sheet:
+            self.high.setStyleSheet(sheet)
 
     def _mute_text(self, muted: bool) -> None:
-        self.mute_button.setText("🔕 Muted" if muted else "🔔 Sound")
+        self.mute_button.setText("Sound muted" if muted else "Sound on")
         self.mute_button.setToolTip(
             "The HIGH report sound is off: click to turn it on"
             if muted

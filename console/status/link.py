@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QPushButton, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QPushButton, QSizePolicy, QToolBar
 
 from backend_client.state import ConnectionStatus, State
 from console.common.labels import plain_label
@@ -31,7 +31,8 @@ class LinkBar(QToolBar):
         self.setMovable(False)
         self.setFloatable(False)
         self.toggleViewAction().setVisible(False)  # it shows itself when the link drops
-        self.text = plain_label(selectable=False, wrap=False)
+        self.text = plain_label(selectable=False, wrap=False, shrink=False)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bold = QFont(self.text.font())
         bold.setBold(True)
         self.text.setFont(bold)
@@ -39,10 +40,7 @@ class LinkBar(QToolBar):
         self.reconnect = QPushButton("Reconnect now")
         self.reconnect.setToolTip("Try the relay again at once instead of waiting")
         self.reconnect.clicked.connect(self.reconnect_now)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(self.text)
-        self.addWidget(spacer)
         self._reconnect_action = self.addWidget(self.reconnect)
         self.setStyleSheet(
             "QToolBar#link-bar { background: #8b1d18; border: none; }"

@@ -87,13 +87,15 @@ def test_clicking_the_high_banner_opens_the_report_and_takes_it_off(
     status = window.status
     qtbot.waitUntil(lambda: len(status.queue) == 2, timeout=3000)
     assert status.high.text().startswith("2 HIGH reports waiting — newest:")
+    assert status.attention.isVisible() and status.high.isVisible()  # across the window
     status.high.click()
     current = window.feed.current_report()
     assert current is not None and current.report_id == "R-0003"
     assert session.is_opened("R-0003")
     assert status.queue.ids() == ["R-0001"]
     window.feed.select_report("R-0001")  # opened from the feed: it stops waiting too
-    assert len(status.queue) == 0 and status.high.isHidden()
+    assert len(status.queue) == 0 and not status.high_showing
+    assert not status.attention.isVisible()
 
 
 def test_an_approval_notice_click_goes_to_the_alert(
