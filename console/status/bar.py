@@ -80,6 +80,8 @@ class StatusBar(QStatusBar):
         self._status = session.status
         self.setSizeGripEnabled(False)
         self.queue = HighQueue()
+        #: reports seen HIGH and open: a change that makes another one HIGH is news
+        self._high_ids: set[str] = set()
         muted = settings is not None and _true(settings.get(MUTE_KEY, False))
         self.sound = sound or HighSound(muted=muted)
         self.sound.muted = muted
@@ -282,9 +284,16 @@ class StatusBar(QStatusBar):
 
     # ------------------------------------------------------------ the queue, kept true
 
-    def _report_changed(self, report: m.Report, _created: bool) -> None:
+    def _report_changed(self, report: m.Report, created: bool) -> None:
         if self.queue.changed(report):
             self._render_high()
+            return
+        if not HighQueue.alarming(report):
+            return
+        raised = not created and report.report_id not in self._high_ids
+        self._high_ids.add(report.report_id)
+        if raised:  # a colleague raised it to HIGH (a new one comes through the feed)
+            self.show_high_priority(report)
 
     def _report_opened(self, report_id: str) -> None:
         if self.queue.discard(report_id):

@@ -99,6 +99,9 @@ class HighQueue:
 
     def __init__(self) -> None:
         self._waiting: dict[str, m.Report] = {}
+        #: acknowledged or opened this sign-in: never queued again (a replay of its
+        #: later changes is not news)
+        self._done: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -112,7 +115,11 @@ class HighQueue:
 
     def offer(self, report: m.Report) -> bool:
         """A HIGH report arrived; True if it joined the queue."""
-        if not self.alarming(report) or report.report_id in self._waiting:
+        if (
+            not self.alarming(report)
+            or report.report_id in self._waiting
+            or report.report_id in self._done
+        ):
             return False
         self._waiting[report.report_id] = report
         return True
@@ -129,7 +136,9 @@ class HighQueue:
         return True
 
     def discard(self, report_id: str) -> bool:
-        """Acknowledged or opened: it no longer waits. True if it was waiting."""
+        """Acknowledged or opened: it no longer waits, and does not come back. True if it
+        was waiting."""
+        self._done.add(report_id)
         return self._waiting.pop(report_id, None) is not None
 
     def newest(self) -> m.Report | None:

@@ -293,3 +293,16 @@ def test_the_link_bar_says_the_link_is_lost_and_reconnects_now(
     assert not link.showing
     link.set_status(ConnectionStatus(State.OFFLINE, NOW + 7))  # stopped on purpose
     assert not link.showing
+
+
+def test_a_report_raised_to_high_joins_the_queue_once(
+    session: ConsoleSession, bar: StatusBar
+) -> None:
+    session.report_changed.emit(_report("R-5", priority="normal"), True)
+    session.report_changed.emit(_report("R-5"), False)  # a colleague raised it
+    assert bar.queue.ids() == ["R-5"]
+    bar.acknowledge.click()
+    session.report_changed.emit(_report("R-5", claimed_by="dev"), False)  # later news
+    session.report_changed.emit(_report("R-5", priority="normal"), False)
+    session.report_changed.emit(_report("R-5"), False)
+    assert len(bar.queue) == 0, "acknowledged this sign-in: it does not come back"

@@ -103,6 +103,7 @@ def test_the_high_queue_keeps_each_waiting_report_once_in_arrival_order() -> Non
     assert not q.changed(_high("R-9"))
     assert high_queue_text(q).startswith("HIGH PRIORITY Violence report R-2")
     assert q.discard("R-2") and not q.discard("R-2") and len(q) == 0
+    assert not q.offer(_high("R-2")), "acknowledged: it does not come back"
 
 
 def test_the_link_banner_counts_down_and_names_the_reason() -> None:
