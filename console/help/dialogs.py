@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -20,6 +20,34 @@ from PySide6.QtWidgets import (
 )
 
 from console.help.model import shortcut_rows
+
+#: the guide's screenshots are 1600 px wide: shown at this width (height to scale)
+IMAGE_WIDTH = 820
+
+
+def fit_images(doc: QTextDocument, width: int) -> int:
+    """Show every image of `doc` `width` pixels wide (Qt keeps the aspect ratio when only
+    the width is given); returns how many there were."""
+    n = 0
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            fmt = fragment.charFormat()
+            if fragment.isValid() and fmt.isImageFormat():
+                image = fmt.toImageFormat()
+                image.setWidth(width)
+                cursor = QTextCursor(doc)
+                cursor.setPosition(fragment.position())
+                cursor.setPosition(
+                    fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
+                )
+                cursor.setCharFormat(image)
+                n += 1
+            it += 1
+        block = block.next()
+    return n
 
 
 class GuideDialog(QDialog):
@@ -35,6 +63,8 @@ class GuideDialog(QDialog):
         self.browser.setSearchPaths([str(path.parent)])
         self.browser.document().setBaseUrl(QUrl.fromLocalFile(str(path.parent) + "/"))
         self.browser.setMarkdown(path.read_text(encoding="utf-8"))
+        #: screenshots shown, each IMAGE_WIDTH wide
+        self.images = fit_images(self.browser.document(), IMAGE_WIDTH)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

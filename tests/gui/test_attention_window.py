@@ -131,6 +131,7 @@ def test_view_mutes_the_chime_and_help_has_guide_shortcuts_about(window: MainWin
     assert guide is not None
     text = guide.browser.toPlainText()
     assert "dispatcher" in text.lower() and "# " not in text[:200]  # rendered, not source
+    assert guide.images >= 3  # the screenshots, fitted to the dialog
     guide.close()
     about = window.show_about()
     assert "Apache-2.0" in about.text() and "LGPL" in about.text() and "Leaflet" in about.text()
