@@ -278,6 +278,7 @@ class RelayClient:
                     self._set(Trigger.FATAL_ERROR, reason=verdict.reason, next_attempt_at=None)
                     return
                 delay = self._backoff.next_delay()
+                self._wake.clear()  # before the state is shown: a click from now on counts
                 self._set(
                     Trigger.LINK_FAILED,
                     reason=verdict.reason,
@@ -291,7 +292,6 @@ class RelayClient:
 
     async def _wait_backoff(self, delay: float) -> None:
         """The backoff delay, cut short by `stop()` or `reconnect_now()`."""
-        self._wake.clear()
         waiters = [
             asyncio.ensure_future(self._stop.wait()),
             asyncio.ensure_future(self._wake.wait()),
