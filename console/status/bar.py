@@ -135,7 +135,7 @@ class StatusBar(QStatusBar):
         self.rtt = self._label()
         self.queued = self._label()
         self.user = self._label()
-        #: View > Mute HIGH sound, and the bell at the status bar's end: one action
+        #: View > Mute the HIGH report sound, and the button at the status bar's end: one action
         self.mute_action = QAction("&Mute the HIGH report sound", self, checkable=True)
         self.mute_action.setChecked(muted)
         self.mute_action.toggled.connect(self.set_muted)
