@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,10 @@ class NoKeyAvailable(CacheError):
 
 class CacheSchemaError(CacheError):
     """The cache file was written by a different version of Lookout."""
+
+
+class RelayChanged(CacheError):
+    """The cache file holds another relay's data (or data of no known relay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,23 @@ class ErasureRow(Base):
     kept: Mapped[bool] = mapped_column(Boolean)
 
 
+class OpenedRow(Base):
+    """A report an officer has opened in this console: unread means "not opened by me",
+    the same on every sign-in, whether the report came from the cache or a replay."""
+
+    __tablename__ = "opened"
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class RelayRow(Base):
+    """Which relay this cache holds the data of (its identity: see `relay_identity`)."""
+
+    __tablename__ = "relay"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(400))
+
+
 class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -185,7 +207,9 @@ _alert_decoder = msgspec.json.Decoder(m.Alert)
 class LocalCache:
     """Latest known state of everything an officer can read, in one encrypted-media file."""
 
-    def __init__(self, path: Path, key: bytes) -> None:
+    def __init__(self, path: Path, key: bytes, relay: str | None = None) -> None:
+        """`relay` is the identity of the relay this console talks to (`relay_identity`):
+        a file that holds another relay's data raises `RelayChanged`, never shows it."""
         if len(key) != KEY_BYTES:
             raise ValueError(f"the cache key must be {KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(key)
@@ -202,6 +226,8 @@ class LocalCache:
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         try:
             self._check_layout(path)
+            if relay is not None:
+                self._check_relay(path, relay)
         except BaseException:
             self._engine.dispose()
             raise
@@ -218,6 +244,26 @@ class LocalCache:
                     f"layout {SCHEMA_VERSION}; delete the file and it will be refilled "
                     "from the relay"
                 )
+
+    def _check_relay(self, path: Path, relay: str) -> None:
+        with self._write_lock, self._sessions.begin() as s:
+            row = s.get(RelayRow, "identity")
+            if row is not None and row.value == relay:
+                return
+            if row is None and s.get(MetaRow, "last_seq") is None:
+                s.add(RelayRow(key="identity", value=relay))  # a new, empty cache
+                return
+        raise RelayChanged(
+            f"the cache at {path} holds the data of another relay"
+            if row is not None
+            else f"the cache at {path} does not say which relay its data came from"
+        )
+
+    def relay(self) -> str | None:
+        """The identity of the relay whose data this file holds."""
+        with self._sessions() as s:
+            row = s.get(RelayRow, "identity")
+            return None if row is None else row.value
 
     # ------------------------------------------------------------ events
 
@@ -302,6 +348,20 @@ class LocalCache:
             return [
                 Incident(r.incident_ref, r.title, r.opened_by, r.opened_at) for r in s.scalars(q)
             ]
+
+    # ------------------------------------------------------------ opened by an officer
+
+    def opened_reports(self, username: str) -> set[str]:
+        """The reports `username` has opened here (on any sign-in)."""
+        q = select(OpenedRow.report_id).where(OpenedRow.username == username)
+        with self._sessions() as s:
+            return set(s.scalars(q))
+
+    def mark_opened(self, username: str, report_ids: Iterable[str]) -> None:
+        """Remember that `username` opened these reports (again is harmless)."""
+        with self._write_lock, self._sessions.begin() as s:
+            for report_id in dict.fromkeys(report_ids):
+                s.merge(OpenedRow(username=username, report_id=report_id))
 
     # ------------------------------------------------------------ media
 
@@ -467,6 +527,7 @@ def _erase(s: Session, ev: m.ReportErased) -> None:
     for body in s.scalars(select(ReportRow.body).where(ReportRow.report_id.in_(ids))):
         shas.update(x.sha256 for x in _report_decoder.decode(body).media)
     s.execute(delete(ChatRow).where(ChatRow.report_id.in_(ids)))
+    s.execute(delete(OpenedRow).where(OpenedRow.report_id.in_(ids)))
     s.execute(delete(ReportRow).where(ReportRow.report_id.in_(ids)))
     for sha in shas:
         needle = f'%"sha256":"{sha}"%'  # a hex digest: nothing in it is a LIKE wildcard
@@ -513,6 +574,40 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
+
+
+def relay_identity(url: str, pin_sha256: str | None, ca_file: Path | None) -> str:
+    """What names a relay before connecting to it: its pinned certificate (a rebuilt relay
+    makes a new one, and a changed pin is confirmed by a person), else the CA that vouches
+    for it and its address, else its address alone."""
+    if pin_sha256:
+        return f"pin:{pin_sha256.upper()}"
+    if ca_file is not None:
+        try:
+            digest = hashlib.sha256(Path(ca_file).read_bytes()).hexdigest()
+        except OSError:
+            digest = str(ca_file)
+        return f"ca:{digest}@{url}"
+    return f"url:{url}"
+
+
+def set_aside(path: Path, why: str = "other-relay") -> Path | None:
+    """Move a cache (or outbox) file and its WAL companions out of the way, kept beside
+    it under a dated name, never deleted; the path it went to, or None if absent."""
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.{why}-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.{why}-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(target.with_name(target.name + suffix))
+    path.replace(target)
+    return target
 
 
 # ---------------------------------------------------------------- key management

@@ -164,6 +164,8 @@ class RelayClient:
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._outbox_kick = asyncio.Event()
+        #: set by `reconnect_now`: ends the current backoff wait early
+        self._wake = asyncio.Event()
         self._live = asyncio.Event()
         self._backoff = Backoff(config.backoff_base, config.backoff_cap)
         self.token: str | None = None
@@ -277,17 +279,40 @@ class RelayClient:
                     self._set(Trigger.FATAL_ERROR, reason=verdict.reason, next_attempt_at=None)
                     return
                 delay = self._backoff.next_delay()
+                self._wake.clear()  # before the state is shown: a click from now on counts
                 self._set(
                     Trigger.LINK_FAILED,
                     reason=verdict.reason,
                     next_attempt_at=time.time() + delay,
                     attempt=self._backoff.attempt,
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
+                await self._wait_backoff(delay)
                 if self._stop.is_set():
                     return
                 self._set(Trigger.RETRY, next_attempt_at=None)
+
+    async def _wait_backoff(self, delay: float) -> None:
+        """The backoff delay, cut short by `stop()` or `reconnect_now()`."""
+        waiters = [
+            asyncio.ensure_future(self._stop.wait()),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    def reconnect_now(self) -> bool:
+        """The officer asked to try again at once: skip what is left of the backoff wait.
+        The policy is unchanged (`policy.Backoff` still decides the wait after another
+        failure). True when a wait was cut short, False when not backing off."""
+        if self._status.state is not State.BACKING_OFF:
+            return False
+        log.info("reconnecting now, at the officer's request")
+        self._wake.set()
+        return True
 
     async def _session(self) -> None:
         cfg = self.config

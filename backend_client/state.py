@@ -28,7 +28,7 @@ class Trigger(Enum):
     SUBSCRIBED = "subscribed"
     LINK_FAILED = "link_failed"  # retryable: refused, reset, timeout, dead link
     FATAL_ERROR = "fatal_error"  # not retryable
-    RETRY = "retry"  # the backoff delay has passed
+    RETRY = "retry"  # the backoff delay has passed (or the officer asked to reconnect now)
     STOP = "stop"
 
 

@@ -47,18 +47,32 @@ def open_session(
     `local_cache=False` is for sessions whose history must not outlive them.
     """
     home.mkdir(parents=True, exist_ok=True)
-    cache = open_cache(home, credentials) if local_cache else None
+    cache = open_cache(home, credentials, config) if local_cache else None
     outbox = Outbox(home / "outbox.sqlite")
     client = RelayClient(config, credentials, outbox, sink=cache)
     return OpenedSession(ConsoleSession(client, cache), cache)
 
 
-def open_cache(home: Path, credentials: Credentials) -> LocalCache | None:
+def open_cache(
+    home: Path, credentials: Credentials, config: ClientConfig | None = None
+) -> LocalCache | None:
     """The officer's local cache in `home`, or None (logged) when no key can unlock it: the
-    console then works from the live link alone, which is better than not starting."""
+    console then works from the live link alone, which is better than not starting.
+
+    The cache belongs to one relay (`config`'s identity): a cache of another relay (the
+    demo's previous relay on the same --data-dir, a rebuilt relay) is set aside with the
+    outbox of actions meant for it, both kept under dated names, and a fresh cache begins:
+    the console never shows one relay's reports as another's."""
     # imported here: the cache pulls in SQLAlchemy, Alembic and the keyring, which a widget
     # test's offline session never needs
-    from backend_client.cache import LocalCache, NoKeyAvailable, cache_key
+    from backend_client.cache import (
+        LocalCache,
+        NoKeyAvailable,
+        RelayChanged,
+        cache_key,
+        relay_identity,
+        set_aside,
+    )
 
     try:
         key = cache_key(
@@ -69,4 +83,14 @@ def open_cache(home: Path, credentials: Credentials) -> LocalCache | None:
     except NoKeyAvailable as exc:
         log.warning("no local cache: %s", exc)
         return None
-    return LocalCache(home / "cache.sqlite", key)
+    relay = (
+        None if config is None else relay_identity(config.url, config.pin_sha256, config.ca_file)
+    )
+    path = home / "cache.sqlite"
+    try:
+        return LocalCache(path, key, relay=relay)
+    except RelayChanged as exc:
+        kept = set_aside(path)
+        set_aside(home / "outbox.sqlite")
+        log.warning("%s: kept aside as %s; starting a fresh cache for this relay", exc, kept)
+    return LocalCache(path, key, relay=relay)

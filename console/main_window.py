@@ -15,6 +15,8 @@ from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
 from console.detail.widget import ReportDetailWidget
 from console.feed.widget import FeedWidget
+from console.help.dialogs import GuideDialog, ShortcutsDialog, about_box
+from console.help.model import about_text, guide_path
 from console.incidents.widget import IncidentsWidget
 from console.login.password import PasswordDialog
 from console.map.widget import MapWidget
@@ -22,6 +24,7 @@ from console.pilots.pilots_panel import PilotsPanel
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
 from console.status.bar import StatusBar
+from console.status.link import LinkBar
 from console.team.widget import TeamWidget, pick_officer
 from console.theme import apply_theme
 
@@ -48,9 +51,13 @@ class MainWindow(QMainWindow):
         self.alerts = AlertsWidget(session)
         self.dashboard = DashboardWidget(session)
         self.pilots = PilotsPanel(session)
-        self.status = StatusBar(session)
+        self.status = StatusBar(session, settings=settings)
+        self.link_bar = LinkBar(session)
         self.setCentralWidget(self.map)
         self.setStatusBar(self.status)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.link_bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.status.attention)
 
         left = self._dock("Feed", self.feed, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = self._dock("Report", self.detail, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -94,7 +101,9 @@ class MainWindow(QMainWindow):
         # "Hide exercise traffic" (a feed setting) takes pilots' reports off the map too
         self.map.set_hide_exercise(self.feed.hiding_exercise)
         self.feed.exercise_hidden_changed.connect(self.map.set_hide_exercise)
-        self.alerts.approval_waiting.connect(self.status.show_notice)
+        self.alerts.approval_waiting.connect(self.status.show_approval)
+        self.status.open_report.connect(self._select)
+        self.status.open_alert.connect(self._open_alert)
         self.pilots.available_changed.connect(self._pilots_available)
         self._menus()
         self._restore()
@@ -132,6 +141,7 @@ class MainWindow(QMainWindow):
         theme.setChecked(self.settings.theme() == "light")
         theme.toggled.connect(self._toggle_theme)
         view.addAction(theme)
+        view.addAction(self.status.mute_action)
         session = self.menuBar().addMenu("&Session")
         sign_out = QAction("Sign &out", self)
         sign_out.setToolTip("End this session on the relay and return to the login dialog")
@@ -141,31 +151,55 @@ class MainWindow(QMainWindow):
         change.triggered.connect(self.change_password)
         session.addAction(change)
         quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # the platform's Quit keys, else Ctrl+Q (Qt's generic platforms have none)
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcuts(quit_keys or [QKeySequence("Ctrl+Q")])
         quit_action.triggered.connect(self.close)
         session.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        guide = QAction("Dispatcher's &guide", self)
+        guide.setShortcut(QKeySequence.StandardKey.HelpContents)
+        guide.triggered.connect(self.show_guide)
+        help_menu.addAction(guide)
+        keys = QAction("&Keyboard shortcuts", self)
+        keys.setShortcut(QKeySequence("Ctrl+/"))
+        keys.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(keys)
+        help_menu.addSeparator()
         about = QAction("&About Lookout", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
 
     def about_text(self) -> str:
         client = self.session.client
-        return (
-            f"Lookout {lookout_version()}\n"
-            "Community-policing command system: citizen reports, the control room's map and "
-            "feed, chat with reporters and geofenced alerts.\n\n"
-            f"Relay: {client.config.url}\nSigned in as: {client.username or '(nobody)'}"
-        )
+        return about_text(lookout_version(), client.config.url, client.username)
 
     def show_about(self) -> QMessageBox:
         """The About box, as plain text (the relay address is not ours to trust as HTML)."""
-        box = QMessageBox(
-            QMessageBox.Icon.Information, "About Lookout", self.about_text(), parent=self
-        )
-        box.setTextFormat(Qt.TextFormat.PlainText)
+        box = about_box(self.about_text(), self)
         box.open()
         return box
+
+    def show_guide(self) -> GuideDialog | None:
+        path = guide_path("dispatcher")
+        if path is None:
+            self.status.show_problem("The dispatcher's guide is not installed with this copy.")
+            return None
+        dialog = GuideDialog(path, self)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self)
+        dialog.open()
+        return dialog
+
+    def _open_alert(self, alert_id: str) -> None:
+        """An approval notice was clicked: the Alerts pane, with that alert selected."""
+        alerts = self._docks[3]
+        alerts.show()
+        alerts.raise_()
+        self.alerts.select_alert(alert_id)
 
     def change_password(self) -> PasswordDialog:
         dialog = PasswordDialog(self.session, self)

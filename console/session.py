@@ -39,6 +39,8 @@ class ConsoleSession(QObject):
     connection_state_changed = Signal(object)  # ConnectionStatus
     outbox_changed = Signal(object, object)  # OutboxEntry, reply (None = queued; m.Error = refused)
     request_failed = Signal(str)  # a message for the user
+    #: this officer opened a report for the first time (it is no longer unread for them)
+    report_opened = Signal(str)
 
     #: what the report pane says while a media file is on its way, and its video button's tip
     media_loading_text = "Fetching from the relay…"
@@ -56,6 +58,9 @@ class ConsoleSession(QObject):
         self._media: dict[str, tuple[str, bytes]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listeners: list[Callable[[m.Msg], None]] = []
+        #: reports this officer has opened, on any sign-in (kept in the cache, per officer):
+        #: read before any report arrives, so replayed and cached ones are judged alike
+        self.opened: set[str] = self._cached_opened()
         client.on_status(self.connection_state_changed.emit)
         client.on_outbox(self.outbox_changed.emit)
 
@@ -70,6 +75,40 @@ class ConsoleSession(QObject):
     @property
     def status(self) -> ConnectionStatus:
         return self.client.status
+
+    # ------------------------------------------------------------ opened by this officer
+
+    def _cached_opened(self) -> set[str]:
+        reader = getattr(self.cache, "opened_reports", None)
+        if reader is None:
+            return set()
+        try:
+            return set(reader(self.client.credentials.username))
+        except Exception:
+            log.exception("the cache's opened marks could not be read; all reports count unread")
+            return set()
+
+    def is_opened(self, report_id: str) -> bool:
+        """Has this officer opened the report (on this or an earlier sign-in)?"""
+        return report_id in self.opened
+
+    def mark_opened(self, report_id: str) -> bool:
+        """The officer opened a report: remembered for their next sign-ins. True the first
+        time."""
+        if report_id in self.opened:
+            return False
+        self.opened.add(report_id)
+        writer = getattr(self.cache, "mark_opened", None)
+        if writer is not None:
+            username = self.client.credentials.username
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a widget test): a one-row write, here
+                writer(username, [report_id])
+            else:
+                self._spawn(asyncio.to_thread(writer, username, [report_id]))
+        self.report_opened.emit(report_id)
+        return True
 
     # ------------------------------------------------------------ lifecycle
 
@@ -96,6 +135,11 @@ class ConsoleSession(QObject):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.stop()
+
+    def reconnect_now(self) -> bool:
+        """The officer pressed "Reconnect now": skip the rest of the backoff wait (the
+        policy itself stays the client's). False when the link is not backing off."""
+        return self.client.reconnect_now()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from backend_client import rules
 from backend_client.pilots.model import (
     Act,
     BurstInject,
@@ -237,7 +238,7 @@ def deadline(
 
 def _inject_label(inject: Inject) -> str:
     if isinstance(inject, ReportInject):
-        return f"Scripted {inject.category.replace('_', ' ')} report: {inject.text}"
+        return f"Scripted {rules.category_label(inject.category)} report: {inject.text}"
     if isinstance(inject, BurstInject):
         return f"Burst of {inject.count} reports over {duration(inject.over_s)}"
     if isinstance(inject, PromptInject):

@@ -267,6 +267,15 @@ def _haystack(r: m.Report) -> str:
     return f"{r.text[:SEARCH_CHARS]}\n{r.reporter}\n{r.report_id}".lower()
 
 
+class OpenedMarks(Protocol):
+    """Which reports this officer has opened, on any sign-in (the session keeps them in
+    the local cache): unread means not opened by this officer."""
+
+    def is_opened(self, report_id: str) -> bool: ...
+
+    def mark_opened(self, report_id: str) -> bool: ...
+
+
 class FeedStore:
     """Reports by storage index (arrival order) and the visible rows, newest first.
 
@@ -276,6 +285,9 @@ class FeedStore:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.listener: RowListener = _Unheard()
+        #: set by the feed: with it unread is "not opened by this officer"; without (the
+        #: benches), a report is unread when it arrived new
+        self.opened: OpenedMarks | None = None
         self._clock = clock
         #: the feed's clock as last read: ages and the time window are judged against it
         self.now = clock()
@@ -357,7 +369,7 @@ class FeedStore:
         for report, created in items:
             idx = self._index.get(report.report_id)
             if idx is None:
-                idx = self._append(report, unread=created and report.status == "new")
+                idx = self._append(report, unread=self._unread(report, created))
                 fresh.append(idx)
                 continue
             self._reports[idx] = report
@@ -396,7 +408,13 @@ class FeedStore:
         c.status[:n] = np.fromiter((_STATUS_CODE[r.status] for r in reports), np.int8, n)
         c.category[:n] = np.fromiter((_CATEGORY_CODE[r.category] for r in reports), np.int8, n)
         c.priority[:n] = np.fromiter((_PRIORITY_CODE[r.priority] for r in reports), np.int8, n)
-        c.unread[:n] = False
+        opened = self.opened
+        if opened is None:
+            c.unread[:n] = False
+        else:
+            c.unread[:n] = np.fromiter(
+                (not opened.is_opened(r.report_id) for r in reports), np.bool_, n
+            )
         c.exercise[:n] = np.fromiter((is_exercise_report(r) for r in reports), np.bool_, n)
         self._exercise = int(c.exercise[:n].sum())
         self._n = n
@@ -436,6 +454,8 @@ class FeedStore:
     def mark_read(self, report_id: str) -> int | None:
         """Clear a report's unread mark; returns its row if that row now looks different."""
         idx = self._index.get(report_id)
+        if idx is not None and self.opened is not None:
+            self.opened.mark_opened(report_id)
         if idx is None or not self._c.unread[idx]:
             return None
         self._c.unread[idx] = False
@@ -466,6 +486,11 @@ class FeedStore:
         self.listener.reset()
 
     # ------------------------------------------------------------ internals
+
+    def _unread(self, report: m.Report, created: bool) -> bool:
+        if self.opened is not None:
+            return not self.opened.is_opened(report.report_id)
+        return created and report.status == "new"
 
     def _append(self, report: m.Report, unread: bool) -> int:
         idx = self._n

@@ -76,6 +76,7 @@ class FeedWidget(QWidget):
         self.session = session
         self.settings = settings
         self.model = FeedModel(self)
+        self.model.store.opened = session  # unread: not yet opened by this officer
         self._pending: list[tuple[m.Report, bool]] = []
         #: called with the report context menu before it opens, to add entries to it
         self.context_menu_hooks: list[Callable[[QMenu], None]] = []

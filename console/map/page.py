@@ -28,6 +28,7 @@ import folium.plugins
 from branca.element import CssLink, Figure, JavascriptLink, MacroElement
 from jinja2 import Template
 
+from backend_client import rules
 from console import theme
 
 PRESTON = (53.7590, -2.6990)
@@ -87,6 +88,7 @@ def page_config() -> dict[str, Any]:
     c = theme.current()
     return {
         "categoryColours": theme.CATEGORY_COLOURS,
+        "categoryLabels": rules.CATEGORY_LABELS,  # the one naming (popups, legend)
         "statusColours": theme.STATUS_COLOURS,
         "background": c["base"],
         "grid": c["border"],

@@ -100,7 +100,7 @@ window.LookoutMap = (function () {
     const swatch = el("span", "lk-swatch");
     swatch.style.background = cfg.categoryColours[r.cat] || "#adbac7";
     head.appendChild(swatch);
-    head.appendChild(el("span", "lk-popup-cat", words(r.cat)));
+    head.appendChild(el("span", "lk-popup-cat", (cfg.categoryLabels || {})[r.cat] || words(r.cat)));
     head.appendChild(el("span", "lk-popup-status", words(r.status)));
     root.appendChild(head);
     root.appendChild(el("div", "lk-popup-text", r.text));

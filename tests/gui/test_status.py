@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,6 +16,7 @@ from console.session import ConsoleSession
 from console.status.bar import StatusBar
 from console.status.model import connection_text
 from tests.support.console import offline_session
+from tests.support.samples import elm_road_alert
 
 pytestmark = pytest.mark.gui
 
@@ -121,30 +123,186 @@ def test_refused_action_shows_a_banner(session: ConsoleSession, bar: StatusBar) 
     assert bar.banner.toolTip() == "<qt>Close refused: &lt;b&gt;not yours&lt;/b&gt;</qt>"
 
 
-def test_request_failed_and_high_priority_banners(session: ConsoleSession, bar: StatusBar) -> None:
-    session.request_failed.emit("Not connected to the relay right now.")
-    assert bar.banner.text() == "Not connected to the relay right now."
-    report = m.Report(
-        report_id="R-7", reporter="owl", category="missing_person", text="Child missing\nmore",
-        lat=0.0, lon=0.0, created_at=NOW, status="new", priority="high", claimed_by=None,
-        incident_ref=None, media=[],
-    )  # fmt: skip
-    bar.show_high_priority(report)
-    assert bar.banner.text() == "HIGH PRIORITY Missing person report R-7: Child missing"
-    assert bar._flash_timer.isActive()
-    bar.clear_banner()
-    assert not bar.banner_active
-
-
-def test_an_approval_notice_shows_but_never_hides_a_high_priority_report(bar: StatusBar) -> None:
-    bar.show_notice("Approval waiting: “Burglaries” from dana reaches 300 phones.")
-    assert bar.banner.text().startswith("Approval waiting")
-    assert not bar._flash_timer.isActive()
-    report = m.Report(
-        report_id="R-8", reporter="owl", category="violence", text="Fight", lat=0.0, lon=0.0,
+def _report(
+    report_id: str,
+    category: str = "missing_person",
+    text: str = "Child missing\nmore",
+    **kw: object,
+) -> m.Report:
+    fields: dict[str, object] = dict(
+        report_id=report_id, reporter="owl", category=category, text=text, lat=0.0, lon=0.0,
         created_at=NOW, status="new", priority="high", claimed_by=None, incident_ref=None,
         media=[],
     )  # fmt: skip
-    bar.show_high_priority(report)
-    bar.show_notice("Approval waiting: another")
-    assert bar.banner.text().startswith("HIGH PRIORITY")
+    fields.update(kw)
+    return m.Report(**fields)  # type: ignore[arg-type]
+
+
+def test_request_failed_and_high_priority_banners(session: ConsoleSession, bar: StatusBar) -> None:
+    session.request_failed.emit("Not connected to the relay right now.")
+    assert bar.banner.text() == "Not connected to the relay right now."
+    bar.show_high_priority(_report("R-7"))
+    assert bar.high.text() == "HIGH PRIORITY Missing person report R-7: Child missing"
+    assert bar._flash_timer.isActive()
+    bar.clear_banner()
+    assert not bar.banner_active
+    assert bar.high_showing, "the HIGH queue stays until acknowledged"
+
+
+def test_high_reports_queue_up_until_acknowledged(session: ConsoleSession, bar: StatusBar) -> None:
+    opened: list[str] = []
+    bar.open_report.connect(opened.append)
+    for i in (1, 2, 3):
+        bar.show_high_priority(_report(f"R-{i}", category="violence", text=f"Fight {i}"))
+    assert bar.high.text() == "3 HIGH reports waiting — newest: Violence report R-3: Fight 3"
+    assert bar.queue.ids() == ["R-1", "R-2", "R-3"]
+    bar.show_high_priority(_report("R-2"))  # the same report again: no second place
+    assert len(bar.queue) == 3
+    bar.high.click()  # opens the newest, which leaves the queue
+    assert opened == ["R-3"]
+    assert bar.high.text().startswith("2 HIGH reports waiting — newest: Violence report R-2")
+    bar.acknowledge.click()
+    assert bar.queue.ids() == ["R-1"]
+    assert bar.high.text().startswith("HIGH PRIORITY Violence report R-1")
+    bar.acknowledge.click()
+    assert len(bar.queue) == 0
+    assert not bar.high_showing and bar.attention.isHidden()
+
+
+def test_a_report_leaves_the_queue_when_opened_closed_or_lowered(
+    session: ConsoleSession, bar: StatusBar
+) -> None:
+    for i in (1, 2, 3):
+        bar.show_high_priority(_report(f"R-{i}"))
+    session.mark_opened("R-1")  # opened in the feed or on the map
+    assert bar.queue.ids() == ["R-2", "R-3"]
+    session.report_changed.emit(_report("R-2", status="closed"), False)
+    session.report_changed.emit(_report("R-3", priority="normal"), False)
+    assert len(bar.queue) == 0 and not bar.high_showing
+    bar.show_high_priority(_report("R-1"))  # this officer opened it already: not news
+    assert len(bar.queue) == 0
+
+
+def test_the_chime_rings_for_a_new_high_report_unless_muted(
+    qtbot: Any, session: ConsoleSession, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from console.settings import ConsoleSettings
+    from console.status.bar import MUTE_KEY
+    from console.status.sound import HighSound
+
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings = ConsoleSettings("dana", store)
+    sound = HighSound(folder=tmp_path)
+    bar = StatusBar(session, settings=settings, sound=sound)
+    qtbot.addWidget(bar)
+    bar.show_high_priority(_report("R-1"))
+    assert sound.requests == 1  # asked to ring (heard where there is a sound device)
+    bar.mute_action.trigger()
+    assert sound.muted and settings.get(MUTE_KEY) in (True, "true")
+    assert bar.mute_button.text() == "Sound muted"
+    bar.show_high_priority(_report("R-2"))
+    assert sound.requests == 1
+    again = StatusBar(session, settings=settings, sound=HighSound(folder=tmp_path))
+    qtbot.addWidget(again)
+    assert again.sound.muted and again.mute_action.isChecked()  # the choice persists
+
+
+def test_no_sound_device_is_one_log_line_not_a_crash(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from console.status.sound import HighSound, chime_wav
+
+    wav = chime_wav()
+    assert wav[:4] == b"RIFF" and len(wav) < 20_000
+    sound = HighSound(folder=tmp_path)
+    with caplog.at_level(logging.INFO, logger="console.status.sound"):
+        sound.ring()
+        sound._last = float("-inf")
+        sound.ring()
+    if not sound.available:  # the headless case this test runs in, usually
+        assert len([r for r in caplog.records if "no sound" in r.message]) == 1
+        assert sound.rung == 0
+    else:
+        assert sound.rung == 2
+
+
+def test_an_approval_notice_stays_and_leads_to_the_alert(
+    session: ConsoleSession, bar: StatusBar
+) -> None:
+    wanted: list[str] = []
+    bar.open_alert.connect(wanted.append)
+    pending = _pending_alert("A-9", sender="dev")
+    session.alerts[pending.alert_id] = pending
+    bar.show_approval("Approval waiting: “Burglaries” from dev reaches 300 phones.")
+    assert bar.approval_showing
+    assert bar.approval.text().startswith("Click to review — Approval waiting:")
+    bar.show_high_priority(_report("R-8", category="violence", text="Fight"))
+    assert bar.approval_showing, "a HIGH report does not hide the approval notice"
+    bar.approval.click()
+    assert wanted == ["A-9"]
+    assert not bar.approval_showing
+
+
+def test_an_approval_notice_goes_once_the_alert_is_decided(
+    session: ConsoleSession, bar: StatusBar
+) -> None:
+    import msgspec
+
+    pending = _pending_alert("A-3", sender="dev")
+    session.alerts[pending.alert_id] = pending
+    bar.show_approval("Approval waiting: x")
+    decided = msgspec.structs.replace(pending, state="active")
+    session.alerts[decided.alert_id] = decided
+    session.alert_changed.emit(decided)
+    assert not bar.approval_showing
+
+
+def _pending_alert(alert_id: str, sender: str) -> m.Alert:
+    return elm_road_alert(alert_id, sender=sender, state="pending_approval", sent_at=NOW)
+
+
+def test_the_link_bar_says_the_link_is_lost_and_reconnects_now(
+    qtbot: Any, session: ConsoleSession, clock: Clock
+) -> None:
+    from console.status.link import LinkBar
+
+    link = LinkBar(session, clock=clock)
+    qtbot.addWidget(link)
+    assert not link.showing
+    asked: list[bool] = []
+
+    def reconnect_now() -> bool:
+        asked.append(True)
+        return True
+
+    session.reconnect_now = reconnect_now  # type: ignore[method-assign]
+    link.set_status(ConnectionStatus(State.BACKING_OFF, NOW, next_attempt_at=NOW + 12, attempt=2))
+    assert link.showing
+    assert link.text.text() == "Link to the relay lost — retrying in 12 s"
+    assert link.reconnect.isEnabled()
+    clock.now = NOW + 5
+    qtbot.waitUntil(lambda: link.text.text().endswith("retrying in 7 s"), timeout=2500)
+    link.reconnect.click()
+    assert asked == [True]
+    assert link.text.text() == "Link to the relay lost — reconnecting now…"
+    link.set_status(ConnectionStatus(State.CONNECTING, NOW + 5, attempt=2))
+    assert link.showing and not link.reconnect.isEnabled()
+    link.set_status(ConnectionStatus(State.LIVE, NOW + 6))
+    assert not link.showing
+    link.set_status(ConnectionStatus(State.OFFLINE, NOW + 7))  # stopped on purpose
+    assert not link.showing
+
+
+def test_a_report_raised_to_high_joins_the_queue_once(
+    session: ConsoleSession, bar: StatusBar
+) -> None:
+    session.report_changed.emit(_report("R-5", priority="normal"), True)
+    session.report_changed.emit(_report("R-5"), False)  # a colleague raised it
+    assert bar.queue.ids() == ["R-5"]
+    bar.acknowledge.click()
+    session.report_changed.emit(_report("R-5", claimed_by="dev"), False)  # later news
+    session.report_changed.emit(_report("R-5", priority="normal"), False)
+    session.report_changed.emit(_report("R-5"), False)
+    assert len(bar.queue) == 0, "acknowledged this sign-in: it does not come back"

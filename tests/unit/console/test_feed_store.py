@@ -348,3 +348,54 @@ def test_one_reports_test_agrees_with_the_stores_rows(feed_filter: FeedFilter) -
     shown = set(store.shown_ids())
     assert shown == {r.report_id for r in reports if feed_filter.accepts(r, store.now)}
     assert 0 < len(shown) < 40 or feed_filter == FeedFilter(show_closed=True)
+
+
+# ---------------------------------------------------------------- unread per officer (issue 13)
+
+
+class Marks:
+    """The session's opened marks, as the feed sees them."""
+
+    def __init__(self, opened: set[str]) -> None:
+        self.opened = set(opened)
+        self.calls: list[str] = []
+
+    def is_opened(self, report_id: str) -> bool:
+        return report_id in self.opened
+
+    def mark_opened(self, report_id: str) -> bool:
+        self.calls.append(report_id)
+        if report_id in self.opened:
+            return False
+        self.opened.add(report_id)
+        return True
+
+
+def test_unread_means_not_opened_by_this_officer_whatever_the_way_in() -> None:
+    store = FeedStore(Clock(T0 + 100))
+    marks = Marks({"R-0001"})
+    store.opened = marks
+    # from the cache (a load), replayed as updates, claimed meanwhile: all judged alike
+    store.load([report(1), report(2)])
+    store.upsert_many([(report(3, status="claimed"), False), (report(4), True)])
+
+    def unread(report_id: str) -> bool:
+        row = store.row_of(report_id)
+        assert row is not None
+        return store.is_unread(store.storage_of_row(row))
+
+    assert [unread(f"R-{n:04d}") for n in (1, 2, 3, 4)] == [False, True, True, True]
+    assert store.mark_read("R-0002") is not None
+    assert not unread("R-0002")
+    assert marks.calls == ["R-0002"]
+    store.mark_read("R-0001")  # read already: still remembered (harmless)
+    assert marks.calls == ["R-0002", "R-0001"]
+
+
+def test_without_marks_a_report_is_unread_when_it_arrives_new() -> None:
+    store = FeedStore(Clock(T0 + 100))
+    store.upsert_many([(report(1), True), (report(2, status="claimed"), True)])
+    rows = {
+        r: store.is_unread(store.storage_of_row(store.row_of(r) or 0)) for r in ("R-0001", "R-0002")
+    }
+    assert rows == {"R-0001": True, "R-0002": False}

@@ -1,0 +1,1 @@
+"""Console feature: help (the dispatcher's guide, keyboard shortcuts, About)."""
