@@ -55,6 +55,12 @@ class MainWindow(QMainWindow):
         alerts = self._dock("Alerts", self.alerts, Qt.DockWidgetArea.BottomDockWidgetArea)
         dash = self._dock("Dashboard", self.dashboard, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
+        # the alert composer: a tab beside Report, so the map stays in view while writing
+        composer = self.alerts.composer_dock
+        composer.setParent(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, composer)
+        self.tabifyDockWidget(right, composer)
+        composer.hide()
         self.tabifyDockWidget(alerts, dash)
         #: for the pilot roles only: shown once the relay says who signed in
         self.pilots_dock = self._dock("Pilots", self.pilots, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -208,8 +214,10 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [left, right], [int(width * 0.43), int(width * 0.23)], Qt.Orientation.Horizontal
         )
-        # the bottom dock is mostly an empty alert list: short, so feed and map get the room
-        self.resizeDocks([alerts], [160], Qt.Orientation.Vertical)
+        # the bottom dock: the alert list's header and four rows, no more, so feed and map
+        # keep the room (its title bar on top)
+        title = alerts.height() - self.alerts.height() if self.alerts.height() > 0 else 24
+        self.resizeDocks([alerts], [self.alerts.list_height() + title], Qt.Orientation.Vertical)
 
     def save_layout(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState())
