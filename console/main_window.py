@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from backend_client.version import lookout_version
+from console.alerts.dock import dock_area_height
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
@@ -215,9 +216,12 @@ class MainWindow(QMainWindow):
             [left, right], [int(width * 0.43), int(width * 0.23)], Qt.Orientation.Horizontal
         )
         # the bottom dock: the alert list's header and four rows, no more, so feed and map
-        # keep the room (its title bar on top)
-        title = alerts.height() - self.alerts.height() if self.alerts.height() > 0 else 24
-        self.resizeDocks([alerts], [self.alerts.list_height() + title], Qt.Orientation.Vertical)
+        # keep the room (plus the dock's title and the tab bar it shares with Dashboard)
+        self.resizeDocks(
+            [alerts],
+            [dock_area_height(self, alerts, self.alerts.list_height())],
+            Qt.Orientation.Vertical,
+        )
 
     def save_layout(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState())

@@ -142,7 +142,7 @@ class AlertComposer(QDialog):
         #: side by side in a dialog; stacked when docked in a narrow pane (`set_compact`)
         self.body = body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         root.addLayout(body, 1)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         body.addLayout(form, 3)
 
         self.headline = QLineEdit()
@@ -286,11 +286,25 @@ class AlertComposer(QDialog):
         self.incident_ref.setText(incident_ref)
 
     def set_compact(self, compact: bool) -> None:
-        """Stack the form above the categories, for a narrow pane beside the map."""
+        """Stack the form above the categories, for a narrow pane beside the map; choices
+        then narrow to a few letters rather than widen the pane past the map's edge."""
         self.body.setDirection(
             QBoxLayout.Direction.TopToBottom if compact else QBoxLayout.Direction.LeftToRight
         )
         self.setMinimumWidth(0 if compact else 820)
+        self.form.setRowWrapPolicy(  # captions above their fields: the fields get the width
+            QFormLayout.RowWrapPolicy.WrapAllRows
+            if compact
+            else QFormLayout.RowWrapPolicy.DontWrapRows
+        )
+        policy = (
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            if compact
+            else QComboBox.SizeAdjustPolicy.AdjustToContentsOnFirstShow
+        )
+        for combo in self.findChildren(QComboBox):
+            combo.setMinimumContentsLength(6)
+            combo.setSizeAdjustPolicy(policy)
 
     def set_area(self, area: m.Area) -> None:
         """A (new) area drawn on the map for this draft: counted again, text kept."""

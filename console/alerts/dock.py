@@ -4,8 +4,8 @@ the map). Hidden until a composer opens; hidden again when it closes."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QScrollArea, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QScrollArea, QTabBar, QWidget
 
 #: share of the window's height the composer takes in its column while open
 COMPOSER_SHARE = 0.72
@@ -43,8 +43,11 @@ class ComposerDock(QDockWidget):
         composer.show()
         self.show()
         self.raise_()
+        QTimer.singleShot(0, self, self._grow)  # once the dock is laid out in its column
+
+    def _grow(self) -> None:
         window = self.window_of()
-        if window is not None:
+        if window is not None and self.isVisible():
             window.resizeDocks(
                 [self], [int(window.height() * COMPOSER_SHARE)], Qt.Orientation.Vertical
             )
@@ -53,3 +56,17 @@ class ComposerDock(QDockWidget):
         if self.hosted is composer:
             self.hosted = None
             self.hide()
+
+
+def dock_area_height(window: QMainWindow, dock: QDockWidget, content: int) -> int:
+    """What to ask `resizeDocks` for so `dock`'s widget gets `content` pixels: its title
+    bar, and the tab bar when it shares its place with other docks, come on top."""
+    inner = dock.widget()
+    title = dock.height() - inner.height() if inner is not None and inner.height() > 0 else 24
+    tabs = 0
+    for bar in window.findChildren(QTabBar):
+        if bar.isVisible() and any(
+            bar.tabText(i) == dock.windowTitle() for i in range(bar.count())
+        ):
+            tabs = bar.sizeHint().height()
+    return content + max(title, 0) + tabs

@@ -237,7 +237,7 @@ class AlertsWidget(QWidget):
         self._update_buttons()
         # alerts already in the session (replayed while signed out) announce themselves
         # once the window has connected `approval_waiting`
-        QTimer.singleShot(0, self._announce_waiting)
+        QTimer.singleShot(0, self, self._announce_waiting)
 
     def list_height(self, rows: int | None = None) -> int:
         """The height this widget needs to show the header and `rows` rows of the list."""
@@ -254,6 +254,8 @@ class AlertsWidget(QWidget):
             + frame
             + header
             + n * self.ROW_HEIGHT
+            # a narrow window scrolls the columns sideways: room for that bar too
+            + self.table.horizontalScrollBar().sizeHint().height()
             + 4  # a pixel or two of rounding in styles
         )
 
