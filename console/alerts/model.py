@@ -310,7 +310,7 @@ def reach_warning(count: m.AlertCount, update: bool = False) -> str | None:
             return "This update reaches no phone in the new area now (only those it reached)."
         return "This alert will reach no phone now."
     if reached is not None and (reached >= LARGE_REACH or count.approval_required):
-        return f"This will reach {reached:,} phones."
+        return f"This will reach {phones(reached, None)}."
     if count.approval_required:  # a coarsened count above a threshold of 0 or so
         return f"This will reach {phones(count.recipients, count.fewer_than)}."
     return None
