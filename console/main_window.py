@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.detail.open_chat.connect(self._open_chat)
         self.map.area_drawn.connect(self.alerts.compose)
         self.alerts.show_area.connect(self.map.show_alert_area)
+        self.alerts.hide_area.connect(self.map.hide_outline)  # a send preview's area
         self.feed.high_priority.connect(self.status.show_high_priority)
         # "Hide exercise traffic" (a feed setting) takes pilots' reports off the map too
         self.map.set_hide_exercise(self.feed.hiding_exercise)

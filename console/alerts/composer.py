@@ -80,6 +80,7 @@ class AlertComposer(QDialog):
 
     sent = Signal(object)  # OutboxEntry of the queued alert.send / alert.update
     show_area = Signal(object)  # a draft m.Alert: the preview puts its area on the main map
+    hide_area = Signal(str)  # the preview closed: the map drops that area (by its id)
     draft_cancelled = Signal()  # a new alert given up (Cancel): drawn draft shapes can go
 
     def __init__(
@@ -622,6 +623,7 @@ class AlertComposer(QDialog):
         preview = SendPreview(self.session, info, self, editing=self.editing)
         preview.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         preview.show_area.connect(self.show_area)
+        preview.hide_area.connect(self.hide_area)
         preview.accepted.connect(lambda: self.send(info))
         self.preview = preview
         preview.open()

@@ -33,11 +33,15 @@ from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current
 
+#: the map's id for the area of the alert being previewed (never an alert's id, so the
+#: outline of an alert being updated stays as it is until the update goes out)
+DRAFT_AREA_ID = "draft-preview"
+
 
 def draft_alert(info: m.AlertInfo, sender: str, editing: m.Alert | None = None) -> m.Alert:
     """An alert not sent yet, for the map to show its area (`MapWidget.show_alert_area`)."""
     return m.Alert(
-        alert_id=editing.alert_id if editing is not None else "draft",
+        alert_id=DRAFT_AREA_ID,
         sender=sender,
         sent_at=time.time(),
         msg_type="Update" if editing is not None else "Alert",
@@ -53,6 +57,7 @@ class SendPreview(QDialog):
     """`SendPreview(session, info)`; accepted = send it, rejected = back to the composer."""
 
     show_area = Signal(object)  # a draft m.Alert whose area the main map should show
+    hide_area = Signal(str)  # the preview closed: the map drops that draft's area (its id)
 
     def __init__(
         self,
@@ -132,6 +137,7 @@ class SendPreview(QDialog):
         self._restyle()
         self._update_send()
         self.back_button.setFocus()
+        self.finished.connect(lambda _r: self.hide_area.emit(DRAFT_AREA_ID))
 
     # ------------------------------------------------------------ the fresh count
 
@@ -225,8 +231,17 @@ class SendPreview(QDialog):
         )
         if self.warning.styleSheet() != sheet:
             self.warning.setStyleSheet(sheet)
+        # the dark palette hides an unticked box: outline it (as the composer's categories)
+        tick = (
+            f"QCheckBox::indicator {{ width: 13px; height: 13px;"
+            f" border: 1px solid {c['muted']}; border-radius: 2px; }}"
+            f" QCheckBox::indicator:checked {{ background: {c['highlight']};"
+            f" border-color: {c['highlight']}; }}"
+        )
+        if self.confirm.styleSheet() != tick:
+            self.confirm.setStyleSheet(tick)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "warning"):
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "confirm"):
             self._restyle()
         super().changeEvent(event)

@@ -130,6 +130,7 @@ class AlertsWidget(QWidget):
     show_area = Signal(object)  # m.Alert whose area the map should show
     approval_waiting = Signal(str)  # a supervisor's notice: an alert this officer may approve
     draft_cancelled = Signal()  # a new alert's composer was cancelled: clear the drawn draft
+    hide_area = Signal(str)  # an area shown only for a preview: the map drops it (by id)
 
     #: rows the list shows in the main window's default layout (issue 13: at least four)
     VISIBLE_ROWS = 4
@@ -448,6 +449,7 @@ class AlertsWidget(QWidget):
             self.composer.close()
         composer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         composer.show_area.connect(self.show_area)
+        composer.hide_area.connect(self.hide_area)
         composer.draft_cancelled.connect(self.draft_cancelled)
         self.composer = composer
         if self.composer_dock.attached():

@@ -112,8 +112,11 @@ def test_send_opens_a_preview_of_everything_that_goes_out(qtbot, session):
     assert preview.send_button.isEnabled() and preview.send_button.text() == "Send to 312 phones"
     assert preview.back_button.isDefault() and not preview.send_button.isDefault()
 
+    dropped: list[str] = []
+    dlg.hide_area.connect(dropped.append)
     with qtbot.waitSignal(dlg.sent):
         qtbot.mouseClick(preview.send_button, Qt.MouseButton.LeftButton)
+    assert dropped == [areas[0].alert_id], "the preview's area leaves the map with it"
     [action] = pending(session)
     assert isinstance(action, m.AlertSend)
     assert action.info == preview.info and action.info.incident_ref == "INC-2026-000017"
