@@ -409,7 +409,8 @@ class AlertsWidget(QWidget):
     def _open_draft(self) -> AlertComposer | None:
         """The composer of a new alert still open, if any."""
         c = self.composer
-        if c is not None and Shiboken.isValid(c) and c.isVisible() and c.editing is None:
+        # isHidden, not isVisible: a docked draft behind the Report tab is still open
+        if c is not None and Shiboken.isValid(c) and not c.isHidden() and c.editing is None:
             return c
         return None
 
@@ -432,6 +433,7 @@ class AlertsWidget(QWidget):
         if draft is None:
             draft = self._open_composer(AlertComposer(self.session, None, self))
         draft.set_incident(incident_ref)
+        self.composer_dock.raise_()
         if draft.area is None:
             self.notify(f"Draw the area on the map for the alert about {incident_ref}.")
         return draft

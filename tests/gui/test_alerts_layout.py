@@ -76,6 +76,13 @@ def test_the_alerts_dock_shows_four_rows_and_the_composer_sits_beside_the_map(
         qtbot.waitUntil(lambda: dock.height() > 2 * chat.height(), timeout=5_000)
         window.grab().save(f"/tmp/alerts-composer-{size[0]}.png")
 
+        # raising Report does not end the draft: composing again goes into it
+        composer.headline.setText("Keep this text")
+        window._docks[1].raise_()
+        again = alerts.compose_for_incident("INC-2026-000017")
+        assert again is composer and composer.headline.text() == "Keep this text"
+        assert composer.incident_ref.text() == "INC-2026-000017"
+
         cleared: list[bool] = []
         alerts.draft_cancelled.connect(lambda: cleared.append(True))
         composer.reject()
