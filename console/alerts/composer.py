@@ -627,7 +627,19 @@ class AlertComposer(QDialog):
         preview.accepted.connect(lambda: self.send(info))
         self.preview = preview
         preview.open()
+        if not self.isWindow():  # docked: over the composer's pane, so the map stays clear
+            self._place_over_pane(preview)
         return preview
+
+    def _place_over_pane(self, preview: QDialog) -> None:
+        pane: QWidget = self
+        up = pane.parentWidget()
+        while up is not None and not up.isWindow():
+            pane, up = up, up.parentWidget()  # up to the dock in the main window
+        top_left = pane.mapToGlobal(pane.rect().topLeft())
+        preview.setMinimumWidth(0)
+        preview.resize(pane.width(), max(preview.sizeHint().height(), pane.height() // 2))
+        preview.move(top_left)
 
     def send(self, info: m.AlertInfo | None = None) -> OutboxEntry | None:
         """Queue alert.send (or alert.update) in the outbox and close: the preview's Send

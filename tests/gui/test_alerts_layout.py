@@ -76,6 +76,19 @@ def test_the_alerts_dock_shows_four_rows_and_the_composer_sits_beside_the_map(
         qtbot.waitUntil(lambda: dock.height() > 2 * chat.height(), timeout=5_000)
         window.grab().save(f"/tmp/alerts-composer-{size[0]}.png")
 
+        # the preview opens over the composer's pane: the map beside it shows the area
+        composer.headline.setText("Burglaries on Elm Road")
+        composer.set_categories(["burglary"])
+        preview = composer.review()
+        assert preview is not None
+        qtbot.waitUntil(preview.isVisible, timeout=5_000)
+        assert not global_rect(window.map).intersects(preview.frameGeometry())
+        assert preview.frameGeometry().intersects(global_rect(dock))
+        preview.grab().save(f"/tmp/alerts-preview-docked-{size[0]}.png")
+        preview.reject()
+        qtbot.waitUntil(lambda: not preview.isVisible(), timeout=5_000)
+        assert composer.isVisible(), "back in the composer"
+
         # raising Report does not end the draft: composing again goes into it
         composer.headline.setText("Keep this text")
         window._docks[1].raise_()
