@@ -16,6 +16,7 @@ from console.alerts.widget import AlertsWidget
 from console.main_window import MainWindow
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
+from tests.gui.test_alerts import Runs
 from tests.support.console import offline_session
 from tests.support.samples import ELM_ROAD
 from tests.support.samples import elm_road_alert as alert
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[ConsoleSession]:
     s = offline_session(tmp_path, "dana")
+    s.run = Runs()  # type: ignore[method-assign]  # no relay answers: requests are kept
     yield s
     s.client.outbox.close()
 
