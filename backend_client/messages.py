@@ -1096,6 +1096,46 @@ class EvidenceData(Msg, tag="evidence.data"):
     data: bytes
 
 
+# ---- alert history (issue 13: what happened to an alert, by whom, when)
+
+
+#: what an alert history entry records (docs/protocol.md, "Alert history")
+AlertHistoryAction = Literal[
+    "sent",
+    "approval requested",
+    "approved",
+    "rejected",
+    "updated",
+    "update proposed",
+    "cancelled",
+    "expired",
+]
+
+
+class AlertHistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One step in an alert's life, from the relay's audit log. `by` is None for what
+    nobody did (expiry); `note` says what an entry was about in words ("the pending
+    update", "to 312 phones")."""
+
+    action: AlertHistoryAction
+    by: str | None
+    at: float
+    note: str = ""
+
+
+class AlertHistory(Msg, tag="alert.history"):
+    """What happened to an alert, oldest first. Reply `alert.history_listed`."""
+
+    id: Ident
+    alert_id: Ident
+
+
+class AlertHistoryListed(Msg, tag="alert.history_listed"):
+    re: str
+    alert_id: str
+    entries: list[AlertHistoryEntry]
+
+
 # ---- officer events (pushed to every subscribed officer, ordered by seq)
 
 
@@ -1235,6 +1275,7 @@ OfficerInbound = (
     | AlertUpdate
     | AlertCancel
     | AlertExport
+    | AlertHistory
     | EvidenceExport
     | EvidenceGet
     | PilotCreate
@@ -1264,6 +1305,7 @@ OfficerOutbound = (
     | AlertCount
     | AlertAccepted
     | AlertCap
+    | AlertHistoryListed
     | EvidenceReady
     | EvidenceData
     | PilotAccepted

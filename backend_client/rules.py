@@ -39,6 +39,7 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.Subscribe: _ANY,
     m.MediaGet: _ANY,
     m.AlertExport: _ANY,
+    m.AlertHistory: _ANY,
     m.ReportClaim: WORKING_ROLES,
     m.ReportSetStatus: WORKING_ROLES,
     m.ReportAssign: WORKING_ROLES,

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 
 from backend_client import messages as m
 from backend_client.version import lookout_version
+from console.alerts.dock import dock_area_height
 from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
@@ -65,6 +66,12 @@ class MainWindow(QMainWindow):
         alerts = self._dock("Alerts", self.alerts, Qt.DockWidgetArea.BottomDockWidgetArea)
         dash = self._dock("Dashboard", self.dashboard, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(right, chat, Qt.Orientation.Vertical)
+        # the alert composer: a tab beside Report, so the map stays in view while writing
+        composer = self.alerts.composer_dock
+        composer.setParent(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, composer)
+        self.tabifyDockWidget(right, composer)
+        composer.hide()
         self.tabifyDockWidget(alerts, dash)
         #: for the pilot roles only: shown once the relay says who signed in
         self.pilots_dock = self._dock("Pilots", self.pilots, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -97,6 +104,7 @@ class MainWindow(QMainWindow):
         self.detail.open_chat.connect(self._open_chat)
         self.map.area_drawn.connect(self.alerts.compose)
         self.alerts.show_area.connect(self.map.show_alert_area)
+        self.alerts.hide_area.connect(self.map.hide_outline)  # a send preview's area
         self.feed.high_priority.connect(self.status.show_high_priority)
         # "Hide exercise traffic" (a feed setting) takes pilots' reports off the map too
         self.map.set_hide_exercise(self.feed.hiding_exercise)
@@ -263,8 +271,13 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [left, right], [int(width * 0.43), int(width * 0.23)], Qt.Orientation.Horizontal
         )
-        # the bottom dock is mostly an empty alert list: short, so feed and map get the room
-        self.resizeDocks([alerts], [160], Qt.Orientation.Vertical)
+        # the bottom dock: the alert list's header and four rows, no more, so feed and map
+        # keep the room (plus the dock's title and the tab bar it shares with Dashboard)
+        self.resizeDocks(
+            [alerts],
+            [dock_area_height(self, alerts, self.alerts.list_height())],
+            Qt.Orientation.Vertical,
+        )
 
     def save_layout(self) -> None:
         self.settings.save_layout(self.saveGeometry(), self.saveState())

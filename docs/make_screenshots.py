@@ -94,9 +94,17 @@ async def shoot(app: object) -> None:
         composer.request_count()
         await until(lambda: composer.last_count is not None)
         await asyncio.sleep(0.5)
-        composer.grab().save(str(OUT / "alert-composer.png"))
+        window.grab().save(str(OUT / "alert-composer.png"))  # docked beside the map
         print("wrote docs/images/alert-composer.png", flush=True)
-        composer.send()
+        preview = composer.review()  # Send opens the preview first
+        assert preview is not None
+        await until(lambda: preview.count is not None or preview.count_error is not None)
+        await asyncio.sleep(0.5)
+        preview.grab().save(str(OUT / "alert-preview.png"))
+        print("wrote docs/images/alert-preview.png", flush=True)
+        if preview.needs_confirmation():
+            preview.confirm.setChecked(True)
+        preview.send_button.click()
         await until(lambda: len(session.alerts) > 0, timeout=30)
         pending = [a for a in session.alerts.values() if a.state == "pending_approval"]
         if pending:  # the two-person rule: the demo's supervisor approves from their console

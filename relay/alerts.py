@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -128,9 +129,7 @@ def approve(
         if original is None:
             a.state = "active" if msg.approve else "rejected"
             a.approved_by = actor.username
-            if msg.approve:
-                a.sent_at = tx.now
-            _record_version(tx, a, cap_sender)
+            _record_version(tx, a, cap_sender)  # its CAP `sent` is now, the approval
             out = wire.alert_msg(a, floor)
             tx.emit(m.AlertChanged, alert=out)
             action = "alert.approve" if msg.approve else "alert.reject"
@@ -274,12 +273,11 @@ def _apply_update(
     tx: Tx, a: db.Alert, info: m.AlertInfo, keys: np.ndarray, approved_by: str | None, floor: int
 ) -> None:
     s = tx.s
-    a.references_json = json.dumps(_referencing_previous(a))
+    a.references_json = json.dumps(_referencing_previous(s, a))
     a.info_json = json.dumps(_info_dict(info))
     a.expires_at = info.expires_at
-    a.msg_type = "Update"
-    a.sent_at = tx.now
-    a.approved_by = approved_by
+    a.msg_type = "Update"  # `sent_at` stays when the alert was first sent (its versions
+    a.approved_by = approved_by  # keep each CAP message's own `sent`)
     old = set(
         s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
     )
@@ -317,10 +315,9 @@ def cancel(
             tx.audit(actor.username, "alert.cancel", a.public_id)
             return out, []
         was_sent = a.state == "active"
-        a.references_json = json.dumps(_referencing_previous(a))
+        a.references_json = json.dumps(_referencing_previous(s, a))
         a.state = "cancelled"
         a.msg_type = "Cancel"
-        a.sent_at = tx.now
         if was_sent:
             got = list(
                 s.scalars(
@@ -361,9 +358,11 @@ def _record_version(tx: Tx, a: db.Alert, cap_sender: str) -> None:
             state=a.state,
             info_json=a.info_json,
             references_json=a.references_json or "[]",
-            sent_at=a.sent_at,
+            sent_at=tx.now,  # this message's CAP `sent`
             approved_by=a.approved_by,
-            cap_xml=to_cap(wire.alert_msg(a, EXACT), refs, cap_sender),
+            cap_xml=to_cap(
+                msgspec.structs.replace(wire.alert_msg(a, EXACT), sent_at=tx.now), refs, cap_sender
+            ),
             recorded_at=tx.now,
         )
     )
@@ -487,6 +486,8 @@ def recipients_of(alert_id: str) -> Callable[[Session], list[int]]:
 
 
 def load(alert_id: str) -> Callable[[Session], tuple[m.Alert, list[tuple[str, str]]]]:
+    """The alert's current CAP message (its `sent` that message's own) and references."""
+
     def query(s: Session) -> tuple[m.Alert, list[tuple[str, str]]]:
         a = _alert_row(s, alert_id)
         if _update_of(a) is not None:
@@ -494,7 +495,8 @@ def load(alert_id: str) -> Callable[[Session], tuple[m.Alert, list[tuple[str, st
                 ErrorCode.CONFLICT,
                 f"{a.public_id} is a proposed update, not a CAP message: export the alert",
             )
-        return wire.alert_msg(a, EXACT), wire.alert_references(a)
+        out = msgspec.structs.replace(wire.alert_msg(a, EXACT), sent_at=message_sent(s, a))
+        return out, wire.alert_references(a)
 
     return query
 
@@ -509,8 +511,6 @@ def _add_recipients(s: Session, alert_pk: int, keys: np.ndarray) -> None:
 
 
 def _info_dict(info: m.AlertInfo) -> object:
-    import msgspec
-
     return msgspec.to_builtins(info)
 
 
@@ -530,10 +530,24 @@ def to_cap(alert: m.Alert, references: Sequence[tuple[str, str]], sender: str) -
     )
 
 
-def _referencing_previous(a: db.Alert) -> list[tuple[str, str]]:
+def _referencing_previous(s: Session, a: db.Alert) -> list[tuple[str, str]]:
     """References for the next message: every earlier one plus the current one."""
     refs = wire.alert_references(a)
-    return [*refs, (cap_identifier(a.public_id, refs), cap.cap_datetime(a.sent_at))]
+    return [*refs, (cap_identifier(a.public_id, refs), cap.cap_datetime(message_sent(s, a)))]
+
+
+def message_sent(s: Session, a: db.Alert) -> float:
+    """When the alert's current CAP message was sent: its latest version's `sent` (an
+    approval, update or cancel is a message of its own), while `Alert.sent_at` stays when
+    the alert was first sent."""
+    s.flush()
+    latest = s.scalar(
+        select(db.AlertVersion.sent_at)
+        .where(db.AlertVersion.alert_id == a.id)
+        .order_by(db.AlertVersion.n.desc())
+        .limit(1)
+    )
+    return a.sent_at if latest is None else latest
 
 
 class PreviewLimiter:
@@ -562,7 +576,6 @@ def preview_audit(
 ) -> Callable[[Tx], None]:
     """Audit a preview with the officer's own drawing and the count they were shown (never
     a device position)."""
-    import msgspec
 
     def job(tx: Tx) -> None:
         tx.audit(
@@ -575,3 +588,75 @@ def preview_audit(
         )
 
     return job
+
+
+#: most entries an `alert.history` answer carries (a long-lived alert updated every few
+#: minutes stays far below it; the oldest are kept, with the latest appended last)
+MAX_HISTORY = 200
+
+
+def history(alert_id: str, now: float) -> Callable[[Session], list[m.AlertHistoryEntry]]:
+    """An alert's life from the audit log (read by subject), oldest first: sent or sent
+    for approval, approved or rejected by whom, updated (or an update proposed and judged),
+    cancelled; and expired, which nobody does, from the alert itself. Counts are left out:
+    the audit holds exact ones, and an officer sees only coarsened counts."""
+
+    def query(s: Session) -> list[m.AlertHistoryEntry]:
+        a = _alert_row(s, alert_id)
+        rows = list(
+            s.scalars(
+                select(db.AuditLog)
+                .where(db.AuditLog.subject == a.public_id, db.AuditLog.action.like("alert.%"))
+                .order_by(db.AuditLog.seq)
+            )
+        )
+        proposals = {
+            str(d["proposal"])
+            for d in (json.loads(r.detail) for r in rows if r.action == "alert.update")
+            if "proposal" in d
+        }
+        if proposals:  # a proposed update's own rejection or withdrawal is audited on it
+            rows += s.scalars(
+                select(db.AuditLog).where(
+                    db.AuditLog.subject.in_(sorted(proposals)),
+                    db.AuditLog.action.in_(("alert.reject", "alert.cancel")),
+                )
+            )
+            rows.sort(key=lambda r: r.seq)
+        out = [e for e in (_history_entry(r, proposals) for r in rows) if e is not None]
+        if shown_expired(a, now):
+            out.append(m.AlertHistoryEntry(action="expired", by=None, at=a.expires_at))
+        if len(out) > MAX_HISTORY:
+            out = [*out[: MAX_HISTORY - 1], out[-1]]
+        return out
+
+    return query
+
+
+def shown_expired(a: db.Alert, now: float) -> bool:
+    """Expired by the relay's chore, or past its expiry while still active (the chore runs
+    lazily); a proposal spent by its approval is marked expired too, but never was."""
+    return (a.state == "expired" and _update_of(a) is None) or (
+        a.state == "active" and a.expires_at <= now
+    )
+
+
+def _history_entry(r: db.AuditLog, proposals: set[str]) -> m.AlertHistoryEntry | None:
+    detail = json.loads(r.detail)
+    on_proposal = r.subject in proposals
+    action: m.AlertHistoryAction
+    note = ""
+    if r.action == "alert.send":
+        action = "approval requested" if detail.get("state") == "pending_approval" else "sent"
+    elif r.action == "alert.approve":
+        action, note = "approved", ("the update" if "update" in detail else "")
+    elif r.action == "alert.reject":
+        action, note = "rejected", ("the proposed update" if on_proposal else "")
+    elif r.action == "alert.update":
+        action = "update proposed" if "proposal" in detail else "updated"
+        note = "waits for a supervisor's approval" if "proposal" in detail else ""
+    elif r.action == "alert.cancel":
+        action, note = "cancelled", ("the proposed update, withdrawn" if on_proposal else "")
+    else:  # exports and the like are in the audit log, not the alert's story
+        return None
+    return m.AlertHistoryEntry(action=action, by=r.actor, at=r.at, note=note)

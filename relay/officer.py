@@ -79,6 +79,7 @@ class OfficerConnection(Endpoint):
             m.AlertUpdate: self.alert_update,
             m.AlertCancel: self.alert_cancel,
             m.AlertExport: self.alert_export,
+            m.AlertHistory: self.alert_history,  # issue 13: an alert's history
             m.EvidenceExport: self.evidence_export,
             m.EvidenceGet: self.evidence_get,
             m.PilotCreate: self.pilot_create,
@@ -632,6 +633,10 @@ class OfficerConnection(Endpoint):
         xml = alerts.to_cap(alert, refs, self.ctx.config.cap_sender)
         await self.ctx.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
         return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
+
+    async def alert_history(self, msg: m.AlertHistory) -> m.Msg:
+        entries = await self.ctx.db.read(alerts.history(msg.alert_id, time.time()))
+        return m.AlertHistoryListed(re=msg.id, alert_id=msg.alert_id, entries=entries)
 
     async def evidence_export(self, msg: m.EvidenceExport) -> m.Msg:
         assert self.actor is not None

@@ -215,6 +215,7 @@ def read(
     rec = pm.Record()
     by_id: dict[str, pm.ReportRecord] = {}
     alerts: dict[str, pm.AlertRecord] = {}
+    out_versions: dict[str, tuple[str, m.AlertInfo]] = {}  # alert id -> version last out
     citizen_chat: list[tuple[str, float]] = []  # (report id, sent at)
     frames = s.execute(
         select(db.Event.frame).where(db.Event.pilot_id == pilot_id).order_by(db.Event.seq)
@@ -261,8 +262,13 @@ def read(
                 alerts[a.alert_id] = pm.AlertRecord(
                     a.alert_id, a.sender, plan_t(a.sent_at), a.info, a.sent_at
                 )
+            # its current version went out when it turned active or its content changed
+            # (`sent_at` stays the first send; count updates change neither)
+            version = (a.msg_type, a.info)
             if a.state == "active" and a.msg_type in ("Alert", "Update"):
-                alerts[a.alert_id].out_at = a.sent_at
+                if out_versions.get(a.alert_id) != version:
+                    alerts[a.alert_id].out_at = ev.at
+                out_versions[a.alert_id] = version
     reads = _read_receipts(s, alerts, plan_t)
     _read_participants(s, rec, pilot_id, by_id, citizen_chat, reads, sched, plan_t)
     rec.reports = sorted(by_id.values(), key=lambda r: r.created_at)

@@ -1,8 +1,10 @@
-"""The alert composer: a dialog opened from an area drawn on the map (or an alert to update).
+"""The alert composer: opened from an area drawn on the map (or an alert to update), docked
+beside the map in the main window (a dialog elsewhere).
 
 It fills CAP 1.2 fields from a template, shows live how many phones the alert would reach
 (`alert.preview` answers with a number only, debounced while categories are ticked), checks
-what it can before sending, and hands the result to the session's durable outbox. Whether
+what it can, then shows the send preview (`console.alerts.preview`): only the preview's
+Send hands the alert to the session's durable outbox. Whether
 the alert needs a supervisor's approval is decided by the relay; the dialog only says so.
 
 An `Exercise` alert belongs to a pilot (docs/protocol.md 5.9): choosing that status shows a
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 import msgspec
 from PySide6.QtCore import QDateTime, QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -39,9 +42,11 @@ from shiboken6 import Shiboken
 
 from backend_client import limits, rules
 from backend_client import messages as m
+from backend_client.cache import Incident
 from backend_client.outbox import OutboxEntry
 from console.alerts.area import describe_area, distinct_points
 from console.alerts.model import email_reach_text, reach_text
+from console.alerts.preview import SendPreview
 from console.alerts.templates import (
     CAP_CATEGORIES,
     CAP_CERTAINTIES,
@@ -74,11 +79,14 @@ class AlertComposer(QDialog):
     """`AlertComposer(session, area)` for a new alert; `editing=alert` for a CAP Update."""
 
     sent = Signal(object)  # OutboxEntry of the queued alert.send / alert.update
+    show_area = Signal(object)  # a draft m.Alert: the preview puts its area on the main map
+    hide_area = Signal(str)  # the preview closed: the map drops that area (by its id)
+    draft_cancelled = Signal()  # a new alert given up (Cancel): drawn draft shapes can go
 
     def __init__(
         self,
         session: ConsoleSession,
-        area: m.Area,
+        area: m.Area | None,
         parent: QWidget | None = None,
         *,
         editing: m.Alert | None = None,
@@ -87,9 +95,10 @@ class AlertComposer(QDialog):
     ) -> None:
         super().__init__(parent)
         self.session = session
-        self.area: m.Area = editing.info.area if editing is not None else area
+        self.area: m.Area | None = editing.info.area if editing is not None else area
         self.editing = editing
         self.last_count: m.AlertCount | None = None
+        self.preview: SendPreview | None = None  # open while the officer checks a send
         self._generation = 0
         template_error = ""
         if templates is None:
@@ -131,9 +140,10 @@ class AlertComposer(QDialog):
         if template_error:
             root.addWidget(_caption(f"Templates are unavailable: {template_error}"))
 
-        body = QHBoxLayout()
+        #: side by side in a dialog; stacked when docked in a narrow pane (`set_compact`)
+        self.body = body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         root.addLayout(body, 1)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         body.addLayout(form, 3)
 
         self.headline = QLineEdit()
@@ -160,16 +170,27 @@ class AlertComposer(QDialog):
         self.contact = QLineEdit(DEFAULT_CONTACT)
         self.contact.setMaxLength(limits.MAX_SHORT_CHARS)
         form.addRow("Contact", self.contact)
-        self.incident_ref = QLineEdit()
+        # known incidents to pick from (the session's cache), or any reference typed in
+        self.incident = QComboBox()
+        self.incident.setEditable(True)
+        self.incident.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.incident.addItem("", None)
+        for inc in self._known_incidents():
+            self.incident.addItem(f"{inc.incident_ref} — {inc.title}", inc.incident_ref)
+        self.incident.activated.connect(self._incident_picked)
+        line = self.incident.lineEdit()
+        assert line is not None
+        self.incident_ref: QLineEdit = line
         self.incident_ref.setMaxLength(limits.MAX_SHORT_CHARS)
         self.incident_ref.setPlaceholderText("e.g. INC-2026-000017 (optional)")
-        form.addRow("Incident", self.incident_ref)
+        form.addRow("Incident", self.incident)
         self.expiry = QDateTimeEdit()
         self.expiry.setCalendarPopup(True)
         self.expiry.setDisplayFormat("ddd d MMM yyyy HH:mm")
         form.addRow("Expires", self.expiry)
-        self.area_desc = QLineEdit(describe_area(self.area))
+        self.area_desc = QLineEdit(describe_area(self.area) if self.area is not None else "")
         self.area_desc.setMaxLength(limits.MAX_SHORT_CHARS)
+        self.area_desc.setPlaceholderText("Draw the alert's area on the map")
         form.addRow("Area", self.area_desc)
 
         cap = QGridLayout()
@@ -178,7 +199,7 @@ class AlertComposer(QDialog):
         self.severity = self._combo(CAP_SEVERITIES, "Moderate")
         self.certainty = self._combo(CAP_CERTAINTIES, "Likely")
         self.cap_status = self._combo(CAP_STATUSES, "Actual")
-        for col, (name, combo) in enumerate(
+        for i, (name, combo) in enumerate(
             [
                 ("Category", self.cap_category),
                 ("Urgency", self.urgency),
@@ -186,9 +207,10 @@ class AlertComposer(QDialog):
                 ("Certainty", self.certainty),
                 ("Status", self.cap_status),
             ]
-        ):
-            cap.addWidget(_caption(name), 0, col)
-            cap.addWidget(combo, 1, col)
+        ):  # three a row, so the composer fits a pane beside the map
+            row_, col = divmod(i, 3)
+            cap.addWidget(_caption(name), 2 * row_, col)
+            cap.addWidget(combo, 2 * row_ + 1, col)
         form.addRow("CAP", cap)
         #: an Exercise alert's pilot (shown only with status Exercise)
         self.pilot = QComboBox()
@@ -237,15 +259,63 @@ class AlertComposer(QDialog):
         root.addWidget(self.problems)
 
         buttons = QDialogButtonBox()
-        self.send_button = QPushButton("Send update" if self.editing else "Send alert")
+        self.send_button = QPushButton("Review update…" if self.editing else "Review and send…")
+        self.send_button.setToolTip("Shows the alert as it will go out, and whom it reaches")
         self.send_button.setDefault(True)
         buttons.addButton(self.send_button, QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.send_button.clicked.connect(self.send)
+        self.send_button.clicked.connect(self.review)
         buttons.rejected.connect(self.reject)
         root.addWidget(buttons)
         self._headline_changed(self.headline.text())
         self._restyle()
+
+    def _known_incidents(self) -> list[Incident]:
+        cache = self.session.cache
+        if cache is None:
+            return []
+        found: list[Incident] = cache.incidents()
+        return found[:200]  # newest first; any other reference can be typed
+
+    def _incident_picked(self, index: int) -> None:
+        ref = self.incident.itemData(index)
+        if ref:
+            self.incident_ref.setText(str(ref))
+
+    def set_incident(self, incident_ref: str) -> None:
+        """Fill in the incident reference (an alert composed for an incident)."""
+        self.incident_ref.setText(incident_ref)
+
+    def set_compact(self, compact: bool) -> None:
+        """Stack the form above the categories, for a narrow pane beside the map; choices
+        then narrow to a few letters rather than widen the pane past the map's edge."""
+        self.body.setDirection(
+            QBoxLayout.Direction.TopToBottom if compact else QBoxLayout.Direction.LeftToRight
+        )
+        self.setMinimumWidth(0 if compact else 820)
+        self.form.setRowWrapPolicy(  # captions above their fields: the fields get the width
+            QFormLayout.RowWrapPolicy.WrapAllRows
+            if compact
+            else QFormLayout.RowWrapPolicy.DontWrapRows
+        )
+        policy = (
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            if compact
+            else QComboBox.SizeAdjustPolicy.AdjustToContentsOnFirstShow
+        )
+        for combo in self.findChildren(QComboBox):
+            combo.setMinimumContentsLength(6)
+            combo.setSizeAdjustPolicy(policy)
+
+    def set_area(self, area: m.Area) -> None:
+        """A (new) area drawn on the map for this draft: counted again, text kept."""
+        if self.editing is not None:
+            return
+        previous = describe_area(self.area) if self.area is not None else ""
+        self.area = area
+        if self.area_desc.text().strip() in ("", previous):
+            self.area_desc.setText(describe_area(area))
+        self._schedule_count()
 
     # ------------------------------------------------------------ theme
 
@@ -413,6 +483,12 @@ class AlertComposer(QDialog):
         self.last_count = None
         self.reach_email.setText("")
         self.approval.setVisible(False)
+        if self.area is None:
+            self._debounce.stop()
+            self.reach.setText(
+                "Draw the alert's area on the map to see how many phones it reaches."
+            )
+            return
         if isinstance(self.area, m.Polygon) and distinct_points(self.area) < 3:
             self._debounce.stop()
             self.show_count_error("the area needs at least 3 distinct points")
@@ -427,7 +503,7 @@ class AlertComposer(QDialog):
     def request_count(self) -> None:
         """Ask the relay how many phones the alert would reach (a number, never positions)."""
         cats = self.checked_categories()
-        if not cats:
+        if not cats or self.area is None:
             return
         gen = self._generation
 
@@ -477,6 +553,8 @@ class AlertComposer(QDialog):
         """What stops this alert being sent, in the dispatcher's words (empty when fine)."""
         now = time.time() if now is None else now
         problems = []
+        if self.area is None:
+            problems.append("Draw the alert's area on the map.")
         if not self.headline.text().strip():
             problems.append("Write a headline.")
         if not self.checked_categories():
@@ -497,6 +575,7 @@ class AlertComposer(QDialog):
 
     def info(self) -> m.AlertInfo:
         ref = self.incident_ref.text().strip()
+        assert self.area is not None, "validate() first: an alert needs its area"
         return m.AlertInfo(
             categories=self.checked_categories(),  # type: ignore[arg-type]
             area=self.area,
@@ -516,8 +595,8 @@ class AlertComposer(QDialog):
             pilot_id=self.pilot_id(),
         )
 
-    def send(self) -> OutboxEntry | None:
-        """Validate, then queue alert.send (or alert.update) in the outbox and close."""
+    def checked_info(self) -> m.AlertInfo | None:
+        """The alert as written, or None with what stops it shown in the dialog."""
         problems = self.validate()
         info: m.AlertInfo | None = None
         if not problems:
@@ -529,6 +608,45 @@ class AlertComposer(QDialog):
         if problems or info is None:
             self.problems.setText("\n".join(problems))
             self.problems.setVisible(True)
+            return None
+        self.problems.setVisible(False)
+        return info
+
+    def review(self) -> SendPreview | None:
+        """Send, step one: the preview of what goes out (window-modal). Its Send queues the
+        alert (`send`); Back returns here with nothing sent."""
+        info = self.checked_info()
+        if info is None:
+            return None
+        if self.preview is not None and Shiboken.isValid(self.preview):
+            self.preview.close()
+        preview = SendPreview(self.session, info, self, editing=self.editing)
+        preview.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        preview.show_area.connect(self.show_area)
+        preview.hide_area.connect(self.hide_area)
+        preview.accepted.connect(lambda: self.send(info))
+        self.preview = preview
+        preview.open()
+        if not self.isWindow():  # docked: over the composer's pane, so the map stays clear
+            self._place_over_pane(preview)
+        return preview
+
+    def _place_over_pane(self, preview: QDialog) -> None:
+        pane: QWidget = self
+        up = pane.parentWidget()
+        while up is not None and not up.isWindow():
+            pane, up = up, up.parentWidget()  # up to the dock in the main window
+        top_left = pane.mapToGlobal(pane.rect().topLeft())
+        preview.setMinimumWidth(0)
+        preview.resize(pane.width(), max(preview.sizeHint().height(), pane.height() // 2))
+        preview.move(top_left)
+
+    def send(self, info: m.AlertInfo | None = None) -> OutboxEntry | None:
+        """Queue alert.send (or alert.update) in the outbox and close: the preview's Send
+        (with the alert it showed), or `info` None to validate what is written now."""
+        if info is None:
+            info = self.checked_info()
+        if info is None:
             return None
         action: m.AlertSend | m.AlertUpdate
         if self.editing is not None:
@@ -550,4 +668,9 @@ class AlertComposer(QDialog):
     def done(self, result: int) -> None:
         self._debounce.stop()
         self._generation += 1
+        if self.preview is not None and Shiboken.isValid(self.preview):
+            self.preview.close()
+        cancelled = result != QDialog.DialogCode.Accepted and self.editing is None
         super().done(result)
+        if cancelled:
+            self.draft_cancelled.emit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from backend_client import messages as m
@@ -60,7 +61,7 @@ def phones(recipients: int, fewer_than: int | None) -> str:
     below its minimum (a count of one would locate a phone), for previews and alerts."""
     if fewer_than is not None:
         return f"fewer than {fewer_than} phones"
-    return f"{recipients} phone{'' if recipients == 1 else 's'}"
+    return f"{recipients:,} phone{'' if recipients == 1 else 's'}"
 
 
 def reach_text(count: m.AlertCount) -> str:
@@ -270,3 +271,110 @@ class AlertBook:
     def rows(self, now: float | None = None) -> list[AlertRow]:
         t = time.time() if now is None else now
         return [AlertRow.of(self._alerts[aid], t) for _, aid in self._keys]
+
+
+# ---------------------------------------------------------------- the send preview
+
+#: from this many phones a send is "large" even below the approval threshold: the preview
+#: warns and asks for a deliberate confirmation
+LARGE_REACH = 1000
+
+
+def in_words(seconds: float) -> str:
+    """A duration from now as a dispatcher says it: "in 45 min", "in 2 h", "in 2 h 30 min",
+    "in 3 days"; "already past" when it is not in the future."""
+    if seconds <= 0:
+        return "already past"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"in {max(minutes, 1)} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"in {hours} h" + (f" {rest} min" if rest else "")
+    return f"in {round(hours / 24)} days"
+
+
+def expiry_text(expires_at: float, now: float) -> str:
+    """ "Tue 2 Dec 2026 14:30 (in 2 h)": the absolute time and how long from now."""
+    absolute = time.strftime("%a %d %b %Y %H:%M", time.localtime(expires_at))
+    return f"{absolute.replace(' 0', ' ', 1)} ({in_words(expires_at - now)})"
+
+
+def reach_warning(count: m.AlertCount, update: bool = False) -> str | None:
+    """The preview's loud warning, or None: an alert that reaches no phone now (a send that
+    does nothing is a mistake more often than not), or a large one (`LARGE_REACH` phones,
+    or above the relay's approval threshold)."""
+    reached = count.recipients if count.fewer_than is None else None
+    if reached == 0:
+        if update:
+            return "This update reaches no phone in the new area now (only those it reached)."
+        return "This alert will reach no phone now."
+    if reached is not None and (reached >= LARGE_REACH or count.approval_required):
+        return f"This will reach {phones(reached, None)}."
+    if count.approval_required:  # a coarsened count above a threshold of 0 or so
+        return f"This will reach {phones(count.recipients, count.fewer_than)}."
+    return None
+
+
+def approval_words(count: m.AlertCount | None) -> str:
+    if count is None:
+        return "Unknown until the relay counts the phones"
+    if count.approval_required:
+        return "Yes: a supervisor other than you must approve it before it goes out"
+    return "No: it goes out as soon as you send it"
+
+
+def status_words(info: m.AlertInfo) -> str:
+    if info.status == "Actual":
+        return "Actual (a real alert, to the public)"
+    if info.status == "Exercise":
+        pilot = f" of pilot {info.pilot_id}" if info.pilot_id else ""
+        return f"Exercise{pilot} (its participants only)"
+    return f"{info.status} (not a real incident)"
+
+
+def area_words(info: m.AlertInfo) -> str:
+    """The area's description and, when the officer wrote their own, its shape too."""
+    shape = describe_area(info.area)
+    return shape if info.area_desc in ("", shape) else f"{info.area_desc}: {shape}"
+
+
+def categories_words(categories: Sequence[str]) -> str:
+    return ", ".join(rules.category_label(c) for c in categories) or "(none)"
+
+
+def preview_lines(
+    info: m.AlertInfo, count: m.AlertCount | None, now: float
+) -> list[tuple[str, str]]:
+    """What the send preview shows, caption and plain text, in reading order."""
+    reach = "Counting…"
+    if count is not None:
+        reach = phones(count.recipients, count.fewer_than)
+        if count.emails is not None:
+            reach += " " + email_reach_text(count)
+    return [
+        ("Headline", info.headline),
+        ("Description", info.description or "(none)"),
+        ("Instruction", info.instruction or "(none)"),
+        ("Area", area_words(info)),
+        ("Categories", categories_words(info.categories)),
+        ("Expires", expiry_text(info.expires_at, now)),
+        ("Status", status_words(info)),
+        ("Incident", info.incident_ref or "(none)"),
+        ("Reaches", reach),
+        ("Approval", approval_words(count)),
+    ]
+
+
+# ---------------------------------------------------------------- history
+
+
+def history_lines(entries: Sequence[m.AlertHistoryEntry], now: float) -> list[str]:
+    """ "14:02  approved by sam", one line per step, oldest first (times as in the list)."""
+    out = []
+    for e in entries:
+        who = f" by {e.by}" if e.by else ""
+        note = f" ({e.note})" if e.note else ""
+        action = e.action[0].upper() + e.action[1:]
+        out.append(f"{when(e.at, now)}  {action}{who}{note}")
+    return out

@@ -3,6 +3,11 @@
 Rows change only through the session's `alert_changed` signal (and the relay's reply to an
 action), so counts climb live. Buttons are enabled by the same rules the relay applies, but
 the relay decides: a refusal arrives through `outbox_changed` and is shown in plain words.
+
+The selected alert's history (sent, approved by whom, updated, cancelled, with times) is
+asked of the relay (`alert.history`) and shown beside the list: the row's Sent time stays
+when the alert was first sent. The composer opens in `composer_dock` beside the map when
+the main window has placed that dock, else as a dialog.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -30,12 +36,14 @@ from shiboken6 import Shiboken
 from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from console.alerts.composer import AlertComposer
+from console.alerts.dock import ComposerDock
 from console.alerts.model import (
     STATE_LABELS,
     approval_waiting_text,
     can_approve,
     can_cancel,
     can_update,
+    history_lines,
     phones,
     ready_to_approve,
     refusal_text,
@@ -92,9 +100,41 @@ _PLACEHOLDER = m.Alert(
 )
 
 
+class HistoryPanel(QGroupBox):
+    """The selected alert's history from the relay: one line per step, time and officer."""
+
+    def __init__(self) -> None:
+        super().__init__("History")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 2, 6, 2)
+        self.lines = plain_label(selectable=True, shrink=True)
+        self.lines.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.lines, 1)
+        self.alert_id: str | None = None
+        self.entries: list[m.AlertHistoryEntry] = []
+        self.show_text("Select an alert to see what happened to it, by whom and when.")
+
+    def show_text(self, text: str) -> None:
+        self.lines.setText(text)
+
+    def show_entries(self, alert_id: str, entries: list[m.AlertHistoryEntry]) -> None:
+        self.alert_id, self.entries = alert_id, list(entries)
+        lines = history_lines(entries, time.time())
+        self.show_text("\n".join(lines) if lines else "Nothing recorded yet.")
+
+    def text(self) -> str:
+        return self.lines.text()
+
+
 class AlertsWidget(QWidget):
     show_area = Signal(object)  # m.Alert whose area the map should show
     approval_waiting = Signal(str)  # a supervisor's notice: an alert this officer may approve
+    draft_cancelled = Signal()  # a new alert's composer was cancelled: clear the drawn draft
+    hide_area = Signal(str)  # an area shown only for a preview: the map drops it (by id)
+
+    #: rows the list shows in the main window's default layout (issue 13: at least four)
+    VISIBLE_ROWS = 4
+    ROW_HEIGHT = 26
 
     def __init__(self, session: ConsoleSession) -> None:
         super().__init__()
@@ -105,9 +145,14 @@ class AlertsWidget(QWidget):
         self._announced: set[str] = set()  # pending alerts already announced to me
         self.session = session
         self.composer: AlertComposer | None = None
+        #: the composer's dock beside the map (the main window places it)
+        self.composer_dock = ComposerDock()
+        #: (state, msg_type, approved_by) of the alert whose history is shown: a count
+        #: moving does not ask for the history again, a step does
+        self._history_key: tuple[str, str, str, str | None] | None = None
         self.model = AlertTableModel()
 
-        lay = QVBoxLayout(self)
+        self._layout = lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         bar = QHBoxLayout()
         self.approve_button = QPushButton("Approve")
@@ -147,7 +192,7 @@ class AlertsWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.verticalHeader().setDefaultSectionSize(self.ROW_HEIGHT)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(HEADLINE, QHeaderView.ResizeMode.Stretch)
@@ -155,7 +200,16 @@ class AlertsWidget(QWidget):
             if width:
                 self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(lambda _i: self.show_selected_area())
-        lay.addWidget(self.table, 1)
+        self.history = HistoryPanel()
+        self.history.setMinimumWidth(220)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        split.addWidget(self.table)
+        split.addWidget(self.history)
+        split.setStretchFactor(0, 1)
+        split.setSizes([900, 320])
+        self._bar_height = bar.sizeHint().height()
+        lay.addWidget(split, 1)
         self.review = ReviewPanel()
         self.review.setVisible(False)
         lay.addWidget(self.review)
@@ -182,6 +236,45 @@ class AlertsWidget(QWidget):
         self._clock.timeout.connect(self._tick)
         self._clock.start()
         self._update_buttons()
+        # alerts already in the session (replayed while signed out) announce themselves
+        # once the window has connected `approval_waiting`
+        QTimer.singleShot(0, self, self._announce_waiting)
+
+    def list_height(self, rows: int | None = None) -> int:
+        """The height this widget needs to show the header and `rows` rows of the list."""
+        n = self.VISIBLE_ROWS if rows is None else rows
+        margins = self._layout.contentsMargins()
+        frame = 2 * self.table.frameWidth()
+        header = self.table.horizontalHeader().sizeHint().height()
+        spacing = self._layout.spacing()
+        return (
+            margins.top()
+            + margins.bottom()
+            + self._bar_height
+            + spacing
+            + frame
+            + header
+            + n * self.ROW_HEIGHT
+            # a narrow window scrolls the columns sideways: room for that bar too
+            + self.table.horizontalScrollBar().sizeHint().height()
+            + 4  # a pixel or two of rounding in styles
+        )
+
+    def _announce_waiting(self) -> None:
+        if not Shiboken.isValid(self):
+            return
+        for alert in list(self.session.alerts.values()):
+            self._announce(alert)
+
+    def _announce(self, alert: m.Alert) -> None:
+        """Tell a supervisor once per alert that it waits for their approval."""
+        if (
+            can_approve(alert, self.session.role, self.session.username)
+            and alert.alert_id not in self._announced
+            and alert.info.expires_at > time.time()
+        ):
+            self._announced.add(alert.alert_id)
+            self.approval_waiting.emit(approval_waiting_text(alert))
 
     # ------------------------------------------------------------ events
 
@@ -189,12 +282,7 @@ class AlertsWidget(QWidget):
         previous = self._awaiting.get(alert.alert_id)
         self.model.upsert(alert)
         self._update_buttons()
-        if (
-            can_approve(alert, self.session.role, self.session.username)
-            and alert.alert_id not in self._announced
-        ):
-            self._announced.add(alert.alert_id)
-            self.approval_waiting.emit(approval_waiting_text(alert))
+        self._announce(alert)
         if previous is not None and alert.state != "pending_approval":
             del self._awaiting[alert.alert_id]  # the note about waiting is out of date now
             verdict = {"active": "approved and sent", "rejected": "rejected"}.get(
@@ -279,14 +367,76 @@ class AlertsWidget(QWidget):
         self.cancel_button.setEnabled(alert is not None and can_cancel(alert, now))
         self.export_button.setEnabled(alert is not None)
         self.area_button.setEnabled(alert is not None)
+        self._refresh_history(alert)
+
+    # ------------------------------------------------------------ history
+
+    def _refresh_history(self, alert: m.Alert | None) -> None:
+        if alert is None:
+            self._history_key = None
+            self.history.alert_id = None
+            self.history.show_text("Select an alert to see what happened to it, by whom and when.")
+            return
+        key = (alert.alert_id, alert.state, alert.msg_type, alert.approved_by)
+        if key == self._history_key:
+            return
+        self._history_key = key
+        if self.history.alert_id != alert.alert_id:
+            self.history.show_text("Asking the relay for this alert's history…")
+        self.request_history(alert.alert_id)
+
+    def request_history(self, alert_id: str) -> None:
+        def on_reply(reply: m.Msg) -> None:
+            if not Shiboken.isValid(self):
+                return
+            chosen = self.selected()
+            if chosen is None or chosen.alert_id != alert_id:
+                return  # the selection moved on
+            if isinstance(reply, m.AlertHistoryListed):
+                self.history.show_entries(alert_id, reply.entries)
+            else:
+                self.history.show_text(f"The history could not be read ({type(reply).__name__}).")
+
+        def on_error(message: str) -> None:
+            if Shiboken.isValid(self):
+                self._history_key = None  # ask again at the next change or selection
+                self.history.show_text(f"The history could not be read: {message}")
+
+        self.session.run(m.AlertHistory(id="", alert_id=alert_id), on_reply, on_error)
 
     # ------------------------------------------------------------ actions
 
+    def _open_draft(self) -> AlertComposer | None:
+        """The composer of a new alert still open, if any."""
+        c = self.composer
+        # isHidden, not isVisible: a docked draft behind the Report tab is still open
+        if c is not None and Shiboken.isValid(c) and not c.isHidden() and c.editing is None:
+            return c
+        return None
+
     def compose(self, area: object) -> AlertComposer | None:
-        """Open the composer for an area drawn on the map (an m.Polygon or m.Circle)."""
+        """Open the composer for an area drawn on the map (an m.Polygon or m.Circle); with a
+        new alert's composer open, the area drawn becomes its area (the text is kept)."""
         if not isinstance(area, m.Polygon | m.Circle):
             return None
+        draft = self._open_draft()
+        if draft is not None:
+            draft.set_area(area)
+            self.composer_dock.raise_()
+            return draft
         return self._open_composer(AlertComposer(self.session, area, self))
+
+    def compose_for_incident(self, incident_ref: str) -> AlertComposer:
+        """Open the composer with the incident reference filled in (the incident view's
+        "Alert…"); the area is drawn on the map next, unless a draft already has one."""
+        draft = self._open_draft()
+        if draft is None:
+            draft = self._open_composer(AlertComposer(self.session, None, self))
+        draft.set_incident(incident_ref)
+        self.composer_dock.raise_()
+        if draft.area is None:
+            self.notify(f"Draw the area on the map for the alert about {incident_ref}.")
+        return draft
 
     def update_selected(self) -> AlertComposer | None:
         alert = self.selected()
@@ -300,8 +450,16 @@ class AlertsWidget(QWidget):
         if self.composer is not None and Shiboken.isValid(self.composer):
             self.composer.close()
         composer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        composer.show_area.connect(self.show_area)
+        composer.hide_area.connect(self.hide_area)
+        composer.draft_cancelled.connect(self.draft_cancelled)
         self.composer = composer
-        composer.open()  # window-modal, not a nested event loop
+        if self.composer_dock.attached():
+            composer.set_compact(True)
+            self.composer_dock.host(composer)  # beside the map, not over it
+        else:
+            composer.open()  # window-modal, not a nested event loop
+        composer.headline.setFocus()
         return composer
 
     def approve_selected(self, approve: bool = True) -> OutboxEntry | None:

@@ -109,8 +109,18 @@ def test_filling_in_and_pressing_send_queues_alert_send(qtbot, session):
     dlg.set_categories(["burglary", "business"])
     expires = QDateTime.currentDateTime().addSecs(6 * 3600)
     dlg.expiry.setDateTime(expires)
+    # Send opens the preview first: nothing is queued until its own Send
+    qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+    preview = dlg.preview
+    assert preview is not None and preview.isVisible()
+    assert pending(session) == []
+    runs: Runs = session.run  # type: ignore[assignment]
+    request, on_reply, _ = runs.calls[-1]  # the preview's fresh count
+    assert isinstance(request, m.AlertPreview) and request.area == CIRCLE
+    on_reply(m.AlertCount(re="p", recipients=40, approval_required=False))
+    assert preview.send_button.isEnabled() and not preview.send_button.isDefault()
     with qtbot.waitSignal(dlg.sent):
-        qtbot.mouseClick(dlg.send_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(preview.send_button, Qt.MouseButton.LeftButton)
 
     [action] = pending(session)
     assert isinstance(action, m.AlertSend)

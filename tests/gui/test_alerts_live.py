@@ -1,6 +1,7 @@
-"""The alerts dock against a real relay on TLS loopback: the composer's live count, send,
-the two-person rule (a refusal shown, then a second supervisor's approval), counts climbing
-as a phone acknowledges, and CAP export.
+"""The alerts dock against a real relay on TLS loopback: the composer's live count, send
+through the preview (its own fresh count, the approval it needs), the two-person rule (a
+refusal shown, then a second supervisor's approval), counts climbing as a phone
+acknowledges, the alert's history with each officer, and CAP export.
 
 No qasync: the test runs on pytest-asyncio's loop and Qt signals are direct calls on the same
 thread, so widgets update as the session's tasks dispatch events. Qt timers do not run here;
@@ -57,7 +58,16 @@ async def test_compose_send_approve_deliver_export(qapp, strict_relay, tmp_path)
         assert composer.reach.text() == "Reaches 1 phone"
         assert composer.approval.isVisibleTo(composer)  # threshold 0: two-person rule
 
-        assert composer.send() is not None
+        preview = composer.review()  # Send: the preview asks the relay again
+        assert preview is not None
+        await wait_until(lambda: preview.count is not None)
+        assert preview.values["Reaches"].text() == "1 phone"
+        assert preview.values["Approval"].text().startswith("Yes: a supervisor")
+        assert preview.warning_text.text() == "This will reach 1 phone."  # above threshold 0
+        assert not preview.send_button.isEnabled()  # until the dispatcher confirms
+        assert dock.model.book.rows() == []  # nothing sent yet
+        preview.confirm.setChecked(True)
+        preview.send_button.click()
         await wait_until(lambda: len(dock.model.book) == 1)
         sent = dock.model.book.at(0)
         assert sent.state == "pending_approval" and sent.sender == "dana"
@@ -89,6 +99,13 @@ async def test_compose_send_approve_deliver_export(qapp, strict_relay, tmp_path)
         await wait_until(progressed)
         row = dock.model.book.rows()[0]
         assert (row.recipients, row.approved_by) == (1, "sam")
+        assert row.sent_at == sent.sent_at, "the approval left the Sent time alone"
+
+        # the history beside the list: who sent it for approval and who approved it
+        dock.select_alert(sent.alert_id)
+        dock.request_history(sent.alert_id)
+        await wait_until(lambda: "Approved by sam" in dock.history.text())
+        assert "Approval requested by dana" in dock.history.text().splitlines()[0]
 
         out = tmp_path / "alert.cap.xml"
         dock.export_selected(out)
