@@ -25,6 +25,7 @@ from relay import (
     accounts,
     alerts,
     evidence_api,
+    history,
     passwords,
     pilot_review,
     pilots,
@@ -87,6 +88,9 @@ class OfficerConnection(Endpoint):
             m.PilotEnd: self.idempotent(pilots.end),
             m.PilotPurge: self.pilot_purge,
             m.PilotReview: self.pilot_review,
+            # a report's history and internal notes (relay/history.py)
+            m.ReportHistoryGet: self.report_history,
+            m.ReportNoteAdd: self.idempotent(history.add_note),
         }
 
     def closed(self) -> None:
@@ -649,6 +653,9 @@ class OfficerConnection(Endpoint):
     async def pilot_review(self, msg: m.PilotReview) -> m.Msg:
         assert self.actor is not None
         return await pilot_review.review(self.ctx, self.actor, msg)
+
+    async def report_history(self, msg: m.ReportHistoryGet) -> m.Msg:
+        return await self.ctx.db.read(history.history(msg))
 
 
 #: one preview limiter per relay (keyed by its hub), shared by every officer connection
