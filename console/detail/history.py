@@ -11,7 +11,7 @@ is a QPlainTextEdit.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -90,6 +90,20 @@ class HistoryPane(QWidget):
         self.tree.addTopLevelItem(item)
 
 
+class NoteEditor(QPlainTextEdit):
+    """The note box: Ctrl+Enter saves (Enter alone is a new line)."""
+
+    save_requested = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt naming
+        ctrl = event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        if ctrl and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.save_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class NotesPane(QWidget):
     """The notes on the report, oldest first, and a box to add one."""
 
@@ -111,7 +125,7 @@ class NotesPane(QWidget):
         self.list.setWordWrap(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.editor = QPlainTextEdit()
+        self.editor = NoteEditor()
         self.editor.setPlaceholderText("Add an internal note… (Ctrl+Enter saves)")
         self.editor.setTabChangesFocus(True)
         self.editor.setMaximumHeight(90)
@@ -121,9 +135,7 @@ class NotesPane(QWidget):
         self.save_button.setToolTip("Save the note for the officers (Ctrl+Enter)")
         self.save_button.clicked.connect(self.save)
         self.editor.textChanged.connect(self._check)
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(keys), self.editor, self.save)
-            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.editor.save_requested.connect(self.save)
         row = QHBoxLayout()
         row.addWidget(self.counter, 1)
         row.addWidget(self.save_button)
