@@ -166,3 +166,52 @@ async def test_erasure_removes_the_notes_with_the_report(relay):
 
     notes, frames = _q(relay, left)
     assert notes == [] and "CCTV" not in frames
+
+
+async def test_a_note_on_a_pilots_report_is_exercise_and_goes_with_the_purge(tmp_path):
+    from tests.conftest import start_relay
+    from tests.integration.test_pilots import (
+        INSIDE,
+        PILOT,
+        add_inspector,
+        codes,
+        create_pilot,
+        join,
+    )
+
+    running = await start_relay(tmp_path / "relay")
+    add_inspector(running)
+    try:
+        ivy, dana = await officer(running, "ivy"), await officer(running, "dana")
+        await create_pilot(ivy)
+        invites = await codes(ivy, 1)
+        phone, _ = await device(running, *INSIDE)
+        assert isinstance(await join(phone, invites.codes[0]), m.PilotJoined)
+        drill = await report(phone, "Exercise: fly tipping behind the halls")
+        added = await dana.request(_note(drill.report_id))
+        assert isinstance(added, m.ReportNoteAdded) and added.note.pilot_id == PILOT
+        seen = await ivy.wait_for(lambda e: isinstance(e, m.ReportNoted))
+        assert isinstance(seen, m.ReportNoted) and seen.note.pilot_id == PILOT
+        # a console that leaves exercise traffic out does not get it on resume
+        live_only = await officer(running, "sam", subscribe=None)
+        sub = await live_only.request(m.Subscribe(id=next_id(), since=0, exclude_exercise=True))
+        assert isinstance(sub, m.Subscribed)
+        assert not any(isinstance(e, m.ReportNoted) for e in live_only.seen)
+        assert isinstance(
+            await ivy.request(m.PilotEnd(id=next_id(), idem=next_id(), pilot_id=PILOT)),
+            m.PilotAccepted,
+        )
+        done = await ivy.request(m.PilotPurge(id=next_id(), pilot_id=PILOT, confirm=True))
+        assert isinstance(done, m.PilotPurged) and done.reports == 1
+
+        def left(s: Any) -> tuple[list[str], str, str]:
+            return (
+                list(s.scalars(select(db.ReportNote.text))),
+                "".join(s.scalars(select(db.Event.frame))),
+                "".join(s.scalars(select(db.Idempotency.reply))),
+            )
+
+        notes, frames, replies = _q(running, left)
+        assert notes == [] and "CCTV" not in frames and "CCTV" not in replies
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
