@@ -71,7 +71,9 @@ class HashField(QPlainTextEdit):
         super().__init__(digest)
         self.setReadOnly(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setPointSizeF(max(6.0, mono.pointSizeF() * 0.85))  # a detail below the photo
+        self.setFont(mono)
         self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -131,10 +133,8 @@ class MediaItem(QFrame):
         lay.addWidget(self.status_label)
 
         self.sha_label = HashField(info.sha256)
-        small = QFont(self.sha_label.font())
+        small = QFont(self.type_label.font())
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
-        self.sha_label.setFont(small)
-        self.sha_label._fit()
         caption = plain_label("SHA-256", selectable=False)
         caption.setWordWrap(False)
         caption.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
