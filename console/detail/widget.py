@@ -134,6 +134,7 @@ class MediaItem(QFrame):
 
         self.sha_label = HashField(info.sha256)
         small = QFont(self.type_label.font())
+        small.setBold(False)
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
         caption = plain_label("SHA-256", selectable=False)
         caption.setWordWrap(False)
