@@ -500,6 +500,8 @@ def _apply(s: Session, ev: m.OfficerEvent) -> None:
             )
     elif isinstance(ev, m.PilotChanged):
         pass  # pilots are not cached: a pilots workspace asks `pilot.list`
+    elif isinstance(ev, m.ReportNoted):
+        pass  # internal notes are not cached: the Report dock asks `report.history`
     else:
         assert_never(ev)
 

@@ -1136,6 +1136,70 @@ class AlertHistoryListed(Msg, tag="alert.history_listed"):
     entries: list[AlertHistoryEntry]
 
 
+# ---- report history and internal notes (issue 13, "detail": relay/history.py)
+
+#: most characters in one internal note (a note is a dispatcher's jotting, not a statement)
+NOTE_MAX_CHARS = 2_000
+#: most history entries one `report.history` reply carries (the newest; `omitted` counts
+#: the older ones left out)
+HISTORY_MAX_ENTRIES = 300
+#: most notes one `report.history` reply carries (the newest; `notes_omitted` counts the rest)
+HISTORY_MAX_NOTES = 100
+#: and the reply's JSON stays under this many bytes whatever the texts hold (the relay
+#: leaves out the oldest entries, then the oldest notes, until it fits one frame)
+HISTORY_MAX_BYTES = 768 * 1024
+
+
+class ReportHistoryGet(Msg, tag="report.history"):
+    """Ask for a report's history and its internal notes (officers only)."""
+
+    id: Ident
+    report_id: Ident
+
+
+class HistoryEntry(msgspec.Struct, frozen=True):
+    """One thing that happened to a report: when, by whom (an officer's user name, or
+    "citizen"), the audit action, and what it was in words."""
+
+    at: float
+    by: str
+    action: str
+    detail: str
+
+
+class Note(msgspec.Struct, frozen=True):
+    """An officer-only internal note on a report: never sent to the citizen."""
+
+    note_id: str
+    report_id: str
+    author: str
+    text: str
+    at: float
+    #: the report's pilot: a note on an exercise report is exercise traffic too
+    pilot_id: str | None = None
+
+
+class ReportHistory(Msg, tag="report.history_of"):
+    re: str
+    report_id: str
+    entries: list[HistoryEntry]  # oldest first
+    notes: list[Note]  # oldest first
+    omitted: int = 0  # older history entries not sent (over HISTORY_MAX_ENTRIES)
+    notes_omitted: int = 0  # older notes not sent (over HISTORY_MAX_NOTES)
+
+
+class ReportNoteAdd(Msg, tag="report.note"):
+    id: Ident
+    idem: Ident
+    report_id: Ident
+    text: Annotated[str, Meta(min_length=1, max_length=NOTE_MAX_CHARS)]
+
+
+class ReportNoteAdded(Msg, tag="report.note_added"):
+    re: str
+    note: Note
+
+
 # ---- officer events (pushed to every subscribed officer, ordered by seq)
 
 
@@ -1211,6 +1275,17 @@ class ReportErased(Msg, tag="report.erased"):
     tombstoned: Annotated[list[str], Meta(max_length=ERASED_IDS_PER_EVENT)] = []
 
 
+# ---- report history and internal notes (issue 13, "detail")
+
+
+class ReportNoted(Msg, tag="report.noted"):
+    """An officer added an internal note to a report (officers only; never the citizen)."""
+
+    seq: int
+    at: float
+    note: Note
+
+
 # ================================================================ unions per direction
 
 CitizenInbound = (
@@ -1284,6 +1359,8 @@ OfficerInbound = (
     | PilotEnd
     | PilotPurge
     | PilotReview
+    | ReportHistoryGet
+    | ReportNoteAdd
     | Ping
 )
 OfficerEvent = (
@@ -1295,6 +1372,7 @@ OfficerEvent = (
     | IncidentOpened
     | ReportErased
     | PilotChanged
+    | ReportNoted
 )
 OfficerOutbound = (
     AuthOk
@@ -1315,6 +1393,8 @@ OfficerOutbound = (
     | PilotReviewed
     | TeamListed
     | TeamChanged
+    | ReportHistory
+    | ReportNoteAdded
     | ChatSent
     | Pong
     | Error
@@ -1326,4 +1406,5 @@ OfficerOutbound = (
     | IncidentOpened
     | ReportErased
     | PilotChanged
+    | ReportNoted
 )

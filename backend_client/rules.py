@@ -68,6 +68,9 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     m.PilotEnd: PILOT_ROLES,
     m.PilotPurge: PILOT_ROLES,
     m.PilotReview: PILOT_ROLES,
+    # a report's history and internal notes (issue 13): every officer reads, workers write
+    m.ReportHistoryGet: _ANY,
+    m.ReportNoteAdd: WORKING_ROLES,
 }
 
 
@@ -128,6 +131,8 @@ def event_pilot(event: m.Msg) -> str | None:
         return event.alert.info.pilot_id
     if isinstance(event, m.PilotChanged):
         return event.pilot.pilot_id
+    if isinstance(event, m.ReportNoted):
+        return event.note.pilot_id
     return None
 
 

@@ -29,6 +29,9 @@ from console.status.link import LinkBar
 from console.team.widget import TeamWidget, pick_officer
 from console.theme import apply_theme
 
+#: narrowest feed, Report and Chat docks, and map: 1280 px wide leaves the map a third
+_FEED_MIN_W, _RIGHT_MIN_W, _MAP_MIN_W = 400, 300, 360
+
 
 class MainWindow(QMainWindow):
     closed = Signal()
@@ -95,8 +98,9 @@ class MainWindow(QMainWindow):
         self.incidents.open_report.connect(self._select)
         alerts.raise_()
         self._docks = [left, right, chat, alerts, dash]
-        for dock, width in ((left, 560), (right, 340), (chat, 340)):
+        for dock, width in ((left, _FEED_MIN_W), (right, _RIGHT_MIN_W), (chat, _RIGHT_MIN_W)):
             dock.setMinimumWidth(width)  # readable panes even on a first, unsaved layout
+        self.map.setMinimumWidth(_MAP_MIN_W)  # the docks never squeeze the map to a strip
 
         self.feed.report_selected.connect(self._select)
         self.map.report_selected.connect(self._select)
@@ -262,14 +266,18 @@ class MainWindow(QMainWindow):
 
     def _default_sizes(self) -> None:
         left, right, chat, alerts, _dash = self._docks
-        width = max(self.width(), 1200)
+        width = self.width()
+        # the Report pane scrolls; the chat shows a conversation (10+ lines) below it
         self.resizeDocks(
             [right, chat],
-            [int(self.height() * 0.5), int(self.height() * 0.3)],
+            [int(self.height() * 0.42), int(self.height() * 0.58)],
             Qt.Orientation.Vertical,
         )
+        # feed 40 %, report and chat 24 %: the map keeps over a third (1280 px: 460 px)
         self.resizeDocks(
-            [left, right], [int(width * 0.43), int(width * 0.23)], Qt.Orientation.Horizontal
+            [left, right],
+            [max(_FEED_MIN_W, int(width * 0.40)), max(_RIGHT_MIN_W, int(width * 0.24))],
+            Qt.Orientation.Horizontal,
         )
         # the bottom dock: the alert list's header and four rows, no more, so feed and map
         # keep the room (plus the dock's title and the tab bar it shares with Dashboard)

@@ -25,6 +25,7 @@ from relay import (
     accounts,
     alerts,
     evidence_api,
+    history,
     incidents,
     passwords,
     pilot_review,
@@ -88,6 +89,9 @@ class OfficerConnection(Endpoint):
             m.PilotEnd: self.idempotent(pilots.end),
             m.PilotPurge: self.pilot_purge,
             m.PilotReview: self.pilot_review,
+            # a report's history and internal notes (relay/history.py)
+            m.ReportHistoryGet: self.report_history,
+            m.ReportNoteAdd: self.idempotent(history.add_note),
         }
         # incidents and the team (issue 13): relay/incidents.py, relay/team.py
         self.signed_in_at: float | None = None
@@ -674,6 +678,9 @@ class OfficerConnection(Endpoint):
     async def pilot_review(self, msg: m.PilotReview) -> m.Msg:
         assert self.actor is not None
         return await pilot_review.review(self.ctx, self.actor, msg)
+
+    async def report_history(self, msg: m.ReportHistoryGet) -> m.Msg:
+        return await self.ctx.db.read(history.history(msg))
 
 
 #: one preview limiter per relay (keyed by its hub), shared by every officer connection

@@ -298,6 +298,8 @@ def purge(actor: Actor, msg: m.PilotPurge) -> Callable[[Tx], Purged]:
         if not msg.confirm:
             return Purged(reply, [])
         for chunk in _chunks(report_keys):
+            # internal notes first (their foreign key names the report)
+            s.execute(delete(db.ReportNote).where(db.ReportNote.report_id.in_(chunk)))
             s.execute(delete(db.ChatMessage).where(db.ChatMessage.report_id.in_(chunk)))
             s.execute(delete(db.ReportMedia).where(db.ReportMedia.report_id.in_(chunk)))
             s.execute(delete(db.Report).where(db.Report.id.in_(chunk)))

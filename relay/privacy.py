@@ -256,6 +256,8 @@ def erase(device_key: int) -> Callable[[Tx], Erased]:
         ]
         chat_erased = _count(s, db.ChatMessage, db.ChatMessage.report_id.in_(gone_keys))
         for chunk in _chunks(gone_keys, 500):
+            # internal notes first (their foreign key names the report)
+            s.execute(delete(db.ReportNote).where(db.ReportNote.report_id.in_(chunk)))
             s.execute(delete(db.ChatMessage).where(db.ChatMessage.report_id.in_(chunk)))
             s.execute(delete(db.ReportMedia).where(db.ReportMedia.report_id.in_(chunk)))
             s.execute(delete(db.Report).where(db.Report.id.in_(chunk)))

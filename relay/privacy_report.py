@@ -62,6 +62,15 @@ def build(engine: Engine, config: RelayConfig) -> list[Kind]:
             ),
             _simple(
                 s,
+                "internal_notes",
+                "officers' internal notes on reports (officer-only, never sent to a citizen)",
+                db.ReportNote,
+                db.ReportNote.at,
+                NEVER + " (deleted with their report: erasure, pilot purge)",
+                size=func.coalesce(func.sum(func.length(db.ReportNote.text)), 0),
+            ),
+            _simple(
+                s,
                 "officer_replies",
                 "officers' stored idempotent replies (may quote chat they sent)",
                 db.Idempotency,

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -73,8 +74,8 @@ class Bubble(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("bubble")
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 5, 8, 5)
-        lay.setSpacing(2)
+        lay.setContentsMargins(8, 3, 8, 4)
+        lay.setSpacing(1)
         self.meta_label = plain_label(selectable=False, shrink=False)
         small = QFont(self.meta_label.font())
         small.setPointSizeF(small.pointSizeF() * 0.85)
@@ -84,9 +85,12 @@ class Bubble(QFrame):
         self.mark_label = plain_label(selectable=False, shrink=False)
         self.mark_label.setFont(small)
         self.mark_label.setAlignment(Qt.AlignmentFlag.AlignRight)
-        lay.addWidget(self.meta_label)
+        top = QHBoxLayout()  # who and when, and the delivery mark, share one line
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.meta_label, 1)
+        top.addWidget(self.mark_label)
+        lay.addLayout(top)
         lay.addWidget(self.text_label)
-        lay.addWidget(self.mark_label)
         self.update_entry(entry)
 
     def update_entry(self, entry: ChatEntry) -> None:
@@ -144,6 +148,12 @@ class MessagePane(QScrollArea):
         self._lay.addWidget(self.empty_label)
         self.setWidget(inner)
         self._rows: list[QWidget] = []
+        #: follow new messages while scrolled to the bottom (the layout grows after a sync,
+        #: so the bar's range is followed, not read once)
+        self._stick = True
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(self._scrolled)
+        bar.rangeChanged.connect(self._range_changed)
 
     def sync(self, entries: list[ChatEntry]) -> None:
         keys = {e.key for e in entries}
@@ -175,9 +185,17 @@ class MessagePane(QScrollArea):
             self.scroll_to_bottom()
 
     def scroll_to_bottom(self) -> None:
+        self._stick = True
         self._inner.adjustSize()
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def _scrolled(self, value: int) -> None:
+        self._stick = value >= self.verticalScrollBar().maximum() - 8
+
+    def _range_changed(self, _low: int, high: int) -> None:
+        if self._stick:
+            self.verticalScrollBar().setValue(high)
 
     def _at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
@@ -294,6 +312,17 @@ class ChatWidget(QWidget):
         bold.setBold(True)
         self.title.setFont(bold)
         self.title.setVisible(False)  # names the open conversation; none is open yet
+        #: with a conversation open the list folds away so its messages get the room;
+        #: this button (naming how many there are, and how many unread) unfolds it
+        self.list_open = False
+        self.list_toggle = QToolButton()
+        self.list_toggle.setCheckable(True)
+        self.list_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.list_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.list_toggle.setAutoRaise(True)
+        self.list_toggle.setToolTip("Show or hide the list of conversations")
+        self.list_toggle.toggled.connect(self._toggle_list)
+        self.list_toggle.setVisible(False)
         #: "EXERCISE — pilot <id>: not a real incident" over an exercise conversation
         self.exercise_banner = exercise_banner()
         #: report id -> pilot, for exercise chat whose report this console has not seen
@@ -314,7 +343,7 @@ class ChatWidget(QWidget):
 
         self.compose = ComposeEdit()
         self.compose.setPlaceholderText("Reply… (Enter sends, Shift+Enter new line)")
-        self.compose.setFixedHeight(64)
+        self.compose.setFixedHeight(52)  # two lines and a half: the messages get the room
         self.compose.send_requested.connect(self.send)
         self.compose.textChanged.connect(self._count)
         self.send_button = QPushButton("Send")
@@ -329,7 +358,11 @@ class ChatWidget(QWidget):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 4, 6, 4)
         rl.addWidget(self.exercise_banner)
-        rl.addWidget(self.title)
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.list_toggle)
+        header.addWidget(self.title, 1)
+        rl.addLayout(header)
         rl.addWidget(self.stack, 1)
         rl.addWidget(self.notice)
         # the reply box exists only with a conversation open (see `_set_compose_enabled`)
@@ -344,12 +377,12 @@ class ChatWidget(QWidget):
         rl.addWidget(self.compose_row)
 
         # the chat dock is usually tall and narrow: conversations above, messages below
-        split = QSplitter(Qt.Orientation.Vertical)
+        self._split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.list_box)
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 4)
-        split.setSizes([140, 400])
+        split.setSizes([110, 400])
         split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -567,7 +600,15 @@ class ChatWidget(QWidget):
         # an empty list is only a dark box: hidden until there is a conversation to pick
         every = self.model.conversations(self.between)
         has_any = bool(self.model.conversations())
-        self.list_box.setVisible(has_any)
+        shown = has_any and (self.current is None or self.list_open)
+        if shown != (not self.list_box.isHidden()):
+            self.list_box.setVisible(shown)
+            if shown:  # unfolded: the list gets a few rows, the messages keep the rest
+                total = sum(self._split.sizes())
+                self._split.setSizes([min(110, total // 3), max(0, total - min(110, total // 3))])
+            else:  # folded: the messages take the list's room too
+                self._split.setSizes([0, sum(self._split.sizes())])
+        self._update_toggle(has_any)
         needle = self.search.text()
         conversations = [c for c in every if conversation_matches(c, needle)]
         if not has_any:
@@ -591,6 +632,29 @@ class ChatWidget(QWidget):
                     self.list.setCurrentItem(item)
         finally:
             self.list.blockSignals(False)
+
+    def _toggle_list(self, shown: bool) -> None:
+        self.list_open = shown
+        self._refresh_list()
+        if shown:
+            self.list.setFocus()
+
+    def _update_toggle(self, has_any: bool) -> None:
+        folding = has_any and self.current is not None
+        self.list_toggle.setVisible(folding)
+        if not folding:
+            return
+        every = self.model.conversations()
+        total, unread = len(every), sum(1 for c in every if c.unread)
+        text = f"Conversations ({total}" + (f", {unread} unread)" if unread else ")")
+        self.list_toggle.setText(text)
+        self.list_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if self.list_open else Qt.ArrowType.RightArrow
+        )
+        if self.list_toggle.isChecked() != self.list_open:
+            self.list_toggle.blockSignals(True)
+            self.list_toggle.setChecked(self.list_open)
+            self.list_toggle.blockSignals(False)
 
     def _list_selected(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
         if item is not None:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtGui import (
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsScene,
@@ -23,9 +31,11 @@ _MIN_SCALE, _MAX_SCALE = 0.02, 32.0
 
 
 class ZoomView(QGraphicsView):
-    """Wheel zooms around the pointer; drag pans; `fit()` shows the whole image."""
+    """Wheel zooms around the pointer; drag pans; `fit()` shows the whole image; a
+    double-click, Enter or Space asks for the full-size viewer (`activated`)."""
 
     zoom_changed = Signal(float)
+    activated = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,11 +87,26 @@ class ZoomView(QGraphicsView):
         if self._fitting:
             self.fit()
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt naming
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.activated.emit()
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt naming
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.activated.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
 
 class ImagePreview(QWidget):
     """Shows a message until an image decoded off the GUI thread arrives, or an error."""
 
     finished = Signal(bool)  # True: an image is shown; False: an error is shown
+    activated = Signal()  # double-click, Enter or Space on a shown image: open it full size
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,6 +135,8 @@ class ImagePreview(QWidget):
         zoom_out.clicked.connect(lambda: self.view.zoom_by(1 / 1.25))
         zoom_in.clicked.connect(lambda: self.view.zoom_by(1.25))
         self.view.zoom_changed.connect(self._show_zoom)
+        self.view.activated.connect(self._activated)
+        self.zoom_out_button, self.zoom_in_button = zoom_out, zoom_in
         self._tools = QWidget()
         tools = QHBoxLayout(self._tools)
         tools.setContentsMargins(0, 0, 0, 0)
@@ -173,6 +200,10 @@ class ImagePreview(QWidget):
         self._tools.setVisible(True)
         self.view.set_pixmap(QPixmap.fromImage(image))
         self.finished.emit(True)
+
+    def _activated(self) -> None:
+        if self.state == "shown":
+            self.activated.emit()
 
     def _show_zoom(self, factor: float) -> None:
         if self.image_size is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+from backend_client import messages as m
+
 STATUS_WORDS = {
     "new": "New",
     "claimed": "Claimed",
@@ -62,3 +64,31 @@ def words(value: str) -> str:
     """A machine word ('in_progress') as an officer reads it ('In progress'). Categories
     have their own labels (`backend_client.rules.category_label`)."""
     return value.replace("_", " ").capitalize()
+
+
+# ---------------------------------------------------------------- history and notes
+
+
+def short_time(ts: float, now: float | None = None) -> str:
+    """A history time: the clock today, the date and clock before."""
+    when = datetime.fromtimestamp(ts).astimezone()
+    today = datetime.fromtimestamp(time.time() if now is None else now).astimezone().date()
+    return when.strftime("%H:%M:%S" if when.date() == today else "%Y-%m-%d %H:%M")
+
+
+def history_row(e: m.HistoryEntry, now: float | None = None) -> tuple[str, str, str]:
+    """(when, who, what) of one history entry, as the History tab shows it."""
+    return short_time(e.at, now), e.by, e.detail
+
+
+def note_heading(n: m.Note) -> str:
+    return f"{n.author} · {absolute_time(n.at)}"
+
+
+def note_problem(text: str) -> str | None:
+    """Why this (stripped) text cannot be saved as a note, or None."""
+    if not text:
+        return "Write the note first"
+    if len(text) > m.NOTE_MAX_CHARS:
+        return f"A note holds at most {m.NOTE_MAX_CHARS} characters ({len(text)} now)"
+    return None

@@ -3,6 +3,12 @@
 QtMultimedia needs system libraries (libpulse0 on Debian); without them the import fails.
 The console must keep working, so every failure ends in "Video preview unavailable:
 <reason>" in this pane and nowhere else.
+
+The player draws into a `QVideoSink` this pane owns, and `FrameView` paints the last
+valid frame it received. So the end of the clip holds its last frame (the player sends
+an empty frame at the end, which is ignored), and scrubbing while paused or after the
+end shows the frame at the slider: a stopped player renders nothing on a seek, so the
+pane moves it to paused first (play, pause, seek).
 """
 
 from __future__ import annotations
@@ -11,7 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from console.common.labels import plain_label
@@ -25,6 +32,37 @@ def load_multimedia() -> tuple[ModuleType, ModuleType]:
     from PySide6 import QtMultimedia, QtMultimediaWidgets
 
     return QtMultimedia, QtMultimediaWidgets
+
+
+class FrameView(QWidget):
+    """Paints the last valid video frame it was given, scaled to fit; an empty frame (the
+    player's end-of-clip or a seek in progress) leaves the last one up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = QImage()
+        self.setMinimumHeight(180)
+
+    def take(self, frame: Any) -> None:
+        if frame is None or not frame.isValid():
+            return
+        image = frame.toImage()
+        if not image.isNull():
+            self.image = image
+            self.update()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
+        return QSize(320, 240)
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#000"))
+        if self.image.isNull():
+            return
+        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        x, y = (self.width() - size.width()) // 2, (self.height() - size.height()) // 2
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(QRect(x, y, size.width(), size.height()), self.image)
 
 
 class VideoPreview(QWidget):
@@ -46,19 +84,25 @@ class VideoPreview(QWidget):
         lay.addWidget(self.message)
 
         try:
-            qtm, qtmw = load_multimedia()
-            self.video = qtmw.QVideoWidget()
+            qtm, _qtmw = load_multimedia()
+            self.video = FrameView()
             self.player = qtm.QMediaPlayer(self)
             self._audio = qtm.QAudioOutput(self)
+            self._sink = qtm.QVideoSink(self)
             self.player.setAudioOutput(self._audio)
-            self.player.setVideoOutput(self.video)
+            self.player.setVideoOutput(self._sink)
+            self._sink.videoFrameChanged.connect(self.video.take)
         except Exception as exc:  # ImportError, OSError from a missing library, backend errors
             self.player = None
             self._unavailable(_describe(exc))
             return
-        self._playing_state = qtm.QMediaPlayer.PlaybackState.PlayingState
+        states = qtm.QMediaPlayer.PlaybackState
+        self._playing_state = states.PlayingState
+        self._stopped_state = states.StoppedState
+        self._end_status = qtm.QMediaPlayer.MediaStatus.EndOfMedia
+        self._loaded_status = qtm.QMediaPlayer.MediaStatus.LoadedMedia
+        self._poster_pending = False
 
-        self.video.setMinimumHeight(180)
         self.video.setVisible(False)
         self.play_button = QPushButton("Play")
         self.play_button.setAutoDefault(False)
@@ -83,6 +127,7 @@ class VideoPreview(QWidget):
         self.player.durationChanged.connect(self._duration)
         self.player.positionChanged.connect(self._position)
         self.player.playbackStateChanged.connect(self._play_state)
+        self.player.mediaStatusChanged.connect(self._media_status)
         self.player.errorOccurred.connect(self._player_error)
 
     @property
@@ -122,7 +167,23 @@ class VideoPreview(QWidget):
         if self.player.playbackState() == self._playing_state:
             self.player.pause()
         else:
+            if self.player.mediaStatus() == self._end_status:
+                self.player.setPosition(0)  # Play after the end plays it again
             self.player.play()
+
+    def shown_image(self) -> QImage:
+        """The frame on screen now (null before the first one)."""
+        return self.video.image if self.available else QImage()
+
+    def seek(self, ms: int) -> None:
+        """Show the frame at `ms`; a stopped player (never played, or at the end) is
+        paused there first, so a seek renders a frame instead of nothing."""
+        if self.player is None:
+            return
+        if self.player.playbackState() == self._stopped_state:
+            self.player.play()
+            self.player.pause()
+        self.player.setPosition(ms)
 
     def stop(self) -> None:
         if self.player is not None:
@@ -140,8 +201,16 @@ class VideoPreview(QWidget):
         self.video.setVisible(True)
         self._controls.setVisible(True)
         self.play_button.setEnabled(True)
+        self._poster_pending = True  # the first frame shows before Play
         self.player.setSource(QUrl.fromLocalFile(str(path)))
         self.finished.emit(True)
+
+    def _media_status(self, status: Any) -> None:
+        if status == self._loaded_status and self._poster_pending:
+            self._poster_pending = False
+            self.seek(0)
+        elif status == self._end_status:  # hold the last frame; the slider stays at the end
+            self.slider.setValue(self.slider.maximum())
 
     def _unavailable(self, reason: str) -> None:
         self.state = "unavailable"
@@ -182,10 +251,12 @@ class VideoPreview(QWidget):
 
     def _scrub_move(self, ms: int) -> None:
         self.time_label.setText(f"{play_clock(ms)} / {play_clock(self.player.duration())}")
+        if self.player.playbackState() != self._playing_state:
+            self.seek(ms)  # paused or stopped: show the frame under the slider now
 
     def _scrub_end(self) -> None:
         self._scrubbing = False
-        self.player.setPosition(self.slider.value())
+        self.seek(self.slider.value())
 
 
 def _describe(exc: BaseException) -> str:

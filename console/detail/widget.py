@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,10 +32,13 @@ from PySide6.QtWidgets import (
 
 from backend_client import messages as m
 from backend_client import rules
+from backend_client.outbox import OutboxEntry
+from backend_client.state import ConnectionStatus, State
 from console.common.erasure import ERASED_TEXT, reporter_text
 from console.common.exercise import is_exercise_report
 from console.common.exercise_banner import exercise_banner, show_exercise
 from console.common.labels import plain_label
+from console.detail.history import HistoryPane, NotesPane
 from console.detail.image_view import ImagePreview
 from console.detail.media import IMAGE_MIMES, VIDEO_MIMES, PrivateMediaDir, human_type
 from console.detail.model import (
@@ -46,12 +50,17 @@ from console.detail.model import (
     words,
 )
 from console.detail.video_view import VideoPreview
+from console.detail.viewer import MediaViewer
 from console.session import ConsoleSession
 from console.theme import PRIORITY_COLOURS, STATUS_COLOURS
 
 _RELATIVE_REFRESH_MS = 30_000
 _PREVIEW_LOADING_H = 160  # room kept for a photo while it is fetched and decoded
 _PREVIEW_MIN_H, _PREVIEW_MAX_H = 120, 480
+#: a new selection asks for its history after this pause (arrowing down the feed asks once)
+_HISTORY_SELECT_MS = 200
+#: and a change to the shown report asks again after this one (several changes: once)
+_HISTORY_CHANGED_MS = 800
 
 
 class HashField(QPlainTextEdit):
@@ -62,7 +71,9 @@ class HashField(QPlainTextEdit):
         super().__init__(digest)
         self.setReadOnly(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setPointSizeF(max(6.0, mono.pointSizeF() * 0.85))  # a detail below the photo
+        self.setFont(mono)
         self.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -88,7 +99,10 @@ class HashField(QPlainTextEdit):
 
 
 class MediaItem(QFrame):
-    """One media file: what it is (type, size, SHA-256) and, once checked, its preview."""
+    """One media file: what it is (type, size), its preview once checked, and below it
+    the SHA-256, small and selectable. A shown photo opens full size (`open_viewer`)."""
+
+    open_viewer = Signal(str)  # the file's sha256
 
     def __init__(
         self,
@@ -109,10 +123,24 @@ class MediaItem(QFrame):
         bold = QFont(self.type_label.font())
         bold.setBold(True)
         self.type_label.setFont(bold)
+        self.status_label = plain_label("", selectable=False)
+        self.status_label.setVisible(False)
+        lay.addWidget(self.type_label)
+        #: the preview (or the Load video button) goes here, above the hash
+        self._media_slot = QVBoxLayout()
+        self._media_slot.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(self._media_slot)
+        lay.addWidget(self.status_label)
+
         self.sha_label = HashField(info.sha256)
+        small = QFont(self.type_label.font())
+        small.setBold(False)
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.85))
         caption = plain_label("SHA-256", selectable=False)
         caption.setWordWrap(False)
         caption.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        caption.setFont(small)
+        caption.setEnabled(False)  # a quiet caption
         self.copy_button = QToolButton()
         self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy the whole SHA-256 to the clipboard")
@@ -121,12 +149,8 @@ class MediaItem(QFrame):
         sha_row.addWidget(caption)
         sha_row.addStretch(1)
         sha_row.addWidget(self.copy_button)
-        self.status_label = plain_label("", selectable=False)
-        self.status_label.setVisible(False)
-        lay.addWidget(self.type_label)
         lay.addLayout(sha_row)
         lay.addWidget(self.sha_label)
-        lay.addWidget(self.status_label)
 
         self.load_button: QPushButton | None = None
         if not info.stored:
@@ -138,14 +162,18 @@ class MediaItem(QFrame):
             self.preview = ImagePreview()
             self.preview.setMinimumHeight(_PREVIEW_LOADING_H)
             self.preview.finished.connect(lambda _ok: self._fit_preview())
-            lay.addWidget(self.preview)
+            self.preview.activated.connect(lambda: self.open_viewer.emit(self.info.sha256))
+            self.preview.view.setToolTip(
+                "Double-click (or Enter) to open full size; the wheel zooms, a drag pans"
+            )
+            self._media_slot.addWidget(self.preview)
             self._fetch()
         elif info.mime in VIDEO_MIMES:
             self.load_button = QPushButton("Load video")
             self.load_button.setAutoDefault(False)
             self.load_button.setToolTip(session.video_load_tip)
             self.load_button.clicked.connect(self._load_video)
-            lay.addWidget(self.load_button, 0, Qt.AlignmentFlag.AlignLeft)
+            self._media_slot.addWidget(self.load_button, 0, Qt.AlignmentFlag.AlignLeft)
         else:
             self._set_status("No preview for this type of file.")
 
@@ -186,7 +214,7 @@ class MediaItem(QFrame):
             self.load_button.setVisible(False)
         video = VideoPreview(self._media_dir())
         self.preview = video
-        self._lay.addWidget(video)
+        self._media_slot.addWidget(video)
         if video.available:
             self._fetch()
 
@@ -240,7 +268,20 @@ class ReportDetailWidget(QWidget):
         )
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._pages.addWidget(self.placeholder)
-        self._pages.addWidget(self._build_content())
+        self.history = HistoryPane()
+        self.notes = NotesPane()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self._build_content(), "Report")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.notes, "Notes")
+        self.tabs.setTabToolTip(2, "Officers' internal notes: never shown to the reporter")
+        self._pages.addWidget(self.tabs)
+        self.viewer: MediaViewer | None = None
+        self._history_timer = QTimer(self)
+        self._history_timer.setSingleShot(True)
+        self._history_timer.timeout.connect(self._load_history)
+        self.notes.save_requested.connect(self._save_note)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._pages)
@@ -250,6 +291,9 @@ class ReportDetailWidget(QWidget):
         self._clock.timeout.connect(self._refresh_time)
         session.report_changed.connect(self._on_report_changed)
         session.reports_erased.connect(self._on_erased)
+        session.event_received.connect(self._on_event)
+        session.outbox_changed.connect(self._on_outbox)
+        session.connection_state_changed.connect(self._on_connection)
 
     # ------------------------------------------------------------------ building
 
@@ -338,6 +382,13 @@ class ReportDetailWidget(QWidget):
     # ------------------------------------------------------------------ public
 
     def show_report(self, report_id: str) -> None:
+        if report_id != self.report_id:
+            self.history.clear()
+            self.notes.clear()
+            self._set_notes_title()
+            self.history.show_message("Loading the history…")
+            self.notes.show_message("Loading the notes…")
+            self._history_timer.start(_HISTORY_SELECT_MS)
         self.report_id = report_id
         report = self.session.reports.get(report_id)
         if report is None:
@@ -358,6 +409,91 @@ class ReportDetailWidget(QWidget):
             self._fill(report)
             self._pages.setCurrentIndex(1)
             self._clock.start()
+            if not self._history_timer.isActive():  # claimed, moved, linked: ask again
+                self._history_timer.start(_HISTORY_CHANGED_MS)
+
+    # ------------------------------------------------------------------ history and notes
+
+    def _load_history(self) -> None:
+        report_id = self.report_id
+        if report_id is None or report_id not in self.session.reports:
+            return
+        if self.session.status.state is not State.LIVE:  # asked again once it is
+            said = "The history and notes appear once the console is connected to the relay."
+            self.history.show_message(said)
+            self.notes.show_message(said)
+            return
+
+        def done(reply: m.Msg) -> None:
+            ok = shiboken6.isValid(self) and isinstance(reply, m.ReportHistory)
+            if ok and isinstance(reply, m.ReportHistory) and reply.report_id == self.report_id:
+                self.history.set_entries(reply.entries, reply.omitted)
+                self.notes.set_notes(reply.notes, reply.notes_omitted)
+                self._set_notes_title()
+
+        def failed(reason: str) -> None:
+            if shiboken6.isValid(self) and report_id == self.report_id:
+                said = f"The history could not be fetched: {reason}"
+                self.history.show_message(said)
+                self.notes.show_message(said.replace("history", "notes"))
+
+        self.session.run(m.ReportHistoryGet(id="", report_id=report_id), done, failed)
+
+    def _on_connection(self, status: ConnectionStatus) -> None:
+        if status.state is State.LIVE and self.report is not None:
+            self._history_timer.start(_HISTORY_SELECT_MS)  # what changed while away
+
+    def _on_event(self, event: m.Msg) -> None:
+        if not isinstance(event, m.ReportNoted) or event.note.report_id != self.report_id:
+            return
+        if self.notes.add(event.note):
+            self.history.add(
+                m.HistoryEntry(
+                    event.note.at,
+                    event.note.author,
+                    "report.note",
+                    f"added an internal note ({len(event.note.text)} characters)",
+                )
+            )
+            self._set_notes_title()
+
+    def _save_note(self, text: str) -> None:
+        if self.report_id is None:
+            return
+        self.session.submit(m.ReportNoteAdd(id="", idem="", report_id=self.report_id, text=text))
+
+    def _on_outbox(self, entry: OutboxEntry, reply: object) -> None:
+        action = entry.message
+        if not isinstance(action, m.ReportNoteAdd) or action.report_id != self.report_id:
+            return
+        if reply is None:
+            self.notes.show_message("Saving the note… (it is sent as soon as the link is up)")
+        elif isinstance(reply, m.ReportNoteAdded):
+            self.notes.show_message("")
+            self.notes.add(reply.note)
+            self._set_notes_title()
+        elif isinstance(reply, m.Error):
+            self.notes.show_message(f"The note was not saved: {reply.message}")
+            if not self.notes.editor.toPlainText():
+                self.notes.editor.setPlainText(action.text)
+
+    def _set_notes_title(self) -> None:
+        n = len(self.notes.notes)
+        self.tabs.setTabText(2, f"Notes ({n})" if n else "Notes")
+
+    def open_viewer(self, sha256: str) -> MediaViewer | None:
+        """The report's photos full size, starting at this one."""
+        if self.report is None:
+            return None
+        photos = [x for x in self.report.media if x.stored and x.mime in IMAGE_MIMES]
+        start = next((i for i, x in enumerate(photos) if x.sha256 == sha256), 0)
+        if self.viewer is not None and shiboken6.isValid(self.viewer):
+            self.viewer.close()
+        self.viewer = MediaViewer(self.session, self.report.report_id, photos, start, self)
+        self.viewer.show()
+        self.viewer.raise_()
+        self.viewer.activateWindow()
+        return self.viewer
 
     def _on_erased(self, event: m.ReportErased) -> None:
         """The report shown was erased: everything of it leaves the pane, and it says why.
@@ -370,6 +506,11 @@ class ReportDetailWidget(QWidget):
             self.text_view.clear()
             for label in self.fields.values():
                 label.clear()
+            self.history.clear()
+            self.notes.clear()
+            self._set_notes_title()
+            if self.viewer is not None and shiboken6.isValid(self.viewer):
+                self.viewer.close()
             self.placeholder.setText(ERASED_TEXT)
             self._pages.setCurrentIndex(0)
             self._clock.stop()
@@ -429,6 +570,7 @@ class ReportDetailWidget(QWidget):
         for info in media:
             if info.sha256 not in self.media_items:
                 item = MediaItem(self.session, info, self._private_dir)
+                item.open_viewer.connect(self.open_viewer)
                 self.media_items[info.sha256] = item
         # lay out in the report's order
         for info in media:

@@ -288,3 +288,21 @@ def test_the_search_box_narrows_the_conversations_by_text_or_reporter(
     assert [r[0] for r in w.list_rows()] == ["r-1"]  # a new message is searched too
     w.search.clear()
     assert [r[0] for r in w.list_rows()] == ["r-1", "r-9"]
+
+
+async def test_the_list_folds_away_for_an_open_conversation_and_unfolds_on_demand(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    w = make_chat(qtbot, session, show=True)
+    session.dispatch(posted(msg("m1", "hello")))
+    assert w.list_box.isVisible() and not w.list_toggle.isVisible()  # nothing open: the list
+    w.open_conversation("r-1")
+    # the messages get the room: the list folds behind a button that counts conversations
+    assert not w.list_box.isVisible()
+    assert w.list_toggle.isVisible() and w.list_toggle.text() == "Conversations (1)"
+    w.list_toggle.click()
+    assert w.list_box.isVisible() and w.list_toggle.arrowType() == Qt.ArrowType.DownArrow
+    session.dispatch(posted(msg("m2", "and again")))  # a new message keeps it open
+    assert w.list_box.isVisible()
+    w.list_toggle.click()
+    assert not w.list_box.isVisible()

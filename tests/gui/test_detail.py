@@ -470,3 +470,261 @@ def test_private_dir_never_uses_a_citizen_name() -> None:
             media_dir.write("../../etc/passwd", b"x")
     finally:
         media_dir.cleanup()
+
+
+# ---------------------------------------------------------------------- media above the hash, viewer
+
+
+def _live(session: ConsoleSession, monkeypatch: pytest.MonkeyPatch, reply: m.Msg) -> list[m.Msg]:
+    """The session as if live, answering every request with `reply` (asked: the requests)."""
+    from backend_client.state import ConnectionStatus, State
+
+    asked: list[m.Msg] = []
+    live = ConnectionStatus(state=State.LIVE, since=time.time())
+    monkeypatch.setattr(type(session.client), "status", property(lambda _self: live))
+
+    def run(request: m.Msg, on_reply: object, on_error: object = None) -> None:
+        asked.append(request)
+        on_reply(reply)  # type: ignore[operator]
+
+    monkeypatch.setattr(session, "run", run)
+    return asked
+
+
+async def test_the_photo_sits_above_a_small_selectable_hash(
+    qtbot: object, session: ConsoleSession, shelf: MediaShelf
+) -> None:
+    info = shelf.put("image/jpeg", jpeg_bytes((120, 90)))
+    session.dispatch(created(report(media=[info])))
+    w = make_detail(qtbot, session)
+    w.show()
+    w.show_report("r-1")
+    item = w.media_items[info.sha256]
+    preview = item.preview
+    assert isinstance(preview, ImagePreview)
+    await _until(lambda: preview.state == "shown")
+    await _until(lambda: item.sha_label.y() > 0)
+    # the photo first, the hash below it, smaller than the text around it
+    assert preview.geometry().bottom() < item.sha_label.geometry().top()
+    assert item.type_label.geometry().bottom() <= preview.geometry().top()
+    assert item.sha_label.font().pointSizeF() < item.type_label.font().pointSizeF()
+    assert item.sha_label.font().fixedPitch() or "mono" in item.sha_label.font().family().lower()
+    assert item.sha_label.isReadOnly() and item.sha_label.toPlainText() == info.sha256
+
+
+async def test_the_viewer_opens_zooms_steps_through_photos_and_closes(
+    qtbot: object, session: ConsoleSession, shelf: MediaShelf
+) -> None:
+    from PySide6.QtCore import QPoint
+
+    first = shelf.put("image/jpeg", jpeg_bytes((400, 300)))
+    second = shelf.put("image/png", _png((90, 160)))
+    video = m.MediaInfo(sha256="cd" * 32, mime="video/mp4", size=1000, stored=True)
+    session.dispatch(created(report(media=[first, video, second])))
+    w = make_detail(qtbot, session)
+    w.show()
+    w.show_report("r-1")
+    pane = w.media_items[first.sha256].preview
+    assert isinstance(pane, ImagePreview)
+    await _until(lambda: pane.state == "shown")
+    # a double-click on the photo opens it full size
+    qtbot.mouseDClick(  # type: ignore[attr-defined]
+        pane.view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(20, 20)
+    )
+    viewer = w.viewer
+    assert viewer is not None and viewer.isVisible()
+    qtbot.addWidget(viewer)  # type: ignore[attr-defined]
+    shown = viewer.preview
+    await _until(lambda: shown.state == "shown")
+    assert shown.image_size == (400, 300)
+    assert viewer.position_label.text().startswith("Photo 1 of 2")  # the video is not a photo
+    assert not viewer.prev_button.isEnabled() and viewer.next_button.isEnabled()
+    # zoom: keys, buttons, 1:1 and fit
+    view = shown.view
+    fitted = view.scale_factor()
+    qtbot.keyClick(viewer, Qt.Key.Key_Plus)  # type: ignore[attr-defined]
+    assert view.scale_factor() == pytest.approx(fitted * 1.25)
+    qtbot.keyClick(viewer, Qt.Key.Key_Minus)  # type: ignore[attr-defined]
+    qtbot.keyClick(viewer, Qt.Key.Key_Minus)  # type: ignore[attr-defined]
+    assert view.scale_factor() == pytest.approx(fitted / 1.25)
+    qtbot.keyClick(viewer, Qt.Key.Key_1)  # type: ignore[attr-defined]
+    assert view.scale_factor() == pytest.approx(1.0)
+    qtbot.keyClick(viewer, Qt.Key.Key_F)  # type: ignore[attr-defined]
+    assert view.scale_factor() == pytest.approx(fitted)
+    shown.zoom_in_button.click()
+    assert view.scale_factor() == pytest.approx(fitted * 1.25)
+    # next and previous: arrow keys and buttons
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)  # type: ignore[attr-defined]
+    await _until(lambda: shown.state == "shown" and shown.image_size == (90, 160))
+    assert viewer.position_label.text().startswith("Photo 2 of 2")
+    assert viewer.prev_button.isEnabled() and not viewer.next_button.isEnabled()
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)  # already the last: stays
+    assert viewer.index == 1
+    viewer.prev_button.click()
+    await _until(lambda: shown.state == "shown" and shown.image_size == (400, 300))
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)  # type: ignore[attr-defined]
+    await _until(lambda: not viewer.isVisible())
+    # Enter on the focused photo opens it too
+    pane.view.setFocus()
+    qtbot.keyClick(pane.view, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    assert w.viewer is not None and w.viewer is not viewer and w.viewer.isVisible()
+    qtbot.addWidget(w.viewer)  # type: ignore[attr-defined]
+    w.viewer.close()
+
+
+def _png(size: tuple[int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (30, 30, 200)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------- video: last frame, scrubbing
+
+
+def _clip(frames: int = 10) -> bytes:
+    """A real 1 s MPEG-4 clip, 10 frames, each redder than the one before."""
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            rgb = np.zeros((48, 64, 3), np.uint8)
+            rgb[:, :, 0], rgb[:, :, 1] = 25 * i, 200
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def _red(pane: VideoPreview) -> int | None:
+    image = pane.shown_image()
+    return None if image.isNull() else image.pixelColor(32, 24).red()
+
+
+async def test_video_holds_its_last_frame_and_shows_frames_while_scrubbing(qtbot: object) -> None:
+    pytest.importorskip("PySide6.QtMultimedia", reason="QtMultimedia needs libpulse0")
+    data = _clip()
+    media_dir = PrivateMediaDir()
+    pane = VideoPreview(media_dir)
+    qtbot.addWidget(pane)  # type: ignore[attr-defined]
+    try:
+        if not pane.available:
+            pytest.skip(f"no video backend here: {pane.error_text()}")
+        pane.resize(320, 300)
+        pane.show()
+        pane.show_bytes(hashlib.sha256(data).hexdigest(), "video/mp4", data)
+        # the first frame shows before Play
+        await _until(lambda: _red(pane) is not None, 15)
+        assert (_red(pane) or 0) < 40
+        pane.play_button.click()
+        await _until(lambda: pane.player.mediaStatus() == pane._end_status, 15)
+        for _ in range(20):  # the end's empty frame has been delivered by now
+            QApplication.processEvents()
+        assert (_red(pane) or 0) > 200, "the end of the clip went black"
+        assert pane.slider.value() == pane.slider.maximum()
+        # scrubbing after the end, and while paused, shows the frame under the slider
+        pane.slider.sliderMoved.emit(200)
+        await _until(lambda: (_red(pane) or 255) < 90, 10)
+        pane.slider.sliderMoved.emit(600)
+        await _until(lambda: (_red(pane) or 0) > 120, 10)
+        assert pane.player.playbackState() != pane._playing_state
+    finally:
+        pane.stop()
+        media_dir.cleanup()
+
+
+# ---------------------------------------------------------------------- history and notes
+
+
+def _history(**changes: object) -> m.ReportHistory:
+    fields: dict[str, object] = dict(
+        re="h",
+        report_id="r-1",
+        entries=[
+            m.HistoryEntry(time.time() - 300, "citizen", "report.created", "reported"),
+            m.HistoryEntry(time.time() - 200, "dana", "report.claim", "claimed it"),
+            m.HistoryEntry(time.time() - 100, "sam", "media.view", "opened a photo or video"),
+        ],
+        notes=[m.Note("N-1", "r-1", "dana", "<b>CCTV</b> at no. 14", time.time() - 150)],
+    )
+    fields.update(changes)
+    return m.ReportHistory(**fields)  # type: ignore[arg-type]
+
+
+async def test_history_and_notes_tabs_show_the_relays_answer(
+    qtbot: object, session: ConsoleSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _live(session, monkeypatch, _history())
+    session.dispatch(created(report()))
+    w = make_detail(qtbot, session)
+    w.show()
+    w.show_report("r-1")
+    await _until(lambda: w.history.rows() != [])
+    assert [type(a) for a in asked] == [m.ReportHistoryGet]
+    assert [(who, what) for _when, who, what in w.history.rows()] == [
+        ("citizen", "reported"),
+        ("dana", "claimed it"),
+        ("sam", "opened a photo or video"),
+    ]
+    assert [w.tabs.tabText(i) for i in range(3)] == ["Report", "History", "Notes (1)"]
+    # notes are plain text, and say loudly that the reporter never sees them
+    assert w.notes.texts() == ["<b>CCTV</b> at no. 14"]
+    item = w.notes.list.item(0)
+    assert item is not None and "<b>CCTV</b>" in item.text()
+    assert "never shown to the reporter" in w.notes.banner.text()
+    assert w.notes.banner.textFormat() == Qt.TextFormat.PlainText
+    # another officer's note arrives as an event: shown once, in the history too
+    note = m.Note("N-2", "r-1", "sam", "Called back: no answer", time.time())
+    session.dispatch(m.ReportNoted(seq=5, at=time.time(), note=note))
+    session.dispatch(m.ReportNoted(seq=5, at=time.time(), note=note))
+    assert w.notes.texts() == ["<b>CCTV</b> at no. 14", "Called back: no answer"]
+    assert w.history.rows()[-1][1:] == ("sam", "added an internal note (22 characters)")
+    # a note on another report is not this pane's
+    other = m.Note("N-3", "r-2", "sam", "elsewhere", time.time())
+    session.dispatch(m.ReportNoted(seq=6, at=time.time(), note=other))
+    assert len(w.notes.texts()) == 2
+
+
+def test_a_note_is_saved_with_ctrl_enter_through_the_outbox(
+    qtbot: object, session: ConsoleSession
+) -> None:
+    session.dispatch(created(report()))
+    w = make_detail(qtbot, session)
+    w.show()
+    w.show_report("r-1")
+    w.tabs.setCurrentIndex(2)
+    editor = w.notes.editor
+    assert not w.notes.save_button.isEnabled()  # nothing written yet
+    editor.setFocus()
+    qtbot.keyClicks(editor, "  Dog in the garden: take care  ")  # type: ignore[attr-defined]
+    assert w.notes.save_button.isEnabled()
+    qtbot.keyClick(  # type: ignore[attr-defined]
+        editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+    )
+    queued = session.client.outbox.pending()
+    assert [e.message for e in queued if isinstance(e.message, m.ReportNoteAdd)] == [
+        m.ReportNoteAdd(
+            id="outbox", idem=queued[-1].idem, report_id="r-1", text="Dog in the garden: take care"
+        )
+    ]
+    assert editor.toPlainText() == ""
+    assert "Saving the note" in w.notes.message.text()
+    # too long: refused before it is sent, and the counter says so
+    editor.setPlainText("x" * (m.NOTE_MAX_CHARS + 1))
+    assert not w.notes.save_button.isEnabled()
+    assert w.notes.counter.text() == f"{m.NOTE_MAX_CHARS + 1} / {m.NOTE_MAX_CHARS}"
+    w.notes.save()
+    assert len(session.client.outbox.pending()) == 1
+
+
+def test_offline_the_tabs_say_why_they_are_empty(qtbot: object, session: ConsoleSession) -> None:
+    session.dispatch(created(report()))
+    w = make_detail(qtbot, session)
+    w.show_report("r-1")
+    w._load_history()
+    assert "once the console is connected" in w.history.message.text()
+    assert w.history.rows() == [] and w.notes.texts() == []
