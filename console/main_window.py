@@ -31,6 +31,9 @@ from console.theme import apply_theme
 
 #: narrowest feed, Report and Chat docks, and map: 1280 px wide leaves the map a third
 _FEED_MIN_W, _RIGHT_MIN_W, _MAP_MIN_W = 400, 300, 360
+#: the docks' arrangement as saved: a layout saved by a console with other docks (before
+#: issue 13's composer, incidents and team) is not restored, the defaults are used
+LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -96,6 +99,7 @@ class MainWindow(QMainWindow):
             parent, self.team.model, prompt
         )
         self.incidents.open_report.connect(self._select)
+        self.incidents.alert_for_incident.connect(self.alerts.compose_for_incident)
         alerts.raise_()
         self._docks = [left, right, chat, alerts, dash]
         for dock, width in ((left, _FEED_MIN_W), (right, _RIGHT_MIN_W), (chat, _RIGHT_MIN_W)):
@@ -118,6 +122,7 @@ class MainWindow(QMainWindow):
         self.status.open_alert.connect(self._open_alert)
         self.pilots.available_changed.connect(self._pilots_available)
         self._menus()
+        self._first_state = self.saveState(LAYOUT_VERSION)  # for View > Reset layout
         self._restore()
         self._pilots_available(self.pilots.available)
 
@@ -149,6 +154,10 @@ class MainWindow(QMainWindow):
         for dock in [*self._docks, self.incidents_dock, self.team_dock, self.pilots_dock]:
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
+        reset = QAction("&Reset layout", self)
+        reset.setToolTip("Put the docks back where a first start puts them")
+        reset.triggered.connect(self.reset_layout)
+        view.addAction(reset)
         theme = QAction("&Light theme", self, checkable=True)
         theme.setChecked(self.settings.theme() == "light")
         theme.toggled.connect(self._toggle_theme)
@@ -253,8 +262,16 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is None or not self.restoreState(state):
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):
             self._default_sizes_pending = True
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every dock where a first start puts it, at its default size."""
+        self.restoreState(self._first_state, LAYOUT_VERSION)
+        for dock in self._docks:
+            dock.show()
+        self._pilots_available(self.pilots.available)
+        QTimer.singleShot(0, self._default_sizes)
 
     _default_sizes_pending = False
 
@@ -288,7 +305,7 @@ class MainWindow(QMainWindow):
         )
 
     def save_layout(self) -> None:
-        self.settings.save_layout(self.saveGeometry(), self.saveState())
+        self.settings.save_layout(self.saveGeometry(), self.saveState(LAYOUT_VERSION))
 
     async def settle(self) -> None:
         """Wait until the views have drawn what they hold (for screenshots and tests)."""

@@ -126,7 +126,10 @@ class NotesPane(QWidget):
         self.list.setWordWrap(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # short minimums: the Report dock shares its height with the chat at 1280x800
+        self.list.setMinimumHeight(40)
         self.editor = NoteEditor()
+        self.editor.setMinimumHeight(44)
         self.editor.setPlaceholderText("Add an internal note… (Ctrl+Enter saves)")
         self.editor.setTabChangesFocus(True)
         self.editor.setMaximumHeight(90)

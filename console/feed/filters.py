@@ -132,15 +132,19 @@ class FeedFilters(QWidget):
             statuses.addWidget(button)
         self.show_closed = _toggle("Show closed", "Show closed reports too", checked=False)
         self.show_closed.toggled.connect(self._changed)
-        statuses.addWidget(self.show_closed)
+        statuses.addStretch(1)
+        # a third row, so the feed fits 400 px and the map keeps a third of 1280 px
+        shown = QHBoxLayout()
+        shown.setSpacing(4)
+        shown.addWidget(self.show_closed)
         self.hide_exercise = _toggle(
             "Hide exercise traffic",
             "Leave pilots' reports (marked EXERCISE) out of the feed and the map",
             checked=False,
         )
         self.hide_exercise.toggled.connect(self._changed)
-        statuses.addWidget(self.hide_exercise)
-        statuses.addStretch(1)
+        shown.addWidget(self.hide_exercise)
+        shown.addStretch(1)
         #: says that exercise reports are here (marked) or hidden; blank when there are none
         self.exercise_label = QLabel()
         self.exercise_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -149,17 +153,18 @@ class FeedFilters(QWidget):
             " border-radius: 3px; padding: 0 5px; font-weight: 600; }"
         )
         self.exercise_label.hide()
-        statuses.addWidget(self.exercise_label)
+        shown.addWidget(self.exercise_label)
         self.count_label = QLabel()
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         self.count_label.setToolTip("Reports shown by the filters, of all reports held")
-        statuses.addWidget(self.count_label)
+        shown.addWidget(self.count_label)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         lay.addLayout(top)
         lay.addLayout(statuses)
+        lay.addLayout(shown)
         self._restyle()
 
     def selected_categories(self) -> frozenset[str]:

@@ -96,3 +96,33 @@ async def test_first_layout_keeps_a_third_for_the_map_and_a_readable_chat(
         window.close()
         window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+async def test_an_old_saved_layout_is_not_restored_and_reset_layout_brings_the_defaults_back(
+    qtbot: Any, session: ConsoleSession, tmp_path: Path
+) -> None:
+    """A layout saved before issue 13's docks (state version 0) would hide the composer,
+    incidents and team wrongly: it is dropped. View > Reset layout undoes a moved dock."""
+    qsettings = QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat)
+    settings = ConsoleSettings("dana", qsettings)
+    window = MainWindow(session, settings)
+    window.resize(1280, 800)
+    window.show()
+    try:
+        qtbot.waitExposed(window)
+        feed = window._docks[0]
+        old = window.saveState(0)  # what a console before this change saved
+        feed.setFloating(True)
+        assert feed.isFloating()
+        window.reset_layout()
+        qtbot.waitUntil(lambda: not feed.isFloating() and feed.isVisible())
+        assert window.map.width() >= window.width() / 3
+    finally:
+        window.close()  # saves its own layout (version 2); put the old one in its place
+    settings.save_layout(window.saveGeometry(), old)
+    again = MainWindow(session, ConsoleSettings("dana", qsettings))
+    try:
+        # version 0 is refused: the first-start defaults are pending instead
+        assert again._default_sizes_pending
+    finally:
+        again.close()
