@@ -105,7 +105,7 @@ def load_gazetteer(directory: Path | None = None) -> Gazetteer:
     the city centre is always there.
     """
     d = directory or DEFAULT_DIR
-    places = [Place("Preston city centre (Flag Market)", *PRESTON_CENTRE)]
+    places = [Place("Preston city centre", *PRESTON_CENTRE)]
     for name in available(d):
         try:
             spec = read(d / f"{name}.toml")

@@ -21,7 +21,15 @@ from PySide6.QtGui import QAction
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QCompleter, QLineEdit, QSizePolicy, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCompleter,
+    QHBoxLayout,
+    QLineEdit,
+    QSizePolicy,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from backend_client import messages as m
 from backend_client.places import Gazetteer, PlaceError, load_gazetteer, resolve
@@ -91,6 +99,7 @@ class MapWidget(QWidget):
         self._tiles: TileSource = parse_tile_source("")
 
         self._toolbar = self._build_toolbar()
+        self._finder = self._build_finder()
         self.view = QWebEngineView(self)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         # created after the view, so it is destroyed after the page that uses it
@@ -118,6 +127,7 @@ class MapWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._toolbar)
+        layout.addWidget(self._finder)
         layout.addWidget(self.view, 1)
 
         self._timer = QTimer(self)
@@ -461,29 +471,36 @@ class MapWidget(QWidget):
             bar.addAction(action)
         bar.addSeparator()
         bar.addAction(tiles)
-        bar.addSeparator()
-        self.goto = QLineEdit(bar)
-        self.goto.setPlaceholderText("Go to place or 53.76, -2.70")
+        return bar
+
+    def _build_finder(self) -> QWidget:
+        """The row under the tools: "go to" on the left, what the map has to say on the
+        right (its own row, so a narrow map never hides either in the toolbar's overflow)."""
+        row = QWidget(self)
+        line = QHBoxLayout(row)
+        line.setContentsMargins(4, 2, 4, 2)
+        self.goto = QLineEdit(row)
+        self.goto.setPlaceholderText("Go to: a place, or 53.76, -2.70")
         self.goto.setToolTip(
             "Type a place name (the list offers the known places) or coordinates, "
             "decimal (53.76, -2.70) or degrees, minutes, seconds (53°45'36\"N 2°42'W); "
             "Enter goes there"
         )
         self.goto.setClearButtonEnabled(True)
-        self.goto.setMinimumWidth(180)
-        self.goto.setMaximumWidth(260)
+        self.goto.setMinimumWidth(160)
+        self.goto.setMaximumWidth(320)
         completer = QCompleter(self.places.names(), self.goto)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.goto.setCompleter(completer)
         self.goto.returnPressed.connect(lambda: self.go_to(self.goto.text()))
         completer.activated.connect(self.go_to)
-        bar.addWidget(self.goto)
-        self._message = plain_label(selectable=False, wrap=False, shrink=False)
+        line.addWidget(self.goto, 1)
+        self._message = plain_label(selectable=False, wrap=True, shrink=True)
         self._message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        bar.addWidget(self._message)
-        return bar
+        line.addWidget(self._message, 1)
+        return row
 
     # ------------------------------------------------------------ theme
 

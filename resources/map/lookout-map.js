@@ -57,6 +57,15 @@ window.LookoutMap = (function () {
     return String(s || "").replace(/_/g, " ");
   }
 
+  function capital(s) {
+    const w = words(s);
+    return w.charAt(0).toUpperCase() + w.slice(1);
+  }
+
+  function categoryLabel(cat) {
+    return (cfg.categoryLabels || {})[cat] || capital(cat);
+  }
+
   // ------------------------------------------------------------ marker styling
 
   function ageOpacity(r) {
@@ -107,8 +116,8 @@ window.LookoutMap = (function () {
     const swatch = el("span", "lk-swatch");
     swatch.style.background = cfg.categoryColours[r.cat] || "#adbac7";
     head.appendChild(swatch);
-    head.appendChild(el("span", "lk-popup-cat", words(r.cat)));
-    head.appendChild(el("span", "lk-popup-status", words(r.status)));
+    head.appendChild(el("span", "lk-popup-cat", categoryLabel(r.cat)));
+    head.appendChild(el("span", "lk-popup-status", capital(r.status)));
     root.appendChild(head);
     root.appendChild(el("div", "lk-popup-text", r.text));
     const meta = [r.who, ageText(r.t)];
@@ -637,22 +646,22 @@ window.LookoutMap = (function () {
     const neutral = cfg.muted || "#768390";
     const out = [];
     for (const [cat, colour] of Object.entries(cfg.categoryColours || {})) {
-      out.push({ group: "Fill: category", text: words(cat), node: dot(colour, neutral) });
+      out.push({ group: "Fill: category", text: categoryLabel(cat), node: dot(colour, neutral), half: true });
     }
     for (const [status, colour] of Object.entries(cfg.statusColours || {})) {
       const o = { weight: status === "new" ? 3 : 2, dashed: status === "closed", opacity: status === "closed" ? 0.5 : 1 };
       const extra = status === "new" ? " (thick ring)" : status === "closed" ? " (dashed, faint)" : "";
-      out.push({ group: "Ring: status", text: words(status) + extra, node: dot(null, colour, o) });
+      out.push({ group: "Ring: status", text: capital(status) + extra, node: dot(null, colour, o) });
     }
-    out.push({ group: "Size: priority", text: "high", node: dot(neutral, neutral, { size: 18 }) });
-    out.push({ group: "Size: priority", text: "normal", node: dot(neutral, neutral, { size: 14 }) });
-    out.push({ group: "Size: priority", text: "low", node: dot(neutral, neutral, { size: 10 }) });
-    out.push({ group: "Age", text: "fades over two days", node: dot(neutral, neutral, { opacity: MIN_OPACITY }) });
+    out.push({ group: "Size: priority", text: "High", node: dot(neutral, neutral, { size: 18 }), half: true });
+    out.push({ group: "Size: priority", text: "Normal", node: dot(neutral, neutral, { size: 14 }), half: true });
+    out.push({ group: "Size: priority", text: "Low", node: dot(neutral, neutral, { size: 10 }), half: true });
+    out.push({ group: "Age", text: "Fades over two days", node: dot(neutral, neutral, { opacity: MIN_OPACITY }) });
     const ex = dot(null, EXERCISE_RING, { weight: 3, dashed: true });
-    out.push({ group: "Other", text: "exercise (EX in the popup)", node: ex });
-    out.push({ group: "Other", text: "selected", node: dot(neutral, "#ffffff", { weight: 3 }) });
+    out.push({ group: "Other", text: "Exercise (EX in the popup)", node: ex });
+    out.push({ group: "Other", text: "Selected", node: dot(neutral, "#ffffff", { weight: 3 }) });
     const c = el("span", "lk-legend-cluster", "12");
-    out.push({ group: "Other", text: "a cluster of 12 reports: zoom in", node: c });
+    out.push({ group: "Other", text: "A cluster of 12 reports: zoom in", node: c });
     return out;
   }
 
@@ -671,7 +680,7 @@ window.LookoutMap = (function () {
           group = entry.group;
           body.appendChild(el("div", "lk-legend-group", group));
         }
-        const row = el("div", "lk-legend-row");
+        const row = el("div", entry.half ? "lk-legend-row lk-legend-half" : "lk-legend-row");
         row.appendChild(entry.node);
         row.appendChild(el("span", "lk-legend-text", entry.text));
         body.appendChild(row);
@@ -854,7 +863,39 @@ window.LookoutMap = (function () {
     placesLayer.clearLayers();
     for (const p of items || []) placesLayer.addLayer(nameMarker(p, "lk-place"));
     showBackgroundState();
+    declutterPlaces();
     return true;
+  }
+
+  // Names that would cover one already shown (in the gazetteer's order) are hidden at
+  // this zoom; zooming in brings them back.
+  function declutterPlaces() {
+    if (!placesLayer || !map || !map.hasLayer(placesLayer)) return;
+    const nodes = [];
+    placesLayer.eachLayer(function (layer) {
+      const node = layer.getElement() && layer.getElement().firstChild;
+      if (node) {
+        node.style.visibility = "";
+        nodes.push(node);
+      }
+    });
+    const placed = [];
+    for (const node of nodes) {
+      const r = node.getBoundingClientRect();
+      const box = { x: r.left - 2, y: r.top - 1, w: r.width + 4, h: r.height + 2 };
+      if (overlapping(placed, box)) node.style.visibility = "hidden";
+      else placed.push(box);
+    }
+  }
+
+  function placesShownCount() {
+    let n = 0;
+    if (!placesLayer || !map.hasLayer(placesLayer)) return 0;
+    placesLayer.eachLayer(function (layer) {
+      const node = layer.getElement() && layer.getElement().firstChild;
+      if (node && node.style.visibility !== "hidden") n++;
+    });
+    return n;
   }
 
   function goTo(lat, lon, zoom, label) {
@@ -870,7 +911,10 @@ window.LookoutMap = (function () {
   function showBackgroundState() {
     if (!placesLayer || !map) return;
     const bare = !tileLayer;
-    if (bare && !map.hasLayer(placesLayer)) placesLayer.addTo(map);
+    if (bare && !map.hasLayer(placesLayer)) {
+      placesLayer.addTo(map);
+      declutterPlaces();
+    }
     if (!bare && map.hasLayer(placesLayer)) map.removeLayer(placesLayer);
     if (hint) hint.getContainer().hidden = !bare || hintDismissed;
   }
@@ -968,7 +1012,7 @@ window.LookoutMap = (function () {
       .leaflet-container { background: ${cfg.background}; font: 13px/1.4 system-ui, sans-serif; }
       .leaflet-popup-content-wrapper, .leaflet-popup-tip { background: ${cfg.panel}; color: ${cfg.text}; }
       .lk-popup { min-width: 200px; }
-      .lk-popup-head { display: flex; align-items: center; gap: 6px; font-weight: 600; text-transform: capitalize; }
+      .lk-popup-head { display: flex; align-items: center; gap: 6px; font-weight: 600; }
       .lk-swatch { width: 10px; height: 10px; border-radius: 50%; display: inline-block; }
       .lk-popup-status { margin-left: auto; color: ${cfg.muted}; font-weight: 500; }
       .lk-popup-text { margin: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -1000,15 +1044,18 @@ window.LookoutMap = (function () {
       .leaflet-heatmap-layer { pointer-events: none; }
       .lk-legend, .lk-measure { background: ${cfg.panel}; color: ${cfg.text}; }
       .lk-legend-toggle, .lk-measure a { width: auto !important; padding: 0 8px; font-weight: 600; }
-      .lk-legend-body { padding: 6px 10px 8px; max-height: 60vh; overflow-y: auto; }
-      .lk-legend-group { margin-top: 6px; font-weight: 600; color: ${cfg.muted}; }
-      .lk-legend-row { display: flex; align-items: center; gap: 8px; min-height: 20px; text-transform: capitalize; }
+      .lk-legend-body { padding: 4px 10px 8px; max-height: 60vh; overflow-y: auto; width: 280px;
+        display: flex; flex-wrap: wrap; column-gap: 6px; }
+      .lk-legend-group { flex: 0 0 100%; margin-top: 6px; font-weight: 600; color: ${cfg.muted}; }
+      .lk-legend-row { flex: 0 0 100%; display: flex; align-items: center; gap: 6px; min-height: 19px; }
+      .lk-legend-row.lk-legend-half { flex: 0 0 calc(50% - 3px); white-space: nowrap; }
       .lk-legend-dot { display: inline-block; box-sizing: border-box; border-radius: 50%; flex: none; }
       .lk-legend-cluster { display: inline-block; min-width: 20px; height: 20px; line-height: 18px; border-radius: 50%;
         text-align: center; font-size: 10px; font-weight: 600; box-sizing: border-box;
         border: 2px solid ${cfg.highlight}; background: ${cfg.panel}; }
       .lk-measure { display: flex; align-items: center; }
       .lk-measure a { display: inline-block !important; height: 30px; line-height: 30px; }
+      .lk-measure [hidden] { display: none !important; }
       .lk-measure-readout { padding: 0 8px; white-space: nowrap; font-variant-numeric: tabular-nums; }
       .lk-measure-on .lk-measure-button { background: ${cfg.highlight}; color: #fff; }
       .lk-measuring { cursor: crosshair !important; }
@@ -1081,6 +1128,7 @@ window.LookoutMap = (function () {
     hint = new BackgroundHint({ position: "topright" }).addTo(map);
     showBackgroundState();
     map.on("zoomend moveend resize viewreset", layoutLabels);
+    map.on("zoomend viewreset", declutterPlaces);
     setInterval(function () {
       for (const m of markers.values()) m.setStyle(styleFor(m.report));
     }, 60000);
@@ -1110,6 +1158,7 @@ window.LookoutMap = (function () {
       filtered: filtered.size,
       places: placesLayer ? placesLayer.getLayers().length : 0,
       placesShown: !!(placesLayer && map.hasLayer(placesLayer)),
+      placesVisible: placesLayer ? placesShownCount() : 0,
       hint: !!(hint && !hint.getContainer().hidden),
       drawn: drawnLayer ? drawnLayer.getLayers().length : 0,
       drawing: !!drawer,

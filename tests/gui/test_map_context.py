@@ -20,6 +20,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 
 from backend_client import messages as m
+from backend_client.rules import category_label
 from console.map.widget import MapWidget
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
@@ -221,9 +222,9 @@ def test_legend_names_every_colour_ring_size_and_mark(qtbot: Any, widget: MapWid
     texts = json.loads(js(qtbot, widget, "JSON.stringify(LookoutMap.legendTexts())"))
     for group in ("Fill: category", "Ring: status", "Size: priority", "Age", "Other"):
         assert group in texts
-    joined = " | ".join(texts)
-    for cat in CATEGORY_COLOURS:
-        assert cat.replace("_", " ") in joined
+    for cat in CATEGORY_COLOURS:  # named as every other screen names them
+        assert category_label(cat) in texts
+    joined = " | ".join(texts).casefold()
     for status in STATUS_COLOURS:
         assert status.replace("_", " ") in joined
     for words in ("high", "low", "fades over two days", "exercise", "selected", "cluster"):
@@ -232,7 +233,7 @@ def test_legend_names_every_colour_ring_size_and_mark(qtbot: Any, widget: MapWid
     assert js(qtbot, widget, "document.querySelectorAll('.lk-legend .lk-legend-dot').length") > 10
     new_ring = (
         "Array.from(document.querySelectorAll('.lk-legend-row')).find("
-        "r => r.textContent.startsWith('new')).firstChild.style.borderColor"
+        "r => r.textContent.startsWith('New')).firstChild.style.borderColor"
     )
     colour = js(qtbot, widget, new_ring)
     hex_colour = STATUS_COLOURS["new"].lstrip("#")
