@@ -41,6 +41,11 @@ window.LookoutMap = (function () {
   const EXERCISE_RING = "#e3b341"; // with the "EX" badge and words in the popup, never alone
   const addQueue = []; // {layers, seq} waiting for the cluster group
   let adding = false;
+  // While a mouse button is down nothing is added to the cluster group: a report landing
+  // between press and release would turn the marker under the pointer into a cluster (or
+  // redraw a cluster's icon), and the browser then sends the click to neither.
+  let pointerHeld = false;
+  const HOLD_MS = 2000;
   let receivedSeq = 0;
   let appliedSeq = 0;
   let heatDirty = false;
@@ -210,7 +215,7 @@ window.LookoutMap = (function () {
   }
 
   function pump() {
-    if (adding) return;
+    if (adding || pointerHeld) return;
     const job = addQueue.shift();
     if (!job) {
       finish();
@@ -1042,6 +1047,7 @@ window.LookoutMap = (function () {
       .leaflet-control-scale-line { background: ${cfg.panel}cc; color: ${cfg.text}; border-color: ${cfg.muted}; }
       .leaflet-bar a { background: ${cfg.panel}; color: ${cfg.text}; border-color: ${cfg.grid}; }
       .leaflet-heatmap-layer { pointer-events: none; }
+      .leaflet-container [hidden] { display: none !important; }
       .lk-legend, .lk-measure { background: ${cfg.panel}; color: ${cfg.text}; }
       .lk-legend-toggle, .lk-measure a { width: auto !important; padding: 0 8px; font-weight: 600; }
       .lk-legend-body { padding: 4px 10px 8px; max-height: 60vh; overflow-y: auto; width: 280px;
@@ -1055,7 +1061,6 @@ window.LookoutMap = (function () {
         border: 2px solid ${cfg.highlight}; background: ${cfg.panel}; }
       .lk-measure { display: flex; align-items: center; }
       .lk-measure a { display: inline-block !important; height: 30px; line-height: 30px; }
-      .lk-measure [hidden] { display: none !important; }
       .lk-measure-readout { padding: 0 8px; white-space: nowrap; font-variant-numeric: tabular-nums; }
       .lk-measure-on .lk-measure-button { background: ${cfg.highlight}; color: #fff; }
       .lk-measuring { cursor: crosshair !important; }
@@ -1067,7 +1072,6 @@ window.LookoutMap = (function () {
         background: ${cfg.panel}cc; text-shadow: none; }
       .lk-hint { display: flex; gap: 8px; align-items: flex-start; max-width: 300px; padding: 6px 8px;
         border-radius: 4px; background: ${cfg.panel}e6; color: ${cfg.text}; border: 1px solid ${cfg.grid}; }
-      .lk-hint[hidden] { display: none; }
       .lk-hint-close { color: ${cfg.muted}; text-decoration: none; font-size: 16px; line-height: 1; }
     `;
   }
@@ -1120,6 +1124,25 @@ window.LookoutMap = (function () {
     }).addTo(map);
     map.on(L.Draw.Event.CREATED, onDrawCreated);
     map.on("click", onMapClick);
+    // On the document: a release outside the map (after a drag) ends the hold too. The
+    // click event follows mouseup, so adding resumes only after it has been handled; a
+    // release the page never sees (the window lost the pointer) ends it after HOLD_MS.
+    let holdTimer = null;
+    const release = function () {
+      clearTimeout(holdTimer);
+      if (!pointerHeld) return;
+      setTimeout(function () {
+        pointerHeld = false;
+        pump();
+      }, 0);
+    };
+    map.getContainer().addEventListener("mousedown", function () {
+      pointerHeld = true;
+      clearTimeout(holdTimer);
+      holdTimer = setTimeout(release, HOLD_MS);
+    }, true);
+    document.addEventListener("mouseup", release, true);
+    window.addEventListener("blur", release);
     document.addEventListener("keydown", function (e) {
       if (e.key === "Escape" && measure.on) endMeasure();
     });
@@ -1163,6 +1186,7 @@ window.LookoutMap = (function () {
       drawn: drawnLayer ? drawnLayer.getLayers().length : 0,
       drawing: !!drawer,
       measuring: measure.on,
+      held: pointerHeld,
     };
   }
 
