@@ -45,7 +45,7 @@ window.LookoutMap = (function () {
   // between press and release would turn the marker under the pointer into a cluster (or
   // redraw a cluster's icon), and the browser then sends the click to neither.
   let pointerHeld = false;
-  const HOLD_MS = 2000;
+  const HOLD_MS = 3000;
   let receivedSeq = 0;
   let appliedSeq = 0;
   let heatDirty = false;
@@ -136,13 +136,42 @@ window.LookoutMap = (function () {
     const marker = L.circleMarker([r.lat, r.lon], styleFor(r));
     marker.report = r;
     // popupFor returns a DOM node whose citizen text is set with textContent, never HTML
-    marker.bindPopup(popupFor /* DOM node, textContent only */, { maxWidth: 320, autoPanPadding: [20, 20] });
-    marker.on("click", function (e) {
+    marker.on("click", function () {
       if (measure.on) return; // the map's click handler adds the point
       select(r.id, false);
+      openPopup(marker);
       if (bridge) bridge.reportClicked(marker.report.id);
     });
     return marker;
+  }
+
+  // One popup, on the map rather than bound to a marker: a report that lands next to the
+  // one being read clusters that marker (takes it off the map), and a bound popup would
+  // close with it under the dispatcher's eyes. It closes when closed, when another
+  // opens, or when its report leaves the map (erased, filtered out).
+  let popup = null;
+  let popupId = null;
+
+  function openPopup(marker) {
+    if (!popup) {
+      popup = L.popup({ maxWidth: 320, autoPanPadding: [20, 20] });
+      popup.on("remove", function () {
+        popupId = null;
+      });
+    }
+    popupId = marker.report.id;
+    // popupFor returns a DOM node whose citizen text is set with textContent, never HTML
+    popup.setLatLng(marker.getLatLng()).setContent(popupFor(marker));
+    if (!map.hasLayer(popup)) popup.openOn(map);
+    else popup.update();
+  }
+
+  function popupOpenFor(id) {
+    return popupId === id && popup && map.hasLayer(popup);
+  }
+
+  function closePopupFor(id) {
+    if (popupOpenFor(id)) map.closePopup(popup);
   }
 
   // Neutral discs (category colours belong to the reports), sized by count.
@@ -180,7 +209,7 @@ window.LookoutMap = (function () {
         marker.setLatLng([r.lat, r.lon]);
         if (inCluster) cluster.addLayer(marker);
       }
-      if (marker.isPopupOpen()) marker.setPopupContent(popupFor);
+      if (popupOpenFor(r.id)) popup.setLatLng([r.lat, r.lon]).setContent(popupFor(marker));
       if (!marker.queued) {
         const want = shown(marker);
         const has = cluster.hasLayer(marker);
@@ -189,7 +218,7 @@ window.LookoutMap = (function () {
       }
     }
     if (hide.length) {
-      for (const m of hide) if (m.isPopupOpen()) m.closePopup();
+      for (const m of hide) closePopupFor(m.report.id);
       cluster.removeLayers(hide);
     }
     if (show.length) addQueue.push({ layers: show, seq: 0 });
@@ -208,7 +237,7 @@ window.LookoutMap = (function () {
     const marker = markers.get(id);
     if (!marker) return;
     marker.removed = true; // a marker still waiting in addQueue is not added after all
-    if (marker.isPopupOpen()) marker.closePopup();
+    closePopupFor(id);
     if (cluster.hasLayer(marker)) cluster.removeLayer(marker);
     markers.delete(id);
     if (selectedId === id) selectedId = null;
@@ -287,7 +316,7 @@ window.LookoutMap = (function () {
       else if (!want && has) remove.push(m);
     }
     if (remove.length) {
-      for (const m of remove) if (m.isPopupOpen()) m.closePopup();
+      for (const m of remove) closePopupFor(m.report.id);
       cluster.removeLayers(remove);
     }
     heatDirty = true;
@@ -318,7 +347,7 @@ window.LookoutMap = (function () {
     const latlng = marker.getLatLng();
     const open = function () {
       marker.bringToFront();
-      marker.openPopup();
+      openPopup(marker);
     };
     let zoom = map.getZoom();
     const parent = marker.__parent;
