@@ -373,6 +373,7 @@ window.LookoutMap = (function () {
 
   function startDraw(kind) {
     if (drawer) drawer.disable();
+    if (measure.on) endMeasure(); // the next clicks are the area's corners
     const shape = { color: cfg.highlight, weight: 2, fillOpacity: 0.12 };
     drawer =
       kind === "circle"
