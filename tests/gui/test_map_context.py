@@ -203,10 +203,9 @@ def test_a_single_marker_is_clickable_among_50000_while_batches_arrive(
                 lambda p=pressed: stats(qtbot, widget)["received"] > p["received"],
                 timeout=10_000,
             )
-            # held: the batches wait (one already being added may finish: a batch, 10 or
-            # 20 markers as the 100 ms timers fall),
-            # so the marker under the pointer cannot turn into a cluster, or a cluster's
-            # icon be redrawn, between press and release
+            # held: batches wait (one already being added may finish: 10 or 20 markers,
+            # as the 100 ms timers fall), so the marker under the pointer cannot turn into
+            # a cluster, or a cluster's icon be redrawn, between press and release
             held = stats(qtbot, widget)
             assert held["held"] and held["applied"] < held["received"], held
             assert held["clustered"] <= pressed["clustered"] + 20, (pressed, held)
