@@ -959,7 +959,7 @@ window.LookoutMap = (function () {
       const root = el("div", "lk-hint");
       root.setAttribute("role", "note");
       root.appendChild(
-        el("span", "lk-hint-text", "No street map: Background… on the map's toolbar adds one (an MBTiles pack or a tile server).")
+        el("span", "lk-hint-text", "No street map: Background… (above the map) adds one, an MBTiles pack or a tile server.")
       );
       const close = el("a", "lk-hint-close", "×");
       close.href = "#";
@@ -1100,7 +1100,7 @@ window.LookoutMap = (function () {
         pointer-events: none; white-space: nowrap; }
       .lk-goto { color: ${cfg.text}; padding: 1px 6px; border: 2px solid ${cfg.highlight}; border-radius: 10px;
         background: ${cfg.panel}cc; text-shadow: none; }
-      .lk-hint { display: flex; gap: 8px; align-items: flex-start; max-width: 300px; padding: 6px 8px;
+      .lk-hint { display: flex; gap: 8px; align-items: flex-start; max-width: 250px; padding: 4px 8px; font-size: 12px;
         border-radius: 4px; background: ${cfg.panel}e6; color: ${cfg.text}; border: 1px solid ${cfg.grid}; }
       .lk-hint-close { color: ${cfg.muted}; text-decoration: none; font-size: 16px; line-height: 1; }
     `;
@@ -1178,7 +1178,7 @@ window.LookoutMap = (function () {
     });
     legend = new Legend({ position: "bottomright" }).addTo(map);
     measureControl = new MeasureControl({ position: "topleft" }).addTo(map);
-    hint = new BackgroundHint({ position: "topright" }).addTo(map);
+    hint = new BackgroundHint({ position: "bottomleft" }).addTo(map);
     showBackgroundState();
     map.on("zoomend moveend resize viewreset", layoutLabels);
     map.on("zoomend viewreset", declutterPlaces);
