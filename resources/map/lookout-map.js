@@ -344,6 +344,7 @@ window.LookoutMap = (function () {
   function focus(id) {
     if (!select(id, false)) return false;
     const marker = markers.get(id);
+    if (!shown(marker)) return false; // filtered off the map: it would never be added
     const latlng = marker.getLatLng();
     const open = function () {
       marker.bringToFront();
