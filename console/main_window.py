@@ -113,6 +113,10 @@ class MainWindow(QMainWindow):
         self.map.area_drawn.connect(self.alerts.compose)
         self.alerts.show_area.connect(self.map.show_alert_area)
         self.alerts.hide_area.connect(self.map.hide_outline)  # a send preview's area
+        self.alerts.draft_cancelled.connect(self.map.clear_draft)
+        # the map shows what the feed's filters show
+        self.map.set_report_filter(self.feed.report_filter())
+        self.feed.filter_changed.connect(self.map.set_report_filter)
         self.feed.high_priority.connect(self.status.show_high_priority)
         # "Hide exercise traffic" (a feed setting) takes pilots' reports off the map too
         self.map.set_hide_exercise(self.feed.hiding_exercise)

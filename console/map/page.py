@@ -28,7 +28,7 @@ import folium.plugins
 from branca.element import CssLink, Figure, JavascriptLink, MacroElement
 from jinja2 import Template
 
-from backend_client import rules
+from backend_client.rules import CATEGORY_LABELS
 from console import theme
 
 PRESTON = (53.7590, -2.6990)
@@ -88,7 +88,7 @@ def page_config() -> dict[str, Any]:
     c = theme.current()
     return {
         "categoryColours": theme.CATEGORY_COLOURS,
-        "categoryLabels": rules.CATEGORY_LABELS,  # the one naming (popups, legend)
+        "categoryLabels": CATEGORY_LABELS,  # the names every screen uses
         "statusColours": theme.STATUS_COLOURS,
         "background": c["base"],
         "grid": c["border"],

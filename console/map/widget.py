@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,18 @@ from PySide6.QtGui import QAction
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QSizePolicy, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCompleter,
+    QHBoxLayout,
+    QLineEdit,
+    QSizePolicy,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from backend_client import messages as m
+from backend_client.places import Gazetteer, PlaceError, load_gazetteer, resolve
 from console.common.labels import plain_label
 from console.map.bridge import MapBridge
 from console.map.dialog import TileSourceDialog
@@ -51,6 +60,8 @@ class MapWidget(QWidget):
     page_settled = Signal()  # the page holds everything sent to it so far
 
     FLUSH_MS = 100
+    #: how close "go to" zooms: a street and its neighbours
+    GOTO_ZOOM = 17
 
     def __init__(
         self,
@@ -58,10 +69,15 @@ class MapWidget(QWidget):
         settings: ConsoleSettings,
         *,
         cache_dir: Path | None = None,
+        places: Gazetteer | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.settings = settings
+        #: the named places "go to" knows (and the page labels when it has no street map)
+        self.places = places if places is not None else load_gazetteer()
+        #: the feed's filters (None: every report shows); see set_report_filter
+        self._filter: Callable[[m.Report], bool] | None = None
         #: how many times the page has been loaded (stays 1: updates never reload it)
         self.load_count = 0
         self.loaded = False
@@ -83,6 +99,7 @@ class MapWidget(QWidget):
         self._tiles: TileSource = parse_tile_source("")
 
         self._toolbar = self._build_toolbar()
+        self._finder = self._build_finder()
         self.view = QWebEngineView(self)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         # created after the view, so it is destroyed after the page that uses it
@@ -110,6 +127,7 @@ class MapWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self._toolbar)
+        layout.addWidget(self._finder)
         layout.addWidget(self.view, 1)
 
         self._timer = QTimer(self)
@@ -183,6 +201,49 @@ class MapWidget(QWidget):
     @property
     def hiding_exercise(self) -> bool:
         return self._hide_exercise
+
+    def set_report_filter(self, predicate: Callable[[m.Report], bool] | None) -> None:
+        """Show only the reports `predicate` accepts (None: every report), as the feed's
+        filters do. The page keeps every marker and only takes the rejected ones out of
+        the cluster group, in one command; each later report update carries its own
+        verdict, so a report that comes to match (or stops matching) follows."""
+        self._filter = predicate
+        self._command({"op": "filter", "hidden": self._filtered_out()})
+
+    def _filtered_out(self) -> list[str]:
+        keep = self._filter
+        if keep is None:
+            return []
+        return [r.report_id for r in self.session.reports.values() if not keep(r)]
+
+    def clear_draft(self) -> None:
+        """Take the draft area off the map: the shape drawn for an alert that was
+        cancelled, and any drawing still under way."""
+        self._command({"op": "clearDraft"})
+
+    def go_to(self, text: str) -> bool:
+        """Centre the map on typed coordinates or a named place; False (and the reason
+        said on the toolbar) when the text points nowhere."""
+        try:
+            place = resolve(text, self.places)
+        except PlaceError as exc:
+            self._say(str(exc))
+            return False
+        self._say("")
+        self._command(
+            {
+                "op": "goto",
+                "lat": place.lat,
+                "lon": place.lon,
+                "zoom": self.GOTO_ZOOM,
+                "label": place.name,
+            }
+        )
+        return True
+
+    def measure(self, on: bool) -> None:
+        """Start measuring (clicks on the map add points) or stop."""
+        self._command({"op": "measure", "on": on})
 
     def show_outline(
         self,
@@ -276,7 +337,10 @@ class MapWidget(QWidget):
         self._schedule()
 
     def _report_payload(self, report: m.Report) -> dict[str, Any]:
-        return report_payload(report, report.report_id in self.session.tombstoned)
+        payload = report_payload(report, report.report_id in self.session.tombstoned)
+        if self._filter is not None and not self._filter(report):
+            payload["hide"] = True  # the feed's filters leave it out
+        return payload
 
     def _reports_erased(self, event: m.ReportErased) -> None:
         """Erased reports' markers go; kept ones say their reporter is a tombstone now."""
@@ -352,6 +416,11 @@ class MapWidget(QWidget):
                 self._commands.append({"op": "only", "ids": self._only})
         if self._hide_exercise and not any(c["op"] == "hideExercise" for c in self._commands):
             self._commands.append({"op": "hideExercise", "on": True})
+        refilter = self.load_count > 1 and self._filter is not None  # a reloaded page
+        if refilter and not any(c["op"] == "filter" for c in self._commands):
+            self._commands.append({"op": "filter", "hidden": self._filtered_out()})
+        places = [{"name": p.name, "lat": p.lat, "lon": p.lon} for p in self.places.places]
+        self._commands.insert(0, {"op": "places", "items": places})
         self._commands.insert(0, {"op": "tiles", "spec": self._tiles.page_spec()})
         if self._theme != self._page_theme:  # switched while the page was loading
             self._commands.insert(0, {"op": "theme", "cfg": self._theme})
@@ -402,11 +471,36 @@ class MapWidget(QWidget):
             bar.addAction(action)
         bar.addSeparator()
         bar.addAction(tiles)
-        self._message = plain_label(selectable=False, wrap=False, shrink=False)
+        return bar
+
+    def _build_finder(self) -> QWidget:
+        """The row under the tools: "go to" on the left, what the map has to say on the
+        right (its own row, so a narrow map never hides either in the toolbar's overflow)."""
+        row = QWidget(self)
+        line = QHBoxLayout(row)
+        line.setContentsMargins(4, 2, 4, 2)
+        self.goto = QLineEdit(row)
+        self.goto.setPlaceholderText("Go to: a place, or 53.76, -2.70")
+        self.goto.setToolTip(
+            "Type a place name (the list offers the known places) or coordinates, "
+            "decimal (53.76, -2.70) or degrees, minutes, seconds (53°45'36\"N 2°42'W); "
+            "Enter goes there"
+        )
+        self.goto.setClearButtonEnabled(True)
+        self.goto.setMinimumWidth(160)
+        self.goto.setMaximumWidth(320)
+        completer = QCompleter(self.places.names(), self.goto)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.goto.setCompleter(completer)
+        self.goto.returnPressed.connect(lambda: self.go_to(self.goto.text()))
+        completer.activated.connect(self.go_to)
+        line.addWidget(self.goto, 1)
+        self._message = plain_label(selectable=False, wrap=True, shrink=True)
         self._message.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._message.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        bar.addWidget(self._message)
-        return bar
+        line.addWidget(self._message, 1)
+        return row
 
     # ------------------------------------------------------------ theme
 

@@ -25,15 +25,27 @@ window.LookoutMap = (function () {
   let heatLayer = null;
   let drawer = null;
   let grid = null;
+  let placesLayer = null; // the gazetteer's names, shown when there is no street map
+  let gotoMarker = null;
+  let legend = null;
+  let measureControl = null;
+  let hint = null;
+  let hintDismissed = false;
   let themeStyle = null; // the <style> element built from cfg's colours
   let selectedId = null;
   const markers = new Map(); // report id -> L.CircleMarker (marker.report holds the data)
   const alerts = new Map(); // alert id -> {layer, badge, label, past: [{layer, badge, label}]}
   let onlyIds = null; // a Set of the report ids to show (the list's narrowing), null = all
   let hideExercise = false; // exercise reports (r.ex) left off the map
+  let filtered = new Set(); // report ids the feed's filters hide (r.hide, or a "filter" command)
   const EXERCISE_RING = "#e3b341"; // with the "EX" badge and words in the popup, never alone
   const addQueue = []; // {layers, seq} waiting for the cluster group
   let adding = false;
+  // While a mouse button is down nothing is added to the cluster group: a report landing
+  // between press and release would turn the marker under the pointer into a cluster (or
+  // redraw a cluster's icon), and the browser then sends the click to neither.
+  let pointerHeld = false;
+  const HOLD_MS = 3000;
   let receivedSeq = 0;
   let appliedSeq = 0;
   let heatDirty = false;
@@ -48,6 +60,15 @@ window.LookoutMap = (function () {
 
   function words(s) {
     return String(s || "").replace(/_/g, " ");
+  }
+
+  function capital(s) {
+    const w = words(s);
+    return w.charAt(0).toUpperCase() + w.slice(1);
+  }
+
+  function categoryLabel(cat) {
+    return (cfg.categoryLabels || {})[cat] || capital(cat);
   }
 
   // ------------------------------------------------------------ marker styling
@@ -100,8 +121,8 @@ window.LookoutMap = (function () {
     const swatch = el("span", "lk-swatch");
     swatch.style.background = cfg.categoryColours[r.cat] || "#adbac7";
     head.appendChild(swatch);
-    head.appendChild(el("span", "lk-popup-cat", (cfg.categoryLabels || {})[r.cat] || words(r.cat)));
-    head.appendChild(el("span", "lk-popup-status", words(r.status)));
+    head.appendChild(el("span", "lk-popup-cat", categoryLabel(r.cat)));
+    head.appendChild(el("span", "lk-popup-status", capital(r.status)));
     root.appendChild(head);
     root.appendChild(el("div", "lk-popup-text", r.text));
     const meta = [r.who, ageText(r.t)];
@@ -115,12 +136,42 @@ window.LookoutMap = (function () {
     const marker = L.circleMarker([r.lat, r.lon], styleFor(r));
     marker.report = r;
     // popupFor returns a DOM node whose citizen text is set with textContent, never HTML
-    marker.bindPopup(popupFor /* DOM node, textContent only */, { maxWidth: 320, autoPanPadding: [20, 20] });
     marker.on("click", function () {
+      if (measure.on) return; // the map's click handler adds the point
       select(r.id, false);
+      openPopup(marker);
       if (bridge) bridge.reportClicked(marker.report.id);
     });
     return marker;
+  }
+
+  // One popup, on the map rather than bound to a marker: a report that lands next to the
+  // one being read clusters that marker (takes it off the map), and a bound popup would
+  // close with it under the dispatcher's eyes. It closes when closed, when another
+  // opens, or when its report leaves the map (erased, filtered out).
+  let popup = null;
+  let popupId = null;
+
+  function openPopup(marker) {
+    if (!popup) {
+      popup = L.popup({ maxWidth: 320, autoPanPadding: [20, 20] });
+      popup.on("remove", function () {
+        popupId = null;
+      });
+    }
+    popupId = marker.report.id;
+    // popupFor returns a DOM node whose citizen text is set with textContent, never HTML
+    popup.setLatLng(marker.getLatLng()).setContent(popupFor(marker));
+    if (!map.hasLayer(popup)) popup.openOn(map);
+    else popup.update();
+  }
+
+  function popupOpenFor(id) {
+    return popupId === id && popup && map.hasLayer(popup);
+  }
+
+  function closePopupFor(id) {
+    if (popupOpenFor(id)) map.closePopup(popup);
   }
 
   // Neutral discs (category colours belong to the reports), sized by count.
@@ -137,7 +188,11 @@ window.LookoutMap = (function () {
   function apply(batch) {
     receivedSeq = Math.max(receivedSeq, batch.seq || 0);
     const fresh = [];
+    const show = [];
+    const hide = [];
     for (const r of batch.reports || []) {
+      if (r.hide) filtered.add(r.id);
+      else filtered.delete(r.id);
       const marker = markers.get(r.id);
       if (!marker) {
         const m = makeMarker(r);
@@ -154,13 +209,25 @@ window.LookoutMap = (function () {
         marker.setLatLng([r.lat, r.lon]);
         if (inCluster) cluster.addLayer(marker);
       }
-      if (marker.isPopupOpen()) marker.setPopupContent(popupFor);
+      if (popupOpenFor(r.id)) popup.setLatLng([r.lat, r.lon]).setContent(popupFor(marker));
+      if (!marker.queued) {
+        const want = shown(marker);
+        const has = cluster.hasLayer(marker);
+        if (want && !has) show.push(marker);
+        else if (!want && has) hide.push(marker);
+      }
     }
+    if (hide.length) {
+      for (const m of hide) closePopupFor(m.report.id);
+      cluster.removeLayers(hide);
+    }
+    if (show.length) addQueue.push({ layers: show, seq: 0 });
     for (const id of batch.removeReports || []) removeReport(id);
     for (const a of batch.alerts || []) showAlert(a, false);
     for (const id of batch.hideAlerts || []) hideAlert(id);
     if ((batch.alerts || []).length || (batch.hideAlerts || []).length) layoutLabels();
     if ((batch.reports || []).length || (batch.removeReports || []).length) heatDirty = true;
+    for (const m of fresh) m.queued = true;
     addQueue.push({ layers: fresh, seq: batch.seq || 0 });
     pump();
   }
@@ -170,19 +237,20 @@ window.LookoutMap = (function () {
     const marker = markers.get(id);
     if (!marker) return;
     marker.removed = true; // a marker still waiting in addQueue is not added after all
-    if (marker.isPopupOpen()) marker.closePopup();
+    closePopupFor(id);
     if (cluster.hasLayer(marker)) cluster.removeLayer(marker);
     markers.delete(id);
     if (selectedId === id) selectedId = null;
   }
 
   function pump() {
-    if (adding) return;
+    if (adding || pointerHeld) return;
     const job = addQueue.shift();
     if (!job) {
       finish();
       return;
     }
+    for (const m of job.layers) m.queued = false;
     if (!job.layers.length) {
       appliedSeq = Math.max(appliedSeq, job.seq);
       pump();
@@ -218,12 +286,20 @@ window.LookoutMap = (function () {
   function shown(marker) {
     if (marker.removed) return false;
     if (hideExercise && marker.report.ex) return false;
+    if (filtered.has(marker.report.id)) return false;
     return !onlyIds || onlyIds.has(marker.report.id);
   }
 
   // Exercise reports leave the map (or come back); later ones are held to the same.
   function setHideExercise(on) {
     hideExercise = !!on;
+    return setOnly(onlyIds ? Array.from(onlyIds) : null);
+  }
+
+  // The feed's filters: these reports' markers leave the map (all others show); reports
+  // that arrive later carry their own flag (r.hide).
+  function setFilter(hidden) {
+    filtered = new Set(hidden || []);
     return setOnly(onlyIds ? Array.from(onlyIds) : null);
   }
 
@@ -239,7 +315,10 @@ window.LookoutMap = (function () {
       if (want && !has) add.push(m);
       else if (!want && has) remove.push(m);
     }
-    if (remove.length) cluster.removeLayers(remove);
+    if (remove.length) {
+      for (const m of remove) closePopupFor(m.report.id);
+      cluster.removeLayers(remove);
+    }
     heatDirty = true;
     addQueue.push({ layers: add, seq: 0 });
     pump();
@@ -265,10 +344,11 @@ window.LookoutMap = (function () {
   function focus(id) {
     if (!select(id, false)) return false;
     const marker = markers.get(id);
+    if (!shown(marker)) return false; // filtered off the map: it would never be added
     const latlng = marker.getLatLng();
     const open = function () {
       marker.bringToFront();
-      marker.openPopup();
+      openPopup(marker);
     };
     let zoom = map.getZoom();
     const parent = marker.__parent;
@@ -294,6 +374,7 @@ window.LookoutMap = (function () {
 
   function startDraw(kind) {
     if (drawer) drawer.disable();
+    if (measure.on) endMeasure(); // the next clicks are the area's corners
     const shape = { color: cfg.highlight, weight: 2, fillOpacity: 0.12 };
     drawer =
       kind === "circle"
@@ -532,7 +613,7 @@ window.LookoutMap = (function () {
 
   function setHeat(on) {
     if (on && !heatLayer) {
-      heatLayer = L.heatLayer(heatPoints(), { radius: 22, blur: 18, minOpacity: 0.25 });
+      heatLayer = L.heatLayer(heatPoints(), { radius: 22, blur: 18, minOpacity: 0.25, pane: "lkBelow" });
       heatLayer.addTo(map);
     } else if (!on && heatLayer) {
       map.removeLayer(heatLayer);
@@ -569,15 +650,343 @@ window.LookoutMap = (function () {
     if (tileLayer) map.removeLayer(tileLayer);
     tileLayer = null;
     if (spec && (spec.kind === "xyz" || spec.kind === "mbtiles") && spec.url) {
-      tileLayer = L.tileLayer(spec.url, { maxZoom: 19, maxNativeZoom: 19, subdomains: "abc" });
+      tileLayer = L.tileLayer(spec.url, {
+        maxZoom: 19,
+        maxNativeZoom: 19,
+        subdomains: "abc",
+        attribution: spec.attribution || "",
+      });
       tileLayer.addTo(map);
     }
+    showBackgroundState();
   }
+
+  // ------------------------------------------------------------ legend
+
+  // What the markers' colours, rings, sizes and fading mean, built from the same colours
+  // styleFor uses; text only, set with textContent.
+  function dot(fill, ring, opts) {
+    const o = opts || {};
+    const node = el("span", "lk-legend-dot");
+    const size = o.size || 12;
+    node.style.width = node.style.height = size + "px";
+    node.style.background = fill || "transparent";
+    node.style.borderColor = ring || "transparent";
+    node.style.borderWidth = (o.weight || 2) + "px";
+    node.style.borderStyle = o.dashed ? "dashed" : "solid";
+    if (o.opacity !== undefined) node.style.opacity = String(o.opacity);
+    return node;
+  }
+
+  function legendEntries() {
+    const neutral = cfg.muted || "#768390";
+    const out = [];
+    for (const [cat, colour] of Object.entries(cfg.categoryColours || {})) {
+      out.push({ group: "Fill: category", text: categoryLabel(cat), node: dot(colour, neutral), half: true });
+    }
+    for (const [status, colour] of Object.entries(cfg.statusColours || {})) {
+      const o = { weight: status === "new" ? 3 : 2, dashed: status === "closed", opacity: status === "closed" ? 0.5 : 1 };
+      const extra = status === "new" ? " (thick ring)" : status === "closed" ? " (dashed, faint)" : "";
+      out.push({ group: "Ring: status", text: capital(status) + extra, node: dot(null, colour, o) });
+    }
+    out.push({ group: "Size: priority", text: "High", node: dot(neutral, neutral, { size: 18 }), half: true });
+    out.push({ group: "Size: priority", text: "Normal", node: dot(neutral, neutral, { size: 14 }), half: true });
+    out.push({ group: "Size: priority", text: "Low", node: dot(neutral, neutral, { size: 10 }), half: true });
+    out.push({ group: "Age", text: "Fades over two days", node: dot(neutral, neutral, { opacity: MIN_OPACITY }) });
+    const ex = dot(null, EXERCISE_RING, { weight: 3, dashed: true });
+    out.push({ group: "Other", text: "Exercise (EX in the popup)", node: ex });
+    out.push({ group: "Other", text: "Selected", node: dot(neutral, "#ffffff", { weight: 3 }) });
+    const c = el("span", "lk-legend-cluster", "12");
+    out.push({ group: "Other", text: "A cluster of 12 reports: zoom in", node: c });
+    return out;
+  }
+
+  const Legend = L.Control.extend({
+    onAdd: function () {
+      const root = el("div", "lk-legend leaflet-bar");
+      const toggle = el("a", "lk-legend-toggle", "Legend");
+      toggle.href = "#";
+      toggle.title = "What the markers' colours, rings and sizes mean";
+      toggle.setAttribute("role", "button");
+      const body = el("div", "lk-legend-body");
+      body.hidden = true;
+      let group = null;
+      for (const entry of legendEntries()) {
+        if (entry.group !== group) {
+          group = entry.group;
+          body.appendChild(el("div", "lk-legend-group", group));
+        }
+        const row = el("div", entry.half ? "lk-legend-row lk-legend-half" : "lk-legend-row");
+        row.appendChild(entry.node);
+        row.appendChild(el("span", "lk-legend-text", entry.text));
+        body.appendChild(row);
+      }
+      L.DomEvent.on(toggle, "click", function (e) {
+        L.DomEvent.preventDefault(e);
+        body.hidden = !body.hidden;
+        toggle.textContent = body.hidden ? "Legend" : "Hide legend";
+      });
+      root.appendChild(toggle);
+      root.appendChild(body);
+      L.DomEvent.disableClickPropagation(root);
+      L.DomEvent.disableScrollPropagation(root);
+      this._body = body;
+      return root;
+    },
+  });
+
+  function legendTexts() {
+    if (!legend || !legend._body) return [];
+    return Array.from(legend._body.querySelectorAll(".lk-legend-group, .lk-legend-text")).map((n) => n.textContent);
+  }
+
+  // ------------------------------------------------------------ measuring
+
+  // Distance along the clicked points (great circle, the relay's formula) and, from three
+  // points on, the area they enclose (on the sphere). Esc or "End" stops.
+  const EARTH_R = 6371000;
+  const measure = { on: false, points: [], line: null, shape: null };
+
+  function rad(d) {
+    return (d * Math.PI) / 180;
+  }
+
+  function distanceM(a, b) {
+    const p1 = rad(a.lat);
+    const p2 = rad(b.lat);
+    const dp = p2 - p1;
+    const dl = rad(b.lng - a.lng);
+    const h = Math.sin(dp / 2) ** 2 + Math.cos(p1) * Math.cos(p2) * Math.sin(dl / 2) ** 2;
+    return 2 * EARTH_R * Math.asin(Math.min(1, Math.sqrt(h)));
+  }
+
+  function pathM(points) {
+    let total = 0;
+    for (let i = 1; i < points.length; i++) total += distanceM(points[i - 1], points[i]);
+    return total;
+  }
+
+  // The area of a polygon on the sphere (the spherical-excess sum used by Leaflet.draw).
+  function areaM2(points) {
+    if (points.length < 3) return 0;
+    let sum = 0;
+    for (let i = 0; i < points.length; i++) {
+      const a = points[i];
+      const b = points[(i + 1) % points.length];
+      sum += rad(b.lng - a.lng) * (2 + Math.sin(rad(a.lat)) + Math.sin(rad(b.lat)));
+    }
+    return Math.abs((sum * EARTH_R * EARTH_R) / 2);
+  }
+
+  function lengthText(m) {
+    if (m < 1000) return Math.round(m) + " m";
+    return (m / 1000).toFixed(m < 10000 ? 2 : 1) + " km";
+  }
+
+  function areaText(a) {
+    if (a < 10000) return Math.round(a).toLocaleString("en-GB") + " m²";
+    if (a < 1e6) return (a / 10000).toFixed(2) + " ha (" + Math.round(a).toLocaleString("en-GB") + " m²)";
+    return (a / 1e6).toFixed(2) + " km² (" + Math.round(a / 10000).toLocaleString("en-GB") + " ha)";
+  }
+
+  function measureText() {
+    const pts = measure.points;
+    if (!measure.on && !pts.length) return "";
+    if (!pts.length) return "Click points on the map; Esc ends";
+    let text = "Distance " + lengthText(pathM(pts));
+    if (pts.length >= 3) text += " · Area " + areaText(areaM2(pts));
+    return text;
+  }
+
+  function drawMeasure() {
+    const style = { color: cfg.highlight, weight: 3, dashArray: "6 4", interactive: false, pane: "lkMeasure" };
+    if (!measure.line) {
+      measure.line = L.polyline([], Object.assign({}, style, { renderer: L.svg({ pane: "lkMeasure" }) })).addTo(map);
+      measure.shape = L.polygon([], Object.assign({}, style, { weight: 0, fillOpacity: 0.1, renderer: L.svg({ pane: "lkMeasure" }) })).addTo(map);
+    }
+    measure.line.setLatLngs(measure.points);
+    measure.shape.setLatLngs(measure.points.length >= 3 ? measure.points : []);
+    if (measureControl) measureControl.update();
+  }
+
+  function startMeasure() {
+    if (drawer) cancelDraw();
+    measure.on = true;
+    measure.points = [];
+    map.getContainer().classList.add("lk-measuring");
+    drawMeasure();
+    return true;
+  }
+
+  // Stops adding points; the last measurement stays on the map until the next one or
+  // "Clear".
+  function endMeasure() {
+    measure.on = false;
+    map.getContainer().classList.remove("lk-measuring");
+    if (measureControl) measureControl.update();
+    return true;
+  }
+
+  function clearMeasure() {
+    endMeasure();
+    measure.points = [];
+    drawMeasure();
+  }
+
+  function addMeasurePoint(latlng) {
+    measure.points.push(L.latLng(latlng));
+    drawMeasure();
+    return measureText();
+  }
+
+  function onMapClick(e) {
+    if (measure.on) addMeasurePoint(e.latlng);
+  }
+
+  const MeasureControl = L.Control.extend({
+    onAdd: function () {
+      const root = el("div", "lk-measure leaflet-bar");
+      const button = el("a", "lk-measure-button", "Measure");
+      button.href = "#";
+      button.title = "Measure a distance or an area: click points on the map, Esc ends";
+      button.setAttribute("role", "button");
+      const readout = el("span", "lk-measure-readout");
+      const clear = el("a", "lk-measure-clear", "Clear");
+      clear.href = "#";
+      clear.setAttribute("role", "button");
+      L.DomEvent.on(button, "click", function (e) {
+        L.DomEvent.preventDefault(e);
+        if (measure.on) endMeasure();
+        else startMeasure();
+      });
+      L.DomEvent.on(clear, "click", function (e) {
+        L.DomEvent.preventDefault(e);
+        clearMeasure();
+      });
+      root.appendChild(button);
+      root.appendChild(readout);
+      root.appendChild(clear);
+      L.DomEvent.disableClickPropagation(root);
+      this._button = button;
+      this._readout = readout;
+      this._clear = clear;
+      this.update = function () {
+        const text = measureText();
+        readout.textContent = text;
+        readout.hidden = !text;
+        clear.hidden = !measure.points.length;
+        button.textContent = measure.on ? "End" : "Measure";
+        root.classList.toggle("lk-measure-on", measure.on);
+      };
+      this.update();
+      return root;
+    },
+  });
+
+  // ------------------------------------------------------------ places and going to them
+
+  function nameMarker(p, cls) {
+    const node = el("div", cls, p.name);
+    return L.marker([p.lat, p.lon], {
+      icon: L.divIcon({ className: "lk-place-icon", html: node, iconSize: null }),
+      interactive: false,
+      keyboard: false,
+      pane: "lkBelow",
+    });
+  }
+
+  function setPlaces(items) {
+    placesLayer.clearLayers();
+    for (const p of items || []) placesLayer.addLayer(nameMarker(p, "lk-place"));
+    showBackgroundState();
+    declutterPlaces();
+    return true;
+  }
+
+  // Names that would cover one already shown (in the gazetteer's order) are hidden at
+  // this zoom; zooming in brings them back.
+  function declutterPlaces() {
+    if (!placesLayer || !map || !map.hasLayer(placesLayer)) return;
+    const nodes = [];
+    placesLayer.eachLayer(function (layer) {
+      const node = layer.getElement() && layer.getElement().firstChild;
+      if (node) {
+        node.style.visibility = "";
+        nodes.push(node);
+      }
+    });
+    const placed = [];
+    for (const node of nodes) {
+      const r = node.getBoundingClientRect();
+      const box = { x: r.left - 2, y: r.top - 1, w: r.width + 4, h: r.height + 2 };
+      if (overlapping(placed, box)) node.style.visibility = "hidden";
+      else placed.push(box);
+    }
+  }
+
+  function placesShownCount() {
+    let n = 0;
+    if (!placesLayer || !map.hasLayer(placesLayer)) return 0;
+    placesLayer.eachLayer(function (layer) {
+      const node = layer.getElement() && layer.getElement().firstChild;
+      if (node && node.style.visibility !== "hidden") n++;
+    });
+    return n;
+  }
+
+  function goTo(lat, lon, zoom, label) {
+    if (gotoMarker) map.removeLayer(gotoMarker);
+    gotoMarker = nameMarker({ lat: lat, lon: lon, name: label || "" }, "lk-goto");
+    gotoMarker.addTo(map);
+    map.setView([lat, lon], zoom || Math.max(map.getZoom(), 16), { animate: false });
+    return true;
+  }
+
+  // With no street map the gazetteer's names stand in for one, and a hint says how to add
+  // one; with a tile source both go.
+  function showBackgroundState() {
+    if (!placesLayer || !map) return;
+    const bare = !tileLayer;
+    if (bare && !map.hasLayer(placesLayer)) {
+      placesLayer.addTo(map);
+      declutterPlaces();
+    }
+    if (!bare && map.hasLayer(placesLayer)) map.removeLayer(placesLayer);
+    if (hint) hint.getContainer().hidden = !bare || hintDismissed;
+  }
+
+  const BackgroundHint = L.Control.extend({
+    onAdd: function () {
+      const root = el("div", "lk-hint");
+      root.setAttribute("role", "note");
+      root.appendChild(
+        el("span", "lk-hint-text", "No street map: Background… (above the map) adds one, an MBTiles pack or a tile server.")
+      );
+      const close = el("a", "lk-hint-close", "×");
+      close.href = "#";
+      close.title = "Dismiss";
+      close.setAttribute("role", "button");
+      close.setAttribute("aria-label", "Dismiss");
+      L.DomEvent.on(close, "click", function (e) {
+        L.DomEvent.preventDefault(e);
+        hintDismissed = true;
+        root.hidden = true;
+      });
+      root.appendChild(close);
+      L.DomEvent.disableClickPropagation(root);
+      return root;
+    },
+  });
 
   // ------------------------------------------------------------ commands from Python
 
   function command(c) {
-    const waits = c.op === "select" || c.op === "focus" || c.op === "only" || c.op === "hideExercise";
+    let waits = c.op === "only" || c.op === "hideExercise" || c.op === "filter";
+    if (c.op === "select" || c.op === "focus") {
+      // a marker already on the map is selected at once, even while others are added
+      const marker = markers.get(c.id);
+      waits = !marker || !!marker.queued;
+    }
     if (waits && (adding || addQueue.length)) {
       afterAdd.push(function () {
         command(c);
@@ -609,6 +1018,17 @@ window.LookoutMap = (function () {
         return true;
       case "clearDrawn":
         return drawnLayer.clearLayers();
+      case "clearDraft":
+        cancelDraw();
+        return drawnLayer.clearLayers();
+      case "filter":
+        return setFilter(c.hidden);
+      case "goto":
+        return goTo(c.lat, c.lon, c.zoom, c.label);
+      case "places":
+        return setPlaces(c.items);
+      case "measure":
+        return c.on ? startMeasure() : endMeasure();
     }
     return false;
   }
@@ -628,7 +1048,7 @@ window.LookoutMap = (function () {
       .leaflet-container { background: ${cfg.background}; font: 13px/1.4 system-ui, sans-serif; }
       .leaflet-popup-content-wrapper, .leaflet-popup-tip { background: ${cfg.panel}; color: ${cfg.text}; }
       .lk-popup { min-width: 200px; }
-      .lk-popup-head { display: flex; align-items: center; gap: 6px; font-weight: 600; text-transform: capitalize; }
+      .lk-popup-head { display: flex; align-items: center; gap: 6px; font-weight: 600; }
       .lk-swatch { width: 10px; height: 10px; border-radius: 50%; display: inline-block; }
       .lk-popup-status { margin-left: auto; color: ${cfg.muted}; font-weight: 500; }
       .lk-popup-text { margin: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -657,6 +1077,33 @@ window.LookoutMap = (function () {
       .lk-alert-past-headline { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
       .leaflet-control-scale-line { background: ${cfg.panel}cc; color: ${cfg.text}; border-color: ${cfg.muted}; }
       .leaflet-bar a { background: ${cfg.panel}; color: ${cfg.text}; border-color: ${cfg.grid}; }
+      .leaflet-heatmap-layer { pointer-events: none; }
+      .leaflet-container [hidden] { display: none !important; }
+      .lk-legend, .lk-measure { background: ${cfg.panel}; color: ${cfg.text}; }
+      .lk-legend-toggle, .lk-measure a { width: auto !important; padding: 0 8px; font-weight: 600; }
+      .lk-legend-body { padding: 4px 10px 8px; max-height: 60vh; overflow-y: auto; width: 280px;
+        display: flex; flex-wrap: wrap; column-gap: 6px; }
+      .lk-legend-group { flex: 0 0 100%; margin-top: 6px; font-weight: 600; color: ${cfg.muted}; }
+      .lk-legend-row { flex: 0 0 100%; display: flex; align-items: center; gap: 6px; min-height: 19px; }
+      .lk-legend-row.lk-legend-half { flex: 0 0 calc(50% - 3px); white-space: nowrap; }
+      .lk-legend-dot { display: inline-block; box-sizing: border-box; border-radius: 50%; flex: none; }
+      .lk-legend-cluster { display: inline-block; min-width: 20px; height: 20px; line-height: 18px; border-radius: 50%;
+        text-align: center; font-size: 10px; font-weight: 600; box-sizing: border-box;
+        border: 2px solid ${cfg.highlight}; background: ${cfg.panel}; }
+      .lk-measure { display: flex; align-items: center; }
+      .lk-measure a { display: inline-block !important; height: 30px; line-height: 30px; }
+      .lk-measure-readout { padding: 0 8px; white-space: nowrap; font-variant-numeric: tabular-nums; }
+      .lk-measure-on .lk-measure-button { background: ${cfg.highlight}; color: #fff; }
+      .lk-measuring { cursor: crosshair !important; }
+      .lk-place-icon { background: none; border: none; }
+      .lk-place, .lk-goto { position: absolute; transform: translate(-50%, -50%); width: max-content; max-width: 180px;
+        font-size: 11px; font-weight: 600; color: ${cfg.muted}; text-shadow: 0 0 3px ${cfg.background}, 0 0 3px ${cfg.background};
+        pointer-events: none; white-space: nowrap; }
+      .lk-goto { color: ${cfg.text}; padding: 1px 6px; border: 2px solid ${cfg.highlight}; border-radius: 10px;
+        background: ${cfg.panel}cc; text-shadow: none; }
+      .lk-hint { display: flex; gap: 8px; align-items: flex-start; max-width: 250px; padding: 4px 8px; font-size: 12px;
+        border-radius: 4px; background: ${cfg.panel}e6; color: ${cfg.text}; border: 1px solid ${cfg.grid}; }
+      .lk-hint-close { color: ${cfg.muted}; text-decoration: none; font-size: 16px; line-height: 1; }
     `;
   }
 
@@ -680,8 +1127,20 @@ window.LookoutMap = (function () {
     // no base tile layer tells Leaflet the zoom range, and clustering needs it
     map.setMinZoom(3);
     map.setMaxZoom(19);
-    canvas = L.canvas({ padding: 0.5 });
+    // Panes, bottom to top: areas and drawn shapes (overlayPane, 400), the heat map and
+    // place labels (lkBelow, 420: never take a click), the report markers' canvas
+    // (lkReports, 450), the measure line (lkMeasure, 460: never takes a click), cluster
+    // icons (markerPane, 600). A canvas takes every click over its whole extent, not only
+    // on what it draws: the markers' canvas must be the topmost one that takes clicks, or
+    // an alert area, a drawn shape or the heat map makes single markers unclickable.
+    for (const [name, z, clicks] of [["lkBelow", 420, false], ["lkReports", 450, true], ["lkMeasure", 460, false]]) {
+      const pane = map.createPane(name);
+      pane.style.zIndex = String(z);
+      if (!clicks) pane.style.pointerEvents = "none";
+    }
+    canvas = L.canvas({ padding: 0.5, pane: "lkReports" });
     grid = new NeutralGrid({ zIndex: 0 }).addTo(map);
+    placesLayer = L.layerGroup();
     alertLayer = L.featureGroup().addTo(map);
     drawnLayer = L.featureGroup().addTo(map);
     cluster = L.markerClusterGroup({
@@ -695,7 +1154,35 @@ window.LookoutMap = (function () {
       iconCreateFunction: clusterIcon,
     }).addTo(map);
     map.on(L.Draw.Event.CREATED, onDrawCreated);
+    map.on("click", onMapClick);
+    // On the document: a release outside the map (after a drag) ends the hold too. The
+    // click event follows mouseup, so adding resumes only after it has been handled; a
+    // release the page never sees (the window lost the pointer) ends it after HOLD_MS.
+    let holdTimer = null;
+    const release = function () {
+      clearTimeout(holdTimer);
+      if (!pointerHeld) return;
+      setTimeout(function () {
+        pointerHeld = false;
+        pump();
+      }, 0);
+    };
+    map.getContainer().addEventListener("mousedown", function () {
+      pointerHeld = true;
+      clearTimeout(holdTimer);
+      holdTimer = setTimeout(release, HOLD_MS);
+    }, true);
+    document.addEventListener("mouseup", release, true);
+    window.addEventListener("blur", release);
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && measure.on) endMeasure();
+    });
+    legend = new Legend({ position: "bottomright" }).addTo(map);
+    measureControl = new MeasureControl({ position: "topleft" }).addTo(map);
+    hint = new BackgroundHint({ position: "bottomleft" }).addTo(map);
+    showBackgroundState();
     map.on("zoomend moveend resize viewreset", layoutLabels);
+    map.on("zoomend viewreset", declutterPlaces);
     setInterval(function () {
       for (const m of markers.values()) m.setStyle(styleFor(m.report));
     }, 60000);
@@ -722,6 +1209,15 @@ window.LookoutMap = (function () {
       heat: !!heatLayer,
       tiles: tileLayer ? tileLayer._url : "",
       selected: selectedId,
+      filtered: filtered.size,
+      places: placesLayer ? placesLayer.getLayers().length : 0,
+      placesShown: !!(placesLayer && map.hasLayer(placesLayer)),
+      placesVisible: placesLayer ? placesShownCount() : 0,
+      hint: !!(hint && !hint.getContainer().hidden),
+      drawn: drawnLayer ? drawnLayer.getLayers().length : 0,
+      drawing: !!drawer,
+      measuring: measure.on,
+      held: pointerHeld,
     };
   }
 
@@ -750,6 +1246,14 @@ window.LookoutMap = (function () {
     labelBoxes: labelBoxes,
     layoutLabels: layoutLabels,
     setOnly: setOnly,
+    legendTexts: legendTexts,
+    measureText: measureText,
+    startMeasure: startMeasure,
+    endMeasure: endMeasure,
+    addMeasurePoint: addMeasurePoint,
+    cluster: function () {
+      return cluster;
+    },
     map: function () {
       return map;
     },
