@@ -207,8 +207,8 @@ class AlertComposer(QDialog):
                 ("Certainty", self.certainty),
                 ("Status", self.cap_status),
             ]
-        ):  # three a row, so the composer fits a pane beside the map
-            row_, col = divmod(i, 3)
+        ):  # two a row, so the composer fits a pane beside the map (300 px at 1280)
+            row_, col = divmod(i, 2)
             cap.addWidget(_caption(name), 2 * row_, col)
             cap.addWidget(combo, 2 * row_ + 1, col)
         form.addRow("CAP", cap)

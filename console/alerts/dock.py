@@ -46,11 +46,26 @@ class ComposerDock(QDockWidget):
         QTimer.singleShot(0, self, self._grow)  # once the dock is laid out in its column
 
     def _grow(self) -> None:
+        """Take `COMPOSER_SHARE` of the column from the docks above or below it (asking
+        for more than the column holds, alone, leaves Qt's split where it was)."""
         window = self.window_of()
-        if window is not None and self.isVisible():
-            window.resizeDocks(
-                [self], [int(window.height() * COMPOSER_SHARE)], Qt.Orientation.Vertical
-            )
+        if window is None or not self.isVisible():
+            return
+        area = window.dockWidgetArea(self)
+        tabbed = set(window.tabifiedDockWidgets(self))
+        others = [
+            d
+            for d in window.findChildren(QDockWidget)
+            if d is not self
+            and d not in tabbed
+            and d.isVisible()
+            and not d.isFloating()
+            and window.dockWidgetArea(d) == area
+        ]
+        column = self.height() + sum(d.height() for d in others)
+        mine = int(column * COMPOSER_SHARE)
+        rest = [max(1, (column - mine) // len(others)) for _ in others] if others else []
+        window.resizeDocks([self, *others], [mine, *rest], Qt.Orientation.Vertical)
 
     def _finished(self, composer: QDialog) -> None:
         if self.hosted is composer:

@@ -131,8 +131,9 @@ class IncidentsWidget(QWidget):
         lay.addLayout(buttons)
         lay.addWidget(self.note)
         lay.addWidget(split, 1)
-        # a few incidents and a few timeline lines without scrolling
-        self.setMinimumHeight(220)
+        # a few incidents and timeline lines; no taller than the Alerts tab it shares the
+        # bottom area with (header and four rows), so the feed and the map keep the room
+        self.setMinimumHeight(150)
 
         self.incident_actions.refused.connect(self.show_note)
         self.incident_actions.created.connect(self._awaiting.append)
