@@ -70,6 +70,8 @@ class FeedTable(QTableView):
     unseen_changed = Signal(int)
     #: the empty state's "Clear filters" was clicked
     clear_filters_requested = Signal()
+    #: the pointer left the rows (reports held back while it rested on them can come in)
+    pointer_left = Signal()
 
     def __init__(self, model: FeedModel) -> None:
         super().__init__()
@@ -188,6 +190,16 @@ class FeedTable(QTableView):
             or self.currentIndex().isValid()
         )
 
+    def cannot_absorb(self) -> bool:
+        """Would a new row on top move the row under the pointer? Yes while the list is
+        too short to scroll by it (everything fits in the view): scrolling cannot keep the
+        rows still then, so the feed holds new reports back until the pointer leaves."""
+        if not self.pointer_inside:
+            return False
+        row_h = max(1, self.verticalHeader().defaultSectionSize())
+        visible = self.viewport().height() // row_h
+        return self.feed_model.rowCount() < visible + self.verticalScrollBar().value()
+
     def apply(self, batch: Sequence[tuple[m.Report, bool]]) -> None:
         """Put a batch into the model, keeping the visible rows still (see `holds_still`):
         rows inserted above them scroll the view by as many rows, so nothing moves on screen,
@@ -257,7 +269,9 @@ class FeedTable(QTableView):
         if kind in _POINTER_IN:
             self.pointer_inside = True
         elif kind in _POINTER_OUT:
-            self.pointer_inside = False
+            was_inside, self.pointer_inside = self.pointer_inside, False
+            if was_inside:
+                self.pointer_left.emit()
         return super().viewportEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt naming

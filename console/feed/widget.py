@@ -161,6 +161,7 @@ class FeedWidget(QWidget):
         self.action_bar.closed.connect(self._offer_undo)
         self.table.unseen_changed.connect(lambda _n: self._update_new_bar())
         self.table.clear_filters_requested.connect(self.clear_filters)
+        self.table.pointer_left.connect(self._pointer_left)
         self.table.keys.update(
             {
                 Qt.Key.Key_C: self.claim,
@@ -326,7 +327,7 @@ class FeedWidget(QWidget):
             return
         batch, self._pending = self._pending, []
         alarms = batch
-        if self.paused:
+        if self.paused or self.table.cannot_absorb():
             batch = self._hold_new(batch)
         tick = time.monotonic()
         if tick - self._last_flush < STREAMING_GAP_S:  # a stream, not a trickle
@@ -400,6 +401,11 @@ class FeedWidget(QWidget):
         self.filters.show_exercise_count(
             self.model.store.exercise_total(), self.model.feed_filter.hide_exercise
         )
+
+    def _pointer_left(self) -> None:
+        """Reports held back while the pointer rested on a short list come in now."""
+        if not self.paused:
+            self._pause_toggled(False)
 
     def _pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("\u2713 Paused" if paused else "Pause")

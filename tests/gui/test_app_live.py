@@ -1,7 +1,10 @@
 """The whole console against a real relay over TLS: a dispatcher's shift in one test.
 
 Log in, a citizen's report arrives in the feed and on the map, reply in chat and see it
-delivered, draw an area, see the recipient count, send, see delivered counts rise; then
+delivered; 50 reports a second arrive while the selected row and the row under the
+pointer stay put; a click on a single map marker selects its report; draw an area, see
+the recipient count, send through the preview, see delivered counts rise; close a report
+with a reason and reopen it; then
 the link drops: the status bar says so, an action waits in the outbox, and drains once the
 link is back. The asyncio loop is qasync's, so Qt (and the map's QtWebEngine page) and the
 client run together exactly as in `lookout`.
@@ -26,7 +29,10 @@ if __name__ == "__main__":  # the child: the repository is its import root
 
 import pytest
 import qasync
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QEnterEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from backend_client import messages as m
 from backend_client.state import State
@@ -61,6 +67,31 @@ def _box(d: float = 0.02) -> m.Polygon:
     return m.Polygon(
         coordinates=[(lon - d, lat - d), (lon + d, lat - d), (lon + d, lat + d), (lon - d, lat + d)]
     )
+
+
+def lat_of(i: int) -> float:
+    """Reports spread over Preston (not on one point, which would always cluster)."""
+    return PRESTON[0] + 0.004 * ((i % 7) - 3) + 0.0003 * i
+
+
+def lon_of(i: int) -> float:
+    return PRESTON[1] + 0.006 * ((i % 5) - 2) - 0.0002 * i
+
+
+async def _flood(phone: Peer, n: int, per_s: float) -> None:
+    """`n` reports at `per_s` a second from one phone, as the street sends them."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(n):
+        await report(phone, text=f"flood {i}", lat=lat_of(100 + i), lon=lon_of(100 + i))
+        await asyncio.sleep(max(0.0, start + (i + 1) / per_s - loop.time()))
+
+
+async def _js(window: MainWindow, script: str) -> object:
+    """A script's value from the map page, awaited on qasync's loop."""
+    done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    window.map.run_js(script, lambda value: done.done() or done.set_result(value))
+    return await asyncio.wait_for(done, timeout=10)
 
 
 async def _shift(tmp_path: Path) -> None:
@@ -108,6 +139,72 @@ async def _shift(tmp_path: Path) -> None:
             timeout=10,
         )
 
+        # 50 reports a second from the street while the dispatcher works: the selected
+        # row and the row under the pointer stay where they are (issue 13)
+        for i in range(12):
+            await report(phone, text=f"street report {i}", lat=lat_of(i), lon=lon_of(i))
+        await wait_until(lambda: window.feed.model.rowCount() >= 13, timeout=10)
+        await window.map.settle()
+        feed, table = window.feed, window.feed.table
+        feed.select_report(acc.report_id)
+        selected = window.feed.model.row_of(acc.report_id)
+        assert selected is not None
+        selected_y = table.visualRect(feed.model.index(selected, 0)).y()
+        pointer = QPoint(200, table.rowViewportPosition(3) + 5)  # over the 4th row
+        vp = table.viewport()
+        QApplication.sendEvent(
+            vp, QEnterEvent(QPointF(pointer), QPointF(pointer), QPointF(pointer))
+        )
+        under = feed.model.report_at(table.indexAt(pointer).row())
+        assert under is not None
+        rows_before = feed.model.rowCount()
+        flood = asyncio.create_task(_flood(phone, 100, per_s=50.0))
+        while not flood.done():
+            await asyncio.sleep(0.05)
+            now_under = feed.model.report_at(table.indexAt(pointer).row())
+            assert now_under is not None and now_under.report_id == under.report_id
+            row = feed.model.row_of(acc.report_id)
+            assert row is not None
+            assert table.visualRect(feed.model.index(row, 0)).y() == selected_y
+            assert feed.current_report().report_id == acc.report_id  # type: ignore[union-attr]
+        await flood
+        # a short list cannot scroll to keep the rows still: the reports waited (counted)
+        # while the pointer rested on it, and come in when it leaves
+        assert feed.pending_new() > 0
+        QApplication.sendEvent(vp, QEvent(QEvent.Type.Leave))
+        await wait_until(lambda: feed.model.rowCount() >= rows_before + 100, timeout=15)
+        assert feed.pending_new() > 50 and "new report" in feed.new_bar.text()
+        feed.new_bar.click()  # to the newest, and the count clears
+        assert table.verticalScrollBar().value() == 0 and feed.pending_new() == 0
+
+        # a click on a single marker on the map selects its report in the feed
+        await window.map.settle()
+        target = acc.report_id
+        feed.select_report(under.report_id)
+        await _js(
+            window,
+            f"LookoutMap.map().setView([{PRESTON[0]}, {PRESTON[1]}], 18, {{animate: false}}); 1",
+        )
+        await window.map.settle()
+        where = await _js(
+            window,
+            "JSON.stringify(LookoutMap.map().latLngToContainerPoint("
+            f"LookoutMap.markerFor('{target}').getLatLng()))",
+        )
+        at = json.loads(str(where))
+        view = window.map.view.focusProxy()
+        assert view is not None
+        QTest.mouseClick(
+            view,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+            QPoint(round(at["x"]), round(at["y"])),
+        )
+        await wait_until(
+            lambda: (r := feed.current_report()) is not None and r.report_id == target, timeout=10
+        )
+        assert window.detail.report_id == target  # and the Report pane shows it
+
         # draw an area, see the count, send, see delivered climb
         window.map.area_drawn.emit(_box())
         composer = window.alerts.composer
@@ -116,7 +213,19 @@ async def _shift(tmp_path: Path) -> None:
         composer.request_count()
         await wait_until(lambda: composer.last_count is not None, timeout=10)
         assert composer.reach.text() == "Reaches 1 phone"
-        assert composer.send() is not None
+        # Send goes through the preview: it asks the relay again, and sends only on its
+        # own Send button (Enter goes back to the composer)
+        composer.headline.setText("Burglaries in Preston centre tonight")
+        preview = composer.review()
+        assert preview is not None and preview.back_button.isDefault()
+        await wait_until(lambda: preview.count is not None, timeout=10)
+        assert preview.count is not None and preview.count.recipients == 1
+        assert "Burglaries in Preston centre tonight" in preview.values["Headline"].text()
+        assert session.client.outbox.count_pending() == 0  # nothing sent yet
+        if preview.confirm.isVisible():
+            preview.confirm.setChecked(True)
+        assert preview.send_button.isEnabled()
+        preview.send_button.click()
         alert_push = await phone.wait_for(lambda x: isinstance(x, m.AlertDeliver))
         assert isinstance(alert_push, m.AlertDeliver)
         await phone.request(
@@ -154,6 +263,27 @@ async def _shift(tmp_path: Path) -> None:
             ),
             timeout=5,
         )
+
+        # close it with a reason (the dialog's quick picks), then reopen it
+        window.feed.select_report(acc.report_id)
+        window.feed.close_report()
+        close = window.feed.action_bar.close_dialog
+        assert close is not None
+        close.choose("Resolved")
+        close.ok.click()
+        await wait_until(lambda: session.reports[acc.report_id].status == "closed", timeout=10)
+        assert session.reports[acc.report_id].close_reason == "Resolved"
+        window.feed.show_closed.setChecked(True)  # closed jobs leave the list unless shown
+        await wait_until(
+            lambda: (
+                (r := window.feed.model.report(acc.report_id)) is not None and r.status == "closed"
+            ),
+            timeout=5,
+        )
+        window.feed.select_report(acc.report_id)
+        window.feed.reopen()
+        await wait_until(lambda: session.reports[acc.report_id].status != "closed", timeout=10)
+        assert session.reports[acc.report_id].close_reason is None
 
         # Session > Change password: the relay's reason for a weak one is shown as it
         # says it; a good one is changed and this session goes on

@@ -77,7 +77,7 @@ def _menu(window: MainWindow, title: str) -> list[str]:
     raise AssertionError(f"no {title} menu")
 
 
-def test_clicking_the_high_banner_opens_the_report_and_takes_it_off(
+async def test_clicking_the_high_banner_opens_the_report_and_takes_it_off(
     qtbot: Any, window: MainWindow, session: ConsoleSession
 ) -> None:
     arrive(
@@ -98,7 +98,7 @@ def test_clicking_the_high_banner_opens_the_report_and_takes_it_off(
     assert not status.attention.isVisible()
 
 
-def test_an_approval_notice_click_goes_to_the_alert(
+async def test_an_approval_notice_click_goes_to_the_alert(
     qtbot: Any, window: MainWindow, session: ConsoleSession
 ) -> None:
     pending = elm_road_alert("A-7", sender="dana", state="pending_approval")
@@ -110,7 +110,7 @@ def test_an_approval_notice_click_goes_to_the_alert(
     assert not window.status.approval_showing
 
 
-def test_the_link_lost_bar_spans_the_window_while_backing_off(
+async def test_the_link_lost_bar_spans_the_window_while_backing_off(
     window: MainWindow, session: ConsoleSession
 ) -> None:
     assert not window.link_bar.isVisible()
@@ -123,7 +123,7 @@ def test_the_link_lost_bar_spans_the_window_while_backing_off(
     assert not window.link_bar.isVisible()
 
 
-def test_view_mutes_the_chime_and_help_has_guide_shortcuts_about(window: MainWindow) -> None:
+async def test_view_mutes_the_chime_and_help_has_guide_shortcuts_about(window: MainWindow) -> None:
     assert "Mute the HIGH report sound" in _menu(window, "View")
     assert _menu(window, "Help") == ["Dispatcher's guide", "Keyboard shortcuts", "About Lookout"]
     assert "Sign out" in _menu(window, "Session")
@@ -138,7 +138,7 @@ def test_view_mutes_the_chime_and_help_has_guide_shortcuts_about(window: MainWin
     about.close()
 
 
-def test_the_shortcut_list_is_read_from_the_windows_actions(window: MainWindow) -> None:
+async def test_the_shortcut_list_is_read_from_the_windows_actions(window: MainWindow) -> None:
     added = QAction("&Frobnicate the feed", window)
     added.setShortcut(QKeySequence("Ctrl+Shift+F12"))
     window.addAction(added)

@@ -376,3 +376,19 @@ def test_a_closed_report_is_reopened_with_its_reason_shown_first(
     assert isinstance(reopen, m.ReportSetStatus) and reopen.status == target
     change(session, feed, live(1, status=target, claimed_by="dana"))
     assert not a["reopen"].isEnabled() and a["close"].isEnabled()
+
+
+def test_a_short_list_under_the_pointer_holds_new_reports_until_the_pointer_leaves(
+    session: ConsoleSession, feed: FeedWidget
+) -> None:
+    """Three rows fill no view: scrolling cannot keep them still, so new reports wait
+    (counted in the bar) while the pointer rests on the rows, and come in when it leaves."""
+    arrive(session, feed, live(1), live(2), live(3))
+    pointer = QPoint(300, feed.table.rowViewportPosition(1) + 5)
+    point_at(feed, pointer)
+    under = id_at(feed, pointer)
+    arrive(session, feed, live(4), live(5))
+    assert id_at(feed, pointer) == under and feed.model.rowCount() == 3
+    assert feed.pending_new() == 2 and "2 new reports" in feed.new_bar.text()
+    QApplication.sendEvent(feed.table.viewport(), QEvent(QEvent.Type.Leave))
+    assert feed.model.rowCount() == 5 and not feed.table.pointer_inside
