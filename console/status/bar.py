@@ -30,6 +30,7 @@ from backend_client.state import ConnectionStatus, State
 from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
+from console.status import countdown
 from console.status.model import (
     HighQueue,
     connection_text,
@@ -175,10 +176,7 @@ class StatusBar(QStatusBar):
 
     def set_status(self, status: ConnectionStatus) -> None:
         self._status = status
-        if status.state == State.BACKING_OFF and status.next_attempt_at is not None:
-            self._countdown.start()
-        else:
-            self._countdown.stop()
+        countdown.follow(self._countdown, status)
         self._render()
 
     def on_outbox(self, entry: OutboxEntry, reply: m.Msg | None) -> None:

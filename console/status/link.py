@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QPushButton, QSizePolicy, QToolBar
 from backend_client.state import ConnectionStatus, State
 from console.common.labels import plain_label
 from console.session import ConsoleSession
+from console.status import countdown
 from console.status.model import can_reconnect_now, link_banner_text, plain_tip
 
 
@@ -55,10 +56,7 @@ class LinkBar(QToolBar):
 
     def set_status(self, status: ConnectionStatus) -> None:
         self._status = status
-        if status.state == State.BACKING_OFF and status.next_attempt_at is not None:
-            self._countdown.start()
-        else:
-            self._countdown.stop()
+        countdown.follow(self._countdown, status)
         self._render()
 
     def reconnect_now(self) -> bool:

@@ -8,8 +8,6 @@ would (its `dispatch`), in the batches the feed's flush timer makes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -21,21 +19,12 @@ from console.feed.cells import time_text
 from console.feed.model import COL, FeedModel
 from console.feed.widget import AGE_REFRESH_MS, FeedWidget
 from console.session import ConsoleSession
-from tests.support.console import offline_session
 from tests.support.samples import Clock
 from tests.support.samples import numbered_report as report
 
 pytestmark = pytest.mark.gui
 
 _seq = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    session = offline_session(tmp_path, "dana")
-    session.client.role = "dispatcher"
-    yield session
-    session.client.outbox.close()
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ its own: tests/unit/console/test_incidents_model.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import msgspec
 import pytest
 from PySide6.QtWidgets import QInputDialog, QMenu
@@ -15,20 +12,11 @@ from backend_client import messages as m
 from console.incidents.actions import MergeDialog
 from console.incidents.widget import IncidentsWidget
 from console.session import ConsoleSession
-from tests.support.console import offline_session
 from tests.support.samples import T0, exercise_report, numbered_report, timed_alert, timed_chat
 
 pytestmark = pytest.mark.gui
 REF = "INC-2026-00007"
 _seq = iter(range(1, 1_000_000))
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    session = offline_session(tmp_path, "dana")
-    session.client.role = "dispatcher"
-    yield session
-    session.client.outbox.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from backend_client.state import ConnectionStatus, State
 from console.session import ConsoleSession
 from console.status.bar import StatusBar
 from console.status.model import connection_text
-from tests.support.console import offline_session
 from tests.support.samples import elm_road_alert
 
 pytestmark = pytest.mark.gui
@@ -29,14 +27,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    session = offline_session(tmp_path, "dana")
-    session.client.role = "dispatcher"
-    yield session
-    session.client.outbox.close()
 
 
 @pytest.fixture

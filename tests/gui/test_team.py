@@ -4,8 +4,6 @@ tests/unit/console/test_team_model.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -17,18 +15,9 @@ from console.feed.actions import FeedActions
 from console.session import ConsoleSession
 from console.team.model import TeamModel
 from console.team.widget import OfficerPicker, TeamWidget, pick_officer
-from tests.support.console import offline_session
 from tests.support.samples import numbered_report
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[ConsoleSession]:
-    session = offline_session(tmp_path, "dana")
-    session.client.role = "dispatcher"
-    yield session
-    session.client.outbox.close()
 
 
 def officer(name: str, holds: list[str], role: str = "dispatcher") -> m.OnlineOfficer:
