@@ -61,10 +61,10 @@ def _tmpfs(where: Path, size: str, *options: str) -> Iterator[Path]:
 def _fill(directory: Path) -> Path:
     """Write until the file system says ENOSPC; returns the filler (delete it to free)."""
     filler = directory / "filler"
-    with filler.open("wb") as f, contextlib.suppress(OSError):
+    # unbuffered: a full buffer's flush at close would raise ENOSPC outside the suppress
+    with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
         while True:
             f.write(b"\0" * 65536)
-            f.flush()
     return filler
 
 
