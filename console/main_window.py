@@ -268,10 +268,19 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is None or not self.restoreState(state, LAYOUT_VERSION):
             self._default_sizes_pending = True
+        self._sync_bars()
+
+    def _sync_bars(self) -> None:
+        """A restored layout also restores whether the link bar and the "Waiting for you"
+        row were up when it was saved: they show what is true now instead."""
+        self.link_bar.setVisible(self.link_bar.showing)
+        status = self.status
+        status.attention.setVisible(status.high_showing or status.approval_showing)
 
     def reset_layout(self) -> None:
         """View > Reset layout: every dock where a first start puts it, at its default size."""
         self.restoreState(self._first_state, LAYOUT_VERSION)
+        self._sync_bars()  # HIGH reports still waiting keep their row
         for dock in self._docks:
             dock.show()
         self._pilots_available(self.pilots.available)

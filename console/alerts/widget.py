@@ -129,7 +129,7 @@ class HistoryPanel(QGroupBox):
 class AlertsWidget(QWidget):
     show_area = Signal(object)  # m.Alert whose area the map should show
     approval_waiting = Signal(str)  # a supervisor's notice: an alert this officer may approve
-    draft_cancelled = Signal()  # a new alert's composer was cancelled: clear the drawn draft
+    draft_cancelled = Signal()  # a new alert's composer was cancelled or sent: clear the draft
     hide_area = Signal(str)  # an area shown only for a preview: the map drops it (by id)
 
     #: rows the list shows in the main window's default layout (issue 13: at least four)
@@ -453,6 +453,8 @@ class AlertsWidget(QWidget):
         composer.show_area.connect(self.show_area)
         composer.hide_area.connect(self.hide_area)
         composer.draft_cancelled.connect(self.draft_cancelled)
+        if composer.editing is None:  # sent, the drawn draft is the alert's area now
+            composer.sent.connect(lambda _entry: self.draft_cancelled.emit())
         self.composer = composer
         if self.composer_dock.attached():
             composer.set_compact(True)

@@ -39,7 +39,9 @@ class CloseDialog(QDialog):
         self.setMinimumWidth(380)
         self.setStyleSheet(toggle_sheet())  # a pick looks chosen as a filter looks on
         lay = QVBoxLayout(self)
-        about = QLabel(f"Why is {report.report_id} being closed?\n{first_line(report.text)[:80]}")
+        line = first_line(report.text)
+        line = line if len(line) <= 80 else line[:79].rstrip() + "…"  # cut, and says so
+        about = QLabel(f"Why is {report.report_id} being closed?\n{line}")
         about.setWordWrap(True)
         lay.addWidget(about)
         self.group = QButtonGroup(self)

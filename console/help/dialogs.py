@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QTextCursor, QTextDocument
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QImageReader,
+    QKeySequence,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -21,13 +28,14 @@ from PySide6.QtWidgets import (
 
 from console.help.model import shortcut_rows
 
-#: the guide's screenshots are 1600 px wide: shown at this width (height to scale)
+#: the guide's window screenshots are 1600 px wide: shown at this width (height to scale)
 IMAGE_WIDTH = 820
 
 
 def fit_images(doc: QTextDocument, width: int) -> int:
-    """Show every image of `doc` `width` pixels wide (Qt keeps the aspect ratio when only
-    the width is given); returns how many there were."""
+    """Show every image of `doc` wider than `width` pixels at that width (Qt keeps the
+    aspect ratio when only the width is given); a narrower one (a dialog's screenshot)
+    keeps its own size rather than be blown up. Returns how many images there were."""
     n = 0
     block = doc.begin()
     while block.isValid():
@@ -37,14 +45,17 @@ def fit_images(doc: QTextDocument, width: int) -> int:
             fmt = fragment.charFormat()
             if fragment.isValid() and fmt.isImageFormat():
                 image = fmt.toImageFormat()
-                image.setWidth(width)
-                cursor = QTextCursor(doc)
-                cursor.setPosition(fragment.position())
-                cursor.setPosition(
-                    fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
-                )
-                cursor.setCharFormat(image)
                 n += 1
+                source = doc.baseUrl().resolved(QUrl(image.name())).toLocalFile()
+                natural = QImageReader(source).size()
+                if not (natural.isValid() and natural.width() <= width):
+                    image.setWidth(width)
+                    cursor = QTextCursor(doc)
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(
+                        fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
+                    )
+                    cursor.setCharFormat(image)
             it += 1
         block = block.next()
     return n

@@ -102,7 +102,7 @@ class IncidentsWidget(QWidget):
         self.reports = _tree(["Report", "Category", "Status", "Text"])
         self.reports.itemActivated.connect(self._report_activated)
         self.reports.itemClicked.connect(self._report_activated)
-        for col, width in ((0, 120), (1, 110), (2, 170)):
+        for col, width in ((0, 120), (1, 110), (2, 210)):  # "duplicate of R-…" whole
             self.reports.setColumnWidth(col, width)
         self.chat = QPlainTextEdit()
         self.chat.setReadOnly(True)

@@ -271,6 +271,22 @@ def test_cancelling_a_new_draft_says_so_and_an_update_does_not(qtbot, session):
     assert dropped == [True]
 
 
+def test_sending_a_new_alert_takes_its_drawn_draft_off_the_map_too(qtbot, session):
+    """The alert's own area replaces the drawn shape: the draft is not left under it."""
+    w = AlertsWidget(session)
+    qtbot.addWidget(w)
+    dropped: list[bool] = []
+    w.draft_cancelled.connect(lambda: dropped.append(True))
+    dlg = w.compose(SQUARE)
+    assert dlg is not None
+    dlg.template.setCurrentIndex(dlg.template.findText("Burglary warning"))
+    dlg.set_categories(["burglary"])
+    dlg.expiry.setDateTime(QDateTime.currentDateTime().addSecs(2 * 3600))
+    assert dropped == []
+    assert dlg.send() is not None, dlg.problems.text()
+    assert dropped == [True]
+
+
 # ------------------------------------------------------------------ history
 
 

@@ -98,6 +98,19 @@ async def test_clicking_the_high_banner_opens_the_report_and_takes_it_off(
     assert not status.attention.isVisible()
 
 
+async def test_reset_layout_keeps_the_high_row_while_high_reports_wait(
+    qtbot: Any, window: MainWindow, session: ConsoleSession
+) -> None:
+    """The first layout was saved with no HIGH row up; restoring it must not hide one."""
+    arrive(session, fresh(1, category="violence", priority="high"))
+    window.feed.flush_pending()
+    status = window.status
+    qtbot.waitUntil(lambda: status.attention.isVisible(), timeout=3000)
+    window.reset_layout()
+    assert status.attention.isVisible() and status.high.isVisible()
+    assert not window.link_bar.isVisible()  # the link is not down: no bar came back
+
+
 async def test_an_approval_notice_click_goes_to_the_alert(
     qtbot: Any, window: MainWindow, session: ConsoleSession
 ) -> None:
