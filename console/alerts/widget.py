@@ -54,6 +54,9 @@ from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.theme import current
 
+#: what the Alerts dock says while no composer is open
+HINT_IDLE = "Draw an area on the map to compose an alert."
+
 
 class ReviewPanel(QGroupBox):
     """The pending alert an approver is about to judge, in full and as plain text."""
@@ -175,7 +178,7 @@ class AlertsWidget(QWidget):
             bar.addWidget(b)
         bar.addStretch(1)
         self.hint = plain_label(
-            "Draw an area on the map to compose an alert.",
+            HINT_IDLE,
             selectable=False,
             wrap=False,
             shrink=False,
@@ -456,6 +459,12 @@ class AlertsWidget(QWidget):
         if composer.editing is None:  # sent, the drawn draft is the alert's area now
             composer.sent.connect(lambda _entry: self.draft_cancelled.emit())
         self.composer = composer
+        self.hint.setText(
+            "Writing an alert in the composer beside the map."
+            if composer.editing is None
+            else f"Updating alert {composer.editing.alert_id} in the composer beside the map."
+        )
+        composer.finished.connect(lambda _r: self.hint.setText(HINT_IDLE))
         if self.composer_dock.attached():
             composer.set_compact(True)
             self.composer_dock.host(composer)  # beside the map, not over it

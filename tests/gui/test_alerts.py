@@ -416,3 +416,16 @@ def test_an_approver_is_told_once_and_a_dispatcher_never(qtbot, session):
     login(session, "dana", "supervisor")  # the sender
     session.dispatch(changed(2, alert(state="pending_approval", sender="dana")))
     assert waiting == []
+
+
+def test_the_alerts_dock_says_a_composer_is_open_and_its_hint_returns_when_it_closes(
+    qtbot, session
+):
+    w = AlertsWidget(session)
+    qtbot.addWidget(w)
+    assert "Draw an area" in w.hint.text()
+    composer = w.compose(SQUARE)
+    assert composer is not None
+    assert "Writing an alert" in w.hint.text()
+    composer.reject()
+    assert "Draw an area" in w.hint.text()
