@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from backend_client import messages as m
 from backend_client.outbox import OutboxEntry
 from backend_client.state import ConnectionStatus, State
+from console.common.eliding import ElidingButton
 from console.common.labels import plain_label
 from console.session import ConsoleSession
 from console.settings import ConsoleSettings
@@ -96,7 +97,7 @@ class StatusBar(QStatusBar):
         self.attention.setMovable(False)
         self.attention.setFloatable(False)
         self.attention.toggleViewAction().setVisible(False)
-        self.high = QPushButton()
+        self.high = ElidingButton()  # ends in … when the window is narrow
         self.high.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.high.setMinimumWidth(200)
         self.high.setToolTip("Open the newest HIGH report")
@@ -104,7 +105,7 @@ class StatusBar(QStatusBar):
         self.acknowledge = QPushButton("Acknowledge")
         self.acknowledge.setToolTip("Take the newest HIGH report off the waiting list")
         self.acknowledge.clicked.connect(self.acknowledge_newest)
-        self.approval = QPushButton()
+        self.approval = ElidingButton()
         self.approval.setToolTip("Go to the alert waiting for your approval")
         self.approval.clicked.connect(self.open_waiting_approval)
         self.approval.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -225,7 +226,7 @@ class StatusBar(QStatusBar):
         notification where there is a system tray."""
         self._approval_alert = waiting_approval(self.session.alerts.values(), self.session.username)
         said = message.replace(" Open Alerts to review it.", "")  # the click does that
-        self.approval.setText(f"Click to review — {said}")
+        self.approval.set_full_text(f"Click to review — {said}")
         self.approval.setToolTip(plain_tip(message))
         self._show_approval(True)
         self._notify_desktop("Lookout: approval waiting", message)
@@ -330,7 +331,7 @@ class StatusBar(QStatusBar):
             self._show_high(False)
             self._flash_timer.stop()
             return
-        self.high.setText(text)
+        self.high.set_full_text(text)
         self.high.setToolTip(plain_tip(f"{text}\nClick to open it."))
         self._high_colour = STATUS_COLOURS["new"]
         self._show_high(True)

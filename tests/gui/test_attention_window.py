@@ -86,7 +86,7 @@ async def test_clicking_the_high_banner_opens_the_report_and_takes_it_off(
     window.feed.flush_pending()
     status = window.status
     qtbot.waitUntil(lambda: len(status.queue) == 2, timeout=3000)
-    assert status.high.text().startswith("2 HIGH reports waiting — newest:")
+    assert status.high.full_text.startswith("2 HIGH reports waiting — newest:")
     assert status.attention.isVisible() and status.high.isVisible()  # across the window
     status.high.click()
     current = window.feed.current_report()

@@ -132,7 +132,7 @@ def test_request_failed_and_high_priority_banners(session: ConsoleSession, bar: 
     session.request_failed.emit("Not connected to the relay right now.")
     assert bar.banner.text() == "Not connected to the relay right now."
     bar.show_high_priority(_report("R-7"))
-    assert bar.high.text() == "HIGH PRIORITY Missing person report R-7: Child missing"
+    assert bar.high.full_text == "HIGH PRIORITY Missing person report R-7: Child missing"
     assert bar._flash_timer.isActive()
     bar.clear_banner()
     assert not bar.banner_active
@@ -144,16 +144,16 @@ def test_high_reports_queue_up_until_acknowledged(session: ConsoleSession, bar: 
     bar.open_report.connect(opened.append)
     for i in (1, 2, 3):
         bar.show_high_priority(_report(f"R-{i}", category="violence", text=f"Fight {i}"))
-    assert bar.high.text() == "3 HIGH reports waiting — newest: Violence report R-3: Fight 3"
+    assert bar.high.full_text == "3 HIGH reports waiting — newest: Violence report R-3: Fight 3"
     assert bar.queue.ids() == ["R-1", "R-2", "R-3"]
     bar.show_high_priority(_report("R-2"))  # the same report again: no second place
     assert len(bar.queue) == 3
     bar.high.click()  # opens the newest, which leaves the queue
     assert opened == ["R-3"]
-    assert bar.high.text().startswith("2 HIGH reports waiting — newest: Violence report R-2")
+    assert bar.high.full_text.startswith("2 HIGH reports waiting — newest: Violence report R-2")
     bar.acknowledge.click()
     assert bar.queue.ids() == ["R-1"]
-    assert bar.high.text().startswith("HIGH PRIORITY Violence report R-1")
+    assert bar.high.full_text.startswith("HIGH PRIORITY Violence report R-1")
     bar.acknowledge.click()
     assert len(bar.queue) == 0
     assert not bar.high_showing and bar.attention.isHidden()
@@ -227,7 +227,7 @@ def test_an_approval_notice_stays_and_leads_to_the_alert(
     session.alerts[pending.alert_id] = pending
     bar.show_approval("Approval waiting: “Burglaries” from dev reaches 300 phones.")
     assert bar.approval_showing
-    assert bar.approval.text().startswith("Click to review — Approval waiting:")
+    assert bar.approval.full_text.startswith("Click to review — Approval waiting:")
     bar.show_high_priority(_report("R-8", category="violence", text="Fight"))
     assert bar.approval_showing, "a HIGH report does not hide the approval notice"
     bar.approval.click()
@@ -296,3 +296,16 @@ def test_a_report_raised_to_high_joins_the_queue_once(
     session.report_changed.emit(_report("R-5", priority="normal"), False)
     session.report_changed.emit(_report("R-5"), False)
     assert len(bar.queue) == 0, "acknowledged this sign-in: it does not come back"
+
+
+def test_a_long_banner_text_ends_in_an_ellipsis_not_mid_letter(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from console.common.eliding import ElidingButton
+
+    button = ElidingButton("3 HIGH reports waiting — newest: Missing person report R-7: " * 3)
+    qtbot.addWidget(button)
+    button.resize(220, 30)
+    button.show()
+    assert button.text().endswith("…") and len(button.text()) < len(button.full_text)
+    assert button.toolTip() == button.full_text
+    button.resize(2000, 30)
+    assert button.text() == button.full_text
