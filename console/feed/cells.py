@@ -156,7 +156,10 @@ def cell_text(r: m.Report, col: str, now: float) -> str:
 
 def text_tooltip(r: m.Report) -> str:
     """The report text's tooltip: the whole text, literally, after the exercise marking
-    (with its pilot) when the report is a pilot's."""
+    (with its pilot) when the report is a pilot's, and after the facts a narrow feed hides."""
+    # what a narrow feed's hidden columns say (report id, time, reporter, media) comes first
+    made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
+    facts = " · ".join(x for x in (r.report_id, made, r.reporter, media_text(r)) if x)
     if is_exercise_report(r):
-        return plain_tooltip(f"{pilot_words(r.pilot_id)}: not a real incident\n\n{r.text}")
-    return plain_tooltip(r.text)
+        return plain_tooltip(f"{pilot_words(r.pilot_id)}: not a real incident\n{facts}\n\n{r.text}")
+    return plain_tooltip(f"{facts}\n\n{r.text}")

@@ -199,6 +199,12 @@ def test_media_column_says_photo_and_video(qapp: object) -> None:
     model.upsert(report(2), created=True)
     assert model.data(model.index(model.row_of("R-0001"), COL["media"])) == "2 photos · 1 video"  # type: ignore[arg-type]
     assert model.data(model.index(model.row_of("R-0002"), COL["media"])) == ""  # type: ignore[arg-type]
+    # a narrow feed hides the id, time, reporter and media columns: the text's tooltip
+    # says them first
+    row = model.row_of("R-0001")
+    tip = model.data(model.index(row, COL["text"]), Qt.ItemDataRole.ToolTipRole)  # type: ignore[arg-type]
+    first = tip.split("<br>")[0] if "<br>" in tip else tip.splitlines()[0]
+    assert "R-0001" in first and "2 photos · 1 video" in first
 
 
 # ---------------------------------------------------------------- filters
