@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from backend_client import messages as m
 from console.common.exercise import is_exercise_report
-from console.feed.actions import FeedActions
+from console.feed.actions import ACTIONS, FeedActions
 from console.feed.filters import SEARCH_DEBOUNCE_MS, FeedFilters
 from console.feed.model import FeedModel
 from console.feed.store import FeedFilter
@@ -171,6 +171,7 @@ class FeedWidget(QWidget):
                 Qt.Key.Key_H: lambda: self.set_priority("high"),
             }
         )
+        self._key_actions()
         self.table.current_report_changed.connect(self._update_actions)
         self.table.report_chosen.connect(self.report_selected)
         self.table.customContextMenuRequested.connect(self._context_menu)
@@ -218,6 +219,28 @@ class FeedWidget(QWidget):
     def show_note(self, text: str) -> None:
         """Say something about the list above it (hidden again when a filter is chosen)."""
         self._show_note(text)
+
+    def _key_actions(self) -> None:
+        """The feed's keys as actions of the list (while it has the focus), so Help >
+        Keyboard shortcuts lists them from the actions; the list's own key handlers stay
+        for when no shortcut fires (a window not active)."""
+        for name, _text, key in ACTIONS:
+            if key:
+                action = self.actions_by_name[name]
+                action.setShortcut(QKeySequence(key))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+                self.table.addAction(action)
+        table = self.table
+        for text, keys, slot in (
+            ("Next report", ("J",), lambda: table.step(1)),
+            ("Previous report", ("K",), lambda: table.step(-1)),
+            ("Open the report (report pane, map, chat)", ("Return",), table.open_current),
+        ):
+            action = QAction(text, table)
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            action.triggered.connect(slot)
+            table.addAction(action)
 
     def current_report(self) -> m.Report | None:
         return self.table.current_report()

@@ -161,6 +161,14 @@ async def test_the_shortcut_list_is_read_from_the_windows_actions(window: MainWi
     assert rows["Quit"]  # the platform's keys, else Ctrl+Q
     assert rows["Dispatcher's guide"] == "F1"
     assert rows["Frobnicate the feed"] == QKeySequence("Ctrl+Shift+F12").toString(native)
+    # the feed's triage keys are its list's actions, so they are listed too
+    assert (rows["Claim"], rows["Close"], rows["Reopen"], rows["High priority"]) == (
+        "C",
+        "X",
+        "R",
+        "H",
+    )
+    assert rows["Next report"] == "J" and rows["Previous report"] == "K"
     dialog.close()
 
 
