@@ -24,7 +24,7 @@ from console.theme import current
 ROW_HEIGHT = 24
 #: the report text keeps at least this much; narrower, the columns below go, in this order
 MIN_TEXT_WIDTH = 150
-HIDE_WHEN_NARROW: tuple[str, ...] = ("reporter", "time", "id", "media")
+HIDE_WHEN_NARROW: tuple[str, ...] = ("reporter", "id", "media", "time")
 _POINTER_IN = (QEvent.Type.Enter, QEvent.Type.MouseMove, QEvent.Type.HoverEnter)
 _POINTER_OUT = (QEvent.Type.Leave, QEvent.Type.HoverLeave)
 MEDIA_ICON = 16  # the Media column's header is this icon, not a word
@@ -281,7 +281,7 @@ class FeedTable(QTableView):
             self._place_empty_label()
 
     def _fit_columns(self) -> None:
-        """In a narrow feed, leave out the reporter, time, id and media columns (in that order)
+        """In a narrow feed, leave out the reporter, id, media and time columns (in that order)
         rather than squeeze the report text below `MIN_TEXT_WIDTH`; each returns when
         there is room again (their text is in the row's tooltips and the report dock)."""
         available = self.viewport().width()

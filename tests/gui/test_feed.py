@@ -376,15 +376,17 @@ def test_narrow_columns_fit_their_longest_value_and_the_text_takes_the_rest(
     assert not any(feed.table.isColumnHidden(c) for c in range(len(COL)))
     assert others() < 700
     assert feed.table.columnWidth(COL["text"]) >= feed.table.viewport().width() - others() - 1
-    # at the feed's minimum width (560) reporter, time and id give way to the report text
-    feed.resize(560, 500)
-    assert [feed.table.isColumnHidden(COL[c]) for c in ("time", "reporter", "id")] == [True] * 3
+    # narrow (1280 px's feed), reporter, id, media and time give way to the report text
+    feed.resize(500, 500)
+    hidden = ("reporter", "id", "media", "time")
+    assert [feed.table.isColumnHidden(COL[c]) for c in hidden] == [True] * 4
     assert feed.table.columnWidth(COL["text"]) >= 140
-    feed.resize(700, 500)  # wider: the id comes back first
-    assert feed.table.isColumnHidden(COL["reporter"]) and not feed.table.isColumnHidden(COL["id"])
-    feed.resize(900, 500)
+    feed.resize(640, 500)  # 1600 px's: the time comes back first, then the media
     assert not feed.table.isColumnHidden(COL["time"])
+    assert feed.table.isColumnHidden(COL["reporter"]) and feed.table.isColumnHidden(COL["id"])
     assert feed.table.columnWidth(COL["time"]) > 40
+    feed.resize(900, 500)
+    assert not any(feed.table.isColumnHidden(COL[c]) for c in hidden)
 
 
 def test_a_theme_switch_restyles_the_scroll_bars_and_forgets_drawn_rows(
