@@ -33,7 +33,7 @@ def create(actor: Actor, msg: m.IncidentCreate) -> Callable[[Tx], m.IncidentCrea
     def job(tx: Tx) -> m.IncidentCreated:
         found = _reports(tx, msg.report_ids)
         _one_traffic(found)
-        ref = _open(tx, actor, msg.title)
+        ref = _open(tx, actor, msg.title, pilot=found[0].pilot_id if found else None)
         for r in found:
             _link(tx, actor, r, ref)
         return m.IncidentCreated(re=msg.id, incident_ref=ref)
@@ -110,7 +110,11 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
             )
         if ref is None:
             ref = primary.incident_ref or _open(
-                tx, actor, msg.title or _title_from(primary), first=primary.public_id
+                tx,
+                actor,
+                msg.title or _title_from(primary),
+                first=primary.public_id,
+                pilot=primary.pilot_id,
             )
         if primary.incident_ref != ref:
             _link(tx, actor, primary, ref)
@@ -131,7 +135,11 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
 # ---------------------------------------------------------------- internals
 
 
-def _open(tx: Tx, actor: Actor, title: str, first: str | None = None) -> str:
+def _open(
+    tx: Tx, actor: Actor, title: str, first: str | None = None, pilot: str | None = None
+) -> str:
+    """A new incident; `pilot` is its reports' pilot (None: live), so its `incident.opened`
+    is exercise traffic when they are (a merge titles it with an exercise report's text)."""
     s = tx.s
     year = time.gmtime(tx.now).tm_year
     name = f"incident-{year}"
@@ -143,7 +151,7 @@ def _open(tx: Tx, actor: Actor, title: str, first: str | None = None) -> str:
     ref = f"INC-{year}-{counter.value:05d}"
     s.add(db.Incident(ref=ref, title=title, created_by=actor.username, created_at=tx.now))
     s.flush()
-    tx.emit(m.IncidentOpened, incident_ref=ref, title=title, by=actor.username)
+    tx.emit(m.IncidentOpened, incident_ref=ref, title=title, by=actor.username, pilot_id=pilot)
     if first is None:
         tx.audit(actor.username, "incident.create", ref, title=title)
     else:

@@ -9,7 +9,6 @@ is pinned compactly where nothing else pins it; what did not is pinned here with
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from backend_client import messages as m
 from relay.db import models as db
 from tests.conftest import RunningRelay
-from tests.support.flows import device, officer, report, square
+from tests.support.flows import device, officer, report
 from tests.support.peer import Peer, next_id
 
 
@@ -101,3 +100,64 @@ async def test_an_analyst_reads_but_changes_nothing_new(relay: RunningRelay) -> 
     rows = _q(relay, lambda s: list(s.execute(select(db.Report.status, db.Report.incident_ref))))
     assert {tuple(r) for r in rows} == {("new", None)}
     assert _q(relay, lambda s: list(s.scalars(select(db.Incident.ref)))) == []
+
+
+async def test_an_exercise_incident_stays_exercise_traffic_and_goes_with_the_purge(
+    tmp_path: Any,
+) -> None:
+    from tests.conftest import start_relay
+    from tests.integration.test_pilots import (
+        INSIDE,
+        PILOT,
+        add_inspector,
+        codes,
+        create_pilot,
+        join,
+    )
+
+    running = await start_relay(tmp_path / "relay")
+    add_inspector(running)
+    try:
+        ivy = await officer(running, "ivy")
+        live_desk = await officer(running, "dev", subscribe=None)
+        sub = await live_desk.request(m.Subscribe(id=next_id(), since=0, exclude_exercise=True))
+        assert isinstance(sub, m.Subscribed), sub
+        await create_pilot(ivy)
+        invites = await codes(ivy, 1)
+        phone, _ = await device(running, *INSIDE)
+        assert isinstance(await join(phone, invites.codes[0]), m.PilotJoined)
+        a = (await report(phone, "Exercise: boy seen by the halls bins")).report_id
+        b = (await report(phone, "Exercise: boy again")).report_id
+        # no title: the incident is named after the primary's text (the exercise's words)
+        merged = await ivy.request(
+            m.ReportMerge(id=next_id(), idem=next_id(), into=a, report_ids=[b])
+        )
+        assert isinstance(merged, m.IncidentCreated), merged
+        opened = await ivy.wait_for(lambda e: isinstance(e, m.IncidentOpened))
+        assert isinstance(opened, m.IncidentOpened) and "halls bins" in opened.title
+        assert opened.pilot_id == PILOT
+        # the live desk: neither live nor on a resume that leaves exercise traffic out
+        await live_desk.request(m.Ping(id=next_id()))
+        assert not any(isinstance(e, m.IncidentOpened) for e in live_desk.seen), live_desk.seen
+        late = await officer(running, "sam", subscribe=None)
+        assert isinstance(
+            await late.request(m.Subscribe(id=next_id(), since=0, exclude_exercise=True)),
+            m.Subscribed,
+        )
+        assert "halls bins" not in repr(late.seen)
+        assert isinstance(
+            await ivy.request(m.PilotEnd(id=next_id(), idem=next_id(), pilot_id=PILOT)),
+            m.PilotAccepted,
+        )
+        done = await ivy.request(m.PilotPurge(id=next_id(), pilot_id=PILOT, confirm=True))
+        assert isinstance(done, m.PilotPurged) and done.reports == 2
+
+        def left(s: Any) -> tuple[list[str], str]:
+            return list(s.scalars(select(db.Incident.title))), "".join(
+                s.scalars(select(db.Event.frame))
+            )
+
+        titles, frames = _q(running, left)
+        assert titles == [] and "halls bins" not in frames
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
