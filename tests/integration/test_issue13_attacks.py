@@ -161,3 +161,34 @@ async def test_an_exercise_incident_stays_exercise_traffic_and_goes_with_the_pur
         assert titles == [] and "halls bins" not in frames
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_nul_in_a_note_reason_title_or_report_is_a_clear_refusal(
+    relay: RunningRelay,
+) -> None:
+    # on PostgreSQL each of these failed the write as `internal`, with a traceback logged
+    cit, _ = await device(relay)
+    await cit.send_raw(
+        json.dumps(
+            {"type": "report.submit", "v": 1, "id": "c1", "client_ref": "r1"}
+            | {"category": "burglary", "text": "door\x00", "lat": 53.759, "lon": -2.699}
+        )
+    )
+    err = await cit.wait_for(lambda e: isinstance(e, m.Error) and e.re == "c1")
+    assert isinstance(err, m.Error) and err.code == "invalid", err
+    rid = (await report(cit)).report_id
+    dana = await officer(relay, "dana")
+    await dana.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=rid))
+    for i, body in enumerate(
+        (
+            {"type": "report.note", "idem": "a", "report_id": rid, "text": "x\x00"},
+            {"type": "incident.create", "idem": "b", "title": "\x00", "report_ids": [rid]},
+            {"type": "report.set_status", "idem": "c"}
+            | {"report_id": rid, "status": "closed", "reason": "Resolved\x00"},
+        )
+    ):
+        await dana.send_raw(json.dumps({"v": 1, "id": f"o{i}"} | body))
+        err = await dana.wait_for(lambda e, r=f"o{i}": isinstance(e, m.Error) and e.re == r)
+        assert isinstance(err, m.Error) and err.code == "invalid" and "NUL" in err.message, err
+    stored = _q(relay, lambda s: s.execute(select(db.Report.status, db.Report.incident_ref)).all())
+    assert [tuple(x) for x in stored] == [("claimed", None)]
