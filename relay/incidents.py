@@ -102,6 +102,19 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
                     f"report {r.public_id} is held by {r.claimed_by}: only they, or a "
                     "supervisor, may close it as a duplicate",
                 )
+        # a primary of its own duplicates would leave them pointing at a duplicate
+        # (A "Duplicate of B", B "Duplicate of C"): one level, always the primary
+        theirs = tx.s.execute(
+            select(db.Report.duplicate_of, db.Report.public_id)
+            .where(db.Report.duplicate_of.in_([r.public_id for r in dups]))
+            .limit(1)
+        ).first()
+        if theirs is not None:
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"report {theirs[0]} has duplicates of its own ({theirs[1]}): unlink them "
+                "first, or merge into it",
+            )
         if primary.duplicate_of is not None:
             raise ProtocolError(
                 ErrorCode.CONFLICT,

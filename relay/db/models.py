@@ -95,7 +95,7 @@ class Report(Base):
     #: why an officer closed it (a quick pick or their words); cleared when reopened
     close_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: the report this one repeats, merged under the same incident (issue 13)
-    duplicate_of: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    duplicate_of: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 class ReportNote(Base):

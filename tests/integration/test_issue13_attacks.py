@@ -246,3 +246,32 @@ def test_the_team_and_an_incident_s_reports_are_read_by_index_not_by_scanning(
                 assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (where, plan)
     finally:
         engine.dispose()
+
+
+async def test_merges_make_no_cycle_and_no_chain_of_duplicates(relay: RunningRelay) -> None:
+    cit, _ = await device(relay)
+    a, b, c = [(await report(cit, text=f"sighting {i}")).report_id for i in range(3)]
+    dana = await officer(relay, "dana")
+
+    async def merge(into: str, *dups: str) -> m.Msg:
+        return await dana.request(
+            m.ReportMerge(id=next_id(), idem=next_id(), into=into, report_ids=list(dups))
+        )
+
+    assert isinstance(await merge(b, a), m.IncidentCreated)  # a: duplicate of b
+    cycle = await merge(a, b)  # b into its own duplicate
+    assert isinstance(cycle, m.Error) and cycle.code == "conflict", cycle
+    chain = await merge(c, b)  # b, a primary, into c: a would be a duplicate of a duplicate
+    assert isinstance(chain, m.Error) and chain.code == "conflict", chain
+    assert a in chain.message and "unlink" in chain.message
+
+    def dup_of(s: Any) -> dict[str, str | None]:
+        return dict(s.execute(select(db.Report.public_id, db.Report.duplicate_of)).all())
+
+    assert _q(relay, dup_of) == {a: b, b: None, c: None}
+    # unlinking a first, the merge goes through: one level, every duplicate's primary a root
+    assert isinstance(
+        await dana.request(m.ReportUnlink(id=next_id(), idem=next_id(), report_id=a)), m.Ack
+    )
+    assert isinstance(await merge(c, a, b), m.IncidentCreated)
+    assert _q(relay, dup_of) == {a: c, b: c, c: None}
