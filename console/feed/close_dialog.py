@@ -40,6 +40,7 @@ class CloseDialog(QDialog):
         self.setStyleSheet(toggle_sheet())  # a pick looks chosen as a filter looks on
         lay = QVBoxLayout(self)
         about = QLabel(f"Why is {report.report_id} being closed?\n{first_line(report.text)[:80]}")
+        about.setTextFormat(Qt.TextFormat.PlainText)  # the citizen's words
         about.setWordWrap(True)
         lay.addWidget(about)
         self.group = QButtonGroup(self)
