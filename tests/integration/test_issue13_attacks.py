@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend_client import codec
 from backend_client import messages as m
 from relay.db import models as db
 from tests.conftest import RunningRelay
@@ -275,3 +276,44 @@ async def test_merges_make_no_cycle_and_no_chain_of_duplicates(relay: RunningRel
     )
     assert isinstance(await merge(c, a, b), m.IncidentCreated)
     assert _q(relay, dup_of) == {a: c, b: c, c: None}
+
+
+async def test_bounds_on_reasons_titles_ids_and_notes_hold(relay: RunningRelay) -> None:
+    cit, _ = await device(relay)
+    rid = (await report(cit)).report_id
+    dana = await officer(relay, "dana")
+    await dana.request(m.ReportClaim(id=next_id(), idem=next_id(), report_id=rid))
+    big = {
+        "report.set_status": {"report_id": rid, "status": "closed", "reason": "r" * 201},
+        "incident.create": {"title": "t" * 201},
+        "report.merge": {"into": rid, "report_ids": [rid], "title": "t" * 201},
+    }
+    for i, (kind, body) in enumerate(big.items()):
+        await dana.send_raw(json.dumps({"type": kind, "v": 1, "id": f"b{i}", "idem": "k"} | body))
+        err = await dana.wait_for(lambda e, r=f"b{i}": isinstance(e, m.Error) and e.re == r)
+        assert isinstance(err, m.Error) and err.code == "too_large", (kind, err)
+    ids = [f"R-{i}" for i in range(m.MERGE_IDS_MAX + 1)]
+    body = {"type": "incident.create", "v": 1, "id": "c1", "idem": "k", "title": "x"}
+    await dana.send_raw(json.dumps(body | {"report_ids": ids}))
+    err = await dana.wait_for(lambda e: isinstance(e, m.Error) and e.re == "c1")
+    assert isinstance(err, m.Error) and err.code == "too_large", err
+    # notes at the limit, each all JSON escapes (6 bytes a character): the history still
+    # fits one frame, leaving out the oldest and saying how many
+    worst = "\x01" * m.NOTE_MAX_CHARS
+    for _ in range(m.HISTORY_MAX_NOTES + 5):
+        added = await dana.request(
+            m.ReportNoteAdd(id=next_id(), idem=next_id(), report_id=rid, text=worst)
+        )
+        assert isinstance(added, m.ReportNoteAdded), added
+    got = await _history(dana, rid)
+    assert len(codec.encode(got)) <= m.HISTORY_MAX_BYTES
+    assert got.notes and got.notes_omitted == m.HISTORY_MAX_NOTES + 5 - len(got.notes)
+    assert all(n.text == worst for n in got.notes)
+    closed = await dana.request(
+        m.ReportSetStatus(
+            id=next_id(), idem=next_id(), report_id=rid, status="closed", reason="r" * 200
+        )
+    )
+    assert isinstance(closed, m.Ack), closed
+    stored = _q(relay, lambda s: s.scalar(select(db.Report.close_reason)))
+    assert stored == "r" * 200
