@@ -217,6 +217,9 @@ class Idempotency(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     reply: Mapped[str] = mapped_column(Text)
     at: Mapped[float] = mapped_column(Float)
+    #: SHA-256 of the request (its `id` left out): the key reused for another request is
+    #: refused instead of answered with the first one's reply (0010; None before it)
+    request_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuditLog(Base):

@@ -317,3 +317,33 @@ async def test_bounds_on_reasons_titles_ids_and_notes_hold(relay: RunningRelay) 
     assert isinstance(closed, m.Ack), closed
     stored = _q(relay, lambda s: s.scalar(select(db.Report.close_reason)))
     assert stored == "r" * 200
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_refused(
+    relay: RunningRelay,
+) -> None:
+    cit, _ = await device(relay)
+    a = (await report(cit, text="one")).report_id
+    b = (await report(cit, text="two")).report_id
+    dana, dev = await officer(relay, "dana"), await officer(relay, "dev")
+    key = next_id()
+    first = await dana.request(m.ReportNoteAdd(id=next_id(), idem=key, report_id=a, text="x"))
+    assert isinstance(first, m.ReportNoteAdded)
+    # a resend of the same action (a new `id`): the first reply, applied once
+    again = await dana.request(m.ReportNoteAdd(id=next_id(), idem=key, report_id=a, text="x"))
+    assert isinstance(again, m.ReportNoteAdded) and again.note.note_id == first.note.note_id
+    # the same key for another action: refused, not answered with the note's reply (which
+    # a console would take for the merge's success, the merge silently lost)
+    for other in (
+        m.ReportMerge(id=next_id(), idem=key, into=a, report_ids=[b]),
+        m.ReportNoteAdd(id=next_id(), idem=key, report_id=b, text="x"),
+    ):
+        reply = await dana.request(other)
+        assert isinstance(reply, m.Error) and reply.code == "conflict", reply
+        assert "idempotency key" in reply.message
+    # keys are each officer's own: dev's same key is his own action
+    mine = await dev.request(m.ReportNoteAdd(id=next_id(), idem=key, report_id=b, text="y"))
+    assert isinstance(mine, m.ReportNoteAdded) and mine.note.author == "dev"
+    notes = _q(relay, lambda s: sorted(s.execute(select(db.ReportNote.author, db.ReportNote.text))))
+    assert [tuple(n) for n in notes] == [("dana", "x"), ("dev", "y")]
+    assert _q(relay, lambda s: list(s.scalars(select(db.Report.duplicate_of)))) == [None, None]
