@@ -347,3 +347,31 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(
     notes = _q(relay, lambda s: sorted(s.execute(select(db.ReportNote.author, db.ReportNote.text))))
     assert [tuple(n) for n in notes] == [("dana", "x"), ("dev", "y")]
     assert _q(relay, lambda s: list(s.scalars(select(db.Report.duplicate_of)))) == [None, None]
+
+
+async def test_an_alert_exported_twenty_thousand_times_answers_its_history_quickly(
+    relay: RunningRelay,
+) -> None:
+    # any officer may export an alert's CAP (each export audited under the alert's id):
+    # the history reads only the steps it shows, not every export
+    from tests.support.flows import alert_info
+
+    await device(relay)
+    dana = await officer(relay, "dana")
+    sent = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+    assert isinstance(sent, m.AlertAccepted), sent
+    aid = sent.alert.alert_id
+
+    def fill(tx: Any) -> None:
+        for _ in range(20_000):
+            tx.audit("ann", "alert.export_cap", aid)
+
+    await relay.relay.db.write(fill)  # type: ignore[attr-defined]
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        got = await dana.request(m.AlertHistory(id=next_id(), alert_id=aid))
+        times.append(time.perf_counter() - t)
+    assert isinstance(got, m.AlertHistoryListed) and [e.action for e in got.entries] == ["sent"]
+    print(json.dumps({"alert_history_20k_exports_ms": sorted(round(x * 1000, 1) for x in times)}))
+    assert min(times) < 0.05, times
