@@ -375,3 +375,56 @@ async def test_an_alert_exported_twenty_thousand_times_answers_its_history_quick
     assert isinstance(got, m.AlertHistoryListed) and [e.action for e in got.entries] == ["sent"]
     print(json.dumps({"alert_history_20k_exports_ms": sorted(round(x * 1000, 1) for x in times)}))
     assert min(times) < 0.05, times
+
+
+async def test_the_new_messages_log_no_coordinates_tokens_ids_or_words(
+    relay: RunningRelay, caplog: Any
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    cit, reg = await device(relay, 53.761234, -2.695678)
+    a = (await report(cit, text="secret words", lat=53.761234, lon=-2.695678)).report_id
+    b = (await report(cit, text="more words", lat=53.761234, lon=-2.695678)).report_id
+    dana = await officer(relay, "dana")
+    ann = await officer(relay, "ann")
+    for msg in (
+        m.IncidentCreate(id=next_id(), idem=next_id(), title="Op Kestrel", report_ids=[a]),
+        m.ReportMerge(id=next_id(), idem=next_id(), into=a, report_ids=[b]),
+        m.ReportUnlink(id=next_id(), idem=next_id(), report_id=b),
+        m.ReportNoteAdd(id=next_id(), idem=next_id(), report_id=a, text="CCTV at no. 14"),
+        m.ReportClaim(id=next_id(), idem=next_id(), report_id=a),
+        m.ReportSetStatus(
+            id=next_id(), idem=next_id(), report_id=a, status="closed", reason="Hoax by J. Doe"
+        ),
+        m.ReportSetStatus(id=next_id(), idem=next_id(), report_id=a, status="in_progress"),
+        m.ReportHistoryGet(id=next_id(), report_id=a),
+        m.TeamList(id=next_id()),
+    ):
+        assert not isinstance(await dana.request(msg), m.Error), msg
+    refused = await ann.request(
+        m.ReportNoteAdd(id=next_id(), idem=next_id(), report_id=a, text="x")
+    )
+    assert isinstance(refused, m.Error)
+    await dana.send_raw(
+        '{"type":"report.merge","v":1,"id":"z","idem":"k","into":"x","report_ids":[]}'
+    )
+    await dana.wait_for(lambda e: isinstance(e, m.Error) and e.re == "z")
+    # the relay's own lines (`relay serve` keeps websockets' frame dumps at WARNING)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("relay"))
+    assert "malformed frame refused" in logged  # the refusal was logged, and nothing of it
+    # the history and the team name officers only: no device, pseudonym or position
+    said = repr(await _history(dana, a)) + repr(await ann.request(m.TeamList(id=next_id())))
+    for private in (reg.device_id, reg.pseudonym, "53.76", "-2.69", "secret words"):
+        assert private not in said, private
+    for secret in (
+        "53.76",
+        "-2.69",
+        reg.device_id,
+        reg.secret,
+        "secret words",
+        "CCTV",
+        "J. Doe",
+        "Kestrel",
+    ):
+        assert secret not in logged, secret
