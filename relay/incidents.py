@@ -128,6 +128,7 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
                 msg.title or _title_from(primary),
                 first=primary.public_id,
                 pilot=primary.pilot_id,
+                citizen_words=not msg.title,
             )
         if primary.incident_ref != ref:
             _link(tx, actor, primary, ref)
@@ -149,10 +150,17 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
 
 
 def _open(
-    tx: Tx, actor: Actor, title: str, first: str | None = None, pilot: str | None = None
+    tx: Tx,
+    actor: Actor,
+    title: str,
+    first: str | None = None,
+    pilot: str | None = None,
+    citizen_words: bool = False,
 ) -> str:
     """A new incident; `pilot` is its reports' pilot (None: live), so its `incident.opened`
-    is exercise traffic when they are (a merge titles it with an exercise report's text)."""
+    is exercise traffic when they are (a merge titles it with an exercise report's text).
+    A title made of the citizen's words (`citizen_words`) is audited by the report it was
+    taken from, not copied: the audit log outlives an erasure and goes into disclosures."""
     s = tx.s
     year = time.gmtime(tx.now).tm_year
     name = f"incident-{year}"
@@ -167,6 +175,8 @@ def _open(
     tx.emit(m.IncidentOpened, incident_ref=ref, title=title, by=actor.username, pilot_id=pilot)
     if first is None:
         tx.audit(actor.username, "incident.create", ref, title=title)
+    elif citizen_words:
+        tx.audit(actor.username, "incident.create", ref, report=first, titled_after=first)
     else:
         tx.audit(actor.username, "incident.create", ref, title=title, report=first)
     return ref

@@ -428,3 +428,33 @@ async def test_the_new_messages_log_no_coordinates_tokens_ids_or_words(
         "Kestrel",
     ):
         assert secret not in logged, secret
+
+
+async def test_a_merge_titled_after_a_report_keeps_the_citizen_s_words_out_of_the_audit(
+    relay: RunningRelay,
+) -> None:
+    cit, _ = await device(relay)
+    a = (await report(cit, text="My son Tom, 7, red coat")).report_id
+    b = (await report(cit, text="again")).report_id
+    dana = await officer(relay, "dana")
+    made = await dana.request(m.ReportMerge(id=next_id(), idem=next_id(), into=a, report_ids=[b]))
+    assert isinstance(made, m.IncidentCreated), made
+    titled = await dana.request(
+        m.ReportMerge(id=next_id(), idem=next_id(), into=b, report_ids=[a], title="Op Tom")
+    )
+    assert isinstance(titled, m.Error)  # b is a's duplicate now: refused, nothing audited
+
+    def audited(s: Any) -> list[tuple[str, str]]:
+        rows = s.execute(
+            select(db.AuditLog.subject, db.AuditLog.detail).where(
+                db.AuditLog.action == "incident.create"
+            )
+        )
+        return [(x[0], x[1]) for x in rows]
+
+    rows = _q(relay, audited)
+    assert len(rows) == 1 and rows[0][0] == made.incident_ref
+    assert "Tom" not in rows[0][1] and json.loads(rows[0][1]) == {"report": a, "titled_after": a}
+    # the incident itself is titled after the report, as the dispatcher sees it
+    titles = _q(relay, lambda s: list(s.scalars(select(db.Incident.title))))
+    assert titles == ["Burglary: My son Tom, 7, red coat"]
