@@ -138,15 +138,20 @@ async def test_an_exercise_incident_stays_exercise_traffic_and_goes_with_the_pur
         opened = await ivy.wait_for(lambda e: isinstance(e, m.IncidentOpened))
         assert isinstance(opened, m.IncidentOpened) and "halls bins" in opened.title
         assert opened.pilot_id == PILOT
+        noted = await ivy.request(
+            m.ReportNoteAdd(id=next_id(), idem=next_id(), report_id=a, text="drill note")
+        )
+        assert isinstance(noted, m.ReportNoteAdded) and noted.note.pilot_id == PILOT
         # the live desk: neither live nor on a resume that leaves exercise traffic out
         await live_desk.request(m.Ping(id=next_id()))
-        assert not any(isinstance(e, m.IncidentOpened) for e in live_desk.seen), live_desk.seen
+        exercise = (m.IncidentOpened, m.ReportNoted, m.ReportUpdated, m.ReportCreated)
+        assert not any(isinstance(e, exercise) for e in live_desk.seen), live_desk.seen
         late = await officer(running, "sam", subscribe=None)
         assert isinstance(
             await late.request(m.Subscribe(id=next_id(), since=0, exclude_exercise=True)),
             m.Subscribed,
         )
-        assert "halls bins" not in repr(late.seen)
+        assert "halls bins" not in repr(late.seen) and "drill note" not in repr(late.seen)
         assert isinstance(
             await ivy.request(m.PilotEnd(id=next_id(), idem=next_id(), pilot_id=PILOT)),
             m.PilotAccepted,
