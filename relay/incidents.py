@@ -170,7 +170,11 @@ def _open(
         s.add(counter)
     counter.value += 1
     ref = f"INC-{year}-{counter.value:05d}"
-    s.add(db.Incident(ref=ref, title=title, created_by=actor.username, created_at=tx.now))
+    s.add(
+        db.Incident(
+            ref=ref, title=title, created_by=actor.username, created_at=tx.now, pilot_id=pilot
+        )
+    )
     s.flush()
     tx.emit(m.IncidentOpened, incident_ref=ref, title=title, by=actor.username, pilot_id=pilot)
     if first is None:
@@ -183,6 +187,10 @@ def _open(
 
 
 def _link(tx: Tx, actor: Actor, r: db.Report, ref: str) -> None:
+    if r.pilot_id is not None:  # an incident given a pilot's report is that pilot's
+        inc = tx.s.scalar(select(db.Incident).where(db.Incident.ref == ref))
+        if inc is not None and inc.pilot_id is None:
+            inc.pilot_id = r.pilot_id
     r.incident_ref = ref
     _changed(tx, r, actor, "report.link", incident=ref)
 
@@ -215,7 +223,11 @@ def _known(tx: Tx, ref: str) -> None:
 
 
 def _incident_pilot(tx: Tx, ref: str, but: int | None = None) -> object:
-    """The pilot of the reports already linked to `ref` (None: live), `_UNSET` if none."""
+    """The incident's pilot once it had a pilot's reports (even if all were unlinked since),
+    else the pilot of the reports linked to it (None: live), `_UNSET` if none."""
+    own = tx.s.scalar(select(db.Incident.pilot_id).where(db.Incident.ref == ref))
+    if own is not None:
+        return own
     q = select(db.Report.pilot_id).where(db.Report.incident_ref == ref)
     if but is not None:
         q = q.where(db.Report.id != but)

@@ -339,16 +339,9 @@ def purge(actor: Actor, msg: m.PilotPurge) -> Callable[[Tx], Purged]:
 
 
 def _exercise_incidents(s: Session, slug: str, report_keys: list[int]) -> set[str]:
-    """The incidents of a pilot: opened with its reports (their `incident.opened` is its
-    exercise traffic; a merge titles one with a report's text) or holding them now."""
-    refs = {
-        str(msgspec.json.decode(frame)["incident_ref"])
-        for frame in s.scalars(
-            select(db.Event.frame).where(
-                db.Event.pilot_id == slug, db.Event.frame.like('%"type":"incident.opened"%')
-            )
-        )
-    }
+    """The incidents of a pilot: opened with or given its reports (a merge titles one with
+    a report's text, and its `incident.opened` is exercise traffic) or holding them now."""
+    refs = {str(r) for r in s.scalars(select(db.Incident.ref).where(db.Incident.pilot_id == slug))}
     for chunk in _chunks(report_keys):
         refs.update(
             str(ref)

@@ -70,6 +70,9 @@ class Incident(Base):
     title: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(Float)
+    #: the pilot whose reports it was opened with or first given (0011): it stays that
+    #: pilot's (never takes live reports, even emptied) and goes with its purge
+    pilot_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class Report(Base):

@@ -463,3 +463,51 @@ async def test_a_merge_titled_after_a_report_keeps_the_citizen_s_words_out_of_th
     # the incident itself is titled after the report, as the dispatcher sees it
     titles = _q(relay, lambda s: list(s.scalars(select(db.Incident.title))))
     assert titles == ["Burglary: My son Tom, 7, red coat"]
+
+
+async def test_an_emptied_exercise_incident_never_takes_live_reports(tmp_path: Any) -> None:
+    from tests.conftest import start_relay
+    from tests.integration.test_pilots import INSIDE, add_inspector, codes, create_pilot, join
+
+    running = await start_relay(tmp_path / "relay")
+    add_inspector(running)
+    try:
+        ivy = await officer(running, "ivy")
+        await create_pilot(ivy)
+        invites = await codes(ivy, 1)
+        phone, _ = await device(running, *INSIDE)
+        assert isinstance(await join(phone, invites.codes[0]), m.PilotJoined)
+        drill = (await report(phone, "Exercise: van by the halls")).report_id
+        made = await ivy.request(
+            m.IncidentCreate(id=next_id(), idem=next_id(), title="Drill", report_ids=[drill])
+        )
+        assert isinstance(made, m.IncidentCreated), made
+        unlinked = await ivy.request(m.ReportUnlink(id=next_id(), idem=next_id(), report_id=drill))
+        assert isinstance(unlinked, m.Ack)
+        cit, _ = await device(running)
+        live = (await report(cit, "a real van")).report_id
+        twin = (await report(cit, "the van again")).report_id
+        ref = made.incident_ref
+        for msg in (
+            m.ReportLink(id=next_id(), idem=next_id(), report_id=live, incident_ref=ref),
+            m.ReportMerge(
+                id=next_id(), idem=next_id(), into=live, report_ids=[twin], incident_ref=ref
+            ),
+        ):
+            reply = await ivy.request(msg)
+            assert isinstance(reply, m.Error) and reply.code == "invalid", reply
+            assert "exercise" in reply.message
+        stored = _q(
+            running,
+            lambda s: s.scalar(select(db.Report.incident_ref).where(db.Report.public_id == live)),
+        )
+        assert stored is None
+        # emptied, it is still the pilot's: the purge takes it
+        from tests.integration.test_pilots import PILOT
+
+        await ivy.request(m.PilotEnd(id=next_id(), idem=next_id(), pilot_id=PILOT))
+        done = await ivy.request(m.PilotPurge(id=next_id(), pilot_id=PILOT, confirm=True))
+        assert isinstance(done, m.PilotPurged), done
+        assert _q(running, lambda s: list(s.scalars(select(db.Incident.ref)))) == []
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
