@@ -511,3 +511,26 @@ async def test_an_emptied_exercise_incident_never_takes_live_reports(tmp_path: A
         assert _q(running, lambda s: list(s.scalars(select(db.Incident.ref)))) == []
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_unlink_of_an_unlinked_report_and_repeated_ids_in_a_merge_change_nothing_twice(
+    relay: RunningRelay,
+) -> None:
+    cit, _ = await device(relay)
+    a = (await report(cit, text="one")).report_id
+    b = (await report(cit, text="two")).report_id
+    dana = await officer(relay, "dana")
+    head = relay.relay.db.head_seq  # type: ignore[attr-defined]
+    plain = await dana.request(m.ReportUnlink(id=next_id(), idem=next_id(), report_id=a))
+    assert isinstance(plain, m.Ack)
+    assert relay.relay.db.head_seq == head  # type: ignore[attr-defined]
+    merged = await dana.request(
+        m.ReportMerge(id=next_id(), idem=next_id(), into=a, report_ids=[b, b, a, b])
+    )
+    assert isinstance(merged, m.IncidentCreated), merged
+
+    def merges(s: Any) -> list[str]:
+        q = select(db.AuditLog.subject).where(db.AuditLog.action == "report.merge")
+        return list(s.scalars(q))
+
+    assert _q(relay, merges) == [b]
