@@ -1247,6 +1247,9 @@ class IncidentOpened(Msg, tag="incident.opened"):
     incident_ref: str
     title: str
     by: str
+    #: the pilot of the exercise reports it was opened with (its title may be their
+    #: words): exercise traffic, left out by `exclude_exercise`, erased by the purge
+    pilot_id: str | None = None
 
 
 class PilotChanged(Msg, tag="pilot.changed"):

@@ -133,6 +133,8 @@ def event_pilot(event: m.Msg) -> str | None:
         return event.pilot.pilot_id
     if isinstance(event, m.ReportNoted):
         return event.note.pilot_id
+    if isinstance(event, m.IncidentOpened):
+        return event.pilot_id
     return None
 
 

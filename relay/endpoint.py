@@ -121,6 +121,11 @@ class Endpoint:
             self._pay_for(frame)
             msg = self.decoder.decode(frame)
             rid = getattr(msg, "id", None)
+            if has_nul(frame):
+                raise ProtocolError(
+                    ErrorCode.INVALID,
+                    f"{type(msg).__name__}: text may not hold NUL characters (U+0000)",
+                )
             await self.authorise(msg)
             reply = await self.handlers[type(msg)](msg)
             if isinstance(msg, SIGN_IN):
@@ -193,6 +198,24 @@ class Endpoint:
 
     async def ping(self, msg: m.Ping) -> m.Msg:
         return m.Pong(re=msg.id, t=msg.t)
+
+
+def has_nul(frame: str | bytes) -> bool:
+    """Does a decoded JSON frame hold a string with U+0000? JSON can only write one as the
+    escape `\\u0000` (a raw NUL byte is malformed), and that escape counts only when its
+    backslash is not itself escaped. The relay refuses them, on every database: a
+    PostgreSQL text column cannot hold NUL, so storing one failed the whole request as
+    `internal` (with a traceback in the log) instead of a clear refusal."""
+    raw = frame.encode() if isinstance(frame, str) else frame
+    at = raw.find(b"\\u0000")
+    while at >= 0:
+        slashes = 0
+        while at - slashes > 0 and raw[at - slashes - 1] == 0x5C:  # backslash
+            slashes += 1
+        if slashes % 2 == 0:
+            return True
+        at = raw.find(b"\\u0000", at + 1)
+    return False
 
 
 #: codes that mean a broken or hostile client (the others are ordinary answers)

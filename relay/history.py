@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend_client import codec
@@ -90,7 +90,7 @@ def history(msg: m.ReportHistoryGet) -> Callable[[Session], m.ReportHistory]:
         rows = list(
             s.scalars(
                 select(db.AuditLog)
-                .where(db.AuditLog.subject.in_([r.public_id, *media, *chat]))
+                .where(_about(r.public_id, media, chat))
                 .order_by(db.AuditLog.seq.desc())
                 .limit(m.HISTORY_MAX_ENTRIES + 1)
             )
@@ -160,9 +160,22 @@ def _older_count(s: Session, report_id: str, media: list[str], chat: list[str], 
         s.scalar(
             select(func.count())
             .select_from(db.AuditLog)
-            .where(db.AuditLog.subject.in_([report_id, *media, *chat]), db.AuditLog.seq < below)
+            .where(_about(report_id, media, chat), db.AuditLog.seq < below)
         )
         or 0
+    )
+
+
+def _about(report_id: str, media: list[str], chat: list[str]) -> ColumnElement[bool]:
+    """The audit records about this report: the report actions and chat replies with its
+    id as subject, views of its files, reads of its chat messages. By action as well as
+    subject: a subject is not always an id the relay made (a failed login's is the user
+    name it was sent, chosen by whoever connects, and a citizen knows its report's id)."""
+    a = db.AuditLog
+    return or_(
+        and_(a.subject == report_id, or_(a.action.like("report.%"), a.action.like("chat.%"))),
+        and_(a.subject.in_(media), a.action == "media.view"),
+        and_(a.subject.in_(chat), a.action.like("chat.%")),
     )
 
 

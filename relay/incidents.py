@@ -33,7 +33,7 @@ def create(actor: Actor, msg: m.IncidentCreate) -> Callable[[Tx], m.IncidentCrea
     def job(tx: Tx) -> m.IncidentCreated:
         found = _reports(tx, msg.report_ids)
         _one_traffic(found)
-        ref = _open(tx, actor, msg.title)
+        ref = _open(tx, actor, msg.title, pilot=found[0].pilot_id if found else None)
         for r in found:
             _link(tx, actor, r, ref)
         return m.IncidentCreated(re=msg.id, incident_ref=ref)
@@ -102,6 +102,19 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
                     f"report {r.public_id} is held by {r.claimed_by}: only they, or a "
                     "supervisor, may close it as a duplicate",
                 )
+        # a primary of its own duplicates would leave them pointing at a duplicate
+        # (A "Duplicate of B", B "Duplicate of C"): one level, always the primary
+        theirs = tx.s.execute(
+            select(db.Report.duplicate_of, db.Report.public_id)
+            .where(db.Report.duplicate_of.in_([r.public_id for r in dups]))
+            .limit(1)
+        ).first()
+        if theirs is not None:
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"report {theirs[0]} has duplicates of its own ({theirs[1]}): unlink them "
+                "first, or merge into it",
+            )
         if primary.duplicate_of is not None:
             raise ProtocolError(
                 ErrorCode.CONFLICT,
@@ -110,7 +123,12 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
             )
         if ref is None:
             ref = primary.incident_ref or _open(
-                tx, actor, msg.title or _title_from(primary), first=primary.public_id
+                tx,
+                actor,
+                msg.title or _title_from(primary),
+                first=primary.public_id,
+                pilot=primary.pilot_id,
+                citizen_words=not msg.title,
             )
         if primary.incident_ref != ref:
             _link(tx, actor, primary, ref)
@@ -131,7 +149,18 @@ def merge(actor: Actor, msg: m.ReportMerge) -> Callable[[Tx], m.IncidentCreated]
 # ---------------------------------------------------------------- internals
 
 
-def _open(tx: Tx, actor: Actor, title: str, first: str | None = None) -> str:
+def _open(
+    tx: Tx,
+    actor: Actor,
+    title: str,
+    first: str | None = None,
+    pilot: str | None = None,
+    citizen_words: bool = False,
+) -> str:
+    """A new incident; `pilot` is its reports' pilot (None: live), so its `incident.opened`
+    is exercise traffic when they are (a merge titles it with an exercise report's text).
+    A title made of the citizen's words (`citizen_words`) is audited by the report it was
+    taken from, not copied: the audit log outlives an erasure and goes into disclosures."""
     s = tx.s
     year = time.gmtime(tx.now).tm_year
     name = f"incident-{year}"
@@ -141,17 +170,27 @@ def _open(tx: Tx, actor: Actor, title: str, first: str | None = None) -> str:
         s.add(counter)
     counter.value += 1
     ref = f"INC-{year}-{counter.value:05d}"
-    s.add(db.Incident(ref=ref, title=title, created_by=actor.username, created_at=tx.now))
+    s.add(
+        db.Incident(
+            ref=ref, title=title, created_by=actor.username, created_at=tx.now, pilot_id=pilot
+        )
+    )
     s.flush()
-    tx.emit(m.IncidentOpened, incident_ref=ref, title=title, by=actor.username)
+    tx.emit(m.IncidentOpened, incident_ref=ref, title=title, by=actor.username, pilot_id=pilot)
     if first is None:
         tx.audit(actor.username, "incident.create", ref, title=title)
+    elif citizen_words:
+        tx.audit(actor.username, "incident.create", ref, report=first, titled_after=first)
     else:
         tx.audit(actor.username, "incident.create", ref, title=title, report=first)
     return ref
 
 
 def _link(tx: Tx, actor: Actor, r: db.Report, ref: str) -> None:
+    if r.pilot_id is not None:  # an incident given a pilot's report is that pilot's
+        inc = tx.s.scalar(select(db.Incident).where(db.Incident.ref == ref))
+        if inc is not None and inc.pilot_id is None:
+            inc.pilot_id = r.pilot_id
     r.incident_ref = ref
     _changed(tx, r, actor, "report.link", incident=ref)
 
@@ -184,7 +223,11 @@ def _known(tx: Tx, ref: str) -> None:
 
 
 def _incident_pilot(tx: Tx, ref: str, but: int | None = None) -> object:
-    """The pilot of the reports already linked to `ref` (None: live), `_UNSET` if none."""
+    """The incident's pilot once it had a pilot's reports (even if all were unlinked since),
+    else the pilot of the reports linked to it (None: live), `_UNSET` if none."""
+    own = tx.s.scalar(select(db.Incident.pilot_id).where(db.Incident.ref == ref))
+    if own is not None:
+        return own
     q = select(db.Report.pilot_id).where(db.Report.incident_ref == ref)
     if but is not None:
         q = q.where(db.Report.id != but)

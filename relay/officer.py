@@ -6,6 +6,7 @@ Roles are checked here, per message, by the relay; the console's buttons are a c
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import weakref
@@ -827,17 +828,29 @@ def _mime_of(sha: str) -> Callable[[Any], str]:
 
 
 def _once(actor: Actor, msg: Any, job: Callable[[Tx], m.Msg]) -> Callable[[Tx], m.Msg]:
-    """Apply `job` once per (officer, idempotency key); a repeat gets the first reply again."""
+    """Apply `job` once per (officer, idempotency key); a repeat gets the first reply again.
+    The same key on a different request is refused: its first reply would answer it."""
+    asked = hashlib.sha256(codec.encode(msgspec.structs.replace(msg, id=""))).hexdigest()
 
     def run(tx: Tx) -> m.Msg:
         row = tx.s.get(db.Idempotency, (actor.officer_id, msg.idem))
         if row is not None:
+            if row.request_sha256 is not None and row.request_sha256 != asked:
+                raise ProtocolError(
+                    ErrorCode.CONFLICT,
+                    "this idempotency key was used for a different request: use a new key "
+                    "for every new action (the same one only to resend it)",
+                )
             first = codec.officer_outbound.decode(row.reply)
             return msgspec.structs.replace(first, re=msg.id)
         reply = job(tx)
         tx.s.add(
             db.Idempotency(
-                officer_id=actor.officer_id, key=msg.idem, reply=codec.encode_text(reply), at=tx.now
+                officer_id=actor.officer_id,
+                key=msg.idem,
+                reply=codec.encode_text(reply),
+                at=tx.now,
+                request_sha256=asked,
             )
         )
         return reply

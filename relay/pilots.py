@@ -25,7 +25,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 import msgspec
 import numpy as np
@@ -297,6 +297,7 @@ def purge(actor: Actor, msg: m.PilotPurge) -> Callable[[Tx], Purged]:
         )
         if not msg.confirm:
             return Purged(reply, [])
+        incident_refs = _exercise_incidents(s, slug, report_keys)
         for chunk in _chunks(report_keys):
             # internal notes first (their foreign key names the report)
             s.execute(delete(db.ReportNote).where(db.ReportNote.report_id.in_(chunk)))
@@ -308,6 +309,7 @@ def purge(actor: Actor, msg: m.PilotPurge) -> Callable[[Tx], Purged]:
             s.execute(delete(db.AlertVersion).where(db.AlertVersion.alert_id.in_(chunk)))
             s.execute(delete(db.EmailOutbox).where(db.EmailOutbox.alert_id.in_(chunk)))
             s.execute(delete(db.Alert).where(db.Alert.id.in_(chunk)))
+        _drop_empty_incidents(s, incident_refs)
         s.execute(delete(db.PilotParticipant).where(db.PilotParticipant.pilot_id == p.id))
         s.execute(delete(db.PilotInvite).where(db.PilotInvite.pilot_id == p.id))
         # the copies: the event log's frames of the pilot, and replies kept for retries
@@ -334,6 +336,33 @@ def purge(actor: Actor, msg: m.PilotPurge) -> Callable[[Tx], Purged]:
         return Purged(reply, media)
 
     return job
+
+
+def _exercise_incidents(s: Session, slug: str, report_keys: list[int]) -> set[str]:
+    """The incidents of a pilot: opened with or given its reports (a merge titles one with
+    a report's text, and its `incident.opened` is exercise traffic) or holding them now."""
+    refs = {str(r) for r in s.scalars(select(db.Incident.ref).where(db.Incident.pilot_id == slug))}
+    for chunk in _chunks(report_keys):
+        refs.update(
+            str(ref)
+            for ref in s.scalars(
+                select(db.Report.incident_ref).where(
+                    db.Report.id.in_(chunk), db.Report.incident_ref.is_not(None)
+                )
+            )
+        )
+    return refs
+
+
+def _drop_empty_incidents(s: Session, refs: set[str]) -> None:
+    """Delete those of `refs` no report is linked to any more (the purge took theirs)."""
+    for chunk in _chunks(sorted(refs)):
+        still = set(
+            s.scalars(select(db.Report.incident_ref).where(db.Report.incident_ref.in_(chunk)))
+        )
+        gone = [ref for ref in chunk if ref not in still]
+        if gone:
+            s.execute(delete(db.Incident).where(db.Incident.ref.in_(gone)))
 
 
 @dataclass(frozen=True)
@@ -484,7 +513,10 @@ def leave(device_key: int) -> Callable[[Tx], str]:
 # ---------------------------------------------------------------- helpers
 
 
-def _chunks(keys: Sequence[int]) -> list[list[int]]:
+_K = TypeVar("_K")
+
+
+def _chunks(keys: Sequence[_K]) -> list[list[_K]]:
     return [list(keys[i : i + _CHUNK]) for i in range(0, len(keys), _CHUNK)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QSizePolicy
@@ -38,3 +40,16 @@ def plain_label(
         label.setMinimumWidth(40)
     label.setText(text)
     return label
+
+
+#: longest text a tooltip shows (a report's text can be 8,000 characters)
+TOOLTIP_CHARS = 2000
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip showing `text` literally: Qt renders a tooltip that looks like HTML as
+    HTML (`Qt.mightBeRichText`), so citizen and officer text is escaped into one."""
+    if len(text) > TOOLTIP_CHARS:
+        text = text[:TOOLTIP_CHARS] + "…"
+    body = html.escape(text, quote=False).replace("\n", "<br>")
+    return f"<qt><p style='white-space:pre-wrap'>{body}</p></qt>"

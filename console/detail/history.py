@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from backend_client import messages as m
-from console.common.labels import plain_label
+from console.common.labels import plain_label, plain_tooltip
 from console.detail.model import history_row, note_heading, note_problem
 
 INTERNAL_TEXT = "Internal — never shown to the reporter"
@@ -87,7 +87,7 @@ class HistoryPane(QWidget):
     def _add(self, e: m.HistoryEntry) -> None:
         when, who, what = history_row(e)
         item = QTreeWidgetItem([when, who, what])
-        item.setToolTip(2, what)
+        item.setToolTip(2, plain_tooltip(what))
         self.tree.addTopLevelItem(item)
 
 

@@ -42,6 +42,7 @@ class CloseDialog(QDialog):
         line = first_line(report.text)
         line = line if len(line) <= 80 else line[:79].rstrip() + "…"  # cut, and says so
         about = QLabel(f"Why is {report.report_id} being closed?\n{line}")
+        about.setTextFormat(Qt.TextFormat.PlainText)  # the citizen's words
         about.setWordWrap(True)
         lay.addWidget(about)
         self.group = QButtonGroup(self)

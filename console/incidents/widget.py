@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from backend_client import messages as m
 from backend_client import rules
-from console.common.labels import plain_label
+from console.common.labels import plain_label, plain_tooltip
 from console.incidents.actions import IncidentActions, Targets
 from console.incidents.model import IncidentInfo, IncidentsModel, IncidentSummary, IncidentView
 from console.session import ConsoleSession
@@ -180,7 +180,7 @@ class IncidentsWidget(QWidget):
             for s in rows:
                 item = QTreeWidgetItem(self._row(s))
                 item.setData(0, _ROLE, s.ref)
-                item.setToolTip(1, s.title)
+                item.setToolTip(1, plain_tooltip(s.title))
                 self.table.addTopLevelItem(item)
                 if s.ref == self._selected:
                     current = item
@@ -229,7 +229,7 @@ class IncidentsWidget(QWidget):
                 ]
             )
             item.setData(0, _ROLE, r.report_id)
-            item.setToolTip(3, r.text)
+            item.setToolTip(3, plain_tooltip(r.text))
             self.reports.addTopLevelItem(item)
         self.chat.setPlainText(
             "\n".join(
@@ -249,7 +249,7 @@ class IncidentsWidget(QWidget):
         for e in v.timeline:
             item = QTreeWidgetItem([_clock(e.at), e.text])
             item.setData(0, _ROLE, e.report_id)
-            item.setToolTip(1, e.text)
+            item.setToolTip(1, plain_tooltip(e.text))
             self.timeline.addTopLevelItem(item)
 
     # ------------------------------------------------------------ internals
