@@ -15,7 +15,6 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -48,10 +47,8 @@ class HistoryPane(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.tree.header()
         header.setStretchLastSection(True)
-        # at most HISTORY_MAX_ENTRIES rows: fitting the two short columns costs nothing,
-        # and "What" gets the rest of a narrow dock
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # the two short columns are fitted once per fill (`_fit`), not on every change;
+        # "What" gets the rest of a narrow dock
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.message)
@@ -68,6 +65,7 @@ class HistoryPane(QWidget):
         self.tree.clear()
         for e in entries:
             self._add(e)
+        self._fit()
         self.show_message(f"{omitted} older entries are not shown." if omitted else "")
         last = self.tree.topLevelItem(self.tree.topLevelItemCount() - 1)
         if last is not None:
@@ -75,6 +73,12 @@ class HistoryPane(QWidget):
 
     def add(self, entry: m.HistoryEntry) -> None:
         self._add(entry)
+        self._fit()
+
+    def _fit(self) -> None:
+        """When and Who as wide as their longest value (at most HISTORY_MAX_ENTRIES rows)."""
+        for column in (0, 1):
+            self.tree.resizeColumnToContents(column)
 
     def rows(self) -> list[tuple[str, str, str]]:
         out = []

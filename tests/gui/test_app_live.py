@@ -160,7 +160,7 @@ async def _shift(tmp_path: Path) -> None:
         rows_before = feed.model.rowCount()
         flood = asyncio.create_task(_flood(phone, 100, per_s=50.0))
         while not flood.done():
-            await asyncio.sleep(0.05)
+            await asyncio.wait({flood}, timeout=0.05)  # look again every 50 ms meanwhile
             now_under = feed.model.report_at(table.indexAt(pointer).row())
             assert now_under is not None and now_under.report_id == under.report_id
             row = feed.model.row_of(acc.report_id)

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from backend_client import messages as m
 from backend_client import rules
-from backend_client.state import State
 from relay.db import models as db
 from tests.conftest import RunningRelay
 from tests.support.clients import make_client
@@ -270,10 +269,7 @@ async def test_the_console_client_hands_team_changed_to_the_console_and_lists_th
     q = client.subscribe_queue()
     await client.start()
     try:
-        for _ in range(300):
-            if client.status.state is State.LIVE:
-                break
-            await asyncio.sleep(0.05)
+        await client.wait_live(15)
         listed = await client.request(m.TeamList(id=""))
         assert isinstance(listed, m.TeamListed)
         assert [o.username for o in listed.officers] == ["dana"]
