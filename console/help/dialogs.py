@@ -114,7 +114,7 @@ class ShortcutsDialog(QDialog):
             self.table.setItem(i, 1, QTableWidgetItem(keys))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.resizeColumnToContents(1)  # once: the rows are all there
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
