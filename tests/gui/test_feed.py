@@ -17,6 +17,8 @@ from console.feed.model import COL, FeedFilter, FeedModel, age_text
 from console.feed.widget import FeedWidget
 from console.session import ConsoleSession
 from tests.support.console import offline_session
+from tests.support.feed_events import arrive, next_seq
+from tests.support.feed_events import queued as pending
 from tests.support.samples import T0, Clock
 from tests.support.samples import numbered_report as report
 
@@ -133,24 +135,6 @@ def feed(qtbot, session: ConsoleSession) -> FeedWidget:  # type: ignore[no-untyp
     return widget
 
 
-_seq = iter(range(1, 1_000_000))
-
-
-def arrive(session: ConsoleSession, feed: FeedWidget, *reports: m.Report) -> None:
-    for r in reports:
-        session.dispatch(m.ReportCreated(seq=next(_seq), at=r.created_at, report=r))
-    feed.flush_pending()
-
-
-def change(session: ConsoleSession, feed: FeedWidget, r: m.Report) -> None:
-    session.dispatch(m.ReportUpdated(seq=next(_seq), at=r.created_at, report=r, by="dev"))
-    feed.flush_pending()
-
-
-def pending(session: ConsoleSession) -> list[m.Msg]:
-    return [e.message for e in session.client.outbox.pending()]
-
-
 def now_report(n: int, **changes: object) -> m.Report:
     import time
 
@@ -265,7 +249,7 @@ def test_reports_are_batched_until_the_flush(
     qtbot, session: ConsoleSession, feed: FeedWidget
 ) -> None:  # type: ignore[no-untyped-def]
     for i in range(1, 4):
-        session.dispatch(m.ReportCreated(seq=next(_seq), at=T0, report=now_report(i)))
+        session.dispatch(m.ReportCreated(seq=next_seq(), at=T0, report=now_report(i)))
     assert feed.model.rowCount() == 0
     qtbot.waitUntil(lambda: feed.model.rowCount() == 3, timeout=1000)
 

@@ -19,12 +19,12 @@ from console.feed.cells import time_text
 from console.feed.model import COL, FeedModel
 from console.feed.widget import AGE_REFRESH_MS, FeedWidget
 from console.session import ConsoleSession
+from tests.support.feed_events import arrive, change
+from tests.support.feed_events import queued as sent
 from tests.support.samples import Clock
 from tests.support.samples import numbered_report as report
 
 pytestmark = pytest.mark.gui
-
-_seq = iter(range(1, 1_000_000))
 
 
 @pytest.fixture
@@ -39,21 +39,6 @@ def feed(qtbot, session: ConsoleSession) -> FeedWidget:  # type: ignore[no-untyp
 
 def live(n: int, **changes: object) -> m.Report:
     return report(n, created_at=time.time() - 1000 + n, **changes)
-
-
-def arrive(session: ConsoleSession, feed: FeedWidget, *reports: m.Report) -> None:
-    for r in reports:
-        session.dispatch(m.ReportCreated(seq=next(_seq), at=r.created_at, report=r))
-    feed.flush_pending()
-
-
-def change(session: ConsoleSession, feed: FeedWidget, r: m.Report) -> None:
-    session.dispatch(m.ReportUpdated(seq=next(_seq), at=r.created_at, report=r, by="dev"))
-    feed.flush_pending()
-
-
-def sent(session: ConsoleSession) -> list[m.Msg]:
-    return [e.message for e in session.client.outbox.pending()]
 
 
 def point_at(feed: FeedWidget, pos: QPoint) -> None:
