@@ -94,6 +94,10 @@ class CitizenConnection(Endpoint):
             raise ProtocolError(ErrorCode.NOT_FOUND, "this unsubscribe link is unknown")
         return m.Ack(re=msg.id)
 
+    def answered(self, tag: str, seconds: float) -> None:
+        if tag == "report.submit":
+            self.ctx.metrics.report_ack.observe(seconds)
+
     def closed(self) -> None:
         if self.device_key is not None:
             self.ctx.hub.detach_citizen(self.device_key, self.ws)

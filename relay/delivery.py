@@ -7,6 +7,7 @@ not connected now get the alert or message from the database when they reconnect
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -27,20 +28,27 @@ class Delivery:
         #: alerts (primary keys) whose delivered/read counts changed since the last push
         self._dirty: set[int] = set()
 
-    def deliver_alert(self, alert: m.Alert, keys: Iterable[int] | np.ndarray) -> None:
-        """Push one alert frame to every connected recipient: one encode, one broadcast."""
+    def deliver_alert(
+        self, alert: m.Alert, keys: Iterable[int] | np.ndarray, started: float | None = None
+    ) -> None:
+        """Push one alert frame to every connected recipient: one encode, one broadcast.
+
+        `started` (perf_counter) is when the officer's request arrived: the fan-out
+        histogram measures from there to the last frame handed to its connection."""
         frame = codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert)))
         sent = self._hub.send_to_devices(np.asarray(keys, dtype=np.int64).tolist(), frame)
         exercise = alert.info.pilot_id is not None  # counted apart from live statistics
         (
             self._metrics.exercise_alerts_delivered if exercise else self._metrics.alerts_delivered
         ).inc(sent)
+        if started is not None:
+            self._metrics.alert_fanout.observe(time.perf_counter() - started)
 
-    async def redeliver(self, alert_id: str) -> None:
+    async def redeliver(self, alert_id: str, started: float | None = None) -> None:
         """Send an alert's current version to everyone it reaches (read back after commit)."""
         alert, _refs = await self._db.read(alerts.load(alert_id))
         keys = await self._db.read(alerts.recipients_of(alert_id))
-        self.deliver_alert(alert, keys)
+        self.deliver_alert(alert, keys, started)
 
     async def mark_delivered_to_officers(self, ids: list[str]) -> None:
         moved = await self._db.write(reports.mark_chat_delivered_to_officers(ids))

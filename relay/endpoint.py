@@ -71,6 +71,10 @@ class Endpoint:
         self._refused_in_window = 0
         self._close_reason: str | None = None
         self._log_throttle = LogThrottle(cfg.bad_frame_log_every_s)
+        #: when the frame being handled now arrived (perf_counter), for the latency metrics
+        self.received_at = 0.0
+        #: the wire tag of the request being handled (None until it decodes)
+        self._tag: str | None = None
 
     def _message_rate(self) -> Rate:
         cfg = self.ctx.config
@@ -87,9 +91,12 @@ class Endpoint:
         )
         try:
             async for frame in self.ws:
+                self.received_at, self._tag = time.perf_counter(), None
                 reply = await self.handle(frame)
                 if reply is not None:
                     await self.ws.send(codec.encode_text(reply))
+                if self._tag is not None:
+                    self.answered(self._tag, time.perf_counter() - self.received_at)
                 if self._close_reason is not None:
                     await self.ws.close(POLICY_CLOSE, self._close_reason)
                     break
@@ -110,6 +117,9 @@ class Endpoint:
     def closed(self) -> None:
         """The connection ended (cleanly or not)."""
 
+    def answered(self, tag: str, seconds: float) -> None:
+        """A request of type `tag` was answered `seconds` after its frame arrived."""
+
     async def authorise(self, msg: m.Msg) -> None:
         """Raise ProtocolError if this connection may not send `msg` now."""
 
@@ -121,6 +131,7 @@ class Endpoint:
             self._pay_for(frame)
             msg = self.decoder.decode(frame)
             rid = getattr(msg, "id", None)
+            self._tag = str(type(msg).__struct_config__.tag)
             if has_nul(frame):
                 raise ProtocolError(
                     ErrorCode.INVALID,

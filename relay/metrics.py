@@ -11,8 +11,18 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
     generate_latest,
 )
+
+from backend_client.version import lookout_version
+
+#: latency buckets (seconds): a frame answered in a millisecond up to a stalled disk
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
 
 
 class Metrics:
@@ -59,8 +69,40 @@ class Metrics:
         self.event_head = Gauge(
             "lookout_event_head_seq", "Newest event sequence number", registry=r
         )
-        self.db_batches = Gauge("lookout_db_batches", "Write batches committed", registry=r)
-        self.db_jobs = Gauge("lookout_db_jobs", "Write jobs committed", registry=r)
+        # counters (issue 14): they only go up, so a rate() over them is meaningful
+        self.db_batches = Counter("lookout_db_batches", "Write batches committed", registry=r)
+        self.db_jobs = Counter("lookout_db_jobs", "Write jobs committed", registry=r)
+        # ---- latency (issue 14, deliverable 4): what is slow, in seconds
+        self.alert_fanout = Histogram(
+            "lookout_alert_fanout_seconds",
+            "Alert fan-out: the officer's send (or approve, update, cancel) received to the "
+            "last device frame written",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.report_ack = Histogram(
+            "lookout_report_ack_seconds",
+            "Report ingest: a citizen's report.submit received to its answer written",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.db_commit = Histogram(
+            "lookout_db_commit_seconds",
+            "One write batch on the writer thread: its jobs run and the transaction committed",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        #: type: the message's wire tag (alert.send, history.query, ...)
+        self.officer_request = Histogram(
+            "lookout_officer_request_seconds",
+            "An officer request received to its answer written, by message type",
+            ["type"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        # ---- the process and the build (issue 14): memory, CPU, open files, version
+        ProcessCollector(registry=r)
+        Info("lookout_build", "The relay's build", registry=r).info({"version": lookout_version()})
         # -- alerts: no location oracle (issue 8, deliverable 5) --
         self.previews_limited = Counter(
             "lookout_alert_previews_limited",
@@ -104,6 +146,12 @@ class Metrics:
         self.emails_queued = Gauge(
             "lookout_emails_queued", "Emails waiting in the outbox", registry=r
         )
+
+    def committed(self, seconds: float, jobs: int) -> None:
+        """One write batch committed (called on the writer thread: these are thread-safe)."""
+        self.db_batches.inc()
+        self.db_jobs.inc(jobs)
+        self.db_commit.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -105,6 +105,9 @@ class OfficerConnection(Endpoint):
         }
         team.follow_claims(self.handlers, team.team_of(ctx).changed)
 
+    def answered(self, tag: str, seconds: float) -> None:
+        self.ctx.metrics.officer_request.labels(tag).observe(seconds)
+
     def closed(self) -> None:
         self._release()
         self.ctx.hub.drop_officer(self.ws)
@@ -553,11 +556,11 @@ class OfficerConnection(Endpoint):
 
     def _accepted(self, msg: Any, deliver_to: Any = None) -> Callable[[Tx, m.Alert], m.Msg]:
         """The reply to an alert action; an active alert goes to `deliver_to` after commit."""
-        delivery = self.ctx.delivery
+        delivery, started = self.ctx.delivery, self.received_at
 
         def answer(tx: Tx, alert: m.Alert) -> m.Msg:
             if deliver_to is not None and alert.state == "active":
-                tx.after_commit(lambda: delivery.deliver_alert(alert, deliver_to))
+                tx.after_commit(lambda: delivery.deliver_alert(alert, deliver_to, started))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return answer
@@ -576,16 +579,16 @@ class OfficerConnection(Endpoint):
 
     async def alert_approve(self, msg: m.AlertApprove) -> m.Msg:
         assert self.actor is not None
-        spawn, delivery = self.ctx.spawn, self.ctx.delivery
+        spawn, delivery, started = self.ctx.spawn, self.ctx.delivery, self.received_at
         keys = await self.ctx.db.read(alerts.recipients_of(msg.alert_id))
 
         def answer(tx: Tx, approved: Any) -> m.Msg:
             alert, then = approved
             if then is not None and then[0] == "alert":
-                tx.after_commit(lambda: delivery.deliver_alert(then[1], keys))
+                tx.after_commit(lambda: delivery.deliver_alert(then[1], keys, started))
             elif then is not None:
                 original = str(then[1])  # old and new recipients: read back after commit
-                tx.after_commit(lambda: spawn(delivery.redeliver(original)))
+                tx.after_commit(lambda: spawn(delivery.redeliver(original, started)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(
@@ -598,7 +601,7 @@ class OfficerConnection(Endpoint):
 
     async def alert_update(self, msg: m.AlertUpdate) -> m.Msg:
         assert self.actor is not None
-        spawn, delivery = self.ctx.spawn, self.ctx.delivery
+        spawn, delivery, started = self.ctx.spawn, self.ctx.delivery, self.received_at
         targets = await self._select(msg.info)
         cfg = self.ctx.config
 
@@ -606,7 +609,7 @@ class OfficerConnection(Endpoint):
             alert, applied = revised
             alert_id = alert.alert_id  # old and new recipients: read back after commit
             if applied:
-                tx.after_commit(lambda: spawn(delivery.redeliver(alert_id)))
+                tx.after_commit(lambda: spawn(delivery.redeliver(alert_id, started)))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         job = alerts.revise(
@@ -616,12 +619,12 @@ class OfficerConnection(Endpoint):
 
     async def alert_cancel(self, msg: m.AlertCancel) -> m.Msg:
         assert self.actor is not None
-        delivery = self.ctx.delivery
+        delivery, started = self.ctx.delivery, self.received_at
 
         def answer(tx: Tx, cancelled: tuple[m.Alert, list[int]]) -> m.Msg:
             alert, recipients = cancelled
             if recipients:
-                tx.after_commit(lambda: delivery.deliver_alert(alert, recipients))
+                tx.after_commit(lambda: delivery.deliver_alert(alert, recipients, started))
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(

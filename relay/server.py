@@ -104,6 +104,7 @@ class Relay:
         box = SecretBox.load_or_create(key_path(data, config.secrets_key))
         seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self._published)
+        self.db.on_commit = self.metrics.committed
         self.delivery = Delivery(self.db, self.hub, self.metrics)
         self.mail: Mail | None = None
         if config.smtp_url:
@@ -332,8 +333,6 @@ class Relay:
 
     def _render_metrics(self) -> bytes:
         self.metrics.event_head.set(self.db.head_seq)
-        self.metrics.db_batches.set(self.db.batches)
-        self.metrics.db_jobs.set(self.db.jobs)
         self.metrics.devices_located.set(len(self.index))
         return self.metrics.render()
 

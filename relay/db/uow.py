@@ -149,6 +149,8 @@ class Database:
         self._thread.start()
         self.batches = 0
         self.jobs = 0
+        #: told (seconds, jobs) on the writer thread after each batch commits (the metrics)
+        self.on_commit: Callable[[float, int], None] | None = None
         #: why the last write failed for lack of storage; None once a batch commits
         self.problem: str | None = None
 
@@ -223,6 +225,7 @@ class Database:
 
     def _run_batch(self, batch: list[_Job]) -> None:
         seq_before = self._next_seq
+        started = time.perf_counter()
         now = time.time()
         self._storage_failed = False
         try:
@@ -248,6 +251,8 @@ class Database:
             self.problem = None
         self.batches += 1
         self.jobs += len(batch)
+        if self.on_commit is not None:
+            self.on_commit(time.perf_counter() - started, len(batch))
         events: list[tuple[int, bytes]] = []
         exercise: set[int] = set()
         for _job, ok, _res, done in outcomes:
