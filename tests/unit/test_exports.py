@@ -271,3 +271,20 @@ def test_csv_incidents() -> None:
     assert rows[0]["title"] == "'" + HOSTILE[6]
     assert rows[0]["report_ids"] == "r0;r1;r2" and rows[0]["report_count"] == "3"
     assert rows[1]["report_count"] == "0"
+
+
+def test_docs_list_the_csv_columns() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "interop.md").read_text()
+    for kind, cols in COLUMNS.items():
+        line = next(x for x in doc.splitlines() if x.startswith(f"{kind}: "))
+        assert tuple(line.removeprefix(f"{kind}: ").split(", ")) == cols
+
+
+def test_characters_xml_cannot_hold_stay_in_place() -> None:
+    words = "bell\x07 and nul\x00 here"
+    root = etree.fromstring(to_kml([report(0, words)]))
+    value = root.find(f".//{KML}Data[@name='text']/{KML}value")
+    assert value is not None and value.text == "bell\ufffd and nul\ufffd here"
+    assert read_csv(to_csv("reports", [report(0, "a\nb")]))[0]["text"] == "a\nb"
