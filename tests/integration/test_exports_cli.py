@@ -121,3 +121,29 @@ def test_an_unknown_incident_writes_nothing(case: Case, tmp_path: Path) -> None:
     assert relay_cli.main([*argv, "--data-dir", str(case.data_dir), "--out", str(out)]) == 1
     assert not out.exists() and not list(tmp_path.iterdir())
     assert len(audit_rows(case)) == before
+
+
+@pytest.mark.parametrize("kind", ["reports", "alerts", "incidents"])
+@pytest.mark.parametrize("fmt", ["geojson", "kml", "csv"])
+def test_every_kind_in_every_format_reads_back(
+    case: Case, tmp_path: Path, kind: str, fmt: str
+) -> None:
+    data = run(case, tmp_path / f"x.{fmt}", kind, "--format", fmt)
+    expected = {"reports": 3, "alerts": 1, "incidents": 1}[kind]
+    if fmt == "geojson":
+        doc = json.loads(data)
+        assert geojson_validator.validate_structure(doc, check_crs=True) == {}
+        assert geojson_validator.validate_geometries(doc)["invalid"] == {}
+        assert len(doc["features"]) == expected
+    elif fmt == "kml":
+        xsd = resources.files("fastkml") / "schema" / "ogckml22.xsd"
+        with resources.as_file(xsd) as path:
+            schema = etree.XMLSchema(etree.parse(str(path)))
+        root = etree.fromstring(data)
+        assert schema.validate(root), schema.error_log
+        assert len(root.findall(f".//{KML}Placemark")) == expected
+    else:
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+        assert len(rows) == expected
+    last = audit_rows(case)[-1]
+    assert last.action == f"export.{kind}" and json.loads(last.detail)["format"] == fmt
