@@ -14,7 +14,6 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import shapely
 from sqlalchemy import Engine, select
@@ -25,10 +24,6 @@ from backend_client import messages as m
 from relay import admin, evidence, wire
 from relay.config import RelayConfig
 from relay.db import models as db
-
-Format = Literal["geojson", "kml", "csv"]
-FORMATS: tuple[Format, ...] = ("geojson", "kml", "csv")
-KINDS: tuple[exports.Kind, ...] = ("reports", "alerts", "incidents")
 
 
 @dataclass(frozen=True)
@@ -95,28 +90,12 @@ def select_items(
     return [], [], out
 
 
-def render(
-    kind: exports.Kind,
-    fmt: Format,
-    reports: list[m.Report],
-    alerts: list[m.Alert],
-    incidents: list[exports.IncidentSummary],
-    *,
-    bom: bool = False,
-) -> bytes:
-    if fmt == "geojson":
-        return exports.to_geojson(reports, alerts, incidents)
-    if fmt == "kml":
-        return exports.to_kml(reports, alerts, incidents, name=f"Lookout {kind}")
-    return exports.to_csv(kind, reports, alerts, incidents, bom=bom)
-
-
 def export(
     engine: Engine,
     out: Path,
     *,
     kind: exports.Kind,
-    fmt: Format,
+    fmt: exports.Format,
     selectors: evidence.Selectors,
     bom: bool = False,
     include_exercise: bool = False,
@@ -128,7 +107,7 @@ def export(
         reports, alerts, incidents = select_items(
             s, kind, selectors, include_exercise=include_exercise
         )
-    data = render(kind, fmt, reports, alerts, incidents, bom=bom)
+    data = exports.render(kind, fmt, reports, alerts, incidents, bom=bom)
     count = len(reports) + len(alerts) + len(incidents)
     digest = hashlib.sha256(data).hexdigest()
     # written beside its place, audited, then put in place: no file leaves unaudited
