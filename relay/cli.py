@@ -1,5 +1,6 @@
-"""`lookout-relay`: serve, manage officers, verify the audit log, export alerts as CAP and
-evidence packages, count bounced emails."""
+"""`lookout-relay`: serve, manage officers, verify the audit log, export alerts as CAP,
+reports, alerts and incidents as GeoJSON, KML or CSV, and evidence packages, count
+bounced emails."""
 
 from __future__ import annotations
 
@@ -197,6 +198,30 @@ def build_parser() -> argparse.ArgumentParser:
     bounce.add_argument("--data-dir", type=Path, required=True, help="the relay's data directory")
     bounce.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data-dir)")
 
+    exq = sub.add_parser(
+        "export",
+        help="write reports, alerts or incidents as GeoJSON, KML or CSV (docs/interop.md)",
+        description="With no selector every item of the kind is written; --incident picks "
+        "items (repeatable), --since, --until and --area narrow them, as for evidence export. "
+        "Every export is audited.",
+    )
+    exq.add_argument("kind", choices=("reports", "alerts", "incidents"))
+    _data_dir(exq)
+    exq.add_argument("--format", required=True, choices=("geojson", "kml", "csv"))
+    exq.add_argument("--out", type=Path, required=True, help="the file to write")
+    exq.add_argument("--since", help="ISO 8601 time with a zone, e.g. 2026-12-01T08:00:00Z")
+    exq.add_argument("--until", help="ISO 8601 time with a zone")
+    exq.add_argument(
+        "--area", type=Path, help="a GeoJSON Polygon file: reports inside, alerts that touch it"
+    )
+    exq.add_argument("--incident", action="append", default=[], help="an incident ref (repeatable)")
+    exq.add_argument(
+        "--bom", action="store_true", help="CSV: begin with a UTF-8 BOM, so Excel reads UTF-8"
+    )
+    exq.add_argument(
+        "--include-exercise", action="store_true", help="also write pilots' exercise traffic"
+    )
+
     ev = sub.add_parser("evidence", help="signed evidence packages (docs/evidence.md)")
     evsub = ev.add_subparsers(dest="action", required=True)
     evx = evsub.add_parser(
@@ -241,9 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         from relay.mail import bounces
 
         return bounces.main(args.data_dir, args.database_url)
-    selectors = _evidence_selectors(args) if args.command == "evidence" else None
-    if args.command == "evidence" and selectors is None:
-        return 2
+    selectors = None
+    if args.command in ("evidence", "export"):
+        selectors = _evidence_selectors(args, allow_empty=args.command == "export")
+        if selectors is None:
+            return 2
     fresh = args.command == "officer" and args.action == "add" and args.init
     if args.database_url is None and not fresh and not (args.data_dir / "relay.sqlite").exists():
         print(
@@ -267,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             return _privacy_report(args, engine)
         if args.command == "evidence" and selectors is not None:
             return _evidence_export(args, engine, selectors)
+        if args.command == "export" and selectors is not None:
+            return _export(args, engine, selectors)
         if args.command == "alert" and args.action == "list":
             for a in admin.list_alerts(engine):
                 print(
@@ -392,7 +421,9 @@ def _privacy_report(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
-def _evidence_selectors(args: argparse.Namespace) -> evidence.Selectors | None:
+def _evidence_selectors(
+    args: argparse.Namespace, *, allow_empty: bool = False
+) -> evidence.Selectors | None:
     """The export's selectors, or None after saying on stderr what is wrong."""
     try:
         since = None if args.since is None else evidence.parse_time(args.since)
@@ -403,12 +434,12 @@ def _evidence_selectors(args: argparse.Namespace) -> evidence.Selectors | None:
         return None
     selectors = evidence.Selectors(
         incidents=tuple(args.incident),
-        reports=tuple(args.report),
+        reports=tuple(getattr(args, "report", ())),
         since=since,
         until=until,
         area=area,
     )
-    if selectors.empty():
+    if selectors.empty() and not allow_empty:
         print(
             "cannot export: no selector given; name what goes in with --incident REF, "
             "--report ID, --since/--until TIME or --area FILE.geojson",
@@ -440,6 +471,30 @@ def _evidence_export(
     print(f"  merkle root: {done.merkle_root}")
     print(f"  signed by key: {done.fingerprint}")
     print(f"  check it with: lookout-evidence verify {done.path} --fingerprint {done.fingerprint}")
+    return 0
+
+
+def _export(args: argparse.Namespace, engine: Engine, selectors: evidence.Selectors) -> int:
+    from relay import exports
+
+    try:
+        done = exports.export(
+            engine,
+            args.out,
+            kind=args.kind,
+            fmt=args.format,
+            selectors=selectors,
+            bom=args.bom,
+            include_exercise=args.include_exercise,
+        )
+    except evidence.EvidenceError as exc:
+        print(f"cannot export: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"{done.count} {args.kind} written as {args.format}: {done.path}")
+    print(f"  sha256: {done.sha256} (in the audit log)")
     return 0
 
 

@@ -30,6 +30,7 @@ CONTRACT_MODULES = (
     "geometry",
     "scenarios",
     "pilots",
+    "exports",
 )
 FEATURES = (
     "alerts",
