@@ -53,6 +53,16 @@ _NON_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufff
 
 
 @dataclass(frozen=True)
+class Translation:
+    """An alert's text in one language: one CAP `info` block (e.g. `cy` for Welsh)."""
+
+    language: str
+    headline: str
+    description: str = ""
+    instruction: str = ""
+
+
+@dataclass(frozen=True)
 class Issuer:
     """Who a relay's CAP messages come from: its one configured `sender` (globally unique,
     the same in every message, from the CLI, the officer API and the feed) and the base
@@ -62,6 +72,7 @@ class Issuer:
     web_base: str = ""
 
     def web(self, alert_id: str) -> str | None:
+        """The portal's page of `alert_id`, for `<web>`; None without a base URL."""
         return f"{self.web_base.rstrip('/')}/alerts/{alert_id}" if self.web_base else None
 
 
@@ -95,6 +106,7 @@ def alert_to_cap(
     web: str | None = None,
     response_type: str = RESPONSE_TYPE,
     language: str = LANGUAGE,
+    translations: Sequence[Translation] = (),
 ) -> str:
     """Render `alert` as a CAP 1.2 XML document (text, with a UTF-8 XML declaration).
 
@@ -113,7 +125,8 @@ def alert_to_cap(
     `web` is the page with more about the alert (the portal's alert page; the Google
     Public Alerts profile requires one), left out when None. `response_type` is CAP's
     `responseType` (Monitor unless the template says Shelter, Evacuate, ...), and
-    `language` the RFC 3066 tag of the `info` block's text.
+    `language` the RFC 3066 tag of the `info` block's text. Each of `translations` adds
+    an `info` block of its own in another language (same event, area and parameters).
 
     Raises ValueError when a value cannot make a valid CAP document: an identifier or
     sender with spaces, commas, `<` or `&`, a reference `sent` not in CAP form, or a
@@ -140,8 +153,29 @@ def alert_to_cap(
     if triples:
         _sub(root, "references", " ".join(triples))
 
+    blocks = [Translation(language, info.headline, info.description, info.instruction)]
+    for extra in translations:
+        if extra.language in {b.language for b in blocks}:
+            raise ValueError(f"two info blocks in language {extra.language!r}")
+        blocks.append(extra)
+    for block in blocks:  # CAP 1.2 section 3.2.2: one info block per language
+        _info(root, alert, block, web, response_type, sender_name)
+
+    body: str = etree.tostring(root, encoding="unicode", pretty_print=True)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+def _info(
+    root: etree._Element,
+    alert: messages.Alert,
+    block: Translation,
+    web: str | None,
+    response_type: str,
+    sender_name: str | None,
+) -> None:
+    info = alert.info
     el = _sub(root, "info")
-    _sub(el, "language", language)
+    _sub(el, "language", block.language)
     _sub(el, "category", info.cap_category)
     _sub(el, "event", info.event)
     _sub(el, "responseType", response_type)
@@ -150,10 +184,10 @@ def alert_to_cap(
     _sub(el, "certainty", info.certainty)
     _sub(el, "expires", cap_datetime(info.expires_at))
     _sub(el, "senderName", alert.sender if sender_name is None else sender_name)
-    _sub(el, "headline", info.headline)
+    _sub(el, "headline", block.headline)
     for tag, text in (
-        ("description", info.description),
-        ("instruction", info.instruction),
+        ("description", block.description),
+        ("instruction", block.instruction),
         ("web", web),
         ("contact", info.contact),
     ):
@@ -172,9 +206,6 @@ def alert_to_cap(
         circle = info.area
         centre = f"{_num(circle.lat, 7)},{_num(circle.lon, 7)}"
         _sub(area, "circle", f"{centre} {_num(circle.radius_m / 1000.0, 6)}")
-
-    body: str = etree.tostring(root, encoding="unicode", pretty_print=True)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 def message_identifier(xml: str) -> str | None:
