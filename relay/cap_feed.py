@@ -161,8 +161,11 @@ def render_feed(entries: list[Entry], sender: str, base: str, now: float) -> byt
 class CapFeed:
     """Answers `/cap/...` GETs from the database, on a reader thread."""
 
-    def __init__(self, database: Database, sender: str, web_base: str) -> None:
+    def __init__(
+        self, database: Database, sender: str, web_base: str, hostnames: tuple[str, ...]
+    ) -> None:
         self._db = database
+        self._hostnames = hostnames
         self.sender = sender
         self.web_base = web_base.rstrip("/")
 
@@ -179,8 +182,7 @@ class CapFeed:
         if path == FEED_PATH:
             now = time.time()
             entries = await self._db.read(current_entries(now))
-            host = request.headers.get("Host", "localhost")
-            base = self.web_base or f"https://{host}"
+            base = self.web_base or f"https://{self._host(request)}"
             return _cached(request, render_feed(entries, self.sender, base, now), ATOM_TYPE)
         name = path[len(MESSAGE_PREFIX) :]
         identifier = name.removesuffix(".xml")
@@ -190,6 +192,15 @@ class CapFeed:
         if xml is None:
             return portal._response(http.HTTPStatus.NOT_FOUND, b"no such CAP message\n")
         return _cached(request, xml.encode("utf-8"), CAP_TYPE)
+
+    def _host(self, request: Request) -> str:
+        """The Host the request named, when it is one of the relay's own names (a forged
+        Host never ends up in the links a cache may keep); else the first of them."""
+        host = request.headers.get("Host", "")
+        name = host.rsplit(":", 1)[0].strip("[]") if not host.endswith("]") else host.strip("[]")
+        if host and name in self._hostnames:
+            return host
+        return self._hostnames[0] if self._hostnames else "localhost"
 
 
 def _cached(request: Request, body: bytes, content_type: str) -> Response:

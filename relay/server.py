@@ -105,7 +105,9 @@ class Relay:
         seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self._published)
         self.delivery = Delivery(self.db, self.hub, self.metrics)
-        self.cap_feed = cap_feed.CapFeed(self.db, config.cap_sender, config.cap_web_url())
+        self.cap_feed = cap_feed.CapFeed(
+            self.db, config.cap_sender, config.cap_web_url(), config.hostnames
+        )
         self.mail: Mail | None = None
         if config.smtp_url:
             from relay.mail.service import Mail

@@ -36,11 +36,14 @@ def _exchange(host: str, port: int, ctx: ssl.SSLContext, request: bytes) -> byte
     return b"".join(chunks)
 
 
-async def get(r: RunningRelay, path: str, *headers: str) -> tuple[int, dict[str, str], bytes]:
+async def get(
+    r: RunningRelay, path: str, *headers: str, host_header: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
     url = urlsplit(r.relay.url)  # type: ignore[attr-defined]
     host, port = url.hostname or "127.0.0.1", url.port or 443
     extra = "".join(f"{h}\r\n" for h in headers)
-    req = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
+    named = host_header or f"{host}:{port}"
+    req = f"GET {path} HTTP/1.1\r\nHost: {named}\r\n{extra}\r\n".encode()
     raw = await asyncio.to_thread(_exchange, host, port, r.ssl, req)
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("iso-8859-1").split("\r\n")
@@ -104,6 +107,25 @@ async def test_the_atom_feed_lists_each_current_public_alert_message(tmp_path) -
 
         for missing in ("/cap/alerts/A-NOPE.xml", f"/cap/alerts/{plain}.9.xml", "/cap/alerts/x"):
             assert (await get(running, missing))[0] == 404, missing
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_feed_links_never_follow_a_forged_host(tmp_path) -> None:
+    running = await start_relay(tmp_path / "r")  # no cap_web_base: links use the Host
+    try:
+        await device(running)
+        dana = await officer(running)
+        ok = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+        assert isinstance(ok, m.AlertAccepted)
+        url = urlsplit(running.relay.url)  # type: ignore[attr-defined]
+        own = f"{url.hostname}:{url.port}"
+        _, _, honest = await get(running, "/cap/feed.atom")
+        _, _, forged = await get(running, "/cap/feed.atom", host_header="evil.example")
+        [entry] = feedparser.parse(honest).entries
+        links = [x.href for x in entry.links if x.rel == "alternate"]
+        assert links == [f"https://{own}/cap/alerts/{ok.alert.alert_id}.xml"]
+        assert b"evil.example" not in forged and b"https://localhost/cap/alerts/" in forged
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
 
