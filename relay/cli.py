@@ -607,12 +607,6 @@ def _serve(args: argparse.Namespace) -> int:
     if not settings.pop("metrics"):
         settings["metrics_port"] = None
     config = RelayConfig(**settings)  # type: ignore[arg-type]  # read_config_file typed each
-    if not config.cap_sender:  # said at start, not first when an officer sends an alert
-        print(
-            "warning: no --cap-sender (cap_sender in the config file): this relay will "
-            "refuse to send or export alerts until it has one",
-            file=sys.stderr,
-        )
     if config.host not in (*config.hostnames, "0.0.0.0", "::"):  # the certificate covers it
         config.hostnames = (*config.hostnames, config.host)
     if config.portal_tiles is not None:  # said now, in one line, not as a traceback later
@@ -640,6 +634,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  certificate SHA-256 fingerprint: {relay.fingerprint}", flush=True)
         evidence_fp = checkpoints.fingerprint(relay.signing_key.public_key())
         print(f"  evidence key fingerprint (Ed25519): {evidence_fp}", flush=True)
+        if not config.cap_sender:  # said at start, not first when an officer sends an alert
+            print(
+                "  warning: no --cap-sender (cap_sender in the config file): this relay "
+                "refuses to send or export alerts until it has one",
+                flush=True,
+            )
         if relay.metrics_port is not None:
             print(
                 f"  metrics: http://{config.metrics_host}:{relay.metrics_port}/metrics",
