@@ -321,7 +321,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = admin.open_engine(data_dir)
     totp_secret = admin.add_officer(engine, OFFICER, "dispatcher", PASSWORD).totp_secret
     engine.dispose()
-    relay = Relay(RelayConfig(data_dir=data_dir, port=0, approval_threshold=10**9, **BENCH_LIMITS))
+    relay = Relay(
+        RelayConfig(
+            data_dir=data_dir,
+            port=0,
+            approval_threshold=10**9,
+            cap_sender="lookout@bench.lookout.example",
+            **BENCH_LIMITS,
+        )
+    )
     await relay.start()
     assert relay.ca_path is not None
     log(f"relay at {relay.url}")

@@ -211,6 +211,7 @@ async def email_part(args: argparse.Namespace) -> dict[str, Any]:
             data_dir=data_dir,
             port=0,
             approval_threshold=10**9,
+            cap_sender="lookout@bench.lookout.example",
             smtp_url=f"smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}",
             smtp_ca=Path(ca),
             mail_from="alerts@bench.example.org",
@@ -399,7 +400,14 @@ async def browser_part(args: argparse.Namespace) -> dict[str, Any]:
     engine = admin.open_engine(here / "relay")
     secret = admin.add_officer(engine, OFFICER, "dispatcher", PASSWORD).totp_secret
     engine.dispose()
-    relay = Relay(RelayConfig(data_dir=here / "relay", port=0, **BENCH_LIMITS))
+    relay = Relay(
+        RelayConfig(
+            data_dir=here / "relay",
+            port=0,
+            cap_sender="lookout@bench.lookout.example",
+            **BENCH_LIMITS,
+        )
+    )
     await relay.start()
     assert relay.ca_path is not None and relay.tls_files is not None
     client = RelayClient(

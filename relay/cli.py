@@ -20,12 +20,25 @@ from sqlalchemy.orm import Session
 
 from backend_client import rules
 from backend_client.version import lookout_version
-from relay import admin, audit, checkpoints, evidence
+from relay import admin, audit, cap, checkpoints, evidence
 from relay.config import RelayConfig
 from relay.db import models as db
 
 #: the metrics listener's port for `serve` (loopback unless --metrics-host says otherwise)
 DEFAULT_METRICS_PORT = 9465
+
+
+def _cap_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cap-sender",
+        help="the CAP sender of every alert message this relay issues, globally unique "
+        "(e.g. lookout@police.example.org); required to send or export alerts",
+    )
+    p.add_argument(
+        "--cap-web-base",
+        help="base URL of the portal's alert pages, for each CAP message's <web> "
+        "(BASE/alerts/ID; default: --public-url)",
+    )
 
 
 def _data_dir(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -108,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--public-url",
         help="the portal's public https:// address, for the links in emails",
     )
+    _cap_options(serve)
     serve.add_argument(
         "--portal-tiles",
         type=Path,
@@ -170,7 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     alert = sub.add_parser("alert", help="alerts")
     alsub = alert.add_subparsers(dest="action", required=True)
     exp = alsub.add_parser("export-cap", help="print an alert as CAP 1.2 XML")
-    exp.add_argument("alert_id")
+    exp.add_argument(
+        "alert_id", help="an alert id (its current message) or, with --message, a CAP identifier"
+    )
+    exp.add_argument(
+        "--message",
+        action="store_true",
+        help="ALERT_ID is a CAP message identifier: A-... is the original Alert, A-....1 the "
+        "next message; each is printed exactly as it was sent",
+    )
+    exp.add_argument(
+        "--config", type=Path, help="the relay's config file (for cap_sender, cap_web_base)"
+    )
+    _cap_options(exp)
     _data_dir(exp)
     als = alsub.add_parser("list", help="list alerts, newest first (ids for export-cap)")
     _data_dir(als)
@@ -304,8 +330,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return 0
         if args.command == "alert":
+            issuer = _export_issuer(args)
+            if issuer is None:
+                return 2
             try:
-                print(admin.export_cap(engine, args.alert_id))
+                print(admin.export_cap(engine, args.alert_id, issuer, current=not args.message))
             except Exception as exc:  # ProtocolError(NOT_FOUND) or a broken record
                 print(f"cannot export alert {args.alert_id}: {exc}", file=sys.stderr)
                 return 1
@@ -553,7 +582,33 @@ SERVE_OPTIONS = (
     "mail_from",
     "public_url",
     "portal_tiles",
+    "cap_sender",
+    "cap_web_base",
 )
+
+
+def _export_issuer(args: argparse.Namespace) -> cap.Issuer | None:
+    """The relay's CAP issuer for `alert export-cap`: the same `cap_sender` as `serve`
+    (from --cap-sender or the config file); None, said on stderr, when there is none."""
+    from relay.config import ConfigError, read_config_file
+
+    settings: dict[str, object] = {}
+    if args.config is not None:
+        try:
+            settings = read_config_file(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return None
+    sender = args.cap_sender or settings.get("cap_sender") or ""
+    web = args.cap_web_base or settings.get("cap_web_base") or settings.get("public_url") or ""
+    if not isinstance(sender, str) or not sender:
+        print(
+            "no CAP sender: give --cap-sender (the relay's own, e.g. lookout@police.example.org) "
+            "or --config FILE with cap_sender",
+            file=sys.stderr,
+        )
+        return None
+    return cap.Issuer(sender, str(web))
 
 
 def serve_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -634,6 +689,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  certificate SHA-256 fingerprint: {relay.fingerprint}", flush=True)
         evidence_fp = checkpoints.fingerprint(relay.signing_key.public_key())
         print(f"  evidence key fingerprint (Ed25519): {evidence_fp}", flush=True)
+        if not config.cap_sender:  # said at start, not first when an officer sends an alert
+            print(
+                "  warning: no --cap-sender (cap_sender in the config file): this relay "
+                "refuses to send or export alerts until it has one",
+                flush=True,
+            )
         if relay.metrics_port is not None:
             print(
                 f"  metrics: http://{config.metrics_host}:{relay.metrics_port}/metrics",

@@ -144,6 +144,15 @@ class RelayConfig:
     mail_from: str = ""
     #: the portal's public https:// address: confirmation and unsubscribe links start so
     public_url: str = ""
+    # ---- CAP (issue 14; docs/interop.md)
+    #: the CAP `sender` of every message this relay issues, globally unique (CAP 1.2
+    #: section 3.2.1), e.g. `lookout@police.example.org`. Empty: the relay refuses to
+    #: send, approve, update, cancel or export an alert (`--cap-sender`). It is written
+    #: into each message once, when it is sent: changing it never rewrites earlier ones.
+    cap_sender: str = ""
+    #: base of each CAP message's `<web>` (the portal's alert page,
+    #: `{cap_web_base}/alerts/{alert id}`); empty: `public_url`, then no `<web>`
+    cap_web_base: str = ""
     #: a CA file (PEM) to check the SMTP server's certificate with; default: the system's
     smtp_ca: Path | None = None
     #: SMTP connections (and emails in flight) at once
@@ -159,10 +168,9 @@ class RelayConfig:
     #: the sender looks for due emails at least this often (it is also woken on commit)
     email_poll_s: float = 5.0
 
-    @property
-    def cap_sender(self) -> str:
-        """The CAP `sender` of this relay's alerts: named after its first host name."""
-        return f"lookout@{self.hostnames[0] if self.hostnames else 'localhost'}"
+    def cap_web_url(self) -> str:
+        """Where a CAP `<web>` points (without the alert id); "" when nothing is set."""
+        return (self.cap_web_base or self.public_url).rstrip("/")
 
 
 # --- the config file (`lookout-relay serve --config FILE`) ------------------------------

@@ -439,7 +439,7 @@ def _alert_entries(
                     info=info,
                     sent_at=v.sent_at,
                 )
-                xml = alerts.to_cap(msg, refs, alerts.DEFAULT_CAP_SENDER)
+                xml = alerts.to_cap(msg, refs, alerts.DEFAULT_ISSUER)
             path = f"cap/{a.public_id}/{v.n}.xml"
             w.put(path, xml.encode("utf-8"))
             versions.append(

@@ -25,6 +25,7 @@ from backend_client.limits import REPLAY_BATCH
 from relay import (
     accounts,
     alerts,
+    cap,
     evidence_api,
     history,
     incidents,
@@ -565,6 +566,11 @@ class OfficerConnection(Endpoint):
 
         return answer
 
+    def _cap_issuer(self) -> cap.Issuer:
+        """The relay's one CAP sender (ProtocolError when none is configured)."""
+        cfg = self.ctx.config
+        return alerts.issuer(cfg.cap_sender, cfg.cap_web_url())
+
     async def alert_send(self, msg: m.AlertSend) -> m.Msg:
         assert self.actor is not None
         limited = self._count_limited(msg.id)
@@ -573,7 +579,12 @@ class OfficerConnection(Endpoint):
         targets = await self._select(msg.info)
         cfg = self.ctx.config
         job = alerts.create(
-            self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown, cfg.cap_sender
+            self.actor,
+            msg,
+            targets,
+            cfg.approval_threshold,
+            cfg.min_count_shown,
+            self._cap_issuer(),
         )
         return await self._once(msg, job, self._accepted(msg, deliver_to=targets.keys))
 
@@ -593,9 +604,7 @@ class OfficerConnection(Endpoint):
 
         return await self._once(
             msg,
-            alerts.approve(
-                self.actor, msg, self.ctx.config.min_count_shown, self.ctx.config.cap_sender
-            ),
+            alerts.approve(self.actor, msg, self.ctx.config.min_count_shown, self._cap_issuer()),
             answer,
         )
 
@@ -613,7 +622,12 @@ class OfficerConnection(Endpoint):
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         job = alerts.revise(
-            self.actor, msg, targets, cfg.approval_threshold, cfg.min_count_shown, cfg.cap_sender
+            self.actor,
+            msg,
+            targets,
+            cfg.approval_threshold,
+            cfg.min_count_shown,
+            self._cap_issuer(),
         )
         return await self._once(msg, job, answer)
 
@@ -629,16 +643,15 @@ class OfficerConnection(Endpoint):
 
         return await self._once(
             msg,
-            alerts.cancel(
-                self.actor, msg, self.ctx.config.min_count_shown, self.ctx.config.cap_sender
-            ),
+            alerts.cancel(self.actor, msg, self.ctx.config.min_count_shown, self._cap_issuer()),
             answer,
         )
 
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:
         assert self.actor is not None
-        alert, refs = await self.ctx.db.read(alerts.load(msg.alert_id))
-        xml = alerts.to_cap(alert, refs, self.ctx.config.cap_sender)
+        xml = await self.ctx.db.read(
+            alerts.export_cap(msg.alert_id, self._cap_issuer(), current=True)
+        )
         await self.ctx.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
         return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
 

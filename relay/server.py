@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, checkpoints, evidence_api, portal, reports, tls
+from relay import alerts, cap_feed, checkpoints, evidence_api, portal, reports, tls
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -106,6 +106,9 @@ class Relay:
         self.db = Database(engine, on_events=self._published)
         self.db.on_commit = self.metrics.committed
         self.delivery = Delivery(self.db, self.hub, self.metrics)
+        self.cap_feed = cap_feed.CapFeed(
+            self.db, config.cap_sender, config.cap_web_url(), config.hostnames
+        )
         self.mail: Mail | None = None
         if config.smtp_url:
             from relay.mail.service import Mail
@@ -281,6 +284,9 @@ class Relay:
                 tile = await self.tiles.respond(request)
                 if tile is not None:
                     return tile
+        feed = await self.cap_feed.respond(request)  # /cap/feed.atom, /cap/alerts/ID.xml
+        if feed is not None:
+            return feed
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             problem = self.db.problem or self.media.problem

@@ -15,6 +15,8 @@ os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 PASSWORD = "correct horse battery"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+#: the CAP sender of every test relay (a relay refuses to send or export CAP without one)
+TEST_CAP_SENDER = "lookout@test.lookout.example"
 #: Every test client is on loopback: exempt it from the per-address limits, as an operator
 #: would a carrier NAT, and let one test device file more than a phone would.
 #: tests/integration/test_abuse.py sets its own small limits instead.
@@ -68,6 +70,7 @@ async def start_relay(data_dir: Path, **config: object) -> RunningRelay:
     # Flow tests assert exact small counts and poll previews: their relay counts from 1 and
     # does not rate-limit previews. tests/integration/test_location_oracle.py runs the
     # defaults (fewer than 5, a burst of 30) and passes them explicitly.
+    config.setdefault("cap_sender", TEST_CAP_SENDER)  # a relay sends CAP only with one
     config.setdefault("min_count_shown", 1)
     config.setdefault("preview_burst", 1_000_000)
     for name, value in TEST_LIMITS.items():

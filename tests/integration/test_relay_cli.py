@@ -7,10 +7,12 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
+
 from backend_client import OFFICER_PATH
 from backend_client import messages as m
 from relay import cap
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TEST_CAP_SENDER
 from tests.support.flows import PRESTON, device
 from tests.support.peer import Peer, next_id
 from tests.support.serving import serving
@@ -137,13 +139,37 @@ async def test_export_cap_from_the_command_line(relay) -> None:
     )
     acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=info))
     assert isinstance(acc, m.AlertAccepted)
-    done = run("alert", "export-cap", acc.alert.alert_id, "--data-dir", str(relay.data_dir))
-    assert done.returncode == 0, done.stderr
-    assert cap.validate_cap(done.stdout) == [] and "Test &lt;alert&gt; &amp; co" in done.stdout
-    listed = run("alert", "list", "--data-dir", str(relay.data_dir))
-    assert listed.returncode == 0 and listed.stdout.startswith(acc.alert.alert_id + "\tactive")
-    missing = run("alert", "export-cap", "A-NOPE", "--data-dir", str(relay.data_dir))
+    aid, data = acc.alert.alert_id, str(relay.data_dir)
+    unsent = run("alert", "export-cap", aid, "--data-dir", data)
+    assert unsent.returncode == 2 and "--cap-sender" in unsent.stderr  # no made-up sender
+    original = run("alert", "export-cap", aid, "--cap-sender", TEST_CAP_SENDER, "--data-dir", data)
+    assert original.returncode == 0, original.stderr
+    assert (
+        cap.validate_cap(original.stdout) == [] and "Test &lt;alert&gt; &amp; co" in original.stdout
+    )
+    later = msgspec.structs.replace(info, headline="Second text")
+    upd = await off.request(m.AlertUpdate(id=next_id(), idem=next_id(), alert_id=aid, info=later))
+    assert isinstance(upd, m.AlertAccepted)
+    # a different sender on the command line: every message stays as the relay sent it
+    other = ("--cap-sender", "lookout@elsewhere.example", "--data-dir", data)
+    current = run("alert", "export-cap", aid, *other)
+    first = run("alert", "export-cap", aid, "--message", *other)
+    assert current.returncode == 0 and first.returncode == 0, current.stderr + first.stderr
+    assert first.stdout == original.stdout  # the Alert, unchanged by the Update
+    api = await off.request(m.AlertExport(id=next_id(), alert_id=aid))
+    assert isinstance(api, m.AlertCap) and api.xml + "\n" == current.stdout  # CLI == API
+    assert cap.validate_cap(current.stdout) == []
+    assert f"<sender>{TEST_CAP_SENDER}</sender>" in current.stdout
+    assert "<msgType>Update</msgType>" in current.stdout and "Second text" in current.stdout
+    assert f"<references>{TEST_CAP_SENDER},{aid}," in current.stdout
+    second = run("alert", "export-cap", f"{aid}.1", "--message", *other)
+    assert second.returncode == 0 and second.stdout == current.stdout
+    listed = run("alert", "list", "--data-dir", data)
+    assert listed.returncode == 0 and listed.stdout.startswith(aid + "\tactive")
+    missing = run("alert", "export-cap", "A-NOPE", *other)
     assert missing.returncode == 1 and "cannot export" in missing.stderr
+    no_message = run("alert", "export-cap", f"{aid}.7", "--message", *other)
+    assert no_message.returncode == 1 and "cannot export" in no_message.stderr
 
 
 def test_a_stop_as_soon_as_it_says_it_listens_is_a_clean_stop(tmp_path: Path) -> None:

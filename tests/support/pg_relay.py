@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from relay import admin, tls
-from tests.conftest import PASSWORD, TEST_LIMITS, RunningRelay
+from tests.conftest import PASSWORD, TEST_CAP_SENDER, TEST_LIMITS, RunningRelay
 
 ACCOUNTS = [("dana", "dispatcher"), ("dev", "dispatcher"), ("sam", "supervisor")]
 
@@ -24,6 +24,7 @@ async def start_pg_relay(data_dir: Path, url: str, **config: object) -> RunningR
                 totp[name] = admin.add_officer(engine, name, role, PASSWORD).totp_secret
     finally:
         engine.dispose()
+    config.setdefault("cap_sender", TEST_CAP_SENDER)
     config.setdefault("min_count_shown", 1)  # exact small counts, as tests/conftest.py
     config.setdefault("preview_burst", 1_000_000)
     config = {**TEST_LIMITS, **config}

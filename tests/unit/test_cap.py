@@ -315,3 +315,46 @@ def test_not_xml_and_doctype_fail() -> None:
 def test_wrong_namespace_fails() -> None:
     errors = cap.validate_cap(edit(valid_xml(), cap.CAP_NS, "urn:oasis:names:tc:emergency:cap:1.1"))
     assert errors
+
+
+def test_web_response_type_and_two_languages_validate_against_the_oasis_schema() -> None:
+    """Google's Public Alerts profile wants `<web>` and reads `<responseType>`; a Welsh
+    translation is a second `info` block with its own `<language>` (CAP 1.2 3.2.2)."""
+    issuer = cap.Issuer("lookout@wmp.example", "https://alerts.wmp.example/")
+    welsh = cap.Translation(
+        "cy", "Lladradau dros nos", "Tri lladrad <drwy> ffenestri & cefn", "Cloi ffenestri."
+    )
+    for area in (None, m.Circle(lat=52.48, lon=-1.89, radius_m=750.0)):
+        xml = cap.alert_to_cap(
+            make_alert(area=area),
+            sender=issuer.sender,
+            web=issuer.web("LK-7f3a"),
+            response_type="Shelter",
+            translations=[welsh],
+        )
+        assert cap.validate_cap(xml) == []
+        doc = parse(xml)
+        infos = doc.findall("cap:info", NS)
+        assert [i.findtext("cap:language", namespaces=NS) for i in infos] == ["en-GB", "cy"]
+        assert [i.findtext("cap:web", namespaces=NS) for i in infos] == [
+            "https://alerts.wmp.example/alerts/LK-7f3a"
+        ] * 2
+        assert {i.findtext("cap:responseType", namespaces=NS) for i in infos} == {"Shelter"}
+        assert infos[1].findtext("cap:description", namespaces=NS) == welsh.description
+        assert len(infos[1].findall("cap:area", NS)) == 1  # the same area in each language
+        assert params(doc, cap.PARAM_CATEGORY) == ["burglary", "vehicle"] * 2
+
+
+def test_response_type_defaults_to_monitor_and_web_is_left_out_without_a_base() -> None:
+    xml = cap.alert_to_cap(make_alert(), sender="lk", web=cap.Issuer("lk").web("LK-7f3a"))
+    assert cap.validate_cap(xml) == []
+    doc = parse(xml)
+    assert text(doc, "cap:info/cap:responseType") == "Monitor"
+    assert doc.find("cap:info/cap:web", NS) is None
+    with pytest.raises(ValueError, match="two info blocks"):
+        cap.alert_to_cap(make_alert(), sender="lk", translations=[cap.Translation("en-GB", "x")])
+
+
+def test_message_identifier_reads_back_what_was_written() -> None:
+    xml = cap.alert_to_cap(make_alert(), sender="lk", identifier="LK-7f3a.2")
+    assert cap.message_identifier(xml) == "LK-7f3a.2"

@@ -1,0 +1,216 @@
+"""The CAP feed on the relay's public (TLS) port, for systems that pull rather than listen:
+`/cap/feed.atom` (Atom, RFC 4287: one entry per current public alert, linking its current
+CAP message) and `/cap/alerts/{identifier}.xml` (any message a public alert went through,
+exactly as it was sent: alert_versions.cap_xml).
+
+What is public: a real alert (CAP status Actual, no pilot: exercise alerts never appear)
+that was published (approved or sent without approval; never a proposal or a rejected
+one). "Current": active and not yet expired, or cancelled before its expiry (the Cancel
+stays in the feed until then, so a consumer that polls learns of it).
+
+The feed is an ordinary GET answer with a strong ETag (the SHA-256 of its body) and
+If-None-Match -> 304, so a consumer polling every minute costs one query and no body.
+Every text in it is written with lxml's element API, so alert text can only be text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from websockets.http11 import Request, Response
+
+from relay import cap, portal
+from relay.db import models as db
+from relay.db.uow import Database
+
+FEED_PATH = "/cap/feed.atom"
+MESSAGE_PREFIX = "/cap/alerts/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+CAP_TYPE = "application/cap+xml; charset=utf-8"
+_A = f"{{{ATOM_NS}}}"
+_IDENT_RE = re.compile(r"[A-Za-z0-9._@-]{1,80}")
+
+
+@dataclass(frozen=True)
+class Entry:
+    identifier: str
+    msg_type: str
+    headline: str
+    area_desc: str
+    sent_at: float
+
+
+def _published(a: db.Alert, versions: list[db.AlertVersion]) -> list[db.AlertVersion]:
+    """The versions of `a` that went out as CAP messages to the public (empty for an
+    exercise or test alert, a proposal, a rejected or never-sent one)."""
+    if a.pilot_id is not None or json.loads(a.info_json).get("status", "Actual") != "Actual":
+        return []
+    out: list[db.AlertVersion] = []
+    for v in versions:
+        if v.cap_xml is None:
+            continue
+        if v.state == "active" or (v.msg_type == "Cancel" and out):
+            out.append(v)
+    return out
+
+
+def current_entries(now: float) -> Callable[[Session], list[Entry]]:
+    def query(s: Session) -> list[Entry]:
+        rows = s.scalars(
+            select(db.Alert)
+            .where(db.Alert.state.in_(("active", "cancelled")), db.Alert.expires_at > now)
+            .order_by(db.Alert.id.desc())
+        )
+        out = []
+        for a in rows:
+            versions = list(
+                s.scalars(
+                    select(db.AlertVersion)
+                    .where(db.AlertVersion.alert_id == a.id)
+                    .order_by(db.AlertVersion.n)
+                )
+            )
+            published = _published(a, versions)
+            if not published or published[-1].n != versions[-1].n:
+                continue  # nothing public, or its latest change is not (yet) a message
+            last = published[-1]
+            info = json.loads(last.info_json)
+            out.append(
+                Entry(
+                    identifier=cap.message_identifier(last.cap_xml or "") or a.public_id,
+                    msg_type=last.msg_type,
+                    headline=str(info.get("headline", "")),
+                    area_desc=str(info.get("area_desc", "")),
+                    sent_at=last.sent_at,
+                )
+            )
+        return out
+
+    return query
+
+
+def public_message(identifier: str) -> Callable[[Session], str | None]:
+    """The stored CAP text of public message `identifier`, or None (unknown, or not public)."""
+
+    def query(s: Session) -> str | None:
+        a = s.scalar(select(db.Alert).where(db.Alert.public_id == identifier.partition(".")[0]))
+        if a is None:
+            return None
+        versions = list(
+            s.scalars(
+                select(db.AlertVersion)
+                .where(db.AlertVersion.alert_id == a.id)
+                .order_by(db.AlertVersion.n.desc())
+            )
+        )
+        for v in reversed(_published(a, list(reversed(versions)))):
+            if cap.message_identifier(v.cap_xml or "") == identifier:
+                return v.cap_xml
+        return None
+
+    return query
+
+
+def _atom_time(unix: float) -> str:
+    return datetime.fromtimestamp(int(unix), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_feed(entries: list[Entry], sender: str, base: str, now: float) -> bytes:
+    """The Atom document: `base` is the absolute https:// origin the links start with."""
+    root = etree.Element(_A + "feed", nsmap={None: ATOM_NS})
+
+    def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> None:
+        el = etree.SubElement(parent, _A + tag, attrs)
+        if text is not None:
+            el.text = cap.clean_text(text)
+
+    sub(root, "id", f"urn:lookout:cap-feed:{sender}")
+    sub(root, "title", f"CAP alerts from {sender}")
+    sub(root, "updated", _atom_time(max((e.sent_at for e in entries), default=now)))
+    author = etree.SubElement(root, _A + "author")
+    sub(author, "name", sender)
+    sub(root, "link", rel="self", href=f"{base}{FEED_PATH}", type="application/atom+xml")
+    for e in entries:
+        entry = etree.SubElement(root, _A + "entry")
+        sub(entry, "id", f"urn:lookout:cap:{sender}:{e.identifier}")
+        sub(entry, "title", e.headline if e.msg_type != "Cancel" else f"Cancelled: {e.headline}")
+        sub(entry, "updated", _atom_time(e.sent_at))
+        sub(entry, "summary", f"{e.msg_type}: {e.area_desc}")
+        sub(
+            entry,
+            "link",
+            rel="alternate",
+            type="application/cap+xml",
+            href=f"{base}{MESSAGE_PREFIX}{e.identifier}.xml",
+        )
+    body: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return body
+
+
+class CapFeed:
+    """Answers `/cap/...` GETs from the database, on a reader thread."""
+
+    def __init__(
+        self, database: Database, sender: str, web_base: str, hostnames: tuple[str, ...]
+    ) -> None:
+        self._db = database
+        self._hostnames = hostnames
+        self.sender = sender
+        self.web_base = web_base.rstrip("/")
+
+    async def respond(self, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path != FEED_PATH and not path.startswith(MESSAGE_PREFIX):
+            return None
+        if request.method not in portal.METHODS:
+            response = portal._response(http.HTTPStatus.METHOD_NOT_ALLOWED, b"use GET or HEAD\n")
+            response.headers["Allow"] = ", ".join(portal.METHODS)
+            return response
+        if not self.sender:
+            return portal._response(http.HTTPStatus.NOT_FOUND, b"this relay has no CAP sender\n")
+        if path == FEED_PATH:
+            now = time.time()
+            entries = await self._db.read(current_entries(now))
+            base = self.web_base or f"https://{self._host(request)}"
+            return _cached(request, render_feed(entries, self.sender, base, now), ATOM_TYPE)
+        name = path[len(MESSAGE_PREFIX) :]
+        identifier = name.removesuffix(".xml")
+        if not name.endswith(".xml") or not _IDENT_RE.fullmatch(identifier):
+            return portal._response(http.HTTPStatus.NOT_FOUND, b"no such CAP message\n")
+        xml = await self._db.read(public_message(identifier))
+        if xml is None:
+            return portal._response(http.HTTPStatus.NOT_FOUND, b"no such CAP message\n")
+        return _cached(request, xml.encode("utf-8"), CAP_TYPE)
+
+    def _host(self, request: Request) -> str:
+        """The Host the request named, when it is one of the relay's own names (a forged
+        Host never ends up in the links a cache may keep); else the first of them."""
+        host = request.headers.get("Host", "")
+        name = host.rsplit(":", 1)[0].strip("[]") if not host.endswith("]") else host.strip("[]")
+        if host and name in self._hostnames:
+            return host
+        return self._hostnames[0] if self._hostnames else "localhost"
+
+
+def _cached(request: Request, body: bytes, content_type: str) -> Response:
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if etag in portal._etags(request.headers.get("If-None-Match", "")):
+        response = portal._response(http.HTTPStatus.NOT_MODIFIED, b"", length=False)
+    else:
+        response = portal._response(http.HTTPStatus.OK, body, content_type)
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "no-cache"
+    if request.method == "HEAD":
+        response.body = b""
+    return response

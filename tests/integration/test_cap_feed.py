@@ -1,0 +1,164 @@
+"""The CAP feed over the relay's real TLS port on loopback: `/cap/feed.atom` read by an
+independent Atom parser (feedparser), each entry's `/cap/alerts/{identifier}.xml` valid
+against the OASIS CAP 1.2 schema, ETag + If-None-Match -> 304, exercise and unpublished
+alerts left out. Requests are written by hand so nothing rewrites them on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+import feedparser
+import msgspec
+
+from backend_client import messages as m
+from relay import cap, cap_feed
+from relay.db import models as db
+from tests.conftest import TEST_CAP_SENDER, RunningRelay, start_relay
+from tests.support.flows import alert_info, device, officer
+from tests.support.peer import next_id
+
+BASE = "https://portal.example"
+
+
+def _exchange(host: str, port: int, ctx: ssl.SSLContext, request: bytes) -> bytes:
+    with (
+        socket.create_connection((host, port), timeout=10) as sock,
+        ctx.wrap_socket(sock, server_hostname=host) as tls,
+    ):
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def get(
+    r: RunningRelay, path: str, *headers: str, host_header: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    url = urlsplit(r.relay.url)  # type: ignore[attr-defined]
+    host, port = url.hostname or "127.0.0.1", url.port or 443
+    extra = "".join(f"{h}\r\n" for h in headers)
+    named = host_header or f"{host}:{port}"
+    req = f"GET {path} HTTP/1.1\r\nHost: {named}\r\n{extra}\r\n".encode()
+    raw = await asyncio.to_thread(_exchange, host, port, r.ssl, req)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    got = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    return int(lines[0].split()[1]), got, body
+
+
+async def test_the_atom_feed_lists_each_current_public_alert_message(tmp_path) -> None:
+    running = await start_relay(tmp_path / "r", cap_web_base=BASE)
+    try:
+        await device(running)
+        dana = await officer(running)
+
+        async def send(headline: str) -> str:
+            info = alert_info(headline=headline)
+            ok = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=info))
+            assert isinstance(ok, m.AlertAccepted)
+            return ok.alert.alert_id
+
+        plain, updated, cancelled = await send("Plain"), await send("First"), await send("Gone")
+        later = alert_info(headline="Second <b>&</b>")
+        upd = m.AlertUpdate(id=next_id(), idem=next_id(), alert_id=updated, info=later)
+        assert isinstance(await dana.request(upd), m.AlertAccepted)
+        cancel = m.AlertCancel(id=next_id(), idem=next_id(), alert_id=cancelled)
+        assert isinstance(await dana.request(cancel), m.AlertAccepted)
+
+        status, headers, body = await get(running, "/cap/feed.atom")
+        assert status == 200 and headers["content-type"].startswith("application/atom+xml")
+        feed = feedparser.parse(body)
+        assert feed.bozo == 0, feed.get("bozo_exception")
+        assert feed.version == "atom10"
+        assert feed.feed.author == TEST_CAP_SENDER
+        by_title = {e.title: e for e in feed.entries}
+        assert set(by_title) == {"Plain", "Second <b>&</b>", "Cancelled: Gone"}
+        want = {
+            "Plain": (plain, "Alert"),
+            "Second <b>&</b>": (f"{updated}.1", "Update"),
+            "Cancelled: Gone": (f"{cancelled}.1", "Cancel"),
+        }
+        for title, (identifier, kind) in want.items():
+            link = next(x.href for x in by_title[title].links if x.rel == "alternate")
+            assert link == f"{BASE}/cap/alerts/{identifier}.xml"
+            code, head, xml = await get(running, urlsplit(link).path)
+            assert code == 200 and head["content-type"].startswith("application/cap+xml")
+            assert cap.validate_cap(xml.decode("utf-8")) == []
+            assert cap.message_identifier(xml.decode("utf-8")) == identifier
+            assert f"<msgType>{kind}</msgType>".encode() in xml
+
+        # the original Alert of an updated alert stays there, by its own identifier
+        code, _, first = await get(running, f"/cap/alerts/{updated}.xml")
+        assert code == 200 and b"<msgType>Alert</msgType>" in first and b"First" in first
+        assert cap.validate_cap(first.decode("utf-8")) == []
+
+        again, h304, empty = await get(
+            running, "/cap/feed.atom", f"If-None-Match: {headers['etag']}"
+        )
+        assert again == 304 and empty == b"" and h304["etag"] == headers["etag"]
+        await send("Newer")  # a new message: a new ETag, the whole feed again
+        fresh, h200, _ = await get(running, "/cap/feed.atom", f"If-None-Match: {headers['etag']}")
+        assert fresh == 200 and h200["etag"] != headers["etag"]
+
+        for missing in ("/cap/alerts/A-NOPE.xml", f"/cap/alerts/{plain}.9.xml", "/cap/alerts/x"):
+            assert (await get(running, missing))[0] == 404, missing
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_feed_links_never_follow_a_forged_host(tmp_path) -> None:
+    running = await start_relay(tmp_path / "r")  # no cap_web_base: links use the Host
+    try:
+        await device(running)
+        dana = await officer(running)
+        ok = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+        assert isinstance(ok, m.AlertAccepted)
+        url = urlsplit(running.relay.url)  # type: ignore[attr-defined]
+        own = f"{url.hostname}:{url.port}"
+        _, _, honest = await get(running, "/cap/feed.atom")
+        _, _, forged = await get(running, "/cap/feed.atom", host_header="evil.example")
+        [entry] = feedparser.parse(honest).entries
+        links = [x.href for x in entry.links if x.rel == "alternate"]
+        assert links == [f"https://{own}/cap/alerts/{ok.alert.alert_id}.xml"]
+        assert b"evil.example" not in forged and b"https://localhost/cap/alerts/" in forged
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+def test_exercise_test_and_unpublished_alerts_are_never_public() -> None:
+    xml = cap.alert_to_cap(
+        m.Alert(
+            alert_id="A-1",
+            sender="dana",
+            sent_at=1.0,
+            msg_type="Alert",
+            state="active",
+            info=alert_info(),
+            recipients=0,
+            delivered=0,
+            read=0,
+        ),
+        sender="lk",
+    )
+    info = msgspec.json.encode(alert_info()).decode()
+
+    def alert(pilot: str | None = None, status: str = "Actual") -> db.Alert:
+        data = json.loads(info) | {"status": status}
+        return db.Alert(public_id="A-1", pilot_id=pilot, info_json=json.dumps(data))
+
+    def version(state: str, kind: str = "Alert") -> db.AlertVersion:
+        return db.AlertVersion(n=1, state=state, msg_type=kind, cap_xml=xml, info_json=info)
+
+    sent = [version("active")]
+    assert cap_feed._published(alert(), sent) == sent
+    assert cap_feed._published(alert(pilot="P-1"), sent) == []  # an exercise
+    assert cap_feed._published(alert(status="Test"), sent) == []
+    assert cap_feed._published(alert(), [version("pending_approval")]) == []
+    assert cap_feed._published(alert(), [version("rejected")]) == []
+    never_sent = [version("pending_approval"), version("cancelled", "Cancel")]
+    assert cap_feed._published(alert(), never_sent) == []

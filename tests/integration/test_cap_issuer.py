@@ -1,0 +1,56 @@
+"""One CAP sender per relay, over the real officer API (TLS on loopback): a relay without
+one refuses to send or export; with one, every message carries it and `<web>`."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from backend_client import messages as m
+from relay import cap
+from tests.conftest import start_relay
+from tests.support.flows import alert_info, device, officer
+from tests.support.peer import next_id
+
+NS = {"cap": cap.CAP_NS}
+
+
+async def test_a_relay_without_a_cap_sender_refuses_to_send_an_alert(tmp_path) -> None:
+    running = await start_relay(tmp_path / "r", cap_sender="")
+    try:
+        await device(running)
+        dana = await officer(running)
+        refused = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+        assert isinstance(refused, m.Error) and "--cap-sender" in refused.message
+        gone = await dana.request(m.AlertExport(id=next_id(), alert_id="A-NONE"))
+        assert isinstance(gone, m.Error) and "--cap-sender" in gone.message
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_every_message_carries_the_configured_sender_and_web(tmp_path) -> None:
+    running = await start_relay(
+        tmp_path / "r", cap_sender="lookout@force.example", cap_web_base="https://portal.example/"
+    )
+    try:
+        await device(running)
+        dana = await officer(running)
+        sent = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+        assert isinstance(sent, m.AlertAccepted)
+        aid = sent.alert.alert_id
+        first = await dana.request(m.AlertExport(id=next_id(), alert_id=aid))
+        cancel = await dana.request(m.AlertCancel(id=next_id(), idem=next_id(), alert_id=aid))
+        assert isinstance(cancel, m.AlertAccepted)
+        last = await dana.request(m.AlertExport(id=next_id(), alert_id=aid))
+        assert isinstance(first, m.AlertCap) and isinstance(last, m.AlertCap)
+        for xml, kind in ((first.xml, "Alert"), (last.xml, "Cancel")):
+            assert cap.validate_cap(xml) == []
+            doc = etree.fromstring(xml.encode("utf-8"))
+            assert doc.findtext("cap:sender", namespaces=NS) == "lookout@force.example"
+            assert doc.findtext("cap:msgType", namespaces=NS) == kind
+            assert doc.findtext("cap:info/cap:web", namespaces=NS) == (
+                f"https://portal.example/alerts/{aid}"
+            )
+            assert doc.findtext("cap:info/cap:responseType", namespaces=NS) == "Monitor"
+        assert cap.message_identifier(last.xml) == f"{aid}.1"
+    finally:
+        await running.relay.stop()  # type: ignore[attr-defined]
