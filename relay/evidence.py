@@ -292,8 +292,8 @@ def _write_items(
     area = shapely.geometry.shape(sel.area) if sel.area else None
     if area is not None:
         shapely.prepare(area)
-    reports = _reports(s, sel, area)
-    report_msgs = [wire.report_msg(s, r) for r in reports]
+    reports = select_reports(s, sel, area)
+    report_msgs = wire.report_msgs(s, reports)
     chats = list(
         s.execute(
             select(db.ChatMessage, db.Report.public_id)
@@ -304,7 +304,7 @@ def _write_items(
     )
     chat_msgs = [wire.chat_msg(c, rid) for c, rid in chats]
     incident_refs = set(sel.incidents) | {r.incident_ref for r in reports if r.incident_ref}
-    alert_rows = _alerts(s, sel, area, incident_refs)
+    alert_rows = select_alerts(s, sel, area, incident_refs)
     alert_entries, alert_features = _alert_entries(s, alert_rows, w)
     incident_refs |= {
         a.info.incident_ref for a, _ in alert_entries if a.info.incident_ref is not None
@@ -371,7 +371,8 @@ def _write_items(
     return counts, audit_range
 
 
-def _reports(s: Session, sel: Selectors, area: Any) -> list[db.Report]:
+def select_reports(s: Session, sel: Selectors, area: Any) -> list[db.Report]:
+    """The reports the selectors pick, oldest first (also `lookout-relay export`'s)."""
     q = select(db.Report)
     if sel.reports or sel.incidents:
         for rid in sel.reports:
@@ -393,7 +394,8 @@ def _reports(s: Session, sel: Selectors, area: Any) -> list[db.Report]:
     return rows
 
 
-def _alerts(s: Session, sel: Selectors, area: Any, incident_refs: set[str]) -> list[db.Alert]:
+def select_alerts(s: Session, sel: Selectors, area: Any, incident_refs: set[str]) -> list[db.Alert]:
+    """The alerts the selectors pick (also `lookout-relay export`'s), proposals left out."""
     rows = [
         a
         for a in s.scalars(select(db.Alert).order_by(db.Alert.id))

@@ -43,14 +43,16 @@ def select_items(
     """The items of `kind` the selectors pick, as wire structs (empty selectors: all)."""
     area = None if sel.area is None else shapely.geometry.shape(sel.area)
     if kind == "reports":
-        rows = [r for r in evidence._reports(s, sel, area) if include_exercise or not r.pilot_id]
-        return [wire.report_msg(s, r) for r in rows], [], []
+        rows = [
+            r for r in evidence.select_reports(s, sel, area) if include_exercise or not r.pilot_id
+        ]
+        return wire.report_msgs(s, rows), [], []
     if kind == "alerts":
         refs = set(sel.incidents) | {
-            r.incident_ref for r in evidence._reports(s, sel, None) if r.incident_ref
+            r.incident_ref for r in evidence.select_reports(s, sel, None) if r.incident_ref
         }
         floor = RelayConfig.min_count_shown
-        alerts = [wire.alert_msg(a, floor) for a in evidence._alerts(s, sel, area, refs)]
+        alerts = [wire.alert_msg(a, floor) for a in evidence.select_alerts(s, sel, area, refs)]
         alerts = [a for a in alerts if include_exercise or a.info.status != "Exercise"]
         return [], alerts, []
     q = select(db.Incident).order_by(db.Incident.created_at, db.Incident.id)
@@ -67,14 +69,14 @@ def select_items(
     for inc in s.scalars(q):
         if inc.pilot_id and not include_exercise:
             continue
-        reports = [
-            wire.report_msg(s, r)
-            for r in s.scalars(
+        reports = wire.report_msgs(
+            s,
+            s.scalars(
                 select(db.Report)
                 .where(db.Report.incident_ref == inc.ref)
                 .order_by(db.Report.created_at, db.Report.id)
-            )
-        ]
+            ).all(),
+        )
         if area is not None and not any(area.covers(shapely.Point(r.lon, r.lat)) for r in reports):
             continue
         out.append(
