@@ -522,7 +522,8 @@ def _export(args: argparse.Namespace, engine: Engine, selectors: evidence.Select
     except OSError as exc:
         print(f"cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"{done.count} {args.kind} written as {args.format}: {done.path}")
+    noun = args.kind if done.count != 1 else args.kind.removesuffix("s")
+    print(f"{done.count} {noun} written as {args.format}: {done.path}")
     print(f"  sha256: {done.sha256} (in the audit log)")
     return 0
 
