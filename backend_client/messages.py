@@ -78,6 +78,23 @@ CapCategory = Literal[
 CapUrgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
 CapSeverity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
 CapCertainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+CapResponseType = Literal[
+    "Shelter",
+    "Evacuate",
+    "Prepare",
+    "Execute",
+    "Avoid",
+    "Monitor",
+    "Assess",
+    "AllClear",
+    "None",
+]
+#: an RFC 5646 language tag as CAP's `language` carries it: `en-GB`, `cy`, `pa-Arab-PK`
+LanguageTag = Annotated[
+    str, Meta(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", max_length=limits.MAX_SHORT_CHARS)
+]
+#: how many other languages one alert may carry (each is a CAP `info` block of its own)
+MAX_TRANSLATIONS = 3
 AlertState = Literal["pending_approval", "active", "cancelled", "expired", "rejected"]
 #: a pilot runs (`active`: its participants' traffic is exercise), has `ended` (its devices
 #: are ordinary devices again, its data kept for review), or is `purged` (its data erased)
@@ -163,6 +180,16 @@ class ChatMessage(msgspec.Struct, frozen=True):
     exercise: bool = False
 
 
+class AlertTranslation(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert's words in another language: a second CAP `info` block (same event, area,
+    codes); its `language` must differ from the alert's and from every other translation."""
+
+    language: LanguageTag
+    headline: Short
+    description: Text = ""
+    instruction: Text = ""
+
+
 class AlertInfo(msgspec.Struct, frozen=True, kw_only=True):
     """What an officer fills in; modelled on CAP 1.2 `info` plus Lookout's targeting."""
 
@@ -184,6 +211,14 @@ class AlertInfo(msgspec.Struct, frozen=True, kw_only=True):
     #: an exercise alert's pilot: required with status `Exercise`, refused with any other;
     #: it reaches only that pilot's participants inside the pilot's area, and no email
     pilot_id: PilotId | None = None
+    #: CAP `responseType`: what the alert asks people to do ("attend to information
+    #: sources" unless the template says Shelter, Avoid, ...)
+    response_type: CapResponseType = "Monitor"
+    #: the RFC 5646 tag of the headline, description and instruction above
+    language: LanguageTag = "en-GB"
+    #: the same alert in other languages (e.g. Welsh `cy`); no language twice (the relay
+    #: refuses that, see `cap_profile.language_problems`)
+    translations: Annotated[list[AlertTranslation], Meta(max_length=MAX_TRANSLATIONS)] = []
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True):

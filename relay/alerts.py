@@ -17,8 +17,8 @@ import numpy as np
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend_client import cap_profile, rules
 from backend_client import messages as m
-from backend_client import rules
 from backend_client.errors import ErrorCode, ProtocolError
 from relay import cap, wire
 from relay.db import models as db
@@ -49,9 +49,14 @@ def _alert_row(s: Session, alert_id: str) -> db.Alert:
     return a
 
 
-def _check_expiry(info: m.AlertInfo, now: float) -> None:
+def _check_info(info: m.AlertInfo, now: float) -> None:
+    """What the wire's types cannot refuse: a past expiry, a language given twice (one CAP
+    `info` block per language) or a translation without a headline."""
     if info.expires_at <= now:
         raise ProtocolError(ErrorCode.INVALID, "the alert's expiry time is already past")
+    problems = cap_profile.language_problems(info)
+    if problems:
+        raise ProtocolError(ErrorCode.INVALID, " ".join(problems))
 
 
 def create(
@@ -67,7 +72,7 @@ def create(
     keys = targets.keys
 
     def job(tx: Tx) -> m.Alert:
-        _check_expiry(msg.info, tx.now)
+        _check_info(msg.info, tx.now)
         s = tx.s
         needs_approval = rules.needs_approval(len(targets.reach), threshold)
         a = db.Alert(
@@ -126,7 +131,7 @@ def approve(
             )
         original = _update_of(a)
         if msg.approve:
-            _check_expiry(wire.alert_info(a), tx.now)
+            _check_info(wire.alert_info(a), tx.now)
         if original is None:
             a.state = "active" if msg.approve else "rejected"
             a.approved_by = actor.username
@@ -191,7 +196,7 @@ def revise(
     reach = targets.reach.tolist()
 
     def job(tx: Tx) -> tuple[m.Alert, bool]:
-        _check_expiry(msg.info, tx.now)
+        _check_info(msg.info, tx.now)
         s = tx.s
         a = _alert_row(s, msg.alert_id)
         if a.state != "active" or _update_of(a) is not None:

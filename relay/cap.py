@@ -104,9 +104,9 @@ def alert_to_cap(
     sender_name: str | None = None,
     identifier: str | None = None,
     web: str | None = None,
-    response_type: str = RESPONSE_TYPE,
-    language: str = LANGUAGE,
-    translations: Sequence[Translation] = (),
+    response_type: str | None = None,
+    language: str | None = None,
+    translations: Sequence[Translation] | None = None,
 ) -> str:
     """Render `alert` as a CAP 1.2 XML document (text, with a UTF-8 XML declaration).
 
@@ -125,14 +125,23 @@ def alert_to_cap(
     `web` is the page with more about the alert (the portal's alert page; the Google
     Public Alerts profile requires one), left out when None. `response_type` is CAP's
     `responseType` (Monitor unless the template says Shelter, Evacuate, ...), and
-    `language` the RFC 3066 tag of the `info` block's text. Each of `translations` adds
+    `language` the RFC 5646 tag of the `info` block's text. Each of `translations` adds
     an `info` block of its own in another language (same event, area and parameters).
+    `response_type`, `language` and `translations` default to the alert's own
+    (`AlertInfo.response_type`, `.language`, `.translations`).
 
     Raises ValueError when a value cannot make a valid CAP document: an identifier or
     sender with spaces, commas, `<` or `&`, a reference `sent` not in CAP form, or a
     polygon with fewer than three distinct corners.
     """
     info = alert.info
+    response_type = info.response_type if response_type is None else response_type
+    language = info.language if language is None else language
+    if translations is None:
+        translations = [
+            Translation(t.language, t.headline, t.description, t.instruction)
+            for t in info.translations
+        ]
     _check_id("sender", sender)
     message_id = alert.alert_id if identifier is None else identifier
     _check_id("identifier", message_id)
@@ -155,7 +164,7 @@ def alert_to_cap(
 
     blocks = [Translation(language, info.headline, info.description, info.instruction)]
     for extra in translations:
-        if extra.language in {b.language for b in blocks}:
+        if extra.language.lower() in {b.language.lower() for b in blocks}:
             raise ValueError(f"two info blocks in language {extra.language!r}")
         blocks.append(extra)
     for block in blocks:  # CAP 1.2 section 3.2.2: one info block per language
@@ -346,3 +355,135 @@ def _circle_errors(text: str | None) -> list[str]:
     if not _DECIMAL_RE.fullmatch(tokens[1]) or float(tokens[1]) < 0.0:
         errors.append(f"radius {tokens[1]!r} is not a non-negative number of kilometres")
     return errors
+
+
+# ---------------------------------------------------------------- the Google profile
+
+#: Google's HEADLINE_TOO_LONG: a headline "should be less than 140 characters"
+_GOOGLE_MAX_HEADLINE = 139
+
+
+def validate_google_profile(xml: str, *, recommendations: bool = False) -> list[str]:
+    """Every way `xml` breaks the Google Public Alerts CAP profile; empty when it meets it.
+
+    The rules are those of `GoogleProfile` in google/cap-library
+    (java/src/com/google/publicalerts/cap/profile/GoogleProfile.java), the reference
+    validator of Google's public alerts platform; each finding starts with the name of
+    Google's reason. Its ERROR rules are always checked: an Update or Cancel references
+    earlier messages (UPDATE_OR_CANCEL_MUST_REFERENCE); at least one `info`
+    (INFO_IS_REQUIRED); every `info` has the same `category` and `eventCode` sets
+    (CATEGORIES_MUST_MATCH, EVENT_CODES_MUST_MATCH), a `description`, `web`, `expires`,
+    `urgency`, `severity`, `certainty` (the *_IS_REQUIRED reasons), `effective` (or else
+    `sent`) not after `expires` (EFFECTIVE_NOT_AFTER_EXPIRES), an `area`
+    (AREA_IS_REQUIRED), and each area a circle, polygon or geocode
+    (CIRCLE_POLYGON_OR_GEOCODE_IS_REQUIRED).
+
+    With `recommendations`, its RECOMMENDATION rules too: senderName, responseType and
+    instruction present, headline under 140 characters, description unlike the headline
+    and the instruction, no Unknown urgency/severity/certainty, a contact, no Test status,
+    a circle of nonzero radius, one `event` per language. Its INFO notes (times written in
+    UTC) are left out: CAP 1.2 lets us write UTC and Lookout always does.
+
+    Run it after `validate_cap`: a document that is not CAP gives no profile findings.
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        doc = etree.fromstring(xml.encode("utf-8"), parser)
+    except (UnicodeEncodeError, etree.XMLSyntaxError):
+        return ["not CAP: the document is not well-formed XML"]
+    found = list(_google_errors(doc))
+    if recommendations:
+        found.extend(_google_recommendations(doc))
+    return found
+
+
+def _text(el: etree._Element, tag: str) -> str:
+    return (el.findtext(f"cap:{tag}", default="", namespaces=_NS) or "").strip()
+
+
+def _cap_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if _DATETIME_RE.fullmatch(text) else None
+    except ValueError:
+        return None
+
+
+def _google_errors(doc: etree._Element) -> Iterator[str]:
+    if _text(doc, "msgType") in ("Update", "Cancel") and not _text(doc, "references"):
+        yield "UPDATE_OR_CANCEL_MUST_REFERENCE: an Update or Cancel must reference earlier messages"
+    infos = doc.findall("cap:info", _NS)
+    if not infos:
+        yield "INFO_IS_REQUIRED: at least one <info> must be present"
+    sent = _cap_time(_text(doc, "sent"))
+    first: tuple[set[str], set[tuple[str, str]]] | None = None
+    for i, info in enumerate(infos, start=1):
+        at = f"info[{i}]"
+        cats = {c.text or "" for c in info.iterfind("cap:category", _NS)}
+        codes = {
+            (_text(c, "valueName"), _text(c, "value")) for c in info.iterfind("cap:eventCode", _NS)
+        }
+        if first is None:
+            first = (cats, codes)
+        else:
+            if cats != first[0]:
+                yield f"CATEGORIES_MUST_MATCH: {at} has other <category> values than info[1]"
+            if codes != first[1]:
+                yield f"EVENT_CODES_MUST_MATCH: {at} has other <eventCode> values than info[1]"
+        for tag, rule in (
+            ("description", "DESCRIPTION_IS_REQUIRED"),
+            ("web", "WEB_IS_REQUIRED"),
+            ("expires", "EXPIRES_IS_REQUIRED"),
+            ("urgency", "URGENCY_IS_REQUIRED"),
+            ("severity", "SEVERITY_IS_REQUIRED"),
+            ("certainty", "CERTAINTY_IS_REQUIRED"),
+        ):
+            if not _text(info, tag):
+                yield f"{rule}: {at} has no <{tag}>"
+        start = _cap_time(_text(info, "effective")) or sent
+        end = _cap_time(_text(info, "expires"))
+        if start is not None and end is not None and start > end:
+            yield f"EFFECTIVE_NOT_AFTER_EXPIRES: {at} expires before it takes effect"
+        areas = info.findall("cap:area", _NS)
+        if not areas:
+            yield f"AREA_IS_REQUIRED: {at} has no <area>"
+        for j, area in enumerate(areas, start=1):
+            if not any(
+                area.find(f"cap:{t}", _NS) is not None for t in ("circle", "polygon", "geocode")
+            ):
+                yield f"CIRCLE_POLYGON_OR_GEOCODE_IS_REQUIRED: {at}/area[{j}] has no shape"
+
+
+def _google_recommendations(doc: etree._Element) -> Iterator[str]:
+    if _text(doc, "status") == "Test":
+        yield "TEST_ALERT_DISCOURAGED: Test alerts are left out of Google Public Alerts"
+    events: dict[str, str] = {}
+    for i, info in enumerate(doc.iterfind("cap:info", _NS), start=1):
+        at = f"info[{i}]"
+        for tag, rule in (
+            ("senderName", "SENDER_NAME_STRONGLY_RECOMMENDED"),
+            ("responseType", "RESPONSE_TYPE_STRONGLY_RECOMMENDED"),
+            ("instruction", "INSTRUCTION_STRONGLY_RECOMMENDED"),
+            ("contact", "CONTACT_IS_RECOMMENDED"),
+        ):
+            if not _text(info, tag):
+                yield f"{rule}: {at} has no <{tag}>"
+        headline, description = _text(info, "headline"), _text(info, "description")
+        instruction = _text(info, "instruction")
+        if len(headline) > _GOOGLE_MAX_HEADLINE:
+            yield f"HEADLINE_TOO_LONG: {at} headline has {len(headline)} characters"
+        if description == headline:
+            yield f"HEADLINE_AND_DESCRIPTION_SHOULD_DIFFER: {at}"
+        if instruction and instruction == description:
+            yield f"DESCRIPTION_AND_INSTRUCTION_SHOULD_DIFFER: {at}"
+        for tag in ("urgency", "severity", "certainty"):
+            if _text(info, tag) == "Unknown":
+                yield f"UNKNOWN_{tag.upper()}_DISCOURAGED: {at}"
+        for circle in info.iterfind("cap:area/cap:circle", _NS):
+            parts = (circle.text or "").split()
+            if len(parts) == 2 and _DECIMAL_RE.fullmatch(parts[1]) and float(parts[1]) == 0.0:
+                yield f"NONZERO_CIRCLE_RADIUS_RECOMMENDED: {at} has a circle of radius 0"
+        language, event = _text(info, "language") or "en-US", _text(info, "event")
+        if events.setdefault(language, event) != event:
+            yield f"EVENTS_IN_SAME_LANGUAGE_SHOULD_MATCH: {at} ({language})"

@@ -10,6 +10,12 @@ the alert needs a supervisor's approval is decided by the relay; the dialog only
 An `Exercise` alert belongs to a pilot (docs/protocol.md 5.9): choosing that status shows a
 Pilot choice, filled from `pilot.list` with the pilots running now; the chosen pilot goes
 into the alert and into the reach preview (its participants only, never email).
+
+CAP that other systems accept (issue 14): a Response type (CAP `responseType`, from the
+template), an instruction prompted for, and "Add translation" for the same alert in a
+second language (Welsh by default), sent as a second CAP `info` block. What the Google
+Public Alerts profile would say of the alert (`backend_client.cap_profile`) is shown as
+the officer writes, and again in the send preview; it warns, it does not stop a send.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import Shiboken
 
-from backend_client import limits, rules
+from backend_client import cap_profile, limits, rules
 from backend_client import messages as m
 from backend_client.cache import Incident
 from backend_client.outbox import OutboxEntry
@@ -50,6 +56,7 @@ from console.alerts.preview import SendPreview
 from console.alerts.templates import (
     CAP_CATEGORIES,
     CAP_CERTAINTIES,
+    CAP_RESPONSE_TYPES,
     CAP_SEVERITIES,
     CAP_URGENCIES,
     AlertTemplate,
@@ -68,6 +75,14 @@ CAP_STATUSES = ("Actual", "Exercise", "Test")
 #: an alert must stay current at least this long after it is sent
 MIN_LIFETIME_S = 60
 _PLACEHOLDER = re.compile(r"\[(Describe|Add|Insert)[^\]]*\]")
+#: the composer's own language (the first CAP `info` block)
+LANGUAGE = "en-GB"
+#: languages offered for a translation, tag and name; any other RFC 5646 tag can be typed
+TRANSLATION_LANGUAGES = (("cy", "Welsh (Cymraeg)"), ("gd", "Scottish Gaelic (Gàidhlig)"))
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")
+NO_INSTRUCTION = (
+    "No instruction yet: say what people should do (Google Public Alerts strongly advises one)."
+)
 
 
 def _caption(text: str = "") -> QLabel:
@@ -107,6 +122,8 @@ class AlertComposer(QDialog):
             except TemplateError as exc:
                 templates, template_error = [], str(exc)
         self.templates = list(templates)
+        #: the language of the headline, description and instruction (an update keeps its own)
+        self.language = LANGUAGE
         self.setWindowTitle("Update alert" if editing else "New alert")
         self.setMinimumWidth(820)
 
@@ -164,9 +181,16 @@ class AlertComposer(QDialog):
         self.description.setTabChangesFocus(True)
         form.addRow("Description", self.description)
         self.instruction = QPlainTextEdit()
-        self.instruction.setPlaceholderText("What people should do")
+        self.instruction.setPlaceholderText(
+            "What people should do, e.g. lock doors and windows, call 101 (strongly advised)"
+        )
         self.instruction.setTabChangesFocus(True)
         form.addRow("Instruction", self.instruction)
+        #: the prompt while the instruction is empty
+        self.instruction_note = _caption(NO_INSTRUCTION)
+        self.instruction_note.setWordWrap(True)
+        form.addRow(self.instruction_note)
+        self._build_translation(form)
         self.contact = QLineEdit(DEFAULT_CONTACT)
         self.contact.setMaxLength(limits.MAX_SHORT_CHARS)
         form.addRow("Contact", self.contact)
@@ -199,6 +223,8 @@ class AlertComposer(QDialog):
         self.severity = self._combo(CAP_SEVERITIES, "Moderate")
         self.certainty = self._combo(CAP_CERTAINTIES, "Likely")
         self.cap_status = self._combo(CAP_STATUSES, "Actual")
+        self.response_type = self._combo(CAP_RESPONSE_TYPES, "Monitor")
+        self.response_type.setToolTip("CAP responseType: what the alert asks people to do")
         for i, (name, combo) in enumerate(
             [
                 ("Category", self.cap_category),
@@ -206,6 +232,7 @@ class AlertComposer(QDialog):
                 ("Severity", self.severity),
                 ("Certainty", self.certainty),
                 ("Status", self.cap_status),
+                ("Response", self.response_type),
             ]
         ):  # two a row, so the composer fits a pane beside the map (300 px at 1280)
             row_, col = divmod(i, 2)
@@ -254,6 +281,10 @@ class AlertComposer(QDialog):
         self.approval.setVisible(False)
         side.addWidget(self.approval)
 
+        #: what Google Public Alerts' profile would say, kept current while writing
+        self.profile_notes = plain_label(selectable=False, shrink=False)
+        self.profile_notes.setVisible(False)
+        root.addWidget(self.profile_notes)
         self.problems = plain_label(selectable=False, shrink=False)
         self.problems.setVisible(False)
         root.addWidget(self.problems)
@@ -268,7 +299,113 @@ class AlertComposer(QDialog):
         buttons.rejected.connect(self.reject)
         root.addWidget(buttons)
         self._headline_changed(self.headline.text())
+        for edit in (self.headline, self.contact, self.tr_headline):
+            edit.textChanged.connect(self._refresh_profile)
+        for text in (self.description, self.instruction, self.tr_description, self.tr_instruction):
+            text.textChanged.connect(self._refresh_profile)
+        for combo in (self.urgency, self.severity, self.certainty, self.cap_status):
+            combo.currentTextChanged.connect(self._refresh_profile)
+        self.tr_language.currentTextChanged.connect(self._refresh_profile)
+        self.expiry.dateTimeChanged.connect(self._refresh_profile)
+        self._refresh_profile()
         self._restyle()
+
+    def _build_translation(self, form: QFormLayout) -> None:
+        """The second language: hidden until "Add translation", removed by "Remove"."""
+        self.add_translation = QPushButton("Add translation…")
+        self.add_translation.setToolTip(
+            "Write the alert in a second language too (sent as a second CAP info block)"
+        )
+        self.add_translation.clicked.connect(lambda: self.show_translation(True))
+        form.addRow("", self.add_translation)
+        self.translation_box = QWidget()
+        box = QFormLayout(self.translation_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.tr_language = QComboBox()
+        self.tr_language.setEditable(True)
+        self.tr_language.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for tag, name in TRANSLATION_LANGUAGES:
+            self.tr_language.addItem(f"{tag} — {name}", tag)
+        self.tr_language.setToolTip("Pick a language or type its tag, e.g. cy, gd, pl, ur")
+        remove = QPushButton("Remove translation")
+        remove.clicked.connect(lambda: self.show_translation(False))
+        line = QHBoxLayout()
+        line.addWidget(self.tr_language, 1)
+        line.addWidget(remove)
+        box.addRow("Language", line)
+        self.tr_headline = QLineEdit()
+        self.tr_headline.setMaxLength(limits.MAX_SHORT_CHARS)
+        self.tr_headline.setPlaceholderText("The headline in that language (required)")
+        box.addRow("Headline", self.tr_headline)
+        self.tr_description = QPlainTextEdit()
+        self.tr_description.setTabChangesFocus(True)
+        self.tr_description.setPlaceholderText("The description in that language")
+        box.addRow("Description", self.tr_description)
+        self.tr_instruction = QPlainTextEdit()
+        self.tr_instruction.setTabChangesFocus(True)
+        self.tr_instruction.setPlaceholderText("The instruction in that language")
+        box.addRow("Instruction", self.tr_instruction)
+        self.translation_box.setVisible(False)
+        form.addRow(self.translation_box)
+
+    def show_translation(self, shown: bool) -> None:
+        """Add (show) or remove the translation; removing clears its words."""
+        self.translation_box.setVisible(shown)
+        self.add_translation.setVisible(not shown)
+        if not shown:
+            self.set_translation(None)
+        else:
+            self.tr_headline.setFocus()
+        self._refresh_profile()
+
+    def set_translation(self, t: m.AlertTranslation | None) -> None:
+        if t is None:
+            self.tr_language.setCurrentIndex(0)
+            for text in (self.tr_description, self.tr_instruction):
+                text.clear()
+            self.tr_headline.clear()
+            return
+        index = self.tr_language.findData(t.language)
+        if index >= 0:
+            self.tr_language.setCurrentIndex(index)
+        else:
+            self.tr_language.setEditText(t.language)
+        self.tr_headline.setText(t.headline)
+        self.tr_description.setPlainText(t.description)
+        self.tr_instruction.setPlainText(t.instruction)
+        self.translation_box.setVisible(True)
+        self.add_translation.setVisible(False)
+
+    def translation_language(self) -> str:
+        """The tag of the translation's language (the picked item's, or the typed text)."""
+        text = self.tr_language.currentText().strip()
+        index = self.tr_language.currentIndex()
+        if index >= 0 and text == self.tr_language.itemText(index):
+            return str(self.tr_language.itemData(index))
+        return text
+
+    def translations(self) -> list[m.AlertTranslation]:
+        if not self.translation_box.isVisibleTo(self):
+            return []
+        return [
+            m.AlertTranslation(
+                language=self.translation_language(),
+                headline=self.tr_headline.text().strip(),
+                description=self.tr_description.toPlainText().strip(),
+                instruction=self.tr_instruction.toPlainText().strip(),
+            )
+        ]
+
+    def _refresh_profile(self, *_: object) -> None:
+        """The instruction prompt and Google's profile notes, as the officer writes."""
+        self.instruction_note.setVisible(not self.instruction.toPlainText().strip())
+        if self.area is None:
+            self.profile_notes.setVisible(False)
+            return
+        problems = cap_profile.check(self.info())
+        words = cap_profile.summary(problems)
+        self.profile_notes.setText(f"Google Public Alerts profile:\n{words}" if words else "")
+        self.profile_notes.setVisible(bool(words))
 
     def _known_incidents(self) -> list[Incident]:
         cache = self.session.cache
@@ -374,8 +511,12 @@ class AlertComposer(QDialog):
         self.urgency.setCurrentText(t.urgency)
         self.severity.setCurrentText(t.severity)
         self.certainty.setCurrentText(t.certainty)
+        self.response_type.setCurrentText(t.response_type)
         self.set_categories(t.categories)
         self._set_expiry_hours(t.expiry_hours)
+        self.set_translation(t.translations[0] if t.translations else None)
+        if not t.translations:
+            self.show_translation(False)
 
     def _prefill(self, alert: m.Alert) -> None:
         info = alert.info
@@ -390,6 +531,10 @@ class AlertComposer(QDialog):
         self.urgency.setCurrentText(info.urgency)
         self.severity.setCurrentText(info.severity)
         self.certainty.setCurrentText(info.certainty)
+        self.response_type.setCurrentText(info.response_type)
+        self.language = info.language
+        if info.translations:
+            self.set_translation(info.translations[0])
         if info.pilot_id is not None:
             self.pilot.addItem(info.pilot_id, info.pilot_id)
             self.pilot.setCurrentIndex(self.pilot.count() - 1)
@@ -563,7 +708,13 @@ class AlertComposer(QDialog):
             problems.append("An Exercise alert belongs to a pilot: choose it under the status.")
         if self.expires_at() <= now + MIN_LIFETIME_S:
             problems.append("The expiry time has passed or is too close; set it in the future.")
-        for name, widget in (("description", self.description), ("instruction", self.instruction)):
+        problems.extend(self._translation_problems())
+        for name, widget in (
+            ("description", self.description),
+            ("instruction", self.instruction),
+            ("translated description", self.tr_description),
+            ("translated instruction", self.tr_instruction),
+        ):
             text = widget.toPlainText()
             if _PLACEHOLDER.search(text):
                 problems.append(f"Replace the text in square brackets in the {name}.")
@@ -572,6 +723,19 @@ class AlertComposer(QDialog):
                     f"The {name} is {len(text)} characters; shorten it to {limits.MAX_TEXT_CHARS}."
                 )
         return problems
+
+    def _translation_problems(self) -> list[str]:
+        if not self.translation_box.isVisibleTo(self):
+            return []
+        tag = self.translation_language()
+        if not _LANGUAGE_TAG.fullmatch(tag):
+            return [f"The translation's language {tag!r} is not a language tag such as cy or gd."]
+        out = []
+        if tag.lower() == self.language.lower():
+            out.append(f"The translation is in {tag}, the alert's own language: pick another.")
+        if not self.tr_headline.text().strip():
+            out.append("Write the translation's headline, or remove the translation.")
+        return out
 
     def info(self) -> m.AlertInfo:
         ref = self.incident_ref.text().strip()
@@ -593,6 +757,9 @@ class AlertComposer(QDialog):
             expires_at=self.expires_at(),
             status=self.cap_status.currentText(),  # type: ignore[arg-type]
             pilot_id=self.pilot_id(),
+            response_type=self.response_type.currentText(),  # type: ignore[arg-type]
+            language=self.language,
+            translations=self.translations(),
         )
 
     def checked_info(self) -> m.AlertInfo | None:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from backend_client import cap_profile, rules
 from backend_client import messages as m
-from backend_client import rules
 from console.alerts.area import describe_area
 from console.common.exercise import alert_marking, alert_rehearsal
 
@@ -352,10 +352,19 @@ def preview_lines(
         reach = phones(count.recipients, count.fewer_than)
         if count.emails is not None:
             reach += " " + email_reach_text(count)
-    return [
+    lines = [
         ("Headline", info.headline),
         ("Description", info.description or "(none)"),
         ("Instruction", info.instruction or "(none)"),
+    ]
+    for t in info.translations:  # each language as it will go out, after the first
+        lines += [
+            (f"Headline ({t.language})", t.headline),
+            (f"Description ({t.language})", t.description or "(none)"),
+            (f"Instruction ({t.language})", t.instruction or "(none)"),
+        ]
+    return lines + [
+        ("Response", response_words(info.response_type)),
         ("Area", area_words(info)),
         ("Categories", categories_words(info.categories)),
         ("Expires", expiry_text(info.expires_at, now)),
@@ -363,7 +372,32 @@ def preview_lines(
         ("Incident", info.incident_ref or "(none)"),
         ("Reaches", reach),
         ("Approval", approval_words(count)),
+        ("Google profile", profile_words(info, now)),
     ]
+
+
+#: CAP 1.2 `responseType` in a dispatcher's words (what the alert asks people to do)
+RESPONSE_WORDS = {
+    "Shelter": "Shelter: take shelter in place",
+    "Evacuate": "Evacuate: leave the area",
+    "Prepare": "Prepare: make preparations",
+    "Execute": "Execute: do what the instruction says",
+    "Avoid": "Avoid: keep away from the area",
+    "Monitor": "Monitor: keep an eye on news and updates",
+    "Assess": "Assess: weigh up the information",
+    "AllClear": "All clear: the danger has passed",
+    "None": "None: no action needed",
+}
+
+
+def response_words(response_type: str) -> str:
+    return RESPONSE_WORDS.get(response_type, response_type)
+
+
+def profile_words(info: m.AlertInfo, now: float) -> str:
+    """What Google Public Alerts' CAP profile would say of `info` (`cap_profile.check`)."""
+    problems = cap_profile.check(info, now=now)
+    return cap_profile.summary(problems) if problems else "Meets it"
 
 
 # ---------------------------------------------------------------- history

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
+import msgspec
+
 from backend_client import limits
 from backend_client import messages as m
 
@@ -21,6 +23,7 @@ CAP_CATEGORIES: tuple[str, ...] = get_args(m.CapCategory)
 CAP_URGENCIES: tuple[str, ...] = get_args(m.CapUrgency)
 CAP_SEVERITIES: tuple[str, ...] = get_args(m.CapSeverity)
 CAP_CERTAINTIES: tuple[str, ...] = get_args(m.CapCertainty)
+CAP_RESPONSE_TYPES: tuple[str, ...] = get_args(m.CapResponseType)
 
 #: the longest an alert may stay current when sent from a template (30 days)
 MAX_EXPIRY_HOURS = 720.0
@@ -44,6 +47,11 @@ class AlertTemplate:
     certainty: str
     categories: tuple[str, ...]
     expiry_hours: float
+    #: CAP `responseType` (the optional `response_type` key; Monitor when absent)
+    response_type: str = "Monitor"
+    #: the wording in other languages (optional `[[translations]]` tables: language,
+    #: headline, description, instruction), each a second CAP `info` block when sent
+    translations: tuple[m.AlertTranslation, ...] = ()
 
 
 _TEXT_FIELDS = {
@@ -60,6 +68,7 @@ _CHOICES = {
     "certainty": CAP_CERTAINTIES,
 }
 _KEYS = {*_TEXT_FIELDS, *_CHOICES, "categories", "expiry_hours"}
+_OPTIONAL = {"response_type", "translations"}
 
 
 def load_templates(directory: Path = DEFAULT_DIR) -> list[AlertTemplate]:
@@ -86,11 +95,11 @@ def load_template(path: Path) -> AlertTemplate:
 
 def parse_template(key: str, data: dict[str, Any], source: str = "") -> AlertTemplate:
     where = f"Alert template {source or key}"
-    unknown = sorted(set(data) - _KEYS)
+    unknown = sorted(set(data) - _KEYS - _OPTIONAL)
     if unknown:
         raise TemplateError(
             f"{where}: unknown field(s) {', '.join(unknown)}; "
-            f"the fields are {', '.join(sorted(_KEYS))}."
+            f"the fields are {', '.join(sorted(_KEYS | _OPTIONAL))}."
         )
     missing = sorted(_KEYS - set(data))
     if missing:
@@ -126,6 +135,13 @@ def parse_template(key: str, data: dict[str, Any], source: str = "") -> AlertTem
             f"{where}: expiry_hours is {hours}; it must be above 0 and at most "
             f"{MAX_EXPIRY_HOURS:g}."
         )
+    response_type = data.get("response_type", "Monitor")
+    if response_type not in CAP_RESPONSE_TYPES:
+        raise TemplateError(
+            f"{where}: response_type is {response_type!r}; it must be one of "
+            f"{', '.join(CAP_RESPONSE_TYPES)}."
+        )
+    translations = _translations(where, data.get("translations", []))
     return AlertTemplate(
         key=key,
         name=data["name"].strip(),
@@ -139,4 +155,38 @@ def parse_template(key: str, data: dict[str, Any], source: str = "") -> AlertTem
         certainty=data["certainty"],
         categories=tuple(dict.fromkeys(cats)),
         expiry_hours=float(hours),
+        response_type=response_type,
+        translations=translations,
     )
+
+
+def _translations(where: str, tables: object) -> tuple[m.AlertTranslation, ...]:
+    """The `[[translations]]` tables as the wire's translations, checked the same way (a
+    valid language tag, wire lengths, a headline, no language twice nor the alert's own)."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise TemplateError(f"{where}: translations must be [[translations]] tables.")
+    if len(tables) > m.MAX_TRANSLATIONS:
+        raise TemplateError(f"{where}: at most {m.MAX_TRANSLATIONS} translations.")
+    out = []
+    seen = {"en-gb"}  # a template's own wording is the console's language, en-GB
+    for table in tables:
+        unknown = sorted(set(table) - set(m.AlertTranslation.__struct_fields__))
+        if unknown:
+            raise TemplateError(
+                f"{where}: unknown translation field(s) {', '.join(unknown)}; the fields "
+                f"are {', '.join(m.AlertTranslation.__struct_fields__)}."
+            )
+        try:
+            t = msgspec.convert(
+                {k: v.strip() if isinstance(v, str) else v for k, v in table.items()},
+                m.AlertTranslation,
+            )
+        except msgspec.ValidationError as exc:
+            raise TemplateError(f"{where}: a translation is not usable: {exc}.") from exc
+        if not t.headline:
+            raise TemplateError(f"{where}: the {t.language} translation has no headline.")
+        if t.language.lower() in seen:
+            raise TemplateError(f"{where}: the language {t.language} is given twice.")
+        seen.add(t.language.lower())
+        out.append(t)
+    return tuple(out)

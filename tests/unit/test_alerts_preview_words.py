@@ -79,6 +79,7 @@ def test_the_preview_lists_every_field_in_reading_order():
         "Headline",
         "Description",
         "Instruction",
+        "Response",
         "Area",
         "Categories",
         "Expires",
@@ -86,10 +87,24 @@ def test_the_preview_lists_every_field_in_reading_order():
         "Incident",
         "Reaches",
         "Approval",
+        "Google profile",
     ]
     assert lines["Incident"] == "INC-7" and lines["Reaches"] == "5 phones"
     assert lines["Approval"].startswith("No")
+    assert lines["Response"] == "Monitor: keep an eye on news and updates"
     assert dict(preview_lines(info(), None, now))["Reaches"] == "Counting…"
+
+
+def test_the_preview_shows_each_translation_after_the_first_language():
+    now = time.time()
+    welsh = m.AlertTranslation(language="cy", headline="Pennawd", instruction="Ffoniwch 101")
+    own = info(translations=[welsh], response_type="Avoid", description="Three cars")
+    lines = dict(preview_lines(own, None, now))
+    assert list(lines)[3:6] == ["Headline (cy)", "Description (cy)", "Instruction (cy)"]
+    assert lines["Headline (cy)"] == "Pennawd" and lines["Description (cy)"] == "(none)"
+    assert lines["Response"].startswith("Avoid")
+    # the Welsh block has no description: Google's profile needs one in every language
+    assert lines["Google profile"].startswith("Needed: Add a description (cy): Google")
 
 
 def test_history_lines_give_time_step_and_officer():

@@ -20,7 +20,7 @@ from console.alerts.model import (
     refusal_text,
     when,
 )
-from console.alerts.templates import TemplateError, load_templates
+from console.alerts.templates import CAP_RESPONSE_TYPES, TemplateError, load_templates
 from tests.support.samples import elm_road_alert as alert
 from tests.support.samples import elm_road_info as info
 
@@ -56,6 +56,45 @@ def test_shipped_templates_load_and_are_usable() -> None:
             ),
             m.AlertInfo,
         )
+
+
+def test_templates_carry_response_type_and_translations() -> None:
+    """`response_type` is optional (Monitor when absent); `[[translations]]` tables become
+    the wire's translations, so the Welsh wording goes out as a second CAP `info` block."""
+    by_key = {t.key: t for t in load_templates()}
+    assert by_key["burglary_warning"].response_type == "Prepare"
+    assert by_key["fly_tipping"].response_type == "Monitor"
+    assert by_key["fly_tipping"].translations == ()
+    (welsh,) = by_key["vehicle_crime"].translations
+    assert welsh.language == "cy" and welsh.headline.startswith("Lladradau")
+    assert welsh.instruction.endswith("nawr.")
+    assert all(t.response_type in CAP_RESPONSE_TYPES for t in by_key.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('response_type = "Run"', "response_type is 'Run'; it must be one of Shelter"),
+        ('[[translations]]\nlanguage = "cy cy"\nheadline = "h"', "translation is not usable"),
+        ('[[translations]]\nlanguage = "cy"\nheadline = " "', "cy translation has no headline"),
+        ('[[translations]]\nlanguage = "cy"\nheadline = "h"\ncolour = 1', "field(s) colour"),
+        ('[[translations]]\nlanguage = "EN-gb"\nheadline = "h"', "EN-gb is given twice"),
+        (
+            '[[translations]]\nlanguage = "cy"\nheadline = "h"\n'
+            '[[translations]]\nlanguage = "cy"\nheadline = "i"',
+            "cy is given twice",
+        ),
+    ],
+)
+def test_a_bad_response_type_or_translation_is_a_clear_error(
+    tmp_path: Path, text: str, words: str
+) -> None:
+    good = (ROOT / "resources/templates/fly_tipping.toml").read_text()
+    (tmp_path / "broken.toml").write_text(good + "\n" + text + "\n")
+    with pytest.raises(TemplateError) as err:
+        load_templates(tmp_path)
+    assert "broken.toml" in str(err.value)
+    assert words in str(err.value)
 
 
 @pytest.mark.parametrize(
