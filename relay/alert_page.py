@@ -17,13 +17,15 @@ the feed's: anything else (unknown, exercise unless configured, test, unpublishe
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from lxml import etree
 
-from relay import cap
+from relay import cap, portal
 
 PREFIX = "/alerts/"
 #: an alert id (relay/reports.py new_public_id: `A-` and hex); nothing else is looked up,
@@ -32,6 +34,18 @@ ALERT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 #: an RFC 5646 tag, as far as a `lang` attribute needs: letters, digits and hyphens
 _LANG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,6}")
 _NS = {"cap": cap.CAP_NS}
+
+#: the labels of a block, from the portal's own catalogues (portal/i18n/{lang}.json) in the
+#: block's language where the portal has one (en, cy), else English; CAP's own terms
+#: (event, severity, urgency, response) keep their English labels as their values do
+_LABELS = {
+    "area": ("live.area", "Area"),
+    "incident": ("live.incident", "Incident number"),
+    "contact": ("live.contact", "Contact"),
+    "expires": ("live.expires", "Until"),
+    "sent": ("live.sent", "Sent {time}"),
+    "what_to_do": ("live.what_to_do", "What to do"),
+}
 
 #: the state a reader is told, with its words
 STATES = {
@@ -149,31 +163,34 @@ def render(xml: str, now: float) -> bytes:
             '<p class="alert-kind kind-exercise">Exercise</p>'
             '<p class="alert-rehearsal">This is an exercise, not a real alert.</p>'
         )
-    out.append(f'<p class="alert-state" id="alert-state">{_text(STATES[state])}</p>')
+    out.append(f'<p class="alert-kind alert-state" id="alert-state">{_text(STATES[state])}</p>')
     for b in page.blocks:
+        words = _words(b.language)
         out.append(f'<article class="alert-info" lang="{_lang(b.language)}">')
         out.append(f'<h1 class="alert-headline">{_text(b.headline)}</h1>')
+        before, _, after = words["sent"].partition("{time}")
+        out.append(f'<p class="alert-when">{_text(before)}{_time(page.sent)}{_text(after)}</p>')
         out.append('<dl class="alert-facts">')
         for label, value in (
             ("Event", b.event),
-            ("Area", b.area_desc),
+            (words["area"], b.area_desc),
             ("Severity", b.severity),
             ("Urgency", b.urgency),
             ("Response", b.response_type),
-            ("Incident", b.incident),
-            ("Contact", b.contact),
+            (words["incident"], b.incident),
+            (words["contact"], b.contact),
         ):
             if value:
-                out.append(f"<dt>{label}</dt><dd><span>{_text(value)}</span></dd>")
-        out.append(f"<dt>Sent</dt><dd>{_time(page.sent)}</dd>")
+                out.append(f"<dt>{_text(label)}</dt><dd><span>{_text(value)}</span></dd>")
         if b.expires:
-            out.append(f"<dt>Expires</dt><dd>{_time(b.expires)}</dd>")
+            out.append(f"<dt>{_text(words['expires'])}</dt><dd>{_time(b.expires)}</dd>")
         out.append("</dl>")
         if b.description:
             out.append(f'<p class="alert-description">{_text(b.description)}</p>')
         if b.instruction:
             out.append(
-                f'<h2>What to do</h2><p class="alert-instruction">{_text(b.instruction)}</p>'
+                f"<h2>{_text(words['what_to_do'])}</h2>"
+                f'<p class="alert-instruction">{_text(b.instruction)}</p>'
             )
         out.append("</article>")
     # relative: the link never carries the Host header a request came with
@@ -184,6 +201,28 @@ def render(xml: str, now: float) -> bytes:
     )
     out += ["</section>", "</main>", "</body>", "</html>", ""]
     return "\n".join(out).encode("utf-8")
+
+
+@cache
+def _catalogue(primary: str) -> dict[str, str]:
+    """The portal's strings in language `primary` ({} when it has none)."""
+    if not re.fullmatch(r"[a-z]{2,3}", primary):
+        return {}
+    path = portal.PORTAL_ROOT / "i18n" / f"{primary}.json"
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(v, str)}
+
+
+def _words(language: str) -> dict[str, str]:
+    strings = _catalogue(language.split("-", 1)[0].lower())
+    out = {}
+    for name, (key, english) in _LABELS.items():
+        word = strings.get(key, english)
+        out[name] = word if name != "sent" or "{time}" in word else english
+    return out
 
 
 def _text(value: str) -> str:

@@ -21,7 +21,14 @@ from tests.conftest import RunningRelay, start_relay
 from tests.integration.test_alert_page import BASE, _send, _stored
 from tests.support.flows import device, officer
 from tests.support.peer import next_id
-from tests.support.portal_browser import BROWSER_MARKS, open_browser, portal_origin, run, wait
+from tests.support.portal_browser import (
+    BROWSER_MARKS,
+    open_browser,
+    portal_origin,
+    run,
+    shooter,
+    wait,
+)
 
 pytestmark = BROWSER_MARKS
 
@@ -75,6 +82,7 @@ def _page_facts(d: Any) -> dict[str, Any]:
 async def test_the_page_in_chromium_shows_every_language_and_hostile_text_as_text(
     tmp_path: Path,
 ) -> None:
+    shoot = shooter(tmp_path)  # LOOKOUT_PORTAL_SCREENSHOTS=DIR keeps portal-alert-page.png
     r = await start_relay(tmp_path / "r", cap_web_base=BASE)
     driver = None
     try:
@@ -93,6 +101,7 @@ async def test_the_page_in_chromium_shows_every_language_and_hostile_text_as_tex
         d = driver
         await run(d.get, f"{origin}/alerts/{alert_id}")
         await run(wait, d, lambda x: x.find_elements(By.CSS_SELECTOR, "h1.alert-headline"))
+        await run(shoot, d, "alert-page")
         facts = await run(_page_facts, d)
         assert facts["lang"] == "en-GB" and facts["langs"] == ["en-GB", "cy"]
         assert facts["headlines"] == [HOSTILE, WELSH]

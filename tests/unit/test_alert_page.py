@@ -60,9 +60,16 @@ def test_every_info_block_shows_in_its_language_and_hostile_text_stays_text() ->
             strict=True,
         )
     )
-    assert facts["Area"] == "Preston centre" and facts["Incident"] == "I-1"
-    assert facts["Sent"] == "14 Nov 2023, 22:13 UTC"
-    assert articles[0].xpath("dl/dd/time")[0].get("datetime") == "2023-11-14T22:13:20Z"
+    assert facts["Area"] == "Preston centre" and facts["Incident number"] == "I-1"
+    assert facts["Until"] == "14 Nov 2023, 23:13 UTC"
+    assert articles[0].xpath("p[@class='alert-when']")[0].text_content() == (
+        "Sent 14 Nov 2023, 22:13 UTC"
+    )
+    assert articles[0].xpath("p/time")[0].get("datetime") == "2023-11-14T22:13:20Z"
+    # the Welsh block's labels are the portal's Welsh words (portal/i18n/cy.json)
+    welsh = [dt.text_content() for dt in articles[1].xpath("dl/dt")]
+    assert "Ardal" in welsh and "Rhif y digwyddiad" in welsh and "Tan" in welsh
+    assert articles[1].xpath("p[@class='alert-when']")[0].text_content().startswith("Anfonwyd")
     assert doc.xpath("//a[@class='cap-link']")[0].get("href") == "/cap/alerts/A-0123456789.xml"
     assert doc.xpath("//section")[0].get("data-state") == "current"
     assert "kind-actual" in doc.xpath("//section")[0].get("class")
