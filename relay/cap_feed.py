@@ -3,7 +3,8 @@
 CAP message) and `/cap/alerts/{identifier}.xml` (any message a public alert went through,
 exactly as it was sent: alert_versions.cap_xml).
 
-What is public: a real alert (CAP status Actual, no pilot: exercise alerts never appear)
+What is public: a real alert (CAP status Actual, no pilot: exercise alerts appear only on a
+relay configured with `cap_feed_exercise`, and then say so; Test, Draft and System never)
 that was published (approved or sent without approval; never a proposal or a rejected
 one). "Current": active and not yet expired, or cancelled before its expiry (the Cancel
 stays in the feed until then, so a consumer that polls learns of it).
@@ -11,6 +12,9 @@ stays in the feed until then, so a consumer that polls learns of it).
 The feed is an ordinary GET answer with a strong ETag (the SHA-256 of its body) and
 If-None-Match -> 304, so a consumer polling every minute costs one query and no body.
 Every text in it is written with lxml's element API, so alert text can only be text.
+
+`/alerts/{alert id}` (the `<web>` of every message) is the alert's page for people, from
+the same stored messages and the same rule of what is public: relay/alert_page.py.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from websockets.http11 import Request, Response
 
-from relay import cap, portal
+from relay import alert_page, cap, portal
 from relay.db import models as db
 from relay.db.uow import Database
 
@@ -49,12 +53,24 @@ class Entry:
     headline: str
     area_desc: str
     sent_at: float
+    status: str = "Actual"  # CAP status: Exercise only with cap_feed_exercise
 
 
-def _published(a: db.Alert, versions: list[db.AlertVersion]) -> list[db.AlertVersion]:
-    """The versions of `a` that went out as CAP messages to the public (empty for an
-    exercise or test alert, a proposal, a rejected or never-sent one)."""
-    if a.pilot_id is not None or json.loads(a.info_json).get("status", "Actual") != "Actual":
+def _public_status(a: db.Alert, exercise: bool) -> bool:
+    """Whether an alert of this kind may be public at all: Actual (and no pilot); with
+    `exercise` (config cap_feed_exercise) also Exercise, a pilot's included."""
+    status = json.loads(a.info_json).get("status", "Actual")
+    if status == "Actual" and a.pilot_id is None:
+        return True
+    return exercise and status == "Exercise"
+
+
+def _published(
+    a: db.Alert, versions: list[db.AlertVersion], exercise: bool = False
+) -> list[db.AlertVersion]:
+    """The versions of `a` that went out as CAP messages to the public (empty for a test
+    alert, an exercise one unless `exercise`, a proposal, a rejected or never-sent one)."""
+    if not _public_status(a, exercise):
         return []
     out: list[db.AlertVersion] = []
     for v in versions:
@@ -65,7 +81,7 @@ def _published(a: db.Alert, versions: list[db.AlertVersion]) -> list[db.AlertVer
     return out
 
 
-def current_entries(now: float) -> Callable[[Session], list[Entry]]:
+def current_entries(now: float, exercise: bool = False) -> Callable[[Session], list[Entry]]:
     def query(s: Session) -> list[Entry]:
         rows = s.scalars(
             select(db.Alert)
@@ -81,7 +97,7 @@ def current_entries(now: float) -> Callable[[Session], list[Entry]]:
                     .order_by(db.AlertVersion.n)
                 )
             )
-            published = _published(a, versions)
+            published = _published(a, versions, exercise)
             if not published or published[-1].n != versions[-1].n:
                 continue  # nothing public, or its latest change is not (yet) a message
             last = published[-1]
@@ -93,6 +109,7 @@ def current_entries(now: float) -> Callable[[Session], list[Entry]]:
                     headline=str(info.get("headline", "")),
                     area_desc=str(info.get("area_desc", "")),
                     sent_at=last.sent_at,
+                    status=str(info.get("status", "Actual")),
                 )
             )
         return out
@@ -100,7 +117,7 @@ def current_entries(now: float) -> Callable[[Session], list[Entry]]:
     return query
 
 
-def public_message(identifier: str) -> Callable[[Session], str | None]:
+def public_message(identifier: str, exercise: bool = False) -> Callable[[Session], str | None]:
     """The stored CAP text of public message `identifier`, or None (unknown, or not public)."""
 
     def query(s: Session) -> str | None:
@@ -114,10 +131,30 @@ def public_message(identifier: str) -> Callable[[Session], str | None]:
                 .order_by(db.AlertVersion.n.desc())
             )
         )
-        for v in reversed(_published(a, list(reversed(versions)))):
+        for v in reversed(_published(a, list(reversed(versions)), exercise)):
             if cap.message_identifier(v.cap_xml or "") == identifier:
                 return v.cap_xml
         return None
+
+    return query
+
+
+def latest_public(alert_id: str, exercise: bool = False) -> Callable[[Session], str | None]:
+    """The stored CAP text of alert `alert_id`'s latest public message (its page shows it),
+    or None: unknown, or nothing of it public. A pending update's proposal is an alert row
+    of its own whose versions are never public, so its id has no page either."""
+
+    def query(s: Session) -> str | None:
+        a = s.scalar(select(db.Alert).where(db.Alert.public_id == alert_id))
+        if a is None:
+            return None
+        versions = s.scalars(
+            select(db.AlertVersion)
+            .where(db.AlertVersion.alert_id == a.id)
+            .order_by(db.AlertVersion.n)
+        )
+        published = _published(a, list(versions), exercise)
+        return published[-1].cap_xml if published else None
 
     return query
 
@@ -144,9 +181,12 @@ def render_feed(entries: list[Entry], sender: str, base: str, now: float) -> byt
     for e in entries:
         entry = etree.SubElement(root, _A + "entry")
         sub(entry, "id", f"urn:lookout:cap:{sender}:{e.identifier}")
-        sub(entry, "title", e.headline if e.msg_type != "Cancel" else f"Cancelled: {e.headline}")
+        title = e.headline if e.msg_type != "Cancel" else f"Cancelled: {e.headline}"
+        drill = e.status == "Exercise"  # only with cap_feed_exercise; said in every field
+        sub(entry, "title", f"Exercise: {title}" if drill else title)
         sub(entry, "updated", _atom_time(e.sent_at))
-        sub(entry, "summary", f"{e.msg_type}: {e.area_desc}")
+        summary = f"{e.msg_type}: {e.area_desc}"
+        sub(entry, "summary", f"Exercise, not a real alert. {summary}" if drill else summary)
         sub(
             entry,
             "link",
@@ -162,36 +202,55 @@ class CapFeed:
     """Answers `/cap/...` GETs from the database, on a reader thread."""
 
     def __init__(
-        self, database: Database, sender: str, web_base: str, hostnames: tuple[str, ...]
+        self,
+        database: Database,
+        sender: str,
+        web_base: str,
+        hostnames: tuple[str, ...],
+        exercise: bool = False,
     ) -> None:
+        """`exercise`: config cap_feed_exercise (exercise alerts in the feed and pages)."""
         self._db = database
         self._hostnames = hostnames
+        self.exercise = exercise
         self.sender = sender
         self.web_base = web_base.rstrip("/")
 
     async def respond(self, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if path != FEED_PATH and not path.startswith(MESSAGE_PREFIX):
+        page = path.startswith(alert_page.PREFIX)
+        if path != FEED_PATH and not path.startswith(MESSAGE_PREFIX) and not page:
             return None
         if request.method not in portal.METHODS:
             response = portal._response(http.HTTPStatus.METHOD_NOT_ALLOWED, b"use GET or HEAD\n")
             response.headers["Allow"] = ", ".join(portal.METHODS)
             return response
+        if page:  # served without a sender too: earlier messages keep their <web>
+            return await self._page(request, path[len(alert_page.PREFIX) :])
         if not self.sender:
             return portal._response(http.HTTPStatus.NOT_FOUND, b"this relay has no CAP sender\n")
         if path == FEED_PATH:
             now = time.time()
-            entries = await self._db.read(current_entries(now))
+            entries = await self._db.read(current_entries(now, self.exercise))
             base = self.web_base or f"https://{self._host(request)}"
             return _cached(request, render_feed(entries, self.sender, base, now), ATOM_TYPE)
         name = path[len(MESSAGE_PREFIX) :]
         identifier = name.removesuffix(".xml")
         if not name.endswith(".xml") or not _IDENT_RE.fullmatch(identifier):
             return portal._response(http.HTTPStatus.NOT_FOUND, b"no such CAP message\n")
-        xml = await self._db.read(public_message(identifier))
+        xml = await self._db.read(public_message(identifier, self.exercise))
         if xml is None:
             return portal._response(http.HTTPStatus.NOT_FOUND, b"no such CAP message\n")
         return _cached(request, xml.encode("utf-8"), CAP_TYPE)
+
+    async def _page(self, request: Request, alert_id: str) -> Response:
+        xml = None
+        if alert_page.ALERT_ID.fullmatch(alert_id):
+            xml = await self._db.read(latest_public(alert_id, self.exercise))
+        if xml is None:
+            return portal._response(http.HTTPStatus.NOT_FOUND, b"no such alert\n")
+        body = alert_page.render(xml, time.time())
+        return _cached(request, body, portal.CONTENT_TYPES[".html"])
 
     def _host(self, request: Request) -> str:
         """The Host the request named, when it is one of the relay's own names (a forged

@@ -153,6 +153,10 @@ class RelayConfig:
     #: base of each CAP message's `<web>` (the portal's alert page,
     #: `{cap_web_base}/alerts/{alert id}`); empty: `public_url`, then no `<web>`
     cap_web_base: str = ""
+    #: also publish exercise alerts (CAP status Exercise: a pilot's) in /cap/feed.atom,
+    #: /cap/alerts/*.xml and their /alerts/{id} pages, each marked as an exercise; for a
+    #: pilot whose partners rehearse pulling the feed. Off: they are 404 like test alerts
+    cap_feed_exercise: bool = False
     #: a CA file (PEM) to check the SMTP server's certificate with; default: the system's
     smtp_ca: Path | None = None
     #: SMTP connections (and emails in flight) at once

@@ -107,7 +107,11 @@ class Relay:
         self.db.on_commit = self.metrics.committed
         self.delivery = Delivery(self.db, self.hub, self.metrics)
         self.cap_feed = cap_feed.CapFeed(
-            self.db, config.cap_sender, config.cap_web_url(), config.hostnames
+            self.db,
+            config.cap_sender,
+            config.cap_web_url(),
+            config.hostnames,
+            exercise=config.cap_feed_exercise,
         )
         self.mail: Mail | None = None
         if config.smtp_url:
