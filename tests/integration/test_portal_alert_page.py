@@ -1,14 +1,13 @@
 """The public alert page `/alerts/{alert id}` (every CAP message's `<web>`) in Debian's
 headless Chromium at a phone's 360x640 (tests/support/portal_browser.py), against a real
 relay over TLS on loopback: a hostile headline and description stay text and run nothing,
-each `<info>` block shows in its own language (`lang`), the portal's style sheet applies
+each `<info>` block of a translated alert (sent with a Welsh translation, as the composer sends it) shows in its own language (`lang`), the Cancel too, the portal's style sheet applies
 under its CSP with no violation, the CAP link opens the message, a Cancel shows as
 cancelled and an unknown id is "no such alert"."""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ from lxml import etree
 
 from backend_client import messages as m
 from relay import cap
-from relay.db import models as db
-from tests.conftest import RunningRelay, start_relay
+from tests.conftest import start_relay
 from tests.integration.test_alert_page import BASE, _send, _stored
 from tests.support.flows import device, officer
 from tests.support.peer import next_id
@@ -37,28 +35,6 @@ with contextlib.suppress(ImportError):  # without selenium, BROWSER_MARKS skip t
 
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>& \u202eevil'
 WELSH = "Byrgleriaethau heno <b>"
-
-
-async def _add_welsh(r: RunningRelay, alert_id: str) -> None:
-    """Give the stored message a second `<info>` in Welsh, as alert_to_cap's `translations`
-    writes it: the composer's translations reach the relay on branch i14-cap-compose, and
-    the page must already show every block that was sent."""
-    [version] = await _stored(r, alert_id)
-    root = etree.fromstring((version.cap_xml or "").encode())
-    ns = {"cap": cap.CAP_NS}
-    welsh = copy.deepcopy(root.find("cap:info", ns))
-    welsh.find("cap:language", ns).text = "cy"
-    welsh.find("cap:headline", ns).text = WELSH
-    welsh.find("cap:description", ns).text = "Cloi drysau"
-    root.append(welsh)
-    xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="unicode")
-    assert cap.validate_cap(xml) == []
-
-    def job(tx: Any) -> None:
-        row = tx.s.get(db.AlertVersion, version.id)
-        row.cap_xml = xml
-
-    await r.relay.db.write(job)  # type: ignore[attr-defined]
 
 
 def _page_facts(d: Any) -> dict[str, Any]:
@@ -88,13 +64,19 @@ async def test_the_page_in_chromium_shows_every_language_and_hostile_text_as_tex
     try:
         await device(r)
         dana = await officer(r)
+        welsh = m.AlertTranslation(
+            language="cy", headline=WELSH, description="Cloi drysau", instruction="Ffoniwch 999"
+        )
         alert_id = await _send(
-            dana, headline=HOSTILE, description="Lock doors\n</p><p>x", instruction="Call 999"
+            dana,
+            headline=HOSTILE,
+            description="Lock doors\n</p><p>x",
+            instruction="Call 999",
+            translations=[welsh],
         )
         [version] = await _stored(r, alert_id)
         web = etree.fromstring((version.cap_xml or "").encode()).find(".//cap:web", cap._NS)
         assert web is not None and web.text == f"{BASE}/alerts/{alert_id}"  # the path matches
-        await _add_welsh(r, alert_id)
 
         origin, _ = portal_origin(r)
         driver = await open_browser(r, tmp_path / "profile")
@@ -134,7 +116,7 @@ async def test_the_page_in_chromium_shows_every_language_and_hostile_text_as_tex
         facts = await run(_page_facts, d)
         assert facts["state"] == "cancelled" and facts["stateText"].startswith("Cancelled")
         assert facts["link"] == f"/cap/alerts/{alert_id}.1.xml"  # the Cancel message
-        assert facts["headlines"] == [HOSTILE] and facts["pwned"] is None
+        assert facts["headlines"] == [HOSTILE, WELSH] and facts["pwned"] is None
 
         await run(d.get, f"{origin}/alerts/A-0000000000")
         body = await run(lambda: d.find_element(By.TAG_NAME, "body").text)
