@@ -1,9 +1,10 @@
 """The public alert page `/alerts/{alert id}` (every CAP message's `<web>`) in Debian's
 headless Chromium at a phone's 360x640 (tests/support/portal_browser.py), against a real
 relay over TLS on loopback: a hostile headline and description stay text and run nothing,
-each `<info>` block of a translated alert (sent with a Welsh translation, as the composer sends it) shows in its own language (`lang`), the Cancel too, the portal's style sheet applies
-under its CSP with no violation, the CAP link opens the message, a Cancel shows as
-cancelled and an unknown id is "no such alert"."""
+each `<info>` block of an alert sent with a Welsh translation (as the composer sends it)
+shows in its own language (`lang`), its Cancel too, the portal's style sheet applies under
+its CSP with no violation, the CAP link opens the message, a Cancel shows as cancelled and
+an unknown id is "no such alert"."""
 
 from __future__ import annotations
 
