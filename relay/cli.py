@@ -334,10 +334,15 @@ def main(argv: list[str] | None = None) -> int:
             if issuer is None:
                 return 2
             try:
-                print(admin.export_cap(engine, args.alert_id, issuer, current=not args.message))
+                xml = admin.export_cap(engine, args.alert_id, issuer, current=not args.message)
             except Exception as exc:  # ProtocolError(NOT_FOUND) or a broken record
                 print(f"cannot export alert {args.alert_id}: {exc}", file=sys.stderr)
                 return 1
+            print(xml)
+            # what a Google Public Alerts consumer would refuse, said beside the XML (the
+            # message is printed as stored either way: it is what was sent)
+            for problem in cap.validate_google_profile(xml):
+                print(f"note: Google Public Alerts profile: {problem}", file=sys.stderr)
             return 0
     finally:
         engine.dispose()
@@ -694,6 +699,12 @@ def _serve(args: argparse.Namespace) -> int:
             print(
                 "  warning: no --cap-sender (cap_sender in the config file): this relay "
                 "refuses to send or export alerts until it has one",
+                flush=True,
+            )
+        if config.cap_sender and not config.cap_web_url():
+            print(
+                "  warning: no cap_web_base or public_url: CAP messages have no <web>, which "
+                "the Google Public Alerts profile requires",
                 flush=True,
             )
         if relay.metrics_port is not None:

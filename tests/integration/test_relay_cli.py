@@ -144,6 +144,11 @@ async def test_export_cap_from_the_command_line(relay) -> None:
     assert unsent.returncode == 2 and "--cap-sender" in unsent.stderr  # no made-up sender
     original = run("alert", "export-cap", aid, "--cap-sender", TEST_CAP_SENDER, "--data-dir", data)
     assert original.returncode == 0, original.stderr
+    # no description and (this relay has no cap_web_base or public_url) no <web>: printed
+    # as sent, with what a Google Public Alerts consumer would refuse said on stderr
+    notes = [n for n in original.stderr.splitlines() if n.startswith("note: Google")]
+    assert any("WEB_IS_REQUIRED" in n for n in notes), original.stderr
+    assert any("DESCRIPTION_IS_REQUIRED" in n for n in notes), original.stderr
     assert (
         cap.validate_cap(original.stdout) == [] and "Test &lt;alert&gt; &amp; co" in original.stdout
     )
