@@ -262,6 +262,10 @@ class CitizenAlert(msgspec.Struct, frozen=True, kw_only=True):
     #: CAP status: anything but `Actual` (a pilot's `Exercise`, a `Test`) is a rehearsal
     #: and must never look like a real alert on the phone.
     status: CapStatus = "Actual"
+    #: the language of headline, description and instruction, and the same words in
+    #: other languages: the phone shows the one its citizen reads (e.g. Welsh, `cy`)
+    language: str = "en-GB"
+    translations: list[AlertTranslation] = []
 
 
 class OwnReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -156,6 +156,8 @@ def citizen_alert(a: m.Alert) -> m.CitizenAlert:
         expires_at=i.expires_at,
         area_desc=i.area_desc,
         status=i.status,
+        language=i.language,
+        translations=list(i.translations),
     )
 
 

@@ -9,7 +9,7 @@
 // direction, so hostile text shows literally.
 
 import { byId, el } from "./dom.js";
-import { locale, onLanguageChange, plural, t } from "./i18n.js";
+import { language, locale, onLanguageChange, plural, t } from "./i18n.js";
 
 const KEY = "lookout.alerts";
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,7 +22,21 @@ export function kindOf(alert) {
 
 /** What makes one version of an alert differ from another (an Update changes it). */
 function versionOf(a) {
-  return JSON.stringify([a.msg_type, a.headline, a.description, a.instruction, a.contact, a.incident_ref, a.expires_at, a.area_desc, a.status]);
+  return JSON.stringify([a.msg_type, a.headline, a.description, a.instruction, a.contact, a.incident_ref, a.expires_at, a.area_desc, a.status, a.translations ?? []]);
+}
+
+function baseLanguage(tag) {
+  return String(tag ?? "").toLowerCase().split("-")[0];
+}
+
+/** The alert's words in the language this page shows when the alert was sent in it (a
+ * translation, e.g. Welsh), else as the officer wrote them: {language, headline,
+ * description, instruction}. */
+export function worded(alert) {
+  const own = { language: alert.language ?? "en-GB", headline: alert.headline, description: alert.description, instruction: alert.instruction };
+  const others = Array.isArray(alert.translations) ? alert.translations.filter((x) => x && typeof x === "object") : [];
+  const want = language();
+  return [own, ...others].find((b) => baseLanguage(b.language) === want) ?? own;
 }
 
 function load() {
@@ -39,9 +53,12 @@ function text(value) {
   return value === null || value === undefined ? "" : String(value);
 }
 
-/** Officer text: as text, its direction its own (a right-to-left override stays inside). */
-function said(tag, className, value) {
-  return el(tag, { className, dir: "auto", text: text(value) });
+/** Officer text: as text, its direction its own (a right-to-left override stays inside),
+ * in its language (`lang`, for screen readers and hyphenation). */
+function said(tag, className, value, lang = null) {
+  const props = { className, dir: "auto", text: text(value) };
+  if (lang) props.lang = String(lang);
+  return el(tag, props);
 }
 
 export function setupLive({ link }) {
@@ -234,7 +251,7 @@ export function setupLive({ link }) {
       bannerBox.dataset.alert = banner.id;
       bannerBox.replaceChildren(
         el("p", { className: "alert-kind", text: t("live.withdrawn") }),
-        said("p", "alert-headline", a.headline),
+        said("p", "alert-headline", worded(a).headline, worded(a).language),
         el("div", { className: "alert-actions" }, dismiss),
       );
     } else {
@@ -244,7 +261,8 @@ export function setupLive({ link }) {
       openIt.addEventListener("click", () => open(id));
       bannerBox.className = `alert-banner kind-${kindOf(a)}`;
       bannerBox.dataset.alert = id;
-      const parts = [badge(a), said("p", "alert-headline", a.headline)];
+      const w = worded(a);
+      const parts = [badge(a), said("p", "alert-headline", w.headline, w.language)];
       if (kindOf(a) !== "actual") parts.push(el("p", { className: "alert-rehearsal", text: t("live.rehearsal") }));
       parts.push(el("p", { className: "alert-when", text: t("live.until", { time: when(a.expires_at) }) }));
       parts.push(el("div", { className: "alert-actions" }, openIt, dismiss));
@@ -258,11 +276,12 @@ export function setupLive({ link }) {
     close.addEventListener("click", () => dialog.close());
     const parts = [badge(a)];
     if (kindOf(a) !== "actual") parts.push(el("p", { className: "alert-rehearsal", text: t("live.rehearsal") }));
-    const heading = el("h2", { id: "alert-dialog-h", className: "alert-headline", dir: "auto", tabindex: "-1", text: text(a.headline) });
+    const w = worded(a);
+    const heading = el("h2", { id: "alert-dialog-h", className: "alert-headline", dir: "auto", lang: String(w.language), tabindex: "-1", text: text(w.headline) });
     parts.push(heading);
-    if (text(a.description)) parts.push(said("p", "alert-description", a.description));
-    if (text(a.instruction)) {
-      parts.push(el("h3", { text: t("live.what_to_do") }), said("p", "alert-instruction", a.instruction));
+    if (text(w.description)) parts.push(said("p", "alert-description", w.description, w.language));
+    if (text(w.instruction)) {
+      parts.push(el("h3", { text: t("live.what_to_do") }), said("p", "alert-instruction", w.instruction, w.language));
     }
     parts.push(facts(a), el("p", { className: "alert-when", text: t("live.sent", { time: when(a.sent_at) }) }));
     if (kindOf(a) !== "actual") parts.push(el("p", { className: "alert-rehearsal", text: t("live.rehearsal") }));
@@ -286,7 +305,7 @@ export function setupLive({ link }) {
           "li",
           { "data-alert": a.alert_id, className: `alert-item kind-${kindOf(a)}${read ? "" : " unread"}` },
           badge(a),
-          said("p", "alert-headline", a.headline),
+          said("p", "alert-headline", worded(a).headline, worded(a).language),
           facts(a),
           openIt,
         );

@@ -141,6 +141,10 @@ async def changed(off: Peer, alert_id: str, cond: Callable[[m.Alert], bool]) -> 
     return ev.alert
 
 
+#: the drill alert's Welsh translation (a hostile-looking angle bracket stays text)
+WELSH_DRILL = "Ymarfer: ceisiwyd ceir ar Ffordd Elm <i>"
+
+
 async def send(off: Peer, **info: Any) -> m.Alert:
     acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info(**info)))
     assert isinstance(acc, m.AlertAccepted), acc
@@ -301,6 +305,7 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
             status="Exercise",
             pilot_id="elm-road",
             incident_ref="EX-7",
+            translations=[m.AlertTranslation(language="cy", headline=WELSH_DRILL)],
         )
         await run(wait, d, lambda x: visible(x, "#alert-banner.kind-exercise"))
         assert await run(text_of, d, banner + " .alert-kind") == "EXERCISE"
@@ -320,6 +325,10 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
             lambda: d.find_element(By.CSS_SELECTOR, drill_item).get_attribute("class")
         )
         assert (await run(text_of, d, drill_item + " .alert-kind")) == "EXERCISE"
+        # in English the officer's own words (the Welsh translation waits for Welsh)
+        assert await run(text_of, d, drill_item + " .alert-headline") == (
+            "Pilot: cars tried on Elm Road"
+        )
         await changed(off, drill.alert_id, lambda a: a.delivered == 1)
         await run(d.execute_script, "window.scrollTo(0, 0)")
         await run(screenshots, d, "alert-exercise")
@@ -405,6 +414,11 @@ async def test_alerts_reach_the_page_where_it_is_and_stop_sharing_stops(
         await run(lambda: Select(d.find_element(By.ID, "lang")).select_by_value("cy"))
         await run(wait, d, lambda x: text_of(x, "#live-h") == cy["live.heading"])
         assert await run(text_of, d, drill_item + " .alert-kind") == cy["live.kind_exercise"]
+        # an alert sent with a Welsh translation shows it, marked as Welsh
+        headline = drill_item + " .alert-headline"
+        await run(wait, d, lambda x: text_of(x, headline) == WELSH_DRILL)
+        got = await run(lambda: d.find_element(By.CSS_SELECTOR, headline).get_attribute("lang"))
+        assert got == "cy"
         assert await run(text_of, d, "#share-toggle") == cy["share.start"]
         assert "6 awr" in await run(text_of, d, "#share-why")
 
