@@ -16,15 +16,13 @@ from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
 from console.detail.widget import ReportDetailWidget
-from console.exports import model as export_model
-from console.exports.controller import ExportController
-from console.exports.dialog import ExportDialog
+from console.exports.actions import ExportActions
+from console.exports.model import Rendered
 from console.feed.widget import FeedWidget
 from console.help.dialogs import GuideDialog, ShortcutsDialog, about_box
 from console.help.model import about_text, guide_path
 from console.incidents.widget import IncidentsWidget
 from console.login.password import PasswordDialog
-from console.map.model import alert_visible
 from console.map.widget import MapWidget
 from console.pilots.pilots_panel import PilotsPanel
 from console.session import ConsoleSession
@@ -201,70 +199,16 @@ class MainWindow(QMainWindow):
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
 
-    # ------------------------------------------------------------ File -> Export (issue 14)
-
     def _file_menu(self) -> None:
         """The first menu: exports of what the feed, the map and an incident show."""
-        self.exporter = ExportController(self.session, self)
-        self.exporter.exported.connect(self._exported)
-        self.exporter.failed.connect(self.status.show_problem)
+        self.exports = ExportActions(self.session, self.feed, self.map, self.incidents, self)
+        self.exports.controller.exported.connect(self._exported)
+        self.exports.controller.failed.connect(self.status.show_problem)
         menu = self.menuBar().addMenu("&File")
-        self._file = menu
-        feed = QAction("Export &feed…", self)
-        feed.setToolTip("The reports the feed shows now, with its filters")
-        feed.triggered.connect(self.export_feed)
-        whole_map = QAction("Export &map view…", self)
-        whole_map.setToolTip("The reports and alerts the map shows")
-        whole_map.triggered.connect(self.export_map_view)
-        self.export_incident_action = QAction("Export &incident…", self)
-        self.export_incident_action.setToolTip("The selected incident with its reports")
-        self.export_incident_action.triggered.connect(self.export_incident)
-        for action in (feed, whole_map, self.export_incident_action):
-            menu.addAction(action)
-        menu.aboutToShow.connect(self._file_menu_showing)
-        self._file_menu_showing()
+        menu.addActions(self.exports.actions)
+        menu.aboutToShow.connect(self.exports.update_enabled)
 
-    def _file_menu_showing(self) -> None:
-        self.export_incident_action.setEnabled(self.incidents.selected_incident() is not None)
-
-    def export_feed(self) -> ExportDialog:
-        model = self.feed.model
-        shown = [r for rid in model.shown_ids() if (r := model.report(rid)) is not None]
-        f = model.feed_filter
-        scope = export_model.feed_scope(
-            f.effective_statuses(), f.categories, f.window_s, f.text, f.hide_exercise, len(shown)
-        )
-        return self._export(export_model.feed_job(shown, scope))
-
-    def export_map_view(self) -> ExportDialog:
-        """The map's reports (its bounds are not known to the console: all of them, under
-        the feed's filters) and the alerts it shows."""
-        reports = export_model.map_reports(
-            self.session.reports.values(), self.feed.report_filter(), self.map.hiding_exercise
-        )
-        alerts = [a for a in self.session.alerts.values() if alert_visible(a)]
-        return self._export(export_model.map_job(reports, alerts, bounded=False))
-
-    def export_incident(self) -> ExportDialog | None:
-        ref = self.incidents.selected_incident()
-        if ref is None:
-            self.status.show_problem("Select an incident in the Incidents pane to export it.")
-            return None
-        info = self.incidents.model.info(ref)
-        summary = export_model.incident_summary(
-            ref, info.title, info.opened_by, info.opened_at, self.incidents.model.reports_of(ref)
-        )
-        return self._export(export_model.incident_job(summary))
-
-    def _export(self, job: export_model.ExportJob) -> ExportDialog:
-        dialog = ExportDialog(job, Path.home(), self)
-        dialog.accepted.connect(
-            lambda: self.exporter.export(job, dialog.fmt, dialog.path(), dialog.bom.isChecked())
-        )
-        dialog.open()
-        return dialog
-
-    def _exported(self, path: Path, rendered: export_model.Rendered) -> None:
+    def _exported(self, path: Path, rendered: Rendered) -> None:
         self.status.show_notice(f"Exported {rendered.count} items to {path} (audited).")
 
     def about_text(self) -> str:

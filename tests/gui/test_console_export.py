@@ -66,15 +66,15 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
     phone = None
     done: list[Path] = []
     problems: list[str] = []
-    window.exporter.exported.connect(lambda path, _r: done.append(path))
-    window.exporter.failed.connect(problems.append)
+    window.exports.controller.exported.connect(lambda path, _r: done.append(path))
+    window.exports.controller.failed.connect(problems.append)
     try:
         menus = [a.text() for a in window.menuBar().actions()]
         assert menus[0] == "&File"
         file_menu = window.menuBar().actions()[0].menu()
         entries = [a.text() for a in file_menu.actions()]
         assert entries == ["Export &feed…", "Export &map view…", "Export &incident…"]
-        assert not window.export_incident_action.isEnabled()  # no incident selected
+        assert not window.exports.incident_action.isEnabled()  # no incident selected
 
         await session.start()
         await _until(lambda: session.status.state is State.LIVE, timeout=20)
@@ -85,7 +85,7 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
         window.feed.set_filter(FeedFilter(categories=frozenset({"burglary"})))
         assert window.feed.model.shown_ids() == [shown.report_id]
 
-        dialog = window.export_feed()
+        dialog = window.exports.export_feed()
         assert "1 item" in dialog.summary.text()
         dialog.set_format("geojson")
         target = tmp_path / "out" / "feed"
@@ -110,10 +110,10 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
         detail = json.loads(audit[0].detail)
         assert detail["sha256"] == hashlib.sha256(data).hexdigest() and detail["count"] == 1
         assert "burglary" in detail["scope"] and "van" not in audit[0].detail
-        assert window.exporter.last_audit_seq == audit[0].seq
+        assert window.exports.controller.last_audit_seq == audit[0].seq
 
         # CSV with Excel's BOM, read back
-        dialog = window.export_feed()
+        dialog = window.exports.export_feed()
         dialog.set_format("csv")
         assert dialog.bom.isEnabled()
         dialog.bom.setChecked(True)
@@ -139,9 +139,8 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
         await _until(lambda: ref in model.refs() and len(model.reports_of(ref)) == 1)
         window.incidents.select_incident(ref)
         await _until(lambda: window.incidents.selected_incident() == ref)
-        window._file_menu_showing()  # what opening the menu does
-        assert window.export_incident_action.isEnabled()
-        dialog = window.export_incident()
+        assert window.exports.incident_action.isEnabled()
+        dialog = window.exports.export_incident()
         assert dialog is not None
         dialog.set_format("kml")
         dialog.path_edit.setText(str(tmp_path / "out" / "incident.kml"))
@@ -154,7 +153,7 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
 
         # off the relay: told why, nothing written
         await session.stop()
-        dialog = window.export_feed()
+        dialog = window.exports.export_feed()
         offline = tmp_path / "out" / "offline.kml"
         dialog.set_format("kml")
         dialog.path_edit.setText(str(offline))
