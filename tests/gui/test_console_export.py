@@ -14,16 +14,19 @@ import json
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import geojson_validator
 import pytest
 from lxml import etree
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from sqlalchemy import select
 
 from backend_client import messages as m
 from backend_client.state import State
+from console.exports import model as em
+from console.exports.dialog import ExportDialog
 from console.feed.store import FeedFilter
 from console.main_window import MainWindow
 from console.session import ConsoleSession
@@ -33,6 +36,8 @@ from tests.conftest import start_relay
 from tests.support.clients import make_client
 from tests.support.flows import device, officer, report
 from tests.support.peer import next_id, wait_until
+from tests.unit.test_console_exports import alert
+from tests.unit.test_console_exports import report as make_report
 
 pytestmark = pytest.mark.gui
 
@@ -172,3 +177,24 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
         if phone is not None:
             await phone.close()
         await relay.relay.stop()  # type: ignore[attr-defined]
+
+
+def test_the_dialog_follows_the_format(qtbot: Any, tmp_path: Path) -> None:
+    """The ending follows the format, the BOM is for CSV only, the count says what the
+    format holds (a map view's CSV: its reports only), and an empty view saves nothing."""
+
+    job = em.map_job([make_report(1), make_report(2)], [alert()], bounded=False)
+    dialog = ExportDialog(job, tmp_path)
+    qtbot.addWidget(dialog)
+    assert dialog.path_edit.text().endswith(".geojson") and not dialog.bom.isEnabled()
+    assert "3 items" in dialog.summary.text()
+    dialog.set_format("csv")
+    assert dialog.path_edit.text().endswith(".csv") and dialog.bom.isEnabled()
+    assert "2 items" in dialog.summary.text() and "one kind" in dialog.summary.text()
+    dialog.path_edit.setText(str(tmp_path / "mine"))
+    assert dialog.path() == tmp_path / "mine.csv"
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    assert save.isEnabled()
+    empty = ExportDialog(em.feed_job([], "feed: filter new; 0 rows"), tmp_path)
+    qtbot.addWidget(empty)
+    assert not empty.buttons.button(QDialogButtonBox.StandardButton.Save).isEnabled()
