@@ -1239,6 +1239,38 @@ class ReportNoteAdded(Msg, tag="report.note_added"):
     note: Note
 
 
+# ---- console exports (issue 14: File -> Export; docs/protocol.md, "Console exports")
+
+#: what an export holds (backend_client.exports.Kind) and how it is written (.Format)
+ExportKind = Literal["reports", "alerts", "incidents"]
+ExportFormat = Literal["geojson", "kml", "csv"]
+
+
+class ExportAudit(Msg, tag="export.audit"):
+    """The console is about to write an export file of what it shows: audited first, the
+    file written only after `export.audited`. Carries what the file is (kind, format,
+    item count, SHA-256 of its bytes, where it came from in words: "feed: …", "map
+    view", "incident INC-…", the file's name), never the items themselves. `idem`:
+    a resend after a lost reply is audited once."""
+
+    id: Ident
+    idem: Ident
+    kind: ExportKind
+    format: ExportFormat
+    count: NonNeg
+    sha256: Sha256Hex
+    scope: Short
+    filename: Short
+
+
+class ExportAudited(Msg, tag="export.audited"):
+    """The export is in the audit log (record `audit_seq`, at `at`): write the file now."""
+
+    re: str
+    audit_seq: int
+    at: float
+
+
 # ---- officer events (pushed to every subscribed officer, ordered by seq)
 
 
@@ -1403,6 +1435,7 @@ OfficerInbound = (
     | PilotReview
     | ReportHistoryGet
     | ReportNoteAdd
+    | ExportAudit
     | Ping
 )
 OfficerEvent = (
@@ -1437,6 +1470,7 @@ OfficerOutbound = (
     | TeamChanged
     | ReportHistory
     | ReportNoteAdded
+    | ExportAudited
     | ChatSent
     | Pong
     | Error

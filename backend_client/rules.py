@@ -71,6 +71,9 @@ PERMISSIONS: dict[type[m.Msg], frozenset[str]] = {
     # a report's history and internal notes (issue 13): every officer reads, workers write
     m.ReportHistoryGet: _ANY,
     m.ReportNoteAdd: WORKING_ROLES,
+    # console exports (issue 14): whoever sees the data may export what they see; every
+    # export is audited first (relay/exports.py audit_console)
+    m.ExportAudit: _ANY,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -15,6 +16,8 @@ from console.alerts.widget import AlertsWidget
 from console.chat.widget import ChatWidget
 from console.dashboard.widget import DashboardWidget
 from console.detail.widget import ReportDetailWidget
+from console.exports.actions import ExportActions
+from console.exports.model import Rendered
 from console.feed.widget import FeedWidget
 from console.help.dialogs import GuideDialog, ShortcutsDialog, about_box
 from console.help.model import about_text, guide_path
@@ -153,6 +156,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _menus(self) -> None:
+        self._file_menu()
         view = self.menuBar().addMenu("&View")
         self._view_menu = view
         for dock in [*self._docks, self.incidents_dock, self.team_dock, self.pilots_dock]:
@@ -194,6 +198,18 @@ class MainWindow(QMainWindow):
         about = QAction("&About Lookout", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def _file_menu(self) -> None:
+        """The first menu: exports of what the feed, the map and an incident show."""
+        self.exports = ExportActions(self.session, self.feed, self.map, self.incidents, self)
+        self.exports.controller.exported.connect(self._exported)
+        self.exports.controller.failed.connect(self.status.show_problem)
+        menu = self.menuBar().addMenu("&File")
+        menu.addActions(self.exports.actions)
+        menu.aboutToShow.connect(self.exports.update_enabled)
+
+    def _exported(self, path: Path, rendered: Rendered) -> None:
+        self.status.show_notice(f"Exported {rendered.count} items to {path} (audited).")
 
     def about_text(self) -> str:
         client = self.session.client

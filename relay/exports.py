@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from backend_client import messages as m
 from relay import admin, evidence, wire
 from relay.config import RelayConfig
 from relay.db import models as db
+from relay.db.uow import Tx
+from relay.reports import Actor
 
 
 @dataclass(frozen=True)
@@ -132,3 +135,26 @@ def export(
     finally:
         tmp.unlink(missing_ok=True)
     return Written(out, count, digest)
+
+
+def audit_console(actor: Actor, msg: m.ExportAudit) -> Callable[[Tx], m.ExportAudited]:
+    """A console's File -> Export (`export.audit`): one `export.<kind>` record with the
+    officer's name, what the file holds in numbers and its SHA-256, before the console
+    writes it. The scope is the console's words for the view ("feed: …", "map view",
+    "incident INC-…"), built from filters and references, never from citizen text.
+    Idempotent through the officer endpoint's `_once` (a resend is audited once)."""
+
+    def job(tx: Tx) -> m.ExportAudited:
+        seq = tx.audit(
+            actor.username,
+            f"export.{msg.kind}",
+            msg.filename,
+            format=msg.format,
+            scope=msg.scope,
+            count=msg.count,
+            sha256=msg.sha256,
+            source="console",
+        )
+        return m.ExportAudited(re=msg.id, audit_seq=seq, at=tx.now)
+
+    return job

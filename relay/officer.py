@@ -27,6 +27,7 @@ from relay import (
     alerts,
     cap,
     evidence_api,
+    exports,
     history,
     incidents,
     passwords,
@@ -94,6 +95,7 @@ class OfficerConnection(Endpoint):
             # a report's history and internal notes (relay/history.py)
             m.ReportHistoryGet: self.report_history,
             m.ReportNoteAdd: self.idempotent(history.add_note),
+            m.ExportAudit: self.idempotent(exports.audit_console),  # console File -> Export
         }
         # incidents and the team (issue 13): relay/incidents.py, relay/team.py
         self.signed_in_at: float | None = None

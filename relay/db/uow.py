@@ -102,8 +102,9 @@ class Tx:
             self.pilots[seq] = pilot
         return event
 
-    def audit(self, actor: str, action: str, subject: str, **detail: object) -> None:
-        """Append one record to the hash-chained audit log, in this transaction."""
+    def audit(self, actor: str, action: str, subject: str, **detail: object) -> int:
+        """Append one record to the hash-chained audit log, in this transaction; returns
+        its seq (an export's reply names its record)."""
         seq, prev = self._db._audit_head
         seq += 1
         detail_text = audit.canonical_detail(detail)
@@ -121,6 +122,7 @@ class Tx:
             )
         )
         self._db._audit_head = (seq, digest)
+        return seq
 
     def after_commit(self, fn: Callable[[], object]) -> None:
         """Run `fn` on the event loop once this job's data is committed."""
