@@ -15,7 +15,7 @@ from console.exports.controller import ExportController
 from console.exports.dialog import ExportDialog
 from console.feed.widget import FeedWidget
 from console.incidents.widget import IncidentsWidget
-from console.map.model import alert_visible
+from console.map.model import alert_visible, area_bounds, overlaps
 from console.map.widget import MapWidget
 from console.session import ConsoleSession
 
@@ -72,13 +72,21 @@ class ExportActions(QObject):
         return self._open(em.feed_job(shown, scope))
 
     def export_map_view(self) -> ExportDialog:
-        """The map's reports (its bounds are not known to the console: all of them, under
-        the feed's filters) and the alerts it shows."""
+        """The reports the map shows in its visible bounds (under the feed's filters) and
+        the alerts drawn there; everything on the map until the page has said its bounds."""
+        bounds = self.map.visible_bounds
         reports = em.map_reports(
-            self.session.reports.values(), self.feed.report_filter(), self.map.hiding_exercise
+            self.session.reports.values(),
+            self.feed.report_filter(),
+            self.map.hiding_exercise,
+            bounds,
         )
-        alerts = [a for a in self.session.alerts.values() if alert_visible(a)]
-        return self._open(em.map_job(reports, alerts, bounded=False))
+        alerts = [
+            a
+            for a in self.session.alerts.values()
+            if alert_visible(a) and (bounds is None or overlaps(area_bounds(a.info.area), bounds))
+        ]
+        return self._open(em.map_job(reports, alerts, bounded=bounds is not None))
 
     def export_incident(self) -> ExportDialog | None:
         ref = self.incidents.selected_incident()

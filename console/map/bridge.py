@@ -14,6 +14,7 @@ class MapBridge(QObject):
     batch_applied = Signal(int)
     report_clicked = Signal(str)
     area_geojson = Signal(str)
+    view_changed = Signal(str)  # JSON: [west, south, east, north]
     page_error = Signal(str)
 
     @Slot()
@@ -31,6 +32,10 @@ class MapBridge(QObject):
     @Slot(str)
     def areaDrawn(self, geojson: str) -> None:  # noqa: N802 - called from JS
         self.area_geojson.emit(geojson)
+
+    @Slot(str)
+    def viewChanged(self, bounds: str) -> None:  # noqa: N802 - called from JS
+        self.view_changed.emit(bounds)
 
     @Slot(str)
     def error(self, message: str) -> None:

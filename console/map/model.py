@@ -7,6 +7,7 @@ broken shape never reaches the alert composer. Plain Python: no Qt.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -21,6 +22,44 @@ from console.common.exercise import is_exercise_report, pilot_words
 
 #: popups show a preview; the full text is in the report pane
 POPUP_TEXT_CHARS = 280
+
+
+Bounds = tuple[float, float, float, float]  # west, south, east, north (degrees)
+
+
+def view_bounds(text: str) -> Bounds | None:
+    """The map's visible bounds as the page reports them (JSON [west, south, east, north]),
+    or None when unreadable. Longitudes past the antimeridian (a world view) become the
+    whole range, so nothing on the map is left out of "what the map shows"."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(raw, list) or len(raw) != 4:
+        return None
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in raw):
+        return None
+    west, south, east, north = (float(v) for v in raw)
+    if south > north or west > east:
+        return None
+    if west < -180.0 or east > 180.0:
+        west, east = -180.0, 180.0
+    return west, max(south, -90.0), east, min(north, 90.0)
+
+
+def area_bounds(area: m.Area) -> Bounds:
+    """An alert area's bounding box (a circle's from its radius on the sphere)."""
+    if isinstance(area, m.Circle):
+        dlat = math.degrees(area.radius_m / geometry.EARTH_RADIUS_M)
+        dlon = dlat / max(math.cos(math.radians(area.lat)), 1e-6)
+        return area.lon - dlon, area.lat - dlat, area.lon + dlon, area.lat + dlat
+    lons = [p[0] for p in area.coordinates]
+    lats = [p[1] for p in area.coordinates]
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def overlaps(a: Bounds, b: Bounds) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
 
 class AreaError(ValueError):

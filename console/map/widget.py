@@ -39,11 +39,13 @@ from console.map.dialog import TileSourceDialog
 from console.map.guard import RequestGuard
 from console.map.model import (
     AreaError,
+    Bounds,
     alert_payload,
     alert_visible,
     area_from_geojson,
     outline_payload,
     report_payload,
+    view_bounds,
 )
 from console.map.page import build_page, page_config
 from console.map.tiles import SCHEME, MBTilesHandler, TileSource, parse_tile_source
@@ -113,6 +115,8 @@ class MapWidget(QWidget):
         # file: pages may not load other schemes by default; the guard decides instead
         web.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True)
         web.setAttribute(QWebEngineSettings.WebAttribute.PluginsEnabled, False)
+        #: what the officer sees (west, south, east, north), once the page has said
+        self.visible_bounds: Bounds | None = None
         self.bridge = MapBridge(self)
         self.channel = QWebChannel(page)
         self.channel.registerObject("bridge", self.bridge)
@@ -139,6 +143,7 @@ class MapWidget(QWidget):
         self.bridge.batch_applied.connect(self._batch_applied)
         self.bridge.report_clicked.connect(self.report_selected)
         self.bridge.area_geojson.connect(self._area_from_page)
+        self.bridge.view_changed.connect(self._view_changed)
         self.bridge.page_error.connect(self._page_error)
         session.report_changed.connect(self._report_changed)
         session.alert_changed.connect(self._alert_changed)
@@ -440,6 +445,11 @@ class MapWidget(QWidget):
 
     def _page_error(self, message: str) -> None:
         log.warning("map page: %s", message)
+
+    def _view_changed(self, text: str) -> None:
+        bounds = view_bounds(text)
+        if bounds is not None:
+            self.visible_bounds = bounds
 
     def _area_from_page(self, text: str) -> None:
         try:

@@ -1191,6 +1191,17 @@ window.LookoutMap = (function () {
       bridge.batch.connect(guarded(apply));
       bridge.command.connect(guarded(command));
       bridge.ready();
+      // where the officer is looking, for File -> Export map view (west, south, east, north)
+      function sendView() {
+        try {
+          const b = map.getBounds();
+          bridge.viewChanged(JSON.stringify([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]));
+        } catch (err) {
+          bridge.error(String((err && err.stack) || err));
+        }
+      }
+      map.on("moveend zoomend resize", sendView);
+      sendView();
     });
   }
 

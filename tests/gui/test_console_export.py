@@ -130,6 +130,21 @@ async def test_file_export_feed_and_incident_write_audited_files_and_offline_wri
         rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
         assert [r["report_id"] for r in rows] == [shown.report_id]
 
+        # the map view: what the officer sees there, by the bounds the real page reports
+        window.map.focus_report(shown.report_id)
+
+        where = session.reports[shown.report_id]
+
+        def in_view() -> bool:
+            b = window.map.visible_bounds
+            return b is not None and b[0] <= where.lon <= b[2] and b[1] <= where.lat <= b[3]
+
+        await _until(in_view, timeout=20)
+        dialog = window.exports.export_map_view()
+        assert dialog.job.scope.startswith("map view: ")  # bounded, not "everything"
+        assert [r.report_id for r in dialog.job.reports] == [shown.report_id]  # feed filter
+        dialog.reject()
+
         # the selected incident with its reports, as KML 2.2 the OGC schema accepts
         sam = await officer(relay, "sam", subscribe=None)
         inc = await sam.request(m.IncidentCreate(id=next_id(), idem=next_id(), title="Sheds"))

@@ -14,8 +14,11 @@ from console.map.model import (
     AreaError,
     alert_payload,
     alert_visible,
+    area_bounds,
     area_from_geojson,
+    overlaps,
     report_payload,
+    view_bounds,
 )
 
 
@@ -140,3 +143,34 @@ def test_a_polygon_across_the_antimeridian_is_refused_with_a_clear_message() -> 
     ring = [[179.5, -1.0], [-179.5, -1.0], [-179.5, 1.0], [179.5, 1.0], [179.5, -1.0]]
     with pytest.raises(AreaError, match="antimeridian"):
         area_from_geojson({"geometry": {"type": "Polygon", "coordinates": [ring]}})
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds"),
+    [
+        ("[-2.8, 53.7, -2.6, 53.8]", (-2.8, 53.7, -2.6, 53.8)),
+        ("[-200, -95, 200, 95]", (-180.0, -90.0, 180.0, 90.0)),  # a world view, wrapped
+        ("[1, 2, 3]", None),
+        ('["a", 1, 2, 3]', None),
+        ("[3, 1, 2, 4]", None),  # west east of east
+        ("[NaN, 1, 2, 3]", None),
+        ("not json", None),
+        ('{"west": 1}', None),
+    ],
+)
+def test_the_view_the_page_reports_is_read_strictly(text: str, bounds: object) -> None:
+    assert view_bounds(text) == bounds
+
+
+def test_an_alert_overlaps_the_view_by_its_area_circles_too() -> None:
+    view = (-2.72, 53.75, -2.68, 53.77)
+    square = m.Polygon(coordinates=[(-2.71, 53.76), (-2.70, 53.76), (-2.70, 53.765)])
+    assert overlaps(area_bounds(square), view)
+    far = m.Polygon(coordinates=[(-1.0, 52.0), (-0.9, 52.0), (-0.9, 52.1)])
+    assert not overlaps(area_bounds(far), view)
+    # a circle centred outside the view whose radius reaches into it (1 km east of it)
+    near = m.Circle(lat=53.76, lon=-2.665, radius_m=1500)
+    west, south, east, north = area_bounds(near)
+    assert west < -2.68 < east and south < 53.76 < north
+    assert overlaps(area_bounds(near), view)
+    assert not overlaps(area_bounds(m.Circle(lat=53.76, lon=-2.6, radius_m=500)), view)
