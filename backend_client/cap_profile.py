@@ -14,8 +14,8 @@ validate_google_profile` checks them in the written XML). The ones an officer's 
 break are checked here:
 
 - DESCRIPTION_IS_REQUIRED: every `info` block has a non-blank `description`;
-- WEB_IS_REQUIRED: every block has `web` (the relay writes it when it has a base URL;
-  the console cannot know, so it is the caller's `web` argument);
+- WEB_IS_REQUIRED: every block has `web` (the relay writes it when it has a base URL,
+  and says at sign-in whether it has, `AuthOk.cap_web`: the caller's `web` argument);
 - EFFECTIVE_NOT_AFTER_EXPIRES: `expires` is after `sent` (Lookout has no `effective`).
 
 Its RECOMMENDATION rules checked here: INSTRUCTION_STRONGLY_RECOMMENDED,

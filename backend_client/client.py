@@ -172,6 +172,8 @@ class RelayClient:
         self.token_expires_at = 0.0
         self.username = credentials.username
         self.role: str | None = None
+        #: whether the relay's CAP messages carry `<web>` (AuthOk.cap_web)
+        self.cap_web = True
         self.connect_attempts = 0
 
     # ------------------------------------------------------------ observation
@@ -396,6 +398,7 @@ class RelayClient:
         assert isinstance(ok, m.AuthOk)
         self.token, self.token_expires_at = ok.token, ok.expires_at
         self.username, self.role = ok.username, ok.role
+        self.cap_web = ok.cap_web
 
     async def _keep_token(self) -> None:
         """Refresh ahead of expiry. A session also ends a shift after its login (the

@@ -684,6 +684,9 @@ class AuthOk(Msg, tag="auth.ok"):
     expires_at: float
     username: str
     role: Role
+    #: the relay writes `<web>` in its CAP messages (it has `cap_web_base` or `public_url`):
+    #: without it every alert breaks the Google Public Alerts profile, which the composer says
+    cap_web: bool = True
 
 
 class Subscribe(Msg, tag="subscribe"):

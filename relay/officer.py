@@ -366,6 +366,7 @@ class OfficerConnection(Endpoint):
             expires_at=expires,
             username=actor.username,
             role=cast(m.Role, actor.role),
+            cap_web=bool(self.ctx.config.cap_web_url()),
         )
 
     # ------------------------------------------------------------ event stream

@@ -402,7 +402,7 @@ class AlertComposer(QDialog):
         if self.area is None:
             self.profile_notes.setVisible(False)
             return
-        problems = cap_profile.check(self.info())
+        problems = cap_profile.check(self.info(), web=self.session.client.cap_web)
         words = cap_profile.summary(problems)
         self.profile_notes.setText(f"Google Public Alerts profile:\n{words}" if words else "")
         self.profile_notes.setVisible(bool(words))

@@ -344,7 +344,7 @@ def categories_words(categories: Sequence[str]) -> str:
 
 
 def preview_lines(
-    info: m.AlertInfo, count: m.AlertCount | None, now: float
+    info: m.AlertInfo, count: m.AlertCount | None, now: float, web: bool = True
 ) -> list[tuple[str, str]]:
     """What the send preview shows, caption and plain text, in reading order."""
     reach = "Counting…"
@@ -372,7 +372,7 @@ def preview_lines(
         ("Incident", info.incident_ref or "(none)"),
         ("Reaches", reach),
         ("Approval", approval_words(count)),
-        ("Google profile", profile_words(info, now)),
+        ("Google profile", profile_words(info, now, web)),
     ]
 
 
@@ -394,9 +394,10 @@ def response_words(response_type: str) -> str:
     return RESPONSE_WORDS.get(response_type, response_type)
 
 
-def profile_words(info: m.AlertInfo, now: float) -> str:
-    """What Google Public Alerts' CAP profile would say of `info` (`cap_profile.check`)."""
-    problems = cap_profile.check(info, now=now)
+def profile_words(info: m.AlertInfo, now: float, web: bool = True) -> str:
+    """What Google Public Alerts' CAP profile would say of `info` (`cap_profile.check`);
+    `web`: the relay writes `<web>` (AuthOk.cap_web)."""
+    problems = cap_profile.check(info, web=web, now=now)
     return cap_profile.summary(problems) if problems else "Meets it"
 
 

@@ -88,7 +88,9 @@ class SendPreview(QDialog):
         grid.setColumnStretch(1, 1)
         grid.setHorizontalSpacing(12)
         self.values: dict[str, QLabel] = {}
-        for row, (caption, value) in enumerate(preview_lines(info, None, time.time())):
+        for row, (caption, value) in enumerate(
+            preview_lines(info, None, time.time(), session.client.cap_web)
+        ):
             head = plain_label(caption, selectable=False, wrap=False, shrink=False)
             head.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
             grid.addWidget(head, row, 0)
@@ -189,7 +191,9 @@ class SendPreview(QDialog):
         return reach_warning(self.count, update=self.editing is not None)
 
     def _show(self) -> None:
-        for caption, value in preview_lines(self.info, self.count, time.time()):
+        for caption, value in preview_lines(
+            self.info, self.count, time.time(), self.session.client.cap_web
+        ):
             if self.count_error is not None and caption == "Reaches":
                 value = "Could not be counted"
             self.values[caption].setText(value)

@@ -167,3 +167,20 @@ def test_an_update_keeps_the_alerts_language_response_and_translation(qtbot, ses
     qtbot.addWidget(dlg)
     got = dlg.info()
     assert (got.response_type, got.language, got.translations) == ("Shelter", "en-US", [welsh])
+
+
+def test_a_relay_without_a_web_address_is_named_in_the_notes(qtbot, session):
+    """The relay says at sign-in whether its CAP has `<web>` (AuthOk.cap_web): without it
+    every alert breaks Google's profile, and the composer says why before anything goes."""
+    session.client.cap_web = False
+    dlg = composer(qtbot, session)
+    dlg.headline.setText("Vehicle crime on Elm Road")
+    dlg.set_categories(["vehicle"])
+    dlg.expiry.setDateTime(QDateTime.currentDateTime().addSecs(3600))
+    dlg.description.setPlainText("Two cars broken into overnight on Elm Road.")
+    dlg.instruction.setPlainText("Lock your car and take valuables out.")
+    assert dlg.profile_notes.isVisibleTo(dlg)
+    assert "no web address for alert pages (cap_web_base)" in dlg.profile_notes.text()
+    session.client.cap_web = True
+    dlg.instruction.setPlainText("Lock your car and take your valuables out.")  # re-checked
+    assert not dlg.profile_notes.isVisibleTo(dlg)

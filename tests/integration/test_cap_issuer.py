@@ -23,6 +23,9 @@ async def test_a_relay_without_a_cap_sender_refuses_to_send_an_alert(tmp_path) -
         assert isinstance(refused, m.Error) and "--cap-sender" in refused.message
         gone = await dana.request(m.AlertExport(id=next_id(), alert_id="A-NONE"))
         assert isinstance(gone, m.Error) and "--cap-sender" in gone.message
+        # no cap_web_base or public_url either: the console is told its CAP has no <web>
+        auth = await dana.request(m.Refresh(id=next_id()))
+        assert isinstance(auth, m.AuthOk) and auth.cap_web is False
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
 
@@ -52,5 +55,7 @@ async def test_every_message_carries_the_configured_sender_and_web(tmp_path) -> 
             )
             assert doc.findtext("cap:info/cap:responseType", namespaces=NS) == "Monitor"
         assert cap.message_identifier(last.xml) == f"{aid}.1"
+        auth = await dana.request(m.Refresh(id=next_id()))
+        assert isinstance(auth, m.AuthOk) and auth.cap_web is True
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
