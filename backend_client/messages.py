@@ -913,12 +913,18 @@ class AlertCancel(Msg, tag="alert.cancel"):
 class AlertExport(Msg, tag="alert.export_cap"):
     id: Ident
     alert_id: Ident
+    #: `alert_id` is a CAP message identifier (`A-…` the original Alert, `A-….1` the next):
+    #: that message exactly as it was sent, not the alert's current one
+    message: bool = False
 
 
 class AlertCap(Msg, tag="alert.cap"):
     re: str
     alert_id: str
     xml: str
+    #: the CAP identifier of every message the alert went through, oldest first (each
+    #: exportable with `message`), so the console can offer an earlier one
+    messages: list[str] = []
 
 
 # ---- pilots (inspector, supervisor, admin)

@@ -218,6 +218,13 @@ async def shoot(app: object) -> None:
         await until(lambda: composer.last_count is not None)
         await asyncio.sleep(0.5)
         await grab("alert-composer.png")  # docked beside the map
+        # the same alert in Welsh too: a second CAP <info>, shown to Welsh readers
+        composer.add_translation.click()
+        composer.tr_headline.setText("Lladradau yn eich ardal")
+        composer.tr_description.setPlainText("Sawl lladrad drwy ddrysau cefn ers nos Sul.")
+        composer.tr_instruction.setPlainText("Cloiwch ddrysau a ffenestri, ffoniwch 101.")
+        await asyncio.sleep(0.5)
+        save(composer, "alert-translation.png")
         preview = composer.review()  # Send opens the preview first
         assert preview is not None
         await until(lambda: preview.count is not None or preview.count_error is not None)
@@ -243,6 +250,12 @@ async def shoot(app: object) -> None:
         await asyncio.sleep(4)
         window.alerts.select_alert(next(iter(session.alerts)))
         await grab("alert-progress.png")
+
+        export = window.exports.export_map_view()  # File > Export map view…
+        export.set_format("kml")
+        await asyncio.sleep(0.3)
+        save(export, "export-dialog.png")
+        export.reject()
 
         dash_dock = window._docks[4]
         dash_dock.raise_()

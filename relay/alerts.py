@@ -601,6 +601,27 @@ def export_cap(
     return query
 
 
+def export_cap_listed(
+    identifier: str, fallback: cap.Issuer, *, current: bool = False
+) -> Callable[[Session], tuple[str, list[str]]]:
+    """`export_cap`, with the identifiers of every stored message of the alert, oldest
+    first (those from before stored CAP are left out: they have no message of their own)."""
+    one = export_cap(identifier, fallback, current=current)
+
+    def query(s: Session) -> tuple[str, list[str]]:
+        xml = one(s)
+        a = _alert_row(s, identifier if current else identifier.partition(".")[0])
+        stored = s.scalars(
+            select(db.AlertVersion.cap_xml)
+            .where(db.AlertVersion.alert_id == a.id, db.AlertVersion.cap_xml.is_not(None))
+            .order_by(db.AlertVersion.n)
+        )
+        ids = [i for i in (cap.message_identifier(x or "") for x in stored) if i is not None]
+        return xml, list(dict.fromkeys(ids))
+
+    return query
+
+
 def _referencing_previous(s: Session, a: db.Alert) -> list[tuple[str, str]]:
     """References for the next message: every earlier one plus the current one."""
     refs = wire.alert_references(a)

@@ -652,11 +652,12 @@ class OfficerConnection(Endpoint):
 
     async def alert_export(self, msg: m.AlertExport) -> m.Msg:
         assert self.actor is not None
-        xml = await self.ctx.db.read(
-            alerts.export_cap(msg.alert_id, self._cap_issuer(), current=True)
+        issuer = self._cap_issuer()
+        xml, ids = await self.ctx.db.read(
+            alerts.export_cap_listed(msg.alert_id, issuer, current=not msg.message)
         )
         await self.ctx.db.write(_audit_only(self.actor.username, "alert.export_cap", msg.alert_id))
-        return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml)
+        return m.AlertCap(re=msg.id, alert_id=msg.alert_id, xml=xml, messages=ids)
 
     async def alert_history(self, msg: m.AlertHistory) -> m.Msg:
         entries = await self.ctx.db.read(alerts.history(msg.alert_id, time.time()))

@@ -401,6 +401,22 @@ def profile_words(info: m.AlertInfo, now: float, web: bool = True) -> str:
     return cap_profile.summary(problems) if problems else "Meets it"
 
 
+def message_choices(identifiers: Sequence[str]) -> dict[str, str]:
+    """An alert's CAP messages (identifiers oldest first, as `alert.cap` lists them) as
+    choices, newest first: label -> identifier."""
+    out: dict[str, str] = {}
+    last = len(identifiers) - 1
+    for n, ident in reversed(list(enumerate(identifiers))):
+        if n == last:
+            label = f"{ident}: the current message"
+        elif n == 0:
+            label = f"{ident}: the original Alert"
+        else:
+            label = f"{ident}: an earlier message"
+        out[label] = ident
+    return out
+
+
 # ---------------------------------------------------------------- history
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -44,6 +45,7 @@ from console.alerts.model import (
     can_cancel,
     can_update,
     history_lines,
+    message_choices,
     phones,
     ready_to_approve,
     refusal_text,
@@ -500,28 +502,62 @@ class AlertsWidget(QWidget):
         return self.session.submit(m.AlertCancel(id="", idem="", alert_id=alert.alert_id))
 
     def export_selected(self, path: Path | None = None) -> None:
-        """Fetch the alert as CAP 1.2 XML, then save it (to `path`, or where the user says)."""
+        """Fetch the alert's current CAP 1.2 message, then save it (to `path`, or where the
+        user says). An alert that went through several messages (an Update, a Cancel)
+        first asks which one: each is kept exactly as it was sent."""
         alert = self.selected()
         if alert is None:
             return
-
-        def on_reply(reply: m.Msg) -> None:
-            if Shiboken.isValid(self):
-                self.save_cap(reply, path)
 
         def on_error(message: str) -> None:
             if Shiboken.isValid(self):
                 self.notify(f"Could not export the alert: {message}", error=True)
 
-        self.session.run(m.AlertExport(id="", alert_id=alert.alert_id), on_reply, on_error)
+        def on_message(reply: m.Msg) -> None:
+            if Shiboken.isValid(self):
+                self.save_cap(reply, path)
+
+        def on_current(reply: m.Msg) -> None:
+            if not Shiboken.isValid(self):
+                return
+            if not isinstance(reply, m.AlertCap) or len(reply.messages) < 2:
+                self.save_cap(reply, path)
+                return
+            chosen = self.choose_message(reply.messages)
+            if chosen is None:
+                return
+            if chosen == reply.messages[-1]:  # the current one: already here
+                self.save_cap(reply, path)
+                return
+            request = m.AlertExport(id="", alert_id=chosen, message=True)
+            self.session.run(request, on_message, on_error)
+
+        self.session.run(m.AlertExport(id="", alert_id=alert.alert_id), on_current, on_error)
+
+    def choose_message(self, identifiers: list[str]) -> str | None:
+        """Which of the alert's CAP messages to save (newest first, the current one chosen);
+        None when the officer cancels."""
+        labels = message_choices(identifiers)
+        label, ok = QInputDialog.getItem(
+            self,
+            "Export CAP",
+            "This alert went out as several CAP messages. Which one?",
+            list(labels),
+            0,
+            False,
+        )
+        return labels.get(label) if ok else None
 
     def save_cap(self, reply: m.Msg, path: Path | None = None) -> Path | None:
         if not isinstance(reply, m.AlertCap):
             self.notify("The relay did not send the alert's CAP document.", error=True)
             return None
         if path is None:
+            ident = reply.messages[-1] if reply.messages else reply.alert_id
+            if reply.messages and reply.alert_id in reply.messages:
+                ident = reply.alert_id  # an earlier message asked for by its identifier
             name, _ = QFileDialog.getSaveFileName(
-                self, "Save CAP 1.2 alert", f"{reply.alert_id}.cap.xml", "CAP XML (*.xml)"
+                self, "Save CAP 1.2 alert", f"{ident}.cap.xml", "CAP XML (*.xml)"
             )
             if not name:
                 return None

@@ -113,6 +113,23 @@ async def test_compose_send_approve_deliver_export(qapp, strict_relay, tmp_path)
         xml = out.read_text()
         assert "urn:oasis:names:tc:emergency:cap:1.2" in xml
         assert "Burglaries reported in your area" in xml
+
+        # after a Cancel the alert has two messages: Export CAP asks which, and the
+        # original comes back exactly as it was sent
+        dock.session.submit(m.AlertCancel(id="", idem="", alert_id=sent.alert_id))
+        await wait_until(lambda: dock.model.book.rows()[0].msg_type == "Cancel")
+        asked: list[list[str]] = []
+
+        def pick(identifiers: list[str]) -> str:
+            asked.append(list(identifiers))
+            return identifiers[0]  # the original Alert
+
+        dock.choose_message = pick  # type: ignore[method-assign]
+        first = tmp_path / "original.cap.xml"
+        dock.export_selected(first)
+        await wait_until(first.exists)
+        assert asked == [[sent.alert_id, f"{sent.alert_id}.1"]], asked
+        assert first.read_text() == xml  # the Alert, byte for byte, not the Update
     finally:
         for w in (dock, sup_dock):
             w.close()

@@ -55,6 +55,12 @@ async def test_every_message_carries_the_configured_sender_and_web(tmp_path) -> 
             )
             assert doc.findtext("cap:info/cap:responseType", namespaces=NS) == "Monitor"
         assert cap.message_identifier(last.xml) == f"{aid}.1"
+        # every message is listed, and each is exportable by its identifier as it was sent
+        assert first.messages == [aid] and last.messages == [aid, f"{aid}.1"]
+        again = await dana.request(m.AlertExport(id=next_id(), alert_id=aid, message=True))
+        assert isinstance(again, m.AlertCap) and again.xml == first.xml
+        nope = await dana.request(m.AlertExport(id=next_id(), alert_id=f"{aid}.9", message=True))
+        assert isinstance(nope, m.Error) and nope.code == "not_found"
         auth = await dana.request(m.Refresh(id=next_id()))
         assert isinstance(auth, m.AuthOk) and auth.cap_web is True
     finally:

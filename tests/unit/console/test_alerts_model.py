@@ -220,3 +220,16 @@ def test_the_emails_cell_and_its_tooltip_count_late_bounces_as_failures() -> Non
     assert "bounced at once or later" in tip
     none = dataclasses.replace(row, emails=0)
     assert emails_text(none) == "–" and emails_tooltip(none).startswith("No emails")
+
+
+def test_an_alerts_cap_messages_are_offered_newest_first() -> None:
+    from console.alerts.model import message_choices
+
+    got = message_choices(["A-1", "A-1.1", "A-1.2"])
+    assert list(got.values()) == ["A-1.2", "A-1.1", "A-1"]
+    assert list(got) == [
+        "A-1.2: the current message",
+        "A-1.1: an earlier message",
+        "A-1: the original Alert",
+    ]
+    assert message_choices(["A-1"]) == {"A-1: the current message": "A-1"}
