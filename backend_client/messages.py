@@ -25,7 +25,7 @@ from backend_client import PROTOCOL_VERSION, limits
 Text = Annotated[str, Meta(max_length=limits.MAX_TEXT_CHARS)]
 Short = Annotated[str, Meta(max_length=limits.MAX_SHORT_CHARS)]
 Ident = Annotated[str, Meta(min_length=1, max_length=128)]
-Sha256Hex = Annotated[str, Meta(pattern="^[0-9a-f]{64}$")]
+Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$(?!\n)")]
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 NonNeg = Annotated[int, Meta(ge=0)]
@@ -91,7 +91,8 @@ CapResponseType = Literal[
 ]
 #: an RFC 5646 language tag as CAP's `language` carries it: `en-GB`, `cy`, `pa-Arab-PK`
 LanguageTag = Annotated[
-    str, Meta(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$", max_length=limits.MAX_SHORT_CHARS)
+    str,
+    Meta(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$(?!\n)", max_length=limits.MAX_SHORT_CHARS),
 ]
 #: how many other languages one alert may carry (each is a CAP `info` block of its own)
 MAX_TRANSLATIONS = 3
@@ -100,7 +101,7 @@ AlertState = Literal["pending_approval", "active", "cancelled", "expired", "reje
 #: are ordinary devices again, its data kept for review), or is `purged` (its data erased)
 PilotState = Literal["active", "ended", "purged"]
 #: a pilot's id: a lower-case slug chosen by the inspector (`preston-2017`)
-PilotId = Annotated[str, Meta(pattern="^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
+PilotId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$(?!\n)")]
 
 
 class Msg(msgspec.Struct, tag_field="type", kw_only=True):
@@ -644,7 +645,7 @@ class Login(Msg, tag="auth.login"):
     id: Ident
     username: Short
     password: Annotated[str, Meta(max_length=1024)]
-    totp: Annotated[str, Meta(pattern="^[0-9]{6,8}$")]
+    totp: Annotated[str, Meta(pattern=r"^[0-9]{6,8}$(?!\n)")]
 
 
 class Resume(Msg, tag="auth.resume"):
@@ -669,7 +670,7 @@ class PasswordChange(Msg, tag="auth.change_password"):
     id: Ident
     current: Annotated[str, Meta(max_length=1024)]
     new: Annotated[str, Meta(max_length=1024)]
-    totp: Annotated[str, Meta(pattern="^[0-9]{6,8}$")]
+    totp: Annotated[str, Meta(pattern=r"^[0-9]{6,8}$(?!\n)")]
 
 
 class Logout(Msg, tag="auth.logout"):

@@ -51,7 +51,7 @@ PRESTON_CENTRE = (53.7590, -2.6990)
 
 Prob = Annotated[float, Meta(ge=0.0, le=1.0)]
 Positive = Annotated[float, Meta(gt=0.0)]
-Name = Annotated[str, Meta(pattern="^[a-z0-9][a-z0-9_-]{0,63}$")]
+Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$(?!\n)")]
 Line = Annotated[str, Meta(min_length=1, max_length=200)]
 Template = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_CHARS)]
 

@@ -482,7 +482,7 @@ def template(name: str, today: dt.date | None = None) -> Plan:
     scenario, with one scripted report and one expected alert), its area round the
     scenario's places. The inspector redraws the area and fills in the rest."""
     safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:64] or "new-pilot"
-    if not NAME_RULE.match(safe):
+    if not NAME_RULE.fullmatch(safe):
         safe = "pilot-" + safe
     resolved = sc.resolve(_first_scenario())
     places = resolved.hotspots()

@@ -56,7 +56,7 @@ def check_address(text: str) -> tuple[str, str]:
     if text.count("@") != 1:
         raise _invalid("an email address has exactly one @, like name@example.net")
     local, domain = text.split("@")
-    if not local or len(local) > MAX_LOCAL_CHARS or not _LOCAL.match(local):
+    if not local or len(local) > MAX_LOCAL_CHARS or not _LOCAL.fullmatch(local):
         raise _invalid(
             "the part before @ may hold letters, digits and . ! # $ % & ' * + / = ? ^ _ ` "
             "{ | } ~ -, not spaces, quotes or two dots in a row"
@@ -66,7 +66,7 @@ def check_address(text: str) -> tuple[str, str]:
     except UnicodeError:
         raise _invalid("the part after @ is not a valid domain name") from None
     labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(x) for x in labels) or labels[-1].isdigit():
+    if len(labels) < 2 or not all(_LABEL.fullmatch(x) for x in labels) or labels[-1].isdigit():
         raise _invalid("the part after @ must be a domain name like example.net")
     try:
         parsed = Address(username=local, domain=ascii_domain)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import msgspec.inspect as mi
@@ -30,11 +30,24 @@ DECODERS: dict[str, tuple[codec.Decoder[m.Msg], Any]] = {
 #: A valid sample for every `pattern` used in messages.py. A new pattern fails loudly
 #: in `_sample` until a sample is added here.
 PATTERN_SAMPLES = {
-    "^[0-9a-f]{64}$": "ab" * 32,
-    "^[0-9]{6,8}$": "123456",
-    "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$": "preston-2017",
-    "^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$": "cy",
+    r"^[0-9a-f]{64}$(?!\n)": "ab" * 32,
+    r"^[0-9]{6,8}$(?!\n)": "123456",
+    r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$(?!\n)": "preston-2017",
+    r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$(?!\n)": "cy",
 }
+
+
+@pytest.mark.parametrize("pattern", sorted(PATTERN_SAMPLES))
+def test_a_pattern_ends_at_the_end_not_before_a_trailing_newline(pattern: str) -> None:
+    """msgspec matches with re.search, where a bare `$` also matches before a final "\n":
+    "cy\n" would pass as a language tag (and a second "en-GB\n" info block slip past the
+    one-block-per-language rule). Every pattern ends `$(?!\n)`, an end in Python and in
+    JSON Schema's ECMA-262 dialect alike."""
+    t = Annotated[str, msgspec.Meta(pattern=pattern)]
+    sample = PATTERN_SAMPLES[pattern]
+    assert msgspec.json.decode(msgspec.json.encode(sample), type=t) == sample
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(msgspec.json.encode(sample + "\n"), type=t)
 
 
 def dumps(obj: Any) -> str:
