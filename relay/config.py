@@ -44,6 +44,9 @@ class RelayConfig:
     #: refilled at `preview_rate_per_s`; over it the answer is `rate_limited`
     preview_burst: int = 30
     preview_rate_per_s: float = 0.5
+    #: console exports (`export.audit`) per officer an hour, all usable at once: each is an
+    #: audit record, so a scripted console cannot bury the log; over it `rate_limited`
+    exports_per_officer_per_hour: float = 120.0
 
     # --- operations, audit checkpoints, privacy at rest (issue 8, items 7-10) ---
     #: the Prometheus `/metrics` listener, plain HTTP on its own port and never on the

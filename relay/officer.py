@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from relay import (
     pilot_review,
     pilots,
     privacy,
+    ratelimit,
     reports,
     signin,
     targeting,
@@ -95,7 +97,7 @@ class OfficerConnection(Endpoint):
             # a report's history and internal notes (relay/history.py)
             m.ReportHistoryGet: self.report_history,
             m.ReportNoteAdd: self.idempotent(history.add_note),
-            m.ExportAudit: self.idempotent(exports.audit_console),  # console File -> Export
+            m.ExportAudit: self.export_audit,  # console File -> Export
         }
         # incidents and the team (issue 13): relay/incidents.py, relay/team.py
         self.signed_in_at: float | None = None
@@ -509,6 +511,30 @@ class OfficerConnection(Endpoint):
             emails_fewer_than=cfg.min_count_shown if emails_low else None,
         )
 
+    async def export_audit(self, msg: m.ExportAudit) -> m.Msg:
+        """A console export's audit record: its words checked (they are the console's own
+        declaration, shown in the audit log), then limited per officer, then recorded once."""
+        assert self.actor is not None
+        for name, text in (("filename", msg.filename), ("scope", msg.scope)):
+            if _UNSAFE_TEXT.search(text):
+                raise ProtocolError(
+                    ErrorCode.INVALID, f"the export's {name} holds control or direction characters"
+                )
+        if "/" in msg.filename or "\\" in msg.filename or msg.filename in (".", ".."):
+            raise ProtocolError(ErrorCode.INVALID, "the export's filename is a name, not a path")
+        buckets = _export_buckets.setdefault(self.ctx.hub, ratelimit.KeyedBuckets())
+        rate = ratelimit.Rate.per_hour(self.ctx.config.exports_per_officer_per_hour)
+        wait = buckets.take(self.actor.username, rate)
+        if wait > 0:
+            self.ctx.metrics.rate_limited.labels(self.name, "exports").inc()
+            return m.Error(
+                code=ErrorCode.RATE_LIMITED.value,
+                message=f"too many exports: try again in {wait:.0f} s",
+                re=msg.id,
+                retry_after_s=round(wait, 3),
+            )
+        return await self.idempotent(exports.audit_console)(msg)
+
     def _count_limited(self, rid: str) -> m.Error | None:
         """Previews and sends share one bucket per officer: both reveal a count."""
         assert self.actor is not None
@@ -705,6 +731,13 @@ class OfficerConnection(Endpoint):
 
 
 #: one preview limiter per relay (keyed by its hub), shared by every officer connection
+#: what an export's file name or scope may not hold: C0/C1 controls, line and paragraph
+#: separators, and the bidirectional overrides and isolates that make text read otherwise
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: console exports per officer, one set of buckets per relay (hub)
+_export_buckets: weakref.WeakKeyDictionary[Any, ratelimit.KeyedBuckets[str]] = (
+    weakref.WeakKeyDictionary()
+)
 _preview_limiters: weakref.WeakKeyDictionary[Any, alerts.PreviewLimiter] = (
     weakref.WeakKeyDictionary()
 )

@@ -99,3 +99,48 @@ async def test_an_analyst_may_export_what_they_see_and_bad_fields_are_refused(re
     bad = await ann.wait_for(lambda x: isinstance(x, m.Error))
     assert isinstance(bad, m.Error) and bad.code == "malformed"
     assert len(_exports(relay)) == 1
+
+
+def _audit(**kw: Any) -> m.ExportAudit:
+    fields: dict[str, Any] = dict(
+        id=next_id(),
+        idem=next_id(),
+        kind="reports",
+        format="geojson",
+        count=1,
+        sha256="0" * 64,
+        scope="feed: 1 row",
+        filename="feed.geojson",
+    )
+    fields.update(kw)
+    return m.ExportAudit(**fields)
+
+
+async def test_forged_words_are_refused_and_a_flood_is_limited(tmp_path: Path) -> None:
+    """The scope and file name are the console's own words, shown in the audit log: no
+    control or direction characters, no path; and one officer's exports are limited, so a
+    scripted console cannot bury the log in records."""
+    from tests.conftest import start_relay
+
+    r = await start_relay(tmp_path / "r", exports_per_officer_per_hour=3)
+    try:
+        dana = await officer(r)
+        for bad in (
+            {"filename": "feed\u202egpj.exe"},  # reads as feed.exe… in a log viewer
+            {"filename": "../../etc/passwd"},
+            {"scope": "feed\nexport.reports by sam"},  # a forged second line
+            {"scope": "feed\x1b[31m"},
+        ):
+            got = await dana.request(_audit(**bad))
+            assert isinstance(got, m.Error) and got.code == "invalid", (bad, got)
+        assert _exports(r) == []
+        for _ in range(3):
+            assert isinstance(await dana.request(_audit()), m.ExportAudited)
+        limited = await dana.request(_audit())
+        assert isinstance(limited, m.Error) and limited.code == "rate_limited"
+        assert limited.retry_after_s is not None and limited.retry_after_s > 0
+        assert len(_exports(r)) == 3
+        sam = await officer(r, "sam")  # another officer's bucket is their own
+        assert isinstance(await sam.request(_audit()), m.ExportAudited)
+    finally:
+        await r.relay.stop()  # type: ignore[attr-defined]
