@@ -129,6 +129,9 @@ class EmbeddedRelay:
             )
         )
         await relay.start()
+        # its CAP <web> links lead to its own alert pages (/alerts/{id}), on the port it
+        # was given: known only now (port 0), read by the relay per message
+        relay.config.cap_web_base = relay.url.replace("wss://", "https://", 1)
         self.relay = relay
         assert relay.ca_path is not None
         self.info = DemoRelay(

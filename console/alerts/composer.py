@@ -327,7 +327,14 @@ class AlertComposer(QDialog):
         for tag, name in TRANSLATION_LANGUAGES:
             self.tr_language.addItem(f"{tag} — {name}", tag)
         self.tr_language.setToolTip("Pick a language or type its tag, e.g. cy, gd, pl, ur")
-        remove = QPushButton("Remove translation")
+        # wide enough for "cy — Welsh (Cymraeg)", read from its start (the tag) when picked
+        self.tr_language.setMinimumContentsLength(20)
+        self.tr_language.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.tr_language.currentIndexChanged.connect(self._language_from_start)
+        remove = QPushButton("Remove")
+        remove.setToolTip("Remove the translation")
         remove.clicked.connect(lambda: self.show_translation(False))
         line = QHBoxLayout()
         line.addWidget(self.tr_language, 1)
@@ -348,6 +355,11 @@ class AlertComposer(QDialog):
         self.translation_box.setVisible(False)
         form.addRow(self.translation_box)
 
+    def _language_from_start(self, *_: object) -> None:
+        edit = self.tr_language.lineEdit()
+        if edit is not None:  # editable: read from the tag, not the end of the name
+            edit.setCursorPosition(0)
+
     def show_translation(self, shown: bool) -> None:
         """Add (show) or remove the translation; removing clears its words."""
         self.translation_box.setVisible(shown)
@@ -355,6 +367,7 @@ class AlertComposer(QDialog):
         if not shown:
             self.set_translation(None)
         else:
+            self._language_from_start()
             self.tr_headline.setFocus()
         self._refresh_profile()
 

@@ -189,13 +189,17 @@ def feed_job(shown: Sequence[m.Report], scope: str) -> ExportJob:
 
 def map_job(reports: Sequence[m.Report], alerts: Sequence[m.Alert], bounded: bool) -> ExportJob:
     where = "map view" if bounded else "map view (everything on the map)"
-    scope = f"{where}: {len(reports)} reports, {len(alerts)} alerts"
+    scope = f"{where}: {_n(len(reports), 'report')}, {_n(len(alerts), 'alert')}"
     return ExportJob("map", scope, reports=tuple(reports), alerts=tuple(alerts))
 
 
 def incident_job(summary: exports.IncidentSummary) -> ExportJob:
-    scope = f"incident {summary.incident_ref}: {len(summary.reports)} reports"
+    scope = f"incident {summary.incident_ref}: {_n(len(summary.reports), 'report')}"
     return ExportJob("incident", scope, incidents=(summary,))
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _safe(name: str) -> str:
