@@ -11,7 +11,6 @@ below the relay's minimum are given as "fewer than" (blank), as an officer sees 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from backend_client import exports
 from backend_client import messages as m
+from backend_client.exports import files
 from relay import admin, evidence, wire
 from relay.config import RelayConfig
 from relay.db import models as db
@@ -115,10 +115,8 @@ def export(
     data = exports.render(kind, fmt, reports, alerts, incidents, bom=bom)
     count = len(reports) + len(alerts) + len(incidents)
     digest = hashlib.sha256(data).hexdigest()
-    # written beside its place, audited, then put in place: no file leaves unaudited
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
+
+    def audit() -> None:
         with Session(engine) as s, s.begin():
             admin.audit_offline(
                 s,
@@ -131,9 +129,10 @@ def export(
                 count=count,
                 sha256=digest,
             )
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    # written beside its place (0600, a fresh name), audited, then put in place: no file
+    # leaves unaudited
+    files.write_private(out, data, before_replace=audit)
     return Written(out, count, digest)
 
 

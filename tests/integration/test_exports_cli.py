@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -147,3 +149,20 @@ def test_every_kind_in_every_format_reads_back(
         assert len(rows) == expected
     last = audit_rows(case)[-1]
     assert last.action == f"export.{kind}" and json.loads(last.detail)["format"] == fmt
+
+
+def test_the_file_is_0600_and_a_planted_symlink_is_not_followed(case: Case, tmp_path: Path) -> None:
+    """Exports hold citizens' words: the writer's alone, whatever the umask, and the old
+    guessable temporary name (`.NAME.PID.tmp`) pointing elsewhere is not written through."""
+    out = tmp_path / "r.csv"
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    link = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    link.symlink_to(victim)
+    old = os.umask(0o022)
+    try:
+        run(case, out, "reports", "--format", "csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert victim.read_bytes() == b"precious" and link.is_symlink()
