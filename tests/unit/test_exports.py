@@ -288,3 +288,19 @@ def test_characters_xml_cannot_hold_stay_in_place() -> None:
     value = root.find(f".//{KML}Data[@name='text']/{KML}value")
     assert value is not None and value.text == "bell\ufffd and nul\ufffd here"
     assert read_csv(to_csv("reports", [report(0, "a\nb")]))[0]["text"] == "a\nb"
+
+
+def test_kml_balloons_show_only_the_escaped_description(kml_schema: etree.XMLSchema) -> None:
+    """Google Earth and ArcGIS put ExtendedData into the default balloon as HTML: every
+    style's balloon is the description alone, so the exact words in ExtendedData (data
+    for GIS) are never rendered."""
+    root = etree.fromstring(to_kml(REPORTS, ALERTS, INCIDENTS))
+    assert kml_schema.validate(root), kml_schema.error_log
+    balloons = {
+        s.get("id"): s.findtext(f"{KML}BalloonStyle/{KML}text") for s in root.iter(KML + "Style")
+    }
+    assert balloons and set(balloons.values()) == {"$[description]"}
+    for pm in root.iter(KML + "Placemark"):
+        url = pm.findtext(KML + "styleUrl")
+        assert url is not None and balloons[url[1:]] == "$[description]"
+        assert pm.find(KML + "Style") is None and pm.find(KML + "StyleMap") is None
