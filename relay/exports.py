@@ -184,8 +184,9 @@ def export(
 
 def audit_console(actor: Actor, msg: m.ExportAudit) -> Callable[[Tx], m.ExportAudited]:
     """A console's File -> Export (`export.audit`): one `export.<kind>` record with the
-    officer's name, what the file holds in numbers and its SHA-256, before the console
-    writes it. The scope is the console's words for the view ("feed: …", "map view",
+    officer's name, what the file holds in numbers (`kinds`: `reports+alerts` for a map
+    view's GeoJSON or KML; the action stays `export.<kind>`) and its SHA-256, before the
+    console writes it. The scope is the console's words for the view ("feed: …", "map view",
     "incident INC-…"), built from filters and references, never from citizen text.
     Idempotent through the officer endpoint's `_once` (a resend is audited once)."""
 
@@ -198,6 +199,7 @@ def audit_console(actor: Actor, msg: m.ExportAudit) -> Callable[[Tx], m.ExportAu
             scope=msg.scope,
             count=msg.count,
             sha256=msg.sha256,
+            kinds="+".join(dict.fromkeys((msg.kind, *msg.kinds))),
             source="console",
         )
         return m.ExportAudited(re=msg.id, audit_seq=seq, at=tx.now)

@@ -62,6 +62,13 @@ class ExportJob:
             return len(self.reports)
         return len(self.reports) + len(self.alerts)
 
+    def kinds(self, fmt: exports.Format) -> tuple[exports.Kind, ...]:
+        """Every kind the file in `fmt` holds, its own kind first: a map view's GeoJSON or
+        KML also holds the alerts on it, and its audit record says so."""
+        if self.kind == "reports" and fmt != "csv" and self.alerts:
+            return ("reports", "alerts")
+        return (self.kind,)
+
     def is_empty(self) -> bool:
         return not (self.reports or self.alerts or self.incidents)
 
@@ -102,6 +109,7 @@ def audit_request(job: ExportJob, rendered: Rendered, path: Path) -> m.ExportAud
         id="",
         idem=uuid.uuid4().hex,
         kind=job.kind,
+        kinds=job.kinds(rendered.fmt),
         format=rendered.fmt,
         count=rendered.count,
         sha256=rendered.sha256,
