@@ -1271,7 +1271,7 @@ class ExportAudit(Msg, tag="export.audit"):
     sha256: Sha256Hex
     scope: Short
     filename: Short
-    kinds: tuple[ExportKind, ...] = ()
+    kinds: Annotated[list[ExportKind], Meta(max_length=3)] = []
 
 
 class ExportAudited(Msg, tag="export.audited"):

@@ -109,7 +109,7 @@ def audit_request(job: ExportJob, rendered: Rendered, path: Path) -> m.ExportAud
         id="",
         idem=uuid.uuid4().hex,
         kind=job.kind,
-        kinds=job.kinds(rendered.fmt),
+        kinds=list(job.kinds(rendered.fmt)),
         format=rendered.fmt,
         count=rendered.count,
         sha256=rendered.sha256,

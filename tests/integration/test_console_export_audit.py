@@ -113,7 +113,7 @@ async def test_a_map_view_export_is_audited_with_every_kind_it_holds(relay) -> N
         sha256="0" * 64,
         scope="map view: 2 reports, 1 alerts",
     )
-    for name, kinds in (("map.geojson", ("reports", "alerts")), ("old.geojson", ())):
+    for name, kinds in (("map.geojson", ["reports", "alerts"]), ("old.geojson", [])):
         ok = await dana.request(
             m.ExportAudit(id=next_id(), idem=next_id(), filename=name, kinds=kinds, **base)
         )

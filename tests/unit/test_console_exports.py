@@ -126,9 +126,9 @@ def test_the_map_views_audit_says_it_holds_alerts_too(tmp_path: Path) -> None:
     job = em.map_job([report(1)], [alert()], bounded=True)
     for fmt in ("geojson", "kml"):
         msg = em.audit_request(job, em.render(job, fmt), tmp_path / f"m.{fmt}")
-        assert (msg.kind, msg.kinds) == ("reports", ("reports", "alerts"))
+        assert (msg.kind, msg.kinds) == ("reports", ["reports", "alerts"])
     csv_msg = em.audit_request(job, em.render(job, "csv"), tmp_path / "m.csv")
-    assert csv_msg.kinds == ("reports",)
+    assert csv_msg.kinds == ["reports"]
     assert em.map_job([report(1)], [], bounded=True).kinds("geojson") == ("reports",)
     assert em.feed_job([report(1)], "feed").kinds("kml") == ("reports",)
     summary = em.incident_summary("INC-1", "t", "dana", 0.0, [report(1)])
