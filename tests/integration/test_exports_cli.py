@@ -189,6 +189,17 @@ def change(case: Case, *statements: Any) -> None:
         engine.dispose()
 
 
+def one(case: Case, query: Any) -> Any:
+    engine = create_engine(f"sqlite:///{case.data_dir / 'relay.sqlite'}")
+    try:
+        with Session(engine) as s:
+            row = s.scalars(query).one()
+            s.expunge_all()
+            return row
+    finally:
+        engine.dispose()
+
+
 def alert_rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
 
@@ -221,9 +232,8 @@ def test_alerts_that_never_reached_the_public_need_include_unpublished(
     case: Case, tmp_path: Path, state: str, status: str
 ) -> None:
     mine = copy_of(case, tmp_path)
-    with Session(create_engine(f"sqlite:///{mine.data_dir / 'relay.sqlite'}")) as s:
-        row = s.scalars(select(db.Alert).where(db.Alert.public_id == case.alert_id)).one()
-        info = json.loads(row.info_json)
+    row = one(mine, select(db.Alert).where(db.Alert.public_id == case.alert_id))
+    info = json.loads(row.info_json)
     info["status"] = status
     change(
         mine,
@@ -253,9 +263,8 @@ def test_area_writes_only_the_incidents_reports_inside_it(case: Case, tmp_path: 
     mine = copy_of(case, tmp_path)
     inside, outside = case.reports
     change(mine, update(db.Report).where(db.Report.public_id == outside).values(lat=53.9, lon=-2.9))
-    with Session(create_engine(f"sqlite:///{mine.data_dir / 'relay.sqlite'}")) as s:
-        here = s.scalars(select(db.Report).where(db.Report.public_id == inside)).one()
-        lat, lon = here.lat, here.lon
+    here = one(mine, select(db.Report).where(db.Report.public_id == inside))
+    lat, lon = here.lat, here.lon
     d = 0.001
     ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]]
     area = tmp_path / "here.geojson"
