@@ -1260,8 +1260,9 @@ class ExportAudit(Msg, tag="export.audit"):
     """The console is about to write an export file of what it shows: audited first, the
     file written only after `export.audited`. Carries what the file is (kind, format,
     item count, SHA-256 of its bytes, where it came from in words: "feed: …", "map
-    view", "incident INC-…", the file's name), never the items themselves. `idem`:
-    a resend after a lost reply is audited once."""
+    view", "incident INC-…", the file's name), never the items themselves. `kinds`: every
+    kind the file holds (the map view's GeoJSON and KML: reports and alerts; empty from
+    an older console: `kind` alone). `idem`: a resend after a lost reply is audited once."""
 
     id: Ident
     idem: Ident
@@ -1271,6 +1272,7 @@ class ExportAudit(Msg, tag="export.audit"):
     sha256: Sha256Hex
     scope: Short
     filename: Short
+    kinds: Annotated[list[ExportKind], Meta(max_length=3)] = []
 
 
 class ExportAudited(Msg, tag="export.audited"):

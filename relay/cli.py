@@ -247,6 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     exq.add_argument(
         "--include-exercise", action="store_true", help="also write pilots' exercise traffic"
     )
+    exq.add_argument(
+        "--include-unpublished",
+        action="store_true",
+        help="alerts: also those that never reached the public (waiting for approval, "
+        "rejected, CAP status Test, Draft or System)",
+    )
+    exq.add_argument(
+        "--config",
+        type=Path,
+        help="the relay's config file (for min_count_shown: alert counts below it are blank)",
+    )
 
     ev = sub.add_parser("evidence", help="signed evidence packages (docs/evidence.md)")
     evsub = ev.add_subparsers(dest="action", required=True)
@@ -510,7 +521,16 @@ def _evidence_export(
 
 def _export(args: argparse.Namespace, engine: Engine, selectors: evidence.Selectors) -> int:
     from relay import exports
+    from relay.config import ConfigError, read_config_file
 
+    floor = RelayConfig.min_count_shown
+    if args.config is not None:
+        try:
+            value = read_config_file(args.config).get("min_count_shown", floor)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        floor = value if isinstance(value, int) else floor  # read_config_file typed it
     try:
         done = exports.export(
             engine,
@@ -520,6 +540,9 @@ def _export(args: argparse.Namespace, engine: Engine, selectors: evidence.Select
             selectors=selectors,
             bom=args.bom,
             include_exercise=args.include_exercise,
+            include_unpublished=args.include_unpublished,
+            min_count_shown=floor,
+            exported_by=exports.os_user(),
         )
     except evidence.EvidenceError as exc:
         print(f"cannot export: {exc}", file=sys.stderr)

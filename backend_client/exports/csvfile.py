@@ -1,9 +1,12 @@
 """CSV: UTF-8 (a BOM on request, for Excel), ISO 8601 UTC times, one row per item, the
 columns in `COLUMNS` (docs/interop.md lists them).
 
-A text cell that a spreadsheet would take for a formula (it begins with `=`, `+`, `-`,
-`@`, a tab or a carriage return) is written with a leading apostrophe, so Excel and
-LibreOffice show it as text and never evaluate it (OWASP, "CSV injection").
+A text cell that a spreadsheet would take for a formula (it begins, after any leading
+whitespace, with `=`, `+`, `-`, `@`, a tab or a carriage return) is written with a leading
+apostrophe, so Excel and LibreOffice show it as text and never evaluate it (OWASP, "CSV
+injection"). Every text cell is quoted, numbers are not: an Excel that splits on `;` (the
+list separator of many European locales) keeps `"x;=HYPERLINK(...)"` one cell instead of
+starting a new one at the formula.
 """
 
 from __future__ import annotations
@@ -74,14 +77,16 @@ COLUMNS: dict[Kind, tuple[str, ...]] = {
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: object) -> str:
-    """A cell's text: booleans as `true`/`false`, formula-looking text behind `'`."""
+def safe_cell(value: object) -> str | int | float:
+    """A cell: numbers as they are (written unquoted), booleans as `true`/`false`, other
+    text behind `'` when it looks like a formula, leading whitespace or not."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)
+        return value
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    looks = text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START)
+    return "'" + text if looks else text
 
 
 def _wkt(ring: Sequence[tuple[float, float]]) -> str:
@@ -116,7 +121,7 @@ def to_csv(
 ) -> bytes:
     """One kind of item as CSV (a header row, then one row per item), UTF-8 bytes."""
     out = io.StringIO(newline="")
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     cols = COLUMNS[kind]
     w.writerow(cols)
     for row in _rows(kind, reports, alerts, incidents):

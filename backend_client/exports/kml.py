@@ -3,8 +3,10 @@ areas (circles too) as polygons.
 
 Every element is built with lxml, so text is escaped by the XML library. Viewers such
 as Google Earth render `<description>` as HTML, so words are HTML-escaped before they
-go in (a reader shows `<script>` as those characters, never runs it); the same words
-stand unescaped in `<ExtendedData>`, which viewers show as text.
+go in (a reader shows `<script>` as those characters, never runs it). The same words
+stand exact in `<ExtendedData>`, data for GIS tools; Google Earth and ArcGIS would put
+its names and values into the default balloon's HTML, so every style carries a
+`<BalloonStyle>` whose text is `$[description]` alone, and no balloon renders them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from backend_client.exports import common
 from backend_client.exports.common import IncidentSummary
 
 NS = "http://www.opengis.net/kml/2.2"
+#: every style's balloon: the placemark's description, the one HTML-escaped field
+BALLOON_TEXT = "$[description]"
 _K = f"{{{NS}}}"
 
 #: KML colours are aabbggrr; one per category, distinct at a glance
@@ -66,6 +70,9 @@ def _style(doc: etree._Element, sid: str, colour: str, poly: bool) -> None:
     else:
         icon = _sub(style, "IconStyle")
         _sub(icon, "color", colour)
+    # the balloon shows the (HTML-escaped) description and nothing else: the default
+    # balloon would also render each ExtendedData name and value as HTML
+    _sub(_sub(style, "BalloonStyle"), "text", BALLOON_TEXT)
 
 
 def _placemark(

@@ -10,7 +10,6 @@ target, then `os.replace`). The scope names the view in the console's words (fil
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +20,7 @@ from typing import Literal
 
 from backend_client import exports
 from backend_client import messages as m
+from backend_client.exports import files
 from backend_client.limits import MAX_SHORT_CHARS
 
 #: where an export comes from: decides its kind (the dialog offers no choice of kind)
@@ -62,6 +62,13 @@ class ExportJob:
             return len(self.reports)
         return len(self.reports) + len(self.alerts)
 
+    def kinds(self, fmt: exports.Format) -> tuple[exports.Kind, ...]:
+        """Every kind the file in `fmt` holds, its own kind first: a map view's GeoJSON or
+        KML also holds the alerts on it, and its audit record says so."""
+        if self.kind == "reports" and fmt != "csv" and self.alerts:
+            return ("reports", "alerts")
+        return (self.kind,)
+
     def is_empty(self) -> bool:
         return not (self.reports or self.alerts or self.incidents)
 
@@ -102,6 +109,7 @@ def audit_request(job: ExportJob, rendered: Rendered, path: Path) -> m.ExportAud
         id="",
         idem=uuid.uuid4().hex,
         kind=job.kind,
+        kinds=list(job.kinds(rendered.fmt)),
         format=rendered.fmt,
         count=rendered.count,
         sha256=rendered.sha256,
@@ -111,17 +119,8 @@ def audit_request(job: ExportJob, rendered: Rendered, path: Path) -> m.ExportAud
 
 
 def write_atomically(path: Path, data: bytes) -> Path:
-    """Whole or not at all: written beside its place, flushed, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Whole or not at all, readable by this user only (`files.write_private`)."""
+    return files.write_private(path, data)
 
 
 # ------------------------------------------------------------ what each view holds

@@ -144,3 +144,28 @@ async def test_forged_words_are_refused_and_a_flood_is_limited(tmp_path: Path) -
         assert isinstance(await sam.request(_audit()), m.ExportAudited)
     finally:
         await r.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_a_map_view_export_is_audited_with_every_kind_it_holds(relay) -> None:
+    """The map view's GeoJSON holds reports and alerts: one `export.reports` record (the
+    action names stay) whose detail says `kinds: reports+alerts`; a console that sends no
+    `kinds` is recorded with its `kind` alone."""
+    dana = await officer(relay, "dana")
+    base: dict[str, Any] = dict(
+        kind="reports",
+        format="geojson",
+        count=3,
+        sha256="0" * 64,
+        scope="map view: 2 reports, 1 alerts",
+    )
+    for name, kinds in (("map.geojson", ["reports", "alerts"]), ("old.geojson", [])):
+        ok = await dana.request(
+            m.ExportAudit(id=next_id(), idem=next_id(), filename=name, kinds=kinds, **base)
+        )
+        assert isinstance(ok, m.ExportAudited), ok
+    rows = _exports(relay)
+    assert [(r.action, r.subject) for r in rows] == [
+        ("export.reports", "map.geojson"),
+        ("export.reports", "old.geojson"),
+    ]
+    assert [json.loads(r.detail)["kinds"] for r in rows] == ["reports+alerts", "reports"]

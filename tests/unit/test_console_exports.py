@@ -117,3 +117,19 @@ def test_write_is_whole_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.undo()
     em.write_atomically(target, b"new")
     assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
+
+
+def test_the_map_views_audit_says_it_holds_alerts_too(tmp_path: Path) -> None:
+    """A map view's GeoJSON or KML holds reports and alerts: its audit request says
+    `kinds` reports+alerts (the action stays export.reports); its CSV, a feed's file and
+    a map with no alert on it hold reports only."""
+    job = em.map_job([report(1)], [alert()], bounded=True)
+    for fmt in ("geojson", "kml"):
+        msg = em.audit_request(job, em.render(job, fmt), tmp_path / f"m.{fmt}")
+        assert (msg.kind, msg.kinds) == ("reports", ["reports", "alerts"])
+    csv_msg = em.audit_request(job, em.render(job, "csv"), tmp_path / "m.csv")
+    assert csv_msg.kinds == ["reports"]
+    assert em.map_job([report(1)], [], bounded=True).kinds("geojson") == ("reports",)
+    assert em.feed_job([report(1)], "feed").kinds("kml") == ("reports",)
+    summary = em.incident_summary("INC-1", "t", "dana", 0.0, [report(1)])
+    assert em.incident_job(summary).kinds("geojson") == ("incidents",)

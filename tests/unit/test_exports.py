@@ -288,3 +288,56 @@ def test_characters_xml_cannot_hold_stay_in_place() -> None:
     value = root.find(f".//{KML}Data[@name='text']/{KML}value")
     assert value is not None and value.text == "bell\ufffd and nul\ufffd here"
     assert read_csv(to_csv("reports", [report(0, "a\nb")]))[0]["text"] == "a\nb"
+
+
+def test_kml_balloons_show_only_the_escaped_description(kml_schema: etree.XMLSchema) -> None:
+    """Google Earth and ArcGIS put ExtendedData into the default balloon as HTML: every
+    style's balloon is the description alone, so the exact words in ExtendedData (data
+    for GIS) are never rendered."""
+    root = etree.fromstring(to_kml(REPORTS, ALERTS, INCIDENTS))
+    assert kml_schema.validate(root), kml_schema.error_log
+    balloons = {
+        s.get("id"): s.findtext(f"{KML}BalloonStyle/{KML}text") for s in root.iter(KML + "Style")
+    }
+    assert balloons and set(balloons.values()) == {"$[description]"}
+    for pm in root.iter(KML + "Placemark"):
+        url = pm.findtext(KML + "styleUrl")
+        assert url is not None and balloons[url[1:]] == "$[description]"
+        assert pm.find(KML + "Style") is None and pm.find(KML + "StyleMap") is None
+
+
+def excel_split(line: str, sep: str) -> list[str]:
+    """A line split into cells as Excel does with its list separator: `sep` starts a new
+    cell only outside quotes, and every `"` turns quoting on or off."""
+    cells, cell, quoted = [], "", False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += ch
+    return [*cells, cell]
+
+
+def test_csv_quotes_every_text_cell_so_a_semicolon_excel_keeps_it_whole() -> None:
+    """Excel in a ';' locale splits unquoted cells on ';': `x;=HYPERLINK(...)` would start
+    a new cell with a live formula. Quoted, it stays one cell however the line is split."""
+    hostile = ['x;=HYPERLINK("http://evil.example","click")', " =1+1", "\n@cmd", "x;=1+2"]
+    data = to_csv("reports", [report(i, t) for i, t in enumerate(hostile)])
+    lines = data.decode("utf-8").split("\r\n")
+    for line in lines[1:]:
+        for piece in excel_split(line, ";"):
+            assert not piece.lstrip('" ').startswith(("=", "+", "-", "@")), piece
+    rows = read_csv(data)
+    assert [r["text"] for r in rows] == [hostile[0], "' =1+1", "'\n@cmd", "x;=1+2"]
+    # text quoted, numbers not: a reader that types by quoting gets numbers back
+    typed = list(
+        csv.reader(io.StringIO(data.decode("utf-8"), newline=""), quoting=csv.QUOTE_NONNUMERIC)
+    )
+    cols = COLUMNS["reports"]
+    first = dict(zip(cols, typed[1], strict=True))
+    assert isinstance(first["lat"], float) and isinstance(first["media_count"], float)
+    assert first["report_id"] == "r0" and first["exercise"] == "false"
+    assert '"r0"' in lines[1] and ",53.76," in lines[1]
