@@ -500,9 +500,16 @@ def _evidence_selectors(
 def _evidence_export(
     args: argparse.Namespace, engine: Engine, selectors: evidence.Selectors
 ) -> int:
+    from relay.exports import os_user
+
     try:
         done = evidence.export(
-            engine, args.data_dir, args.out, reason=args.reason, selectors=selectors
+            engine,
+            args.data_dir,
+            args.out,
+            reason=args.reason,
+            selectors=selectors,
+            exported_by=os_user(),  # who ran it, as for `export`
         )
     except (evidence.EvidenceError, checkpoints.CheckpointError) as exc:
         print(f"cannot export: {exc}", file=sys.stderr)
