@@ -21,6 +21,7 @@ from evidence.verify import Result, load_public_key, verify
 from relay import admin, checkpoints
 from relay import cli as relay_cli
 from relay.db import models as db
+from relay.exports import os_user
 from tests.support.evidence_case import HTML_TEXT, Case, make_case, signer
 
 
@@ -118,7 +119,7 @@ def test_the_export_is_audited_with_its_reason_and_merkle_root(case, package):
             )
     finally:
         engine.dispose()
-    assert len(rows) == 1 and rows[0].actor == "admin"
+    assert len(rows) == 1 and rows[0].actor == os_user()  # who ran the CLI
     detail = json.loads(rows[0].detail)
     assert detail["merkle_root"] == root and detail["reason"] == "CPS file request 42"
     assert detail["selectors"]["incidents"] == [case.incident_ref]
