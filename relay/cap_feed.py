@@ -264,7 +264,7 @@ class CapFeed:
 
 def _cached(request: Request, body: bytes, content_type: str) -> Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if etag in portal._etags(request.headers.get("If-None-Match", "")):
+    if portal._etag_matches(request.headers.get("If-None-Match", ""), etag):
         response = portal._response(http.HTTPStatus.NOT_MODIFIED, b"", length=False)
     else:
         response = portal._response(http.HTTPStatus.OK, body, content_type)

@@ -101,6 +101,9 @@ async def test_the_atom_feed_lists_each_current_public_alert_message(tmp_path) -
             running, "/cap/feed.atom", f"If-None-Match: {headers['etag']}"
         )
         assert again == 304 and empty == b"" and h304["etag"] == headers["etag"]
+        star, hstar, _ = await get(running, "/cap/feed.atom", "If-None-Match: *")
+        assert star == 304 and hstar["etag"] == headers["etag"]  # the feed exists
+        assert (await get(running, "/cap/alerts/A-NOPE.xml", "If-None-Match: *"))[0] == 404
         await send("Newer")  # a new message: a new ETag, the whole feed again
         fresh, h200, _ = await get(running, "/cap/feed.atom", f"If-None-Match: {headers['etag']}")
         assert fresh == 200 and h200["etag"] != headers["etag"]
