@@ -253,13 +253,43 @@ class CapFeed:
         return _cached(request, body, portal.CONTENT_TYPES[".html"])
 
     def _host(self, request: Request) -> str:
-        """The Host the request named, when it is one of the relay's own names (a forged
-        Host never ends up in the links a cache may keep); else the first of them."""
-        host = request.headers.get("Host", "")
-        name = host.rsplit(":", 1)[0].strip("[]") if not host.endswith("]") else host.strip("[]")
-        if host and name in self._hostnames:
-            return host
-        return self._hostnames[0] if self._hostnames else "localhost"
+        """The authority the feed's links start with: the configured name the request's
+        Host matches (in the configuration's spelling), with the Host's port only when it
+        is one; else the first configured name. The header itself is never echoed, so a
+        forged Host (`relay.example:@evil.example`) never ends up in links a cache keeps."""
+        name, port = _split_host(request.headers.get("Host", ""))
+        for own in self._hostnames:
+            if name is not None and own.lower() == name:
+                return _authority(own, port)
+        return _authority(self._hostnames[0], None) if self._hostnames else "localhost"
+
+
+#: a Host port: 1 to 5 ASCII digits (str.isdigit would let other scripts' digits through)
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+
+
+def _split_host(host: str) -> tuple[str | None, str | None]:
+    """`Host` as (lower-cased name, port or None); (None, None) when it is not a plain
+    `name`, `name:port`, `[v6]` or `[v6]:port`."""
+    if host.startswith("["):
+        name, close, rest = host[1:].partition("]")
+    else:
+        name, close, rest = host.partition(":")
+        rest = close + rest
+        close = "]"
+    if not close or not name or not name.isascii():  # "\u212a".lower() is "k"
+        return None, None
+    if rest and not (rest.startswith(":") and _PORT_RE.fullmatch(rest[1:])):
+        return None, None
+    port = rest[1:] or None
+    if port is not None and not 0 < int(port) <= 65535:
+        return None, None
+    return name.lower(), port
+
+
+def _authority(name: str, port: str | None) -> str:
+    host = f"[{name}]" if ":" in name else name
+    return host if port is None else f"{host}:{port}"
 
 
 def _cached(request: Request, body: bytes, content_type: str) -> Response:

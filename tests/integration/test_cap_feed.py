@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 
 import feedparser
 import msgspec
+import pytest
+from websockets.datastructures import Headers
+from websockets.http11 import Request
 
 from backend_client import messages as m
 from relay import cap, cap_feed
@@ -129,8 +132,57 @@ async def test_feed_links_never_follow_a_forged_host(tmp_path) -> None:
         links = [x.href for x in entry.links if x.rel == "alternate"]
         assert links == [f"https://{own}/cap/alerts/{ok.alert.alert_id}.xml"]
         assert b"evil.example" not in forged and b"https://localhost/cap/alerts/" in forged
+        for host in (
+            f"{url.hostname}:@evil.example",  # a name it knows, then userinfo of another
+            f"{url.hostname}:{url.port}@evil.example",
+            f"{url.hostname}@evil.example",
+            f"{url.hostname}:{url.port}/evil.example",
+            f"{url.hostname}:\u0668\u0660",  # digits, but not ASCII ones
+            "evil.example\u3002localhost",  # an ideographic full stop
+        ):
+            _, _, body = await get(running, "/cap/feed.atom", host_header=host)
+            assert b"evil.example" not in body, host
+            [entry] = feedparser.parse(body).entries
+            [link] = [x.href for x in entry.links if x.rel == "alternate"]
+            assert link == f"https://localhost/cap/alerts/{ok.alert.alert_id}.xml", host
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("host", "authority"),
+    [
+        ("relay.example", "relay.example"),
+        ("Relay.Example:8443", "relay.example:8443"),  # the configured spelling
+        ("[::1]:8765", "[::1]:8765"),
+        ("[::1]", "[::1]"),
+        ("relay.example:@evil.example", "relay.example"),
+        ("relay.example:8443@evil.example", "relay.example"),
+        ("relay.example@evil", "relay.example"),
+        ("relay.example:80/x", "relay.example"),
+        ("relay.example:", "relay.example"),
+        ("relay.example:99999", "relay.example"),
+        ("relay.example:\u0668\u0660", "relay.example"),  # Arabic-Indic digits
+        ("relay.examp\u0142e", "relay.example"),
+        ("relay.example\u2024evil", "relay.example"),  # one dot leader, not a dot
+        ("relay.exampl\u00c3\u00a9", "relay.example"),  # raw UTF-8 é, read as ISO-8859-1
+        ("\u212aent.example", "relay.example"),  # a Kelvin sign lower-cases to "k"
+        ("[::1", "relay.example"),
+        ("[::1]x", "relay.example"),
+        ("::1", "relay.example"),
+        ("", "relay.example"),
+        ("evil.example", "relay.example"),
+    ],
+)
+def test_the_feed_authority_is_a_configured_name_never_the_header(
+    host: str, authority: str
+) -> None:
+    names = ("relay.example", "::1", "kent.example")
+    feed = cap_feed.CapFeed(None, "lk", "", names)  # type: ignore[arg-type]  # no database read
+    headers = Headers()
+    headers.set_insecure("Host", host)  # as websockets' parser does: no check of the value
+    request = Request("/cap/feed.atom", headers)
+    assert feed._host(request) == authority
 
 
 def test_exercise_test_and_unpublished_alerts_are_never_public() -> None:
