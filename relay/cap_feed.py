@@ -3,10 +3,11 @@
 CAP message) and `/cap/alerts/{identifier}.xml` (any message a public alert went through,
 exactly as it was sent: alert_versions.cap_xml).
 
-What is public: a real alert (CAP status Actual, no pilot: exercise alerts appear only on a
-relay configured with `cap_feed_exercise`, and then say so; Test, Draft and System never)
+What is public: a real message (CAP status Actual, no pilot: exercise alerts appear only on
+a relay configured with `cap_feed_exercise`, and then say so; Test, Draft and System never)
 that was published (approved or sent without approval; never a proposal or a rejected
-one). "Current": active and not yet expired, or cancelled before its expiry (the Cancel
+one). Each message is judged by its own status: an Update may not change it (relay/alerts.py
+refuses that), and a message stored before that rule keeps what it was. "Current": active and not yet expired, or cancelled before its expiry (the Cancel
 stays in the feed until then, so a consumer that polls learns of it).
 
 The feed is an ordinary GET answer with a strong ETag (the SHA-256 of its body) and
@@ -56,11 +57,13 @@ class Entry:
     status: str = "Actual"  # CAP status: Exercise only with cap_feed_exercise
 
 
-def _public_status(a: db.Alert, exercise: bool) -> bool:
-    """Whether an alert of this kind may be public at all: Actual (and no pilot); with
-    `exercise` (config cap_feed_exercise) also Exercise, a pilot's included."""
-    status = json.loads(a.info_json).get("status", "Actual")
-    if status == "Actual" and a.pilot_id is None:
+def _public_status(a: db.Alert, v: db.AlertVersion, exercise: bool) -> bool:
+    """Whether message `v` of `a` is of a kind that may be public, by its own status (an
+    earlier message keeps what it was whatever a later one says): Actual (and no pilot);
+    with `exercise` (config cap_feed_exercise) also Exercise, a pilot's included."""
+    info = json.loads(v.info_json)
+    status = info.get("status", "Actual")
+    if status == "Actual" and a.pilot_id is None and info.get("pilot_id") is None:
         return True
     return exercise and status == "Exercise"
 
@@ -68,13 +71,12 @@ def _public_status(a: db.Alert, exercise: bool) -> bool:
 def _published(
     a: db.Alert, versions: list[db.AlertVersion], exercise: bool = False
 ) -> list[db.AlertVersion]:
-    """The versions of `a` that went out as CAP messages to the public (empty for a test
-    alert, an exercise one unless `exercise`, a proposal, a rejected or never-sent one)."""
-    if not _public_status(a, exercise):
-        return []
+    """The versions of `a` that went out as CAP messages to the public (none of a test
+    message, an exercise one unless `exercise`, a proposal, a rejected or never-sent one;
+    a Cancel only after a public message)."""
     out: list[db.AlertVersion] = []
     for v in versions:
-        if v.cap_xml is None:
+        if v.cap_xml is None or not _public_status(a, v, exercise):
             continue
         if v.state == "active" or (v.msg_type == "Cancel" and out):
             out.append(v)
