@@ -548,22 +548,24 @@ def to_cap(alert: m.Alert, references: Sequence[tuple[str, str]], issuer: cap.Is
     return cap.alert_to_cap(
         alert,
         sender=issuer.sender,
+        sender_name=issuer.name,  # the organisation, never the officer (`alert.sender`)
         references=references,
         identifier=cap_identifier(alert.alert_id, references),
         web=issuer.web(alert.alert_id),
     )
 
 
-def issuer(sender: str, web_base: str = "") -> cap.Issuer:
+def issuer(sender: str, web_base: str = "", sender_name: str = "") -> cap.Issuer:
     """The relay's CAP issuer, or ProtocolError(INVALID) when no sender is configured: a
-    relay never publishes or exports CAP under a made-up sender (`--cap-sender`)."""
+    relay never publishes or exports CAP under a made-up sender (`--cap-sender`).
+    `sender_name` is config `cap_sender_name` (`--cap-sender-name`)."""
     if not sender:
         raise ProtocolError(
             ErrorCode.INVALID,
             "this relay has no CAP sender configured: start it with --cap-sender "
             "(cap_sender in the config file) before sending or exporting alerts",
         )
-    return cap.Issuer(sender, web_base)
+    return cap.Issuer(sender, web_base, sender_name)
 
 
 def stored_cap(identifier: str, *, current: bool = False) -> Callable[[Session], str | None]:
