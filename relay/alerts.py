@@ -146,6 +146,8 @@ def approve(
             raise ProtocolError(
                 ErrorCode.CONFLICT, f"alert {target.public_id} is {target.state}: not updated"
             )
+        if msg.approve:  # a proposal stored before updates were refused a status change
+            _check_same_status(wire.alert_info(target), wire.alert_info(a))
         keys = np.array(
             list(
                 s.scalars(
@@ -209,6 +211,7 @@ def revise(
                 "an update cannot move an alert into or out of a pilot: cancel it and send "
                 "a new alert",
             )
+        _check_same_status(wire.alert_info(a), msg.info)
         old = set(
             s.scalars(select(db.AlertRecipient.device_id).where(db.AlertRecipient.alert_id == a.id))
         )
@@ -255,6 +258,18 @@ def revise(
         return out, False
 
     return job
+
+
+def _check_same_status(old: m.AlertInfo, new: m.AlertInfo) -> None:
+    """An Update keeps the CAP status of the alert it updates: a Test (Draft, System,
+    Exercise) made Actual would publish an alert whose first message was never public,
+    and an Actual made Test would withdraw a public alert without a Cancel."""
+    if old.status != new.status:
+        raise ProtocolError(
+            ErrorCode.INVALID,
+            f"an update cannot change the alert's CAP status ({old.status} to {new.status}): "
+            "cancel it and send a new alert",
+        )
 
 
 #: the marker in a pending update's references naming the alert it would update
@@ -533,22 +548,24 @@ def to_cap(alert: m.Alert, references: Sequence[tuple[str, str]], issuer: cap.Is
     return cap.alert_to_cap(
         alert,
         sender=issuer.sender,
+        sender_name=issuer.name,  # the organisation, never the officer (`alert.sender`)
         references=references,
         identifier=cap_identifier(alert.alert_id, references),
         web=issuer.web(alert.alert_id),
     )
 
 
-def issuer(sender: str, web_base: str = "") -> cap.Issuer:
+def issuer(sender: str, web_base: str = "", sender_name: str = "") -> cap.Issuer:
     """The relay's CAP issuer, or ProtocolError(INVALID) when no sender is configured: a
-    relay never publishes or exports CAP under a made-up sender (`--cap-sender`)."""
+    relay never publishes or exports CAP under a made-up sender (`--cap-sender`).
+    `sender_name` is config `cap_sender_name` (`--cap-sender-name`)."""
     if not sender:
         raise ProtocolError(
             ErrorCode.INVALID,
             "this relay has no CAP sender configured: start it with --cap-sender "
             "(cap_sender in the config file) before sending or exporting alerts",
         )
-    return cap.Issuer(sender, web_base)
+    return cap.Issuer(sender, web_base, sender_name)
 
 
 def stored_cap(identifier: str, *, current: bool = False) -> Callable[[Session], str | None]:

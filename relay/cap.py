@@ -65,11 +65,19 @@ class Translation:
 @dataclass(frozen=True)
 class Issuer:
     """Who a relay's CAP messages come from: its one configured `sender` (globally unique,
-    the same in every message, from the CLI, the officer API and the feed) and the base
-    URL of the portal's alert pages, for `<web>` ("" leaves `<web>` out)."""
+    the same in every message, from the CLI, the officer API and the feed), the base URL
+    of the portal's alert pages, for `<web>` ("" leaves `<web>` out), and the
+    `<senderName>` people read (config `cap_sender_name`, e.g. "Lancashire Constabulary";
+    "" names the `sender` address). Never an officer: their name stays in the audit log."""
 
     sender: str
     web_base: str = ""
+    sender_name: str = ""
+
+    @property
+    def name(self) -> str:
+        """The `<senderName>` of every message: `sender_name`, else the `sender` address."""
+        return self.sender_name or self.sender
 
     def web(self, alert_id: str) -> str | None:
         """The portal's page of `alert_id`, for `<web>`; None without a base URL."""
@@ -113,8 +121,9 @@ def alert_to_cap(
     `sender` is the relay's CAP sender id (e.g. `lookout@force.example`), the same for
     every message this relay issues. `references` names earlier messages from that same
     sender as `(identifier, sent)` pairs, `sent` in CAP form (use `cap_datetime`); each
-    becomes the triple `sender,identifier,sent`. `senderName` defaults to the officer who
-    sent the alert (`alert.sender`).
+    becomes the triple `sender,identifier,sent`. `sender_name` is the `<senderName>`
+    (`Issuer.name`: the organisation); without it, the `sender` address. Never the officer
+    who sent the alert (`alert.sender`): public messages name no officer.
 
     `identifier` is the CAP message identifier, `alert.alert_id` by default. CAP wants
     every message to have its own: an Update or Cancel that reuses the first message's
@@ -168,7 +177,7 @@ def alert_to_cap(
             raise ValueError(f"two info blocks in language {extra.language!r}")
         blocks.append(extra)
     for block in blocks:  # CAP 1.2 section 3.2.2: one info block per language
-        _info(root, alert, block, web, response_type, sender_name)
+        _info(root, alert, block, web, response_type, sender, sender_name)
 
     body: str = etree.tostring(root, encoding="unicode", pretty_print=True)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body
@@ -180,6 +189,7 @@ def _info(
     block: Translation,
     web: str | None,
     response_type: str,
+    sender: str,
     sender_name: str | None,
 ) -> None:
     info = alert.info
@@ -192,7 +202,7 @@ def _info(
     _sub(el, "severity", info.severity)
     _sub(el, "certainty", info.certainty)
     _sub(el, "expires", cap_datetime(info.expires_at))
-    _sub(el, "senderName", alert.sender if sender_name is None else sender_name)
+    _sub(el, "senderName", sender_name or sender)
     _sub(el, "headline", block.headline)
     for tag, text in (
         ("description", block.description),

@@ -3,10 +3,11 @@
 CAP message) and `/cap/alerts/{identifier}.xml` (any message a public alert went through,
 exactly as it was sent: alert_versions.cap_xml).
 
-What is public: a real alert (CAP status Actual, no pilot: exercise alerts appear only on a
-relay configured with `cap_feed_exercise`, and then say so; Test, Draft and System never)
+What is public: a real message (CAP status Actual, no pilot: exercise alerts appear only on
+a relay configured with `cap_feed_exercise`, and then say so; Test, Draft and System never)
 that was published (approved or sent without approval; never a proposal or a rejected
-one). "Current": active and not yet expired, or cancelled before its expiry (the Cancel
+one). Each message is judged by its own status: an Update may not change it (relay/alerts.py
+refuses that), and a message stored before that rule keeps what it was. "Current": active and not yet expired, or cancelled before its expiry (the Cancel
 stays in the feed until then, so a consumer that polls learns of it).
 
 The feed is an ordinary GET answer with a strong ETag (the SHA-256 of its body) and
@@ -56,11 +57,13 @@ class Entry:
     status: str = "Actual"  # CAP status: Exercise only with cap_feed_exercise
 
 
-def _public_status(a: db.Alert, exercise: bool) -> bool:
-    """Whether an alert of this kind may be public at all: Actual (and no pilot); with
-    `exercise` (config cap_feed_exercise) also Exercise, a pilot's included."""
-    status = json.loads(a.info_json).get("status", "Actual")
-    if status == "Actual" and a.pilot_id is None:
+def _public_status(a: db.Alert, v: db.AlertVersion, exercise: bool) -> bool:
+    """Whether message `v` of `a` is of a kind that may be public, by its own status (an
+    earlier message keeps what it was whatever a later one says): Actual (and no pilot);
+    with `exercise` (config cap_feed_exercise) also Exercise, a pilot's included."""
+    info = json.loads(v.info_json)
+    status = info.get("status", "Actual")
+    if status == "Actual" and a.pilot_id is None and info.get("pilot_id") is None:
         return True
     return exercise and status == "Exercise"
 
@@ -68,13 +71,12 @@ def _public_status(a: db.Alert, exercise: bool) -> bool:
 def _published(
     a: db.Alert, versions: list[db.AlertVersion], exercise: bool = False
 ) -> list[db.AlertVersion]:
-    """The versions of `a` that went out as CAP messages to the public (empty for a test
-    alert, an exercise one unless `exercise`, a proposal, a rejected or never-sent one)."""
-    if not _public_status(a, exercise):
-        return []
+    """The versions of `a` that went out as CAP messages to the public (none of a test
+    message, an exercise one unless `exercise`, a proposal, a rejected or never-sent one;
+    a Cancel only after a public message)."""
     out: list[db.AlertVersion] = []
     for v in versions:
-        if v.cap_xml is None:
+        if v.cap_xml is None or not _public_status(a, v, exercise):
             continue
         if v.state == "active" or (v.msg_type == "Cancel" and out):
             out.append(v)
@@ -253,18 +255,48 @@ class CapFeed:
         return _cached(request, body, portal.CONTENT_TYPES[".html"])
 
     def _host(self, request: Request) -> str:
-        """The Host the request named, when it is one of the relay's own names (a forged
-        Host never ends up in the links a cache may keep); else the first of them."""
-        host = request.headers.get("Host", "")
-        name = host.rsplit(":", 1)[0].strip("[]") if not host.endswith("]") else host.strip("[]")
-        if host and name in self._hostnames:
-            return host
-        return self._hostnames[0] if self._hostnames else "localhost"
+        """The authority the feed's links start with: the configured name the request's
+        Host matches (in the configuration's spelling), with the Host's port only when it
+        is one; else the first configured name. The header itself is never echoed, so a
+        forged Host (`relay.example:@evil.example`) never ends up in links a cache keeps."""
+        name, port = _split_host(request.headers.get("Host", ""))
+        for own in self._hostnames:
+            if name is not None and own.lower() == name:
+                return _authority(own, port)
+        return _authority(self._hostnames[0], None) if self._hostnames else "localhost"
+
+
+#: a Host port: 1 to 5 ASCII digits (str.isdigit would let other scripts' digits through)
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+
+
+def _split_host(host: str) -> tuple[str | None, str | None]:
+    """`Host` as (lower-cased name, port or None); (None, None) when it is not a plain
+    `name`, `name:port`, `[v6]` or `[v6]:port`."""
+    if host.startswith("["):
+        name, close, rest = host[1:].partition("]")
+    else:
+        name, close, rest = host.partition(":")
+        rest = close + rest
+        close = "]"
+    if not close or not name or not name.isascii():  # "\u212a".lower() is "k"
+        return None, None
+    if rest and not (rest.startswith(":") and _PORT_RE.fullmatch(rest[1:])):
+        return None, None
+    port = rest[1:] or None
+    if port is not None and not 0 < int(port) <= 65535:
+        return None, None
+    return name.lower(), port
+
+
+def _authority(name: str, port: str | None) -> str:
+    host = f"[{name}]" if ":" in name else name
+    return host if port is None else f"{host}:{port}"
 
 
 def _cached(request: Request, body: bytes, content_type: str) -> Response:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if etag in portal._etags(request.headers.get("If-None-Match", "")):
+    if portal._etag_matches(request.headers.get("If-None-Match", ""), etag):
         response = portal._response(http.HTTPStatus.NOT_MODIFIED, b"", length=False)
     else:
         response = portal._response(http.HTTPStatus.OK, body, content_type)

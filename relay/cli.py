@@ -35,6 +35,12 @@ def _cap_options(p: argparse.ArgumentParser) -> None:
         "(e.g. lookout@police.example.org); required to send or export alerts",
     )
     p.add_argument(
+        "--cap-sender-name",
+        help="the <senderName> of every CAP message, the organisation people read it is "
+        "from (e.g. 'Lancashire Constabulary'; default: the --cap-sender address); never "
+        "an officer's name",
+    )
+    p.add_argument(
         "--cap-web-base",
         help="base URL of the portal's alert pages, for each CAP message's <web> "
         "(BASE/alerts/ID; default: --public-url)",
@@ -194,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
         "next message; each is printed exactly as it was sent",
     )
     exp.add_argument(
-        "--config", type=Path, help="the relay's config file (for cap_sender, cap_web_base)"
+        "--config",
+        type=Path,
+        help="the relay's config file (for cap_sender, cap_sender_name, cap_web_base)",
     )
     _cap_options(exp)
     _data_dir(exp)
@@ -619,6 +627,7 @@ SERVE_OPTIONS = (
     "public_url",
     "portal_tiles",
     "cap_sender",
+    "cap_sender_name",
     "cap_web_base",
 )
 
@@ -636,6 +645,7 @@ def _export_issuer(args: argparse.Namespace) -> cap.Issuer | None:
             print(exc, file=sys.stderr)
             return None
     sender = args.cap_sender or settings.get("cap_sender") or ""
+    name = args.cap_sender_name or settings.get("cap_sender_name") or ""
     web = args.cap_web_base or settings.get("cap_web_base") or settings.get("public_url") or ""
     if not isinstance(sender, str) or not sender:
         print(
@@ -644,7 +654,7 @@ def _export_issuer(args: argparse.Namespace) -> cap.Issuer | None:
             file=sys.stderr,
         )
         return None
-    return cap.Issuer(sender, str(web))
+    return cap.Issuer(sender, str(web), str(name))
 
 
 def serve_settings(args: argparse.Namespace) -> dict[str, object]:

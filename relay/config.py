@@ -153,6 +153,12 @@ class RelayConfig:
     #: send, approve, update, cancel or export an alert (`--cap-sender`). It is written
     #: into each message once, when it is sent: changing it never rewrites earlier ones.
     cap_sender: str = ""
+    #: the `<senderName>` of every CAP message: who people read the alert is from, e.g.
+    #: "Lancashire Constabulary" (`--cap-sender-name`). Empty: the `cap_sender` address.
+    #: Never an officer's name (that stays in the audit log and the console). Like
+    #: `cap_sender`, written into each message when it is sent: changing it (or this
+    #: release, for messages that named their officer) never rewrites earlier ones.
+    cap_sender_name: str = ""
     #: base of each CAP message's `<web>` (the portal's alert page,
     #: `{cap_web_base}/alerts/{alert id}`); empty: `public_url`, then no `<web>`
     cap_web_base: str = ""

@@ -598,7 +598,7 @@ class OfficerConnection(Endpoint):
     def _cap_issuer(self) -> cap.Issuer:
         """The relay's one CAP sender (ProtocolError when none is configured)."""
         cfg = self.ctx.config
-        return alerts.issuer(cfg.cap_sender, cfg.cap_web_url())
+        return alerts.issuer(cfg.cap_sender, cfg.cap_web_url(), cfg.cap_sender_name)
 
     async def alert_send(self, msg: m.AlertSend) -> m.Msg:
         assert self.actor is not None

@@ -206,7 +206,7 @@ class Portal:
             response = _response(http.HTTPStatus.METHOD_NOT_ALLOWED, b"use GET or HEAD\n")
             response.headers["Allow"] = ", ".join(METHODS)
             return response
-        if found.etag in _etags(request.headers.get("If-None-Match", "")):
+        if _etag_matches(request.headers.get("If-None-Match", ""), found.etag):
             response = _response(http.HTTPStatus.NOT_MODIFIED, b"", length=False)
         else:
             response = _response(http.HTTPStatus.OK, found.body, found.content_type)
@@ -391,8 +391,11 @@ def form_body(conn: ServerConnection) -> bytes | None:
     return reader.body if isinstance(reader, FormReader) else None
 
 
-def _etags(header: str) -> set[str]:
-    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+def _etag_matches(header: str, etag: str) -> bool:
+    """Whether an If-None-Match `header` names `etag` (weak comparison, RFC 9110 13.1.2):
+    `*` matches any current representation, and every answer here has one."""
+    tags = {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 def _response(

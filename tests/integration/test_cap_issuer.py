@@ -65,3 +65,33 @@ async def test_every_message_carries_the_configured_sender_and_web(tmp_path) -> 
         assert isinstance(auth, m.AuthOk) and auth.cap_web is True
     finally:
         await running.relay.stop()  # type: ignore[attr-defined]
+
+
+async def test_sender_name_is_the_configured_organisation_never_an_officer(tmp_path) -> None:
+    for name, want in (("Lancashire Constabulary", "Lancashire Constabulary"), ("", None)):
+        running = await start_relay(
+            tmp_path / f"r{bool(name)}", cap_sender="lookout@force.example", cap_sender_name=name
+        )
+        try:
+            await device(running)
+            dana, sam = await officer(running, "dana"), await officer(running, "sam")
+            sent = await dana.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+            assert isinstance(sent, m.AlertAccepted)
+            aid = sent.alert.alert_id
+            later = alert_info(headline="Updated")
+            upd = m.AlertUpdate(id=next_id(), idem=next_id(), alert_id=aid, info=later)
+            assert isinstance(await sam.request(upd), m.AlertAccepted)
+            cancel = m.AlertCancel(id=next_id(), idem=next_id(), alert_id=aid)
+            assert isinstance(await sam.request(cancel), m.AlertAccepted)
+            listed = await dana.request(m.AlertExport(id=next_id(), alert_id=aid))
+            assert isinstance(listed, m.AlertCap) and len(listed.messages) == 3
+            for identifier in listed.messages:
+                one = m.AlertExport(id=next_id(), alert_id=identifier, message=True)
+                got = await dana.request(one)
+                assert isinstance(got, m.AlertCap) and cap.validate_cap(got.xml) == []
+                doc = etree.fromstring(got.xml.encode("utf-8"))
+                senders = doc.findall("cap:info/cap:senderName", namespaces=NS)
+                assert [e.text for e in senders] == [want or "lookout@force.example"]
+                assert ">dana<" not in got.xml and ">sam<" not in got.xml, identifier
+        finally:
+            await running.relay.stop()  # type: ignore[attr-defined]

@@ -173,18 +173,24 @@ async def test_sign_up_confirm_alert_update_cancel_unsubscribe(
                 id=next_id(),
                 idem=next_id(),
                 alert_id=alert_id,
-                info=flows.alert_info(headline="Suspect seen on Fishergate"),
+                # an Update keeps the alert's CAP status: still the rehearsal
+                info=flows.alert_info(headline="Suspect seen on Fishergate", status="Test"),
             )
         )
         assert isinstance(upd, m.AlertAccepted), upd
         await wait_until(lambda: len(inbox.to("Resident@example.org")) == 3)
         assert (
-            inbox.to("Resident@example.org")[2]["Subject"] == "Update: Suspect seen on Fishergate"
+            inbox.to("Resident@example.org")[2]["Subject"]
+            == "TEST - Update: Suspect seen on Fishergate"
         )
         cancel = await dana.request(m.AlertCancel(id=next_id(), idem=next_id(), alert_id=alert_id))
         assert isinstance(cancel, m.AlertAccepted), cancel
         await wait_until(lambda: len(inbox.to("Resident@example.org")) == 4)
-        assert str(inbox.to("Resident@example.org")[3]["Subject"]).strip().startswith("Cancelled: ")
+        assert (
+            str(inbox.to("Resident@example.org")[3]["Subject"])
+            .strip()
+            .startswith("TEST - Cancelled: ")
+        )
         # elsewhere and another category: only their confirmations
         assert len(inbox.to("far@example.org")) == 1 and len(inbox.to("bikes@example.org")) == 1
 

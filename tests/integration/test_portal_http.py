@@ -140,6 +140,17 @@ async def test_an_unchanged_file_answers_304(portal_relay: RunningRelay) -> None
     assert other.status == 200 and other.body
 
 
+async def test_if_none_match_star_answers_304_for_an_existing_file(
+    portal_relay: RunningRelay,
+) -> None:
+    etag = (await ask(portal_relay, "GET", "/app.css")).header("ETag")
+    for header in ("If-None-Match: *", 'If-None-Match: "stale", *'):
+        a = await ask(portal_relay, "GET", "/app.css", header)
+        assert a.status == 304 and a.body == b"" and a.header("ETag") == etag, header
+    missing = await ask(portal_relay, "GET", "/no-such-file.css", "If-None-Match: *")
+    assert missing.status == 404
+
+
 @pytest.mark.parametrize(
     "path",
     [

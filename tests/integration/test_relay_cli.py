@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 
 import msgspec
+from sqlalchemy import select, update
 
 from backend_client import OFFICER_PATH
 from backend_client import messages as m
 from relay import cap
-from tests.conftest import PASSWORD, TEST_CAP_SENDER
+from relay.db import models as db
+from relay.db.uow import Tx
+from tests.conftest import PASSWORD, TEST_CAP_SENDER, RunningRelay
 from tests.support.flows import PRESTON, device
 from tests.support.peer import Peer, next_id
 from tests.support.serving import serving
@@ -175,6 +178,44 @@ async def test_export_cap_from_the_command_line(relay) -> None:
     assert missing.returncode == 1 and "cannot export" in missing.stderr
     no_message = run("alert", "export-cap", f"{aid}.7", "--message", *other)
     assert no_message.returncode == 1 and "cannot export" in no_message.stderr
+
+
+async def test_export_cap_names_the_configured_organisation_for_an_unstored_message(
+    relay: RunningRelay, tmp_path: Path
+) -> None:
+    """A version from before stored CAP is rendered at export, under the issuer the command
+    line (or config file) gives: its <senderName> is that organisation, never the officer."""
+    from tests.support.flows import alert_info, officer
+
+    off = await officer(relay, "dana")
+    await device(relay)
+    acc = await off.request(m.AlertSend(id=next_id(), idem=next_id(), info=alert_info()))
+    assert isinstance(acc, m.AlertAccepted)
+    aid, data = acc.alert.alert_id, str(relay.data_dir)
+
+    def unstore(tx: Tx) -> None:  # as migration 0004's backfill left older alerts
+        a = tx.s.scalar(select(db.Alert).where(db.Alert.public_id == aid))
+        assert a is not None
+        tx.s.execute(
+            update(db.AlertVersion).where(db.AlertVersion.alert_id == a.id).values(cap_xml=None)
+        )
+
+    await relay.relay.db.write(unstore)  # type: ignore[attr-defined]
+    config = tmp_path / "relay.toml"
+    config.write_text(
+        f'cap_sender = "{TEST_CAP_SENDER}"\ncap_sender_name = "Lancashire Constabulary"\n'
+    )
+    sender = ("--cap-sender", TEST_CAP_SENDER)
+    for args, want in (
+        ((*sender, "--cap-sender-name", "Cumbria Constabulary"), "Cumbria Constabulary"),
+        (("--config", str(config)), "Lancashire Constabulary"),
+        (sender, TEST_CAP_SENDER),
+    ):
+        out = run("alert", "export-cap", aid, *args, "--data-dir", data)
+        assert out.returncode == 0, out.stderr
+        assert cap.validate_cap(out.stdout) == []
+        assert f"<senderName>{want}</senderName>" in out.stdout, args
+        assert "dana" not in out.stdout, args
 
 
 def test_a_stop_as_soon_as_it_says_it_listens_is_a_clean_stop(tmp_path: Path) -> None:

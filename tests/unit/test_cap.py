@@ -92,7 +92,7 @@ def test_polygon_alert_is_valid_cap_with_every_field() -> None:
     assert text(doc, "cap:info/cap:severity") == "Moderate"
     assert text(doc, "cap:info/cap:certainty") == "Likely"
     assert text(doc, "cap:info/cap:expires") == "2026-11-18T17:06:40-00:00"
-    assert text(doc, "cap:info/cap:senderName") == "pc.jones"
+    assert text(doc, "cap:info/cap:senderName") == "lookout@wmp.example"  # not the officer
     assert text(doc, "cap:info/cap:headline") == "Burglaries reported overnight"
     assert text(doc, "cap:info/cap:contact") == "101, quoting the incident number"
     assert params(doc, cap.PARAM_CATEGORY) == ["burglary", "vehicle"]
@@ -103,6 +103,21 @@ def test_polygon_alert_is_valid_cap_with_every_field() -> None:
         "52.48,-1.9 52.48,-1.88 52.49,-1.88 52.48,-1.9"
     )
     assert doc.find("cap:info/cap:area/cap:circle", NS) is None
+
+
+def test_sender_name_is_the_organisation_never_the_officer() -> None:
+    alert = make_alert()
+    assert alert.sender == "pc.jones"
+    named = cap.alert_to_cap(alert, sender="lookout@wmp.example", sender_name="West Mids Police")
+    unnamed = cap.alert_to_cap(alert, sender="lookout@wmp.example", sender_name="")
+    assert text(parse(named), "cap:info/cap:senderName") == "West Mids Police"
+    assert text(parse(unnamed), "cap:info/cap:senderName") == "lookout@wmp.example"
+    for xml in (named, unnamed):
+        assert "pc.jones" not in xml and cap.validate_cap(xml) == []
+    assert cap.Issuer("lk@x.example").name == "lk@x.example"
+    assert cap.Issuer("lk@x.example", sender_name="Lancashire Constabulary").name == (
+        "Lancashire Constabulary"
+    )
 
 
 def test_polygon_already_closed_is_not_closed_twice() -> None:

@@ -84,6 +84,16 @@ def test_the_command_line_wins_over_the_file_and_the_file_over_the_defaults(
     assert cli.serve_settings(off)["metrics"] is False
 
 
+def test_cap_sender_name_comes_from_the_command_line_or_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, 'cap_sender_name = "Lancashire Constabulary"\n')
+    from_file = cli.build_parser().parse_args(["serve", "--config", str(path)])
+    assert cli.serve_settings(from_file)["cap_sender_name"] == "Lancashire Constabulary"
+    given = ["serve", "--config", str(path), "--cap-sender-name", "Cumbria Constabulary"]
+    got = cli.serve_settings(cli.build_parser().parse_args(given))
+    assert got["cap_sender_name"] == "Cumbria Constabulary"
+    assert "cap_sender_name" not in cli.serve_settings(cli.build_parser().parse_args(["serve"]))
+
+
 def test_serve_with_a_bad_key_exits_2_with_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
