@@ -555,6 +555,12 @@ class AlertComposer(QDialog):
         self._pilots_asked = True
         self.pilot.setEnabled(False)
         self.cap_status.setCurrentText(info.status)
+        # nor change what kind of message it is (Test to Actual): the relay refuses that,
+        # so the field says so instead of offering it
+        self.cap_status.setEnabled(False)
+        self.cap_status.setToolTip(
+            "An update keeps the alert's status: cancel it and send a new alert to change it."
+        )
         self.expiry.setDateTime(QDateTime.fromMSecsSinceEpoch(int(info.expires_at * 1000)))
         self.set_categories(info.categories)
 

@@ -167,6 +167,9 @@ def test_an_update_keeps_the_alerts_language_response_and_translation(qtbot, ses
     qtbot.addWidget(dlg)
     got = dlg.info()
     assert (got.response_type, got.language, got.translations) == ("Shelter", "en-US", [welsh])
+    # the status is the alert's for good (the relay refuses an Update that changes it)
+    assert not dlg.cap_status.isEnabled() and got.status == original.info.status
+    assert "cancel it and send a new alert" in dlg.cap_status.toolTip()
 
 
 def test_a_relay_without_a_web_address_is_named_in_the_notes(qtbot, session):
