@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.installer
+#: the first test also builds the package (dpkg-deb compressing a ~730 MB bundle): minutes
+#: on a busy 2-core machine, more than the suite's default 300 s per test
+pytestmark = [pytest.mark.installer, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "installer"))
