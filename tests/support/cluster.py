@@ -48,7 +48,10 @@ from tests.support import postgres
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
-ACCOUNTS = [("dana", "dispatcher"), ("dev", "dispatcher"), ("sam", "supervisor")]
+#: TOTP codes are single-use: each test logs in officers of its own
+ACCOUNTS = [("sam", "supervisor")] + [
+    (n, "dispatcher") for n in ("dana", "dev", "kim", "lee", "max", "ned", "oli", "pat", "ray")
+]
 #: the nodes' settings beside the command line: tests/conftest.py's test limits and counts
 NODE_SETTINGS: dict[str, object] = {
     "address_allowlist": LOOPBACK,
