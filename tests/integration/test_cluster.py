@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ from relay.db.engine import make_engine
 from relay.db.uow import Database, Tx
 from tests.support import cluster as cl
 from tests.support.flows import alert_info, device, officer, report
-from tests.support.peer import Peer, next_id
+from tests.support.peer import Peer, next_id, wait_until, wait_until_async
 
 pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
 
@@ -51,7 +52,6 @@ def _node_of(before: list[tuple[int, int]], after: list[tuple[int, int]], kind: 
 
 async def _connections_settle(c: cl.Cluster, want_officers: int, want_citizens: int) -> None:
     """The nodes' gauges count a connection once it is routed: wait for the totals."""
-    from tests.support.peer import wait_until
 
     def settled() -> bool:
         now = c.connections()
@@ -239,6 +239,113 @@ async def test_cluster_officer_chat_reaches_a_phone_on_another_node(cluster: cl.
         assert isinstance(sent, m.ChatSent), sent
         got = await phone.wait_for(lambda x: isinstance(x, m.ChatDeliver), timeout=5)
         assert isinstance(got, m.ChatDeliver) and got.message.text == "Safe?"
+    finally:
+        await console.close()
+        await phone.close()
+
+
+# ---------------------------------------------------------------- failures
+
+
+@pytest.fixture
+def small_cluster(tmp_path: Path) -> Iterator[cl.Cluster]:
+    """A cluster of its own (two nodes), for tests that kill or stop parts of it."""
+    try:
+        c = cl.start_cluster(tmp_path / "cluster", relays=2)
+    except cl.ClusterUnavailable as exc:
+        if cl.required():
+            pytest.fail(f"cluster tests required but: {exc}")
+        pytest.skip(f"cluster tests skipped: {exc}")
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+async def _file_until_accepted(phone: Peer, text: str, timeout: float = 30.0) -> m.ReportAccepted:
+    """Submit one report (one client_ref, so retries are one report) until it is stored;
+    meanwhile the only answer allowed is `unavailable` (retry later)."""
+    ref = next_id()
+    accepted: list[m.ReportAccepted] = []
+
+    async def stored() -> bool:
+        got = await phone.request(
+            m.ReportSubmit(
+                id=next_id(), client_ref=ref, category="burglary", text=text, lat=53.759, lon=-2.699
+            )
+        )
+        if isinstance(got, m.ReportAccepted):
+            accepted.append(got)
+            return True
+        assert isinstance(got, m.Error) and got.code == "unavailable", got
+        return False
+
+    await wait_until_async(stored, timeout=timeout, poll=0.2)
+    return accepted[0]
+
+
+async def test_cluster_postgres_restart_answers_unavailable_then_recovers(
+    small_cluster: cl.Cluster,
+) -> None:
+    """PostgreSQL stopped: writes answer `unavailable`; started again: the relays recover by
+    themselves, the retried report is stored once, and it reaches a console on the other
+    node (its follower reconnected its LISTEN and caught up)."""
+    console = await officer(small_cluster.direct(0), "dana")
+    phone, _ = await device(small_cluster.direct(1))
+    try:
+        small_cluster.stop_postgres()
+        refused = await phone.request(
+            m.ReportSubmit(
+                id=next_id(),
+                client_ref=next_id(),
+                category="burglary",
+                text="x",
+                lat=53.759,
+                lon=-2.699,
+            )
+        )
+        assert isinstance(refused, m.Error) and refused.code == "unavailable", refused
+        small_cluster.start_postgres()
+        acc = await _file_until_accepted(phone, "after the restart")
+        ev = await console.wait_for(
+            lambda e: isinstance(e, m.ReportCreated) and e.report.report_id == acc.report_id,
+            timeout=20,
+        )
+        assert isinstance(ev, m.ReportCreated)
+    finally:
+        await console.close()
+        await phone.close()
+
+
+async def test_cluster_console_of_a_killed_node_resumes_through_another(
+    small_cluster: cl.Cluster,
+) -> None:
+    """`kill -9` of the node a console is on: it reconnects through HAProxy (to the other
+    node) within 10 s and, resuming from the last seq it saw, gets what was filed meanwhile."""
+    console = await officer(small_cluster.direct(0), "dana")
+    phone, _ = await device(small_cluster.direct(1))
+    try:
+        before = await report(phone, text="before the kill")
+        ev = await console.wait_for(
+            lambda e: isinstance(e, m.ReportCreated) and e.report.report_id == before.report_id
+        )
+        assert isinstance(ev, m.ReportCreated)
+        last = ev.seq
+        small_cluster.kill(0)
+        with pytest.raises(Exception):  # noqa: B017  (the link dies with the process)
+            await console.recv(timeout=10)
+        during = await report(phone, text="while node 1 is dead")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        again = await officer(small_cluster.through_balancer(), "dev", subscribe=last)
+        reconnected_s = loop.time() - t0
+        try:
+            assert reconnected_s < 10
+            got = [e for e in again.seen if isinstance(e, m.ReportCreated)]
+            assert [e.report.report_id for e in got] == [during.report_id]
+            assert got[0].seq == last + 1
+        finally:
+            await again.close()
     finally:
         await console.close()
         await phone.close()

@@ -170,6 +170,15 @@ class Cluster:
             for n in self.nodes
         ]
 
+    def stop_postgres(self) -> None:
+        """Stop PostgreSQL (fast shutdown: sessions are cut), keeping its data."""
+        self.pg._pg("pg_ctl", "-D", str(self.pg.datadir), "-m", "fast", "-w", "stop")
+        self.pg._running = False
+
+    def start_postgres(self) -> None:
+        """Start it again on the same port and data (`stop_postgres`)."""
+        self.pg._start()
+
     def kill(self, k: int) -> None:
         """`kill -9` node k: no shutdown, its sockets die with it."""
         proc = self.nodes[k].proc
@@ -270,6 +279,9 @@ defaults
     timeout client 1h
     timeout server 1h
     timeout check 2s
+    # a connection refused by a node that just died is tried again on another
+    retries 3
+    option redispatch
 
 frontend lookout
     bind 127.0.0.1:{port}
