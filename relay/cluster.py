@@ -15,6 +15,12 @@ node that was restarting) costs latency, not events: the follower also reads eve
 commit when nothing is missing before them (the single-relay path, no read); otherwise
 they wait for the read, which returns them with the other nodes' ones, in order.
 
+Some events ask for more than a push to officers when another node made them: an
+officer's chat (`chat.posted` from an officer) must reach the phone wherever it is
+connected. `RemoteChat` does that for the node the phone is on; a node's own chat went
+out from its commit already, so the follower tells own seqs (noted in the transaction,
+before COMMIT) from the other nodes'.
+
 The pattern is Centrifugo's PostgreSQL broker (events inserted in the application's
 transaction, NOTIFY as a wake-up, nodes catching up by offset); docs/scaling.md has the
 reasons and what is still per node.
@@ -26,6 +32,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +40,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from backend_client import codec
+from backend_client import messages as m
 from relay.db import models as db
 from relay.db.uow import Database
+from relay.hub import Hub
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,8 @@ CHANNEL = "lookout_events"
 PAGE = 1000
 
 Publish = Callable[[list[tuple[int, bytes]], frozenset[int]], None]
+#: told the events other nodes made, after they went to this node's officers
+OnRemote = Callable[[list[tuple[int, bytes]]], None]
 
 
 def payload(seq: int, node_id: str) -> str:
@@ -73,6 +85,7 @@ class EventFollower:
         publish: Publish,
         node_id: str = "",
         poll_s: float = 1.0,
+        on_remote: OnRemote | None = None,
     ) -> None:
         self._db = database
         self._url = libpq_url(url)
@@ -85,12 +98,19 @@ class EventFollower:
         #: catch-up reads done (tests and metrics: a node's own events need none)
         self.reads = 0
         self.connected = False
+        self.on_remote = on_remote
+        #: seqs of this node's batches not yet published (noted on the writer thread)
+        self._own: set[int] = set()
+        self._own_lock = threading.Lock()
 
     # ---------------------------------------------------------- the writer's side
 
-    def announce(self, s: Session, seq: int) -> None:
-        """In the batch's transaction (writer thread): the NOTIFY, sent at COMMIT."""
-        s.execute(select(func.pg_notify(CHANNEL, payload(seq, self.node_id))))
+    def announce(self, s: Session, first: int, last: int) -> None:
+        """In the batch's transaction (writer thread): the NOTIFY, sent at COMMIT, and a
+        note that these seqs are ours (a read may bring them before `local` is told)."""
+        with self._own_lock:
+            self._own.update(range(first, last + 1))
+        s.execute(select(func.pg_notify(CHANNEL, payload(last, self.node_id))))
 
     def local(self, events: list[tuple[int, bytes]], exercise: frozenset[int]) -> None:
         """This node's batch just committed (event loop): out now if it follows the cursor."""
@@ -99,6 +119,7 @@ class EventFollower:
         if events[0][0] == self.cursor + 1:
             self._publish(events, exercise)
             self.cursor = events[-1][0]
+            self._forget_own(self.cursor)
         elif events[-1][0] > self.cursor:  # another node's events are first: read them all
             self._wake.set()
 
@@ -117,11 +138,21 @@ class EventFollower:
                 log.warning("event log gap after seq %d (next %d)", self.cursor, rows[0][0])
             events = [(seq, frame.encode("utf-8")) for seq, frame, _pilot in rows]
             exercise = frozenset(seq for seq, _frame, pilot in rows if pilot is not None)
+            with self._own_lock:
+                remote = [e for e in events if e[0] not in self._own]
             self._publish(events, exercise)
             self.cursor = events[-1][0]
+            self._forget_own(self.cursor)
+            if remote and self.on_remote is not None:
+                self.on_remote(remote)
             sent += len(events)
             if len(rows) < PAGE:
                 return sent
+
+    def _forget_own(self, upto: int) -> None:
+        with self._own_lock:
+            if self._own:
+                self._own = {seq for seq in self._own if seq > upto}
 
     async def run(self) -> None:
         """LISTEN, and catch up on each wake-up, each `poll_s` and each reconnection."""
@@ -192,16 +223,56 @@ def _page(s: Session, after: int) -> list[tuple[int, str, str | None]]:
     return [(int(seq), str(frame), pilot) for seq, frame, pilot in rows]
 
 
+class RemoteChat:
+    """An officer's chat message made on another node, to its phone if it is on this one.
+
+    The phone not connected here (or anywhere) gets it from the database when it comes
+    back, as on one relay (`reports.undelivered_chat`)."""
+
+    def __init__(self, database: Database, hub: Hub, spawn: Callable[[Any], object]) -> None:
+        self._db, self._hub, self._spawn = database, hub, spawn
+
+    def __call__(self, events: list[tuple[int, bytes]]) -> None:
+        if not self._hub.citizens:
+            return
+        for _seq, frame in events:
+            if b'"chat.posted"' not in frame:
+                continue
+            event = codec.officer_outbound.decode(frame)
+            if isinstance(event, m.ChatPosted) and event.message.sender == "officer":
+                self._spawn(self._deliver(event.message))
+
+    async def _deliver(self, message: m.ChatMessage) -> None:
+        report_id = message.report_id
+        key = await self._db.read(
+            lambda s: s.scalar(select(db.Report.device_id).where(db.Report.public_id == report_id))
+        )
+        if key is not None:
+            self._hub.send_to_devices([int(key)], codec.encode_text(m.ChatDeliver(message=message)))
+
+
 def follower_for(
-    config_url: str | None, database: Database, publish: Publish, node_id: str
+    config_url: str | None,
+    database: Database,
+    publish: Publish,
+    node_id: str,
+    on_remote: OnRemote | None = None,
 ) -> EventFollower | None:
     """A follower for a relay on PostgreSQL (wired into `database`), None on SQLite."""
     if not config_url or not database.shared_log:
         return None
-    follower = EventFollower(database, config_url, publish, node_id)
+    follower = EventFollower(database, config_url, publish, node_id, on_remote=on_remote)
     database.on_events = follower.local
     database.announce = follower.announce
     return follower
 
 
-__all__ = ["CHANNEL", "EventFollower", "follower_for", "libpq_url", "parse_payload", "payload"]
+__all__ = [
+    "CHANNEL",
+    "EventFollower",
+    "RemoteChat",
+    "follower_for",
+    "libpq_url",
+    "parse_payload",
+    "payload",
+]

@@ -106,7 +106,11 @@ class Relay:
         self.db = Database(engine, on_events=self._published)
         # several relays on one PostgreSQL: every node's events reach this node's officers
         self.follower = cluster.follower_for(
-            config.database_url, self.db, self._published, config.node_id
+            config.database_url,
+            self.db,
+            self._published,
+            config.node_id,
+            on_remote=cluster.RemoteChat(self.db, self.hub, self.spawn),
         )
         self.db.on_commit = self.metrics.committed
         self.delivery = Delivery(self.db, self.hub, self.metrics)

@@ -154,9 +154,9 @@ class Database:
         #: several relays append to this log (PostgreSQL): each batch takes its seqs from
         #: the table under the audit lock, so seqs commit in order (docs/scaling.md)
         self.shared_log = engine.dialect.name == "postgresql"
-        #: run in each batch's transaction after its events are inserted, with the last
-        #: seq (relay/cluster.py's NOTIFY, delivered by PostgreSQL at COMMIT)
-        self.announce: Callable[[Session, int], None] | None = None
+        #: run in each batch's transaction after its events are inserted, with its first
+        #: and last seq (relay/cluster.py's NOTIFY, delivered by PostgreSQL at COMMIT)
+        self.announce: Callable[[Session, int, int], None] | None = None
         self._storage_failed = False  # set by the batch running now (writer thread only)
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
@@ -341,7 +341,7 @@ class Database:
                         update(db.Counter).where(db.Counter.name == EVENT_HEAD).values(value=head)
                     )
                     if self.announce is not None:
-                        self.announce(s, head)
+                        self.announce(s, int(cast(int, rows[0]["seq"])), head)
         return outcomes
 
 

@@ -223,11 +223,6 @@ async def test_cluster_alert_sent_on_one_node_reaches_a_phone_on_another(
         await phone.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: an officer's chat goes only to phones connected to the node it was "
-    "sent on; it waits in the database until the phone reconnects (docs/scaling.md)",
-)
 async def test_cluster_officer_chat_reaches_a_phone_on_another_node(cluster: cl.Cluster) -> None:
     console = await officer(cluster.direct(0), "pat")
     phone, _ = await device(cluster.direct(1))
@@ -239,6 +234,16 @@ async def test_cluster_officer_chat_reaches_a_phone_on_another_node(cluster: cl.
         assert isinstance(sent, m.ChatSent), sent
         got = await phone.wait_for(lambda x: isinstance(x, m.ChatDeliver), timeout=5)
         assert isinstance(got, m.ChatDeliver) and got.message.text == "Safe?"
+        ack = await phone.request(
+            m.ChatReceipt(id=next_id(), message_ids=[got.message.message_id], status="read")
+        )
+        assert isinstance(ack, m.Ack)
+        st = await console.wait_for(
+            lambda e: isinstance(e, m.ChatStatusChanged) and e.message_id == sent.message.message_id
+        )
+        assert isinstance(st, m.ChatStatusChanged) and st.status == "read"
+        assert isinstance(await phone.request(m.Ping(id=next_id())), m.Pong)
+        assert sum(isinstance(x, m.ChatDeliver) for x in phone.seen) == 1  # once
     finally:
         await console.close()
         await phone.close()

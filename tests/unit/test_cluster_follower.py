@@ -101,3 +101,13 @@ def test_no_follower_on_sqlite(tmp_path: Path) -> None:
         assert cluster.follower_for(None, database, Published(), "") is None
     finally:
         database.close()
+
+
+async def test_only_other_nodes_events_are_told_as_remote(log: Database) -> None:
+    out, remote = Published(), Published()
+    f = cluster.EventFollower(log, FAKE_URL, out, on_remote=lambda ev: remote(ev, frozenset()))
+    f._own.update({2})  # what `announce` notes in our batch's transaction (PostgreSQL only)
+    _other_node_commits(log, 1, 2, 3)  # 2 is ours, read before `local` was told of it
+    assert await f.catch_up() == 3
+    assert out.seqs == [1, 2, 3] and remote.seqs == [1, 3]
+    assert not f._own  # forgotten once published
