@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from backend_client import codec
 from backend_client import messages as m
+from backend_client.errors import ProtocolError
 from relay.db import models as db
 from relay.db.uow import Database
 from relay.hub import Hub
@@ -238,7 +239,10 @@ class RemoteChat:
         for _seq, frame in events:
             if b'"chat.posted"' not in frame:
                 continue
-            event = codec.officer_outbound.decode(frame)
+            try:
+                event = codec.officer_outbound.decode(frame)
+            except ProtocolError:  # a newer node's event this release does not know
+                continue
             if isinstance(event, m.ChatPosted) and event.message.sender == "officer":
                 self._spawn(self._deliver(event.message))
 
