@@ -46,6 +46,9 @@ SYSDEPS_INSTALLER := desktop-file-utils appstream systemd poppler-utils
 # Not run-time needs either: Debian's Chromium and its WebDriver, which the portal's browser
 # tests (tests/integration/test_portal_browser.py, Selenium) open the citizens' portal in.
 SYSDEPS_BROWSER := chromium chromium-driver
+# Not run-time needs either: the load balancer the cluster tests put in front of several
+# relays (tests/support/cluster.py, HAProxy in TCP mode; docs/scaling.md).
+SYSDEPS_CLUSTER := haproxy
 # The portal's accessibility test runs axe-core (npm registry, pinned by
 # tests/a11y/package-lock.json) in that Chromium; npm installs it. Node.js and npm come
 # with the machine image; `make sysdeps` installs Debian's when they are missing.
@@ -75,7 +78,7 @@ sysdeps:
 	       "docs/dependencies.md yourself." >&2
 	  exit 0
 	fi
-	want="$(SYSDEPS) $(SYSDEPS_INSTALLER) $(SYSDEPS_BROWSER)"
+	want="$(SYSDEPS) $(SYSDEPS_INSTALLER) $(SYSDEPS_BROWSER) $(SYSDEPS_CLUSTER)"
 	if ! command -v npm >/dev/null; then want="$$want nodejs npm"; fi
 	# Debian's own python3 ships venv's pip bootstrap separately (python3-venv).
 	if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then want="$$want python3-venv"; fi

@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, help="TCP port (default 8765)")
     serve.add_argument(
+        "--node-id",
+        help="this relay's name among several sharing one PostgreSQL --database-url (e.g. "
+        "relay-2; docs/scaling.md); default: a lone relay",
+    )
+    serve.add_argument(
         "--cert", type=Path, help="a real server certificate (PEM); default: make a local CA"
     )
     serve.add_argument("--key", type=Path, help="its private key (PEM)")
@@ -612,6 +617,7 @@ def _port(text: str) -> int:
 SERVE_OPTIONS = (
     "data_dir",
     "database_url",
+    "node_id",
     "secrets_key",
     "host",
     "port",

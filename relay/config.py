@@ -18,6 +18,9 @@ class RelayConfig:
     host: str = "127.0.0.1"
     port: int = 8765  # 0 picks a free port (tests)
     database_url: str | None = None  # default: SQLite file in data_dir
+    #: this relay's name among the nodes sharing one PostgreSQL database (docs/scaling.md);
+    #: "" for a lone relay. Shown in /healthz and the logs, carried in each NOTIFY
+    node_id: str = ""
     cert: Path | None = None  # a real certificate; default: make a CA in data_dir
     key: Path | None = None
     hostnames: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")

@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, cap_feed, checkpoints, evidence_api, portal, reports, tls
+from relay import alerts, cap_feed, checkpoints, cluster, evidence_api, portal, reports, tls
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -104,6 +104,14 @@ class Relay:
         box = SecretBox.load_or_create(key_path(data, config.secrets_key))
         seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self._published)
+        # several relays on one PostgreSQL: every node's events reach this node's officers
+        self.follower = cluster.follower_for(
+            config.database_url,
+            self.db,
+            self._published,
+            config.node_id,
+            on_remote=cluster.RemoteChat(self.db, self.hub, self.spawn),
+        )
         self.db.on_commit = self.metrics.committed
         self.delivery = Delivery(self.db, self.hub, self.metrics)
         self.cap_feed = cap_feed.CapFeed(
@@ -195,6 +203,8 @@ class Relay:
             self.metrics_port = int(msock.getsockname()[1])
         await self._reconcile_media()
         self.spawn(self._chores())
+        if self.follower is not None:
+            self.spawn(self.follower.run())
         if self.mail is not None:
             self.spawn(self.mail.run())
 

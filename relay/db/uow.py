@@ -42,6 +42,9 @@ _EVENTS = cast(Table, db.Event.__table__)
 #: the row every audit writer locks first, so the relay and `lookout-relay officer ...`
 #: (another process) never take the same audit seq (PostgreSQL; SQLite has one writer anyway)
 AUDIT_LOCK = "audit-lock"
+#: the highest event seq ever committed, kept beside the log on a shared (PostgreSQL) log
+#: so a seq is never handed out twice even after a pilot's erasure deleted the last events
+EVENT_HEAD = "event-head"
 
 
 def lock_audit_head(s: Session) -> tuple[int, str]:
@@ -145,7 +148,15 @@ class Database:
             self._next_seq = int(s.scalar(select(func.max(db.Event.seq))) or 0) + 1
             if s.get(db.Counter, AUDIT_LOCK) is None:
                 s.add(db.Counter(name=AUDIT_LOCK, value=0))
+            if s.get(db.Counter, EVENT_HEAD) is None:
+                s.add(db.Counter(name=EVENT_HEAD, value=self._next_seq - 1))
         self._audit_head: tuple[int, str] = (0, audit.GENESIS_HASH)
+        #: several relays append to this log (PostgreSQL): each batch takes its seqs from
+        #: the table under the audit lock, so seqs commit in order (docs/scaling.md)
+        self.shared_log = engine.dialect.name == "postgresql"
+        #: run in each batch's transaction after its events are inserted, with its first
+        #: and last seq (relay/cluster.py's NOTIFY, delivered by PostgreSQL at COMMIT)
+        self.announce: Callable[[Session, int, int], None] | None = None
         self._storage_failed = False  # set by the batch running now (writer thread only)
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
@@ -288,6 +299,8 @@ class Database:
         with self.sessions() as s, s.begin():
             # another process (an admin command) may have appended to the audit chain
             self._audit_head = lock_audit_head(s)
+            if self.shared_log:  # another node may have appended since our last batch
+                self._next_seq = _shared_head(s) + 1
             for job in batch:
                 tx = Tx(s=s, now=now, _db=self)
                 if not isolate:
@@ -322,7 +335,23 @@ class Database:
             ]
             if rows:
                 s.connection().execute(insert(_EVENTS), rows)
+                if self.shared_log:
+                    head = int(cast(int, rows[-1]["seq"]))
+                    s.execute(
+                        update(db.Counter).where(db.Counter.name == EVENT_HEAD).values(value=head)
+                    )
+                    if self.announce is not None:
+                        self.announce(s, int(cast(int, rows[0]["seq"])), head)
         return outcomes
+
+
+def _shared_head(s: Session) -> int:
+    """The last seq of a shared log, read under the audit lock (so no other node's batch
+    is between this read and our COMMIT: seqs commit in the order they are handed out,
+    and a reader resuming after seq N never misses a lower one committed later)."""
+    counted = s.scalar(select(db.Counter.value).where(db.Counter.name == EVENT_HEAD)) or 0
+    stored = s.scalar(select(func.max(db.Event.seq))) or 0
+    return max(int(counted), int(stored))
 
 
 _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
