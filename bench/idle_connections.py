@@ -92,7 +92,10 @@ def _apply_experiments(opts: dict[str, Any]) -> list[str]:
     if opts.get("ssl_read_buffer_kb"):
         import asyncio.sslproto
 
-        asyncio.sslproto.SSLProtocol.max_size = int(opts["ssl_read_buffer_kb"] * 1024)
+        from relay import tls_buffers
+
+        tls_buffers.TLS_READ_BUFFER = int(opts["ssl_read_buffer_kb"] * 1024)  # what start() sets
+        asyncio.sslproto.SSLProtocol.max_size = tls_buffers.TLS_READ_BUFFER
         applied.append(f"SSLProtocol.max_size={asyncio.sslproto.SSLProtocol.max_size}")
     if opts.get("no_tls"):
         from relay import tls
@@ -213,8 +216,12 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
             top = [
                 (str(s.traceback[0]), round(s.size / 1024 / 1024, 2), s.count) for s in stats[:15]
             ]
+            files = [
+                (str(s.traceback[0].filename), round(s.size / 1024 / 1024, 2), s.count)
+                for s in snap.statistics("filename")[:12]
+            ]
             tracemalloc.stop()
-            conn.send(("tracemalloc", round(total / 1024 / 1024, 2), top))
+            conn.send(("tracemalloc", round(total / 1024 / 1024, 2), top, files))
         elif cmd == "stop":
             loop.remove_reader(conn.fileno())
             if relay is not None:
@@ -441,7 +448,7 @@ async def measure(
             "experiments": applied,
         }
         if args.tracemalloc:
-            _, traced, top = await server.ask("tracemalloc_report", "tracemalloc", 120)
+            _, traced, top, files = await server.ask("tracemalloc_report", "tracemalloc", 120)
             growth = after["VmRSS"] - base["VmRSS"]
             log(
                 f"{kind}: tracemalloc: Python allocations grew {traced:.1f} MB of the "
@@ -449,6 +456,9 @@ async def measure(
                 "(OpenSSL, allocator overhead)"
             )
             for where, mb, count in top:
+                log(f"    {mb:8.2f} MB {count:8d} blocks  {where}")
+            log(f"{kind}: tracemalloc by file:")
+            for where, mb, count in files:
                 log(f"    {mb:8.2f} MB {count:8d} blocks  {where}")
             out["traced_mb"] = traced
         return out

@@ -27,7 +27,7 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, cap_feed, checkpoints, evidence_api, portal, reports, tls
+from relay import alerts, cap_feed, checkpoints, evidence_api, portal, reports, tls, tls_buffers
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -58,23 +58,9 @@ if TYPE_CHECKING:
     from relay.mail.service import Mail
 
 log = logging.getLogger(__name__)
-#: asyncio's TLS protocol pre-allocates (and zero-fills) a 256 KiB read buffer per
-#: connection: 2.5 GB for 10,000 idle phones. A TLS record is at most 16 KiB, so a 16 KiB
-#: buffer costs only more read calls on bulk transfers (bench/idle_connections.py: 2,989 MB
-#: -> 647 MB). A private attribute, hence the test that fails if it disappears.
-TLS_READ_BUFFER = 16 * 1024
-
-
 #: the Retry-After of a 429 for too many connections from one address: about the time an
 #: unauthenticated socket may hold a slot (auth_deadline_s)
 CONNECTION_RETRY_AFTER_S = 10
-
-
-def _small_tls_buffers() -> None:
-    import asyncio.sslproto
-
-    if getattr(asyncio.sslproto.SSLProtocol, "max_size", None) not in (None, TLS_READ_BUFFER):
-        asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 class Relay:
@@ -157,7 +143,7 @@ class Relay:
 
     async def start(self) -> None:
         cfg = self.config
-        _small_tls_buffers()
+        tls_buffers.install()  # 16 KB less per idle phone (relay/tls_buffers.py)
         if cfg.cert and cfg.key:
             cert, key = cfg.cert, cfg.key
             self.fingerprint = tls.fingerprint_of_file(cert)
