@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from backend_client import CITIZEN_PATH, OFFICER_PATH
@@ -240,6 +241,7 @@ class Relay:
 
     async def _route(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request else ""
+        _forget_handshake(ws, path)
         if path == OFFICER_PATH:
             self.metrics.officers.inc()
             try:
@@ -441,6 +443,13 @@ class Relay:
                 np.array(arr[3], dtype=np.uint64),
                 np.array(arr[4], dtype=np.float64),
             )
+
+
+def _forget_handshake(ws: ServerConnection, path: str) -> None:
+    """Nothing reads the upgrade's headers after routing; websockets would keep them (and
+    its response's) for the connection's life: about 4 KB per idle phone."""
+    ws.request = Request(path, Headers())
+    ws.response = None
 
 
 def _too_many(conn: ServerConnection, why: str, retry_after_s: int) -> Response:
