@@ -108,6 +108,8 @@ def _apply_experiments(opts: dict[str, Any]) -> list[str]:
 
         relay.server.serve = functools.partial(relay.server.serve, **extra)  # type: ignore[assignment]
         applied.append(", ".join(f"{k}={v}" for k, v in extra.items()))
+    if opts.get("malloc_trim"):
+        applied.append("malloc_trim(0) before each reading")
     return applied
 
 
@@ -198,6 +200,10 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         cmd = await commands.get()
         if cmd == "settle":
             gc.collect()
+            if opts.get("malloc_trim"):
+                import ctypes
+
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
             conns = connections()
             pinged = sum(1 for ws in conns if ws.latency > 0)
             conn.send(("settled", len(conns), pinged))
@@ -478,6 +484,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "no_tls": args.no_tls,
         "max_queue": args.max_queue,
         "write_limit": args.write_limit,
+        "malloc_trim": args.malloc_trim,
     }
     loop = asyncio.get_running_loop()
     end = loop.time() + HARD_DEADLINE_S - 15  # leave time to tear down
@@ -520,6 +527,7 @@ def main() -> None:
     ap.add_argument("--no-tls", action="store_true", help="experiment: plain ws://")
     ap.add_argument("--max-queue", type=int, help="experiment")
     ap.add_argument("--write-limit", type=int, help="experiment")
+    ap.add_argument("--malloc-trim", action="store_true", help="experiment: glibc malloc_trim")
     args = ap.parse_args()
     if args.connections < 1 or not 1 <= args.procs <= 16 or args.idle < 0:
         ap.error("--connections and --procs must be positive, --idle not negative")

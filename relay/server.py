@@ -22,7 +22,6 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from backend_client import CITIZEN_PATH, OFFICER_PATH
@@ -241,7 +240,7 @@ class Relay:
 
     async def _route(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request else ""
-        _forget_handshake(ws, path)
+        _forget_handshake(ws)
         if path == OFFICER_PATH:
             self.metrics.officers.inc()
             try:
@@ -445,10 +444,12 @@ class Relay:
             )
 
 
-def _forget_handshake(ws: ServerConnection, path: str) -> None:
+def _forget_handshake(ws: ServerConnection) -> None:
     """Nothing reads the upgrade's headers after routing; websockets would keep them (and
-    its response's) for the connection's life: about 4 KB per idle phone."""
-    ws.request = Request(path, Headers())
+    its response's) for the connection's life: about 4 KB per idle phone. Emptied in place,
+    since its handshake parser's frame still holds the same request."""
+    if ws.request is not None:
+        ws.request.headers.clear()
     ws.response = None
 
 
