@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import http
+import itertools
 import logging
 import math
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,17 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, cap_feed, checkpoints, evidence_api, portal, reports, tls, tls_buffers
+from relay import (
+    alerts,
+    cap_feed,
+    checkpoints,
+    evidence_api,
+    keepalive,
+    portal,
+    reports,
+    tls,
+    tls_buffers,
+)
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -165,7 +176,7 @@ class Relay:
                     compression=None,
                     max_size=MAX_FRAME_BYTES,
                     max_queue=64,
-                    ping_interval=cfg.keepalive_s,
+                    ping_interval=None,  # the phones': relay/keepalive.py, one task for all
                     ping_timeout=cfg.keepalive_s,
                     close_timeout=5,
                     process_request=self._http,
@@ -181,6 +192,7 @@ class Relay:
             self.metrics_port = int(msock.getsockname()[1])
         await self._reconcile_media()
         self.spawn(self._chores())
+        self.spawn(keepalive.run(self._connections, cfg.keepalive_s, cfg.keepalive_s, self.spawn))
         if self.mail is not None:
             self.spawn(self.mail.run())
 
@@ -224,6 +236,9 @@ class Relay:
         host = f"[{host}]" if ":" in host else host
         return f"wss://{host}:{self.port}"
 
+    def _connections(self) -> Iterable[ServerConnection]:
+        return itertools.chain.from_iterable(s.connections for s in self._servers)
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -242,6 +257,9 @@ class Relay:
         path = ws.request.path if ws.request else ""
         _forget_handshake(ws)
         if path == OFFICER_PATH:
+            # websockets' own keepalive for the few officers (the phones share one task)
+            ws.ping_interval = self.config.keepalive_s
+            ws.start_keepalive()
             self.metrics.officers.inc()
             try:
                 await OfficerConnection(self.ctx, ws).run()
