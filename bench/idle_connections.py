@@ -119,7 +119,7 @@ class HAProxy:
     mode: the relay's certificate and key, so the phones verify it as they verify the
     relay. Its own RSS is read too: ending TLS elsewhere moves memory, it does not free it."""
 
-    def __init__(self, tmp: Path, relay_port: int, data_dir: Path, maxconn: int) -> None:
+    def __init__(self, tmp: Path, relay_port: int, data_dir: Path, maxconn: int, i: int) -> None:
         import shutil
         import socket
         import subprocess
@@ -130,13 +130,13 @@ class HAProxy:
         from relay import tls
 
         files = tls.ensure_certificates(data_dir)  # the relay made them: these are read
-        pem = tmp / "haproxy.pem"
+        pem = tmp / f"haproxy-{i}.pem"
         pem.write_bytes(files.server_cert.read_bytes() + files.server_key.read_bytes())
         pem.chmod(0o600)
         with socket.socket() as probe:  # a free port (a race on a loopback-only box is moot)
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        cfg = tmp / "haproxy.cfg"
+        cfg = tmp / f"haproxy-{i}.cfg"
         cfg.write_text(
             HAPROXY_CFG.format(maxconn=maxconn, port=self.port, pem=pem, relay_port=relay_port)
         )
@@ -466,38 +466,43 @@ async def measure(
     loop = asyncio.get_running_loop()
     server = start_child(server_main, kind, str(data_dir), opts)
     clients: list[Child] = []
-    proxy: HAProxy | None = None
+    proxies: list[HAProxy] = []
+    shares = [
+        args.connections // args.procs + (1 if i < args.connections % args.procs else 0)
+        for i in range(args.procs)
+    ]
     try:
         _, url, ca, pid, applied = await server.expect("ready", 60)
+        urls = [url] * args.procs
         if args.haproxy:
+            # one HAProxy per client process: each holds 2 descriptors per phone, and a
+            # process here may not open more than RLIMIT_NOFILE (20,000 on this machine)
             relay_port = int(url.rsplit(":", 1)[1])
-            proxy = HAProxy(data_dir.parent, relay_port, data_dir, args.connections + 1000)
-            await proxy.ready()
-            url = f"wss://127.0.0.1:{proxy.port}"
-            proxy_base = proc_status(proxy.proc.pid)
-            log(
-                f"{kind}: HAProxy (pid {proxy.proc.pid}) ends TLS at {url} for ws://...:{relay_port}"
-            )
+            for i, n in enumerate(shares):
+                proxies.append(HAProxy(data_dir.parent, relay_port, data_dir, n + 500, i))
+            for proxy in proxies:
+                await proxy.ready()
+            urls = [f"wss://127.0.0.1:{proxy.port}" for proxy in proxies]
+            proxy_base = sum(proc_status(p.proc.pid)["VmRSS"] for p in proxies)
+            log(f"{kind}: {len(proxies)} HAProxy end TLS at {urls} for ws://...:{relay_port}")
         elif opts.get("no_tls"):
-            url = "ws://" + url.removeprefix("wss://")
+            urls = ["ws://" + url.removeprefix("wss://")] * args.procs
         if applied:
             log(f"{kind}: EXPERIMENT, patched in the server child: {'; '.join(applied)}")
         await server.ask("settle", "settled", 30)
         await asyncio.sleep(1.0)
         base = proc_status(pid)
-        log(f"{kind} at {url} (pid {pid}): baseline RSS {base['VmRSS']:.1f} MB")
+        log(f"{kind} at {urls[0]} (pid {pid}): baseline RSS {base['VmRSS']:.1f} MB")
         if args.tracemalloc:
             await server.ask("tracemalloc_start", "tracing", 30)
 
         t0 = time.perf_counter()
-        shares = [
-            args.connections // args.procs + (1 if i < args.connections % args.procs else 0)
-            for i in range(args.procs)
-        ]
         for i, n in enumerate(shares):
             budget = max(10.0, end - loop.time())
             clients.append(
-                start_child(client_main, f"{url}/v1/citizen", ca, n, 1000 + i, args.batch, budget)
+                start_child(
+                    client_main, f"{urls[i]}/v1/citizen", ca, n, 1000 + i, args.batch, budget
+                )
             )
         connected = 0
         for c in clients:
@@ -545,14 +550,15 @@ async def measure(
             "setup_s": round(setup_s, 1),
             "experiments": applied,
         }
-        if proxy is not None:
-            p_after = proc_status(proxy.proc.pid)
-            out["haproxy_rss_mb"] = round(p_after["VmRSS"], 1)
-            out["haproxy_rss_baseline_mb"] = round(proxy_base["VmRSS"], 1)
+        if proxies:
+            p_after = sum(proc_status(p.proc.pid)["VmRSS"] for p in proxies)
+            out["haproxy_processes"] = len(proxies)
+            out["haproxy_rss_mb"] = round(p_after, 1)
+            out["haproxy_rss_baseline_mb"] = round(proxy_base, 1)
             out["haproxy_per_connection_kb"] = round(
-                (p_after["VmRSS"] - proxy_base["VmRSS"]) * 1024 / max(1, server_held), 2
+                (p_after - proxy_base) * 1024 / max(1, server_held), 2
             )
-            out["total_rss_mb"] = round(after["VmRSS"] + p_after["VmRSS"], 1)
+            out["total_rss_mb"] = round(after["VmRSS"] + p_after, 1)
         if args.tracemalloc:
             _, traced, top, files = await server.ask("tracemalloc_report", "tracemalloc", 120)
             growth = after["VmRSS"] - base["VmRSS"]
@@ -572,7 +578,7 @@ async def measure(
         for c in clients:
             await c.finish("close", "closed")
         await server.finish("stop", "stopped")
-        if proxy is not None:
+        for proxy in proxies:
             proxy.stop()
 
 
