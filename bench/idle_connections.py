@@ -38,7 +38,9 @@ Experiments (patches applied in the server child only, never to relay/ itself; r
 as experiments): `--ssl-read-buffer KB` sets asyncio's `SSLProtocol.max_size` (the read
 buffer the relay shares per thread: relay/tls_buffers.py), `--max-queue` /
 `--write-limit` override those `serve()` arguments, and `--malloc-trim` calls glibc's
-`malloc_trim(0)` before each reading (to tell freed-but-kept heap from live objects).
+`malloc_trim(0)` before each reading (to tell freed-but-kept heap from live objects), and
+`--no-portal` starts the relay without its web portal (whose pin map's Leaflet files come
+from folium-offline: importing it holds about 24 MB).
 (CPython already sets OpenSSL's SSL_MODE_RELEASE_BUFFERS on every context, so OpenSSL's
 record buffers are not kept while a connection is idle.)
 
@@ -192,6 +194,8 @@ def _apply_experiments(opts: dict[str, Any]) -> list[str]:
         applied.append(", ".join(f"{k}={v}" for k, v in extra.items()))
     if opts.get("malloc_trim"):
         applied.append("malloc_trim(0) before each reading")
+    if opts.get("no_portal"):
+        applied.append("portal_enabled=False (no folium-offline import)")
     return applied
 
 
@@ -258,8 +262,9 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         from relay.config import RelayConfig
         from relay.server import Relay
 
+        extra = {"portal_enabled": False} if opts.get("no_portal") else {}
         relay = Relay(
-            RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S, **BENCH_LIMITS)
+            RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S, **BENCH_LIMITS, **extra)
         )
         await relay.start()
         server, url, ca = None, relay.url, str(relay.ca_path)
@@ -593,6 +598,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_queue": args.max_queue,
         "write_limit": args.write_limit,
         "malloc_trim": args.malloc_trim,
+        "no_portal": args.no_portal,
     }
     loop = asyncio.get_running_loop()
     end = loop.time() + HARD_DEADLINE_S - 15  # leave time to tear down
@@ -644,6 +650,9 @@ def main() -> None:
     ap.add_argument("--max-queue", type=int, help="experiment")
     ap.add_argument("--write-limit", type=int, help="experiment")
     ap.add_argument("--malloc-trim", action="store_true", help="experiment: glibc malloc_trim")
+    ap.add_argument(
+        "--no-portal", action="store_true", help="experiment: the relay without its web portal"
+    )
     args = ap.parse_args()
     if args.connections < 1 or not 1 <= args.procs <= 16 or args.idle < 0:
         ap.error("--connections and --procs must be positive, --idle not negative")
