@@ -26,12 +26,23 @@ baseline on and prints the biggest sources at the end (tracing costs memory of i
 so the RSS of such a run is not the figure to quote); what tracemalloc cannot see (the
 native side: OpenSSL) is RSS growth minus traced growth.
 
+Deployments (`deployment` in the JSON): `tls-in-relay` (the default: the relay ends TLS
+itself), `tls-at-haproxy` (`--haproxy`: HAProxy, Debian's package, ends TLS on loopback in
+TCP mode in front of the relay, which serves plain ws://; the phones still speak wss:// and
+verify the relay's certificate; `haproxy_*` figures are HAProxy's own RSS and
+`total_rss_mb` both processes) and `plain-no-tls` (`--plain`/`--no-tls`: no TLS anywhere,
+to size what TLS costs; never a deployment). The relay has no option to serve plain ws://
+yet, so the server child patches `relay.tls.server_ssl_context` for the last two.
+
 Experiments (patches applied in the server child only, never to relay/ itself; report them
 as experiments): `--ssl-read-buffer KB` sets asyncio's `SSLProtocol.max_size` (the read
-buffer every TLS connection allocates, 256 KiB in CPython 3.11), `--no-tls` serves plain
-ws:// (to size what TLS costs), and `--max-queue` / `--write-limit` override those
-`serve()` arguments. (CPython already sets OpenSSL's SSL_MODE_RELEASE_BUFFERS on every
-context, so OpenSSL's record buffers are not kept while a connection is idle.)
+buffer the relay shares per thread: relay/tls_buffers.py), `--max-queue` /
+`--write-limit` override those `serve()` arguments, and `--malloc-trim` calls glibc's
+`malloc_trim(0)` before each reading (to tell freed-but-kept heap from live objects), and
+`--no-portal` starts the relay without its web portal (whose pin map's Leaflet files come
+from folium-offline: importing it holds about 24 MB).
+(CPython already sets OpenSSL's SSL_MODE_RELEASE_BUFFERS on every context, so OpenSSL's
+record buffers are not kept while a connection is idle.)
 
 Progress goes to stderr; the last line printed is one JSON object.
 """
@@ -70,6 +81,8 @@ TARGET_CONNECTIONS = 10_000
 KEEPALIVE_S = 20.0  # RelayConfig.keepalive_s default; the bare server uses the same
 
 _ids = itertools.count(1)
+#: the relay child serves ws:// (patched: the relay has no option for it yet)
+PLAIN = "no TLS (plain ws://)"
 
 
 def proc_status(pid: int) -> dict[str, float]:
@@ -83,6 +96,77 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+# ====================================================================== HAProxy (TLS ended in front)
+
+HAPROXY_CFG = """global
+    maxconn {maxconn}
+    nbthread 1
+    log stderr format short local0 warning
+defaults
+    mode tcp
+    log global
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend phones
+    bind 127.0.0.1:{port} ssl crt {pem}
+    default_backend relay
+backend relay
+    server relay 127.0.0.1:{relay_port} maxconn {maxconn}
+"""
+
+
+class HAProxy:
+    """HAProxy (Debian's package) ending TLS on loopback in front of the plain relay, in TCP
+    mode: the relay's certificate and key, so the phones verify it as they verify the
+    relay. Its own RSS is read too: ending TLS elsewhere moves memory, it does not free it."""
+
+    def __init__(self, tmp: Path, relay_port: int, data_dir: Path, maxconn: int, i: int) -> None:
+        import shutil
+        import socket
+        import subprocess
+
+        exe = shutil.which("haproxy")
+        if exe is None:
+            raise SystemExit("--haproxy: haproxy is not installed (apt-get install haproxy)")
+        from relay import tls
+
+        files = tls.ensure_certificates(data_dir)  # the relay made them: these are read
+        pem = tmp / f"haproxy-{i}.pem"
+        pem.write_bytes(files.server_cert.read_bytes() + files.server_key.read_bytes())
+        pem.chmod(0o600)
+        with socket.socket() as probe:  # a free port (a race on a loopback-only box is moot)
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        cfg = tmp / f"haproxy-{i}.cfg"
+        cfg.write_text(
+            HAPROXY_CFG.format(maxconn=maxconn, port=self.port, pem=pem, relay_port=relay_port)
+        )
+        self.proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL)
+
+    async def ready(self, timeout: float = 15.0) -> None:
+        end = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"haproxy exited with {self.proc.returncode}")
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", self.port)
+                w.close()
+                return
+            except OSError:
+                if time.monotonic() > end:
+                    raise
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
 # ====================================================================== server child
 
 
@@ -92,19 +176,26 @@ def _apply_experiments(opts: dict[str, Any]) -> list[str]:
     if opts.get("ssl_read_buffer_kb"):
         import asyncio.sslproto
 
-        asyncio.sslproto.SSLProtocol.max_size = int(opts["ssl_read_buffer_kb"] * 1024)
+        from relay import tls_buffers
+
+        tls_buffers.TLS_READ_BUFFER = int(opts["ssl_read_buffer_kb"] * 1024)  # what start() sets
+        asyncio.sslproto.SSLProtocol.max_size = tls_buffers.TLS_READ_BUFFER
         applied.append(f"SSLProtocol.max_size={asyncio.sslproto.SSLProtocol.max_size}")
     if opts.get("no_tls"):
         from relay import tls
 
         tls.server_ssl_context = lambda cert, key: None  # type: ignore[assignment,return-value]
-        applied.append("no TLS (plain ws://)")
+        applied.append(PLAIN)
     extra = {k: opts[k] for k in ("max_queue", "write_limit") if opts.get(k) is not None}
     if extra:
         import relay.server
 
         relay.server.serve = functools.partial(relay.server.serve, **extra)  # type: ignore[assignment]
         applied.append(", ".join(f"{k}={v}" for k, v in extra.items()))
+    if opts.get("malloc_trim"):
+        applied.append("malloc_trim(0) before each reading")
+    if opts.get("no_portal"):
+        applied.append("portal_enabled=False (no folium-offline import)")
     return applied
 
 
@@ -171,8 +262,9 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         from relay.config import RelayConfig
         from relay.server import Relay
 
+        extra = {"portal_enabled": False} if opts.get("no_portal") else {}
         relay = Relay(
-            RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S, **BENCH_LIMITS)
+            RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S, **BENCH_LIMITS, **extra)
         )
         await relay.start()
         server, url, ca = None, relay.url, str(relay.ca_path)
@@ -195,6 +287,10 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         cmd = await commands.get()
         if cmd == "settle":
             gc.collect()
+            if opts.get("malloc_trim"):
+                import ctypes
+
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
             conns = connections()
             pinged = sum(1 for ws in conns if ws.latency > 0)
             conn.send(("settled", len(conns), pinged))
@@ -213,8 +309,12 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
             top = [
                 (str(s.traceback[0]), round(s.size / 1024 / 1024, 2), s.count) for s in stats[:15]
             ]
+            files = [
+                (str(s.traceback[0].filename), round(s.size / 1024 / 1024, 2), s.count)
+                for s in snap.statistics("filename")[:12]
+            ]
             tracemalloc.stop()
-            conn.send(("tracemalloc", round(total / 1024 / 1024, 2), top))
+            conn.send(("tracemalloc", round(total / 1024 / 1024, 2), top, files))
         elif cmd == "stop":
             loop.remove_reader(conn.fileno())
             if relay is not None:
@@ -371,28 +471,43 @@ async def measure(
     loop = asyncio.get_running_loop()
     server = start_child(server_main, kind, str(data_dir), opts)
     clients: list[Child] = []
+    proxies: list[HAProxy] = []
+    shares = [
+        args.connections // args.procs + (1 if i < args.connections % args.procs else 0)
+        for i in range(args.procs)
+    ]
     try:
         _, url, ca, pid, applied = await server.expect("ready", 60)
-        if opts.get("no_tls"):
-            url = "ws://" + url.removeprefix("wss://")
+        urls = [url] * args.procs
+        if args.haproxy:
+            # one HAProxy per client process: each holds 2 descriptors per phone, and a
+            # process here may not open more than RLIMIT_NOFILE (20,000 on this machine)
+            relay_port = int(url.rsplit(":", 1)[1])
+            for i, n in enumerate(shares):
+                proxies.append(HAProxy(data_dir.parent, relay_port, data_dir, n + 500, i))
+            for proxy in proxies:
+                await proxy.ready()
+            urls = [f"wss://127.0.0.1:{proxy.port}" for proxy in proxies]
+            proxy_base = sum(proc_status(p.proc.pid)["VmRSS"] for p in proxies)
+            log(f"{kind}: {len(proxies)} HAProxy end TLS at {urls} for ws://...:{relay_port}")
+        elif opts.get("no_tls"):
+            urls = ["ws://" + url.removeprefix("wss://")] * args.procs
         if applied:
             log(f"{kind}: EXPERIMENT, patched in the server child: {'; '.join(applied)}")
         await server.ask("settle", "settled", 30)
         await asyncio.sleep(1.0)
         base = proc_status(pid)
-        log(f"{kind} at {url} (pid {pid}): baseline RSS {base['VmRSS']:.1f} MB")
+        log(f"{kind} at {urls[0]} (pid {pid}): baseline RSS {base['VmRSS']:.1f} MB")
         if args.tracemalloc:
             await server.ask("tracemalloc_start", "tracing", 30)
 
         t0 = time.perf_counter()
-        shares = [
-            args.connections // args.procs + (1 if i < args.connections % args.procs else 0)
-            for i in range(args.procs)
-        ]
         for i, n in enumerate(shares):
             budget = max(10.0, end - loop.time())
             clients.append(
-                start_child(client_main, f"{url}/v1/citizen", ca, n, 1000 + i, args.batch, budget)
+                start_child(
+                    client_main, f"{urls[i]}/v1/citizen", ca, n, 1000 + i, args.batch, budget
+                )
             )
         connected = 0
         for c in clients:
@@ -440,8 +555,17 @@ async def measure(
             "setup_s": round(setup_s, 1),
             "experiments": applied,
         }
+        if proxies:
+            p_after = sum(proc_status(p.proc.pid)["VmRSS"] for p in proxies)
+            out["haproxy_processes"] = len(proxies)
+            out["haproxy_rss_mb"] = round(p_after, 1)
+            out["haproxy_rss_baseline_mb"] = round(proxy_base, 1)
+            out["haproxy_per_connection_kb"] = round(
+                (p_after - proxy_base) * 1024 / max(1, server_held), 2
+            )
+            out["total_rss_mb"] = round(after["VmRSS"] + p_after, 1)
         if args.tracemalloc:
-            _, traced, top = await server.ask("tracemalloc_report", "tracemalloc", 120)
+            _, traced, top, files = await server.ask("tracemalloc_report", "tracemalloc", 120)
             growth = after["VmRSS"] - base["VmRSS"]
             log(
                 f"{kind}: tracemalloc: Python allocations grew {traced:.1f} MB of the "
@@ -450,12 +574,17 @@ async def measure(
             )
             for where, mb, count in top:
                 log(f"    {mb:8.2f} MB {count:8d} blocks  {where}")
+            log(f"{kind}: tracemalloc by file:")
+            for where, mb, count in files:
+                log(f"    {mb:8.2f} MB {count:8d} blocks  {where}")
             out["traced_mb"] = traced
         return out
     finally:
         for c in clients:
             await c.finish("close", "closed")
         await server.finish("stop", "stopped")
+        for proxy in proxies:
+            proxy.stop()
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -465,9 +594,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"warning: RLIMIT_NOFILE {nofile} may be too low for {args.connections} connections")
     opts = {
         "ssl_read_buffer_kb": args.ssl_read_buffer,
-        "no_tls": args.no_tls,
+        "no_tls": args.no_tls or args.haproxy,
         "max_queue": args.max_queue,
         "write_limit": args.write_limit,
+        "malloc_trim": args.malloc_trim,
+        "no_portal": args.no_portal,
     }
     loop = asyncio.get_running_loop()
     end = loop.time() + HARD_DEADLINE_S - 15  # leave time to tear down
@@ -488,6 +619,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["relay_own_per_connection_kb"] = round(
                 result["rss_per_connection_kb"] - bare["rss_per_connection_kb"], 2
             )
+    result["deployment"] = (
+        "tls-at-haproxy" if args.haproxy else "plain-no-tls" if args.no_tls else "tls-in-relay"
+    )
     result["idle_s"] = args.idle
     result["processes"] = args.procs
     result["loadavg_1m"] = round(os.getloadavg()[0], 2)
@@ -507,18 +641,31 @@ def main() -> None:
     )
     ap.add_argument("--tracemalloc", action="store_true", help="trace the server's allocations")
     ap.add_argument("--ssl-read-buffer", type=float, metavar="KB", help="experiment")
-    ap.add_argument("--no-tls", action="store_true", help="experiment: plain ws://")
+    ap.add_argument(
+        "--no-tls", "--plain", action="store_true", help="the relay serves plain ws:// (no proxy)"
+    )
+    ap.add_argument(
+        "--haproxy", action="store_true", help="the relay serves ws:// behind HAProxy ending TLS"
+    )
     ap.add_argument("--max-queue", type=int, help="experiment")
     ap.add_argument("--write-limit", type=int, help="experiment")
+    ap.add_argument("--malloc-trim", action="store_true", help="experiment: glibc malloc_trim")
+    ap.add_argument(
+        "--no-portal", action="store_true", help="experiment: the relay without its web portal"
+    )
     args = ap.parse_args()
     if args.connections < 1 or not 1 <= args.procs <= 16 or args.idle < 0:
         ap.error("--connections and --procs must be positive, --idle not negative")
     result = asyncio.run(asyncio.wait_for(run(args), HARD_DEADLINE_S))
+    # behind HAProxy the relay's plain listener is the deployment, not an experiment (the
+    # relay process is what the target counts; HAProxy's RSS is reported beside it)
+    experiments = [e for e in result["experiments"] if not (args.haproxy and e == PLAIN)]
     result["target_met"] = bool(
         args.connections >= TARGET_CONNECTIONS
         and result["held"] == args.connections
         and result["rss_mb"] <= TARGET_MB
-        and not result["experiments"]
+        and result["deployment"] != "plain-no-tls"
+        and not experiments
         and not args.tracemalloc
     )
     print(json.dumps(result))

@@ -50,25 +50,6 @@ class CitizenConnection(Endpoint):
         self.pseudonym = ""
         self.mask = 0
         self.declared: dict[tuple[str, str], reports.DeclaredMedia] = {}
-        self.handlers |= {
-            m.DeviceRegister: self.register,
-            m.DeviceAuth: self.auth,
-            m.SetCategories: self.set_categories,
-            m.LocationUpdate: self.location,
-            m.ReportSubmit: self.submit,
-            m.ReportsMine: self.mine,
-            m.MediaChunk: self.chunk,
-            m.CitizenChatSend: self.chat,
-            m.ChatReceipt: self.receipt,
-            m.AlertAck: self.alert_ack,
-            m.PrivacyExport: self.privacy_export,
-            m.PrivacyErase: self.privacy_erase,
-            m.EmailSubscribe: self.email_subscribe,
-            m.EmailConfirm: self.email_confirm,
-            m.EmailUnsubscribe: self.email_unsubscribe,
-            m.PilotJoin: self.pilot_join,
-            m.PilotLeave: self.pilot_leave,
-        }
         self._joins_refused = 0  # joins sent while over the allowance, in a row
 
     def _mail(self) -> Any:
@@ -398,6 +379,26 @@ class CitizenConnection(Endpoint):
             )
         await self.ws.close(1000, "device erased")
         return None
+
+    routes = Endpoint.routes | {
+        m.DeviceRegister: register,
+        m.DeviceAuth: auth,
+        m.SetCategories: set_categories,
+        m.LocationUpdate: location,
+        m.ReportSubmit: submit,
+        m.ReportsMine: mine,
+        m.MediaChunk: chunk,
+        m.CitizenChatSend: chat,
+        m.ChatReceipt: receipt,
+        m.AlertAck: alert_ack,
+        m.PrivacyExport: privacy_export,
+        m.PrivacyErase: privacy_erase,
+        m.EmailSubscribe: email_subscribe,
+        m.EmailConfirm: email_confirm,
+        m.EmailUnsubscribe: email_unsubscribe,
+        m.PilotJoin: pilot_join,
+        m.PilotLeave: pilot_leave,
+    }
 
 
 #: exports a device may start per hour (each page after the first is a plain request)

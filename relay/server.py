@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import http
+import itertools
 import logging
 import math
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,18 @@ from websockets.http11 import Request, Response
 from backend_client import CITIZEN_PATH, OFFICER_PATH
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import MAX_FRAME_BYTES
-from relay import alerts, cap_feed, checkpoints, cluster, evidence_api, portal, reports, tls
+from relay import (
+    alerts,
+    cap_feed,
+    checkpoints,
+    cluster,
+    evidence_api,
+    keepalive,
+    portal,
+    reports,
+    tls,
+    tls_buffers,
+)
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
 from relay.context import RelayContext
@@ -58,23 +70,9 @@ if TYPE_CHECKING:
     from relay.mail.service import Mail
 
 log = logging.getLogger(__name__)
-#: asyncio's TLS protocol pre-allocates (and zero-fills) a 256 KiB read buffer per
-#: connection: 2.5 GB for 10,000 idle phones. A TLS record is at most 16 KiB, so a 16 KiB
-#: buffer costs only more read calls on bulk transfers (bench/idle_connections.py: 2,989 MB
-#: -> 647 MB). A private attribute, hence the test that fails if it disappears.
-TLS_READ_BUFFER = 16 * 1024
-
-
 #: the Retry-After of a 429 for too many connections from one address: about the time an
 #: unauthenticated socket may hold a slot (auth_deadline_s)
 CONNECTION_RETRY_AFTER_S = 10
-
-
-def _small_tls_buffers() -> None:
-    import asyncio.sslproto
-
-    if getattr(asyncio.sslproto.SSLProtocol, "max_size", None) not in (None, TLS_READ_BUFFER):
-        asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
 
 
 class Relay:
@@ -165,7 +163,7 @@ class Relay:
 
     async def start(self) -> None:
         cfg = self.config
-        _small_tls_buffers()
+        tls_buffers.install()  # 16 KB less per idle phone (relay/tls_buffers.py)
         if cfg.cert and cfg.key:
             cert, key = cfg.cert, cfg.key
             self.fingerprint = tls.fingerprint_of_file(cert)
@@ -187,7 +185,7 @@ class Relay:
                     compression=None,
                     max_size=MAX_FRAME_BYTES,
                     max_queue=64,
-                    ping_interval=cfg.keepalive_s,
+                    ping_interval=None,  # the phones': relay/keepalive.py, one task for all
                     ping_timeout=cfg.keepalive_s,
                     close_timeout=5,
                     process_request=self._http,
@@ -205,6 +203,7 @@ class Relay:
         self.spawn(self._chores())
         if self.follower is not None:
             self.spawn(self.follower.run())
+        self.spawn(keepalive.run(self._connections, cfg.keepalive_s, cfg.keepalive_s, self.spawn))
         if self.mail is not None:
             self.spawn(self.mail.run())
 
@@ -248,6 +247,9 @@ class Relay:
         host = f"[{host}]" if ":" in host else host
         return f"wss://{host}:{self.port}"
 
+    def _connections(self) -> Iterable[ServerConnection]:
+        return itertools.chain.from_iterable(s.connections for s in self._servers)
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -264,7 +266,11 @@ class Relay:
 
     async def _route(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request else ""
+        _forget_handshake(ws)
         if path == OFFICER_PATH:
+            # websockets' own keepalive for the few officers (the phones share one task)
+            ws.ping_interval = self.config.keepalive_s
+            ws.start_keepalive()
             self.metrics.officers.inc()
             try:
                 await OfficerConnection(self.ctx, ws).run()
@@ -465,6 +471,15 @@ class Relay:
                 np.array(arr[3], dtype=np.uint64),
                 np.array(arr[4], dtype=np.float64),
             )
+
+
+def _forget_handshake(ws: ServerConnection) -> None:
+    """Nothing reads the upgrade's headers after routing; websockets would keep them (and
+    its response's) for the connection's life: about 4 KB per idle phone. Emptied in place,
+    since its handshake parser's frame still holds the same request."""
+    if ws.request is not None:
+        ws.request.headers.clear()
+    ws.response = None
 
 
 def _too_many(conn: ServerConnection, why: str, retry_after_s: int) -> Response:

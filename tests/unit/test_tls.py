@@ -217,15 +217,3 @@ async def test_handshake_fails_for_a_name_not_in_the_certificate(tmp_path: Path)
     files = ensure_certificates(tmp_path)
     with pytest.raises(ssl.SSLCertVerificationError):
         await handshake(files, files.ca_cert, host="relay.elsewhere.example")
-
-
-def test_the_relay_shrinks_asyncio_tls_read_buffers() -> None:
-    """The relay's memory per idle phone depends on this private asyncio attribute; if a
-    Python upgrade renames it, this fails instead of the relay silently using 10x more."""
-    import asyncio.sslproto
-
-    from relay import server
-
-    assert hasattr(asyncio.sslproto.SSLProtocol, "max_size")
-    server._small_tls_buffers()
-    assert asyncio.sslproto.SSLProtocol.max_size == server.TLS_READ_BUFFER == 16 * 1024
