@@ -49,10 +49,12 @@ __all__ = [
     "EARTH_RADIUS_M",
     "DeviceIndex",
     "GeometryError",
+    "PreparedArea",
     "area_m2",
     "category_mask",
     "check_min_size",
     "distances_m",
+    "prepare_area",
     "validate_area",
 ]
 
@@ -116,7 +118,7 @@ def category_mask(categories: Iterable[str]) -> int:
 # ------------------------------------------------------------------------------ geometry
 
 
-def distances_m(area: messages.Area, lats: F64Array, lons: F64Array) -> F64Array:
+def distances_m(area: AnyArea, lats: F64Array, lons: F64Array) -> F64Array:
     """Metres from each point to `area`, 0 for a point inside or on its edge.
 
     For email subscriptions (a place and a radius: relay/mail/match.py). A circle's is
@@ -124,7 +126,7 @@ def distances_m(area: messages.Area, lats: F64Array, lons: F64Array) -> F64Array
     `covers` for inside, else the distance to its nearest edge with the degrees scaled to
     metres at the point's own latitude (equirectangular): within 0.1 % of the great-circle
     distance at the few kilometres a subscription's radius allows."""
-    prepared = _prepare(area)
+    prepared = prepare_area(area)
     if isinstance(prepared, _PreparedCircle):
         d = _haversine_m(prepared.lat, prepared.lon, lats, lons) - prepared.radius_m
         return np.maximum(d, 0.0)
@@ -164,6 +166,12 @@ class _PreparedCircle:
     lat_band: tuple[float, float]
 
 
+#: An area checked once (`prepare_area`) and ready to select with: the relay validates a
+#: request's area once and passes this to every count, selection and size check after.
+PreparedArea = _PreparedPolygon | _PreparedCircle
+AnyArea = messages.Area | PreparedArea
+
+
 def _polygon_from(area: messages.Polygon) -> shapely.Polygon:
     """The area's shapely polygon, or GeometryError with the shared rules' reason
     (backend_client/geometry.py) and, for a crossing, where it is."""
@@ -199,29 +207,27 @@ def _check_circle(area: messages.Circle) -> None:
         )
 
 
-def validate_area(area: messages.Area) -> None:
-    """Raise GeometryError if the area cannot be used to target an alert."""
-    if isinstance(area, messages.Polygon):
-        _polygon_from(area)
-    elif isinstance(area, messages.Circle):
-        _check_circle(area)
-    else:
-        raise GeometryError("The alert area must be a polygon or a circle.")
+def validate_area(area: messages.Area) -> PreparedArea:
+    """Raise GeometryError if the area cannot be used to target an alert; else the area
+    prepared (`prepare_area`), so the caller need not check it again."""
+    return prepare_area(area)
 
 
-def area_m2(area: messages.Area) -> float:
+def area_m2(area: AnyArea) -> float:
     """The ground an area covers, in square metres: a spherical cap for a circle; for a
     polygon its degree plane scaled to metres at its mean latitude (street to city sized
     areas, where that is within a fraction of a percent)."""
-    if isinstance(area, messages.Circle):
-        return 2.0 * math.pi * EARTH_RADIUS_M**2 * (1.0 - math.cos(area.radius_m / EARTH_RADIUS_M))
-    polygon = _polygon_from(area)
+    prepared = prepare_area(area)
+    if isinstance(prepared, _PreparedCircle):
+        ratio = prepared.radius_m / EARTH_RADIUS_M
+        return 2.0 * math.pi * EARTH_RADIUS_M**2 * (1.0 - math.cos(ratio))
+    polygon = prepared.geometry
     lat0 = math.radians(polygon.centroid.y)
     metres_per_deg = math.radians(1.0) * EARTH_RADIUS_M
     return float(polygon.area) * metres_per_deg**2 * math.cos(lat0)
 
 
-def check_min_size(area: messages.Area, min_area_m2: float) -> None:
+def check_min_size(area: AnyArea, min_area_m2: float) -> None:
     """Refuse an area smaller than `min_area_m2`: a tiny area's count would tell where a
     phone is, so the relay never targets (or counts) less than about one street."""
     size = area_m2(area)
@@ -235,7 +241,11 @@ def check_min_size(area: messages.Area, min_area_m2: float) -> None:
         )
 
 
-def _prepare(area: messages.Area) -> _PreparedPolygon | _PreparedCircle:
+def prepare_area(area: AnyArea) -> PreparedArea:
+    """The area checked (GeometryError with the dispatcher's reason) and made ready to
+    select with; an area prepared already is returned as it is, never checked twice."""
+    if isinstance(area, _PreparedPolygon | _PreparedCircle):
+        return area
     if isinstance(area, messages.Polygon):
         polygon = _polygon_from(area)
         shapely.prepare(polygon)
@@ -376,12 +386,69 @@ def _cells_touching(
     return result
 
 
+#: The cell index: a fixed grid of CELL_DEG x CELL_DEG degree cells (about 55 m north to
+#: south, 33 m east to west in Lancashire), numbered row by row from the south-west. A
+#: query box becomes one range of cell numbers per grid row, found by binary search in
+#: the rows sorted by cell, so a street-sized area reads a few hundred rows, not all.
+#: A cell number is a monotone function of the float64 position, so a point inside the
+#: box is always in one of the box's cells: the index only narrows, never decides.
+_CELLS_PER_DEG = 2000.0
+_CELL_COLS = 360 * 2000
+_CELL_ROWS = 180 * 2000
+#: Below this many devices a full pass is as quick as the index.
+_CELL_MIN_DEVICES = 4096
+#: The index is used when its candidates are at most this share of all devices; above
+#: it the sequential full pass (fewer, faster memory reads per row) is quicker.
+_CELL_MAX_SHARE = 1 / 12
+#: A query box taller than this many grid rows (about 110 km) takes the full pass.
+_CELL_MAX_ROWS = 2000
+#: Rows changed since the sorted cells were built are kept aside ("dirty") and checked
+#: one by one in every select; at more than this many (or 1/128 of the devices) they
+#: are merged in, an O(n) copy amortised over as many updates.
+_DIRTY_MIN = 2048
+
+
+def _cell_rows_of(lats: F64Array) -> I64Array:
+    rows = np.floor((lats + 90.0) * _CELLS_PER_DEG)
+    return np.clip(rows, 0, _CELL_ROWS - 1).astype(np.int64)
+
+
+def _cell_cols_of(lons: F64Array) -> I64Array:
+    cols = np.floor((lons + 180.0) * _CELLS_PER_DEG)
+    return np.clip(cols, 0, _CELL_COLS - 1).astype(np.int64)
+
+
+def _cells_of(lats: F64Array, lons: F64Array) -> I64Array:
+    result: I64Array = _cell_rows_of(lats) * _CELL_COLS + _cell_cols_of(lons)
+    return result
+
+
+def _cell_row_col(lat: float, lon: float) -> tuple[int, int]:
+    """`_cell_rows_of` and `_cell_cols_of` for one position, with the same arithmetic."""
+    row = min(max(math.floor((lat + 90.0) * _CELLS_PER_DEG), 0), _CELL_ROWS - 1)
+    col = min(max(math.floor((lon + 180.0) * _CELLS_PER_DEG), 0), _CELL_COLS - 1)
+    return row, col
+
+
+def _cell_of(lat: float, lon: float) -> int:
+    row, col = _cell_row_col(lat, lon)
+    return row * _CELL_COLS + col
+
+
 class DeviceIndex:
     """Latest position, category mask and fix expiry of every located device.
 
     Columns are contiguous numpy arrays of a growable capacity; `_slot` maps a device
     key to its row, and removal moves the last row into the hole, so upsert and remove
     are O(1) and the live rows are always the prefix `[:len(self)]`.
+
+    The cell index beside them (`_sorted_cells`, `_sorted_rows`: every row's cell number,
+    sorted) is rebuilt lazily: a row whose cell changed, a new row and a row refilled by
+    a removal are marked dirty (`_dirty_flag`, listed in `_dirty`) and checked apart;
+    entries for rows past `len(self)` or dirty are ignored. Moving within a cell,
+    `set_mask` and expiry never touch it. Memory per device: 8 key, 16 position, 8
+    float32 shadows, 8 mask, 8 expiry, 12 for the sorted cells and rows, 1 dirty flag:
+    about 61 bytes, plus a Python dict entry per key.
     """
 
     _INITIAL_CAPACITY = 1024
@@ -398,6 +465,11 @@ class DeviceIndex:
         self._lon32: F32Array = np.empty(capacity, dtype=np.float32)
         self._mask: U64Array = np.empty(capacity, dtype=np.uint64)
         self._expires: F64Array = np.empty(capacity, dtype=np.float64)
+        self._dirty_flag: npt.NDArray[np.bool_] = np.zeros(capacity, dtype=np.bool_)
+        self._dirty: I64Array = np.empty(64, dtype=np.int64)  # rows, first _n_dirty
+        self._n_dirty = 0
+        self._sorted_cells: I64Array = np.empty(0, dtype=np.int64)
+        self._sorted_rows: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
         # Scratch for the full-length filter passes, reused so that each select does not
         # allocate (and page-fault in) several fresh megabyte-sized temporaries.
         self._keep: BoolArray = np.empty(0, dtype=np.bool_)
@@ -424,6 +496,90 @@ class DeviceIndex:
             new = np.empty(capacity, dtype=old.dtype)
             new[:n] = old[:n]
             setattr(self, name, new)
+        flags = np.zeros(capacity, dtype=np.bool_)  # rows past n keep their flag
+        flags[: len(self._dirty_flag)] = self._dirty_flag
+        self._dirty_flag = flags
+
+    # -------------------------------------------------------------------- cell index
+
+    def _mark_dirty(self, slot: int) -> None:
+        if self._dirty_flag[slot]:
+            return
+        self._dirty_flag[slot] = True
+        if self._n_dirty == len(self._dirty):
+            grown = np.empty(2 * len(self._dirty), dtype=np.int64)
+            grown[: self._n_dirty] = self._dirty[: self._n_dirty]
+            self._dirty = grown
+        self._dirty[self._n_dirty] = slot
+        self._n_dirty += 1
+        if self._n_dirty > max(_DIRTY_MIN, self._n >> 7):
+            self._merge_dirty()
+
+    def _merge_dirty(self) -> None:
+        """Fold the dirty rows into the sorted cells: O(n) copies, no full sort unless
+        most rows are dirty (after a bulk load)."""
+        n = self._n
+        listed = self._dirty[: self._n_dirty]
+        changed = listed[listed < n]
+        if len(changed) * 4 > n:
+            cells = _cells_of(self._lat[:n], self._lon[:n])
+            order = np.argsort(cells, kind="stable")
+            self._sorted_cells = cells[order]
+            self._sorted_rows = order.astype(np.int32)
+        else:
+            old_rows = self._sorted_rows
+            live = old_rows < n
+            live[live] = ~self._dirty_flag[old_rows[live]]
+            kept_cells, kept_rows = self._sorted_cells[live], old_rows[live]
+            cells = _cells_of(self._lat[changed], self._lon[changed])
+            order = np.argsort(cells, kind="stable")
+            at = np.searchsorted(kept_cells, cells[order])
+            self._sorted_cells = np.insert(kept_cells, at, cells[order])
+            self._sorted_rows = np.insert(kept_rows, at, changed[order].astype(np.int32))
+        self._dirty_flag[listed] = False
+        self._n_dirty = 0
+
+    def _indexed_rows(
+        self,
+        bounds: tuple[float, float, float, float] | None,
+        lat_band: tuple[float, float] | None,
+    ) -> I64Array | None:
+        """Every live row whose cell meets the box (or the latitude band), dirty rows
+        included, or None when a full pass is quicker."""
+        n = self._n
+        if n < _CELL_MIN_DEVICES:
+            return None
+        e = _BOX_SLACK_DEG
+        if bounds is not None:
+            first, col_lo = _cell_row_col(bounds[1] - e, bounds[0] - e)
+            last, col_hi = _cell_row_col(bounds[3] + e, bounds[2] + e)
+            if last - first >= _CELL_MAX_ROWS:
+                return None
+            grid_rows = np.arange(first, last + 1, dtype=np.int64) * _CELL_COLS
+            starts, ends = grid_rows + col_lo, grid_rows + col_hi
+        else:  # whole grid rows: one range of cell numbers
+            assert lat_band is not None
+            first, _ = _cell_row_col(lat_band[0] - e, 0.0)
+            last, _ = _cell_row_col(lat_band[1] + e, 0.0)
+            if last - first >= _CELL_MAX_ROWS:
+                return None
+            starts = np.array([first * _CELL_COLS], dtype=np.int64)
+            ends = np.array([last * _CELL_COLS + _CELL_COLS - 1], dtype=np.int64)
+        cells = self._sorted_cells
+        lo: list[int] = np.searchsorted(cells, starts, side="left").tolist()
+        hi: list[int] = np.searchsorted(cells, ends, side="right").tolist()
+        n_dirty = self._n_dirty
+        if sum(hi) - sum(lo) + n_dirty > n * _CELL_MAX_SHARE:
+            return None
+        parts = [self._sorted_rows[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+        found = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        # dirty rows are checked apart; an entry for a row past n is dirty too (a removal
+        # flags the row it frees), so this drops every stale entry
+        rows: I64Array = found[~self._dirty_flag[found]].astype(np.int64)
+        if n_dirty:
+            dirty = self._dirty[:n_dirty]
+            rows = np.concatenate((rows, dirty[dirty < n]))
+        return rows
 
     def upsert(self, key: int, lat: float, lon: float, mask: int, expires_at: float) -> None:
         """Insert or replace a device's latest fix."""
@@ -438,12 +594,18 @@ class DeviceIndex:
             self._slot[key] = slot
             self._keys[slot] = key
             self._n += 1
+            moved = True
+        else:  # a row that stays in its cell keeps its place in the index
+            old = _cell_of(float(self._lat[slot]), float(self._lon[slot]))
+            moved = old != _cell_of(lat, lon)
         self._lat[slot] = lat
         self._lon[slot] = lon
         self._lat32[slot] = lat
         self._lon32[slot] = lon
         self._mask[slot] = mask
         self._expires[slot] = expires_at
+        if moved:
+            self._mark_dirty(slot)
 
     def set_mask(self, key: int, mask: int) -> bool:
         """Change a located device's categories. A device with no fix is ignored: False."""
@@ -471,6 +633,9 @@ class DeviceIndex:
             self._expires[slot] = self._expires[last]
             self._slot[moved] = slot
         self._n = last
+        if slot != last:
+            self._mark_dirty(slot)
+        self._mark_dirty(last)  # the index's entry for the freed row is stale from now
         return True
 
     def bulk_load(
@@ -521,11 +686,26 @@ class DeviceIndex:
         self._expires[slots] = ex
         self._slot.update(zip(k[new].tolist(), range(start, start + n_new), strict=True))
         self._n = start + n_new
+        self._mark_all_dirty(slots)
+
+    def _mark_all_dirty(self, slots: I64Array) -> None:
+        """`_mark_dirty` for many rows (moved or not: a bulk load is rare), then merge."""
+        fresh = slots[~self._dirty_flag[slots]]
+        self._dirty_flag[fresh] = True
+        needed = self._n_dirty + len(fresh)
+        if needed > len(self._dirty):
+            grown = np.empty(max(needed, 2 * len(self._dirty)), dtype=np.int64)
+            grown[: self._n_dirty] = self._dirty[: self._n_dirty]
+            self._dirty = grown
+        self._dirty[self._n_dirty : needed] = fresh
+        self._n_dirty = needed
+        if needed > max(_DIRTY_MIN, self._n >> 7):
+            self._merge_dirty()
 
     # --------------------------------------------------------------------- selection
 
     def select(
-        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+        self, area: AnyArea, mask: int, now: float, among: I64Array | None = None
     ) -> I64Array:
         """Keys of devices inside `area`, subscribed to any bit of `mask`, fix unexpired;
         only keys in `among` when it is given (a pilot's participants).
@@ -533,7 +713,7 @@ class DeviceIndex:
         Raises GeometryError for an unusable area. The result is a fresh array.
         """
         _check_mask(mask)
-        prepared = _prepare(area)
+        prepared = prepare_area(area)
         if mask == 0 or self._n == 0:
             return np.empty(0, dtype=np.int64)
         if isinstance(prepared, _PreparedPolygon):
@@ -546,12 +726,12 @@ class DeviceIndex:
         result: I64Array = self._keys[rows[inside]]
         return result
 
-    def count(self, area: messages.Area, mask: int, now: float) -> int:
+    def count(self, area: AnyArea, mask: int, now: float) -> int:
         """How many devices `select` would return; the number shown before sending."""
         return len(self.select(area, mask, now))
 
     def coarse_count(
-        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+        self, area: AnyArea, mask: int, now: float, among: I64Array | None = None
     ) -> int:
         """How many devices `select` would return if each stood at the centre of its
         ~100 m grid cell (`snap`): the number a preview shows. A phone's count then only
@@ -568,7 +748,7 @@ class DeviceIndex:
         return int(np.count_nonzero(distance <= prepared.radius_m))
 
     def reach(
-        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+        self, area: AnyArea, mask: int, now: float, among: I64Array | None = None
     ) -> I64Array:
         """Keys of devices whose ~100 m grid cell touches `area`: every key `select`
         returns, and those within about a cell of its edge outside it.
@@ -593,11 +773,11 @@ class DeviceIndex:
         return result
 
     def _near(
-        self, area: messages.Area, mask: int, now: float, among: I64Array | None = None
+        self, area: AnyArea, mask: int, now: float, among: I64Array | None = None
     ) -> tuple[_PreparedPolygon | _PreparedCircle, I64Array] | None:
         """The prepared area and the rows within two cells of it; None when none can be."""
         _check_mask(mask)
-        prepared = _prepare(area)
+        prepared = prepare_area(area)
         if mask == 0 or self._n == 0:
             return None
         pad_lat = 2 * CELL_LAT_DEG  # a phone whose cell centre is inside may stand outside
@@ -621,10 +801,49 @@ class DeviceIndex:
     ) -> I64Array:
         """Rows that pass the cheap filters, cheapest and most selective first.
 
-        One pass over every row compares the float32 box and the category bytes; the
-        expiry (float64, exact) and membership of `among` are then checked on the few
-        survivors only.
+        The cell index gives the rows near a small box; else one pass over every row
+        compares the float32 box and the category bytes. The expiry (float64, exact) and
+        membership of `among` are then checked on the few survivors only.
         """
+        near = self._indexed_rows(bounds, lat_band)
+        if near is not None:
+            rows = near[self._near_box(near, bounds, lat_band)]
+            rows = rows[(self._mask[rows] & np.uint64(mask)) != 0]
+        else:
+            rows = self._scan(bounds, lat_band, mask)
+        result: I64Array = rows[self._expires[rows] > now]
+        if among is not None:
+            result = result[np.isin(self._keys[result], among)]
+        return result
+
+    def _near_box(
+        self,
+        rows: I64Array,
+        bounds: tuple[float, float, float, float] | None,
+        lat_band: tuple[float, float] | None,
+    ) -> BoolArray:
+        """The full pass's float32 box test, for the given rows only."""
+        lat = self._lat32[rows]
+        if bounds is not None:
+            min_lon, min_lat, max_lon, max_lat = bounds
+            lon = self._lon32[rows]
+            keep: BoolArray = lat >= np.float32(min_lat - _F32_SLACK_DEG)
+            keep &= lat <= np.float32(max_lat + _F32_SLACK_DEG)
+            keep &= lon >= np.float32(min_lon - _F32_SLACK_DEG)
+            keep &= lon <= np.float32(max_lon + _F32_SLACK_DEG)
+            return keep
+        assert lat_band is not None
+        keep = lat >= np.float32(lat_band[0] - _F32_SLACK_DEG)
+        keep &= lat <= np.float32(lat_band[1] + _F32_SLACK_DEG)
+        return keep
+
+    def _scan(
+        self,
+        bounds: tuple[float, float, float, float] | None,
+        lat_band: tuple[float, float] | None,
+        mask: int,
+    ) -> I64Array:
+        """Rows in the box and subscribed, by one pass over every row."""
         n = self._n
         if len(self._keep) < n:
             capacity = len(self._keys)
@@ -646,10 +865,7 @@ class DeviceIndex:
             keep &= np.less_equal(lat, np.float32(lat_band[1] + _F32_SLACK_DEG), out=tmp)
         self._keep_subscribed(keep, mask)
         rows: I64Array = np.flatnonzero(keep)
-        result: I64Array = rows[self._expires[rows] > now]
-        if among is not None:
-            result = result[np.isin(self._keys[result], among)]
-        return result
+        return rows
 
     def _keep_subscribed(self, keep: BoolArray, mask: int) -> None:
         """Clear `keep` where `(device_mask & mask) == 0`, reading only the bytes that matter.
