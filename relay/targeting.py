@@ -49,6 +49,7 @@ __all__ = [
     "EARTH_RADIUS_M",
     "DeviceIndex",
     "GeometryError",
+    "AnyArea",
     "PreparedArea",
     "area_m2",
     "category_mask",
@@ -155,6 +156,11 @@ class _PreparedPolygon:
     geometry: shapely.Polygon
     boundary: shapely.Geometry  # prepared too; used to find raster cells it crosses
     bounds: tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+
+    @property
+    def lat_band(self) -> tuple[float, float]:
+        """The latitudes it spans (as a circle's `lat_band`)."""
+        return self.bounds[1], self.bounds[3]
 
 
 @dataclass(frozen=True, slots=True)
