@@ -94,6 +94,7 @@ _LITTLE_ENDIAN = sys.byteorder == "little"
 F64Array = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 I64Array = npt.NDArray[np.int64]
+I32Array = npt.NDArray[np.int32]
 U64Array = npt.NDArray[np.uint64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -414,10 +415,16 @@ _CELL_MIN_DEVICES = 4096
 _CELL_MAX_SHARE = 1 / 12
 #: A query box taller than this many grid rows (about 110 km) takes the full pass.
 _CELL_MAX_ROWS = 2000
-#: Rows changed since the sorted cells were built are kept aside ("dirty") and checked
-#: one by one in every select; at more than this many (or 1/128 of the devices) they
-#: are merged in, an O(n) copy amortised over as many updates.
-_DIRTY_MIN = 2048
+#: Rows whose cell changed (and new and refilled rows) are listed as fresh and checked one
+#: by one in every select; past this many they are sorted into the run, a second, small
+#: sorted index (a copy of the run's size per this many moves)...
+_FRESH_MAX = 1024
+#: ...and the run is merged into the main index when it holds more than this many rows
+#: or 1/16 of all: an O(n) copy, amortised over n/16 moves.
+_RUN_MIN = 4096
+#: Where a row's current cell is indexed (`DeviceIndex._level`): an entry of a row in
+#: any other place is stale and skipped. `_GONE`: a freed row, indexed nowhere.
+_MAIN, _RUN, _FRESH, _GONE = 0, 1, 2, 3
 
 
 def _cell_rows_of(lats: F64Array) -> I64Array:
@@ -449,14 +456,15 @@ class DeviceIndex:
     key to its row, and removal moves the last row into the hole, so upsert and remove
     are O(1) and the live rows are always the prefix `[:len(self)]`.
 
-    The cell index beside them (`_sorted_cells`, `_sorted_rows`: every row's cell number,
-    sorted) is rebuilt lazily: a row whose cell changed, a new row and a row refilled by
-    a removal are marked dirty (`_dirty_flag`, listed in `_dirty`) and checked apart;
-    entries for rows past `len(self)` or dirty are ignored. Moving within a cell,
-    `set_mask` and expiry never touch it. Memory per device: 8 key, 16 position, 8
-    float32 shadows, 8 mask, 8 expiry, 12 for the sorted cells and rows, 1 dirty flag,
-    3 scratch: 64 bytes, plus a Python dict entry per key (a merge briefly doubles the
-    index's 12). A bulk load of every row sorts them all (about 0.2 s per million).
+    The cell index beside them is kept like a small log-structured merge tree: the main
+    index (`_main_cells`, `_main_rows`: cell numbers sorted, with their rows), a small
+    sorted run of rows moved since, and up to `_FRESH_MAX` fresh rows not sorted yet.
+    `_level` says which of the three holds a row's current cell; entries elsewhere are
+    stale and skipped (merges drop them). Moving within a cell, `set_mask` and expiry
+    never touch it. Memory per device: 8 key, 16 position, 8 float32 shadows, 8 mask, 8
+    expiry, 12 for the main index, 1 level, 3 scratch: 64 bytes, plus up to 1/16 of that
+    12 for the run and a Python dict entry per key (a main merge briefly doubles the 12).
+    A bulk load of most rows sorts them all (about 0.2 s per million).
     """
 
     _INITIAL_CAPACITY = 1024
@@ -473,11 +481,13 @@ class DeviceIndex:
         self._lon32: F32Array = np.empty(capacity, dtype=np.float32)
         self._mask: U64Array = np.empty(capacity, dtype=np.uint64)
         self._expires: F64Array = np.empty(capacity, dtype=np.float64)
-        self._dirty_flag: npt.NDArray[np.bool_] = np.zeros(capacity, dtype=np.bool_)
-        self._dirty: I64Array = np.empty(64, dtype=np.int64)  # rows, first _n_dirty
-        self._n_dirty = 0
-        self._sorted_cells: I64Array = np.empty(0, dtype=np.int64)
-        self._sorted_rows: npt.NDArray[np.int32] = np.empty(0, dtype=np.int32)
+        self._level: npt.NDArray[np.uint8] = np.full(capacity, _GONE, dtype=np.uint8)
+        self._fresh: I64Array = np.empty(64, dtype=np.int64)  # rows, first _n_fresh
+        self._n_fresh = 0
+        self._main_cells: I64Array = np.empty(0, dtype=np.int64)
+        self._main_rows: I32Array = np.empty(0, dtype=np.int32)
+        self._run_cells: I64Array = np.empty(0, dtype=np.int64)
+        self._run_rows: I32Array = np.empty(0, dtype=np.int32)
         # Scratch for the full-length filter passes, reused so that each select does not
         # allocate (and page-fault in) several fresh megabyte-sized temporaries.
         self._keep: BoolArray = np.empty(0, dtype=np.bool_)
@@ -504,55 +514,87 @@ class DeviceIndex:
             new = np.empty(capacity, dtype=old.dtype)
             new[:n] = old[:n]
             setattr(self, name, new)
-        flags = np.zeros(capacity, dtype=np.bool_)  # rows past n keep their flag
-        flags[: len(self._dirty_flag)] = self._dirty_flag
-        self._dirty_flag = flags
+        level = np.full(capacity, _GONE, dtype=np.uint8)  # rows past n keep theirs
+        level[: len(self._level)] = self._level
+        self._level = level
 
     # -------------------------------------------------------------------- cell index
 
-    def _mark_dirty(self, slot: int) -> None:
-        if self._dirty_flag[slot]:
+    def _touch(self, slot: int) -> None:
+        """The row's cell changed (or the row is new, refilled or freed): list it fresh."""
+        if self._level.item(slot) == _FRESH:
             return
-        self._dirty_flag[slot] = True
-        if self._n_dirty == len(self._dirty):
-            grown = np.empty(2 * len(self._dirty), dtype=np.int64)
-            grown[: self._n_dirty] = self._dirty[: self._n_dirty]
-            self._dirty = grown
-        self._dirty[self._n_dirty] = slot
-        self._n_dirty += 1
-        if self._n_dirty > max(_DIRTY_MIN, self._n >> 7):
-            self._merge_dirty()
+        self._level[slot] = _FRESH
+        if self._n_fresh == len(self._fresh):
+            grown = np.empty(2 * len(self._fresh), dtype=np.int64)
+            grown[: self._n_fresh] = self._fresh[: self._n_fresh]
+            self._fresh = grown
+        self._fresh[self._n_fresh] = slot
+        self._n_fresh += 1
+        if self._n_fresh > _FRESH_MAX:
+            self._merge_fresh()
 
-    def _merge_dirty(self) -> None:
-        """Fold the dirty rows into the sorted cells: O(n) copies, no full sort unless
-        most rows are dirty (after a bulk load)."""
+    def _touch_many(self, slots: I64Array) -> None:
+        """`_touch` for many rows (a bulk load); most of all rows: sort them all again."""
+        new = slots[self._level[slots] != _FRESH]
+        self._level[new] = _FRESH
+        needed = self._n_fresh + len(new)
+        if needed > len(self._fresh):
+            grown = np.empty(max(needed, 2 * len(self._fresh)), dtype=np.int64)
+            grown[: self._n_fresh] = self._fresh[: self._n_fresh]
+            self._fresh = grown
+        self._fresh[self._n_fresh : needed] = new
+        self._n_fresh = needed
+        if needed * 4 > self._n:
+            self._rebuild()
+        elif needed > _FRESH_MAX:
+            self._merge_fresh()
+
+    def _rebuild(self) -> None:
         n = self._n
-        listed = self._dirty[: self._n_dirty]
-        changed = listed[listed < n]
-        if len(changed) * 4 > n:
-            cells = _cells_of(self._lat[:n], self._lon[:n])
-            order = np.argsort(cells, kind="stable")
-            self._sorted_cells = cells[order]
-            self._sorted_rows = order.astype(np.int32)
-        else:
-            old_rows = self._sorted_rows
-            live = old_rows < n
-            live[live] = ~self._dirty_flag[old_rows[live]]
-            kept_cells, kept_rows = self._sorted_cells[live], old_rows[live]
-            cells = _cells_of(self._lat[changed], self._lon[changed])
-            order = np.argsort(cells, kind="stable")
-            at = np.searchsorted(kept_cells, cells[order])
-            self._sorted_cells = np.insert(kept_cells, at, cells[order])
-            self._sorted_rows = np.insert(kept_rows, at, changed[order].astype(np.int32))
-        self._dirty_flag[listed] = False
-        self._n_dirty = 0
+        cells = _cells_of(self._lat[:n], self._lon[:n])
+        order = np.argsort(cells, kind="stable")
+        self._main_cells, self._main_rows = cells[order], order.astype(np.int32)
+        self._run_cells = np.empty(0, dtype=np.int64)
+        self._run_rows = np.empty(0, dtype=np.int32)
+        self._level[self._fresh[: self._n_fresh]] = _GONE  # freed rows among them
+        self._level[:n] = _MAIN
+        self._n_fresh = 0
+
+    def _merge_fresh(self) -> None:
+        """Sort the fresh rows into the run (dropping its stale entries)."""
+        n = self._n
+        listed = self._fresh[: self._n_fresh]
+        rows = listed[listed < n]
+        self._level[listed[listed >= n]] = _GONE
+        self._n_fresh = 0
+        keep = self._level[self._run_rows] == _RUN
+        cells = _cells_of(self._lat[rows], self._lon[rows])
+        self._run_cells, self._run_rows = _merged(
+            self._run_cells[keep], self._run_rows[keep], cells, rows
+        )
+        self._level[rows] = _RUN
+        if len(self._run_rows) > max(_RUN_MIN, n >> 4):
+            self._merge_run()
+
+    def _merge_run(self) -> None:
+        """Merge the run into the main index (dropping its stale entries): O(n)."""
+        keep = self._level[self._main_rows] == _MAIN
+        live = self._level[self._run_rows] == _RUN
+        rows, cells = self._run_rows[live].astype(np.int64), self._run_cells[live]
+        self._main_cells, self._main_rows = _merged(
+            self._main_cells[keep], self._main_rows[keep], cells, rows
+        )
+        self._level[rows] = _MAIN
+        self._run_cells = np.empty(0, dtype=np.int64)
+        self._run_rows = np.empty(0, dtype=np.int32)
 
     def _indexed_rows(
         self,
         bounds: tuple[float, float, float, float] | None,
         lat_band: tuple[float, float] | None,
     ) -> I64Array | None:
-        """Every live row whose cell meets the box (or the latitude band), dirty rows
+        """Every live row whose cell meets the box (or the latitude band), fresh rows
         included, or None when a full pass is quicker."""
         n = self._n
         if n < _CELL_MIN_DEVICES:
@@ -573,21 +615,30 @@ class DeviceIndex:
                 return None
             starts = np.array([first * _CELL_COLS], dtype=np.int64)
             ends = np.array([last * _CELL_COLS + _CELL_COLS - 1], dtype=np.int64)
-        cells = self._sorted_cells
-        lo: list[int] = np.searchsorted(cells, starts, side="left").tolist()
-        hi: list[int] = np.searchsorted(cells, ends, side="right").tolist()
-        n_dirty = self._n_dirty
-        if sum(hi) - sum(lo) + n_dirty > n * _CELL_MAX_SHARE:
-            return None
-        parts = [self._sorted_rows[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
-        found = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
-        # dirty rows are checked apart; an entry for a row past n is dirty too (a removal
-        # flags the row it frees), so this drops every stale entry
-        rows: I64Array = found[~self._dirty_flag[found]].astype(np.int64)
-        if n_dirty:
-            dirty = self._dirty[:n_dirty]
-            rows = np.concatenate((rows, dirty[dirty < n]))
-        return rows
+        found: list[I64Array] = []
+        total = self._n_fresh
+        for cells, rows, level in (
+            (self._main_cells, self._main_rows, _MAIN),
+            (self._run_cells, self._run_rows, _RUN),
+        ):
+            if len(cells) == 0:
+                continue
+            lo: list[int] = np.searchsorted(cells, starts, side="left").tolist()
+            hi: list[int] = np.searchsorted(cells, ends, side="right").tolist()
+            total += sum(hi) - sum(lo)
+            if total > n * _CELL_MAX_SHARE:
+                return None
+            parts = [rows[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+            if parts:
+                got = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                found.append(got[self._level[got] == level].astype(np.int64))
+        if self._n_fresh:
+            fresh = self._fresh[: self._n_fresh]
+            found.append(fresh[fresh < n])
+        if not found:
+            return np.empty(0, dtype=np.int64)
+        result: I64Array = np.concatenate(found) if len(found) > 1 else found[0]
+        return result
 
     def upsert(self, key: int, lat: float, lon: float, mask: int, expires_at: float) -> None:
         """Insert or replace a device's latest fix."""
@@ -603,7 +654,7 @@ class DeviceIndex:
             self._keys[slot] = key
             self._n += 1
             moved = True
-        elif self._dirty_flag.item(slot):
+        elif self._level.item(slot) == _FRESH:
             moved = False  # listed already
         else:  # a row that stays in its cell keeps its place in the index (unclipped
             # cell numbers: equal ones mean equal cells, and this runs on every fix)
@@ -618,7 +669,7 @@ class DeviceIndex:
         self._mask[slot] = mask
         self._expires[slot] = expires_at
         if moved:
-            self._mark_dirty(slot)
+            self._touch(slot)
 
     def set_mask(self, key: int, mask: int) -> bool:
         """Change a located device's categories. A device with no fix is ignored: False."""
@@ -647,8 +698,8 @@ class DeviceIndex:
             self._slot[moved] = slot
         self._n = last
         if slot != last:
-            self._mark_dirty(slot)
-        self._mark_dirty(last)  # the index's entry for the freed row is stale from now
+            self._touch(slot)
+        self._touch(last)  # the index's entries for the freed row are stale from now
         return True
 
     def bulk_load(
@@ -699,21 +750,7 @@ class DeviceIndex:
         self._expires[slots] = ex
         self._slot.update(zip(k[new].tolist(), range(start, start + n_new), strict=True))
         self._n = start + n_new
-        self._mark_all_dirty(slots)
-
-    def _mark_all_dirty(self, slots: I64Array) -> None:
-        """`_mark_dirty` for many rows (moved or not: a bulk load is rare), then merge."""
-        fresh = slots[~self._dirty_flag[slots]]
-        self._dirty_flag[fresh] = True
-        needed = self._n_dirty + len(fresh)
-        if needed > len(self._dirty):
-            grown = np.empty(max(needed, 2 * len(self._dirty)), dtype=np.int64)
-            grown[: self._n_dirty] = self._dirty[: self._n_dirty]
-            self._dirty = grown
-        self._dirty[self._n_dirty : needed] = fresh
-        self._n_dirty = needed
-        if needed > max(_DIRTY_MIN, self._n >> 7):
-            self._merge_dirty()
+        self._touch_many(slots)
 
     # --------------------------------------------------------------------- selection
 
@@ -902,6 +939,17 @@ class DeviceIndex:
                 hit |= tmp_u8 != 0
         assert hit is not None, "mask == 0 is answered before any filtering"
         keep &= hit
+
+
+def _merged(
+    cells: I64Array, rows: I32Array, new_cells: I64Array, new_rows: I64Array
+) -> tuple[I64Array, I32Array]:
+    """A sorted (cells, rows) index with the new entries inserted in order."""
+    order = np.argsort(new_cells, kind="stable")
+    at = np.searchsorted(cells, new_cells[order])
+    merged_cells: I64Array = np.insert(cells, at, new_cells[order])
+    merged_rows: I32Array = np.insert(rows, at, new_rows[order].astype(np.int32))
+    return merged_cells, merged_rows
 
 
 def _check_position(lat: float, lon: float) -> None:

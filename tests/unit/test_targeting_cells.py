@@ -32,7 +32,8 @@ def always_indexed() -> Iterator[None]:
     with (
         mock.patch.object(targeting, "_CELL_MIN_DEVICES", 0),
         mock.patch.object(targeting, "_CELL_MAX_SHARE", 2.0),
-        mock.patch.object(targeting, "_DIRTY_MIN", 3),
+        mock.patch.object(targeting, "_FRESH_MAX", 2),
+        mock.patch.object(targeting, "_RUN_MIN", 5),
     ):
         yield
 
@@ -199,10 +200,10 @@ def test_a_street_among_many_devices_reads_only_the_rows_near_it() -> None:
     lons = PRESTON_LON + rng.normal(0.0, 0.015, n)
     index = DeviceIndex()
     index.bulk_load(np.arange(n), lats, lons, np.full(n, ALL, dtype=np.uint64), np.full(n, NOW + 1))
-    for k in range(0, 1000):  # fewer than a merge needs: they stay dirty
-        lats[k], lons[k] = PRESTON_LAT + (k % 10) * 1e-5, PRESTON_LON + (k % 7) * 1e-5
+    for k in range(0, 3000):  # some sorted into the run, the last few still fresh
+        lats[k], lons[k] = PRESTON_LAT + (k % 10) * 1e-4, PRESTON_LON + (k % 7) * 1e-4
         index.upsert(k, float(lats[k]), float(lons[k]), ALL, NOW + 1)
-    assert index._n_dirty > 0
+    assert index._n_fresh > 0 and len(index._run_rows) > 0
     street = block(PRESTON_LON - 0.0005, PRESTON_LAT - 0.0003, 150.0, 100.0)
     town = messages.Circle(lat=PRESTON_LAT, lon=PRESTON_LON, radius_m=3000.0)
     for area in (street, town):
