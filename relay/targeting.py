@@ -6,9 +6,9 @@ costs a few milliseconds and no database query, and a street-sized one a few ten
 microseconds: a cell index (the rows sorted by a ~50 m grid cell) hands a small area the
 rows of the cells it meets, so it never scans every device. Selection is exact: the
 cells and cheap vectorised comparisons (category bitmask, expiry, bounding box) only
-shrink the candidates, then every
-survivor gets the exact test, shapely's point-in-polygon on a prepared polygon or a
-haversine great-circle distance for a circle. Nothing here is cell-approximate: the box
+shrink the candidates, then every survivor gets the exact test, shapely's
+point-in-polygon on a prepared polygon or a haversine great-circle distance for a
+circle. Nothing here is cell-approximate: the box
 prefilter is widened to cover float32 rounding, and the polygon raster only decides
 cells the boundary does not touch (wholly inside or wholly outside), so every shortcut
 gives the same answer as the per-point test.
@@ -399,8 +399,8 @@ def _cells_touching(
     return result
 
 
-#: The cell index: a fixed grid of CELL_DEG x CELL_DEG degree cells (about 55 m north to
-#: south, 33 m east to west in Lancashire), numbered row by row from the south-west. A
+#: The cell index: a fixed grid of 1/2000-degree cells (about 55 m north to south, 33 m
+#: east to west in Lancashire), numbered row by row from the south-west. A
 #: query box becomes one range of cell numbers per grid row, found by binary search in
 #: the rows sorted by cell, so a street-sized area reads a few hundred rows, not all.
 #: A cell number is a monotone function of the float64 position, so a point inside the
@@ -760,7 +760,8 @@ class DeviceIndex:
         """Keys of devices inside `area`, subscribed to any bit of `mask`, fix unexpired;
         only keys in `among` when it is given (a pilot's participants).
 
-        Raises GeometryError for an unusable area. The result is a fresh array.
+        Raises GeometryError for an unusable area. The result is a fresh array, in no
+        particular order.
         """
         _check_mask(mask)
         prepared = prepare_area(area)
