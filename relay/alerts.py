@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from backend_client import cap_profile, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
-from relay import cap, wire
+from relay import cap, targeting, wire
 from relay.db import models as db
 from relay.db.uow import Tx
 from relay.mail import store as mail_store
@@ -40,6 +40,8 @@ class Targets:
 
     keys: np.ndarray
     reach: np.ndarray
+    #: the area they were chosen in, checked once by the request (the emails use it too)
+    area: targeting.PreparedArea | None = None
 
 
 def _alert_row(s: Session, alert_id: str) -> db.Alert:
@@ -93,7 +95,7 @@ def create(
         s.add(a)
         s.flush()
         _add_recipients(s, a.id, keys)
-        _record_version(tx, a, issuer)
+        _record_version(tx, a, issuer, targets.area)
         out = wire.alert_msg(a, floor)
         tx.emit(m.AlertChanged, alert=out)
         tx.audit(
@@ -222,7 +224,7 @@ def revise(
         )
         if not rules.update_needs_approval(changed, reached, threshold):
             _apply_update(tx, a, msg.info, keys, approved_by=a.approved_by, floor=floor)
-            _record_version(tx, a, issuer)
+            _record_version(tx, a, issuer, targets.area)
             out = wire.alert_msg(a, floor)
             tx.audit(actor.username, "alert.update", a.public_id, recipients=a.recipients)
             return out, True
@@ -365,8 +367,11 @@ def cancel(
     return job
 
 
-def _record_version(tx: Tx, a: db.Alert, issuer: cap.Issuer) -> None:
-    """Append the alert as it now stands to its versions (never rewritten), with its CAP."""
+def _record_version(
+    tx: Tx, a: db.Alert, issuer: cap.Issuer, area: targeting.PreparedArea | None = None
+) -> None:
+    """Append the alert as it now stands to its versions (never rewritten), with its CAP;
+    `area` is its area as the request checked it (None: read back from the alert)."""
     s = tx.s
     s.flush()
     n = s.scalar(select(func.max(db.AlertVersion.n)).where(db.AlertVersion.alert_id == a.id))
@@ -390,7 +395,7 @@ def _record_version(tx: Tx, a: db.Alert, issuer: cap.Issuer) -> None:
         )
     )
     if a.pilot_id is None:  # an exercise alert is never emailed (its pilot's phones only)
-        mail_store.enqueue_alert(tx, a, (n or 0) + 1)  # its emails, in the same transaction
+        mail_store.enqueue_alert(tx, a, (n or 0) + 1, area)  # its emails, in the same tx
 
 
 def versions(alert_pk: int) -> Callable[[Session], list[db.AlertVersion]]:

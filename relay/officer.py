@@ -480,19 +480,19 @@ class OfficerConnection(Endpoint):
         mask = targeting.category_mask(msg.categories)
         now = time.time()
         cfg = self.ctx.config
-        self._check_area(msg.area)
+        area = self._check_area(msg.area)
         among = await self._pilot_among(msg.pilot_id, mask, now)
         # both numbers are on the ~100 m grid, so no edge-sliding places a phone: the count
         # shown, and the set approval is decided on (`reach`), exactly as send decides it
-        n = self.ctx.index.coarse_count(msg.area, mask, now, among)
-        reach = self.ctx.index.reach(msg.area, mask, now, among)
+        n = self.ctx.index.coarse_count(area, mask, now, among)
+        reach = self.ctx.index.reach(area, mask, now, among)
         low = n < cfg.min_count_shown
         emails: int | None = None
         emails_low = False
         if self.ctx.mail is not None:  # counted apart from phones, coarsened the same way
             emails = 0  # an exercise alert is never emailed
             if msg.pilot_id is None:
-                emails = await self.ctx.mail.count(msg.area, list(msg.categories))
+                emails = await self.ctx.mail.count(area, list(msg.categories))
             emails_low = emails < cfg.min_count_shown
         await self.ctx.db.write(
             alerts.preview_audit(
@@ -554,12 +554,15 @@ class OfficerConnection(Endpoint):
             retry_after_s=round(wait, 3),
         )
 
-    def _check_area(self, area: m.Area) -> None:
+    def _check_area(self, area: m.Area) -> targeting.PreparedArea:
+        """The request's area checked, once: counts, selections and the emails of the
+        request all take what this returns, so none of them checks it again."""
         try:
-            targeting.validate_area(area)
-            targeting.check_min_size(area, self.ctx.config.min_area_m2)
+            prepared = targeting.validate_area(area)
+            targeting.check_min_size(prepared, self.ctx.config.min_area_m2)
         except targeting.GeometryError as exc:
             raise ProtocolError(ErrorCode.INVALID_GEOMETRY, str(exc)) from None
+        return prepared
 
     async def _pilot_among(self, pilot_id: str | None, mask: int, now: float) -> Any:
         """An exercise alert's candidates: its pilot's participants inside the pilot's
@@ -574,14 +577,13 @@ class OfficerConnection(Endpoint):
         problem = rules.alert_pilot_problem(info.status, info.pilot_id)
         if problem is not None:
             raise ProtocolError(ErrorCode.INVALID, problem)
-        area = info.area
-        self._check_area(area)
+        area = self._check_area(info.area)
         mask = targeting.category_mask(info.categories)
         now = time.time()
         index = self.ctx.index
         among = await self._pilot_among(info.pilot_id, mask, now)
         return alerts.Targets(
-            index.select(area, mask, now, among), index.reach(area, mask, now, among)
+            index.select(area, mask, now, among), index.reach(area, mask, now, among), area
         )
 
     def _accepted(self, msg: Any, deliver_to: Any = None) -> Callable[[Tx, m.Alert], m.Msg]:

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from relay import targeting
 from relay.config import RelayConfig
@@ -126,7 +125,7 @@ class Mail:
 
     # ------------------------------------------------------------- what officers see
 
-    async def count(self, area: m.Area, categories: list[str]) -> int:
+    async def count(self, area: targeting.AnyArea, categories: list[str]) -> int:
         mask = targeting.category_mask(categories)
         return await self.db.read(store.count_matching(area, mask))
 

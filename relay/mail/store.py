@@ -176,16 +176,15 @@ def _erase(s: Session, sub: db.EmailSubscription, state: str) -> None:
 # ----------------------------------------------------------------------- matching
 
 
-def _lat_band(area: m.Area) -> tuple[float, float]:
+def _lat_band(area: targeting.PreparedArea) -> tuple[float, float]:
     reach = MAX_RADIUS_M / _M_PER_DEG + 1e-6
-    if isinstance(area, m.Circle):
-        d = area.radius_m / _M_PER_DEG + reach
-        return area.lat - d, area.lat + d
-    lats = [p[1] for p in area.coordinates]
-    return min(lats) - reach, max(lats) + reach
+    low, high = area.lat_band
+    return low - reach, high + reach
 
 
-def _candidates(s: Session, area: m.Area, mask: int) -> list[tuple[int, float, float, float]]:
+def _candidates(
+    s: Session, area: targeting.PreparedArea, mask: int
+) -> list[tuple[int, float, float, float]]:
     lo, hi = _lat_band(area)
     sub = db.EmailSubscription
     rows = s.execute(
@@ -200,7 +199,7 @@ def _candidates(s: Session, area: m.Area, mask: int) -> list[tuple[int, float, f
 
 
 def _reached(
-    area: m.Area, rows: Sequence[tuple[int, float, float, float]], snap: bool
+    area: targeting.PreparedArea, rows: Sequence[tuple[int, float, float, float]], snap: bool
 ) -> list[int]:
     """Subscriptions whose circle (place, radius) the area reaches: boundary included."""
     if not rows:
@@ -214,21 +213,23 @@ def _reached(
     return [int(i) for i, hit in zip(cols[0], near.tolist(), strict=True) if hit]
 
 
-def count_matching(area: m.Area, mask: int) -> Callable[[Session], int]:
+def count_matching(area: targeting.AnyArea, mask: int) -> Callable[[Session], int]:
     """Confirmed subscriptions an alert to `area` would email, each place taken at the
     centre of its ~100 m cell as for phones (`DeviceIndex.coarse_count`)."""
+    prepared = targeting.prepare_area(area)
 
     def query(s: Session) -> int:
-        return len(_reached(area, _candidates(s, area, mask), snap=True))
+        return len(_reached(prepared, _candidates(s, prepared, mask), snap=True))
 
     return query
 
 
-def enqueue_alert(tx: Tx, a: db.Alert, n: int) -> int:
+def enqueue_alert(tx: Tx, a: db.Alert, n: int, area: targeting.PreparedArea | None = None) -> int:
     """Queue version `n` of alert `a` for its email recipients, in the version's own
     transaction: an Alert or Update that is active goes to the confirmed subscriptions it
     reaches now plus those emailed an earlier version (as phones get an update); a Cancel
-    goes to those emailed before. Returns how many were queued."""
+    goes to those emailed before. `area` is the version's area as its request checked it
+    (None: checked here). Returns how many were queued."""
     s = tx.s
     emailed = set(
         s.scalars(
@@ -245,7 +246,8 @@ def enqueue_alert(tx: Tx, a: db.Alert, n: int) -> int:
     if a.state == "active" and a.msg_type in ("Alert", "Update"):
         info = msgspec.json.decode(a.info_json, type=m.AlertInfo)
         mask = targeting.category_mask(info.categories)
-        to = emailed | set(_reached(info.area, _candidates(s, info.area, mask), snap=False))
+        where = targeting.prepare_area(info.area if area is None else area)
+        to = emailed | set(_reached(where, _candidates(s, where, mask), snap=False))
     elif a.state == "cancelled" and a.msg_type == "Cancel":
         to = emailed
     else:
