@@ -3,7 +3,6 @@ keepalive task of its own, no handshake headers, the shared TLS read buffer."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +10,7 @@ from backend_client import messages as m
 from relay import tls_buffers
 from tests.conftest import RunningRelay, start_relay
 from tests.support.flows import device, officer
-from tests.support.peer import next_id
-
-
-async def until(check: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
+from tests.support.peer import next_id, wait_until
 
 
 async def test_a_phone_holds_no_keepalive_task_or_headers_and_an_officer_keeps_its_pings(
@@ -49,12 +42,12 @@ async def test_the_relay_pings_idle_phones_and_drops_one_that_stopped_answering(
     try:
         phone, _ = await device(running)
         ws = next(iter(r.hub.citizens.values()))
-        await until(lambda: ws.latency > 0)  # pinged by the shared task, pong came back
+        await wait_until(lambda: ws.latency > 0)  # pinged by the shared task, pong came back
         # the phone goes silent (its pongs no longer reach the relay): dropped, 1011
         phone_ws: Any = phone.ws
         phone_ws.transport.pause_reading()
-        await until(lambda: ws.protocol.close_sent is not None, timeout=5)
+        await wait_until(lambda: ws.protocol.close_sent is not None, timeout=5)
         assert ws.protocol.close_sent.code == 1011  # keepalive ping timeout
-        await until(lambda: not r.hub.citizens, timeout=15)  # gone after close_timeout
+        await wait_until(lambda: not r.hub.citizens, timeout=15)  # gone after close_timeout
     finally:
         await r.stop()

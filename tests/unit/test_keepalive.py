@@ -13,6 +13,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from relay import keepalive
+from tests.support.peer import wait_until
 
 
 @pytest.fixture
@@ -30,16 +31,8 @@ async def server() -> AsyncIterator[tuple[Server, list[ServerConnection]]]:
 async def client(srv: Server, n: int, held: list[ServerConnection]) -> list[ClientConnection]:
     port = next(iter(srv.sockets)).getsockname()[1]
     out = [await connect(f"ws://127.0.0.1:{port}", ping_interval=None) for _ in range(n)]
-    async with asyncio.timeout(10):
-        while len(held) < n:
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: len(held) >= n)
     return out
-
-
-async def until(check: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 async def test_a_sweep_pings_every_connection_and_the_pongs_come_back(server: Any) -> None:
@@ -48,7 +41,7 @@ async def test_a_sweep_pings_every_connection_and_the_pongs_come_back(server: An
     assert all(ws.keepalive_task is None for ws in held)  # websockets' own is off
     pinged, closed = await keepalive.sweep(srv.connections, 5.0, asyncio.ensure_future)
     assert (pinged, closed) == (3, 0)
-    await until(lambda: all(ws.latency > 0 and not ws.pending_pings for ws in held))
+    await wait_until(lambda: all(ws.latency > 0 and not ws.pending_pings for ws in held))
     for c in clients:
         await c.close()
 
@@ -75,7 +68,7 @@ async def test_connections_with_their_own_keepalive_are_left_to_it(server: Any) 
     held[0].start_keepalive()
     pinged, _ = await keepalive.sweep(srv.connections, 5.0, asyncio.ensure_future)
     assert pinged == 1
-    await until(lambda: held[1].latency > 0)
+    await wait_until(lambda: held[1].latency > 0)
     assert held[0].latency == 0
     for c in clients:
         await c.close()
@@ -88,7 +81,7 @@ async def test_run_sweeps_on_its_interval_and_stops_when_cancelled(server: Any) 
         keepalive.run(lambda: srv.connections, 0.05, 5.0, asyncio.ensure_future)
     )
     try:
-        await until(lambda: held[0].latency > 0)
+        await wait_until(lambda: held[0].latency > 0)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
