@@ -220,14 +220,10 @@ class Cluster:
         out.close()
 
     def _wait_healthy(self, node: Node) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if not node.alive:
-                raise RuntimeError(f"{node.node_id} exited at start:\n{_tail(node.log)}")
-            if _healthz(node.port, self.client_ssl) == 200:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{node.node_id} not healthy in {START_TIMEOUT_S}s:\n{_tail(node.log)}")
+        assert node.proc is not None
+        problem = _until_healthy(node.proc, node.port, self.client_ssl)
+        if problem is not None:
+            raise RuntimeError(f"{node.node_id} {problem} at start:\n{_tail(node.log)}")
 
     def _start_haproxy(self) -> None:
         exe = shutil.which("haproxy")
@@ -246,11 +242,9 @@ class Cluster:
         log = (self.root / "haproxy.log").open("ab")
         self._haproxy = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdout=log, stderr=log)
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while _healthz(self.balancer_port, self.client_ssl) != 200:
-            if self._haproxy.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"haproxy did not start:\n{_tail(self.root / 'haproxy.log')}")
-            time.sleep(0.1)
+        problem = _until_healthy(self._haproxy, self.balancer_port, self.client_ssl)
+        if problem is not None:
+            raise RuntimeError(f"haproxy {problem}:\n{_tail(self.root / 'haproxy.log')}")
 
     # ------------------------------------------------------------ stopping
 
@@ -293,6 +287,22 @@ backend relays
     http-check expect status 200
     default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
 {servers}"""
+
+
+def _until_healthy(proc: subprocess.Popen[bytes], port: int, ctx: ssl.SSLContext) -> str | None:
+    """Wait until `port` answers /healthz 200 (None) or `proc` exits or START_TIMEOUT_S
+    passes (what went wrong). Between looks it waits on the process's exit, the other
+    condition that ends the wait, for at most 0.1 s."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while _healthz(port, ctx) != 200:
+        if time.monotonic() > deadline:
+            return f"not healthy in {START_TIMEOUT_S}s"
+        try:
+            proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            continue
+        return "exited"
+    return None
 
 
 def _healthz(port: int, ctx: ssl.SSLContext) -> int | None:
