@@ -29,10 +29,11 @@ from tests.support.peer import Peer, next_id, wait_until, wait_until_async
 pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
+def _running(root: Path, relays: int) -> Iterator[cl.Cluster]:
+    """A started cluster, stopped after; skipped (failed under LOOKOUT_REQUIRE_CLUSTER)
+    when PostgreSQL or HAProxy is missing."""
     try:
-        c = cl.start_cluster(tmp_path_factory.mktemp("cluster"), relays=3)
+        c = cl.start_cluster(root, relays=relays)
     except cl.ClusterUnavailable as exc:
         if cl.required():
             pytest.fail(f"cluster tests required but: {exc}")
@@ -41,6 +42,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
+    yield from _running(tmp_path_factory.mktemp("cluster"), relays=3)
 
 
 def _node_of(before: list[tuple[int, int]], after: list[tuple[int, int]], kind: int) -> int:
@@ -255,16 +261,7 @@ async def test_cluster_officer_chat_reaches_a_phone_on_another_node(cluster: cl.
 @pytest.fixture
 def small_cluster(tmp_path: Path) -> Iterator[cl.Cluster]:
     """A cluster of its own (two nodes), for tests that kill or stop parts of it."""
-    try:
-        c = cl.start_cluster(tmp_path / "cluster", relays=2)
-    except cl.ClusterUnavailable as exc:
-        if cl.required():
-            pytest.fail(f"cluster tests required but: {exc}")
-        pytest.skip(f"cluster tests skipped: {exc}")
-    try:
-        yield c
-    finally:
-        c.stop()
+    yield from _running(tmp_path / "cluster", relays=2)
 
 
 async def _file_until_accepted(phone: Peer, text: str, timeout: float = 30.0) -> m.ReportAccepted:
