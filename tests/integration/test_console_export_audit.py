@@ -67,19 +67,25 @@ async def test_a_console_export_is_audited_with_officer_and_sha256(relay, tmp_pa
         await client.stop()
 
 
+def _audit(**kw: Any) -> m.ExportAudit:
+    fields: dict[str, Any] = dict(
+        id=next_id(),
+        idem=next_id(),
+        kind="reports",
+        format="geojson",
+        count=1,
+        sha256="0" * 64,
+        scope="feed: 1 row",
+        filename="feed.geojson",
+    )
+    fields.update(kw)
+    return m.ExportAudit(**fields)
+
+
 async def test_an_analyst_may_export_what_they_see_and_bad_fields_are_refused(relay) -> None:
     ann = await officer(relay, "ann")
     ok = await ann.request(
-        m.ExportAudit(
-            id=next_id(),
-            idem=next_id(),
-            kind="incidents",
-            format="csv",
-            count=0,
-            sha256="0" * 64,
-            scope="incident INC-1: 0 reports",
-            filename="inc.csv",
-        )
+        _audit(kind="incidents", format="csv", count=0, scope="incident INC-1: 0 reports")
     )
     assert isinstance(ok, m.ExportAudited)
     assert [(r.actor, r.action) for r in _exports(relay)] == [("ann", "export.incidents")]
@@ -99,21 +105,6 @@ async def test_an_analyst_may_export_what_they_see_and_bad_fields_are_refused(re
     bad = await ann.wait_for(lambda x: isinstance(x, m.Error))
     assert isinstance(bad, m.Error) and bad.code == "malformed"
     assert len(_exports(relay)) == 1
-
-
-def _audit(**kw: Any) -> m.ExportAudit:
-    fields: dict[str, Any] = dict(
-        id=next_id(),
-        idem=next_id(),
-        kind="reports",
-        format="geojson",
-        count=1,
-        sha256="0" * 64,
-        scope="feed: 1 row",
-        filename="feed.geojson",
-    )
-    fields.update(kw)
-    return m.ExportAudit(**fields)
 
 
 async def test_forged_words_are_refused_and_a_flood_is_limited(tmp_path: Path) -> None:
