@@ -19,9 +19,10 @@ from backend_client import messages as m
 from relay import cap
 from relay.db import models as db
 from tests.conftest import RunningRelay, start_relay
-from tests.integration.test_cap_feed import _exchange, get
+from tests.integration.test_cap_feed import get
 from tests.support.flows import alert_info, device, officer, square
 from tests.support.peer import Peer, next_id
+from tests.support.raw_http import exchange as _exchange
 
 BASE = "https://portal.example"
 

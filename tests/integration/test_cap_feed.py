@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import ssl
 from urllib.parse import urlsplit
 
 import feedparser
@@ -25,20 +23,9 @@ from relay.db.uow import Tx
 from tests.conftest import TEST_CAP_SENDER, RunningRelay, start_relay
 from tests.support.flows import alert_info, device, officer, square
 from tests.support.peer import next_id
+from tests.support.raw_http import exchange as _exchange
 
 BASE = "https://portal.example"
-
-
-def _exchange(host: str, port: int, ctx: ssl.SSLContext, request: bytes) -> bytes:
-    with (
-        socket.create_connection((host, port), timeout=10) as sock,
-        ctx.wrap_socket(sock, server_hostname=host) as tls,
-    ):
-        tls.sendall(request)
-        chunks = []
-        while chunk := tls.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def get(

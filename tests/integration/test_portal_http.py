@@ -6,8 +6,6 @@ TLS socket, so nothing normalises a hostile path before the relay sees it."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +15,7 @@ import pytest
 from relay.portal import PORTAL_ROOT, Portal
 from tests.conftest import RunningRelay, start_relay
 from tests.support.flows import device
+from tests.support.raw_http import exchange as _exchange
 
 NOT_FOUND = "no such endpoint: use /v1/officer, /v1/citizen or /healthz\n"
 STRICT = {
@@ -44,18 +43,6 @@ class Answer:
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
-
-
-def _exchange(host: str, port: int, ctx: ssl.SSLContext, request: bytes) -> bytes:
-    with (
-        socket.create_connection((host, port), timeout=10) as sock,
-        ctx.wrap_socket(sock, server_hostname=host) as tls,
-    ):
-        tls.sendall(request)
-        chunks = []
-        while chunk := tls.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def ask(r: RunningRelay, method: str, path: str, *extra: str) -> Answer:
