@@ -9,14 +9,13 @@ from unittest import mock
 
 import numpy as np
 import pytest
-import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point
 
 from backend_client import messages
 from relay import targeting
 from relay.targeting import DeviceIndex
+from tests.unit.test_targeting import reference_inside as inside
 
 PRESTON_LAT, PRESTON_LON = 53.7590, -2.6990
 NOW = 1_000_000.0
@@ -36,21 +35,6 @@ def always_indexed() -> Iterator[None]:
         mock.patch.object(targeting, "_RUN_MIN", 5),
     ):
         yield
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * R * math.asin(min(1.0, math.sqrt(h)))
-
-
-def inside(area: messages.Area, lat: float, lon: float) -> bool:
-    if isinstance(area, messages.Circle):
-        return haversine_m(area.lat, area.lon, lat, lon) <= area.radius_m
-    return bool(shapely.Polygon(list(area.coordinates)).covers(Point(lon, lat)))
 
 
 def selected(index: DeviceIndex, area: messages.Area, mask: int = ALL) -> set[int]:
