@@ -20,7 +20,7 @@ from backend_client import codec, rules
 from backend_client import messages as m
 from backend_client.errors import ErrorCode, ProtocolError
 from backend_client.limits import LOCATION_TTL_S, MAX_OWN_REPORTS, MAX_SHORT_CHARS
-from relay import alerts, pilots, privacy, reports, targeting, wire
+from relay import alerts, node_notes, pilots, privacy, reports, targeting, wire
 from relay.context import RelayContext
 from relay.db import models as db
 from relay.db.uow import Tx
@@ -127,7 +127,10 @@ class CitizenConnection(Endpoint):
                 ErrorCode.BAD_CREDENTIALS, "unknown device or wrong secret: register again"
             )
         key, _, pseudonym, mask = found
-        self._attach(key, pseudonym, mask)
+        generation = 0
+        if self.ctx.db.shared_log:  # several relays: an older connection elsewhere closes
+            generation = await self.ctx.db.write(lambda tx: node_notes.tell_session(tx, key))
+        self._attach(key, pseudonym, mask, generation)
         await self.ws.send(
             codec.encode_text(
                 m.DeviceAuthed(re=msg.id, pseudonym=pseudonym, categories=_categories(mask))
@@ -136,9 +139,9 @@ class CitizenConnection(Endpoint):
         await self._push_held()
         return None
 
-    def _attach(self, key: int, pseudonym: str, mask: int) -> None:
+    def _attach(self, key: int, pseudonym: str, mask: int, generation: int = 0) -> None:
         self.device_key, self.pseudonym, self.mask = key, pseudonym, mask
-        stale = self.ctx.hub.attach_citizen(key, self.ws)
+        stale = self.ctx.hub.attach_citizen(key, self.ws, generation)
         if stale is not None:
             self.ctx.spawn(stale.close(1000, "replaced by a newer connection"))
 
@@ -161,6 +164,7 @@ class CitizenConnection(Endpoint):
             d = tx.s.get(db.Device, key)
             if d is not None:
                 d.category_mask = mask
+                node_notes.tell_mask(tx, int(d.id), mask)
 
         await self.ctx.db.write(job)
         self.mask = mask
@@ -176,6 +180,7 @@ class CitizenConnection(Endpoint):
             d = tx.s.get(db.Device, key)
             if d is not None:
                 d.lat, d.lon, d.fix_expires_at = msg.lat, msg.lon, expires
+                node_notes.tell_fix(tx, int(d.id), msg.lat, msg.lon, self.mask, expires)
 
         await self.ctx.db.write(job)
         self.ctx.index.upsert(key, msg.lat, msg.lon, self.mask, expires)
@@ -368,7 +373,14 @@ class CitizenConnection(Endpoint):
                 "erasure not confirmed: send confirm true to erase this device's data "
                 "(this cannot be undone)",
             )
-        done = await self.ctx.db.write(privacy.erase(key))
+        erase = privacy.erase(key)
+
+        def job(tx: Tx) -> privacy.Erased:
+            done = erase(tx)
+            node_notes.tell_erased(tx, key)
+            return done
+
+        done = await self.ctx.db.write(job)
         self.ctx.index.remove(key)
         self.ctx.hub.detach_citizen(key, self.ws)
         self.device_key, self.declared = None, {}

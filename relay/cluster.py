@@ -32,6 +32,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -56,17 +58,22 @@ PAGE = 1000
 Publish = Callable[[list[tuple[int, bytes]], frozenset[int]], None]
 #: told the events other nodes made, after they went to this node's officers
 OnRemote = Callable[[list[tuple[int, bytes]]], None]
+#: told the `node_notes` rows other nodes wrote, in seq order (relay/node_notes.py)
+OnNotes = Callable[[list["db.NodeNote"]], None]
+#: told that notes this node had not read were pruned: reload what they keep current
+OnNotesLost = Callable[[], None]
+STREAMS = ("events", "notes")
 
 
-def payload(seq: int, node_id: str) -> str:
+def payload(seq: int, node_id: str, stream: str = "events") -> str:
     """The NOTIFY payload: stream, seq and the sending node, never the event itself."""
-    return f"events {seq} {node_id or '-'}"
+    return f"{stream} {seq} {node_id or '-'}"
 
 
 def parse_payload(text_: str) -> tuple[str, int] | None:
     """(stream, seq) of a payload, or None for one this release does not know."""
     parts = text_.split(" ")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] not in STREAMS or not parts[1].isdigit():
         return None
     return parts[0], int(parts[1])
 
@@ -87,6 +94,8 @@ class EventFollower:
         node_id: str = "",
         poll_s: float = 1.0,
         on_remote: OnRemote | None = None,
+        on_notes: OnNotes | None = None,
+        on_notes_lost: OnNotesLost | None = None,
     ) -> None:
         self._db = database
         self._url = libpq_url(url)
@@ -103,15 +112,21 @@ class EventFollower:
         #: seqs of this node's batches not yet published (noted on the writer thread)
         self._own: set[int] = set()
         self._own_lock = threading.Lock()
+        #: the last `node_notes` seq handed to `on_notes` (or this node's own)
+        self.note_cursor = database.note_head
+        self.on_notes = on_notes
+        self.on_notes_lost = on_notes_lost
 
     # ---------------------------------------------------------- the writer's side
 
-    def announce(self, s: Session, first: int, last: int) -> None:
+    def announce(self, s: Session, stream: str, first: int, last: int) -> None:
         """In the batch's transaction (writer thread): the NOTIFY, sent at COMMIT, and a
-        note that these seqs are ours (a read may bring them before `local` is told)."""
-        with self._own_lock:
-            self._own.update(range(first, last + 1))
-        s.execute(select(func.pg_notify(CHANNEL, payload(last, self.node_id))))
+        note that these event seqs are ours (a read may bring them before `local` is told;
+        notes carry their node)."""
+        if stream == "events":
+            with self._own_lock:
+                self._own.update(range(first, last + 1))
+        s.execute(select(func.pg_notify(CHANNEL, payload(last, self.node_id, stream))))
 
     def local(self, events: list[tuple[int, bytes]], exercise: frozenset[int]) -> None:
         """This node's batch just committed (event loop): out now if it follows the cursor."""
@@ -127,7 +142,36 @@ class EventFollower:
     # ---------------------------------------------------------- the reader's side
 
     async def catch_up(self) -> int:
-        """Publish every committed event after the cursor, in order; returns how many."""
+        """Publish every committed event after the cursor, in order, then hand on the other
+        nodes' notes; returns how many events."""
+        sent = await self._catch_up_events()
+        await self.catch_up_notes()
+        return sent
+
+    async def catch_up_notes(self) -> int:
+        """Hand every other node's note after the note cursor to `on_notes`, in seq order."""
+        told = 0
+        while True:
+            notes = await self._db.read(functools.partial(_notes_page, after=self.note_cursor))
+            if not notes:
+                return told
+            if notes[0].seq != self.note_cursor + 1:  # pruned before we read them
+                log.warning(
+                    "node notes %d to %d were pruned before this node read them: reloading",
+                    self.note_cursor + 1,
+                    notes[0].seq - 1,
+                )
+                if self.on_notes_lost is not None:
+                    self.on_notes_lost()
+            self.note_cursor = notes[-1].seq
+            remote = [n for n in notes if n.node != self.node_id]
+            if remote and self.on_notes is not None:
+                self.on_notes(remote)
+            told += len(remote)
+            if len(notes) < PAGE:
+                return told
+
+    async def _catch_up_events(self) -> int:
         sent = 0
         while True:
             rows = await self._db.read(functools.partial(_page, after=self.cursor))
@@ -214,6 +258,14 @@ def text_listen() -> Any:
     return sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL))
 
 
+def _notes_page(s: Session, after: int) -> list[db.NodeNote]:
+    notes = s.scalars(
+        select(db.NodeNote).where(db.NodeNote.seq > after).order_by(db.NodeNote.seq).limit(PAGE)
+    ).all()
+    s.expunge_all()  # plain values from here on: read on the event loop after the session
+    return list(notes)
+
+
 def _page(s: Session, after: int) -> list[tuple[int, str, str | None]]:
     rows = s.execute(
         select(db.Event.seq, db.Event.frame, db.Event.pilot_id)
@@ -255,6 +307,10 @@ class RemoteChat:
             self._hub.send_to_devices([int(key)], codec.encode_text(m.ChatDeliver(message=message)))
 
 
+def default_node_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"[:64]
+
+
 def follower_for(
     config_url: str | None,
     database: Database,
@@ -262,9 +318,15 @@ def follower_for(
     node_id: str,
     on_remote: OnRemote | None = None,
 ) -> EventFollower | None:
-    """A follower for a relay on PostgreSQL (wired into `database`), None on SQLite."""
+    """A follower for a relay on PostgreSQL (wired into `database`), None on SQLite.
+
+    A node started without `--node-id` gets its host and process id: notes carry their
+    node, and two nodes sharing the empty id would each take the other's notes for its
+    own and skip them."""
     if not config_url or not database.shared_log:
         return None
+    node_id = node_id or default_node_id()
+    database.node_id = node_id
     follower = EventFollower(database, config_url, publish, node_id, on_remote=on_remote)
     database.on_events = follower.local
     database.announce = follower.announce

@@ -14,7 +14,7 @@ import numpy as np
 
 from backend_client import codec
 from backend_client import messages as m
-from relay import alerts, reports, wire
+from relay import alerts, node_notes, reports, wire
 from relay.db.uow import Database
 from relay.hub import Hub
 from relay.metrics import Metrics
@@ -51,7 +51,9 @@ class Delivery:
         self.deliver_alert(alert, keys, started)
 
     async def mark_delivered_to_officers(self, ids: list[str]) -> None:
-        moved = await self._db.write(reports.mark_chat_delivered_to_officers(ids))
+        moved = await self._db.write(
+            node_notes.telling_chat_marks(reports.mark_chat_delivered_to_officers(ids))
+        )
         self.tell_citizens_chat_status(moved)
 
     async def mark_awaiting_delivered_to_officers(self) -> None:

@@ -33,6 +33,9 @@ class Hub:
         #: officers replaying the log: live events wait here until the replay has caught up
         self.replaying: dict[ServerConnection, list[tuple[int, str]]] = {}
         self.citizens: dict[int, ServerConnection] = {}  # device key -> its connection
+        #: device key -> its connection's generation (`node_notes.tell_session`; several
+        #: relays only: a lone relay's connections are all generation 0)
+        self._generations: dict[int, int] = {}
         #: officers who subscribed with `exclude_exercise`: no pilot's event reaches them
         self.live_only: set[ServerConnection] = set()
 
@@ -83,15 +86,31 @@ class Hub:
         """A snapshot: the caller may discard sessions while it walks the list."""
         return list(self._sessions)
 
-    def attach_citizen(self, key: int, ws: ServerConnection) -> ServerConnection | None:
+    def attach_citizen(
+        self, key: int, ws: ServerConnection, generation: int = 0
+    ) -> ServerConnection | None:
         """Register a device's connection; returns the one it replaces (a stale link)."""
         old = self.citizens.get(key)
         self.citizens[key] = ws
+        if generation:
+            self._generations[key] = generation
+        else:
+            self._generations.pop(key, None)
         return old if old is not ws else None
 
     def detach_citizen(self, key: int, ws: ServerConnection) -> None:
         if self.citizens.get(key) is ws:
             del self.citizens[key]
+            self._generations.pop(key, None)
+
+    def replaced_elsewhere(self, key: int, generation: int) -> ServerConnection | None:
+        """The device connected anew on another node with `generation`: its connection
+        here, detached, if it is older (the caller closes it); None otherwise."""
+        ws = self.citizens.get(key)
+        if ws is None or self._generations.get(key, 0) >= generation:
+            return None
+        self.detach_citizen(key, ws)
+        return ws
 
     def send_to_devices(self, keys: Iterable[int], text: str) -> int:
         conns = [c for k in keys if (c := self.citizens.get(int(k))) is not None]

@@ -31,6 +31,7 @@ from relay import (
     exports,
     history,
     incidents,
+    node_notes,
     passwords,
     pilot_review,
     pilots,
@@ -449,7 +450,9 @@ class OfficerConnection(Endpoint):
 
     async def chat_read(self, msg: m.OfficerChatRead) -> m.Msg:
         moved = await self.ctx.db.write(
-            reports.chat_receipts(msg.message_ids, "read", by_device=None, actor=self.actor)
+            node_notes.telling_chat_marks(
+                reports.chat_receipts(msg.message_ids, "read", by_device=None, actor=self.actor)
+            )
         )
         self.ctx.delivery.tell_citizens_chat_status(moved)
         return m.Ack(re=msg.id)
@@ -593,6 +596,7 @@ class OfficerConnection(Endpoint):
         def answer(tx: Tx, alert: m.Alert) -> m.Msg:
             if deliver_to is not None and alert.state == "active":
                 tx.after_commit(lambda: delivery.deliver_alert(alert, deliver_to, started))
+                node_notes.tell_alert(tx, alert.alert_id)
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return answer
@@ -628,9 +632,11 @@ class OfficerConnection(Endpoint):
             alert, then = approved
             if then is not None and then[0] == "alert":
                 tx.after_commit(lambda: delivery.deliver_alert(then[1], keys, started))
+                node_notes.tell_alert(tx, then[1].alert_id)
             elif then is not None:
                 original = str(then[1])  # old and new recipients: read back after commit
                 tx.after_commit(lambda: spawn(delivery.redeliver(original, started)))
+                node_notes.tell_alert(tx, original)
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(
@@ -650,6 +656,7 @@ class OfficerConnection(Endpoint):
             alert_id = alert.alert_id  # old and new recipients: read back after commit
             if applied:
                 tx.after_commit(lambda: spawn(delivery.redeliver(alert_id, started)))
+                node_notes.tell_alert(tx, alert_id)
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         job = alerts.revise(
@@ -670,6 +677,7 @@ class OfficerConnection(Endpoint):
             alert, recipients = cancelled
             if recipients:
                 tx.after_commit(lambda: delivery.deliver_alert(alert, recipients, started))
+                node_notes.tell_alert(tx, alert.alert_id)
             return m.AlertAccepted(re=msg.id, alert=alert)
 
         return await self._once(

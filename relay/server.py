@@ -35,6 +35,7 @@ from relay import (
     cluster,
     evidence_api,
     keepalive,
+    node_notes,
     portal,
     reports,
     tls,
@@ -112,6 +113,11 @@ class Relay:
         )
         self.db.on_commit = self.metrics.committed
         self.delivery = Delivery(self.db, self.hub, self.metrics)
+        if self.follower is not None:  # what the other nodes tell: index, alerts, sessions
+            self.follower.on_notes = node_notes.NodeNotes(
+                self.index, self.hub, self.delivery.redeliver, self.spawn
+            )
+            self.follower.on_notes_lost = self._load_devices
         self.cap_feed = cap_feed.CapFeed(
             self.db,
             config.cap_sender,
@@ -392,6 +398,8 @@ class Relay:
                     forgotten = await self.db.write(_forget_expired_fixes())
                     for key in forgotten:
                         self.index.remove(key)
+                    if self.follower is not None:
+                        await self.db.write(node_notes.prune())
                     if forgotten or now - last_wal >= cfg.wal_checkpoint_every_s:
                         last_wal = now
                         await self.db.maintain(functools.partial(checkpoint_wal, self.db.engine))
@@ -507,6 +515,7 @@ def _forget_expired_fixes() -> Any:
                 .where(db.Device.id.in_(keys))
                 .values(lat=None, lon=None, fix_expires_at=None)
             )
+            node_notes.tell_gone(tx, keys)  # and from every other node's index
         return keys
 
     return job

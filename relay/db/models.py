@@ -364,3 +364,28 @@ class PilotParticipant(Base):
     left_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: joined, reported or chatted (active: within PILOT_ACTIVE_WINDOW_S)
     last_active_at: Mapped[float] = mapped_column(Float)
+
+
+class NodeNote(Base):
+    """What one relay tells the others sharing this database (docs/scaling.md): a phone's
+    index entry changed, an alert is to be delivered, a device connected anew, a chat mark
+    for a phone. Written in the transaction of the change, read by every node in `seq`
+    order (relay/cluster.py); never shown to officers. Kept for `node_notes.KEEP_S`: a
+    node that was away longer reloads what it keeps in memory instead."""
+
+    __tablename__ = "node_notes"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    node: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    #: the device concerned (no foreign key: a note may outlive an erased device)
+    device_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: an alert's or a chat message's public id
+    ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mask: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: a fix's expiry; for a chat mark, unused
+    expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: a chat mark's status
+    status: Mapped[str | None] = mapped_column(String(16), nullable=True)

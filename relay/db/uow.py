@@ -39,12 +39,17 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 MAX_BATCH = 1000
 _EVENTS = cast(Table, db.Event.__table__)
+_NOTES = cast(Table, db.NodeNote.__table__)
 #: the row every audit writer locks first, so the relay and `lookout-relay officer ...`
 #: (another process) never take the same audit seq (PostgreSQL; SQLite has one writer anyway)
 AUDIT_LOCK = "audit-lock"
 #: the highest event seq ever committed, kept beside the log on a shared (PostgreSQL) log
 #: so a seq is never handed out twice even after a pilot's erasure deleted the last events
 EVENT_HEAD = "event-head"
+#: the highest `node_notes` seq ever committed (a shared database only; docs/scaling.md)
+NOTE_HEAD = "note-head"
+#: a note's columns, so one insert takes the batch's notes whatever each one sets
+_NOTE_FIELDS = ("device_id", "ref", "lat", "lon", "mask", "expires", "status")
 
 
 def lock_audit_head(s: Session) -> tuple[int, str]:
@@ -92,6 +97,8 @@ class Tx:
     after: list[Callable[[], object]] = field(default_factory=list)
     #: seq -> pilot of each exercise event this job emitted (`rules.event_pilot`)
     pilots: dict[int, str] = field(default_factory=dict)
+    #: what this job tells the other relays sharing the database (`tell_nodes`)
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def emit(self, cls: type[m.Msg], **fields: Any) -> m.Msg:
         """Append an officer event (seq assigned here) to the log, broadcast after commit."""
@@ -131,6 +138,21 @@ class Tx:
         """Run `fn` on the event loop once this job's data is committed."""
         self.after.append(fn)
 
+    def tell_nodes(self, kind: str, **fields: Any) -> int:
+        """Note for the other relays on this database (relay/cluster.py reads it there),
+        committed with this job; returns its seq, which only grows. A single relay has no
+        one to tell: nothing is written and the answer is 0."""
+        database = self._db
+        if not database.shared_log:
+            return 0
+        seq = database._next_note
+        database._next_note += 1
+        note = dict.fromkeys(_NOTE_FIELDS) | fields
+        self.notes.append(
+            note | {"seq": seq, "at": self.now, "node": database.node_id, "kind": kind}
+        )
+        return seq
+
 
 #: called after commit with the batch's events, in seq order, and the seqs of those
 #: that are exercise traffic (a pilot's)
@@ -150,13 +172,19 @@ class Database:
                 s.add(db.Counter(name=AUDIT_LOCK, value=0))
             if s.get(db.Counter, EVENT_HEAD) is None:
                 s.add(db.Counter(name=EVENT_HEAD, value=self._next_seq - 1))
+            note_head = s.get(db.Counter, NOTE_HEAD)
+            if note_head is None:
+                s.add(db.Counter(name=NOTE_HEAD, value=0))
+            self._next_note = (note_head.value if note_head is not None else 0) + 1
         self._audit_head: tuple[int, str] = (0, audit.GENESIS_HASH)
         #: several relays append to this log (PostgreSQL): each batch takes its seqs from
         #: the table under the audit lock, so seqs commit in order (docs/scaling.md)
         self.shared_log = engine.dialect.name == "postgresql"
         #: run in each batch's transaction after its events are inserted, with its first
         #: and last seq (relay/cluster.py's NOTIFY, delivered by PostgreSQL at COMMIT)
-        self.announce: Callable[[Session, int, int], None] | None = None
+        self.announce: Callable[[Session, str, int, int], None] | None = None
+        #: this relay's name among several (`--node-id`), written in its `node_notes`
+        self.node_id = ""
         self._storage_failed = False  # set by the batch running now (writer thread only)
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
@@ -170,6 +198,11 @@ class Database:
     @property
     def head_seq(self) -> int:
         return self._next_seq - 1
+
+    @property
+    def note_head(self) -> int:
+        """The last `node_notes` seq this relay knows committed (a follower starts there)."""
+        return self._next_note - 1
 
     async def write(self, fn: Callable[[Tx], R]) -> R:
         loop = asyncio.get_running_loop()
@@ -237,7 +270,7 @@ class Database:
                 return
 
     def _run_batch(self, batch: list[_Job]) -> None:
-        seq_before = self._next_seq
+        seq_before, note_before = self._next_seq, self._next_note
         started = time.perf_counter()
         now = time.time()
         self._storage_failed = False
@@ -248,10 +281,10 @@ class Database:
                 cause = failed.__cause__
                 if isinstance(cause, Exception) and _storage_failure(cause):
                     raise cause from None  # the disk, not the job: every job fails alike
-                self._next_seq = seq_before
+                self._next_seq, self._next_note = seq_before, note_before
                 outcomes = self._attempt(batch, now, isolate=True)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            self._next_seq = seq_before
+            self._next_seq, self._next_note = seq_before, note_before
             failure: Exception = exc
             if _storage_failure(exc):
                 failure = self._unavailable(exc)
@@ -300,7 +333,7 @@ class Database:
             # another process (an admin command) may have appended to the audit chain
             self._audit_head = lock_audit_head(s)
             if self.shared_log:  # another node may have appended since our last batch
-                self._next_seq = _shared_head(s) + 1
+                self._next_seq, self._next_note = (head + 1 for head in _shared_heads(s))
             for job in batch:
                 tx = Tx(s=s, now=now, _db=self)
                 if not isolate:
@@ -309,13 +342,13 @@ class Database:
                     except Exception as exc:
                         raise _JobFailed from exc
                     continue
-                seq0, audit0 = self._next_seq, self._audit_head
+                seq0, audit0, note0 = self._next_seq, self._audit_head, self._next_note
                 try:
                     with s.begin_nested():
                         result = job.fn(tx)
                     outcomes.append((job, True, result, tx))
                 except Exception as exc:  # the job alone is undone
-                    self._next_seq, self._audit_head = seq0, audit0
+                    self._next_seq, self._audit_head, self._next_note = seq0, audit0, note0
                     failure: Exception = exc
                     if _storage_failure(exc):
                         failure = self._unavailable(exc)
@@ -341,17 +374,29 @@ class Database:
                         update(db.Counter).where(db.Counter.name == EVENT_HEAD).values(value=head)
                     )
                     if self.announce is not None:
-                        self.announce(s, int(cast(int, rows[0]["seq"])), head)
+                        self.announce(s, "events", int(cast(int, rows[0]["seq"])), head)
+            notes = [
+                n for _job, ok, _res, tx in outcomes if ok and tx is not None for n in tx.notes
+            ]
+            if notes:
+                s.connection().execute(insert(_NOTES), notes)
+                last = int(notes[-1]["seq"])
+                s.execute(update(db.Counter).where(db.Counter.name == NOTE_HEAD).values(value=last))
+                if self.announce is not None:
+                    self.announce(s, "notes", int(notes[0]["seq"]), last)
         return outcomes
 
 
-def _shared_head(s: Session) -> int:
-    """The last seq of a shared log, read under the audit lock (so no other node's batch
-    is between this read and our COMMIT: seqs commit in the order they are handed out,
-    and a reader resuming after seq N never misses a lower one committed later)."""
-    counted = s.scalar(select(db.Counter.value).where(db.Counter.name == EVENT_HEAD)) or 0
+def _shared_heads(s: Session) -> tuple[int, int]:
+    """The last seq of the shared event log and of `node_notes`, read under the audit lock
+    (so no other node's batch is between this read and our COMMIT: seqs commit in the
+    order they are handed out, and a reader resuming after seq N never misses a lower one
+    committed later)."""
+    names = (EVENT_HEAD, NOTE_HEAD)
+    rows = s.execute(select(db.Counter.name, db.Counter.value).where(db.Counter.name.in_(names)))
+    counted = {str(name): int(value or 0) for name, value in rows}
     stored = s.scalar(select(func.max(db.Event.seq))) or 0
-    return max(int(counted), int(stored))
+    return max(counted.get(EVENT_HEAD, 0), int(stored)), counted.get(NOTE_HEAD, 0)
 
 
 _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})

@@ -1,9 +1,8 @@
 """Several relays on one PostgreSQL behind HAProxy (tests/support/cluster.py), issue 15.
 
 One cluster (PostgreSQL, three `lookout-relay serve --node-id` processes, HAProxy in TCP
-mode) serves the whole module. What works across nodes today is tested plainly; the flows
-that do not yet are `xfail(strict=True)` with the reason, so each turns into a failure
-("XPASS") the day it starts working and its mark must go. docs/scaling.md has the design.
+mode) serves the whole module; the tests that kill or stop parts of it have a two-node
+cluster of their own. docs/scaling.md has the design.
 
 Every test id starts with `test_cluster_`, so `pytest -k cluster` runs exactly these.
 Without PostgreSQL server binaries or HAProxy they skip, saying why
@@ -201,7 +200,7 @@ async def test_cluster_citizen_chat_reaches_a_console_on_another_node(
         await phone.close()
 
 
-# ---------------------------------------------------------------- not yet across nodes
+# ---------------------------------------------------------------- alerts and chat across nodes
 
 
 async def _alert_across(cluster: cl.Cluster) -> tuple[m.Msg, Peer, Peer]:
@@ -211,11 +210,6 @@ async def _alert_across(cluster: cl.Cluster) -> tuple[m.Msg, Peer, Peer]:
     return acc, phone, console
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: each node's device index holds only the devices it saw itself; "
-    "recipients must be chosen from every device (docs/scaling.md, cross-node alerts)",
-)
 async def test_cluster_alert_sent_on_one_node_reaches_a_phone_on_another(
     cluster: cl.Cluster,
 ) -> None:
