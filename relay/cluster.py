@@ -35,7 +35,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -277,17 +277,28 @@ def _page(s: Session, after: int) -> list[tuple[int, str, str | None]]:
 
 
 class RemoteChat:
-    """An officer's chat message made on another node, to its phone if it is on this one.
+    """Chat messages made on another node: an officer's to its phone if it is on this one;
+    a citizen's just handed to this node's live officers, marked delivered to them (the
+    phone is told on its own node: relay/node_notes.py), as the phone's node does for its
+    own officers.
 
-    The phone not connected here (or anywhere) gets it from the database when it comes
-    back, as on one relay (`reports.undelivered_chat`)."""
+    The phone not connected here (or anywhere) gets an officer's message from the
+    database when it comes back, as on one relay (`reports.undelivered_chat`)."""
 
-    def __init__(self, database: Database, hub: Hub, spawn: Callable[[Any], object]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        hub: Hub,
+        spawn: Callable[[Any], object],
+        delivered_to_officers: Callable[[list[str]], Awaitable[None]],
+    ) -> None:
         self._db, self._hub, self._spawn = database, hub, spawn
+        self._delivered_to_officers = delivered_to_officers
 
     def __call__(self, events: list[tuple[int, bytes]]) -> None:
-        if not self._hub.citizens:
+        if not (self._hub.citizens or self._hub.officers_live):
             return
+        reached: list[str] = []  # citizens' messages this node's officers now have
         for _seq, frame in events:
             if b'"chat.posted"' not in frame:
                 continue
@@ -295,8 +306,15 @@ class RemoteChat:
                 event = codec.officer_outbound.decode(frame)
             except ProtocolError:  # a newer node's event this release does not know
                 continue
-            if isinstance(event, m.ChatPosted) and event.message.sender == "officer":
-                self._spawn(self._deliver(event.message))
+            if not isinstance(event, m.ChatPosted):
+                continue
+            if event.message.sender == "officer":
+                if self._hub.citizens:
+                    self._spawn(self._deliver(event.message))
+            elif event.message.status == "sent" and self._hub.officers_live:
+                reached.append(event.message.message_id)
+        if reached:
+            self._spawn(self._delivered_to_officers(reached))
 
     async def _deliver(self, message: m.ChatMessage) -> None:
         report_id = message.report_id

@@ -103,16 +103,18 @@ class Relay:
         box = SecretBox.load_or_create(key_path(data, config.secrets_key))
         seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self._published)
+        self.delivery = Delivery(self.db, self.hub, self.metrics)
         # several relays on one PostgreSQL: every node's events reach this node's officers
         self.follower = cluster.follower_for(
             config.database_url,
             self.db,
             self._published,
             config.node_id,
-            on_remote=cluster.RemoteChat(self.db, self.hub, self.spawn),
+            on_remote=cluster.RemoteChat(
+                self.db, self.hub, self.spawn, self.delivery.mark_delivered_to_officers
+            ),
         )
         self.db.on_commit = self.metrics.committed
-        self.delivery = Delivery(self.db, self.hub, self.metrics)
         if self.follower is not None:  # what the other nodes tell: index, alerts, sessions
             self.follower.on_notes = node_notes.NodeNotes(
                 self.index, self.hub, self.delivery.redeliver, self.spawn

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from backend_client import messages as m
 from relay.db.engine import make_engine
 from relay.db.uow import Database, Tx
 from tests.support import cluster as cl
-from tests.support.flows import alert_info, device, officer, report
+from tests.support.flows import alert_info, device, device_back, officer, report, square
 from tests.support.peer import Peer, next_id, wait_until, wait_until_async
 
 pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
@@ -244,6 +245,172 @@ async def test_cluster_officer_chat_reaches_a_phone_on_another_node(cluster: cl.
         assert isinstance(st, m.ChatStatusChanged) and st.status == "read"
         assert isinstance(await phone.request(m.Ping(id=next_id())), m.Pong)
         assert sum(isinstance(x, m.ChatDeliver) for x in phone.seen) == 1  # once
+    finally:
+        await console.close()
+        await phone.close()
+
+
+def _area(centre: tuple[float, float]) -> m.Polygon:
+    """A block around `centre`, a place of the test's own (the module's cluster has every
+    other test's phones in Preston)."""
+    return square(0.002, centre)
+
+
+async def _reaches(console: Peer, centre: tuple[float, float], n: int) -> None:
+    """Wait until the console's node counts `n` phones in the block (its index learns of
+    devices on other nodes from their notes, a moment after they commit)."""
+
+    async def counted() -> bool:
+        got = await console.request(
+            m.AlertPreview(id=next_id(), area=_area(centre), categories=["burglary"])
+        )
+        assert isinstance(got, m.AlertCount), got
+        return got.recipients == n
+
+    await wait_until_async(counted, timeout=10)
+
+
+async def _delivered_once(phone: Peer, alert_id: str) -> None:
+    """The alert reached the phone, and (after a round trip) no second time."""
+    got = await phone.wait_for(
+        lambda x: isinstance(x, m.AlertDeliver) and x.alert.alert_id == alert_id, timeout=10
+    )
+    assert isinstance(got, m.AlertDeliver)
+    assert isinstance(await phone.request(m.Ping(id=next_id())), m.Pong)
+    frames = [x for x in phone.seen if isinstance(x, m.AlertDeliver)]
+    assert [x.alert.alert_id for x in frames].count(alert_id) == 1, frames
+
+
+async def test_cluster_alert_counts_and_reaches_devices_on_every_node(
+    cluster: cl.Cluster,
+) -> None:
+    """Sent on node 1 to a block holding one phone on node 2 and one on node 3: the count
+    previewed and stored is both, and each phone gets it once."""
+    centre = (53.7712, -2.7101)
+    phones = [(await device(cluster.direct(k), *centre))[0] for k in (1, 2)]
+    console = await officer(cluster.direct(0), "ann")
+    try:
+        await _reaches(console, centre, 2)
+        acc = await console.request(
+            m.AlertSend(id=next_id(), idem=next_id(), info=alert_info(area=_area(centre)))
+        )
+        assert isinstance(acc, m.AlertAccepted), acc
+        assert acc.alert.recipients == 2
+        for phone in phones:
+            await _delivered_once(phone, acc.alert.alert_id)
+    finally:
+        for p in (console, *phones):
+            await p.close()
+
+
+async def test_cluster_device_leaving_the_block_on_its_node_leaves_every_index(
+    cluster: cl.Cluster,
+) -> None:
+    """A phone on node 2 moves out of the block, then asks for no burglary alerts: node 1
+    stops counting it each time (fix and category notes)."""
+    centre = (53.7655, -2.6833)
+    phone, _ = await device(cluster.direct(1), *centre)
+    console = await officer(cluster.direct(0), "bob")
+    try:
+        await _reaches(console, centre, 1)
+        away = await phone.request(m.LocationUpdate(id=next_id(), lat=53.9, lon=-2.9))
+        assert isinstance(away, m.Ack)
+        await _reaches(console, centre, 0)
+        back = await phone.request(m.LocationUpdate(id=next_id(), lat=centre[0], lon=centre[1]))
+        assert isinstance(back, m.Ack)
+        await _reaches(console, centre, 1)
+        quiet = await phone.request(m.SetCategories(id=next_id(), categories=["vehicle"]))
+        assert isinstance(quiet, m.Ack)
+        await _reaches(console, centre, 0)
+    finally:
+        await console.close()
+        await phone.close()
+
+
+async def test_cluster_held_alert_and_chat_reach_a_phone_back_on_another_node(
+    cluster: cl.Cluster,
+) -> None:
+    """A phone registered on node 2 goes offline; an alert and an officer's message are sent
+    on node 1 meanwhile; it comes back on node 3 and gets both."""
+    centre = (53.7601, -2.7305)
+    phone, reg = await device(cluster.direct(1), *centre)
+    console = await officer(cluster.direct(0), "cal")
+    try:
+        filed = await report(phone, lat=centre[0], lon=centre[1])
+        await _reaches(console, centre, 1)
+        await phone.close()
+        acc = await console.request(
+            m.AlertSend(id=next_id(), idem=next_id(), info=alert_info(area=_area(centre)))
+        )
+        assert isinstance(acc, m.AlertAccepted) and acc.alert.recipients == 1, acc
+        sent = await console.request(
+            m.OfficerChatSend(
+                id=next_id(), idem=next_id(), report_id=filed.report_id, text="Are you safe?"
+            )
+        )
+        assert isinstance(sent, m.ChatSent), sent
+        phone = await device_back(cluster.direct(2), reg)
+        await _delivered_once(phone, acc.alert.alert_id)
+        chat = await phone.wait_for(lambda x: isinstance(x, m.ChatDeliver))
+        assert isinstance(chat, m.ChatDeliver) and chat.message.text == "Are you safe?"
+    finally:
+        await console.close()
+        await phone.close()
+
+
+async def test_cluster_second_connection_replaces_the_first_across_nodes(
+    cluster: cl.Cluster,
+) -> None:
+    """The same device authenticates on node 2 while connected to node 1: node 1 closes
+    its older connection; then again on node 1: node 2 closes the one it holds. The newest
+    stays up, and an alert reaches the device once, there."""
+    centre = (53.7522, -2.7014)
+    first, reg = await device(cluster.direct(0), *centre)
+    second = third = None
+    console = await officer(cluster.direct(2), "eve")
+    try:
+        second = await device_back(cluster.direct(1), reg)
+        with pytest.raises(ConnectionClosed) as closed:
+            await first.recv(timeout=10)
+        assert "replaced" in (closed.value.rcvd.reason if closed.value.rcvd else "")
+        assert isinstance(await second.request(m.Ping(id=next_id())), m.Pong)
+        third = await device_back(cluster.direct(0), reg)
+        with pytest.raises(ConnectionClosed):
+            await second.recv(timeout=10)
+        await _reaches(console, centre, 1)
+        acc = await console.request(
+            m.AlertSend(id=next_id(), idem=next_id(), info=alert_info(area=_area(centre)))
+        )
+        assert isinstance(acc, m.AlertAccepted), acc
+        await _delivered_once(third, acc.alert.alert_id)
+    finally:
+        for p in (console, first, second, third):
+            if p is not None:
+                await p.close()
+
+
+async def test_cluster_chat_marks_reach_a_phone_on_another_node(cluster: cl.Cluster) -> None:
+    """A citizen's message from a phone on node 2, read by an officer on node 1: the phone
+    is told `delivered`, then `read`."""
+    console = await officer(cluster.direct(0), "fay")
+    phone, _ = await device(cluster.direct(1))
+    try:
+        acc = await report(phone)
+        sent = await phone.request(
+            m.CitizenChatSend(id=next_id(), report_id=acc.report_id, text="Hello?", client_ref="m")
+        )
+        assert isinstance(sent, m.ChatSent), sent
+        mid = sent.message.message_id
+
+        def mark(status: str) -> Callable[[m.Msg], bool]:
+            return lambda x: (
+                isinstance(x, m.ChatStatusUpdate) and x.message_id == mid and x.status == status
+            )
+
+        await phone.wait_for(mark("delivered"))
+        read = await console.request(m.OfficerChatRead(id=next_id(), message_ids=[mid]))
+        assert isinstance(read, m.Ack), read
+        await phone.wait_for(mark("read"))
     finally:
         await console.close()
         await phone.close()

@@ -50,7 +50,9 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 #: TOTP codes are single-use: each test logs in officers of its own
 ACCOUNTS = [("sam", "supervisor")] + [
-    (n, "dispatcher") for n in ("dana", "dev", "kim", "lee", "max", "ned", "oli", "pat", "ray")
+    (n, "dispatcher")
+    for n in ("dana", "dev", "kim", "lee", "max", "ned", "oli", "pat", "ray", "ann", "bob")
+    + ("cal", "eve", "fay", "gil", "hal", "ivy")
 ]
 #: the nodes' settings beside the command line: tests/conftest.py's test limits and counts
 NODE_SETTINGS: dict[str, object] = {
