@@ -47,8 +47,9 @@ SYSDEPS_INSTALLER := desktop-file-utils appstream systemd poppler-utils
 # tests (tests/integration/test_portal_browser.py, Selenium) open the citizens' portal in.
 SYSDEPS_BROWSER := chromium chromium-driver
 # Not run-time needs either: the load balancer the cluster tests put in front of several
-# relays (tests/support/cluster.py, HAProxy in TCP mode; docs/scaling.md).
-SYSDEPS_CLUSTER := haproxy
+# relays (tests/support/cluster.py, HAProxy in TCP mode; docs/scaling.md), and the
+# PostgreSQL server they (and the PostgreSQL tests) start a throwaway cluster of.
+SYSDEPS_CLUSTER := haproxy postgresql
 # The portal's accessibility test runs axe-core (npm registry, pinned by
 # tests/a11y/package-lock.json) in that Chromium; npm installs it. Node.js and npm come
 # with the machine image; `make sysdeps` installs Debian's when they are missing.
