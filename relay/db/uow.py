@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -168,14 +170,9 @@ class Database:
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="relay-read")
         with self.sessions() as s, s.begin():
             self._next_seq = int(s.scalar(select(func.max(db.Event.seq))) or 0) + 1
-            if s.get(db.Counter, AUDIT_LOCK) is None:
-                s.add(db.Counter(name=AUDIT_LOCK, value=0))
-            if s.get(db.Counter, EVENT_HEAD) is None:
-                s.add(db.Counter(name=EVENT_HEAD, value=self._next_seq - 1))
-            note_head = s.get(db.Counter, NOTE_HEAD)
-            if note_head is None:
-                s.add(db.Counter(name=NOTE_HEAD, value=0))
-            self._next_note = (note_head.value if note_head is not None else 0) + 1
+            _ensure_counters(s, {AUDIT_LOCK: 0, EVENT_HEAD: self._next_seq - 1, NOTE_HEAD: 0})
+            note_head = s.scalar(select(db.Counter.value).where(db.Counter.name == NOTE_HEAD))
+            self._next_note = int(note_head or 0) + 1
         self._audit_head: tuple[int, str] = (0, audit.GENESIS_HASH)
         #: several relays append to this log (PostgreSQL): each batch takes its seqs from
         #: the table under the audit lock, so seqs commit in order (docs/scaling.md)
@@ -385,6 +382,15 @@ class Database:
                 if self.announce is not None:
                     self.announce(s, "notes", int(notes[0]["seq"]), last)
         return outcomes
+
+
+def _ensure_counters(s: Session, first: dict[str, int]) -> None:
+    """Create the counters missing, with these first values; one that exists is left as
+    it is, even when another relay starting at the same moment created it meanwhile."""
+    dialect = s.get_bind().dialect.name
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    rows = [{"name": name, "value": value} for name, value in first.items()]
+    s.execute(insert_(db.Counter).values(rows).on_conflict_do_nothing(index_elements=["name"]))
 
 
 def _shared_heads(s: Session) -> tuple[int, int]:

@@ -35,7 +35,7 @@ from backend_client.errors import ProtocolError
 from relay import admin
 from relay.db import models as db
 from relay.db.engine import alembic_config, make_engine, migrate
-from relay.db.uow import AUDIT_LOCK, EVENT_HEAD, Database
+from relay.db.uow import AUDIT_LOCK, EVENT_HEAD, NOTE_HEAD, Database
 from tests.conftest import PASSWORD, RunningRelay
 from tests.support import postgres
 from tests.support.flows import PRESTON, alert_info, device, officer, report, square
@@ -148,7 +148,7 @@ async def test_pg_failed_job_is_undone_alone_in_group_commit(pg_engine: Engine) 
         assert results[0] == "b" and results[3] == "c"
         assert not isinstance(results[1], str) and isinstance(results[2], ProtocolError)
         names = store.read_sync(lambda s: sorted(s.scalars(select(db.Counter.name)).all()))
-        assert [n for n in names if n not in (AUDIT_LOCK, EVENT_HEAD)] == ["a", "b", "c"]
+        assert [n for n in names if n not in (AUDIT_LOCK, EVENT_HEAD, NOTE_HEAD)] == ["a", "b", "c"]
         verdict = admin.verify_audit(pg_engine)
         assert verdict.ok and verdict.checked == 3
     finally:
