@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         "relay-2; docs/scaling.md); default: a lone relay",
     )
     serve.add_argument(
+        "--drain-s",
+        type=float,
+        help="on SIGTERM, leave the load balancer over this many seconds before stopping "
+        "(/healthz 404, then connections closed a slice at a time); default 0: at once",
+    )
+    serve.add_argument(
         "--cert", type=Path, help="a real server certificate (PEM); default: make a local CA"
     )
     serve.add_argument("--key", type=Path, help="its private key (PEM)")
@@ -618,6 +624,7 @@ SERVE_OPTIONS = (
     "data_dir",
     "database_url",
     "node_id",
+    "drain_s",
     "secrets_key",
     "host",
     "port",

@@ -21,6 +21,12 @@ class RelayConfig:
     #: this relay's name among the nodes sharing one PostgreSQL database (docs/scaling.md);
     #: "" for a lone relay. Shown in /healthz and the logs, carried in each NOTIFY
     node_id: str = ""
+    #: seconds a stopping relay (SIGTERM) spends leaving its balancer first: /healthz
+    #: answers 404 (HAProxy `http-check disable-on-404`) and new websockets are refused; after half of it (the
+    #: balancer's checks have taken the node out) its connections are closed, "going
+    #: away", a slice at a time over the rest, so the other nodes take its phones over
+    #: without a reconnect storm. 0 (a lone relay): stop at once (docs/scaling.md)
+    drain_s: float = 0.0
     cert: Path | None = None  # a real certificate; default: make a CA in data_dir
     key: Path | None = None
     hostnames: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")

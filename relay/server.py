@@ -86,6 +86,8 @@ class Relay:
         self.index = DeviceIndex()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._servers: list[Server] = []
+        #: stopping: out of the balancer, no new websocket (`drain`)
+        self.draining = False
         self._metrics_server: asyncio.Server | None = None
         self.metrics_port: int | None = None
         self.tls_files: tls.TlsFiles | None = None
@@ -216,6 +218,8 @@ class Relay:
             self.spawn(self.mail.run())
 
     async def stop(self) -> None:
+        if self.config.drain_s > 0:
+            await self.drain(self.config.drain_s)
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -254,6 +258,20 @@ class Relay:
         host = "localhost" if host in ("0.0.0.0", "::", "") else host
         host = f"[{host}]" if ":" in host else host
         return f"wss://{host}:{self.port}"
+
+    async def drain(self, seconds: float, slices: int = 10) -> None:
+        """Leave the balancer before stopping (`RelayConfig.drain_s`): /healthz answers 404
+        at once (HAProxy's `disable-on-404` stops sending new connections and keeps the
+        ones here; any other balancer sees not-ready), then every connection is closed
+        with 1001 going away, a slice at a time."""
+        self.draining = True
+        log.info("draining: /healthz answers 404; closing connections in %.1f s", seconds / 2)
+        await asyncio.sleep(seconds / 2)
+        conns = list(self._connections())
+        for k in range(slices):
+            for ws in conns[k::slices]:
+                self.spawn(ws.close(1001, "relay draining: reconnect"))
+            await asyncio.sleep(seconds / 2 / slices)
 
     def _connections(self) -> Iterable[ServerConnection]:
         return itertools.chain.from_iterable(s.connections for s in self._servers)
@@ -316,6 +334,11 @@ class Relay:
         if feed is not None:
             return feed
         path = request.path.split("?", 1)[0]
+        if self.draining and path == "/healthz":  # HAProxy `http-check disable-on-404`:
+            # no new connection comes, the ones here stay until `drain` closes them
+            return conn.respond(http.HTTPStatus.NOT_FOUND, "draining\n")
+        if self.draining and path in (OFFICER_PATH, CITIZEN_PATH):
+            return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining: try again\n")
         if path == "/healthz":
             problem = self.db.problem or self.media.problem
             if problem is not None:  # storage failed: a load balancer should look elsewhere

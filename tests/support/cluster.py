@@ -63,6 +63,9 @@ NODE_SETTINGS: dict[str, object] = {
     "min_count_shown": 1,
     "preview_burst": 1_000_000,
     "counts_interval_s": 0.1,
+    # SIGTERM leaves the balancer first, as docs/scaling.md tells an operator to set it
+    # (short here: HAProxy checks every 500 ms and takes a node out after two failures)
+    "drain_s": 2.0,
 }
 
 
@@ -181,6 +184,17 @@ class Cluster:
         """Start it again on the same port and data (`stop_postgres`)."""
         self.pg._start()
 
+    def drain(self, k: int) -> None:
+        """SIGTERM to node k, as systemd stops it: it leaves the balancer over `drain_s`,
+        then exits (`Node.alive` tells when)."""
+        proc = self.nodes[k].proc
+        assert proc is not None
+        proc.terminate()
+
+    def healthz(self, k: int) -> int | None:
+        """Node k's /healthz status as HAProxy's check sees it (None: no answer)."""
+        return _healthz(self.nodes[k].port, self.client_ssl)
+
     def kill(self, k: int) -> None:
         """`kill -9` node k: no shutdown, its sockets die with it."""
         proc = self.nodes[k].proc
@@ -254,6 +268,9 @@ class Cluster:
         try:
             if self._haproxy is not None:
                 _end(self._haproxy)
+            for node in self.nodes:  # all at once: each drains for `drain_s`
+                if node.proc is not None and node.proc.poll() is None:
+                    node.proc.terminate()
             for node in self.nodes:
                 if node.proc is not None:
                     _end(node.proc)
@@ -286,6 +303,8 @@ frontend lookout
 backend relays
     balance roundrobin
     option httpchk GET /healthz
+    # a draining relay answers 404: no new connections, its own stay until it closes them
+    http-check disable-on-404
     http-check expect status 200
     default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
 {servers}"""
