@@ -12,18 +12,23 @@ Without PostgreSQL server binaries or HAProxy they skip, saying why
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
+import random
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 
 from backend_client import codec
 from backend_client import messages as m
 from backend_client.client import ClientConfig, Credentials, RelayClient
+from backend_client.limits import MEDIA_CHUNK_BYTES
 from backend_client.outbox import Outbox
 from relay.db import models as db
 from relay.db.engine import make_engine
@@ -422,6 +427,58 @@ async def test_cluster_chat_marks_reach_a_phone_on_another_node(cluster: cl.Clus
         read = await console.request(m.OfficerChatRead(id=next_id(), message_ids=[mid]))
         assert isinstance(read, m.Ack), read
         await phone.wait_for(mark("read"))
+    finally:
+        await console.close()
+        await phone.close()
+
+
+async def test_cluster_photo_begun_on_one_node_finished_on_another_is_seen_on_a_third(
+    cluster: cl.Cluster,
+) -> None:
+    """Media in the store every node reaches: half a photo sent to node 1, the link lost,
+    the rest to node 2 (resuming at the offset node 2 reports), then fetched by a console
+    on node 3 byte for byte."""
+    noise = Image.frombytes("RGB", (1100, 1100), random.Random(15).randbytes(1100 * 1100 * 3))
+    buf = io.BytesIO()
+    noise.save(buf, "JPEG", quality=95)
+    photo = buf.getvalue()
+    assert len(photo) > 2 * MEDIA_CHUNK_BYTES  # three chunks at least
+    sha = hashlib.sha256(photo).hexdigest()
+    decl = m.MediaDecl(sha256=sha, mime="image/jpeg", size=len(photo))
+    phone, reg = await device(cluster.direct(0))
+    console = await officer(cluster.direct(2), "gil")
+    try:
+        filed = await report(phone, media=[decl])
+        chunk = MEDIA_CHUNK_BYTES
+        first = await phone.request(
+            m.MediaChunk(
+                id=next_id(), report_id=filed.report_id, sha256=sha, offset=0, data=photo[:chunk]
+            )
+        )
+        assert isinstance(first, m.MediaProgress) and not first.complete, first
+        await phone.close()
+        phone = await device_back(cluster.direct(1), reg)
+        offset = first.received
+        while True:
+            got = await phone.request(
+                m.MediaChunk(
+                    id=next_id(),
+                    report_id=filed.report_id,
+                    sha256=sha,
+                    offset=offset,
+                    data=photo[offset : offset + chunk],
+                )
+            )
+            assert isinstance(got, m.MediaProgress), got
+            if got.complete:
+                break
+            offset = got.received
+        fetched = b""
+        while len(fetched) < len(photo):
+            data = await console.request(m.MediaGet(id=next_id(), sha256=sha, offset=len(fetched)))
+            assert isinstance(data, m.MediaData) and data.total == len(photo), data
+            fetched += data.data
+        assert fetched == photo
     finally:
         await console.close()
         await phone.close()
