@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.url import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -109,9 +109,19 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+#: the advisory lock key every relay's migration takes on PostgreSQL ("LOOKOUT" in ASCII)
+MIGRATION_LOCK = 0x4C4F4F4B4F5554
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent).
+
+    On PostgreSQL the migration holds an advisory lock to its COMMIT: several relays
+    started at once on a new release (docs/scaling.md) migrate one after another, and
+    those after the first find the schema current (PostgreSQL's DDL is transactional)."""
     cfg = alembic_config(str(engine.url.render_as_string(hide_password=False)))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,26 @@ def test_pg_migration_to_head_on_an_empty_database(pg_engine: Engine) -> None:
         )
         back = conn.execute(select(db.Event.at)).scalar_one()
     assert back == stamp
+
+
+def test_pg_relays_starting_together_migrate_one_after_another(pg_url: str) -> None:
+    """Three nodes of a new release start at the same moment on an empty database: each
+    migration waits for the one before (an advisory lock) and all find the same head."""
+    engines = [make_engine(pg_url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(migrate, engines))  # raises if any of them failed
+        heads = set()
+        for e in engines:
+            with e.connect() as conn:
+                heads.add(
+                    conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+                )
+        assert len(heads) == 1
+        Database(engines[0]).close()  # and the shared counters are there once
+    finally:
+        for e in engines:
+            e.dispose()
 
 
 async def test_pg_failed_job_is_undone_alone_in_group_commit(pg_engine: Engine) -> None:
