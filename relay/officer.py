@@ -182,7 +182,11 @@ class OfficerConnection(Endpoint):
         si, metrics, name = self.ctx.signin, self.ctx.metrics, msg.username
         addr = self._address()
         wait = si.limiter.retry_after(name, addr)
-        if wait > 0:
+        claim = None
+        if wait <= 0:  # not known to be locked here: the database decides, for every node
+            claim = await si.limiter.claim(self.ctx.db, name, addr)
+            wait = claim.wait
+        if wait > 0 or claim is None:
             self._refused_logins += 1
             most = self.ctx.config.login_refusals_before_close
             if most > 0 and self._refused_logins >= most:  # it ignores retry_after_s
@@ -192,26 +196,27 @@ class OfficerConnection(Endpoint):
         try:
             pw_ok = await si.passwords.check(msg.password, row.password_hash if row else None)
         except signin.Busy:
+            await si.limiter.release(self.ctx.db, claim)
             return self._rate_limited(msg.id, 1.0, "the relay is busy checking other logins")
         secret = si.box.open(row.totp_secret, row.username) if row else accounts.DUMMY_TOTP_SECRET
         step = accounts.match_totp(secret, msg.totp)
-        outcome, granted = await self.ctx.db.write(
-            _login_job(name, row.id if row else None, pw_ok, step, self.ctx.config)
+        (outcome, granted), locks = await self.ctx.db.write(
+            si.limiter.settled(
+                claim,
+                _login_job(name, row.id if row else None, pw_ok, step, self.ctx.config),
+                _login_settles,
+            )
         )
         metrics.logins.labels(outcome).inc()
+        for lock in locks:
+            metrics.login_lockouts.labels(lock.scope).inc()
         if granted is not None:
-            si.limiter.succeeded(name, addr)
             actor, token, expires = granted
             return self._authed(msg.id, actor, token, expires)
         if outcome == "disabled":
             raise ProtocolError(
                 ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator"
             )
-        locks = si.limiter.failed(name, addr)
-        if locks:
-            for lock in locks:
-                metrics.login_lockouts.labels(lock.scope).inc()
-            await self.ctx.db.write(_audit_lockouts(locks))
         raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "wrong user name, password or code")
 
     def _rate_limited(self, rid: str, wait: float, why: str) -> m.Error:
@@ -323,26 +328,31 @@ class OfficerConnection(Endpoint):
         if weak is not None:
             raise ProtocolError(ErrorCode.INVALID, weak)
         wait = si.limiter.retry_after(name, addr)
-        if wait > 0:
+        claim = None
+        if wait <= 0:
+            claim = await si.limiter.claim(self.ctx.db, name, addr)
+            wait = claim.wait
+        if wait > 0 or claim is None:
             return self._rate_limited(msg.id, wait, "too many failed attempts")
         row = await self.ctx.db.read(_officer_row(name))
         try:
             pw_ok = row is not None and await si.passwords.check(msg.current, row.password_hash)
             new_hash = await si.passwords.hash(msg.new) if pw_ok else ""
         except signin.Busy:
+            await si.limiter.release(self.ctx.db, claim)
             return self._rate_limited(msg.id, 1.0, "the relay is busy checking other logins")
         step = None
         if row is not None and pw_ok:
             step = accounts.match_totp(si.box.open(row.totp_secret, row.username), msg.totp)
-        changed = await self.ctx.db.write(
-            _password_job(self.actor, step, new_hash, keep=self.token_digest)
+        changed, _locks = await self.ctx.db.write(
+            si.limiter.settled(
+                claim,
+                _password_job(self.actor, step, new_hash, keep=self.token_digest),
+                lambda done: "ok" if done else "failed",
+            )
         )
         if changed:
-            si.limiter.succeeded(name, addr)
             return m.Ack(re=msg.id)
-        locks = si.limiter.failed(name, addr)
-        if locks:
-            await self.ctx.db.write(_audit_lockouts(locks))
         raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "wrong current password or code")
 
     def _release(self) -> None:
@@ -843,15 +853,11 @@ def _password_job(
     return job
 
 
-def _audit_lockouts(locks: list[signin.Lockout]) -> Callable[[Tx], None]:
-    def job(tx: Tx) -> None:
-        for lock in locks:
-            name = lock.username[:200]
-            tx.audit(
-                name, "login.locked", name, scope=lock.scope, at=lock.address, seconds=lock.seconds
-            )
-
-    return job
+def _login_settles(done: tuple[str, _Granted | None]) -> signin.Settle:
+    """How a login's outcome ends its claim: a disabled account's right password and code
+    are not a guess (that attempt is forgotten), every other refusal is a failure."""
+    outcome = done[0]
+    return "ok" if outcome == "ok" else "void" if outcome == "disabled" else "failed"
 
 
 def _session_of(digest: str) -> Callable[[Any], tuple[Actor, float] | None]:
