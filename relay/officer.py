@@ -12,7 +12,7 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -31,6 +31,7 @@ from relay import (
     exports,
     history,
     incidents,
+    log_epoch,
     node_notes,
     passwords,
     pilot_review,
@@ -385,7 +386,17 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ event stream
 
     async def subscribe(self, msg: m.Subscribe) -> m.Msg | None:
+        """Replay after `since`, then live; unless the console's `since` cannot be resumed
+        in this log (relay/log_epoch.py): then `history_lost`, nothing replayed, not live."""
         hub, ws = self.ctx.hub, self.ws
+        at = await self.ctx.db.read(log_epoch.position)
+        head = max(at.head, self.ctx.db.head_seq)
+        epoch = at.epoch
+        if log_epoch.lost(msg.since, msg.epoch, replace(at, head=head)):
+            if msg.since > head:
+                epoch = await self.ctx.db.write(log_epoch.renewed_if_behind(msg.since))
+            hub.drop_officer(ws)
+            return m.Subscribed(re=msg.id, head=head, epoch=epoch, history_lost=True)
         hub.begin_replay(ws, msg.exclude_exercise)
         last = msg.since
         live_only = msg.exclude_exercise
@@ -407,7 +418,7 @@ class OfficerConnection(Endpoint):
                     await ws.send(text)
                     last = seq
             last = await self._flush(last)
-            await ws.send(codec.encode_text(m.Subscribed(re=msg.id, head=last)))
+            await ws.send(codec.encode_text(m.Subscribed(re=msg.id, head=last, epoch=epoch)))
             await self._flush(last)
             hub.go_live(ws)
             # the replay carried citizen messages sent while no console was live
