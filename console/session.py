@@ -44,9 +44,10 @@ class ConsoleSession(QObject):
     report_opened = Signal(str)
     #: the relay lost the history the views were built from (a restore, a new database):
     #: the session has dropped every report, chat and alert (and told the report views
-    #: through `reports_erased`); a view keeping items of its own drops them now. The
-    #: replay from seq 0 that follows brings back what is true.
-    history_lost = Signal()
+    #: through `reports_erased`); a view keeping items of its own drops them now. It
+    #: carries the ids of the alerts dropped (a frozenset). The replay from seq 0 that
+    #: follows brings back what is true.
+    history_lost = Signal(object)
 
     #: what the report pane says while a media file is on its way, and its video button's tip
     media_loading_text = "Fetching from the relay…"
@@ -224,7 +225,7 @@ class ConsoleSession(QObject):
 
     def _start_over(self) -> None:
         """Forget everything the events brought (the client emptied the cache already)."""
-        gone = list(self.reports)
+        gone, alerts = list(self.reports), frozenset(self.alerts)
         self.reports.clear()
         self.chats.clear()
         self.alerts.clear()
@@ -232,7 +233,7 @@ class ConsoleSession(QObject):
         self._media.clear()
         if gone:  # the path every report view already follows to drop a report
             self.reports_erased.emit(m.ReportErased(seq=0, at=time.time(), report_ids=gone))
-        self.history_lost.emit()
+        self.history_lost.emit(alerts)
 
     def _report(self, report: m.Report, created: bool) -> None:
         self.reports[report.report_id] = report
