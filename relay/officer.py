@@ -176,9 +176,10 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ session
 
     async def login(self, msg: m.Login) -> m.Msg:
-        """Password + TOTP. Limits first (a refused attempt costs no hash), then the officer
-        read, then scrypt on a worker thread (never the writer), then one write job that
-        takes the TOTP step atomically. Unknown users take every step too, against a dummy
+        """Password + TOTP. Limits first (a refused attempt costs no hash; the claim decides
+        for every relay on the database and counts this attempt: relay/signin.py), then
+        the officer read, then scrypt on a worker thread (never the writer), then one write
+        job that takes the TOTP step atomically and settles the claim. Unknown users take every step too, against a dummy
         hash and secret, and every failure is the same `bad_credentials`."""
         si, metrics, name = self.ctx.signin, self.ctx.metrics, msg.username
         addr = self._address()

@@ -5,7 +5,10 @@ reloads from seq 0; one whose position is good resumes as before."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from backend_client import messages as m
 from backend_client.cache import LocalCache
@@ -14,6 +17,7 @@ from backend_client.outbox import Outbox
 from backend_client.state import State
 from relay import log_epoch
 from tests.conftest import PASSWORD, RunningRelay
+from tests.support import cluster as cl
 from tests.support.flows import device, officer, report
 from tests.support.peer import next_id, wait_until
 from tests.support.totp import coder
@@ -150,5 +154,45 @@ async def test_events_discarded_below_a_console_are_history_lost(relay: RunningR
     p = await officer(relay, "sam", subscribe=None)
     at_floor = await p.request(m.Subscribe(id=next_id(), since=sub.head - 1, epoch=sub.epoch))
     assert isinstance(at_floor, m.Subscribed) and not at_floor.history_lost
+    await p.close()
+    await phone.close()
+
+
+# ---------------------------------------------------------------- several relays
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
+    pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
+    try:
+        c = cl.start_cluster(tmp_path_factory.mktemp("epoch"), relays=2)
+    except cl.ClusterUnavailable as exc:
+        if cl.required():
+            pytest.fail(f"cluster tests required but: {exc}")
+        pytest.skip(f"cluster tests skipped: {exc}")
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+async def test_cluster_one_epoch_for_every_node(cluster: cl.Cluster) -> None:
+    """The epoch is the database's, not a node's: a console that moves to another node
+    resumes there by seq, and one with another epoch is told history_lost there too."""
+    one, two = cluster.direct(0), cluster.direct(1)
+    phone, _ = await device(one)
+    await report(phone)
+    p = await officer(one, "dana", subscribe=None)
+    first = await p.request(m.Subscribe(id=next_id(), since=0))
+    assert isinstance(first, m.Subscribed) and first.head > 0 and len(first.epoch) == 16
+    await p.close()
+    p = await officer(two, "dev", subscribe=None)
+    moved = await p.request(m.Subscribe(id=next_id(), since=first.head, epoch=first.epoch))
+    assert isinstance(moved, m.Subscribed) and not moved.history_lost
+    assert moved.epoch == first.epoch
+    await p.close()
+    p = await officer(two, "kim", subscribe=None)
+    other = await p.request(m.Subscribe(id=next_id(), since=first.head, epoch=WRONG))
+    assert isinstance(other, m.Subscribed) and other.history_lost and other.epoch == first.epoch
     await p.close()
     await phone.close()
