@@ -400,22 +400,17 @@ class RelayClient:
         """Subscribe from the last durable seq of its epoch; if the relay says history was
         lost, drop what the sink cached, tell the console (the `Subscribed` itself goes to
         every subscriber, before any event of the new replay) and subscribe from 0."""
-        if self._proto.history_lost:  # told on an earlier socket, not yet handled
-            await self._start_over(
-                m.Subscribed(re="", head=0, epoch=self._proto.epoch or "", history_lost=True)
-            )
-        sub = await self._exchange(ws, self._proto.subscribe())
-        assert isinstance(sub, m.Subscribed)
-        if sub.history_lost:
-            log.warning("the relay's event history was lost: reloading everything")
-            await self._start_over(sub)
+        for _ in range(2):  # at most: told history_lost, then the replay from 0
+            if self._proto.lost is not None:  # just now, or on a socket lost since
+                await self._start_over(self._proto.lost)
             sub = await self._exchange(ws, self._proto.subscribe())
             assert isinstance(sub, m.Subscribed)
-            if sub.history_lost:  # even from 0: the relay is confused; try again later
-                raise ConnectionError("the relay refused to replay its history")
-        if sub.epoch and _keeps_epoch(self.sink):
-            await asyncio.to_thread(self.sink.keep_epoch, sub.epoch)
-        return sub
+            if not sub.history_lost:
+                if sub.epoch and _keeps_epoch(self.sink):
+                    await asyncio.to_thread(self.sink.keep_epoch, sub.epoch)
+                return sub
+            log.warning("the relay's event history was lost: reloading everything")
+        raise ConnectionError("the relay refused to replay its history from the start")
 
     async def _start_over(self, lost: m.Subscribed) -> None:
         if _keeps_epoch(self.sink):

@@ -254,9 +254,10 @@ class OfficerProtocol(ClientProtocol):
         self.epoch = epoch
         self.seq = SeqFilter(last_seq)
         self.phase = Phase.CLOSED
-        #: set when `subscribed` said history_lost: what is cached must go (the caller
-        #: clears it with `history_dropped` once it has)
-        self.history_lost = False
+        #: the `subscribed` that said history_lost, until the caller has dropped what it
+        #: cached (`history_dropped`): kept across sockets, so a link lost in between
+        #: still starts over before the next subscribe
+        self.lost: m.Subscribed | None = None
 
     # -- the sequence, one method per step (each raises IllegalTransition out of order)
 
@@ -287,17 +288,17 @@ class OfficerProtocol(ClientProtocol):
         if seq > self.last_seq:
             self.last_seq = seq
 
-    def start_over(self, epoch: str) -> None:
-        """History was lost: resume from nothing, in `epoch` (what the cache holds must be
-        dropped before the next subscribe, which replays the whole log)."""
+    def start_over(self, lost: m.Subscribed) -> None:
+        """History was lost: resume from nothing, in the relay's epoch (what the cache
+        holds must be dropped before the next subscribe, which replays the whole log)."""
         self.last_seq = 0
         self.seq = SeqFilter(0)
-        self.epoch = epoch or None
-        self.history_lost = True
+        self.epoch = lost.epoch or None
+        self.lost = lost
 
     def history_dropped(self) -> None:
         """The application dropped what it cached: the loss is handled."""
-        self.history_lost = False
+        self.lost = None
 
     # -- everything else
 
@@ -315,7 +316,7 @@ class OfficerProtocol(ClientProtocol):
                     self.phase = next_phase(self.phase, Step.AUTH_OK)
                 elif isinstance(item.msg, m.Subscribed) and item.msg.history_lost:
                     self.phase = next_phase(self.phase, Step.HISTORY_LOST)
-                    self.start_over(item.msg.epoch)
+                    self.start_over(item.msg)
                 elif isinstance(item.msg, m.Subscribed):
                     self.phase = next_phase(self.phase, Step.SUBSCRIBED)
                     self.epoch = item.msg.epoch or self.epoch

@@ -81,7 +81,7 @@ def test_the_epoch_goes_out_with_since_and_the_relays_is_kept() -> None:
     }
     [done] = p.receive(_subscribed(rid, 41, OLD))
     assert isinstance(done, Reply) and p.phase is Phase.LIVE
-    assert (p.epoch, p.last_seq, p.history_lost) == (OLD, 41, False)
+    assert (p.epoch, p.last_seq, p.lost) == (OLD, 41, None)
 
 
 def test_a_first_subscribe_has_no_epoch_and_takes_the_relays() -> None:
@@ -99,7 +99,7 @@ def test_history_lost_starts_over_from_zero_in_the_new_epoch() -> None:
     assert isinstance(lost_reply, Reply) and isinstance(lost_reply.msg, m.Subscribed)
     # not live: nothing was replayed; the client must drop its cache, then subscribe again
     assert p.phase is Phase.AUTHENTICATED
-    assert (p.last_seq, p.epoch, p.history_lost) == (0, NEW, True)
+    assert (p.last_seq, p.epoch, p.lost) == (0, NEW, lost_reply.msg)
     with pytest.raises(TypeError):
         p.send_request(m.Subscribe(id="", since=0))  # only through subscribe()
     p.history_dropped()
@@ -226,3 +226,14 @@ def test_the_relay_makes_its_epoch_once_and_renews_it_after_a_restore(tmp_path: 
             assert log_epoch.position(s) == LogPosition(epoch=renewed, floor=0, head=0)
     finally:
         engine.dispose()
+
+
+def test_a_loss_not_yet_handled_outlives_the_socket() -> None:
+    """The link drops after `history_lost` but before the cache was dropped: the next
+    socket must still start over, never replay from 0 onto the old items."""
+    p = _authenticated(41, OLD)
+    rid, _ = p.subscribe()
+    p.receive(_subscribed(rid, 12, NEW, history_lost=True))
+    p.connection_lost()
+    p.connection_made()
+    assert p.lost is not None and p.lost.epoch == NEW and p.last_seq == 0
