@@ -1,8 +1,9 @@
 """The console's local cache: what the relay sent, kept so an officer can read on offline.
 
 One SQLite file (WAL) holds the latest state of every report, chat message, alert and
-incident the console has seen, the highest event `seq` applied (so a reconnect resumes
-from there), and fetched media. Events are applied idempotently and out-of-order safe:
+incident the console has seen, the highest event `seq` applied and the epoch of the
+relay's log it counts in (so a reconnect resumes from there, or starts over when the relay
+says that history was lost), and fetched media. Events are applied idempotently and out-of-order safe:
 each row remembers the `seq` of the state it holds and an older event never overwrites a
 newer one, so replaying a batch twice, or a replay overlapping live events, is harmless.
 
@@ -69,6 +70,8 @@ SCRYPT_R: Final = 8
 SCRYPT_P: Final = 1
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+#: the `relay` row naming the epoch of the relay's log the cached seq counts in
+_EPOCH: Final = "epoch"
 # A chat message's status only moves forward; merging by rank makes event order irrelevant.
 _CHAT_ORDER: Final[tuple[m.ChatStatus, ...]] = ("sent", "delivered", "read")
 
@@ -183,7 +186,8 @@ class OpenedRow(Base):
 
 
 class RelayRow(Base):
-    """Which relay this cache holds the data of (its identity: see `relay_identity`)."""
+    """Which relay this cache holds the data of (its identity: see `relay_identity`), and
+    the epoch of that relay's log the cached seq counts in."""
 
     __tablename__ = "relay"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -288,17 +292,37 @@ class LocalCache:
                     elif top > row.value:
                         row.value = top
             if erased:  # the erased pages (zeroed: secure_delete) leave the WAL now too
-                raw = self._engine.raw_connection()  # no BEGIN: a checkpoint runs outside
-                try:
-                    raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                finally:
-                    raw.close()
+                _truncate_wal(self._engine)
 
     def last_seq(self) -> int:
         """The highest event seq applied, 0 if none: what to `subscribe` since."""
         with self._sessions() as s:
             row = s.get(MetaRow, "last_seq")
             return 0 if row is None else row.value
+
+    def epoch(self) -> str | None:
+        """The epoch of the relay's log `last_seq` counts in (None: not known yet)."""
+        with self._sessions() as s:
+            row = s.get(RelayRow, _EPOCH)
+            return None if row is None else row.value
+
+    def keep_epoch(self, epoch: str) -> None:
+        """Remember the log's epoch the relay named in `subscribed`."""
+        with self._write_lock, self._sessions.begin() as s:
+            s.merge(RelayRow(key=_EPOCH, value=epoch[:400]))
+
+    def start_over(self, epoch: str) -> None:
+        """The relay lost the history this cache was built from: drop every item the
+        events brought (reports, chat, alerts, incidents, erasure marks, their media) and
+        the seq, and keep `epoch`, in one transaction, so what the next replay brings is
+        all there is. An officer's opened marks stay: they name reports, not state."""
+        with self._write_lock:
+            with self._sessions.begin() as s:
+                for table in (ReportRow, ChatRow, AlertRow, IncidentRow, ErasureRow, MediaRow):
+                    s.execute(delete(table))
+                s.execute(delete(MetaRow).where(MetaRow.key == "last_seq"))
+                s.merge(RelayRow(key=_EPOCH, value=epoch[:400]))
+            _truncate_wal(self._engine)
 
     # ------------------------------------------------------------ reads
 
@@ -542,6 +566,15 @@ def _erase(s: Session, ev: m.ReportErased) -> None:
             s.add(ErasureRow(report_id=report_id, seq=ev.seq, kept=kept))
         elif ev.seq > row.seq:
             row.seq, row.kept = ev.seq, kept
+
+
+def _truncate_wal(engine: Any) -> None:
+    """Checkpoint the WAL into the file and empty it (deleted pages leave it too)."""
+    raw = engine.raw_connection()  # no BEGIN: a checkpoint runs outside a transaction
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
 
 
 def _later_status(a: str, b: str) -> m.ChatStatus:

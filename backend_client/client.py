@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -73,6 +73,18 @@ class EventSink(Protocol):
     def last_seq(self) -> int: ...
 
 
+class EpochSink(EventSink, Protocol):
+    """A sink that also keeps the log's epoch beside its seq (`cache.LocalCache`): its
+    items can be dropped when the relay says history was lost. A sink without these
+    methods is resumed by seq alone, as before epochs."""
+
+    def epoch(self) -> str | None: ...
+
+    def keep_epoch(self, epoch: str) -> None: ...
+
+    def start_over(self, epoch: str) -> None: ...
+
+
 @dataclass
 class Credentials:
     username: str
@@ -97,6 +109,12 @@ class ClientConfig:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     refresh_margin: float = 60.0  # refresh the token this many seconds before it expires
+
+
+def _keeps_epoch(sink: EventSink | None) -> TypeGuard[EpochSink]:
+    return all(
+        callable(getattr(sink, name, None)) for name in ("epoch", "keep_epoch", "start_over")
+    )
 
 
 def certificate_fingerprint(der: bytes) -> str:
@@ -159,7 +177,10 @@ class RelayClient:
         self._subscribers: list[asyncio.Queue[m.Msg]] = []
         #: rid -> the future its caller awaits; which reply is whose is the protocol's call
         self._waiters: dict[str, asyncio.Future[Reply | Rejected]] = {}
-        self._proto = OfficerProtocol(last_seq=sink.last_seq() if sink is not None else 0)
+        self._proto = OfficerProtocol(
+            last_seq=sink.last_seq() if sink is not None else 0,
+            epoch=sink.epoch() if _keeps_epoch(sink) else None,
+        )
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -346,8 +367,7 @@ class RelayClient:
             processor = asyncio.create_task(self._processor(inbound), name="relay-events")
             tasks += [reader, processor]
             await self._authenticate(ws)
-            sub = await self._exchange(ws, self._proto.subscribe())
-            assert isinstance(sub, m.Subscribed)
+            await self._subscribe(ws)
             await inbound.join()  # replayed events are durable before we say live
             self._backoff.reset()
             self._set(Trigger.SUBSCRIBED, attempt=0, reason="", next_attempt_at=None)
@@ -375,6 +395,29 @@ class RelayClient:
             self._proto.connection_lost()
             self._fail_pending()
             await ws.close()
+
+    async def _subscribe(self, ws: ClientConnection) -> m.Subscribed:
+        """Subscribe from the last durable seq of its epoch; if the relay says history was
+        lost, drop what the sink cached, tell the console (the `Subscribed` itself goes to
+        every subscriber, before any event of the new replay) and subscribe from 0."""
+        for _ in range(2):  # at most: told history_lost, then the replay from 0
+            if self._proto.lost is not None:  # just now, or on a socket lost since
+                await self._start_over(self._proto.lost)
+            sub = await self._exchange(ws, self._proto.subscribe())
+            assert isinstance(sub, m.Subscribed)
+            if not sub.history_lost:
+                if sub.epoch and _keeps_epoch(self.sink):
+                    await asyncio.to_thread(self.sink.keep_epoch, sub.epoch)
+                return sub
+            log.warning("the relay's event history was lost: reloading everything")
+        raise ConnectionError("the relay refused to replay its history from the start")
+
+    async def _start_over(self, lost: m.Subscribed) -> None:
+        if _keeps_epoch(self.sink):
+            await asyncio.to_thread(self.sink.start_over, lost.epoch)
+        self._proto.history_dropped()
+        for q in self._subscribers:
+            q.put_nowait(lost)
 
     # ------------------------------------------------------------ authentication
 

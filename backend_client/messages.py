@@ -695,18 +695,28 @@ class Subscribe(Msg, tag="subscribe"):
 
     Live operations see exercise traffic by default, marked (`exercise`, `pilot_id`,
     CAP status `Exercise`); `exclude_exercise` leaves every pilot's events out, replayed
-    and live."""
+    and live. `epoch` is the log's epoch the client's `since` belongs to (the last
+    `subscribed.epoch` it kept), None when it has none yet."""
 
     id: Ident
     since: NonNeg = 0
     exclude_exercise: bool = False
+    epoch: Annotated[str, Meta(max_length=64)] | None = None
 
 
 class Subscribed(Msg, tag="subscribed"):
-    """Replay done: every event up to `head` has been sent before this frame."""
+    """Replay done: every event up to `head` has been sent before this frame.
+
+    `epoch` names the event log (a random id; a new one when history was lost): the
+    client keeps it with its seq. `history_lost`: the client's `since` cannot be resumed
+    from (another epoch, or events it needs are gone); nothing was replayed and the
+    connection is not live: drop every cached item and subscribe again with since 0 and
+    this epoch. `epoch` is empty from a relay older than epochs."""
 
     re: str
     head: int
+    epoch: str = ""
+    history_lost: bool = False
 
 
 # ---- officer requests (those that change state carry an idempotency key `idem`)

@@ -10,7 +10,7 @@ here, and tested by feeding strings (tests/unit/test_protocol.py).
 
 An officer connection, step by step (docs/protocol.md section 5):
 
-    proto = OfficerProtocol(last_seq=cache.last_seq())
+    proto = OfficerProtocol(last_seq=cache.last_seq(), epoch=cache.epoch())
     proto.connection_made()
     rid, text = proto.login("dana", password, totp)  # or proto.resume(token); send text
     proto.receive(frame)      # -> [Reply(rid, ..., AuthOk)]; phase AUTHENTICATED
@@ -19,6 +19,10 @@ An officer connection, step by step (docs/protocol.md section 5):
     proto.receive(frame)      # -> [Reply(rid, ..., Subscribed)]; phase LIVE
     proto.confirm(seq)        # the event is durable: the next subscribe starts after it
     proto.connection_lost()   # -> rids still pending: fail their waiters
+
+A `Subscribed` with `history_lost` (the relay's log is another epoch, or the events after
+`since` are gone) leaves the phase AUTHENTICATED and the protocol starting over (seq 0,
+the relay's new epoch): the application drops what it cached, then subscribes again.
 """
 
 from __future__ import annotations
@@ -242,11 +246,18 @@ class OfficerProtocol(ClientProtocol):
     event already confirmed is never delivered twice.
     """
 
-    def __init__(self, last_seq: int = 0) -> None:
+    def __init__(self, last_seq: int = 0, epoch: str | None = None) -> None:
         super().__init__(codec.officer_outbound, prefix="c")
         self.last_seq = last_seq
+        #: the epoch of the log `last_seq` counts in (None: not known yet); the pair is
+        #: the resume point, as Centrifugo's stream position (offset, epoch)
+        self.epoch = epoch
         self.seq = SeqFilter(last_seq)
         self.phase = Phase.CLOSED
+        #: the `subscribed` that said history_lost, until the caller has dropped what it
+        #: cached (`history_dropped`): kept across sockets, so a link lost in between
+        #: still starts over before the next subscribe
+        self.lost: m.Subscribed | None = None
 
     # -- the sequence, one method per step (each raises IllegalTransition out of order)
 
@@ -266,7 +277,7 @@ class OfficerProtocol(ClientProtocol):
     def subscribe(self) -> tuple[str, str]:
         self.phase = next_phase(self.phase, Step.SUBSCRIBE)
         self.seq = SeqFilter(self.last_seq)
-        return super().send_request(m.Subscribe(id="", since=self.last_seq))
+        return super().send_request(m.Subscribe(id="", since=self.last_seq, epoch=self.epoch))
 
     def connection_lost(self) -> list[str]:
         self.phase = next_phase(self.phase, Step.CLOSE)
@@ -276,6 +287,18 @@ class OfficerProtocol(ClientProtocol):
         """The application made the event with `seq` durable: resume after it next time."""
         if seq > self.last_seq:
             self.last_seq = seq
+
+    def start_over(self, lost: m.Subscribed) -> None:
+        """History was lost: resume from nothing, in the relay's epoch (what the cache
+        holds must be dropped before the next subscribe, which replays the whole log)."""
+        self.last_seq = 0
+        self.seq = SeqFilter(0)
+        self.epoch = lost.epoch or None
+        self.lost = lost
+
+    def history_dropped(self) -> None:
+        """The application dropped what it cached: the loss is handled."""
+        self.lost = None
 
     # -- everything else
 
@@ -291,8 +314,12 @@ class OfficerProtocol(ClientProtocol):
             if isinstance(item, Reply):
                 if isinstance(item.msg, m.AuthOk) and isinstance(item.request, m.Login | m.Resume):
                     self.phase = next_phase(self.phase, Step.AUTH_OK)
+                elif isinstance(item.msg, m.Subscribed) and item.msg.history_lost:
+                    self.phase = next_phase(self.phase, Step.HISTORY_LOST)
+                    self.start_over(item.msg)
                 elif isinstance(item.msg, m.Subscribed):
                     self.phase = next_phase(self.phase, Step.SUBSCRIBED)
+                    self.epoch = item.msg.epoch or self.epoch
         return items
 
     def _event(self, msg: m.OfficerEvent) -> list[Incoming]:

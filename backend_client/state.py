@@ -77,6 +77,7 @@ class Step(Enum):
     AUTH_OK = "auth_ok"  # auth.ok answered it
     SUBSCRIBE = "subscribe"  # subscribe sent
     SUBSCRIBED = "subscribed"  # `subscribed` answered it: the replay is complete
+    HISTORY_LOST = "history_lost"  # `subscribed` said history_lost: start over, subscribe again
     CLOSE = "close"  # the socket is gone, whatever the phase
 
 
@@ -87,6 +88,7 @@ PHASES: dict[tuple[Phase, Step], Phase] = {
     (P.AUTHENTICATING, St.AUTH_OK): P.AUTHENTICATED,
     (P.AUTHENTICATED, St.SUBSCRIBE): P.REPLAYING,
     (P.REPLAYING, St.SUBSCRIBED): P.LIVE,
+    (P.REPLAYING, St.HISTORY_LOST): P.AUTHENTICATED,
 }
 for _p in Phase:
     PHASES[(_p, St.CLOSE)] = P.CLOSED

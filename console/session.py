@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -41,6 +42,12 @@ class ConsoleSession(QObject):
     request_failed = Signal(str)  # a message for the user
     #: this officer opened a report for the first time (it is no longer unread for them)
     report_opened = Signal(str)
+    #: the relay lost the history the views were built from (a restore, a new database):
+    #: the session has dropped every report, chat and alert (and told the report views
+    #: through `reports_erased`); a view keeping items of its own drops them now. It
+    #: carries the ids of the alerts dropped (a frozenset). The replay from seq 0 that
+    #: follows brings back what is true.
+    history_lost = Signal(object)
 
     #: what the report pane says while a media file is on its way, and its video button's tip
     media_loading_text = "Fetching from the relay…"
@@ -169,6 +176,10 @@ class ConsoleSession(QObject):
 
     def dispatch(self, event: m.Msg) -> None:
         """Turn one officer event into the matching signal (public for tests and replay)."""
+        if isinstance(event, m.Subscribed):  # not an event: the client's word on history
+            if event.history_lost:
+                self._start_over()
+            return
         self.event_received.emit(event)
         for listener in list(self._listeners):
             try:
@@ -211,6 +222,18 @@ class ConsoleSession(QObject):
                 self._media.pop(sha, None)
         self.tombstoned.update(event.tombstoned)
         self.reports_erased.emit(event)
+
+    def _start_over(self) -> None:
+        """Forget everything the events brought (the client emptied the cache already)."""
+        gone, alerts = list(self.reports), frozenset(self.alerts)
+        self.reports.clear()
+        self.chats.clear()
+        self.alerts.clear()
+        self.tombstoned = set()
+        self._media.clear()
+        if gone:  # the path every report view already follows to drop a report
+            self.reports_erased.emit(m.ReportErased(seq=0, at=time.time(), report_ids=gone))
+        self.history_lost.emit(alerts)
 
     def _report(self, report: m.Report, created: bool) -> None:
         self.reports[report.report_id] = report

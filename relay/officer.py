@@ -12,7 +12,7 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -31,6 +31,7 @@ from relay import (
     exports,
     history,
     incidents,
+    log_epoch,
     node_notes,
     passwords,
     pilot_review,
@@ -175,14 +176,19 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ session
 
     async def login(self, msg: m.Login) -> m.Msg:
-        """Password + TOTP. Limits first (a refused attempt costs no hash), then the officer
-        read, then scrypt on a worker thread (never the writer), then one write job that
-        takes the TOTP step atomically. Unknown users take every step too, against a dummy
+        """Password + TOTP. Limits first (a refused attempt costs no hash; the claim decides
+        for every relay on the database and counts this attempt: relay/signin.py), then
+        the officer read, then scrypt on a worker thread (never the writer), then one write
+        job that takes the TOTP step atomically and settles the claim. Unknown users take every step too, against a dummy
         hash and secret, and every failure is the same `bad_credentials`."""
         si, metrics, name = self.ctx.signin, self.ctx.metrics, msg.username
         addr = self._address()
         wait = si.limiter.retry_after(name, addr)
-        if wait > 0:
+        claim = None
+        if wait <= 0:  # not known to be locked here: the database decides, for every node
+            claim = await si.limiter.claim(self.ctx.db, name, addr)
+            wait = claim.wait
+        if wait > 0 or claim is None:
             self._refused_logins += 1
             most = self.ctx.config.login_refusals_before_close
             if most > 0 and self._refused_logins >= most:  # it ignores retry_after_s
@@ -192,26 +198,27 @@ class OfficerConnection(Endpoint):
         try:
             pw_ok = await si.passwords.check(msg.password, row.password_hash if row else None)
         except signin.Busy:
+            await si.limiter.release(self.ctx.db, claim)
             return self._rate_limited(msg.id, 1.0, "the relay is busy checking other logins")
         secret = si.box.open(row.totp_secret, row.username) if row else accounts.DUMMY_TOTP_SECRET
         step = accounts.match_totp(secret, msg.totp)
-        outcome, granted = await self.ctx.db.write(
-            _login_job(name, row.id if row else None, pw_ok, step, self.ctx.config)
+        (outcome, granted), locks = await self.ctx.db.write(
+            si.limiter.settled(
+                claim,
+                _login_job(name, row.id if row else None, pw_ok, step, self.ctx.config),
+                _login_settles,
+            )
         )
         metrics.logins.labels(outcome).inc()
+        for lock in locks:
+            metrics.login_lockouts.labels(lock.scope).inc()
         if granted is not None:
-            si.limiter.succeeded(name, addr)
             actor, token, expires = granted
             return self._authed(msg.id, actor, token, expires)
         if outcome == "disabled":
             raise ProtocolError(
                 ErrorCode.ACCOUNT_DISABLED, "this account is disabled: ask an administrator"
             )
-        locks = si.limiter.failed(name, addr)
-        if locks:
-            for lock in locks:
-                metrics.login_lockouts.labels(lock.scope).inc()
-            await self.ctx.db.write(_audit_lockouts(locks))
         raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "wrong user name, password or code")
 
     def _rate_limited(self, rid: str, wait: float, why: str) -> m.Error:
@@ -323,26 +330,31 @@ class OfficerConnection(Endpoint):
         if weak is not None:
             raise ProtocolError(ErrorCode.INVALID, weak)
         wait = si.limiter.retry_after(name, addr)
-        if wait > 0:
+        claim = None
+        if wait <= 0:
+            claim = await si.limiter.claim(self.ctx.db, name, addr)
+            wait = claim.wait
+        if wait > 0 or claim is None:
             return self._rate_limited(msg.id, wait, "too many failed attempts")
         row = await self.ctx.db.read(_officer_row(name))
         try:
             pw_ok = row is not None and await si.passwords.check(msg.current, row.password_hash)
             new_hash = await si.passwords.hash(msg.new) if pw_ok else ""
         except signin.Busy:
+            await si.limiter.release(self.ctx.db, claim)
             return self._rate_limited(msg.id, 1.0, "the relay is busy checking other logins")
         step = None
         if row is not None and pw_ok:
             step = accounts.match_totp(si.box.open(row.totp_secret, row.username), msg.totp)
-        changed = await self.ctx.db.write(
-            _password_job(self.actor, step, new_hash, keep=self.token_digest)
+        changed, _locks = await self.ctx.db.write(
+            si.limiter.settled(
+                claim,
+                _password_job(self.actor, step, new_hash, keep=self.token_digest),
+                lambda done: "ok" if done else "failed",
+            )
         )
         if changed:
-            si.limiter.succeeded(name, addr)
             return m.Ack(re=msg.id)
-        locks = si.limiter.failed(name, addr)
-        if locks:
-            await self.ctx.db.write(_audit_lockouts(locks))
         raise ProtocolError(ErrorCode.BAD_CREDENTIALS, "wrong current password or code")
 
     def _release(self) -> None:
@@ -375,7 +387,17 @@ class OfficerConnection(Endpoint):
     # ------------------------------------------------------------ event stream
 
     async def subscribe(self, msg: m.Subscribe) -> m.Msg | None:
+        """Replay after `since`, then live; unless the console's `since` cannot be resumed
+        in this log (relay/log_epoch.py): then `history_lost`, nothing replayed, not live."""
         hub, ws = self.ctx.hub, self.ws
+        at = await self.ctx.db.read(log_epoch.position)
+        head = max(at.head, self.ctx.db.head_seq)
+        epoch = at.epoch
+        if log_epoch.lost(msg.since, msg.epoch, replace(at, head=head)):
+            if msg.since > head:
+                epoch = await self.ctx.db.write(log_epoch.renewed_if_behind(msg.since))
+            hub.drop_officer(ws)
+            return m.Subscribed(re=msg.id, head=head, epoch=epoch, history_lost=True)
         hub.begin_replay(ws, msg.exclude_exercise)
         last = msg.since
         live_only = msg.exclude_exercise
@@ -397,7 +419,7 @@ class OfficerConnection(Endpoint):
                     await ws.send(text)
                     last = seq
             last = await self._flush(last)
-            await ws.send(codec.encode_text(m.Subscribed(re=msg.id, head=last)))
+            await ws.send(codec.encode_text(m.Subscribed(re=msg.id, head=last, epoch=epoch)))
             await self._flush(last)
             hub.go_live(ws)
             # the replay carried citizen messages sent while no console was live
@@ -843,15 +865,11 @@ def _password_job(
     return job
 
 
-def _audit_lockouts(locks: list[signin.Lockout]) -> Callable[[Tx], None]:
-    def job(tx: Tx) -> None:
-        for lock in locks:
-            name = lock.username[:200]
-            tx.audit(
-                name, "login.locked", name, scope=lock.scope, at=lock.address, seconds=lock.seconds
-            )
-
-    return job
+def _login_settles(done: tuple[str, _Granted | None]) -> signin.Settle:
+    """How a login's outcome ends its claim: a disabled account's right password and code
+    are not a guess (that attempt is forgotten), every other refusal is a failure."""
+    outcome = done[0]
+    return "ok" if outcome == "ok" else "void" if outcome == "disabled" else "failed"
 
 
 def _session_of(digest: str) -> Callable[[Any], tuple[Actor, float] | None]:

@@ -35,6 +35,7 @@ from relay import (
     cluster,
     evidence_api,
     keepalive,
+    log_epoch,
     node_notes,
     portal,
     reports,
@@ -102,6 +103,7 @@ class Relay:
         url = config.database_url or sqlite_url(data)
         engine = make_engine(url)
         migrate(engine)
+        log_epoch.ensure(engine, audit_seen=self._checkpointed[0])  # relay/log_epoch.py
         box = SecretBox.load_or_create(key_path(data, config.secrets_key))
         seal_plain_secrets(engine, box)
         self.db = Database(engine, on_events=self._published)

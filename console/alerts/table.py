@@ -57,6 +57,12 @@ class AlertTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return row
 
+    def clear(self) -> None:
+        """Every row goes (the relay lost the history they came from)."""
+        self.beginResetModel()
+        self.book = AlertBook()
+        self.endResetModel()
+
     def refresh(self) -> None:
         """Times and expiry move on without events: repaint every row."""
         if len(self.book):

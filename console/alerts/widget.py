@@ -235,6 +235,7 @@ class AlertsWidget(QWidget):
         for alert in session.alerts.values():
             self.model.upsert(alert)
         session.alert_changed.connect(self._alert_changed)
+        session.history_lost.connect(self._history_lost)
         session.outbox_changed.connect(self._outbox_changed)
         self._clock = QTimer(self)  # expiry and "today" move on without events
         self._clock.setInterval(30_000)
@@ -282,6 +283,11 @@ class AlertsWidget(QWidget):
             self.approval_waiting.emit(approval_waiting_text(alert))
 
     # ------------------------------------------------------------ events
+
+    def _history_lost(self, _alert_ids: frozenset[str]) -> None:
+        self.model.clear()
+        self._awaiting.clear()
+        self._update_buttons()
 
     def _alert_changed(self, alert: m.Alert) -> None:
         previous = self._awaiting.get(alert.alert_id)

@@ -114,6 +114,13 @@ class DashboardStats:
         self._responses: deque[tuple[float, float]] = deque()  # (responded at, seconds)
         self._curves: dict[str, DeliveryCurve] = {}
 
+    def clear(self) -> None:
+        """Forget every count (the relay lost the history they came from; its replay
+        from seq 0 counts again)."""
+        version = self.version
+        self.__init__(self.window_s, self.bin_s, self.include_exercise)  # type: ignore[misc]
+        self.version = version + 1
+
     # ------------------------------------------------------------ ingest
 
     def ingest(self, event: m.Msg) -> None:

@@ -137,6 +137,7 @@ class DashboardWidget(QWidget):
                 self.stats.alert_progress(alert, time.time())
         # live events carry who acted and when (exact first-response times, also on replay)
         session.event_received.connect(self.stats.ingest)
+        session.history_lost.connect(self._history_lost)
 
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -171,6 +172,9 @@ class DashboardWidget(QWidget):
         super().changeEvent(event)
 
     # ------------------------------------------------------------ events: ingest only
+
+    def _history_lost(self, _alert_ids: frozenset[str]) -> None:
+        self.stats.clear()
 
     def _chat(self, msg: m.ChatMessage) -> None:
         if msg.sender == "officer" and self.stats.counts_chat(msg):

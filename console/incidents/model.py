@@ -83,6 +83,12 @@ class IncidentsModel:
         #: bumped on every change that shows: the widget redraws when it moved
         self.version = 0
 
+    def clear(self) -> None:
+        """Forget everything (the relay lost the history it came from)."""
+        version = self.version
+        self.__init__()  # type: ignore[misc]
+        self.version = version + 1
+
     # ------------------------------------------------------------ ingest
 
     def opened(self, ref: str, title: str, by: str, at: float) -> None:

@@ -142,6 +142,7 @@ class IncidentsWidget(QWidget):
         self._timer.start()
         self._load()
         session.event_received.connect(self._event)
+        session.history_lost.connect(self._history_lost)
         self.redraw()
 
     # ------------------------------------------------------------ public interface
@@ -271,6 +272,9 @@ class IncidentsWidget(QWidget):
             except Exception:  # a stand-in cache (tests) or an unreadable one: live events only
                 known = []
         self.model.load(known, self.session.reports.values(), self.session.alerts.values())
+
+    def _history_lost(self, _alert_ids: frozenset[str]) -> None:
+        self.model.clear()
 
     def _event(self, event: m.Msg) -> None:
         self.model.apply(event)

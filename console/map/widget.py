@@ -148,6 +148,7 @@ class MapWidget(QWidget):
         session.report_changed.connect(self._report_changed)
         session.alert_changed.connect(self._alert_changed)
         session.reports_erased.connect(self._reports_erased)
+        session.history_lost.connect(self._alerts_lost)
 
         for report in session.reports.values():
             self._reports[report.report_id] = self._report_payload(report)
@@ -356,6 +357,14 @@ class MapWidget(QWidget):
             report = self.session.reports.get(report_id)
             if report is not None:
                 self._reports[report_id] = self._report_payload(report)
+        self._schedule()
+
+    def _alerts_lost(self, alert_ids: frozenset[str]) -> None:
+        """The relay lost the history these alerts came from: off the map."""
+        for alert_id in alert_ids:
+            self._alerts.pop(alert_id, None)
+            self._versions.pop(alert_id, None)
+            self._hidden_alerts.add(alert_id)
         self._schedule()
 
     def _alert_changed(self, alert: m.Alert) -> None:

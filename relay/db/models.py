@@ -389,3 +389,21 @@ class NodeNote(Base):
     expires: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: a chat mark's status
     status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class LoginFailure(Base):
+    """One failed officer login (or password change), shared by every relay on this
+    database so that N relays do not give a guesser N times the tries (relay/signin.py).
+
+    A row is written before the password is checked (the attempt counts until it is
+    known to be right) and deleted if it was; a success marks the pair's earlier rows
+    `cleared_at` (they no longer count for that user at that address, still for the
+    address and the user). Never a password; the user name and the address as the login
+    limits key them. Rows older than the longest memory of the limits are pruned."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    cleared_at: Mapped[float | None] = mapped_column(Float, nullable=True)

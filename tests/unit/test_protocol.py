@@ -243,6 +243,7 @@ def test_the_connection_sequence_step_by_step() -> None:
         "id": rid,
         "since": 41,
         "exclude_exercise": False,
+        "epoch": None,  # none known yet: the relay checks since alone
     }
     assert phase(p) is Phase.REPLAYING
     replay = [item for s in (42, 43) for item in p.receive(incident(s))]

@@ -46,6 +46,7 @@ EXPECTED_PHASES: dict[tuple[Phase, Step], Phase] = {
     (P.AUTHENTICATING, St.AUTH_OK): P.AUTHENTICATED,
     (P.AUTHENTICATED, St.SUBSCRIBE): P.REPLAYING,
     (P.REPLAYING, St.SUBSCRIBED): P.LIVE,
+    (P.REPLAYING, St.HISTORY_LOST): P.AUTHENTICATED,  # start over: subscribe again from 0
     **{(p, St.CLOSE): P.CLOSED for p in Phase},
 }
 
