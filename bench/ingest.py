@@ -68,31 +68,37 @@ TEXTS = (
 
 def child_main(
     conn: Connection,
-    url: str,
-    ca_path: str,
-    shares: list[int],
+    targets: list[tuple[str, str]],
+    shares: list[tuple[int, int]],
     inflight: int,
     cpus: list[int] | None,
 ) -> None:
+    """`shares`: (relay index in `targets`, reports to submit) for each device."""
     raise_nofile()
     if cpus:
         os.sched_setaffinity(0, cpus)
     try:
-        asyncio.run(asyncio.wait_for(_child(conn, url, ca_path, shares, inflight), HARD_DEADLINE_S))
+        asyncio.run(asyncio.wait_for(_child(conn, targets, shares, inflight), HARD_DEADLINE_S))
     except Exception as exc:
         with contextlib.suppress(Exception):
             conn.send(("error", repr(exc)))
 
 
 async def _child(
-    conn: Connection, url: str, ca_path: str, shares: list[int], inflight: int
+    conn: Connection, targets: list[tuple[str, str]], shares: list[tuple[int, int]], inflight: int
 ) -> None:
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_path)
+    ctxs = [ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca) for _, ca in targets]
     ids = itertools.count(1)
     pid = os.getpid()
 
-    async def open_device() -> ClientConnection:
-        ws = await connect(url, ssl=ctx, compression=None, max_size=2**20, open_timeout=30)
+    async def open_device(target: int) -> ClientConnection:
+        ws = await connect(
+            f"{targets[target][0]}/v1/citizen",
+            ssl=ctxs[target],
+            compression=None,
+            max_size=2**20,
+            open_timeout=30,
+        )
         rid = f"g{next(ids)}"
         await ws.send(codec.encode_text(m.DeviceRegister(id=rid, platform="bench")))
         async with asyncio.timeout(30):
@@ -104,7 +110,7 @@ async def _child(
             raise RuntimeError(f"register refused: {reply}")
         return ws
 
-    sockets = await asyncio.gather(*(open_device() for _ in shares))
+    sockets = await asyncio.gather(*(open_device(target) for target, _ in shares))
     conn.send(("ready", len(sockets)))
     loop = asyncio.get_running_loop()
     go: asyncio.Future[Any] = loop.create_future()
@@ -166,7 +172,7 @@ async def _child(
         await rx
 
     await asyncio.gather(
-        *(pump(i, ws, n) for i, (ws, n) in enumerate(zip(sockets, shares, strict=True)))
+        *(pump(i, ws, n) for i, (ws, (_, n)) in enumerate(zip(sockets, shares, strict=True)))
     )
     last_ack = time.time()
     conn.send(("done", first_send, last_ack, acked, latencies, errors[:5], len(errors)))
@@ -251,79 +257,178 @@ def summarize_py_spy(path: Path, top: int = 25) -> None:
         log(f"  {n / total:6.1%}  {f}")
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
+class RelayHost:
+    """One relay of the run, instrumented: the writer thread's CPU and wall time per batch
+    (the group-commit thread is where ingest spends its time, and its CPU time is robust
+    to other load on the machine; wall time is not), its batches and its process CPU.
+    Runs in this process (one relay) or in a process of its own (`relay_main`)."""
 
-    from relay.config import RelayConfig
-    from relay.db import models as db
-    from relay.db.engine import make_engine, sqlite_url
-    from relay.server import Relay
+    def __init__(self, data_dir: Path, database_url: str | None, node_id: str, args: Any):
+        from relay.config import RelayConfig
+        from relay.server import Relay
 
-    raise_nofile()
-    tmp = tempfile.TemporaryDirectory(prefix="lookout-ingest-")
-    data_dir = Path(tmp.name) / "relay"
-    relay = Relay(
-        RelayConfig(
-            data_dir=data_dir,
-            port=0,
-            wal_checkpoint_every_s=args.wal_checkpoint_every,
-            **BENCH_LIMITS,
+        self.relay = Relay(
+            RelayConfig(
+                data_dir=data_dir,
+                port=0,
+                database_url=database_url,
+                node_id=node_id,
+                wal_checkpoint_every_s=args.wal_checkpoint_every,
+                **BENCH_LIMITS,
+            )
         )
-    )
-    profiler: cProfile.Profile | None = None
-    if args.profile and py_spy() is None:
-        # cProfile the writer thread (where the group commit runs): wrap its target.
-        profiler = cProfile.Profile()
-        writer = relay.db._thread
-        relay.db._queue.put(None)  # stop the writer the relay started; start a profiled one
-        writer.join(5)
-        inner = relay.db._run
+        self.profiler: cProfile.Profile | None = None
+        self.writer = [0.0, 0.0, 0.0]  # thread CPU s, wall s inside _run_batch, max wall s
+        db_ = self.relay.db
+        inner_batch = db_._run_batch
+
+        def timed_batch(batch: Any) -> None:
+            c0, t0 = time.thread_time(), time.perf_counter()
+            inner_batch(batch)
+            wall = time.perf_counter() - t0
+            self.writer[0] += time.thread_time() - c0
+            self.writer[1] += wall
+            self.writer[2] = max(self.writer[2], wall)
+
+        db_._run_batch = timed_batch  # type: ignore[method-assign]
+        if args.early_lock:  # every batch takes the audit lock first (before late_lock)
+            attempt = db_._attempt
+
+            def early(batch: Any, now: float, isolate: bool, late: bool) -> Any:
+                return attempt(batch, now, isolate, False)
+
+            db_._attempt = early  # type: ignore[method-assign]
+        self.mark()
+
+    def profile_writer(self) -> None:
+        """cProfile the writer thread (where the group commit runs): wrap its target."""
+        self.profiler = cProfile.Profile()
+        db_ = self.relay.db
+        db_._queue.put(None)  # stop the writer the relay started; start a profiled one
+        db_._thread.join(5)
+        inner = db_._run
+        profiler = self.profiler
 
         def profiled() -> None:
-            assert profiler is not None
             profiler.runcall(inner)
 
-        relay.db._thread = threading.Thread(target=profiled, name="relay-writer", daemon=True)
-        relay.db._thread.start()
-    # Writer-thread CPU per batch: the group-commit thread is where ingest spends its time,
-    # and its CPU time is robust to other load on the machine (wall time is not).
-    writer_cpu = [0.0, 0.0]  # thread CPU seconds, wall seconds inside _run_batch
-    inner_batch = relay.db._run_batch
+        db_._thread = threading.Thread(target=profiled, name="relay-writer", daemon=True)
+        db_._thread.start()
 
-    def timed_batch(batch: Any) -> None:
-        c0, t0 = time.thread_time(), time.perf_counter()
-        inner_batch(batch)
-        writer_cpu[0] += time.thread_time() - c0
-        writer_cpu[1] += time.perf_counter() - t0
+    async def start(self) -> tuple[str, str]:
+        await self.relay.start()
+        assert self.relay.ca_path is not None
+        return self.relay.url, str(self.relay.ca_path)
 
-    relay.db._run_batch = timed_batch  # type: ignore[method-assign]
-    await relay.start()
-    assert relay.ca_path is not None
+    def mark(self) -> None:
+        """Count from here (after the devices registered)."""
+        self.batches0, self.jobs0 = self.relay.db.batches, self.relay.db.jobs
+        self.writer[:] = [0.0, 0.0, 0.0]
+        self.cpu0 = time.process_time()
+        self.lock0 = (self.relay.db.lock_wait_s, self.relay.db.lock_held_s)
+
+    def stats(self) -> dict[str, float]:
+        return {
+            "batches": self.relay.db.batches - self.batches0,
+            "jobs": self.relay.db.jobs - self.jobs0,
+            "writer_cpu_s": self.writer[0],
+            "writer_wall_s": self.writer[1],
+            "max_batch_s": self.writer[2],
+            "cpu_s": time.process_time() - self.cpu0,
+            "lock_wait_s": self.relay.db.lock_wait_s - self.lock0[0],
+            "lock_held_s": self.relay.db.lock_held_s - self.lock0[1],
+        }
+
+    async def stop(self) -> None:
+        await asyncio.wait_for(self.relay.stop(), 60)
+
+
+def relay_main(conn: Connection, data_dir: str, url: str, node_id: str, args: Any) -> None:
+    """A relay in a process of its own: ready, then mark, then stop (with its stats)."""
+    raise_nofile()
+
+    async def serve() -> None:
+        host = RelayHost(Path(data_dir), url, node_id, args)
+        conn.send(("ready", *(await host.start())))
+        for command in ("mark", "stop"):
+            await asyncio.to_thread(conn.poll, HARD_DEADLINE_S)
+            assert conn.recv() == command
+            if command == "mark":
+                host.mark()
+                conn.send(("marked",))
+        stats = host.stats()
+        await host.stop()
+        conn.send(("stats", stats))
+
+    try:
+        asyncio.run(asyncio.wait_for(serve(), HARD_DEADLINE_S))
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            conn.send(("error", repr(exc)))
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    raise_nofile()
+    with contextlib.ExitStack() as stack:
+        url = args.database_url
+        if args.postgres:
+            import _pg
+
+            url = stack.enter_context(_pg.durable_cluster())
+        return await run_on(args, url)
+
+
+async def run_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
+    from relay.db.engine import sqlite_url
+
+    tmp = tempfile.TemporaryDirectory(prefix="lookout-ingest-")
+    root = Path(tmp.name)
+    ctx_mp = mp.get_context("spawn")
+    local: RelayHost | None = None
+    nodes: list[tuple[mp.process.BaseProcess, Connection]] = []
+    targets: list[tuple[str, str]] = []  # (url, CA file) of each relay
+    observer = None
+    if url is not None and url.startswith("postgresql"):
+        import _pg
+
+        observer = _pg.Observer(url)
+    if args.relays == 1:
+        local = RelayHost(root / "relay", url, "", args)
+        if args.profile and py_spy() is None:
+            local.profile_writer()
+        targets.append(await local.start())
+    else:
+        for i in range(args.relays):  # one after another: the first one migrates
+            a, b = ctx_mp.Pipe()
+            p = ctx_mp.Process(
+                target=relay_main,
+                args=(b, str(root / f"relay-{i}"), url, f"bench-{i}", args),
+                daemon=True,
+            )
+            p.start()
+            b.close()
+            nodes.append((p, a))
+            targets.append(tuple((await recv_from(a, 120))[1:]))  # type: ignore[arg-type]
+    database_url = url or sqlite_url(root / "relay")
 
     cpus = sorted(os.sched_getaffinity(0))
     client_cpus = cpus[1:] if args.pin and len(cpus) >= 2 else None
-    log(f"relay at {relay.url}; clients on cpus {client_cpus or cpus}")
+    log(f"relays at {[t[0] for t in targets]}; clients on cpus {client_cpus or cpus}")
 
     k = args.connections
-    per_conn = [args.reports // k + (1 if i < args.reports % k else 0) for i in range(k)]
+    per_conn = [
+        (i % len(targets), args.reports // k + (1 if i < args.reports % k else 0)) for i in range(k)
+    ]
     groups = [per_conn[i :: args.procs] for i in range(args.procs)]
-    ctx_mp = mp.get_context("spawn")
     procs: list[tuple[mp.process.BaseProcess, Connection]] = []
     spy: subprocess.Popen[bytes] | None = None
+    stats: list[dict[str, float]] = []
     try:
         for g in groups:
             a, b = ctx_mp.Pipe()
             p = ctx_mp.Process(
                 target=child_main,
-                args=(
-                    b,
-                    f"{relay.url}/v1/citizen",
-                    str(relay.ca_path),
-                    g,
-                    args.inflight,
-                    client_cpus,
-                ),
+                args=(b, targets, g, args.inflight, client_cpus),
                 daemon=True,
             )
             p.start()
@@ -332,20 +437,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for _, c in procs:
             await recv_from(c, 60)
         log(
-            f"{k} devices registered over {len(procs)} processes; submitting {args.reports} reports"
+            f"{k} devices registered over {len(procs)} processes on {len(targets)} relays; "
+            f"submitting {args.reports} reports"
         )
-        if args.profile:
+        if args.profile and local is not None:
             Path(args.profile).mkdir(parents=True, exist_ok=True)
             spy = start_py_spy(Path(args.profile) / "relay.pyspy.txt")
             await asyncio.sleep(1.0)
-        batches0, jobs0 = relay.db.batches, relay.db.jobs
-        writer_cpu[:] = [0.0, 0.0]
-        cpu0 = time.process_time()
+        if local is not None:
+            local.mark()
+        for _, c in nodes:
+            c.send("mark")
+            await recv_from(c, 30)
+        if observer is not None:
+            observer.start()
         for _, c in procs:
             c.send("go")
         results = [await recv_from(c, HARD_DEADLINE_S) for _, c in procs]
-        batches, jobs = relay.db.batches - batches0, relay.db.jobs - jobs0
-        relay_cpu = time.process_time() - cpu0
+        server = observer.finish() if observer is not None else None
+        if local is not None:
+            stats.append(local.stats())
+        for _, c in nodes:
+            c.send("stop")
+        for _, c in nodes:
+            stats.append((await recv_from(c, 90))[1])
     finally:
         if spy is not None:
             spy.send_signal(2)
@@ -353,20 +468,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 spy.wait(20)
             except subprocess.TimeoutExpired:
                 spy.kill()
-        for proc, _ in procs:
+        for proc, _ in procs + nodes:
             await asyncio.to_thread(proc.join, 20)
             if proc.is_alive():
                 proc.terminate()
-        await asyncio.wait_for(relay.stop(), 60)
+        if local is not None:
+            await local.stop()
 
     if spy is not None and args.profile:
         summarize_py_spy(Path(args.profile) / "relay.pyspy.txt")
-    if profiler is not None and args.profile:
+    if local is not None and local.profiler is not None and args.profile:
         out = Path(args.profile) / "writer.pstats"
-        profiler.dump_stats(str(out))
+        local.profiler.dump_stats(str(out))
         log(f"writer thread profile: {out}")
-        stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("cumulative").print_stats(25)
+        pstats.Stats(local.profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
 
     first = min(r[1] for r in results)
     last = max(r[2] for r in results)
@@ -376,18 +491,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if n_err:
         log(f"{n_err} submits refused, e.g. {[e for r in results for e in r[5]][:3]}")
 
-    engine = make_engine(sqlite_url(data_dir))
-    with Session(engine) as s:
-        stored = set(s.scalars(select(db.Report.public_id)))
-    engine.dispose()
-    lost = len(set(acked) - stored)
+    import _pg
+
+    held = _pg.stored(database_url)
+    settings = observer.settings() if observer is not None else {"sqlite_synchronous": "FULL"}
+    lost = len(set(acked) - held["ids"])
     tmp.cleanup()
     elapsed = last - first
-    return {
+    batches = sum(int(x["batches"]) for x in stats)
+    jobs = sum(int(x["jobs"]) for x in stats)
+    result: dict[str, Any] = {
+        "database": "postgresql" if observer is not None else "sqlite",
+        "relays": len(targets),
         "reports": len(acked),
         "reports_per_s": round(len(acked) / elapsed, 1) if elapsed > 0 else None,
         "p99_ack_ms": round(pct(lat, 99), 2) if lat else None,
         "lost": lost,
+        "duplicates": held["duplicates"] + len(acked) - len(set(acked)),
+        "event_seq_gaps": held["event_seq_gaps"],
         "connections": k,
         "p50_ack_ms": round(pct(lat, 50), 2) if lat else None,
         "requested": args.reports,
@@ -397,12 +518,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "client_processes": len(procs),
         "commit_batches": batches,
         "jobs_per_batch": round(jobs / batches, 1) if batches else None,
-        "writer_cpu_ms_per_report": round(writer_cpu[0] * 1000 / max(1, jobs), 3),
-        "writer_wall_ms_per_report": round(writer_cpu[1] * 1000 / max(1, jobs), 3),
-        "relay_cpu_ms_per_report": round(relay_cpu * 1000 / max(1, jobs), 3),
+        "batch_ms_mean": round(sum(x["writer_wall_s"] for x in stats) * 1000 / max(1, batches), 2),
+        "batch_ms_max": round(max(x["max_batch_s"] for x in stats) * 1000, 1),
+        "writer_cpu_ms_per_report": round(
+            sum(x["writer_cpu_s"] for x in stats) * 1000 / max(1, jobs), 3
+        ),
+        "writer_wall_ms_per_report": round(
+            sum(x["writer_wall_s"] for x in stats) * 1000 / max(1, jobs), 3
+        ),
+        "relay_cpu_ms_per_report": round(sum(x["cpu_s"] for x in stats) * 1000 / max(1, jobs), 3),
+        # the audit lock per batch: taking it (waiting for other nodes' batches), holding it
+        "lock_wait_ms_per_batch": round(
+            sum(x["lock_wait_s"] for x in stats) * 1000 / max(1, batches), 2
+        ),
+        "lock_held_ms_per_batch": round(
+            sum(x["lock_held_s"] for x in stats) * 1000 / max(1, batches), 2
+        ),
+        "per_relay_reports": [int(x["jobs"]) for x in stats],
         "relay_pinned_apart": client_cpus is not None,
         "loadavg_1m": round(os.getloadavg()[0], 2),
+        "settings": settings,
     }
+    if server is not None:
+        result["postgres"] = server
+    return result
 
 
 def main() -> None:
@@ -418,6 +557,28 @@ def main() -> None:
         help="don't keep the clients off the relay's core",
     )
     ap.add_argument("--profile", metavar="DIR", help="write py-spy and cProfile output here")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="an empty PostgreSQL database (postgresql+psycopg://...); default: SQLite",
+    )
+    where.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL with fsync and synchronous_commit on (bench/_pg.py)",
+    )
+    ap.add_argument(
+        "--early-lock",
+        action="store_true",
+        help="every batch takes the audit lock before its jobs (the behaviour before late_lock)",
+    )
+    ap.add_argument(
+        "--relays",
+        type=int,
+        default=1,
+        help="relay processes sharing the (PostgreSQL) database; phones spread over them",
+    )
     ap.add_argument(
         "--wal-checkpoint-every",
         type=float,
@@ -426,8 +587,10 @@ def main() -> None:
         help="the relay's WAL truncation interval (privacy at rest); 1 shows its cost",
     )
     args = ap.parse_args()
-    if min(args.reports, args.connections, args.inflight, args.procs) < 1:
-        ap.error("--reports, --connections, --inflight and --procs must be positive")
+    if min(args.reports, args.connections, args.inflight, args.procs, args.relays) < 1:
+        ap.error("--reports, --connections, --inflight, --procs and --relays must be positive")
+    if args.relays > 1 and not (args.postgres or args.database_url):
+        ap.error("--relays above 1 needs PostgreSQL (--postgres or --database-url)")
     if args.procs > args.connections:
         ap.error("--procs must not exceed --connections")
     result = asyncio.run(asyncio.wait_for(run(args), HARD_DEADLINE_S))

@@ -3,7 +3,8 @@
 `start_cluster()` finds the server binaries (PATH, then /usr/lib/postgresql/*/bin, newest
 first), runs `initdb` into a fresh temporary directory and starts the server listening only
 on 127.0.0.1 (a free port) and on a unix socket inside that directory, with durability off
-(`fsync=off`: a test cluster is thrown away). `create_database()` returns a SQLAlchemy URL
+(`fsync=off`: a test cluster is thrown away) unless `settings` say otherwise (the ingest
+benchmark runs with fsync and synchronous_commit on). `create_database()` returns a SQLAlchemy URL
 (`postgresql+psycopg://...`) for a new, empty database. `stop()` shuts the server down and
 deletes the directory.
 
@@ -87,6 +88,8 @@ class PostgresCluster:
     port: int
     password: str
     prefix: list[str] = field(default_factory=list)  # run-as-user argv prefix (root only)
+    #: server settings over the test defaults (a benchmark wants fsync=on)
+    settings: dict[str, str] = field(default_factory=dict)
     _dbs: int = 0
     _running: bool = False
 
@@ -144,18 +147,18 @@ class PostgresCluster:
         pwfile.unlink()
 
     def _start(self) -> None:
-        opts = " ".join(
-            [
-                "-c listen_addresses=127.0.0.1",
-                f"-c port={self.port}",
-                f"-c unix_socket_directories={self.root}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=100",
-                "-c timezone=UTC",
-            ]
-        )
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "port": str(self.port),
+            "unix_socket_directories": str(self.root),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "100",
+            "timezone": "UTC",
+            **self.settings,
+        }
+        opts = " ".join(f"-c {name}={value}" for name, value in settings.items())
         self._pg(
             "pg_ctl",
             "-D",
@@ -210,8 +213,11 @@ class PostgresCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster(bindir: Path | None = None) -> PostgresCluster:
-    """Start a fresh cluster; raises PostgresUnavailable when there are no binaries."""
+def start_cluster(
+    bindir: Path | None = None, settings: dict[str, str] | None = None
+) -> PostgresCluster:
+    """Start a fresh cluster; raises PostgresUnavailable when there are no binaries.
+    `settings` override the server's test defaults (`-c name=value`, no spaces)."""
     bindir = bindir or find_bindir()
     if bindir is None:
         raise PostgresUnavailable(
@@ -225,7 +231,7 @@ def start_cluster(bindir: Path | None = None) -> PostgresCluster:
         parent = "/tmp"  # $TMPDIR may sit under /root, which the service user cannot enter
     root = Path(tempfile.mkdtemp(prefix="lookout-pg-", dir=parent))
     os.chmod(root, 0o700)
-    cluster = PostgresCluster(bindir, root, 0, secrets.token_hex(16), prefix)
+    cluster = PostgresCluster(bindir, root, 0, secrets.token_hex(16), prefix, dict(settings or {}))
     cluster._chown(root)
     try:
         cluster._init()
