@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from tests.support import postgres
@@ -77,8 +79,24 @@ class Observer:
             except Exception:  # an external server without the library: no statements
                 self.statements = False
             conn.execute("SELECT pg_stat_reset_shared('wal')")
+        self.cpu0 = self._server_cpu()
         self._thread = threading.Thread(target=self._sample, name="pg-sampler", daemon=True)
         self._thread.start()
+
+    def _server_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each server process (backends, WAL writer, checkpointer),
+        from /proc: the server runs on this machine (a throwaway one; {} for another)."""
+        with _connect(self.url) as conn:
+            pids = [int(p) for (p,) in conn.execute("SELECT pid FROM pg_stat_activity")]
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[int, float] = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return out
 
     def _sample(self) -> None:
         query = (
@@ -97,7 +115,10 @@ class Observer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-        out: dict[str, Any] = {}
+        cpu1 = self._server_cpu()
+        out: dict[str, Any] = {
+            "cpu_s": sum(t - self.cpu0.get(pid, 0.0) for pid, t in cpu1.items()),
+        }
         with _connect(self.url) as conn:
             wal = conn.execute(
                 "SELECT wal_records, wal_bytes, wal_write, wal_sync, "

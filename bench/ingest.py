@@ -19,6 +19,16 @@ are pinned away from the first core, so the relay has a core to itself (`--no-pi
 switch that off). `--profile DIR` samples the relay process with py-spy (collapsed stacks
 per thread in DIR/relay.pyspy.txt; py-spy from PATH, $PY_SPY or the venv) and prints the
 hottest relay functions; without py-spy it cProfiles the writer thread instead.
+
+On PostgreSQL (issue 15 item 6; docs/scaling-ingest.md): `--postgres` starts a throwaway
+server with fsync, synchronous_commit and full_page_writes on (bench/_pg.py; the JSON's
+`settings` are the server's own SHOW), `--database-url URL` uses an empty database of
+yours, and `--relays N` runs N relay processes on it with the devices spread round robin
+over them. `lost` (acknowledged, not stored), `duplicates` and `event_seq_gaps` are
+counted by SELECT afterwards; `postgres` says where the server's time went
+(pg_stat_statements, pg_stat_wal, sampled pg_stat_activity) and the `*_cpu_ms_per_report`
+figures split the CPU between the relays, the server and the clients.
+`bench/ingest_compare.py` runs the setups side by side.
 Progress goes to stderr; the last line printed is one JSON object.
 """
 
@@ -127,6 +137,7 @@ async def _child(
     latencies: list[float] = []
     errors: list[str] = []
     first_send = time.time()
+    cpu0 = time.process_time()
 
     async def pump(ci: int, ws: ClientConnection, n: int) -> None:
         sent_at: dict[str, float] = {}
@@ -175,7 +186,8 @@ async def _child(
         *(pump(i, ws, n) for i, (ws, (_, n)) in enumerate(zip(sockets, shares, strict=True)))
     )
     last_ack = time.time()
-    conn.send(("done", first_send, last_ack, acked, latencies, errors[:5], len(errors)))
+    cpu = time.process_time() - cpu0
+    conn.send(("done", first_send, last_ack, acked, latencies, errors[:5], len(errors), cpu))
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
@@ -267,6 +279,8 @@ class RelayHost:
         from relay.config import RelayConfig
         from relay.server import Relay
 
+        if args.switch_interval:  # how soon a thread waiting for the GIL asks for it
+            sys.setswitchinterval(args.switch_interval / 1000)
         self.relay = Relay(
             RelayConfig(
                 data_dir=data_dir,
@@ -291,13 +305,6 @@ class RelayHost:
             self.writer[2] = max(self.writer[2], wall)
 
         db_._run_batch = timed_batch  # type: ignore[method-assign]
-        if args.early_lock:  # every batch takes the audit lock first (before late_lock)
-            attempt = db_._attempt
-
-            def early(batch: Any, now: float, isolate: bool, late: bool) -> Any:
-                return attempt(batch, now, isolate, False)
-
-            db_._attempt = early  # type: ignore[method-assign]
         self.mark()
 
     def profile_writer(self) -> None:
@@ -326,6 +333,12 @@ class RelayHost:
         self.writer[:] = [0.0, 0.0, 0.0]
         self.cpu0 = time.process_time()
         self.lock0 = (self.relay.db.lock_wait_s, self.relay.db.lock_held_s)
+        self.reads0 = self._follower_reads()
+
+    def _follower_reads(self) -> int:
+        """Reads of the shared log for other nodes' events (relay/cluster.py), 0 alone."""
+        follower = self.relay.follower
+        return follower.reads if follower is not None else 0
 
     def stats(self) -> dict[str, float]:
         return {
@@ -337,6 +350,7 @@ class RelayHost:
             "cpu_s": time.process_time() - self.cpu0,
             "lock_wait_s": self.relay.db.lock_wait_s - self.lock0[0],
             "lock_held_s": self.relay.db.lock_held_s - self.lock0[1],
+            "follower_reads": self._follower_reads() - self.reads0,
         }
 
     async def stop(self) -> None:
@@ -408,7 +422,8 @@ async def run_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
             p.start()
             b.close()
             nodes.append((p, a))
-            targets.append(tuple((await recv_from(a, 120))[1:]))  # type: ignore[arg-type]
+            _, relay_url, ca = await recv_from(a, 120)
+            targets.append((relay_url, ca))
     database_url = url or sqlite_url(root / "relay")
 
     cpus = sorted(os.sched_getaffinity(0))
@@ -527,6 +542,7 @@ async def run_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
             sum(x["writer_wall_s"] for x in stats) * 1000 / max(1, jobs), 3
         ),
         "relay_cpu_ms_per_report": round(sum(x["cpu_s"] for x in stats) * 1000 / max(1, jobs), 3),
+        "client_cpu_ms_per_report": round(sum(r[7] for r in results) * 1000 / max(1, jobs), 3),
         # the audit lock per batch: taking it (waiting for other nodes' batches), holding it
         "lock_wait_ms_per_batch": round(
             sum(x["lock_wait_s"] for x in stats) * 1000 / max(1, batches), 2
@@ -535,11 +551,13 @@ async def run_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
             sum(x["lock_held_s"] for x in stats) * 1000 / max(1, batches), 2
         ),
         "per_relay_reports": [int(x["jobs"]) for x in stats],
+        "follower_reads": sum(int(x["follower_reads"]) for x in stats),
         "relay_pinned_apart": client_cpus is not None,
         "loadavg_1m": round(os.getloadavg()[0], 2),
         "settings": settings,
     }
     if server is not None:
+        result["postgres_cpu_ms_per_report"] = round(server.pop("cpu_s") * 1000 / max(1, jobs), 3)
         result["postgres"] = server
     return result
 
@@ -569,9 +587,10 @@ def main() -> None:
         help="start a throwaway PostgreSQL with fsync and synchronous_commit on (bench/_pg.py)",
     )
     ap.add_argument(
-        "--early-lock",
-        action="store_true",
-        help="every batch takes the audit lock before its jobs (the behaviour before late_lock)",
+        "--switch-interval",
+        type=float,
+        metavar="MS",
+        help="the relays' sys.setswitchinterval (Python's default is 5 ms)",
     )
     ap.add_argument(
         "--relays",

@@ -5,9 +5,7 @@
 Runs bench/ingest.py once per setup and repeat, the setups interleaved (so a slow minute
 on a shared machine hits every setup alike, not one): SQLite with one relay (the
 baseline), PostgreSQL with one relay and with `--relays` relays (each run on a fresh
-throwaway server with fsync and synchronous_commit on, bench/_pg.py), and with
-`--early-lock` the several relays again taking the audit lock first in every batch (how
-relay/db/uow.py worked before `late_lock`). Each run's JSON goes to stderr as it ends;
+throwaway server with fsync and synchronous_commit on, bench/_pg.py). Each run's JSON goes to stderr as it ends;
 the last line printed is one JSON object: per setup, the median of each figure and the
 runs' reports_per_s, lost and duplicates.
 """
@@ -34,19 +32,19 @@ FIGURES = (
     "lock_held_ms_per_batch",
     "writer_cpu_ms_per_report",
     "relay_cpu_ms_per_report",
+    "postgres_cpu_ms_per_report",
+    "client_cpu_ms_per_report",
+    "follower_reads",
     "loadavg_1m",
 )
 
 
-def setups(relays: int, early: bool) -> dict[str, list[str]]:
-    out = {
+def setups(relays: int) -> dict[str, list[str]]:
+    return {
         "sqlite_1": [],
         "postgres_1": ["--postgres"],
         f"postgres_{relays}": ["--postgres", "--relays", str(relays), "--procs", "2"],
     }
-    if early:
-        out[f"postgres_{relays}_early_lock"] = [*out[f"postgres_{relays}"], "--early-lock"]
-    return out
 
 
 def run_one(extra: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -64,9 +62,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--reports", type=int, default=20000)
     ap.add_argument("--relays", type=int, default=3)
-    ap.add_argument("--no-early-lock", dest="early", action="store_false")
     args = ap.parse_args()
-    plan = setups(args.relays, args.early)
+    plan = setups(args.relays)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in plan}
     for i in range(args.repeats):
         for name, extra in plan.items():

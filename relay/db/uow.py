@@ -186,6 +186,9 @@ class Database:
         self._thread = threading.Thread(target=self._run, name="relay-writer", daemon=True)
         self._thread.start()
         self.batches = 0
+        #: seconds batches waited for the audit lock, and held it to COMMIT (bench/ingest.py:
+        #: on a shared log every node's batch takes it, so this is where nodes queue)
+        self.lock_wait_s = self.lock_held_s = 0.0
         self.jobs = 0
         #: told (seconds, jobs) on the writer thread after each batch commits (the metrics)
         self.on_commit: Callable[[float, int], None] | None = None
@@ -328,7 +331,10 @@ class Database:
         outcomes: list[tuple[_Job, bool, Any, Tx | None]] = []
         with self.sessions() as s, s.begin():
             # another process (an admin command) may have appended to the audit chain
+            asked = time.perf_counter()
             self._audit_head = lock_audit_head(s)
+            locked = time.perf_counter()
+            self.lock_wait_s += locked - asked
             if self.shared_log:  # another node may have appended since our last batch
                 self._next_seq, self._next_note = (head + 1 for head in _shared_heads(s))
             for job in batch:
@@ -381,6 +387,7 @@ class Database:
                 s.execute(update(db.Counter).where(db.Counter.name == NOTE_HEAD).values(value=last))
                 if self.announce is not None:
                     self.announce(s, "notes", int(notes[0]["seq"]), last)
+        self.lock_held_s += time.perf_counter() - locked  # to the end of COMMIT
         return outcomes
 
 
