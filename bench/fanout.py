@@ -340,11 +340,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ] = {}  # alert_id -> (wall, cost s, cpu s, frame)
     original = relay.delivery.deliver_alert
 
-    def timed_deliver(alert: m.Alert, keys: Any) -> None:
+    def timed_deliver(alert: m.Alert, keys: Any, started: float | None = None) -> None:
         wall = time.time()
         c0 = time.thread_time()
         t0 = time.perf_counter()
-        original(alert, keys)
+        original(alert, keys, started)
         cost = time.perf_counter() - t0
         cpu = time.thread_time() - c0
         from relay import wire  # the frame the relay just sent, rebuilt outside the timing
