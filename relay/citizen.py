@@ -141,6 +141,9 @@ class CitizenConnection(Endpoint):
 
     def _attach(self, key: int, pseudonym: str, mask: int, generation: int = 0) -> None:
         self.device_key, self.pseudonym, self.mask = key, pseudonym, mask
+        # signed in from here: the auth deadline must not close a phone already told
+        # `device.authed` while its held alerts and chat are still being read and sent
+        self.signed_in = True
         stale = self.ctx.hub.attach_citizen(key, self.ws, generation)
         if stale is not None:
             self.ctx.spawn(stale.close(1000, "replaced by a newer connection"))

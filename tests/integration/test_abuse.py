@@ -457,6 +457,33 @@ async def test_a_socket_that_never_authenticates_is_closed(limited: Start) -> No
     assert isinstance(await off.request(m.Ping(id=next_id())), m.Pong)
 
 
+async def test_a_device_told_authed_is_not_closed_while_its_held_alerts_are_read(
+    limited: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`device.authed` goes out before the held alerts and chat are read: a slow read (a
+    busy database) must not let the deadline close the phone just told it is signed in."""
+    from relay import alerts
+
+    r = await limited(auth_deadline_s=0.5)
+    phone, reg = await device(r)
+    await phone.close()
+    held_for = alerts.held_for
+
+    def slow_held_for(key: int, now: float) -> Callable[[Any], list[m.Alert]]:
+        query = held_for(key, now)
+
+        def slow(s: Any) -> list[m.Alert]:
+            time.sleep(1.0)  # on the relay's reader thread, past the deadline
+            return query(s)
+
+        return slow
+
+    monkeypatch.setattr(alerts, "held_for", slow_held_for)
+    back = await device_back(r, reg)
+    await wait_seconds(1.5)
+    assert isinstance(await back.request(m.Ping(id=next_id())), m.Pong)
+
+
 # ---------------------------------------------------------------- decoding
 
 
