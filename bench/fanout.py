@@ -4,12 +4,13 @@
     python bench/fanout.py --devices 200 --rounds 1  # quick check
 
 A relay runs in this process (temporary data dir, its own TLS CA, loopback only). Citizen
-devices are real TLS websocket clients spread over `--procs` child processes: each child
-opens its share of connections (`--batch` handshakes in flight at a time), registers every
-device, sends its categories ("burglary") and a location inside a fence around Preston,
-then reports ready. A child stamps `time.time()` on every `alert.deliver` frame it receives
-and keys it by the `alert_id` inside the frame. The machine has one clock, so arrival time
-minus a send time taken in the relay process is the one-way latency. With two or more
+devices are real TLS websocket clients spread over `--procs` child processes
+(bench/_phones.py): each child opens its share of connections (`--batch` handshakes in
+flight at a time), registers every device, sends its categories ("burglary") and a
+location inside a fence around Preston, then reports ready. A child stamps `time.time()`
+on every `alert.deliver` frame it receives and keys it by the `alert_id` inside the frame.
+The machine has one clock, so arrival time minus a send time taken in the relay process is
+the one-way latency (these phones do not acknowledge alerts). With two or more
 cores the relay is pinned to the first and the clients to the rest (`--no-pin` to switch
 off), so the clients' TLS work does not preempt the relay mid-broadcast; the children
 freeze and disable their garbage collector after set-up (they are the instrument).
@@ -36,36 +37,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gc
-import itertools
 import json
-import multiprocessing as mp
 import os
-import random
-import ssl
 import statistics
 import sys
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _phones
 from _common import (
     BENCH_LIMITS,
     HARD_DEADLINE_S,
-    PRESTON,
-    citizen_request,
+    Officer,
+    fence_ring,
     make_log,
     pct,
     raise_nofile,
+    round_info,
 )
 
 from backend_client import codec
@@ -73,240 +68,8 @@ from backend_client import messages as m
 
 log = make_log("fanout")
 
-FENCE = (0.020, 0.032)  # half-height (deg lat), half-width (deg lon): about 4.4 km x 4.2 km
 PASSWORD = "vivid lantern harbour 7"
 OFFICER = "bench"
-
-_ids = itertools.count(1)
-
-
-def fence_ring() -> list[tuple[float, float]]:
-    lat0, lon0 = PRESTON
-    dlat, dlon = FENCE
-    return [
-        (lon0 - dlon, lat0 - dlat),
-        (lon0 + dlon, lat0 - dlat),
-        (lon0 + dlon, lat0 + dlat),
-        (lon0 - dlon, lat0 + dlat),
-    ]
-
-
-# ====================================================================== child process
-
-
-class _AlertId(msgspec.Struct):
-    alert_id: str
-
-
-class _Deliver(msgspec.Struct):
-    alert: _AlertId
-
-
-_deliver_decoder = msgspec.json.Decoder(_Deliver)
-
-
-def child_main(
-    conn: Connection,
-    url: str,
-    ca_path: str,
-    n: int,
-    seed: int,
-    batch: int,
-    deadline: float,
-    cpus: list[int] | None,
-    nice: int,
-) -> None:
-    raise_nofile()
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    if nice:
-        os.nice(nice)
-    try:
-        asyncio.run(asyncio.wait_for(_child(conn, url, ca_path, n, seed, batch), deadline))
-    except Exception as exc:  # tell the parent, never hang it
-        with contextlib.suppress(Exception):
-            conn.send(("error", repr(exc)))
-
-
-async def _child(conn: Connection, url: str, ca_path: str, n: int, seed: int, batch: int) -> None:
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_path)
-    rng = random.Random(seed)
-    lat0, lon0 = PRESTON
-    dlat, dlon = FENCE
-    arrivals: dict[str, list[float]] = {}
-    conns: list[ClientConnection] = []
-    readers: list[asyncio.Task[None]] = []
-    failures: list[str] = []
-    sem = asyncio.Semaphore(batch)
-    expected = 0
-
-    def on_arrival(alert_id: str, t: float) -> None:
-        got = arrivals.setdefault(alert_id, [])
-        got.append(t)
-        if len(got) == expected:
-            conn.send(("got", alert_id))
-
-    async def reader(ws: ClientConnection) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for frame in ws:
-                t = time.time()  # first thing: the arrival stamp
-                if isinstance(frame, str) and '"alert.deliver"' in frame:
-                    on_arrival(_deliver_decoder.decode(frame).alert.alert_id, t)
-
-    async def one(i: int) -> None:
-        async with sem:
-            try:
-                ws = await connect(
-                    url,
-                    ssl=ctx,
-                    compression=None,
-                    max_size=2**20,
-                    open_timeout=60,
-                    ping_interval=None,  # the relay pings us; answer, don't add our own
-                    close_timeout=2,
-                )
-            except Exception as exc:
-                failures.append(f"connect: {exc!r}")
-                return
-            try:
-                reg = await citizen_request(
-                    ws, m.DeviceRegister(id=f"r{next(_ids)}", platform="bench")
-                )
-                assert isinstance(reg, m.DeviceRegistered), reg
-                cats = await citizen_request(
-                    ws, m.SetCategories(id=f"c{next(_ids)}", categories=["burglary"])
-                )
-                assert isinstance(cats, m.Ack), cats
-                lat = lat0 + rng.uniform(-0.9, 0.9) * dlat
-                lon = lon0 + rng.uniform(-0.9, 0.9) * dlon
-                loc = await citizen_request(
-                    ws, m.LocationUpdate(id=f"l{next(_ids)}", lat=lat, lon=lon)
-                )
-                assert isinstance(loc, m.Ack), loc
-            except Exception as exc:
-                failures.append(f"register: {exc!r}")
-                await ws.close()
-                return
-            conns.append(ws)
-            readers.append(asyncio.create_task(reader(ws)))
-
-    await asyncio.gather(*(one(i) for i in range(n)))
-    expected = len(conns)
-    # The client is the measuring instrument: keep its garbage collector from pausing it
-    # mid-measurement (a full pass over 2,500 connections' objects takes ~100 ms).
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    conn.send(("ready", len(conns), failures[:5], len(failures)))
-
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[Any] = asyncio.Queue()
-    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
-    while True:
-        cmd = await commands.get()
-        if cmd == "collect":
-            conn.send(("arrivals", arrivals))
-        elif cmd == "close":
-            loop.remove_reader(conn.fileno())
-            await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
-            for t in readers:
-                t.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
-            conn.send(("closed",))
-            return
-
-
-# ====================================================================== parent process
-
-
-class Child:
-    def __init__(self, proc: mp.process.BaseProcess, conn: Connection, n: int) -> None:
-        self.proc, self.conn, self.n = proc, conn, n
-        self.ready = 0
-        self.got: set[str] = set()
-        self.inbox: list[Any] = []
-
-    async def recv(self, timeout: float) -> Any:
-        if not await asyncio.to_thread(self.conn.poll, timeout):
-            raise TimeoutError(f"child {self.proc.pid}: nothing within {timeout}s")
-        msg = self.conn.recv()
-        if msg[0] == "error":
-            raise RuntimeError(f"child {self.proc.pid} failed: {msg[1]}")
-        return msg
-
-    async def expect(self, kind: str, timeout: float) -> Any:
-        """The next message of `kind`; `got` notices seen on the way are remembered."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            msg = await self.recv(max(0.01, end - loop.time()))
-            if msg[0] == "got":
-                self.got.add(msg[1])
-                if kind == "got":
-                    return msg
-            elif msg[0] == kind:
-                return msg
-
-    async def wait_got(self, alert_id: str, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while alert_id not in self.got:
-            if loop.time() >= end:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await self.expect("got", end - loop.time())
-        return True
-
-
-class Officer:
-    """An officer console reduced to what the benchmark needs: login and alert.send."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    @classmethod
-    async def login(cls, url: str, ctx: ssl.SSLContext, totp: str) -> Officer:
-        ws = await connect(url, ssl=ctx, compression=None, max_size=2**20, open_timeout=30)
-        me = cls(ws)
-        ok = await me.request(
-            m.Login(id=me.next_id(), username=OFFICER, password=PASSWORD, totp=totp)
-        )
-        if not isinstance(ok, m.AuthOk):
-            raise RuntimeError(f"officer login failed: {ok}")
-        return me
-
-    @staticmethod
-    def next_id() -> str:
-        return f"o{next(_ids)}"
-
-    async def send(self, msg: Any) -> None:
-        await self.ws.send(codec.encode_text(msg))
-
-    async def reply_to(self, rid: str, timeout: float = 60.0) -> m.Msg:
-        async with asyncio.timeout(timeout):
-            while True:
-                reply = codec.officer_outbound.decode(await self.ws.recv())
-                if getattr(reply, "re", None) == rid:
-                    return reply
-
-    async def request(self, msg: Any, timeout: float = 60.0) -> m.Msg:
-        await self.send(msg)
-        return await self.reply_to(msg.id, timeout)
-
-
-def round_info(area: m.Polygon, r: int) -> m.AlertInfo:
-    """The alert of round `r`: the relay's send and the baseline carry frames of one shape."""
-    return m.AlertInfo(
-        categories=["burglary"],
-        area=area,
-        area_desc="Preston centre (benchmark fence)",
-        headline=f"Burglaries reported nearby (round {r + 1})",
-        description="Several homes broken into this evening. Lock doors and windows.",
-        instruction="Report anything suspicious through the app; call 999 in an emergency.",
-        contact="Preston neighbourhood team, 101",
-        incident_ref="INC-BENCH",
-        expires_at=time.time() + 3600,
-    )
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -340,11 +103,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ] = {}  # alert_id -> (wall, cost s, cpu s, frame)
     original = relay.delivery.deliver_alert
 
-    def timed_deliver(alert: m.Alert, keys: Any) -> None:
+    def timed_deliver(alert: m.Alert, keys: Any, started: float | None = None) -> None:
         wall = time.time()
         c0 = time.thread_time()
         t0 = time.perf_counter()
-        original(alert, keys)
+        original(alert, keys, started)
         cost = time.perf_counter() - t0
         cpu = time.thread_time() - c0
         from relay import wire  # the frame the relay just sent, rebuilt outside the timing
@@ -364,42 +127,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         pinned = True
         client_cpus = cpus[1:] if args.client_cpus == "rest" else None
         log(f"relay pinned to cpu {cpus[0]}, clients to {client_cpus}")
-    children: list[Child] = []
-    ctx_mp = mp.get_context("spawn")
-    shares = [
-        args.devices // args.procs + (1 if i < args.devices % args.procs else 0)
-        for i in range(args.procs)
-    ]
+    children: list[_phones.Child] = []
     officer: Officer | None = None
     try:
         t_setup = time.perf_counter()
-        for i, n in enumerate(shares):
-            parent_end, child_end = ctx_mp.Pipe()
-            proc = ctx_mp.Process(
-                target=child_main,
-                args=(
-                    child_end,
-                    f"{relay.url}/v1/citizen",
-                    str(relay.ca_path),
-                    n,
-                    1000 + i,
-                    args.batch,
-                    HARD_DEADLINE_S,
-                    client_cpus,
-                    args.client_nice,
-                ),
-                daemon=True,
+        children = _phones.start(
+            _phones.Plan(
+                urls=(f"{relay.url}/v1/citizen",),
+                ca_path=str(relay.ca_path),
+                n=n,
+                seed=1000 + i,
+                batch=args.batch,
+                deadline=HARD_DEADLINE_S,
+                cpus=tuple(client_cpus) if client_cpus else None,
+                nice=args.client_nice,
             )
-            proc.start()
-            child_end.close()
-            children.append(Child(proc, parent_end, n))
-        connected = 0
-        for c in children:
-            msg = await c.expect("ready", args.setup_timeout)
-            c.ready = msg[1]
-            connected += c.ready
-            if msg[3]:
-                log(f"child {c.proc.pid}: {msg[3]} devices failed, e.g. {msg[2]}")
+            for i, n in enumerate(_phones.shares(args.devices, args.procs))
+        )
+        connected = await _phones.ready(children, args.setup_timeout, log)
         log(
             f"{connected}/{args.devices} devices connected and registered over {len(children)} processes "
             f"in {time.perf_counter() - t_setup:.1f}s; relay holds {len(relay.hub.citizens)}"
@@ -410,6 +155,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         officer = await Officer.login(
             f"{relay.url}/v1/officer",
             tls.client_ssl_context(relay.ca_path),
+            OFFICER,
+            PASSWORD,
             accounts.totp_now(totp_secret),
         )
         ring = fence_ring()
@@ -492,14 +239,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"round {r + 1} {kind}: not every device got {alert_id} within {args.delivery_timeout}s"
                     )
             rec["relay_wall"], rec["relay_cost"], rec["relay_cpu"], _ = sends[rec["relay_id"]]
-            for c in children:
-                c.conn.send("collect")
             got_relay: list[float] = []
             got_base: list[float] = []
             for c in children:
-                msg = await c.expect("arrivals", 60)
-                got_relay += msg[1].get(rec["relay_id"], [])
-                got_base += msg[1].get(rec["baseline_id"], [])
+                msg = await c.ask(
+                    ("collect", [rec["relay_id"], rec["baseline_id"]]), "collected", 60
+                )
+                got_relay += [t for t, _node in msg[1][rec["relay_id"]]]
+                got_base += [t for t, _node in msg[1][rec["baseline_id"]]]
             rec["relay_arrivals"], rec["baseline_arrivals"] = got_relay, got_base
             log(
                 f"round {r + 1}: relay send {rec['relay_cost'] * 1000:.1f} ms "
@@ -556,18 +303,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         if officer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(officer.ws.close(), 5)
-        for c in children:
-            with contextlib.suppress(Exception):
-                c.conn.send("close")
-        for c in children:
-            with contextlib.suppress(Exception):
-                await c.expect("closed", 20)
-            await asyncio.to_thread(c.proc.join, 10)
-            if c.proc.is_alive():
-                c.proc.terminate()
-                await asyncio.to_thread(c.proc.join, 5)
+            await officer.close()
+        await _phones.stop(children)
         await asyncio.wait_for(relay.stop(), 60)
         tmp.cleanup()
 

@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from websockets.asyncio.server import ServerConnection
+from websockets.protocol import State
 
 from backend_client import codec, rules
 from backend_client import messages as m
@@ -127,9 +128,21 @@ class CitizenConnection(Endpoint):
                 ErrorCode.BAD_CREDENTIALS, "unknown device or wrong secret: register again"
             )
         key, _, pseudonym, mask = found
+        ws = self.ws
         generation = 0
         if self.ctx.db.shared_log:  # several relays: an older connection elsewhere closes
-            generation = await self.ctx.db.write(lambda tx: node_notes.tell_session(tx, key))
+
+            def job(tx: Tx) -> int:
+                if ws.state is not State.OPEN:  # given up while queued: close nothing
+                    return 0
+                return node_notes.tell_session(tx, key)
+
+            generation = await self.ctx.db.write(job)
+        if ws.state is not State.OPEN:
+            # The phone gave up on this connection while its reads and writes waited (a
+            # busy database) and may be signed in on a newer one already: attaching this
+            # one would close that one as "replaced".
+            return None
         self._attach(key, pseudonym, mask, generation)
         await self.ws.send(
             codec.encode_text(
@@ -141,6 +154,9 @@ class CitizenConnection(Endpoint):
 
     def _attach(self, key: int, pseudonym: str, mask: int, generation: int = 0) -> None:
         self.device_key, self.pseudonym, self.mask = key, pseudonym, mask
+        # signed in from here: the auth deadline must not close a phone already told
+        # `device.authed` while its held alerts and chat are still being read and sent
+        self.signed_in = True
         stale = self.ctx.hub.attach_citizen(key, self.ws, generation)
         if stale is not None:
             self.ctx.spawn(stale.close(1000, "replaced by a newer connection"))

@@ -457,6 +457,62 @@ async def test_a_socket_that_never_authenticates_is_closed(limited: Start) -> No
     assert isinstance(await off.request(m.Ping(id=next_id())), m.Pong)
 
 
+async def test_a_device_told_authed_is_not_closed_while_its_held_alerts_are_read(
+    limited: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`device.authed` goes out before the held alerts and chat are read: a slow read (a
+    busy database) must not let the deadline close the phone just told it is signed in."""
+    from relay import alerts
+
+    r = await limited(auth_deadline_s=0.5)
+    phone, reg = await device(r)
+    await phone.close()
+    held_for = alerts.held_for
+
+    def slow_held_for(key: int, now: float) -> Callable[[Any], list[m.Alert]]:
+        query = held_for(key, now)
+
+        def slow(s: Any) -> list[m.Alert]:
+            time.sleep(1.0)  # on the relay's reader thread, past the deadline
+            return query(s)
+
+        return slow
+
+    monkeypatch.setattr(alerts, "held_for", slow_held_for)
+    back = await device_back(r, reg)
+    await wait_seconds(1.5)
+    assert isinstance(await back.request(m.Ping(id=next_id())), m.Pong)
+
+
+async def test_a_device_auth_given_up_on_does_not_replace_the_newer_connection(
+    limited: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone whose `device.auth` is slow (a busy database) gives up and signs in on a new
+    connection; the old request, finishing later, must not close the new connection as
+    "replaced by a newer connection"."""
+    r = await limited()
+    phone, reg = await device(r)
+    await phone.close()
+    database: Any = r.relay.db  # type: ignore[attr-defined]
+    read = database.read
+    slow_once = [True]
+
+    async def slow_read(fn: Any) -> Any:
+        if slow_once[0]:
+            slow_once[0] = False
+            await asyncio.sleep(1.0)
+        return await read(fn)
+
+    monkeypatch.setattr(database, "read", slow_read)
+    given_up = await Peer.open(r.citizen_url, r.ssl, officer=False)
+    await given_up.send(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
+    await asyncio.sleep(0.2)  # the relay has read the request and is waiting on the database
+    await given_up.close()
+    newer = await device_back(r, reg)
+    await asyncio.sleep(1.5)  # the slow request has finished
+    assert isinstance(await newer.request(m.Ping(id=next_id())), m.Pong)
+
+
 # ---------------------------------------------------------------- decoding
 
 

@@ -144,6 +144,8 @@ class Cluster:
     totp: dict[str, str]
     nodes: list[Node] = field(default_factory=list)
     balancer_port: int = 0
+    #: every node's settings file (NODE_SETTINGS unless the caller adds its own)
+    settings: dict[str, object] = field(default_factory=lambda: dict(NODE_SETTINGS))
     _haproxy: subprocess.Popen[bytes] | None = None
 
     # ------------------------------------------------------------ what tests use
@@ -206,7 +208,7 @@ class Cluster:
 
     def _start_node(self, node: Node) -> None:
         config = node.data_dir.parent / f"{node.node_id}.toml"
-        config.write_text(_toml(NODE_SETTINGS))
+        config.write_text(_toml(self.settings))
         argv = [
             sys.executable,
             "-m",
@@ -355,8 +357,12 @@ def _tail(path: Path) -> str:
         return "(no log)"
 
 
-def start_cluster(root: Path, relays: int = 3) -> Cluster:
-    """PostgreSQL, `relays` nodes and HAProxy, all started and healthy; see the module doc."""
+def start_cluster(
+    root: Path, relays: int = 3, settings: dict[str, object] | None = None
+) -> Cluster:
+    """PostgreSQL, `relays` nodes and HAProxy, all started and healthy; see the module doc.
+    `settings` go over NODE_SETTINGS in every node's settings file (bench/cluster.py lifts
+    the limits for its load)."""
     if shutil.which("haproxy") is None:
         raise ClusterUnavailable(
             "no haproxy on PATH; install Debian's package (apt-get install haproxy, or "
@@ -367,13 +373,15 @@ def start_cluster(root: Path, relays: int = 3) -> Cluster:
     except postgres.PostgresUnavailable as exc:
         raise ClusterUnavailable(str(exc)) from None
     try:
-        return _build(root, pg, relays)
+        return _build(root, pg, relays, {**NODE_SETTINGS, **(settings or {})})
     except BaseException:
         pg.stop()
         raise
 
 
-def _build(root: Path, pg: postgres.PostgresCluster, relays: int) -> Cluster:
+def _build(
+    root: Path, pg: postgres.PostgresCluster, relays: int, settings: dict[str, object]
+) -> Cluster:
     from relay import admin, checkpoints, tls
 
     root.mkdir(parents=True, exist_ok=True)
@@ -401,6 +409,7 @@ def _build(root: Path, pg: postgres.PostgresCluster, relays: int) -> Cluster:
         media=media,
         totp=totp,
         balancer_port=free_port(),
+        settings=settings,
     )
     for k in range(relays):
         data = root / f"relay-{k + 1}"
