@@ -138,7 +138,7 @@ class CitizenConnection(Endpoint):
                 return node_notes.tell_session(tx, key)
 
             generation = await self.ctx.db.write(job)
-        if ws.state is not State.OPEN:
+        if ws.state is not State.OPEN or self.deadline_passed:
             # The phone gave up on this connection while its reads and writes waited (a
             # busy database) and may be signed in on a newer one already: attaching this
             # one would close that one as "replaced".

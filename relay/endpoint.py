@@ -65,6 +65,8 @@ class Endpoint:
         #: the key this peer's per-address limits count under; None: allowlisted or unknown
         self.address = address_key(getattr(ws, "remote_address", None), cfg.address_allowlist)
         self.signed_in = False
+        #: the auth deadline passed and the connection is being closed (`_auth_deadline_passed`)
+        self.deadline_passed = False
         now = time.monotonic()
         self._messages_rate = self._message_rate()
         self._bytes_rate = Rate(cfg.inbound_bytes_per_s, cfg.inbound_byte_burst)
@@ -116,6 +118,7 @@ class Endpoint:
     def _auth_deadline_passed(self) -> None:
         if self.signed_in:
             return
+        self.deadline_passed = True  # the close below runs later: a sign-in now must not attach
         self.ctx.metrics.rate_limited.labels(self.name, "auth_deadline").inc()
         reason = f"not authenticated within {self.ctx.config.auth_deadline_s:g} s"
         self.ctx.spawn(self.ws.close(POLICY_CLOSE, reason))
