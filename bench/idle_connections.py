@@ -39,7 +39,8 @@ server serves plain ws:// for both, and gets no PROXY header.
 Experiments (patches applied in the server child only, never to relay/ itself; report them
 as experiments): `--ssl-read-buffer KB` sets asyncio's `SSLProtocol.max_size` (the read
 buffer the relay shares per thread: relay/tls_buffers.py), `--max-queue` /
-`--write-limit` override those `serve()` arguments, and `--malloc-trim` calls glibc's
+`--write-limit` override those `serve()` arguments, and `--tls-tickets N` sets the relay's `SSLContext.num_tickets` (TLS 1.3 session
+tickets sent after each handshake; Python's default is 2), `--malloc-trim` calls glibc's
 `malloc_trim(0)` before each reading (to tell freed-but-kept heap from live objects), and
 `--no-portal` starts the relay without its web portal (whose pin map's Leaflet files come
 from folium-offline: importing it holds about 24 MB).
@@ -189,6 +190,18 @@ def _apply_experiments(opts: dict[str, Any]) -> list[str]:
         tls_buffers.TLS_READ_BUFFER = int(opts["ssl_read_buffer_kb"] * 1024)  # what start() sets
         asyncio.sslproto.SSLProtocol.max_size = tls_buffers.TLS_READ_BUFFER
         applied.append(f"SSLProtocol.max_size={asyncio.sslproto.SSLProtocol.max_size}")
+    if opts.get("tls_tickets") is not None:
+        from relay import tls
+
+        made = tls.server_ssl_context
+
+        def with_tickets(cert: Path, key: Path) -> ssl.SSLContext:
+            ctx = made(cert, key)
+            ctx.num_tickets = int(opts["tls_tickets"])
+            return ctx
+
+        tls.server_ssl_context = with_tickets  # type: ignore[assignment]
+        applied.append(f"SSLContext.num_tickets={opts['tls_tickets']}")
     extra = {k: opts[k] for k in ("max_queue", "write_limit") if opts.get(k) is not None}
     if extra:
         import relay.server
@@ -607,6 +620,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_queue": args.max_queue,
         "write_limit": args.write_limit,
         "malloc_trim": args.malloc_trim,
+        "tls_tickets": args.tls_tickets,
         "no_portal": args.no_portal,
     }
     loop = asyncio.get_running_loop()
@@ -655,6 +669,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--haproxy", action="store_true", help="the relay serves ws:// behind HAProxy ending TLS"
+    )
+    ap.add_argument(
+        "--tls-tickets", type=int, metavar="N", help="experiment: TLS 1.3 tickets per handshake"
     )
     ap.add_argument("--max-queue", type=int, help="experiment")
     ap.add_argument("--write-limit", type=int, help="experiment")
