@@ -39,11 +39,11 @@ server serves plain ws:// for both, and gets no PROXY header.
 Experiments (patches applied in the server child only, never to relay/ itself; report them
 as experiments): `--ssl-read-buffer KB` sets asyncio's `SSLProtocol.max_size` (the read
 buffer the relay shares per thread: relay/tls_buffers.py), `--max-queue` /
-`--write-limit` override those `serve()` arguments, and `--tls-tickets N` sets the relay's `SSLContext.num_tickets` (TLS 1.3 session
-tickets sent after each handshake; Python's default is 2), `--malloc-trim` calls glibc's
-`malloc_trim(0)` before each reading (to tell freed-but-kept heap from live objects), and
-`--no-portal` starts the relay without its web portal (whose pin map's Leaflet files come
-from folium-offline: importing it holds about 24 MB).
+`--write-limit` override those `serve()` arguments, `--tls-tickets N` sets the relay's
+`SSLContext.num_tickets` (TLS 1.3 tickets sent after each handshake; Python's default is
+2: 0 saved nothing, 2026-12-02), `--malloc-trim` calls glibc's `malloc_trim(0)` before
+each reading (to tell freed-but-kept heap from live objects: 0.5 KB of 31 per phone with
+TLS, so what remains is live), and `--no-portal` starts the relay without its web portal.
 (CPython already sets OpenSSL's SSL_MODE_RELEASE_BUFFERS on every context, so OpenSSL's
 record buffers are not kept while a connection is idle.)
 

@@ -193,9 +193,10 @@ async def test_a_proxied_address_penalised_for_flooding_is_reset(edge: Start) ->
 
 HAPROXY_CFG = """global
     maxconn 100
-log stderr format short local0 warning
+    log stderr format short local0 notice
 defaults
     mode tcp
+    log global
     timeout connect 5s
     timeout client 30s
     timeout server 30s
@@ -203,7 +204,9 @@ frontend phones
     bind 127.0.0.1:{port} ssl crt {pem}
     default_backend relay
 backend relay
-    server relay 127.0.0.1:{relay_port} send-proxy-v2
+    option httpchk GET /healthz
+    http-check expect status 200
+    server relay 127.0.0.1:{relay_port} send-proxy-v2 check check-send-proxy inter 200ms rise 1 fall 1
 """
 
 
@@ -222,7 +225,11 @@ async def test_behind_haproxy_the_limits_count_each_phone_not_the_balancer(
         port = probe.getsockname()[1]
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(HAPROXY_CFG.format(port=port, pem=pem, relay_port=port_of(r)))
-    proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL)
+    log = tmp_path / "haproxy.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [exe, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL, stdout=out, stderr=out
+        )
     url = f"wss://127.0.0.1:{port}/v1/citizen"
 
     async def phone(local: str) -> Peer:
@@ -247,6 +254,10 @@ async def test_behind_haproxy_the_limits_count_each_phone_not_the_balancer(
         ]
         for p in (a1, a2, b):
             await p.ws.close()
+        # its health checks (a PROXY header each, every 200 ms, one failure enough to take
+        # the relay out: with `expect status 201` no phone gets in) passed all along
+        text = log.read_text(errors="replace")
+        assert "is DOWN" not in text, text
     finally:
         proc.terminate()
         proc.wait(10)

@@ -59,3 +59,13 @@ def test_serve_flags_set_the_edge_keys() -> None:
     settings = cli.serve_settings(args)
     assert settings["tls"] == "proxy"
     assert list(settings["trusted_proxies"]) == ["10.0.0.5/32"]  # type: ignore[call-overload]
+
+
+def test_serve_refuses_plain_on_every_interface_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["serve", "--data-dir", str(tmp_path), "--tls", "proxy", "--host", "0.0.0.0"]
+    assert cli.main([*argv, "--no-metrics"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('the relay could not start: tls = "proxy" serves plain ws://'), err
+    assert "trusted_proxies" in err and len(err.strip().splitlines()) == 1
