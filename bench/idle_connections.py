@@ -31,16 +31,19 @@ itself), `tls-at-haproxy` (`--haproxy`: HAProxy, Debian's package, ends TLS on l
 TCP mode in front of the relay, which serves plain ws://; the phones still speak wss:// and
 verify the relay's certificate; `haproxy_*` figures are HAProxy's own RSS and
 `total_rss_mb` both processes) and `plain-no-tls` (`--plain`/`--no-tls`: no TLS anywhere,
-to size what TLS costs; never a deployment). The relay has no option to serve plain ws://
-yet, so the server child patches `relay.tls.server_ssl_context` for the last two.
+to size what TLS costs; never a deployment). Both run the relay's own `tls = "proxy"`;
+behind HAProxy also `trusted_proxies = ["127.0.0.1/32"]`, HAProxy sending a PROXY v2
+header on every connection (`send-proxy-v2`), as docs/scaling.md deploys it. The bare
+server serves plain ws:// for both, and gets no PROXY header.
 
 Experiments (patches applied in the server child only, never to relay/ itself; report them
 as experiments): `--ssl-read-buffer KB` sets asyncio's `SSLProtocol.max_size` (the read
 buffer the relay shares per thread: relay/tls_buffers.py), `--max-queue` /
-`--write-limit` override those `serve()` arguments, and `--malloc-trim` calls glibc's
-`malloc_trim(0)` before each reading (to tell freed-but-kept heap from live objects), and
-`--no-portal` starts the relay without its web portal (whose pin map's Leaflet files come
-from folium-offline: importing it holds about 24 MB).
+`--write-limit` override those `serve()` arguments, `--tls-tickets N` sets the relay's
+`SSLContext.num_tickets` (TLS 1.3 tickets sent after each handshake; Python's default is
+2: 0 saved nothing, 2026-12-02), `--malloc-trim` calls glibc's `malloc_trim(0)` before
+each reading (to tell freed-but-kept heap from live objects: 0.5 KB of 31 per phone with
+TLS, so what remains is live), and `--no-portal` starts the relay without its web portal.
 (CPython already sets OpenSSL's SSL_MODE_RELEASE_BUFFERS on every context, so OpenSSL's
 record buffers are not kept while a connection is idle.)
 
@@ -81,8 +84,6 @@ TARGET_CONNECTIONS = 10_000
 KEEPALIVE_S = 20.0  # RelayConfig.keepalive_s default; the bare server uses the same
 
 _ids = itertools.count(1)
-#: the relay child serves ws:// (patched: the relay has no option for it yet)
-PLAIN = "no TLS (plain ws://)"
 
 
 def proc_status(pid: int) -> dict[str, float]:
@@ -112,7 +113,7 @@ frontend phones
     bind 127.0.0.1:{port} ssl crt {pem}
     default_backend relay
 backend relay
-    server relay 127.0.0.1:{relay_port} maxconn {maxconn}
+    server relay 127.0.0.1:{relay_port} maxconn {maxconn}{send_proxy}
 """
 
 
@@ -121,7 +122,9 @@ class HAProxy:
     mode: the relay's certificate and key, so the phones verify it as they verify the
     relay. Its own RSS is read too: ending TLS elsewhere moves memory, it does not free it."""
 
-    def __init__(self, tmp: Path, relay_port: int, data_dir: Path, maxconn: int, i: int) -> None:
+    def __init__(
+        self, tmp: Path, relay_port: int, data_dir: Path, maxconn: int, i: int, send_proxy: bool
+    ) -> None:
         import shutil
         import socket
         import subprocess
@@ -140,7 +143,13 @@ class HAProxy:
             self.port = probe.getsockname()[1]
         cfg = tmp / f"haproxy-{i}.cfg"
         cfg.write_text(
-            HAPROXY_CFG.format(maxconn=maxconn, port=self.port, pem=pem, relay_port=relay_port)
+            HAPROXY_CFG.format(
+                maxconn=maxconn,
+                port=self.port,
+                pem=pem,
+                relay_port=relay_port,
+                send_proxy=" send-proxy-v2" if send_proxy else "",
+            )
         )
         self.proc = subprocess.Popen([exe, "-db", "-f", str(cfg)], stdin=subprocess.DEVNULL)
 
@@ -181,11 +190,18 @@ def _apply_experiments(opts: dict[str, Any]) -> list[str]:
         tls_buffers.TLS_READ_BUFFER = int(opts["ssl_read_buffer_kb"] * 1024)  # what start() sets
         asyncio.sslproto.SSLProtocol.max_size = tls_buffers.TLS_READ_BUFFER
         applied.append(f"SSLProtocol.max_size={asyncio.sslproto.SSLProtocol.max_size}")
-    if opts.get("no_tls"):
+    if opts.get("tls_tickets") is not None:
         from relay import tls
 
-        tls.server_ssl_context = lambda cert, key: None  # type: ignore[assignment,return-value]
-        applied.append(PLAIN)
+        made = tls.server_ssl_context
+
+        def with_tickets(cert: Path, key: Path) -> ssl.SSLContext:
+            ctx = made(cert, key)
+            ctx.num_tickets = int(opts["tls_tickets"])
+            return ctx
+
+        tls.server_ssl_context = with_tickets  # type: ignore[assignment]
+        applied.append(f"SSLContext.num_tickets={opts['tls_tickets']}")
     extra = {k: opts[k] for k in ("max_queue", "write_limit") if opts.get(k) is not None}
     if extra:
         import relay.server
@@ -208,8 +224,9 @@ def server_main(conn: Connection, kind: str, data_dir: str, opts: dict[str, Any]
             conn.send(("error", repr(exc)))
 
 
-async def _bare_server(data_dir: Path) -> tuple[Any, dict[Any, None], str, str]:
-    """A bare websockets TLS server with the relay's serve() options and certificate."""
+async def _bare_server(data_dir: Path, plain: bool) -> tuple[Any, dict[Any, None], str, str]:
+    """A bare websockets TLS server with the relay's serve() options and certificate
+    (plain ws:// when the relay serves it)."""
     from websockets.exceptions import ConnectionClosed
 
     import relay.server
@@ -243,7 +260,7 @@ async def _bare_server(data_dir: Path) -> tuple[Any, dict[Any, None], str, str]:
         handler,
         "127.0.0.1",
         0,
-        ssl=tls.server_ssl_context(files.server_cert, files.server_key),
+        ssl=None if plain else tls.server_ssl_context(files.server_cert, files.server_key),
         compression=None,
         max_size=MAX_FRAME_BYTES,
         max_queue=64,
@@ -252,7 +269,7 @@ async def _bare_server(data_dir: Path) -> tuple[Any, dict[Any, None], str, str]:
         close_timeout=5,
     )
     port = next(iter(server.sockets)).getsockname()[1]
-    return server, held, f"wss://localhost:{port}", str(files.ca_cert)
+    return server, held, f"{'ws' if plain else 'wss'}://localhost:{port}", str(files.ca_cert)
 
 
 async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, Any]) -> None:
@@ -262,7 +279,11 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         from relay.config import RelayConfig
         from relay.server import Relay
 
-        extra = {"portal_enabled": False} if opts.get("no_portal") else {}
+        extra: dict[str, Any] = {"portal_enabled": False} if opts.get("no_portal") else {}
+        if opts.get("no_tls"):  # TLS ended in front (HAProxy) or nowhere
+            extra["tls"] = "proxy"
+        if opts.get("haproxy"):
+            extra["trusted_proxies"] = ("127.0.0.1/32",)
         relay = Relay(
             RelayConfig(data_dir=data_dir, port=0, keepalive_s=KEEPALIVE_S, **BENCH_LIMITS, **extra)
         )
@@ -272,7 +293,7 @@ async def _server(conn: Connection, kind: str, data_dir: Path, opts: dict[str, A
         def connections() -> list[Any]:
             return list(relay.hub.citizens.values())
     else:
-        server, held, url, ca = await _bare_server(data_dir)
+        server, held, url, ca = await _bare_server(data_dir, bool(opts.get("no_tls")))
 
         def connections() -> list[Any]:
             return list(held)
@@ -484,14 +505,14 @@ async def measure(
             # process here may not open more than RLIMIT_NOFILE (20,000 on this machine)
             relay_port = int(url.rsplit(":", 1)[1])
             for i, n in enumerate(shares):
-                proxies.append(HAProxy(data_dir.parent, relay_port, data_dir, n + 500, i))
+                proxies.append(
+                    HAProxy(data_dir.parent, relay_port, data_dir, n + 500, i, kind == "relay")
+                )
             for proxy in proxies:
                 await proxy.ready()
             urls = [f"wss://127.0.0.1:{proxy.port}" for proxy in proxies]
             proxy_base = sum(proc_status(p.proc.pid)["VmRSS"] for p in proxies)
             log(f"{kind}: {len(proxies)} HAProxy end TLS at {urls} for ws://...:{relay_port}")
-        elif opts.get("no_tls"):
-            urls = ["ws://" + url.removeprefix("wss://")] * args.procs
         if applied:
             log(f"{kind}: EXPERIMENT, patched in the server child: {'; '.join(applied)}")
         await server.ask("settle", "settled", 30)
@@ -595,9 +616,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     opts = {
         "ssl_read_buffer_kb": args.ssl_read_buffer,
         "no_tls": args.no_tls or args.haproxy,
+        "haproxy": args.haproxy,
         "max_queue": args.max_queue,
         "write_limit": args.write_limit,
         "malloc_trim": args.malloc_trim,
+        "tls_tickets": args.tls_tickets,
         "no_portal": args.no_portal,
     }
     loop = asyncio.get_running_loop()
@@ -647,6 +670,9 @@ def main() -> None:
     ap.add_argument(
         "--haproxy", action="store_true", help="the relay serves ws:// behind HAProxy ending TLS"
     )
+    ap.add_argument(
+        "--tls-tickets", type=int, metavar="N", help="experiment: TLS 1.3 tickets per handshake"
+    )
     ap.add_argument("--max-queue", type=int, help="experiment")
     ap.add_argument("--write-limit", type=int, help="experiment")
     ap.add_argument("--malloc-trim", action="store_true", help="experiment: glibc malloc_trim")
@@ -657,9 +683,9 @@ def main() -> None:
     if args.connections < 1 or not 1 <= args.procs <= 16 or args.idle < 0:
         ap.error("--connections and --procs must be positive, --idle not negative")
     result = asyncio.run(asyncio.wait_for(run(args), HARD_DEADLINE_S))
-    # behind HAProxy the relay's plain listener is the deployment, not an experiment (the
-    # relay process is what the target counts; HAProxy's RSS is reported beside it)
-    experiments = [e for e in result["experiments"] if not (args.haproxy and e == PLAIN)]
+    # behind HAProxy the relay process is what the target counts; HAProxy's RSS is
+    # reported beside it
+    experiments = result["experiments"]
     result["target_met"] = bool(
         args.connections >= TARGET_CONNECTIONS
         and result["held"] == args.connections

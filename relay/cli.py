@@ -94,6 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, help="TCP port (default 8765)")
     serve.add_argument(
+        "--tls",
+        choices=("relay", "proxy"),
+        help="who ends TLS: relay (default) or proxy (a balancer in front, e.g. HAProxy "
+        "`ssl crt`; the relay serves plain ws:// then, on loopback unless --trusted-proxy)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        dest="trusted_proxies",
+        metavar="CIDR",
+        help="a balancer in front (with --tls proxy; repeatable): its connections must start "
+        "with a PROXY v2 header (HAProxy send-proxy-v2), whose client address the "
+        "per-address limits count; no other address may connect",
+    )
+    serve.add_argument(
         "--node-id",
         help="this relay's name among several sharing one PostgreSQL --database-url (e.g. "
         "relay-2; docs/scaling.md); default: a lone relay",
@@ -628,6 +643,8 @@ SERVE_OPTIONS = (
     "secrets_key",
     "host",
     "port",
+    "tls",
+    "trusted_proxies",
     "cert",
     "key",
     "hostnames",

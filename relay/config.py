@@ -17,6 +17,16 @@ class RelayConfig:
     data_dir: Path
     host: str = "127.0.0.1"
     port: int = 8765  # 0 picks a free port (tests)
+    #: who ends TLS on the phones' and officers' listener: "relay" (this process, with
+    #: cert/key or its own CA) or "proxy" (a load balancer in front, HAProxy `ssl crt`:
+    #: the relay serves plain ws:// and http://). "proxy" binds only a loopback host unless
+    #: trusted_proxies names the balancers (relay/listener.py; docs/scaling.md)
+    tls: str = "relay"
+    #: addresses and CIDRs of the load balancers in front (tls = "proxy" only). A
+    #: connection from one must start with a PROXY protocol v2 header (HAProxy
+    #: `send-proxy-v2`), whose source address the per-address limits then count; any
+    #: other peer is reset at accept. Empty: no PROXY header is read
+    trusted_proxies: tuple[str, ...] = ()
     database_url: str | None = None  # default: SQLite file in data_dir
     #: this relay's name among the nodes sharing one PostgreSQL database (docs/scaling.md);
     #: "" for a lone relay. Shown in /healthz and the logs, carried in each NOTIFY

@@ -12,6 +12,16 @@ socket is closed, whatever ends it (a TLS handshake that fails or times out incl
 in-flight handshakes count against the limit too. `counted_at_accept` tells the HTTP
 upgrade that the socket already holds its slot.
 
+Behind a load balancer that ends TLS (`tls = "proxy"`) the listener serves plain ws://;
+with `trusted_proxies`, only those balancers may connect (anyone else is reset at accept:
+a plain connection around the balancer would carry tokens unencrypted), and each of their
+connections must start with a PROXY protocol v2 header (relay/proxy_protocol.py). The
+connection class made by `connection_class` reads it before websockets sees a byte, takes
+the slot under the header's source address (the phone's, not the balancer's; the same
+limits and penalties as at accept, reset likewise), and answers `remote_address` with it,
+so every per-address limit after it counts the phone. A header that is missing, malformed
+or too long resets the connection; websockets' open_timeout closes one that never sends it.
+
 Only asyncio's selector loops (and qasync's on Unix, a subclass) call `sock.accept()`.
 A proactor loop (Windows) or uvloop accepts by itself: then nothing is counted here and
 the upgrade counts and refuses with 429 as before (relay/server.py `_admit`).
@@ -19,15 +29,19 @@ the upgrade counts and refuses with 429 as before (relay/server.py `_admit`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import struct
 from collections.abc import Callable
 from typing import Any
 
+from websockets.asyncio.server import ServerConnection
+
+from relay import proxy_protocol
 from relay.config import RelayConfig
 from relay.metrics import Metrics
-from relay.ratelimit import AddressCounts, Penalties, address_key
+from relay.ratelimit import AddressCounts, Network, Penalties, address_key, parse_allowlist
 
 #: SO_LINGER on, 0 s: close() sends RST and leaves no TIME_WAIT behind
 _RESET = struct.pack("ii", 1, 0)
@@ -36,6 +50,57 @@ _RESET = struct.pack("ii", 1, 0)
 _MAX_REFUSALS_PER_CALL = 64
 #: the listen backlog (asyncio's default)
 BACKLOG = 100
+
+
+#: RelayConfig.tls values
+TLS_MODES = ("relay", "proxy")
+
+
+def check_edge(config: RelayConfig) -> tuple[Network, ...]:
+    """The trusted proxies, parsed; ValueError (one line naming the setting) for a listener
+    that must not start: an unknown `tls`, a bad `trusted_proxies` entry, PROXY headers
+    wanted in front of the relay's own TLS, or plain ws:// on a non-loopback address with
+    no balancer named."""
+    if config.tls not in TLS_MODES:
+        raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {config.tls!r}")
+    try:
+        trusted = parse_allowlist(config.trusted_proxies)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("address_allowlist", "trusted_proxies")) from None
+    if trusted and config.tls != "proxy":
+        raise ValueError(
+            'trusted_proxies needs tls = "proxy": the relay reads a PROXY header only on a '
+            "plain listener, with TLS ended at the balancer"
+        )
+    if config.tls == "proxy" and not trusted and not _loopback(config.host):
+        raise ValueError(
+            f'tls = "proxy" serves plain ws:// and http://: on {config.host or "every interface"}'
+            " only with trusted_proxies naming the balancers that end TLS (or listen on "
+            "127.0.0.1 behind a balancer on this machine)"
+        )
+    return trusted
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # "" (every interface), 0.0.0.0, a name
+
+
+def _in(addr: Any, networks: tuple[Network, ...]) -> bool:
+    host = addr[0] if isinstance(addr, tuple) and addr else addr
+    if not isinstance(host, str):
+        return False
+    try:
+        ip: Any = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)
 
 
 class AcceptGate:
@@ -51,12 +116,24 @@ class AcceptGate:
         self.config = config
         self.counts = counts
         self.penalties = penalties
+        self.trusted = check_edge(config)
         self._by_fd: dict[int, str] = {}  # accepted socket -> the key it holds a slot under
         self._over_limit = metrics.rate_limited.labels("accept", "connections")
         self._penalised = metrics.rate_limited.labels("accept", "penalty")
 
+    def is_proxy(self, addr: Any) -> bool:
+        """A trusted balancer's connection: it must start with a PROXY header."""
+        return bool(self.trusted) and _in(addr, self.trusted)
+
     def admit(self, addr: Any) -> tuple[bool, str | None]:
         """(admitted, the key it now holds a slot under or None if nothing is counted)."""
+        if self.trusted:  # behind balancers: theirs are counted at the header, none other
+            return self.is_proxy(addr), None
+        return self.admit_address(addr)
+
+    def admit_address(self, addr: Any) -> tuple[bool, str | None]:
+        """The per-address decision for a connection from `addr` (the peer's, or the
+        source in its PROXY header)."""
         key = address_key(addr, self.config.address_allowlist)
         if key is None:
             return True, None
@@ -80,7 +157,7 @@ class AcceptGate:
 
     def counted_at_accept(self, sock: Any) -> bool:
         """Whether this connection's socket (a transport's `socket` extra) took its slot at
-        accept; False on a loop that never called our accept()."""
+        accept or at its PROXY header; False on a loop that never called our accept()."""
         fileno = getattr(sock, "fileno", None)
         return fileno is not None and fileno() in self._by_fd
 
@@ -112,7 +189,7 @@ class GatedListener(socket.socket):
             admitted, key = gate.admit(addr)
             if not admitted:
                 try:
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                    _reset(conn)
                 finally:
                     conn.close()
                 continue
@@ -152,3 +229,76 @@ def listen(host: str, port: int, gate: AcceptGate) -> list[GatedListener]:
             sock.close()
         raise
     return out
+
+
+def _reset(sock: Any) -> None:
+    """close() will send RST (a socket or asyncio's TransportSocket)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+
+
+class ProxiedConnection(ServerConnection):
+    """A websockets connection that first reads a PROXY v2 header when its peer is a
+    trusted balancer (only ever a base: `connection_class` binds it to a relay's gate).
+    What it adds lives on the class until a connection needs it: a phone's connection
+    holds only `_proxy_source` and `_proxy_release` once its header is read."""
+
+    gate: AcceptGate
+    _proxy_buffer: bytearray | None = None
+    _proxy_source: tuple[str, int] | None = None
+    _proxy_release: Callable[[], None] | None = None
+
+    @property
+    def remote_address(self) -> Any:
+        return self._proxy_source or super().remote_address
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        if self.gate.is_proxy(transport.get_extra_info("peername")):
+            self._proxy_buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._proxy_buffer
+        if buffer is None:
+            super().data_received(data)
+            return
+        buffer += data
+        try:
+            header = proxy_protocol.parse(buffer)
+        except proxy_protocol.ProxyHeaderError:
+            self._refuse()
+            return
+        if header is None:
+            return
+        del self._proxy_buffer  # back to the class's None
+        self._proxy_source = header.source
+        admitted, key = self.gate.admit_address(self.remote_address)
+        if not admitted:
+            self._refuse()
+            return
+        if key is not None:
+            sock = self.transport.get_extra_info("socket")
+            self._proxy_release = self.gate.holds(sock.fileno(), key)
+        if len(buffer) > header.length:
+            super().data_received(bytes(buffer[header.length :]))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        release = self._proxy_release
+        self._proxy_release = None
+        if release is not None:
+            release()
+        super().connection_lost(exc)
+
+    def _refuse(self) -> None:
+        self._proxy_buffer = None
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            _reset(sock)
+        self.transport.abort()
+
+
+def connection_class(base: type[ServerConnection], gate: AcceptGate) -> type[ServerConnection]:
+    """websockets' `create_connection` for this relay: `base` itself, or with trusted
+    proxies `base` reading their PROXY headers first."""
+    if not gate.trusted:
+        return base
+    return type(f"Proxied{base.__name__}", (ProxiedConnection, base), {"gate": gate})

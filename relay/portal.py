@@ -20,7 +20,8 @@ whose body the relay reads (`FormReader`: a POST, at most MAX_FORM_BYTES), and
 The pin map (portal/js/pin-map.js) uses Leaflet, the same 1.9.3 the console's map uses,
 from the `folium-offline` package (keyed by folium's own CDN addresses, as
 console/map/page.py does): `/vendor/leaflet.js` and `/vendor/leaflet.css`, read once at
-start like the portal's files and cached by browsers for a year (the page asks for them
+start like the portal's files (from the packages' source text, not by importing them:
+`_leaflet_from_source`) and cached by browsers for a year (the page asks for them
 with `?v=` their hash, so a new Leaflet is a new address). The page loads them only when
 the pin map is opened. /portal-config.json's `map` says where they are, whether the relay
 has base map tiles (relay/tiles.py) and where the map opens.
@@ -28,12 +29,17 @@ has base map tiles (relay/tiles.py) and where the map opens.
 
 from __future__ import annotations
 
+import ast
 import email.utils
 import hashlib
 import http
+import importlib.util
+import io
+import itertools
 import json
 import logging
 import re
+import tokenize
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,22 +228,92 @@ class Portal:
 def _vendor_files() -> dict[str, _File]:
     """Leaflet's script and style sheet from folium-offline, by folium's CDN address for
     them; none (the pin map then says it cannot be shown) when the package is missing."""
+    sources = _leaflet_from_source() or _leaflet_by_import()
+    if sources is None:
+        return {}
+    files: dict[str, _File] = {}
+    for path, (name, kind) in VENDOR.items():
+        content = sources.get(name)
+        if content is None:
+            log.warning("portal: folium-offline has no %s for this folium; no pin map", name)
+            return {}
+        body = content.encode()
+        files[path] = _File(body, kind, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    return files
+
+
+def _leaflet_from_source() -> dict[str, str] | None:
+    """VENDOR's files read from folium's and folium-offline's source text, not imported:
+    importing them holds about 24 MB for the relay's life (folium-offline keeps every
+    plugin's script as a string), and the relay needs two strings. None where the source
+    is not a plain file (a PyInstaller bundle): the caller imports them then."""
+    urls_src = _package_source("folium", "folium.py")
+    res_src = _package_source("offlinefolium", "elements.py")
+    if urls_src is None or res_src is None:
+        return None
+    try:
+        urls: dict[str, str] = {}
+        for node in ast.parse(urls_src).body:  # folium.Map's default_js and default_css
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in ("_default_js", "_default_css")
+            ):
+                urls.update(dict(ast.literal_eval(node.value)))
+        out: dict[str, str] = {}
+        for name, _ in VENDOR.values():
+            content = _offline_resource(res_src, urls.get(name, ""))
+            if content is not None:
+                out[name] = content
+        return out
+    except (SyntaxError, ValueError, TypeError, tokenize.TokenError):
+        return None  # a layout these packages no longer have: import them instead
+
+
+def _package_source(package: str, name: str) -> str | None:
+    """A module's source text, found without importing its package (find_spec of a
+    top-level name runs none of its code)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _offline_resource(source: str, url: str) -> str | None:
+    """The string folium-offline's elements.py assigns to `_res[url]` (one literal)."""
+    start = source.find(f"_res[{url!r}] = ") if url else -1
+    if start < 0:
+        return None
+    tokens = tokenize.generate_tokens(io.StringIO(source[start:]).readline)
+    strings = [t.string for t in itertools.islice(tokens, 6) if t.type == tokenize.STRING]
+    if len(strings) != 2:  # the key, then the value
+        return None
+    value = ast.literal_eval(strings[1])
+    return value if isinstance(value, str) else None
+
+
+def _leaflet_by_import() -> dict[str, str] | None:
     try:
         import folium
         from offlinefolium import elements as offline
     except ImportError:  # pragma: no cover - a broken install
         log.warning("portal: folium-offline is not installed; the pin map is not served")
-        return {}
+        return None
     urls = dict([*folium.Map.default_js, *folium.Map.default_css])
-    files: dict[str, _File] = {}
-    for path, (name, kind) in VENDOR.items():
+    out = {}
+    for name, _ in VENDOR.values():
         content = offline._res.get(urls.get(name, ""))
-        if content is None:
-            log.warning("portal: folium-offline has no %s for this folium; no pin map", name)
-            return {}
-        body = str(content).encode()
-        files[path] = _File(body, kind, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-    return files
+        if content is not None:
+            out[name] = str(content)
+    return out
 
 
 def _map_settings(vendor: dict[str, _File], tiles: dict[str, Any] | None) -> dict[str, Any]:

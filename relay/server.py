@@ -41,6 +41,7 @@ from relay import (
     reports,
     tls,
     tls_buffers,
+    ws_memory,
 )
 from relay.citizen import CitizenConnection
 from relay.config import RelayConfig
@@ -50,7 +51,7 @@ from relay.db.engine import checkpoint_wal, make_engine, migrate, private_dir, s
 from relay.db.uow import Database
 from relay.delivery import Delivery
 from relay.hub import Hub
-from relay.listener import AcceptGate, listen
+from relay.listener import AcceptGate, connection_class, listen
 from relay.mail import bounces
 from relay.media import MediaStore
 from relay.metrics import Metrics, serve_metrics
@@ -185,7 +186,8 @@ class Relay:
             cert, key = self.tls_files.server_cert, self.tls_files.server_key
             self.fingerprint = self.tls_files.fingerprint
             self.ca_path = self.tls_files.ca_cert
-        ssl_context = tls.server_ssl_context(cert, key)
+        # TLS ended by a balancer in front (relay/listener.py check_edge): plain ws://
+        ssl_context = None if cfg.tls == "proxy" else tls.server_ssl_context(cert, key)
         # our own listening sockets, so an address over its limit is refused at accept,
         # before its TLS handshake (relay/listener.py); one websockets server per address
         for sock in listen(cfg.host, cfg.port, self._gate):
@@ -201,7 +203,7 @@ class Relay:
                     ping_timeout=cfg.keepalive_s,
                     close_timeout=5,
                     process_request=self._http,
-                    create_connection=portal.FormConnection,
+                    create_connection=connection_class(portal.FormConnection, self._gate),
                 )
             )
         self.port = int(next(iter(self._servers[0].sockets)).getsockname()[1])
@@ -259,7 +261,7 @@ class Relay:
         host = self.config.host
         host = "localhost" if host in ("0.0.0.0", "::", "") else host
         host = f"[{host}]" if ":" in host else host
-        return f"wss://{host}:{self.port}"
+        return f"{'ws' if self.config.tls == 'proxy' else 'wss'}://{host}:{self.port}"
 
     async def drain(self, seconds: float, slices: int = 10) -> None:
         """Leave the balancer before stopping (`RelayConfig.drain_s`): /healthz answers 404
@@ -515,6 +517,7 @@ def _forget_handshake(ws: ServerConnection) -> None:
     if ws.request is not None:
         ws.request.headers.clear()
     ws.response = None
+    ws_memory.trim(ws)  # and its two idle deques: 1.2 KB (relay/ws_memory.py)
 
 
 def _too_many(conn: ServerConnection, why: str, retry_after_s: int) -> Response:

@@ -17,8 +17,24 @@ def test_asyncio_still_reads_tls_the_way_the_patch_assumes() -> None:
     """The patch relies on these private details of CPython's sslproto; a Python upgrade
     that changes them fails here, instead of the relay silently using 16-256 KB more per
     phone (or reading from a buffer it no longer fills)."""
-    proto: Any = asyncio.sslproto.SSLProtocol
+    proto: Any = tls_buffers._ORIGINAL  # asyncio's own, whether or not install() ran
     assert "bytearray(self.max_size)" in inspect.getsource(proto.__init__)
+    # LeanSSLProtocol: the backlog is used only as a list can be, and made by that name
+    backlog = {
+        line.strip() for line in inspect.getsource(proto).splitlines() if "_write_backlog" in line
+    }
+    assert backlog == {
+        "self._write_backlog = collections.deque()",
+        "self._write_backlog.clear()",
+        "self._write_backlog.append(data)",
+        "while self._write_backlog:",
+        "data = self._write_backlog[0]",
+        "self._write_backlog[0] = data[count:]",
+        "del self._write_backlog[0]",
+        "if self._write_backlog:",
+    }
+    made = inspect.getsource(inspect.getmodule(asyncio.selector_events))  # type: ignore[arg-type]
+    assert "ssl_protocol = sslproto.SSLProtocol(" in made
     # buffer_updated copies out of the view get_buffer handed over, before anything else
     updated = inspect.getsource(proto.buffer_updated).splitlines()
     body = [line.strip() for line in updated[1:] if line.strip()]
@@ -31,6 +47,7 @@ def test_install_shrinks_and_shares_the_read_buffer() -> None:
     proto: Any = asyncio.sslproto.SSLProtocol
     assert tls_buffers.installed()
     assert proto.max_size == tls_buffers.TLS_READ_BUFFER == 16 * 1024
+    assert proto is tls_buffers.LeanSSLProtocol
 
 
 async def test_connections_share_one_buffer_and_read_every_byte(tmp_path: Path) -> None:
@@ -77,3 +94,7 @@ async def test_connections_share_one_buffer_and_read_every_byte(tmp_path: Path) 
     buffers = {id(p._ssl_buffer) for p in server_protocols}
     assert len(buffers) == 1
     assert len(server_protocols[0]._ssl_buffer) == tls_buffers.TLS_READ_BUFFER
+    for p in server_protocols:  # lean: slots, a list backlog, nearly nothing in a dict
+        assert isinstance(p, tls_buffers.LeanSSLProtocol)
+        assert isinstance(p._write_backlog, list)
+        assert set(vars(p)) <= {n for n in dir(tls_buffers._ORIGINAL) if not n.startswith("__")}
