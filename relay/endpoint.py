@@ -67,6 +67,10 @@ class Endpoint:
         self.signed_in = False
         #: the auth deadline passed and the connection is being closed (`_auth_deadline_passed`)
         self.deadline_passed = False
+        #: a sign-in request is being handled: the deadline is about sending one, so it
+        #: waits for the answer (a busy database, a login's hash) and closes only if it failed
+        self._signing_in = False
+        self._deadline_waiting = False
         now = time.monotonic()
         self._messages_rate = self._message_rate()
         self._bytes_rate = Rate(cfg.inbound_bytes_per_s, cfg.inbound_byte_burst)
@@ -118,6 +122,9 @@ class Endpoint:
     def _auth_deadline_passed(self) -> None:
         if self.signed_in:
             return
+        if self._signing_in:
+            self._deadline_waiting = True
+            return
         self.deadline_passed = True  # the close below runs later: a sign-in now must not attach
         self.ctx.metrics.rate_limited.labels(self.name, "auth_deadline").inc()
         reason = f"not authenticated within {self.ctx.config.auth_deadline_s:g} s"
@@ -148,12 +155,20 @@ class Endpoint:
                 )
             await self.authorise(msg)
             handler = self.handlers.get(type(msg))
-            if handler is not None:
-                reply = await handler(msg)
-            else:
-                reply = await self.routes[type(msg)](self, msg)
-            if isinstance(msg, SIGN_IN):
-                self.signed_in = True
+            signing_in = isinstance(msg, SIGN_IN) and not self.signed_in
+            self._signing_in = signing_in
+            try:
+                if handler is not None:
+                    reply = await handler(msg)
+                else:
+                    reply = await self.routes[type(msg)](self, msg)
+                if isinstance(msg, SIGN_IN):
+                    self.signed_in = True
+            finally:
+                self._signing_in = False
+                if signing_in and self._deadline_waiting:  # it passed while we answered
+                    self._deadline_waiting = False
+                    self._auth_deadline_passed()  # closes unless that sign-in succeeded
             return reply
         except ProtocolError as exc:
             if rid is None:

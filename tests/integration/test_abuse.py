@@ -25,9 +25,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend_client import messages as m
 from relay.listener import GatedListener
-from tests.conftest import LOOPBACK, RunningRelay, start_relay
+from tests.conftest import LOOPBACK, PASSWORD, RunningRelay, start_relay
 from tests.support.flows import PRESTON, device, device_back, officer, report
 from tests.support.peer import Peer, next_id, wait_until
+from tests.support.totp import fresh_code
 
 Start = Callable[..., Awaitable[RunningRelay]]
 
@@ -511,6 +512,39 @@ async def test_a_device_auth_given_up_on_does_not_replace_the_newer_connection(
     newer = await device_back(r, reg)
     await asyncio.sleep(1.5)  # the slow request has finished
     assert isinstance(await newer.request(m.Ping(id=next_id())), m.Pong)
+
+
+async def test_the_auth_deadline_waits_for_a_sign_in_already_sent(
+    limited: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline is for sending a sign-in: one sent in time but answered late (a busy
+    database under the login's claim) still signs in; a wrong one answered late is then
+    closed, as if the deadline had just passed."""
+    r = await limited(auth_deadline_s=0.5)
+    database: Any = r.relay.db  # type: ignore[attr-defined]
+    write = database.write
+
+    async def slow_write(fn: Any) -> Any:
+        await asyncio.sleep(0.8)  # past the deadline, on every write of the login
+        return await write(fn)
+
+    monkeypatch.setattr(database, "write", slow_write)
+    right = await Peer.open(r.officer_url, r.ssl, officer=True)
+    ok = await right.request(
+        m.Login(id=next_id(), username="dana", password=PASSWORD, totp=fresh_code(r.totp["dana"]))
+    )
+    assert isinstance(ok, m.AuthOk), ok
+    wrong = await Peer.open(r.officer_url, r.ssl, officer=True)
+    refused = await wrong.request(
+        m.Login(id=next_id(), username="dev", password="not it", totp="000000")
+    )
+    assert isinstance(refused, m.Error), refused
+    with pytest.raises(ConnectionClosed) as info:
+        await wrong.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    monkeypatch.setattr(database, "write", write)
+    await wait_seconds(0.6)
+    assert isinstance(await right.request(m.Ping(id=next_id())), m.Pong)
 
 
 # ---------------------------------------------------------------- decoding
