@@ -42,24 +42,9 @@ from tests.support.totp import coder
 pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
 
 
-def _running(root: Path, relays: int) -> Iterator[cl.Cluster]:
-    """A started cluster, stopped after; skipped (failed under LOOKOUT_REQUIRE_CLUSTER)
-    when PostgreSQL or HAProxy is missing."""
-    try:
-        c = cl.start_cluster(root, relays=relays)
-    except cl.ClusterUnavailable as exc:
-        if cl.required():
-            pytest.fail(f"cluster tests required but: {exc}")
-        pytest.skip(f"cluster tests skipped: {exc}")
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
-    yield from _running(tmp_path_factory.mktemp("cluster"), relays=3)
+    yield from cl.running(tmp_path_factory.mktemp("cluster"), relays=3)
 
 
 def _node_of(before: list[tuple[int, int]], after: list[tuple[int, int]], kind: int) -> int:
@@ -490,7 +475,7 @@ async def test_cluster_photo_begun_on_one_node_finished_on_another_is_seen_on_a_
 @pytest.fixture
 def small_cluster(tmp_path: Path) -> Iterator[cl.Cluster]:
     """A cluster of its own (two nodes), for tests that kill or stop parts of it."""
-    yield from _running(tmp_path / "cluster", relays=2)
+    yield from cl.running(tmp_path / "cluster", relays=2)
 
 
 async def _file_until_accepted(phone: Peer, text: str, timeout: float = 30.0) -> m.ReportAccepted:

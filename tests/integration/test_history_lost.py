@@ -163,17 +163,7 @@ async def test_events_discarded_below_a_console_are_history_lost(relay: RunningR
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
-    pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
-    try:
-        c = cl.start_cluster(tmp_path_factory.mktemp("epoch"), relays=2)
-    except cl.ClusterUnavailable as exc:
-        if cl.required():
-            pytest.fail(f"cluster tests required but: {exc}")
-        pytest.skip(f"cluster tests skipped: {exc}")
-    try:
-        yield c
-    finally:
-        c.stop()
+    yield from cl.running(tmp_path_factory.mktemp("epoch"), relays=2)
 
 
 async def test_cluster_one_epoch_for_every_node(cluster: cl.Cluster) -> None:

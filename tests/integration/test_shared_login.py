@@ -34,17 +34,7 @@ GUESS = "guess-not-the-password"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cl.Cluster]:
-    pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
-    try:
-        c = cl.start_cluster(tmp_path_factory.mktemp("shared-login"), relays=3)
-    except cl.ClusterUnavailable as exc:
-        if cl.required():
-            pytest.fail(f"cluster tests required but: {exc}")
-        pytest.skip(f"cluster tests skipped: {exc}")
-    try:
-        yield c
-    finally:
-        c.stop()
+    yield from cl.running(tmp_path_factory.mktemp("shared-login"), relays=3)
 
 
 async def _peer(r: RunningRelay, source: str = "127.0.0.1") -> Peer:

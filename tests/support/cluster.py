@@ -26,7 +26,6 @@ Without PostgreSQL server binaries or HAProxy, `start_cluster` raises `ClusterUn
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import re
@@ -436,9 +435,18 @@ def _build(
     return cluster
 
 
-@contextlib.contextmanager
 def running(root: Path, relays: int = 3) -> Iterator[Cluster]:
-    c = start_cluster(root, relays)
+    """For a pytest fixture: a started cluster, stopped after; skipped when PostgreSQL or
+    HAProxy is missing (a failure under LOOKOUT_REQUIRE_CLUSTER=1)."""
+    import pytest
+
+    pytest.importorskip("psycopg", reason="the cluster runs on PostgreSQL: needs psycopg (v3)")
+    try:
+        c = start_cluster(root, relays=relays)
+    except ClusterUnavailable as exc:
+        if required():
+            pytest.fail(f"cluster tests required but: {exc}")
+        pytest.skip(f"cluster tests skipped: {exc}")
     try:
         yield c
     finally:
