@@ -92,7 +92,7 @@ async def test_a_console_with_another_epoch_is_told_history_lost_and_reloads(
     try:
         await again.wait_live(15)
         assert again.status.state is State.LIVE
-        await asyncio.sleep(0.2)
+        assert isinstance(await again.request(m.Ping(id="")), m.Pong)  # a round trip after live
         assert [x for x in await _drain(q) if not isinstance(x, m.TeamChanged)] == []
     finally:
         await again.stop()
@@ -118,8 +118,13 @@ async def test_the_relay_answers_by_epoch_and_seq(relay: RunningRelay) -> None:
     p = await officer(relay, "sam", subscribe=None)
     other = await p.request(m.Subscribe(id=next_id(), since=head, epoch=WRONG))
     assert isinstance(other, m.Subscribed) and other.history_lost and other.epoch == epoch
-    await report(phone)
-    await asyncio.sleep(0.3)
+    watcher = await officer(relay, "dana")  # a live console: when it has the event, so would p
+    filed = await report(phone)
+    await watcher.wait_for(
+        lambda x: isinstance(x, m.ReportCreated) and x.report.report_id == filed.report_id
+    )
+    await watcher.close()
+    assert isinstance(await p.request(m.Ping(id=next_id())), m.Pong)
     assert not any(isinstance(x, m.ReportCreated) for x in p.seen)  # it is not live
     # ... until it subscribes again from 0
     sub = await p.request(m.Subscribe(id=next_id(), since=0, epoch=other.epoch))
