@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,26 @@ async def start_relay(data_dir: Path, **config: object) -> RunningRelay:
     await relay.start()
     assert relay.ca_path is not None
     return RunningRelay(relay, data_dir, tls.client_ssl_context(relay.ca_path), totp)
+
+
+@asynccontextmanager
+async def relays(
+    tmp_path: Path, **defaults: object
+) -> AsyncIterator[Callable[..., Awaitable[RunningRelay]]]:
+    """`start(**config)` for several relays in one test, each in its own folder under
+    `tmp_path` with `defaults` under `config`; all stopped on the way out."""
+    started: list[RunningRelay] = []
+
+    async def start(**config: object) -> RunningRelay:
+        running = await start_relay(tmp_path / f"relay{len(started)}", **(defaults | config))
+        started.append(running)
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            await running.relay.stop()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from backend_client import messages as m
 from relay.listener import GatedListener
-from tests.conftest import LOOPBACK, PASSWORD, RunningRelay, start_relay
+from tests.conftest import LOOPBACK, PASSWORD, RunningRelay, relays
 from tests.support.flows import PRESTON, device, device_back, officer, report
 from tests.support.peer import Peer, next_id, wait_until
 from tests.support.totp import fresh_code
@@ -36,19 +36,8 @@ Start = Callable[..., Awaitable[RunningRelay]]
 @pytest.fixture
 async def limited(tmp_path: Path) -> AsyncIterator[Start]:
     """`await limited(**config)`: a relay with those limits, loopback not exempt."""
-    started: list[RunningRelay] = []
-
-    async def start(**config: Any) -> RunningRelay:
-        config = {"address_allowlist": (), "counts_interval_s": 0.1} | config
-        running = await start_relay(tmp_path / f"relay{len(started)}", **config)
-        started.append(running)
-        return running
-
-    try:
+    async with relays(tmp_path, address_allowlist=(), counts_interval_s=0.1) as start:
         yield start
-    finally:
-        for running in started:
-            await running.relay.stop()  # type: ignore[attr-defined]
 
 
 async def wait_seconds(seconds: float) -> None:

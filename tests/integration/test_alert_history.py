@@ -5,6 +5,7 @@ sent (approval, update and cancel used to overwrite it; each CAP message keeps i
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from backend_client import messages as m
@@ -102,8 +103,7 @@ async def test_an_alert_sent_at_once_and_past_its_expiry_reads_sent_then_expired
             entries = await _history(dana, sent.alert.alert_id)
             if entries[-1].action == "expired":
                 break
-            pong = await dana.request(m.Ping(id=next_id()))  # let the relay's clock move on
-            assert isinstance(pong, m.Pong)
+            await asyncio.sleep(0.05)  # poll, within the officer's frame limit
         assert [(e.action, e.by) for e in entries] == [("sent", "dana"), ("expired", None)]
         assert entries[-1].at == short.expires_at
     finally:
