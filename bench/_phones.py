@@ -120,6 +120,10 @@ class _Fleet:
         #: (node before, lost at, back at, attempts, close code and reason) of each phone
         #: that came back after its connection dropped
         self.comebacks: list[tuple[int, float, float, int, str]] = []
+        #: why come-back attempts failed -> [attempts, seconds they took]; and the seconds
+        #: the phones spent in backoff before their attempts
+        self.attempt_failures: dict[str, list[float]] = {}
+        self.backoff_s = 0.0
         self.expected = 0
         self.closing = False
         self.acks_out = 0
@@ -202,6 +206,7 @@ class _Fleet:
             {a: self.repeats.get(a, 0) for a in ids},
             list(self.comebacks),
             online,
+            {"failures": self.attempt_failures, "backoff_s": self.backoff_s},
         )
 
     async def move(self, urls: tuple[str, ...], batch: int) -> None:
@@ -405,16 +410,23 @@ class _Phone:
         before, self.node = self.node, node  # what arrives from here on came from there
         while not self.fleet.closing:
             if lost_at is not None or attempts:
-                await asyncio.sleep(backoff.next_delay())
+                delay = backoff.next_delay()
+                self.fleet.backoff_s += delay
+                await asyncio.sleep(delay)
             attempts += 1
             ws: ClientConnection | None = None
+            started = time.time()
             try:
                 ws = await self.fleet.connect(url)
                 auth = m.DeviceAuth(id=_next_id("d"), device_id=self.device_id, secret=self.secret)
                 reply = await self.exchange(ws, auth, timeout=30)
                 if not isinstance(reply, m.DeviceAuthed):
                     raise RuntimeError(f"device.auth refused: {reply}")
-            except Exception:
+            except Exception as exc:
+                kind = _failure_kind(exc, ws is not None)
+                tally = self.fleet.attempt_failures.setdefault(kind, [0, 0.0])
+                tally[0] += 1
+                tally[1] += time.time() - started
                 if ws is not None:
                     ws.transport.abort()
                 continue
@@ -433,6 +445,13 @@ class _Phone:
         except TimeoutError:
             return False
         return self.online and self.node == node
+
+
+def _failure_kind(exc: Exception, opened: bool) -> str:
+    """A failed come-back attempt, in a few words: where it failed and how."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    where = "auth" if opened else "connect"
+    return f"{where}: {type(exc).__name__}" + (f" {status}" if status else "")
 
 
 # ====================================================================== parent process

@@ -302,9 +302,16 @@ async def failover_phase(
     if killed == 1:  # relay-2 sends: with two nodes, kill the first
         killed = 0
     on_killed = 0
+    before: dict[str, list[float]] = {}  # failed attempts and backoff until now, subtracted
+    backoff_before = 0.0
     for c in children:
         msg = await c.ask(("collect", []), "collected", 30)
         on_killed += msg[4].get(killed, 0)
+        for kind, (n, s) in msg[5]["failures"].items():
+            tally = before.setdefault(kind, [0, 0.0])
+            tally[0] += n
+            tally[1] += s
+        backoff_before += msg[5]["backoff_s"]
         if msg[3]:  # come-backs so far (none expected)
             reasons = sorted({cb[4] for cb in msg[3]})
             log(
@@ -333,9 +340,16 @@ async def failover_phase(
     comebacks: list[Any] = []
     while loop.time() < end:  # every phone of the dead node back (those that had the
         comebacks = []  # alert before the kill come back too)
+        attempts = {kind: [-n, -s] for kind, (n, s) in before.items()}
+        backoff_s = -backoff_before
         for c in children:
-            got = (await c.ask(("collect", []), "collected", 30))[3]
-            comebacks += [cb for cb in got if cb[1] >= t_kill]
+            msg = await c.ask(("collect", []), "collected", 30)
+            comebacks += [cb for cb in msg[3] if cb[1] >= t_kill]
+            for kind, (n, s) in msg[5]["failures"].items():
+                tally = attempts.setdefault(kind, [0, 0.0])
+                tally[0] += n
+                tally[1] += s
+            backoff_s += msg[5]["backoff_s"]
         if sum(1 for cb in comebacks if cb[0] == killed) >= on_killed:
             break
         await asyncio.sleep(0.2)
@@ -343,6 +357,7 @@ async def failover_phase(
     arrivals, repeats = await collect(children, alert_id)
     await quiet(children)
     back = [t_back - t_kill for node, _lost, t_back, *_ in comebacks if node == killed]
+    noticed = [lost - t_kill for node, lost, *_ in comebacks if node == killed]
     why: dict[str, int] = {}
     for *_, reason in comebacks:
         why[reason] = why.get(reason, 0) + 1
@@ -355,8 +370,18 @@ async def failover_phase(
         "dropped_elsewhere": sum(1 for node, *_ in comebacks if node != killed),
         "reconnect_s_p50": round(pct(back, 50), 2) if back else None,
         "reconnect_s_max": round(max(back), 2) if back else None,
+        # from the kill until the phone saw its connection end (the rest is its backoff,
+        # then connecting and signing in through the balancer)
+        "noticed_s_p50": round(pct(noticed, 50), 2) if noticed else None,
+        "noticed_s_max": round(max(noticed), 2) if noticed else None,
         "reconnect_attempts_max": max((c[3] for c in comebacks), default=0),
         "close_reasons": why,
+        # every come-back attempt that failed after the kill, by kind: how many, and the
+        # seconds they took between them; and the phones' seconds of backoff
+        "failed_attempts": {
+            k: [int(n), round(s, 1)] for k, (n, s) in sorted(attempts.items()) if n
+        },
+        "backoff_s_total": round(backoff_s, 1),
         "killed_node_pushed_before_kill": pushed_before,
         "recipients": reply.alert.recipients,
         "delivered": len(arrivals),

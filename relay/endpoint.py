@@ -176,6 +176,10 @@ class Endpoint:
             metrics.errors.labels(self.name, exc.code.value).inc()
             self._note_refusal(exc)
             return codec.error_frame(exc, rid)
+        except ConnectionClosed:
+            # The peer left while a handler sent it something (a phone gone mid sign-in:
+            # thousands at once when a node dies). What was committed stays; run() ends.
+            raise
         except Exception:
             held = self._log_throttle.due()
             if held is not None:

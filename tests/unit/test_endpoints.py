@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from websockets.exceptions import ConnectionClosedError
+from websockets.protocol import State
 
 from backend_client import codec
 from backend_client import messages as m
@@ -250,3 +253,36 @@ async def test_changed_alert_counts_are_taken_once_in_key_order(harness: Harness
         delivery.counts_changed(pk)
     assert delivery.take_dirty() == [1, 3]
     assert delivery.take_dirty() == []
+
+
+class GoneWs(FakeWs):
+    """A phone that drops as the relay answers its sign-in: every send raises."""
+
+    state = State.OPEN
+
+    async def send(self, text: str) -> None:
+        self.sent.append(text)
+        raise ConnectionClosedError(None, None)
+
+
+async def test_a_phone_gone_while_signing_in_ends_its_connection_quietly(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A phone that vanishes while the relay sends it `device.authed` (thousands do when a
+    node dies and they all come back at once) is a closed connection, not a failed request:
+    no ERROR with a traceback, no `internal` error counted, nothing stored undone."""
+    reg = await CitizenConnection(harness.ctx, FakeWs()).handle(  # type: ignore[arg-type]
+        frame("device.register", id="r1", platform="test")
+    )
+    assert isinstance(reg, m.DeviceRegistered)
+    ws = GoneWs([frame("device.auth", id="a1", device_id=reg.device_id, secret=reg.secret)])
+    cit = CitizenConnection(harness.ctx, ws)  # type: ignore[arg-type]
+    with caplog.at_level(logging.INFO, logger="relay"):
+        await asyncio.wait_for(cit.run(), 10)
+    assert [codec.citizen_outbound.decode(t).__class__ for t in ws.sent] == [m.DeviceAuthed]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    internal = harness.ctx.metrics.registry.get_sample_value(
+        "lookout_errors_total", {"endpoint": "citizen", "code": "internal"}
+    )
+    assert internal in (None, 0.0)
+    assert harness.ctx.hub.citizens == {}  # closed() detached it
