@@ -117,9 +117,10 @@ class _Fleet:
         self.arrivals: dict[str, list[tuple[float, int]]] = {}
         #: alert id -> frames of it a phone had already had
         self.repeats: dict[str, int] = {}
-        #: (node before, lost at, back at, attempts, close code and reason) of each phone
-        #: that came back after its connection dropped
-        self.comebacks: list[tuple[int, float, float, int, str]] = []
+        #: (node before, lost at, back at, attempts, close code and reason, seconds its last
+        #: attempt took to connect, then to sign in) of each phone that came back after its
+        #: connection dropped
+        self.comebacks: list[tuple[int, float, float, int, str, float, float]] = []
         #: why come-back attempts failed -> [attempts, seconds they took]; and the seconds
         #: the phones spent in backoff before their attempts
         self.attempt_failures: dict[str, list[float]] = {}
@@ -418,6 +419,7 @@ class _Phone:
             started = time.time()
             try:
                 ws = await self.fleet.connect(url)
+                opened = time.time()
                 auth = m.DeviceAuth(id=_next_id("d"), device_id=self.device_id, secret=self.secret)
                 reply = await self.exchange(ws, auth, timeout=30)
                 if not isinstance(reply, m.DeviceAuthed):
@@ -432,7 +434,10 @@ class _Phone:
                 continue
             self.ws, self.url, self.online = ws, url, True
             if lost_at is not None:
-                self.fleet.comebacks.append((before, lost_at, time.time(), attempts, why))
+                now = time.time()
+                self.fleet.comebacks.append(
+                    (before, lost_at, now, attempts, why, opened - started, now - opened)
+                )
             return
 
     async def move_to(self, url: str, node: int) -> bool:

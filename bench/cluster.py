@@ -358,8 +358,10 @@ async def failover_phase(
     await quiet(children)
     back = [t_back - t_kill for node, _lost, t_back, *_ in comebacks if node == killed]
     noticed = [lost - t_kill for node, lost, *_ in comebacks if node == killed]
+    connect_s = [cb[5] for cb in comebacks if cb[0] == killed]
+    auth_s = [cb[6] for cb in comebacks if cb[0] == killed]
     why: dict[str, int] = {}
-    for *_, reason in comebacks:
+    for *_, reason, _connect_s, _auth_s in comebacks:
         why[reason] = why.get(reason, 0) + 1
     pushed_before = sum(1 for _t, node in arrivals if node == killed)
     out = {
@@ -374,6 +376,9 @@ async def failover_phase(
         # then connecting and signing in through the balancer)
         "noticed_s_p50": round(pct(noticed, 50), 2) if noticed else None,
         "noticed_s_max": round(max(noticed), 2) if noticed else None,
+        # the successful attempt: TCP, TLS and the websocket upgrade; then device.auth
+        "connect_s_p50": round(pct(connect_s, 50), 2) if connect_s else None,
+        "auth_s_p50": round(pct(auth_s, 50), 2) if auth_s else None,
         "reconnect_attempts_max": max((c[3] for c in comebacks), default=0),
         "close_reasons": why,
         # every come-back attempt that failed after the kill, by kind: how many, and the

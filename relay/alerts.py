@@ -427,10 +427,15 @@ def acknowledge(device_key: int, alert_id: str, status: str) -> Callable[[Tx], i
 
     def job(tx: Tx) -> int | None:
         s = tx.s
-        a = s.scalar(select(db.Alert).where(db.Alert.public_id == alert_id))
+        # Thousands of phones acknowledge one alert at once (a fan-out; a failover, when
+        # the phones come back and are given it again), each a job in a few batches that
+        # hold the shared log's lock: the alert is looked up once per batch, and the
+        # changes are written at COMMIT in one go, not flushed before each next query.
+        with s.no_autoflush:
+            a = _alert_in_batch(s, alert_id)
+            rec = None if a is None else s.get(db.AlertRecipient, (a.id, device_key))
         if a is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, f"no alert {alert_id!r}")
-        rec = s.get(db.AlertRecipient, (a.id, device_key))
         if rec is None:
             raise ProtocolError(ErrorCode.NOT_FOUND, "this alert was not sent to this device")
         if a.state == "cancelled":  # the device has seen the Cancel: stop holding it
@@ -451,6 +456,17 @@ def acknowledge(device_key: int, alert_id: str, status: str) -> Callable[[Tx], i
         return a.id
 
     return job
+
+
+def _alert_in_batch(s: Session, alert_id: str) -> db.Alert | None:
+    """The stored alert `alert_id`, read once per writer batch (its session)."""
+    found: dict[str, db.Alert] = s.info.setdefault("alerts_by_public_id", {})
+    a = found.get(alert_id)
+    if a is None:
+        a = s.scalar(select(db.Alert).where(db.Alert.public_id == alert_id))
+        if a is not None:
+            found[alert_id] = a
+    return a
 
 
 def emit_counts(alert_pks: Sequence[int], floor: int) -> Callable[[Tx], None]:
