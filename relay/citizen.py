@@ -164,11 +164,20 @@ class CitizenConnection(Endpoint):
     async def _push_held(self) -> None:
         key = self.device_key
         assert key is not None
-        for alert in await self.ctx.db.read(alerts.held_for(key, time.time())):
+        now = time.time()
+        held, chats = alerts.held_for(key, now), reports.undelivered_chat(key)
+        marks = reports.chat_marks_for(key, now)
+
+        def q(s: Any) -> tuple[list[m.Alert], list[m.ChatMessage], list[tuple[str, str]]]:
+            # one read, not three: every phone a dead node had signs in here at once
+            return held(s), chats(s), marks(s)
+
+        held_alerts, held_chats, held_marks = await self.ctx.db.read(q)
+        for alert in held_alerts:
             await self.ws.send(codec.encode_text(m.AlertDeliver(alert=wire.citizen_alert(alert))))
-        for chat in await self.ctx.db.read(reports.undelivered_chat(key)):
+        for chat in held_chats:
             await self.ws.send(codec.encode_text(m.ChatDeliver(message=chat)))
-        for message_id, status in await self.ctx.db.read(reports.chat_marks_for(key, time.time())):
+        for message_id, status in held_marks:
             mark = m.ChatStatusUpdate(message_id=message_id, status=cast(m.ChatStatus, status))
             await self.ws.send(codec.encode_text(mark))
 

@@ -305,13 +305,18 @@ class Database:
             if ok and done is not None:
                 events.extend(done.events)
                 exercise.update(done.pilots)
+        # In this order on the caller's loop: the batch's events, then each job's
+        # after-commit calls and its answer. One wake-up of the loop for the whole batch
+        # (a batch is often hundreds of jobs): each wake-up hands the GIL over.
+        steps: list[tuple[asyncio.AbstractEventLoop, Callable[[], object]]] = []
         if events and self.on_events is not None and batch:
-            batch[0].loop.call_soon_threadsafe(self.on_events, events, frozenset(exercise))
+            on_events, frozen = self.on_events, frozenset(exercise)
+            steps.append((batch[0].loop, lambda: on_events(events, frozen)))
         for job, ok, res, done in outcomes:
             if ok and done is not None:
-                for fn in done.after:
-                    job.loop.call_soon_threadsafe(fn)
-            _resolve(job, ok, res)
+                steps.extend((job.loop, fn) for fn in done.after)
+            steps.append((job.loop, _answer(job, ok, res)))
+        _run_on_loops(steps)
 
     def _unavailable(self, exc: BaseException) -> ProtocolError:
         """Remember a storage failure (one log line, no traceback) and say it to callers."""
@@ -462,7 +467,9 @@ def _run_maintenance(work: _Maintenance) -> None:
         _resolve(work, True, result)
 
 
-def _resolve(job: _Job | _Maintenance, ok: bool, value: Any) -> None:
+def _answer(job: _Job | _Maintenance, ok: bool, value: Any) -> Callable[[], None]:
+    """Settle `job`'s future (on its loop) with `value`, unless its caller gave up."""
+
     def set_result() -> None:
         if job.future.done():
             return
@@ -471,4 +478,30 @@ def _resolve(job: _Job | _Maintenance, ok: bool, value: Any) -> None:
         else:
             job.future.set_exception(value)
 
-    job.loop.call_soon_threadsafe(set_result)
+    return set_result
+
+
+def _resolve(job: _Job | _Maintenance, ok: bool, value: Any) -> None:
+    job.loop.call_soon_threadsafe(_answer(job, ok, value))
+
+
+def _run_on_loops(steps: list[tuple[asyncio.AbstractEventLoop, Callable[[], object]]]) -> None:
+    """Run each step on its loop, in order, with one call_soon_threadsafe per run of steps
+    on the same loop (a relay has one loop: one per batch)."""
+    start = 0
+    while start < len(steps):
+        loop = steps[start][0]
+        end = start
+        while end < len(steps) and steps[end][0] is loop:
+            end += 1
+        run = [fn for _loop, fn in steps[start:end]]
+
+        def run_all(run: list[Callable[[], object]] = run) -> None:
+            for fn in run:
+                try:
+                    fn()
+                except Exception:  # one step's failure must not keep the others' answers
+                    log.exception("after-commit step failed")
+
+        loop.call_soon_threadsafe(run_all)
+        start = end
