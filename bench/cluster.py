@@ -1,7 +1,7 @@
 """Benchmark several relays on one PostgreSQL behind HAProxy (issue 15): alert fan-out across
 nodes, officer events through the shared log, and a relay killed during a send.
 
-    python bench/cluster.py --relays 3 --devices 6000   # the target run (about 4 minutes)
+    python bench/cluster.py --relays 3 --devices 6000   # the target run (about 2 minutes)
     python bench/cluster.py --quick                     # 600 devices, short phases (~1 minute)
 
 The cluster is tests/support/cluster.py's, the one the cluster tests run: a throwaway
