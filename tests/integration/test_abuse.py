@@ -13,6 +13,7 @@ import hashlib
 import io
 import logging
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -458,19 +459,28 @@ async def test_a_device_told_authed_is_not_closed_while_its_held_alerts_are_read
     phone, reg = await device(r)
     await phone.close()
     held_for = alerts.held_for
+    reading, release, read = threading.Event(), threading.Event(), threading.Event()
 
     def slow_held_for(key: int, now: float) -> Callable[[Any], list[m.Alert]]:
         query = held_for(key, now)
 
         def slow(s: Any) -> list[m.Alert]:
-            time.sleep(1.0)  # on the relay's reader thread, past the deadline
-            return query(s)
+            reading.set()
+            release.wait(10)  # on the relay's reader thread, until past the deadline
+            try:
+                return query(s)
+            finally:
+                read.set()
 
         return slow
 
     monkeypatch.setattr(alerts, "held_for", slow_held_for)
     back = await device_back(r, reg)
-    await wait_seconds(1.5)
+    await wait_until(reading.is_set)
+    await wait_seconds(1.0)  # the deadline (0.5 s) passes while the held alerts are read
+    release.set()
+    await wait_until(read.is_set)
+    assert isinstance(await back.request(m.Ping(id=next_id())), m.Pong)
     assert isinstance(await back.request(m.Ping(id=next_id())), m.Pong)
 
 
@@ -486,20 +496,28 @@ async def test_a_device_auth_given_up_on_does_not_replace_the_newer_connection(
     database: Any = r.relay.db  # type: ignore[attr-defined]
     read = database.read
     slow_once = [True]
+    waiting, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def slow_read(fn: Any) -> Any:
-        if slow_once[0]:
-            slow_once[0] = False
-            await asyncio.sleep(1.0)
-        return await read(fn)
+        if not slow_once[0]:
+            return await read(fn)
+        slow_once[0] = False
+        waiting.set()
+        await asyncio.wait_for(release.wait(), 10)  # the database, busy
+        try:
+            return await read(fn)
+        finally:
+            finished.set()
 
     monkeypatch.setattr(database, "read", slow_read)
     given_up = await Peer.open(r.citizen_url, r.ssl, officer=False)
     await given_up.send(m.DeviceAuth(id=next_id(), device_id=reg.device_id, secret=reg.secret))
-    await asyncio.sleep(0.2)  # the relay has read the request and is waiting on the database
+    await asyncio.wait_for(waiting.wait(), 10)  # the relay is waiting on the database
     await given_up.close()
     newer = await device_back(r, reg)
-    await asyncio.sleep(1.5)  # the slow request has finished
+    release.set()  # the slow request finishes after the newer connection signed in
+    await asyncio.wait_for(finished.wait(), 10)
+    assert isinstance(await newer.request(m.Ping(id=next_id())), m.Pong)
     assert isinstance(await newer.request(m.Ping(id=next_id())), m.Pong)
 
 
