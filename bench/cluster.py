@@ -296,6 +296,16 @@ async def events_phase(
 # ====================================================================== failover
 
 
+def _add_attempts(into: dict[str, list[float]], stats: dict[str, Any], sign: int = 1) -> float:
+    """Add one child's failed come-back attempts (its "collected" stats) into `into`, by
+    kind (`sign` -1 takes them off); returns its seconds of backoff, signed alike."""
+    for kind, (n, secs) in stats["failures"].items():
+        tally = into.setdefault(kind, [0, 0.0])
+        tally[0] += sign * n
+        tally[1] += sign * secs
+    return sign * float(stats["backoff_s"])
+
+
 async def failover_phase(
     cluster: cl.Cluster,
     officer: Officer,
@@ -308,16 +318,11 @@ async def failover_phase(
     if killed == 1:  # relay-2 sends: with two nodes, kill the first
         killed = 0
     on_killed = 0
-    before: dict[str, list[float]] = {}  # failed attempts and backoff until now, subtracted
-    backoff_before = 0.0
+    before = []  # each child's failed attempts and backoff until now, subtracted below
     for c in children:
         msg = await c.ask(("collect", []), "collected", 30)
         on_killed += msg[4].get(killed, 0)
-        for kind, (n, s) in msg[5]["failures"].items():
-            tally = before.setdefault(kind, [0, 0.0])
-            tally[0] += n
-            tally[1] += s
-        backoff_before += msg[5]["backoff_s"]
+        before.append(msg[5])
         if msg[3]:  # come-backs so far (none expected)
             reasons = sorted({cb[4] for cb in msg[3]})
             log(
@@ -346,16 +351,12 @@ async def failover_phase(
     comebacks: list[Any] = []
     while loop.time() < end:  # every phone of the dead node back (those that had the
         comebacks = []  # alert before the kill come back too)
-        attempts = {kind: [-n, -s] for kind, (n, s) in before.items()}
-        backoff_s = -backoff_before
+        attempts: dict[str, list[float]] = {}
+        backoff_s = sum(_add_attempts(attempts, stats, -1) for stats in before)
         for c in children:
             msg = await c.ask(("collect", []), "collected", 30)
             comebacks += [cb for cb in msg[3] if cb[1] >= t_kill]
-            for kind, (n, s) in msg[5]["failures"].items():
-                tally = attempts.setdefault(kind, [0, 0.0])
-                tally[0] += n
-                tally[1] += s
-            backoff_s += msg[5]["backoff_s"]
+            backoff_s += _add_attempts(attempts, msg[5])
         if sum(1 for cb in comebacks if cb[0] == killed) >= on_killed:
             break
         await asyncio.sleep(0.2)
